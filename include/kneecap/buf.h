@@ -1,0 +1,59 @@
+/*
+ * buf.h - a growable byte buffer with a hard size cap.
+ *
+ * Growing past max is an error (KC_ELIMIT), never a silent truncation and
+ * never an unbounded realloc loop.  data is always NUL-terminated so text
+ * can be handed to string functions.
+ */
+#ifndef KNEECAP_BUF_H
+#define KNEECAP_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kc_buf {
+	char *data;   /* NUL-terminated; NULL until the first append */
+	size_t len;   /* bytes used, excluding the terminator */
+	size_t cap;   /* bytes allocated */
+	size_t max;   /* the most len may ever be */
+};
+
+/* Initializes an empty buffer that may hold at most max bytes. */
+void kc_buf_init(struct kc_buf *b, size_t max);
+
+/* Frees the storage; b may be NULL. The buffer can be reused after init. */
+void kc_buf_fini(struct kc_buf *b);
+
+/* Empties the buffer and keeps its storage. */
+void kc_buf_reset(struct kc_buf *b);
+
+/* Makes room for n more bytes. Returns 0, KC_ELIMIT or KC_ENOMEM. */
+int kc_buf_reserve(struct kc_buf *b, size_t n);
+
+/* Appends n bytes. Returns 0, KC_ELIMIT or KC_ENOMEM (buffer unchanged). */
+int kc_buf_append(struct kc_buf *b, const void *p, size_t n);
+
+/* Appends a C string. Same returns as kc_buf_append. */
+int kc_buf_puts(struct kc_buf *b, const char *s);
+
+/* Appends formatted text. Same returns as kc_buf_append. */
+int kc_buf_printf(struct kc_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Takes the storage out of the buffer: returns data (caller frees with free())
+ * and leaves b empty.  Returns an allocated "" for an untouched buffer, or
+ * NULL when out of memory.
+ */
+char *kc_buf_steal(struct kc_buf *b, size_t *len);
+
+/*
+ * Reads a whole file into b (replacing its content). Returns 0, KC_ENOTFOUND,
+ * KC_EIO or KC_ELIMIT (file larger than b->max).
+ */
+int kc_buf_read_file(struct kc_buf *b, const char *path);
+
+/* Writes n bytes to path atomically (temp file + rename). Returns 0 or KC_EIO. */
+int kc_write_file(const char *path, const void *p, size_t n);
+
+#endif

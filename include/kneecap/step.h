@@ -1,0 +1,87 @@
+/*
+ * step.h - one load step's measured result: the contract between the engine
+ * (which fills it), analysis (which judges it) and reports (which render it).
+ *
+ * Plain data, no behaviour: this header may be included by any layer above
+ * stats.  Rates are per second; latencies are milliseconds as doubles; load
+ * is requests per second in "rps" mode and concurrent streams in "streams"
+ * mode.
+ */
+#ifndef KNEECAP_STEP_H
+#define KNEECAP_STEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kc_hdr;
+
+/* Why a request did not succeed.  Append-only: results store the names. */
+enum kc_errclass {
+	KC_EC_CONNECT,   /* could not connect / resolve / TLS handshake */
+	KC_EC_TIMEOUT,   /* request timeout */
+	KC_EC_RESET,     /* connection reset or closed mid-request */
+	KC_EC_HTTP4XX,   /* other 4xx */
+	KC_EC_HTTP5XX,   /* other 5xx */
+	KC_EC_SHED,      /* never sent: generator in-flight cap reached */
+	KC_EC_THROTTLE,  /* 429 / ThrottlingException */
+	KC_EC_AUTH,      /* 401/403, signature or credential errors */
+	KC_EC_MODEL,     /* SageMaker ModelError (424) or emulator model error */
+	KC_EC_PROTO,     /* malformed response, bad frame, bad CRC */
+	KC_EC_OTHER,
+	KC_EC_COUNT
+};
+
+/* Returns the stable lower-case name of an error class ("connect", ...). */
+const char *kc_errclass_name(enum kc_errclass c);
+
+/* Latency percentiles in milliseconds. */
+struct kc_latency {
+	double p50, p90, p99, p999, max, mean;
+	int64_t count;
+};
+
+#define KC_STEP_MAX_CODES 16
+
+struct kc_step_result {
+	int index;                 /* 0-based order in the run */
+	double offered;            /* asked load: rps or streams */
+	double achieved;           /* successful completions per second (streams: streams held) */
+	int64_t start_wall_ms;     /* measured window start, ms since epoch */
+	int64_t duration_ns;       /* measured window (warm-up excluded) */
+
+	uint64_t scheduled;        /* arrivals the schedule produced in the window */
+	uint64_t sent;             /* requests put on the wire */
+	uint64_t completed;        /* responses received (any status) */
+	uint64_t ok;               /* 2xx responses */
+	uint64_t errors;           /* sum of errclass[] */
+	uint64_t errclass[KC_EC_COUNT];
+	struct { int code; uint64_t count; } codes[KC_STEP_MAX_CODES]; /* HTTP status counts for non-2xx */
+	int ncodes;
+
+	struct kc_latency latency; /* from intended send time (coordinated-omission corrected) */
+	struct kc_latency service; /* from actual send time */
+	struct kc_latency ttfb;    /* time to first byte from actual send */
+
+	uint32_t inflight_max;
+	double inflight_start;     /* mean in-flight over the first second of the window */
+	double inflight_end;       /* ... over the last second */
+	double inflight_slope;     /* least-squares slope of per-second in-flight, per second */
+
+	double lag_p99_ms;         /* generator send lag behind schedule */
+	double lag_max_ms;
+	double gen_cpu;            /* generator CPU used / (threads * wall), 0..1 */
+	bool generator_bound;      /* the client, not the server, fell behind */
+	bool partial;              /* interrupted before the window ended */
+
+	/* Owned by the step (freed by kc_step_result_fini); may be NULL. */
+	struct kc_hdr *latency_hist; /* microseconds */
+	struct kc_hdr *service_hist; /* microseconds */
+};
+
+/* Frees the histograms a step owns; s may be NULL. */
+void kc_step_result_fini(struct kc_step_result *s);
+
+/* Fills a struct kc_latency (ms) from a histogram recorded in microseconds. */
+void kc_latency_from_hdr(struct kc_latency *out, const struct kc_hdr *h_us);
+
+#endif

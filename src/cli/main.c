@@ -1,0 +1,117 @@
+/*
+ * main.c - kneecap's entry point: dispatches to one file per subcommand.
+ */
+#include "cli.h"
+#include "kc_config.h"
+#include "kneecap/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+} cmds[] = {
+	{"find", kc_cmd_find, "search for the saturation knee and recommend the TargetValue"},
+	{"run", kc_cmd_run, "fixed or ramped load against a target, with a report"},
+	{"streams", kc_cmd_streams, "bidirectional-stream concurrency search"},
+	{"plan", kc_cmd_plan, "pre-launch capacity plan from a result and a traffic shape"},
+	{"report", kc_cmd_report, "render or combine results (several instance types)"},
+	{"serve", kc_cmd_serve, "run the endpoint emulator"},
+	{"payload", kc_cmd_payload, "write the synthetic JPEG payloads to disk"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kneecap COMMAND [ARGS]\n"
+		"\n"
+		"kneecap load-tests one inference endpoint until it saturates, finds the\n"
+		"knee, and turns it into an autoscaling TargetValue.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f,
+		"\n"
+		"options:\n"
+		"  -h, --help     this text (kneecap COMMAND --help for a command)\n"
+		"  -V, --version  print the version\n"
+		"\n"
+		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
+		"3 the target could not be reached.\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "kneecap: %s\n", msg);
+}
+
+void cli_diag_error(const char *prefix, const struct kc_diag *d)
+{
+	char msg[1024];
+	kc_diag_format(d, msg, sizeof(msg));
+	if (prefix && *prefix)
+		fprintf(stderr, "kneecap: %s: %s\n", prefix, msg);
+	else
+		fprintf(stderr, "kneecap: %s\n", msg);
+}
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_to_stderr(enum kc_log_level level, const char *msg, void *ud)
+{
+	(void)ud;
+	pthread_mutex_lock(&log_mu);
+	fprintf(stderr, "kneecap: %s: %s\n", kc_log_level_name(level), msg);
+	pthread_mutex_unlock(&log_mu);
+}
+
+void cli_log_init(int verbosity, int quiet)
+{
+	enum kc_log_level lvl = KC_LOG_WARN;
+	if (quiet)
+		lvl = KC_LOG_ERROR;
+	else if (verbosity == 1)
+		lvl = KC_LOG_INFO;
+	else if (verbosity >= 2)
+		lvl = KC_LOG_DEBUG;
+	kc_log_set_handler(log_to_stderr, NULL, lvl);
+}
+
+int cli_is_help(const char *s)
+{
+	return s && (!strcmp(s, "-h") || !strcmp(s, "--help"));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return KC_EXIT_USAGE;
+	}
+	const char *c = argv[1];
+	if (cli_is_help(c) || !strcmp(c, "help")) {
+		usage(stdout);
+		return KC_EXIT_OK;
+	}
+	if (!strcmp(c, "-V") || !strcmp(c, "--version")) {
+		printf("kneecap %s\n", KC_VERSION);
+		return KC_EXIT_OK;
+	}
+	cli_log_init(0, 0);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(c, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	cli_error("unknown command '%s' (see kneecap --help)", c);
+	return KC_EXIT_USAGE;
+}

@@ -1,0 +1,152 @@
+/*
+ * buf.c - bounded growable buffers.  Growth doubles up to max, so appends are
+ * amortized O(1) and a runaway producer stops at a known size.
+ */
+#include "kneecap/buf.h"
+#include "kneecap/err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void kc_buf_init(struct kc_buf *b, size_t max)
+{
+	KC_ASSERT(b);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void kc_buf_fini(struct kc_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void kc_buf_reset(struct kc_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+int kc_buf_reserve(struct kc_buf *b, size_t n)
+{
+	if (n > b->max || b->len > b->max - n)
+		return KC_ELIMIT;
+	size_t need = b->len + n + 1; /* terminator */
+	if (need <= b->cap)
+		return KC_OK;
+	size_t ncap = b->cap ? b->cap : 64;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	if (ncap > b->max + 1)
+		ncap = b->max + 1;
+	char *p = realloc(b->data, ncap);
+	if (!p)
+		return KC_ENOMEM;
+	b->data = p;
+	b->cap = ncap;
+	return KC_OK;
+}
+
+int kc_buf_append(struct kc_buf *b, const void *p, size_t n)
+{
+	int rc = kc_buf_reserve(b, n);
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return KC_OK;
+}
+
+int kc_buf_puts(struct kc_buf *b, const char *s)
+{
+	return kc_buf_append(b, s, strlen(s));
+}
+
+int kc_buf_printf(struct kc_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char small[256];
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return KC_EINVAL;
+	if ((size_t)n < sizeof(small))
+		return kc_buf_append(b, small, (size_t)n);
+	int rc = kc_buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return KC_OK;
+}
+
+char *kc_buf_steal(struct kc_buf *b, size_t *len)
+{
+	char *p = b->data;
+	if (!p)
+		p = calloc(1, 1);
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+int kc_buf_read_file(struct kc_buf *b, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errno == ENOENT ? KC_ENOTFOUND : KC_EIO;
+	kc_buf_reset(b);
+	int rc = KC_OK;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		rc = kc_buf_append(b, chunk, n);
+		if (rc)
+			break;
+	}
+	if (!rc && ferror(f))
+		rc = KC_EIO;
+	fclose(f);
+	/* An empty file still yields a valid, NUL-terminated buffer. */
+	if (!rc && !b->data) {
+		rc = kc_buf_reserve(b, 0);
+		if (!rc)
+			b->data[0] = '\0';
+	}
+	return rc;
+}
+
+int kc_write_file(const char *path, const void *p, size_t n)
+{
+	char tmp[4096];
+	int w = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (w < 0 || (size_t)w >= sizeof(tmp))
+		return KC_EINVAL;
+	FILE *f = fopen(tmp, "wb");
+	if (!f)
+		return KC_EIO;
+	int ok = fwrite(p, 1, n, f) == n;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return KC_EIO;
+	}
+	return KC_OK;
+}

@@ -1,0 +1,136 @@
+/* test_util.c - strict parsers, bounded buffers and diagnostics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/buf.h"
+#include "kneecap/err.h"
+#include "kneecap/parse.h"
+
+static void test_parse_i64(void **state)
+{
+	(void)state;
+	int64_t v = 0;
+	assert_int_equal(kc_parse_i64("42", 0, 100, &v), KC_OK);
+	assert_int_equal(v, 42);
+	assert_int_equal(kc_parse_i64("-3", -10, 10, &v), KC_OK);
+	assert_int_equal(v, -3);
+	assert_int_equal(kc_parse_i64("101", 0, 100, &v), KC_ERANGE);
+	assert_int_equal(kc_parse_i64("12abc", 0, 100, &v), KC_EPARSE);
+	assert_int_equal(kc_parse_i64("", 0, 100, &v), KC_EPARSE);
+	assert_int_equal(kc_parse_i64(" 5", 0, 100, &v), KC_EPARSE);
+	assert_int_equal(kc_parse_i64("99999999999999999999", 0, INT64_MAX, &v), KC_ERANGE);
+}
+
+static void test_parse_double(void **state)
+{
+	(void)state;
+	double d = 0;
+	assert_int_equal(kc_parse_double("0.75", 0, 1, &d), KC_OK);
+	assert_true(d == 0.75);
+	assert_int_equal(kc_parse_double("nan", 0, 1, &d), KC_EPARSE);
+	assert_int_equal(kc_parse_double("inf", 0, 1e300, &d), KC_EPARSE);
+	assert_int_equal(kc_parse_double("0x10", 0, 100, &d), KC_EPARSE);
+	assert_int_equal(kc_parse_double("1.5", 0, 1, &d), KC_ERANGE);
+	assert_int_equal(kc_parse_double("1e3", 0, 1e4, &d), KC_OK);
+	assert_true(d == 1000);
+}
+
+static void test_parse_duration(void **state)
+{
+	(void)state;
+	int64_t ns = 0;
+	assert_int_equal(kc_parse_duration_ns("30s", 1000000000, &ns), KC_OK);
+	assert_true(ns == INT64_C(30000000000));
+	assert_int_equal(kc_parse_duration_ns("250ms", 1000000000, &ns), KC_OK);
+	assert_true(ns == INT64_C(250000000));
+	assert_int_equal(kc_parse_duration_ns("2m", 1000000000, &ns), KC_OK);
+	assert_true(ns == INT64_C(120000000000));
+	assert_int_equal(kc_parse_duration_ns("1.5", 1000000000, &ns), KC_OK);
+	assert_true(ns == INT64_C(1500000000));
+	assert_int_equal(kc_parse_duration_ns("10 s", 1000000000, &ns), KC_EPARSE);
+	assert_int_equal(kc_parse_duration_ns("-1s", 1000000000, &ns), KC_ERANGE);
+	assert_int_equal(kc_parse_duration_ns("5parsecs", 1000000000, &ns), KC_EPARSE);
+}
+
+static void test_parse_size_bool(void **state)
+{
+	(void)state;
+	uint64_t sz = 0;
+	assert_int_equal(kc_parse_size("200k", &sz), KC_OK);
+	assert_true(sz == 204800);
+	assert_int_equal(kc_parse_size("6MiB", &sz), KC_OK);
+	assert_true(sz == 6291456);
+	assert_int_equal(kc_parse_size("6x", &sz), KC_EPARSE);
+	bool b = false;
+	assert_int_equal(kc_parse_bool("yes", &b), KC_OK);
+	assert_true(b);
+	assert_int_equal(kc_parse_bool("Off", &b), KC_OK);
+	assert_false(b);
+	assert_int_equal(kc_parse_bool("maybe", &b), KC_EPARSE);
+}
+
+static void test_buf_bounds(void **state)
+{
+	(void)state;
+	struct kc_buf b;
+	kc_buf_init(&b, 8);
+	assert_int_equal(kc_buf_puts(&b, "abcd"), KC_OK);
+	assert_int_equal(kc_buf_printf(&b, "%d", 1234), KC_OK);
+	assert_int_equal(b.len, 8);
+	assert_string_equal(b.data, "abcd1234");
+	/* Past the cap: refused, content unchanged. */
+	assert_int_equal(kc_buf_puts(&b, "x"), KC_ELIMIT);
+	assert_string_equal(b.data, "abcd1234");
+	kc_buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	kc_buf_fini(&b);
+	kc_buf_fini(NULL);
+
+	kc_buf_init(&b, 1 << 20);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kc_buf_printf(&b, "%04d,", i), KC_OK);
+	assert_int_equal(b.len, 5000);
+	size_t n = 0;
+	char *p = kc_buf_steal(&b, &n);
+	assert_int_equal(n, 5000);
+	assert_memory_equal(p, "0000,0001,", 10);
+	free(p);
+	kc_buf_fini(&b);
+}
+
+static void test_diag_format(void **state)
+{
+	(void)state;
+	struct kc_diag d;
+	char out[256];
+	kc_diag_clear(&d);
+	assert_int_equal(kc_diag_set_at(&d, KC_EINVAL, "scenarios/x.ini", 12, "rate",
+					"must be > 0"), KC_EINVAL);
+	assert_string_equal(kc_diag_format(&d, out, sizeof(out)),
+			    "scenarios/x.ini:12: rate: must be > 0");
+	kc_diag_clear(&d);
+	kc_diag_set(&d, KC_ENOTFOUND, "no such profile");
+	assert_string_equal(kc_diag_format(&d, out, sizeof(out)), "no such profile");
+	assert_string_equal(kc_strerror(KC_ECRC), "checksum mismatch");
+	assert_true(kc_err_is_fatal(KC_EINTERNAL));
+	assert_false(kc_err_is_fatal(KC_EINVAL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_parse_double),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_size_bool),
+		cmocka_unit_test(test_buf_bounds),
+		cmocka_unit_test(test_diag_format),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
