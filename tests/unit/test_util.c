@@ -11,6 +11,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/scenario.h"
 
 static void test_parse_i64(void **state)
 {
@@ -122,6 +123,80 @@ static void test_diag_format(void **state)
 	assert_false(kc_err_is_fatal(KC_EINVAL));
 }
 
+
+static const char scen_text[] =
+	"# image tagger\n"
+	"[search]\n"
+	"start = 10      ; rps\n"
+	"max = 400\n"
+	"slo = 250ms\n"
+	"\n"
+	"[emulator]\n"
+	"slots = 4\n"
+	"arrival = poisson\n"
+	"verify = yes\n"
+	"rtae = 3\n";
+
+static void test_scenario_getters(void **state)
+{
+	(void)state;
+	struct kc_scenario *sc = NULL;
+	struct kc_diag d;
+	char msg[512];
+	kc_diag_clear(&d);
+	assert_int_equal(kc_scenario_parse(&sc, "x.ini", scen_text, &d), KC_OK);
+	double start = 0;
+	assert_int_equal(kc_scenario_get_double(sc, "search", "start", 0, 1e6, &start, &d), KC_OK);
+	assert_true(start == 10);
+	int64_t v = 0;
+	assert_int_equal(kc_scenario_get_i64(sc, "search", "max", 0, 100, &v, &d), KC_EINVAL);
+	assert_string_equal(kc_diag_format(&d, msg, sizeof(msg)),
+			    "x.ini:4: max: '400' is out of range (an integer in 0..100)");
+	int64_t slo = 0;
+	assert_int_equal(kc_scenario_get_duration_ns(sc, "search", "slo", 1000000, 1, INT64_MAX, &slo, &d), KC_OK);
+	assert_true(slo == 250000000);
+	assert_int_equal(kc_scenario_get_i64(sc, "search", "absent", 0, 9, &v, &d), KC_ENOTFOUND);
+	static const char *const arrivals[] = {"uniform", "poisson", NULL};
+	int a = -1;
+	assert_int_equal(kc_scenario_get_enum(sc, "emulator", "arrival", arrivals, &a, &d), KC_OK);
+	assert_int_equal(a, 1);
+	bool verify = false;
+	assert_int_equal(kc_scenario_get_bool(sc, "emulator", "verify", &verify, &d), KC_OK);
+	assert_true(verify);
+	assert_int_equal(kc_scenario_get_i64(sc, "emulator", "slots", 1, 64, &v, &d), KC_OK);
+	assert_true(kc_scenario_has_section(sc, "emulator"));
+	/* The typo is the one key nobody asked for. */
+	assert_int_equal(kc_scenario_check_unused(sc, &d), KC_EINVAL);
+	assert_string_equal(kc_diag_format(&d, msg, sizeof(msg)),
+			    "x.ini:11: rtae: unknown key in [emulator]");
+	kc_scenario_free(sc);
+}
+
+static void test_scenario_errors(void **state)
+{
+	(void)state;
+	struct kc_scenario *sc = NULL;
+	struct kc_diag d;
+	char msg[512];
+	assert_int_equal(kc_scenario_parse(&sc, "a.ini", "[s]\nk = 1\nk = 2\n", &d), KC_EPARSE);
+	assert_null(sc);
+	assert_string_equal(kc_diag_format(&d, msg, sizeof(msg)),
+			    "a.ini:3: k: duplicate key in [s] (first set on line 2)");
+	assert_int_equal(kc_scenario_parse(&sc, "b.ini", "[s]\njust words\n", &d), KC_EPARSE);
+	assert_string_equal(kc_diag_format(&d, msg, sizeof(msg)),
+			    "b.ini:2: syntax error (expected [section] or key = value)");
+	assert_int_equal(kc_scenario_parse(&sc, "c.ini", "k = 1\n", &d), KC_EPARSE);
+	char longline[400];
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "[s]\nk = ", 8);
+	longline[sizeof(longline) - 1] = '\0';
+	assert_int_equal(kc_scenario_parse(&sc, "d.ini", longline, &d), KC_EPARSE);
+	assert_non_null(strstr(kc_diag_format(&d, msg, sizeof(msg)), "d.ini:2: line longer"));
+	assert_int_equal(kc_scenario_load(&sc, "/nonexistent/x.ini", &d), KC_ENOTFOUND);
+	assert_string_equal(kc_diag_format(&d, msg, sizeof(msg)), "/nonexistent/x.ini: no such file");
+	kc_scenario_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +206,8 @@ int main(void)
 		cmocka_unit_test(test_parse_size_bool),
 		cmocka_unit_test(test_buf_bounds),
 		cmocka_unit_test(test_diag_format),
+		cmocka_unit_test(test_scenario_getters),
+		cmocka_unit_test(test_scenario_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
