@@ -95,14 +95,12 @@ struct kc_hdr_iter {
 	int64_t count_at_value;    /* count in this step's bucket */
 	/* private */
 	const struct kc_hdr *h;
+	int64_t total, seen;       /* total count; cumulative count through idx */
+	double next_pct;           /* the percentile level the next step waits for */
 	int32_t ticks_per_half;
-	int32_t bucket, sub;
-	int64_t total, seen, seen_to_index;
-	double next_pct;
+	int32_t idx;               /* counts index under the cursor */
+	bool fresh;                /* counts[idx] not yet added to seen */
 	bool done, reached_last;
-	int64_t idx_value;
-	int32_t idx;
-	int32_t pad;
 };
 
 /*
@@ -112,10 +110,14 @@ struct kc_hdr_iter {
 void kc_hdr_iter_percentiles(struct kc_hdr_iter *it, const struct kc_hdr *h,
 			     int ticks_per_half_distance);
 
-/* Advances the iterator; false when done. */
+/*
+ * Advances the iterator; false when done.  After true: value is the highest
+ * value equivalent to the step's bucket, percentile the level this step
+ * reached (as Java's getPercentileLevelIteratedTo; the last step is 100),
+ * count_to_value the samples at or below value.  The histogram must not
+ * change while an iterator walks it.
+ */
 bool kc_hdr_iter_next(struct kc_hdr_iter *it);
-
-/* The serialized (uncompressed V2) form, internal to hlog; exposed for tests and fuzzers. */
 
 /*
  * A recorder: one writer thread records into the active histogram while a
@@ -131,9 +133,19 @@ struct kc_hdr_recorder {
 	int64_t interval_start_ms;
 };
 
-/* Initializes a recorder with two histograms of the given shape. */
+/*
+ * Initializes a recorder with two histograms of the given shape (the
+ * interval start is 0 until kc_hdr_recorder_set_start).  Returns 0,
+ * KC_EINVAL or KC_ENOMEM.
+ */
 int kc_hdr_recorder_init(struct kc_hdr_recorder *r, int64_t lowest,
 			 int64_t highest, int sigfigs);
+/*
+ * Sets the start (ms since the epoch) of the interval being recorded; the
+ * next kc_hdr_recorder_take reports [start_ms, now_ms].  Reader side only.
+ */
+void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms);
+
 /* Frees both histograms; r may be NULL. */
 void kc_hdr_recorder_fini(struct kc_hdr_recorder *r);
 
