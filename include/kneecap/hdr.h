@@ -38,8 +38,9 @@ int kc_hdr_new_like(struct kc_hdr **out, const struct kc_hdr *h);
 
 /*
  * Records value once (n times).  Returns false, and counts the value as out
- * of range, when value < 0 or value > highest; the histogram is otherwise
- * unchanged.
+ * of range (n times; once when n < 0), when value < 0, value > highest or
+ * n < 0; the histogram is otherwise unchanged.  Never allocates, locks or
+ * divides: safe on the per-request path.
  */
 bool kc_hdr_record(struct kc_hdr *h, int64_t value);
 bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n);
@@ -54,9 +55,11 @@ bool kc_hdr_record_corrected(struct kc_hdr *h, int64_t value,
 			     int64_t expected_interval);
 
 /*
- * Adds every count of src into dst (their ranges may differ).  Returns the
- * number of src samples that did not fit dst's range (also counted there as
- * out of range); 0 when all fit.
+ * Adds every count of src into dst (their ranges may differ: then each
+ * bucket of src is re-recorded at its lowest equivalent value).  dst's
+ * out-of-range count also takes src's, so a merge equals recording the
+ * union.  Returns the number of src samples that did not fit dst's range
+ * (also counted there as out of range); 0 when all fit.
  */
 int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src);
 

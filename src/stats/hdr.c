@@ -102,10 +102,15 @@ static inline int32_t counts_index(const struct kc_hdr *h, int bucket,
 	return base + (sub - h->sub_bucket_half_count);
 }
 
-int32_t kc_hdr_index_of(const struct kc_hdr *h, int64_t value)
+static inline int32_t index_of(const struct kc_hdr *h, int64_t value)
 {
 	int b = bucket_index(h, value);
 	return counts_index(h, b, sub_bucket_index(h, value, b));
+}
+
+int32_t kc_hdr_index_of(const struct kc_hdr *h, int64_t value)
+{
+	return index_of(h, value);
 }
 
 int64_t kc_hdr_value_from_index(const struct kc_hdr *h, int32_t index)
@@ -149,6 +154,17 @@ int64_t kc_hdr_median_equivalent(const struct kc_hdr *h, int64_t value)
 {
 	return kc_hdr_lowest_equivalent(h, value) +
 	       (equivalent_range_size(h, value) >> 1);
+}
+
+/*
+ * Counts beyond the max value's index are all zero (every path that adds a
+ * count also raises max_value), so loops over counts stop there: an
+ * interval swap then costs what the interval used, not the whole range.
+ */
+static int32_t used_len(const struct kc_hdr *h)
+{
+	int32_t n = index_of(h, h->max_value) + 1;
+	return n < h->counts_len ? n : h->counts_len;
 }
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -206,7 +222,7 @@ int kc_hdr_new_like(struct kc_hdr **out, const struct kc_hdr *h)
 void kc_hdr_reset(struct kc_hdr *h)
 {
 	KC_ASSERT(h);
-	memset(h->counts, 0, (size_t)h->counts_len * sizeof(int64_t));
+	memset(h->counts, 0, (size_t)used_len(h) * sizeof(int64_t));
 	h->total_count = 0;
 	h->out_of_range = 0;
 	h->min_value = INT64_MAX;
@@ -233,14 +249,14 @@ void kc_hdr_recount(struct kc_hdr *h)
 
 /* ---- recording ------------------------------------------------------- */
 
-bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
+/* The record path: a clz, shifts, one add to the counts; inlined into callers. */
+static inline bool record(struct kc_hdr *h, int64_t value, int64_t n)
 {
 	if (value < 0 || value > h->highest || n < 0) {
 		h->out_of_range += n > 0 ? n : 1;
 		return false;
 	}
-	int32_t i = kc_hdr_index_of(h, value);
-	h->counts[i] += n;
+	h->counts[index_of(h, value)] += n;
 	h->total_count += n;
 	if (value < h->min_value)
 		h->min_value = value;
@@ -249,9 +265,14 @@ bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
 	return true;
 }
 
+bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
+{
+	return record(h, value, n);
+}
+
 bool kc_hdr_record(struct kc_hdr *h, int64_t value)
 {
-	return kc_hdr_record_n(h, value, 1);
+	return record(h, value, 1);
 }
 
 /*
@@ -264,13 +285,13 @@ bool kc_hdr_record(struct kc_hdr *h, int64_t value)
 bool kc_hdr_record_corrected(struct kc_hdr *h, int64_t value,
 			     int64_t expected_interval)
 {
-	if (!kc_hdr_record(h, value))
+	if (!record(h, value, 1))
 		return false;
 	if (expected_interval <= 0)
 		return true;
 	for (int64_t missing = value - expected_interval;
 	     missing >= expected_interval; missing -= expected_interval)
-		kc_hdr_record(h, missing);
+		record(h, missing, 1);
 	return true;
 }
 
@@ -283,7 +304,7 @@ int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src)
 		    dst->counts_len == src->counts_len &&
 		    dst->highest >= src->highest;
 	if (same) {
-		for (int32_t i = 0; i < src->counts_len; i++)
+		for (int32_t i = 0, n = used_len(src); i < n; i++)
 			dst->counts[i] += src->counts[i];
 		dst->total_count += src->total_count;
 		if (src->total_count > 0) {
@@ -295,7 +316,7 @@ int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src)
 		return 0;
 	}
 	/* Different layouts: re-record each bucket by its representative. */
-	for (int32_t i = 0; i < src->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(src); i < n; i++) {
 		int64_t c = src->counts[i];
 		if (c == 0)
 			continue;
@@ -334,7 +355,7 @@ double kc_hdr_mean(const struct kc_hdr *h)
 	if (h->total_count == 0)
 		return 0.0;
 	double total = 0.0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(h); i < n; i++) {
 		if (h->counts[i] == 0)
 			continue;
 		int64_t v = kc_hdr_value_from_index(h, i);
@@ -350,7 +371,7 @@ double kc_hdr_stddev(const struct kc_hdr *h)
 		return 0.0;
 	double mean = kc_hdr_mean(h);
 	double dev_total = 0.0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(h); i < n; i++) {
 		if (h->counts[i] == 0)
 			continue;
 		int64_t v = kc_hdr_value_from_index(h, i);
@@ -554,13 +575,26 @@ void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms)
 	r->interval_start_ms = start_ms;
 }
 
+/*
+ * Counts the writer out of the phase it entered in.  The recorder has one
+ * writer, so only this thread ever increments an end counter (the reader
+ * only re-initializes the counter of the phase no writer is in), and a
+ * load plus a release store replaces the locked add Java's multi-writer
+ * phaser needs: one atomic read-modify-write per record instead of two.
+ */
+static inline void writer_exit(struct kc_hdr_recorder *r, int_fast64_t entered)
+{
+	atomic_int_fast64_t *end = entered < 0 ? &r->odd_end : &r->even_end;
+	int_fast64_t v = atomic_load_explicit(end, memory_order_relaxed);
+	atomic_store_explicit(end, v + 1, memory_order_release);
+}
+
 bool kc_hdr_recorder_record(struct kc_hdr_recorder *r, int64_t value)
 {
 	int_fast64_t e = atomic_fetch_add(&r->start_epoch, 1);
 	struct kc_hdr *h = atomic_load(&r->active);
-	bool ok = kc_hdr_record(h, value);
-	atomic_fetch_add_explicit(e < 0 ? &r->odd_end : &r->even_end, 1,
-				  memory_order_release);
+	bool ok = record(h, value, 1);
+	writer_exit(r, e);
 	return ok;
 }
 
@@ -570,8 +604,7 @@ bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
 	int_fast64_t e = atomic_fetch_add(&r->start_epoch, 1);
 	struct kc_hdr *h = atomic_load(&r->active);
 	bool ok = kc_hdr_record_corrected(h, value, expected_interval);
-	atomic_fetch_add_explicit(e < 0 ? &r->odd_end : &r->even_end, 1,
-				  memory_order_release);
+	writer_exit(r, e);
 	return ok;
 }
 
