@@ -152,7 +152,11 @@ void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms);
 /* Frees both histograms; r may be NULL. */
 void kc_hdr_recorder_fini(struct kc_hdr_recorder *r);
 
-/* Writer side: record into the active interval; wait-free, no allocation. */
+/*
+ * Writer side, from one thread only (the phaser counts that thread out with
+ * plain stores): records into the active interval; wait-free, no allocation,
+ * no lock.  Returns false for an out-of-range value, as kc_hdr_record.
+ */
 bool kc_hdr_recorder_record(struct kc_hdr_recorder *r, int64_t value);
 bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
 				      int64_t expected_interval);

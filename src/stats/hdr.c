@@ -122,7 +122,8 @@ int64_t kc_hdr_value_from_index(const struct kc_hdr *h, int32_t index)
 		sub -= h->sub_bucket_half_count;
 		bucket = 0;
 	}
-	return (int64_t)sub << (bucket + h->unit_magnitude);
+	/* Unsigned: the last bucket's upper indexes lie past INT64_MAX. */
+	return (int64_t)((uint64_t)sub << (bucket + h->unit_magnitude));
 }
 
 static int64_t equivalent_range_size(const struct kc_hdr *h, int64_t value)
@@ -474,12 +475,11 @@ static void next_level(struct kc_hdr_iter *it)
 {
 	double to = it->next_pct;
 	double halvings = floor(log(100.0 / (100.0 - to)) / log(2.0));
-	/* At 100% the distance is 0: log is inf; stop growing the tick count. */
-	if (!(halvings < 62.0))
-		halvings = 62.0;
-	int64_t ticks = (int64_t)it->ticks_per_half *
-			((int64_t)1 << ((int64_t)halvings + 1));
-	it->next_pct = to + 100.0 / (double)ticks;
+	/* At 100% the distance is 0 and log is inf: cap, in doubles, no overflow. */
+	if (!(halvings < 1000.0))
+		halvings = 1000.0;
+	double ticks = (double)it->ticks_per_half * ldexp(1.0, (int)halvings + 1);
+	it->next_pct = to + 100.0 / ticks;
 }
 
 bool kc_hdr_iter_next(struct kc_hdr_iter *it)
