@@ -66,17 +66,27 @@ int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src);
 /* Empties h (counts, min/max, out-of-range count, timestamps, tag). */
 void kc_hdr_reset(struct kc_hdr *h);
 
+/*
+ * Queries.  None allocates or changes h; like every read of a struct kc_hdr
+ * they must not race with a writer (take intervals through a recorder).
+ */
+/* Samples recorded (in range) since the last reset. */
 int64_t kc_hdr_total_count(const struct kc_hdr *h);
 /* Samples rejected as out of range since the last reset. */
 int64_t kc_hdr_out_of_range(const struct kc_hdr *h);
 /* Smallest/largest recorded value (equivalent-range representative); 0 if empty. */
 int64_t kc_hdr_min(const struct kc_hdr *h);
 int64_t kc_hdr_max(const struct kc_hdr *h);
+/*
+ * Mean and standard deviation, each sample standing for the middle of its
+ * equivalent range (as HdrHistogram's getMean/getStdDeviation); 0 if empty.
+ */
 double kc_hdr_mean(const struct kc_hdr *h);
 double kc_hdr_stddev(const struct kc_hdr *h);
 /* Value at percentile p (0..100), as HdrHistogram's getValueAtPercentile; 0 if empty. */
 int64_t kc_hdr_value_at_percentile(const struct kc_hdr *h, double p);
 
+/* The shape h was made with (a decoded histogram: the shape in its header). */
 int64_t kc_hdr_lowest(const struct kc_hdr *h);
 int64_t kc_hdr_highest(const struct kc_hdr *h);
 int kc_hdr_sigfigs(const struct kc_hdr *h);
