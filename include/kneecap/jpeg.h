@@ -80,6 +80,17 @@ void kc_jpeg_opts_default(struct kc_jpeg_opts *o);
  */
 int kc_jpeg_opts_check(const struct kc_jpeg_opts *o, struct kc_diag *d);
 
+/*
+ * Sets one option from text, as a flag or a scenario [payload] key gives it
+ * ('-' and '_' are the same in key): width, height, quality, subsampling,
+ * progressive, seed, detail, size-kb.  Values are checked for range here;
+ * combinations by kc_jpeg_opts_check.  Returns 0, KC_ENOTFOUND (unknown
+ * key, o untouched), KC_EPARSE or KC_ERANGE (bad value, o untouched), with
+ * a message naming the key and value in d.
+ */
+int kc_jpeg_opts_set(struct kc_jpeg_opts *o, const char *key, const char *value,
+		     struct kc_diag *d);
+
 /* Parses "444", "422", "420" or "gray". Returns 0 or KC_EPARSE (out untouched). */
 int kc_jpeg_subsamp_parse(const char *s, enum kc_jpeg_subsamp *out);
 

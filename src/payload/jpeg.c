@@ -17,6 +17,7 @@
  * seed and index give the same bytes on every machine.
  */
 #include "kneecap/jpeg.h"
+#include "kneecap/parse.h"
 
 #include <assert.h>
 #include <math.h>
@@ -530,6 +531,64 @@ int kc_jpeg_subsamp_parse(const char *s, enum kc_jpeg_subsamp *out)
 			return KC_OK;
 		}
 	return KC_EPARSE;
+}
+
+int kc_jpeg_opts_set(struct kc_jpeg_opts *o, const char *key, const char *value,
+		     struct kc_diag *d)
+{
+	KC_ASSERT(o && key && value);
+	char k[32];
+	size_t n = strlen(key);
+	if (n >= sizeof(k))
+		return kc_diag_set(d, KC_ENOTFOUND, "unknown payload option '%.40s'", key);
+	for (size_t i = 0; i <= n; i++)
+		k[i] = key[i] == '_' ? '-' : key[i];
+	static const struct {
+		const char *name;
+		int64_t lo, hi;
+	} ints[] = {
+		{"width", KC_JPEG_DIM_MIN, KC_JPEG_DIM_MAX},
+		{"height", KC_JPEG_DIM_MIN, KC_JPEG_DIM_MAX},
+		{"quality", 1, 100},
+		{"detail", 0, KC_JPEG_DETAIL_MAX},
+		{"size-kb", 1, 6 * 1024},
+		{"seed", 0, INT64_MAX},
+	};
+	if (!strcmp(k, "subsampling")) {
+		if (kc_jpeg_subsamp_parse(value, &o->subsamp) != KC_OK)
+			return kc_diag_set_at(d, KC_EPARSE, "", 0, key,
+					      "'%.40s' is not 444, 422, 420 or gray", value);
+		return KC_OK;
+	}
+	if (!strcmp(k, "progressive")) {
+		if (kc_parse_bool(value, &o->progressive) != KC_OK)
+			return kc_diag_set_at(d, KC_EPARSE, "", 0, key,
+					      "'%.40s' is not true or false", value);
+		return KC_OK;
+	}
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		if (strcmp(k, ints[i].name) != 0)
+			continue;
+		int64_t v;
+		int rc = kc_parse_i64(value, ints[i].lo, ints[i].hi, &v);
+		if (rc)
+			return kc_diag_set_at(d, rc, "", 0, key, "'%.40s' %s %lld..%lld",
+					      value,
+					      rc == KC_ERANGE ? "is out of range"
+							      : "is not a whole number in",
+					      (long long)ints[i].lo,
+					      (long long)ints[i].hi);
+		switch (i) {
+		case 0: o->width_px = (int)v; break;
+		case 1: o->height_px = (int)v; break;
+		case 2: o->quality = (int)v; break;
+		case 3: o->detail = (int)v; break;
+		case 4: o->size_kb = (uint32_t)v; break;
+		default: o->seed = (uint64_t)v; break;
+		}
+		return KC_OK;
+	}
+	return kc_diag_set(d, KC_ENOTFOUND, "unknown payload option '%.40s'", key);
 }
 
 const char *kc_jpeg_subsamp_name(enum kc_jpeg_subsamp s)
