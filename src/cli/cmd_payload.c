@@ -26,7 +26,8 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  --count N           how many distinct images (1..4096; required)\n"
-	"  --out DIR           folder to write to, created if missing (required)\n"
+	"  --out DIR           folder to write to, created with its parents if missing\n"
+	"                      (required)\n"
 	"  --width PX          image width (8..16384, default 1024)\n"
 	"  --height PX         image height (8..16384, default 1024)\n"
 	"  --quality Q         JPEG quality 1..100 (default: 85, or searched with --size-kb)\n"
@@ -69,17 +70,35 @@ static bool flag_is(const char *arg, const char *flag, size_t *len)
 	return true;
 }
 
+/* mkdir -p: creates dir and any missing parents; prints the error itself. */
 static int make_dir(const char *dir)
 {
-	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-		struct stat st;
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
+	char path[4096];
+	size_t n = strlen(dir);
+	if (n >= sizeof(path)) {
+		cli_error("payload: --out: path too long");
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	/* Each component once, left to right: bounded by the path's length. */
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		char c = path[i];
+		path[i] = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+			cli_error("payload: --out %s: cannot create %s: %s", dir, path,
+				  strerror(errno));
+			return -1;
+		}
+		path[i] = c;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		cli_error("payload: --out %s: not a folder", dir);
 		return -1;
 	}
-	cli_error("payload: --out %s: cannot create: %s", dir, strerror(errno));
-	return -1;
+	return 0;
 }
 
 int kc_cmd_payload(int argc, char **argv)
