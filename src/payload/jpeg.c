@@ -121,7 +121,7 @@ static void scene_draw(struct scene *sc, uint64_t seed, uint64_t index, int w,
 	struct rng r = {mix64(seed) ^ mix64(index * UINT64_C(0x2545f4914f6cdd1d) + 1)};
 	memset(sc, 0, sizeof(*sc));
 
-	/* A studio backdrop: light, low-saturation, lit from one side. */
+	/* A studio backdrop: light at one corner, darker at the other. */
 	sc->bg0 = random_color(&r, 150, 250);
 	sc->bg1 = random_color(&r, 60, 200);
 	/* The gradient runs at a random angle: 0 at the top-left, 1 at the far corner. */
@@ -336,13 +336,22 @@ static void row_label(const struct label *l, int16_t *row, int w, int y)
  * per-sample cost is one load, one add and a clamp, which vectorizes); each
  * row starts at its own pseudo-random offset, so rows do not repeat.
  */
+/* Clamps in 16 bits: the compiler turns it into packed min/max. */
+static inline unsigned char clamp16(int16_t v)
+{
+	v = v < 0 ? 0 : v;
+	v = v > 255 ? 255 : v;
+	return (unsigned char)v;
+}
+
 static void add_clamp(const int16_t *restrict row, const int16_t *restrict nz,
 		      unsigned char *restrict out, int n)
 {
 	int i = 0;
+	/* Samples and noise both stay within +-1024, so the 16-bit sum cannot wrap. */
 	for (; i + VEC <= n; i += VEC)
 		for (int k = 0; k < VEC; k++)
-			out[i + k] = (unsigned char)clamp8(row[i + k] + nz[i + k]);
+			out[i + k] = clamp16((int16_t)(row[i + k] + nz[i + k]));
 	for (; i < n; i++)
 		out[i] = (unsigned char)clamp8(row[i] + nz[i]);
 }
@@ -372,7 +381,10 @@ static void noise_fill(struct tables *tb, uint64_t seed)
 }
 
 /*
- * Scales the noise table to amplitude amp (levels), unless it already is.
+ * Scales the noise table to amplitude amp (in 1/256 of a level), unless it
+ * already is.  The fine unit matters: with whole levels, size would jump
+ * in steps of several percent between neighbouring detail values, and the
+ * size search could not land between them.
  * The luma part is triangular (sum of two bytes); the chroma part is a third
  * as strong and opposite on red and blue, as a camera's is.
  */
@@ -382,7 +394,8 @@ static void noise_scale(struct tables *tb, int amp)
 		return;
 	int camp = amp / 3;
 	for (size_t i = 0; i < NOISE_LEN; i++) {
-		int l = tb->nl_base[i] * amp / 127, c = tb->nc_base[i] * camp / 127;
+		int l = tb->nl_base[i] * amp / (127 * 256);
+		int c = tb->nc_base[i] * camp / (127 * 256);
 		tb->nz[3 * i + 0] = (int16_t)(l + c);
 		tb->nz[3 * i + 1] = (int16_t)l;
 		tb->nz[3 * i + 2] = (int16_t)(l - c);
@@ -390,10 +403,10 @@ static void noise_scale(struct tables *tb, int amp)
 	tb->amp = amp;
 }
 
-/* Detail 0..1000 to noise amplitude (0..72 levels) and texture gain (/256). */
+/* Detail 0..1000 to noise amplitude (0..72 levels, in 1/256) and texture gain (/256). */
 static int detail_noise(int detail)
 {
-	return detail * 72 / KC_JPEG_DETAIL_MAX;
+	return detail * 72 * 256 / KC_JPEG_DETAIL_MAX;
 }
 
 static int detail_tex_gain(int detail)
@@ -621,6 +634,7 @@ struct trial {
 	int quality;
 	int detail;
 	unsigned long len;
+	int trials;    /* encodes spent on the picture (set at the end) */
 };
 
 /* |log(len / target)|: how far a size is from the target, symmetric. */
@@ -637,8 +651,7 @@ static double miss(unsigned long len, double target)
  * closest encode is kept in g->best.  With settle, a picture that has
  * taken TRIALS_SETTLE encodes accepts anything within SETTLE_PCT; the
  * calibration does not settle, since every picture starts where it ends.
- * Returns the encodes spent, or a
- * negative kc_err.
+ * Returns 0 with *best filled, or a negative kc_err.
  */
 static int search(struct kc_jpeg_gen *g, const struct scene *sc, bool settle,
 		  struct trial *best, struct kc_diag *d)
@@ -664,7 +677,7 @@ static int search(struct kc_jpeg_gen *g, const struct scene *sc, bool settle,
 			return rc;
 		trials++;
 		if (!best->len || miss(len, target) < miss(best->len, target)) {
-			*best = (struct trial){qi, quality, detail, len};
+			*best = (struct trial){qi, quality, detail, len, 0};
 			memcpy(g->best, g->jbuf, len);
 		}
 		double off = fabs((double)len / target - 1.0);
@@ -717,7 +730,8 @@ static int search(struct kc_jpeg_gen *g, const struct scene *sc, bool settle,
 			slope = (double)(hi_len - lo_len) / (hi - lo);
 		detail = next;
 	}
-	return trials;
+	best->trials = trials;
+	return KC_OK;
 }
 
 /*
@@ -743,7 +757,7 @@ static int calibrate(struct kc_jpeg_gen *g, struct kc_diag *d)
 	g->slope_bytes = b > a ? (double)(b - a) / 500.0 : 1.0;
 	struct trial t;
 	rc = search(g, &sc, false, &t, d);
-	if (rc < 0)
+	if (rc)
 		return rc;
 	double target = (double)g->o.size_kb * 1024.0;
 	if (fabs((double)t.len / target - 1.0) > KC_JPEG_SIZE_TOL_PCT / 100.0)
@@ -838,9 +852,9 @@ int kc_jpeg_gen_make(struct kc_jpeg_gen *g, uint64_t index,
 	struct trial t;
 	const unsigned char *src;
 	if (g->o.size_kb) {
-		int n = search(g, &sc, true, &t, d);
-		if (n < 0)
-			return n;
+		int rc = search(g, &sc, true, &t, d);
+		if (rc)
+			return rc;
 		double target = (double)g->o.size_kb * 1024.0;
 		if (fabs((double)t.len / target - 1.0) > KC_JPEG_SIZE_TOL_PCT / 100.0)
 			return kc_diag_set(d, KC_ERANGE,
@@ -848,7 +862,6 @@ int kc_jpeg_gen_make(struct kc_jpeg_gen *g, uint64_t index,
 					   (unsigned long long)index,
 					   (unsigned)g->o.size_kb, t.len / 1024);
 		src = g->best;
-		t.qi = n; /* reuse: encodes spent */
 	} else {
 		t.quality = g->o.quality ? g->o.quality : DEFAULT_QUALITY;
 		t.detail = g->start_detail;
@@ -858,7 +871,7 @@ int kc_jpeg_gen_make(struct kc_jpeg_gen *g, uint64_t index,
 		if (rc)
 			return rc;
 		src = g->jbuf;
-		t.qi = 1;
+		t.trials = 1;
 	}
 	unsigned char *bytes = malloc(t.len);
 	if (!bytes)
@@ -871,7 +884,7 @@ int kc_jpeg_gen_make(struct kc_jpeg_gen *g, uint64_t index,
 		.height_px = g->o.height_px,
 		.quality = t.quality,
 		.detail = t.detail,
-		.trials = t.qi,
+		.trials = t.trials,
 	};
 	return KC_OK;
 }

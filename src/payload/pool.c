@@ -12,6 +12,7 @@
  */
 #include "pool_int.h"
 
+#include <assert.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +152,13 @@ size_t kc_pool_count(const struct kc_pool *p)
 
 const struct kc_payload *kc_pool_get(const struct kc_pool *p, uint64_t seq)
 {
-	return &p->slots[seq % p->n].pub;
+	/*
+	 * A 32-bit division is several times cheaper than a 64-bit one on
+	 * common x86 cores, and a run's sequence numbers stay below 2^32.
+	 */
+	static_assert(KC_POOL_ENTRIES_MAX <= UINT32_MAX, "count fits 32 bits");
+	size_t i = seq <= UINT32_MAX ? (uint32_t)seq % (uint32_t)p->n : seq % p->n;
+	return &p->slots[i].pub;
 }
 
 void kc_pool_summary(const struct kc_pool *p, struct kc_pool_summary *out)
