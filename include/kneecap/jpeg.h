@@ -28,6 +28,8 @@
 #define KC_JPEG_PIXELS_MAX (4096 * 4096)
 /* Detail is a dial from a flat picture (0) to a busy, noisy one (1000). */
 #define KC_JPEG_DETAIL_MAX 1000
+/* The most distinct pictures one set (a pool's variety) holds. */
+#define KC_JPEG_VARIETY_MAX 4096
 /* The search for a target size accepts sizes this close (percent). */
 #define KC_JPEG_SIZE_TOL_PCT 15
 
@@ -49,6 +51,8 @@ struct kc_jpeg_opts {
 	uint64_t seed;                /* default 1 */
 	int detail;                   /* 0..1000, -1 = automatic (250, or searched with size_kb) */
 	uint32_t size_kb;             /* target compressed size in KiB; 0 = none */
+	int variety;                  /* distinct pictures in a set (pool), 1..4096, default 32;
+					 the factory itself makes any index asked */
 };
 
 /* One encoded picture; bytes is malloc'd and owned by the struct. */
@@ -69,21 +73,24 @@ struct kc_jpeg_info {
 	int subsamp;  /* TurboJPEG's TJSAMP_* value, -1 when unknown */
 };
 
-/* Fills o with the defaults: 1024x1024, automatic quality and detail, 420, baseline, seed 1. */
+/*
+ * Fills o with the defaults: 1024x1024, automatic quality and detail, 420,
+ * baseline, seed 1, variety 32.
+ */
 void kc_jpeg_opts_default(struct kc_jpeg_opts *o);
 
 /*
  * Checks o for values the factory refuses: a side outside
  * [KC_JPEG_DIM_MIN, KC_JPEG_DIM_MAX], more than KC_JPEG_PIXELS_MAX pixels,
  * quality outside 0..100, detail outside -1..1000, an unknown subsampling,
- * size_kb beyond 6 MiB.  Returns 0 or KC_EINVAL with the reason in d.
+ * size_kb beyond 6 MiB, variety outside 1..KC_JPEG_VARIETY_MAX.  Returns 0 or KC_EINVAL with the reason in d.
  */
 int kc_jpeg_opts_check(const struct kc_jpeg_opts *o, struct kc_diag *d);
 
 /*
  * Sets one option from text, as a flag or a scenario [payload] key gives it
  * ('-' and '_' are the same in key): width, height, quality, subsampling,
- * progressive, seed, detail, size-kb.  Values are checked for range here;
+ * progressive, seed, detail, size-kb, variety.  Values are checked for range here;
  * combinations by kc_jpeg_opts_check.  Returns 0, KC_ENOTFOUND (unknown
  * key, o untouched), KC_EPARSE or KC_ERANGE (bad value, o untouched), with
  * a message naming the key and value in d.

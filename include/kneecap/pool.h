@@ -54,14 +54,14 @@ struct kc_pool_summary {
 struct kc_pool;
 
 /*
- * Builds a pool of count distinct synthetic JPEGs (indices 0..count-1 of a
- * kc_jpeg factory with options o).  count is 1..KC_POOL_ENTRIES_MAX.
- * Returns 0, KC_EINVAL, KC_ERANGE, KC_ELIMIT (an image over
+ * Builds a pool of o->variety distinct synthetic JPEGs: indices
+ * 0..variety-1 of a kc_jpeg factory with options o, so entry i holds the
+ * same bytes `kneecap payload` writes as img-000i.jpg.  Returns 0, KC_EINVAL, KC_ERANGE, KC_ELIMIT (an image over
  * KC_POOL_BODY_MAX_BYTES), KC_ENOMEM or KC_EINTERNAL; *out is untouched on
  * failure.  Not thread-safe while building; the result is (see kc_pool_get).
  */
 int kc_pool_new_jpeg(struct kc_pool **out, const struct kc_jpeg_opts *o,
-		     size_t count, struct kc_diag *d);
+		     struct kc_diag *d);
 
 /*
  * Builds a pool from every regular file in dir, in name order; each must be

@@ -9,8 +9,6 @@
 #include "cli.h"
 #include "kneecap/buf.h"
 #include "kneecap/jpeg.h"
-#include "kneecap/parse.h"
-#include "kneecap/pool.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -44,7 +42,7 @@ static const struct {
 	const char *flag;
 	const char *key;
 } jpeg_flags[] = {
-	{"--width", "width"},       {"--height", "height"},
+	{"--count", "variety"},     {"--width", "width"},       {"--height", "height"},
 	{"--quality", "quality"},   {"--size-kb", "size-kb"},
 	{"--detail", "detail"},     {"--subsampling", "subsampling"},
 	{"--seed", "seed"},
@@ -101,114 +99,114 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
-int kc_cmd_payload(int argc, char **argv)
+struct args {
+	struct kc_jpeg_opts o; /* o.variety is --count */
+	bool have_count;
+	const char *out_dir;
+	bool quiet;
+};
+
+/*
+ * Parses argv into a.  Returns -1 after printing a one-line error, 1 after
+ * printing the help, 0 when the options are complete and consistent.
+ */
+static int parse_args(int argc, char **argv, struct args *a)
 {
-	struct kc_jpeg_opts o;
-	kc_jpeg_opts_default(&o);
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	int64_t count = 0;
-	const char *out_dir = NULL;
-	bool quiet = false;
-
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *arg = argv[i];
 		size_t n = 0;
-		if (cli_is_help(a)) {
+		if (cli_is_help(arg)) {
 			fputs(usage_text, stdout);
-			return KC_EXIT_OK;
+			return 1;
 		}
-		if (!strcmp(a, "--progressive")) {
-			o.progressive = true;
+		if (!strcmp(arg, "--progressive")) {
+			a->o.progressive = true;
 			continue;
 		}
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			quiet = true;
+		if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
+			a->quiet = true;
 			continue;
 		}
-		if (flag_is(a, "--count", &n)) {
-			const char *v = flag_value(argc, argv, &i, a, n);
-			if (!v || kc_parse_i64(v, 1, KC_POOL_ENTRIES_MAX, &count) != KC_OK) {
-				cli_error("payload: --count: '%s' is not a whole number in 1..%d",
-					  v ? v : "", KC_POOL_ENTRIES_MAX);
-				return KC_EXIT_USAGE;
-			}
-			continue;
-		}
-		if (flag_is(a, "--out", &n)) {
-			out_dir = flag_value(argc, argv, &i, a, n);
-			if (!out_dir || !*out_dir) {
+		if (flag_is(arg, "--out", &n)) {
+			a->out_dir = flag_value(argc, argv, &i, arg, n);
+			if (!a->out_dir || !*a->out_dir) {
 				cli_error("payload: --out needs a folder");
-				return KC_EXIT_USAGE;
+				return -1;
 			}
 			continue;
 		}
 		bool known = false;
 		for (size_t k = 0; k < sizeof(jpeg_flags) / sizeof(jpeg_flags[0]); k++) {
-			if (!flag_is(a, jpeg_flags[k].flag, &n))
+			if (!flag_is(arg, jpeg_flags[k].flag, &n))
 				continue;
-			const char *v = flag_value(argc, argv, &i, a, n);
+			const char *v = flag_value(argc, argv, &i, arg, n);
 			if (!v) {
 				cli_error("payload: %s needs a value", jpeg_flags[k].flag);
-				return KC_EXIT_USAGE;
+				return -1;
 			}
-			if (kc_jpeg_opts_set(&o, jpeg_flags[k].key, v, &d) != KC_OK) {
-				cli_error("payload: --%s: %s", d.key, d.msg);
-				return KC_EXIT_USAGE;
+			if (kc_jpeg_opts_set(&a->o, jpeg_flags[k].key, v, &d) != KC_OK) {
+				cli_error("payload: %s: %s", jpeg_flags[k].flag, d.msg);
+				return -1;
 			}
+			a->have_count |= !strcmp(jpeg_flags[k].key, "variety");
 			known = true;
 			break;
 		}
 		if (!known) {
-			cli_error("payload: unknown option '%s' (see kneecap payload --help)", a);
-			return KC_EXIT_USAGE;
+			cli_error("payload: unknown option '%s' (see kneecap payload --help)", arg);
+			return -1;
 		}
 	}
-	if (!count || !out_dir) {
+	if (!a->have_count || !a->out_dir) {
 		cli_error("payload: --count and --out are required (see kneecap payload --help)");
-		return KC_EXIT_USAGE;
+		return -1;
 	}
-	if (kc_jpeg_opts_check(&o, &d) != KC_OK) {
+	if (kc_jpeg_opts_check(&a->o, &d) != KC_OK) {
 		cli_diag_error("payload", &d);
-		return KC_EXIT_USAGE;
+		return -1;
 	}
+	return 0;
+}
 
-	/* Options are good: only now touch the disk and spend the CPU. */
-	/* Every failure below is about the input (options, disk): exit 2. */
+/* Makes and writes the set; returns an exit status. */
+static int write_set(const struct args *a)
+{
+	/* Every failure here is about the input (options, disk): exit 2. */
+	struct kc_diag d;
+	kc_diag_clear(&d);
 	struct kc_jpeg_gen *g = NULL;
-	int rc = kc_jpeg_gen_new(&g, &o, &d);
-	if (rc) {
+	if (kc_jpeg_gen_new(&g, &a->o, &d) != KC_OK) {
 		cli_diag_error("payload", &d);
 		return KC_EXIT_USAGE;
 	}
-	if (make_dir(out_dir)) {
+	/* Options are good and the target size reachable: only now touch the disk. */
+	if (make_dir(a->out_dir)) {
 		kc_jpeg_gen_free(g);
 		return KC_EXIT_USAGE;
 	}
-	int status = KC_EXIT_OK;
+	int status = KC_EXIT_OK, count = a->o.variety;
 	size_t lo = SIZE_MAX, hi = 0;
 	double sum = 0;
-	for (int64_t i = 0; i < count; i++) {
+	for (int i = 0; i < count && status == KC_EXIT_OK; i++) {
 		struct kc_jpeg_image img;
-		rc = kc_jpeg_gen_make(g, (uint64_t)i, &img, &d);
-		if (rc) {
+		if (kc_jpeg_gen_make(g, (uint64_t)i, &img, &d) != KC_OK) {
 			cli_diag_error("payload", &d);
 			status = KC_EXIT_USAGE;
 			break;
 		}
 		char path[4096];
-		int w = snprintf(path, sizeof(path), "%s/img-%04lld.jpg", out_dir, (long long)i);
+		int w = snprintf(path, sizeof(path), "%s/img-%04d.jpg", a->out_dir, i);
 		if (w < 0 || (size_t)w >= sizeof(path) ||
 		    kc_write_file(path, img.bytes, img.len_bytes) != KC_OK) {
 			cli_error("payload: %s: cannot write: %s", path, strerror(errno));
-			kc_jpeg_image_fini(&img);
 			status = KC_EXIT_USAGE;
-			break;
-		}
-		if (!quiet)
+		} else if (!a->quiet) {
 			printf("%s %dx%d %zu bytes quality %d detail %d\n", path,
 			       img.width_px, img.height_px, img.len_bytes,
 			       img.quality, img.detail);
+		}
 		lo = img.len_bytes < lo ? img.len_bytes : lo;
 		hi = img.len_bytes > hi ? img.len_bytes : hi;
 		sum += (double)img.len_bytes;
@@ -216,9 +214,19 @@ int kc_cmd_payload(int argc, char **argv)
 	}
 	kc_jpeg_gen_free(g);
 	if (status == KC_EXIT_OK)
-		printf("wrote %lld images to %s: %dx%d %s%s, mean %.0f bytes (min %zu, max %zu)\n",
-		       (long long)count, out_dir, o.width_px, o.height_px,
-		       kc_jpeg_subsamp_name(o.subsamp),
-		       o.progressive ? " progressive" : "", sum / (double)count, lo, hi);
+		printf("wrote %d images to %s: %dx%d %s%s, mean %.0f bytes (min %zu, max %zu)\n",
+		       count, a->out_dir, a->o.width_px, a->o.height_px,
+		       kc_jpeg_subsamp_name(a->o.subsamp),
+		       a->o.progressive ? " progressive" : "", sum / count, lo, hi);
 	return status;
+}
+
+int kc_cmd_payload(int argc, char **argv)
+{
+	struct args a = {0};
+	kc_jpeg_opts_default(&a.o);
+	int rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc > 0 ? KC_EXIT_OK : KC_EXIT_USAGE;
+	return write_set(&a);
 }

@@ -497,6 +497,7 @@ void kc_jpeg_opts_default(struct kc_jpeg_opts *o)
 	o->seed = 1;
 	o->detail = -1;
 	o->size_kb = 0;
+	o->variety = 32;
 }
 
 int kc_jpeg_opts_check(const struct kc_jpeg_opts *o, struct kc_diag *d)
@@ -525,6 +526,9 @@ int kc_jpeg_opts_check(const struct kc_jpeg_opts *o, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL,
 				   "size %u KB: must be at most 6144 KB (the body cap)",
 				   (unsigned)o->size_kb);
+	if (o->variety < 1 || o->variety > KC_JPEG_VARIETY_MAX)
+		return kc_diag_set(d, KC_EINVAL, "variety %d: must be 1..%d images",
+				   o->variety, KC_JPEG_VARIETY_MAX);
 	if (o->size_kb > 0 && o->detail >= 0)
 		return kc_diag_set(d, KC_EINVAL,
 				   "a target size and a fixed detail exclude each other");
@@ -566,6 +570,7 @@ int kc_jpeg_opts_set(struct kc_jpeg_opts *o, const char *key, const char *value,
 		{"detail", 0, KC_JPEG_DETAIL_MAX},
 		{"size-kb", 1, 6 * 1024},
 		{"seed", 0, INT64_MAX},
+		{"variety", 1, KC_JPEG_VARIETY_MAX},
 	};
 	if (!strcmp(k, "subsampling")) {
 		if (kc_jpeg_subsamp_parse(value, &o->subsamp) != KC_OK)
@@ -597,7 +602,8 @@ int kc_jpeg_opts_set(struct kc_jpeg_opts *o, const char *key, const char *value,
 		case 2: o->quality = (int)v; break;
 		case 3: o->detail = (int)v; break;
 		case 4: o->size_kb = (uint32_t)v; break;
-		default: o->seed = (uint64_t)v; break;
+		case 5: o->seed = (uint64_t)v; break;
+		default: o->variety = (int)v; break;
 		}
 		return KC_OK;
 	}
@@ -643,28 +649,61 @@ static double miss(unsigned long len, double target)
 	return fabs(log((double)len / target));
 }
 
+/* What a search knows at one quality: the details either side of the target. */
+struct bracket {
+	int lo, hi;                     /* -1 until known */
+	unsigned long lo_len, hi_len;   /* their sizes: lo_len < target < hi_len */
+};
+
+/*
+ * The next detail to try at this quality, given the last one and its size;
+ * -1 when detail steps cannot get any closer.  Inside a bracket it
+ * interpolates (regula falsi) and falls back to bisection; with one side
+ * known it steps by the size gap over the slope (bytes per detail step),
+ * which it refines from the bracket.
+ */
+static int next_detail(const struct bracket *b, int detail, unsigned long len,
+		       double target, int dmax, double *slope)
+{
+	if (b->lo >= 0 && b->hi >= 0) {
+		if (b->hi - b->lo <= 1)
+			return -1;
+		*slope = (double)(b->hi_len - b->lo_len) / (b->hi - b->lo);
+		double f = (target - (double)b->lo_len) / (double)(b->hi_len - b->lo_len);
+		int next = b->lo + (int)lround(f * (b->hi - b->lo));
+		/* Keep strictly inside, and bisect when stuck near an end. */
+		if (next <= b->lo || next >= b->hi)
+			next = b->lo + (b->hi - b->lo) / 2;
+		return next;
+	}
+	double step = (target - (double)len) / (*slope > 1 ? *slope : 1);
+	if (step > 0 && step < 1)
+		step = 1;
+	if (step < 0 && step > -1)
+		step = -1;
+	double nd = detail + step;
+	return nd < 0 ? 0 : nd > dmax ? dmax : (int)lround(nd);
+}
+
 /*
  * The size search for one picture.  Within one quality, size grows with
- * detail, so it brackets the target and interpolates (regula falsi with a
- * bisection fallback); when detail runs out at one end, it moves one rung
- * up or down the quality ladder (only when quality is automatic).  The
- * closest encode is kept in g->best.  With settle, a picture that has
- * taken TRIALS_SETTLE encodes accepts anything within SETTLE_PCT; the
- * calibration does not settle, since every picture starts where it ends.
+ * detail, so it brackets the target and closes in (next_detail); when
+ * detail runs out at one end, it moves one rung up or down the quality
+ * ladder (only when quality is automatic).  The closest encode is kept in
+ * g->best.  With settle, a picture that has taken TRIALS_SETTLE encodes
+ * accepts anything within SETTLE_PCT; the calibration does not settle,
+ * since every picture starts where it ends.  Bounded by TRIALS_MAX encodes.
  * Returns 0 with *best filled, or a negative kc_err.
  */
 static int search(struct kc_jpeg_gen *g, const struct scene *sc, bool settle,
 		  struct trial *best, struct kc_diag *d)
 {
 	const double target = (double)g->o.size_kb * 1024.0;
-	const double aim = AIM_PCT / 100.0;
 	int qi = g->start_qi;
 	int quality = qi >= 0 ? quality_ladder[qi] : g->o.quality;
-	int detail = g->start_detail;
+	int detail = g->start_detail, last_detail = -1, trials = 0;
 	double slope = g->slope_bytes;
-	int lo = -1, hi = -1;               /* bracket in detail at this quality */
-	unsigned long lo_len = 0, hi_len = 0;
-	int trials = 0, last_detail = -1;
+	struct bracket b = {-1, -1, 0, 0};
 	best->len = 0;
 	while (trials < TRIALS_MAX) {
 		if (detail != last_detail)
@@ -681,54 +720,31 @@ static int search(struct kc_jpeg_gen *g, const struct scene *sc, bool settle,
 			memcpy(g->best, g->jbuf, len);
 		}
 		double off = fabs((double)len / target - 1.0);
-		if (off <= aim ||
+		if (off <= AIM_PCT / 100.0 ||
 		    (settle && trials >= TRIALS_SETTLE && off <= SETTLE_PCT / 100.0))
 			break;
+		bool small = (double)len < target;
+		if (small) {
+			b.lo = detail;
+			b.lo_len = len;
+		} else {
+			b.hi = detail;
+			b.hi_len = len;
+		}
 		int dmax = qi >= 0 && qi + 1 < LADDER_N ? DETAIL_SOFT_MAX : KC_JPEG_DETAIL_MAX;
-		if ((double)len < target) {
-			lo = detail;
-			lo_len = len;
-		} else {
-			hi = detail;
-			hi_len = len;
-		}
 		/* Out of detail at this quality: change quality, keep detail. */
-		if ((double)len < target && detail >= dmax) {
-			if (qi < 0 || qi + 1 >= LADDER_N)
+		if ((small && detail >= dmax) || (!small && detail == 0)) {
+			int nqi = qi + (small ? 1 : -1);
+			if (qi < 0 || nqi < 0 || nqi >= LADDER_N)
 				break;
-			quality = quality_ladder[++qi];
-			lo = hi = -1;
+			qi = nqi;
+			quality = quality_ladder[qi];
+			b = (struct bracket){-1, -1, 0, 0};
 			continue;
 		}
-		if ((double)len > target && detail == 0) {
-			if (qi <= 0)
-				break;
-			quality = quality_ladder[--qi];
-			lo = hi = -1;
-			continue;
-		}
-		int next;
-		if (lo >= 0 && hi >= 0) {
-			if (hi - lo <= 1)
-				break; /* as close as detail steps allow */
-			double f = (target - (double)lo_len) / (double)(hi_len - lo_len);
-			next = lo + (int)lround(f * (hi - lo));
-			/* Keep strictly inside, and bisect when stuck near an end. */
-			if (next <= lo || next >= hi)
-				next = lo + (hi - lo) / 2;
-		} else {
-			double step = (target - (double)len) / (slope > 1 ? slope : 1);
-			if (step > 0 && step < 1)
-				step = 1;
-			if (step < 0 && step > -1)
-				step = -1;
-			double nd = detail + step;
-			next = nd < 0 ? 0 : nd > dmax ? dmax : (int)lround(nd);
-		}
-		/* Learn the local slope for the next one-sided step. */
-		if (next != detail && lo >= 0 && hi >= 0 && hi != lo)
-			slope = (double)(hi_len - lo_len) / (hi - lo);
-		detail = next;
+		detail = next_detail(&b, detail, len, target, dmax, &slope);
+		if (detail < 0)
+			break; /* as close as detail steps allow */
 	}
 	best->trials = trials;
 	return KC_OK;

@@ -98,16 +98,16 @@ int kc_pool_set(struct kc_pool *p, size_t i, unsigned char *bytes,
 }
 
 int kc_pool_new_jpeg(struct kc_pool **out, const struct kc_jpeg_opts *o,
-		     size_t count, struct kc_diag *d)
+		     struct kc_diag *d)
 {
 	KC_ASSERT(out && o);
-	if (count < 1 || count > KC_POOL_ENTRIES_MAX)
-		return kc_diag_set(d, KC_EINVAL, "image count %zu: must be 1..%d",
-				   count, KC_POOL_ENTRIES_MAX);
+	static_assert(KC_JPEG_VARIETY_MAX <= KC_POOL_ENTRIES_MAX,
+		      "a synthetic set fits a pool");
 	struct kc_jpeg_gen *g = NULL;
-	int rc = kc_jpeg_gen_new(&g, o, d);
+	int rc = kc_jpeg_gen_new(&g, o, d); /* checks o, variety included */
 	if (rc)
 		return rc;
+	size_t count = (size_t)o->variety;
 	struct kc_pool *p = kc_pool_alloc(count, "synthetic");
 	if (!p) {
 		kc_jpeg_gen_free(g);

@@ -88,7 +88,7 @@ static int bench_pool(const char *label, const struct kc_jpeg_opts *o)
 	for (int r = 0; r < ROUNDS; r++) {
 		struct kc_pool *p = NULL;
 		int64_t t0 = cpu_ns();
-		if (kc_pool_new_jpeg(&p, o, POOL_N, &d))
+		if (kc_pool_new_jpeg(&p, o, &d))
 			return die("pool", &d);
 		int64_t dt = cpu_ns() - t0;
 		best = dt < best ? dt : best;
@@ -112,7 +112,8 @@ static int bench_get(void)
 	kc_jpeg_opts_default(&o);
 	struct kc_pool *p = NULL;
 	struct kc_diag d;
-	if (kc_pool_new_jpeg(&p, &o, POOL_N, &d))
+	o.variety = POOL_N;
+	if (kc_pool_new_jpeg(&p, &o, &d))
 		return die("pool", &d);
 	const unsigned char *first[POOL_N];
 	for (int i = 0; i < POOL_N; i++)
@@ -161,6 +162,7 @@ int main(void)
 		rc |= bench_synth(label, &o);
 	}
 	kc_jpeg_opts_default(&o);
+	o.variety = POOL_N;
 	rc |= bench_pool("1024x1024 defaults", &o);
 	o.size_kb = 200;
 	rc |= bench_pool("1024x1024 --size-kb 200", &o);

@@ -112,6 +112,9 @@ static void test_opts_set(void **state)
 	assert_int_equal(kc_jpeg_opts_set(&o, "subsampling", "gray", &d), KC_OK);
 	assert_int_equal(kc_jpeg_opts_set(&o, "progressive", "yes", &d), KC_OK);
 	assert_int_equal(kc_jpeg_opts_set(&o, "seed", "77", &d), KC_OK);
+	assert_int_equal(kc_jpeg_opts_set(&o, "variety", "9", &d), KC_OK);
+	assert_int_equal(o.variety, 9);
+	assert_int_equal(kc_jpeg_opts_set(&o, "variety", "0", &d), KC_ERANGE);
 	assert_int_equal(o.width_px, 640);
 	assert_int_equal(o.height_px, 480);
 	assert_int_equal(o.quality, 90);

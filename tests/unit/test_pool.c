@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,9 +95,10 @@ static void test_synthetic_pool(void **state)
 	kc_jpeg_opts_default(&o);
 	o.width_px = 256;
 	o.height_px = 192;
+	o.variety = 6;
 	struct kc_pool *p = NULL;
 	struct kc_diag d;
-	assert_int_equal(kc_pool_new_jpeg(&p, &o, 6, &d), KC_OK);
+	assert_int_equal(kc_pool_new_jpeg(&p, &o, &d), KC_OK);
 	assert_int_equal(kc_pool_count(p), 6);
 	assert_int_equal(kc_pool_hash_count(p), 6);
 
@@ -149,6 +151,58 @@ static void test_synthetic_pool(void **state)
 	kc_pool_free(NULL);
 }
 
+/* Many readers at once: each checks every get against the pool's own slots. */
+struct reader {
+	const struct kc_pool *pool;
+	const struct kc_payload *want[8];
+	uint64_t start;
+	uint64_t wrong;
+	uint64_t gets;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	for (uint64_t seq = r->start; seq < r->start + 200000; seq++) {
+		const struct kc_payload *e = kc_pool_get(r->pool, seq);
+		r->wrong += e != r->want[seq % 5] || e->len_bytes == 0 ||
+			    e->sha256_hex[64] != '\0';
+		r->gets++;
+	}
+	return NULL;
+}
+
+static void test_shared_readers(void **state)
+{
+	(void)state;
+	struct kc_jpeg_opts o;
+	kc_jpeg_opts_default(&o);
+	o.width_px = 64;
+	o.height_px = 64;
+	o.variety = 5;
+	struct kc_pool *p = NULL;
+	assert_int_equal(kc_pool_new_jpeg(&p, &o, NULL), KC_OK);
+	struct reader r[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].pool = p;
+		r[i].start = (uint64_t)(i + 1) * UINT64_C(0x100000000) - 100000; /* crosses a 2^32 multiple */
+		for (int k = 0; k < 5; k++)
+			r[i].want[k] = kc_pool_get(p, (uint64_t)k);
+		assert_int_equal(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
+	}
+	uint64_t got = 0;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].wrong, 0);
+		got += r[i].gets;
+	}
+	assert_int_equal(got, 4 * 200000);
+	assert_int_equal(kc_pool_hash_count(p), 5);
+	kc_pool_free(p);
+}
+
 static void test_synthetic_bad(void **state)
 {
 	(void)state;
@@ -156,11 +210,15 @@ static void test_synthetic_bad(void **state)
 	kc_jpeg_opts_default(&o);
 	struct kc_pool *p = NULL;
 	struct kc_diag d;
-	assert_int_equal(kc_pool_new_jpeg(&p, &o, 0, &d), KC_EINVAL);
-	assert_int_equal(kc_pool_new_jpeg(&p, &o, KC_POOL_ENTRIES_MAX + 1, &d), KC_EINVAL);
+	o.variety = 0;
+	assert_int_equal(kc_pool_new_jpeg(&p, &o, &d), KC_EINVAL);
+	o.variety = KC_JPEG_VARIETY_MAX + 1;
+	assert_int_equal(kc_pool_new_jpeg(&p, &o, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "variety"));
+	o.variety = 4;
 	o.width_px = 100000;
 	o.height_px = 100000;
-	assert_int_equal(kc_pool_new_jpeg(&p, &o, 4, &d), KC_EINVAL);
+	assert_int_equal(kc_pool_new_jpeg(&p, &o, &d), KC_EINVAL);
 	assert_null(p);
 }
 
@@ -374,6 +432,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synthetic_pool),
+		cmocka_unit_test(test_shared_readers),
 		cmocka_unit_test(test_synthetic_bad),
 		cmocka_unit_test(test_body_file),
 		cmocka_unit_test(test_content_type_guess),
