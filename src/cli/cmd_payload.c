@@ -1,14 +1,18 @@
 /*
- * cmd_payload.c - `kneecap payload`: write the synthetic JPEG payloads to disk.
+ * cmd_payload.c - `kneecap payload`: write the synthetic JPEG payloads to
+ * disk, or check payloads from disk.
  *
- * The same factory the pool uses (payload/jpeg), so the files on disk are
- * byte for byte the bodies `--payload jpeg` would send with the same
- * options.  Useful to look at what kneecap sends, to feed other tools, and
- * to make the committed sample in payloads/.
+ * Writing uses the same factory the pool uses (payload/jpeg), so the files
+ * are byte for byte the bodies `--payload jpeg` would send with the same
+ * options: useful to look at what kneecap sends, to feed other tools, and to
+ * make the committed sample in payloads/.  Checking loads a --payload-dir or
+ * --body exactly as a run would (payload/pool) and reports each body, so a
+ * bad folder can be found and fixed before a run.
  */
 #include "cli.h"
 #include "kneecap/buf.h"
 #include "kneecap/jpeg.h"
+#include "kneecap/pool.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,9 +22,14 @@
 
 static const char usage_text[] =
 	"usage: kneecap payload --count N --out DIR [options]\n"
+	"       kneecap payload --payload-dir DIR\n"
+	"       kneecap payload --body FILE [--content-type TYPE]\n"
 	"\n"
 	"Write the synthetic JPEG payloads to disk as DIR/img-0000.jpg, ...: the\n"
-	"same bytes `--payload jpeg` sends with the same options.\n"
+	"same bytes `--payload jpeg` sends with the same options.  Or check\n"
+	"payloads from disk as a run would load them, and print each one's size,\n"
+	"dimensions and SHA-256: every file in a --payload-dir must be a complete\n"
+	"JPEG; a --body may be any type, up to 6 MiB.\n"
 	"\n"
 	"options:\n"
 	"  --count N           how many distinct images (1..4096; required)\n"
@@ -35,7 +44,10 @@ static const char usage_text[] =
 	"  --subsampling S     chroma subsampling: 444, 422, 420 (default) or gray\n"
 	"  --progressive       progressive JPEG (default baseline)\n"
 	"  --seed N            seed (default 1); same seed and options, same bytes\n"
-	"  -q, --quiet         print only the summary line\n";
+	"  -q, --quiet         print only the summary line\n"
+	"  --payload-dir DIR   check every file in DIR (instead of writing)\n"
+	"  --body FILE         check one body file (instead of writing)\n"
+	"  --content-type T    the body's type (default: from its extension)\n";
 
 /* The flags that map onto kc_jpeg_opts_set keys; each takes a value. */
 static const struct {
@@ -102,9 +114,48 @@ static int make_dir(const char *dir)
 struct args {
 	struct kc_jpeg_opts o; /* o.variety is --count */
 	bool have_count;
+	bool have_jpeg_opt;    /* any option of the writing mode */
 	const char *out_dir;
 	bool quiet;
+	const char *payload_dir; /* checking mode */
+	const char *body;
+	const char *content_type;
 };
+
+/* The checking mode's flags, each with a value, and where it goes. */
+static const char **check_flag(struct args *a, const char *arg, size_t *len)
+{
+	if (flag_is(arg, "--payload-dir", len))
+		return &a->payload_dir;
+	if (flag_is(arg, "--body", len))
+		return &a->body;
+	if (flag_is(arg, "--content-type", len))
+		return &a->content_type;
+	return NULL;
+}
+
+/* The modes exclude each other's options; says which is wrong. */
+static int check_mode(const struct args *a)
+{
+	bool checking = a->payload_dir || a->body;
+	if (a->payload_dir && a->body) {
+		cli_error("payload: --payload-dir and --body exclude each other");
+		return -1;
+	}
+	if (checking && (a->have_jpeg_opt || a->out_dir)) {
+		cli_error("payload: --payload-dir/--body check files; they take no --count, --out or image options");
+		return -1;
+	}
+	if (a->content_type && !a->body) {
+		cli_error("payload: --content-type goes with --body");
+		return -1;
+	}
+	if (!checking && (!a->have_count || !a->out_dir)) {
+		cli_error("payload: --count and --out are required (see kneecap payload --help)");
+		return -1;
+	}
+	return 0;
+}
 
 /*
  * Parses argv into a.  Returns -1 after printing a one-line error, 1 after
@@ -123,6 +174,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 		if (!strcmp(arg, "--progressive")) {
 			a->o.progressive = true;
+			a->have_jpeg_opt = true;
+			continue;
+		}
+		const char **dst = check_flag(a, arg, &n);
+		if (dst) {
+			*dst = flag_value(argc, argv, &i, arg, n);
+			if (!*dst || !**dst) {
+				cli_error("payload: %.*s needs a value", (int)n, arg);
+				return -1;
+			}
 			continue;
 		}
 		if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
@@ -151,6 +212,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return -1;
 			}
 			a->have_count |= !strcmp(jpeg_flags[k].key, "variety");
+			a->have_jpeg_opt = true;
 			known = true;
 			break;
 		}
@@ -159,11 +221,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return -1;
 		}
 	}
-	if (!a->have_count || !a->out_dir) {
-		cli_error("payload: --count and --out are required (see kneecap payload --help)");
+	if (check_mode(a))
 		return -1;
-	}
-	if (kc_jpeg_opts_check(&a->o, &d) != KC_OK) {
+	if (!a->payload_dir && !a->body && kc_jpeg_opts_check(&a->o, &d) != KC_OK) {
 		cli_diag_error("payload", &d);
 		return -1;
 	}
@@ -221,6 +281,38 @@ static int write_set(const struct args *a)
 	return status;
 }
 
+/* Loads a --payload-dir or --body as a run would and reports it; returns an exit status. */
+static int check_files(const struct args *a)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_pool *p = NULL;
+	int rc = a->payload_dir ? kc_pool_load_dir(&p, a->payload_dir, &d)
+				: kc_pool_load_body(&p, a->body, a->content_type, &d);
+	if (rc) {
+		cli_diag_error("payload", &d);
+		return KC_EXIT_USAGE;
+	}
+	size_t n = kc_pool_count(p);
+	for (size_t i = 0; i < n && !a->quiet; i++) {
+		const struct kc_payload *e = kc_pool_get(p, i);
+		if (e->width_px)
+			printf("%s %dx%d %zu bytes %s sha256 %s\n", e->name, e->width_px,
+			       e->height_px, e->len_bytes, e->content_type, e->sha256_hex);
+		else
+			printf("%s %zu bytes %s sha256 %s\n", e->name, e->len_bytes,
+			       e->content_type, e->sha256_hex);
+	}
+	struct kc_pool_summary s;
+	kc_pool_summary(p, &s);
+	printf("%zu payload%s from %s: %s, mean %.0f bytes (min %zu, max %zu)\n",
+	       s.count, s.count == 1 ? "" : "s",
+	       a->payload_dir ? a->payload_dir : a->body, s.content_type,
+	       s.bytes_mean, s.bytes_min, s.bytes_max);
+	kc_pool_free(p);
+	return KC_EXIT_OK;
+}
+
 int kc_cmd_payload(int argc, char **argv)
 {
 	struct args a = {0};
@@ -228,5 +320,7 @@ int kc_cmd_payload(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc > 0 ? KC_EXIT_OK : KC_EXIT_USAGE;
+	if (a.payload_dir || a.body)
+		return check_files(&a);
 	return write_set(&a);
 }

@@ -10,6 +10,7 @@
  * block the reader.  Nothing here follows the folder into subfolders.
  */
 #include "pool_int.h"
+#include "kneecap/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -210,6 +211,8 @@ int kc_pool_load_dir(struct kc_pool **out, const char *dir, struct kc_diag *d)
 				 info.width_px, info.height_px, d);
 		if (rc)
 			goto fail;
+		kc_log(KC_LOG_INFO, "payload %s: %dx%d JPEG, %zu bytes", path,
+		       info.width_px, info.height_px, len);
 	}
 	free_names(names, n);
 	*out = p;
@@ -258,6 +261,7 @@ int kc_pool_load_body(struct kc_pool **out, const char *path,
 		kc_pool_free(p);
 		return rc;
 	}
+	kc_log(KC_LOG_INFO, "payload %s: %s, %zu bytes", path, ct, len);
 	*out = p;
 	return KC_OK;
 }

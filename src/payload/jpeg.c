@@ -946,12 +946,14 @@ int kc_jpeg_check(const unsigned char *buf, size_t len, const char *name,
 	 * output is 64 times smaller, which keeps memory bounded for any size.
 	 */
 	int sw = (w + 7) / 8, sh = (h + 7) / 8;
-	px = malloc((size_t)sw * (size_t)sh);
+	/* libjpeg cannot turn CMYK into grey: decode those as they are. */
+	int pf = cs == TJCS_CMYK || cs == TJCS_YCCK ? TJPF_CMYK : TJPF_GRAY;
+	px = malloc((size_t)sw * (size_t)sh * (size_t)tjPixelSize[pf]);
 	if (!px) {
 		rc = kc_diag_set(d, KC_ENOMEM, "%s: out of memory", name);
 		goto out;
 	}
-	if (tjDecompress2(tj, buf, (unsigned long)len, px, sw, 0, sh, TJPF_GRAY,
+	if (tjDecompress2(tj, buf, (unsigned long)len, px, sw, 0, sh, pf,
 			  TJFLAG_STOPONWARNING) != 0) {
 		rc = kc_diag_set(d, KC_EPARSE, "%s: corrupt or truncated JPEG: %s",
 				 name, tjGetErrorStr2(tj));

@@ -111,6 +111,38 @@ bad "unreachable size" "out of reach" --count 1 --size-kb 500 --width 64 --heigh
 touch "$TMP/file"
 bad "--out is a file" "not a folder|cannot create" --count 1 --out "$TMP/file"
 
+# Checking payloads from disk: reported when good, a one-line error naming
+# the file when not, before any load could be sent.
+expect_rc 0 "--payload-dir of generated files" "$KNEECAP" payload --payload-dir "$TMP/a"
+expect_grep "^img-0001.jpg 1024x1024 [0-9]+ bytes image/jpeg sha256 [0-9a-f]{64}$" "$TMP/out" "size, dimensions, hash per file"
+expect_grep "^3 payloads from .*: image/jpeg, mean [0-9]+ bytes" "$TMP/out" "folder summary"
+want=$(sha256sum "$TMP/a/img-0001.jpg" | cut -d' ' -f1)
+expect_grep "img-0001.jpg .* sha256 $want" "$TMP/out" "hash agrees with sha256sum"
+mkdir -p "$TMP/d_empty" "$TMP/d_cut" "$TMP/d_png" "$TMP/d_link"
+bad "empty folder" "d_empty: folder has no files" --payload-dir "$TMP/d_empty"
+bad "missing folder" "nope: cannot open folder" --payload-dir "$TMP/nope"
+cp "$TMP/a/img-0000.jpg" "$TMP/d_cut/"
+head -c 100000 "$TMP/a/img-0001.jpg" >"$TMP/d_cut/cut.jpg"
+bad "truncated JPEG" "cut.jpg: corrupt or truncated JPEG" --payload-dir "$TMP/d_cut"
+"$PY" -c "from PIL import Image; Image.new('RGB', (64, 64), (9, 99, 199)).save('$TMP/d_png/photo.jpg', 'PNG')"
+bad "PNG renamed .jpg" "photo.jpg: not a JPEG" --payload-dir "$TMP/d_png"
+ln -s /nonexistent/kc.jpg "$TMP/d_link/gone.jpg"
+bad "unreadable entry (dangling link)" "gone.jpg: cannot read" --payload-dir "$TMP/d_link"
+if [ "$(id -u)" != 0 ]; then
+	mkdir -p "$TMP/d_perm"; cp "$TMP/a/img-0000.jpg" "$TMP/d_perm/locked.jpg"; chmod 000 "$TMP/d_perm/locked.jpg"
+	bad "unreadable file" "locked.jpg: cannot open" --payload-dir "$TMP/d_perm"
+fi
+printf '{"inputs": [1, 2, 3]}' >"$TMP/req.json"
+expect_rc 0 "--body json" "$KNEECAP" payload --body "$TMP/req.json"
+expect_grep "^req.json $(stat -c %s "$TMP/req.json") bytes application/json sha256 $(sha256sum "$TMP/req.json" | cut -d' ' -f1)$" "$TMP/out" "body: size, guessed type, hash"
+expect_rc 0 "--body with --content-type" "$KNEECAP" payload --body "$TMP/req.json" --content-type text/plain
+expect_grep "text/plain" "$TMP/out" "body: given type wins"
+head -c $((6 * 1024 * 1024 + 1)) /dev/zero >"$TMP/big.bin"
+bad "body over 6 MiB" "big.bin: 6291457 bytes is over the 6 MiB body limit" --body "$TMP/big.bin"
+: >"$TMP/empty.json"
+bad "empty body" "empty.json: file is empty" --body "$TMP/empty.json"
+bad "check and write at once" "take no --count" --payload-dir "$TMP/a" --count 2
+
 # The committed sample is what its README says.
 readme="$KC_SRCDIR/payloads/README.md"
 line=$(grep -m1 '^kneecap payload ' "$readme")

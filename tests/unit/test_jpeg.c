@@ -335,6 +335,45 @@ static void test_check_rejects(void **state)
 	kc_jpeg_image_fini(&img);
 }
 
+/* Valid JPEGs kneecap did not make: CMYK (as print workflows write) and grey. */
+static void test_check_accepts_foreign(void **state)
+{
+	(void)state;
+	const int w = 96, h = 80;
+	unsigned char *px = malloc((size_t)w * h * 4);
+	assert_non_null(px);
+	for (int i = 0; i < w * h * 4; i++)
+		px[i] = (unsigned char)((i * 7) ^ (i >> 5));
+	tjhandle tj = tjInitCompress();
+	assert_non_null(tj);
+	static const struct {
+		int pf, ss, cs;
+	} cases[] = {{TJPF_CMYK, TJSAMP_444, TJCS_YCCK}, {TJPF_GRAY, TJSAMP_GRAY, TJCS_GRAY}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char *jpg = NULL;
+		unsigned long len = 0;
+		assert_int_equal(tjCompress2(tj, px, w, 0, h, cases[i].pf, &jpg, &len,
+					     cases[i].ss, 90, 0), 0);
+		/* Make sure the test makes what it means to test. */
+		tjhandle dj = tjInitDecompress();
+		int jw, jh, ss, cs;
+		assert_int_equal(tjDecompressHeader3(dj, jpg, len, &jw, &jh, &ss, &cs), 0);
+		assert_int_equal(cs, cases[i].cs);
+		tjDestroy(dj);
+		struct kc_jpeg_info info;
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		if (kc_jpeg_check(jpg, len, "foreign.jpg", &info, &d) != KC_OK)
+			fail_msg("case %zu: %s", i, d.msg);
+		assert_int_equal(info.width_px, w);
+		assert_int_equal(info.height_px, h);
+		assert_int_equal(kc_jpeg_check(jpg, len / 2, "foreign.jpg", NULL, &d), KC_EPARSE);
+		tjFree(jpg);
+	}
+	tjDestroy(tj);
+	free(px);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_size_600),
 		cmocka_unit_test(test_size_out_of_reach),
 		cmocka_unit_test(test_check_rejects),
+		cmocka_unit_test(test_check_accepts_foreign),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
