@@ -416,7 +416,7 @@ static void test_recorder_intervals_sum(void **state)
 	struct kc_hdr *sum = new_hdr(1, HOUR_US, 3);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, writer_main, &c), 0);
-	int takes = 0;
+	int takes = 0, busy_takes = 0;
 	int64_t now = 100;
 	/* Bounded: the writer finishes in well under 1e6 takes. */
 	while (!atomic_load(&c.writer_done) && takes < 1000000) {
@@ -426,10 +426,13 @@ static void test_recorder_intervals_sum(void **state)
 		int64_t s = 0, e = 0;
 		kc_hdr_get_times(interval, &s, &e);
 		assert_true(s == now - 1 && e == now);
+		if (kc_hdr_total_count(interval) > 0)
+			busy_takes++;
 		kc_hdr_add(sum, interval);
 		takes++;
 	}
 	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("recorder: %d takes, %d with samples\n", takes, busy_takes);
 	kc_hdr_reset(interval);
 	kc_hdr_recorder_take(&c.r, interval, now + 1);
 	kc_hdr_add(sum, interval);
