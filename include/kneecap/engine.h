@@ -33,6 +33,11 @@
 struct kc_hdr;
 struct kc_engine; /* opaque */
 
+/* Shape of every histogram the engine records: microseconds, 1 us .. 1 h, 3 digits. */
+#define KC_ENGINE_HDR_LOWEST 1
+#define KC_ENGINE_HDR_HIGHEST INT64_C(3600000000)
+#define KC_ENGINE_HDR_SIGFIGS 3
+
 enum kc_http_version {
 	KC_HTTP_1_1,        /* HTTP/1.1 keep-alive */
 	KC_HTTP_2,          /* HTTP/2 over TLS (ALPN), HTTP/1.1 over cleartext */
@@ -220,10 +225,12 @@ const char *kc_engine_libcurl_version(void);
 
 /*
  * The generator_bound rule, public so reports can quote it: the client fell
- * behind when its send lag p99 exceeds KC_GEN_LAG_P99_MS, or requests were
- * shed while every connection slot was busy with the server answering fine
- * (no timeouts, no 5xx), or the workers were busy > KC_GEN_CPU_BUSY of the
- * wall time.
+ * behind its own schedule when the p99 of send lag (the time from an
+ * arrival's intended send to the moment its worker handled it: sent it, or
+ * queued it because every connection was busy) exceeds KC_GEN_LAG_P99_MS, or
+ * when the workers' CPU time exceeds KC_GEN_CPU_BUSY of their wall time.
+ * Waiting for a busy connection is the server's doing and does not count
+ * as lag (it counts in latency); shed requests are reported as such.
  */
 #define KC_GEN_LAG_P99_MS 5.0
 #define KC_GEN_CPU_BUSY 0.90

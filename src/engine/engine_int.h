@@ -14,11 +14,6 @@
 #include "kneecap/hdr.h"
 #include "kneecap/schedule.h"
 
-/* Histogram shape for every latency the engine records: 1 us .. 1 h, 3 digits. */
-#define KC_ENGINE_HDR_LOWEST 1
-#define KC_ENGINE_HDR_HIGHEST INT64_C(3600000000)
-#define KC_ENGINE_HDR_SIGFIGS 3
-
 /* Header nodes per slot: Expect, user headers, Content-Type, decorator lines. */
 #define KC_SLOT_NODES (2 + KC_ENGINE_MAX_HEADERS + KC_DECOR_MAX_HEADERS)
 
