@@ -48,6 +48,8 @@ struct wcounts {
 	struct { int code; uint64_t count; } codes[KC_STEP_MAX_CODES];
 	int ncodes;
 	uint64_t codes_other;  /* non-2xx responses whose code did not fit codes[] */
+	/* The first transport error of each class, for one log line per step. */
+	char first_err[KC_EC_COUNT][CURL_ERROR_SIZE];
 };
 
 struct worker {
@@ -96,6 +98,7 @@ struct kc_engine {
 	char *method;
 	char *host;
 	char *path;
+	char *cacert;
 	char **headers;                /* user header lines */
 	size_t nheaders;
 	bool user_content_type;

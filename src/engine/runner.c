@@ -80,6 +80,7 @@ static void engine_strings_free(struct kc_engine *e)
 	free(e->method);
 	free(e->host);
 	free(e->path);
+	free(e->cacert);
 	for (size_t i = 0; e->headers && i < e->nheaders; i++)
 		free(e->headers[i]);
 	free(e->headers);
@@ -233,6 +234,15 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	e->cfg = *cfg;
 	e->cfg.headers = NULL;
+	if (cfg->http == KC_HTTP_2_PRIOR && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+		/* curl issue 10634 (fixed in 8.0.0): reused h2c connections fail. */
+		rc = kc_diag_set(d, KC_EUNSUPPORTED,
+				 "h2c needs libcurl 8.0.0 or later (this is %s, whose reused "
+				 "h2c connections fail); use --http 2 with an https:// target",
+				 curl_version_info(CURLVERSION_NOW)->version);
+		free(e);
+		return rc;
+	}
 	e->cfg.nheaders = 0;
 	e->cfg.cacert = NULL;
 	e->url = strdup(cfg->url);
@@ -251,7 +261,11 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	if ((rc = parse_url(e, d)) || (rc = copy_headers(e, cfg, d)) ||
 	    (rc = make_ctype_lines(e, d)))
 		goto fail;
-	e->cfg.cacert = cfg->cacert; /* borrowed for setup only: libcurl copies strings */
+	if (cfg->cacert && !(e->cacert = strdup(cfg->cacert))) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	e->cfg.cacert = e->cacert;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
@@ -285,7 +299,6 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	for (uint32_t i = 0; i < e->threads; i++)
 		if ((rc = kc_unary_worker_init(&e->workers[i], d)))
 			goto fail;
-	e->cfg.cacert = NULL;
 	*out = e;
 	return KC_OK;
 fail:
@@ -437,7 +450,7 @@ static void take_interval(struct step_state *st, int64_t now_ns, int64_t total_n
 	kc_hdr_add(st->service, st->scratch);
 	if (st->hooks && st->hooks->interval) {
 		char tag[32];
-		snprintf(tag, sizeof(tag), "step%d", st->spec->index);
+		snprintf(tag, sizeof(tag), "step-%d", st->spec->index);
 		kc_hdr_set_tag(st->interval, tag);
 		st->hooks->interval(st->hooks->ud, st->spec->index, st->interval);
 	}
@@ -609,8 +622,18 @@ static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
 		if (w->partial)
 			r->partial = true;
 	}
-	for (int k = 0; k < KC_EC_COUNT; k++)
+	for (int k = 0; k < KC_EC_COUNT; k++) {
 		r->errors += r->errclass[k];
+		/* One line per error class per step, never one per request. */
+		for (uint32_t i = 0; i < e->threads; i++)
+			if (e->workers[i].c.first_err[k][0]) {
+				kc_log(KC_LOG_INFO, "step %d: %llu %s errors, first: %s", r->index,
+				       (unsigned long long)r->errclass[k],
+				       kc_errclass_name((enum kc_errclass)k),
+				       e->workers[i].c.first_err[k]);
+				break;
+			}
+	}
 	if (codes_other)
 		kc_log(KC_LOG_WARN, "step %d: %llu responses had more distinct status codes than %d",
 		       r->index, (unsigned long long)codes_other, KC_STEP_MAX_CODES);

@@ -11,6 +11,7 @@
  */
 #include "engine_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -311,7 +312,10 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_
 				count_code(&w->c, (int)status);
 			}
 		} else {
-			w->c.errclass[kc_unary_classify_curl(rc)]++;
+			enum kc_errclass ec = kc_unary_classify_curl(rc);
+			if (w->c.errclass[ec]++ == 0)
+				snprintf(w->c.first_err[ec], sizeof(w->c.first_err[ec]), "%s",
+					 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 		}
 	}
 	release(w, s);
