@@ -93,10 +93,12 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
 	if (e->cfg.http != KC_HTTP_1_1)
 		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->connections);
 	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
-	if (e->cfg.http != KC_HTTP_1_1)
+	if (e->cfg.http != KC_HTTP_1_1) {
+		/* HTTP/2: at most `connections` connections, streams multiplexed on them. */
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->connections);
 		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)e->streams);
+	}
 
 	w->nslots = e->slots;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));

@@ -156,12 +156,18 @@ static void run_loop(struct worker *w)
 		} else if (issuing && now >= w->win_end_ns) {
 			issuing = false;
 		}
+		/*
+		 * Perform until no transfer finishes: a perform that sends the
+		 * requests just added may also finish others, and a finished
+		 * transfer left unread would sleep through the poll below.
+		 * Bounded: each round needs a completion, at most nslots of them.
+		 */
 		int running = 0;
-		curl_multi_perform(w->multi, &running);
-		if (reap(w, closed, issuing) > 0) {
-			dequeue_waiting(w, kc_clock_ns());
-			/* New transfers were added: let curl send them before sleeping. */
+		for (uint32_t round = 0; round <= w->nslots; round++) {
 			curl_multi_perform(w->multi, &running);
+			if (reap(w, closed, issuing) == 0)
+				break;
+			dequeue_waiting(w, kc_clock_ns());
 		}
 		publish(w);
 		now = kc_clock_ns();
