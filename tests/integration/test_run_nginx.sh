@@ -10,47 +10,58 @@ HLOG_COUNT="$KC_SRCDIR/tests/integration/helpers/hlog_count.py"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$NGINX" ]; then echo "nginx not installed (scripts/setup installs it)"; exit 77; fi
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/ng"
-cat >"$TMP/ng/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/ng/body;
-  proxy_temp_path $TMP/ng/proxy;
-  fastcgi_temp_path $TMP/ng/fcgi;
-  uwsgi_temp_path $TMP/ng/uwsgi;
-  scgi_temp_path $TMP/ng/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port;
-    listen 127.0.0.1:$((port + 1)) http2;
-    location / { return 200 "ok"; }
-    location /missing { return 404; }
-  }
-  server {
-    listen 127.0.0.1:$((port + 2)) ssl http2;
-    ssl_certificate $TMP/ng/cert.pem;
-    ssl_certificate_key $TMP/ng/key.pem;
-    location / { return 200 "ok"; }
-  }
+ngpid=
+trap '[ -n "$ngpid" ] && { kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; }; rm -rf "$TMP"' EXIT
+# nginx listens on three ports from a free one; another process may take one
+# of them between our look and nginx's bind, so try a few times.
+start_nginx() {
+	port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$TMP/ng"
+	cat >"$TMP/ng/nginx.conf" <<-EOF
+	worker_processes 1;
+	daemon off;
+	pid $TMP/ng/nginx.pid;
+	error_log $TMP/ng/error.log;
+	events { worker_connections 1024; }
+	http {
+	  access_log off;
+	  client_body_temp_path $TMP/ng/body;
+	  proxy_temp_path $TMP/ng/proxy;
+	  fastcgi_temp_path $TMP/ng/fcgi;
+	  uwsgi_temp_path $TMP/ng/uwsgi;
+	  scgi_temp_path $TMP/ng/scgi;
+	  keepalive_requests 1000000;
+	  server {
+	    listen 127.0.0.1:$port;
+	    listen 127.0.0.1:$((port + 1)) http2;
+	    location / { return 200 "ok"; }
+	    location /missing { return 404; }
+	  }
+	  server {
+	    listen 127.0.0.1:$((port + 2)) ssl http2;
+	    ssl_certificate $TMP/ng/cert.pem;
+	    ssl_certificate_key $TMP/ng/key.pem;
+	    location / { return 200 "ok"; }
+	  }
+	}
+	EOF
+	# A self-signed certificate for 127.0.0.1 (EC: fast to make).
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$TMP/ng/key.pem" -out "$TMP/ng/cert.pem" >/dev/null 2>&1 || fail "openssl made a certificate"
+	"$NGINX" -p "$TMP/ng" -c "$TMP/ng/nginx.conf" 2>"$TMP/ng/start.err" &
+	ngpid=$!
+	for _ in $(seq 50); do
+		kill -0 $ngpid 2>/dev/null || { wait $ngpid 2>/dev/null; ngpid=; return 1; }
+		$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; ngpid=
+	return 1
 }
-EOF
-# A self-signed certificate for 127.0.0.1 (EC: fast to make).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$TMP/ng/key.pem" -out "$TMP/ng/cert.pem" >/dev/null 2>&1 || fail "openssl made a certificate"
-"$NGINX" -p "$TMP/ng" -c "$TMP/ng/nginx.conf" 2>"$TMP/ng/start.err" &
-ngpid=$!
-trap 'kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 50); do
-	$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break
-	sleep 0.1
-done
+started=0
+for _ in 1 2 3; do start_nginx && { started=1; break; }; done
+[ $started = 1 ] || { fail "nginx started"; cat "$TMP/ng/error.log" "$TMP/ng/start.err" 2>/dev/null | head; done_testing; exit 1; }
 URL="http://127.0.0.1:$port/"
 
 # --- 2,000 RPS for 5 s ---
