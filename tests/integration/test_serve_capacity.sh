@@ -47,20 +47,23 @@ lat=$($PY -c "import json; print(json.load(open('$TMP/low.json'))['latency_ms_me
 srv=$(stat_field "['latency_ms_mean']")
 within "$srv" 50 10 && ok "60% load: server-side mean latency $srv ms ~ 50 ms service" \
 	|| fail "60% load: server-side mean latency $srv ms"
-within "$lat" 50 10 && ok "60% load: client mean latency $lat ms ~ 50 ms service" \
+# The client's own figure also carries Python's scheduling delays: 20%.
+within "$lat" 50 20 && ok "60% load: client mean latency $lat ms ~ 50 ms service" \
 	|| fail "60% load: client mean latency $lat ms ($(cat "$TMP/low.json"))"
-[ "$(stat_field "['queue_depth_max']")" -le 2 ] && ok "60% load: no queue builds" \
-	|| fail "60% load: queue_depth_max $(stat_field "['queue_depth_max']")"
+wait_ms=$(stat_field "['wait_ms_mean']")
+$PY -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.5 else 1)" "$wait_ms" \
+	&& ok "60% load: requests do not queue (mean wait $wait_ms ms)" \
+	|| fail "60% load: mean wait $wait_ms ms"
 stop_emu
 
 # Above capacity: 100 RPS offered to a 50 RPS profile; the queue grows by
 # ~50 a second and so does everyone's wait.
 start_emu high --slots 1 --service-time 20ms --cpu-decode header
-$PY "$LOAD" open "$PORT" /endpoints/tagger/invocations "$TMP/img.jpg" 100 4 >"$TMP/high.json" &
+$PY "$LOAD" open "$PORT" /endpoints/tagger/invocations "$TMP/img.jpg" 100 6 >"$TMP/high.json" &
 LOADPID=$!
 qs=""
 for _ in 1 2 3 4; do
-	sleep 0.8
+	sleep 0.9
 	qs="$qs $(stat_field "['queue_depth']")"
 done
 wait $LOADPID
