@@ -41,16 +41,20 @@
 #define KC_SIGV4_STREAMING_EVENTS "STREAMING-AWS4-HMAC-SHA256-EVENTS"
 
 /* How a signer canonicalises; the defaults (all false) are right for every
- * service except S3 and are what SageMaker needs. */
+ * service except S3 and are what SageMaker needs.  S3 would set both path
+ * flags. */
 struct kc_sigv4_config {
 	const char *access_key_id;     /* required */
 	const char *secret_access_key; /* required */
 	const char *session_token;     /* NULL or "" for long-term keys */
 	const char *region;            /* e.g. "us-east-1" */
 	const char *service;           /* e.g. "sagemaker" */
-	/* S3 style: the wire path is signed as is (no dot-segment or
-	 * duplicate-slash removal, no second encoding).  SageMaker: false. */
-	bool s3_path;
+	/* Sign the path without removing dot segments and duplicate slashes
+	 * (S3; the v4 suite's "normalize": false).  SageMaker: false. */
+	bool keep_path_segments;
+	/* Sign the path bytes without encoding them again (S3 signs the wire
+	 * path as is).  SageMaker: false (non-S3 services double-encode). */
+	bool path_encoded_once;
 	/* Send and sign x-amz-content-sha256 with the payload hash. */
 	bool sign_content_sha256;
 	/* Legacy variant (v4 suite only): add X-Amz-Security-Token AFTER

@@ -41,7 +41,7 @@ struct kc_sigv4_signer {
 	size_t token_len;
 	char region[KC_SIGV4_SCOPE_PART_MAX + 1];
 	char service[KC_SIGV4_SCOPE_PART_MAX + 1];
-	bool s3_path, sign_sha256, omit_token;
+	bool keep_segments, no_encode, sign_sha256, omit_token;
 
 	int64_t key_day; /* UTC day number of key, -1 when empty */
 	uint8_t key[32];
@@ -177,18 +177,29 @@ static void wr_trimmed(struct wr *w, const char *v, size_t n)
 	}
 }
 
+/* Writes one stretch of the path, encoded again unless told not to. */
+static void wr_path(struct wr *w, const char *p, size_t n, bool no_encode)
+{
+	if (no_encode)
+		wr_put(w, p, n);
+	else
+		wr_encode(w, p, n, true);
+}
+
 /* CanonicalURI: remove dot segments and empty segments (RFC 3986 5.2.4 plus
  * AWS's duplicate-slash rule, as botocore does), keep a leading and trailing
- * '/', then encode the result once more (non-S3 double encoding). */
-static int wr_canonical_uri(struct wr *w, const char *path, bool s3)
+ * '/', then encode the result once more (non-S3 double encoding: a '%' of
+ * the wire path becomes %25). */
+static int wr_canonical_uri(struct wr *w, const char *path, bool keep_segments,
+			    bool no_encode)
 {
 	size_t n = path ? strlen(path) : 0;
 	if (n == 0) {
 		wr_ch(w, '/');
 		return KC_OK;
 	}
-	if (s3) {
-		wr_put(w, path, n);
+	if (keep_segments) {
+		wr_path(w, path, n, no_encode);
 		return KC_OK;
 	}
 	uint32_t off[SEGMENTS_MAX], len[SEGMENTS_MAX];
@@ -212,16 +223,14 @@ static int wr_canonical_uri(struct wr *w, const char *path, bool s3)
 		}
 		i = j + 1;
 	}
-	if (path[0] == '/')
+	if (path[0] == '/' || nseg == 0)
 		wr_ch(w, '/');
 	for (size_t k = 0; k < nseg; k++) {
 		if (k > 0)
 			wr_ch(w, '/');
-		wr_encode(w, path + off[k], len[k], false);
+		wr_path(w, path + off[k], len[k], no_encode);
 	}
 	if (path[n - 1] == '/' && nseg > 0)
-		wr_ch(w, '/');
-	if (path[0] != '/' && nseg == 0)
 		wr_ch(w, '/');
 	return KC_OK;
 }
@@ -336,7 +345,7 @@ static int build_creq(struct kc_sigv4_signer *s, const char *method,
 	sort_ents(e, n);
 	wr_str(&w, method);
 	wr_ch(&w, '\n');
-	int rc = wr_canonical_uri(&w, path, s->s3_path);
+	int rc = wr_canonical_uri(&w, path, s->keep_segments, s->no_encode);
 	if (rc)
 		return kc_diag_set(d, rc, "sigv4: path has over %d segments",
 				   SEGMENTS_MAX);
@@ -748,7 +757,8 @@ int kc_sigv4_signer_new(struct kc_sigv4_signer **out,
 		goto free_signer;
 	memcpy(s->region, cfg->region, strlen(cfg->region) + 1);
 	memcpy(s->service, cfg->service, strlen(cfg->service) + 1);
-	s->s3_path = cfg->s3_path;
+	s->keep_segments = cfg->keep_path_segments;
+	s->no_encode = cfg->path_encoded_once;
 	s->sign_sha256 = cfg->sign_content_sha256;
 	s->omit_token = cfg->omit_session_token;
 
