@@ -145,23 +145,19 @@ int kc_sigv4_string_to_sign(struct kc_sigv4_signer *s,
 			    const struct kc_sigv4_request *req, char *out,
 			    size_t outsz, size_t *len, struct kc_diag *d);
 
-/*
- * The signing key kSigning for the UTC day of time_s, from the signer's
- * cache (recomputed when the day changes).  Used by event signing.
- * Returns 0, KC_EINVAL (time out of range) or KC_EINTERNAL.
- */
-int kc_sigv4_signing_key(struct kc_sigv4_signer *s, int64_t time_s,
-			 uint8_t key[32]);
-
 /* SHA-256 of p[0..n) with the signer's contexts.  Returns 0 or
  * KC_EINTERNAL. */
 int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
 		    uint8_t out[32]);
 
-/* HMAC-SHA256(key, msg) with the signer's contexts.  Returns 0 or
- * KC_EINTERNAL. */
-int kc_sigv4_hmac(struct kc_sigv4_signer *s, const uint8_t key[32],
-		  const void *msg, size_t len, uint8_t mac[32]);
+/*
+ * HMAC-SHA256 keyed with kSigning for the UTC day of time_s (derived once per
+ * day and cached inside the signer; the key itself never leaves it).  Used
+ * by event signing.  Returns 0, KC_EINVAL (time out of range) or
+ * KC_EINTERNAL.
+ */
+int kc_sigv4_hmac_signing(struct kc_sigv4_signer *s, int64_t time_s,
+			  const void *msg, size_t len, uint8_t mac[32]);
 
 /* The signer's credential scope, "20150830/us-east-1/service/aws4_request",
  * for time_s, into out (at least 128 bytes).  Returns 0 or KC_EINVAL. */

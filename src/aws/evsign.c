@@ -55,7 +55,7 @@ int kc_evsign_signature(struct kc_sigv4_signer *s, const char *prior_hex,
 		  (payload || payload_len == 0));
 	char date[17], scope[160], hh[KC_SIGV4_HEX_LEN + 1],
 		ph[KC_SIGV4_HEX_LEN + 1], sts[512];
-	uint8_t h[32], key[32];
+	uint8_t h[32];
 	if (!hex64_ok(prior_hex) || kc_sigv4_amz_date(time_s, date) ||
 	    kc_sigv4_scope(s, time_s, scope, sizeof(scope)))
 		return KC_EINVAL;
@@ -72,11 +72,7 @@ int kc_evsign_signature(struct kc_sigv4_signer *s, const char *prior_hex,
 			 scope, prior_hex, hh, ph);
 	if (n < 0 || (size_t)n >= sizeof(sts))
 		return KC_EINTERNAL;
-	rc = kc_sigv4_signing_key(s, time_s, key);
-	if (!rc)
-		rc = kc_sigv4_hmac(s, key, sts, (size_t)n, sig);
-	OPENSSL_cleanse(key, sizeof(key));
-	return rc;
+	return kc_sigv4_hmac_signing(s, time_s, sts, (size_t)n, sig);
 }
 
 /* Floor division: the signature's date is the whole second containing t. */

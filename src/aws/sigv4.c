@@ -43,13 +43,15 @@ struct kc_sigv4_signer {
 	char service[KC_SIGV4_SCOPE_PART_MAX + 1];
 	bool keep_segments, no_encode, sign_sha256, omit_token;
 
-	int64_t key_day; /* UTC day number of key, -1 when empty */
-	uint8_t key[32];
+	int64_t key_day; /* UTC day of the key in key_ctx, -1 when none */
+	int64_t date_s;  /* the second date[] was formatted for, -1 none */
+	char date[17];
 
 	EVP_MD *md;
 	EVP_MD_CTX *md_ctx;
 	EVP_MAC *mac;
-	EVP_MAC_CTX *mac_ctx;
+	EVP_MAC_CTX *mac_ctx; /* key derivation */
+	EVP_MAC_CTX *key_ctx; /* keyed with kSigning */
 
 	char creq[KC_SIGV4_SCRATCH_BYTES]; /* canonical request */
 	size_t creq_len;
@@ -106,14 +108,19 @@ static bool is_unreserved(unsigned char c)
 static void wr_encode(struct wr *w, const char *s, size_t n, bool keep_slash)
 {
 	static const char hexu[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < n && !w->over; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			wr_ch(w, (char)c);
-		} else {
-			char e[3] = {'%', hexu[c >> 4], hexu[c & 15]};
-			wr_put(w, e, 3);
-		}
+	size_t i = 0;
+	while (i < n && !w->over) {
+		size_t j = i;
+		while (j < n && (is_unreserved((unsigned char)s[j]) ||
+				 (keep_slash && s[j] == '/')))
+			j++;
+		wr_put(w, s + i, j - i);
+		if (j == n)
+			break;
+		unsigned char c = (unsigned char)s[j];
+		char e[3] = {'%', hexu[c >> 4], hexu[c & 15]};
+		wr_put(w, e, 3);
+		i = j + 1;
 	}
 }
 
@@ -156,7 +163,8 @@ static void sort_ents(struct ent *e, size_t n)
 	}
 }
 
-/* Trimall: strip the ends, collapse inner whitespace runs to one space. */
+/* Trimall: strip the ends, collapse inner whitespace runs to one space.
+ * Copies whole runs at a time: this is most of the canonical request. */
 static void wr_trimmed(struct wr *w, const char *v, size_t n)
 {
 	size_t i = 0;
@@ -164,17 +172,30 @@ static void wr_trimmed(struct wr *w, const char *v, size_t n)
 		i++;
 	while (n > i && is_ws(v[n - 1]))
 		n--;
-	bool gap = false;
-	for (; i < n; i++) {
-		if (is_ws(v[i])) {
-			gap = true;
-			continue;
-		}
-		if (gap)
-			wr_ch(w, ' ');
-		gap = false;
-		wr_ch(w, v[i]);
+	while (i < n) {
+		size_t j = i;
+		while (j < n && !is_ws(v[j]))
+			j++;
+		wr_put(w, v + i, j - i);
+		if (j == n)
+			break;
+		while (is_ws(v[j]))
+			j++; /* stops before n: v[n - 1] is not whitespace */
+		wr_ch(w, ' ');
+		i = j;
 	}
+}
+
+/* Writes a header name in lowercase. */
+static void wr_lower(struct wr *w, const char *name, size_t n)
+{
+	if (w->over || n > w->cap - w->len) {
+		w->over = true;
+		return;
+	}
+	for (size_t k = 0; k < n; k++)
+		w->p[w->len + k] = (char)lower((unsigned char)name[k]);
+	w->len += n;
 }
 
 /* Writes one stretch of the path, encoded again unless told not to. */
@@ -360,8 +381,7 @@ static int build_creq(struct kc_sigv4_signer *s, const char *method,
 		if (first) {
 			if (i > 0)
 				wr_ch(&w, '\n');
-			for (size_t k = 0; k < e[i].name_len; k++)
-				wr_ch(&w, (char)lower((unsigned char)e[i].name[k]));
+			wr_lower(&w, e[i].name, e[i].name_len);
 			wr_ch(&w, ':');
 		} else {
 			wr_ch(&w, ',');
@@ -375,8 +395,7 @@ static int build_creq(struct kc_sigv4_signer *s, const char *method,
 			continue;
 		if (i > 0)
 			wr_ch(&w, ';');
-		for (size_t k = 0; k < e[i].name_len; k++)
-			wr_ch(&w, (char)lower((unsigned char)e[i].name[k]));
+		wr_lower(&w, e[i].name, e[i].name_len);
 	}
 	size_t signed_len = w.len - signed_off;
 	wr_ch(&w, '\n');
@@ -391,6 +410,12 @@ static int build_creq(struct kc_sigv4_signer *s, const char *method,
 	return KC_OK;
 }
 
+static void digits(char *p, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+}
+
 int kc_sigv4_amz_date(int64_t time_s, char out[17])
 {
 	if (time_s < 0 || time_s > TIME_MAX_S)
@@ -399,9 +424,29 @@ int kc_sigv4_amz_date(int64_t time_s, char out[17])
 	struct tm tm;
 	if (!gmtime_r(&t, &tm))
 		return KC_EINVAL;
-	/* strftime never writes a partial result: 16 chars + NUL fit. */
-	if (strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
-		return KC_EINVAL;
+	/* By hand rather than strftime: this runs once per signature. */
+	digits(out, tm.tm_year + 1900, 4);
+	digits(out + 4, tm.tm_mon + 1, 2);
+	digits(out + 6, tm.tm_mday, 2);
+	out[8] = 'T';
+	digits(out + 9, tm.tm_hour, 2);
+	digits(out + 11, tm.tm_min, 2);
+	digits(out + 13, tm.tm_sec, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
+	return KC_OK;
+}
+
+/* The signer's date for time_s, formatted once per distinct second. */
+static int signer_date(struct kc_sigv4_signer *s, int64_t time_s, char out[17])
+{
+	if (time_s != s->date_s) {
+		int rc = kc_sigv4_amz_date(time_s, s->date);
+		if (rc)
+			return rc;
+		s->date_s = time_s;
+	}
+	memcpy(out, s->date, 17);
 	return KC_OK;
 }
 
@@ -444,42 +489,48 @@ int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
 	return sha256(s, p, n, out);
 }
 
-int kc_sigv4_hmac(struct kc_sigv4_signer *s, const uint8_t key[32],
-		  const void *msg, size_t len, uint8_t mac[32])
+/* Makes key_ctx hold kSigning for the UTC day of time_s, deriving it
+ * (4 HMACs) only when the day changes.  key_ctx keeps the key's padded
+ * state, so each signature re-initialises it without re-keying. */
+static int ensure_key(struct kc_sigv4_signer *s, int64_t time_s)
 {
-	KC_ASSERT(s && key && mac);
-	return hmac(s, key, 32, msg, len, mac);
-}
-
-int kc_sigv4_signing_key(struct kc_sigv4_signer *s, int64_t time_s,
-			 uint8_t key[32])
-{
-	KC_ASSERT(s && key);
 	char date[17];
 	if (kc_sigv4_amz_date(time_s, date))
 		return KC_EINVAL;
 	int64_t day = time_s / SECONDS_PER_DAY;
-	if (day != s->key_day) {
-		uint8_t k1[32], k2[32], k3[32], k4[32];
-		int rc = hmac(s, s->secret, s->secret_len, date, 8, k1);
-		if (!rc)
-			rc = hmac(s, k1, 32, s->region, strlen(s->region), k2);
-		if (!rc)
-			rc = hmac(s, k2, 32, s->service, strlen(s->service), k3);
-		if (!rc)
-			rc = hmac(s, k3, 32, "aws4_request", 12, k4);
-		if (!rc) {
-			memcpy(s->key, k4, 32);
-			s->key_day = day;
-		}
-		OPENSSL_cleanse(k1, 32);
-		OPENSSL_cleanse(k2, 32);
-		OPENSSL_cleanse(k3, 32);
-		OPENSSL_cleanse(k4, 32);
-		if (rc)
-			return rc;
-	}
-	memcpy(key, s->key, 32);
+	if (day == s->key_day)
+		return KC_OK;
+	uint8_t k1[32], k2[32], k3[32], k4[32];
+	int rc = hmac(s, s->secret, s->secret_len, date, 8, k1);
+	if (!rc)
+		rc = hmac(s, k1, 32, s->region, strlen(s->region), k2);
+	if (!rc)
+		rc = hmac(s, k2, 32, s->service, strlen(s->service), k3);
+	if (!rc)
+		rc = hmac(s, k3, 32, "aws4_request", 12, k4);
+	if (!rc && EVP_MAC_init(s->key_ctx, k4, 32, NULL) != 1)
+		rc = KC_EINTERNAL;
+	s->key_day = rc ? -1 : day;
+	OPENSSL_cleanse(k1, 32);
+	OPENSSL_cleanse(k2, 32);
+	OPENSSL_cleanse(k3, 32);
+	OPENSSL_cleanse(k4, 32);
+	return rc;
+}
+
+int kc_sigv4_hmac_signing(struct kc_sigv4_signer *s, int64_t time_s,
+			  const void *msg, size_t len, uint8_t mac[32])
+{
+	KC_ASSERT(s && (msg || len == 0) && mac);
+	int rc = ensure_key(s, time_s);
+	if (rc)
+		return rc;
+	size_t n = 0;
+	/* NULL key: restart from the stored kSigning state (OpenSSL HMAC). */
+	if (EVP_MAC_init(s->key_ctx, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(s->key_ctx, msg, len) != 1 ||
+	    EVP_MAC_final(s->key_ctx, mac, &n, 32) != 1 || n != 32)
+		return KC_EINTERNAL;
 	return KC_OK;
 }
 
@@ -525,7 +576,7 @@ static int creq_for_sign(struct kc_sigv4_signer *s,
 		return kc_diag_set(d, KC_EINVAL, "sigv4: missing or bad method");
 	if (!hash_ok(req->payload_hash))
 		return kc_diag_set(d, KC_EINVAL, "sigv4: missing payload hash");
-	if (kc_sigv4_amz_date(req->time_s, date))
+	if (signer_date(s, req->time_s, date))
 		return kc_diag_set(d, KC_EINVAL, "sigv4: time %lld out of range",
 				   (long long)req->time_s);
 	if (req->n_headers > KC_SIGV4_HEADERS_MAX)
@@ -578,11 +629,8 @@ static int sts_from_creq(struct kc_sigv4_signer *s, const char date[17],
 static int signature_hex(struct kc_sigv4_signer *s, int64_t time_s,
 			 const char *sts, size_t len, char out[65])
 {
-	uint8_t key[32], sig[32];
-	int rc = kc_sigv4_signing_key(s, time_s, key);
-	if (!rc)
-		rc = hmac(s, key, 32, sts, len, sig);
-	OPENSSL_cleanse(key, sizeof(key));
+	uint8_t sig[32];
+	int rc = kc_sigv4_hmac_signing(s, time_s, sts, len, sig);
 	if (!rc)
 		kc_sigv4_hex(sig, 32, out);
 	return rc;
@@ -705,7 +753,6 @@ static int set_creds(struct kc_sigv4_signer *s, const char *akid,
 				   "a line break");
 	OPENSSL_cleanse(s->secret, sizeof(s->secret));
 	OPENSSL_cleanse(s->token, sizeof(s->token));
-	OPENSSL_cleanse(s->key, sizeof(s->key));
 	memcpy(s->akid, akid, al + 1);
 	s->akid_len = al;
 	memcpy(s->secret, "AWS4", 4);
@@ -716,6 +763,7 @@ static int set_creds(struct kc_sigv4_signer *s, const char *akid,
 	s->token[tl] = '\0';
 	s->token_len = tl;
 	s->key_day = -1;
+	s->date_s = -1;
 	return KC_OK;
 }
 
@@ -767,14 +815,16 @@ int kc_sigv4_signer_new(struct kc_sigv4_signer **out,
 	s->md_ctx = EVP_MD_CTX_new();
 	s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	s->mac_ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
-	if (!s->md || !s->md_ctx || !s->mac_ctx)
+	s->key_ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+	if (!s->md || !s->md_ctx || !s->mac_ctx || !s->key_ctx)
 		goto free_signer;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
-	if (EVP_MAC_CTX_set_params(s->mac_ctx, params) != 1)
+	if (EVP_MAC_CTX_set_params(s->mac_ctx, params) != 1 ||
+	    EVP_MAC_CTX_set_params(s->key_ctx, params) != 1)
 		goto free_signer;
 	kc_diag_clear(d);
 	*out = s;
@@ -790,6 +840,7 @@ void kc_sigv4_signer_free(struct kc_sigv4_signer *s)
 	if (!s)
 		return;
 	EVP_MAC_CTX_free(s->mac_ctx);
+	EVP_MAC_CTX_free(s->key_ctx);
 	EVP_MAC_free(s->mac);
 	EVP_MD_CTX_free(s->md_ctx);
 	EVP_MD_free(s->md);
