@@ -909,7 +909,9 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 		r->leave_pending = false;
 	}
 	if (r->tkind == TK_TRICKLE) {
+		/* Mid-response: the reader callback sends the next chunk. */
 		r->trickle_ready = true;
+		r->state = S_DONE;
 	} else if (stopping) {
 		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
 		r->plan.slow = false;
