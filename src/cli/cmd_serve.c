@@ -60,8 +60,8 @@ static const char usage_text[] =
 	"  --fault-slow-chunk N       ... N bytes (16) ...\n"
 	"  --fault-slow-interval DUR  ... every DUR (100ms)\n"
 	"  --fault-close-after N      after N invocations the server dies\n"
-	"  --verify-sigv4 AKID:SECRET verify SigV4 (not in this build: refused)\n"
-	"  --sigv4-region R           (us-east-1)\n";
+	"  --verify-sigv4 AKID:SECRET verify SigV4 (service sagemaker); bad -> 403\n"
+	"  --sigv4-region R           the region requests must be signed for (us-east-1)\n";
 
 static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
 {
@@ -179,10 +179,6 @@ int kc_cmd_serve(int argc, char **argv)
 		}
 	}
 	cli_log_init(verbose, quiet);
-	if (prof.sigv4_akid[0]) {
-		cli_error("serve: SigV4 verification is not in this build yet (verify_sigv4)");
-		return KC_EXIT_USAGE;
-	}
 	if (kc_emu_profile_check(&prof, &d)) {
 		cli_diag_error("serve", &d);
 		return KC_EXIT_USAGE;

@@ -13,6 +13,11 @@
  * exactly when the offered load passes the model's capacity, not when a
  * thread pool runs out.
  *
+ * SigV4 (optional): requests are verified with aws/sigv4.c's verifier
+ * against the profile's key pair, service "sagemaker"; a failure is a 403
+ * with an AWS-style body.  The body's SHA-256 needs the whole body, so
+ * verification keeps every body (up to body_bytes_max).
+ *
  * Memory: request contexts (one per allowed connection), the timer heap and
  * the JPEG decoders are allocated at start; body buffers grow to the
  * largest body a context has seen and are reused.  Not here: HTTP/2, TLS.
@@ -29,6 +34,7 @@
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/sigv4.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +56,8 @@
 
 /* Discard at most this much of a chunked oversize body, then drop it. */
 #define DISCARD_BYTES_MAX (INT64_C(64) * 1024 * 1024)
+/* SigV4: allowed clock skew, as AWS allows (5 minutes). */
+#define SIGV4_SKEW_S 300
 /* Timer entries fired per lock hold. */
 #define FIRE_BATCH 64
 
@@ -65,6 +73,8 @@ struct req {
 	struct req *next_free;
 	enum rstate state;
 	enum route route;
+	const char *url;       /* MHD's, valid for the request */
+	const char *etype;     /* X-Amzn-ErrorType when not implied by status */
 	int64_t t_head_ns;     /* headers arrived */
 	int64_t t_body_ns;     /* body complete */
 	unsigned char *body;   /* kept across requests, grows to the largest */
@@ -126,6 +136,9 @@ struct kc_emu {
 	bool timer_started;
 
 	atomic_bool dead;            /* fault_close_after tripped */
+
+	struct kc_sigv4_signer *signer; /* NULL: no verification */
+	pthread_mutex_t sig_mu;      /* a signer is single-threaded */
 };
 
 static const char *const errc_names[KC_EMU_ERRC_COUNT] = {
@@ -384,6 +397,8 @@ static void build_error(struct kc_emu *e, struct req *r)
 
 static const char *error_type(const struct req *r)
 {
+	if (r->etype)
+		return r->etype;
 	switch (r->status) {
 	case 400:
 		return r->errc == KC_EMU_ERRC_VALIDATION ? "ValidationError" : "ThrottlingException";
@@ -602,6 +617,73 @@ static void body_append(struct kc_emu *e, struct req *r, const char *data, size_
 	r->body_len += take;
 }
 
+struct header_list {
+	struct kc_sigv4_header h[KC_SIGV4_HEADERS_MAX];
+	size_t n;
+	bool overflow;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
+				      const char *key, size_t key_size,
+				      const char *value, size_t value_size)
+{
+	struct header_list *hl = cls;
+	(void)kind;
+	if (hl->n >= KC_SIGV4_HEADERS_MAX) {
+		hl->overflow = true;
+		return MHD_NO;
+	}
+	hl->h[hl->n++] = (struct kc_sigv4_header){key, key_size, value ? value : "",
+						   value ? value_size : 0};
+	return MHD_YES;
+}
+
+/*
+ * Verifies r's SigV4 signature; on failure sets a 403 outcome and returns
+ * false.  Only the headers the client listed in SignedHeaders count.  The
+ * query string is not signed in: InvokeEndpoint has none.
+ */
+static bool verify_sigv4(struct kc_emu *e, struct req *r)
+{
+	struct header_list hl = {.n = 0, .overflow = false};
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
+	enum kc_sigv4_verdict v = KC_SIGV4_BAD_SIGNATURE;
+	int rc = KC_ELIMIT;
+	if (!hl.overflow) {
+		struct kc_sigv4_request sreq = {
+			.method = "POST", .path = r->url, .query = NULL,
+			.headers = hl.h, .n_headers = hl.n, .time_s = 0,
+		};
+		char hash[KC_SIGV4_HEX_LEN + 1];
+		uint8_t digest[32];
+		pthread_mutex_lock(&e->sig_mu);
+		rc = kc_sigv4_sha256(e->signer, r->body ? r->body : (const void *)"",
+				     r->body_len, digest);
+		if (!rc) {
+			kc_sigv4_hex(digest, sizeof(digest), hash);
+			sreq.payload_hash = hash;
+			rc = kc_sigv4_verify(e->signer, &sreq, kc_wall_ns() / KC_NS_PER_S,
+					     SIGV4_SKEW_S, &v);
+		}
+		pthread_mutex_unlock(&e->sig_mu);
+	}
+	if (!rc && v == KC_SIGV4_OK)
+		return true;
+	/* The type AWS front ends answer for each case. */
+	r->etype = v == KC_SIGV4_MISSING_AUTH ? "MissingAuthenticationTokenException"
+		 : v == KC_SIGV4_WRONG_KEY_ID ? "UnrecognizedClientException"
+		 : "InvalidSignatureException";
+	if (v == KC_SIGV4_BAD_SIGNATURE && !rc)
+		set_error(r, 403, KC_EMU_ERRC_SIGNATURE,
+			  "The request signature we calculated does not match the signature "
+			  "you provided. Check your AWS Secret Access Key and signing method.");
+	else
+		set_error(r, 403, KC_EMU_ERRC_SIGNATURE, "%s",
+			  rc ? "The request could not be verified (too many headers)"
+			     : kc_sigv4_verdict_str(v));
+	return false;
+}
+
 /* The whole body is in: CPU stage, faults, model, then park until done. */
 static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 {
@@ -616,6 +698,8 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 			  r->body_total, e->prof.body_bytes_max);
 		return deliver(e, r);
 	}
+	if (e->signer && !verify_sigv4(e, r))
+		return deliver(e, r);
 	if (e->prof.input == KC_EMU_INPUT_JPEG) {
 		struct kc_emu_decoder *dd = decoder_get(e);
 		char why[200];
@@ -747,6 +831,8 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	static const char ep[] = "/endpoints/";
 	static const char inv[] = "/invocations";
 	r->t_head_ns = kc_clock_ns();
+	r->url = url;
+	r->etype = NULL;
 	r->body_len = 0;
 	r->body_total = 0;
 	r->hash = UINT64_C(0xcbf29ce484222325);
@@ -1154,6 +1240,8 @@ static void free_emu(struct kc_emu *e)
 	free(e->reqs);
 	free(e->heap);
 	kc_emu_model_free(e->model);
+	kc_sigv4_signer_free(e->signer);
+	pthread_mutex_destroy(&e->sig_mu);
 	pthread_mutex_destroy(&e->mu);
 	pthread_mutex_destroy(&e->pool_mu);
 	pthread_mutex_destroy(&e->dec_mu);
@@ -1185,6 +1273,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	pthread_mutex_init(&e->dec_mu, NULL);
 	pthread_cond_init(&e->dec_cv, NULL);
 	pthread_mutex_init(&e->tmu, NULL);
+	pthread_mutex_init(&e->sig_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are kc_clock_ns */
@@ -1210,10 +1299,23 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		goto fail;
 	}
 	e->heap_cap = n;
+	if (p->sigv4_akid[0]) {
+		struct kc_sigv4_config sc = {
+			.access_key_id = p->sigv4_akid,
+			.secret_access_key = p->sigv4_secret,
+			.region = p->sigv4_region,
+			.service = "sagemaker", /* InvokeEndpoint's signing name */
+		};
+		rc = kc_sigv4_signer_new(&e->signer, &sc, d);
+		if (rc)
+			goto fail;
+	}
 	size_t store_max = p->input == KC_EMU_INPUT_JPEG && p->cpu_decode != KC_EMU_DECODE_OFF
 				   ? (size_t)p->body_bytes_max : 4;
 	if (p->input == KC_EMU_INPUT_ANY)
 		store_max = 0;
+	if (e->signer)
+		store_max = (size_t)p->body_bytes_max; /* the hash needs it all */
 	for (int i = n - 1; i >= 0; i--) {
 		e->reqs[i].e = e;
 		e->reqs[i].store_max = store_max;

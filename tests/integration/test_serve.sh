@@ -170,4 +170,29 @@ $PY "$LOAD" burst "$PORT" /endpoints/x/invocations "$TMP/img.jpg" 5 >"$TMP/burst
 	&& ok "queue limit: 2 served, 3 throttled" || fail "queue limit burst: $(tr '\n' ' ' <"$TMP/burst")"
 stop_emu
 
+# ---- SigV4 verification (botocore signs; test keys, not real ones) -----
+BOTO="$(dirname "$0")/emu_boto.py"
+start_emu sigv4 --verify-sigv4 AKIDEXAMPLE:wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY --service-time 1ms
+boto() { $PY "$BOTO" "$PORT" AKIDEXAMPLE wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY "$@" 2>&1; }
+out=$(boto ok "$TMP/img.jpg")
+case "$out" in "200 AllTraffic "*) ok "botocore-signed request accepted";; *) fail "botocore-signed: $out";; esac
+out=$(boto tamper "$TMP/img.jpg")
+[ "$out" = "403 InvalidSignatureException -" ] && ok "tampered body rejected: $out" || fail "tampered body: $out"
+out=$(boto wrong-secret "$TMP/img.jpg")
+[ "$out" = "403 InvalidSignatureException -" ] && ok "wrong secret rejected" || fail "wrong secret: $out"
+out=$(boto model-error "$TMP/text.bin")
+[ "$out" = "424 ModelError 400" ] && ok "botocore parses ModelError and OriginalStatusCode" || fail "model error via botocore: $out"
+$PY "$BOTO" "$PORT" OTHERKEY wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY ok "$TMP/img.jpg" >"$TMP/o" 2>&1
+expect_grep '^403 UnrecognizedClientException' "$TMP/o" "unknown key id rejected"
+st=$(post x "$TMP/img.jpg")
+[ "$st" = 403 ] && ok "unsigned request: 403" || fail "unsigned request got $st"
+expect_grep '^X-Amzn-ErrorType: MissingAuthenticationTokenException' "$TMP/h" "unsigned: MissingAuthenticationToken"
+[ "$(stat_field "['errors']['signature']")" = 4 ] && ok "signature failures counted" || fail "signature count"
+stop_emu
+if grep -q wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY "$TMP/sigv4.out" "$TMP/sigv4.err"; then
+	fail "the secret appears in the emulator's output"
+else
+	ok "the secret never appears in the emulator's output"
+fi
+
 done_testing
