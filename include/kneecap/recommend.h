@@ -55,6 +55,7 @@ struct kc_recommend_cfg {
 	char endpoint_name[KC_NAME_MAX]; /* "" = apply.sh asks for $ENDPOINT_NAME */
 	char variant[KC_NAME_MAX];       /* "AllTraffic" */
 	char policy_name[KC_POLICY_NAME_MAX]; /* "" = derived: kneecap-<metric>-<target> */
+	double usd_per_hour;      /* the user's price (--price); < 0 = none: use the table */
 	char region[64];          /* "" = the AWS CLI's default */
 	char profile[128];        /* "" = the AWS CLI's default */
 };
@@ -77,7 +78,7 @@ bool kc_sagemaker_name_valid(const char *name);
  * Reads [recommend] from sc over c: factor, factor_low, factor_high, metric,
  * instances, instance_type, min_capacity, max_capacity, scale_out_cooldown,
  * scale_in_cooldown (durations, bare number = seconds), disable_scale_in,
- * endpoint_name, variant, policy_name.  sc may be NULL.  Validates; errors
+ * endpoint_name, variant, policy_name, usd_per_hour (the price override).  sc may be NULL.  Validates; errors
  * name "file:line: key: problem".  Returns 0 or KC_EINVAL; c untouched on
  * failure.
  */

@@ -124,6 +124,7 @@ struct kc_search {
 	char diagnosis[320];
 	int nsteps;
 	int remeasures;
+	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -166,6 +167,7 @@ struct kc_knee {
 	int steps;                /* steps run, re-measures included */
 	int remeasures;
 	double precision;         /* achieved relative (rps) or absolute (streams) width */
+	int64_t measured_ns;      /* load time spent: sum of measured windows (warm-up excluded) */
 	char diagnosis[320];      /* one line for the user; "" when converged */
 };
 

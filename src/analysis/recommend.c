@@ -64,6 +64,7 @@ void kc_recommend_cfg_default(struct kc_recommend_cfg *c)
 	c->scale_out_cooldown_s = 60;
 	c->scale_in_cooldown_s = 300;
 	snprintf(c->variant, sizeof(c->variant), "AllTraffic");
+	c->usd_per_hour = -1;
 }
 
 bool kc_sagemaker_name_valid(const char *name)
@@ -187,6 +188,7 @@ int kc_recommend_cfg_from_scenario(struct kc_recommend_cfg *c, struct kc_scenari
 	    (rc = get_secs(sc, "scale_out_cooldown", &t.scale_out_cooldown_s, d)) ||
 	    (rc = get_secs(sc, "scale_in_cooldown", &t.scale_in_cooldown_s, d)) ||
 	    (rc = opt(kc_scenario_get_bool(sc, "recommend", "disable_scale_in", &t.disable_scale_in, d))) ||
+	    (rc = opt(kc_scenario_get_double(sc, "recommend", "usd_per_hour", 0, 1e6, &t.usd_per_hour, d))) ||
 	    (rc = get_name(sc, "instance_type", t.instance_type, sizeof(t.instance_type), d)) ||
 	    (rc = get_name(sc, "endpoint_name", t.endpoint_name, sizeof(t.endpoint_name), d)) ||
 	    (rc = get_name(sc, "variant", t.variant, sizeof(t.variant), d)) ||
@@ -489,6 +491,7 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	rc |= json_object_set_new(o, "instances", json_integer(instances));
 	rc |= json_object_set_new(o, "upper", k->upper > 0 ? json_real(k->upper) : json_null());
 	rc |= json_object_set_new(o, "precision", json_real(k->precision));
+	rc |= json_object_set_new(o, "measured_s", json_real((double)k->measured_ns / 1e9));
 	if (chk) {
 		json_t *x = json_pack("{s:{s:b, s:f, s:f}, s:{s:b, s:f, s:f, s:f}, s:{s:b, s:f, s:f, s:f, s:b}}",
 			"kneedle", "found", chk->kneedle_found, "offered", chk->kneedle_offered,

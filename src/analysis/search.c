@@ -404,6 +404,8 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	const struct kc_step_verdict *v = &st->v;
 	if (st->attempt > 0)
 		s->remeasures++;
+	if (r->duration_ns > 0)
+		s->measured_ns += r->duration_ns;
 
 	if (!v->valid) {
 		st->final = v->verdict;
@@ -514,6 +516,7 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 	k.upper_step = s->have_hi ? s->hi_step : -1;
 	k.steps = s->nsteps;
 	k.remeasures = s->remeasures;
+	k.measured_ns = s->measured_ns;
 	k.lower_bound = s->have_lo && s->end != KC_END_CONVERGED;
 	if (s->have_lo && s->have_hi)
 		k.precision = streams(s) ? s->hi - s->lo : (s->hi - s->lo) / s->lo;

@@ -146,6 +146,7 @@ static void test_validate(void **state)
 	kc_diag_clear(&d);
 	kc_recommend_cfg_default(&c);
 	assert_int_equal(kc_recommend_cfg_validate(&c, &d), KC_OK);
+	assert_true(c.usd_per_hour < 0); /* no price unless the user gives one */
 	c.factor = 1.2;
 	assert_int_equal(kc_recommend_cfg_validate(&c, &d), KC_EINVAL);
 	assert_string_equal(d.key, "factor");
@@ -353,7 +354,8 @@ static void test_from_scenario(void **state)
 		"disable_scale_in = true\n"
 		"endpoint_name = product-tagger\n"
 		"variant = Blue\n"
-		"policy_name = tagger policy\n", &d), KC_OK);
+		"policy_name = tagger policy\n"
+		"usd_per_hour = 1.5\n", &d), KC_OK);
 	struct kc_recommend_cfg c;
 	kc_recommend_cfg_default(&c);
 	assert_int_equal(kc_recommend_cfg_from_scenario(&c, sc, &d), KC_OK);
@@ -369,6 +371,7 @@ static void test_from_scenario(void **state)
 	assert_string_equal(c.endpoint_name, "product-tagger");
 	assert_string_equal(c.variant, "Blue");
 	assert_string_equal(c.policy_name, "tagger policy");
+	assert_true(c.usd_per_hour == 1.5);
 	assert_int_equal(kc_scenario_check_unused(sc, &d), KC_OK);
 	kc_scenario_free(sc);
 

@@ -239,6 +239,7 @@ static void test_sharp_knee(void **state)
 	assert_true(o.k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
 		    o.k.ended_by == KC_VERDICT_THROUGHPUT);
 	assert_string_equal(kc_knee_reason(&o.k), kc_verdict_name(o.k.ended_by));
+	assert_true(o.k.measured_ns == (int64_t)o.runs * INT64_C(20000000000));
 	/* 10, 20, 40, 80 to bracket; 2 guided probes to close, the last one
 	 * re-measured because its in-flight growth sits near the tolerance. */
 	print_message("sharp 50 rps knee from start 10 (x2): %d steps, knee %g\n",
