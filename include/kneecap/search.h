@@ -125,6 +125,7 @@ struct kc_search {
 	int nsteps;
 	int remeasures;
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
+	double saturated_max;     /* highest achieved rate of a saturated step */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -168,6 +169,11 @@ struct kc_knee {
 	int remeasures;
 	double precision;         /* achieved relative (rps) or absolute (streams) width */
 	int64_t measured_ns;      /* load time spent: sum of measured windows (warm-up excluded) */
+	/* The highest rate the endpoint completed in a saturated step
+	 * (throughput short or in-flight growing): what it can do flat out.
+	 * A knee well under it (< 90%) ended by those criteria is suspicious,
+	 * and the diagnosis says so.  0 when no step saturated. */
+	double saturated_max;
 	char diagnosis[320];      /* one line for the user; "" when converged */
 };
 

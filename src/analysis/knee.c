@@ -213,6 +213,12 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 		bool d_mid = diff > lo && diff < hi;
 		if ((g_mid || d_mid) && !(v.inflight_growth >= hi && diff >= hi))
 			v.stable = false;
+		/* A server that completes less than it is sent must build a queue.
+		 * Throughput short with neither errors nor a growing in-flight
+		 * count contradicts itself (a counting or window-edge artefact):
+		 * call it ambiguous so the search measures again. */
+		if (v.verdict == KC_VERDICT_THROUGHPUT && v.inflight_growth < lo && diff < lo)
+			v.stable = false;
 	}
 
 	/* 5. Latency objective. */

@@ -439,6 +439,8 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	else
 		rc = kc_buf_printf(out, "Knee: at least %g %s (%g per instance): %s\n",
 				   k->value, u, r->knee_per_instance, k->diagnosis);
+	if (!rc && k->end == KC_END_CONVERGED && k->diagnosis[0])
+		rc = kc_buf_printf(out, "  Note - %s.\n", k->diagnosis);
 	if (!rc && chk && chk->inflation_set)
 		rc = kc_buf_printf(out,
 			"  Mean latency at the knee is %.2fx the lowest-load step (%.1f ms vs %.1f ms).\n",
@@ -492,6 +494,7 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	rc |= json_object_set_new(o, "upper", k->upper > 0 ? json_real(k->upper) : json_null());
 	rc |= json_object_set_new(o, "precision", json_real(k->precision));
 	rc |= json_object_set_new(o, "measured_s", json_real((double)k->measured_ns / 1e9));
+	rc |= json_object_set_new(o, "saturated_max", json_real(k->saturated_max));
 	if (chk) {
 		json_t *x = json_pack("{s:{s:b, s:f, s:f}, s:{s:b, s:f, s:f, s:f}, s:{s:b, s:f, s:f, s:f, s:b}}",
 			"kneedle", "found", chk->kneedle_found, "offered", chk->kneedle_offered,

@@ -10,11 +10,13 @@
  * Why growth x2: the bracket phase costs log_g(knee/start) steps and the
  * narrowing phase log2(log(g)/log(1+precision)) bisections, so for a 50 rps
  * knee from 10 rps x2 costs 4 + 5 = 9 steps and x1.5 costs 5 + 4 = 9: a tie
- * on plain bisection.  But x2 overshoots further, and the overshot step is
- * what carries the capacity estimate (its achieved rate): with the estimate
- * the narrowing takes 2 steps, so x2 wins (6 steps vs 7).  The price of the
- * overshoot is a deeper queue in that one step, which the engine drains
- * between steps anyway.
+ * on plain bisection.  But the overshot step carries the capacity estimate
+ * (its achieved rate), and with it the narrowing takes 2-3 steps; on the
+ * test model (knees 40-80 rps from 10) x1.5 averages 9.1 steps, x2 7.0 and
+ * x3 6.0.  x3 is not worth its one step: the overshot step runs at up to 3x
+ * capacity, queueing 2x capacity per second (2,000 requests after 20 s at
+ * 50 rps, 40 s to drain, past SageMaker's 60 s timeout for the last of
+ * them), where x2 queues at most 1x capacity per second.
  */
 #include "kneecap/search.h"
 #include "kneecap/err.h"
@@ -327,10 +329,16 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->hi_why = why;
 			s->have_hi = true;
 		}
-		/* A server that could not keep up tells us its capacity. */
-		if (!streams(s) && v->achieved_ratio < s->cfg.health.min_achieved_ratio &&
-		    (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
-		    r->achieved > 0 && s->guide == 0)
+		/* A server that could not keep up tells us its capacity: what it
+		 * completed flat out.  Overload often shows first as errors
+		 * (requests timing out in the queue), so an errors verdict counts
+		 * too while most requests still succeed; a poor estimate only
+		 * costs the few guided probes before bisection takes over. */
+		bool saturated = why == KC_VERDICT_THROUGHPUT ||
+				 why == KC_VERDICT_INFLIGHT_GROWTH ||
+				 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
+		if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
+		    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
 			s->est = r->achieved;
 	}
 
@@ -406,6 +414,9 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 		s->remeasures++;
 	if (r->duration_ns > 0)
 		s->measured_ns += r->duration_ns;
+	if (s->cfg.mode == KC_MODE_RPS && (v->verdict == KC_VERDICT_THROUGHPUT ||
+					   v->verdict == KC_VERDICT_INFLIGHT_GROWTH))
+		s->saturated_max = fmax(s->saturated_max, r->achieved);
 
 	if (!v->valid) {
 		st->final = v->verdict;
@@ -520,7 +531,18 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 	k.lower_bound = s->have_lo && s->end != KC_END_CONVERGED;
 	if (s->have_lo && s->have_hi)
 		k.precision = streams(s) ? s->hi - s->lo : (s->hi - s->lo) / s->lo;
+	k.saturated_max = s->saturated_max;
 	snprintf(k.diagnosis, sizeof(k.diagnosis), "%s", s->diagnosis);
+	bool capacity_end = k.ended_by == KC_VERDICT_THROUGHPUT ||
+			    k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
+			    k.ended_by == KC_VERDICT_UNSTABLE;
+	if (k.end == KC_END_CONVERGED && capacity_end && k.value > 0 &&
+	    s->saturated_max > 1.1 * k.value)
+		snprintf(k.diagnosis, sizeof(k.diagnosis),
+			 "check: the endpoint completed %.4g rps while overloaded, %.0f%% above "
+			 "this knee; a noisy step may have ended the search early (re-run, or "
+			 "lengthen step_duration)", s->saturated_max,
+			 100.0 * (s->saturated_max / k.value - 1.0));
 	*out = k;
 }
 

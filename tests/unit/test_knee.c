@@ -114,6 +114,14 @@ static void test_throughput(void **state)
 	assert_int_equal(v.verdict, KC_VERDICT_THROUGHPUT);
 	assert_true(v.valid);
 	assert_true(fabs(v.achieved_ratio - 0.625) < 1e-9);
+	/* ... but short throughput with no queue growing contradicts itself:
+	 * ambiguous, to be measured again. */
+	assert_false(v.stable);
+	s.inflight_slope = 30;
+	s.inflight_end = s.inflight_start + 600;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_THROUGHPUT);
+	assert_true(v.stable);
 	/* 96.5% of what the schedule produced: just under 97%, and ambiguous. */
 	s = step(50);
 	s.achieved = 48.25;

@@ -36,6 +36,7 @@ struct model {
 	double gen_max;    /* the generator cannot send more than this (0 = no limit) */
 	bool gen_flag;     /* ... and the engine flags it (else only lag shows it) */
 	bool all_errors;   /* every request fails (bad credentials, wrong URL) */
+	bool overload_timeouts; /* overload: half the excess times out (SageMaker-like) */
 	double noise;      /* relative sd of achieved; in-flight sd = noise x 10 x sqrt(level) */
 	uint64_t rng;
 	double dur_s;
@@ -119,6 +120,12 @@ static struct kc_step_result run_rps(struct model *m, double offered)
 		s.ncodes = 1;
 	}
 	s.ok = s.completed - s.errors;
+	if (m->overload_timeouts && growth > 0) {
+		uint64_t timeouts = (uint64_t)llround(growth * dur * 0.5);
+		s.errclass[KC_EC_TIMEOUT] += timeouts;
+		s.errors += timeouts;
+		s.completed += timeouts;
+	}
 	s.achieved = (double)s.ok / dur;
 
 	double mean = w_ms + wait_ms;
@@ -240,6 +247,8 @@ static void test_sharp_knee(void **state)
 		    o.k.ended_by == KC_VERDICT_THROUGHPUT);
 	assert_string_equal(kc_knee_reason(&o.k), kc_verdict_name(o.k.ended_by));
 	assert_true(o.k.measured_ns == (int64_t)o.runs * INT64_C(20000000000));
+	assert_true(o.k.saturated_max >= 49.9 && o.k.saturated_max <= 50.1);
+	assert_string_equal(o.k.diagnosis, ""); /* converged cleanly: no note */
 	/* 10, 20, 40, 80 to bracket; 2 guided probes to close, the last one
 	 * re-measured because its in-flight growth sits near the tolerance. */
 	print_message("sharp 50 rps knee from start 10 (x2): %d steps, knee %g\n",
@@ -328,6 +337,24 @@ static void test_errors_first(void **state)
 	assert_int_equal(o.k.ended_by, KC_VERDICT_ERRORS);
 	assert_string_equal(kc_knee_reason(&o.k), "errors");
 	assert_within(&o.k, truth, c.precision);
+}
+
+static void test_overload_as_timeouts(void **state)
+{
+	(void)state;
+	/* Overload shows up as queue timeouts (errors) before anything else:
+	 * the overshot step is an "errors" step, but its successes still
+	 * estimate the capacity. */
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(50);
+	m.overload_timeouts = true;
+	double truth = true_knee(&c, m);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_within(&o.k, truth, c.precision);
+	print_message("overload as timeouts (true %.2f rps): %d steps, ended by %s\n",
+		      truth, o.runs, kc_verdict_name(o.k.ended_by));
+	assert_true(o.runs <= 8);
 }
 
 static void test_latency_slo_first(void **state)
@@ -503,6 +530,33 @@ static void test_unstable_verdict(void **state)
 	assert_true(o.k.value < 40);
 }
 
+static void test_suspicious_knee(void **state)
+{
+	(void)state;
+	/* Healthy to 40, short of throughput above it, yet the 80 rps step
+	 * completed 50 rps: a knee near 40 is flagged for a re-run. */
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(1000);
+	double offered;
+	int n = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && n++ < 30) {
+		struct kc_step_result r = run_rps(&m, offered);
+		if (offered > 40.5) {
+			r.achieved = offered >= 80 ? 50 : 0.9 * offered;
+			r.ok = r.completed = (uint64_t)(r.achieved * 20);
+		}
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value >= 40 / 1.03 && k.value <= 40.5);
+	assert_true(k.saturated_max == 50);
+	assert_non_null(strstr(k.diagnosis, "completed 50 rps while overloaded"));
+}
+
 static void test_record_without_run(void **state)
 {
 	(void)state;
@@ -675,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_soft_knee),
 		cmocka_unit_test(test_noisy),
 		cmocka_unit_test(test_errors_first),
+		cmocka_unit_test(test_overload_as_timeouts),
 		cmocka_unit_test(test_latency_slo_first),
 		cmocka_unit_test(test_never_saturates),
 		cmocka_unit_test(test_generator_bound),
@@ -683,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_max_steps),
 		cmocka_unit_test(test_remeasure),
 		cmocka_unit_test(test_unstable_verdict),
+		cmocka_unit_test(test_suspicious_knee),
 		cmocka_unit_test(test_record_without_run),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_cfg_validate),
