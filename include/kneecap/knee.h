@@ -106,7 +106,7 @@ struct kc_step_verdict {
 	bool stable;           /* false: a signal sat within `ambiguity` of its threshold */
 	bool generator_note;   /* shed/lag seen, but the server was already behind */
 	double achieved_ratio; /* achieved / offered */
-	double error_rate;     /* errors / (ok + errors); 0 when nothing finished */
+	double error_rate;     /* server errors (shed left out) / (ok + errors); 0 when none finished */
 	double latency_ms;     /* the configured statistic (slo_stat) */
 	double inflight_growth;/* projected growth across the window, requests */
 	double inflight_tol;   /* the tolerance it was compared with */

@@ -126,6 +126,35 @@ static bool server_kept_up(const struct kc_health_cfg *c,
 	return backlog <= allowed;
 }
 
+/*
+ * The in-flight criterion (knee.h documents the rule) and its ambiguity.
+ * Returns whether the step is unhealthy after it.
+ */
+static bool judge_inflight(const struct kc_step_result *s, struct kc_step_verdict *v,
+			   bool unhealthy)
+{
+	double diff = s->inflight_end - s->inflight_start;
+	bool growing = v->inflight_growth > v->inflight_tol && diff > v->inflight_tol;
+	if (!unhealthy && growing) {
+		v->verdict = KC_VERDICT_INFLIGHT_GROWTH;
+		unhealthy = true;
+	}
+	/* One signal over the tolerance and the other not, or either within a
+	 * factor of two of it: ambiguous, measure again. */
+	double lo = 0.5 * v->inflight_tol, hi = 2.0 * v->inflight_tol;
+	bool g_mid = v->inflight_growth > lo && v->inflight_growth < hi;
+	bool d_mid = diff > lo && diff < hi;
+	if ((g_mid || d_mid) && !(v->inflight_growth >= hi && diff >= hi))
+		v->stable = false;
+	/* A server that completes less than it is sent must build a queue.
+	 * Throughput short with neither errors nor a growing in-flight count
+	 * contradicts itself (a counting or window-edge artefact): call it
+	 * ambiguous so the search measures again. */
+	if (v->verdict == KC_VERDICT_THROUGHPUT && v->inflight_growth < lo && diff < lo)
+		v->stable = false;
+	return unhealthy;
+}
+
 void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s,
 		   struct kc_step_verdict *out)
 {
@@ -136,8 +165,10 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	v.stable = true;
 	v.verdict = KC_VERDICT_HEALTHY;
 
+	/* Shed requests are the generator's, never the server's errors. */
 	double finished = (double)s->ok + (double)s->errors;
-	v.error_rate = finished > 0 ? (double)s->errors / finished : 0.0;
+	double server_errors = (double)s->errors - (double)s->errclass[KC_EC_SHED];
+	v.error_rate = finished > 0 ? server_errors / finished : 0.0;
 	double window_s = (double)s->duration_ns / 1e9;
 	/* Compare with what the schedule actually produced in the window when
 	 * it is known: Poisson arrivals make the count itself vary by about
@@ -172,12 +203,9 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	}
 
 	/* 2. Errors: checked before throughput, because failed requests also
-	 * lower achieved and the error is the more specific diagnosis.  Shed
-	 * requests are the generator's, not the server's: leave them out. */
-	double server_errors = (double)s->errors - (double)s->errclass[KC_EC_SHED];
-	double server_rate = finished > 0 ? server_errors / finished : 0.0;
+	 * lower achieved and the error is the more specific diagnosis. */
 	bool unhealthy = false;
-	if (finished > 0 && server_rate > c->max_error_rate) {
+	if (finished > 0 && v.error_rate > c->max_error_rate) {
 		v.verdict = KC_VERDICT_ERRORS;
 		unhealthy = true;
 	} else if (finished == 0 && s->sent > 0) {
@@ -185,7 +213,7 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 		v.verdict = KC_VERDICT_THROUGHPUT;
 		unhealthy = true;
 	}
-	if (c->max_error_rate > 0 && near(server_rate, c->max_error_rate, 5 * c->ambiguity))
+	if (c->max_error_rate > 0 && near(v.error_rate, c->max_error_rate, 5 * c->ambiguity))
 		v.stable = false;
 
 	/* 3. Throughput: achieved (successes/s) against offered.  Streams:
@@ -199,27 +227,8 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 
 	/* 4. In-flight trend (open-loop rps only: in streams mode the number of
 	 * streams in flight is what the generator holds, not a queue). */
-	if (c->mode == KC_MODE_RPS) {
-		double diff = s->inflight_end - s->inflight_start;
-		bool growing = v.inflight_growth > v.inflight_tol && diff > v.inflight_tol;
-		if (!unhealthy && growing) {
-			v.verdict = KC_VERDICT_INFLIGHT_GROWTH;
-			unhealthy = true;
-		}
-		/* One signal over the tolerance and the other not, or either within
-		 * a factor of two of it: ambiguous, measure again. */
-		double lo = 0.5 * v.inflight_tol, hi = 2.0 * v.inflight_tol;
-		bool g_mid = v.inflight_growth > lo && v.inflight_growth < hi;
-		bool d_mid = diff > lo && diff < hi;
-		if ((g_mid || d_mid) && !(v.inflight_growth >= hi && diff >= hi))
-			v.stable = false;
-		/* A server that completes less than it is sent must build a queue.
-		 * Throughput short with neither errors nor a growing in-flight
-		 * count contradicts itself (a counting or window-edge artefact):
-		 * call it ambiguous so the search measures again. */
-		if (v.verdict == KC_VERDICT_THROUGHPUT && v.inflight_growth < lo && diff < lo)
-			v.stable = false;
-	}
+	if (c->mode == KC_MODE_RPS)
+		unhealthy = judge_inflight(s, &v, unhealthy);
 
 	/* 5. Latency objective. */
 	if (c->slo_set) {

@@ -13,7 +13,6 @@
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -251,8 +251,37 @@ enum kc_search_action kc_search_next(struct kc_search *s, double *offered)
  * estimate closes the bracket in two probes and a slightly-off one in three
  * or four.  Otherwise (or after that) bisect at the geometric mean.
  */
+/*
+ * When the latency objective ended hi, interpolate where the statistic
+ * crosses the SLO between the latencies measured at lo and hi (false
+ * position), kept at least a quarter of the bracket away from either end
+ * so a convex latency curve cannot stall it on one side.  Returns 0 when it
+ * does not apply.
+ */
+static double interpolate(const struct kc_search *s)
+{
+	if (s->hi_why != KC_VERDICT_LATENCY_SLO || s->lo_step < 0 || s->hi_step < 0)
+		return 0;
+	double l_lo = s->steps[s->lo_step].v.latency_ms;
+	double l_hi = s->steps[s->hi_step].v.latency_ms;
+	double slo = s->cfg.health.slo_ms;
+	if (!(l_hi > l_lo) || !(slo > l_lo) || !(slo < l_hi))
+		return 0;
+	double w = s->hi - s->lo;
+	double x = s->lo + (slo - l_lo) / (l_hi - l_lo) * w;
+	x = fmin(fmax(x, s->lo + w / 4.0), s->hi - w / 4.0);
+	if (streams(s)) {
+		x = round(x);
+		x = fmin(fmax(x, s->lo + 1), s->hi - 1);
+	}
+	return x;
+}
+
 static double probe(struct kc_search *s)
 {
+	double x = interpolate(s);
+	if (x > 0)
+		return x;
 	if (streams(s))
 		return floor(s->lo + (s->hi - s->lo) / 2.0);
 	double p = s->cfg.precision;
@@ -397,6 +426,57 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 	KC_ASSERT(s->next > s->lo && s->next < s->hi);
 }
 
+/* An invalid step (generator-bound or partial) ends the search. */
+static void end_invalid(struct kc_search *s, struct kc_search_step *st,
+			const struct kc_step_result *r)
+{
+	st->final = st->v.verdict;
+	if (st->v.verdict != KC_VERDICT_GENERATOR_BOUND) {
+		snprintf(s->diagnosis, sizeof(s->diagnosis),
+			 "the run was stopped during the step at %g %s", st->offered, unit(s));
+		finish(s, KC_END_INTERRUPTED);
+		return;
+	}
+	char known[96] = "";
+	if (s->have_lo)
+		snprintf(known, sizeof(known),
+			 "; the endpoint was healthy at %g %s, so its knee is at least that",
+			 s->lo, unit(s));
+	snprintf(s->diagnosis, sizeof(s->diagnosis),
+		 "kneecap's load generator, not the endpoint, fell behind at %g %s "
+		 "(send lag p99 %.0f ms, %llu shed): the step is invalid%s; "
+		 "add generator threads (threads = N) or run a second generator",
+		 st->offered, unit(s), r->lag_p99_ms,
+		 (unsigned long long)r->errclass[KC_EC_SHED], known);
+	finish(s, KC_END_GENERATOR_BOUND);
+}
+
+/*
+ * Every request failed and nothing was ever healthy: a broken target (URL,
+ * credentials, payload), not a knee of 0.  Returns true when it ended the
+ * search.
+ */
+static bool end_all_errors(struct kc_search *s, struct kc_search_step *st,
+			   const struct kc_step_result *r)
+{
+	uint64_t server_errors = r->errors - r->errclass[KC_EC_SHED];
+	if (r->ok != 0 || server_errors == 0 || s->have_lo)
+		return false;
+	uint64_t n;
+	const char *cls = top_error(r, &n);
+	char code[32] = "";
+	if (r->ncodes > 0)
+		snprintf(code, sizeof(code), ", first HTTP status %d", r->codes[0].code);
+	snprintf(s->diagnosis, sizeof(s->diagnosis),
+		 "every request failed at %g %s (%llu errors, most '%s': %llu%s): "
+		 "check the target, credentials and payload; no knee was measured",
+		 st->offered, unit(s), (unsigned long long)server_errors, cls,
+		 (unsigned long long)n, code);
+	st->final = KC_VERDICT_ERRORS;
+	finish(s, KC_END_ALL_ERRORS);
+	return true;
+}
+
 int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 {
 	KC_ASSERT(s && r);
@@ -419,46 +499,11 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 		s->saturated_max = fmax(s->saturated_max, r->achieved);
 
 	if (!v->valid) {
-		st->final = v->verdict;
-		if (v->verdict == KC_VERDICT_GENERATOR_BOUND) {
-			char known[96] = "";
-			if (s->have_lo)
-				snprintf(known, sizeof(known),
-					 "; the endpoint was healthy at %g %s, so its knee is at least that",
-					 s->lo, unit(s));
-			snprintf(s->diagnosis, sizeof(s->diagnosis),
-				 "kneecap's load generator, not the endpoint, fell behind at %g %s "
-				 "(send lag p99 %.0f ms, %llu shed): the step is invalid%s; "
-				 "add generator threads (threads = N) or run a second generator",
-				 st->offered, unit(s), r->lag_p99_ms,
-				 (unsigned long long)r->errclass[KC_EC_SHED], known);
-			finish(s, KC_END_GENERATOR_BOUND);
-		} else {
-			snprintf(s->diagnosis, sizeof(s->diagnosis),
-				 "the run was stopped during the step at %g %s", st->offered, unit(s));
-			finish(s, KC_END_INTERRUPTED);
-		}
+		end_invalid(s, st, r);
 		return KC_OK;
 	}
-
-	/* Every request failed and nothing was ever healthy: a broken target,
-	 * not a knee of 0. */
-	uint64_t server_errors = r->errors - r->errclass[KC_EC_SHED];
-	if (r->ok == 0 && server_errors > 0 && !s->have_lo) {
-		uint64_t n;
-		const char *cls = top_error(r, &n);
-		char code[32] = "";
-		if (r->ncodes > 0)
-			snprintf(code, sizeof(code), ", first HTTP status %d", r->codes[0].code);
-		snprintf(s->diagnosis, sizeof(s->diagnosis),
-			 "every request failed at %g %s (%llu errors, most '%s': %llu%s): "
-			 "check the target, credentials and payload; no knee was measured",
-			 st->offered, unit(s), (unsigned long long)server_errors, cls,
-			 (unsigned long long)n, code);
-		st->final = KC_VERDICT_ERRORS;
-		finish(s, KC_END_ALL_ERRORS);
+	if (end_all_errors(s, st, r))
 		return KC_OK;
-	}
 
 	/* Re-measure policy: an ambiguous step, or attempts that disagree, earn
 	 * another measurement of the same load, up to max_remeasure extra. */
