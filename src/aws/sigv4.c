@@ -13,7 +13,10 @@
  * contexts, a one-entry signing-key cache keyed by UTC day (the secret,
  * region and service are fixed per signer, so the day is the whole key), and
  * a bounded scratch area the canonical request is built in.  SHA-256 and
- * HMAC come from libcrypto (EVP), fetched once at creation.
+ * HMAC come from libcrypto (EVP), fetched once at creation; kSigning lives
+ * only inside a keyed EVP_MAC_CTX that each signature re-initialises.
+ * (OpenSSL 3.0 itself allocates a little inside HMAC re-initialisation;
+ * that is the only allocation on the signing path.)
  */
 #include "kneecap/sigv4.h"
 
