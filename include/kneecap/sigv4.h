@@ -174,6 +174,14 @@ int kc_sigv4_scope(const struct kc_sigv4_signer *s, int64_t time_s, char *out,
  * KC_EINVAL (before 1970 or after 9999). */
 int kc_sigv4_amz_date(int64_t time_s, char out[17]);
 
+/*
+ * The payload hash to pass as kc_sigv4_request.payload_hash: lowercase hex
+ * SHA-256 of body[0..n) into hex (65 bytes with NUL).  For the payload pool,
+ * once per body at start-up; needs no signer, thread-safe.  Returns 0 or
+ * KC_EINTERNAL.
+ */
+int kc_sigv4_payload_hash(const void *body, size_t n, char hex[65]);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void kc_sigv4_hex(const uint8_t *p, size_t n, char *out);
 

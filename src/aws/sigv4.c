@@ -485,6 +485,18 @@ static int hmac(struct kc_sigv4_signer *s, const void *key, size_t klen,
 	return KC_OK;
 }
 
+int kc_sigv4_payload_hash(const void *body, size_t n, char hex[65])
+{
+	KC_ASSERT((body || n == 0) && hex);
+	uint8_t h[32];
+	unsigned int len = 0;
+	if (EVP_Digest(n ? body : "", n, h, &len, EVP_sha256(), NULL) != 1 ||
+	    len != 32)
+		return KC_EINTERNAL;
+	kc_sigv4_hex(h, 32, hex);
+	return KC_OK;
+}
+
 int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
 		    uint8_t out[32])
 {

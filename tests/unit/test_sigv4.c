@@ -418,6 +418,17 @@ static void test_bounds_and_errors(void **state)
 	assert_non_null(strstr(d.msg, "region"));
 }
 
+static void test_payload_hash(void **state)
+{
+	(void)state;
+	char hex[65];
+	assert_int_equal(kc_sigv4_payload_hash(NULL, 0, hex), 0);
+	assert_string_equal(hex, KC_SIGV4_EMPTY_SHA256);
+	assert_int_equal(kc_sigv4_payload_hash("{\"inputs\":\"hello\"}", 18, hex), 0);
+	/* examples.json invoke_endpoint payload_sha256 */
+	assert_string_equal(hex, "f501139a249d6c50826fb24ea29220a9e1c84e491842c0301984046984fb6155");
+}
+
 static void test_key_cache_across_days(void **state)
 {
 	(void)state;
@@ -659,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_sagemaker_examples),
 		cmocka_unit_test(test_canonical_uri_and_query),
 		cmocka_unit_test(test_bounds_and_errors),
+		cmocka_unit_test(test_payload_hash),
 		cmocka_unit_test(test_key_cache_across_days),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_verify_garbage),
