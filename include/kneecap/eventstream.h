@@ -115,7 +115,8 @@ int kc_es_encode(const struct kc_es_header *h, size_t n, const void *payload,
 int kc_es_decode(const uint8_t *p, size_t len, struct kc_es_header *hdrs,
 		 size_t cap, struct kc_es_message *msg, enum kc_es_fault *fault);
 
-/* Incremental decoder: caller-allocated, _init/_fini. */
+/* Incremental decoder: caller-allocated, _init/_fini; one per stream, used
+ * by one thread at a time. */
 struct kc_es_decoder {
 	uint8_t *buf;    /* partial message being gathered */
 	size_t buf_len;  /* bytes gathered */
