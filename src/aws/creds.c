@@ -677,10 +677,11 @@ done:
 /* ------------------------------------------------------------------ */
 /* credential_process                                                   */
 
-/* Kills and reaps pid. */
+/* Kills pid's process group (helpers a credential_process started die
+ * with it) and reaps pid. */
 static void reap_kill(pid_t pid)
 {
-	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }
@@ -708,9 +709,15 @@ static int run_process(char **argv, int64_t timeout_ns, struct kc_buf *out,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	/* Its own process group, so a timeout can kill everything it started. */
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
 	pid_t pid;
-	int se = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	int se = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	close(po[1]);
 	close(pe[1]);
 	if (se) {
