@@ -119,6 +119,7 @@ struct kc_search {
 	double lo, hi;            /* highest healthy / lowest unhealthy load */
 	int lo_step, hi_step;     /* indexes into steps[] (last attempt), -1 none */
 	enum kc_verdict hi_why;   /* the criterion that made hi unhealthy */
+	bool hi_capped;           /* hi is the rate a saturated step completed */
 	int stepdowns;
 	/* re-measure bookkeeping for the current load */
 	int attempts, healthy_votes;
@@ -166,8 +167,11 @@ struct kc_knee {
 	bool found;               /* a healthy load exists (value is meaningful) */
 	enum kc_load_mode mode;
 	double value;             /* highest healthy load, all instances together */
-	double upper;             /* lowest unhealthy load, 0 when none; may be the rate a
-				     saturated step completed (see "caps the bracket") */
+	double upper;             /* lowest unhealthy load, 0 when none */
+	bool upper_capped;        /* upper is not a load tried but the rate the endpoint
+				     completed flat out in step upper_step (offered
+				     upper_offered): no higher load can be healthy */
+	double upper_offered;
 	bool lower_bound;         /* the true knee may be higher than value */
 	enum kc_search_end end;
 	enum kc_verdict ended_by; /* criterion that made `upper` unhealthy (HEALTHY if none) */

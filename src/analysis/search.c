@@ -360,6 +360,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->hi = load;
 			s->hi_step = idx;
 			s->hi_why = why;
+			s->hi_capped = false;
 			s->have_hi = true;
 		}
 		/* A server that could not keep up tells us its capacity: what it
@@ -387,6 +388,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->hi = r->achieved;
 			s->hi_step = idx;
 			s->hi_why = why;
+			s->hi_capped = true;
 		}
 	}
 
@@ -593,6 +595,8 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 		k.ended_by = KC_VERDICT_GENERATOR_BOUND;
 	k.knee_step = s->have_lo ? s->lo_step : -1;
 	k.upper_step = s->have_hi ? s->hi_step : -1;
+	k.upper_capped = s->have_hi && s->hi_capped;
+	k.upper_offered = s->have_hi ? s->steps[s->hi_step].offered : 0.0;
 	k.steps = s->nsteps;
 	k.remeasures = s->remeasures;
 	k.measured_ns = s->measured_ns;

@@ -454,6 +454,9 @@ static void test_sharp_knee(void **state)
 	assert_false(o.k.lower_bound);
 	assert_within(&o.k, truth, c.precision);
 	assert_true(o.k.upper <= o.k.value * (1 + c.precision) + 1e-9);
+	/* The 80 rps step completed 50 rps: that caps the bracket. */
+	assert_true(o.k.upper_capped);
+	assert_true(o.k.upper == 50 && o.k.upper_offered == 80);
 	assert_true(o.k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
 		    o.k.ended_by == KC_VERDICT_THROUGHPUT);
 	assert_string_equal(kc_knee_reason(&o.k), kc_verdict_name(o.k.ended_by));
