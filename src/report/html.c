@@ -22,7 +22,7 @@
 
 #define CHART_W 620
 #define CHART_H 300
-#define MAX_SPECTRUM 8
+#define MAX_SPECTRUM 6
 
 static const char css[] =
 	":root{color-scheme:light dark;--bg:#fff;--fg:#1d1d1f;--muted:#5f6368;--box:#f3f5f8;"
@@ -47,7 +47,7 @@ static const char css[] =
 	"table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}"
 	"th,td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}"
 	"td.n,th.n{text-align:right}\n"
-	".kc-grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:8px 24px}\n"
+	".kc-grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:8px 24px}\n"
 	"figure{margin:8px 0}svg.kc-chart{max-width:100%;height:auto;color:var(--fg)}"
 	"svg .kc-title{font-weight:600;font-size:13px}svg .kc-mark{font-size:11px}"
 	"svg .kc-na{fill:var(--muted)}\n"
@@ -177,11 +177,11 @@ static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 		puts_(o, "<p class=\"kc-bad\">No knee in this result: the search did not find one.</p>\n");
 	}
 	if (d->has_rec) {
-		pf(o, "<p class=\"kc-big\">Recommended target: %s", num(d->target_value, 0, a, sizeof(a)));
+		pf(o, "<p class=\"kc-big\">Recommended target: %s", num(d->target_value, d->target_value < 100 ? 1 : 0, a, sizeof(a)));
 		puts_(o, " <code>");
 		esc(o, d->metric);
 		pf(o, "</code></p>\n<p>Range %s&ndash;%s (70&ndash;80%% of the ceiling), factor %s.",
-		   num(d->target_low, 0, a, sizeof(a)), num(d->target_high, 0, b, sizeof(b)),
+		   num(d->target_low, d->target_low < 100 ? 1 : 0, a, sizeof(a)), num(d->target_high, d->target_high < 100 ? 1 : 0, b, sizeof(b)),
 		   num(d->factor, 2, c, sizeof(c)));
 		if (strstr(d->metric, "InvocationsPerInstance"))
 			puts_(o, " The metric is invocations per instance per <em>minute</em>: "
@@ -189,7 +189,10 @@ static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 		puts_(o, " AWS's own starting point is a safety factor of 0.5.</p>\n");
 	}
 	double tr = kc_resultdoc_target_rps(d);
-	if (price >= 0)
+	if (price >= 0 && isnan(tr))
+		pf(o, "<p>Price: $%s per instance-hour (cost per million inferences applies to "
+		      "request-rate runs).</p>\n", num(price, 4, a, sizeof(a)));
+	else if (price >= 0)
 		pf(o, "<p>Price: $%s per instance-hour; at the target, $%s per million inferences.</p>\n",
 		   num(price, 4, a, sizeof(a)),
 		   num(kc_html_cost_per_million(price, tr), 3, b, sizeof(b)));
@@ -219,8 +222,24 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 	}
 	double *p50 = x + n, *p90 = p50 + n, *p99 = p90 + n, *p999 = p99 + n, *mx = p999 + n,
 	       *ach = mx + n, *err = ach + n;
+	/* Lines join the steps in offered order: a bisecting search visits
+	 * loads out of order, and run order would draw zigzags. */
+	size_t *order = calloc(n ? n : 1, sizeof(size_t));
+	if (!order) {
+		free(x);
+		o->rc = KC_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && d->steps[order[j]].offered < d->steps[order[j - 1]].offered; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
 	for (size_t i = 0; i < n; i++) {
-		const struct kc_rd_step *s = &d->steps[i];
+		const struct kc_rd_step *s = &d->steps[order[i]];
 		x[i] = s->offered;
 		p50[i] = s->latency.p50;
 		p90[i] = s->latency.p90;
@@ -228,7 +247,7 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		p999[i] = s->latency.p999;
 		mx[i] = s->latency.max;
 		ach[i] = s->achieved;
-		err[i] = s->errors;
+		err[i] = d->steps[i].errors; /* bars stay in run order */
 	}
 	const char *u = unit_of(d);
 	char kl[64], tl[64];
@@ -238,8 +257,6 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		{.at = d->has_knee ? d->knee_value : NAN, .label = kl, .color = KC_SVG_BAD},
 		{.at = target_total(d), .label = tl, .color = 2, .dashed = true},
 	};
-	/* Sorting is not needed: steps are in run order, and a bisecting search
-	 * revisits loads, so draw points joined in offered order. */
 	struct kc_svg_series lat[5] = {
 		{.name = "p50", .x = x, .y = p50, .n = n, .color = 0, .markers = true},
 		{.name = "p90", .x = x, .y = p90, .n = n, .color = 2, .markers = true},
@@ -283,21 +300,7 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 	char names[MAX_SPECTRUM][40];
 	struct kc_svg_series sp[MAX_SPECTRUM];
 	size_t ns = n < MAX_SPECTRUM ? n : MAX_SPECTRUM;
-	/* Pick steps spread across the offered range (sorted by load). */
-	size_t *order = calloc(n ? n : 1, sizeof(size_t));
-	if (!order) {
-		free(x);
-		o->rc = KC_ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && d->steps[order[j]].offered < d->steps[order[j - 1]].offered; j--) {
-			size_t t = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+	/* Pick steps spread across the offered range (order is sorted by load). */
 	for (size_t k = 0; k < ns; k++) {
 		size_t i = order[ns > 1 ? k * (n - 1) / (ns - 1) : 0];
 		const struct kc_latency *l = &d->steps[i].latency;
@@ -401,7 +404,7 @@ static void compare(struct out *o, const struct kc_resultdoc *docs, size_t n,
 		pf(o, "</code></td><td class=\"n\">%s %s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
 		      "<td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
 		   num(d->has_knee ? d->knee_per_instance : NAN, 1, a[0], 32), unit_of(d),
-		   num(d->has_rec ? d->target_value : NAN, 0, a[1], 32), num(tr, 1, a[2], 32),
+		   num(d->has_rec ? d->target_value : NAN, d->target_value < 100 ? 1 : 0, a[1], 32), num(tr, 1, a[2], 32),
 		   price[i] >= 0 ? num(price[i], 4, a[3], 32) : "price unknown",
 		   isfinite(cpm[i]) ? num(cpm[i], 3, a[4], 32)
 				    : price[i] < 0 ? "price unknown" : "-");

@@ -88,7 +88,7 @@ static void flatten(json_t *v, const char *prefix, struct kc_rd_kv *kv, size_t *
 	} else if (json_is_array(v) && json_array_size(v) > 8) {
 		snprintf(e->value, sizeof(e->value), "[%zu items]", json_array_size(v));
 	} else {
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 		snprintf(e->value, sizeof(e->value), "%s", s ? s : "?");
 		free(s);
 	}

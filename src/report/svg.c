@@ -205,7 +205,7 @@ static size_t axis_ticks(const struct kc_svg_axis *a, double lo, double hi,
 				break;
 			}
 		n = 0;
-		for (double v = floor(lo / step) * step; v <= hi + 1e-9 && n < KC_SVG_MAX_TICKS; v += step)
+		for (double v = ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 && n < KC_SVG_MAX_TICKS; v += step)
 			ticks[n++] = v;
 	} else {
 		n = kc_svg_ticks(lo, hi, 6, ticks, KC_SVG_MAX_TICKS);
@@ -248,7 +248,7 @@ static void tick_label(char *out, size_t n, const struct kc_svg_axis *a,
 	if (a->nticks && a->tick_labels) {
 		snprintf(out, n, "%s", a->tick_labels[i]);
 	} else if (a->clock) {
-		long s = lround(ticks[i]) % 86400;
+		long s = (lround(ticks[i]) % 86400 + 86400) % 86400;
 		snprintf(out, n, "%02ld:%02ld", s / 3600, s % 3600 / 60);
 	} else {
 		double step = nt > 1 ? ticks[1] - ticks[0] : 1;
@@ -387,7 +387,6 @@ static int series_path(struct kc_buf *b, const struct kc_svg_series *s, const st
 				  "stroke-width=\"2\" stroke-linejoin=\"round\"%s d=\"",
 			       col, palette[col], s->dashed ? " stroke-dasharray=\"6 4\"" : "");
 	bool pen = false;
-	double lasty = 0;
 	for (size_t i = 0; i < s->n && !rc; i++) {
 		if (!usable(s->x[i], f->xlog) || !usable(s->y[i], f->ylog)) {
 			pen = false;
@@ -398,12 +397,9 @@ static int series_path(struct kc_buf *b, const struct kc_svg_series *s, const st
 			rc = kc_buf_printf(b, "M%.1f %.1f", x, y);
 		else if (s->step)
 			rc = kc_buf_printf(b, "H%.1fV%.1f", x, y);
-		else if (y != lasty || i + 1 == s->n)
-			rc = kc_buf_printf(b, "L%.1f %.1f", x, y);
 		else
 			rc = kc_buf_printf(b, "L%.1f %.1f", x, y);
 		pen = true;
-		lasty = y;
 	}
 	if (!rc) rc = kc_buf_puts(b, "\"/>\n");
 	for (size_t i = 0; i < s->n && !rc && s->markers; i++)
@@ -485,7 +481,8 @@ int kc_svg_bar_chart(struct kc_buf *out, const struct kc_svg_chart *c)
 			rc = kc_buf_printf(out, "<rect class=\"kc-f%d\" fill=\"%s\" x=\"%.1f\" y=\"%.1f\" "
 						"width=\"%.1f\" height=\"%.1f\"/>\n",
 					   col, palette[col], x + 1, y, bar - 2, f.py + f.ph - y);
-			kc_svg_format_num(v, v >= 100 ? 1 : v >= 1 ? 0.01 : 0.001, lab, sizeof(lab));
+			kc_svg_format_num(v, v == floor(v) || v >= 100 ? 1 : v >= 1 ? 0.01 : 0.001,
+					  lab, sizeof(lab));
 			if (!rc) rc = text(out, x + bar / 2, y - 4, "middle", NULL, lab);
 		}
 	}

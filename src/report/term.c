@@ -72,12 +72,15 @@ int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price
 	}
 	if (d->has_rec) {
 		pf(&o, "  target:    %s %s (range %s-%s, factor %s; AWS starts at 0.5)\n",
-		   num(d->target_value, 0, x[0], 32), clean(d->metric, c1, sizeof(c1)),
-		   num(d->target_low, 0, x[1], 32), num(d->target_high, 0, x[2], 32),
+		   num(d->target_value, d->target_value < 100 ? 1 : 0, x[0], 32), clean(d->metric, c1, sizeof(c1)),
+		   num(d->target_low, d->target_low < 100 ? 1 : 0, x[1], 32), num(d->target_high, d->target_high < 100 ? 1 : 0, x[2], 32),
 		   num(d->factor, 2, x[3], 32));
 	}
 	double tr = kc_resultdoc_target_rps(d);
-	if (price >= 0)
+	if (price >= 0 && isnan(tr))
+		pf(&o, "  price:     $%s/hour (cost per million inferences applies to request-rate runs)\n",
+		   num(price, 4, x[0], 32));
+	else if (price >= 0)
 		pf(&o, "  price:     $%s/hour; $%s per million inferences at the target\n",
 		   num(price, 4, x[0], 32), num(kc_html_cost_per_million(price, tr), 3, x[1], 32));
 	else
@@ -99,7 +102,7 @@ int kc_term_compare(struct kc_buf *b, const struct kc_resultdoc *docs, size_t n,
 		pf(&o, "%-20s %14s %10s %12s %12s %18s\n",
 		   clean(d->instance_type[0] ? d->instance_type : "(unlabelled)", c1, sizeof(c1)),
 		   num(d->has_knee ? d->knee_per_instance : NAN, 1, x[0], 32),
-		   num(d->has_rec ? d->target_value : NAN, 0, x[1], 32), num(tr, 1, x[2], 32),
+		   num(d->has_rec ? d->target_value : NAN, d->target_value < 100 ? 1 : 0, x[1], 32), num(tr, 1, x[2], 32),
 		   price[i] >= 0 ? num(price[i], 4, x[3], 32) : "unknown",
 		   isfinite(cpm) ? num(cpm, 3, x[4], 32) : price[i] < 0 ? "price unknown" : "-");
 	}
