@@ -54,7 +54,20 @@ static int parse_secs(const char *w, const char *what, int64_t *out,
 		      struct kc_diag *d)
 {
 	int64_t ns;
-	if (kc_parse_duration_ns(w, NS_PER_S, &ns) != KC_OK || ns % NS_PER_S ||
+	size_t len = strlen(w);
+	int rc;
+	if (len > 1 && len < 16 && w[len - 1] == 'd') {
+		/* days: the parser stops at hours, and "every 1d" reads naturally */
+		char hours[24];
+		int64_t days;
+		memcpy(hours, w, len - 1);
+		hours[len - 1] = '\0';
+		rc = kc_parse_i64(hours, 0, 1, &days);
+		ns = days * KC_TRAFFIC_DAY_S * NS_PER_S;
+	} else {
+		rc = kc_parse_duration_ns(w, NS_PER_S, &ns);
+	}
+	if (rc != KC_OK || ns % NS_PER_S ||
 	    ns > KC_TRAFFIC_DAY_S * NS_PER_S)
 		return kc_diag_set(d, KC_EINVAL,
 				   "%s '%s' is not a duration of whole seconds up to 1 day "

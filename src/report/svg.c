@@ -95,7 +95,7 @@ size_t kc_svg_log_ticks(double lo, double hi, double *ticks, size_t cap)
 		for (size_t i = 0; i < (sparse ? 1u : 3u) && n < cap; i++) {
 			double v = mant[i] * pow(10, e);
 			/* keep one tick at or below lo and one at or above hi */
-			if (v < lo && n > 0 && ticks[n - 1] <= lo)
+			if (v <= lo && n > 0 && ticks[n - 1] <= lo)
 				ticks[n - 1] = v;
 			else if (n > 0 && ticks[n - 1] >= hi)
 				return n;
