@@ -135,6 +135,7 @@ static int get_i64(const char *flag, const char *fname, struct kc_scenario *sc,
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	if (flag) {
+		kc_scenario_find(sc, "plan", key); /* the flag overrides: the key is known */
 		if (kc_parse_i64(flag, lo, hi, out)) {
 			cli_error("plan: %s '%s' must be an integer in %lld..%lld", fname, flag,
 				  (long long)lo, (long long)hi);
@@ -159,6 +160,7 @@ static int get_dur_s(const char *flag, const char *fname, struct kc_scenario *sc
 	kc_diag_clear(&d);
 	int64_t ns;
 	if (flag) {
+		kc_scenario_find(sc, "plan", key);
 		if (kc_parse_duration_ns(flag, unit_ns, &ns) || ns > hi_s * NS_PER_S) {
 			cli_error("plan: %s '%s' must be a duration up to %llds (e.g. 180s, 3m, 500ms)",
 				  fname, flag, (long long)hi_s);
@@ -237,14 +239,14 @@ static int load_sched(struct opts *o, struct kc_scenario *sc, struct kc_plan_sch
 		snprintf(out[*n].name, sizeof(out[*n].name), "schedule-%zu", i + 1);
 		(*n)++;
 	}
-	if (o->nsched)
-		return 0; /* flags replace the scenario's schedule */
 	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
 		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
 		if (strcmp(e->section, "plan") ||
 		    (strcmp(e->key, "schedule") && strncmp(e->key, "schedule.", 9)))
 			continue;
 		e->used = true;
+		if (o->nsched)
+			continue; /* flags replace the scenario's schedule */
 		kc_diag_clear(&d);
 		if (*n == KC_PLAN_MAX_SCHED ||
 		    kc_plan_sched_parse(e->value, &out[*n], &d)) {
@@ -326,6 +328,7 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 		return -1;
 	in->price_usd_per_hour = -1;
 	if (o->v_price) {
+		kc_scenario_find(sc, "plan", "price");
 		if (kc_parse_double(o->v_price, 0, 1e6, &in->price_usd_per_hour)) {
 			cli_error("plan: --price '%s' must be USD per instance-hour", o->v_price);
 			return -1;
