@@ -196,6 +196,16 @@ struct sim {
 
 static int desired(const struct sim *s) { return s->in_service + s->npending; }
 
+/* ceil(a / b) as an instance count, saturating above KC_PLAN_MAX_CAPACITY so
+ * an absurd shape cannot overflow the int. */
+static int ceil_div(double a, double b)
+{
+	double v = ceil(a / b - 1e-9);
+	if (!(v > 0))
+		return 0;
+	return v > KC_PLAN_MAX_CAPACITY + 1 ? KC_PLAN_MAX_CAPACITY + 1 : (int)v;
+}
+
 static int clamp_cap(const struct sim *s, int n)
 {
 	if (n < s->min_cap)
@@ -276,7 +286,7 @@ static void evaluate(struct sim *s, int64_t t, int *scale_outs)
 	/* §1.4 model: desired = ceil(instances x metric / target); for a
 	 * per-instance metric that is ceil(variant total / target).  The
 	 * epsilon keeps 220/40 = 5.5 -> 6 but 240/40 = 6 -> 6, not 7. */
-	int want = clamp_cap(s, (int)ceil(last->total / s->target - 1e-9));
+	int want = clamp_cap(s, ceil_div(last->total, s->target));
 	if (high && want > desired(s)) {
 		/* During a scale-out cooldown only a larger scale-out acts;
 		 * pending capacity already counts (A1), so want > desired is it. */
@@ -545,11 +555,6 @@ void kc_plan_run_fini(struct kc_plan_run *r)
 
 /* ---- advice ------------------------------------------------------------ */
 
-static int ceil_div(double a, double b)
-{
-	return (int)ceil(a / b - 1e-9);
-}
-
 static void add_sched(struct kc_plan_advice *a, const char *name, int64_t at_in_period,
 		      const struct kc_traffic_peak *p, int min_cap, int max_cap)
 {
@@ -685,9 +690,9 @@ void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *
 			 a.steepest_ramp_rps_per_s, (long long)lag_s, a.factor_derived);
 	else
 		snprintf(a.reason, sizeof(a.reason),
-			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: no factor keeps "
-			 "arrivals under the knee within MaxCapacity, so keep 70-80%% and pre-warm with "
-			 "scheduled actions instead.",
+			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: no factor down "
+			 "to 0.05 keeps arrivals under the knee until new capacity lands, so keep 70-80%% "
+			 "and pre-warm with scheduled actions instead.",
 			 a.steepest_ramp_rps_per_s, (long long)lag_s);
 	*out = a;
 }
