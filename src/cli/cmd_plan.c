@@ -51,7 +51,7 @@ static const char usage_text[] =
 	"  --alarm-high N       breaching datapoints to scale out (default 3 standard)\n"
 	"  --alarm-low N        low datapoints to scale in (default 15 standard)\n"
 	"  --cooldown-out DUR, --cooldown-in DUR   (default: the result's policy, else 60s/300s)\n"
-	"  --out DIR            write DIR/plan.html and DIR/plan.txt\n"
+	"  --out DIR            write DIR/plan.html, DIR/plan.txt and DIR/timeline.csv\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
 	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input.\n";
@@ -384,7 +384,34 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 	return 0;
 }
 
-static int write_outputs(const struct opts *o, const struct kc_buf *text, const struct kc_buf *html)
+/* The timelines as CSV, one row per 10 s of the simulated day, every variant
+ * side by side, for whoever wants to plot them their own way. */
+static int timeline_csv(struct kc_buf *b, const struct kc_plan_view *v)
+{
+	int rc = kc_buf_puts(b, "time_s,time,arrivals_rps");
+	for (size_t i = 0; i < v->nruns && !rc; i++)
+		rc = kc_buf_printf(b, ",v%zu_capacity_rps,v%zu_in_service,v%zu_pending,v%zu_min_capacity,"
+				      "v%zu_queue,v%zu_p99_ms", i + 1, i + 1, i + 1, i + 1, i + 1, i + 1);
+	if (!rc)
+		rc = kc_buf_puts(b, "\n");
+	for (int t = 0; t < KC_TRAFFIC_DAY_S && !rc; t += 10) {
+		const struct kc_plan_sample *s0 = &v->runs[0].run->tl[t];
+		rc = kc_buf_printf(b, "%d,%02d:%02d:%02d,%.3f", t, t / 3600, t % 3600 / 60, t % 60,
+				   (double)s0->rate_rps);
+		for (size_t i = 0; i < v->nruns && !rc; i++) {
+			const struct kc_plan_sample *s = &v->runs[i].run->tl[t];
+			rc = kc_buf_printf(b, ",%.3f,%u,%u,%u,%.1f,%.1f", (double)s->capacity_rps,
+					   (unsigned)s->in_service, (unsigned)s->pending,
+					   (unsigned)s->min_cap, (double)s->queue, (double)s->p99_ms);
+		}
+		if (!rc)
+			rc = kc_buf_puts(b, "\n");
+	}
+	return rc;
+}
+
+static int write_outputs(const struct opts *o, const struct kc_buf *text, const struct kc_buf *html,
+			 const struct kc_plan_view *v)
 {
 	char path[4096];
 	const char *hp = o->html;
@@ -395,6 +422,17 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 		}
 		snprintf(path, sizeof(path), "%s/plan.txt", o->out_dir);
 		if (kc_write_file(path, text->data, text->len)) {
+			cli_error("plan: cannot write %s", path);
+			return -1;
+		}
+		struct kc_buf csv;
+		kc_buf_init(&csv, 32u << 20);
+		snprintf(path, sizeof(path), "%s/timeline.csv", o->out_dir);
+		int rc = timeline_csv(&csv, v);
+		if (!rc)
+			rc = kc_write_file(path, csv.data, csv.len);
+		kc_buf_fini(&csv);
+		if (rc) {
 			cli_error("plan: cannot write %s", path);
 			return -1;
 		}
@@ -511,7 +549,7 @@ int kc_cmd_plan(int argc, char **argv)
 		goto done;
 	}
 	fputs(text.data ? text.data : "", stdout);
-	if (write_outputs(&o, &text, &html))
+	if (write_outputs(&o, &text, &html, &v))
 		goto done;
 	status = adv->exceeds_max ? KC_EXIT_THRESHOLD : KC_EXIT_OK;
 	goto done;

@@ -17,6 +17,11 @@ expect_grep 'target tracking wants 6 instances at the spike' "$TMP/plan.out" "6 
 expect_grep '^plan: .*/outdir/plan.html$' "$TMP/plan.out" "prints the HTML path"
 [ -s "$TMP/outdir/plan.html" ] && ok "plan.html written" || fail "plan.html written"
 [ -s "$TMP/outdir/plan.txt" ] && ok "plan.txt written" || fail "plan.txt written"
+# timeline.csv: a header and one row per 10 s of the day; at 12:03 the
+# reactive variant (v1) is still on 2 instances and queueing.
+[ "$(wc -l <"$TMP/outdir/timeline.csv")" = 8641 ] && ok "timeline.csv has 8640 rows" || fail "timeline.csv rows"
+awk -F, '$2 == "12:03:00" { exit !($5 == 2 && $8 > 1000) }' "$TMP/outdir/timeline.csv" \
+	&& ok "timeline.csv: reactive still on 2 instances and queueing at 12:03" || fail "timeline.csv at 12:03"
 
 # The side-by-side table: variant, worstQ, window, queue s, wait req-s, overSLO s, failed, ...
 row() { grep -E "^$1 " "$TMP/plan.out" | head -1 | sed -E "s/^$1 +//"; }
