@@ -551,6 +551,10 @@ static void plan_table(struct out *o, const struct kc_plan_view *v)
 		   r->cost_usd_per_day >= 0 ? num(r->cost_usd_per_day, 2, x[4], 32) : "price unknown");
 	}
 	puts_(o, "</table>\n");
+	if (v->advice->nsched && v->advice->sched[0].max_cap &&
+	    v->advice->sched[0].max_cap != v->in->max_cap)
+		pf(o, "<p class=\"kc-muted\">Variants with the recommended pre-warm also apply its "
+		      "MaxCapacity %d.</p>\n", v->advice->sched[0].max_cap);
 	if (v->in->price_usd_per_hour >= 0)
 		pf(o, "<p class=\"kc-muted\">Cost at $%s per instance-hour, billed from the request "
 		      "(model assumption).</p>\n", num(v->in->price_usd_per_hour, 4, x[0], 32));
