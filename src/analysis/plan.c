@@ -363,17 +363,10 @@ static int check_input(const struct kc_plan_input *in, const struct kc_plan_mode
 	return KC_OK;
 }
 
-/* One second of the world: schedule, instances, metric, alarms, queue. */
-static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched,
-		 int64_t t, struct kc_plan_run *out, struct kc_plan_sample *rec)
+/* Pending instances that are ready go into service; true if one the policy
+ * requested landed (for the scale-out lag). */
+static bool land_pending(struct sim *s, int64_t t)
 {
-	const struct kc_plan_input *in = s->in;
-	const struct kc_plan_model *m = s->m;
-	for (size_t i = 0; i < nsched; i++)
-		if (sched_due(&sched[i], t % DAY))
-			apply_sched(s, &sched[i], t);
-
-	/* Pending instances that are ready go into service. */
 	bool landed_policy = false;
 	for (int i = 0; i < s->npending;) {
 		if (s->ready_s[i] <= t) {
@@ -387,41 +380,55 @@ static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched
 		}
 	}
 	KC_ASSERT(s->in_service >= 1);
+	return landed_policy;
+}
 
-	double rate = kc_traffic_rate_at(in->traffic, (double)(t % DAY));
-	double cap = s->in_service * in->ceiling_rps;
-	if (rate > 0) {
+/* What one second of the queue did. */
+struct second {
+	double rate, cap, served, failed, wait_s, p99_ms;
+};
+
+/* Arrivals join the FIFO, capacity serves the oldest, cohorts that have
+ * waited out the container timeout fail (S11). */
+static void run_queue(struct sim *s, int64_t t, struct second *x)
+{
+	x->rate = kc_traffic_rate_at(s->in->traffic, (double)(t % DAY));
+	x->cap = s->in_service * s->in->ceiling_rps;
+	if (x->rate > 0) {
 		KC_ASSERT(s->q_n < QRING);
-		s->q_amt[(s->q_head + s->q_n) % QRING] = rate;
+		s->q_amt[(s->q_head + s->q_n) % QRING] = x->rate;
 		s->q_at[(s->q_head + s->q_n) % QRING] = t;
 		s->q_n++;
-		s->q_sum += rate;
+		s->q_sum += x->rate;
 	}
-	double served = serve(s, cap);
-	/* Cohorts that have waited out the container timeout fail (S11). */
-	double failed = 0;
-	while (s->q_n && s->q_at[s->q_head] <= t - m->timeout_s) {
-		failed += s->q_amt[s->q_head];
+	x->served = serve(s, x->cap);
+	x->failed = 0;
+	while (s->q_n && s->q_at[s->q_head] <= t - s->m->timeout_s) {
+		x->failed += s->q_amt[s->q_head];
 		s->q_sum -= s->q_amt[s->q_head];
 		s->q_head = (s->q_head + 1) % QRING;
 		s->q_n--;
 	}
 	if (s->q_sum < 1e-9)
 		s->q_sum = 0;
-	double wait_s = s->q_sum / cap;
-	if (wait_s > (double)m->timeout_s)
-		wait_s = (double)m->timeout_s;
-	double p99 = base_p99_ms(in, served / s->in_service) + wait_s * 1000.0;
+	x->wait_s = s->q_sum / x->cap;
+	if (x->wait_s > (double)s->m->timeout_s)
+		x->wait_s = (double)s->m->timeout_s;
+	x->p99_ms = base_p99_ms(s->in, x->served / s->in_service) + x->wait_s * 1000.0;
+}
 
-	/* Metric accumulation for the current period. */
+/* Accumulates the metric, publishes datapoints, lets the alarms act. */
+static int run_metric(struct sim *s, int64_t t, const struct second *x)
+{
+	const struct kc_plan_model *m = s->m;
 	if (s->metric == KC_PLAN_STANDARD) {
 		/* InvocationsPerInstance: each request counts 1/instances active (S2). */
-		s->acc_value += rate / s->in_service;
-		s->acc_total += rate;
+		s->acc_value += x->rate / s->in_service;
+		s->acc_total += x->rate;
 	} else {
 		/* ConcurrentRequestsPerModel (Max statistic): in flight including
 		 * queued, per instance; Little's law for those in service. */
-		double conc = served * in->service_s + s->q_sum;
+		double conc = x->served * s->in->service_s + s->q_sum;
 		if (conc / s->in_service > s->acc_value) {
 			s->acc_value = conc / s->in_service;
 			s->acc_total = conc;
@@ -437,10 +444,15 @@ static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched
 		s->dp_visible++;
 		evaluate(s, t, &scale_outs);
 	}
+	return scale_outs;
+}
 
-	/* Scale-out lag: from load per instance first above the target to the
-	 * first policy-requested instance landing. */
-	bool above = rate / s->in_service > in->target_rps;
+/* Scale-out lag: from load per instance first above the target to the
+ * first policy-requested instance landing. */
+static void track_lag(struct sim *s, int64_t t, double rate, bool landed_policy,
+		      struct kc_plan_run *out)
+{
+	bool above = rate / s->in_service > s->in->target_rps;
 	if (above && s->cross_s < 0)
 		s->cross_s = t;
 	if (above)
@@ -455,19 +467,20 @@ static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched
 		   t - s->below_since_s > LOW_RESET_S) {
 		s->cross_s = -1;
 	}
+}
 
-	if (!out)
-		return;
-	out->scale_outs += scale_outs;
-	rec->rate_rps = (float)rate;
-	rec->capacity_rps = (float)cap;
+static void record(const struct sim *s, int64_t t, const struct second *x,
+		   struct kc_plan_run *out, struct kc_plan_sample *rec)
+{
+	rec->rate_rps = (float)x->rate;
+	rec->capacity_rps = (float)x->cap;
 	rec->queue = (float)s->q_sum;
-	rec->p99_ms = (float)p99;
+	rec->p99_ms = (float)x->p99_ms;
 	rec->in_service = (uint16_t)s->in_service;
 	rec->pending = (uint16_t)s->npending;
 	rec->min_cap = (uint16_t)s->min_cap;
-	out->arrived += rate;
-	out->failed += failed;
+	out->arrived += x->rate;
+	out->failed += x->failed;
 	out->wait_request_s += s->q_sum;
 	out->instance_hours += (s->in_service + s->npending) / 3600.0;
 	if (s->in_service > out->max_instances)
@@ -478,12 +491,31 @@ static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched
 		out->worst_queue = s->q_sum;
 		out->worst_queue_at_s = t % DAY;
 	}
-	if (wait_s > out->worst_wait_s)
-		out->worst_wait_s = wait_s;
-	if (p99 > out->worst_p99_ms)
-		out->worst_p99_ms = p99;
-	if (p99 > in->slo_ms)
+	if (x->wait_s > out->worst_wait_s)
+		out->worst_wait_s = x->wait_s;
+	if (x->p99_ms > out->worst_p99_ms)
+		out->worst_p99_ms = x->p99_ms;
+	if (x->p99_ms > s->in->slo_ms)
 		out->over_slo_s++;
+}
+
+/* One second of the world: schedule, instances, queue, metric and alarms.
+ * out/rec are NULL during the warm-up day. */
+static void step(struct sim *s, const struct kc_plan_sched *sched, size_t nsched,
+		 int64_t t, struct kc_plan_run *out, struct kc_plan_sample *rec)
+{
+	for (size_t i = 0; i < nsched; i++)
+		if (sched_due(&sched[i], t % DAY))
+			apply_sched(s, &sched[i], t);
+	bool landed_policy = land_pending(s, t);
+	struct second x;
+	run_queue(s, t, &x);
+	int scale_outs = run_metric(s, t, &x);
+	track_lag(s, t, x.rate, landed_policy, out);
+	if (out) {
+		out->scale_outs += scale_outs;
+		record(s, t, &x, out, rec);
+	}
 }
 
 int kc_plan_simulate(const struct kc_plan_input *in, enum kc_plan_metric metric,
