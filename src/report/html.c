@@ -212,24 +212,31 @@ static double target_total(const struct kc_resultdoc *d)
 	return d->target_value * kc_resultdoc_instances(d); /* streams */
 }
 
-static void result_charts(struct out *o, const struct kc_resultdoc *d)
+/* A result's steps as the arrays the charts draw, in offered order: a
+ * bisecting search visits loads out of order, and run order would zigzag. */
+struct series_data {
+	size_t n;
+	size_t *order;      /* step indexes sorted by offered load */
+	double *x, *p50, *p90, *p99, *p999, *mx, *ach, *err;
+	double storage[];
+};
+
+static struct series_data *series_new(const struct kc_resultdoc *d)
 {
-	size_t n = d->nsteps;
-	double *x = calloc(n ? n : 1, sizeof(double) * 8);
-	if (!x) {
-		o->rc = KC_ENOMEM;
-		return;
+	size_t n = d->nsteps, m = n ? n : 1;
+	struct series_data *s = calloc(1, sizeof(*s) + 8 * m * sizeof(double));
+	size_t *order = calloc(m, sizeof(size_t));
+	if (!s || !order) {
+		free(s);
+		free(order);
+		return NULL;
 	}
-	double *p50 = x + n, *p90 = p50 + n, *p99 = p90 + n, *p999 = p99 + n, *mx = p999 + n,
-	       *ach = mx + n, *err = ach + n;
-	/* Lines join the steps in offered order: a bisecting search visits
-	 * loads out of order, and run order would draw zigzags. */
-	size_t *order = calloc(n ? n : 1, sizeof(size_t));
-	if (!order) {
-		free(x);
-		o->rc = KC_ENOMEM;
-		return;
-	}
+	s->n = n;
+	s->order = order;
+	double *p = s->storage;
+	double **cols[8] = {&s->x, &s->p50, &s->p90, &s->p99, &s->p999, &s->mx, &s->ach, &s->err};
+	for (size_t c = 0; c < 8; c++)
+		*cols[c] = p + c * m;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	for (size_t i = 1; i < n; i++)
@@ -239,16 +246,28 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 			order[j - 1] = t;
 		}
 	for (size_t i = 0; i < n; i++) {
-		const struct kc_rd_step *s = &d->steps[order[i]];
-		x[i] = s->offered;
-		p50[i] = s->latency.p50;
-		p90[i] = s->latency.p90;
-		p99[i] = s->latency.p99;
-		p999[i] = s->latency.p999;
-		mx[i] = s->latency.max;
-		ach[i] = s->achieved;
-		err[i] = d->steps[i].errors; /* bars stay in run order */
+		const struct kc_rd_step *st = &d->steps[order[i]];
+		s->x[i] = st->offered;
+		s->p50[i] = st->latency.p50;
+		s->p90[i] = st->latency.p90;
+		s->p99[i] = st->latency.p99;
+		s->p999[i] = st->latency.p999;
+		s->mx[i] = st->latency.max;
+		s->ach[i] = st->achieved;
+		s->err[i] = d->steps[i].errors; /* bars stay in run order */
 	}
+	return s;
+}
+
+static void series_free(struct series_data *s)
+{
+	if (s)
+		free(s->order);
+	free(s);
+}
+
+static void chart_latency(struct out *o, const struct kc_resultdoc *d, const struct series_data *s)
+{
 	const char *u = unit_of(d);
 	char kl[64], tl[64];
 	snprintf(kl, sizeof(kl), "knee %.1f %s", d->knee_value, u);
@@ -257,12 +276,13 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		{.at = d->has_knee ? d->knee_value : NAN, .label = kl, .color = KC_SVG_BAD},
 		{.at = target_total(d), .label = tl, .color = 2, .dashed = true},
 	};
+	size_t n = s->n;
 	struct kc_svg_series lat[5] = {
-		{.name = "p50", .x = x, .y = p50, .n = n, .color = 0, .markers = true},
-		{.name = "p90", .x = x, .y = p90, .n = n, .color = 2, .markers = true},
-		{.name = "p99", .x = x, .y = p99, .n = n, .color = 1, .markers = true},
-		{.name = "p99.9", .x = x, .y = p999, .n = n, .color = 3, .markers = true},
-		{.name = "max", .x = x, .y = mx, .n = n, .color = 6, .markers = true, .dashed = true},
+		{.name = "p50", .x = s->x, .y = s->p50, .n = n, .color = 0, .markers = true},
+		{.name = "p90", .x = s->x, .y = s->p90, .n = n, .color = 2, .markers = true},
+		{.name = "p99", .x = s->x, .y = s->p99, .n = n, .color = 1, .markers = true},
+		{.name = "p99.9", .x = s->x, .y = s->p999, .n = n, .color = 3, .markers = true},
+		{.name = "max", .x = s->x, .y = s->mx, .n = n, .color = 6, .markers = true, .dashed = true},
 	};
 	struct kc_svg_chart c = {
 		.title = "Latency percentiles vs offered load (log scale)",
@@ -273,12 +293,11 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		.y = {.label = "latency", .unit = "ms", .scale = KC_SVG_LOG10, .min = NAN, .max = NAN},
 		.series = lat, .nseries = 5, .xmarks = xm, .nxmarks = 2,
 	};
-	puts_(o, "<div class=\"kc-grid2\">\n");
 	chart(o, &c, false);
-
 	struct kc_svg_series thr[2] = {
-		{.name = "achieved", .x = x, .y = ach, .n = n, .color = 0, .markers = true},
-		{.name = "ideal (achieved = offered)", .x = x, .y = x, .n = n, .color = 6, .dashed = true},
+		{.name = "achieved", .x = s->x, .y = s->ach, .n = n, .color = 0, .markers = true},
+		{.name = "ideal (achieved = offered)", .x = s->x, .y = s->x, .n = n, .color = 6,
+		 .dashed = true},
 	};
 	struct kc_svg_chart c2 = {
 		.title = "Achieved vs offered throughput",
@@ -286,35 +305,36 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 			"endpoint could not keep up with.",
 		.width = CHART_W, .height = CHART_H,
 		.x = {.label = "offered load", .unit = u, .min = NAN, .max = NAN, .include_zero = true},
-		.y = {.label = "achieved", .unit = strcmp(d->mode, "streams") ? "RPS" : "streams",
-		      .min = NAN, .max = NAN, .include_zero = true},
+		.y = {.label = "achieved", .unit = u, .min = NAN, .max = NAN, .include_zero = true},
 		.series = thr, .nseries = 2, .xmarks = xm, .nxmarks = 1,
 	};
 	chart(o, &c2, false);
+}
 
-	/* Spectrum: percentile on a "nines" axis, -log10(1 - q), so the tail
-	 * gets the room it deserves; max drawn one decade past p99.9. */
+/* Spectrum: percentile on a "nines" axis, -log10(1 - q), so the tail gets
+ * the room it deserves; max drawn one decade past p99.9.  Up to
+ * MAX_SPECTRUM steps spread across the offered range. */
+static void chart_spectrum(struct out *o, const struct kc_resultdoc *d, const struct series_data *s)
+{
 	static const double nines[5] = {0.30103, 1, 2, 3, 4};
 	static const char *const nine_labels[5] = {"p50", "p90", "p99", "p99.9", "max"};
 	double sy[MAX_SPECTRUM][5];
 	char names[MAX_SPECTRUM][40];
 	struct kc_svg_series sp[MAX_SPECTRUM];
-	size_t ns = n < MAX_SPECTRUM ? n : MAX_SPECTRUM;
-	/* Pick steps spread across the offered range (order is sorted by load). */
+	size_t n = s->n, ns = n < MAX_SPECTRUM ? n : MAX_SPECTRUM;
 	for (size_t k = 0; k < ns; k++) {
-		size_t i = order[ns > 1 ? k * (n - 1) / (ns - 1) : 0];
+		size_t i = s->order[ns > 1 ? k * (n - 1) / (ns - 1) : 0];
 		const struct kc_latency *l = &d->steps[i].latency;
 		sy[k][0] = l->p50;
 		sy[k][1] = l->p90;
 		sy[k][2] = l->p99;
 		sy[k][3] = l->p999;
 		sy[k][4] = l->max;
-		snprintf(names[k], sizeof(names[k]), "%.0f %s", d->steps[i].offered, u);
+		snprintf(names[k], sizeof(names[k]), "%.0f %s", d->steps[i].offered, unit_of(d));
 		sp[k] = (struct kc_svg_series){.name = names[k], .x = nines, .y = sy[k], .n = 5,
 					       .color = (int)(k % KC_SVG_PALETTE), .markers = true};
 	}
-	free(order);
-	struct kc_svg_chart c3 = {
+	struct kc_svg_chart c = {
 		.title = "Latency percentile spectrum per step (log scales)",
 		.desc = "HDR-style percentile distribution: each line is one load step; the x axis "
 			"spreads the tail by nines.",
@@ -324,14 +344,17 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		.y = {.label = "latency", .unit = "ms", .scale = KC_SVG_LOG10, .min = NAN, .max = NAN},
 		.series = sp, .nseries = ns,
 	};
-	chart(o, &c3, false);
+	chart(o, &c, false);
+}
 
+static void chart_errors(struct out *o, const struct kc_resultdoc *d, const struct series_data *s)
+{
+	size_t n = s->n;
 	char (*cat)[24] = calloc(n ? n : 1, sizeof(*cat));
 	const char **catp = calloc(n ? n : 1, sizeof(char *));
 	if (!cat || !catp) {
 		free(cat);
 		free(catp);
-		free(x);
 		o->rc = KC_ENOMEM;
 		return;
 	}
@@ -339,21 +362,34 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 		snprintf(cat[i], sizeof(cat[i]), "%.0f", d->steps[i].offered);
 		catp[i] = cat[i];
 	}
-	struct kc_svg_series es = {.name = "errors", .x = x, .y = err, .n = n, .color = KC_SVG_BAD};
-	struct kc_svg_chart c4 = {
+	struct kc_svg_series es = {.name = "errors", .y = s->err, .n = n, .color = KC_SVG_BAD};
+	struct kc_svg_chart c = {
 		.title = "Errors per step (in run order)",
 		.desc = "Failed requests counted in each load step, labelled by offered load.",
 		.width = CHART_W, .height = CHART_H,
-		.x = {.label = "offered load, in run order", .unit = u},
+		.x = {.label = "offered load, in run order", .unit = unit_of(d)},
 		.y = {.label = "errors", .unit = "requests", .min = NAN, .max = NAN},
 		.series = &es, .nseries = 1, .categories = catp, .ncategories = n,
 	};
 	if (n)
-		chart(o, &c4, true);
-	puts_(o, "</div>\n");
+		chart(o, &c, true);
 	free(cat);
 	free(catp);
-	free(x);
+}
+
+static void result_charts(struct out *o, const struct kc_resultdoc *d)
+{
+	struct series_data *s = series_new(d);
+	if (!s) {
+		o->rc = KC_ENOMEM;
+		return;
+	}
+	puts_(o, "<div class=\"kc-grid2\">\n");
+	chart_latency(o, d, s);
+	chart_spectrum(o, d, s);
+	chart_errors(o, d, s);
+	puts_(o, "</div>\n");
+	series_free(s);
 }
 
 static void steps_table(struct out *o, const struct kc_resultdoc *d)
