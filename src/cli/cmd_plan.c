@@ -286,6 +286,45 @@ struct setup {
 	bool min_given, max_given;
 };
 
+/* The alarm/provisioning model for both metrics, with the user's overrides
+ * (datapoint counts apply to the standard metric only). */
+static int configure_model(struct opts *o, const struct kc_resultdoc *doc, struct kc_scenario *sc,
+			   struct setup *s, double prov)
+{
+	int64_t v;
+	double x;
+	int r;
+	kc_plan_model_default(&s->std, KC_PLAN_STANDARD, (int64_t)prov);
+	kc_plan_model_default(&s->hires, KC_PLAN_HIGHRES, (int64_t)prov);
+	if (isfinite(doc->scale_out_cooldown_s) && doc->scale_out_cooldown_s >= 0)
+		s->std.scale_out_cooldown_s = s->hires.scale_out_cooldown_s = (int64_t)doc->scale_out_cooldown_s;
+	if (isfinite(doc->scale_in_cooldown_s) && doc->scale_in_cooldown_s >= 0)
+		s->std.scale_in_cooldown_s = s->hires.scale_in_cooldown_s = (int64_t)doc->scale_in_cooldown_s;
+	if ((r = get_dur_s(o->v_lag, "--publish-lag", sc, "publish_lag", NS_PER_S, 3600, &x)) < 0)
+		return -1;
+	if (r)
+		s->std.publish_lag_s = s->hires.publish_lag_s = (int64_t)x;
+	if ((r = get_dur_s(o->v_cout, "--cooldown-out", sc, "cooldown_out", NS_PER_S, 86400, &x)) < 0)
+		return -1;
+	if (r)
+		s->std.scale_out_cooldown_s = s->hires.scale_out_cooldown_s = (int64_t)x;
+	if ((r = get_dur_s(o->v_cin, "--cooldown-in", sc, "cooldown_in", NS_PER_S, 86400, &x)) < 0)
+		return -1;
+	if (r)
+		s->std.scale_in_cooldown_s = s->hires.scale_in_cooldown_s = (int64_t)x;
+	/* High-res keeps its own counts (B1): one count cannot mean the same
+	 * for a 60 s and a 10 s period. */
+	if ((r = get_i64(o->v_high, "--alarm-high", sc, "alarm_high", 1, 100, &v)) < 0)
+		return -1;
+	if (r)
+		s->std.high_datapoints = (int)v;
+	if ((r = get_i64(o->v_low, "--alarm-low", sc, "alarm_low", 1, 100, &v)) < 0)
+		return -1;
+	if (r)
+		s->std.low_datapoints = (int)v;
+	return 0;
+}
+
 static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_scenario *sc,
 		     const struct kc_traffic *traffic, struct setup *s)
 {
@@ -351,34 +390,8 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 		in->slo_ms = x * 1000;
 	from_steps(doc, in);
 
-	kc_plan_model_default(&s->std, KC_PLAN_STANDARD, (int64_t)prov);
-	kc_plan_model_default(&s->hires, KC_PLAN_HIGHRES, (int64_t)prov);
-	if (isfinite(doc->scale_out_cooldown_s) && doc->scale_out_cooldown_s >= 0)
-		s->std.scale_out_cooldown_s = s->hires.scale_out_cooldown_s = (int64_t)doc->scale_out_cooldown_s;
-	if (isfinite(doc->scale_in_cooldown_s) && doc->scale_in_cooldown_s >= 0)
-		s->std.scale_in_cooldown_s = s->hires.scale_in_cooldown_s = (int64_t)doc->scale_in_cooldown_s;
-	if ((r = get_dur_s(o->v_lag, "--publish-lag", sc, "publish_lag", NS_PER_S, 3600, &x)) < 0)
+	if (configure_model(o, doc, sc, s, prov))
 		return -1;
-	if (r)
-		s->std.publish_lag_s = s->hires.publish_lag_s = (int64_t)x;
-	if ((r = get_dur_s(o->v_cout, "--cooldown-out", sc, "cooldown_out", NS_PER_S, 86400, &x)) < 0)
-		return -1;
-	if (r)
-		s->std.scale_out_cooldown_s = s->hires.scale_out_cooldown_s = (int64_t)x;
-	if ((r = get_dur_s(o->v_cin, "--cooldown-in", sc, "cooldown_in", NS_PER_S, 86400, &x)) < 0)
-		return -1;
-	if (r)
-		s->std.scale_in_cooldown_s = s->hires.scale_in_cooldown_s = (int64_t)x;
-	/* Datapoint counts apply to the standard metric; high-res keeps its
-	 * own (B1) since one count cannot mean the same for both periods. */
-	if ((r = get_i64(o->v_high, "--alarm-high", sc, "alarm_high", 1, 100, &v)) < 0)
-		return -1;
-	if (r)
-		s->std.high_datapoints = (int)v;
-	if ((r = get_i64(o->v_low, "--alarm-low", sc, "alarm_low", 1, 100, &v)) < 0)
-		return -1;
-	if (r)
-		s->std.low_datapoints = (int)v;
 	if (load_sched(o, sc, s->user, &s->nuser) || check_plan_keys(sc))
 		return -1;
 	return 0;
@@ -451,6 +464,77 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	return 0;
 }
 
+/* Min/Max not given: take the recommended ones (computed with open bounds). */
+static int default_bounds(struct setup *s, struct kc_plan_advice *adv)
+{
+	if (!s->min_given || !s->max_given) {
+		struct kc_plan_input open = s->in;
+		open.min_cap = 1;
+		open.max_cap = KC_PLAN_MAX_CAPACITY;
+		kc_plan_advise(&open, &s->std, kc_plan_nominal_lag_s(&s->std), adv);
+		if (!s->min_given)
+			s->in.min_cap = adv->min_cap;
+		if (!s->max_given)
+			s->in.max_cap = adv->max_cap > s->in.min_cap ? adv->max_cap : s->in.min_cap;
+	}
+	if (s->in.max_cap < s->in.min_cap) {
+		cli_error("plan: MaxCapacity %d is below MinCapacity %d", s->in.max_cap, s->in.min_cap);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The variants side by side.  Reactive-only on the standard metric runs
+ * first: it measures the scale-out lag the advice (and its derived factor)
+ * uses, and the advice supplies the pre-warm when the user gave none.
+ * Returns 0 or the simulator's error (d set); *nruns counts runs to free.
+ */
+static int simulate_all(struct setup *s, struct kc_plan_advice *adv, struct kc_plan_run *runs,
+			size_t *nruns, struct kc_plan_view *v, struct kc_diag *d)
+{
+	int rc = kc_plan_simulate(&s->in, KC_PLAN_STANDARD, &s->std, NULL, 0, &runs[0], d);
+	if (rc)
+		return rc;
+	v->runs[0] = (struct kc_plan_view_run){"reactive only, standard metric (60 s)", &runs[0],
+					       &s->std};
+	*nruns = 1;
+	int64_t lag = runs[0].scale_out_lag_s >= 0 ? runs[0].scale_out_lag_s
+						   : kc_plan_nominal_lag_s(&s->std);
+	kc_plan_advise(&s->in, &s->std, lag, adv);
+	const struct kc_plan_sched *pre = s->nuser ? s->user : adv->sched;
+	size_t npre = s->nuser ? s->nuser : adv->nsched;
+	struct {
+		const char *name;
+		enum kc_plan_metric metric;
+		const struct kc_plan_model *model;
+		const struct kc_plan_sched *sched;
+		size_t nsched;
+	} variants[] = {
+		{s->nuser ? "reactive + your schedule, standard metric"
+			  : "reactive + recommended pre-warm, standard metric",
+		 KC_PLAN_STANDARD, &s->std, pre, npre},
+		{"reactive only, high-resolution metric (10 s)", KC_PLAN_HIGHRES, &s->hires, NULL, 0},
+		{s->nuser ? "reactive + your schedule, high-resolution metric"
+			  : "reactive + recommended pre-warm, high-resolution metric",
+		 KC_PLAN_HIGHRES, &s->hires, pre, npre},
+		{"reactive + recommended pre-warm, standard metric", KC_PLAN_STANDARD, &s->std,
+		 adv->sched, adv->nsched},
+	};
+	size_t nvar = s->nuser && adv->nsched ? 4 : 3;
+	for (size_t i = 0; i < nvar; i++) {
+		rc = kc_plan_simulate(&s->in, variants[i].metric, variants[i].model, variants[i].sched,
+				      variants[i].nsched, &runs[*nruns], d);
+		if (rc)
+			return rc;
+		v->runs[*nruns] = (struct kc_plan_view_run){variants[i].name, &runs[*nruns],
+							    variants[i].model};
+		(*nruns)++;
+	}
+	v->nruns = *nruns;
+	return 0;
+}
+
 int kc_cmd_plan(int argc, char **argv)
 {
 	if (argc > 1 && cli_is_help(argv[1])) {
@@ -490,60 +574,12 @@ int kc_cmd_plan(int argc, char **argv)
 	if (configure(&o, &doc, sc, traffic, s))
 		goto done;
 
-	/* Min/Max not given: take the recommended ones (computed with open bounds). */
-	if (!s->min_given || !s->max_given) {
-		struct kc_plan_input open = s->in;
-		open.min_cap = 1;
-		open.max_cap = KC_PLAN_MAX_CAPACITY;
-		kc_plan_advise(&open, &s->std, kc_plan_nominal_lag_s(&s->std), adv);
-		if (!s->min_given)
-			s->in.min_cap = adv->min_cap;
-		if (!s->max_given)
-			s->in.max_cap = adv->max_cap > s->in.min_cap ? adv->max_cap : s->in.min_cap;
-	}
-	if (s->in.max_cap < s->in.min_cap) {
-		cli_error("plan: MaxCapacity %d is below MinCapacity %d", s->in.max_cap, s->in.min_cap);
+	if (default_bounds(s, adv))
 		goto done;
-	}
 	struct kc_plan_view v = {.doc = &doc, .traffic_name = o.traffic, .traffic = traffic,
 				 .in = &s->in, .advice = adv, .timeline_a = 0, .timeline_b = 1};
-	/* 1. reactive only, standard: also measures the scale-out lag. */
-	if (kc_plan_simulate(&s->in, KC_PLAN_STANDARD, &s->std, NULL, 0, &runs[nruns], &d))
+	if (simulate_all(s, adv, runs, &nruns, &v, &d))
 		goto simfail;
-	v.runs[nruns] = (struct kc_plan_view_run){"reactive only, standard metric (60 s)",
-						  &runs[nruns], &s->std};
-	nruns++;
-	int64_t lag = runs[0].scale_out_lag_s >= 0 ? runs[0].scale_out_lag_s
-						   : kc_plan_nominal_lag_s(&s->std);
-	kc_plan_advise(&s->in, &s->std, lag, adv);
-	const struct kc_plan_sched *pre = s->nuser ? s->user : adv->sched;
-	size_t npre = s->nuser ? s->nuser : adv->nsched;
-	const char *pre_name = s->nuser ? "reactive + your schedule, standard metric"
-					: "reactive + recommended pre-warm, standard metric";
-	struct {
-		const char *name;
-		enum kc_plan_metric metric;
-		const struct kc_plan_model *model;
-		const struct kc_plan_sched *sched;
-		size_t nsched;
-	} variants[] = {
-		{pre_name, KC_PLAN_STANDARD, &s->std, pre, npre},
-		{"reactive only, high-resolution metric (10 s)", KC_PLAN_HIGHRES, &s->hires, NULL, 0},
-		{s->nuser ? "reactive + your schedule, high-resolution metric"
-			  : "reactive + recommended pre-warm, high-resolution metric",
-		 KC_PLAN_HIGHRES, &s->hires, pre, npre},
-		{"reactive + recommended pre-warm, standard metric", KC_PLAN_STANDARD, &s->std,
-		 adv->sched, adv->nsched},
-	};
-	size_t nvar = s->nuser && adv->nsched ? 4 : 3;
-	for (size_t i = 0; i < nvar; i++) {
-		if (kc_plan_simulate(&s->in, variants[i].metric, variants[i].model, variants[i].sched,
-				     variants[i].nsched, &runs[nruns], &d))
-			goto simfail;
-		v.runs[nruns] = (struct kc_plan_view_run){variants[i].name, &runs[nruns], variants[i].model};
-		nruns++;
-	}
-	v.nruns = nruns;
 	if (kc_term_plan(&text, &v) || kc_html_plan(&html, &v)) {
 		cli_error("plan: output too large or out of memory");
 		goto done;
