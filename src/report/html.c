@@ -535,7 +535,10 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 		   num(in->max_cap * in->ceiling_rps, 0, x[2], 32), a->needed_at_ceiling,
 		   a->needed_at_peak);
 	pf(o, "<p>Recommended: <strong>MinCapacity %d</strong>, <strong>MaxCapacity %d</strong> "
-	      "(you gave %d / %d).</p>\n", a->min_cap, a->max_cap, in->min_cap, in->max_cap);
+	      "(you gave %d / %d). Min carries the %s RPS baseline under the target and is never "
+	      "below 2, so replacing one instance does not leave the baseline on nothing; Max is "
+	      "the largest known peak at the target plus 25%% for surprises.</p>\n",
+	   a->min_cap, a->max_cap, in->min_cap, in->max_cap, num(a->baseline_rps, 0, x[4], 32));
 	pf(o, "<p><strong>Target factor derived from the traffic:</strong> %s "
 	      "(beside the 0.70&ndash;0.80 default and AWS's 0.5). ",
 	   a->factor_derived > 0 ? num(a->factor_derived, 2, x[3], 32) : "none");

@@ -127,7 +127,8 @@ int kc_term_plan(struct kc_buf *b, const struct kc_plan_view *v)
 		   num(a->peak_rps, 0, x[0], 32), in->max_cap, num(in->ceiling_rps, 1, x[1], 32),
 		   num(in->max_cap * in->ceiling_rps, 0, x[2], 32), a->needed_at_ceiling,
 		   a->needed_at_peak);
-	pf(&o, "recommended: MinCapacity %d, MaxCapacity %d\n", a->min_cap, a->max_cap);
+	pf(&o, "recommended: MinCapacity %d (baseline under target, at least 2), MaxCapacity %d "
+	       "(largest peak at target + 25%%)\n", a->min_cap, a->max_cap);
 	for (size_t i = 0; i < a->nsched; i++) {
 		char cron[48];
 		kc_plan_sched_cron(&a->sched[i], cron, sizeof(cron));
