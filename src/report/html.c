@@ -580,6 +580,14 @@ static void plan_table(struct out *o, const struct kc_plan_view *v)
 		const struct kc_plan_run *r = v->runs[i].run;
 		puts_(o, "<tr><td>");
 		esc(o, v->runs[i].name);
+		for (size_t k = 0; k < r->nsched; k++) {
+			char cron[48];
+			kc_plan_sched_cron(&r->sched[k], cron, sizeof(cron));
+			pf(o, "%s<code>%s</code>&nbsp;min&nbsp;%d", k ? "; " : "<br><span class=\"kc-muted\">",
+			   cron, r->sched[k].min_cap);
+			if (k + 1 == r->nsched)
+				puts_(o, "</span>");
+		}
 		pf(o, "</td><td class=\"n\">%s</td><td class=\"n\">%llds</td><td class=\"n\">%llds</td>"
 		      "<td class=\"n\">%s</td><td class=\"n\">%llds</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
 		      "<td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
