@@ -17,6 +17,12 @@ expect_grep '^ml.g5.xlarge +50.0 +2400 +40.0 +1.4084 +9.781$' "$TMP/out" "g5 row
 expect_grep 'target:    2400 SageMakerVariantInvocationsPerInstance \(range 2100-2400' "$TMP/out" \
 	"prints the verdict with the 70-80% range"
 expect_grep "^report: $TMP/report.html\$" "$TMP/out" "prints the HTML path"
+# An instance type whose price cell is empty: "price unknown", never a guess.
+sed 's/ml\.c5\.xlarge/ml.g6.xlarge/g' "$R/c5-xlarge-cpu.json" >"$TMP/g6.json"
+expect_rc 0 "report with an unknown price" "$KNEECAP" report "$TMP/g6.json" "$R/g5-xlarge-50rps.json" \
+	-o "$TMP/g6.html"
+expect_grep '^ml.g6.xlarge +135.0 +6075 +101.2 +unknown +price unknown$' "$TMP/out" "text: price unknown"
+expect_grep '<td class="n">price unknown</td>' "$TMP/g6.html" "HTML: price unknown"
 expect_rc 0 "plan for the seed" "$KNEECAP" plan "$R/g5-xlarge-50rps.json" \
 	--traffic "$T/seed-day.ini" -o "$TMP/plan.html"
 expect_rc 2 "report refuses another tool's result" "$KNEECAP" report "$R/other-tool.json" -o "$TMP/x.html"
