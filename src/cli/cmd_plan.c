@@ -12,6 +12,7 @@
 #include "cli_price.h"
 #include "kneecap/buf.h"
 #include "kneecap/html.h"
+#include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/plan.h"
 #include "kneecap/resultdoc.h"
@@ -222,7 +223,12 @@ static void from_steps(const struct kc_resultdoc *doc, struct kc_plan_input *in)
 		in->curve_p99_ms[j] = s->latency.p99;
 	}
 	if (isnan(in->slo_ms))
-		in->slo_ms = isfinite(doc->slo_ms) ? doc->slo_ms : isfinite(knee_p99) ? knee_p99 : 1000;
+		in->slo_ms = isfinite(doc->slo_ms) ? doc->slo_ms : knee_p99;
+	if (isnan(in->slo_ms)) {
+		in->slo_ms = 1000;
+		kc_log(KC_LOG_WARN, "no SLO in the result and no healthy step to take one from: "
+		       "'time over SLO' uses 1000 ms (give --slo)");
+	}
 }
 
 static int load_sched(struct opts *o, struct kc_scenario *sc, struct kc_plan_sched *out,
@@ -522,7 +528,17 @@ static int simulate_all(struct setup *s, struct kc_plan_advice *adv, struct kc_p
 		 adv->sched, adv->nsched},
 	};
 	size_t nvar = s->nuser && adv->nsched ? 4 : 3;
+	bool warned = false;
 	for (size_t i = 0; i < nvar; i++) {
+		/* The concurrency metric needs a service time (Little's law); a
+		 * result without latency steps has none, so skip, don't guess. */
+		if (variants[i].metric == KC_PLAN_HIGHRES && !(s->in.service_s > 0)) {
+			if (!warned)
+				kc_log(KC_LOG_WARN, "no measured service time in the result: the "
+				       "high-resolution (concurrency) variants are left out");
+			warned = true;
+			continue;
+		}
 		rc = kc_plan_simulate(&s->in, variants[i].metric, variants[i].model, variants[i].sched,
 				      variants[i].nsched, &runs[*nruns], d);
 		if (rc)
