@@ -160,6 +160,7 @@ struct kc_plan_advice {
 	int needed_at_ceiling;     /* ceil(peak / ceiling): the least that avoids queueing */
 	bool exceeds_max;          /* peak > max_cap x ceiling */
 	int min_cap, max_cap;      /* recommended */
+	bool min_for_peaks;        /* min_cap raised to carry sub-hourly peaks */
 	size_t nsched;             /* recommended pre-warm / relax actions */
 	struct kc_plan_sched sched[KC_PLAN_MAX_SCHED];
 	int64_t lead_s;            /* pre-warm lead before each spike */

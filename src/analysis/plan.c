@@ -682,10 +682,22 @@ void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *
 	 * margin for the action's own delay, rounded up to whole minutes, the
 	 * finest cron granularity), and relaxed the minute after it ends. */
 	a.lead_s = (model->provision_s + model->publish_lag_s + 59) / 60 * 60;
+	/* Peaks more often than hourly come back before scale-in (15 minutes
+	 * below target) could act, and too often for a pair of cron actions:
+	 * MinCapacity itself carries them. */
+	for (size_t i = 0; i < tr->npeaks; i++) {
+		int need = ceil_div(tr->peaks[i].rate_rps, in->target_rps);
+		if (tr->peaks[i].every_s < 3600 && need > a.min_cap) {
+			a.min_cap = need > KC_PLAN_MAX_CAPACITY ? KC_PLAN_MAX_CAPACITY : need;
+			a.min_for_peaks = true;
+		}
+	}
+	if (a.max_cap < a.min_cap)
+		a.max_cap = a.min_cap;
 	for (size_t i = 0; i < tr->npeaks; i++) {
 		const struct kc_traffic_peak *p = &tr->peaks[i];
 		if (p->every_s < 3600 || a.needed_at_peak <= a.min_cap)
-			continue; /* sub-hourly peaks: Min itself must carry them */
+			continue; /* sub-hourly peaks: Min carries them (above) */
 		int64_t pre = ((p->at_s - a.lead_s) % p->every_s + p->every_s) % p->every_s;
 		int64_t end = p->at_s + p->ramp_s + p->hold_s + p->down_s;
 		int64_t relax = ((end + 59) / 60 * 60 + 60) % p->every_s;
@@ -697,7 +709,18 @@ void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *
 	a.steepest_ramp_rps_per_s = kc_traffic_steepest_ramp(tr, &ramp_at);
 	a.lag_s = lag_s;
 	derive_factor(in, ramp_at, lag_s, &a);
+	/* What the ramp can add while capacity is on its way: its slope times
+	 * the lag, but never more than the climb to the top of the shape. */
 	double climb = a.steepest_ramp_rps_per_s * (double)lag_s;
+	double room = a.peak_rps - kc_traffic_rate_at(tr, (double)ramp_at);
+	if (climb > room)
+		climb = room;
+	char instead[96];
+	if (a.min_for_peaks)
+		snprintf(instead, sizeof(instead), "hold MinCapacity at %d for peaks this frequent",
+			 a.min_cap);
+	else
+		snprintf(instead, sizeof(instead), "pre-warm with scheduled actions");
 	if (a.steepest_ramp_rps_per_s <= 0)
 		snprintf(a.reason, sizeof(a.reason),
 			 "The shape has no ramps, so the 70-80%% default holds: nothing climbs faster "
@@ -718,13 +741,13 @@ void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *
 		snprintf(a.reason, sizeof(a.reason),
 			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: only a factor "
 			 "of %.2f keeps arrivals under the knee, which sizes the baseline for the spike, "
-			 "so keep 70-80%% and pre-warm with scheduled actions instead.",
-			 a.steepest_ramp_rps_per_s, (long long)lag_s, a.factor_derived);
+			 "so keep 70-80%% and %s instead.",
+			 a.steepest_ramp_rps_per_s, (long long)lag_s, a.factor_derived, instead);
 	else
 		snprintf(a.reason, sizeof(a.reason),
 			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: no factor down "
 			 "to 0.05 keeps arrivals under the knee until new capacity lands, so keep 70-80%% "
-			 "and pre-warm with scheduled actions instead.",
-			 a.steepest_ramp_rps_per_s, (long long)lag_s);
+			 "and %s instead.",
+			 a.steepest_ramp_rps_per_s, (long long)lag_s, instead);
 	*out = a;
 }

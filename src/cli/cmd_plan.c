@@ -530,6 +530,10 @@ static int simulate_all(struct setup *s, struct kc_plan_advice *adv, struct kc_p
 	size_t nvar = s->nuser && adv->nsched ? 4 : 3;
 	bool warned = false;
 	for (size_t i = 0; i < nvar; i++) {
+		/* No schedule to try (no known spikes worth one): the "pre-warm"
+		 * variant would only repeat the reactive one. */
+		if (variants[i].sched == pre && npre == 0)
+			continue;
 		/* The concurrency metric needs a service time (Little's law); a
 		 * result without latency steps has none, so skip, don't guess. */
 		if (variants[i].metric == KC_PLAN_HIGHRES && !(s->in.service_s > 0)) {

@@ -198,6 +198,26 @@ static void test_gentle_ramp_factor(void **state)
 	assert_true(a.factor_instances * in.ceiling_rps >= 300 - 1e-9);
 }
 
+static void test_subhourly_peaks_raise_min(void **state)
+{
+	(void)state;
+	struct kc_traffic t;
+	traffic_from("[traffic]\nbaseline = 30\npeak = 120 ramp 1m hold 2m every 15m at :05\n", &t);
+	struct kc_plan_input in;
+	struct kc_plan_model m;
+	struct kc_plan_advice a;
+	seed_input(&in);
+	in.traffic = &t;
+	kc_plan_model_default(&m, KC_PLAN_STANDARD, 300);
+	kc_plan_advise(&in, &m, kc_plan_nominal_lag_s(&m), &a);
+	/* no cron pair for peaks every 15 minutes: Min carries them */
+	assert_int_equal(a.nsched, 0);
+	assert_true(a.min_for_peaks);
+	assert_int_equal(a.min_cap, 3);
+	assert_true(a.max_cap >= a.min_cap);
+	assert_non_null(strstr(a.reason, "MinCapacity at 3"));
+}
+
 static void test_peak_beyond_max(void **state)
 {
 	(void)state;
@@ -295,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_seed_prewarm_removes_most),
 		cmocka_unit_test(test_seed_advice),
 		cmocka_unit_test(test_gentle_ramp_factor),
+		cmocka_unit_test(test_subhourly_peaks_raise_min),
 		cmocka_unit_test(test_peak_beyond_max),
 		cmocka_unit_test(test_highres_detects_sooner),
 		cmocka_unit_test(test_bad_input),
