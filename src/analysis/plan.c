@@ -73,6 +73,26 @@ static int parse_int_word(const char *w, int lo, int hi, int *out)
 	return KC_OK;
 }
 
+/* Splits s in place at spaces into at most cap words; returns how many
+ * there were (cap + 1 when there were more). */
+static size_t words(char *s, char **w, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			return n;
+		if (n == cap)
+			return cap + 1;
+		w[n++] = s;
+		while (*s && *s != ' ' && *s != '\t')
+			s++;
+		if (*s)
+			*s++ = '\0';
+	}
+}
+
 int kc_plan_sched_parse(const char *text, struct kc_plan_sched *out,
 			struct kc_diag *d)
 {
@@ -90,9 +110,7 @@ int kc_plan_sched_parse(const char *text, struct kc_plan_sched *out,
 				   "expected 'cron(M H * * ? *) min N [max N]', got '%s'", text);
 	*close = '\0';
 	char *f[7];
-	int nf = 0;
-	for (char *s = p + 5, *save = NULL, *tok; nf < 7 && (tok = strtok_r(s, " ", &save)); s = NULL)
-		f[nf++] = tok;
+	size_t nf = words(p + 5, f, 7);
 	struct kc_plan_sched sc = {.hour = -1};
 	if (nf != 6)
 		return kc_diag_set(d, KC_EINVAL,
@@ -113,12 +131,17 @@ int kc_plan_sched_parse(const char *text, struct kc_plan_sched *out,
 			return kc_diag_set(d, KC_EINVAL,
 					   "cron field %d '%s': the planner simulates one day, so day, month, "
 					   "weekday and year must be * or ?", i + 1, f[i]);
-	char *save = NULL;
+	char *w[8];
+	size_t nw = words(close + 1, w, 8);
 	bool have_min = false;
-	for (char *s = close + 1, *k; (k = strtok_r(s, " ", &save)); s = NULL) {
-		char *v = strtok_r(NULL, " ", &save);
+	if (nw % 2 || nw > 4)
+		return kc_diag_set(d, KC_EINVAL,
+				   "after cron(...) expected 'min N' and optionally 'max N' (1..%d)",
+				   KC_PLAN_MAX_CAPACITY);
+	for (size_t i = 0; i < nw; i += 2) {
+		const char *k = w[i], *v = w[i + 1];
 		int *dst = !strcmp(k, "min") ? &sc.min_cap : !strcmp(k, "max") ? &sc.max_cap : NULL;
-		if (!dst || !v || parse_int_word(v, 1, KC_PLAN_MAX_CAPACITY, dst))
+		if (!dst || parse_int_word(v, 1, KC_PLAN_MAX_CAPACITY, dst))
 			return kc_diag_set(d, KC_EINVAL,
 					   "after cron(...) expected 'min N' and optionally 'max N' (1..%d)",
 					   KC_PLAN_MAX_CAPACITY);

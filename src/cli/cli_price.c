@@ -56,8 +56,10 @@ int cli_price_lookup(const char *path, const char *instance_type,
 	int price_col = -1, line = 0;
 	size_t ncols = 0;
 	rc = KC_ENOTFOUND;
-	char *save = NULL;
-	for (char *ln = strtok_r(b.data, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+	for (char *ln = b.data, *next; ln && *ln; ln = next) {
+		next = strchr(ln, '\n');
+		if (next)
+			*next++ = '\0';
 		line++;
 		size_t len = strlen(ln);
 		if (len && ln[len - 1] == '\r')
