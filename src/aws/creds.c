@@ -22,6 +22,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/parse.h"
 #include "aws/creds_int.h"
 
 #include <arpa/inet.h>
@@ -1137,11 +1138,10 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 	int64_t tmo = o->imds_timeout_ns;
 	const char *ts = env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
 	if (tmo <= 0 && ts) {
-		char *end;
-		double v = strtod(ts, &end);
-		if (*end || !(v > 0))
+		double v;
+		if (kc_parse_double(ts, 0.001, 3600, &v) < 0)
 			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT: not a "
-					   "positive number of seconds");
+					   "number of seconds in [0.001, 3600]");
 		tmo = (int64_t)(v * KC_NS_PER_S);
 	}
 	if (tmo <= 0)
@@ -1151,9 +1151,11 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 	int attempts = 1;
 	const char *as = env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
 	if (as) {
-		attempts = atoi(as) > 0 ? atoi(as) : 1;
-		if (attempts > IMDS_ATTEMPTS_MAX)
-			attempts = IMDS_ATTEMPTS_MAX;
+		int64_t v;
+		if (kc_parse_i64(as, 1, 1000, &v) < 0)
+			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_NUM_ATTEMPTS: not "
+					   "a whole number >= 1");
+		attempts = v > IMDS_ATTEMPTS_MAX ? IMDS_ATTEMPTS_MAX : (int)v;
 	}
 
 	char url[1024], hdr[4200];

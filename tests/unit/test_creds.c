@@ -633,6 +633,24 @@ static void test_nothing_found(void **state)
 	resolve_err(f, KC_EINVAL, "'example.com' is not allowed");
 }
 
+/* IMDS settings are checked before any request; a closed loopback port
+ * (never the real metadata address) is "no answer". */
+static void test_imds_settings(void **state)
+{
+	struct fx *f = *state;
+	fx_unset(f, "AWS_EC2_METADATA_DISABLED");
+	fx_set(f, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1/");
+	fx_set(f, "AWS_METADATA_SERVICE_TIMEOUT", "soon");
+	resolve_err(f, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT");
+	fx_set(f, "AWS_METADATA_SERVICE_TIMEOUT", "0.5");
+	fx_set(f, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0");
+	resolve_err(f, KC_EINVAL, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+	fx_set(f, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
+	resolve_err(f, KC_ENOTFOUND, "IMDS (no answer from http://127.0.0.1:1 within 500 ms)");
+	fx_set(f, "AWS_EC2_METADATA_DISABLED", "TRUE");
+	resolve_err(f, KC_ENOTFOUND, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
+}
+
 /* ------------------------------------------------------------------ */
 /* region                                                               */
 
@@ -1031,6 +1049,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_process_precedence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imds_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_region, setup, teardown),
 		cmocka_unit_test(test_shell_split),
 		cmocka_unit_test(test_iso8601),

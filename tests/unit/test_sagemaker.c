@@ -147,6 +147,7 @@ static void test_build_url(void **state)
 		{"us-east-1", "http://user:pw@h/", "must not have a query"},
 		{"us-east-1", "http://h /", "blanks or control"},
 		{"us-east-1", "http://", "is not a URL"},
+		{"us-east-1", "http://h:99999", "is not a URL"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&u, 0x5a, sizeof(u));
