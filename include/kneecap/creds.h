@@ -60,7 +60,7 @@ enum kc_region_source {
  * borrowed and must outlive any provider built from the options.
  */
 struct kc_creds_opts {
-	const char *profile;        /* --profile; NULL: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default" */
+	const char *profile;        /* --profile; NULL: AWS_DEFAULT_PROFILE, AWS_PROFILE (botocore's order), "default" */
 	const char *region;         /* --region; NULL: environment, then profile */
 	kc_getenv_cb getenv_fn;     /* NULL: getenv(3) */
 	void *getenv_ud;

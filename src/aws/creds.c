@@ -1315,10 +1315,12 @@ static int profiles_load(struct profiles *pr, const struct kc_creds_opts *o,
 	memset(pr, 0, sizeof(*pr));
 	const char *name = o->profile;
 	pr->explicit_opt = name && *name;
+	/* botocore's order (configprovider.py): AWS_DEFAULT_PROFILE, then
+	 * AWS_PROFILE. */
 	if (!pr->explicit_opt)
-		name = env_set(o, "AWS_PROFILE");
-	if (!name || !*name)
 		name = env_set(o, "AWS_DEFAULT_PROFILE");
+	if (!name || !*name)
+		name = env_set(o, "AWS_PROFILE");
 	pr->chosen = name && *name;
 	if (!pr->chosen)
 		name = "default";

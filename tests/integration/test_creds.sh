@@ -187,6 +187,106 @@ probe 1 "nothing anywhere" $NOIMDS
 expect_grep 'no AWS credentials found; tried: env .*credentials.*config.*container.*IMDS \(AWS_EC2_METADATA_DISABLED=true\)' \
 	"$TMP/err" "no credentials: every source listed"
 
+# Independent cross-check: botocore (Debian's python3-botocore) resolves the
+# same environments and files; source, redacted key id, token presence and
+# region must agree.  botocore reads AWS_DEFAULT_REGION but not AWS_REGION,
+# so these cases use only the former.  One python process runs every case
+# (botocore's import is the slow part), each with a fresh os.environ.
+cat >"$TMP/boto.py" <<'PYEOF'
+import os, sys
+import botocore.session
+names = {"env": "env", "shared-credentials-file": "shared-credentials-file",
+         "custom-process": "credential-process", "config-file": "config-file",
+         "container-role": "container", "iam-role": "imds"}
+base = dict(os.environ)
+for line in open(sys.argv[1]):
+    _desc, prof, envs = (line.rstrip("\n").split("|", 2) + ["", ""])[:3]
+    os.environ.clear()
+    os.environ.update(base)
+    for kv in envs.split():
+        k, v = kv.split("=", 1)
+        os.environ[k] = v
+    s = botocore.session.Session(profile=prof or None)
+    c = s.get_credentials()
+    out = []
+    if c is None:
+        out.append("source=none")
+    else:
+        f = c.get_frozen_credentials()
+        k = f.access_key
+        out += ["source=" + names.get(c.method, c.method),
+                "akid=" + (k[:4] + "****" + k[-4:] if len(k) >= 12 else "****"),
+                "token=" + ("yes" if f.token else "no")]
+    out.append("region=" + str(s.get_config_variable("region")))
+    print(" ".join(sorted(out)), flush=True)
+PYEOF
+: >"$TMP/cases"
+# case DESC PROFILE VAR=VALUE... (values without blanks)
+case_() { local IFS=' '; echo "$1|$2|${*:3}" >>"$TMP/cases"; }
+A=.aws
+mkdir -p "$TMP/home/$A"
+printf '[default]\naws_access_key_id = AKIAFILEDEFAULTFDEF\naws_secret_access_key = fSeCrEt1\n[prod]\naws_access_key_id = AKIAFILEPRODXXFPRD\naws_secret_access_key = fSeCrEt2\naws_session_token = fToKeN2\n[prod-proc]\naws_access_key_id = AKIAFILEPRODPROCFPPC\naws_secret_access_key = fSeCrEt3\n' >"$TMP/home/$A/credentials"
+printf '{"Version": 1, "AccessKeyId": "AKIAPROCESSXXXPROC", "SecretAccessKey": "pSeCrEt", "SessionToken": "pToKeN"}' >"$TMP/proc.json"
+cat >"$TMP/home/$A/config" <<CFG
+[default]
+region = eu-north-1
+[profile prod]
+region = us-west-2
+aws_access_key_id = AKIACONFIGPRODCPRD
+aws_secret_access_key = cSeCrEt1
+[profile dev]
+aws_access_key_id = AKIACONFIGDEVXCDEV
+aws_secret_access_key = cSeCrEt2
+s3 =
+    max_concurrent_requests = 20
+region = ap-south-1
+[profile proc]
+credential_process = /bin/cat "$TMP/proc.json"
+aws_access_key_id = AKIACONFIGPROCCPRC
+aws_secret_access_key = cSeCrEt3
+[profile prod-proc]
+credential_process = /bin/cat $TMP/proc.json
+CFG
+ENVK="AWS_ACCESS_KEY_ID=AKIAENVEXAMPLEENVK AWS_SECRET_ACCESS_KEY=eSeCrEt AWS_SESSION_TOKEN=eToKeN"
+case_ "env keys over the default profile" "" $NOIMDS $ENVK
+case_ "default profile, credentials file" "" $NOIMDS
+case_ "AWS_PROFILE: credentials file over config keys" "" $NOIMDS AWS_PROFILE=prod
+case_ "AWS_PROFILE does not skip env keys" "" $NOIMDS AWS_PROFILE=prod $ENVK
+case_ "--profile skips env keys" prod $NOIMDS $ENVK
+case_ "config [profile dev] keys, nested s3 section" dev $NOIMDS
+case_ "credential_process before config keys" proc $NOIMDS
+case_ "credentials file before credential_process" prod-proc $NOIMDS
+case_ "AWS_DEFAULT_PROFILE and AWS_PROFILE both set" "" $NOIMDS AWS_DEFAULT_PROFILE=dev AWS_PROFILE=prod
+case_ "AWS_DEFAULT_REGION over the profile" dev $NOIMDS AWS_DEFAULT_REGION=sa-east-1
+case_ "AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE" "" $NOIMDS \
+	AWS_SHARED_CREDENTIALS_FILE=/nonexistent/c AWS_CONFIG_FILE="$TMP/home/$A/config" AWS_PROFILE=dev
+case_ "container credentials on loopback" "" $NOIMDS HOME=/nonexistent \
+	AWS_CONTAINER_CREDENTIALS_FULL_URI="$BASE/container/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH"
+case_ "IMDSv2 on loopback" "" HOME=/nonexistent AWS_EC2_METADATA_SERVICE_ENDPOINT="$BASE/imds/"
+case_ "nothing anywhere" "" $NOIMDS HOME=/nonexistent
+
+env -i PATH=/usr/bin:/bin HOME="$TMP/home" "$PY" "$TMP/boto.py" "$TMP/cases" >"$TMP/boto.out" \
+	2>"$TMP/boto.err" || { fail "botocore run failed"; head -5 "$TMP/boto.err"; }
+i=0
+while IFS='|' read -r desc prof envs; do
+	i=$((i + 1))
+	pargs=()
+	[ -n "$prof" ] && pargs=(--profile "$prof")
+	# shellcheck disable=SC2086 # envs is a blank-separated list by design
+	env -i PATH=/usr/bin:/bin HOME="$TMP/home" $envs "$PROBE" "${pargs[@]}" \
+		>"$TMP/k.out" 2>"$TMP/k.err"
+	cat "$TMP/k.out" "$TMP/k.err" >>"$TMP/all"
+	sed -i 's/^region_error=.*/region=None/' "$TMP/k.out"
+	grep -q '^source=' "$TMP/k.out" || echo "source=none" >>"$TMP/k.out"
+	grep -q '^region=' "$TMP/k.out" || echo "region=None" >>"$TMP/k.out"
+	k=$(grep -E '^(source|akid|token|region)=' "$TMP/k.out" | sort | tr '\n' ' ')
+	k=${k% }
+	b=$(sed -n "${i}p" "$TMP/boto.out")
+	if [ -n "$b" ] && [ "$k" = "$b" ]; then ok "botocore agrees: $desc [$k]"; else
+		fail "botocore disagrees: $desc: kneecap [$k] botocore [$b]"
+		sed 's/^/    /' "$TMP/k.err" | tail -3; fi
+done <"$TMP/cases"
+
 # Nothing printed by any probe, logs included, may hold a secret or token.
 if grep -qE 'SeCrEt|ToKeN' "$TMP/all"; then
 	fail "a secret or token appeared in the output"; grep -nE 'SeCrEt|ToKeN' "$TMP/all" | head -3

@@ -307,10 +307,15 @@ static void test_profile_from_env(void **state)
 	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
 	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
 	kc_creds_fini(&c);
-	/* AWS_PROFILE wins over AWS_DEFAULT_PROFILE */
+	/* AWS_DEFAULT_PROFILE wins over AWS_PROFILE (botocore 1.29 configprovider.py) */
 	fx_set(f, "AWS_PROFILE", "default");
 	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
-	assert_string_equal(c.access_key_id, "AKIAFILEDEFAULT001");
+	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
+	kc_creds_fini(&c);
+	fx_unset(f, "AWS_DEFAULT_PROFILE");
+	fx_set(f, "AWS_PROFILE", "prod");
+	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
+	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
 	kc_creds_fini(&c);
 }
 
