@@ -434,11 +434,12 @@ static void normalise_code(const char *s, size_t n, char out[KC_SM_ERR_CODE_MAX]
 			n -= i;
 			break;
 		}
-	while (n && (*s == ' ' || *s == '\t')) {
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
 		s++;
 		n--;
 	}
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+		     s[n - 1] == '\n'))
 		n--;
 	if (n == 0 || n >= KC_SM_ERR_CODE_MAX)
 		return;
