@@ -104,8 +104,11 @@ struct kc_creds {
  *   KC_EINVAL     partial keys, bad characters, an expired env credential,
  *                 a disallowed container URL;
  *   KC_EUNSUPPORTED the profile needs role assumption or SSO;
- *   KC_ETIMEOUT / KC_ECONNECT / KC_EAUTH / KC_EIO  a source that was
- *                 configured (credential_process, container) failed.
+ *   KC_ETIMEOUT / KC_ECONNECT / KC_EAUTH / KC_EIO / KC_EPROTO / KC_ELIMIT
+ *                 a source that was configured (credential_process,
+ *                 container, an answering IMDS) failed, was refused, timed
+ *                 out or said too much;
+ *   KC_ENOMEM.
  * A source that is not configured, or an IMDS that does not answer or has
  * no role attached, counts as "nothing here" and the chain goes on; a
  * source that is configured and fails (or IMDS answering garbage) stops
