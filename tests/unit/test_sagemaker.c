@@ -147,6 +147,7 @@ static void test_build_url(void **state)
 		{"us-east-1", "http://user:pw@h/", "must not have a query"},
 		{"us-east-1", "http://h /", "blanks or control"},
 		{"us-east-1", "http://", "is not a URL"},
+		{"us-east-1", "http://h:99999", "is not a URL"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&u, 0x5a, sizeof(u));
@@ -368,6 +369,15 @@ static void test_error_table(void **state)
 		{424, NULL, "{\"Message\":\"line1\\nline2\\u0001\\u00e9t\\u00e9\"}", KC_SM_ERR_MODEL, "",
 		 "line1 line2 \xc3\xa9t\xc3\xa9", 0},
 		{200, "ModelError", "{}", KC_SM_ERR_NONE, "", "", 0},
+		{400, " ThrottlingException\r\n", "", KC_SM_ERR_THROTTLE, "ThrottlingException", "",
+		 0},
+		/* event-stream exceptions: status 0, :exception-type as the code */
+		{0, "ModelStreamError", "{\"Message\":\"timed out\",\"ErrorCode\":"
+		 "\"ModelInvocationTimeExceeded\"}", KC_SM_ERR_MODEL, "ModelStreamError", "timed out",
+		 0},
+		{0, "InternalStreamFailure", "{\"Message\":\"broken\"}", KC_SM_ERR_INTERNAL,
+		 "InternalStreamFailure", "broken", 0},
+		{0, NULL, "", KC_SM_ERR_OTHER, "", "", 0},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct kc_sm_error e;
