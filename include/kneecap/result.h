@@ -38,6 +38,8 @@ struct kc_result {
 	bool partial;                /* the run was interrupted */
 	json_t *extra;               /* borrowed object whose keys are added at top level
 					(knee, recommendation, ...); may be NULL */
+	json_t *step_extra;          /* borrowed array: element i's keys are added to
+					steps[i] (find's verdicts); may be NULL */
 };
 
 /* Fills host and cores; kneecap_version/libcurl_version/started are the caller's. */
@@ -51,6 +53,10 @@ void kc_result_env_detect(struct kc_result_env *env);
  * Returns a new reference, or NULL when out of memory.
  */
 json_t *kc_step_to_json(const struct kc_step_result *s);
+
+/* Written into every result.json: readers refuse other tools and newer schemas. */
+#define KC_RESULT_TOOL "kneecap"
+#define KC_RESULT_SCHEMA 1
 
 /* The whole document; a new reference, or NULL when out of memory. */
 json_t *kc_result_to_json(const struct kc_result *r);

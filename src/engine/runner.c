@@ -756,7 +756,8 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 	r.lag_max_ms = spec->mode == KC_STEP_RATE ? kc_hdr_max(lag) / 1e3 : 0;
 	int64_t wall = end_ns - start_ns;
 	r.gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
-	r.generator_bound = r.lag_p99_ms > KC_GEN_LAG_P99_MS || r.gen_cpu > KC_GEN_CPU_BUSY;
+	double lag_limit = e->cfg.gen_lag_p99_ms > 0 ? e->cfg.gen_lag_p99_ms : KC_GEN_LAG_P99_MS;
+	r.generator_bound = r.lag_p99_ms > lag_limit || r.gen_cpu > KC_GEN_CPU_BUSY;
 	r.latency_hist = st.latency;
 	r.service_hist = st.service;
 	st.latency = st.service = NULL;
