@@ -574,6 +574,7 @@ static void test_inprocess(void **st)
 	p.slots = 0;
 	assert_int_equal(kc_emu_start(&p, "127.0.0.1:0", &e, &d), KC_EINVAL);
 	assert_null(e);
+	assert_string_equal(d.key, "slots");
 }
 
 int main(void)
