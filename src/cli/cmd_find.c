@@ -11,6 +11,7 @@
  * still written, marked partial.
  */
 #include "cli.h"
+#include "cli_price.h"
 #include "kc_config.h"
 #include "runout.h"
 #include "target.h"
@@ -404,19 +405,6 @@ static int build_pool(const struct find_cfg *c, bool image_default, struct kc_po
 	return kc_pool_new_jpeg(pool, &c->jpeg, d);
 }
 
-/* Path of data/instance-types.csv: $KNEECAP_PRICES, ./data, or the source tree. */
-static const char *prices_path(void)
-{
-	const char *env = getenv("KNEECAP_PRICES");
-	if (env && *env)
-		return env;
-	if (access("data/instance-types.csv", R_OK) == 0)
-		return "data/instance-types.csv";
-	if (access(KC_DATADIR "/instance-types.csv", R_OK) == 0)
-		return KC_DATADIR "/instance-types.csv";
-	return NULL;
-}
-
 static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
 			   const struct kc_engine *e, const char *target_display,
 			   const struct kc_pool *pool, bool emulated)
@@ -758,7 +746,7 @@ int kc_cmd_find(int argc, char **argv)
 				      "diagnosis", knee.diagnosis));
 	if (t.sagemaker)
 		json_object_set_new(extra, "credentials", json_string(t.creds_desc));
-	const char *pp = prices_path();
+	const char *pp = cli_price_path(NULL);
 	if (have_rec && c.rec.instance_type[0]) {
 		struct kc_pricing *pr = NULL;
 		double usd = 0;
