@@ -371,9 +371,11 @@ static void on_progress(void *ud, const struct kc_progress *p)
 	struct run_ctx *c = ud;
 	if (c->o->quiet)
 		return;
+	/* This step's remainder plus every later step's warm-up and window. */
 	int64_t left_ns = p->total_ns - p->elapsed_ns;
 	if (left_ns < 0)
 		left_ns = 0;
+	left_ns += (int64_t)(c->nsteps - (size_t)p->step_index - 1) * p->total_ns;
 	char eta[32];
 	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
 	char line[256];
