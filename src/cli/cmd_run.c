@@ -675,8 +675,11 @@ int kc_cmd_run(int argc, char **argv)
 	int probe_status = 0;
 	int prc = kc_engine_probe(e, &probe_status, &d);
 	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
 		cli_diag_error("run", &d);
-		status = KC_EXIT_UNREACHABLE;
+		status = prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+				 ? KC_EXIT_UNREACHABLE
+				 : KC_EXIT_USAGE;
 		goto out_engine;
 	}
 	if (probe_status >= 400)
