@@ -38,8 +38,9 @@ int kc_hdr_new_like(struct kc_hdr **out, const struct kc_hdr *h);
 
 /*
  * Records value once (n times).  Returns false, and counts the value as out
- * of range, when value < 0 or value > highest; the histogram is otherwise
- * unchanged.
+ * of range (n times; once when n < 0), when value < 0, value > highest or
+ * n < 0; the histogram is otherwise unchanged.  Never allocates, locks or
+ * divides: safe on the per-request path.
  */
 bool kc_hdr_record(struct kc_hdr *h, int64_t value);
 bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n);
@@ -54,26 +55,38 @@ bool kc_hdr_record_corrected(struct kc_hdr *h, int64_t value,
 			     int64_t expected_interval);
 
 /*
- * Adds every count of src into dst (their ranges may differ).  Returns the
- * number of src samples that did not fit dst's range (also counted there as
- * out of range); 0 when all fit.
+ * Adds every count of src into dst (their ranges may differ: then each
+ * bucket of src is re-recorded at its lowest equivalent value).  dst's
+ * out-of-range count also takes src's, so a merge equals recording the
+ * union.  Returns the number of src samples that did not fit dst's range
+ * (also counted there as out of range); 0 when all fit.
  */
 int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src);
 
 /* Empties h (counts, min/max, out-of-range count, timestamps, tag). */
 void kc_hdr_reset(struct kc_hdr *h);
 
+/*
+ * Queries.  None allocates or changes h; like every read of a struct kc_hdr
+ * they must not race with a writer (take intervals through a recorder).
+ */
+/* Samples recorded (in range) since the last reset. */
 int64_t kc_hdr_total_count(const struct kc_hdr *h);
 /* Samples rejected as out of range since the last reset. */
 int64_t kc_hdr_out_of_range(const struct kc_hdr *h);
 /* Smallest/largest recorded value (equivalent-range representative); 0 if empty. */
 int64_t kc_hdr_min(const struct kc_hdr *h);
 int64_t kc_hdr_max(const struct kc_hdr *h);
+/*
+ * Mean and standard deviation, each sample standing for the middle of its
+ * equivalent range (as HdrHistogram's getMean/getStdDeviation); 0 if empty.
+ */
 double kc_hdr_mean(const struct kc_hdr *h);
 double kc_hdr_stddev(const struct kc_hdr *h);
 /* Value at percentile p (0..100), as HdrHistogram's getValueAtPercentile; 0 if empty. */
 int64_t kc_hdr_value_at_percentile(const struct kc_hdr *h, double p);
 
+/* The shape h was made with (a decoded histogram: the shape in its header). */
 int64_t kc_hdr_lowest(const struct kc_hdr *h);
 int64_t kc_hdr_highest(const struct kc_hdr *h);
 int kc_hdr_sigfigs(const struct kc_hdr *h);
@@ -149,7 +162,11 @@ void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms);
 /* Frees both histograms; r may be NULL. */
 void kc_hdr_recorder_fini(struct kc_hdr_recorder *r);
 
-/* Writer side: record into the active interval; wait-free, no allocation. */
+/*
+ * Writer side, from one thread only (the phaser counts that thread out with
+ * plain stores): records into the active interval; wait-free, no allocation,
+ * no lock.  Returns false for an out-of-range value, as kc_hdr_record.
+ */
 bool kc_hdr_recorder_record(struct kc_hdr_recorder *r, int64_t value);
 bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
 				      int64_t expected_interval);

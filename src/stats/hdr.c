@@ -102,10 +102,15 @@ static inline int32_t counts_index(const struct kc_hdr *h, int bucket,
 	return base + (sub - h->sub_bucket_half_count);
 }
 
-int32_t kc_hdr_index_of(const struct kc_hdr *h, int64_t value)
+static inline int32_t index_of(const struct kc_hdr *h, int64_t value)
 {
 	int b = bucket_index(h, value);
 	return counts_index(h, b, sub_bucket_index(h, value, b));
+}
+
+int32_t kc_hdr_index_of(const struct kc_hdr *h, int64_t value)
+{
+	return index_of(h, value);
 }
 
 int64_t kc_hdr_value_from_index(const struct kc_hdr *h, int32_t index)
@@ -117,7 +122,8 @@ int64_t kc_hdr_value_from_index(const struct kc_hdr *h, int32_t index)
 		sub -= h->sub_bucket_half_count;
 		bucket = 0;
 	}
-	return (int64_t)sub << (bucket + h->unit_magnitude);
+	/* Unsigned: the last bucket's upper indexes lie past INT64_MAX. */
+	return (int64_t)((uint64_t)sub << (bucket + h->unit_magnitude));
 }
 
 static int64_t equivalent_range_size(const struct kc_hdr *h, int64_t value)
@@ -149,6 +155,17 @@ int64_t kc_hdr_median_equivalent(const struct kc_hdr *h, int64_t value)
 {
 	return kc_hdr_lowest_equivalent(h, value) +
 	       (equivalent_range_size(h, value) >> 1);
+}
+
+/*
+ * Counts beyond the max value's index are all zero (every path that adds a
+ * count also raises max_value), so loops over counts stop there: an
+ * interval swap then costs what the interval used, not the whole range.
+ */
+static int32_t used_len(const struct kc_hdr *h)
+{
+	int32_t n = index_of(h, h->max_value) + 1;
+	return n < h->counts_len ? n : h->counts_len;
 }
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -206,7 +223,7 @@ int kc_hdr_new_like(struct kc_hdr **out, const struct kc_hdr *h)
 void kc_hdr_reset(struct kc_hdr *h)
 {
 	KC_ASSERT(h);
-	memset(h->counts, 0, (size_t)h->counts_len * sizeof(int64_t));
+	memset(h->counts, 0, (size_t)used_len(h) * sizeof(int64_t));
 	h->total_count = 0;
 	h->out_of_range = 0;
 	h->min_value = INT64_MAX;
@@ -233,14 +250,14 @@ void kc_hdr_recount(struct kc_hdr *h)
 
 /* ---- recording ------------------------------------------------------- */
 
-bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
+/* The record path: a clz, shifts, one add to the counts; inlined into callers. */
+static inline bool record(struct kc_hdr *h, int64_t value, int64_t n)
 {
 	if (value < 0 || value > h->highest || n < 0) {
 		h->out_of_range += n > 0 ? n : 1;
 		return false;
 	}
-	int32_t i = kc_hdr_index_of(h, value);
-	h->counts[i] += n;
+	h->counts[index_of(h, value)] += n;
 	h->total_count += n;
 	if (value < h->min_value)
 		h->min_value = value;
@@ -249,28 +266,51 @@ bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
 	return true;
 }
 
+bool kc_hdr_record_n(struct kc_hdr *h, int64_t value, int64_t n)
+{
+	return record(h, value, n);
+}
+
 bool kc_hdr_record(struct kc_hdr *h, int64_t value)
 {
-	return kc_hdr_record_n(h, value, 1);
+	return record(h, value, 1);
 }
 
 /*
  * recordValueWithExpectedInterval: a value far longer than the interval at
  * which an open-loop client would have sent means the samples it would have
- * taken meanwhile were never taken; record them, each one interval shorter.
- * The loop is bounded by value / expected_interval, itself bounded by
- * highest / expected_interval because value was in range.
+ * taken meanwhile were never taken; record them, each one interval shorter:
+ * value - k * interval for k = 1 .. value / interval - 1.
+ * The reference records them one by one (3.6e9 records for a 1-hour stall
+ * at a 1 us interval).  Here every sub-bucket takes all of the sequence's
+ * terms that fall in it with one add, so the work is bounded by the counts
+ * array, not by value / interval; the counts are the same.  This path may
+ * divide: it runs only when a stall is being filled in.
  */
 bool kc_hdr_record_corrected(struct kc_hdr *h, int64_t value,
 			     int64_t expected_interval)
 {
-	if (!kc_hdr_record(h, value))
+	if (!record(h, value, 1))
 		return false;
-	if (expected_interval <= 0)
+	const int64_t iv = expected_interval;
+	if (iv <= 0 || value < 2 * iv)
 		return true;
-	for (int64_t missing = value - expected_interval;
-	     missing >= expected_interval; missing -= expected_interval)
-		kc_hdr_record(h, missing);
+	int64_t left = value / iv - 1;       /* terms still to record */
+	int64_t cur = value - iv;           /* the largest term not recorded */
+	while (left > 0) {
+		int32_t i = index_of(h, cur);
+		int64_t lo = kc_hdr_value_from_index(h, i);
+		int64_t m = (cur - lo) / iv + 1;
+		if (m > left)
+			m = left;
+		h->counts[i] += m;
+		h->total_count += m;
+		left -= m;
+		cur -= m * iv;
+	}
+	int64_t smallest = cur + iv;
+	if (smallest < h->min_value)
+		h->min_value = smallest;
 	return true;
 }
 
@@ -283,7 +323,7 @@ int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src)
 		    dst->counts_len == src->counts_len &&
 		    dst->highest >= src->highest;
 	if (same) {
-		for (int32_t i = 0; i < src->counts_len; i++)
+		for (int32_t i = 0, n = used_len(src); i < n; i++)
 			dst->counts[i] += src->counts[i];
 		dst->total_count += src->total_count;
 		if (src->total_count > 0) {
@@ -295,7 +335,7 @@ int64_t kc_hdr_add(struct kc_hdr *dst, const struct kc_hdr *src)
 		return 0;
 	}
 	/* Different layouts: re-record each bucket by its representative. */
-	for (int32_t i = 0; i < src->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(src); i < n; i++) {
 		int64_t c = src->counts[i];
 		if (c == 0)
 			continue;
@@ -334,7 +374,7 @@ double kc_hdr_mean(const struct kc_hdr *h)
 	if (h->total_count == 0)
 		return 0.0;
 	double total = 0.0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(h); i < n; i++) {
 		if (h->counts[i] == 0)
 			continue;
 		int64_t v = kc_hdr_value_from_index(h, i);
@@ -350,7 +390,7 @@ double kc_hdr_stddev(const struct kc_hdr *h)
 		return 0.0;
 	double mean = kc_hdr_mean(h);
 	double dev_total = 0.0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	for (int32_t i = 0, n = used_len(h); i < n; i++) {
 		if (h->counts[i] == 0)
 			continue;
 		int64_t v = kc_hdr_value_from_index(h, i);
@@ -453,12 +493,11 @@ static void next_level(struct kc_hdr_iter *it)
 {
 	double to = it->next_pct;
 	double halvings = floor(log(100.0 / (100.0 - to)) / log(2.0));
-	/* At 100% the distance is 0: log is inf; stop growing the tick count. */
-	if (!(halvings < 62.0))
-		halvings = 62.0;
-	int64_t ticks = (int64_t)it->ticks_per_half *
-			((int64_t)1 << ((int64_t)halvings + 1));
-	it->next_pct = to + 100.0 / (double)ticks;
+	/* At 100% the distance is 0 and log is inf: cap, in doubles, no overflow. */
+	if (!(halvings < 1000.0))
+		halvings = 1000.0;
+	double ticks = (double)it->ticks_per_half * ldexp(1.0, (int)halvings + 1);
+	it->next_pct = to + 100.0 / ticks;
 }
 
 bool kc_hdr_iter_next(struct kc_hdr_iter *it)
@@ -554,13 +593,26 @@ void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms)
 	r->interval_start_ms = start_ms;
 }
 
+/*
+ * Counts the writer out of the phase it entered in.  The recorder has one
+ * writer, so only this thread ever increments an end counter (the reader
+ * only re-initializes the counter of the phase no writer is in), and a
+ * load plus a release store replaces the locked add Java's multi-writer
+ * phaser needs: one atomic read-modify-write per record instead of two.
+ */
+static inline void writer_exit(struct kc_hdr_recorder *r, int_fast64_t entered)
+{
+	atomic_int_fast64_t *end = entered < 0 ? &r->odd_end : &r->even_end;
+	int_fast64_t v = atomic_load_explicit(end, memory_order_relaxed);
+	atomic_store_explicit(end, v + 1, memory_order_release);
+}
+
 bool kc_hdr_recorder_record(struct kc_hdr_recorder *r, int64_t value)
 {
 	int_fast64_t e = atomic_fetch_add(&r->start_epoch, 1);
 	struct kc_hdr *h = atomic_load(&r->active);
-	bool ok = kc_hdr_record(h, value);
-	atomic_fetch_add_explicit(e < 0 ? &r->odd_end : &r->even_end, 1,
-				  memory_order_release);
+	bool ok = record(h, value, 1);
+	writer_exit(r, e);
 	return ok;
 }
 
@@ -570,8 +622,7 @@ bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
 	int_fast64_t e = atomic_fetch_add(&r->start_epoch, 1);
 	struct kc_hdr *h = atomic_load(&r->active);
 	bool ok = kc_hdr_record_corrected(h, value, expected_interval);
-	atomic_fetch_add_explicit(e < 0 ? &r->odd_end : &r->even_end, 1,
-				  memory_order_release);
+	writer_exit(r, e);
 	return ok;
 }
 

@@ -306,6 +306,10 @@ static int decode_plain(const uint8_t *p, size_t n, int64_t max_counts,
 	const uint8_t *q = p + KC_HLOG_V2_HEADER_BYTES;
 	size_t left = payload;
 	int64_t idx = 0, total = 0;
+	/* The top bucket may have indexes for values past INT64_MAX: none valid. */
+	int64_t idx_end = (int64_t)kc_hdr_index_of(h, INT64_MAX) + 1;
+	if (idx_end > h->counts_len)
+		idx_end = h->counts_len;
 	while (left > 0) {
 		int64_t v = 0;
 		size_t used = zigzag_get(q, left, &v);
@@ -323,9 +327,11 @@ static int decode_plain(const uint8_t *p, size_t n, int64_t max_counts,
 			idx += -v;
 			continue;
 		}
-		if (idx >= h->counts_len) {
+		if (idx >= idx_end) {
+			if (v == 0)
+				continue; /* a zero count past the end changes nothing */
 			rc = kc_diag_set(d, KC_EPARSE, "more counts than the histogram holds (%d)",
-					 (int)h->counts_len);
+					 (int)idx_end);
 			goto fail;
 		}
 		if (__builtin_add_overflow(total, v, &total)) {

@@ -6,12 +6,15 @@
  *                          and prints one line of figures per interval
  *   hlog_tool read FILE    reads FILE with kneecap's reader and prints the
  *                          same figures; exit 1 on a reader error
+ *   hlog_tool pct FILE     reads FILE and prints each interval's percentile
+ *                          distribution (kc_hdr_iter_percentiles, 5 ticks)
  *
  * Figures: tag start_ms end_ms count min max mean p50 p90 p99 p99.9, the
  * format tests/integration/java/HlogCheck.java prints.  A test helper, so it
  * prints (the library never does).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +130,17 @@ static int do_write(const char *path)
 	return rc;
 }
 
-static int do_read(const char *path)
+static void percentiles(const struct kc_hdr *h)
+{
+	printf("# %s\n", kc_hdr_tag(h)[0] ? kc_hdr_tag(h) : "-");
+	struct kc_hdr_iter it;
+	kc_hdr_iter_percentiles(&it, h, 5);
+	while (kc_hdr_iter_next(&it))
+		printf("%lld %.9f %lld %lld\n", (long long)it.value, it.percentile,
+		       (long long)it.count_to_value, (long long)it.count_at_value);
+}
+
+static int do_read(const char *path, bool pct)
 {
 	struct kc_buf b;
 	kc_buf_init(&b, (size_t)256 << 20);
@@ -142,7 +155,10 @@ static int do_read(const char *path)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	while ((rc = kc_hlog_reader_next(&r, &iv, &d)) == 1) {
-		figures(iv.hist);
+		if (pct)
+			percentiles(iv.hist);
+		else
+			figures(iv.hist);
 		kc_hdr_free(iv.hist);
 	}
 	if (rc < 0)
@@ -154,14 +170,16 @@ static int do_read(const char *path)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: hlog_tool read|write FILE\n");
+		fprintf(stderr, "usage: hlog_tool read|write|pct FILE\n");
 		return 2;
 	}
 	int rc;
 	if (strcmp(argv[1], "write") == 0)
 		rc = do_write(argv[2]);
 	else if (strcmp(argv[1], "read") == 0)
-		rc = do_read(argv[2]);
+		rc = do_read(argv[2], false);
+	else if (strcmp(argv[1], "pct") == 0)
+		rc = do_read(argv[2], true);
 	else
 		return 2;
 	if (rc < 0) {

@@ -60,6 +60,25 @@ cp "$TMP/out" "$TMP/j.written"
 expect_rc 0 "kneecap reads Java's log" "$HLOG_TOOL" read "$TMP/j.hlog"
 same "$TMP/j.written" "$TMP/out" "kneecap reads Java's figures, tags and timestamps unchanged"
 
+# Percentile iteration (PercentileIterator, 5 ticks per half distance):
+# values and counts equal, levels equal but for the last printed digit
+# (Java's %f rounds ties up, C's to even).
+expect_rc 0 "Java percentile distribution" "${JAVA[@]}" pct "$TMP/j.hlog"
+cp "$TMP/out" "$TMP/j.pct"
+expect_rc 0 "kneecap percentile distribution" "$HLOG_TOOL" pct "$TMP/j.hlog"
+if awk 'NR == FNR { a[FNR] = $0; na = FNR; next }
+	{ nb = FNR; split(a[FNR], x, " "); split($0, y, " ");
+	  if ($1 == "#") { if (a[FNR] != $0) { print "line " FNR; bad = 1 } next }
+	  d = x[2] - y[2]; if (d < 0) d = -d;
+	  if (x[1] != y[1] || x[3] != y[3] || x[4] != y[4] || d > 1e-8) {
+		print "line " FNR ": " a[FNR] " vs " $0; bad = 1 } }
+	END { if (na != nb || na < 50) { print "lines: " na " vs " nb; bad = 1 } exit bad }' \
+	"$TMP/j.pct" "$TMP/out" >"$TMP/diff" 2>&1; then
+	ok "percentile iteration matches Java's PercentileIterator"
+else
+	fail "percentile iteration matches Java's PercentileIterator"; sed 's/^/    /' "$TMP/diff" | head -10
+fi
+
 # Same distributions on both sides (where the data are the same): same figures.
 grep -E '^(uniform|stall|wide|empty) ' "$TMP/kc.written" >"$TMP/kc.det"
 grep -E '^(uniform|stall|wide|empty) ' "$TMP/j.written" >"$TMP/j.det"

@@ -238,6 +238,31 @@ static void test_corrected_stall(void **state)
 	kc_hdr_free(raw);
 }
 
+/* The bucketed fill-in equals recording every missing sample one by one. */
+static void test_corrected_equals_naive(void **state)
+{
+	(void)state;
+	struct kc_hdr *fast = new_hdr(1, HOUR_US, 3), *slow = new_hdr(1, HOUR_US, 3);
+	uint64_t s = 5;
+	for (int round = 0; round < 300; round++) {
+		int64_t iv = 1 + (int64_t)(rng_next(&s) % (round < 150 ? 50 : 200000));
+		int64_t v = (int64_t)(rng_next(&s) % (round < 150 ? 300000 : 3000000));
+		kc_hdr_record_corrected(fast, v, iv);
+		kc_hdr_record(slow, v);
+		for (int64_t m = v - iv; m >= iv; m -= iv)
+			kc_hdr_record(slow, m);
+	}
+	assert_same_counts(fast, slow);
+	/* A one-hour stall at a 1 us interval stays cheap: 3.6e9 samples. */
+	kc_hdr_reset(fast);
+	assert_true(kc_hdr_record_corrected(fast, HOUR_US, 1));
+	assert_int_equal(kc_hdr_total_count(fast), HOUR_US);
+	assert_int_equal(kc_hdr_min(fast), 1);
+	assert_within(kc_hdr_value_at_percentile(fast, 50.0), HOUR_US / 2, 3);
+	kc_hdr_free(slow);
+	kc_hdr_free(fast);
+}
+
 static void test_extremes_and_out_of_range(void **state)
 {
 	(void)state;
@@ -466,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_percentile_rounding),
 		cmocka_unit_test(test_merge_equals_union),
 		cmocka_unit_test(test_corrected_stall),
+		cmocka_unit_test(test_corrected_equals_naive),
 		cmocka_unit_test(test_extremes_and_out_of_range),
 		cmocka_unit_test(test_reset_times_tag),
 		cmocka_unit_test(test_percentile_iterator),

@@ -6,6 +6,8 @@
  *                               one line of figures per interval
  *   java HlogCheck write FILE   writes FILE with HistogramLogWriter from known
  *                               distributions and prints the same figures
+ *   java HlogCheck pct FILE     reads FILE and prints each interval's
+ *                               percentile distribution (5 ticks per half)
  *
  * Figures: tag start_ms end_ms count min max mean p50 p90 p99 p99.9, the
  * format tests/integration/hlog_tool.c prints, so the script can diff them.
@@ -16,6 +18,7 @@ import java.util.Random;
 import org.HdrHistogram.EncodableHistogram;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogReader;
+import org.HdrHistogram.HistogramIterationValue;
 import org.HdrHistogram.HistogramLogWriter;
 
 public class HlogCheck {
@@ -37,6 +40,20 @@ public class HlogCheck {
         int n = 0;
         while ((e = r.nextIntervalHistogram()) != null && n++ < 10000)
             figures((Histogram) e);
+    }
+
+    static void pct(String path) throws Exception {
+        HistogramLogReader r = new HistogramLogReader(path);
+        EncodableHistogram e;
+        int n = 0;
+        while ((e = r.nextIntervalHistogram()) != null && n++ < 10000) {
+            Histogram h = (Histogram) e;
+            System.out.println("# " + (h.getTag() == null ? "-" : h.getTag()));
+            for (HistogramIterationValue v : h.percentiles(5))
+                System.out.printf(Locale.US, "%d %.9f %d %d%n", v.getValueIteratedTo(),
+                        v.getPercentileLevelIteratedTo(), v.getTotalCountToThisValue(),
+                        v.getCountAtValueIteratedTo());
+        }
     }
 
     static void emit(HistogramLogWriter w, Histogram h, String tag, long startMs, long endMs) {
@@ -86,13 +103,15 @@ public class HlogCheck {
 
     public static void main(String[] args) throws Exception {
         if (args.length != 2) {
-            System.err.println("usage: HlogCheck read|write FILE");
+            System.err.println("usage: HlogCheck read|write|pct FILE");
             System.exit(2);
         }
         if (args[0].equals("read"))
             read(args[1]);
         else if (args[0].equals("write"))
             write(args[1]);
+        else if (args[0].equals("pct"))
+            pct(args[1]);
         else
             System.exit(2);
     }
