@@ -127,6 +127,11 @@ while read -r name verdict rest; do
 	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
 done <"$TMP/check2"
 
+# The report command reads what run wrote.
+expect_rc 0 "kneecap report renders run's result.json" timeout 60 "$KNEECAP" report \
+	"$TMP/o2/result.json" -o "$TMP/o2/report.html"
+[ -s "$TMP/o2/report.html" ] && ok "report.html written" || fail "report.html written"
+
 # --- a linear ramp 100 -> 300 rps over 2 s: 400 arrivals, offered = mean 200 ---
 expect_rc 0 "--linear exits 0" timeout 30 "$KNEECAP" run "$URL" --linear 100:300 --duration 2s \
 	--threads 2 --json --quiet
