@@ -28,6 +28,8 @@
 #include "kneecap/hlog.h"
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
+#include "kneecap/jpeg.h"
+#include "kneecap/pool.h"
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
 
@@ -64,7 +66,9 @@ static const char usage_text[] =
 	"  -X, --method M        HTTP method (default GET, or POST with a body)\n"
 	"  -H, --header 'N: v'   extra header (repeatable)\n"
 	"  --body FILE           request body (sent as is, never copied per request)\n"
-	"  --content-type T      Content-Type of --body (default application/octet-stream)\n"
+	"  --content-type T      Content-Type of --body (default: from the extension)\n"
+	"  --payload jpeg        POST the synthetic 1024x1024 JPEG pool (32 pictures, rotated)\n"
+	"  --payload-dir DIR     POST every JPEG in DIR, rotated\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
 	"  --json                print result.json on stdout instead of the table\n"
@@ -74,7 +78,6 @@ static const char usage_text[] =
 	"exit status: 0 ok, 2 bad usage or input, 3 the target could not be reached.\n";
 
 #define MAX_HEADERS KC_ENGINE_MAX_HEADERS
-#define BODY_MAX ((size_t)256 << 20)
 
 struct run_opts {
 	const char *target;
@@ -98,6 +101,8 @@ struct run_opts {
 	const char *headers[MAX_HEADERS];
 	size_t nheaders;
 	const char *body_file;
+	const char *payload;      /* "jpeg": the synthetic pool */
+	const char *payload_dir;
 	const char *content_type;
 	const char *out_dir;
 	bool json, quiet;
@@ -151,7 +156,7 @@ static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns,
 enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
 };
 
 static const struct option longopts[] = {
@@ -176,6 +181,8 @@ static const struct option longopts[] = {
 	{"method", required_argument, NULL, 'X'},
 	{"header", required_argument, NULL, 'H'},
 	{"body", required_argument, NULL, O_BODY},
+	{"payload", required_argument, NULL, O_PAYLOAD},
+	{"payload-dir", required_argument, NULL, O_PAYLOAD_DIR},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -289,6 +296,14 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_BODY:
 		o->body_file = arg;
 		break;
+	case O_PAYLOAD:
+		if (strcmp(arg, "jpeg") != 0)
+			return bad("--payload", arg, "the only synthetic payload is 'jpeg'");
+		o->payload = arg;
+		break;
+	case O_PAYLOAD_DIR:
+		o->payload_dir = arg;
+		break;
 	case O_CTYPE:
 		o->content_type = arg;
 		break;
@@ -364,6 +379,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
 		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
 			  o->target);
+		return KC_EXIT_USAGE;
+	}
+	if ((o->body_file != NULL) + (o->payload != NULL) + (o->payload_dir != NULL) > 1) {
+		cli_error("run: give at most one of --body, --payload or --payload-dir");
 		return KC_EXIT_USAGE;
 	}
 	if (o->content_type && !o->body_file) {
@@ -442,7 +461,8 @@ static void progress_end(struct run_ctx *c)
 
 /* ---- outputs ---- */
 
-static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t body_bytes)
+static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
+			   const struct kc_pool *pool)
 {
 	json_t *names = json_array();
 	for (size_t i = 0; i < o->nheaders; i++) {
@@ -468,15 +488,26 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
 		"connect_timeout_s",
 		(double)(o->connect_timeout_ns ? o->connect_timeout_ns : 5 * KC_NS_PER_S) / 1e9,
-		"method", o->method ? o->method : (o->body_file ? "POST" : "GET"),
+		"method", o->method ? o->method : (pool ? "POST" : "GET"),
 		"latency_from", "intended send time (coordinated-omission corrected); "
 				"service_ms from the actual send",
-		"header_names", names, "body_file", o->body_file, "body_bytes", (json_int_t)body_bytes,
+		"header_names", names, "body_file", o->body_file, "bodies", (json_int_t)0,
 		"tls_verify", !o->insecure, "ramp", o->ramp_text ? o->ramp_text : "",
 		"histogram", "unit", "us", "lowest", (json_int_t)KC_ENGINE_HDR_LOWEST, "highest",
 		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
 	if (cfg && o->have_rate)
 		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg && pool) {
+		struct kc_pool_summary ps;
+		kc_pool_summary(pool, &ps);
+		json_object_set_new(cfg, "bodies", json_integer((json_int_t)ps.count));
+		json_object_set_new(cfg, "payload",
+				    json_pack("{s:s,s:I,s:f,s:I,s:I,s:s,s:s?}", "source", ps.source,
+					      "count", (json_int_t)ps.count, "bytes_mean", ps.bytes_mean,
+					      "bytes_min", (json_int_t)ps.bytes_min, "bytes_max",
+					      (json_int_t)ps.bytes_max, "content_type", ps.content_type,
+					      "dir", o->payload_dir));
+	}
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -602,20 +633,51 @@ static int reachable_anywhere(const struct kc_step_result *s, size_t n)
 	return 0;
 }
 
-/* Reads --body into body (kept for the engine's life). Returns -1 or an exit status. */
-static int load_body(const struct run_opts *o, struct kc_buf *body, struct kc_body *kb)
+/*
+ * Builds the payload pool a body option asks for (none: *pool stays NULL)
+ * and the engine's view of it: one struct kc_body per entry, borrowed from
+ * the pool, built once here so requests never copy or hash.  Returns -1 or
+ * an exit status.
+ */
+static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct kc_body **bodies,
+			size_t *nbodies)
 {
-	if (!o->body_file)
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int rc = 0;
+	const char *what = "--body";
+	if (o->body_file) {
+		rc = kc_pool_load_body(pool, o->body_file, o->content_type, &d);
+	} else if (o->payload_dir) {
+		what = "--payload-dir";
+		rc = kc_pool_load_dir(pool, o->payload_dir, &d);
+	} else if (o->payload) {
+		what = "--payload jpeg";
+		struct kc_jpeg_opts jo;
+		kc_jpeg_opts_default(&jo);
+		rc = kc_pool_new_jpeg(pool, &jo, &d);
+	} else {
 		return -1;
-	int rc = kc_buf_read_file(body, o->body_file);
+	}
 	if (rc) {
-		cli_error("run: --body '%s': %s", o->body_file,
-			  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "run: %s", what);
+		cli_diag_error(prefix, &d);
 		return KC_EXIT_USAGE;
 	}
-	kb->data = body->data ? body->data : "";
-	kb->len = body->len;
-	kb->content_type = o->content_type;
+	size_t n = kc_pool_count(*pool);
+	*bodies = calloc(n, sizeof(**bodies));
+	if (!*bodies) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_payload *p = kc_pool_get(*pool, i);
+		(*bodies)[i] = (struct kc_body){.data = p->bytes, .len = p->len_bytes,
+						.content_type = p->content_type,
+						.sha256_hex = p->sha256_hex};
+	}
+	*nbodies = n;
 	return -1;
 }
 
@@ -624,7 +686,8 @@ static int load_body(const struct run_opts *o, struct kc_buf *body, struct kc_bo
  * total over threads (as wrk's -c); closed loop defaults to one connection
  * per outstanding request.  Returns -1 with *out set, or an exit status.
  */
-static int make_engine(const struct run_opts *o, const struct kc_body *kb, struct kc_engine **out)
+static int make_engine(const struct run_opts *o, const struct kc_body *bodies, size_t nbodies,
+		       struct kc_engine **out)
 {
 	uint32_t threads = (uint32_t)o->threads;
 	if (!threads) {
@@ -640,8 +703,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *kb, struc
 	}
 	struct kc_engine_config cfg = {
 		.url = o->target, .method = o->method, .headers = o->headers,
-		.nheaders = o->nheaders, .bodies = o->body_file ? kb : NULL,
-		.nbodies = o->body_file ? 1 : 0, .threads = threads, .connections = conns,
+		.nheaders = o->nheaders, .bodies = bodies, .nbodies = nbodies,
+		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
@@ -739,11 +802,12 @@ int kc_cmd_run(int argc, char **argv)
 	cli_log_init(o.verbose, o.quiet);
 	if (o.out_dir && make_out_dir(o.out_dir))
 		return KC_EXIT_USAGE;
-	struct kc_buf body;
-	kc_buf_init(&body, BODY_MAX);
-	struct kc_body kb = {0};
+	struct kc_pool *pool = NULL;
+	struct kc_body *bodies = NULL;
+	size_t nbodies = 0;
 	struct kc_engine *e = NULL;
-	if ((status = load_body(&o, &body, &kb)) >= 0 || (status = make_engine(&o, &kb, &e)) >= 0)
+	if ((status = load_payload(&o, &pool, &bodies, &nbodies)) >= 0 ||
+	    (status = make_engine(&o, bodies, nbodies, &e)) >= 0)
 		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
@@ -771,7 +835,7 @@ int kc_cmd_run(int argc, char **argv)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
 	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
-	json_t *config = config_json(&o, e, kb.len);
+	json_t *config = config_json(&o, e, pool);
 	struct kc_result res = {
 		.mode = "rps", .target = o.target, .config = config, .env = env,
 		.steps = steps, .nsteps = done, .partial = interrupted,
@@ -792,6 +856,7 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
-	kc_buf_fini(&body);
+	free(bodies);
+	kc_pool_free(pool);
 	return status;
 }

@@ -44,6 +44,9 @@ bad "bad scheme" "ftp://127.0.0.1/" --rate 10
 bad "bad arrival" "$U" --rate 10 --arrival gaussian
 bad "missing body file" "$U" --rate 10 --body "$TMP/nope"
 bad "bad header" "$U" --rate 10 -H "NoColon"
+bad "unknown payload" "$U" --rate 10 --payload png
+bad "missing payload dir" "$U" --rate 10 --payload-dir "$TMP/nope"
+bad "two body sources" "$U" --rate 10 --payload jpeg --body "$TMP/nope"
 bad "unknown option" "$U" --rate 10 --frobnicate
 bad "missing option value" "$U" --rate
 bad "bad --http" "$U" --rate 10 --http 3
