@@ -192,9 +192,10 @@ void kc_engine_free(struct kc_engine *e);
  * target is reachable.  Returns 0 when an HTTP response arrived (any
  * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
  * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
- * KC_ETIMEOUT, with curl's reason in d.  Uses its own handle and
- * connection (closed on return); a response that connected but failed
- * later (reset, bad reply) counts as reachable and returns 0 with status 0.
+ * KC_ETIMEOUT (the connection itself timed out), with curl's reason in d.
+ * Uses its own handle and connection (closed on return).  An exchange that
+ * connected but then failed (reset, bad reply, no answer within the
+ * request timeout) counts as reachable: 0 with status 0.
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
 
