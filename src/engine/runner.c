@@ -366,7 +366,8 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 			goto out;
 		}
 		for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
-			s->nodes[n++].data = s->decor.line[i];
+			if (s->decor.line[i])
+				s->nodes[n++].data = (char *)(uintptr_t)s->decor.line[i];
 	}
 	for (int i = 0; i < n - 1; i++)
 		s->nodes[i].next = &s->nodes[i + 1];
