@@ -27,7 +27,10 @@
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
 #include "kneecap/log.h"
+#include "kneecap/creds.h"
 #include "kneecap/parse.h"
+#include "kneecap/sagemaker.h"
+#include "kneecap/sigv4.h"
 #include "kneecap/jpeg.h"
 #include "kneecap/pool.h"
 #include "kneecap/result.h"
@@ -69,6 +72,11 @@ static const char usage_text[] =
 	"  --content-type T      Content-Type of --body (default: from the extension)\n"
 	"  --payload jpeg        POST the synthetic 1024x1024 JPEG pool (32 pictures, rotated)\n"
 	"  --payload-dir DIR     POST every JPEG in DIR, rotated\n"
+	"sagemaker: targets (TARGET = sagemaker:ENDPOINT[/VARIANT], SigV4-signed POSTs;\n"
+	"the body defaults to --payload jpeg):\n"
+	"  --region R            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
+	"  --profile P           credentials/config profile (as the AWS CLI)\n"
+	"  --endpoint-url URL    send to URL instead of runtime.sagemaker.REGION.amazonaws.com\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
 	"  --json                print result.json on stdout instead of the table\n"
@@ -103,6 +111,7 @@ struct run_opts {
 	const char *body_file;
 	const char *payload;      /* "jpeg": the synthetic pool */
 	const char *payload_dir;
+	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
 	const char *content_type;
 	const char *out_dir;
 	bool json, quiet;
@@ -157,6 +166,7 @@ enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL,
 };
 
 static const struct option longopts[] = {
@@ -183,6 +193,9 @@ static const struct option longopts[] = {
 	{"body", required_argument, NULL, O_BODY},
 	{"payload", required_argument, NULL, O_PAYLOAD},
 	{"payload-dir", required_argument, NULL, O_PAYLOAD_DIR},
+	{"region", required_argument, NULL, O_REGION},
+	{"profile", required_argument, NULL, O_PROFILE},
+	{"endpoint-url", required_argument, NULL, O_ENDPOINT_URL},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -304,6 +317,15 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_PAYLOAD_DIR:
 		o->payload_dir = arg;
 		break;
+	case O_REGION:
+		o->region = arg;
+		break;
+	case O_PROFILE:
+		o->profile = arg;
+		break;
+	case O_ENDPOINT_URL:
+		o->endpoint_url = arg;
+		break;
 	case O_CTYPE:
 		o->content_type = arg;
 		break;
@@ -372,11 +394,19 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		cli_error("run: --step-duration goes with --ramp; use --duration");
 		return KC_EXIT_USAGE;
 	}
-	if (!strncmp(o->target, "sagemaker:", 10)) {
-		cli_error("run: sagemaker: targets are not in this build yet; give an http(s):// URL");
+	bool sm = kc_sagemaker_is_target(o->target);
+	if (!sm && (o->region || o->profile || o->endpoint_url)) {
+		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
 		return KC_EXIT_USAGE;
 	}
-	if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
+	if (sm) {
+		if (o->method && strcmp(o->method, "POST")) {
+			cli_error("run: a sagemaker: TARGET is invoked with POST");
+			return KC_EXIT_USAGE;
+		}
+		if (!o->body_file && !o->payload_dir)
+			o->payload = "jpeg";
+	} else if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
 		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
 			  o->target);
 		return KC_EXIT_USAGE;
@@ -508,6 +538,10 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 					      (json_int_t)ps.bytes_max, "content_type", ps.content_type,
 					      "dir", o->payload_dir));
 	}
+	if (cfg && o->endpoint_url)
+		json_object_set_new(cfg, "endpoint_url", json_string(o->endpoint_url));
+	if (cfg && o->region)
+		json_object_set_new(cfg, "region", json_string(o->region));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -681,13 +715,135 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 	return -1;
 }
 
+/* ---- sagemaker: targets ---- */
+
+/*
+ * What a sagemaker: TARGET needs beyond a URL: the resolved region and
+ * credentials, the InvokeEndpoint URL and headers, and one SigV4 signer per
+ * worker (a signer caches its signing key, so each thread has its own).
+ * The credentials never leave this struct: not logged, not in result.json.
+ */
+struct sm_ctx {
+	struct kc_sm_target target;
+	struct kc_sm_url url;
+	struct kc_sm_headers hdrs;
+	char region[64];
+	struct kc_creds creds;
+	struct kc_sigv4_signer **signers;
+	uint32_t nsigners;
+	char lines[KC_SM_MAX_HEADERS][48 + KC_SM_HEADER_VALUE_MAX + 3];
+	const char *headers[MAX_HEADERS];
+	size_t nheaders;
+};
+
+static void sm_fini(struct sm_ctx *sm)
+{
+	for (uint32_t i = 0; sm->signers && i < sm->nsigners; i++)
+		kc_sigv4_signer_free(sm->signers[i]);
+	free(sm->signers);
+	kc_creds_fini(&sm->creds);
+}
+
+/*
+ * Signs one request into the slot's buffer (kc_sigv4_sign writes its lines
+ * there and points at them): no allocation, no copy.  Content-Type is the
+ * body's, as the engine sends it; the payload hash is the one the pool
+ * computed once per body.
+ */
+static int sm_decorate(void *ud, const struct kc_request_info *req, struct kc_decor_out *out)
+{
+	const struct sm_ctx *sm = ud;
+	if (req->worker >= sm->nsigners || !req->body || !req->body->sha256_hex)
+		return KC_EINVAL;
+	struct kc_sigv4_header h[KC_SM_MAX_HEADERS + 2];
+	size_t n = 0;
+	const char *ct = req->body->content_type ? req->body->content_type : "application/octet-stream";
+	h[n++] = (struct kc_sigv4_header){"host", 4, sm->url.host_header, strlen(sm->url.host_header)};
+	h[n++] = (struct kc_sigv4_header){"content-type", 12, ct, strlen(ct)};
+	for (int i = 0; i < sm->hdrs.n; i++)
+		if (strcmp(sm->hdrs.h[i].name, "content-type") != 0)
+			h[n++] = (struct kc_sigv4_header){sm->hdrs.h[i].name, strlen(sm->hdrs.h[i].name),
+							  sm->hdrs.h[i].value,
+							  strlen(sm->hdrs.h[i].value)};
+	struct kc_sigv4_request r = {
+		.method = "POST", .path = sm->url.path, .headers = h, .n_headers = n,
+		.payload_hash = req->body->sha256_hex, .time_s = req->send_wall_ns / KC_NS_PER_S,
+	};
+	struct kc_sigv4_signed sig;
+	int rc = kc_sigv4_sign(sm->signers[req->worker], &r, out->buf, sizeof(out->buf), &sig, NULL);
+	if (rc)
+		return rc;
+	out->n = 0;
+	out->line[out->n++] = sig.date;
+	if (sig.token)
+		out->line[out->n++] = sig.token;
+	if (sig.content_sha256)
+		out->line[out->n++] = sig.content_sha256;
+	out->line[out->n++] = sig.authorization;
+	return 0;
+}
+
+/* Resolves everything a sagemaker: TARGET needs. Returns -1 or an exit status. */
+static int sm_setup(struct sm_ctx *sm, const struct run_opts *o, uint32_t threads)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
+	struct kc_sm_opts so = {.target_variant = NULL};
+	if (kc_sagemaker_parse_target(o->target, &sm->target, &d) ||
+	    kc_creds_region(&co, sm->region, sizeof(sm->region), NULL, &d) ||
+	    kc_sagemaker_build_url(KC_SM_INVOKE, sm->region, sm->target.endpoint, o->endpoint_url,
+				   &sm->url, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	so.target_variant = sm->target.variant[0] ? sm->target.variant : NULL;
+	if (kc_sagemaker_build_headers(KC_SM_INVOKE, &so, &sm->hdrs, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	if (kc_creds_resolve(&co, &sm->creds, &d)) {
+		cli_diag_error("run: AWS credentials", &d);
+		return KC_EXIT_USAGE;
+	}
+	sm->signers = calloc(threads, sizeof(*sm->signers));
+	if (!sm->signers) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	struct kc_sigv4_config sc = {
+		.access_key_id = sm->creds.access_key_id,
+		.secret_access_key = sm->creds.secret_access_key,
+		.session_token = sm->creds.session_token,
+		.region = sm->region, .service = KC_SM_SIGNING_NAME,
+	};
+	for (; sm->nsigners < threads; sm->nsigners++)
+		if (kc_sigv4_signer_new(&sm->signers[sm->nsigners], &sc, &d)) {
+			cli_diag_error("run: SigV4", &d);
+			return KC_EXIT_USAGE;
+		}
+	/* The user's -H lines, then the operation's headers (Content-Type is the body's). */
+	for (size_t i = 0; i < o->nheaders && sm->nheaders < MAX_HEADERS; i++)
+		sm->headers[sm->nheaders++] = o->headers[i];
+	for (int i = 0; i < sm->hdrs.n && sm->nheaders < MAX_HEADERS; i++) {
+		if (!strcmp(sm->hdrs.h[i].name, "content-type"))
+			continue;
+		snprintf(sm->lines[i], sizeof(sm->lines[i]), "%s: %s", sm->hdrs.h[i].name,
+			 sm->hdrs.h[i].value);
+		sm->headers[sm->nheaders++] = sm->lines[i];
+	}
+	kc_log(KC_LOG_INFO, "sagemaker: %s in %s, credentials from %s", sm->target.endpoint,
+	       sm->region, kc_creds_source_name(sm->creds.source));
+	return -1;
+}
+
 /*
  * Makes the engine and checks the target answers.  --connections is the
  * total over threads (as wrk's -c); closed loop defaults to one connection
  * per outstanding request.  Returns -1 with *out set, or an exit status.
  */
 static int make_engine(const struct run_opts *o, const struct kc_body *bodies, size_t nbodies,
-		       struct kc_engine **out)
+		       struct sm_ctx *sm, struct kc_engine **out)
 {
 	uint32_t threads = (uint32_t)o->threads;
 	if (!threads) {
@@ -701,9 +857,16 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 			threads = (uint32_t)total; /* at least one connection per thread */
 		conns = (uint32_t)((total + threads - 1) / threads);
 	}
+	if (sm) {
+		int st = sm_setup(sm, o, threads);
+		if (st >= 0)
+			return st;
+	}
 	struct kc_engine_config cfg = {
-		.url = o->target, .method = o->method, .headers = o->headers,
-		.nheaders = o->nheaders, .bodies = bodies, .nbodies = nbodies,
+		.url = sm ? sm->url.url : o->target, .method = sm ? "POST" : o->method,
+		.headers = sm ? sm->headers : o->headers, .nheaders = sm ? sm->nheaders : o->nheaders,
+		.bodies = bodies, .nbodies = nbodies,
+		.decorate = sm ? sm_decorate : NULL, .decorate_ud = sm,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.insecure = o->insecure, .cacert = o->cacert,
@@ -806,8 +969,13 @@ int kc_cmd_run(int argc, char **argv)
 	struct kc_body *bodies = NULL;
 	size_t nbodies = 0;
 	struct kc_engine *e = NULL;
+	struct sm_ctx *sm = NULL;
+	if (kc_sagemaker_is_target(o.target) && !(sm = calloc(1, sizeof(*sm)))) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
 	if ((status = load_payload(&o, &pool, &bodies, &nbodies)) >= 0 ||
-	    (status = make_engine(&o, bodies, nbodies, &e)) >= 0)
+	    (status = make_engine(&o, bodies, nbodies, sm, &e)) >= 0)
 		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
@@ -856,6 +1024,10 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
+	if (sm) {
+		sm_fini(sm);
+		free(sm);
+	}
 	free(bodies);
 	kc_pool_free(pool);
 	return status;
