@@ -75,20 +75,22 @@ struct kc_request_info {
 	uint32_t slot;             /* connection slot in that worker */
 };
 
-/* Bounds of the per-slot header lines a decorator may write. */
+/* Bounds of what a decorator may add to one request. */
 #define KC_DECOR_MAX_HEADERS 6
-#define KC_DECOR_LINE_MAX 512
+/* Room for a 16 KiB session-token line and the other SigV4 lines. */
+#define KC_DECOR_BUF_MAX 20480
 
 /*
  * Fixed storage owned by the engine, one per connection slot: the decorator
- * writes complete header lines ("Authorization: AWS4-HMAC-SHA256 ...",
- * NUL-terminated) into line[0..n-1] and sets n.  The engine's curl header
- * list points at these lines, so decorating a request allocates nothing.
- * The lines keep their content between calls: a decorator may leave a line
- * untouched when its value has not changed.
+ * sets line[0..n-1] to complete, NUL-terminated header lines ("Authorization:
+ * AWS4-HMAC-SHA256 ...").  The lines may live in buf (what a signer writing
+ * into a caller's buffer wants) or anywhere else that stays valid and
+ * unchanged until the next decorator call for the same slot.  The engine's
+ * curl header list points at the lines, so decorating allocates nothing.
  */
 struct kc_decor_out {
-	char line[KC_DECOR_MAX_HEADERS][KC_DECOR_LINE_MAX];
+	char buf[KC_DECOR_BUF_MAX];
+	const char *line[KC_DECOR_MAX_HEADERS];
 	int n;
 };
 
@@ -134,6 +136,10 @@ struct kc_step_spec {
 	int index;               /* copied into the result */
 	enum kc_step_mode mode;
 	double rate_rps;         /* KC_STEP_RATE: > 0 */
+	double rate_end_rps;     /* KC_STEP_RATE: > 0 makes the rate rise (or fall)
+				    linearly from rate_rps at the step's start to this at
+				    the end of its window (warm-up included); 0: constant.
+				    The result's offered is then the window's mean rate. */
 	uint32_t concurrency;    /* KC_STEP_CONCURRENCY: >= 1, <= threads * slots */
 	int64_t duration_ns;     /* measured window, > 0 */
 	int64_t warmup_ns;       /* load before the window, excluded from stats */
@@ -190,7 +196,10 @@ void kc_engine_free(struct kc_engine *e);
  * target is reachable.  Returns 0 when an HTTP response arrived (any
  * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
  * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
- * KC_ETIMEOUT, with curl's reason in d.  The connection stays pooled.
+ * KC_ETIMEOUT (the connection itself timed out), with curl's reason in d.
+ * Uses its own handle and connection (closed on return).  An exchange that
+ * connected but then failed (reset, bad reply, no answer within the
+ * request timeout) counts as reachable: 0 with status 0.
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
 
@@ -198,7 +207,11 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
  * Runs one step and fills *out (which the caller later releases with
  * kc_step_result_fini; out->latency_hist and out->service_hist are owned
  * by it).  Blocks for warmup + duration plus the drain of requests still in
- * flight (bounded by the request timeout).  Hooks may be NULL.
+ * flight or waiting (at most the request timeout + 1 s; what is left then
+ * counts as KC_EC_TIMEOUT).  Arrivals intended inside the window are the
+ * step's: their latencies, errors and counts, wherever they complete.
+ * out->achieved is 2xx completions that landed inside the window / window.
+ * Hooks may be NULL; they are called on the calling thread.
  * When kc_engine_stop() is called the step ends within about 100 ms, in-flight
  * requests are abandoned (not counted) and out->partial is set; the return is
  * still 0.  Returns KC_EINVAL for a bad spec (d says why), KC_ENOMEM, or

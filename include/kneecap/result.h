@@ -28,6 +28,11 @@ struct kc_result_env {
 	int64_t started_wall_ms;     /* run start, ms since the epoch */
 };
 
+/* Written into every result.json as "tool" and "schema" (the layout
+ * version): readers (resultdoc.h) refuse other tools and newer schemas. */
+#define KC_RESULT_TOOL "kneecap"
+#define KC_RESULT_SCHEMA 1
+
 struct kc_result {
 	const char *mode;            /* "rps" or "streams" */
 	const char *target;          /* as the user gave it (never with secrets) */
@@ -53,10 +58,6 @@ void kc_result_env_detect(struct kc_result_env *env);
  * Returns a new reference, or NULL when out of memory.
  */
 json_t *kc_step_to_json(const struct kc_step_result *s);
-
-/* Written into every result.json: readers refuse other tools and newer schemas. */
-#define KC_RESULT_TOOL "kneecap"
-#define KC_RESULT_SCHEMA 1
 
 /* The whole document; a new reference, or NULL when out of memory. */
 json_t *kc_result_to_json(const struct kc_result *r);

@@ -543,14 +543,6 @@ static int write_all(const struct find_opts *o, struct runout *ro, const struct 
 	return status;
 }
 
-static bool all_connect_errors(const struct kc_step_result *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (s[i].completed > 0 || s[i].errclass[KC_EC_CONNECT] < s[i].errors)
-			return false;
-	return n > 0;
-}
-
 int kc_cmd_find(int argc, char **argv)
 {
 	struct find_opts o = {0};
@@ -623,13 +615,12 @@ int kc_cmd_find(int argc, char **argv)
 		status = KC_EXIT_USAGE;
 		goto out;
 	}
-	size_t nbodies = pool ? kc_pool_count(pool) : 0;
-	struct kc_body *bodies = nbodies ? calloc(nbodies, sizeof(*bodies)) : NULL;
-	for (size_t i = 0; i < nbodies; i++) {
-		const struct kc_payload *p = kc_pool_get(pool, i);
-		bodies[i] = (struct kc_body){p->bytes, p->len_bytes,
-					     t.content_type ? t.content_type : p->content_type,
-					     p->sha256_hex};
+	size_t nbodies = 0;
+	struct kc_body *bodies = NULL;
+	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {
+		cli_error("find: out of memory");
+		status = KC_EXIT_USAGE;
+		goto out;
 	}
 	uint32_t conns = 0;
 	if (c.connections) {
@@ -791,7 +782,7 @@ int kc_cmd_find(int argc, char **argv)
 				  : "");
 	}
 	if (status < 0) {
-		if (all_connect_errors(steps, nsteps))
+		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
 		else if (fail || !knee.found)
 			status = KC_EXIT_THRESHOLD;

@@ -9,6 +9,8 @@
  * is still written, marked "partial".
  */
 #include "cli.h"
+#include "runout.h"
+#include "target.h"
 #include "kc_config.h"
 
 #include <errno.h>
@@ -25,9 +27,11 @@
 #include "kneecap/clock.h"
 #include "kneecap/engine.h"
 #include "kneecap/hdr.h"
-#include "kneecap/hlog.h"
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
+#include "kneecap/sagemaker.h"
+#include "kneecap/jpeg.h"
+#include "kneecap/pool.h"
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
 
@@ -41,6 +45,8 @@ static const char usage_text[] =
 	"load (exactly one):\n"
 	"  --rate R              requests per second, held for --duration\n"
 	"  --ramp A:B:STEP       steps from A to B requests/s by STEP, each --step-duration\n"
+	"  --linear A:B          one step whose rate moves linearly from A to B requests/s\n"
+	"                        over --warmup + --duration (offered = the window's mean)\n"
 	"  --concurrency N       closed loop: N requests outstanding (for comparison)\n"
 	"timing:\n"
 	"  --duration D          measured time (default 30s); not with --ramp\n"
@@ -62,7 +68,14 @@ static const char usage_text[] =
 	"  -X, --method M        HTTP method (default GET, or POST with a body)\n"
 	"  -H, --header 'N: v'   extra header (repeatable)\n"
 	"  --body FILE           request body (sent as is, never copied per request)\n"
-	"  --content-type T      Content-Type of --body (default application/octet-stream)\n"
+	"  --content-type T      Content-Type of --body (default: from the extension)\n"
+	"  --payload jpeg        POST the synthetic 1024x1024 JPEG pool (32 pictures, rotated)\n"
+	"  --payload-dir DIR     POST every JPEG in DIR, rotated\n"
+	"sagemaker: targets (TARGET = sagemaker:ENDPOINT[/VARIANT], SigV4-signed POSTs;\n"
+	"the body defaults to --payload jpeg):\n"
+	"  --region R            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
+	"  --profile P           credentials/config profile (as the AWS CLI)\n"
+	"  --endpoint-url URL    send to URL instead of runtime.sagemaker.REGION.amazonaws.com\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
 	"  --json                print result.json on stdout instead of the table\n"
@@ -72,7 +85,6 @@ static const char usage_text[] =
 	"exit status: 0 ok, 2 bad usage or input, 3 the target could not be reached.\n";
 
 #define MAX_HEADERS KC_ENGINE_MAX_HEADERS
-#define BODY_MAX ((size_t)256 << 20)
 
 struct run_opts {
 	const char *target;
@@ -81,6 +93,8 @@ struct run_opts {
 	int64_t concurrency;
 	const char *ramp_text;
 	struct kc_ramp ramp;
+	const char *linear_text;
+	double linear_from, linear_to;
 	int64_t duration_ns, step_duration_ns, warmup_ns;
 	bool have_duration, have_step_duration;
 	enum kc_arrival arrival;
@@ -94,6 +108,9 @@ struct run_opts {
 	const char *headers[MAX_HEADERS];
 	size_t nheaders;
 	const char *body_file;
+	const char *payload;      /* "jpeg": the synthetic pool */
+	const char *payload_dir;
+	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
 	const char *content_type;
 	const char *out_dir;
 	bool json, quiet;
@@ -147,13 +164,15 @@ static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns,
 enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL,
 };
 
 static const struct option longopts[] = {
 	{"rate", required_argument, NULL, O_RATE},
 	{"concurrency", required_argument, NULL, O_CONC},
 	{"ramp", required_argument, NULL, O_RAMP},
+	{"linear", required_argument, NULL, O_LINEAR},
 	{"duration", required_argument, NULL, O_DURATION},
 	{"step-duration", required_argument, NULL, O_STEPDUR},
 	{"warmup", required_argument, NULL, O_WARMUP},
@@ -171,6 +190,11 @@ static const struct option longopts[] = {
 	{"method", required_argument, NULL, 'X'},
 	{"header", required_argument, NULL, 'H'},
 	{"body", required_argument, NULL, O_BODY},
+	{"payload", required_argument, NULL, O_PAYLOAD},
+	{"payload-dir", required_argument, NULL, O_PAYLOAD_DIR},
+	{"region", required_argument, NULL, O_REGION},
+	{"profile", required_argument, NULL, O_PROFILE},
+	{"endpoint-url", required_argument, NULL, O_ENDPOINT_URL},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -209,6 +233,21 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
 		o->ramp_text = arg;
 		break;
+	case O_LINEAR: {
+		char tmp[64];
+		const char *colon = strchr(arg, ':');
+		if (!colon || (size_t)(colon - arg) >= sizeof(tmp))
+			return bad("--linear", arg, "expected A:B, e.g. 100:1000");
+		memcpy(tmp, arg, (size_t)(colon - arg));
+		tmp[colon - arg] = '\0';
+		if (kc_parse_double(tmp, 0, 1e7, &o->linear_from) ||
+		    kc_parse_double(colon + 1, 0, 1e7, &o->linear_to))
+			return bad("--linear", arg, "A and B must be numbers in 0..10000000");
+		if (!(o->linear_from > 0) || !(o->linear_to > 0))
+			return bad("--linear", arg, "A and B must be > 0 requests per second");
+		o->linear_text = arg;
+		break;
+	}
 	case O_DURATION:
 		rc = opt_dur("--duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S, &o->duration_ns);
 		o->have_duration = true;
@@ -269,6 +308,23 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_BODY:
 		o->body_file = arg;
 		break;
+	case O_PAYLOAD:
+		if (strcmp(arg, "jpeg") != 0)
+			return bad("--payload", arg, "the only synthetic payload is 'jpeg'");
+		o->payload = arg;
+		break;
+	case O_PAYLOAD_DIR:
+		o->payload_dir = arg;
+		break;
+	case O_REGION:
+		o->region = arg;
+		break;
+	case O_PROFILE:
+		o->profile = arg;
+		break;
+	case O_ENDPOINT_URL:
+		o->endpoint_url = arg;
+		break;
 	case O_CTYPE:
 		o->content_type = arg;
 		break;
@@ -323,9 +379,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		return KC_EXIT_USAGE;
 	}
 	o->target = argv[optind];
-	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL);
+	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL) +
+		    (o->linear_text != NULL);
 	if (modes != 1) {
-		cli_error("run: give exactly one of --rate, --concurrency or --ramp");
+		cli_error("run: give exactly one of --rate, --concurrency, --ramp or --linear");
 		return KC_EXIT_USAGE;
 	}
 	if (o->ramp_text && o->have_duration) {
@@ -336,13 +393,25 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		cli_error("run: --step-duration goes with --ramp; use --duration");
 		return KC_EXIT_USAGE;
 	}
-	if (!strncmp(o->target, "sagemaker:", 10)) {
-		cli_error("run: sagemaker: targets are not in this build yet; give an http(s):// URL");
+	bool sm = kc_sagemaker_is_target(o->target);
+	if (!sm && (o->region || o->profile || o->endpoint_url)) {
+		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
 		return KC_EXIT_USAGE;
 	}
-	if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
+	if (sm) {
+		if (o->method && strcmp(o->method, "POST")) {
+			cli_error("run: a sagemaker: TARGET is invoked with POST");
+			return KC_EXIT_USAGE;
+		}
+		if (!o->body_file && !o->payload_dir)
+			o->payload = "jpeg";
+	} else if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
 		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
 			  o->target);
+		return KC_EXIT_USAGE;
+	}
+	if ((o->body_file != NULL) + (o->payload != NULL) + (o->payload_dir != NULL) > 1) {
+		cli_error("run: give at most one of --body, --payload or --payload-dir");
 		return KC_EXIT_USAGE;
 	}
 	if (o->content_type && !o->body_file) {
@@ -352,74 +421,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	return -1;
 }
 
-/* ---- progress and the interval log ---- */
-
-struct run_ctx {
-	const struct run_opts *o;
-	bool tty;
-	size_t nsteps;
-	int64_t last_plain_ns;
-	bool line_open;
-	FILE *hlog_fp;
-	struct kc_hlog_writer hlog;
-	bool hlog_ok;
-	int hlog_err;
-};
-
-static void on_progress(void *ud, const struct kc_progress *p)
-{
-	struct run_ctx *c = ud;
-	if (c->o->quiet)
-		return;
-	int64_t left_ns = p->total_ns - p->elapsed_ns;
-	if (left_ns < 0)
-		left_ns = 0;
-	char eta[32];
-	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
-	char line[256];
-	snprintf(line, sizeof(line),
-		 "step %d/%zu%s  offered %.0f  achieved %.0f/s  p50 %.2f ms  p99 %.2f ms  "
-		 "in-flight %llu  errors %llu  left %s",
-		 p->step_index + 1, c->nsteps, p->warming_up ? " (warm-up)" : "", p->offered,
-		 p->achieved_rps, p->p50_ms, p->p99_ms, (unsigned long long)p->inflight,
-		 (unsigned long long)p->errors, eta);
-	if (c->tty) {
-		fprintf(stderr, "\r\033[K%s", line);
-		c->line_open = true;
-	} else {
-		/* Plain lines every 5 s keep CI logs readable. */
-		int64_t now = kc_clock_ns();
-		if (now - c->last_plain_ns < 5 * KC_NS_PER_S)
-			return;
-		c->last_plain_ns = now;
-		fprintf(stderr, "kneecap: %s\n", line);
-	}
-	fflush(stderr);
-}
-
-static void on_interval(void *ud, int step_index, const struct kc_hdr *h)
-{
-	struct run_ctx *c = ud;
-	(void)step_index;
-	if (!c->hlog_ok || c->hlog_err)
-		return;
-	/* Seconds that completed nothing (warm-up, a stalled server) add nothing. */
-	if (kc_hdr_total_count(h) == 0)
-		return;
-	c->hlog_err = kc_hlog_write_interval(&c->hlog, h);
-}
-
-static void progress_end(struct run_ctx *c)
-{
-	if (c->line_open) {
-		fputc('\n', stderr);
-		c->line_open = false;
-	}
-}
-
 /* ---- outputs ---- */
 
-static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t body_bytes)
+static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
+			   const struct kc_pool *pool)
 {
 	json_t *names = json_array();
 	for (size_t i = 0; i < o->nheaders; i++) {
@@ -428,7 +433,9 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		json_array_append_new(names, json_stringn(o->headers[i],
 							  colon ? (size_t)(colon - o->headers[i]) : 0));
 	}
-	const char *load = o->have_rate ? "rate" : o->concurrency ? "concurrency" : "ramp";
+	const char *load = o->have_rate ? "rate"
+			   : o->concurrency ? "concurrency"
+			   : o->linear_text ? "linear" : "ramp";
 	json_t *cfg = json_pack(
 		"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:f,s:f,s:f,s:s,s:s,s:o,s:s?,s:I,"
 		"s:b,s:s,s:{s:s,s:I,s:I,s:i}}",
@@ -443,57 +450,38 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
 		"connect_timeout_s",
 		(double)(o->connect_timeout_ns ? o->connect_timeout_ns : 5 * KC_NS_PER_S) / 1e9,
-		"method", o->method ? o->method : (o->body_file ? "POST" : "GET"),
+		"method", o->method ? o->method : (pool ? "POST" : "GET"),
 		"latency_from", "intended send time (coordinated-omission corrected); "
 				"service_ms from the actual send",
-		"header_names", names, "body_file", o->body_file, "body_bytes", (json_int_t)body_bytes,
+		"header_names", names, "body_file", o->body_file, "bodies", (json_int_t)0,
 		"tls_verify", !o->insecure, "ramp", o->ramp_text ? o->ramp_text : "",
 		"histogram", "unit", "us", "lowest", (json_int_t)KC_ENGINE_HDR_LOWEST, "highest",
 		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
 	if (cfg && o->have_rate)
 		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg && pool) {
+		struct kc_pool_summary ps;
+		kc_pool_summary(pool, &ps);
+		json_object_set_new(cfg, "bodies", json_integer((json_int_t)ps.count));
+		json_object_set_new(cfg, "payload",
+				    json_pack("{s:s,s:I,s:f,s:I,s:I,s:s,s:s?}", "source", ps.source,
+					      "count", (json_int_t)ps.count, "bytes_mean", ps.bytes_mean,
+					      "bytes_min", (json_int_t)ps.bytes_min, "bytes_max",
+					      (json_int_t)ps.bytes_max, "content_type", ps.content_type,
+					      "dir", o->payload_dir));
+	}
+	if (cfg && o->endpoint_url)
+		json_object_set_new(cfg, "endpoint_url", json_string(o->endpoint_url));
+	if (cfg && o->region)
+		json_object_set_new(cfg, "region", json_string(o->region));
+	if (cfg && o->linear_text)
+		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
+							      "to", o->linear_to));
 	if (cfg)
 		json_object_set_new(cfg, "step_duration_s",
 				    json_real((double)(o->ramp_text ? o->step_duration_ns
 								    : o->duration_ns) / 1e9));
 	return cfg;
-}
-
-static void print_table(FILE *f, const struct kc_step_result *s, size_t n)
-{
-	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s\n", "step", "offered",
-		"achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99", "errors",
-		"inflight", "lag p99");
-	for (size_t i = 0; i < n; i++) {
-		const struct kc_step_result *r = &s[i];
-		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8u %8.2f%s%s\n",
-			r->index + 1, r->offered, r->achieved, r->latency.p50, r->latency.p90,
-			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
-			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
-			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
-		if (r->errors) {
-			fprintf(f, "     errors:");
-			for (int k = 0; k < KC_EC_COUNT; k++)
-				if (r->errclass[k])
-					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
-						(unsigned long long)r->errclass[k]);
-			for (int k = 0; k < r->ncodes; k++)
-				fprintf(f, " http%d=%llu", r->codes[k].code,
-					(unsigned long long)r->codes[k].count);
-			fputc('\n', f);
-		}
-	}
-}
-
-static int make_out_dir(const char *dir)
-{
-	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-		struct stat st;
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
-	}
-	cli_error("run: --out '%s': cannot create the directory (%s)", dir, strerror(errno));
-	return -1;
 }
 
 static int write_outputs(const struct run_opts *o, const struct kc_result *res)
@@ -523,55 +511,178 @@ static int write_outputs(const struct run_opts *o, const struct kc_result *res)
 			status = -1;
 		kc_buf_fini(&b);
 	} else {
-		print_table(stdout, res->steps, res->nsteps);
+		runout_print_table(stdout, res->steps, res->nsteps, "offered");
 	}
 	fflush(stdout);
 	return status;
 }
 
-static int open_hlog(struct run_ctx *c, int64_t start_ms)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/latency.hlog", c->o->out_dir);
-	c->hlog_fp = fopen(path, "w");
-	if (!c->hlog_fp) {
-		cli_error("run: %s: cannot write (%s)", path, strerror(errno));
-		return -1;
-	}
-	/* Values are microseconds; the max column in milliseconds. */
-	if (kc_hlog_writer_init(&c->hlog, NULL, c->hlog_fp, 1000.0) ||
-	    kc_hlog_write_header(&c->hlog, start_ms, start_ms)) {
-		cli_error("run: %s: cannot write the header", path);
-		fclose(c->hlog_fp);
-		c->hlog_fp = NULL;
-		return -1;
-	}
-	c->hlog_ok = true;
-	return 0;
-}
-
-static int close_hlog(struct run_ctx *c)
-{
-	int rc = 0;
-	if (c->hlog_ok)
-		kc_hlog_writer_fini(&c->hlog);
-	if (c->hlog_fp && fclose(c->hlog_fp) != 0)
-		rc = -1;
-	if (c->hlog_err)
-		rc = -1;
-	if (rc)
-		cli_error("run: %s/latency.hlog: write failed", c->o->out_dir);
-	return rc;
-}
-
 /* ---- the command ---- */
 
-static int reachable_anywhere(const struct kc_step_result *s, size_t n)
+/*
+ * Builds the payload pool a body option asks for (none: *pool stays NULL)
+ * and the engine's view of it: one struct kc_body per entry, borrowed from
+ * the pool, built once here so requests never copy or hash.  Returns -1 or
+ * an exit status.
+ */
+static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct kc_body **bodies,
+			size_t *nbodies)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i].completed > 0 || s[i].errclass[KC_EC_CONNECT] < s[i].errors)
-			return 1;
-	return 0;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int rc = 0;
+	const char *what = "--body";
+	if (o->body_file) {
+		rc = kc_pool_load_body(pool, o->body_file, o->content_type, &d);
+	} else if (o->payload_dir) {
+		what = "--payload-dir";
+		rc = kc_pool_load_dir(pool, o->payload_dir, &d);
+	} else if (o->payload) {
+		what = "--payload jpeg";
+		struct kc_jpeg_opts jo;
+		kc_jpeg_opts_default(&jo);
+		rc = kc_pool_new_jpeg(pool, &jo, &d);
+	} else {
+		return -1;
+	}
+	if (rc) {
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "run: %s", what);
+		cli_diag_error(prefix, &d);
+		return KC_EXIT_USAGE;
+	}
+	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/*
+ * Makes the engine and checks the target answers.  --connections is the
+ * total over threads (as wrk's -c); closed loop defaults to one connection
+ * per outstanding request.  Returns -1 with *out set, or an exit status.
+ */
+static int make_engine(const struct run_opts *o, const struct kc_body *bodies, size_t nbodies,
+		       struct cli_target *t, struct kc_engine **out)
+{
+	uint32_t threads = (uint32_t)o->threads;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (uint32_t)n : 1;
+	}
+	int64_t total = o->connections ? o->connections : o->concurrency;
+	uint32_t conns = 0;
+	if (total) {
+		if ((uint64_t)total < threads)
+			threads = (uint32_t)total; /* at least one connection per thread */
+		conns = (uint32_t)((total + threads - 1) / threads);
+	}
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
+				     .endpoint_url = o->endpoint_url};
+	if (cli_target_open(t, o->target, &to, threads, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	/* The user's -H lines, then the target's own (SageMaker's headers). */
+	const char *headers[MAX_HEADERS];
+	size_t nheaders = 0;
+	for (size_t i = 0; i < o->nheaders && nheaders < MAX_HEADERS; i++)
+		headers[nheaders++] = o->headers[i];
+	for (int i = 0; i < t->nheaders && nheaders < MAX_HEADERS; i++)
+		headers[nheaders++] = t->headers[i];
+	struct kc_engine_config cfg = {
+		.method = t->sagemaker ? "POST" : o->method,
+		.headers = headers, .nheaders = nheaders,
+		.bodies = bodies, .nbodies = nbodies,
+		.threads = threads, .connections = conns,
+		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
+		.insecure = o->insecure, .cacert = o->cacert,
+		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
+		.max_inflight = (uint32_t)o->max_inflight,
+	};
+	cli_target_apply(t, &cfg);
+	struct kc_engine *e = NULL;
+	if (kc_engine_new(&e, &cfg, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	uint64_t slots = (uint64_t)kc_engine_threads(e) * kc_engine_slots(e);
+	if ((uint64_t)o->concurrency > slots) {
+		cli_error("run: --concurrency %lld needs that many connections (have %llu); "
+			  "raise --connections", (long long)o->concurrency, (unsigned long long)slots);
+		kc_engine_free(e);
+		return KC_EXIT_USAGE;
+	}
+	int probe_status = 0;
+	int prc = kc_engine_probe(e, &probe_status, &d);
+	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
+		cli_diag_error("run", &d);
+		kc_engine_free(e);
+		return prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+			       ? KC_EXIT_UNREACHABLE
+			       : KC_EXIT_USAGE;
+	}
+	if (probe_status >= 400)
+		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+	*out = e;
+	return -1;
+}
+
+/*
+ * Runs the steps with SIGINT/SIGTERM wired to kc_engine_stop.  Sets *done
+ * (steps with results) and *interrupted.  Returns -1 or an exit status.
+ */
+static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
+		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *interrupted)
+{
+	struct sigaction sa, old_int, old_term;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	g_engine = e;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
+					.ud = ctx};
+	int status = -1;
+	for (size_t i = 0; i < nsteps; i++) {
+		struct kc_step_spec spec = {
+			.index = (int)i,
+			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
+			.rate_rps = o->ramp_text     ? kc_ramp_value(&o->ramp, i)
+				    : o->linear_text ? o->linear_from
+						     : o->rate,
+			.rate_end_rps = o->linear_text ? o->linear_to : 0,
+			.concurrency = (uint32_t)o->concurrency,
+			.duration_ns = o->ramp_text ? o->step_duration_ns : o->duration_ns,
+			.warmup_ns = o->warmup_ns,
+			.arrival = o->arrival,
+			.seed = o->seed + i,
+		};
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
+			runout_progress_end(ctx);
+			cli_diag_error("run", &d);
+			status = KC_EXIT_USAGE;
+			break;
+		}
+		(*done)++;
+		if (steps[i].partial || kc_engine_stopped(e)) {
+			steps[i].partial = true;
+			*interrupted = true;
+			break;
+		}
+	}
+	runout_progress_end(ctx);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	g_engine = NULL;
+	return status;
 }
 
 int kc_cmd_run(int argc, char **argv)
@@ -582,77 +693,17 @@ int kc_cmd_run(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	cli_log_init(o.verbose, o.quiet);
-	if (o.out_dir && make_out_dir(o.out_dir))
+	if (o.out_dir && runout_make_dir("run", o.out_dir))
 		return KC_EXIT_USAGE;
-
-	struct kc_buf body;
-	kc_buf_init(&body, BODY_MAX);
-	struct kc_body kb = {0};
-	if (o.body_file) {
-		int rc = kc_buf_read_file(&body, o.body_file);
-		if (rc) {
-			cli_error("run: --body '%s': %s", o.body_file,
-				  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
-			kc_buf_fini(&body);
-			return KC_EXIT_USAGE;
-		}
-		kb.data = body.data ? body.data : "";
-		kb.len = body.len;
-		kb.content_type = o.content_type;
-	}
-
-	uint32_t threads = (uint32_t)o.threads;
-	if (!threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (uint32_t)n : 1;
-	}
-	uint32_t conns = 0;
-	if (o.connections) {
-		if ((uint64_t)o.connections < threads)
-			threads = (uint32_t)o.connections; /* at least one connection per thread */
-		conns = (uint32_t)((o.connections + threads - 1) / threads);
-	}
-	struct kc_engine_config cfg = {
-		.url = o.target,
-		.method = o.method,
-		.headers = o.headers,
-		.nheaders = o.nheaders,
-		.bodies = o.body_file ? &kb : NULL,
-		.nbodies = o.body_file ? 1 : 0,
-		.threads = threads,
-		.connections = conns,
-		.streams_per_connection = (uint32_t)o.streams,
-		.http = o.http,
-		.insecure = o.insecure,
-		.cacert = o.cacert,
-		.connect_timeout_ns = o.connect_timeout_ns,
-		.request_timeout_ns = o.timeout_ns,
-		.max_inflight = (uint32_t)o.max_inflight,
-	};
-	struct kc_diag d;
-	kc_diag_clear(&d);
+	struct kc_pool *pool = NULL;
+	struct kc_body *bodies = NULL;
+	size_t nbodies = 0;
 	struct kc_engine *e = NULL;
-	if (kc_engine_new(&e, &cfg, &d)) {
-		cli_diag_error("run", &d);
-		kc_buf_fini(&body);
-		return KC_EXIT_USAGE;
-	}
-	if (o.concurrency > (int64_t)kc_engine_threads(e) * kc_engine_slots(e)) {
-		cli_error("run: --concurrency %lld needs at least that many connections (have %u); "
-			  "raise --connections",
-			  (long long)o.concurrency, kc_engine_threads(e) * kc_engine_slots(e));
-		status = KC_EXIT_USAGE;
-		goto out_engine;
-	}
-	int probe_status = 0;
-	int prc = kc_engine_probe(e, &probe_status, &d);
-	if (prc) {
-		cli_diag_error("run", &d);
-		status = KC_EXIT_UNREACHABLE;
-		goto out_engine;
-	}
-	if (probe_status >= 400)
-		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+	struct cli_target t;
+	memset(&t, 0, sizeof(t));
+	if ((status = load_payload(&o, &pool, &bodies, &nbodies)) >= 0 ||
+	    (status = make_engine(&o, bodies, nbodies, &t, &e)) >= 0)
+		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
 	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
@@ -661,65 +712,26 @@ int kc_cmd_run(int argc, char **argv)
 		status = KC_EXIT_USAGE;
 		goto out_engine;
 	}
-	struct run_ctx ctx = {.o = &o, .tty = isatty(STDERR_FILENO), .nsteps = nsteps};
+	struct runout ctx;
+	runout_init(&ctx, "run", o.out_dir, o.quiet);
 	struct kc_result_env env;
 	memset(&env, 0, sizeof(env));
 	kc_result_env_detect(&env);
 	env.kneecap_version = KC_VERSION;
 	env.libcurl_version = kc_engine_libcurl_version();
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-	if (o.out_dir && open_hlog(&ctx, env.started_wall_ms)) {
+	if (o.out_dir && runout_open_hlog(&ctx, env.started_wall_ms)) {
 		status = KC_EXIT_USAGE;
-		free(steps);
-		goto out_engine;
+		goto out_steps;
 	}
-
-	g_engine = e;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	struct kc_engine_hooks hooks = {.progress = on_progress, .interval = on_interval, .ud = &ctx};
 	size_t done = 0;
 	bool interrupted = false;
-	for (size_t i = 0; i < nsteps; i++) {
-		struct kc_step_spec spec = {
-			.index = (int)i,
-			.mode = o.concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = o.ramp_text ? kc_ramp_value(&o.ramp, i) : o.rate,
-			.concurrency = (uint32_t)o.concurrency,
-			.duration_ns = o.ramp_text ? o.step_duration_ns : o.duration_ns,
-			.warmup_ns = o.warmup_ns,
-			.arrival = o.arrival,
-			.seed = o.seed + i,
-		};
-		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
-			progress_end(&ctx);
-			cli_diag_error("run", &d);
-			status = KC_EXIT_USAGE;
-			break;
-		}
-		done++;
-		if (steps[i].partial || kc_engine_stopped(e)) {
-			steps[i].partial = true;
-			interrupted = true;
-			break;
-		}
-	}
-	progress_end(&ctx);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	g_engine = NULL;
+	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &interrupted);
 	if (interrupted && !o.quiet)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
-
-	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
+	if (ctx.hlog_fp && runout_close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
-	json_t *config = config_json(&o, e, kb.len);
+	json_t *config = config_json(&o, e, pool);
 	struct kc_result res = {
 		.mode = "rps", .target = o.target, .config = config, .env = env,
 		.steps = steps, .nsteps = done, .partial = interrupted,
@@ -727,17 +739,21 @@ int kc_cmd_run(int argc, char **argv)
 	if (done > 0 && write_outputs(&o, &res) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_decref(config);
-	if (status < 0)
-		status = done > 0 && !interrupted && !reachable_anywhere(steps, done)
-				 ? KC_EXIT_UNREACHABLE
-				 : KC_EXIT_OK;
-	if (status == KC_EXIT_UNREACHABLE)
+	if (status < 0 && done > 0 && !interrupted && runout_all_connect_errors(steps, done)) {
 		cli_error("run: no request reached the target (all connect errors)");
+		status = KC_EXIT_UNREACHABLE;
+	}
+	if (status < 0)
+		status = KC_EXIT_OK;
+out_steps:
 	for (size_t i = 0; i < nsteps; i++)
 		kc_step_result_fini(&steps[i]);
 	free(steps);
 out_engine:
 	kc_engine_free(e);
-	kc_buf_fini(&body);
+out_body:
+	cli_target_close(&t);
+	free(bodies);
+	kc_pool_free(pool);
 	return status;
 }

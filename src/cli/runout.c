@@ -14,6 +14,9 @@
 #include "kneecap/clock.h"
 #include "kneecap/hdr.h"
 #include "kneecap/parse.h"
+#include "kneecap/pool.h"
+
+#include <stdlib.h>
 
 void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet)
 {
@@ -169,4 +172,34 @@ int runout_write(const struct runout *r, const char *name, const void *p, size_t
 		return -1;
 	}
 	return 0;
+}
+
+bool runout_all_connect_errors(const struct kc_step_result *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].completed > 0 || s[i].errclass[KC_EC_CONNECT] < s[i].errors)
+			return false;
+	return n > 0;
+}
+
+int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
+		       struct kc_body **bodies, size_t *n)
+{
+	size_t count = pool ? kc_pool_count(pool) : 0;
+	*bodies = NULL;
+	*n = 0;
+	if (!count)
+		return KC_OK;
+	struct kc_body *b = calloc(count, sizeof(*b));
+	if (!b)
+		return KC_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const struct kc_payload *p = kc_pool_get(pool, i);
+		b[i] = (struct kc_body){.data = p->bytes, .len = p->len_bytes,
+					.content_type = content_type ? content_type : p->content_type,
+					.sha256_hex = p->sha256_hex};
+	}
+	*bodies = b;
+	*n = count;
+	return KC_OK;
 }

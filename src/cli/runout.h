@@ -54,6 +54,19 @@ void runout_progress_end(struct runout *r);
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit);
 
+/* True when every error of every step was a connect failure and nothing completed. */
+bool runout_all_connect_errors(const struct kc_step_result *s, size_t n);
+
+struct kc_pool;
+/*
+ * The engine's view of a payload pool: one struct kc_body per entry,
+ * borrowed from the pool (bytes, length, content type, SHA-256), built once
+ * so requests never copy or hash.  content_type, when not NULL, replaces the
+ * entries' own.  Returns 0 or KC_ENOMEM; free *bodies with free().
+ */
+int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
+		       struct kc_body **bodies, size_t *n);
+
 /* Writes text to out_dir/name atomically. Prints and returns -1 on failure. */
 int runout_write(const struct runout *r, const char *name, const void *p, size_t n,
 		 bool executable);

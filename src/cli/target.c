@@ -3,7 +3,9 @@
  *
  * Signing runs on the engine's worker threads through the request
  * decorator.  A SigV4 signer is single-threaded, so each worker gets its own,
- * made on its first request (one allocation per worker for the whole run).
+ * made on its first request (one allocation per worker for the whole run);
+ * it writes the header lines into the connection slot's buffer, so a
+ * signed request allocates nothing in kneecap's code.
  * Credentials come from a refreshing provider; a worker notices a refresh
  * by the provider's generation counter and reloads its signer.
  */
@@ -24,7 +26,6 @@ struct worker_signer {
 	struct kc_sigv4_signer *signer;
 	uint64_t generation;
 	bool failed;
-	char buf[KC_CREDS_TOKEN_MAX + 1024];
 };
 
 struct sm_signing {
@@ -101,22 +102,18 @@ static int sign_request(void *ud, const struct kc_request_info *req,
 								   : KC_SIGV4_EMPTY_SHA256,
 		.time_s = req->send_wall_ns / 1000000000,
 	};
-	struct kc_sigv4_signed s;
-	int rc = kc_sigv4_sign(ws->signer, &r, ws->buf, sizeof(ws->buf), &s, NULL);
+	/* The signer writes its lines into the slot's buffer; the engine points at them. */
+	struct kc_sigv4_signed sig;
+	int rc = kc_sigv4_sign(ws->signer, &r, out->buf, sizeof(out->buf), &sig, NULL);
 	if (rc)
 		return rc;
-	int k = 0;
-	const char *lines[3] = {s.date, s.token, s.authorization};
-	for (int i = 0; i < 3; i++) {
-		if (!lines[i])
-			continue;
-		size_t len = strlen(lines[i]);
-		if (len >= KC_DECOR_LINE_MAX)
-			return KC_ELIMIT;
-		memcpy(out->line[k], lines[i], len + 1);
-		k++;
-	}
-	out->n = k;
+	out->n = 0;
+	out->line[out->n++] = sig.date;
+	if (sig.token)
+		out->line[out->n++] = sig.token;
+	if (sig.content_sha256)
+		out->line[out->n++] = sig.content_sha256;
+	out->line[out->n++] = sig.authorization;
 	return KC_OK;
 }
 
@@ -145,8 +142,11 @@ static int open_sagemaker(struct cli_target *t, const char *target,
 	if (rc)
 		return rc;
 	for (int i = 0; i < t->smh.n; i++) {
+		/* Content-Type travels with each body (image/jpeg for the synthetic
+		 * pool); it is replaced only when the user asked for one. */
 		if (!strcmp(t->smh.h[i].name, "content-type")) {
-			t->content_type = t->smh.h[i].value;
+			if (o->sm.content_type)
+				t->content_type = t->smh.h[i].value;
 			continue;
 		}
 		snprintf(t->lines[t->nheaders], sizeof(t->lines[0]), "%s: %s", t->smh.h[i].name,

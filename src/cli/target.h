@@ -34,7 +34,7 @@ struct cli_target {
 	char lines[KC_SM_MAX_HEADERS][KC_SM_HEADER_VALUE_MAX + 64];
 	const char *headers[KC_SM_MAX_HEADERS];
 	int nheaders;              /* extra header lines for the engine (without content-type) */
-	const char *content_type;  /* the body content type to send and sign, or NULL */
+	const char *content_type;  /* the user's content type for every body, or NULL */
 	char creds_desc[512];      /* where the credentials came from (redacted) */
 	struct sm_signing *signing;
 };

@@ -12,10 +12,14 @@ if [ ! -x "$NGINX" ]; then echo "nginx not installed (scripts/setup installs it)
 
 ngpid=
 trap '[ -n "$ngpid" ] && { kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; }; rm -rf "$TMP"' EXIT
-# nginx listens on three ports from a free one; another process may take one
-# of them between our look and nginx's bind, so try a few times.
+# nginx listens on three ports found free; another process may take one of
+# them between our look and nginx's bind, so try a few times.
 start_nginx() {
-	port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	read -r port port_h2c port_tls < <($PY -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 	mkdir -p "$TMP/ng"
 	cat >"$TMP/ng/nginx.conf" <<-EOF
 	worker_processes 1;
@@ -33,12 +37,12 @@ start_nginx() {
 	  keepalive_requests 1000000;
 	  server {
 	    listen 127.0.0.1:$port;
-	    listen 127.0.0.1:$((port + 1)) http2;
+	    listen 127.0.0.1:$port_h2c http2;
 	    location / { return 200 "ok"; }
 	    location /missing { return 404; }
 	  }
 	  server {
-	    listen 127.0.0.1:$((port + 2)) ssl http2;
+	    listen 127.0.0.1:$port_tls ssl http2;
 	    ssl_certificate $TMP/ng/cert.pem;
 	    ssl_certificate_key $TMP/ng/key.pem;
 	    location / { return 200 "ok"; }
@@ -53,7 +57,12 @@ start_nginx() {
 	ngpid=$!
 	for _ in $(seq 50); do
 		kill -0 $ngpid 2>/dev/null || { wait $ngpid 2>/dev/null; ngpid=; return 1; }
-		$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && return 0
+		# All three must accept: nginx keeps the first open while it retries a
+		# port someone else holds, then exits.
+		$PY -c "
+import socket
+for p in ($port, $port_h2c, $port_tls): socket.create_connection(('127.0.0.1', p), 0.2).close()" \
+			2>/dev/null && return 0
 		sleep 0.1
 	done
 	kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; ngpid=
@@ -118,6 +127,20 @@ while read -r name verdict rest; do
 	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
 done <"$TMP/check2"
 
+# The report command reads what run wrote.
+expect_rc 0 "kneecap report renders run's result.json" timeout 60 "$KNEECAP" report \
+	"$TMP/o2/result.json" -o "$TMP/o2/report.html"
+[ -s "$TMP/o2/report.html" ] && ok "report.html written" || fail "report.html written"
+
+# --- a linear ramp 100 -> 300 rps over 2 s: 400 arrivals, offered = mean 200 ---
+expect_rc 0 "--linear exits 0" timeout 30 "$KNEECAP" run "$URL" --linear 100:300 --duration 2s \
+	--threads 2 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["offered"], s["scheduled"])
+sys.exit(0 if s["offered"] == 200 and abs(s["scheduled"] - 400) <= 1 and s["errors"] == 0 else 1)' \
+	"$TMP/out" >/dev/null && ok "linear ramp: 400 arrivals, mean offered 200" || fail "linear ramp result"
+
 # --- closed loop, --json on stdout ---
 timeout 30 "$KNEECAP" run "$URL" --concurrency 4 --duration 1s --threads 1 --connections 4 \
 	--json --quiet >"$TMP/c.json" 2>"$TMP/c.err"
@@ -137,6 +160,16 @@ $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 sys.exit(0 if s["ok"] == 200 and s["errors"] == 0 else 1)' "$TMP/out" \
 	&& ok "POST body: 200 ok, no errors" || fail "POST body result"
+# A payload folder (three small JPEGs from `kneecap payload`), rotated.
+expect_rc 0 "kneecap payload makes a folder" timeout 60 "$KNEECAP" payload --count 3 --width 64 \
+	--height 64 --out "$TMP/jpegs"
+expect_rc 0 "POST --payload-dir exits 0" timeout 30 "$KNEECAP" run "$URL" --rate 90 --duration 1s \
+	--threads 1 --payload-dir "$TMP/jpegs" --json --quiet
+$PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); s=d["steps"][0]; p=d["config"]["payload"]
+sys.exit(0 if s["ok"] == 90 and s["errors"] == 0 and p["count"] == 3 and p["source"] == "dir"
+         and p["content_type"] == "image/jpeg" and d["config"]["method"] == "POST" else 1)' "$TMP/out" \
+	&& ok "payload dir: all sent, summary in config" || fail "payload dir result"
 expect_rc 0 "404s are a completed run" timeout 30 "$KNEECAP" run "${URL}missing" --rate 100 \
 	--duration 1s --threads 1 --json --quiet
 $PY -c '
@@ -146,7 +179,7 @@ sys.exit(0 if s["errors"] == 100 and s["error_classes"]["http4xx"] == 100
 	&& ok "404s counted as http4xx with their code" || fail "404 accounting"
 
 # --- HTTP/2 over TLS (ALPN), multiplexed on one connection ---
-TLS_URL="https://127.0.0.1:$((port + 2))/"
+TLS_URL="https://127.0.0.1:$port_tls/"
 expect_rc 0 "h2 over TLS with --cacert exits 0" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
 	--cacert "$TMP/ng/cert.pem" --rate 500 --duration 1s --threads 1 --connections 1 --json --quiet
 $PY -c '
@@ -161,7 +194,7 @@ expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
 [ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
 # --- h2c (prior knowledge): needs libcurl >= 8.0.0 (curl issue 10634) ---
-H2C_URL="http://127.0.0.1:$((port + 1))/"
+H2C_URL="http://127.0.0.1:$port_h2c/"
 if curl --version | head -1 | grep -qE 'libcurl/[0-7]\.'; then
 	expect_rc 2 "h2c refused on libcurl < 8 with a reason" timeout 30 "$KNEECAP" run "$H2C_URL" \
 		--http h2c --rate 100 --duration 1s --threads 1 --quiet
