@@ -123,6 +123,9 @@ struct kc_engine_config {
 	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */
 	double gen_lag_p99_ms;           /* generator_bound above this send lag p99;
 					    0: KC_GEN_LAG_P99_MS */
+	bool sagemaker_errors;           /* classify error responses by SageMaker's error
+					    type (400 ThrottlingException is throttling,
+					    424 ModelError a model error) and keep samples */
 	kc_engine_decorate_cb decorate;  /* optional */
 	void *decorate_ud;
 };

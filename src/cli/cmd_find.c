@@ -703,6 +703,8 @@ int kc_cmd_find(int argc, char **argv)
 		cli_diag_error("find", &d);
 	if (interrupted && !o.quiet)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+	if (t.sagemaker)
+		runout_sagemaker_hints("find", steps, (size_t)nsteps);
 	if (o.out_dir && runout_close_hlog(&ro))
 		status = KC_EXIT_USAGE;
 

@@ -729,6 +729,8 @@ int kc_cmd_run(int argc, char **argv)
 	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &interrupted);
 	if (interrupted && !o.quiet)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+	if (t.sagemaker)
+		runout_sagemaker_hints("run", steps, done);
 	if (ctx.hlog_fp && runout_close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_t *config = config_json(&o, e, pool);

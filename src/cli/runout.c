@@ -15,6 +15,7 @@
 #include "kneecap/hdr.h"
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
+#include "kneecap/sagemaker.h"
 
 #include <stdlib.h>
 
@@ -202,4 +203,25 @@ int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
 	*bodies = b;
 	*n = count;
 	return KC_OK;
+}
+
+void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, size_t n)
+{
+	static const struct {
+		enum kc_errclass step;
+		enum kc_sm_errclass sm;
+	} kinds[] = {
+		{KC_EC_AUTH, KC_SM_ERR_AUTH},
+		{KC_EC_THROTTLE, KC_SM_ERR_THROTTLE},
+		{KC_EC_MODEL, KC_SM_ERR_MODEL},
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		uint64_t count = 0;
+		for (size_t i = 0; i < n; i++)
+			count += s[i].errclass[kinds[k].step];
+		const char *hint = kc_sagemaker_errclass_hint(kinds[k].sm);
+		if (count && hint)
+			fprintf(stderr, "kneecap: %s: %llu %s errors: %s\n", cmd,
+				(unsigned long long)count, kc_errclass_name(kinds[k].step), hint);
+	}
 }

@@ -67,6 +67,12 @@ struct kc_pool;
 int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
 		       struct kc_body **bodies, size_t *n);
 
+/*
+ * For a SageMaker target: prints one hint line per kind of error the run
+ * met (auth, throttling, model errors), once, not per request or step.
+ */
+void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, size_t n);
+
 /* Writes text to out_dir/name atomically. Prints and returns -1 on failure. */
 int runout_write(const struct runout *r, const char *name, const void *p, size_t n,
 		 bool executable);

@@ -223,6 +223,7 @@ void cli_target_close(struct cli_target *t)
 void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg)
 {
 	cfg->url = t->url;
+	cfg->sagemaker_errors = t->sagemaker;
 	if (t->signing) {
 		cfg->decorate = sign_request;
 		cfg->decorate_ud = t->signing;

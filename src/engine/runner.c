@@ -645,6 +645,13 @@ static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
 			r->codes[j].count += w->c.codes[k].count;
 		}
 		codes_other += w->c.codes_other;
+		for (int k = 0; k < w->c.nsamples && r->nsamples < KC_STEP_MAX_SAMPLES; k++) {
+			int same = 0;
+			for (int j = 0; j < r->nsamples; j++)
+				same += r->samples[j].cls == w->c.samples[k].cls;
+			if (same < 2)
+				r->samples[r->nsamples++] = w->c.samples[k];
+		}
 		kc_hdr_add(ttfb, w->ttfb);
 		kc_hdr_add(lag, w->lag);
 		*cpu_ns += w->cpu_ns;

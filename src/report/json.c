@@ -90,6 +90,18 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		goto fail;
 	}
 	json_decref(more);
+	if (s->nsamples > 0) {
+		/* What the endpoint said, for the first few errors of each class. */
+		json_t *arr = json_array();
+		for (int i = 0; arr && i < s->nsamples; i++)
+			json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "class",
+							     kc_errclass_name(s->samples[i].cls),
+							     "status", s->samples[i].status,
+							     "code", s->samples[i].code,
+							     "message", s->samples[i].message));
+		if (!arr || json_object_set_new(o, "error_samples", arr))
+			goto fail;
+	}
 	return o;
 fail:
 	json_decref(o);
