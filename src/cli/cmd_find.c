@@ -651,9 +651,13 @@ int kc_cmd_find(int argc, char **argv)
 		goto out;
 	}
 	int probe_status = 0;
-	if (kc_engine_probe(e, &probe_status, &d)) {
+	int prc = kc_engine_probe(e, &probe_status, &d);
+	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
 		cli_diag_error("find", &d);
-		status = KC_EXIT_UNREACHABLE;
+		status = prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+				 ? KC_EXIT_UNREACHABLE
+				 : KC_EXIT_USAGE;
 		free(bodies);
 		goto out;
 	}
