@@ -503,6 +503,58 @@ static int run_search(struct kc_engine *e, struct kc_search *s, const struct fin
 	return n;
 }
 
+/* Per-step verdicts, merged into steps[] as `stable`, `verdict` and `attempt`. */
+static json_t *verdicts_json(const struct kc_search *s, int nsteps)
+{
+	json_t *verdicts = json_array();
+	for (int i = 0; verdicts && i < kc_search_nsteps(s) && i < nsteps; i++) {
+		const struct kc_search_step *ss = kc_search_step(s, i);
+		json_array_append_new(verdicts, json_pack(
+			"{s:b,s:o,s:i}", "stable", ss->v.verdict == KC_VERDICT_HEALTHY,
+			"verdict", kc_verdict_to_json(&ss->v), "attempt", ss->attempt));
+	}
+	return verdicts;
+}
+
+/* result.json `cost`: the price and its source (never invented), cost per million at the target. */
+static json_t *cost_json(const struct kc_recommend_cfg *rc, const struct kc_recommendation *rec)
+{
+	const char *pp = cli_price_path(NULL);
+	struct kc_pricing *pr = NULL;
+	if (pp && kc_pricing_load(&pr, pp, NULL) != KC_OK)
+		pr = NULL;
+	double usd = 0;
+	enum kc_price_source psrc = kc_pricing_price(pr, rc->instance_type, rc->usd_per_hour, &usd);
+	kc_pricing_free(pr);
+	json_t *cost = json_pack("{s:s}", "price_source", kc_price_source_name(psrc));
+	if (cost && psrc != KC_PRICE_UNKNOWN) {
+		double per_m = 0;
+		json_object_set_new(cost, "usd_per_hour", json_real(usd));
+		if (kc_pricing_cost_per_million(usd, rec->target_load, rec->target_load, &per_m,
+						NULL) == KC_OK)
+			json_object_set_new(cost, "usd_per_million_at_target", json_real(per_m));
+	}
+	return cost;
+}
+
+/* The table, the explanation and where the files went. */
+static void print_answer(FILE *f, const struct find_opts *o, const struct kc_recommend_cfg *rc,
+			 const struct kc_step_result *steps, int nsteps, const struct kc_knee *knee,
+			 const struct kc_knee_check *chk, const struct kc_recommendation *rec,
+			 int64_t took_ns)
+{
+	fputc('\n', f);
+	runout_print_table(f, steps, (size_t)nsteps, "offered");
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 20);
+	if (kc_recommend_explain(rc, knee, chk, rec, &b) == 0)
+		fprintf(f, "\n%s", b.data ? b.data : "");
+	kc_buf_fini(&b);
+	fprintf(f, "search: %d steps, %.0f s of load%s%s%s\n", nsteps, (double)took_ns / 1e9,
+		o->out_dir ? "; wrote " : "", o->out_dir ? o->out_dir : "",
+		o->out_dir ? "/{result.json,steps.csv,latency.hlog,scaling-policy.json,apply.sh}" : "");
+}
+
 static int write_all(const struct find_opts *o, struct runout *ro, const struct kc_result *res,
 		     const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
 		     bool have_rec)
@@ -723,16 +775,7 @@ int kc_cmd_find(int argc, char **argv)
 		have_rec = kc_recommend_compute(&c.rec, &knee, lat, &rec, &d) == KC_OK;
 	}
 
-	/* Per-step verdicts go into steps[] as `stable` and `verdict`. */
-	verdicts = json_array();
-	for (int i = 0; i < kc_search_nsteps(&s) && i < nsteps; i++) {
-		const struct kc_search_step *ss = kc_search_step(&s, i);
-		json_t *v = json_object();
-		json_object_set_new(v, "stable", json_boolean(ss->v.verdict == KC_VERDICT_HEALTHY));
-		json_object_set_new(v, "verdict", kc_verdict_to_json(&ss->v));
-		json_object_set_new(v, "attempt", json_integer(ss->attempt));
-		json_array_append_new(verdicts, v);
-	}
+	verdicts = verdicts_json(&s, nsteps);
 	extra = json_object();
 	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, c.rec.instances));
 	if (have_rec)
@@ -743,26 +786,8 @@ int kc_cmd_find(int argc, char **argv)
 				      "diagnosis", knee.diagnosis));
 	if (t.sagemaker)
 		json_object_set_new(extra, "credentials", json_string(t.creds_desc));
-	const char *pp = cli_price_path(NULL);
-	if (have_rec && c.rec.instance_type[0]) {
-		struct kc_pricing *pr = NULL;
-		double usd = 0;
-		if (pp && kc_pricing_load(&pr, pp, NULL) != KC_OK)
-			pr = NULL;
-		enum kc_price_source psrc =
-			kc_pricing_price(pr, c.rec.instance_type, c.rec.usd_per_hour, &usd);
-		json_t *cost = json_object();
-		json_object_set_new(cost, "price_source", json_string(kc_price_source_name(psrc)));
-		if (psrc != KC_PRICE_UNKNOWN) {
-			double per_m = 0;
-			json_object_set_new(cost, "usd_per_hour", json_real(usd));
-			if (kc_pricing_cost_per_million(usd, rec.target_load, rec.target_load, &per_m,
-							NULL) == KC_OK)
-				json_object_set_new(cost, "usd_per_million_at_target", json_real(per_m));
-		}
-		json_object_set_new(extra, "cost", cost);
-		kc_pricing_free(pr);
-	}
+	if (have_rec && c.rec.instance_type[0])
+		json_object_set_new(extra, "cost", cost_json(&c.rec, &rec));
 	config = config_json(&o, &c, e, t.display, pool, emulated);
 	struct kc_result res = {
 		.mode = "rps", .target = t.display, .config = config, .env = env,
@@ -773,20 +798,9 @@ int kc_cmd_find(int argc, char **argv)
 		status = KC_EXIT_USAGE;
 
 	/* The human answer, on stdout unless --json took it. */
-	FILE *hf = o.json ? stderr : stdout;
-	if (!o.quiet || !o.json) {
-		fputc('\n', hf);
-		runout_print_table(hf, steps, (size_t)nsteps, "offered");
-		struct kc_buf b;
-		kc_buf_init(&b, 1 << 20);
-		if (kc_recommend_explain(&c.rec, &knee, &chk, have_rec ? &rec : NULL, &b) == 0)
-			fprintf(hf, "\n%s", b.data ? b.data : "");
-		kc_buf_fini(&b);
-		fprintf(hf, "search: %d steps, %.0f s of load%s%s%s\n", nsteps, (double)took_ns / 1e9,
-			o.out_dir ? "; wrote " : "", o.out_dir ? o.out_dir : "",
-			o.out_dir ? "/{result.json,steps.csv,latency.hlog,scaling-policy.json,apply.sh}"
-				  : "");
-	}
+	if (!o.quiet || !o.json)
+		print_answer(o.json ? stderr : stdout, &o, &c.rec, steps, nsteps, &knee, &chk,
+			     have_rec ? &rec : NULL, took_ns);
 	if (status < 0) {
 		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
