@@ -60,7 +60,7 @@ enum kc_region_source {
  * borrowed and must outlive any provider built from the options.
  */
 struct kc_creds_opts {
-	const char *profile;        /* --profile; NULL: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default" */
+	const char *profile;        /* --profile; NULL: AWS_DEFAULT_PROFILE, AWS_PROFILE (botocore's order), "default" */
 	const char *region;         /* --region; NULL: environment, then profile */
 	kc_getenv_cb getenv_fn;     /* NULL: getenv(3) */
 	void *getenv_ud;
@@ -104,12 +104,20 @@ struct kc_creds {
  *   KC_EINVAL     partial keys, bad characters, an expired env credential,
  *                 a disallowed container URL;
  *   KC_EUNSUPPORTED the profile needs role assumption or SSO;
- *   KC_ETIMEOUT / KC_ECONNECT / KC_EAUTH / KC_EIO  a source that was
- *                 configured (credential_process, container) failed.
- * An unset IMDS is "nothing found", not an error, unless it is the last
- * source and answered with garbage.  Blocking: may run a process or make
- * HTTP requests (bounded by the timeouts in opts).  Thread-safe as long as
- * the getenv callback is.
+ *   KC_ETIMEOUT / KC_ECONNECT / KC_EAUTH / KC_EIO / KC_EPROTO / KC_ELIMIT
+ *                 a source that was configured (credential_process,
+ *                 container, an answering IMDS) failed, was refused, timed
+ *                 out or said too much;
+ *   KC_ENOMEM.
+ * A source that is not configured, or an IMDS that does not answer or has
+ * no role attached, counts as "nothing here" and the chain goes on; a
+ * source that is configured and fails (or IMDS answering garbage) stops
+ * the chain with its error, as botocore does.  Blocking: may run a
+ * process or make HTTP requests (bounded by the timeouts in opts).
+ * credential_process inherits the real process environment (environ),
+ * not the getenv callback.  Thread-safe as long as the getenv callback is;
+ * libcurl must have been initialised (curl_global_init) before threads
+ * start, as for any libcurl use.
  */
 int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 		     struct kc_diag *d);

@@ -166,6 +166,11 @@ struct kc_sm_error {
  * KC_SM_ERR_BODY_PARSE_MAX bytes; so with a header and no flag this call
  * does not allocate.  Signature-error messages are cut before the
  * canonical request they quote (it may contain the session token).
+ * Surrounding blanks and CR/LF in errtype are ignored (a raw header line
+ * value is fine).  For an exception inside a response event stream, pass
+ * status 0, the :exception-type (or :error-code) as errtype and the
+ * event payload as body: ModelStreamError classifies as model,
+ * InternalStreamFailure as internal.  A 2xx status is KC_SM_ERR_NONE.
  * Never fails, never reads outside the given bytes; *out is always set.
  * Thread-safe.
  */

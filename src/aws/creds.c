@@ -22,6 +22,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/parse.h"
 #include "aws/creds_int.h"
 
 #include <arpa/inet.h>
@@ -1114,6 +1115,107 @@ static bool is_role_name(const char *s)
 	return n > 0;
 }
 
+/* IMDS settings from the environment, checked before any request. */
+struct imds_cfg {
+	char base[512];    /* endpoint without trailing '/' */
+	int64_t timeout_ns;
+	int attempts;
+};
+
+static int imds_config(const struct kc_creds_opts *o, struct imds_cfg *c, struct kc_diag *d)
+{
+	const char *ep = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	if (!ep)
+		ep = mode && !strcasecmp(mode, "IPv6") ? "http://[fd00:ec2::254]"
+						       : "http://169.254.169.254";
+	if (has_ctl(ep) || snprintf(c->base, sizeof(c->base), "%s", ep) >= (int)sizeof(c->base))
+		return kc_diag_set(d, KC_EINVAL, "AWS_EC2_METADATA_SERVICE_ENDPOINT is "
+				   "too long or has control characters");
+	size_t bl = strlen(c->base);
+	while (bl && c->base[bl - 1] == '/')
+		c->base[--bl] = '\0';
+
+	c->timeout_ns = o->imds_timeout_ns;
+	const char *ts = env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
+	if (c->timeout_ns <= 0 && ts) {
+		double v;
+		if (kc_parse_double(ts, 0.001, 3600, &v) < 0)
+			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT: not a "
+					   "number of seconds in [0.001, 3600]");
+		c->timeout_ns = (int64_t)(v * KC_NS_PER_S);
+	}
+	if (c->timeout_ns <= 0)
+		c->timeout_ns = KC_NS_PER_S;
+	if (c->timeout_ns > IMDS_TIMEOUT_MAX_NS)
+		c->timeout_ns = IMDS_TIMEOUT_MAX_NS;
+	c->attempts = 1;
+	const char *as = env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+	if (as) {
+		int64_t v;
+		if (kc_parse_i64(as, 1, 1000, &v) < 0)
+			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_NUM_ATTEMPTS: not "
+					   "a whole number >= 1");
+		c->attempts = v > IMDS_ATTEMPTS_MAX ? IMDS_ATTEMPTS_MAX : (int)v;
+	}
+	return KC_OK;
+}
+
+/*
+ * Step 1, the IMDSv2 session token.  Returns 0 with token filled (or ""
+ * for the IMDSv1 fallback), KC_ENOTFOUND (no IMDS here; tried says why) or
+ * an error.
+ */
+static int imds_token(const struct kc_creds_opts *o, const struct imds_cfg *c,
+		      struct kc_buf *b, char *token, size_t tokensz, char *tried,
+		      size_t triedsz, struct kc_diag *d)
+{
+	char url[600];
+	snprintf(url, sizeof(url), "%s/latest/api/token", c->base);
+	struct curl_slist *h1 = curl_slist_append(NULL,
+						  "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+	struct curl_slist *hdrs = h1 ? curl_slist_append(h1, "Content-Type:") : NULL;
+	if (!hdrs) {
+		curl_slist_free_all(h1);
+		return KC_ENOMEM;
+	}
+	long status = 0;
+	int rc = KC_EIO;
+	for (int i = 0; i < c->attempts && rc != KC_OK; i++) {
+		kc_buf_reset(b);
+		kc_log(KC_LOG_DEBUG, "aws credentials: PUT %s", url);
+		rc = http_do("PUT", url, hdrs, c->timeout_ns, b, &status);
+	}
+	curl_slist_free_all(hdrs);
+	token[0] = '\0';
+	if (rc < 0) {
+		/* Often a container whose hop limit stops the answer: not IMDS. */
+		tried_add(tried, triedsz, "IMDS (no answer from %s within %lld ms)", c->base,
+			  (long long)(c->timeout_ns / KC_NS_PER_MS));
+		return KC_ENOTFOUND;
+	}
+	if (status == 200) {
+		if (!b->data || !is_credential_text(b->data, tokensz - 1))
+			return kc_diag_set(d, KC_EPROTO, "IMDS %s: malformed session token",
+					   c->base);
+		snprintf(token, tokensz, "%s", b->data);
+		return KC_OK;
+	}
+	if (status == 403 || status == 404 || status == 405) {
+		if (env_true(o, "AWS_EC2_METADATA_V1_DISABLED")) {
+			tried_add(tried, triedsz, "IMDS (token request got HTTP %ld and "
+				  "AWS_EC2_METADATA_V1_DISABLED=true)", status);
+			return KC_ENOTFOUND;
+		}
+		kc_log(KC_LOG_DEBUG, "aws credentials: IMDS token HTTP %ld, using IMDSv1",
+		       status);
+		return KC_OK;
+	}
+	tried_add(tried, triedsz, "IMDS (token request got HTTP %ld)", status);
+	return KC_ENOTFOUND;
+}
+
+/* Steps 2 and 3: the role name, then its credentials. */
 static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		     char *tried, size_t triedsz, struct kc_diag *d)
 {
@@ -1121,92 +1223,19 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		tried_add(tried, triedsz, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
 		return KC_ENOTFOUND;
 	}
-	char base[512];
-	const char *ep = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	const char *mode = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-	if (!ep)
-		ep = mode && !strcasecmp(mode, "IPv6") ? "http://[fd00:ec2::254]"
-						       : "http://169.254.169.254";
-	if (has_ctl(ep) || snprintf(base, sizeof(base), "%s", ep) >= (int)sizeof(base))
-		return kc_diag_set(d, KC_EINVAL, "AWS_EC2_METADATA_SERVICE_ENDPOINT is "
-				   "too long or has control characters");
-	size_t bl = strlen(base);
-	while (bl && base[bl - 1] == '/')
-		base[--bl] = '\0';
-
-	int64_t tmo = o->imds_timeout_ns;
-	const char *ts = env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
-	if (tmo <= 0 && ts) {
-		char *end;
-		double v = strtod(ts, &end);
-		if (*end || !(v > 0))
-			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT: not a "
-					   "positive number of seconds");
-		tmo = (int64_t)(v * KC_NS_PER_S);
-	}
-	if (tmo <= 0)
-		tmo = KC_NS_PER_S;
-	if (tmo > IMDS_TIMEOUT_MAX_NS)
-		tmo = IMDS_TIMEOUT_MAX_NS;
-	int attempts = 1;
-	const char *as = env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
-	if (as) {
-		attempts = atoi(as) > 0 ? atoi(as) : 1;
-		if (attempts > IMDS_ATTEMPTS_MAX)
-			attempts = IMDS_ATTEMPTS_MAX;
-	}
-
-	char url[1024], hdr[4200];
+	struct imds_cfg cfg;
+	int rc = imds_config(o, &cfg, d);
+	if (rc < 0)
+		return rc;
+	const char *base = cfg.base;
+	char url[1024], hdr[4200], token[4096];
 	struct kc_buf b;
 	kc_buf_init(&b, HTTP_BODY_MAX);
 	struct curl_slist *hdrs = NULL;
 	long status = 0;
-	int rc;
-	char token[4096] = "";
-
-	/* 1. session token (IMDSv2) */
-	snprintf(url, sizeof(url), "%s/latest/api/token", base);
-	hdrs = curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: 21600");
-	if (!hdrs) {
-		kc_buf_fini(&b);
-		return KC_ENOMEM;
-	}
-	hdrs = curl_slist_append(hdrs, "Content-Type:");
-	for (int i = 0; i < attempts; i++) {
-		kc_buf_reset(&b);
-		kc_log(KC_LOG_DEBUG, "aws credentials: PUT %s", url);
-		rc = http_do("PUT", url, hdrs, tmo, &b, &status);
-		if (rc == KC_OK)
-			break;
-	}
-	curl_slist_free_all(hdrs);
-	hdrs = NULL;
-	if (rc < 0) {
-		tried_add(tried, triedsz, "IMDS (no answer from %s within %lld ms)", base,
-			  (long long)(tmo / KC_NS_PER_MS));
-		rc = KC_ENOTFOUND;
+	rc = imds_token(o, &cfg, &b, token, sizeof(token), tried, triedsz, d);
+	if (rc < 0)
 		goto done;
-	}
-	if (status == 200) {
-		if (!b.data || !is_credential_text(b.data, sizeof(token) - 1)) {
-			rc = kc_diag_set(d, KC_EPROTO, "IMDS %s: malformed session token", base);
-			goto done;
-		}
-		snprintf(token, sizeof(token), "%s", b.data);
-	} else if (status == 403 || status == 404 || status == 405) {
-		if (env_true(o, "AWS_EC2_METADATA_V1_DISABLED")) {
-			tried_add(tried, triedsz, "IMDS (token request got HTTP %ld and "
-				  "AWS_EC2_METADATA_V1_DISABLED=true)", status);
-			rc = KC_ENOTFOUND;
-			goto done;
-		}
-		kc_log(KC_LOG_DEBUG, "aws credentials: IMDS token HTTP %ld, using IMDSv1",
-		       status);
-	} else {
-		tried_add(tried, triedsz, "IMDS (token request got HTTP %ld)", status);
-		rc = KC_ENOTFOUND;
-		goto done;
-	}
 	if (token[0]) {
 		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", token);
 		hdrs = curl_slist_append(NULL, hdr);
@@ -1217,11 +1246,10 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		}
 	}
 
-	/* 2. role name */
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
 	kc_buf_reset(&b);
 	kc_log(KC_LOG_DEBUG, "aws credentials: GET %s", url);
-	rc = http_do("GET", url, hdrs, tmo, &b, &status);
+	rc = http_do("GET", url, hdrs, cfg.timeout_ns, &b, &status);
 	if (rc == KC_OK && status == 404) {
 		tried_add(tried, triedsz, "IMDS (%s: no IAM role attached)", base);
 		rc = KC_ENOTFOUND;
@@ -1246,7 +1274,7 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		 role);
 	kc_buf_reset(&b);
 	kc_log(KC_LOG_DEBUG, "aws credentials: GET %s", url);
-	rc = http_do("GET", url, hdrs, tmo, &b, &status);
+	rc = http_do("GET", url, hdrs, cfg.timeout_ns, &b, &status);
 	char what[1200];
 	snprintf(what, sizeof(what), "IMDS %s role '%s'", base, role);
 	if (rc < 0 || status != 200) {
@@ -1313,10 +1341,12 @@ static int profiles_load(struct profiles *pr, const struct kc_creds_opts *o,
 	memset(pr, 0, sizeof(*pr));
 	const char *name = o->profile;
 	pr->explicit_opt = name && *name;
+	/* botocore's order (configprovider.py): AWS_DEFAULT_PROFILE, then
+	 * AWS_PROFILE. */
 	if (!pr->explicit_opt)
-		name = env_set(o, "AWS_PROFILE");
-	if (!name || !*name)
 		name = env_set(o, "AWS_DEFAULT_PROFILE");
+	if (!name || !*name)
+		name = env_set(o, "AWS_PROFILE");
 	pr->chosen = name && *name;
 	if (!pr->chosen)
 		name = "default";

@@ -13,6 +13,7 @@
  */
 #include "kneecap/sagemaker.h"
 #include "kneecap/err.h"
+#include "kneecap/parse.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -216,7 +217,12 @@ static int parse_endpoint_url(const char *url, struct kc_sm_url *u, struct kc_di
 		*c = (char)tolower((unsigned char)*c);
 	snprintf(u->scheme, sizeof(u->scheme), "%s", scheme);
 	snprintf(u->host, sizeof(u->host), "%s", host);
-	u->port = atoi(port);
+	int64_t portnum;
+	if (kc_parse_i64(port, 1, 65535, &portnum) < 0) {
+		rc = kc_diag_set(d, KC_EINVAL, "--endpoint-url: port must be 1-65535");
+		goto done;
+	}
+	u->port = (int)portnum;
 	size_t pl = strlen(path);
 	while (pl && path[pl - 1] == '/')
 		path[--pl] = '\0';
@@ -428,11 +434,12 @@ static void normalise_code(const char *s, size_t n, char out[KC_SM_ERR_CODE_MAX]
 			n -= i;
 			break;
 		}
-	while (n && (*s == ' ' || *s == '\t')) {
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
 		s++;
 		n--;
 	}
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+		     s[n - 1] == '\n'))
 		n--;
 	if (n == 0 || n >= KC_SM_ERR_CODE_MAX)
 		return;

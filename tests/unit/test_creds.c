@@ -307,10 +307,15 @@ static void test_profile_from_env(void **state)
 	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
 	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
 	kc_creds_fini(&c);
-	/* AWS_PROFILE wins over AWS_DEFAULT_PROFILE */
+	/* AWS_DEFAULT_PROFILE wins over AWS_PROFILE (botocore 1.29 configprovider.py) */
 	fx_set(f, "AWS_PROFILE", "default");
 	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
-	assert_string_equal(c.access_key_id, "AKIAFILEDEFAULT001");
+	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
+	kc_creds_fini(&c);
+	fx_unset(f, "AWS_DEFAULT_PROFILE");
+	fx_set(f, "AWS_PROFILE", "prod");
+	c = resolve_ok(f, KC_CREDS_SHARED_FILE);
+	assert_string_equal(c.access_key_id, "AKIAFILEPROD000001");
 	kc_creds_fini(&c);
 }
 
@@ -631,6 +636,24 @@ static void test_nothing_found(void **state)
 	/* a disallowed container URL is an error, not a silent skip */
 	fx_set(f, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds");
 	resolve_err(f, KC_EINVAL, "'example.com' is not allowed");
+}
+
+/* IMDS settings are checked before any request; a closed loopback port
+ * (never the real metadata address) is "no answer". */
+static void test_imds_settings(void **state)
+{
+	struct fx *f = *state;
+	fx_unset(f, "AWS_EC2_METADATA_DISABLED");
+	fx_set(f, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1/");
+	fx_set(f, "AWS_METADATA_SERVICE_TIMEOUT", "soon");
+	resolve_err(f, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT");
+	fx_set(f, "AWS_METADATA_SERVICE_TIMEOUT", "0.5");
+	fx_set(f, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0");
+	resolve_err(f, KC_EINVAL, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+	fx_set(f, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
+	resolve_err(f, KC_ENOTFOUND, "IMDS (no answer from http://127.0.0.1:1 within 500 ms)");
+	fx_set(f, "AWS_EC2_METADATA_DISABLED", "TRUE");
+	resolve_err(f, KC_ENOTFOUND, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1031,6 +1054,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_process_precedence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imds_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_region, setup, teardown),
 		cmocka_unit_test(test_shell_split),
 		cmocka_unit_test(test_iso8601),
