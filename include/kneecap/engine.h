@@ -132,6 +132,10 @@ struct kc_step_spec {
 	int index;               /* copied into the result */
 	enum kc_step_mode mode;
 	double rate_rps;         /* KC_STEP_RATE: > 0 */
+	double rate_end_rps;     /* KC_STEP_RATE: > 0 makes the rate rise (or fall)
+				    linearly from rate_rps at the step's start to this at
+				    the end of its window (warm-up included); 0: constant.
+				    The result's offered is then the window's mean rate. */
 	uint32_t concurrency;    /* KC_STEP_CONCURRENCY: >= 1, <= threads * slots */
 	int64_t duration_ns;     /* measured window, > 0 */
 	int64_t warmup_ns;       /* load before the window, excluded from stats */

@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"load (exactly one):\n"
 	"  --rate R              requests per second, held for --duration\n"
 	"  --ramp A:B:STEP       steps from A to B requests/s by STEP, each --step-duration\n"
+	"  --linear A:B          one step whose rate moves linearly from A to B requests/s\n"
+	"                        over --warmup + --duration (offered = the window's mean)\n"
 	"  --concurrency N       closed loop: N requests outstanding (for comparison)\n"
 	"timing:\n"
 	"  --duration D          measured time (default 30s); not with --ramp\n"
@@ -81,6 +83,8 @@ struct run_opts {
 	int64_t concurrency;
 	const char *ramp_text;
 	struct kc_ramp ramp;
+	const char *linear_text;
+	double linear_from, linear_to;
 	int64_t duration_ns, step_duration_ns, warmup_ns;
 	bool have_duration, have_step_duration;
 	enum kc_arrival arrival;
@@ -147,13 +151,14 @@ static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns,
 enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR,
 };
 
 static const struct option longopts[] = {
 	{"rate", required_argument, NULL, O_RATE},
 	{"concurrency", required_argument, NULL, O_CONC},
 	{"ramp", required_argument, NULL, O_RAMP},
+	{"linear", required_argument, NULL, O_LINEAR},
 	{"duration", required_argument, NULL, O_DURATION},
 	{"step-duration", required_argument, NULL, O_STEPDUR},
 	{"warmup", required_argument, NULL, O_WARMUP},
@@ -209,6 +214,21 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
 		o->ramp_text = arg;
 		break;
+	case O_LINEAR: {
+		char tmp[64];
+		const char *colon = strchr(arg, ':');
+		if (!colon || (size_t)(colon - arg) >= sizeof(tmp))
+			return bad("--linear", arg, "expected A:B, e.g. 100:1000");
+		memcpy(tmp, arg, (size_t)(colon - arg));
+		tmp[colon - arg] = '\0';
+		if (kc_parse_double(tmp, 0, 1e7, &o->linear_from) ||
+		    kc_parse_double(colon + 1, 0, 1e7, &o->linear_to))
+			return bad("--linear", arg, "A and B must be numbers in 0..10000000");
+		if (!(o->linear_from > 0) || !(o->linear_to > 0))
+			return bad("--linear", arg, "A and B must be > 0 requests per second");
+		o->linear_text = arg;
+		break;
+	}
 	case O_DURATION:
 		rc = opt_dur("--duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S, &o->duration_ns);
 		o->have_duration = true;
@@ -323,9 +343,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		return KC_EXIT_USAGE;
 	}
 	o->target = argv[optind];
-	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL);
+	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL) +
+		    (o->linear_text != NULL);
 	if (modes != 1) {
-		cli_error("run: give exactly one of --rate, --concurrency or --ramp");
+		cli_error("run: give exactly one of --rate, --concurrency, --ramp or --linear");
 		return KC_EXIT_USAGE;
 	}
 	if (o->ramp_text && o->have_duration) {
@@ -371,9 +392,11 @@ static void on_progress(void *ud, const struct kc_progress *p)
 	struct run_ctx *c = ud;
 	if (c->o->quiet)
 		return;
+	/* This step's remainder plus every later step's warm-up and window. */
 	int64_t left_ns = p->total_ns - p->elapsed_ns;
 	if (left_ns < 0)
 		left_ns = 0;
+	left_ns += (int64_t)(c->nsteps - (size_t)p->step_index - 1) * p->total_ns;
 	char eta[32];
 	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
 	char line[256];
@@ -428,7 +451,9 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		json_array_append_new(names, json_stringn(o->headers[i],
 							  colon ? (size_t)(colon - o->headers[i]) : 0));
 	}
-	const char *load = o->have_rate ? "rate" : o->concurrency ? "concurrency" : "ramp";
+	const char *load = o->have_rate ? "rate"
+			   : o->concurrency ? "concurrency"
+			   : o->linear_text ? "linear" : "ramp";
 	json_t *cfg = json_pack(
 		"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:f,s:f,s:f,s:s,s:s,s:o,s:s?,s:I,"
 		"s:b,s:s,s:{s:s,s:I,s:I,s:i}}",
@@ -452,6 +477,9 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
 	if (cfg && o->have_rate)
 		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg && o->linear_text)
+		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
+							      "to", o->linear_to));
 	if (cfg)
 		json_object_set_new(cfg, "step_duration_s",
 				    json_real((double)(o->ramp_text ? o->step_duration_ns
@@ -647,8 +675,11 @@ int kc_cmd_run(int argc, char **argv)
 	int probe_status = 0;
 	int prc = kc_engine_probe(e, &probe_status, &d);
 	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
 		cli_diag_error("run", &d);
-		status = KC_EXIT_UNREACHABLE;
+		status = prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+				 ? KC_EXIT_UNREACHABLE
+				 : KC_EXIT_USAGE;
 		goto out_engine;
 	}
 	if (probe_status >= 400)
@@ -689,7 +720,10 @@ int kc_cmd_run(int argc, char **argv)
 		struct kc_step_spec spec = {
 			.index = (int)i,
 			.mode = o.concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = o.ramp_text ? kc_ramp_value(&o.ramp, i) : o.rate,
+			.rate_rps = o.ramp_text     ? kc_ramp_value(&o.ramp, i)
+				    : o.linear_text ? o.linear_from
+						    : o.rate,
+			.rate_end_rps = o.linear_text ? o.linear_to : 0,
 			.concurrency = (uint32_t)o.concurrency,
 			.duration_ns = o.ramp_text ? o.step_duration_ns : o.duration_ns,
 			.warmup_ns = o.warmup_ns,

@@ -464,8 +464,12 @@ static void take_interval(struct step_state *st, int64_t now_ns, int64_t total_n
 	if (st->hooks && st->hooks->progress && secs > 0) {
 		struct kc_progress p = {
 			.step_index = st->spec->index,
-			.offered = st->spec->mode == KC_STEP_RATE ? st->spec->rate_rps
-								  : st->spec->concurrency,
+			.offered = st->spec->mode == KC_STEP_RATE
+					   ? kc_schedule_mean_rate(st->spec->rate_rps,
+								   st->spec->rate_end_rps, total_ns,
+								   now_ns - step_start_ns - 1,
+								   now_ns - step_start_ns)
+					   : st->spec->concurrency,
 			.elapsed_ns = now_ns - step_start_ns,
 			.total_ns = total_ns,
 			.warming_up = now_ns - step_start_ns < st->spec->warmup_ns,
@@ -504,6 +508,10 @@ static int check_spec(struct kc_engine *e, const struct kc_step_spec *s, struct 
 		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > 1e8)
 			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, 1e8] requests/s",
 					   s->rate_rps);
+		if (s->rate_end_rps != 0 &&
+		    (!(s->rate_end_rps > 0) || !isfinite(s->rate_end_rps) || s->rate_end_rps > 1e8))
+			return kc_diag_set(d, KC_EINVAL, "end rate %g: must be in (0, 1e8] requests/s",
+					   s->rate_end_rps);
 	} else if (s->mode == KC_STEP_CONCURRENCY) {
 		uint64_t cap = (uint64_t)e->threads * e->slots;
 		if (s->concurrency < 1 || s->concurrency > cap)
@@ -551,6 +559,11 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 		int rc = kc_schedule_init(&w->sched, spec->rate_rps, spec->arrival, spec->seed,
 					  start_ns, w->index, e->threads);
 		KC_ASSERT(rc == KC_OK);
+		if (spec->rate_end_rps > 0) {
+			rc = kc_schedule_set_linear(&w->sched, spec->rate_end_rps,
+						    spec->warmup_ns + spec->duration_ns);
+			KC_ASSERT(rc == KC_OK);
+		}
 	} else {
 		uint32_t c = spec->concurrency / e->threads +
 			     (w->index < spec->concurrency % e->threads ? 1 : 0);
@@ -733,7 +746,11 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 	struct kc_step_result r;
 	memset(&r, 0, sizeof(r));
 	r.index = spec->index;
-	r.offered = spec->mode == KC_STEP_RATE ? spec->rate_rps : (double)spec->concurrency;
+	r.offered = spec->mode == KC_STEP_RATE
+			    ? kc_schedule_mean_rate(spec->rate_rps, spec->rate_end_rps,
+						    spec->warmup_ns + spec->duration_ns, spec->warmup_ns,
+						    spec->warmup_ns + spec->duration_ns)
+			    : (double)spec->concurrency;
 	r.start_wall_ms = wall_win_start_ms;
 	int64_t cpu_ns = 0;
 	merge_workers(e, &r, ttfb, lag, &cpu_ns);

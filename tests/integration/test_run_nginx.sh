@@ -118,6 +118,15 @@ while read -r name verdict rest; do
 	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
 done <"$TMP/check2"
 
+# --- a linear ramp 100 -> 300 rps over 2 s: 400 arrivals, offered = mean 200 ---
+expect_rc 0 "--linear exits 0" timeout 30 "$KNEECAP" run "$URL" --linear 100:300 --duration 2s \
+	--threads 2 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["offered"], s["scheduled"])
+sys.exit(0 if s["offered"] == 200 and abs(s["scheduled"] - 400) <= 1 and s["errors"] == 0 else 1)' \
+	"$TMP/out" >/dev/null && ok "linear ramp: 400 arrivals, mean offered 200" || fail "linear ramp result"
+
 # --- closed loop, --json on stdout ---
 timeout 30 "$KNEECAP" run "$URL" --concurrency 4 --duration 1s --threads 1 --connections 4 \
 	--json --quiet >"$TMP/c.json" 2>"$TMP/c.err"
