@@ -8,6 +8,9 @@
  * DATA frames) and buffers at most one message, in a buffer whose cap is
  * fixed at init; once grown it is reused, so steady state allocates nothing.
  *
+ * The module's prefix is kc_es_ (event stream), kept short because every
+ * stream-driver and emulator line uses it.
+ *
  * Limits (spec 5.3, enforced on both sides): header block <= 128 KiB,
  * payload <= 16 MiB, total >= 16 bytes, string/byte-array value <= 32767
  * bytes, name 1..255 bytes, no duplicate header names, known types only.

@@ -79,7 +79,10 @@ struct kc_sigv4_request {
 			      * (already %-encoded) or raw: it is encoded
 			      * once more either way ("double encoding"
 			      * for non-S3 services) */
-	const char *query;   /* without '?'; NULL or "" when none */
+	const char *query;   /* without '?'; NULL or "" when none.  Decoded
+			      * and re-encoded: '+' is a literal plus (not
+			      * a space), a '%' without two hex digits is a
+			      * literal '%', empty pieces ("&&") are skipped */
 	const struct kc_sigv4_header *headers; /* must include Host */
 	size_t n_headers;
 	const char *payload_hash; /* lowercase hex SHA-256 of the body, or a

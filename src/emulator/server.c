@@ -109,7 +109,8 @@ struct kc_emu {
 
 	pthread_mutex_t mu;          /* model, rng, counters */
 	struct kc_emu_model *model;
-	struct kc_emu_rng rng;       /* faults and request ids */
+	struct kc_emu_rng rng;       /* faults: seeded, reproducible */
+	struct kc_emu_rng id_rng;    /* request ids: differ from run to run */
 	int64_t received, served, answered, invocations;
 	int64_t errors[KC_EMU_ERRC_COUNT];
 	int64_t lat_sum_ns, wait_sum_ns, svc_sum_ns;
@@ -573,7 +574,7 @@ static char *stats_json(struct kc_emu *e);
 static void make_reqid(struct kc_emu *e, struct req *r)
 {
 	pthread_mutex_lock(&e->mu);
-	uint64_t a = kc_emu_rng_u64(&e->rng), b = ++e->reqid_seq;
+	uint64_t a = kc_emu_rng_u64(&e->id_rng), b = ++e->reqid_seq;
 	pthread_mutex_unlock(&e->mu);
 	snprintf(r->reqid, sizeof(r->reqid), "%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32
 		 "-a%03" PRIx32 "-%012" PRIx64, (uint32_t)(a >> 32),
@@ -684,6 +685,27 @@ static bool verify_sigv4(struct kc_emu *e, struct req *r)
 	return false;
 }
 
+/*
+ * The real CPU work a model server does before the accelerator: decode the
+ * JPEG.  On failure sets the 424 outcome (the container would answer 400
+ * and SageMaker wraps it as a ModelError) and returns false.
+ */
+static bool cpu_stage(struct kc_emu *e, struct req *r)
+{
+	if (e->prof.input != KC_EMU_INPUT_JPEG)
+		return true;
+	struct kc_emu_decoder *dd = decoder_get(e);
+	char why[200];
+	int rc = kc_emu_decode(dd, e->prof.cpu_decode, r->body, r->body_len,
+			       &r->img_w, &r->img_h, why, sizeof(why));
+	decoder_put(e, dd);
+	if (!rc)
+		return true;
+	set_error(r, 424, KC_EMU_ERRC_MODEL, "%s", why);
+	r->orig_status = 400;
+	return false;
+}
+
 /* The whole body is in: CPU stage, faults, model, then park until done. */
 static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 {
@@ -700,19 +722,8 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 	}
 	if (e->signer && !verify_sigv4(e, r))
 		return deliver(e, r);
-	if (e->prof.input == KC_EMU_INPUT_JPEG) {
-		struct kc_emu_decoder *dd = decoder_get(e);
-		char why[200];
-		int rc = kc_emu_decode(dd, e->prof.cpu_decode, r->body, r->body_len,
-				       &r->img_w, &r->img_h, why, sizeof(why));
-		decoder_put(e, dd);
-		if (rc) {
-			/* The container would answer 400 and SageMaker wrap it. */
-			set_error(r, 424, KC_EMU_ERRC_MODEL, "%s", why);
-			r->orig_status = 400;
-			return deliver(e, r);
-		}
-	}
+	if (!cpu_stage(e, r))
+		return deliver(e, r);
 
 	int64_t now = kc_clock_ns();
 	pthread_mutex_lock(&e->mu);
@@ -1253,15 +1264,11 @@ static void free_emu(struct kc_emu *e)
 	free(e);
 }
 
-int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
-		 struct kc_emu **out, struct kc_diag *d)
+/* Allocates everything an emulator needs before it opens a socket. */
+static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
+		   struct kc_diag *d)
 {
-	KC_ASSERT(p && listen_addr && out);
-	int rc = kc_emu_profile_check(p, d);
-	if (rc)
-		return rc;
-	if (p->threads < 1 || p->max_connections < 16 || p->body_bytes_max < 1)
-		return kc_diag_set(d, KC_EINVAL, "threads, max_connections or max_body out of range");
+	int rc;
 	struct kc_emu *e = calloc(1, sizeof(*e));
 	if (!e)
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -1282,6 +1289,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	atomic_init(&e->dead, false);
 	/* Faults and request ids use a stream apart from the model's. */
 	kc_emu_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
+	kc_emu_rng_seed(&e->id_rng, (uint64_t)kc_wall_ns());
 
 	rc = kc_emu_model_new(&e->model, p);
 	if (rc) {
@@ -1329,6 +1337,27 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		}
 		e->dec_free[e->n_dec_free++] = &e->dec[i];
 	}
+	*out = e;
+	return KC_OK;
+fail:
+	free_emu(e);
+	return rc;
+}
+
+int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
+		 struct kc_emu **out, struct kc_diag *d)
+{
+	KC_ASSERT(p && listen_addr && out);
+	int rc = kc_emu_profile_check(p, d);
+	if (rc)
+		return rc;
+	if (p->threads < 1 || p->max_connections < 16 || p->body_bytes_max < 1)
+		return kc_diag_set(d, KC_EINVAL, "threads, max_connections or max_body out of range");
+	struct kc_emu *e;
+	rc = new_emu(p, &e, d);
+	if (rc)
+		return rc;
+	int n = p->max_connections;
 
 	int fd = open_listener(listen_addr, &e->port, d);
 	if (fd < 0) {

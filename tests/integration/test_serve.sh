@@ -139,7 +139,7 @@ want=$(( ((n + 63) / 64 - 1) * 100 ))
 	|| fail "slow response took $ms ms (want ~$want)"
 stop_emu
 
-start_emu stall --fault-stall 2500ms --fault-stall-at 0s --service-time 1ms
+start_emu stall --fault-stall 4s --fault-stall-at 0s --service-time 1ms
 t0=$(date +%s%N); st=$(post x "$TMP/img.jpg"); t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 [ "$st" = 200 ] && [ "$ms" -ge 1000 ] && ok "stall holds the answer ($ms ms)" || fail "stall: $st in $ms ms"
@@ -158,13 +158,14 @@ kill -0 "$PID" && ok "dead server process still up (stop it with a signal)" || f
 stop_emu
 
 # Timeout and queue limit: bursts against one slot.
-start_emu timeout --slots 1 --service-time 200ms --timeout 300ms --cpu-decode off
+# Arrivals up to 300 ms apart still give 1 served + 2 timed out.
+start_emu timeout --slots 1 --service-time 400ms --timeout 500ms --cpu-decode off
 $PY "$LOAD" burst "$PORT" /endpoints/x/invocations "$TMP/img.jpg" 3 >"$TMP/burst"
 [ "$(grep -c '^200 ' "$TMP/burst")" = 1 ] && [ "$(grep -c '^424 ModelError' "$TMP/burst")" = 2 ] \
 	&& ok "invocation timeout: 1 served, 2 x 424" || fail "timeout burst: $(tr '\n' ' ' <"$TMP/burst")"
 [ "$(stat_field "['errors']['timeout']")" = 2 ] && ok "timeouts counted" || fail "timeouts not counted"
 stop_emu
-start_emu qlimit --slots 1 --service-time 300ms --queue-limit 1 --queue-full-error ThrottlingException
+start_emu qlimit --slots 1 --service-time 600ms --queue-limit 1 --queue-full-error ThrottlingException
 $PY "$LOAD" burst "$PORT" /endpoints/x/invocations "$TMP/img.jpg" 5 >"$TMP/burst"
 [ "$(grep -c '^200 ' "$TMP/burst")" = 2 ] && [ "$(grep -c '^400 ThrottlingException' "$TMP/burst")" = 3 ] \
 	&& ok "queue limit: 2 served, 3 throttled" || fail "queue limit burst: $(tr '\n' ' ' <"$TMP/burst")"
