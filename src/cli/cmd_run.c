@@ -430,6 +430,10 @@ static void on_interval(void *ud, int step_index, const struct kc_hdr *h)
 	if (kc_hdr_total_count(h) == 0)
 		return;
 	c->hlog_err = kc_hlog_write_interval(&c->hlog, h);
+	/* Flushed every interval (once a second), so even SIGKILL loses at
+	 * most the second in progress, not a stdio buffer's worth. */
+	if (!c->hlog_err && fflush(c->hlog_fp) != 0)
+		c->hlog_err = KC_EIO;
 }
 
 static void progress_end(struct run_ctx *c)
@@ -574,6 +578,7 @@ static int open_hlog(struct run_ctx *c, int64_t start_ms)
 		c->hlog_fp = NULL;
 		return -1;
 	}
+	fflush(c->hlog_fp); /* a run killed before its first interval keeps a valid log */
 	c->hlog_ok = true;
 	return 0;
 }
