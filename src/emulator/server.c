@@ -442,6 +442,7 @@ static void reset_socket(struct MHD_Connection *conn)
 }
 
 static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max);
+static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max);
 
 static void mark_dying(struct kc_emu *e)
 {
@@ -466,7 +467,7 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 	}
 	if (atomic_load(&e->dead)) {
 		e->errors[KC_EMU_ERRC_DEAD]++;
-	} else if (r->plan.reset) {
+	} else if (r->plan.reset || r->plan.reset_mid) {
 		e->errors[KC_EMU_ERRC_RESET]++;
 	} else if (r->status == 200) {
 		e->served++;
@@ -492,7 +493,9 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 		build_error(e, r);
 
 	struct MHD_Response *resp;
-	if (r->plan.slow) {
+	if (r->plan.reset_mid) {
+		resp = MHD_create_response_from_callback(r->out_len, 1024, half_read, r, NULL);
+	} else if (r->plan.slow) {
 		r->trickle_ready = true;
 		resp = MHD_create_response_from_callback(r->out_len, 1024, trickle_read, r, NULL);
 	} else {
@@ -544,6 +547,26 @@ static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
 		n = max;
 	if (n > r->out_len - (size_t)pos)
 		n = r->out_len - (size_t)pos;
+	memcpy(buf, r->out + pos, n);
+	return (ssize_t)n;
+}
+
+/*
+ * fault_reset_mid: the full Content-Length is announced, the first half of
+ * the body sent, then the connection is reset (linger 0), as when a server
+ * dies while answering.  The client sees a 200 and a short body.
+ */
+static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	size_t half = r->out_len / 2;
+	if (pos >= half) {
+		reset_socket(r->conn);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	size_t n = half - (size_t)pos;
+	if (n > max)
+		n = max;
 	memcpy(buf, r->out + pos, n);
 	return (ssize_t)n;
 }
@@ -1012,6 +1035,7 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 	} else if (stopping) {
 		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
 		r->plan.slow = false;
+		r->plan.reset_mid = false;
 		r->state = S_READY;
 	} else {
 		int64_t now = kc_clock_ns();
