@@ -9,7 +9,8 @@
 #    worker, on another), several alternating rounds; prints requests/s of
 #    each and the ratio kneecap/wrk (target >= 0.75).
 # 2. Open loop at a fixed rate (BENCH_RATE, default 20000): kneecap's CPU
-#    microseconds per request (user+sys of the whole process / completed),
+#    microseconds per request (user+sys of a long run minus a 1 s run, per
+#    extra request, so start-up cancels),
 #    and whether the rate was held (achieved, send-lag p99).
 # Env: BENCH_CONNS (default 16), BENCH_SECS (5), BENCH_ROUNDS (3),
 # BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1).
@@ -67,18 +68,25 @@ done
 printf "mean:    wrk %10.0f   kneecap %10.0f   ratio kneecap/wrk %.3f (target >= 0.75)\n" \
 	"$($PY -c "print($sum_w/$ROUNDS)")" "$($PY -c "print($sum_k/$ROUNDS)")" "$($PY -c "print($sum_k/$sum_w)")"
 
-echo "== open loop at $RATE rps, 1 thread, $C connections, ${SECS}s"
-/usr/bin/time -f "%U %S" -o "$TMP/time" taskset -c "$CCPU" "$KNEECAP" run "$URL" --rate "$RATE" \
-	--threads 1 --connections "$C" --duration "${SECS}s" --json --quiet >"$TMP/open.json"
-$PY - "$TMP/open.json" "$TMP/time" <<'EOF'
+echo "== open loop at $RATE rps, 1 thread, $C connections: ${SECS}s run minus a 1s run (start-up cancels)"
+for d in 1 "$SECS"; do
+	/usr/bin/time -f "%U %S" -o "$TMP/time.$d" taskset -c "$CCPU" "$KNEECAP" run "$URL" --rate "$RATE" \
+		--threads 1 --connections "$C" --duration "${d}s" --json --quiet >"$TMP/open.$d.json"
+done
+$PY - "$TMP" "$SECS" <<'EOF'
 import json, sys
-s = json.load(open(sys.argv[1]))["steps"][0]
-u, sy = map(float, open(sys.argv[2]).read().split()[-2:])
-n = s["completed"]
+d, secs = sys.argv[1], sys.argv[2]
+def load(x):
+    s = json.load(open("%s/open.%s.json" % (d, x)))["steps"][0]
+    u, sy = map(float, open("%s/time.%s" % (d, x)).read().split()[-2:])
+    return s, u + sy
+s1, c1 = load("1")
+s, c = load(secs)
 print("achieved %.0f of %.0f rps (%.2f%%), errors %d, send lag p99 %.3f ms, max %.3f ms, generator_bound %s"
       % (s["achieved"], s["offered"], 100 * s["achieved"] / s["offered"], s["errors"],
          s["lag_ms"]["p99"], s["lag_ms"]["max"], s["generator_bound"]))
 print("latency p50 %.3f ms p99 %.3f ms; service p99 %.3f ms" % (s["latency_ms"]["p50"], s["latency_ms"]["p99"], s["service_ms"]["p99"]))
-print("cpu: user %.2fs sys %.2fs for %d requests = %.1f us/request (process, incl. start-up)"
-      % (u, sy, n, (u + sy) * 1e6 / max(n, 1)))
+dn = s["completed"] - s1["completed"]
+print("cpu (user+sys): %.2fs for %d requests, %.2fs for %d; difference: %.1f us/request"
+      % (c, s["completed"], c1, s1["completed"], (c - c1) * 1e6 / max(dn, 1)))
 EOF

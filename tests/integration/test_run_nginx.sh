@@ -12,10 +12,14 @@ if [ ! -x "$NGINX" ]; then echo "nginx not installed (scripts/setup installs it)
 
 ngpid=
 trap '[ -n "$ngpid" ] && { kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; }; rm -rf "$TMP"' EXIT
-# nginx listens on three ports from a free one; another process may take one
-# of them between our look and nginx's bind, so try a few times.
+# nginx listens on three ports found free; another process may take one of
+# them between our look and nginx's bind, so try a few times.
 start_nginx() {
-	port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	read -r port port_h2c port_tls < <($PY -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 	mkdir -p "$TMP/ng"
 	cat >"$TMP/ng/nginx.conf" <<-EOF
 	worker_processes 1;
@@ -33,12 +37,12 @@ start_nginx() {
 	  keepalive_requests 1000000;
 	  server {
 	    listen 127.0.0.1:$port;
-	    listen 127.0.0.1:$((port + 1)) http2;
+	    listen 127.0.0.1:$port_h2c http2;
 	    location / { return 200 "ok"; }
 	    location /missing { return 404; }
 	  }
 	  server {
-	    listen 127.0.0.1:$((port + 2)) ssl http2;
+	    listen 127.0.0.1:$port_tls ssl http2;
 	    ssl_certificate $TMP/ng/cert.pem;
 	    ssl_certificate_key $TMP/ng/key.pem;
 	    location / { return 200 "ok"; }
@@ -53,7 +57,12 @@ start_nginx() {
 	ngpid=$!
 	for _ in $(seq 50); do
 		kill -0 $ngpid 2>/dev/null || { wait $ngpid 2>/dev/null; ngpid=; return 1; }
-		$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && return 0
+		# All three must accept: nginx keeps the first open while it retries a
+		# port someone else holds, then exits.
+		$PY -c "
+import socket
+for p in ($port, $port_h2c, $port_tls): socket.create_connection(('127.0.0.1', p), 0.2).close()" \
+			2>/dev/null && return 0
 		sleep 0.1
 	done
 	kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; ngpid=
@@ -155,7 +164,7 @@ sys.exit(0 if s["errors"] == 100 and s["error_classes"]["http4xx"] == 100
 	&& ok "404s counted as http4xx with their code" || fail "404 accounting"
 
 # --- HTTP/2 over TLS (ALPN), multiplexed on one connection ---
-TLS_URL="https://127.0.0.1:$((port + 2))/"
+TLS_URL="https://127.0.0.1:$port_tls/"
 expect_rc 0 "h2 over TLS with --cacert exits 0" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
 	--cacert "$TMP/ng/cert.pem" --rate 500 --duration 1s --threads 1 --connections 1 --json --quiet
 $PY -c '
@@ -170,7 +179,7 @@ expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
 [ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
 # --- h2c (prior knowledge): needs libcurl >= 8.0.0 (curl issue 10634) ---
-H2C_URL="http://127.0.0.1:$((port + 1))/"
+H2C_URL="http://127.0.0.1:$port_h2c/"
 if curl --version | head -1 | grep -qE 'libcurl/[0-7]\.'; then
 	expect_rc 2 "h2c refused on libcurl < 8 with a reason" timeout 30 "$KNEECAP" run "$H2C_URL" \
 		--http h2c --rate 100 --duration 1s --threads 1 --quiet
