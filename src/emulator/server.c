@@ -133,6 +133,7 @@ struct kc_emu {
 	struct req **heap;
 	int heap_n, heap_cap;
 	bool stopping, die_pending;
+	bool mhd_ready;              /* e->mhd is set: die() may use it */
 	pthread_t timer;
 	bool timer_started;
 
@@ -1052,11 +1053,11 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 static void die(struct kc_emu *e)
 {
 	atomic_store(&e->dead, true);
+	/* e->listen_fd is already -1: the socket belongs to MHD, which hands
+	 * it back here. */
 	MHD_socket fd = MHD_quiesce_daemon(e->mhd);
-	if (fd != MHD_INVALID_SOCKET) {
+	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-		e->listen_fd = -1;
-	}
 	kc_log(KC_LOG_WARN, "emulator: fault_close_after=%" PRId64 " reached, "
 	       "the server is now dead", e->prof.faults.close_after);
 }
@@ -1069,7 +1070,9 @@ static void *timer_main(void *arg)
 	struct req *batch[FIRE_BATCH];
 	pthread_mutex_lock(&e->tmu);
 	for (;;) {
-		if (e->die_pending) {
+		/* A request may trip close_after before kc_emu_start has stored
+		 * e->mhd: die() waits until it is published (under tmu). */
+		if (e->die_pending && e->mhd_ready) {
 			e->die_pending = false;
 			pthread_mutex_unlock(&e->tmu);
 			die(e);
@@ -1411,7 +1414,12 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		rc = kc_diag_set(d, KC_EIO, "libmicrohttpd failed to start on %s", listen_addr);
 		goto fail;
 	}
+	/* Published under tmu: the timer thread reads e->mhd in die(). */
+	pthread_mutex_lock(&e->tmu);
 	e->listen_fd = -1; /* MHD owns it now */
+	e->mhd_ready = true;
+	pthread_cond_signal(&e->tcv);
+	pthread_mutex_unlock(&e->tmu);
 	kc_log(KC_LOG_INFO, "emulator: listening on port %d, %.1f RPS nominal",
 	       e->port, e->capacity_rps);
 	*out = e;
