@@ -9,9 +9,9 @@
 #  B. run -vv on an http:// target with the credentials in the environment.
 #  C. run -vv on sagemaker:ep --endpoint-url (signed requests, serve
 #     verifying), then with a wrong secret (403s), every output scanned.
-#     C needs the sagemaker: target wired into `kneecap run`; while it is
-#     not, A and B still run and the test ends SKIP (exit 77) saying so: it
-#     never reports a pass for what it could not check.
+#     Should a build lack the sagemaker: target in `kneecap run`, A and B
+#     still run and the test ends SKIP (exit 77) saying so: it never reports
+#     a pass for what it could not check.
 # Loopback only; the credentials are test values, never real ones.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
