@@ -22,7 +22,9 @@ while getopts "d:r:s:k:" o; do
 done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ -n "$kneecap" ] || for b in build-dev build-test build; do
-	[ -x "$root/$b/src/cli/kneecap" ] && { kneecap=$root/$b/src/cli/kneecap; break; }
+	for p in "$root/$b/kneecap" "$root/$b/src/cli/kneecap"; do
+		[ -x "$p" ] && { kneecap=$p; break 2; }
+	done
 done
 [ -x "$kneecap" ] || { echo "soak: no kneecap binary (give -k PATH)"; exit 2; }
 
