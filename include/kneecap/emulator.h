@@ -110,6 +110,7 @@ struct kc_emu_faults {
 	int64_t slow_chunk_bytes; /* ... this many bytes ... */
 	int64_t slow_interval_ns; /* ... every this often */
 	int64_t close_after;      /* after this many invocations the server dies (0: never) */
+	double reset_mid_prob;    /* send the headers and half the body, then RST */
 };
 
 struct kc_emu_profile {

@@ -469,7 +469,15 @@ int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return KC_EPARSE;
-	*wall_ns = ((int64_t)t - off_s) * KC_NS_PER_S + frac_ns;
+	/* Nanoseconds in an int64_t end in April 2262; a later expiration
+	 * (some tools write 9999-12-31 for "never") is kept as "never" rather
+	 * than overflowing. */
+	int64_t secs = (int64_t)t - off_s;
+	if (secs >= INT64_MAX / KC_NS_PER_S - 1) {
+		*wall_ns = INT64_MAX;
+		return KC_OK;
+	}
+	*wall_ns = secs * KC_NS_PER_S + frac_ns;
 	return KC_OK;
 }
 

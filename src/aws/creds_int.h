@@ -74,7 +74,8 @@ int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
 /*
  * Parses an ISO 8601 / RFC 3339 timestamp "YYYY-MM-DDTHH:MM:SS[.frac]"
  * followed by "Z", "+HH:MM" or "+HHMM" into wall nanoseconds since the
- * epoch.  Returns 0 or KC_EPARSE.
+ * epoch; an instant past what int64_t nanoseconds hold (April 2262) gives
+ * INT64_MAX.  Returns 0 or KC_EPARSE.
  */
 int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns);
 

@@ -453,9 +453,15 @@ static void normalise_code(const char *s, size_t n, char out[KC_SM_ERR_CODE_MAX]
 /*
  * Copies a message: control characters become blanks; text from the point
  * where an AWS signature error starts quoting the canonical request (which
- * carries the session token) is dropped; truncation keeps UTF-8 whole.
+ * carries the session token) is dropped, looked for after the blanking so a
+ * marker split by a control character is still found; truncation keeps
+ * UTF-8 whole.
  */
-static void copy_message(const char *s, size_t n, char out[KC_SM_ERR_MSG_MAX])
+/*
+ * The length of s[0..n) before an AWS signature error starts quoting the
+ * canonical request or string to sign (which carry the session token).
+ */
+static size_t unquoted_len(const char *s, size_t n)
 {
 	static const char *const cuts[] = {"The Canonical String", "The String-to-Sign",
 					   "Canonical request", "canonical request:"};
@@ -467,6 +473,11 @@ static void copy_message(const char *s, size_t n, char out[KC_SM_ERR_MSG_MAX])
 				break;
 			}
 	}
+	return n;
+}
+
+static void copy_message(const char *s, size_t n, char out[KC_SM_ERR_MSG_MAX])
+{
 	if (n >= KC_SM_ERR_MSG_MAX) {
 		n = KC_SM_ERR_MSG_MAX - 1;
 		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
@@ -477,17 +488,21 @@ static void copy_message(const char *s, size_t n, char out[KC_SM_ERR_MSG_MAX])
 		unsigned char ch = (unsigned char)s[i];
 		out[w++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
 	}
+	w = unquoted_len(out, w); /* after blanking: "The\tCanonical String" too */
 	while (w && out[w - 1] == ' ')
 		w--;
 	out[w] = '\0';
 }
 
-/* Raw (non-JSON) bodies: printable ASCII only, so the result is valid UTF-8. */
+/* Raw (non-JSON) bodies: printable ASCII only, so the result is valid UTF-8.
+ * A body that is not JSON (a proxy's page, or JSON with a bad escape) can
+ * still quote a canonical request, so it is cut the same way. */
 static void copy_raw(const unsigned char *s, size_t n, char out[KC_SM_ERR_MSG_MAX])
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n && w < 200; i++)
 		out[w++] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : ' ';
+	w = unquoted_len(out, w);
 	while (w && out[w - 1] == ' ')
 		w--;
 	out[w] = '\0';

@@ -574,6 +574,26 @@ static bool excluded(const struct kc_sigv4_signer *s, const char *name,
 	return s->sign_sha256 && name_is(name, len, "x-amz-content-sha256");
 }
 
+/*
+ * A header name must be an RFC 9110 token: anything else cannot go on the
+ * wire as signed, and a name with a blank or ';' makes SignedHeaders
+ * ambiguous, so the verifier could not rebuild the request (values are
+ * left alone: the v4 suite signs folded multi-line values).
+ */
+static bool header_name_ok(const struct kc_sigv4_header *h)
+{
+	if (h->name_len == 0)
+		return false;
+	for (size_t i = 0; i < h->name_len; i++) {
+		unsigned char c = (unsigned char)h->name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+		if (!alnum && (c == 0 || !strchr("!#$%&'*+-.^_`|~", c)))
+			return false;
+	}
+	return true;
+}
+
 static bool hash_ok(const char *h)
 {
 	size_t n = h ? strlen(h) : 0;
@@ -603,6 +623,9 @@ static int creq_for_sign(struct kc_sigv4_signer *s,
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct kc_sigv4_header *h = &req->headers[i];
 		KC_ASSERT(h->name && (h->value || h->value_len == 0));
+		if (!header_name_ok(h))
+			return kc_diag_set(d, KC_EINVAL, "sigv4: header %zu: the name is "
+					   "not an HTTP token", i + 1);
 		if (excluded(s, h->name, h->name_len))
 			continue;
 		host = host || name_is(h->name, h->name_len, "host");

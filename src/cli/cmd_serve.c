@@ -53,6 +53,7 @@ static const char usage_text[] =
 	"  --fault-error S:P[,S:P]    answer status S with probability P\n"
 	"                             (400 429 503 530 at once; 424 500 after service)\n"
 	"  --fault-reset P            drop the connection with an RST\n"
+	"  --fault-reset-mid P        send the headers and half the body, then RST\n"
 	"  --fault-stall DUR          freeze invocation answers this long ...\n"
 	"  --fault-stall-every DUR    ... every this often ...\n"
 	"  --fault-stall-at DUR       ... first at this offset from start\n"

@@ -58,6 +58,7 @@ int runout_open_hlog(struct runout *r, int64_t start_ms)
 		r->hlog_fp = NULL;
 		return -1;
 	}
+	fflush(r->hlog_fp); /* a run killed before its first interval keeps a valid log */
 	r->hlog_ok = true;
 	return 0;
 }

@@ -44,6 +44,7 @@ void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
 	out->status = 0;
 	out->reset = false;
 	out->slow = false;
+	out->reset_mid = false;
 	if (f->n_errors > 0) {
 		/* One draw against the cumulative probabilities: the statuses
 		 * are exclusive and their rates add up as configured. */
@@ -60,6 +61,10 @@ void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
 		out->reset = true;
 	if (f->slow_prob > 0.0 && kc_emu_rng_double(r) < f->slow_prob)
 		out->slow = true;
+	/* Drawn last and only when configured, so the other faults' draws (and
+	 * so every existing seed's run) stay as they were. */
+	if (f->reset_mid_prob > 0.0 && kc_emu_rng_double(r) < f->reset_mid_prob)
+		out->reset_mid = true;
 }
 
 int64_t kc_emu_faults_stall_end(const struct kc_emu_faults *f, int64_t t_ns)

@@ -17,6 +17,7 @@ struct kc_emu_fault_plan {
 	int status;  /* 0: none; else answer this injected error status */
 	bool reset;  /* drop the connection instead of answering */
 	bool slow;   /* trickle the response body */
+	bool reset_mid; /* answer, but drop the connection halfway through the body */
 };
 
 /* Draws the plan for one request from f's probabilities; r is advanced. */

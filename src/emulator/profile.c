@@ -69,6 +69,7 @@ static const struct keydef keys[] = {
 	{"fault_slow", T_DOUBLE, FOFF(slow_prob), 0, 0, 1, 0, NULL},
 	{"fault_slow_chunk", T_I64, FOFF(slow_chunk_bytes), 0, 1, 65536, 0, NULL},
 	{"fault_slow_interval", T_DUR, FOFF(slow_interval_ns), 0, 1e6, 10e9, MS, NULL},
+	{"fault_reset_mid", T_DOUBLE, FOFF(reset_mid_prob), 0, 0, 1, 0, NULL},
 	{"fault_close_after", T_I64, FOFF(close_after), 0, 0, 9.0e18, 0, NULL},
 	{"verify_sigv4", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
 	{"sigv4_region", T_STR, OFF(sigv4_region), sizeof(((struct kc_emu_profile *)0)->sigv4_region), 0, 0, 0, NULL},

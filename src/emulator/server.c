@@ -133,6 +133,7 @@ struct kc_emu {
 	struct req **heap;
 	int heap_n, heap_cap;
 	bool stopping, die_pending;
+	bool mhd_ready;              /* e->mhd is set: die() may use it */
 	pthread_t timer;
 	bool timer_started;
 
@@ -442,6 +443,7 @@ static void reset_socket(struct MHD_Connection *conn)
 }
 
 static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max);
+static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max);
 
 static void mark_dying(struct kc_emu *e)
 {
@@ -466,7 +468,7 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 	}
 	if (atomic_load(&e->dead)) {
 		e->errors[KC_EMU_ERRC_DEAD]++;
-	} else if (r->plan.reset) {
+	} else if (r->plan.reset || r->plan.reset_mid) {
 		e->errors[KC_EMU_ERRC_RESET]++;
 	} else if (r->status == 200) {
 		e->served++;
@@ -492,7 +494,9 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 		build_error(e, r);
 
 	struct MHD_Response *resp;
-	if (r->plan.slow) {
+	if (r->plan.reset_mid) {
+		resp = MHD_create_response_from_callback(r->out_len, 1024, half_read, r, NULL);
+	} else if (r->plan.slow) {
 		r->trickle_ready = true;
 		resp = MHD_create_response_from_callback(r->out_len, 1024, trickle_read, r, NULL);
 	} else {
@@ -544,6 +548,26 @@ static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
 		n = max;
 	if (n > r->out_len - (size_t)pos)
 		n = r->out_len - (size_t)pos;
+	memcpy(buf, r->out + pos, n);
+	return (ssize_t)n;
+}
+
+/*
+ * fault_reset_mid: the full Content-Length is announced, the first half of
+ * the body sent, then the connection is reset (linger 0), as when a server
+ * dies while answering.  The client sees a 200 and a short body.
+ */
+static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	size_t half = r->out_len / 2;
+	if (pos >= half) {
+		reset_socket(r->conn);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	size_t n = half - (size_t)pos;
+	if (n > max)
+		n = max;
 	memcpy(buf, r->out + pos, n);
 	return (ssize_t)n;
 }
@@ -1012,6 +1036,7 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 	} else if (stopping) {
 		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
 		r->plan.slow = false;
+		r->plan.reset_mid = false;
 		r->state = S_READY;
 	} else {
 		int64_t now = kc_clock_ns();
@@ -1028,11 +1053,11 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 static void die(struct kc_emu *e)
 {
 	atomic_store(&e->dead, true);
+	/* e->listen_fd is already -1: the socket belongs to MHD, which hands
+	 * it back here. */
 	MHD_socket fd = MHD_quiesce_daemon(e->mhd);
-	if (fd != MHD_INVALID_SOCKET) {
+	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-		e->listen_fd = -1;
-	}
 	kc_log(KC_LOG_WARN, "emulator: fault_close_after=%" PRId64 " reached, "
 	       "the server is now dead", e->prof.faults.close_after);
 }
@@ -1045,7 +1070,9 @@ static void *timer_main(void *arg)
 	struct req *batch[FIRE_BATCH];
 	pthread_mutex_lock(&e->tmu);
 	for (;;) {
-		if (e->die_pending) {
+		/* A request may trip close_after before kc_emu_start has stored
+		 * e->mhd: die() waits until it is published (under tmu). */
+		if (e->die_pending && e->mhd_ready) {
 			e->die_pending = false;
 			pthread_mutex_unlock(&e->tmu);
 			die(e);
@@ -1387,7 +1414,12 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		rc = kc_diag_set(d, KC_EIO, "libmicrohttpd failed to start on %s", listen_addr);
 		goto fail;
 	}
+	/* Published under tmu: the timer thread reads e->mhd in die(). */
+	pthread_mutex_lock(&e->tmu);
 	e->listen_fd = -1; /* MHD owns it now */
+	e->mhd_ready = true;
+	pthread_cond_signal(&e->tcv);
+	pthread_mutex_unlock(&e->tmu);
 	kc_log(KC_LOG_INFO, "emulator: listening on port %d, %.1f RPS nominal",
 	       e->port, e->capacity_rps);
 	*out = e;

@@ -745,6 +745,12 @@ static void test_iso8601(void **state)
 	assert_int_equal(kc_creds_parse_iso8601("2030-03-17T16:46:40-0100", &t), 0);
 	assert_true(t == T0_NS);
 	assert_int_equal(kc_creds_parse_iso8601("2024-02-29T00:00:00Z", &t), 0);
+	/* Past April 2262 int64_t nanoseconds overflow: "never" (found by
+	 * fuzz_creds under UBSan). */
+	assert_int_equal(kc_creds_parse_iso8601("9999-12-31T23:59:59Z", &t), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(kc_creds_parse_iso8601("2262-04-11T23:47:14Z", &t), 0);
+	assert_true(t > INT64_C(9223372030000000000) && t < INT64_MAX);
 	static const char *const bad[] = {
 		"", "2030-03-17", "2030-03-17T17:46:40", "2030-13-01T00:00:00Z",
 		"2023-02-29T00:00:00Z", "2030-03-17T24:00:00Z", "2030-03-17T17:46:40ZZ",

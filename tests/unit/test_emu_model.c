@@ -312,10 +312,21 @@ static void test_faults_decide(void **st)
 		c424 += pl.status == 424;
 		resets += pl.reset;
 		assert_false(pl.slow);
+		assert_false(pl.reset_mid);
 	}
 	assert_true(abs(c503 - 10000) < 400);
 	assert_true(abs(c424 - 5000) < 300);
 	assert_true(abs(resets - 2000) < 200);
+	/* A mid-body reset is drawn only when configured, at its rate. */
+	f.reset_mid_prob = 0.05;
+	int mids = 0;
+	for (int i = 0; i < n; i++) {
+		struct kc_emu_fault_plan pl;
+		kc_emu_faults_decide(&f, &r, &pl);
+		mids += pl.reset_mid;
+	}
+	assert_true(abs(mids - 5000) < 300);
+	f.reset_mid_prob = 0;
 	/* Replacing a status, bad input leaves f unchanged. */
 	assert_int_equal(kc_emu_faults_parse_errors(&f, "503:0.2", why, sizeof(why)), 0);
 	assert_int_equal(f.n_errors, 2);

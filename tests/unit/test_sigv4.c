@@ -404,6 +404,19 @@ static void test_bounds_and_errors(void **state)
 	assert_int_equal(kc_sigv4_sign(s, &req, hb, sizeof(hb), &sg, &d), KC_ELIMIT);
 	req.query = NULL;
 	assert_int_equal(kc_sigv4_sign(s, &req, hb, sizeof(hb), &sg, &d), 0);
+	/* Header names must be HTTP tokens: a blank, ';' or an empty name would
+	 * make SignedHeaders unreadable for the verifier (found by fuzz_sigv4). */
+	static const char *const bad_names[] = {"X-A ", "", "a;b", "x\x88y", "a:b"};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		struct kc_sigv4_header hh[] = {H("Host", "h.example"),
+					       {bad_names[i], strlen(bad_names[i]), "v", 1}};
+		req.headers = hh;
+		req.n_headers = 2;
+		assert_int_equal(kc_sigv4_sign(s, &req, hb, sizeof(hb), &sg, &d), KC_EINVAL);
+		assert_non_null(strstr(d.msg, "header 2"));
+	}
+	req.headers = h;
+	req.n_headers = 1;
 	kc_sigv4_signer_free(s);
 
 	/* Configuration errors name the field. */
