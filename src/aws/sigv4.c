@@ -1,0 +1,1071 @@
+/*
+ * sigv4.c - AWS Signature Version 4 in the header form, and its verifier.
+ *
+ * What it is: the canonical request, string to sign, signing-key derivation
+ * and Authorization header of aws-wire.md section 4 (checked against the
+ * aws-c-auth v4 suite and botocore), plus the server-side check the emulator
+ * uses.  What it is not: a body hasher (the payload pool hashes each body
+ * once and hands the hex in), a credential resolver (aws/creds), or a
+ * presigned-URL (query) signer.
+ *
+ * Invariant: signing allocates nothing.  Everything a signature needs lives
+ * in the signer, which belongs to one thread: the OpenSSL digest and MAC
+ * contexts, a one-entry signing-key cache keyed by UTC day (the secret,
+ * region and service are fixed per signer, so the day is the whole key), and
+ * a bounded scratch area the canonical request is built in.  SHA-256 and
+ * HMAC come from libcrypto (EVP), fetched once at creation.
+ */
+#include "kneecap/sigv4.h"
+
+#include <openssl/crypto.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QBUF_BYTES 16384   /* re-encoded query keys and values */
+#define SEGMENTS_MAX 512   /* path segments kept by normalisation */
+#define EXTRA_HEADERS 3    /* x-amz-date, token, content-sha256 */
+#define SECONDS_PER_DAY INT64_C(86400)
+#define TIME_MAX_S INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+
+struct kc_sigv4_signer {
+	char akid[KC_SIGV4_AKID_MAX + 1];
+	size_t akid_len;
+	char secret[KC_SIGV4_SECRET_MAX + 5]; /* "AWS4" + secret */
+	size_t secret_len;                    /* including "AWS4" */
+	char token[KC_SIGV4_TOKEN_MAX + 1];
+	size_t token_len;
+	char region[KC_SIGV4_SCOPE_PART_MAX + 1];
+	char service[KC_SIGV4_SCOPE_PART_MAX + 1];
+	bool keep_segments, no_encode, sign_sha256, omit_token;
+
+	int64_t key_day; /* UTC day of the key in key_ctx, -1 when none */
+	int64_t date_s;  /* the second date[] was formatted for, -1 none */
+	char date[17];
+
+	EVP_MD *md;
+	EVP_MD_CTX *md_ctx;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *mac_ctx; /* key derivation */
+	EVP_MAC_CTX *key_ctx; /* keyed with kSigning */
+
+	char creq[KC_SIGV4_SCRATCH_BYTES]; /* canonical request */
+	size_t creq_len;
+	size_t signed_off, signed_len; /* SignedHeaders line inside creq */
+	char qbuf[QBUF_BYTES];
+};
+
+/* One header as it enters the canonical form. */
+struct ent {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+/* A bounded text writer: once it overflows it stays overflowed. */
+struct wr {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+static void wr_put(struct wr *w, const void *s, size_t n)
+{
+	if (w->over || n > w->cap - w->len) {
+		w->over = true;
+		return;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+static void wr_str(struct wr *w, const char *s) { wr_put(w, s, strlen(s)); }
+
+static void wr_ch(struct wr *w, char c) { wr_put(w, &c, 1); }
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	       c == '\f';
+}
+
+static bool is_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	       c == '~';
+}
+
+/* Percent-encodes every byte outside the unreserved set (and '/' when
+ * keep_slash), uppercase hex, as SigV4 requires. */
+static void wr_encode(struct wr *w, const char *s, size_t n, bool keep_slash)
+{
+	static const char hexu[] = "0123456789ABCDEF";
+	size_t i = 0;
+	while (i < n && !w->over) {
+		size_t j = i;
+		while (j < n && (is_unreserved((unsigned char)s[j]) ||
+				 (keep_slash && s[j] == '/')))
+			j++;
+		wr_put(w, s + i, j - i);
+		if (j == n)
+			break;
+		unsigned char c = (unsigned char)s[j];
+		char e[3] = {'%', hexu[c >> 4], hexu[c & 15]};
+		wr_put(w, e, 3);
+		i = j + 1;
+	}
+}
+
+/* Case-insensitive equality of a header name with a lowercase literal. */
+static bool name_is(const char *name, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)name[i]) != lit[i])
+			return false;
+	return true;
+}
+
+static int name_cmp(const struct ent *a, const struct ent *b)
+{
+	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+	for (size_t i = 0; i < n; i++) {
+		int x = lower((unsigned char)a->name[i]);
+		int y = lower((unsigned char)b->name[i]);
+		if (x != y)
+			return x - y;
+	}
+	return (a->name_len > b->name_len) - (a->name_len < b->name_len);
+}
+
+/* Stable insertion sort: repeated headers keep their order, which the
+ * comma-joined value depends on.  n is at most HEADERS_MAX + 3. */
+static void sort_ents(struct ent *e, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct ent t = e[i];
+		size_t j = i;
+		while (j > 0 && name_cmp(&e[j - 1], &t) > 0) {
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = t;
+	}
+}
+
+/* Trimall: strip the ends, collapse inner whitespace runs to one space.
+ * Copies whole runs at a time: this is most of the canonical request. */
+static void wr_trimmed(struct wr *w, const char *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n && is_ws(v[i]))
+		i++;
+	while (n > i && is_ws(v[n - 1]))
+		n--;
+	while (i < n) {
+		size_t j = i;
+		while (j < n && !is_ws(v[j]))
+			j++;
+		wr_put(w, v + i, j - i);
+		if (j == n)
+			break;
+		while (is_ws(v[j]))
+			j++; /* stops before n: v[n - 1] is not whitespace */
+		wr_ch(w, ' ');
+		i = j;
+	}
+}
+
+/* Writes a header name in lowercase. */
+static void wr_lower(struct wr *w, const char *name, size_t n)
+{
+	if (w->over || n > w->cap - w->len) {
+		w->over = true;
+		return;
+	}
+	for (size_t k = 0; k < n; k++)
+		w->p[w->len + k] = (char)lower((unsigned char)name[k]);
+	w->len += n;
+}
+
+/* Writes one stretch of the path, encoded again unless told not to. */
+static void wr_path(struct wr *w, const char *p, size_t n, bool no_encode)
+{
+	if (no_encode)
+		wr_put(w, p, n);
+	else
+		wr_encode(w, p, n, true);
+}
+
+/* CanonicalURI: remove dot segments and empty segments (RFC 3986 5.2.4 plus
+ * AWS's duplicate-slash rule, as botocore does), keep a leading and trailing
+ * '/', then encode the result once more (non-S3 double encoding: a '%' of
+ * the wire path becomes %25). */
+static int wr_canonical_uri(struct wr *w, const char *path, bool keep_segments,
+			    bool no_encode)
+{
+	size_t n = path ? strlen(path) : 0;
+	if (n == 0) {
+		wr_ch(w, '/');
+		return KC_OK;
+	}
+	if (keep_segments) {
+		wr_path(w, path, n, no_encode);
+		return KC_OK;
+	}
+	uint32_t off[SEGMENTS_MAX], len[SEGMENTS_MAX];
+	size_t nseg = 0;
+	for (size_t i = 0; i <= n;) {
+		size_t j = i;
+		while (j < n && path[j] != '/')
+			j++;
+		size_t sl = j - i;
+		if (sl == 0 || (sl == 1 && path[i] == '.')) {
+			/* empty or "." segment: dropped */
+		} else if (sl == 2 && path[i] == '.' && path[i + 1] == '.') {
+			if (nseg > 0)
+				nseg--;
+		} else {
+			if (nseg == SEGMENTS_MAX)
+				return KC_ELIMIT;
+			off[nseg] = (uint32_t)i;
+			len[nseg] = (uint32_t)sl;
+			nseg++;
+		}
+		i = j + 1;
+	}
+	if (path[0] == '/' || nseg == 0)
+		wr_ch(w, '/');
+	for (size_t k = 0; k < nseg; k++) {
+		if (k > 0)
+			wr_ch(w, '/');
+		wr_path(w, path + off[k], len[k], no_encode);
+	}
+	if (path[n - 1] == '/' && nseg > 0)
+		wr_ch(w, '/');
+	return KC_OK;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX (a '%' not followed by two hex digits stays literal, and '+'
+ * stays '+': SigV4 does not treat it as a space), then re-encodes with the
+ * unreserved rule, '/' included. */
+static void wr_reencode(struct wr *w, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && !w->over; i++) {
+		char c = s[i];
+		if (c == '%' && n - i >= 3) {
+			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			if (hi >= 0 && lo >= 0) {
+				char dec = (char)(hi << 4 | lo);
+				wr_encode(w, &dec, 1, false);
+				i += 2;
+				continue;
+			}
+		}
+		wr_encode(w, &c, 1, false);
+	}
+}
+
+struct qp {
+	uint32_t k_off, k_len, v_off, v_len;
+};
+
+static int qp_cmp(const char *base, const struct qp *a, const struct qp *b)
+{
+	size_t n = a->k_len < b->k_len ? a->k_len : b->k_len;
+	int c = memcmp(base + a->k_off, base + b->k_off, n);
+	if (c)
+		return c;
+	if (a->k_len != b->k_len)
+		return a->k_len < b->k_len ? -1 : 1;
+	n = a->v_len < b->v_len ? a->v_len : b->v_len;
+	c = memcmp(base + a->v_off, base + b->v_off, n);
+	if (c)
+		return c;
+	return (a->v_len > b->v_len) - (a->v_len < b->v_len);
+}
+
+/* CanonicalQuery: split on '&', decode, re-encode, sort by key then value. */
+static int wr_canonical_query(struct kc_sigv4_signer *s, struct wr *w,
+			      const char *q)
+{
+	if (!q || !*q)
+		return KC_OK;
+	struct qp qp[KC_SIGV4_QUERY_MAX];
+	size_t nq = 0;
+	struct wr qw = {s->qbuf, 0, sizeof(s->qbuf), false};
+	for (const char *p = q; *p;) {
+		const char *end = strchr(p, '&');
+		if (!end)
+			end = p + strlen(p);
+		if (end > p) { /* empty pieces ("a=1&&b=2") carry nothing */
+			if (nq == KC_SIGV4_QUERY_MAX)
+				return KC_ELIMIT;
+			const char *eq = memchr(p, '=', (size_t)(end - p));
+			const char *kend = eq ? eq : end;
+			qp[nq].k_off = (uint32_t)qw.len;
+			wr_reencode(&qw, p, (size_t)(kend - p));
+			qp[nq].k_len = (uint32_t)(qw.len - qp[nq].k_off);
+			qp[nq].v_off = (uint32_t)qw.len;
+			if (eq)
+				wr_reencode(&qw, eq + 1, (size_t)(end - eq - 1));
+			qp[nq].v_len = (uint32_t)(qw.len - qp[nq].v_off);
+			if (qw.over)
+				return KC_ELIMIT;
+			nq++;
+		}
+		p = *end ? end + 1 : end;
+	}
+	for (size_t i = 1; i < nq; i++) {
+		struct qp t = qp[i];
+		size_t j = i;
+		while (j > 0 && qp_cmp(s->qbuf, &qp[j - 1], &t) > 0) {
+			qp[j] = qp[j - 1];
+			j--;
+		}
+		qp[j] = t;
+	}
+	for (size_t i = 0; i < nq; i++) {
+		if (i > 0)
+			wr_ch(w, '&');
+		wr_put(w, s->qbuf + qp[i].k_off, qp[i].k_len);
+		wr_ch(w, '=');
+		wr_put(w, s->qbuf + qp[i].v_off, qp[i].v_len);
+	}
+	return KC_OK;
+}
+
+/* Writes the canonical request for the sorted headers e[0..n) into s->creq
+ * and remembers where its SignedHeaders line is. */
+static int build_creq(struct kc_sigv4_signer *s, const char *method,
+		      const char *path, const char *query, struct ent *e,
+		      size_t n, const char *payload_hash, struct kc_diag *d)
+{
+	struct wr w = {s->creq, 0, sizeof(s->creq), false};
+	sort_ents(e, n);
+	wr_str(&w, method);
+	wr_ch(&w, '\n');
+	int rc = wr_canonical_uri(&w, path, s->keep_segments, s->no_encode);
+	if (rc)
+		return kc_diag_set(d, rc, "sigv4: path has over %d segments",
+				   SEGMENTS_MAX);
+	wr_ch(&w, '\n');
+	rc = wr_canonical_query(s, &w, query);
+	if (rc)
+		return kc_diag_set(d, rc, "sigv4: query over %d parameters or "
+				   "%d bytes", KC_SIGV4_QUERY_MAX, QBUF_BYTES);
+	wr_ch(&w, '\n');
+	for (size_t i = 0; i < n; i++) {
+		bool first = i == 0 || name_cmp(&e[i - 1], &e[i]) != 0;
+		if (first) {
+			if (i > 0)
+				wr_ch(&w, '\n');
+			wr_lower(&w, e[i].name, e[i].name_len);
+			wr_ch(&w, ':');
+		} else {
+			wr_ch(&w, ',');
+		}
+		wr_trimmed(&w, e[i].value, e[i].value_len);
+	}
+	wr_str(&w, "\n\n");
+	size_t signed_off = w.len;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && name_cmp(&e[i - 1], &e[i]) == 0)
+			continue;
+		if (i > 0)
+			wr_ch(&w, ';');
+		wr_lower(&w, e[i].name, e[i].name_len);
+	}
+	size_t signed_len = w.len - signed_off;
+	wr_ch(&w, '\n');
+	wr_str(&w, payload_hash);
+	if (w.over)
+		return kc_diag_set(d, KC_ELIMIT,
+				   "sigv4: canonical request over %d bytes",
+				   KC_SIGV4_SCRATCH_BYTES);
+	s->creq_len = w.len;
+	s->signed_off = signed_off;
+	s->signed_len = signed_len;
+	return KC_OK;
+}
+
+static void digits(char *p, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+}
+
+int kc_sigv4_amz_date(int64_t time_s, char out[17])
+{
+	if (time_s < 0 || time_s > TIME_MAX_S)
+		return KC_EINVAL;
+	time_t t = (time_t)time_s;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return KC_EINVAL;
+	/* By hand rather than strftime: this runs once per signature. */
+	digits(out, tm.tm_year + 1900, 4);
+	digits(out + 4, tm.tm_mon + 1, 2);
+	digits(out + 6, tm.tm_mday, 2);
+	out[8] = 'T';
+	digits(out + 9, tm.tm_hour, 2);
+	digits(out + 11, tm.tm_min, 2);
+	digits(out + 13, tm.tm_sec, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
+	return KC_OK;
+}
+
+/* The signer's date for time_s, formatted once per distinct second. */
+static int signer_date(struct kc_sigv4_signer *s, int64_t time_s, char out[17])
+{
+	if (time_s != s->date_s) {
+		int rc = kc_sigv4_amz_date(time_s, s->date);
+		if (rc)
+			return rc;
+		s->date_s = time_s;
+	}
+	memcpy(out, s->date, 17);
+	return KC_OK;
+}
+
+void kc_sigv4_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char hexl[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hexl[p[i] >> 4];
+		out[2 * i + 1] = hexl[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
+		  uint8_t out[32])
+{
+	unsigned int len = 0;
+	if (EVP_DigestInit_ex2(s->md_ctx, s->md, NULL) != 1 ||
+	    EVP_DigestUpdate(s->md_ctx, p, n) != 1 ||
+	    EVP_DigestFinal_ex(s->md_ctx, out, &len) != 1 || len != 32)
+		return KC_EINTERNAL;
+	return KC_OK;
+}
+
+static int hmac(struct kc_sigv4_signer *s, const void *key, size_t klen,
+		const void *msg, size_t n, uint8_t out[32])
+{
+	size_t len = 0;
+	if (EVP_MAC_init(s->mac_ctx, key, klen, NULL) != 1 ||
+	    EVP_MAC_update(s->mac_ctx, msg, n) != 1 ||
+	    EVP_MAC_final(s->mac_ctx, out, &len, 32) != 1 || len != 32)
+		return KC_EINTERNAL;
+	return KC_OK;
+}
+
+int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
+		    uint8_t out[32])
+{
+	KC_ASSERT(s && (p || n == 0) && out);
+	return sha256(s, p, n, out);
+}
+
+/* Makes key_ctx hold kSigning for the UTC day of time_s, deriving it
+ * (4 HMACs) only when the day changes.  key_ctx keeps the key's padded
+ * state, so each signature re-initialises it without re-keying. */
+static int ensure_key(struct kc_sigv4_signer *s, int64_t time_s)
+{
+	char date[17];
+	if (kc_sigv4_amz_date(time_s, date))
+		return KC_EINVAL;
+	int64_t day = time_s / SECONDS_PER_DAY;
+	if (day == s->key_day)
+		return KC_OK;
+	uint8_t k1[32], k2[32], k3[32], k4[32];
+	int rc = hmac(s, s->secret, s->secret_len, date, 8, k1);
+	if (!rc)
+		rc = hmac(s, k1, 32, s->region, strlen(s->region), k2);
+	if (!rc)
+		rc = hmac(s, k2, 32, s->service, strlen(s->service), k3);
+	if (!rc)
+		rc = hmac(s, k3, 32, "aws4_request", 12, k4);
+	if (!rc && EVP_MAC_init(s->key_ctx, k4, 32, NULL) != 1)
+		rc = KC_EINTERNAL;
+	s->key_day = rc ? -1 : day;
+	OPENSSL_cleanse(k1, 32);
+	OPENSSL_cleanse(k2, 32);
+	OPENSSL_cleanse(k3, 32);
+	OPENSSL_cleanse(k4, 32);
+	return rc;
+}
+
+int kc_sigv4_hmac_signing(struct kc_sigv4_signer *s, int64_t time_s,
+			  const void *msg, size_t len, uint8_t mac[32])
+{
+	KC_ASSERT(s && (msg || len == 0) && mac);
+	int rc = ensure_key(s, time_s);
+	if (rc)
+		return rc;
+	size_t n = 0;
+	/* NULL key: restart from the stored kSigning state (OpenSSL HMAC). */
+	if (EVP_MAC_init(s->key_ctx, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(s->key_ctx, msg, len) != 1 ||
+	    EVP_MAC_final(s->key_ctx, mac, &n, 32) != 1 || n != 32)
+		return KC_EINTERNAL;
+	return KC_OK;
+}
+
+int kc_sigv4_scope(const struct kc_sigv4_signer *s, int64_t time_s, char *out,
+		   size_t outsz)
+{
+	char date[17];
+	if (kc_sigv4_amz_date(time_s, date))
+		return KC_EINVAL;
+	int n = snprintf(out, outsz, "%.8s/%s/%s/aws4_request", date, s->region,
+			 s->service);
+	return n < 0 || (size_t)n >= outsz ? KC_ELIMIT : KC_OK;
+}
+
+static bool excluded(const struct kc_sigv4_signer *s, const char *name,
+		     size_t len)
+{
+	static const char *const never[] = {
+		"authorization", "user-agent", "expect", "x-amzn-trace-id",
+		"connection", "transfer-encoding", "x-amz-date",
+		"x-amz-security-token",
+	};
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (name_is(name, len, never[i]))
+			return true;
+	return s->sign_sha256 && name_is(name, len, "x-amz-content-sha256");
+}
+
+static bool hash_ok(const char *h)
+{
+	size_t n = h ? strlen(h) : 0;
+	return n > 0 && n <= 128 && !strpbrk(h, "\r\n");
+}
+
+/* Builds the canonical request of a request being signed (req's headers plus
+ * the ones the signer adds) into s->creq. */
+static int creq_for_sign(struct kc_sigv4_signer *s,
+			 const struct kc_sigv4_request *req, char date[17],
+			 struct kc_diag *d)
+{
+	KC_ASSERT(s && req);
+	if (!req->method || !*req->method || strpbrk(req->method, " \r\n"))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: missing or bad method");
+	if (!hash_ok(req->payload_hash))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: missing payload hash");
+	if (signer_date(s, req->time_s, date))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: time %lld out of range",
+				   (long long)req->time_s);
+	if (req->n_headers > KC_SIGV4_HEADERS_MAX)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: over %d headers",
+				   KC_SIGV4_HEADERS_MAX);
+	struct ent e[KC_SIGV4_HEADERS_MAX + EXTRA_HEADERS];
+	size_t n = 0;
+	bool host = false;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct kc_sigv4_header *h = &req->headers[i];
+		KC_ASSERT(h->name && (h->value || h->value_len == 0));
+		if (excluded(s, h->name, h->name_len))
+			continue;
+		host = host || name_is(h->name, h->name_len, "host");
+		e[n++] = (struct ent){h->name, h->name_len,
+				      h->value ? h->value : "", h->value_len};
+	}
+	if (!host)
+		return kc_diag_set(d, KC_EINVAL, "sigv4: request has no Host header");
+	e[n++] = (struct ent){"x-amz-date", 10, date, 16};
+	if (s->token_len && !s->omit_token)
+		e[n++] = (struct ent){"x-amz-security-token", 20, s->token,
+				      s->token_len};
+	if (s->sign_sha256)
+		e[n++] = (struct ent){"x-amz-content-sha256", 20,
+				      req->payload_hash,
+				      strlen(req->payload_hash)};
+	return build_creq(s, req->method, req->path, req->query, e, n,
+			  req->payload_hash, d);
+}
+
+/* String to sign for the canonical request in s->creq, into sts (>= 192). */
+static int sts_from_creq(struct kc_sigv4_signer *s, const char date[17],
+			 char *sts, size_t stsz, size_t *len)
+{
+	uint8_t h[32];
+	char hex[KC_SIGV4_HEX_LEN + 1];
+	int rc = sha256(s, s->creq, s->creq_len, h);
+	if (rc)
+		return rc;
+	kc_sigv4_hex(h, 32, hex);
+	int n = snprintf(sts, stsz, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s",
+			 date, date, s->region, s->service, hex);
+	if (n < 0 || (size_t)n >= stsz)
+		return KC_ELIMIT;
+	*len = (size_t)n;
+	return KC_OK;
+}
+
+static int signature_hex(struct kc_sigv4_signer *s, int64_t time_s,
+			 const char *sts, size_t len, char out[65])
+{
+	uint8_t sig[32];
+	int rc = kc_sigv4_hmac_signing(s, time_s, sts, len, sig);
+	if (!rc)
+		kc_sigv4_hex(sig, 32, out);
+	return rc;
+}
+
+int kc_sigv4_canonical_request(struct kc_sigv4_signer *s,
+			       const struct kc_sigv4_request *req, char *out,
+			       size_t outsz, size_t *len, struct kc_diag *d)
+{
+	char date[17];
+	int rc = creq_for_sign(s, req, date, d);
+	if (rc)
+		return rc;
+	if (s->creq_len + 1 > outsz)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: output buffer too small");
+	memcpy(out, s->creq, s->creq_len);
+	out[s->creq_len] = '\0';
+	*len = s->creq_len;
+	return KC_OK;
+}
+
+int kc_sigv4_string_to_sign(struct kc_sigv4_signer *s,
+			    const struct kc_sigv4_request *req, char *out,
+			    size_t outsz, size_t *len, struct kc_diag *d)
+{
+	char date[17], sts[256];
+	size_t n = 0;
+	int rc = creq_for_sign(s, req, date, d);
+	if (rc)
+		return rc;
+	rc = sts_from_creq(s, date, sts, sizeof(sts), &n);
+	if (rc)
+		return kc_diag_set(d, rc, "sigv4: string to sign failed");
+	if (n + 1 > outsz)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: output buffer too small");
+	memcpy(out, sts, n + 1);
+	*len = n;
+	return KC_OK;
+}
+
+int kc_sigv4_sign(struct kc_sigv4_signer *s, const struct kc_sigv4_request *req,
+		  char *buf, size_t bufsz, struct kc_sigv4_signed *out,
+		  struct kc_diag *d)
+{
+	KC_ASSERT(buf && out);
+	char date[17], sts[256], sig[KC_SIGV4_HEX_LEN + 1];
+	size_t stslen = 0;
+	int rc = creq_for_sign(s, req, date, d);
+	if (rc)
+		return rc;
+	rc = sts_from_creq(s, date, sts, sizeof(sts), &stslen);
+	if (!rc)
+		rc = signature_hex(s, req->time_s, sts, stslen, sig);
+	if (rc)
+		return kc_diag_set(d, rc, "sigv4: OpenSSL failed while signing");
+
+	/* Lay the lines out one after the other, each NUL-terminated. */
+	struct wr w = {buf, 0, bufsz, false};
+	size_t o_date = w.len;
+	wr_str(&w, "X-Amz-Date: ");
+	wr_put(&w, date, 17);
+	size_t o_tok = w.len;
+	if (s->token_len) {
+		wr_str(&w, "X-Amz-Security-Token: ");
+		wr_put(&w, s->token, s->token_len);
+		wr_ch(&w, '\0');
+	}
+	size_t o_sha = w.len;
+	if (s->sign_sha256) {
+		wr_str(&w, "X-Amz-Content-SHA256: ");
+		wr_str(&w, req->payload_hash);
+		wr_ch(&w, '\0');
+	}
+	size_t o_auth = w.len;
+	wr_str(&w, "Authorization: AWS4-HMAC-SHA256 Credential=");
+	wr_put(&w, s->akid, s->akid_len);
+	wr_ch(&w, '/');
+	wr_put(&w, date, 8);
+	wr_ch(&w, '/');
+	wr_str(&w, s->region);
+	wr_ch(&w, '/');
+	wr_str(&w, s->service);
+	wr_str(&w, "/aws4_request, SignedHeaders=");
+	wr_put(&w, s->creq + s->signed_off, s->signed_len);
+	wr_str(&w, ", Signature=");
+	wr_put(&w, sig, KC_SIGV4_HEX_LEN + 1);
+	if (w.over)
+		return kc_diag_set(d, KC_ELIMIT,
+				   "sigv4: header buffer of %zu bytes too small",
+				   bufsz);
+	out->date = buf + o_date;
+	out->token = s->token_len ? buf + o_tok : NULL;
+	out->content_sha256 = s->sign_sha256 ? buf + o_sha : NULL;
+	out->authorization = buf + o_auth;
+	memcpy(out->signature, sig, sizeof(out->signature));
+	return KC_OK;
+}
+
+static int set_creds(struct kc_sigv4_signer *s, const char *akid,
+		     const char *secret, const char *token, struct kc_diag *d)
+{
+	if (!akid || !*akid || strpbrk(akid, "/, \r\n"))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: missing or malformed "
+				   "access key id");
+	if (!secret || !*secret)
+		return kc_diag_set(d, KC_EINVAL, "sigv4: missing secret access key");
+	size_t al = strlen(akid), sl = strlen(secret);
+	size_t tl = token ? strlen(token) : 0;
+	if (al > KC_SIGV4_AKID_MAX)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: access key id over %d "
+				   "bytes", KC_SIGV4_AKID_MAX);
+	if (sl > KC_SIGV4_SECRET_MAX)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: secret access key over "
+				   "%d bytes", KC_SIGV4_SECRET_MAX);
+	if (tl > KC_SIGV4_TOKEN_MAX)
+		return kc_diag_set(d, KC_ELIMIT, "sigv4: session token over %d "
+				   "bytes", KC_SIGV4_TOKEN_MAX);
+	if (tl && strpbrk(token, "\r\n"))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: session token contains "
+				   "a line break");
+	OPENSSL_cleanse(s->secret, sizeof(s->secret));
+	OPENSSL_cleanse(s->token, sizeof(s->token));
+	memcpy(s->akid, akid, al + 1);
+	s->akid_len = al;
+	memcpy(s->secret, "AWS4", 4);
+	memcpy(s->secret + 4, secret, sl + 1);
+	s->secret_len = sl + 4;
+	if (tl)
+		memcpy(s->token, token, tl + 1);
+	s->token[tl] = '\0';
+	s->token_len = tl;
+	s->key_day = -1;
+	s->date_s = -1;
+	return KC_OK;
+}
+
+int kc_sigv4_signer_set_creds(struct kc_sigv4_signer *s, const char *akid,
+			      const char *secret, const char *token,
+			      struct kc_diag *d)
+{
+	KC_ASSERT(s);
+	return set_creds(s, akid, secret, token, d);
+}
+
+static bool scope_part_ok(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+	if (n == 0 || n > KC_SIGV4_SCOPE_PART_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(is_unreserved((unsigned char)p[i])))
+			return false;
+	return true;
+}
+
+int kc_sigv4_signer_new(struct kc_sigv4_signer **out,
+			const struct kc_sigv4_config *cfg, struct kc_diag *d)
+{
+	KC_ASSERT(out && cfg);
+	if (!scope_part_ok(cfg->region))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: region must be 1-%d of "
+				   "[A-Za-z0-9._~-]", KC_SIGV4_SCOPE_PART_MAX);
+	if (!scope_part_ok(cfg->service))
+		return kc_diag_set(d, KC_EINVAL, "sigv4: service must be 1-%d of "
+				   "[A-Za-z0-9._~-]", KC_SIGV4_SCOPE_PART_MAX);
+	struct kc_sigv4_signer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return kc_diag_set(d, KC_ENOMEM, "sigv4: out of memory");
+	int rc = set_creds(s, cfg->access_key_id, cfg->secret_access_key,
+			   cfg->session_token, d);
+	if (rc)
+		goto free_signer;
+	memcpy(s->region, cfg->region, strlen(cfg->region) + 1);
+	memcpy(s->service, cfg->service, strlen(cfg->service) + 1);
+	s->keep_segments = cfg->keep_path_segments;
+	s->no_encode = cfg->path_encoded_once;
+	s->sign_sha256 = cfg->sign_content_sha256;
+	s->omit_token = cfg->omit_session_token;
+
+	rc = kc_diag_set(d, KC_EINTERNAL, "sigv4: OpenSSL has no SHA-256/HMAC");
+	s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	s->md_ctx = EVP_MD_CTX_new();
+	s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	s->mac_ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+	s->key_ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+	if (!s->md || !s->md_ctx || !s->mac_ctx || !s->key_ctx)
+		goto free_signer;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (EVP_MAC_CTX_set_params(s->mac_ctx, params) != 1 ||
+	    EVP_MAC_CTX_set_params(s->key_ctx, params) != 1)
+		goto free_signer;
+	kc_diag_clear(d);
+	*out = s;
+	return KC_OK;
+
+free_signer:
+	kc_sigv4_signer_free(s);
+	return rc;
+}
+
+void kc_sigv4_signer_free(struct kc_sigv4_signer *s)
+{
+	if (!s)
+		return;
+	EVP_MAC_CTX_free(s->mac_ctx);
+	EVP_MAC_CTX_free(s->key_ctx);
+	EVP_MAC_free(s->mac);
+	EVP_MD_CTX_free(s->md_ctx);
+	EVP_MD_free(s->md);
+	/* The canonical request carries the token; wipe everything. */
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+}
+
+const char *kc_sigv4_verdict_str(enum kc_sigv4_verdict v)
+{
+	switch (v) {
+	case KC_SIGV4_OK: return "signature verified";
+	case KC_SIGV4_MISSING_AUTH: return "missing Authorization header";
+	case KC_SIGV4_MALFORMED_AUTH: return "malformed Authorization header";
+	case KC_SIGV4_MISSING_HEADER: return "a required header is missing or unsigned";
+	case KC_SIGV4_WRONG_KEY_ID: return "unknown access key id";
+	case KC_SIGV4_WRONG_SCOPE: return "credential scope does not match";
+	case KC_SIGV4_SKEWED: return "request time too skewed";
+	case KC_SIGV4_BAD_TOKEN: return "security token missing or invalid";
+	case KC_SIGV4_BAD_SIGNATURE: return "signature does not match";
+	}
+	return "unknown verdict";
+}
+
+static const struct kc_sigv4_header *find_header(const struct kc_sigv4_request *r,
+						 const char *lit)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (name_is(r->headers[i].name, r->headers[i].name_len, lit))
+			return &r->headers[i];
+	return NULL;
+}
+
+/* Parses "YYYYMMDDTHHMMSSZ" into seconds since the epoch. */
+static bool parse_amz_date(const char *p, size_t n, int64_t *t)
+{
+	if (n != 16 || p[8] != 'T' || p[15] != 'Z')
+		return false;
+	int v[6];
+	static const int at[6] = {0, 4, 6, 9, 11, 13}, w[6] = {4, 2, 2, 2, 2, 2};
+	for (int k = 0; k < 6; k++) {
+		v[k] = 0;
+		for (int i = 0; i < w[k]; i++) {
+			char c = p[at[k] + i];
+			if (c < '0' || c > '9')
+				return false;
+			v[k] = v[k] * 10 + (c - '0');
+		}
+	}
+	struct tm tm = {.tm_year = v[0] - 1900, .tm_mon = v[1] - 1,
+			.tm_mday = v[2], .tm_hour = v[3], .tm_min = v[4],
+			.tm_sec = v[5]};
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+	    v[4] > 59 || v[5] > 60)
+		return false;
+	*t = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* Finds "key=" inside the Authorization parameters; value ends at ',' or end. */
+static bool auth_param(const char *p, size_t n, const char *key,
+		       const char **v, size_t *vlen)
+{
+	size_t kl = strlen(key);
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (p[i] == ' ' || p[i] == ','))
+			i++;
+		size_t j = i;
+		while (j < n && p[j] != ',')
+			j++;
+		if (j - i > kl && memcmp(p + i, key, kl) == 0 && p[i + kl] == '=') {
+			*v = p + i + kl + 1;
+			*vlen = j - i - kl - 1;
+			while (*vlen && (*v)[*vlen - 1] == ' ')
+				(*vlen)--;
+			return true;
+		}
+		i = j;
+	}
+	return false;
+}
+
+static bool list_has(const char *list, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && list[j] != ';')
+			j++;
+		if (j - i == l && memcmp(list + i, lit, l) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
+					   const struct kc_sigv4_request *req,
+					   int64_t now_s, int64_t skew_s, int *rc)
+{
+	*rc = KC_OK;
+	const struct kc_sigv4_header *auth = find_header(req, "authorization");
+	if (!auth)
+		return KC_SIGV4_MISSING_AUTH;
+	static const char alg[] = "AWS4-HMAC-SHA256 ";
+	const char *a = auth->value;
+	size_t an = auth->value_len;
+	if (an < sizeof(alg) || memcmp(a, alg, sizeof(alg) - 1) != 0)
+		return KC_SIGV4_MALFORMED_AUTH;
+	a += sizeof(alg) - 1;
+	an -= sizeof(alg) - 1;
+	const char *cred, *list, *sig;
+	size_t credn, listn, sign;
+	if (!auth_param(a, an, "Credential", &cred, &credn) ||
+	    !auth_param(a, an, "SignedHeaders", &list, &listn) ||
+	    !auth_param(a, an, "Signature", &sig, &sign) ||
+	    sign != KC_SIGV4_HEX_LEN || listn == 0)
+		return KC_SIGV4_MALFORMED_AUTH;
+	/* Credential = akid/YYYYMMDD/region/service/aws4_request */
+	const char *slash = memchr(cred, '/', credn);
+	if (!slash)
+		return KC_SIGV4_MALFORMED_AUTH;
+	size_t akl = (size_t)(slash - cred);
+	if (akl != s->akid_len || memcmp(cred, s->akid, akl) != 0)
+		return KC_SIGV4_WRONG_KEY_ID;
+	const struct kc_sigv4_header *dh = find_header(req, "x-amz-date");
+	if (!dh || !list_has(list, listn, "x-amz-date") ||
+	    !list_has(list, listn, "host") || !find_header(req, "host"))
+		return KC_SIGV4_MISSING_HEADER;
+	int64_t t;
+	if (!parse_amz_date(dh->value, dh->value_len, &t))
+		return KC_SIGV4_MALFORMED_AUTH;
+	char scope[3 * KC_SIGV4_SCOPE_PART_MAX];
+	int sn = snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request",
+			  dh->value, s->region, s->service);
+	if (sn < 0 || (size_t)sn != credn - akl - 1 ||
+	    memcmp(scope, slash + 1, (size_t)sn) != 0)
+		return KC_SIGV4_WRONG_SCOPE;
+	if (t < now_s - skew_s || t > now_s + skew_s)
+		return KC_SIGV4_SKEWED;
+	if (s->token_len) {
+		const struct kc_sigv4_header *th =
+			find_header(req, "x-amz-security-token");
+		if (!th || th->value_len != s->token_len ||
+		    CRYPTO_memcmp(th->value, s->token, s->token_len) != 0)
+			return KC_SIGV4_BAD_TOKEN;
+		if (!list_has(list, listn, "x-amz-security-token"))
+			return KC_SIGV4_MISSING_HEADER;
+	}
+	/* A copy: the query re-encoding below reuses the scratch areas. */
+	char hash[129];
+	if (req->payload_hash) {
+		if (!hash_ok(req->payload_hash)) {
+			*rc = KC_EINVAL;
+			return KC_SIGV4_BAD_SIGNATURE;
+		}
+		snprintf(hash, sizeof(hash), "%s", req->payload_hash);
+	} else {
+		const struct kc_sigv4_header *ch =
+			find_header(req, "x-amz-content-sha256");
+		if (!ch || ch->value_len == 0 || ch->value_len >= sizeof(hash))
+			return KC_SIGV4_MISSING_HEADER;
+		memcpy(hash, ch->value, ch->value_len);
+		hash[ch->value_len] = '\0';
+	}
+
+	/* Exactly the headers SignedHeaders names, each name's values in
+	 * arrival order. */
+	struct ent e[KC_SIGV4_HEADERS_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < listn;) {
+		size_t j = i;
+		while (j < listn && list[j] != ';')
+			j++;
+		bool found = false;
+		for (size_t k = 0; k < req->n_headers; k++) {
+			const struct kc_sigv4_header *h = &req->headers[k];
+			if (h->name_len != j - i)
+				continue;
+			struct ent probe = {list + i, j - i, NULL, 0};
+			struct ent cand = {h->name, h->name_len, NULL, 0};
+			if (name_cmp(&probe, &cand) != 0)
+				continue;
+			if (n == KC_SIGV4_HEADERS_MAX) {
+				*rc = KC_ELIMIT;
+				return KC_SIGV4_BAD_SIGNATURE;
+			}
+			e[n++] = (struct ent){h->name, h->name_len, h->value,
+					      h->value_len};
+			found = true;
+		}
+		if (!found)
+			return KC_SIGV4_MISSING_HEADER;
+		i = j + 1;
+	}
+	char date[17];
+	memcpy(date, dh->value, 16);
+	date[16] = '\0';
+	*rc = build_creq(s, req->method, req->path, req->query, e, n, hash, NULL);
+	if (*rc)
+		return KC_SIGV4_BAD_SIGNATURE;
+	char sts[256], want[KC_SIGV4_HEX_LEN + 1];
+	size_t stslen;
+	*rc = sts_from_creq(s, date, sts, sizeof(sts), &stslen);
+	if (!*rc)
+		*rc = signature_hex(s, t, sts, stslen, want);
+	if (*rc)
+		return KC_SIGV4_BAD_SIGNATURE;
+	if (CRYPTO_memcmp(want, sig, KC_SIGV4_HEX_LEN) != 0)
+		return KC_SIGV4_BAD_SIGNATURE;
+	return KC_SIGV4_OK;
+}
+
+int kc_sigv4_verify(struct kc_sigv4_signer *s,
+		    const struct kc_sigv4_request *req, int64_t now_s,
+		    int64_t skew_s, enum kc_sigv4_verdict *verdict)
+{
+	KC_ASSERT(s && req && verdict);
+	if (!req->method || req->n_headers > 4 * KC_SIGV4_HEADERS_MAX)
+		return KC_ELIMIT;
+	int rc;
+	enum kc_sigv4_verdict v = check_request(s, req, now_s, skew_s, &rc);
+	if (rc)
+		return rc;
+	*verdict = v;
+	return KC_OK;
+}
