@@ -1,21 +1,743 @@
 /*
- * cmd_run.c - `kneecap run`: Drive fixed or ramped load against a target and report latency per step.
+ * cmd_run.c - `kneecap run`: fixed or ramped load against one HTTP target,
+ * open loop (--rate, --ramp) or closed loop (--concurrency), with live
+ * progress on stderr, a summary table on stdout and, with --out DIR,
+ * result.json, steps.csv and latency.hlog.
+ *
+ * This file parses and composes: the engine measures, report/ renders.
+ * SIGINT/SIGTERM stop the load within about 100 ms; whatever was measured
+ * is still written, marked "partial".
  */
 #include "cli.h"
+#include "kc_config.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kneecap/buf.h"
+#include "kneecap/clock.h"
+#include "kneecap/engine.h"
+#include "kneecap/hdr.h"
+#include "kneecap/hlog.h"
+#include "kneecap/log.h"
+#include "kneecap/parse.h"
+#include "kneecap/result.h"
+#include "kneecap/schedule.h"
 
 static const char usage_text[] =
 	"usage: kneecap run TARGET --rate R | --concurrency N | --ramp A:B:STEP [options]\n"
 	"\n"
-	"Drive fixed or ramped load against a target and report latency per step.\n";
+	"Drive fixed or ramped load against a target and report latency per step.\n"
+	"Open loop by default: requests leave on schedule whether or not earlier\n"
+	"ones returned, and latency counts from the intended send time.\n"
+	"\n"
+	"load (exactly one):\n"
+	"  --rate R              requests per second, held for --duration\n"
+	"  --ramp A:B:STEP       steps from A to B requests/s by STEP, each --step-duration\n"
+	"  --concurrency N       closed loop: N requests outstanding (for comparison)\n"
+	"timing:\n"
+	"  --duration D          measured time (default 30s); not with --ramp\n"
+	"  --step-duration D     each ramp step's measured time (default 10s)\n"
+	"  --warmup W            load before each step's measurement (default 0s)\n"
+	"  --arrival uniform|poisson   inter-arrival times (default uniform)\n"
+	"  --seed N              RNG seed for Poisson arrivals (default 1)\n"
+	"connections:\n"
+	"  --threads N           worker threads (default: one per core)\n"
+	"  --connections N       connections in all, split over threads (default 16 per thread)\n"
+	"  --streams N           HTTP/2 streams per connection (default 32)\n"
+	"  --max-inflight N      requests sent or waiting before arrivals are shed (default 10000)\n"
+	"  --http 1.1|2|h2c      protocol (default 1.1; 2 = ALPN over TLS; h2c = cleartext prior knowledge)\n"
+	"  --timeout D           whole-request timeout (default 30s)\n"
+	"  --connect-timeout D   connect timeout (default 5s)\n"
+	"  --insecure            do not verify the TLS certificate\n"
+	"  --cacert FILE         CA bundle to verify the server with\n"
+	"request:\n"
+	"  -X, --method M        HTTP method (default GET, or POST with a body)\n"
+	"  -H, --header 'N: v'   extra header (repeatable)\n"
+	"  --body FILE           request body (sent as is, never copied per request)\n"
+	"  --content-type T      Content-Type of --body (default application/octet-stream)\n"
+	"output:\n"
+	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
+	"  --json                print result.json on stdout instead of the table\n"
+	"  -q, --quiet           no progress on stderr\n"
+	"  -v, --verbose         more log output (repeat for debug)\n"
+	"\n"
+	"exit status: 0 ok, 2 bad usage or input, 3 the target could not be reached.\n";
+
+#define MAX_HEADERS KC_ENGINE_MAX_HEADERS
+#define BODY_MAX ((size_t)256 << 20)
+
+struct run_opts {
+	const char *target;
+	double rate;
+	bool have_rate;
+	int64_t concurrency;
+	const char *ramp_text;
+	struct kc_ramp ramp;
+	int64_t duration_ns, step_duration_ns, warmup_ns;
+	bool have_duration, have_step_duration;
+	enum kc_arrival arrival;
+	uint64_t seed;
+	int64_t threads, connections, streams, max_inflight;
+	enum kc_http_version http;
+	int64_t timeout_ns, connect_timeout_ns;
+	bool insecure;
+	const char *cacert;
+	const char *method;
+	const char *headers[MAX_HEADERS];
+	size_t nheaders;
+	const char *body_file;
+	const char *content_type;
+	const char *out_dir;
+	bool json, quiet;
+	int verbose;
+};
+
+static struct kc_engine *volatile g_engine;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	struct kc_engine *e = g_engine;
+	if (e)
+		kc_engine_stop(e);
+}
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	cli_error("run: %s '%s': %s", opt, val ? val : "", why);
+	return KC_EXIT_USAGE;
+}
+
+static int opt_i64(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
+{
+	int rc = kc_parse_i64(v, lo, hi, out);
+	if (rc == KC_EPARSE)
+		return bad(opt, v, "not an integer");
+	if (rc) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be in %lld..%lld", (long long)lo, (long long)hi);
+		return bad(opt, v, why);
+	}
+	return 0;
+}
+
+static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns, int64_t *out)
+{
+	int64_t ns;
+	if (kc_parse_duration_ns(v, KC_NS_PER_S, &ns))
+		return bad(opt, v, "not a duration (e.g. 30s, 500ms, 2m)");
+	if (ns < lo_ns || ns > hi_ns) {
+		char a[32], b[32], why[96];
+		snprintf(why, sizeof(why), "must be between %s and %s",
+			 kc_format_duration(lo_ns, a, sizeof(a)), kc_format_duration(hi_ns, b, sizeof(b)));
+		return bad(opt, v, why);
+	}
+	*out = ns;
+	return 0;
+}
+
+enum {
+	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
+	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON,
+};
+
+static const struct option longopts[] = {
+	{"rate", required_argument, NULL, O_RATE},
+	{"concurrency", required_argument, NULL, O_CONC},
+	{"ramp", required_argument, NULL, O_RAMP},
+	{"duration", required_argument, NULL, O_DURATION},
+	{"step-duration", required_argument, NULL, O_STEPDUR},
+	{"warmup", required_argument, NULL, O_WARMUP},
+	{"arrival", required_argument, NULL, O_ARRIVAL},
+	{"seed", required_argument, NULL, O_SEED},
+	{"threads", required_argument, NULL, O_THREADS},
+	{"connections", required_argument, NULL, O_CONNS},
+	{"streams", required_argument, NULL, O_STREAMS},
+	{"max-inflight", required_argument, NULL, O_MAXINF},
+	{"http", required_argument, NULL, O_HTTP},
+	{"timeout", required_argument, NULL, O_TIMEOUT},
+	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+	{"insecure", no_argument, NULL, O_INSECURE},
+	{"cacert", required_argument, NULL, O_CACERT},
+	{"method", required_argument, NULL, 'X'},
+	{"header", required_argument, NULL, 'H'},
+	{"body", required_argument, NULL, O_BODY},
+	{"content-type", required_argument, NULL, O_CTYPE},
+	{"out", required_argument, NULL, O_OUT},
+	{"json", no_argument, NULL, O_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_one(struct run_opts *o, int c, const char *arg, const char *optname)
+{
+	int64_t v;
+	int rc = 0;
+	struct kc_diag d;
+	switch (c) {
+	case O_RATE:
+		if (kc_parse_double(arg, -1e300, 1e300, &o->rate))
+			return bad("--rate", arg, "not a number");
+		if (!(o->rate > 0))
+			return bad("--rate", arg, "must be > 0 requests per second");
+		if (o->rate > 1e7)
+			return bad("--rate", arg, "must be at most 10000000 requests per second");
+		o->have_rate = true;
+		break;
+	case O_CONC:
+		rc = opt_i64("--concurrency", arg, 1, 1000000, &o->concurrency);
+		break;
+	case O_RAMP:
+		kc_diag_clear(&d);
+		if (kc_ramp_parse(arg, &o->ramp, &d)) {
+			cli_error("run: --%s", d.msg);
+			return KC_EXIT_USAGE;
+		}
+		if (o->ramp.to > 1e7)
+			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
+		o->ramp_text = arg;
+		break;
+	case O_DURATION:
+		rc = opt_dur("--duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S, &o->duration_ns);
+		o->have_duration = true;
+		break;
+	case O_STEPDUR:
+		rc = opt_dur("--step-duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S,
+			     &o->step_duration_ns);
+		o->have_step_duration = true;
+		break;
+	case O_WARMUP:
+		rc = opt_dur("--warmup", arg, 0, 3600 * KC_NS_PER_S, &o->warmup_ns);
+		break;
+	case O_ARRIVAL:
+		if (kc_arrival_parse(arg, &o->arrival))
+			return bad("--arrival", arg, "must be uniform or poisson");
+		break;
+	case O_SEED:
+		rc = opt_i64("--seed", arg, 0, INT64_MAX, &v);
+		o->seed = (uint64_t)v;
+		break;
+	case O_THREADS:
+		rc = opt_i64("--threads", arg, 1, 1024, &o->threads);
+		break;
+	case O_CONNS:
+		rc = opt_i64("--connections", arg, 1, 1000000, &o->connections);
+		break;
+	case O_STREAMS:
+		rc = opt_i64("--streams", arg, 1, 10000, &o->streams);
+		break;
+	case O_MAXINF:
+		rc = opt_i64("--max-inflight", arg, 1, 10000000, &o->max_inflight);
+		break;
+	case O_HTTP:
+		if (kc_http_version_parse(arg, &o->http))
+			return bad("--http", arg, "must be 1.1, 2 or h2c");
+		break;
+	case O_TIMEOUT:
+		rc = opt_dur("--timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S, &o->timeout_ns);
+		break;
+	case O_CTIMEOUT:
+		rc = opt_dur("--connect-timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S,
+			     &o->connect_timeout_ns);
+		break;
+	case O_INSECURE:
+		o->insecure = true;
+		break;
+	case O_CACERT:
+		o->cacert = arg;
+		break;
+	case 'X':
+		o->method = arg;
+		break;
+	case 'H':
+		if (o->nheaders >= MAX_HEADERS)
+			return bad("-H", arg, "too many headers (at most 64)");
+		o->headers[o->nheaders++] = arg;
+		break;
+	case O_BODY:
+		o->body_file = arg;
+		break;
+	case O_CTYPE:
+		o->content_type = arg;
+		break;
+	case O_OUT:
+		o->out_dir = arg;
+		break;
+	case O_JSON:
+		o->json = true;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	default:
+		cli_error("run: unknown option '%s' (see kneecap run --help)", optname);
+		return KC_EXIT_USAGE;
+	}
+	return rc ? rc : -1;
+}
+
+static int parse_args(struct run_opts *o, int argc, char **argv)
+{
+	o->duration_ns = 30 * KC_NS_PER_S;
+	o->step_duration_ns = 10 * KC_NS_PER_S;
+	o->seed = 1;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":X:H:qvh", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return KC_EXIT_OK;
+		}
+		if (c == '?' || c == ':') {
+			const char *name = argv[optind - 1];
+			cli_error("run: %s '%s' (see kneecap run --help)",
+				  c == ':' ? "missing value for" : "bad option", name);
+			return KC_EXIT_USAGE;
+		}
+		int rc = parse_one(o, c, optarg, argv[optind - 1]);
+		if (rc >= 0)
+			return rc;
+	}
+	if (optind >= argc) {
+		cli_error("run: no TARGET (e.g. kneecap run http://127.0.0.1:8080/ --rate 100)");
+		return KC_EXIT_USAGE;
+	}
+	if (optind + 1 < argc) {
+		cli_error("run: unexpected argument '%s' after TARGET", argv[optind + 1]);
+		return KC_EXIT_USAGE;
+	}
+	o->target = argv[optind];
+	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL);
+	if (modes != 1) {
+		cli_error("run: give exactly one of --rate, --concurrency or --ramp");
+		return KC_EXIT_USAGE;
+	}
+	if (o->ramp_text && o->have_duration) {
+		cli_error("run: with --ramp, each step lasts --step-duration (not --duration)");
+		return KC_EXIT_USAGE;
+	}
+	if (!o->ramp_text && o->have_step_duration) {
+		cli_error("run: --step-duration goes with --ramp; use --duration");
+		return KC_EXIT_USAGE;
+	}
+	if (!strncmp(o->target, "sagemaker:", 10)) {
+		cli_error("run: sagemaker: targets are not in this build yet; give an http(s):// URL");
+		return KC_EXIT_USAGE;
+	}
+	if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
+		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
+			  o->target);
+		return KC_EXIT_USAGE;
+	}
+	if (o->content_type && !o->body_file) {
+		cli_error("run: --content-type needs --body");
+		return KC_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* ---- progress and the interval log ---- */
+
+struct run_ctx {
+	const struct run_opts *o;
+	bool tty;
+	size_t nsteps;
+	int64_t last_plain_ns;
+	bool line_open;
+	FILE *hlog_fp;
+	struct kc_hlog_writer hlog;
+	bool hlog_ok;
+	int hlog_err;
+};
+
+static void on_progress(void *ud, const struct kc_progress *p)
+{
+	struct run_ctx *c = ud;
+	if (c->o->quiet)
+		return;
+	int64_t left_ns = p->total_ns - p->elapsed_ns;
+	if (left_ns < 0)
+		left_ns = 0;
+	char eta[32];
+	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
+	char line[256];
+	snprintf(line, sizeof(line),
+		 "step %d/%zu%s  offered %.0f  achieved %.0f/s  p50 %.2f ms  p99 %.2f ms  "
+		 "in-flight %llu  errors %llu  left %s",
+		 p->step_index + 1, c->nsteps, p->warming_up ? " (warm-up)" : "", p->offered,
+		 p->achieved_rps, p->p50_ms, p->p99_ms, (unsigned long long)p->inflight,
+		 (unsigned long long)p->errors, eta);
+	if (c->tty) {
+		fprintf(stderr, "\r\033[K%s", line);
+		c->line_open = true;
+	} else {
+		/* Plain lines every 5 s keep CI logs readable. */
+		int64_t now = kc_clock_ns();
+		if (now - c->last_plain_ns < 5 * KC_NS_PER_S)
+			return;
+		c->last_plain_ns = now;
+		fprintf(stderr, "kneecap: %s\n", line);
+	}
+	fflush(stderr);
+}
+
+static void on_interval(void *ud, int step_index, const struct kc_hdr *h)
+{
+	struct run_ctx *c = ud;
+	(void)step_index;
+	if (!c->hlog_ok || c->hlog_err)
+		return;
+	/* Seconds that completed nothing (warm-up, a stalled server) add nothing. */
+	if (kc_hdr_total_count(h) == 0)
+		return;
+	c->hlog_err = kc_hlog_write_interval(&c->hlog, h);
+}
+
+static void progress_end(struct run_ctx *c)
+{
+	if (c->line_open) {
+		fputc('\n', stderr);
+		c->line_open = false;
+	}
+}
+
+/* ---- outputs ---- */
+
+static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t body_bytes)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < o->nheaders; i++) {
+		/* Header names only: values may carry tokens. */
+		const char *colon = strchr(o->headers[i], ':');
+		json_array_append_new(names, json_stringn(o->headers[i],
+							  colon ? (size_t)(colon - o->headers[i]) : 0));
+	}
+	const char *load = o->have_rate ? "rate" : o->concurrency ? "concurrency" : "ramp";
+	json_t *cfg = json_pack(
+		"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:f,s:f,s:f,s:s,s:s,s:o,s:s?,s:I,"
+		"s:b,s:s,s:{s:s,s:I,s:I,s:i}}",
+		"target", o->target, "load", load, "arrival", kc_arrival_name(o->arrival),
+		"threads", (json_int_t)kc_engine_threads(e),
+		"connections_per_thread", (json_int_t)kc_engine_connections(e),
+		"slots_per_thread", (json_int_t)kc_engine_slots(e),
+		"max_inflight", (json_int_t)kc_engine_max_inflight(e),
+		"seed", (json_int_t)o->seed, "http", kc_http_version_name(o->http),
+		"concurrency", (json_int_t)o->concurrency,
+		"warmup_s", (double)o->warmup_ns / 1e9,
+		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
+		"connect_timeout_s",
+		(double)(o->connect_timeout_ns ? o->connect_timeout_ns : 5 * KC_NS_PER_S) / 1e9,
+		"method", o->method ? o->method : (o->body_file ? "POST" : "GET"),
+		"latency_from", "intended send time (coordinated-omission corrected); "
+				"service_ms from the actual send",
+		"header_names", names, "body_file", o->body_file, "body_bytes", (json_int_t)body_bytes,
+		"tls_verify", !o->insecure, "ramp", o->ramp_text ? o->ramp_text : "",
+		"histogram", "unit", "us", "lowest", (json_int_t)KC_ENGINE_HDR_LOWEST, "highest",
+		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
+	if (cfg && o->have_rate)
+		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg)
+		json_object_set_new(cfg, "step_duration_s",
+				    json_real((double)(o->ramp_text ? o->step_duration_ns
+								    : o->duration_ns) / 1e9));
+	return cfg;
+}
+
+static void print_table(FILE *f, const struct kc_step_result *s, size_t n)
+{
+	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s\n", "step", "offered",
+		"achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99", "errors",
+		"inflight", "lag p99");
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_step_result *r = &s[i];
+		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8u %8.2f%s%s\n",
+			r->index + 1, r->offered, r->achieved, r->latency.p50, r->latency.p90,
+			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
+			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
+			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
+		if (r->errors) {
+			fprintf(f, "     errors:");
+			for (int k = 0; k < KC_EC_COUNT; k++)
+				if (r->errclass[k])
+					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
+						(unsigned long long)r->errclass[k]);
+			for (int k = 0; k < r->ncodes; k++)
+				fprintf(f, " http%d=%llu", r->codes[k].code,
+					(unsigned long long)r->codes[k].count);
+			fputc('\n', f);
+		}
+	}
+}
+
+static int make_out_dir(const char *dir)
+{
+	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+		struct stat st;
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+	}
+	cli_error("run: --out '%s': cannot create the directory (%s)", dir, strerror(errno));
+	return -1;
+}
+
+static int write_outputs(const struct run_opts *o, const struct kc_result *res)
+{
+	struct kc_diag d;
+	int status = 0;
+	if (o->out_dir) {
+		char path[4096];
+		kc_diag_clear(&d);
+		snprintf(path, sizeof(path), "%s/result.json", o->out_dir);
+		if (kc_result_write_json(res, path, &d)) {
+			cli_diag_error("run", &d);
+			status = -1;
+		}
+		snprintf(path, sizeof(path), "%s/steps.csv", o->out_dir);
+		if (kc_result_write_csv(res, path, &d)) {
+			cli_diag_error("run", &d);
+			status = -1;
+		}
+	}
+	if (o->json) {
+		struct kc_buf b;
+		kc_buf_init(&b, (size_t)256 << 20);
+		if (kc_result_json_text(res, &b) == 0)
+			fwrite(b.data, 1, b.len, stdout);
+		else
+			status = -1;
+		kc_buf_fini(&b);
+	} else {
+		print_table(stdout, res->steps, res->nsteps);
+	}
+	fflush(stdout);
+	return status;
+}
+
+static int open_hlog(struct run_ctx *c, int64_t start_ms)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/latency.hlog", c->o->out_dir);
+	c->hlog_fp = fopen(path, "w");
+	if (!c->hlog_fp) {
+		cli_error("run: %s: cannot write (%s)", path, strerror(errno));
+		return -1;
+	}
+	/* Values are microseconds; the max column in milliseconds. */
+	if (kc_hlog_writer_init(&c->hlog, NULL, c->hlog_fp, 1000.0) ||
+	    kc_hlog_write_header(&c->hlog, start_ms, start_ms)) {
+		cli_error("run: %s: cannot write the header", path);
+		fclose(c->hlog_fp);
+		c->hlog_fp = NULL;
+		return -1;
+	}
+	c->hlog_ok = true;
+	return 0;
+}
+
+static int close_hlog(struct run_ctx *c)
+{
+	int rc = 0;
+	if (c->hlog_ok)
+		kc_hlog_writer_fini(&c->hlog);
+	if (c->hlog_fp && fclose(c->hlog_fp) != 0)
+		rc = -1;
+	if (c->hlog_err)
+		rc = -1;
+	if (rc)
+		cli_error("run: %s/latency.hlog: write failed", c->o->out_dir);
+	return rc;
+}
+
+/* ---- the command ---- */
+
+static int reachable_anywhere(const struct kc_step_result *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].completed > 0 || s[i].errclass[KC_EC_CONNECT] < s[i].errors)
+			return 1;
+	return 0;
+}
 
 int kc_cmd_run(int argc, char **argv)
 {
-	if (argc > 1 && cli_is_help(argv[1])) {
-		fputs(usage_text, stdout);
-		return KC_EXIT_OK;
+	struct run_opts o;
+	memset(&o, 0, sizeof(o));
+	int status = parse_args(&o, argc, argv);
+	if (status >= 0)
+		return status;
+	cli_log_init(o.verbose, o.quiet);
+	if (o.out_dir && make_out_dir(o.out_dir))
+		return KC_EXIT_USAGE;
+
+	struct kc_buf body;
+	kc_buf_init(&body, BODY_MAX);
+	struct kc_body kb = {0};
+	if (o.body_file) {
+		int rc = kc_buf_read_file(&body, o.body_file);
+		if (rc) {
+			cli_error("run: --body '%s': %s", o.body_file,
+				  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
+			kc_buf_fini(&body);
+			return KC_EXIT_USAGE;
+		}
+		kb.data = body.data ? body.data : "";
+		kb.len = body.len;
+		kb.content_type = o.content_type;
 	}
-	cli_error("run: this command is not in this build yet");
-	return KC_EXIT_USAGE;
+
+	uint32_t threads = (uint32_t)o.threads;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (uint32_t)n : 1;
+	}
+	uint32_t conns = 0;
+	if (o.connections) {
+		if ((uint64_t)o.connections < threads)
+			threads = (uint32_t)o.connections; /* at least one connection per thread */
+		conns = (uint32_t)((o.connections + threads - 1) / threads);
+	}
+	struct kc_engine_config cfg = {
+		.url = o.target,
+		.method = o.method,
+		.headers = o.headers,
+		.nheaders = o.nheaders,
+		.bodies = o.body_file ? &kb : NULL,
+		.nbodies = o.body_file ? 1 : 0,
+		.threads = threads,
+		.connections = conns,
+		.streams_per_connection = (uint32_t)o.streams,
+		.http = o.http,
+		.insecure = o.insecure,
+		.cacert = o.cacert,
+		.connect_timeout_ns = o.connect_timeout_ns,
+		.request_timeout_ns = o.timeout_ns,
+		.max_inflight = (uint32_t)o.max_inflight,
+	};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_engine *e = NULL;
+	if (kc_engine_new(&e, &cfg, &d)) {
+		cli_diag_error("run", &d);
+		kc_buf_fini(&body);
+		return KC_EXIT_USAGE;
+	}
+	if (o.concurrency > (int64_t)kc_engine_threads(e) * kc_engine_slots(e)) {
+		cli_error("run: --concurrency %lld needs at least that many connections (have %u); "
+			  "raise --connections",
+			  (long long)o.concurrency, kc_engine_threads(e) * kc_engine_slots(e));
+		status = KC_EXIT_USAGE;
+		goto out_engine;
+	}
+	int probe_status = 0;
+	int prc = kc_engine_probe(e, &probe_status, &d);
+	if (prc) {
+		cli_diag_error("run", &d);
+		status = KC_EXIT_UNREACHABLE;
+		goto out_engine;
+	}
+	if (probe_status >= 400)
+		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+
+	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
+	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
+	if (!steps) {
+		cli_error("run: out of memory");
+		status = KC_EXIT_USAGE;
+		goto out_engine;
+	}
+	struct run_ctx ctx = {.o = &o, .tty = isatty(STDERR_FILENO), .nsteps = nsteps};
+	struct kc_result_env env;
+	memset(&env, 0, sizeof(env));
+	kc_result_env_detect(&env);
+	env.kneecap_version = KC_VERSION;
+	env.libcurl_version = kc_engine_libcurl_version();
+	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
+	if (o.out_dir && open_hlog(&ctx, env.started_wall_ms)) {
+		status = KC_EXIT_USAGE;
+		free(steps);
+		goto out_engine;
+	}
+
+	g_engine = e;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	struct kc_engine_hooks hooks = {.progress = on_progress, .interval = on_interval, .ud = &ctx};
+	size_t done = 0;
+	bool interrupted = false;
+	for (size_t i = 0; i < nsteps; i++) {
+		struct kc_step_spec spec = {
+			.index = (int)i,
+			.mode = o.concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
+			.rate_rps = o.ramp_text ? kc_ramp_value(&o.ramp, i) : o.rate,
+			.concurrency = (uint32_t)o.concurrency,
+			.duration_ns = o.ramp_text ? o.step_duration_ns : o.duration_ns,
+			.warmup_ns = o.warmup_ns,
+			.arrival = o.arrival,
+			.seed = o.seed + i,
+		};
+		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
+			progress_end(&ctx);
+			cli_diag_error("run", &d);
+			status = KC_EXIT_USAGE;
+			break;
+		}
+		done++;
+		if (steps[i].partial || kc_engine_stopped(e)) {
+			steps[i].partial = true;
+			interrupted = true;
+			break;
+		}
+	}
+	progress_end(&ctx);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	g_engine = NULL;
+	if (interrupted && !o.quiet)
+		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+
+	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
+		status = KC_EXIT_USAGE;
+	json_t *config = config_json(&o, e, kb.len);
+	struct kc_result res = {
+		.mode = "rps", .target = o.target, .config = config, .env = env,
+		.steps = steps, .nsteps = done, .partial = interrupted,
+	};
+	if (done > 0 && write_outputs(&o, &res) && status < 0)
+		status = KC_EXIT_USAGE;
+	json_decref(config);
+	if (status < 0)
+		status = done > 0 && !interrupted && !reachable_anywhere(steps, done)
+				 ? KC_EXIT_UNREACHABLE
+				 : KC_EXIT_OK;
+	if (status == KC_EXIT_UNREACHABLE)
+		cli_error("run: no request reached the target (all connect errors)");
+	for (size_t i = 0; i < nsteps; i++)
+		kc_step_result_fini(&steps[i]);
+	free(steps);
+out_engine:
+	kc_engine_free(e);
+	kc_buf_fini(&body);
+	return status;
 }

@@ -1,0 +1,238 @@
+/*
+ * engine.h - the load engine: worker threads driving unary HTTP requests
+ * with libcurl, one load step at a time.
+ *
+ * An engine is made once for a target (URL, method, headers, bodies, HTTP
+ * version, TLS, connection pool) and then runs steps: each step is an offered
+ * rate (open loop) or a concurrency (closed loop) held for a duration, and
+ * yields one struct kc_step_result (kneecap/step.h).  Connections persist
+ * between steps, so a search can run many short steps without reconnecting.
+ *
+ * Open loop: every request has an intended send time from the arrival
+ * schedule.  Latency is completion - intended (coordinated-omission correct);
+ * service time is completion - actual send; both are kept.  A request whose
+ * time has come while every connection is busy waits in the generator (its
+ * wait counts in its latency); past max_inflight it is counted as shed.
+ *
+ * Threads: the engine object is used by one thread (the coordinator).
+ * kc_engine_stop() alone may be called from any thread or a signal handler.
+ * Workers share nothing on the hot path; the coordinator reads their
+ * counters (relaxed atomics) and swaps their interval histograms.
+ */
+#ifndef KNEECAP_ENGINE_H
+#define KNEECAP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kneecap/err.h"
+#include "kneecap/schedule.h"
+#include "kneecap/step.h"
+
+struct kc_hdr;
+struct kc_engine; /* opaque */
+
+/* Shape of every histogram the engine records: microseconds, 1 us .. 1 h, 3 digits. */
+#define KC_ENGINE_HDR_LOWEST 1
+#define KC_ENGINE_HDR_HIGHEST INT64_C(3600000000)
+#define KC_ENGINE_HDR_SIGFIGS 3
+
+enum kc_http_version {
+	KC_HTTP_1_1,        /* HTTP/1.1 keep-alive */
+	KC_HTTP_2,          /* HTTP/2 over TLS (ALPN), HTTP/1.1 over cleartext */
+	KC_HTTP_2_PRIOR,    /* h2c with prior knowledge (cleartext HTTP/2) */
+};
+
+/* Parses "1.1", "2" or "h2c". Returns 0 or KC_EPARSE. */
+int kc_http_version_parse(const char *s, enum kc_http_version *out);
+/* Returns "1.1", "2" or "h2c". */
+const char *kc_http_version_name(enum kc_http_version v);
+
+/*
+ * One request body, borrowed: data must stay valid and unchanged for the
+ * engine's life.  Requests rotate through the bodies without copying.
+ * content_type may be NULL (no Content-Type header); sha256_hex (64 hex
+ * chars) may be NULL and is passed to the decorator for SigV4.
+ */
+struct kc_body {
+	const void *data;
+	size_t len;
+	const char *content_type;
+	const char *sha256_hex;
+};
+
+/* What the decorator learns about the request it may add headers to. */
+struct kc_request_info {
+	const char *method;        /* "GET", "POST", ... */
+	const char *url;           /* the full target URL */
+	const char *host;          /* host[:port] as sent in Host/:authority */
+	const char *path;          /* path and query, e.g. "/endpoints/x/invocations" */
+	size_t body_index;         /* index into the engine's bodies; 0 when none */
+	const struct kc_body *body;/* NULL for requests without a body */
+	int64_t send_wall_ns;      /* wall-clock time of the send (for X-Amz-Date) */
+	uint32_t worker;           /* worker thread index */
+	uint32_t slot;             /* connection slot in that worker */
+};
+
+/* Bounds of the per-slot header lines a decorator may write. */
+#define KC_DECOR_MAX_HEADERS 6
+#define KC_DECOR_LINE_MAX 512
+
+/*
+ * Fixed storage owned by the engine, one per connection slot: the decorator
+ * writes complete header lines ("Authorization: AWS4-HMAC-SHA256 ...",
+ * NUL-terminated) into line[0..n-1] and sets n.  The engine's curl header
+ * list points at these lines, so decorating a request allocates nothing.
+ * The lines keep their content between calls: a decorator may leave a line
+ * untouched when its value has not changed.
+ */
+struct kc_decor_out {
+	char line[KC_DECOR_MAX_HEADERS][KC_DECOR_LINE_MAX];
+	int n;
+};
+
+/*
+ * Called on a worker thread right before each request is sent.  Must be
+ * thread-safe (several workers call it concurrently with the same ud),
+ * must not block, and should not allocate.  Returns 0 to send, or a
+ * negative kc_err to fail this request (counted as KC_EC_AUTH).
+ */
+typedef int (*kc_engine_decorate_cb)(void *ud, const struct kc_request_info *req,
+				     struct kc_decor_out *out);
+
+#define KC_ENGINE_MAX_HEADERS 64
+
+struct kc_engine_config {
+	const char *url;                 /* http:// or https:// (required) */
+	const char *method;              /* NULL: GET without bodies, POST with */
+	const char *const *headers;      /* "Name: value" lines, borrowed */
+	size_t nheaders;                 /* <= KC_ENGINE_MAX_HEADERS */
+	const struct kc_body *bodies;    /* borrowed, must outlive the engine */
+	size_t nbodies;                  /* 0: no body */
+	uint32_t threads;                /* worker threads; 0: one per core */
+	uint32_t connections;            /* connections per worker; 0: 16 */
+	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection; 0: 100 */
+	enum kc_http_version http;
+	bool insecure;                   /* skip TLS verification (explicit opt-in) */
+	const char *cacert;              /* CA bundle path, NULL: system default */
+	int64_t connect_timeout_ns;      /* 0: 5 s */
+	int64_t request_timeout_ns;      /* whole request; 0: 30 s */
+	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */
+	kc_engine_decorate_cb decorate;  /* optional */
+	void *decorate_ud;
+};
+
+enum kc_step_mode {
+	KC_STEP_RATE,        /* open loop: rate_rps arrivals per second */
+	KC_STEP_CONCURRENCY, /* closed loop: concurrency requests outstanding */
+};
+
+struct kc_step_spec {
+	int index;               /* copied into the result */
+	enum kc_step_mode mode;
+	double rate_rps;         /* KC_STEP_RATE: > 0 */
+	uint32_t concurrency;    /* KC_STEP_CONCURRENCY: >= 1, <= threads * slots */
+	int64_t duration_ns;     /* measured window, > 0 */
+	int64_t warmup_ns;       /* load before the window, excluded from stats */
+	enum kc_arrival arrival;
+	uint64_t seed;
+};
+
+/* Live figures for progress output, from the last second unless noted. */
+struct kc_progress {
+	int step_index;
+	double offered;           /* rps (or concurrency) */
+	int64_t elapsed_ns;       /* since the step started (warm-up included) */
+	int64_t total_ns;         /* warm-up + duration */
+	bool warming_up;
+	double achieved_rps;      /* 2xx completions per second, last interval */
+	double p50_ms, p99_ms;    /* corrected latency, last interval */
+	uint64_t inflight;        /* now: sent + waiting in the generator */
+	uint64_t completed;       /* measured window so far */
+	uint64_t errors;          /* measured window so far */
+};
+
+typedef void (*kc_engine_progress_cb)(void *ud, const struct kc_progress *p);
+
+/*
+ * Called from the coordinator thread with one finished interval (about one
+ * second) of corrected latency in microseconds, for the interval log.  The
+ * intervals of a step add up exactly to its latency_hist.  The histogram is
+ * borrowed for the call only.
+ */
+typedef void (*kc_engine_interval_cb)(void *ud, int step_index,
+				      const struct kc_hdr *latency_us);
+
+struct kc_engine_hooks {
+	kc_engine_progress_cb progress; /* about once a second; may be NULL */
+	kc_engine_interval_cb interval; /* about once a second; may be NULL */
+	void *ud;
+};
+
+/*
+ * Creates an engine: validates cfg (bad URL, bad header line, absurd values
+ * -> KC_EINVAL with a one-line reason in d), copies what it needs from cfg
+ * (the bodies stay borrowed), and builds every worker's curl handles.
+ * No connection is opened yet.  Returns 0, KC_EINVAL, KC_EUNSUPPORTED or
+ * KC_ENOMEM; *out untouched on failure.
+ */
+int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
+		  struct kc_diag *d);
+
+/* Frees the engine and closes its connections; e may be NULL. */
+void kc_engine_free(struct kc_engine *e);
+
+/*
+ * Sends one request synchronously (decorated, first body) to check the
+ * target is reachable.  Returns 0 when an HTTP response arrived (any
+ * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
+ * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
+ * KC_ETIMEOUT, with curl's reason in d.  The connection stays pooled.
+ */
+int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
+
+/*
+ * Runs one step and fills *out (which the caller later releases with
+ * kc_step_result_fini; out->latency_hist and out->service_hist are owned
+ * by it).  Blocks for warmup + duration plus the drain of requests still in
+ * flight (bounded by the request timeout).  Hooks may be NULL.
+ * When kc_engine_stop() is called the step ends within about 100 ms, in-flight
+ * requests are abandoned (not counted) and out->partial is set; the return is
+ * still 0.  Returns KC_EINVAL for a bad spec (d says why), KC_ENOMEM, or
+ * KC_EINTERNAL when a thread could not be started; *out is untouched then.
+ */
+int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
+		       const struct kc_engine_hooks *hooks,
+		       struct kc_step_result *out, struct kc_diag *d);
+
+/*
+ * Asks the running step (and any later one) to stop.  Async-signal-safe:
+ * it only stores to an atomic flag.  kc_engine_reset_stop() clears it.
+ */
+void kc_engine_stop(struct kc_engine *e);
+void kc_engine_reset_stop(struct kc_engine *e);
+bool kc_engine_stopped(const struct kc_engine *e);
+
+/* The effective settings after defaults, for the result's config section. */
+uint32_t kc_engine_threads(const struct kc_engine *e);
+uint32_t kc_engine_connections(const struct kc_engine *e);   /* per worker */
+uint32_t kc_engine_slots(const struct kc_engine *e);         /* per worker */
+uint32_t kc_engine_max_inflight(const struct kc_engine *e);
+
+/* libcurl's version string, e.g. "libcurl/7.88.1 OpenSSL/3.0 ...". */
+const char *kc_engine_libcurl_version(void);
+
+/*
+ * The generator_bound rule, public so reports can quote it: the client fell
+ * behind its own schedule when the p99 of send lag (the time from an
+ * arrival's intended send to the moment its worker handled it: sent it, or
+ * queued it because every connection was busy) exceeds KC_GEN_LAG_P99_MS, or
+ * when the workers' CPU time exceeds KC_GEN_CPU_BUSY of their wall time.
+ * Waiting for a busy connection is the server's doing and does not count
+ * as lag (it counts in latency); shed requests are reported as such.
+ */
+#define KC_GEN_LAG_P99_MS 5.0
+#define KC_GEN_CPU_BUSY 0.90
+
+#endif

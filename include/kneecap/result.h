@@ -1,0 +1,79 @@
+/*
+ * result.h - a run's result document and its renderings: result.json (the
+ * source of truth, DESIGN.md "What a run writes") and steps.csv.
+ *
+ * struct kc_result only borrows: the steps, the config object and the extra
+ * sections stay the caller's.  `run` fills mode, config and steps; `find`
+ * adds its knee and recommendation as extra top-level keys; `streams`
+ * uses mode "streams".  The writers never open a socket and never print.
+ */
+#ifndef KNEECAP_RESULT_H
+#define KNEECAP_RESULT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kneecap/buf.h"
+#include "kneecap/err.h"
+#include "kneecap/step.h"
+
+/* Where and with what the numbers were produced. */
+struct kc_result_env {
+	char host[256];              /* gethostname() */
+	int cores;                   /* online CPUs */
+	const char *kneecap_version; /* borrowed */
+	const char *libcurl_version; /* borrowed; may be NULL */
+	int64_t started_wall_ms;     /* run start, ms since the epoch */
+};
+
+struct kc_result {
+	const char *mode;            /* "rps" or "streams" */
+	const char *target;          /* as the user gave it (never with secrets) */
+	json_t *config;              /* borrowed object, may be NULL */
+	struct kc_result_env env;
+	const struct kc_step_result *steps; /* borrowed array */
+	size_t nsteps;
+	bool partial;                /* the run was interrupted */
+	json_t *extra;               /* borrowed object whose keys are added at top level
+					(knee, recommendation, ...); may be NULL */
+};
+
+/* Fills host and cores; kneecap_version/libcurl_version/started are the caller's. */
+void kc_result_env_detect(struct kc_result_env *env);
+
+/*
+ * One step as JSON: offered, achieved, latency_ms{p50,p90,p99,p999,max,mean,count},
+ * service_ms{...}, ttfb_ms{...}, errors, error_classes{name: n}, status_codes{"code": n},
+ * inflight_max, inflight{start,end,slope_per_s}, lag_ms{p99,max}, gen_cpu,
+ * generator_bound, stable (null: not judged), partial, and the raw counts.
+ * Returns a new reference, or NULL when out of memory.
+ */
+json_t *kc_step_to_json(const struct kc_step_result *s);
+
+/* The whole document; a new reference, or NULL when out of memory. */
+json_t *kc_result_to_json(const struct kc_result *r);
+
+/*
+ * Writes result.json to path (atomically, indented, trailing newline).
+ * Returns 0, KC_ENOMEM or KC_EIO (d names the path).
+ */
+int kc_result_write_json(const struct kc_result *r, const char *path, struct kc_diag *d);
+
+/* Appends the document (indented, trailing newline) to out. Returns 0, KC_ENOMEM or KC_ELIMIT. */
+int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
+
+/*
+ * steps.csv: a header row and one row per step with index, offered,
+ * achieved, scheduled, completed, ok, errors, p50_ms, p90_ms, p99_ms,
+ * p999_ms, max_ms, mean_ms, service_p99_ms, inflight_max, inflight_slope,
+ * lag_p99_ms, generator_bound, partial.  Appends to out.
+ * Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out);
+
+/* Writes steps.csv to path atomically. Returns 0, KC_ENOMEM, KC_ELIMIT or KC_EIO. */
+int kc_result_write_csv(const struct kc_result *r, const char *path, struct kc_diag *d);
+
+#endif

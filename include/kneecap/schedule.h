@@ -1,0 +1,102 @@
+/*
+ * schedule.h - arrival schedules for open-loop load: when each request is
+ * meant to leave, independent of when earlier requests came back.
+ *
+ * A schedule is pure arithmetic on nanoseconds: no clock, no threads.  The
+ * caller gives it a start time and asks for intended send times one by one.
+ * Work is split between N workers by slicing: worker i of N takes the
+ * uniform arrivals i, i+N, i+2N, ... (so N workers together keep exactly the
+ * asked spacing), or for Poisson arrivals an independent Poisson process of
+ * rate/N with its own seed (the superposition of independent Poisson
+ * processes is a Poisson process of the summed rate).
+ *
+ * The RNG is xoshiro256** seeded through splitmix64 (Blackman & Vigna,
+ * "Scrambled linear pseudorandom number generators", 2018): small, fast
+ * and deterministic for a seed, so tests and reruns see the same arrivals.
+ */
+#ifndef KNEECAP_SCHEDULE_H
+#define KNEECAP_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kneecap/err.h"
+
+struct kc_rng {
+	uint64_t s[4];
+};
+
+/* Seeds rng deterministically from seed (any value, 0 included). */
+void kc_rng_seed(struct kc_rng *rng, uint64_t seed);
+
+/* Next 64 random bits. */
+uint64_t kc_rng_next(struct kc_rng *rng);
+
+/* A double uniformly distributed in (0, 1]: never 0, so log() is finite. */
+double kc_rng_unit(struct kc_rng *rng);
+
+enum kc_arrival {
+	KC_ARRIVAL_UNIFORM, /* evenly spaced, 1/rate apart */
+	KC_ARRIVAL_POISSON, /* exponential inter-arrival times, mean 1/rate */
+};
+
+/* Returns "uniform" or "poisson". */
+const char *kc_arrival_name(enum kc_arrival a);
+
+/* Parses "uniform" or "poisson". Returns 0 or KC_EPARSE (*out untouched). */
+int kc_arrival_parse(const char *s, enum kc_arrival *out);
+
+struct kc_schedule {
+	double rate_rps;       /* whole-schedule rate (all slices together) */
+	enum kc_arrival arrival;
+	int64_t start_ns;      /* time of arrival 0 of the whole schedule */
+	uint32_t slice;        /* this slice's index, 0..nslices-1 */
+	uint32_t nslices;
+	uint64_t k;            /* arrivals this slice has produced */
+	double poisson_ns;     /* Poisson: offset of the next arrival from start */
+	struct kc_rng rng;
+};
+
+/*
+ * Prepares slice `slice` of `nslices` of a schedule of rate_rps arrivals per
+ * second starting at start_ns.  rate_rps must be > 0 and finite; nslices >= 1
+ * and slice < nslices.  Returns 0 or KC_EINVAL (s untouched).
+ * Poisson slices draw from a stream seeded by (seed, slice).
+ */
+int kc_schedule_init(struct kc_schedule *s, double rate_rps,
+		     enum kc_arrival arrival, uint64_t seed, int64_t start_ns,
+		     uint32_t slice, uint32_t nslices);
+
+/*
+ * Returns the intended send time (ns, same clock as start_ns) of this
+ * slice's next arrival and advances.  Times never decrease.  Uniform times
+ * are computed from the arrival index, not accumulated, so they do not
+ * drift over long runs.
+ */
+int64_t kc_schedule_next(struct kc_schedule *s);
+
+/* Returns the time kc_schedule_next would return, without advancing. */
+int64_t kc_schedule_peek(const struct kc_schedule *s);
+
+/*
+ * A stepped ramp A:B:STEP, e.g. "10:200:10" = 10, 20, ..., 200 (B included
+ * when it lies on the grid; a last step never exceeds B).
+ */
+#define KC_RAMP_MAX_STEPS 10000
+
+struct kc_ramp {
+	double from, to, step;
+	size_t nsteps;
+};
+
+/*
+ * Parses "A:B:STEP" with A > 0, B >= A, STEP > 0 and at most
+ * KC_RAMP_MAX_STEPS steps.  Returns 0, KC_EPARSE or KC_EINVAL with a
+ * one-line reason in d; *out untouched on failure.
+ */
+int kc_ramp_parse(const char *s, struct kc_ramp *out, struct kc_diag *d);
+
+/* The offered load of step i (0-based, i < nsteps). */
+double kc_ramp_value(const struct kc_ramp *r, size_t i);
+
+#endif

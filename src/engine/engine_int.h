@@ -1,0 +1,129 @@
+/*
+ * engine_int.h - the engine's internal structures, shared by runner.c (the
+ * coordinator), worker.c (the per-thread loop) and unary.c (libcurl).
+ * Not a public header: tests reach the engine through kneecap/engine.h.
+ */
+#ifndef KNEECAP_ENGINE_INT_H
+#define KNEECAP_ENGINE_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kneecap/engine.h"
+#include "kneecap/hdr.h"
+#include "kneecap/schedule.h"
+
+/* Header nodes per slot: Expect, user headers, Content-Type, decorator lines. */
+#define KC_SLOT_NODES (2 + KC_ENGINE_MAX_HEADERS + KC_DECOR_MAX_HEADERS)
+
+struct worker;
+
+/* One connection slot: an easy handle and what its current request carries. */
+struct slot {
+	CURL *easy;
+	struct worker *w;
+	uint32_t index;
+	bool busy;
+	bool measured;        /* intended inside the measured window */
+	int64_t intended_ns;
+	int64_t sent_ns;
+	size_t body_index;
+	struct curl_slist nodes[KC_SLOT_NODES]; /* point at engine strings or decor */
+	int nbase;            /* nodes[0..nbase-1]: Expect + user headers */
+	struct kc_decor_out decor;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A request that is due but waits for a free slot. */
+struct pending {
+	int64_t intended_ns;
+	bool measured;
+};
+
+/* What a worker counts for the measured window (merged by the coordinator). */
+struct wcounts {
+	uint64_t scheduled, sent, completed, ok, ok_in_window;
+	uint64_t errclass[KC_EC_COUNT];
+	struct { int code; uint64_t count; } codes[KC_STEP_MAX_CODES];
+	int ncodes;
+	uint64_t codes_other;  /* non-2xx responses whose code did not fit codes[] */
+	/* The first transport error of each class, for one log line per step. */
+	char first_err[KC_EC_COUNT][CURL_ERROR_SIZE];
+};
+
+struct worker {
+	struct kc_engine *e;
+	uint32_t index;
+	pthread_t thread;
+	CURLM *multi;
+	struct slot *slots;
+	uint32_t nslots;
+	uint32_t *free_stack;  /* indices of idle slots */
+	uint32_t nfree;
+	int timerfd;
+	int64_t armed_ns;      /* absolute time the timerfd is armed at, 0: disarmed */
+
+	struct pending *queue; /* ring of due requests waiting for a slot */
+	uint32_t qcap, qhead, qlen;
+	uint32_t cap_inflight; /* this worker's share of max_inflight */
+
+	/* Step parameters, written by the coordinator before the thread starts. */
+	const struct kc_step_spec *spec;
+	struct kc_schedule sched;
+	uint32_t concurrency;  /* closed loop: this worker's share */
+	int64_t start_ns, win_start_ns, win_end_ns, drain_end_ns;
+	uint64_t body_seq;     /* rotates bodies */
+
+	/* Results: recorders are read by the coordinator while running. */
+	struct kc_hdr_recorder latency_rec; /* us from intended send */
+	struct kc_hdr_recorder service_rec; /* us from actual send */
+	struct kc_hdr *ttfb;   /* us; read only after join */
+	struct kc_hdr *lag;    /* us; read only after join */
+	struct wcounts c;
+	int64_t cpu_ns;
+
+	/* Live figures for the coordinator (single writer, relaxed). */
+	_Alignas(64) atomic_uint_fast64_t a_inflight;
+	atomic_uint_fast64_t a_ok_in_window;
+	atomic_uint_fast64_t a_completed;
+	atomic_uint_fast64_t a_errors;
+	atomic_bool a_done;
+	bool partial;
+};
+
+struct kc_engine {
+	struct kc_engine_config cfg;   /* strings below are the engine's copies */
+	char *url;
+	char *method;
+	char *host;
+	char *path;
+	char *cacert;
+	char **headers;                /* user header lines */
+	size_t nheaders;
+	bool user_content_type;
+	char **ctype_lines;            /* per body: "Content-Type: x" or NULL */
+	uint32_t threads, connections, streams, slots, max_inflight;
+	struct worker *workers;
+	atomic_bool stop;
+};
+
+/* unary.c: libcurl per slot and per request. */
+int kc_unary_worker_init(struct worker *w, struct kc_diag *d);
+void kc_unary_worker_fini(struct worker *w);
+int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d);
+/* Starts a request on a free slot; false if the decorator refused it. */
+bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
+		    bool measured, int64_t now_ns);
+/* Accounts a finished transfer and releases its slot. */
+void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc,
+		     int64_t now_ns);
+/* Removes an unfinished transfer without counting it (stop/drain end). */
+void kc_unary_abandon(struct worker *w, struct slot *s);
+enum kc_errclass kc_unary_classify_curl(CURLcode rc);
+enum kc_errclass kc_unary_classify_status(long status);
+
+/* worker.c: the thread body. */
+void *kc_worker_main(void *arg);
+
+#endif

@@ -1,0 +1,770 @@
+/*
+ * runner.c - the engine object and the step coordinator.
+ *
+ * kc_engine_new validates the target once and builds every worker's curl
+ * handles; kc_engine_run_step starts one thread per worker for the step,
+ * then, on the calling thread, wakes every 100 ms to sample in-flight
+ * requests and every second to swap the workers' interval histograms (for
+ * progress and the interval log), and finally joins the workers and merges
+ * their counts and histograms into one struct kc_step_result.
+ *
+ * Invariant: the per-second intervals handed to the interval callback add up
+ * exactly to the step's latency histogram, because both are built from the
+ * same takes of the workers' recorders.  This file is not the hot path; it
+ * may allocate per step, never per request.
+ */
+#include "engine_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "kneecap/clock.h"
+#include "kneecap/log.h"
+
+#define SAMPLE_NS (100 * KC_NS_PER_MS)
+#define INTERVAL_NS KC_NS_PER_S
+/* Workers start this long after the coordinator decides the step's origin. */
+#define START_DELAY_NS (5 * KC_NS_PER_MS)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int kc_http_version_parse(const char *s, enum kc_http_version *out)
+{
+	if (!s)
+		return KC_EPARSE;
+	if (!strcmp(s, "1.1") || !strcasecmp(s, "http/1.1") || !strcmp(s, "1")) {
+		*out = KC_HTTP_1_1;
+		return KC_OK;
+	}
+	if (!strcmp(s, "2") || !strcasecmp(s, "h2") || !strcasecmp(s, "http/2")) {
+		*out = KC_HTTP_2;
+		return KC_OK;
+	}
+	if (!strcasecmp(s, "h2c")) {
+		*out = KC_HTTP_2_PRIOR;
+		return KC_OK;
+	}
+	return KC_EPARSE;
+}
+
+const char *kc_http_version_name(enum kc_http_version v)
+{
+	switch (v) {
+	case KC_HTTP_2:
+		return "2";
+	case KC_HTTP_2_PRIOR:
+		return "h2c";
+	default:
+		return "1.1";
+	}
+}
+
+const char *kc_engine_libcurl_version(void)
+{
+	return curl_version();
+}
+
+static void engine_strings_free(struct kc_engine *e)
+{
+	free(e->url);
+	free(e->method);
+	free(e->host);
+	free(e->path);
+	free(e->cacert);
+	for (size_t i = 0; e->headers && i < e->nheaders; i++)
+		free(e->headers[i]);
+	free(e->headers);
+	for (size_t i = 0; e->ctype_lines && i < e->cfg.nbodies; i++)
+		free(e->ctype_lines[i]);
+	free(e->ctype_lines);
+}
+
+void kc_engine_free(struct kc_engine *e)
+{
+	if (!e)
+		return;
+	for (uint32_t i = 0; e->workers && i < e->threads; i++)
+		kc_unary_worker_fini(&e->workers[i]);
+	free(e->workers);
+	engine_strings_free(e);
+	free(e);
+}
+
+/* Splits the URL with libcurl's own parser so we agree with what it sends. */
+static int parse_url(struct kc_engine *e, struct kc_diag *d)
+{
+	CURLU *u = curl_url();
+	if (!u)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	int rc = KC_OK;
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+	if (curl_url_set(u, CURLUPART_URL, e->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		rc = kc_diag_set(d, KC_EINVAL, "bad URL '%s' (expected http://HOST[:PORT]/PATH)", e->url);
+		goto out;
+	}
+	if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
+		rc = kc_diag_set(d, KC_EINVAL, "bad URL '%s': scheme must be http or https", e->url);
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	size_t hl = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
+	size_t pl = (path ? strlen(path) : 1) + (query ? strlen(query) + 1 : 0) + 1;
+	e->host = malloc(hl);
+	e->path = malloc(pl);
+	if (!e->host || !e->path) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(e->host, hl, "%s%s%s", host, port ? ":" : "", port ? port : "");
+	snprintf(e->path, pl, "%s%s%s", path ? path : "/", query ? "?" : "", query ? query : "");
+	if (!strcasecmp(scheme, "http") && e->cfg.http == KC_HTTP_2)
+		kc_log(KC_LOG_WARN, "--http 2 on a cleartext URL uses HTTP/1.1; use --http h2c for cleartext HTTP/2");
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int copy_headers(struct kc_engine *e, const struct kc_engine_config *cfg,
+			struct kc_diag *d)
+{
+	if (cfg->nheaders > KC_ENGINE_MAX_HEADERS)
+		return kc_diag_set(d, KC_EINVAL, "at most %d headers", KC_ENGINE_MAX_HEADERS);
+	e->headers = calloc(cfg->nheaders + 1, sizeof(char *));
+	if (!e->headers)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->nheaders; i++) {
+		const char *h = cfg->headers[i];
+		const char *colon = h ? strchr(h, ':') : NULL;
+		if (!h || !colon || colon == h || strpbrk(h, "\r\n") || strlen(h) > 8192)
+			return kc_diag_set(d, KC_EINVAL,
+					   "bad header '%s' (expected 'Name: value')", h ? h : "");
+		for (const char *p = h; p < colon; p++)
+			if (*p == ' ' || *p == '\t')
+				return kc_diag_set(d, KC_EINVAL, "bad header '%s': space in the name", h);
+		if ((size_t)(colon - h) == 12 && !strncasecmp(h, "content-type", 12))
+			e->user_content_type = true;
+		e->headers[i] = strdup(h);
+		if (!e->headers[i])
+			return kc_diag_set(d, KC_ENOMEM, "out of memory");
+		e->nheaders = i + 1;
+	}
+	return KC_OK;
+}
+
+static int make_ctype_lines(struct kc_engine *e, struct kc_diag *d)
+{
+	if (e->cfg.nbodies == 0)
+		return KC_OK;
+	e->ctype_lines = calloc(e->cfg.nbodies, sizeof(char *));
+	if (!e->ctype_lines)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	if (e->user_content_type)
+		return KC_OK;
+	for (size_t i = 0; i < e->cfg.nbodies; i++) {
+		const struct kc_body *b = &e->cfg.bodies[i];
+		if (!b->data && b->len)
+			return kc_diag_set(d, KC_EINVAL, "body %zu has no data", i);
+		/* Without one, libcurl would claim a form; say "bytes" instead. */
+		const char *ct = b->content_type ? b->content_type : "application/octet-stream";
+		if (strpbrk(ct, "\r\n"))
+			return kc_diag_set(d, KC_EINVAL, "bad content type for body %zu", i);
+		size_t n = strlen(ct) + sizeof("Content-Type: ");
+		e->ctype_lines[i] = malloc(n);
+		if (!e->ctype_lines[i])
+			return kc_diag_set(d, KC_ENOMEM, "out of memory");
+		snprintf(e->ctype_lines[i], n, "Content-Type: %s", ct);
+	}
+	return KC_OK;
+}
+
+static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
+{
+	if (!c || !c->url || !*c->url)
+		return kc_diag_set(d, KC_EINVAL, "no target URL");
+	if (c->threads > 1024)
+		return kc_diag_set(d, KC_EINVAL, "threads %u: at most 1024", c->threads);
+	if (c->connections > 100000)
+		return kc_diag_set(d, KC_EINVAL, "connections %u per thread: at most 100000", c->connections);
+	if (c->streams_per_connection > 10000)
+		return kc_diag_set(d, KC_EINVAL, "streams per connection %u: at most 10000",
+				   c->streams_per_connection);
+	if (c->connect_timeout_ns < 0 || c->connect_timeout_ns > 3600 * KC_NS_PER_S)
+		return kc_diag_set(d, KC_EINVAL, "connect timeout must be in 0..1h");
+	if (c->request_timeout_ns < 0 || c->request_timeout_ns > 3600 * KC_NS_PER_S)
+		return kc_diag_set(d, KC_EINVAL, "request timeout must be in 0..1h");
+	if (c->max_inflight > 10000000)
+		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
+	if (c->nbodies && !c->bodies)
+		return kc_diag_set(d, KC_EINVAL, "bodies missing");
+	if (c->method && (!*c->method || strpbrk(c->method, " \t\r\n:") || strlen(c->method) > 32))
+		return kc_diag_set(d, KC_EINVAL, "bad method '%s'", c->method);
+	return KC_OK;
+}
+
+int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
+		  struct kc_diag *d)
+{
+	int rc = check_config(cfg, d);
+	if (rc)
+		return rc;
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return kc_diag_set(d, KC_EINTERNAL, "libcurl failed to initialise");
+	struct kc_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	e->cfg = *cfg;
+	e->cfg.headers = NULL;
+	if (cfg->http == KC_HTTP_2_PRIOR && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+		/* curl issue 10634 (fixed in 8.0.0): reused h2c connections fail. */
+		rc = kc_diag_set(d, KC_EUNSUPPORTED,
+				 "h2c needs libcurl 8.0.0 or later (this is %s, whose reused "
+				 "h2c connections fail); use --http 2 with an https:// target",
+				 curl_version_info(CURLVERSION_NOW)->version);
+		free(e);
+		return rc;
+	}
+	e->cfg.nheaders = 0;
+	e->cfg.cacert = NULL;
+	e->url = strdup(cfg->url);
+	e->method = strdup(cfg->method ? cfg->method : (cfg->nbodies ? "POST" : "GET"));
+	if (!e->url || !e->method) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (char *p = e->method; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	if (!e->cfg.connect_timeout_ns)
+		e->cfg.connect_timeout_ns = 5 * KC_NS_PER_S;
+	if (!e->cfg.request_timeout_ns)
+		e->cfg.request_timeout_ns = 30 * KC_NS_PER_S;
+	if ((rc = parse_url(e, d)) || (rc = copy_headers(e, cfg, d)) ||
+	    (rc = make_ctype_lines(e, d)))
+		goto fail;
+	if (cfg->cacert && !(e->cacert = strdup(cfg->cacert))) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	e->cfg.cacert = e->cacert;
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
+	bool h2 = cfg->http != KC_HTTP_1_1;
+	e->connections = cfg->connections ? cfg->connections : (h2 ? 2 : 16);
+	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection : 32) : 1;
+	uint64_t slots = (uint64_t)e->connections * e->streams;
+	if (slots > 100000) {
+		rc = kc_diag_set(d, KC_EINVAL, "%llu request slots per thread: at most 100000",
+				 (unsigned long long)slots);
+		goto fail;
+	}
+	e->slots = (uint32_t)slots;
+	e->max_inflight = cfg->max_inflight ? cfg->max_inflight : 10000;
+	uint64_t floor_inflight = (uint64_t)e->slots * e->threads;
+	if (e->max_inflight < floor_inflight)
+		e->max_inflight = (uint32_t)floor_inflight;
+
+	e->workers = calloc(e->threads, sizeof(*e->workers));
+	if (!e->workers) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < e->threads; i++) {
+		struct worker *w = &e->workers[i];
+		w->e = e;
+		w->index = i;
+		w->timerfd = -1;
+		w->cap_inflight = (e->max_inflight + e->threads - 1) / e->threads;
+	}
+	for (uint32_t i = 0; i < e->threads; i++)
+		if ((rc = kc_unary_worker_init(&e->workers[i], d)))
+			goto fail;
+	*out = e;
+	return KC_OK;
+fail:
+	kc_engine_free(e);
+	return rc;
+}
+
+uint32_t kc_engine_threads(const struct kc_engine *e) { return e->threads; }
+uint32_t kc_engine_connections(const struct kc_engine *e) { return e->connections; }
+uint32_t kc_engine_slots(const struct kc_engine *e) { return e->slots; }
+uint32_t kc_engine_max_inflight(const struct kc_engine *e) { return e->max_inflight; }
+
+void kc_engine_stop(struct kc_engine *e)
+{
+	if (e)
+		atomic_store(&e->stop, true);
+}
+
+void kc_engine_reset_stop(struct kc_engine *e)
+{
+	atomic_store(&e->stop, false);
+}
+
+bool kc_engine_stopped(const struct kc_engine *e)
+{
+	return atomic_load(&((struct kc_engine *)(uintptr_t)e)->stop);
+}
+
+int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create an easy handle");
+	int rc = kc_unary_setup_easy(e, h, d);
+	if (rc) {
+		curl_easy_cleanup(h);
+		return rc;
+	}
+	/* The same header list a worker slot would send, decorated once. */
+	struct slot *s = calloc(1, sizeof(*s));
+	if (!s) {
+		curl_easy_cleanup(h);
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	}
+	static const char expect_off[] = "Expect:";
+	int n = 0;
+	s->nodes[n++].data = (char *)(uintptr_t)expect_off;
+	for (size_t i = 0; i < e->nheaders; i++)
+		s->nodes[n++].data = e->headers[i];
+	const struct kc_body *body = NULL;
+	if (e->cfg.nbodies) {
+		body = &e->cfg.bodies[0];
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+		if (e->ctype_lines[0])
+			s->nodes[n++].data = e->ctype_lines[0];
+	}
+	if (e->cfg.decorate) {
+		struct kc_request_info ri = {
+			.method = e->method, .url = e->url, .host = e->host,
+			.path = e->path, .body = body, .send_wall_ns = kc_wall_ns(),
+		};
+		if (e->cfg.decorate(e->cfg.decorate_ud, &ri, &s->decor) != 0) {
+			rc = kc_diag_set(d, KC_EAUTH, "could not sign the request");
+			goto out;
+		}
+		for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
+			s->nodes[n++].data = s->decor.line[i];
+	}
+	for (int i = 0; i < n - 1; i++)
+		s->nodes[i].next = &s->nodes[i + 1];
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, &s->nodes[0]);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
+	CURLcode cc = curl_easy_perform(h);
+	if (cc == CURLE_OK) {
+		long status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (status_out)
+			*status_out = (int)status;
+		rc = KC_OK;
+		goto out;
+	}
+	const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		rc = kc_diag_set(d, KC_ETLS, "TLS failed for %s: %s", e->host, why);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		rc = kc_diag_set(d, KC_ETIMEOUT, "%s did not answer: %s", e->host, why);
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		rc = kc_diag_set(d, KC_ECONNECT, "cannot connect to %s: %s", e->host, why);
+		break;
+	default:
+		/* Connected, but the exchange failed: reachable, count it in the run. */
+		if (status_out)
+			*status_out = 0;
+		rc = KC_OK;
+		break;
+	}
+out:
+	curl_easy_cleanup(h);
+	free(s);
+	return rc;
+}
+
+/* ---- the step coordinator ---- */
+
+struct step_state {
+	struct kc_engine *e;
+	const struct kc_step_spec *spec;
+	const struct kc_engine_hooks *hooks;
+	struct kc_hdr *interval;     /* one interval, all workers */
+	struct kc_hdr *latency;      /* the step's total */
+	struct kc_hdr *service;
+	struct kc_hdr *scratch;      /* service interval */
+	double *samples;             /* in-flight samples inside the window */
+	int64_t *sample_t;           /* their times, ns from window start */
+	size_t nsamples, maxsamples;
+	uint64_t inflight_max;
+	uint64_t last_ok;
+	int64_t last_take_ns;
+};
+
+static uint64_t sum_inflight(struct kc_engine *e)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < e->threads; i++)
+		n += atomic_load_explicit(&e->workers[i].a_inflight, memory_order_relaxed);
+	return n;
+}
+
+static void take_interval(struct step_state *st, int64_t now_ns, int64_t total_ns,
+			  int64_t step_start_ns)
+{
+	struct kc_engine *e = st->e;
+	int64_t now_ms = kc_wall_ns() / KC_NS_PER_MS;
+	kc_hdr_reset(st->interval);
+	kc_hdr_reset(st->scratch);
+	for (uint32_t i = 0; i < e->threads; i++) {
+		kc_hdr_recorder_take(&e->workers[i].latency_rec, st->interval, now_ms);
+		kc_hdr_recorder_take(&e->workers[i].service_rec, st->scratch, now_ms);
+	}
+	kc_hdr_add(st->latency, st->interval);
+	kc_hdr_add(st->service, st->scratch);
+	if (st->hooks && st->hooks->interval) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), "step-%d", st->spec->index);
+		kc_hdr_set_tag(st->interval, tag);
+		st->hooks->interval(st->hooks->ud, st->spec->index, st->interval);
+	}
+	uint64_t ok = 0, completed = 0, errors = 0;
+	for (uint32_t i = 0; i < e->threads; i++) {
+		ok += atomic_load_explicit(&e->workers[i].a_ok_in_window, memory_order_relaxed);
+		completed += atomic_load_explicit(&e->workers[i].a_completed, memory_order_relaxed);
+		errors += atomic_load_explicit(&e->workers[i].a_errors, memory_order_relaxed);
+	}
+	double secs = (double)(now_ns - st->last_take_ns) / 1e9;
+	if (st->hooks && st->hooks->progress && secs > 0) {
+		struct kc_progress p = {
+			.step_index = st->spec->index,
+			.offered = st->spec->mode == KC_STEP_RATE ? st->spec->rate_rps
+								  : st->spec->concurrency,
+			.elapsed_ns = now_ns - step_start_ns,
+			.total_ns = total_ns,
+			.warming_up = now_ns - step_start_ns < st->spec->warmup_ns,
+			.achieved_rps = (double)(ok - st->last_ok) / secs,
+			.p50_ms = kc_hdr_value_at_percentile(st->interval, 50) / 1e3,
+			.p99_ms = kc_hdr_value_at_percentile(st->interval, 99) / 1e3,
+			.inflight = sum_inflight(e),
+			.completed = completed,
+			.errors = errors,
+		};
+		st->hooks->progress(st->hooks->ud, &p);
+	}
+	st->last_ok = ok;
+	st->last_take_ns = now_ns;
+}
+
+static void step_state_fini(struct step_state *st)
+{
+	kc_hdr_free(st->interval);
+	kc_hdr_free(st->scratch);
+	kc_hdr_free(st->latency);
+	kc_hdr_free(st->service);
+	free(st->samples);
+	free(st->sample_t);
+}
+
+static int check_spec(struct kc_engine *e, const struct kc_step_spec *s, struct kc_diag *d)
+{
+	if (!s)
+		return kc_diag_set(d, KC_EINVAL, "no step");
+	if (s->duration_ns <= 0 || s->duration_ns > 24 * 3600 * KC_NS_PER_S)
+		return kc_diag_set(d, KC_EINVAL, "step duration must be in (0, 24h]");
+	if (s->warmup_ns < 0 || s->warmup_ns > 3600 * KC_NS_PER_S)
+		return kc_diag_set(d, KC_EINVAL, "warm-up must be in [0, 1h]");
+	if (s->mode == KC_STEP_RATE) {
+		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > 1e8)
+			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, 1e8] requests/s",
+					   s->rate_rps);
+	} else if (s->mode == KC_STEP_CONCURRENCY) {
+		uint64_t cap = (uint64_t)e->threads * e->slots;
+		if (s->concurrency < 1 || s->concurrency > cap)
+			return kc_diag_set(d, KC_EINVAL,
+					   "concurrency %u: must be in 1..%llu (threads x connections)",
+					   s->concurrency, (unsigned long long)cap);
+	} else {
+		return kc_diag_set(d, KC_EINVAL, "unknown step mode");
+	}
+	return KC_OK;
+}
+
+static int new_hist(struct kc_hdr **h)
+{
+	return kc_hdr_new(h, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
+}
+
+/* Resets a worker's per-step state; its connections stay open. */
+static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
+			   int64_t start_ns, int64_t drain_ns, struct step_state *st)
+{
+	struct kc_engine *e = w->e;
+	w->spec = spec;
+	w->start_ns = start_ns;
+	w->win_start_ns = start_ns + spec->warmup_ns;
+	w->win_end_ns = w->win_start_ns + spec->duration_ns;
+	w->drain_end_ns = w->win_end_ns + drain_ns;
+	memset(&w->c, 0, sizeof(w->c));
+	w->partial = false;
+	w->cpu_ns = 0;
+	w->qhead = w->qlen = 0;
+	kc_hdr_reset(w->ttfb);
+	kc_hdr_reset(w->lag);
+	/* Drop whatever an earlier step left in the recorders. */
+	int64_t now_ms = kc_wall_ns() / KC_NS_PER_MS;
+	kc_hdr_recorder_take(&w->latency_rec, st->scratch, now_ms);
+	kc_hdr_recorder_take(&w->service_rec, st->scratch, now_ms);
+	kc_hdr_reset(st->scratch);
+	atomic_store(&w->a_inflight, 0);
+	atomic_store(&w->a_ok_in_window, 0);
+	atomic_store(&w->a_completed, 0);
+	atomic_store(&w->a_errors, 0);
+	atomic_store(&w->a_done, false);
+	if (spec->mode == KC_STEP_RATE) {
+		int rc = kc_schedule_init(&w->sched, spec->rate_rps, spec->arrival, spec->seed,
+					  start_ns, w->index, e->threads);
+		KC_ASSERT(rc == KC_OK);
+	} else {
+		uint32_t c = spec->concurrency / e->threads +
+			     (w->index < spec->concurrency % e->threads ? 1 : 0);
+		w->concurrency = c < w->nslots ? c : w->nslots;
+	}
+}
+
+static void inflight_trend(struct step_state *st, struct kc_step_result *r, int64_t window_ns)
+{
+	r->inflight_max = (uint32_t)(st->inflight_max > UINT32_MAX ? UINT32_MAX : st->inflight_max);
+	if (st->nsamples == 0)
+		return;
+	double s0 = 0, s1 = 0;
+	size_t n0 = 0, n1 = 0;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0;
+	for (size_t i = 0; i < st->nsamples; i++) {
+		double x = (double)st->sample_t[i] / 1e9, y = st->samples[i];
+		if (st->sample_t[i] < KC_NS_PER_S) {
+			s0 += y;
+			n0++;
+		}
+		if (st->sample_t[i] >= window_ns - KC_NS_PER_S) {
+			s1 += y;
+			n1++;
+		}
+		sx += x;
+		sy += y;
+		sxx += x * x;
+		sxy += x * y;
+	}
+	double n = (double)st->nsamples;
+	r->inflight_start = n0 ? s0 / (double)n0 : st->samples[0];
+	r->inflight_end = n1 ? s1 / (double)n1 : st->samples[st->nsamples - 1];
+	double den = n * sxx - sx * sx;
+	r->inflight_slope = den > 0 ? (n * sxy - sx * sy) / den : 0;
+}
+
+static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
+			  struct kc_hdr *ttfb, struct kc_hdr *lag, int64_t *cpu_ns)
+{
+	uint64_t codes_other = 0;
+	for (uint32_t i = 0; i < e->threads; i++) {
+		struct worker *w = &e->workers[i];
+		r->scheduled += w->c.scheduled;
+		r->sent += w->c.sent;
+		r->completed += w->c.completed;
+		r->ok += w->c.ok;
+		for (int k = 0; k < KC_EC_COUNT; k++)
+			r->errclass[k] += w->c.errclass[k];
+		for (int k = 0; k < w->c.ncodes; k++) {
+			int j = 0;
+			while (j < r->ncodes && r->codes[j].code != w->c.codes[k].code)
+				j++;
+			if (j == r->ncodes) {
+				if (r->ncodes == KC_STEP_MAX_CODES) {
+					codes_other += w->c.codes[k].count;
+					continue;
+				}
+				r->codes[j].code = w->c.codes[k].code;
+				r->codes[j].count = 0;
+				r->ncodes++;
+			}
+			r->codes[j].count += w->c.codes[k].count;
+		}
+		codes_other += w->c.codes_other;
+		kc_hdr_add(ttfb, w->ttfb);
+		kc_hdr_add(lag, w->lag);
+		*cpu_ns += w->cpu_ns;
+		if (w->partial)
+			r->partial = true;
+	}
+	for (int k = 0; k < KC_EC_COUNT; k++) {
+		r->errors += r->errclass[k];
+		/* One line per error class per step, never one per request. */
+		for (uint32_t i = 0; i < e->threads; i++)
+			if (e->workers[i].c.first_err[k][0]) {
+				kc_log(KC_LOG_INFO, "step %d: %llu %s errors, first: %s", r->index,
+				       (unsigned long long)r->errclass[k],
+				       kc_errclass_name((enum kc_errclass)k),
+				       e->workers[i].c.first_err[k]);
+				break;
+			}
+	}
+	if (codes_other)
+		kc_log(KC_LOG_WARN, "step %d: %llu responses had more distinct status codes than %d",
+		       r->index, (unsigned long long)codes_other, KC_STEP_MAX_CODES);
+}
+
+static uint64_t window_ok(struct kc_engine *e)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < e->threads; i++)
+		n += e->workers[i].c.ok_in_window;
+	return n;
+}
+
+int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
+		       const struct kc_engine_hooks *hooks,
+		       struct kc_step_result *out, struct kc_diag *d)
+{
+	KC_ASSERT(e && out);
+	int rc = check_spec(e, spec, d);
+	if (rc)
+		return rc;
+	struct step_state st = {.e = e, .spec = spec, .hooks = hooks};
+	struct kc_hdr *ttfb = NULL, *lag = NULL;
+	st.maxsamples = (size_t)(spec->duration_ns / SAMPLE_NS) + 16;
+	st.samples = calloc(st.maxsamples, sizeof(double));
+	st.sample_t = calloc(st.maxsamples, sizeof(int64_t));
+	if (!st.samples || !st.sample_t || new_hist(&st.interval) || new_hist(&st.scratch) ||
+	    new_hist(&st.latency) || new_hist(&st.service) || new_hist(&ttfb) || new_hist(&lag)) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory for a step");
+		goto fail;
+	}
+
+	int64_t start_ns = kc_clock_ns() + START_DELAY_NS;
+	int64_t drain_ns = e->cfg.request_timeout_ns + KC_NS_PER_S;
+	int64_t total_ns = spec->warmup_ns + spec->duration_ns;
+	int64_t win_start = start_ns + spec->warmup_ns, win_end = win_start + spec->duration_ns;
+	int64_t wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
+	for (uint32_t i = 0; i < e->threads; i++)
+		worker_prepare(&e->workers[i], spec, start_ns, drain_ns, &st);
+	int64_t cpu_proc0 = kc_process_cpu_ns();
+	(void)cpu_proc0;
+	uint32_t started = 0;
+	for (; started < e->threads; started++)
+		if (pthread_create(&e->workers[started].thread, NULL, kc_worker_main,
+				   &e->workers[started]) != 0)
+			break;
+	if (started < e->threads) {
+		kc_engine_stop(e);
+		for (uint32_t i = 0; i < started; i++)
+			pthread_join(e->workers[i].thread, NULL);
+		kc_engine_reset_stop(e);
+		rc = kc_diag_set(d, KC_EINTERNAL, "could not start worker thread %u", started);
+		goto fail;
+	}
+
+	st.last_take_ns = start_ns;
+	int64_t next_take = start_ns + INTERVAL_NS;
+	int64_t next_sample = start_ns + SAMPLE_NS;
+	int64_t stop_seen_ns = 0;
+	for (;;) {
+		bool all_done = true;
+		for (uint32_t i = 0; i < e->threads; i++)
+			if (!atomic_load_explicit(&e->workers[i].a_done, memory_order_acquire))
+				all_done = false;
+		if (all_done)
+			break;
+		int64_t wake = next_sample < next_take ? next_sample : next_take;
+		kc_sleep_until_ns(wake);
+		int64_t now = kc_clock_ns();
+		if (!stop_seen_ns && kc_engine_stopped(e))
+			stop_seen_ns = now;
+		if (now >= next_sample) {
+			uint64_t inf = sum_inflight(e);
+			if (now >= win_start && now < win_end && st.nsamples < st.maxsamples) {
+				st.samples[st.nsamples] = (double)inf;
+				st.sample_t[st.nsamples] = now - win_start;
+				st.nsamples++;
+				if (inf > st.inflight_max)
+					st.inflight_max = inf;
+			}
+			next_sample += SAMPLE_NS;
+			if (next_sample <= now)
+				next_sample = now + SAMPLE_NS;
+		}
+		if (now >= next_take) {
+			take_interval(&st, now, total_ns, start_ns);
+			next_take += INTERVAL_NS;
+			if (next_take <= now)
+				next_take = now + INTERVAL_NS;
+		}
+	}
+	for (uint32_t i = 0; i < e->threads; i++)
+		pthread_join(e->workers[i].thread, NULL);
+	int64_t end_ns = kc_clock_ns();
+	take_interval(&st, end_ns, total_ns, start_ns);
+
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	r.index = spec->index;
+	r.offered = spec->mode == KC_STEP_RATE ? spec->rate_rps : (double)spec->concurrency;
+	r.start_wall_ms = wall_win_start_ms;
+	int64_t cpu_ns = 0;
+	merge_workers(e, &r, ttfb, lag, &cpu_ns);
+	int64_t window_ns = spec->duration_ns;
+	if (r.partial) {
+		int64_t stop_at = stop_seen_ns ? stop_seen_ns : end_ns;
+		window_ns = stop_at < win_end ? stop_at - win_start : spec->duration_ns;
+		if (window_ns < 0)
+			window_ns = 0;
+	}
+	r.duration_ns = window_ns;
+	r.achieved = window_ns > 0 ? (double)window_ok(e) * 1e9 / (double)window_ns : 0;
+	if (spec->mode == KC_STEP_CONCURRENCY)
+		r.scheduled = r.sent;
+	kc_latency_from_hdr(&r.latency, st.latency);
+	kc_latency_from_hdr(&r.service, st.service);
+	kc_latency_from_hdr(&r.ttfb, ttfb);
+	inflight_trend(&st, &r, window_ns);
+	r.lag_p99_ms = spec->mode == KC_STEP_RATE ? kc_hdr_value_at_percentile(lag, 99) / 1e3 : 0;
+	r.lag_max_ms = spec->mode == KC_STEP_RATE ? kc_hdr_max(lag) / 1e3 : 0;
+	int64_t wall = end_ns - start_ns;
+	r.gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
+	r.generator_bound = r.lag_p99_ms > KC_GEN_LAG_P99_MS || r.gen_cpu > KC_GEN_CPU_BUSY;
+	r.latency_hist = st.latency;
+	r.service_hist = st.service;
+	st.latency = st.service = NULL;
+	*out = r;
+	rc = KC_OK;
+fail:
+	kc_hdr_free(ttfb);
+	kc_hdr_free(lag);
+	step_state_fini(&st);
+	return rc;
+}

@@ -1,0 +1,330 @@
+/*
+ * unary.c - the libcurl side of unary requests: one easy handle per
+ * connection slot, configured once, re-added to the worker's multi handle
+ * for every request.
+ *
+ * Nothing here allocates per request: the header list is made of nodes the
+ * slot owns, pointing at strings the engine owns or at the slot's fixed
+ * decorator lines; the body is borrowed (CURLOPT_POSTFIELDS does not copy).
+ * This file is not the scheduler (worker.c) and not the coordinator
+ * (runner.c); it only starts, classifies and accounts transfers.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "kneecap/clock.h"
+#include "kneecap/log.h"
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	(void)ptr;
+	(void)ud;
+	return size * nmemb;
+}
+
+#define SETOPT(h, opt, val)                                                   \
+	do {                                                                  \
+		CURLcode rc_ = curl_easy_setopt((h), (opt), (val));           \
+		if (rc_ != CURLE_OK)                                          \
+			return kc_diag_set(d, KC_EUNSUPPORTED, "libcurl: %s: %s", \
+					   #opt, curl_easy_strerror(rc_));    \
+	} while (0)
+
+int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d)
+{
+	const struct kc_engine_config *c = &e->cfg;
+	SETOPT(easy, CURLOPT_URL, e->url);
+	SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(easy, CURLOPT_WRITEFUNCTION, discard_body);
+	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_ns / KC_NS_PER_MS));
+	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long)(c->request_timeout_ns / KC_NS_PER_MS));
+	SETOPT(easy, CURLOPT_TCP_NODELAY, 1L);
+	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	long ver = CURL_HTTP_VERSION_1_1;
+	if (c->http == KC_HTTP_2)
+		ver = CURL_HTTP_VERSION_2TLS;
+	else if (c->http == KC_HTTP_2_PRIOR)
+		ver = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	SETOPT(easy, CURLOPT_HTTP_VERSION, ver);
+	if (c->http != KC_HTTP_1_1)
+		SETOPT(easy, CURLOPT_PIPEWAIT, 1L);
+	SETOPT(easy, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+	SETOPT(easy, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+	if (c->cacert)
+		SETOPT(easy, CURLOPT_CAINFO, c->cacert);
+	if (c->nbodies > 0) {
+		/* POST (or the given method) with a borrowed body set per request. */
+		SETOPT(easy, CURLOPT_POST, 1L);
+		if (strcmp(e->method, "POST") != 0)
+			SETOPT(easy, CURLOPT_CUSTOMREQUEST, e->method);
+	} else if (!strcmp(e->method, "HEAD")) {
+		SETOPT(easy, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(e->method, "GET") != 0) {
+		SETOPT(easy, CURLOPT_CUSTOMREQUEST, e->method);
+	}
+	return KC_OK;
+}
+
+/* Links a slot's header nodes once: "Expect:" first so the head never moves. */
+static void slot_link_base(struct kc_engine *e, struct slot *s)
+{
+	static const char expect_off[] = "Expect:";
+	int n = 0;
+	s->nodes[n++].data = (char *)(uintptr_t)expect_off;
+	for (size_t i = 0; i < e->nheaders; i++)
+		s->nodes[n++].data = e->headers[i];
+	for (int i = 0; i < n - 1; i++)
+		s->nodes[i].next = &s->nodes[i + 1];
+	s->nodes[n - 1].next = NULL;
+	s->nbase = n;
+}
+
+int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
+{
+	struct kc_engine *e = w->e;
+	w->timerfd = -1;
+	w->multi = curl_multi_init();
+	if (!w->multi)
+		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
+	if (e->cfg.http != KC_HTTP_1_1)
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
+	if (e->cfg.http != KC_HTTP_1_1) {
+		/* HTTP/2: at most `connections` connections, streams multiplexed on them. */
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->connections);
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)e->streams);
+	}
+
+	w->nslots = e->slots;
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->free_stack = calloc(w->nslots, sizeof(*w->free_stack));
+	w->qcap = w->cap_inflight;
+	w->queue = calloc(w->qcap ? w->qcap : 1, sizeof(*w->queue));
+	if (!w->slots || !w->free_stack || !w->queue)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory for %u connection slots", w->nslots);
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		s->w = w;
+		s->index = i;
+		s->easy = curl_easy_init();
+		if (!s->easy)
+			return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create an easy handle");
+		int rc = kc_unary_setup_easy(e, s->easy, d);
+		if (rc)
+			return rc;
+		slot_link_base(e, s);
+		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, &s->nodes[0]);
+		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+		w->free_stack[w->nfree++] = w->nslots - 1 - i;
+	}
+	w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->timerfd < 0)
+		return kc_diag_set(d, KC_EIO, "timerfd_create failed");
+	int rc = kc_hdr_recorder_init(&w->latency_rec, KC_ENGINE_HDR_LOWEST,
+				      KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
+	if (!rc)
+		rc = kc_hdr_recorder_init(&w->service_rec, KC_ENGINE_HDR_LOWEST,
+					  KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
+	if (!rc)
+		rc = kc_hdr_new(&w->ttfb, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST,
+				KC_ENGINE_HDR_SIGFIGS);
+	if (!rc)
+		rc = kc_hdr_new(&w->lag, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST,
+				KC_ENGINE_HDR_SIGFIGS);
+	if (rc)
+		return kc_diag_set(d, rc, "out of memory for histograms");
+	return KC_OK;
+}
+
+void kc_unary_worker_fini(struct worker *w)
+{
+	if (!w)
+		return;
+	for (uint32_t i = 0; w->slots && i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		if (!s->easy)
+			continue;
+		if (s->busy && w->multi)
+			curl_multi_remove_handle(w->multi, s->easy);
+		curl_easy_cleanup(s->easy);
+	}
+	if (w->multi)
+		curl_multi_cleanup(w->multi);
+	if (w->timerfd >= 0)
+		close(w->timerfd);
+	free(w->slots);
+	free(w->free_stack);
+	free(w->queue);
+	kc_hdr_recorder_fini(&w->latency_rec);
+	kc_hdr_recorder_fini(&w->service_rec);
+	kc_hdr_free(w->ttfb);
+	kc_hdr_free(w->lag);
+}
+
+/* Chains the per-request nodes (content type, decorator lines) after the base. */
+static void slot_link_request(struct kc_engine *e, struct slot *s, const char *ctype)
+{
+	int n = s->nbase;
+	if (ctype)
+		s->nodes[n++].data = (char *)(uintptr_t)ctype;
+	for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
+		s->nodes[n++].data = s->decor.line[i];
+	(void)e;
+	for (int i = s->nbase - 1; i < n - 1; i++)
+		s->nodes[i].next = &s->nodes[i + 1];
+	s->nodes[n - 1].next = NULL;
+}
+
+bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
+		    bool measured, int64_t now_ns)
+{
+	struct kc_engine *e = w->e;
+	const struct kc_body *body = NULL;
+	const char *ctype = NULL;
+	size_t bi = 0;
+	if (e->cfg.nbodies > 0) {
+		bi = (size_t)(w->body_seq++ % e->cfg.nbodies);
+		body = &e->cfg.bodies[bi];
+		ctype = e->ctype_lines[bi];
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body->data);
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	}
+	if (e->cfg.decorate) {
+		struct kc_request_info ri = {
+			.method = e->method, .url = e->url, .host = e->host,
+			.path = e->path, .body_index = bi, .body = body,
+			.send_wall_ns = kc_wall_ns(), .worker = w->index,
+			.slot = s->index,
+		};
+		if (e->cfg.decorate(e->cfg.decorate_ud, &ri, &s->decor) != 0) {
+			if (measured)
+				w->c.errclass[KC_EC_AUTH]++;
+			return false;
+		}
+	}
+	slot_link_request(e, s, ctype);
+	s->busy = true;
+	s->measured = measured;
+	s->intended_ns = intended_ns;
+	s->sent_ns = now_ns;
+	s->body_index = bi;
+	s->errbuf[0] = '\0';
+	curl_multi_add_handle(w->multi, s->easy);
+	if (measured)
+		w->c.sent++;
+	return true;
+}
+
+enum kc_errclass kc_unary_classify_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		return KC_EC_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return KC_EC_TIMEOUT;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return KC_EC_RESET;
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return KC_EC_PROTO;
+	default:
+		return KC_EC_OTHER;
+	}
+}
+
+enum kc_errclass kc_unary_classify_status(long status)
+{
+	if (status == 429)
+		return KC_EC_THROTTLE;
+	if (status == 401 || status == 403)
+		return KC_EC_AUTH;
+	if (status == 424)
+		return KC_EC_MODEL;
+	if (status >= 400 && status < 500)
+		return KC_EC_HTTP4XX;
+	if (status >= 500 && status < 600)
+		return KC_EC_HTTP5XX;
+	return KC_EC_OTHER;
+}
+
+static void count_code(struct wcounts *c, int code)
+{
+	for (int i = 0; i < c->ncodes; i++)
+		if (c->codes[i].code == code) {
+			c->codes[i].count++;
+			return;
+		}
+	if (c->ncodes < KC_STEP_MAX_CODES) {
+		c->codes[c->ncodes].code = code;
+		c->codes[c->ncodes].count = 1;
+		c->ncodes++;
+	} else {
+		c->codes_other++;
+	}
+}
+
+static void release(struct worker *w, struct slot *s)
+{
+	curl_multi_remove_handle(w->multi, s->easy);
+	s->busy = false;
+	KC_ASSERT(w->nfree < w->nslots);
+	w->free_stack[w->nfree++] = s->index;
+}
+
+void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
+{
+	long status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+	if (ok && now_ns >= w->win_start_ns && now_ns < w->win_end_ns)
+		w->c.ok_in_window++;
+	if (s->measured) {
+		if (rc == CURLE_OK) {
+			w->c.completed++;
+			int64_t lat_us = (now_ns - s->intended_ns) / KC_NS_PER_US;
+			int64_t svc_us = (now_ns - s->sent_ns) / KC_NS_PER_US;
+			kc_hdr_recorder_record(&w->latency_rec, lat_us);
+			kc_hdr_recorder_record(&w->service_rec, svc_us);
+			curl_off_t ttfb_us = 0;
+			if (curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK)
+				kc_hdr_record(w->ttfb, (int64_t)ttfb_us);
+			if (ok) {
+				w->c.ok++;
+			} else {
+				w->c.errclass[kc_unary_classify_status(status)]++;
+				count_code(&w->c, (int)status);
+			}
+		} else {
+			enum kc_errclass ec = kc_unary_classify_curl(rc);
+			if (w->c.errclass[ec]++ == 0)
+				snprintf(w->c.first_err[ec], sizeof(w->c.first_err[ec]), "%s",
+					 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		}
+	}
+	release(w, s);
+}
+
+void kc_unary_abandon(struct worker *w, struct slot *s)
+{
+	if (s->busy)
+		release(w, s);
+}

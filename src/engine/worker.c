@@ -1,0 +1,214 @@
+/*
+ * worker.c - one worker thread's loop for one step: release requests on
+ * the schedule (open loop) or keep N outstanding (closed loop), drive the
+ * libcurl multi handle, and account completions.
+ *
+ * A worker touches only its own struct worker.  It sleeps in curl_multi_poll
+ * with a timerfd armed at the next intended send time, so it wakes with
+ * nanosecond-armed (not millisecond) precision without spinning.  Requests
+ * whose time has come while all slots are busy wait in a bounded FIFO; when
+ * the FIFO plus busy slots reach the worker's in-flight cap, new arrivals
+ * are counted as shed.  The loop never allocates.
+ */
+#include "engine_int.h"
+
+#include <sys/timerfd.h>
+#include <time.h>
+
+#include "kneecap/clock.h"
+
+/* How long the loop may sleep without looking at the stop flag. */
+#define POLL_CAP_MS 50
+
+static void arm_timer(struct worker *w, int64_t at_ns, int64_t now_ns)
+{
+	/* Re-arming also clears a fired timer (the kernel resets its tick count). */
+	if (at_ns == w->armed_ns && at_ns > now_ns)
+		return;
+	struct itimerspec its = {0};
+	if (at_ns > 0) {
+		its.it_value.tv_sec = (time_t)(at_ns / KC_NS_PER_S);
+		its.it_value.tv_nsec = (long)(at_ns % KC_NS_PER_S);
+	}
+	timerfd_settime(w->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	w->armed_ns = at_ns;
+}
+
+static void publish(struct worker *w)
+{
+	uint64_t busy = w->nslots - w->nfree;
+	atomic_store_explicit(&w->a_inflight, busy + w->qlen, memory_order_relaxed);
+	atomic_store_explicit(&w->a_ok_in_window, w->c.ok_in_window, memory_order_relaxed);
+	atomic_store_explicit(&w->a_completed, w->c.completed, memory_order_relaxed);
+	uint64_t errs = 0;
+	for (int i = 0; i < KC_EC_COUNT; i++)
+		errs += w->c.errclass[i];
+	atomic_store_explicit(&w->a_errors, errs, memory_order_relaxed);
+}
+
+/* Starts a request on a free slot; a refused (decorator) request frees it again. */
+static void start_on_free_slot(struct worker *w, int64_t intended_ns, bool measured,
+			       int64_t now_ns)
+{
+	KC_ASSERT(w->nfree > 0);
+	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
+	if (!kc_unary_start(w, s, intended_ns, measured, now_ns))
+		w->free_stack[w->nfree++] = s->index;
+}
+
+/* Handles one arrival the schedule produced (open loop). */
+static void arrive(struct worker *w, int64_t intended_ns, int64_t now_ns)
+{
+	bool measured = intended_ns >= w->win_start_ns;
+	if (measured) {
+		w->c.scheduled++;
+		kc_hdr_record(w->lag, (now_ns - intended_ns) / KC_NS_PER_US);
+	}
+	if (w->nfree > 0 && w->qlen == 0) {
+		start_on_free_slot(w, intended_ns, measured, now_ns);
+		return;
+	}
+	uint64_t inflight = (uint64_t)(w->nslots - w->nfree) + w->qlen;
+	if (inflight >= w->cap_inflight || w->qlen >= w->qcap) {
+		if (measured)
+			w->c.errclass[KC_EC_SHED]++;
+		return;
+	}
+	uint32_t tail = (w->qhead + w->qlen) % w->qcap;
+	w->queue[tail].intended_ns = intended_ns;
+	w->queue[tail].measured = measured;
+	w->qlen++;
+}
+
+/* Moves waiting requests onto slots that completions freed. */
+static void dequeue_waiting(struct worker *w, int64_t now_ns)
+{
+	while (w->qlen > 0 && w->nfree > 0) {
+		struct pending p = w->queue[w->qhead];
+		w->qhead = (w->qhead + 1) % w->qcap;
+		w->qlen--;
+		start_on_free_slot(w, p.intended_ns, p.measured, now_ns);
+	}
+}
+
+/* Reads finished transfers; returns how many finished. */
+static int reap(struct worker *w, bool closed_loop, bool issuing)
+{
+	int n = 0, left = 0;
+	CURLMsg *m;
+	int64_t now = 0;
+	while ((m = curl_multi_info_read(w->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		if (!now)
+			now = kc_clock_ns();
+		struct slot *s = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		KC_ASSERT(s && s->busy);
+		CURLcode rc = m->data.result;
+		kc_unary_finish(w, s, rc, now);
+		n++;
+		if (closed_loop && issuing && now < w->win_end_ns) {
+			/* Closed loop: the next request leaves as this one returns. */
+			start_on_free_slot(w, now, now >= w->win_start_ns, now);
+		}
+	}
+	return n;
+}
+
+static void abandon_all(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nslots; i++)
+		kc_unary_abandon(w, &w->slots[i]);
+	w->qlen = 0;
+	w->qhead = 0;
+}
+
+static void run_loop(struct worker *w)
+{
+	struct kc_engine *e = w->e;
+	const bool closed = w->spec->mode == KC_STEP_CONCURRENCY;
+	bool issuing = true;
+	int64_t next = closed ? 0 : kc_schedule_peek(&w->sched);
+
+	kc_sleep_until_ns(w->start_ns);
+	if (closed) {
+		int64_t now = kc_clock_ns();
+		for (uint32_t i = 0; i < w->concurrency && w->nfree > 0; i++)
+			start_on_free_slot(w, now, now >= w->win_start_ns, now);
+	}
+	for (;;) {
+		if (atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+			w->partial = true;
+			break;
+		}
+		int64_t now = kc_clock_ns();
+		if (issuing && !closed) {
+			while (next <= now) {
+				if (next >= w->win_end_ns) {
+					issuing = false;
+					break;
+				}
+				arrive(w, next, now);
+				kc_schedule_next(&w->sched);
+				next = kc_schedule_peek(&w->sched);
+			}
+		} else if (issuing && now >= w->win_end_ns) {
+			issuing = false;
+		}
+		/*
+		 * Perform until no transfer finishes: a perform that sends the
+		 * requests just added may also finish others, and a finished
+		 * transfer left unread would sleep through the poll below.
+		 * Bounded: each round needs a completion, at most nslots of them.
+		 */
+		int running = 0;
+		for (uint32_t round = 0; round <= w->nslots; round++) {
+			curl_multi_perform(w->multi, &running);
+			if (reap(w, closed, issuing) == 0)
+				break;
+			dequeue_waiting(w, kc_clock_ns());
+		}
+		publish(w);
+		now = kc_clock_ns();
+		bool idle = w->nfree == w->nslots && w->qlen == 0;
+		if (!issuing && idle)
+			break;
+		if (!issuing && now >= w->drain_end_ns) {
+			/* Still unanswered after the drain: count them as timed out. */
+			for (uint32_t i = 0; i < w->nslots; i++)
+				if (w->slots[i].busy && w->slots[i].measured)
+					w->c.errclass[KC_EC_TIMEOUT]++;
+			for (uint32_t i = 0; i < w->qlen; i++)
+				if (w->queue[(w->qhead + i) % w->qcap].measured)
+					w->c.errclass[KC_EC_TIMEOUT]++;
+			abandon_all(w);
+			break;
+		}
+		int timeout_ms = POLL_CAP_MS;
+		struct curl_waitfd wfd = {.fd = w->timerfd, .events = CURL_WAIT_POLLIN};
+		unsigned nextra = 0;
+		if (issuing && !closed) {
+			arm_timer(w, next, now);
+			nextra = 1;
+			int64_t until = (next - now) / KC_NS_PER_MS + 1;
+			if (until < timeout_ms)
+				timeout_ms = (int)until;
+		}
+		curl_multi_poll(w->multi, &wfd, nextra, timeout_ms, NULL);
+	}
+	if (w->partial)
+		abandon_all(w);
+	arm_timer(w, 0, 0);
+	publish(w);
+}
+
+void *kc_worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int64_t cpu0 = kc_thread_cpu_ns();
+	run_loop(w);
+	w->cpu_ns = kc_thread_cpu_ns() - cpu0;
+	atomic_store_explicit(&w->a_done, true, memory_order_release);
+	return NULL;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""loop_server.py - tiny loopback HTTP servers for kneecap's integration tests.
+
+  loop_server.py PORTFILE ok [--freeze-at N] [--freeze-s S]
+      HTTP/1.1 keep-alive server answering 200 "ok"; when the N-th request
+      arrives, every request (that one included) waits until S seconds after
+      it: the whole server stalls once, as a GC pause or a stuck GPU would.
+  loop_server.py PORTFILE close
+      accepts every connection and closes it at once without a byte.
+
+Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Exits by itself
+after --max-s seconds (default 60) so a failed test never leaves it behind.
+"""
+import argparse, os, socket, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ap = argparse.ArgumentParser()
+ap.add_argument("portfile")
+ap.add_argument("mode", choices=["ok", "close"])
+ap.add_argument("--freeze-at", type=int, default=0)
+ap.add_argument("--freeze-s", type=float, default=1.0)
+ap.add_argument("--max-s", type=float, default=60.0)
+a = ap.parse_args()
+
+lock = threading.Lock()
+count = 0
+freeze_until = 0.0
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # One write per response and no Nagle: otherwise headers and body go out
+    # as two segments and delayed ACKs add ~40 ms to every request.
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        global count, freeze_until
+        with lock:
+            count += 1
+            if a.freeze_at and count == a.freeze_at:
+                freeze_until = time.monotonic() + a.freeze_s
+            until = freeze_until
+        now = time.monotonic()
+        if now < until:
+            time.sleep(until - now)
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def log_message(self, *args):
+        pass
+
+def publish(port):
+    tmp = a.portfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(port))
+    os.rename(tmp, a.portfile)
+
+threading.Timer(a.max_s, lambda: os._exit(0)).start()
+if a.mode == "ok":
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 128
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    publish(srv.server_address[1])
+    srv.serve_forever()
+else:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    publish(s.getsockname()[1])
+    while True:
+        c, _ = s.accept()
+        c.close()

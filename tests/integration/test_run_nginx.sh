@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# test_run_nginx.sh - `kneecap run` against a real nginx on 127.0.0.1:
+# 2,000 RPS for 5 s holds its rate with zero errors, and the step's counts in
+# result.json, steps.csv and latency.hlog agree exactly; ramps, closed loop,
+# POST bodies and h2c work.  nginx runs from a temp prefix and is killed by
+# the trap; every kneecap run is bounded by `timeout`.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+HLOG_COUNT="$KC_SRCDIR/tests/integration/helpers/hlog_count.py"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$NGINX" ]; then echo "nginx not installed (scripts/setup installs it)"; exit 77; fi
+
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$TMP/ng"
+cat >"$TMP/ng/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/ng/nginx.pid;
+error_log $TMP/ng/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/ng/body;
+  proxy_temp_path $TMP/ng/proxy;
+  fastcgi_temp_path $TMP/ng/fcgi;
+  uwsgi_temp_path $TMP/ng/uwsgi;
+  scgi_temp_path $TMP/ng/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$((port + 1)) http2;
+    location / { return 200 "ok"; }
+    location /missing { return 404; }
+  }
+  server {
+    listen 127.0.0.1:$((port + 2)) ssl http2;
+    ssl_certificate $TMP/ng/cert.pem;
+    ssl_certificate_key $TMP/ng/key.pem;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+# A self-signed certificate for 127.0.0.1 (EC: fast to make).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/ng/key.pem" -out "$TMP/ng/cert.pem" >/dev/null 2>&1 || fail "openssl made a certificate"
+"$NGINX" -p "$TMP/ng" -c "$TMP/ng/nginx.conf" 2>"$TMP/ng/start.err" &
+ngpid=$!
+trap 'kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 50); do
+	$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break
+	sleep 0.1
+done
+URL="http://127.0.0.1:$port/"
+
+# --- 2,000 RPS for 5 s ---
+expect_rc 0 "2000 rps for 5 s exits 0" timeout 30 "$KNEECAP" run "$URL" --rate 2000 \
+	--duration 5s --threads 1 --connections 8 --out "$TMP/o1" --quiet
+for f in result.json steps.csv latency.hlog; do
+	[ -s "$TMP/o1/$f" ] && ok "--out wrote $f" || fail "--out wrote $f"
+done
+$PY - "$TMP/o1" "$HLOG_COUNT" >"$TMP/check1" 2>&1 <<'EOF'
+import csv, json, subprocess, sys
+d, hc = sys.argv[1], sys.argv[2]
+r = json.load(open(d + "/result.json"))
+s = r["steps"][0]
+row = list(csv.DictReader(open(d + "/steps.csv")))[0]
+h = dict(l.split() for l in subprocess.run(["/usr/bin/python3", hc, d + "/latency.hlog"],
+    capture_output=True, text=True, check=True).stdout.splitlines())
+print("mode", r["mode"] == "rps")
+print("achieved_within_1pct", abs(s["achieved"] - 2000) / 2000 <= 0.01, s["achieved"])
+print("zero_errors", s["errors"] == 0 and int(row["errors"]) == 0, s["errors"])
+print("scheduled_10000", s["scheduled"] == 10000, s["scheduled"])
+print("json_csv_counts_equal", int(row["completed"]) == s["completed"] and
+      int(row["scheduled"]) == s["scheduled"] and int(row["ok"]) == s["ok"])
+print("json_hlog_counts_equal", int(h["total"]) == s["completed"] == s["latency_ms"]["count"],
+      h["total"], s["completed"])
+print("hlog_tagged_by_step", set(h) == {"step-0", "total"})
+print("csv_p99_matches_json", abs(float(row["p99_ms"]) - s["latency_ms"]["p99"]) < 0.001)
+print("keys", all(k in s for k in ("offered", "achieved", "latency_ms", "service_ms", "errors",
+      "inflight_max", "stable", "lag_ms", "generator_bound", "partial", "error_classes",
+      "status_codes", "ttfb_ms")) and all(k in r for k in ("config", "environment", "steps")))
+print("not_partial", s["partial"] is False and r["partial"] is False)
+EOF
+while read -r name verdict rest; do
+	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
+done <"$TMP/check1"
+grep -q Traceback "$TMP/check1" && { fail "result check crashed"; cat "$TMP/check1"; }
+
+# --- a ramp: two steps, intervals tagged per step ---
+expect_rc 0 "ramp 500:1000:500 exits 0" timeout 30 "$KNEECAP" run "$URL" --ramp 500:1000:500 \
+	--step-duration 1s --warmup 200ms --threads 1 --connections 4 --out "$TMP/o2" --quiet
+$PY - "$TMP/o2" "$HLOG_COUNT" >"$TMP/check2" 2>&1 <<'EOF'
+import json, subprocess, sys
+d, hc = sys.argv[1], sys.argv[2]
+r = json.load(open(d + "/result.json"))
+h = dict(l.split() for l in subprocess.run(["/usr/bin/python3", hc, d + "/latency.hlog"],
+    capture_output=True, text=True, check=True).stdout.splitlines())
+st = r["steps"]
+print("two_steps", len(st) == 2 and st[0]["offered"] == 500 and st[1]["offered"] == 1000)
+print("step_counts_match_hlog_tags", all(int(h.get("step-%d" % i, -1)) == s["completed"]
+      for i, s in enumerate(st)), h)
+print("warmup_excluded", st[0]["scheduled"] == 500 and st[1]["scheduled"] == 1000,
+      st[0]["scheduled"], st[1]["scheduled"])
+EOF
+while read -r name verdict rest; do
+	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
+done <"$TMP/check2"
+
+# --- closed loop, --json on stdout ---
+timeout 30 "$KNEECAP" run "$URL" --concurrency 4 --duration 1s --threads 1 --connections 4 \
+	--json --quiet >"$TMP/c.json" 2>"$TMP/c.err"
+rc=$?
+[ $rc = 0 ] && ok "closed loop exits 0" || { fail "closed loop exits 0 (rc $rc)"; cat "$TMP/c.err"; }
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["achieved"] > 100 and s["errors"] == 0 and s["offered"] == 4 else 1)' "$TMP/c.json" \
+	&& ok "--json prints the result; closed loop completes requests" \
+	|| fail "closed loop result"
+
+# --- POST body, header, 404s counted by class and code ---
+head -c 4096 /dev/urandom >"$TMP/body.bin"
+expect_rc 0 "POST --body exits 0" timeout 30 "$KNEECAP" run "$URL" --rate 200 --duration 1s \
+	--threads 1 --body "$TMP/body.bin" -H "X-Test: 1" --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["ok"] == 200 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "POST body: 200 ok, no errors" || fail "POST body result"
+expect_rc 0 "404s are a completed run" timeout 30 "$KNEECAP" run "${URL}missing" --rate 100 \
+	--duration 1s --threads 1 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["errors"] == 100 and s["error_classes"]["http4xx"] == 100
+         and s["status_codes"] == {"404": 100} else 1)' "$TMP/out" \
+	&& ok "404s counted as http4xx with their code" || fail "404 accounting"
+
+# --- HTTP/2 over TLS (ALPN), multiplexed on one connection ---
+TLS_URL="https://127.0.0.1:$((port + 2))/"
+expect_rc 0 "h2 over TLS with --cacert exits 0" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
+	--cacert "$TMP/ng/cert.pem" --rate 500 --duration 1s --threads 1 --connections 1 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["ok"] == 500 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "h2 over TLS: all requests ok" || fail "h2 over TLS result"
+expect_rc 0 "--insecure skips verification" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
+	--insecure --rate 100 --duration 500ms --threads 1 --json --quiet
+expect_rc 3 "unverifiable certificate is unreachable (exit 3)" timeout 30 "$KNEECAP" run "$TLS_URL" \
+	--rate 100 --duration 1s --threads 1 --quiet
+expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
+[ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
+
+# --- h2c (prior knowledge): needs libcurl >= 8.0.0 (curl issue 10634) ---
+H2C_URL="http://127.0.0.1:$((port + 1))/"
+if curl --version | head -1 | grep -qE 'libcurl/[0-7]\.'; then
+	expect_rc 2 "h2c refused on libcurl < 8 with a reason" timeout 30 "$KNEECAP" run "$H2C_URL" \
+		--http h2c --rate 100 --duration 1s --threads 1 --quiet
+	expect_grep "h2c needs libcurl 8" "$TMP/err" "h2c refusal names the libcurl version"
+else
+	expect_rc 0 "h2c exits 0" timeout 30 "$KNEECAP" run "$H2C_URL" --http h2c --rate 500 \
+		--duration 1s --threads 1 --connections 1 --json --quiet
+	$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["ok"] == 500 and s["errors"] == 0 else 1)' "$TMP/out" \
+		&& ok "h2c: all requests ok" || fail "h2c result"
+fi
+
+done_testing

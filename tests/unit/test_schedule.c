@@ -1,0 +1,259 @@
+/* test_schedule.c - arrival schedules, the RNG, ramps, and engine input checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/clock.h"
+#include "kneecap/engine.h"
+#include "kneecap/err.h"
+#include "kneecap/schedule.h"
+
+static void test_rng_deterministic(void **state)
+{
+	(void)state;
+	struct kc_rng a, b, c;
+	kc_rng_seed(&a, 42);
+	kc_rng_seed(&b, 42);
+	kc_rng_seed(&c, 43);
+	int differ = 0;
+	for (int i = 0; i < 1000; i++) {
+		uint64_t x = kc_rng_next(&a), y = kc_rng_next(&b), z = kc_rng_next(&c);
+		assert_true(x == y);
+		differ += x != z;
+	}
+	assert_true(differ > 990);
+	/* unit values lie in (0, 1] and average 1/2 */
+	double sum = 0;
+	for (int i = 0; i < 100000; i++) {
+		double u = kc_rng_unit(&a);
+		assert_true(u > 0 && u <= 1);
+		sum += u;
+	}
+	assert_true(fabs(sum / 100000 - 0.5) < 0.01);
+}
+
+static void test_uniform_spacing(void **state)
+{
+	(void)state;
+	struct kc_schedule s;
+	assert_int_equal(kc_schedule_init(&s, 1000, KC_ARRIVAL_UNIFORM, 1, 5000, 0, 1), KC_OK);
+	for (int64_t k = 0; k < 10000; k++)
+		assert_true(kc_schedule_next(&s) == 5000 + k * KC_NS_PER_MS);
+	/* No drift: arrival 10^7 of a 3 rps schedule sits exactly where arithmetic says. */
+	assert_int_equal(kc_schedule_init(&s, 3, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1), KC_OK);
+	s.k = 10000000;
+	assert_true(kc_schedule_peek(&s) == (int64_t)llround(1e7 * 1e9 / 3));
+}
+
+static void test_uniform_slices_interleave(void **state)
+{
+	(void)state;
+	/* 4 slices of a 10k rps schedule produce exactly the 10k rps grid. */
+	enum { N = 4, PER = 2500 };
+	struct kc_schedule s[N];
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(kc_schedule_init(&s[i], 10000, KC_ARRIVAL_UNIFORM, 7, 0, i, N), KC_OK);
+	static int64_t all[N * PER];
+	for (int k = 0; k < PER; k++)
+		for (int i = 0; i < N; i++)
+			all[k * N + i] = kc_schedule_next(&s[i]);
+	for (int j = 0; j < N * PER; j++)
+		assert_true(all[j] == (int64_t)j * 100000);
+}
+
+static void test_poisson_mean_and_count(void **state)
+{
+	(void)state;
+	/* Over 100 s at 1000 rps: ~100000 arrivals; mean gap 1 ms; CV ~ 1. */
+	struct kc_schedule s;
+	assert_int_equal(kc_schedule_init(&s, 1000, KC_ARRIVAL_POISSON, 99, 0, 0, 1), KC_OK);
+	int64_t prev = 0, t;
+	uint64_t n = 0;
+	double sum = 0, sumsq = 0;
+	while ((t = kc_schedule_next(&s)) < 100 * KC_NS_PER_S) {
+		assert_true(t >= prev);
+		double g = (double)(t - prev) / 1e6;
+		sum += g;
+		sumsq += g * g;
+		prev = t;
+		n++;
+	}
+	/* Poisson count over 100 s: mean 1e5, sd ~316; 5 sd bound. */
+	assert_true(n > 100000 - 1600 && n < 100000 + 1600);
+	double mean = sum / (double)n;
+	double sd = sqrt(sumsq / (double)n - mean * mean);
+	assert_true(fabs(mean - 1.0) < 0.02);
+	assert_true(fabs(sd / mean - 1.0) < 0.03);
+	/* A gap's share of exponential tail: P(gap > 3 ms) = e^-3 ~ 0.0498. */
+}
+
+static void test_poisson_deterministic_and_sliced(void **state)
+{
+	(void)state;
+	struct kc_schedule a, b, c;
+	kc_schedule_init(&a, 500, KC_ARRIVAL_POISSON, 1234, 0, 0, 1);
+	kc_schedule_init(&b, 500, KC_ARRIVAL_POISSON, 1234, 0, 0, 1);
+	kc_schedule_init(&c, 500, KC_ARRIVAL_POISSON, 1235, 0, 0, 1);
+	int same_c = 0;
+	for (int i = 0; i < 1000; i++) {
+		int64_t x = kc_schedule_next(&a), y = kc_schedule_next(&b), z = kc_schedule_next(&c);
+		assert_true(x == y);
+		same_c += x == z;
+	}
+	assert_true(same_c < 10);
+	/* 8 slices together keep the total rate: count arrivals over 50 s at 2000 rps. */
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < 8; i++) {
+		struct kc_schedule s;
+		kc_schedule_init(&s, 2000, KC_ARRIVAL_POISSON, 5, 0, i, 8);
+		while (kc_schedule_next(&s) < 50 * KC_NS_PER_S)
+			total++;
+	}
+	/* mean 1e5, sd ~316 */
+	assert_true(total > 100000 - 1600 && total < 100000 + 1600);
+}
+
+static void test_schedule_rejects(void **state)
+{
+	(void)state;
+	struct kc_schedule s;
+	memset(&s, 0x5a, sizeof(s));
+	struct kc_schedule before = s;
+	assert_int_equal(kc_schedule_init(&s, 0, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1), KC_EINVAL);
+	assert_int_equal(kc_schedule_init(&s, -5, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1), KC_EINVAL);
+	assert_int_equal(kc_schedule_init(&s, NAN, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1), KC_EINVAL);
+	assert_int_equal(kc_schedule_init(&s, INFINITY, KC_ARRIVAL_POISSON, 1, 0, 0, 1), KC_EINVAL);
+	assert_int_equal(kc_schedule_init(&s, 10, KC_ARRIVAL_UNIFORM, 1, 0, 2, 2), KC_EINVAL);
+	assert_int_equal(kc_schedule_init(&s, 10, KC_ARRIVAL_UNIFORM, 1, 0, 0, 0), KC_EINVAL);
+	assert_memory_equal(&s, &before, sizeof(s));
+	enum kc_arrival a = KC_ARRIVAL_UNIFORM;
+	assert_int_equal(kc_arrival_parse("poisson", &a), KC_OK);
+	assert_int_equal(a, KC_ARRIVAL_POISSON);
+	assert_int_equal(kc_arrival_parse("gaussian", &a), KC_EPARSE);
+	assert_string_equal(kc_arrival_name(KC_ARRIVAL_UNIFORM), "uniform");
+}
+
+static void test_ramp(void **state)
+{
+	(void)state;
+	struct kc_ramp r;
+	struct kc_diag d;
+	assert_int_equal(kc_ramp_parse("10:200:10", &r, &d), KC_OK);
+	assert_int_equal(r.nsteps, 20);
+	assert_true(kc_ramp_value(&r, 0) == 10);
+	assert_true(kc_ramp_value(&r, 19) == 200);
+	assert_int_equal(kc_ramp_parse("0.1:0.3:0.1", &r, &d), KC_OK);
+	assert_int_equal(r.nsteps, 3);
+	assert_int_equal(kc_ramp_parse("10:25:10", &r, &d), KC_OK);
+	assert_int_equal(r.nsteps, 2);
+	assert_true(kc_ramp_value(&r, 1) == 20);
+	assert_int_equal(kc_ramp_parse("5:5:1", &r, &d), KC_OK);
+	assert_int_equal(r.nsteps, 1);
+	kc_diag_clear(&d);
+	assert_int_equal(kc_ramp_parse("10:200", &r, &d), KC_EPARSE);
+	assert_non_null(strstr(d.msg, "A:B:STEP"));
+	assert_int_equal(kc_ramp_parse("10:200:10:5", &r, &d), KC_EPARSE);
+	assert_int_equal(kc_ramp_parse("x:200:10", &r, &d), KC_EPARSE);
+	assert_int_equal(kc_ramp_parse("0:200:10", &r, &d), KC_EINVAL);
+	assert_int_equal(kc_ramp_parse("200:10:10", &r, &d), KC_EINVAL);
+	assert_int_equal(kc_ramp_parse("10:200:0", &r, &d), KC_EINVAL);
+	assert_int_equal(kc_ramp_parse("1:1000000:1", &r, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "at most"));
+}
+
+static void test_engine_rejects_bad_config(void **state)
+{
+	(void)state;
+	struct kc_engine *e = (struct kc_engine *)(uintptr_t)0x1;
+	struct kc_diag d;
+	struct kc_engine_config c = {.url = "not a url", .threads = 1, .connections = 1};
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "bad URL"));
+	c.url = "ftp://127.0.0.1/";
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "scheme"));
+	c.url = "http://127.0.0.1:1/";
+	const char *bad_hdr[] = {"NoColonHere"};
+	c.headers = bad_hdr;
+	c.nheaders = 1;
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "bad header"));
+	c.nheaders = 0;
+	c.threads = 100000;
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_EINVAL);
+	assert_true(e == (struct kc_engine *)(uintptr_t)0x1); /* untouched */
+}
+
+static void test_engine_rejects_bad_step(void **state)
+{
+	(void)state;
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	struct kc_engine_config c = {.url = "http://127.0.0.1:1/", .threads = 1, .connections = 2};
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_OK);
+	assert_int_equal(kc_engine_threads(e), 1);
+	assert_int_equal(kc_engine_slots(e), 2);
+	struct kc_step_result r;
+	memset(&r, 0x5a, sizeof(r));
+	struct kc_step_spec s = {.mode = KC_STEP_RATE, .rate_rps = 0, .duration_ns = KC_NS_PER_S};
+	assert_int_equal(kc_engine_run_step(e, &s, NULL, &r, &d), KC_EINVAL);
+	s.rate_rps = -1;
+	assert_int_equal(kc_engine_run_step(e, &s, NULL, &r, &d), KC_EINVAL);
+	s.rate_rps = 10;
+	s.duration_ns = 0;
+	assert_int_equal(kc_engine_run_step(e, &s, NULL, &r, &d), KC_EINVAL);
+	s.mode = KC_STEP_CONCURRENCY;
+	s.duration_ns = KC_NS_PER_S;
+	s.concurrency = 3; /* more than 1 thread x 2 slots */
+	assert_int_equal(kc_engine_run_step(e, &s, NULL, &r, &d), KC_EINVAL);
+	assert_true(r.index == 0x5a5a5a5a);
+	kc_engine_free(e);
+}
+
+static void test_engine_refused_counts_connect_errors(void **state)
+{
+	(void)state;
+	/* Port 1 on loopback: refused at once; every measured arrival is a connect error. */
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	struct kc_engine_config c = {.url = "http://127.0.0.1:1/", .threads = 1, .connections = 4};
+	assert_int_equal(kc_engine_new(&e, &c, &d), KC_OK);
+	int status = -1;
+	assert_int_equal(kc_engine_probe(e, &status, &d), KC_ECONNECT);
+	assert_non_null(strstr(d.msg, "127.0.0.1:1"));
+	struct kc_step_result r;
+	struct kc_step_spec s = {.mode = KC_STEP_RATE, .rate_rps = 200,
+				 .duration_ns = 300 * KC_NS_PER_MS, .arrival = KC_ARRIVAL_UNIFORM};
+	assert_int_equal(kc_engine_run_step(e, &s, NULL, &r, &d), KC_OK);
+	assert_int_equal(r.scheduled, 60);
+	assert_int_equal(r.ok, 0);
+	assert_int_equal(r.completed, 0);
+	assert_int_equal(r.errclass[KC_EC_CONNECT], 60);
+	assert_int_equal(r.errors, 60);
+	assert_false(r.partial);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rng_deterministic),
+		cmocka_unit_test(test_uniform_spacing),
+		cmocka_unit_test(test_uniform_slices_interleave),
+		cmocka_unit_test(test_poisson_mean_and_count),
+		cmocka_unit_test(test_poisson_deterministic_and_sliced),
+		cmocka_unit_test(test_schedule_rejects),
+		cmocka_unit_test(test_ramp),
+		cmocka_unit_test(test_engine_rejects_bad_config),
+		cmocka_unit_test(test_engine_rejects_bad_step),
+		cmocka_unit_test(test_engine_refused_counts_connect_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
