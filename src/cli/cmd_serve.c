@@ -1,21 +1,224 @@
 /*
- * cmd_serve.c - `kneecap serve`: Run the SageMaker endpoint emulator with a known capacity.
+ * cmd_serve.c - `kneecap serve`: run the SageMaker endpoint emulator with a
+ * known capacity until SIGINT or SIGTERM.
+ *
+ * Profile = defaults, then the scenario's [emulator] section, then flags
+ * (every [emulator] key is a flag: service_time -> --service-time).  Only
+ * [emulator] is checked for unknown keys here: the other sections belong to
+ * other commands.
  */
 #include "cli.h"
 
+#include "kneecap/emulator.h"
+#include "kneecap/err.h"
+#include "kneecap/scenario.h"
+
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <pthread.h>
 
 static const char usage_text[] =
 	"usage: kneecap serve [SCENARIO.ini] [--listen ADDR] [options]\n"
 	"\n"
-	"Run the SageMaker endpoint emulator with a known capacity.\n";
+	"Run the SageMaker endpoint emulator with a known capacity:\n"
+	"  POST /endpoints/NAME/invocations, GET /ping, GET /emulator/stats.\n"
+	"Nominal capacity = instances x slots / service time; the queue grows\n"
+	"exactly when the offered load passes it.  Runs until SIGINT/SIGTERM.\n"
+	"\n"
+	"options:\n"
+	"  --listen ADDR              HOST:PORT or [V6]:PORT (default 127.0.0.1:8080;\n"
+	"                             port 0 picks a free one)\n"
+	"  -v, --verbose              more log output;  -q, --quiet  errors only\n"
+	"\n"
+	"profile (each is also an [emulator] key, with _ for -):\n"
+	"  --endpoint-name NAME       accept only this endpoint name (default: any)\n"
+	"  --variant NAME             x-Amzn-Invoked-Production-Variant (AllTraffic)\n"
+	"  --instances N              instances behind the endpoint, round-robin (1)\n"
+	"  --slots N                  concurrent accelerator slots per instance (2)\n"
+	"  --service-time DUR         mean accelerator time per request (40ms)\n"
+	"  --service-dist D           fixed | lognormal (fixed)\n"
+	"  --service-cv X             coefficient of variation, lognormal (0)\n"
+	"  --timeout DUR              invocation timeout -> 424 ModelError (60s)\n"
+	"  --queue-limit N            waiting requests per instance, 0 = none (0)\n"
+	"  --queue-full-error E       ServiceUnavailable | ThrottlingException |\n"
+	"                             ModelNotReadyException (ServiceUnavailable)\n"
+	"  --input I                  jpeg | any (jpeg: non-JPEG bodies -> 424)\n"
+	"  --cpu-decode M             full | scaled | header | off (full)\n"
+	"  --threads N                HTTP worker threads, the instance's vCPUs (4)\n"
+	"  --max-connections N        (1024)\n"
+	"  --max-body SIZE            larger bodies -> 413 (6M, SageMaker's limit)\n"
+	"  --seed N                   RNG seed for service times and faults (1)\n"
+	"faults:\n"
+	"  --fault-error S:P[,S:P]    answer status S with probability P\n"
+	"                             (400 429 503 530 at once; 424 500 after service)\n"
+	"  --fault-reset P            drop the connection with an RST\n"
+	"  --fault-stall DUR          freeze invocation answers this long ...\n"
+	"  --fault-stall-every DUR    ... every this often ...\n"
+	"  --fault-stall-at DUR       ... first at this offset from start\n"
+	"  --fault-slow P             trickle the answer body, ...\n"
+	"  --fault-slow-chunk N       ... N bytes (16) ...\n"
+	"  --fault-slow-interval DUR  ... every DUR (100ms)\n"
+	"  --fault-close-after N      after N invocations the server dies\n"
+	"  --verify-sigv4 AKID:SECRET verify SigV4 (not in this build: refused)\n"
+	"  --sigv4-region R           (us-east-1)\n";
+
+static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
+{
+	size_t n = kc_scenario_count(sc);
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_scenario_entry *en = kc_scenario_entry(sc, i);
+		if (!en->used && !strcmp(en->section, "emulator"))
+			return kc_diag_set_at(d, KC_EINVAL, kc_scenario_name(sc), en->line,
+					      en->key, "unknown key in [emulator]");
+	}
+	return KC_OK;
+}
+
+static void print_summary(struct kc_emu *e)
+{
+	struct kc_emu_stats s;
+	kc_emu_stats(e, &s);
+	int64_t errs = 0;
+	for (int i = 0; i < KC_EMU_ERRC_COUNT; i++)
+		errs += s.errors[i];
+	fprintf(stderr,
+		"kneecap: serve: %lld received, %lld served, %lld errors, "
+		"mean latency %.2f ms (wait %.2f ms, service %.2f ms), max queue %lld\n",
+		(long long)s.received, (long long)s.served, (long long)errs,
+		s.latency_ms_mean, s.wait_ms_mean, s.service_ms_mean,
+		(long long)s.queue_depth_max);
+}
 
 int kc_cmd_serve(int argc, char **argv)
 {
-	if (argc > 1 && cli_is_help(argv[1])) {
-		fputs(usage_text, stdout);
-		return KC_EXIT_OK;
+	const char *scenario = NULL;
+	const char *listen = "127.0.0.1:8080";
+	int verbose = 0, quiet = 0;
+	struct kc_emu_profile prof;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	kc_emu_profile_defaults(&prof);
+
+	/* First pass: the scenario, so flags (second pass) override it. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (cli_is_help(a)) {
+			fputs(usage_text, stdout);
+			return KC_EXIT_OK;
+		}
+		if (a[0] == '-' && a[1] == '-' && !strchr(a, '=') && strcmp(a, "--verbose") &&
+		    strcmp(a, "--quiet")) {
+			i++; /* skip the value */
+			continue;
+		}
+		if (a[0] == '-')
+			continue;
+		if (scenario) {
+			cli_error("serve: one scenario file at most ('%s' and '%s')", scenario, a);
+			return KC_EXIT_USAGE;
+		}
+		scenario = a;
 	}
-	cli_error("serve: this command is not in this build yet");
-	return KC_EXIT_USAGE;
+	struct kc_scenario *sc = NULL;
+	if (scenario) {
+		if (kc_scenario_load(&sc, scenario, &d)) {
+			cli_diag_error("serve", &d);
+			return KC_EXIT_USAGE;
+		}
+		if (kc_emu_profile_from_scenario(sc, &prof, &d) ||
+		    check_emulator_keys(sc, &d)) {
+			cli_diag_error("serve", &d);
+			kc_scenario_free(sc);
+			return KC_EXIT_USAGE;
+		}
+		kc_scenario_free(sc);
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			verbose++;
+			continue;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = 1;
+			continue;
+		}
+		if (a[0] != '-')
+			continue; /* the scenario */
+		if (strncmp(a, "--", 2) != 0) {
+			cli_error("serve: unknown option '%s' (see kneecap serve --help)", a);
+			return KC_EXIT_USAGE;
+		}
+		char key[64];
+		const char *val;
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - a - 2), a + 2);
+			val = eq + 1;
+		} else {
+			snprintf(key, sizeof(key), "%s", a + 2);
+			if (i + 1 >= argc) {
+				cli_error("serve: %s needs a value", a);
+				return KC_EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		if (!strcmp(key, "listen")) {
+			listen = val;
+			continue;
+		}
+		int rc = kc_emu_profile_set(&prof, key, val, &d);
+		if (rc == KC_ENOTFOUND) {
+			cli_error("serve: unknown option '--%s' (see kneecap serve --help)", key);
+			return KC_EXIT_USAGE;
+		}
+		if (rc) {
+			cli_error("serve: --%s: %s", key, d.msg);
+			return KC_EXIT_USAGE;
+		}
+	}
+	cli_log_init(verbose, quiet);
+	if (prof.sigv4_akid[0]) {
+		cli_error("serve: SigV4 verification is not in this build yet (verify_sigv4)");
+		return KC_EXIT_USAGE;
+	}
+	if (kc_emu_profile_check(&prof, &d)) {
+		cli_diag_error("serve", &d);
+		return KC_EXIT_USAGE;
+	}
+
+	/* Block the stop signals in every thread (the emulator's inherit the
+	 * mask) and wait for them here. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct kc_emu *emu = NULL;
+	if (kc_emu_start(&prof, listen, &emu, &d)) {
+		cli_diag_error("serve", &d);
+		return KC_EXIT_USAGE;
+	}
+	char desc[256];
+	kc_emu_profile_describe(&prof, desc, sizeof(desc));
+	char host[160];
+	const char *colon = strrchr(listen, ':');
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - listen) : 0, listen);
+	if (!strcmp(host, "0.0.0.0") || !host[0])
+		snprintf(host, sizeof(host), "127.0.0.1");
+	else if (!strcmp(host, "[::]"))
+		snprintf(host, sizeof(host), "[::1]");
+	printf("nominal capacity: %.1f RPS (%s)\n", kc_emu_profile_capacity_rps(&prof), desc);
+	printf("listening on http://%s:%d (POST /endpoints/%s/invocations, GET /emulator/stats)\n",
+	       host, kc_emu_port(emu), prof.endpoint_name[0] ? prof.endpoint_name : "NAME");
+	fflush(stdout);
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	print_summary(emu);
+	kc_emu_stop(emu);
+	return KC_EXIT_OK;
 }

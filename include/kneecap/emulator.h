@@ -1,0 +1,204 @@
+/*
+ * emulator.h - `kneecap serve`: a stand-in for one SageMaker real-time
+ * endpoint whose capacity is known exactly.
+ *
+ * The emulator answers SageMaker's runtime path over HTTP/1.1
+ * (POST /endpoints/NAME/invocations), GET /ping and GET /emulator/stats.
+ * Behind the endpoint sit `instances` model instances (round-robin), each
+ * with `slots` accelerator slots and a FIFO queue; service is driven by
+ * timers, so the queue grows exactly when the offered load exceeds
+ *
+ *     nominal capacity = instances * slots / mean service time.
+ *
+ * A profile (struct kc_emu_profile) says what to emulate; it comes from the
+ * [emulator] section of a scenario file and from `kneecap serve` flags.
+ * Every scenario key is also a flag: key `service_time` is `--service-time`.
+ *
+ * Not here: HTTP/2 and the bidirectional stream path (they come with the
+ * streams work), TLS.
+ */
+#ifndef KNEECAP_EMULATOR_H
+#define KNEECAP_EMULATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kc_diag;
+struct kc_scenario;
+
+/* SageMaker's request body limit (BodyBlob max in the service model). */
+#define KC_EMU_BODY_MAX_DEFAULT ((uint64_t)6 * 1024 * 1024)
+/* How many distinct injected error statuses a profile may list. */
+#define KC_EMU_FAULT_ERRORS_MAX 8
+
+enum kc_emu_dist {
+	KC_EMU_DIST_FIXED,     /* every request takes service_ns_mean */
+	KC_EMU_DIST_LOGNORMAL, /* lognormal with that mean and service_cv */
+};
+
+/* What the real CPU stage does with the request's JPEG (input = jpeg). */
+enum kc_emu_decode {
+	KC_EMU_DECODE_FULL,   /* tjDecompress2 at full size */
+	KC_EMU_DECODE_SCALED, /* tjDecompress2 at 1/8 scale: cheap at high rates */
+	KC_EMU_DECODE_HEADER, /* tjDecompressHeader3 only */
+	KC_EMU_DECODE_OFF,    /* only the JPEG SOI marker is checked */
+};
+
+/* What the model expects as a request body. */
+enum kc_emu_input {
+	KC_EMU_INPUT_JPEG, /* an image: a non-JPEG body is a ModelError (424) */
+	KC_EMU_INPUT_ANY,  /* any bytes: no CPU stage */
+};
+
+/* The error a full queue answers with (queue_limit reached). */
+enum kc_emu_overload {
+	KC_EMU_OVERLOAD_UNAVAILABLE, /* 503 ServiceUnavailable */
+	KC_EMU_OVERLOAD_THROTTLING,  /* 400 ThrottlingException */
+	KC_EMU_OVERLOAD_NOT_READY,   /* 429 ModelNotReadyException */
+};
+
+/* One injected error: answer `status` with probability `prob` per request. */
+struct kc_emu_fault_error {
+	int status; /* 400, 424, 429, 500, 503 or 530 */
+	double prob;
+};
+
+struct kc_emu_faults {
+	struct kc_emu_fault_error errors[KC_EMU_FAULT_ERRORS_MAX];
+	int n_errors;
+	double reset_prob;        /* drop the connection (RST) instead of answering */
+	int64_t stall_ns;         /* freeze every response for this long ... */
+	int64_t stall_every_ns;   /* ... every this often (0: once) ... */
+	int64_t stall_at_ns;      /* ... first at this offset from start (-1: one period) */
+	double slow_prob;         /* trickle the response body ... */
+	int64_t slow_chunk_bytes; /* ... this many bytes ... */
+	int64_t slow_interval_ns; /* ... every this often */
+	int64_t close_after;      /* after this many invocations the server dies (0: never) */
+};
+
+struct kc_emu_profile {
+	char endpoint_name[64]; /* "" accepts any name; else others get ValidationError */
+	char variant[64];       /* x-Amzn-Invoked-Production-Variant */
+	int instances;          /* behind the endpoint, round-robin */
+	int slots;              /* concurrent accelerator slots per instance */
+	enum kc_emu_dist service_dist;
+	int64_t service_ns_mean; /* accelerator time per request */
+	double service_cv;       /* coefficient of variation (lognormal) */
+	int64_t timeout_ns;      /* SageMaker's invocation timeout (60 s) */
+	int64_t queue_limit;     /* waiting requests per instance (0: no limit) */
+	enum kc_emu_overload queue_full_error;
+	enum kc_emu_input input;
+	enum kc_emu_decode cpu_decode;
+	int threads;             /* HTTP worker threads (the instance's vCPUs) */
+	int max_connections;
+	uint64_t body_bytes_max; /* larger bodies get 413 */
+	uint64_t seed;           /* RNG seed: service times and faults */
+	struct kc_emu_faults faults;
+	char sigv4_akid[128];    /* verification on when non-empty */
+	char sigv4_secret[128];  /* never printed or logged */
+	char sigv4_region[32];
+};
+
+/* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
+void kc_emu_profile_defaults(struct kc_emu_profile *p);
+
+/*
+ * Applies the [emulator] section of sc onto p: keys present replace p's
+ * values, absent keys leave them.  Marks the keys it read as used.  Returns
+ * 0, or KC_EINVAL with d naming file, line and key.  sc may be NULL.
+ * On failure p may be partly updated (the caller discards it).
+ */
+int kc_emu_profile_from_scenario(struct kc_scenario *sc,
+				 struct kc_emu_profile *p, struct kc_diag *d);
+
+/*
+ * Sets one key from text, as a `kneecap serve --KEY VALUE` flag does.  key
+ * uses the scenario spelling (service_time) or the flag one (service-time).
+ * `fault_error` appends one or more STATUS:PROB items.  Returns 0,
+ * KC_ENOTFOUND (no such key) or KC_EINVAL (d says why).
+ */
+int kc_emu_profile_set(struct kc_emu_profile *p, const char *key,
+		       const char *value, struct kc_diag *d);
+
+/* True when key (either spelling) is a profile key. */
+bool kc_emu_profile_has_key(const char *key);
+
+/* The profile's keys, in documentation order, NULL-terminated (scenario spelling). */
+const char *const *kc_emu_profile_keys(void);
+
+/* Checks cross-key rules (fault probabilities sum to <= 1, ...). Returns 0 or KC_EINVAL. */
+int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d);
+
+/* instances * slots / mean service time, in requests per second. */
+double kc_emu_profile_capacity_rps(const struct kc_emu_profile *p);
+
+/*
+ * One line for humans: "1 instance x 2 slots, fixed 40ms service -> 50.0
+ * RPS nominal".  Never contains the SigV4 secret.  Returns out.
+ */
+char *kc_emu_profile_describe(const struct kc_emu_profile *p, char *out,
+			      size_t outsz);
+
+struct kc_emu;
+
+/* Error classes counted by the emulator (index into kc_emu_stats.errors). */
+enum kc_emu_err_class {
+	KC_EMU_ERRC_MODEL,      /* 424: the model rejected the input (not a JPEG) */
+	KC_EMU_ERRC_TIMEOUT,    /* 424: queue wait + service would pass the timeout */
+	KC_EMU_ERRC_OVERLOAD,   /* queue_limit reached */
+	KC_EMU_ERRC_INJECTED,   /* fault_error */
+	KC_EMU_ERRC_VALIDATION, /* 400: unknown endpoint name */
+	KC_EMU_ERRC_TOO_LARGE,  /* 413: body over body_bytes_max */
+	KC_EMU_ERRC_SIGNATURE,  /* 403: SigV4 verification failed */
+	KC_EMU_ERRC_NOT_FOUND,  /* 404: unknown path */
+	KC_EMU_ERRC_METHOD,     /* 405: wrong method on a known path */
+	KC_EMU_ERRC_RESET,      /* fault_reset: connection dropped */
+	KC_EMU_ERRC_DEAD,       /* dropped after fault_close_after */
+	KC_EMU_ERRC_INTERNAL,   /* 500/503 from the emulator itself (pool full, stopping) */
+	KC_EMU_ERRC_COUNT
+};
+
+/* Returns the stable snake_case name of an error class ("model_error", ...). */
+const char *kc_emu_err_class_name(enum kc_emu_err_class c);
+
+struct kc_emu_stats {
+	double capacity_rps;   /* nominal */
+	int instances, slots;
+	int64_t uptime_ns;
+	int64_t received;      /* invocations whose body arrived */
+	int64_t served;        /* 200 responses queued */
+	int64_t errors[KC_EMU_ERRC_COUNT];
+	int64_t queue_depth;   /* waiting, all instances, now */
+	int64_t queue_depth_max;
+	int64_t in_service;    /* occupying a slot now */
+	int64_t in_flight;     /* admitted, response not yet sent */
+	double latency_ms_mean; /* served: body received -> response ready */
+	double wait_ms_mean;    /* served: time queued before a slot */
+	double service_ms_mean; /* served: drawn service times */
+	bool dead;              /* fault_close_after tripped */
+};
+
+/*
+ * Starts an emulator for profile p (copied) listening on listen_addr
+ * ("127.0.0.1:0", "[::1]:8080", "0.0.0.0:8080"; port 0 picks a free port).
+ * Runs its own threads until kc_emu_stop.  Returns 0 and sets *out, or
+ * KC_EINVAL (bad profile or address), KC_EIO (bind/listen failed), KC_ENOMEM;
+ * d says why and *out is untouched on failure.
+ */
+int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
+		 struct kc_emu **out, struct kc_diag *d);
+
+/* The TCP port it listens on (the real one when 0 was asked). */
+int kc_emu_port(const struct kc_emu *e);
+
+/* Copies a consistent snapshot of the counters into *out; thread-safe. */
+void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out);
+
+/*
+ * Answers what is still pending with 503, stops the threads, closes the
+ * socket and frees e.  e may be NULL.  Not to be called from a handler.
+ */
+void kc_emu_stop(struct kc_emu *e);
+
+#endif

@@ -1,0 +1,1291 @@
+/*
+ * server.c - the emulator's HTTP/1.1 face (libmicrohttpd) and its service
+ * clock: one stand-in SageMaker real-time endpoint with a known capacity.
+ *
+ * A request's life: MHD worker threads read the body (bounded by
+ * body_bytes_max; an oversize Content-Length is answered 413 before the body
+ * is read), run the real CPU stage (JPEG decode), draw its faults, and ask
+ * the model (model.c) when its slot frees and when it is done.  The
+ * connection is then suspended and parked in a min-heap of deadlines; one
+ * timer thread sleeps on CLOCK_MONOTONIC absolute deadlines, tells the model
+ * the request left, and resumes the connection, whose handler then queues
+ * the answer.  No thread ever sleeps for a request, so the queue grows
+ * exactly when the offered load passes the model's capacity, not when a
+ * thread pool runs out.
+ *
+ * Memory: request contexts (one per allowed connection), the timer heap and
+ * the JPEG decoders are allocated at start; body buffers grow to the
+ * largest body a context has seen and are reused.  Not here: HTTP/2, TLS.
+ *
+ * Locks: `mu` guards the model, the fault RNG and the counters; `tmu`
+ * guards the timer heap and the stopping flag.  Order: tmu, then MHD's own
+ * (MHD_suspend_connection takes it); mu is never held with either.
+ */
+#include "decode_int.h"
+#include "faults_int.h"
+#include "model_int.h"
+
+#include "kneecap/clock.h"
+#include "kneecap/emulator.h"
+#include "kneecap/err.h"
+#include "kneecap/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Discard at most this much of a chunked oversize body, then drop it. */
+#define DISCARD_BYTES_MAX (INT64_C(64) * 1024 * 1024)
+/* Timer entries fired per lock hold. */
+#define FIRE_BATCH 64
+
+enum rstate { S_FREE, S_READING, S_PARKED, S_READY, S_DONE };
+/* What a request is, decided from its headers; answered once its body (if
+ * any) is in, so keep-alive connections stay open. */
+enum route { R_INVOKE, R_PING, R_STATS, R_NOT_FOUND, R_BAD_METHOD, R_ERROR };
+enum tkind { TK_FINISH, TK_DELIVER, TK_TRICKLE };
+
+struct req {
+	struct kc_emu *e;
+	struct MHD_Connection *conn;
+	struct req *next_free;
+	enum rstate state;
+	enum route route;
+	int64_t t_head_ns;     /* headers arrived */
+	int64_t t_body_ns;     /* body complete */
+	unsigned char *body;   /* kept across requests, grows to the largest */
+	size_t body_len, body_cap, store_max;
+	uint64_t body_total;   /* bytes seen (stored or not) */
+	uint64_t hash;         /* FNV-1a 64 of the whole body */
+	bool too_large;
+	struct kc_emu_admit admit;
+	bool leave_pending;    /* the model still counts it */
+	bool in_flight;        /* counted in e->in_flight */
+	struct kc_emu_fault_plan plan;
+	int status;            /* what to answer */
+	enum kc_emu_err_class errc;
+	int orig_status;       /* ModelError: the container's status */
+	char msg[256];         /* error message (plain text, escaped on output) */
+	int img_w, img_h;
+	char reqid[40];
+	char out[1024];
+	size_t out_len;
+	bool trickle_ready;
+	enum tkind tkind;
+	int64_t due_ns;
+};
+
+struct kc_emu {
+	struct kc_emu_profile prof;
+	double capacity_rps;
+	int64_t start_ns;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	int port;
+
+	pthread_mutex_t mu;          /* model, rng, counters */
+	struct kc_emu_model *model;
+	struct kc_emu_rng rng;       /* faults and request ids */
+	int64_t received, served, answered, invocations;
+	int64_t errors[KC_EMU_ERRC_COUNT];
+	int64_t lat_sum_ns, wait_sum_ns, svc_sum_ns;
+	int64_t queue_max;
+	int64_t in_flight;
+	uint64_t reqid_seq;
+
+	struct req *reqs;            /* max_connections of them */
+	struct req *free_reqs;
+	pthread_mutex_t pool_mu;
+
+	struct kc_emu_decoder *dec;  /* `threads` of them */
+	struct kc_emu_decoder **dec_free;
+	int n_dec, n_dec_free;
+	pthread_mutex_t dec_mu;
+	pthread_cond_t dec_cv;
+
+	pthread_mutex_t tmu;         /* timer heap, stopping, die */
+	pthread_cond_t tcv;
+	struct req **heap;
+	int heap_n, heap_cap;
+	bool stopping, die_pending;
+	pthread_t timer;
+	bool timer_started;
+
+	atomic_bool dead;            /* fault_close_after tripped */
+};
+
+static const char *const errc_names[KC_EMU_ERRC_COUNT] = {
+	"model_error", "timeout", "overload", "injected", "validation",
+	"too_large", "signature", "not_found", "method", "reset", "dead",
+	"internal",
+};
+
+const char *kc_emu_err_class_name(enum kc_emu_err_class c)
+{
+	return (unsigned)c < KC_EMU_ERRC_COUNT ? errc_names[c] : "unknown";
+}
+
+/* ---- timer heap (under tmu) ---------------------------------------- */
+
+static bool before(const struct req *a, const struct req *b)
+{
+	return a->due_ns < b->due_ns;
+}
+
+static void heap_push(struct kc_emu *e, struct req *r)
+{
+	KC_ASSERT(e->heap_n < e->heap_cap);
+	int i = e->heap_n++;
+	while (i > 0) {
+		int p = (i - 1) / 2;
+		if (!before(r, e->heap[p]))
+			break;
+		e->heap[i] = e->heap[p];
+		i = p;
+	}
+	e->heap[i] = r;
+}
+
+static struct req *heap_pop(struct kc_emu *e)
+{
+	KC_ASSERT(e->heap_n > 0);
+	struct req *top = e->heap[0];
+	struct req *last = e->heap[--e->heap_n];
+	int i = 0, n = e->heap_n;
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = i;
+		const struct req *mv = last;
+		if (l < n && before(e->heap[l], mv)) {
+			m = l;
+			mv = e->heap[l];
+		}
+		if (r < n && before(e->heap[r], mv))
+			m = r;
+		if (m == i)
+			break;
+		e->heap[i] = e->heap[m];
+		i = m;
+	}
+	if (n > 0)
+		e->heap[i] = last;
+	return top;
+}
+
+/*
+ * Suspends r's connection until due_ns, when the timer thread acts on kind.
+ * Returns false (nothing suspended) once the emulator is stopping: the
+ * caller answers at once.  Called from MHD handler or reader callbacks only.
+ */
+static bool park(struct kc_emu *e, struct req *r, int64_t due_ns, enum tkind kind)
+{
+	pthread_mutex_lock(&e->tmu);
+	if (e->stopping) {
+		pthread_mutex_unlock(&e->tmu);
+		return false;
+	}
+	/* Suspend before the timer can see r: resuming a connection that is
+	 * not suspended is undefined in MHD. */
+	MHD_suspend_connection(r->conn);
+	r->state = S_PARKED;
+	r->due_ns = due_ns;
+	r->tkind = kind;
+	bool wake = e->heap_n == 0 || due_ns < e->heap[0]->due_ns;
+	heap_push(e, r);
+	if (wake)
+		pthread_cond_signal(&e->tcv);
+	pthread_mutex_unlock(&e->tmu);
+	return true;
+}
+
+/* Puts an already suspended r back in the heap (a stall deferred it). */
+static bool repark(struct kc_emu *e, struct req *r, int64_t due_ns)
+{
+	pthread_mutex_lock(&e->tmu);
+	bool ok = !e->stopping;
+	if (ok) {
+		r->due_ns = due_ns;
+		r->tkind = TK_DELIVER;
+		heap_push(e, r);
+	}
+	pthread_mutex_unlock(&e->tmu);
+	return ok;
+}
+
+/* ---- small helpers ------------------------------------------------- */
+
+static struct req *pool_get(struct kc_emu *e)
+{
+	pthread_mutex_lock(&e->pool_mu);
+	struct req *r = e->free_reqs;
+	if (r)
+		e->free_reqs = r->next_free;
+	pthread_mutex_unlock(&e->pool_mu);
+	return r;
+}
+
+static void pool_put(struct kc_emu *e, struct req *r)
+{
+	r->state = S_FREE;
+	r->conn = NULL;
+	pthread_mutex_lock(&e->pool_mu);
+	r->next_free = e->free_reqs;
+	e->free_reqs = r;
+	pthread_mutex_unlock(&e->pool_mu);
+}
+
+static struct kc_emu_decoder *decoder_get(struct kc_emu *e)
+{
+	pthread_mutex_lock(&e->dec_mu);
+	while (e->n_dec_free == 0)
+		pthread_cond_wait(&e->dec_cv, &e->dec_mu);
+	struct kc_emu_decoder *d = e->dec_free[--e->n_dec_free];
+	pthread_mutex_unlock(&e->dec_mu);
+	return d;
+}
+
+static void decoder_put(struct kc_emu *e, struct kc_emu_decoder *d)
+{
+	pthread_mutex_lock(&e->dec_mu);
+	e->dec_free[e->n_dec_free++] = d;
+	pthread_cond_signal(&e->dec_cv);
+	pthread_mutex_unlock(&e->dec_mu);
+}
+
+static void count_error(struct kc_emu *e, enum kc_emu_err_class c)
+{
+	pthread_mutex_lock(&e->mu);
+	e->errors[c]++;
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Appends s to out as JSON string content (no quotes); always terminates. */
+static size_t json_escape(char *out, size_t outsz, const char *s)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, outsz - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static bool valid_endpoint_name(const char *s, size_t n)
+{
+	/* ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$, 1..63 (sagemaker-runtime service model) */
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* ---- response bodies ----------------------------------------------- */
+
+static const char *const tags[] = {
+	"apparel", "footwear", "handbag", "watch", "jewelry", "electronics",
+	"furniture", "kitchenware", "toy", "book", "cosmetics", "sportswear",
+	"outdoor", "lighting", "home-decor", "accessory",
+};
+#define NTAGS ((int)(sizeof(tags) / sizeof(tags[0])))
+#define TOP_TAGS 5
+
+/* Tag probabilities as a classifier would answer: a pure function of the
+ * body's hash, so the same image always gets the same tags. */
+static void build_tags(struct req *r)
+{
+	struct kc_emu_rng g;
+	kc_emu_rng_seed(&g, r->hash);
+	int idx[NTAGS];
+	for (int i = 0; i < NTAGS; i++)
+		idx[i] = i;
+	double w[TOP_TAGS], sum = 0;
+	for (int i = 0; i < TOP_TAGS; i++) {
+		int j = i + (int)(kc_emu_rng_u64(&g) % (uint64_t)(NTAGS - i));
+		int t = idx[i];
+		idx[i] = idx[j];
+		idx[j] = t;
+		/* Geometric-ish weights: one dominant tag, a tail. */
+		w[i] = (0.2 + kc_emu_rng_double(&g)) / (double)(1 << i);
+		sum += w[i];
+	}
+	/* Highest probability first, as classifiers answer. */
+	for (int i = 1; i < TOP_TAGS; i++) {
+		for (int j = i; j > 0 && w[j] > w[j - 1]; j--) {
+			double tw = w[j];
+			w[j] = w[j - 1];
+			w[j - 1] = tw;
+			int ti = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = ti;
+		}
+	}
+	size_t n = (size_t)snprintf(r->out, sizeof(r->out), "{\"predictions\":[");
+	for (int i = 0; i < TOP_TAGS; i++)
+		n += (size_t)snprintf(r->out + n, sizeof(r->out) - n,
+				      "%s{\"label\":\"%s\",\"probability\":%.4f}",
+				      i ? "," : "", tags[idx[i]], 0.98 * w[i] / sum);
+	n += (size_t)snprintf(r->out + n, sizeof(r->out) - n,
+			      "],\"image\":{\"width\":%d,\"height\":%d}}",
+			      r->img_w, r->img_h);
+	KC_ASSERT(n < sizeof(r->out));
+	r->out_len = n;
+}
+
+static void build_error(struct kc_emu *e, struct req *r)
+{
+	char esc[300];
+	json_escape(esc, sizeof(esc), r->msg);
+	size_t n;
+	if (r->status == 424) {
+		/* ModelError's four members (sagemaker-runtime service model). */
+		const char *name = e->prof.endpoint_name[0] ? e->prof.endpoint_name : "emulator";
+		n = (size_t)snprintf(r->out, sizeof(r->out),
+			"{\"message\":\"Received %s error (%d) from primary with message \\\"%s\\\". "
+			"See https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=%s"
+			" in account 000000000000 for more information.\","
+			"\"OriginalStatusCode\":%d,\"OriginalMessage\":\"%s\","
+			"\"LogStreamArn\":\"arn:aws:logs:%s:000000000000:log-group:/aws/sagemaker/Endpoints/%s\"}",
+			r->orig_status >= 500 || r->orig_status == 0 ? "server" : "client",
+			r->orig_status, esc, e->prof.sigv4_region, r->orig_status, esc,
+			e->prof.sigv4_region, name);
+	} else if (r->status == 404 || r->status == 405) {
+		n = (size_t)snprintf(r->out, sizeof(r->out), "{\"message\":\"%s\"}", esc);
+	} else {
+		n = (size_t)snprintf(r->out, sizeof(r->out), "{\"message\":\"%s\"}", esc);
+	}
+	r->out_len = n < sizeof(r->out) ? n : sizeof(r->out) - 1;
+}
+
+static const char *error_type(const struct req *r)
+{
+	switch (r->status) {
+	case 400:
+		return r->errc == KC_EMU_ERRC_VALIDATION ? "ValidationError" : "ThrottlingException";
+	case 404:
+		return "UnknownOperationException";
+	case 405:
+		return "MethodNotAllowed";
+	case 413:
+		return "ValidationError";
+	default:
+		return kc_emu_error_type(r->status);
+	}
+}
+
+/* Sets r's outcome to an error. */
+static void set_error(struct req *r, int status, enum kc_emu_err_class c,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set_error(struct req *r, int status, enum kc_emu_err_class c,
+		      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	r->status = status;
+	r->errc = c;
+}
+
+/* ---- answering ----------------------------------------------------- */
+
+static void reset_socket(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci) {
+		/* Linger 0: close() sends RST instead of FIN, like a crash. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+}
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max);
+
+static void mark_dying(struct kc_emu *e)
+{
+	pthread_mutex_lock(&e->tmu);
+	e->die_pending = true;
+	pthread_cond_signal(&e->tcv);
+	pthread_mutex_unlock(&e->tmu);
+}
+
+/* Queues r's answer on its connection (handler thread, connection not
+ * suspended).  Returns what the access handler must return. */
+static enum MHD_Result respond(struct kc_emu *e, struct req *r)
+{
+	int64_t now = kc_clock_ns();
+	bool drop = atomic_load(&e->dead) || r->plan.reset;
+	bool die = false;
+
+	pthread_mutex_lock(&e->mu);
+	if (r->in_flight) {
+		e->in_flight--;
+		r->in_flight = false;
+	}
+	if (atomic_load(&e->dead)) {
+		e->errors[KC_EMU_ERRC_DEAD]++;
+	} else if (r->plan.reset) {
+		e->errors[KC_EMU_ERRC_RESET]++;
+	} else if (r->status == 200) {
+		e->served++;
+		e->lat_sum_ns += now - r->t_body_ns;
+		e->wait_sum_ns += r->admit.start_ns - r->admit.arrival_ns;
+		e->svc_sum_ns += r->admit.service_ns;
+	} else {
+		e->errors[r->errc]++;
+	}
+	if (!drop && e->prof.faults.close_after > 0 &&
+	    ++e->answered == e->prof.faults.close_after)
+		die = true;
+	pthread_mutex_unlock(&e->mu);
+	r->state = S_DONE;
+
+	if (drop) {
+		reset_socket(r->conn);
+		return MHD_NO;
+	}
+	if (r->status == 200)
+		build_tags(r);
+	else
+		build_error(e, r);
+
+	struct MHD_Response *resp;
+	if (r->plan.slow) {
+		r->trickle_ready = true;
+		resp = MHD_create_response_from_callback(r->out_len, 1024, trickle_read, r, NULL);
+	} else {
+		resp = MHD_create_response_from_buffer(r->out_len, r->out, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, "x-amzn-RequestId", r->reqid);
+	if (r->status == 200)
+		MHD_add_response_header(resp, "x-Amzn-Invoked-Production-Variant", e->prof.variant);
+	else
+		MHD_add_response_header(resp, "X-Amzn-ErrorType", error_type(r));
+	if (r->status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	if (die)
+		mark_dying(e);
+	return ret;
+}
+
+/* Answers now, or parks the answer until a stall window ends. */
+static enum MHD_Result deliver(struct kc_emu *e, struct req *r)
+{
+	int64_t now = kc_clock_ns();
+	int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now - e->start_ns);
+	if (end >= 0 && park(e, r, e->start_ns + end, TK_DELIVER))
+		return MHD_YES;
+	return respond(e, r);
+}
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	struct kc_emu *e = r->e;
+	if (pos >= r->out_len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (!r->trickle_ready) {
+		/* Wait a slow_interval with the connection suspended; MHD calls
+		 * again at the same position once the timer resumes it. */
+		if (!park(e, r, kc_clock_ns() + e->prof.faults.slow_interval_ns, TK_TRICKLE))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		return 0;
+	}
+	r->trickle_ready = false;
+	size_t n = (size_t)e->prof.faults.slow_chunk_bytes;
+	if (n > max)
+		n = max;
+	if (n > r->out_len - (size_t)pos)
+		n = r->out_len - (size_t)pos;
+	memcpy(buf, r->out + pos, n);
+	return (ssize_t)n;
+}
+
+/* A one-off JSON answer that is not an invocation (ping, stats, 404). */
+static enum MHD_Result answer_json(struct MHD_Connection *conn, unsigned status,
+				   char *body, enum MHD_ResponseMemoryMode mode,
+				   const char *err_type)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(body), body, mode);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (err_type)
+		MHD_add_response_header(resp, "X-Amzn-ErrorType", err_type);
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET");
+	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static char *stats_json(struct kc_emu *e);
+
+/* ---- the request path ---------------------------------------------- */
+
+static void make_reqid(struct kc_emu *e, struct req *r)
+{
+	pthread_mutex_lock(&e->mu);
+	uint64_t a = kc_emu_rng_u64(&e->rng), b = ++e->reqid_seq;
+	pthread_mutex_unlock(&e->mu);
+	snprintf(r->reqid, sizeof(r->reqid), "%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32
+		 "-a%03" PRIx32 "-%012" PRIx64, (uint32_t)(a >> 32),
+		 (uint32_t)(a >> 16) & 0xFFFF, (uint32_t)(a >> 4) & 0xFFF,
+		 (uint32_t)(b >> 48) & 0xFFF, b & UINT64_C(0xFFFFFFFFFFFF));
+}
+
+static void body_append(struct kc_emu *e, struct req *r, const char *data, size_t n)
+{
+	uint64_t h = r->hash;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)data[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	r->hash = h;
+	r->body_total += n;
+	if (r->body_total > e->prof.body_bytes_max) {
+		r->too_large = true;
+		return;
+	}
+	size_t room = r->store_max > r->body_len ? r->store_max - r->body_len : 0;
+	size_t take = n < room ? n : room;
+	if (take == 0)
+		return;
+	if (r->body_len + take > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 64 * 1024;
+		while (cap < r->body_len + take)
+			cap *= 2;
+		if (cap > r->store_max)
+			cap = r->store_max;
+		unsigned char *nb = realloc(r->body, cap);
+		if (!nb) {
+			/* Treat as oversize: answered, never a crash. */
+			r->too_large = true;
+			return;
+		}
+		r->body = nb;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, take);
+	r->body_len += take;
+}
+
+/* The whole body is in: CPU stage, faults, model, then park until done. */
+static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
+{
+	r->t_body_ns = kc_clock_ns();
+	pthread_mutex_lock(&e->mu);
+	e->received++;
+	pthread_mutex_unlock(&e->mu);
+
+	if (r->too_large) {
+		set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
+			  "Request body of %" PRIu64 " bytes exceeds the %" PRIu64 "-byte limit",
+			  r->body_total, e->prof.body_bytes_max);
+		return deliver(e, r);
+	}
+	if (e->prof.input == KC_EMU_INPUT_JPEG) {
+		struct kc_emu_decoder *dd = decoder_get(e);
+		char why[200];
+		int rc = kc_emu_decode(dd, e->prof.cpu_decode, r->body, r->body_len,
+				       &r->img_w, &r->img_h, why, sizeof(why));
+		decoder_put(e, dd);
+		if (rc) {
+			/* The container would answer 400 and SageMaker wrap it. */
+			set_error(r, 424, KC_EMU_ERRC_MODEL, "%s", why);
+			r->orig_status = 400;
+			return deliver(e, r);
+		}
+	}
+
+	int64_t now = kc_clock_ns();
+	pthread_mutex_lock(&e->mu);
+	kc_emu_faults_decide(&e->prof.faults, &e->rng, &r->plan);
+	int inj = r->plan.status;
+	/* Errors the front end raises come back at once; 424/500 come from
+	 * the container, so they take their service time first. */
+	bool front = inj == 400 || inj == 429 || inj == 503 || inj == 530;
+	if (!front) {
+		kc_emu_model_admit(e->model, now, r->t_head_ns + e->prof.timeout_ns, &r->admit);
+		if (r->admit.kind != KC_EMU_ADMIT_OVERLOAD) {
+			r->leave_pending = true;
+			r->in_flight = true;
+			e->in_flight++;
+			struct kc_emu_model_counts c;
+			kc_emu_model_counts(e->model, &c);
+			if (c.queue_depth > e->queue_max)
+				e->queue_max = c.queue_depth;
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+
+	if (front) {
+		set_error(r, inj, KC_EMU_ERRC_INJECTED, "injected fault");
+		return deliver(e, r);
+	}
+	switch (r->admit.kind) {
+	case KC_EMU_ADMIT_OVERLOAD: {
+		static const int st[] = {503, 400, 429};
+		set_error(r, st[e->prof.queue_full_error], KC_EMU_ERRC_OVERLOAD,
+			  "The instance's queue is full (%" PRId64 " waiting)", e->prof.queue_limit);
+		return deliver(e, r);
+	}
+	case KC_EMU_ADMIT_TIMEOUT:
+		set_error(r, 424, KC_EMU_ERRC_TIMEOUT,
+			  "Your invocation timed out while waiting for a response from "
+			  "container primary");
+		r->orig_status = 0;
+		break;
+	case KC_EMU_ADMIT_SERVE:
+		if (inj == 424) {
+			set_error(r, 424, KC_EMU_ERRC_INJECTED, "injected model error");
+			r->orig_status = 500;
+		} else if (inj == 500) {
+			set_error(r, 500, KC_EMU_ERRC_INJECTED, "injected internal failure");
+		} else {
+			r->status = 200;
+		}
+		break;
+	}
+	if (park(e, r, r->admit.done_ns, TK_FINISH))
+		return MHD_YES;
+	/* Stopping: leave the model and answer now. */
+	pthread_mutex_lock(&e->mu);
+	kc_emu_model_leave(e->model, &r->admit);
+	r->leave_pending = false;
+	pthread_mutex_unlock(&e->mu);
+	set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
+	return respond(e, r);
+}
+
+/* First call for an invocation: route checks before any body is read. */
+static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r,
+					const char *name, size_t name_len)
+{
+	struct MHD_Connection *conn = r->conn;
+	make_reqid(e, r);
+	if (!valid_endpoint_name(name, name_len)) {
+		set_error(r, 400, KC_EMU_ERRC_VALIDATION,
+			  "1 validation error detected: Value at 'endpointName' failed to "
+			  "satisfy constraint: Member must satisfy regular expression pattern: "
+			  "^[a-zA-Z0-9](-*[a-zA-Z0-9])*");
+		r->route = R_ERROR;
+	} else if (e->prof.endpoint_name[0] &&
+		   (strlen(e->prof.endpoint_name) != name_len ||
+		    memcmp(e->prof.endpoint_name, name, name_len) != 0)) {
+		set_error(r, 400, KC_EMU_ERRC_VALIDATION,
+			  "Endpoint %.*s of account 000000000000 not found.", (int)name_len, name);
+		r->route = R_ERROR;
+	}
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (end != cl && errno == 0 && v > e->prof.body_bytes_max) {
+			/* Answer before reading: MHD closes the connection after
+			 * this response instead of draining a huge body. */
+			r->body_total = v;
+			set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
+				  "Request body of %llu bytes exceeds the %" PRIu64 "-byte limit",
+				  v, e->prof.body_bytes_max);
+			return respond(e, r);
+		}
+	}
+	if (r->route == R_ERROR)
+		return MHD_YES;
+	if (e->prof.faults.close_after > 0) {
+		pthread_mutex_lock(&e->mu);
+		bool over = ++e->invocations > e->prof.faults.close_after;
+		pthread_mutex_unlock(&e->mu);
+		if (over) {
+			count_error(e, KC_EMU_ERRC_DEAD);
+			reset_socket(conn);
+			return MHD_NO;
+		}
+	}
+	return MHD_YES;
+}
+
+/* Resets r for a new request and decides its route from the headers. */
+static void route_request(struct kc_emu *e, struct req *r, const char *url,
+			  const char *method)
+{
+	static const char ep[] = "/endpoints/";
+	static const char inv[] = "/invocations";
+	r->t_head_ns = kc_clock_ns();
+	r->body_len = 0;
+	r->body_total = 0;
+	r->hash = UINT64_C(0xcbf29ce484222325);
+	r->too_large = false;
+	r->leave_pending = false;
+	r->in_flight = false;
+	r->plan = (struct kc_emu_fault_plan){0};
+	r->status = 0;
+	r->errc = KC_EMU_ERRC_INTERNAL;
+	r->orig_status = 0;
+	r->msg[0] = '\0';
+	r->img_w = r->img_h = 0;
+	r->reqid[0] = '\0';
+	r->state = S_READING;
+
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
+		   !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	if (!strcmp(url, "/ping") || !strcmp(url, "/emulator/stats")) {
+		r->route = !get ? R_BAD_METHOD : url[1] == 'p' ? R_PING : R_STATS;
+		return;
+	}
+	size_t ul = strlen(url);
+	r->route = R_NOT_FOUND;
+	if (!strncmp(url, ep, sizeof(ep) - 1) && ul > sizeof(ep) - 1 + sizeof(inv) - 1 &&
+	    !strcmp(url + ul - (sizeof(inv) - 1), inv)) {
+		size_t name_len = ul - (sizeof(ep) - 1) - (sizeof(inv) - 1);
+		if (!memchr(url + sizeof(ep) - 1, '/', name_len)) {
+			r->route = R_INVOKE;
+			if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+				make_reqid(e, r);
+				set_error(r, 405, KC_EMU_ERRC_METHOD,
+					  "%s is not allowed here; InvokeEndpoint is POST", method);
+				r->route = R_ERROR;
+			}
+		}
+	}
+}
+
+/* Answers a request that is not a served invocation, body consumed. */
+static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
+{
+	struct MHD_Connection *conn = r->conn;
+	r->state = S_DONE;
+	switch (r->route) {
+	case R_PING:
+		return answer_json(conn, 200, (char *)"{}", MHD_RESPMEM_PERSISTENT, NULL);
+	case R_STATS: {
+		char *body = stats_json(e);
+		if (!body)
+			return MHD_NO;
+		return answer_json(conn, 200, body, MHD_RESPMEM_MUST_FREE, NULL);
+	}
+	case R_BAD_METHOD:
+		count_error(e, KC_EMU_ERRC_METHOD);
+		return answer_json(conn, 405, (char *)"{\"message\":\"use GET\"}",
+				   MHD_RESPMEM_PERSISTENT, "MethodNotAllowed");
+	case R_NOT_FOUND:
+		count_error(e, KC_EMU_ERRC_NOT_FOUND);
+		return answer_json(conn, 404,
+				   (char *)"{\"message\":\"Unknown path: this emulator answers "
+				   "POST /endpoints/NAME/invocations, GET /ping and GET /emulator/stats\"}",
+				   MHD_RESPMEM_PERSISTENT, "UnknownOperationException");
+	case R_ERROR:
+		return respond(e, r);
+	case R_INVOKE:
+		break;
+	}
+	KC_ASSERT(!"answer_other on an invocation");
+	return MHD_NO;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct kc_emu *e = cls;
+	struct req *r = *con_cls;
+	(void)version;
+
+	if (!r) {
+		if (atomic_load(&e->dead)) {
+			count_error(e, KC_EMU_ERRC_DEAD);
+			reset_socket(conn);
+			return MHD_NO;
+		}
+		r = pool_get(e);
+		if (!r) {
+			/* Cannot happen while the pool matches MHD's connection limit. */
+			count_error(e, KC_EMU_ERRC_INTERNAL);
+			return answer_json(conn, 503,
+					   (char *)"{\"message\":\"too many connections\"}",
+					   MHD_RESPMEM_PERSISTENT, "ServiceUnavailable");
+		}
+		*con_cls = r;
+		r->conn = conn;
+		route_request(e, r, url, method);
+		if (r->route != R_INVOKE)
+			return MHD_YES;
+		const char *p = url + sizeof("/endpoints/") - 1;
+		return invocation_start(e, r, p, strlen(p) - (sizeof("/invocations") - 1));
+	}
+
+	switch (r->state) {
+	case S_READING:
+		if (*upload_data_size > 0) {
+			if (r->body_total > (uint64_t)DISCARD_BYTES_MAX) {
+				count_error(e, KC_EMU_ERRC_TOO_LARGE);
+				return MHD_NO;
+			}
+			if (r->route == R_INVOKE)
+				body_append(e, r, upload_data, *upload_data_size);
+			else
+				r->body_total += *upload_data_size;
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (r->route != R_INVOKE)
+			return answer_other(e, r);
+		return body_done(e, r);
+	case S_READY:
+		return respond(e, r);
+	default:
+		/* An answer is queued; swallow whatever else arrives. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct kc_emu *e = cls;
+	struct req *r = *con_cls;
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	KC_ASSERT(r->state != S_PARKED);
+	pthread_mutex_lock(&e->mu);
+	if (r->leave_pending)
+		kc_emu_model_leave(e->model, &r->admit);
+	if (r->in_flight)
+		e->in_flight--;
+	pthread_mutex_unlock(&e->mu);
+	r->leave_pending = false;
+	r->in_flight = false;
+	pool_put(e, r);
+}
+
+/* ---- the timer thread ---------------------------------------------- */
+
+static void fire(struct kc_emu *e, struct req *r, bool stopping)
+{
+	if (r->tkind == TK_FINISH) {
+		pthread_mutex_lock(&e->mu);
+		kc_emu_model_leave(e->model, &r->admit);
+		pthread_mutex_unlock(&e->mu);
+		r->leave_pending = false;
+	}
+	if (r->tkind == TK_TRICKLE) {
+		r->trickle_ready = true;
+	} else if (stopping) {
+		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
+		r->plan.slow = false;
+		r->state = S_READY;
+	} else {
+		int64_t now = kc_clock_ns();
+		int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now - e->start_ns);
+		if (end >= 0 && repark(e, r, e->start_ns + end))
+			return;
+		r->state = S_READY;
+	}
+	MHD_resume_connection(r->conn);
+}
+
+/* fault_close_after tripped: stop accepting (connects are refused) and let
+ * every later request on an open connection be dropped. */
+static void die(struct kc_emu *e)
+{
+	atomic_store(&e->dead, true);
+	MHD_socket fd = MHD_quiesce_daemon(e->mhd);
+	if (fd != MHD_INVALID_SOCKET) {
+		close(fd);
+		e->listen_fd = -1;
+	}
+	kc_log(KC_LOG_WARN, "emulator: fault_close_after=%" PRId64 " reached, "
+	       "the server is now dead", e->prof.faults.close_after);
+}
+
+static void *timer_main(void *arg)
+{
+	struct kc_emu *e = arg;
+	/* Default timer slack is 50 us; service deadlines want better. */
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	struct req *batch[FIRE_BATCH];
+	pthread_mutex_lock(&e->tmu);
+	for (;;) {
+		if (e->die_pending) {
+			e->die_pending = false;
+			pthread_mutex_unlock(&e->tmu);
+			die(e);
+			pthread_mutex_lock(&e->tmu);
+			continue;
+		}
+		if (e->stopping)
+			break;
+		if (e->heap_n == 0) {
+			pthread_cond_wait(&e->tcv, &e->tmu);
+			continue;
+		}
+		int64_t now = kc_clock_ns();
+		if (e->heap[0]->due_ns > now) {
+			int64_t due = e->heap[0]->due_ns;
+			struct timespec ts = {.tv_sec = (time_t)(due / KC_NS_PER_S),
+					      .tv_nsec = (long)(due % KC_NS_PER_S)};
+			pthread_cond_timedwait(&e->tcv, &e->tmu, &ts);
+			continue;
+		}
+		int n = 0;
+		while (n < FIRE_BATCH && e->heap_n > 0 && e->heap[0]->due_ns <= now)
+			batch[n++] = heap_pop(e);
+		pthread_mutex_unlock(&e->tmu);
+		for (int i = 0; i < n; i++)
+			fire(e, batch[i], false);
+		pthread_mutex_lock(&e->tmu);
+	}
+	/* Stopping: every parked connection must be resumed before
+	 * MHD_stop_daemon, or MHD panics. */
+	while (e->heap_n > 0) {
+		struct req *r = heap_pop(e);
+		pthread_mutex_unlock(&e->tmu);
+		fire(e, r, true);
+		pthread_mutex_lock(&e->tmu);
+	}
+	pthread_mutex_unlock(&e->tmu);
+	return NULL;
+}
+
+/* ---- stats --------------------------------------------------------- */
+
+void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out)
+{
+	KC_ASSERT(e && out);
+	memset(out, 0, sizeof(*out));
+	struct kc_emu_model_counts c;
+	pthread_mutex_lock(&e->mu);
+	kc_emu_model_counts(e->model, &c);
+	out->received = e->received;
+	out->served = e->served;
+	memcpy(out->errors, e->errors, sizeof(out->errors));
+	out->queue_depth_max = e->queue_max;
+	out->in_flight = e->in_flight;
+	if (e->served > 0) {
+		out->latency_ms_mean = (double)e->lat_sum_ns / (double)e->served / 1e6;
+		out->wait_ms_mean = (double)e->wait_sum_ns / (double)e->served / 1e6;
+		out->service_ms_mean = (double)e->svc_sum_ns / (double)e->served / 1e6;
+	}
+	pthread_mutex_unlock(&e->mu);
+	out->queue_depth = c.queue_depth;
+	out->in_service = c.in_service;
+	out->capacity_rps = e->capacity_rps;
+	out->instances = e->prof.instances;
+	out->slots = e->prof.slots;
+	out->uptime_ns = kc_clock_ns() - e->start_ns;
+	out->dead = atomic_load(&e->dead);
+}
+
+static char *stats_json(struct kc_emu *e)
+{
+	struct kc_emu_stats s;
+	kc_emu_stats(e, &s);
+	json_t *errs = json_object();
+	json_t *inst = json_array();
+	json_t *root = json_object();
+	if (!errs || !inst || !root)
+		goto fail;
+	int64_t total = 0;
+	for (int i = 0; i < KC_EMU_ERRC_COUNT; i++) {
+		json_object_set_new(errs, errc_names[i], json_integer(s.errors[i]));
+		total += s.errors[i];
+	}
+	pthread_mutex_lock(&e->mu);
+	for (int i = 0; i < e->prof.instances; i++) {
+		struct kc_emu_model_counts c;
+		kc_emu_model_instance_counts(e->model, i, &c);
+		json_array_append_new(inst, json_pack("{sIsIsI}", "queue_depth",
+			(json_int_t)c.queue_depth, "in_service", (json_int_t)c.in_service,
+			"in_system", (json_int_t)c.in_system));
+	}
+	pthread_mutex_unlock(&e->mu);
+	json_object_set_new(root, "nominal_capacity_rps", json_real(s.capacity_rps));
+	json_object_set_new(root, "instances", json_integer(s.instances));
+	json_object_set_new(root, "slots", json_integer(s.slots));
+	json_object_set_new(root, "service_ms_mean_configured",
+			    json_real((double)e->prof.service_ns_mean / 1e6));
+	json_object_set_new(root, "service_dist",
+			    json_string(e->prof.service_dist == KC_EMU_DIST_FIXED ? "fixed" : "lognormal"));
+	json_object_set_new(root, "uptime_s", json_real((double)s.uptime_ns / 1e9));
+	json_object_set_new(root, "received", json_integer(s.received));
+	json_object_set_new(root, "served", json_integer(s.served));
+	json_object_set_new(root, "errors_total", json_integer(total));
+	json_object_set_new(root, "errors", errs);
+	json_object_set_new(root, "queue_depth", json_integer(s.queue_depth));
+	json_object_set_new(root, "queue_depth_max", json_integer(s.queue_depth_max));
+	json_object_set_new(root, "in_service", json_integer(s.in_service));
+	json_object_set_new(root, "in_flight", json_integer(s.in_flight));
+	json_object_set_new(root, "latency_ms_mean", json_real(s.latency_ms_mean));
+	json_object_set_new(root, "wait_ms_mean", json_real(s.wait_ms_mean));
+	json_object_set_new(root, "service_ms_mean", json_real(s.service_ms_mean));
+	json_object_set_new(root, "per_instance", inst);
+	json_object_set_new(root, "dead", json_boolean(s.dead));
+	char *txt = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return txt;
+fail:
+	json_decref(errs);
+	json_decref(inst);
+	json_decref(root);
+	return NULL;
+}
+
+/* ---- start / stop -------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	kc_log(KC_LOG_DEBUG, "emulator: libmicrohttpd: %s", msg);
+}
+
+/* Parses "HOST:PORT" / "[V6]:PORT" and returns a listening socket or -1. */
+static int open_listener(const char *addr, int *port_out, struct kc_diag *d)
+{
+	char host[128];
+	const char *port;
+	if (addr[0] == '[') {
+		const char *close_br = strchr(addr, ']');
+		if (!close_br || close_br[1] != ':' || (size_t)(close_br - addr - 1) >= sizeof(host))
+			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not [IPV6]:PORT", addr);
+		snprintf(host, sizeof(host), "%.*s", (int)(close_br - addr - 1), addr + 1);
+		port = close_br + 2;
+	} else {
+		const char *colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= sizeof(host))
+			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not HOST:PORT", addr);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+		port = colon + 1;
+	}
+	char *end = NULL;
+	long pv = strtol(port, &end, 10);
+	if (!*port || *end || pv < 0 || pv > 65535)
+		return kc_diag_set(d, KC_EINVAL, "listen address '%s': bad port", addr);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	int gr = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (gr != 0)
+		return kc_diag_set(d, KC_EINVAL, "listen address '%s': %s (use a numeric address)",
+				   addr, gai_strerror(gr));
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return kc_diag_set(d, KC_EIO, "socket: %s", strerror(errno));
+	}
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+		int err = errno;
+		freeaddrinfo(ai);
+		close(fd);
+		return kc_diag_set(d, KC_EIO, "cannot listen on %s: %s", addr, strerror(err));
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		close(fd);
+		return kc_diag_set(d, KC_EIO, "getsockname: %s", strerror(errno));
+	}
+	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+					     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static void free_emu(struct kc_emu *e)
+{
+	if (e->dec) {
+		for (int i = 0; i < e->n_dec; i++)
+			kc_emu_decoder_fini(&e->dec[i]);
+	}
+	if (e->reqs) {
+		for (int i = 0; i < e->prof.max_connections; i++)
+			free(e->reqs[i].body);
+	}
+	free(e->dec);
+	free(e->dec_free);
+	free(e->reqs);
+	free(e->heap);
+	kc_emu_model_free(e->model);
+	pthread_mutex_destroy(&e->mu);
+	pthread_mutex_destroy(&e->pool_mu);
+	pthread_mutex_destroy(&e->dec_mu);
+	pthread_cond_destroy(&e->dec_cv);
+	pthread_mutex_destroy(&e->tmu);
+	pthread_cond_destroy(&e->tcv);
+	if (e->listen_fd >= 0)
+		close(e->listen_fd);
+	free(e);
+}
+
+int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
+		 struct kc_emu **out, struct kc_diag *d)
+{
+	KC_ASSERT(p && listen_addr && out);
+	int rc = kc_emu_profile_check(p, d);
+	if (rc)
+		return rc;
+	if (p->threads < 1 || p->max_connections < 16 || p->body_bytes_max < 1)
+		return kc_diag_set(d, KC_EINVAL, "threads, max_connections or max_body out of range");
+	struct kc_emu *e = calloc(1, sizeof(*e));
+	if (!e)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	e->prof = *p;
+	e->listen_fd = -1;
+	e->capacity_rps = kc_emu_profile_capacity_rps(p);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_mutex_init(&e->pool_mu, NULL);
+	pthread_mutex_init(&e->dec_mu, NULL);
+	pthread_cond_init(&e->dec_cv, NULL);
+	pthread_mutex_init(&e->tmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are kc_clock_ns */
+	pthread_cond_init(&e->tcv, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&e->dead, false);
+	/* Faults and request ids use a stream apart from the model's. */
+	kc_emu_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
+
+	rc = kc_emu_model_new(&e->model, p);
+	if (rc) {
+		rc = kc_diag_set(d, rc, "emulator profile out of range");
+		goto fail;
+	}
+	int n = p->max_connections;
+	e->reqs = calloc((size_t)n, sizeof(*e->reqs));
+	e->heap = calloc((size_t)n, sizeof(*e->heap));
+	e->n_dec = p->threads;
+	e->dec = calloc((size_t)e->n_dec, sizeof(*e->dec));
+	e->dec_free = calloc((size_t)e->n_dec, sizeof(*e->dec_free));
+	if (!e->reqs || !e->heap || !e->dec || !e->dec_free) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	e->heap_cap = n;
+	size_t store_max = p->input == KC_EMU_INPUT_JPEG && p->cpu_decode != KC_EMU_DECODE_OFF
+				   ? (size_t)p->body_bytes_max : 4;
+	if (p->input == KC_EMU_INPUT_ANY)
+		store_max = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		e->reqs[i].e = e;
+		e->reqs[i].store_max = store_max;
+		e->reqs[i].next_free = e->free_reqs;
+		e->free_reqs = &e->reqs[i];
+	}
+	for (int i = 0; i < e->n_dec; i++) {
+		if (kc_emu_decoder_init(&e->dec[i])) {
+			rc = kc_diag_set(d, KC_ENOMEM, "cannot create a TurboJPEG decoder");
+			goto fail;
+		}
+		e->dec_free[e->n_dec_free++] = &e->dec[i];
+	}
+
+	int fd = open_listener(listen_addr, &e->port, d);
+	if (fd < 0) {
+		rc = fd;
+		goto fail;
+	}
+	e->listen_fd = fd;
+	e->start_ns = kc_clock_ns();
+
+	if (pthread_create(&e->timer, NULL, timer_main, e) != 0) {
+		rc = kc_diag_set(d, KC_ENOMEM, "cannot start the timer thread");
+		goto fail;
+	}
+	e->timer_started = true;
+
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	e->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(p->threads > 1 ? p->threads : 0),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)n,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, e,
+		MHD_OPTION_END);
+	if (!e->mhd) {
+		rc = kc_diag_set(d, KC_EIO, "libmicrohttpd failed to start on %s", listen_addr);
+		goto fail;
+	}
+	e->listen_fd = -1; /* MHD owns it now */
+	kc_log(KC_LOG_INFO, "emulator: listening on port %d, %.1f RPS nominal",
+	       e->port, e->capacity_rps);
+	*out = e;
+	return KC_OK;
+fail:
+	if (e->timer_started) {
+		pthread_mutex_lock(&e->tmu);
+		e->stopping = true;
+		pthread_cond_signal(&e->tcv);
+		pthread_mutex_unlock(&e->tmu);
+		pthread_join(e->timer, NULL);
+	}
+	free_emu(e);
+	return rc;
+}
+
+int kc_emu_port(const struct kc_emu *e)
+{
+	KC_ASSERT(e);
+	return e->port;
+}
+
+void kc_emu_stop(struct kc_emu *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->tmu);
+	e->stopping = true;
+	pthread_cond_signal(&e->tcv);
+	pthread_mutex_unlock(&e->tmu);
+	pthread_join(e->timer, NULL);
+	MHD_stop_daemon(e->mhd);
+	free_emu(e);
+}
