@@ -1,0 +1,190 @@
+/*
+ * search.h - the search controller: which load to run next, and when the
+ * knee is known.
+ *
+ * A pure state machine: the caller (the `find`/`streams` glue) asks for the
+ * next load, runs it with the engine, and hands back the step result.  The
+ * controller never runs anything itself, so it is driven in tests by a model
+ * endpoint.  One struct kc_search per search; not thread-safe (one caller).
+ *
+ *     struct kc_search s;
+ *     kc_search_init(&s, &cfg, &diag);
+ *     double offered;
+ *     while (kc_search_next(&s, &offered) == KC_SEARCH_RUN) {
+ *         run a step at `offered` -> struct kc_step_result r;
+ *         kc_search_record(&s, &r);
+ *     }
+ *     struct kc_knee knee;
+ *     kc_search_result(&s, &knee);
+ *
+ * Strategy (DESIGN.md "The knee"): grow geometrically from `start` until a
+ * step is unhealthy (bracket), then narrow [highest healthy, lowest
+ * unhealthy] until hi/lo <= 1 + precision (rps) or hi - lo <= 1 (streams).
+ * When the unhealthy end was throughput-saturated, its achieved rate
+ * estimates the capacity: the next probe goes just under that estimate and
+ * the following few step by (1 + precision) up or down from it (this
+ * closes a 2x bracket in 2-3 steps instead of 5); otherwise the bracket is
+ * bisected at its geometric mean.
+ */
+#ifndef KNEECAP_SEARCH_H
+#define KNEECAP_SEARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kneecap/knee.h"
+
+struct kc_diag;
+struct kc_scenario;
+
+#define KC_SEARCH_MAX_STEPS 64   /* hard bound on steps one search may run */
+
+struct kc_search_cfg {
+	enum kc_load_mode mode;
+	double start;          /* first load; rps 10, streams 1 */
+	double max;            /* highest load ever offered; rps 10000, streams 1024 */
+	double growth;         /* geometric factor while bracketing; 2 */
+	double precision;      /* rps: relative bracket width, 0.03; streams: fixed 1 stream */
+	int max_steps;         /* 24, at most KC_SEARCH_MAX_STEPS */
+	int max_remeasure;     /* extra measurements of one ambiguous load; 2 */
+	int max_stepdown;      /* start unhealthy: step down at most this often; 6 */
+	struct kc_health_cfg health;
+	/* Engine settings read from [search] and carried for the glue (not used here). */
+	int64_t step_duration_ns; /* 20 s (rps), 30 s (streams) */
+	int64_t warmup_ns;        /* 5 s */
+	int threads;              /* 0 = the engine picks */
+};
+
+/* Fills the defaults named above for mode. */
+void kc_search_cfg_default(struct kc_search_cfg *c, enum kc_load_mode mode);
+
+/*
+ * Checks the whole configuration (max >= start, growth > 1, precision in
+ * (0, 0.5], ...).  Returns 0 or KC_EINVAL with d naming the field.
+ */
+int kc_search_cfg_validate(const struct kc_search_cfg *c, struct kc_diag *d);
+
+/*
+ * Reads [search] from sc over c (which holds defaults or earlier values):
+ * start, max, growth, precision, max_steps, max_remeasure, step_duration,
+ * warmup, threads, slo (duration; bare number = ms), slo_percentile
+ * (p50|p90|p99|p999|mean), max_error_rate, min_achieved_ratio, max_lag
+ * (duration, bare = ms).  sc may be NULL.  Validates the result; errors
+ * name "file:line: key: problem" (an SLO of 0, max below start, ...).
+ * Returns 0 or KC_EINVAL; c is untouched on failure.
+ */
+int kc_search_cfg_from_scenario(struct kc_search_cfg *c, struct kc_scenario *sc,
+				struct kc_diag *d);
+
+enum kc_search_action { KC_SEARCH_RUN, KC_SEARCH_DONE };
+
+/* Why the search ended.  Append-only; results store the names. */
+enum kc_search_end {
+	KC_END_NONE,            /* still running */
+	KC_END_CONVERGED,       /* bracket within precision */
+	KC_END_MAX_REACHED,     /* healthy at max: knee >= max (lower bound) */
+	KC_END_GENERATOR_BOUND, /* the generator fell behind; knee is a lower bound */
+	KC_END_ALL_ERRORS,      /* every request failed before any healthy step */
+	KC_END_UNHEALTHY_AT_MIN,/* unhealthy even after stepping down from start */
+	KC_END_MAX_STEPS,       /* step budget spent before the precision was reached */
+	KC_END_INTERRUPTED,     /* a partial step: the run was stopped */
+	KC_END_COUNT
+};
+
+/* "running", "converged", "max_reached", "generator_bound", "all_errors",
+ * "unhealthy_at_min", "max_steps", "interrupted". */
+const char *kc_search_end_name(enum kc_search_end e);
+
+/* One recorded step, as the controller saw it. */
+struct kc_search_step {
+	double offered;
+	int attempt;              /* 0 first measurement of this load, 1.. re-measures */
+	struct kc_step_verdict v;
+	bool healthy_final;       /* the load's verdict after re-measures (last attempt only) */
+	enum kc_verdict final;    /* same, as a verdict (UNSTABLE when attempts disagreed) */
+};
+
+struct kc_search {
+	struct kc_search_cfg cfg;
+	int phase;                /* internal: bracket, stepdown, narrow, done */
+	bool pending;             /* a RUN was handed out and not yet recorded */
+	double next;              /* the load handed out */
+	bool have_lo, have_hi;
+	double lo, hi;            /* highest healthy / lowest unhealthy load */
+	int lo_step, hi_step;     /* indexes into steps[] (last attempt), -1 none */
+	enum kc_verdict hi_why;   /* the criterion that made hi unhealthy */
+	int stepdowns;
+	/* re-measure bookkeeping for the current load */
+	int attempts, healthy_votes;
+	/* capacity estimate from a throughput-saturated step */
+	double est;
+	int guide;                /* guided probes made (see search.c probe()) */
+	double guide_load;        /* the last guided probe */
+	enum kc_search_end end;
+	char diagnosis[320];
+	int nsteps;
+	int remeasures;
+	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
+	double saturated_max;     /* highest achieved rate of a saturated step */
+	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
+};
+
+/*
+ * Starts a search.  Copies cfg (validated first).  Returns 0 or KC_EINVAL
+ * with d set; s is usable (and DONE) only after a 0 return.
+ */
+int kc_search_init(struct kc_search *s, const struct kc_search_cfg *cfg,
+		   struct kc_diag *d);
+
+/*
+ * KC_SEARCH_RUN with *offered set to the next load (rps, or a whole number
+ * of streams), or KC_SEARCH_DONE (then *offered is untouched).  Calling it
+ * again before kc_search_record returns the same load.
+ */
+enum kc_search_action kc_search_next(struct kc_search *s, double *offered);
+
+/*
+ * Records the result of the load kc_search_next handed out.  r is borrowed
+ * (only its plain fields are read; its histograms are not touched).
+ * Returns 0, or KC_EINVAL when no load was pending (a caller bug).
+ */
+int kc_search_record(struct kc_search *s, const struct kc_step_result *r);
+
+/* Number of recorded steps, and step i (NULL when out of range). */
+int kc_search_nsteps(const struct kc_search *s);
+const struct kc_search_step *kc_search_step(const struct kc_search *s, int i);
+
+/* The search's answer. */
+struct kc_knee {
+	bool found;               /* a healthy load exists (value is meaningful) */
+	enum kc_load_mode mode;
+	double value;             /* highest healthy load, all instances together */
+	double upper;             /* lowest unhealthy load, 0 when none */
+	bool lower_bound;         /* the true knee may be higher than value */
+	enum kc_search_end end;
+	enum kc_verdict ended_by; /* criterion that made `upper` unhealthy (HEALTHY if none) */
+	int knee_step;            /* index in the search's steps (= step results order), -1 none */
+	int upper_step;
+	int steps;                /* steps run, re-measures included */
+	int remeasures;
+	double precision;         /* achieved relative (rps) or absolute (streams) width */
+	int64_t measured_ns;      /* load time spent: sum of measured windows (warm-up excluded) */
+	/* The highest rate the endpoint completed in a saturated step
+	 * (throughput short or in-flight growing): what it can do flat out.
+	 * A knee well under it (< 90%) ended by those criteria is suspicious,
+	 * and the diagnosis says so.  0 when no step saturated. */
+	double saturated_max;
+	char diagnosis[320];      /* one line for the user; "" when converged */
+};
+
+/*
+ * Fills out.  Meaningful once kc_search_next returned DONE (before that it
+ * describes the search so far).  `reason` for result.json: the criterion
+ * name when the search converged, the end name otherwise (kc_knee_reason).
+ */
+void kc_search_result(const struct kc_search *s, struct kc_knee *out);
+
+/* The knee's `reason` string for result.json (see kc_search_result). */
+const char *kc_knee_reason(const struct kc_knee *k);
+
+#endif

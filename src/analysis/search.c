@@ -1,0 +1,599 @@
+/*
+ * search.c - the knee search as a pure state machine.
+ *
+ * It proposes loads and learns from the step results it is handed; it does
+ * not run load, read clocks or print.  Invariants: lo (highest healthy) <
+ * hi (lowest unhealthy) whenever both exist; every load it proposes lies in
+ * (0, max]; it never proposes more than cfg.max_steps steps in total; an
+ * invalid (generator-bound) step ends the search and is never the knee.
+ *
+ * Why growth x2: the bracket phase costs log_g(knee/start) steps and the
+ * narrowing phase log2(log(g)/log(1+precision)) bisections, so for a 50 rps
+ * knee from 10 rps x2 costs 4 + 5 = 9 steps and x1.5 costs 5 + 4 = 9: a tie
+ * on plain bisection.  But the overshot step carries the capacity estimate
+ * (its achieved rate), and with it the narrowing takes 2-3 steps; on the
+ * test model (knees 40-80 rps from 10) x1.5 averages 9.1 steps, x2 7.0 and
+ * x3 6.0.  x3 is not worth its one step: the overshot step runs at up to 3x
+ * capacity, queueing 2x capacity per second (2,000 requests after 20 s at
+ * 50 rps, 40 s to drain, past SageMaker's 60 s timeout for the last of
+ * them), where x2 queues at most 1x capacity per second.
+ */
+#include "kneecap/search.h"
+#include "kneecap/err.h"
+#include "kneecap/scenario.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { PH_BRACKET, PH_STEPDOWN, PH_NARROW, PH_DONE };
+
+/* Guided probes allowed after the capacity estimate (see probe()). */
+enum { GUIDE_SPENT = 4 };
+
+static const char *const end_names[KC_END_COUNT] = {
+	"running", "converged", "max_reached", "generator_bound", "all_errors",
+	"unhealthy_at_min", "max_steps", "interrupted",
+};
+
+const char *kc_search_end_name(enum kc_search_end e)
+{
+	return (unsigned)e < KC_END_COUNT ? end_names[e] : "unknown";
+}
+
+void kc_search_cfg_default(struct kc_search_cfg *c, enum kc_load_mode mode)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = mode;
+	bool streams = mode == KC_MODE_STREAMS;
+	c->start = streams ? 1 : 10;
+	c->max = streams ? 1024 : 10000;
+	c->growth = 2.0;
+	c->precision = streams ? 1.0 : 0.03;
+	c->max_steps = 24;
+	c->max_remeasure = 2;
+	c->max_stepdown = 6;
+	kc_health_cfg_default(&c->health, mode);
+	c->step_duration_ns = (streams ? 30 : 20) * INT64_C(1000000000);
+	c->warmup_ns = 5 * INT64_C(1000000000);
+	c->threads = 0;
+}
+
+int kc_search_cfg_validate(const struct kc_search_cfg *c, struct kc_diag *d)
+{
+	bool streams = c->mode == KC_MODE_STREAMS;
+	if (!(c->start > 0 && isfinite(c->start)))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "start", "must be > 0");
+	if (!(c->max > 0 && isfinite(c->max)))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max", "must be > 0");
+	if (c->max < c->start)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max",
+				      "%g is below start (%g): max is the highest load to try",
+				      c->max, c->start);
+	if (streams && (c->start != floor(c->start) || c->max != floor(c->max)))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, c->start != floor(c->start) ? "start" : "max",
+				      "stream counts must be whole numbers");
+	if (!(c->growth > 1.0 && c->growth <= 10.0))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "growth",
+				      "must be in (1, 10], e.g. 2");
+	if (!streams && !(c->precision >= 0.005 && c->precision <= 0.5))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "precision",
+				      "must be in [0.005, 0.5] (a fraction: 0.03 = +-3%%)");
+	if (c->max_steps < 2 || c->max_steps > KC_SEARCH_MAX_STEPS)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_steps",
+				      "must be in 2..%d", KC_SEARCH_MAX_STEPS);
+	if (c->max_remeasure < 0 || c->max_remeasure > 4)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_remeasure",
+				      "must be in 0..4");
+	if (c->max_stepdown < 0 || c->max_stepdown > 20)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_stepdown",
+				      "must be in 0..20");
+	if (c->step_duration_ns < INT64_C(1000000000))
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "step_duration",
+				      "must be at least 1s (the in-flight trend needs seconds)");
+	if (c->warmup_ns < 0)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "warmup", "must be >= 0");
+	if (c->threads < 0)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "threads", "must be >= 0");
+	if (c->health.mode != c->mode)
+		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "mode",
+				      "health and search modes differ (a caller bug)");
+	return kc_health_cfg_validate(&c->health, d);
+}
+
+/* ---- [search] from a scenario --------------------------------------- */
+
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+
+static int get_double(struct kc_scenario *sc, const char *key, double lo,
+		      double hi, double *out, struct kc_diag *d)
+{
+	int rc = kc_scenario_get_double(sc, "search", key, lo, hi, out, d);
+	return rc == KC_ENOTFOUND ? KC_OK : rc;
+}
+
+static int get_int(struct kc_scenario *sc, const char *key, int lo, int hi,
+		   int *out, struct kc_diag *d)
+{
+	int64_t v;
+	int rc = kc_scenario_get_i64(sc, "search", key, lo, hi, &v, d);
+	if (rc == KC_ENOTFOUND)
+		return KC_OK;
+	if (rc == KC_OK)
+		*out = (int)v;
+	return rc;
+}
+
+static int get_dur(struct kc_scenario *sc, const char *key, int64_t unit,
+		   int64_t lo, int64_t hi, int64_t *out, struct kc_diag *d)
+{
+	int rc = kc_scenario_get_duration_ns(sc, "search", key, unit, lo, hi, out, d);
+	return rc == KC_ENOTFOUND ? KC_OK : rc;
+}
+
+int kc_search_cfg_from_scenario(struct kc_search_cfg *c, struct kc_scenario *sc,
+				struct kc_diag *d)
+{
+	struct kc_search_cfg t = *c;
+	int rc;
+	const char *file = kc_scenario_name(sc);
+	if ((rc = get_double(sc, "start", 0, 1e9, &t.start, d)) ||
+	    (rc = get_double(sc, "max", 0, 1e9, &t.max, d)) ||
+	    (rc = get_double(sc, "growth", 0, 1e3, &t.growth, d)) ||
+	    (rc = get_double(sc, "precision", 0, 1e3, &t.precision, d)) ||
+	    (rc = get_int(sc, "max_steps", 0, 100000, &t.max_steps, d)) ||
+	    (rc = get_int(sc, "max_remeasure", 0, 100000, &t.max_remeasure, d)) ||
+	    (rc = get_int(sc, "threads", 0, 4096, &t.threads, d)) ||
+	    (rc = get_dur(sc, "step_duration", NS_PER_S, 0, 3600 * NS_PER_S,
+			  &t.step_duration_ns, d)) ||
+	    (rc = get_dur(sc, "warmup", NS_PER_S, 0, 3600 * NS_PER_S, &t.warmup_ns, d)) ||
+	    (rc = get_double(sc, "max_error_rate", 0, 1, &t.health.max_error_rate, d)) ||
+	    (rc = get_double(sc, "min_achieved_ratio", 0, 1, &t.health.min_achieved_ratio, d)))
+		return rc;
+
+	int64_t ns = 0;
+	rc = kc_scenario_get_duration_ns(sc, "search", "slo", NS_PER_MS, 0,
+					 3600 * NS_PER_S, &ns, d);
+	if (rc == KC_OK) {
+		if (ns <= 0) {
+			struct kc_scenario_entry *e = kc_scenario_find(sc, "search", "slo");
+			return kc_diag_set_at(d, KC_EINVAL, file, e ? e->line : 0, "slo",
+					      "an SLO of 0 can never be met: give a latency "
+					      "such as 250ms, or leave slo out for none");
+		}
+		t.health.slo_set = true;
+		t.health.slo_ms = (double)ns / (double)NS_PER_MS;
+	} else if (rc != KC_ENOTFOUND) {
+		return rc;
+	}
+	const char *stat;
+	if (kc_scenario_get_str(sc, "search", "slo_percentile", &stat, d) == KC_OK &&
+	    kc_lat_stat_parse(stat, &t.health.slo_stat) != KC_OK) {
+		struct kc_scenario_entry *e = kc_scenario_find(sc, "search", "slo_percentile");
+		return kc_diag_set_at(d, KC_EINVAL, file, e ? e->line : 0, "slo_percentile",
+				      "'%s' is not one of: p50, p90, p99, p999, mean", stat);
+	}
+	if ((rc = get_dur(sc, "max_lag", NS_PER_MS, 0, 3600 * NS_PER_S, &ns, d)))
+		return rc;
+	if (kc_scenario_find(sc, "search", "max_lag"))
+		t.health.max_lag_ms = (double)ns / (double)NS_PER_MS;
+
+	rc = kc_search_cfg_validate(&t, d);
+	if (rc) {
+		/* Point the message at the line of the key it is about. */
+		struct kc_scenario_entry *e = d && d->key[0] ?
+			kc_scenario_find(sc, "search", d->key) : NULL;
+		if (e && d) {
+			snprintf(d->file, sizeof(d->file), "%s", file);
+			d->line = e->line;
+		}
+		return rc;
+	}
+	*c = t;
+	return KC_OK;
+}
+
+/* ---- the state machine ---------------------------------------------- */
+
+int kc_search_init(struct kc_search *s, const struct kc_search_cfg *cfg,
+		   struct kc_diag *d)
+{
+	int rc = kc_search_cfg_validate(cfg, d);
+	if (rc)
+		return rc;
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	s->phase = PH_BRACKET;
+	s->next = cfg->start;
+	s->lo_step = s->hi_step = -1;
+	s->hi_why = KC_VERDICT_HEALTHY;
+	s->end = KC_END_NONE;
+	return KC_OK;
+}
+
+static bool streams(const struct kc_search *s)
+{
+	return s->cfg.mode == KC_MODE_STREAMS;
+}
+
+static bool converged(const struct kc_search *s)
+{
+	if (!s->have_lo || !s->have_hi)
+		return false;
+	if (streams(s))
+		return s->hi - s->lo <= 1.0;
+	return s->hi <= s->lo * (1.0 + s->cfg.precision) * (1.0 + 1e-9);
+}
+
+static void finish(struct kc_search *s, enum kc_search_end e)
+{
+	s->phase = PH_DONE;
+	s->end = e;
+}
+
+enum kc_search_action kc_search_next(struct kc_search *s, double *offered)
+{
+	KC_ASSERT(s && offered);
+	if (s->phase == PH_DONE)
+		return KC_SEARCH_DONE;
+	KC_ASSERT(s->next > 0 && s->next <= s->cfg.max);
+	s->pending = true;
+	*offered = s->next;
+	return KC_SEARCH_RUN;
+}
+
+/*
+ * The next load to try inside (lo, hi).  With a capacity estimate the first
+ * probe goes just under it; then, for a few probes, a healthy answer steps
+ * up by (1 + precision) and an unhealthy one down by the same, so a good
+ * estimate closes the bracket in two probes and a slightly-off one in three
+ * or four.  Otherwise (or after that) bisect at the geometric mean.
+ */
+/*
+ * When the latency objective ended hi, interpolate where the statistic
+ * crosses the SLO between the latencies measured at lo and hi (false
+ * position), kept at least a quarter of the bracket away from either end
+ * so a convex latency curve cannot stall it on one side.  Returns 0 when it
+ * does not apply.
+ */
+static double interpolate(const struct kc_search *s)
+{
+	if (s->hi_why != KC_VERDICT_LATENCY_SLO || s->lo_step < 0 || s->hi_step < 0)
+		return 0;
+	double l_lo = s->steps[s->lo_step].v.latency_ms;
+	double l_hi = s->steps[s->hi_step].v.latency_ms;
+	double slo = s->cfg.health.slo_ms;
+	if (!(l_hi > l_lo) || !(slo > l_lo) || !(slo < l_hi))
+		return 0;
+	double w = s->hi - s->lo;
+	double x = s->lo + (slo - l_lo) / (l_hi - l_lo) * w;
+	x = fmin(fmax(x, s->lo + w / 4.0), s->hi - w / 4.0);
+	if (streams(s)) {
+		x = round(x);
+		x = fmin(fmax(x, s->lo + 1), s->hi - 1);
+	}
+	return x;
+}
+
+static double probe(struct kc_search *s)
+{
+	double x = interpolate(s);
+	if (x > 0)
+		return x;
+	if (streams(s))
+		return floor(s->lo + (s->hi - s->lo) / 2.0);
+	double p = s->cfg.precision;
+	if (s->guide == 0 && s->est > 0) {
+		double a = s->est * (1.0 - p / 2.0);
+		/* An estimate at or under lo still says "just above lo"; one at
+		 * or over hi says "just under hi". */
+		if (a <= s->lo * (1.0 + p / 4.0))
+			a = s->lo * (1.0 + p);
+		else if (a >= s->hi * (1.0 - p / 4.0))
+			a = s->hi / (1.0 + p);
+		if (a > s->lo * (1.0 + 1e-9) && a < s->hi * (1.0 - 1e-9)) {
+			s->guide = 1;
+			s->guide_load = a;
+			return a;
+		}
+		s->guide = GUIDE_SPENT;
+	} else if (s->guide > 0 && s->guide < GUIDE_SPENT) {
+		/* Was the last guided probe healthy (it became lo) or not? */
+		double n = s->lo == s->guide_load ? s->lo * (1.0 + p) : s->hi / (1.0 + p);
+		s->guide++;
+		if (n > s->lo * (1.0 + 1e-9) && n < s->hi * (1.0 - 1e-9)) {
+			s->guide_load = n;
+			return n;
+		}
+		s->guide = GUIDE_SPENT;
+	}
+	return sqrt(s->lo * s->hi);
+}
+
+/*
+ * Error class names, as results store them (step.h: append-only).  The
+ * stats layer owns kc_errclass_name; analysis links without stats, so it
+ * keeps this copy, pinned to the enum's size.
+ */
+static const char *const errclass_names[] = {
+	"connect", "timeout", "reset", "http4xx", "http5xx", "shed", "throttle",
+	"auth", "model", "proto", "other",
+};
+static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
+	      "one name per error class");
+
+static const char *top_error(const struct kc_step_result *r, uint64_t *count)
+{
+	int best = -1;
+	for (int i = 0; i < KC_EC_COUNT; i++)
+		if (r->errclass[i] > 0 && (best < 0 || r->errclass[i] > r->errclass[best]))
+			best = i;
+	*count = best >= 0 ? r->errclass[best] : 0;
+	return best >= 0 ? errclass_names[best] : "unclassified";
+}
+
+static const char *unit(const struct kc_search *s)
+{
+	return streams(s) ? "streams" : "rps";
+}
+
+/* The load's outcome is decided: move the bracket and pick what is next. */
+static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
+		   const struct kc_step_result *r, const struct kc_step_verdict *v)
+{
+	double load = s->next;
+	int idx = s->nsteps - 1;
+	if (healthy) {
+		if (!s->have_lo || load > s->lo) {
+			s->lo = load;
+			s->lo_step = idx;
+			s->have_lo = true;
+		}
+	} else {
+		if (!s->have_hi || load < s->hi) {
+			s->hi = load;
+			s->hi_step = idx;
+			s->hi_why = why;
+			s->have_hi = true;
+		}
+		/* A server that could not keep up tells us its capacity: what it
+		 * completed flat out.  Overload often shows first as errors
+		 * (requests timing out in the queue), so an errors verdict counts
+		 * too while most requests still succeed; a poor estimate only
+		 * costs the few guided probes before bisection takes over. */
+		bool saturated = why == KC_VERDICT_THROUGHPUT ||
+				 why == KC_VERDICT_INFLIGHT_GROWTH ||
+				 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
+		if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
+		    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
+			s->est = r->achieved;
+	}
+
+	switch (s->phase) {
+	case PH_BRACKET:
+		if (healthy) {
+			if (load >= s->cfg.max) {
+				snprintf(s->diagnosis, sizeof(s->diagnosis),
+					 "still healthy at max = %g %s: the knee is above it "
+					 "(raise max to find it)", s->cfg.max, unit(s));
+				finish(s, KC_END_MAX_REACHED);
+				return;
+			}
+			double n = load * s->cfg.growth;
+			if (streams(s))
+				n = fmax(load + 1, round(n));
+			s->next = fmin(n, s->cfg.max);
+			return;
+		}
+		if (!s->have_lo) {
+			s->phase = PH_STEPDOWN;
+			break;
+		}
+		s->phase = PH_NARROW;
+		break;
+	case PH_STEPDOWN:
+		if (healthy)
+			s->phase = PH_NARROW;
+		break;
+	default:
+		break;
+	}
+
+	if (s->phase == PH_STEPDOWN) {
+		double n = load / s->cfg.growth;
+		if (streams(s))
+			n = floor(n);
+		if (s->stepdowns >= s->cfg.max_stepdown || n < (streams(s) ? 1 : 0.01) ||
+		    (streams(s) && n >= load)) {
+			snprintf(s->diagnosis, sizeof(s->diagnosis),
+				 "unhealthy (%s) even at %g %s after stepping down %d "
+				 "time(s) from start = %g: lower start, or check the endpoint",
+				 kc_verdict_name(why), load, unit(s), s->stepdowns, s->cfg.start);
+			finish(s, KC_END_UNHEALTHY_AT_MIN);
+			return;
+		}
+		s->stepdowns++;
+		s->next = n;
+		return;
+	}
+	if (converged(s)) {
+		finish(s, KC_END_CONVERGED);
+		return;
+	}
+	s->next = probe(s);
+	KC_ASSERT(s->next > s->lo && s->next < s->hi);
+}
+
+/* An invalid step (generator-bound or partial) ends the search. */
+static void end_invalid(struct kc_search *s, struct kc_search_step *st,
+			const struct kc_step_result *r)
+{
+	st->final = st->v.verdict;
+	if (st->v.verdict != KC_VERDICT_GENERATOR_BOUND) {
+		snprintf(s->diagnosis, sizeof(s->diagnosis),
+			 "the run was stopped during the step at %g %s", st->offered, unit(s));
+		finish(s, KC_END_INTERRUPTED);
+		return;
+	}
+	char known[96] = "";
+	if (s->have_lo)
+		snprintf(known, sizeof(known),
+			 "; the endpoint was healthy at %g %s, so its knee is at least that",
+			 s->lo, unit(s));
+	snprintf(s->diagnosis, sizeof(s->diagnosis),
+		 "kneecap's load generator, not the endpoint, fell behind at %g %s "
+		 "(send lag p99 %.0f ms, %llu shed): the step is invalid%s; "
+		 "add generator threads (threads = N) or run a second generator",
+		 st->offered, unit(s), r->lag_p99_ms,
+		 (unsigned long long)r->errclass[KC_EC_SHED], known);
+	finish(s, KC_END_GENERATOR_BOUND);
+}
+
+/*
+ * Every request failed and nothing was ever healthy: a broken target (URL,
+ * credentials, payload), not a knee of 0.  Returns true when it ended the
+ * search.
+ */
+static bool end_all_errors(struct kc_search *s, struct kc_search_step *st,
+			   const struct kc_step_result *r)
+{
+	uint64_t server_errors = r->errors - r->errclass[KC_EC_SHED];
+	if (r->ok != 0 || server_errors == 0 || s->have_lo)
+		return false;
+	uint64_t n;
+	const char *cls = top_error(r, &n);
+	char code[32] = "";
+	if (r->ncodes > 0)
+		snprintf(code, sizeof(code), ", first HTTP status %d", r->codes[0].code);
+	snprintf(s->diagnosis, sizeof(s->diagnosis),
+		 "every request failed at %g %s (%llu errors, most '%s': %llu%s): "
+		 "check the target, credentials and payload; no knee was measured",
+		 st->offered, unit(s), (unsigned long long)server_errors, cls,
+		 (unsigned long long)n, code);
+	st->final = KC_VERDICT_ERRORS;
+	finish(s, KC_END_ALL_ERRORS);
+	return true;
+}
+
+int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
+{
+	KC_ASSERT(s && r);
+	if (!s->pending || s->phase == PH_DONE || s->nsteps >= KC_SEARCH_MAX_STEPS)
+		return KC_EINVAL;
+	s->pending = false;
+
+	struct kc_search_step *st = &s->steps[s->nsteps++];
+	memset(st, 0, sizeof(*st));
+	st->offered = s->next;
+	st->attempt = s->attempts;
+	kc_knee_judge(&s->cfg.health, r, &st->v);
+	const struct kc_step_verdict *v = &st->v;
+	if (st->attempt > 0)
+		s->remeasures++;
+	if (r->duration_ns > 0)
+		s->measured_ns += r->duration_ns;
+	if (s->cfg.mode == KC_MODE_RPS && (v->verdict == KC_VERDICT_THROUGHPUT ||
+					   v->verdict == KC_VERDICT_INFLIGHT_GROWTH))
+		s->saturated_max = fmax(s->saturated_max, r->achieved);
+
+	if (!v->valid) {
+		end_invalid(s, st, r);
+		return KC_OK;
+	}
+	if (end_all_errors(s, st, r))
+		return KC_OK;
+
+	/* Re-measure policy: an ambiguous step, or attempts that disagree, earn
+	 * another measurement of the same load, up to max_remeasure extra. */
+	bool healthy = v->verdict == KC_VERDICT_HEALTHY;
+	s->attempts++;
+	s->healthy_votes += healthy;
+	bool agree = s->healthy_votes == 0 || s->healthy_votes == s->attempts;
+	bool want_more = s->attempts == 1 ? !v->stable : !agree;
+	if (want_more && s->attempts <= s->cfg.max_remeasure &&
+	    s->nsteps < s->cfg.max_steps) {
+		s->pending = false;
+		return KC_OK; /* same load again: s->next unchanged */
+	}
+	/* Majority decides; a tie is unhealthy (the conservative side). */
+	bool load_healthy = 2 * s->healthy_votes > s->attempts;
+	enum kc_verdict why = v->verdict;
+	if (!load_healthy && !agree)
+		why = KC_VERDICT_UNSTABLE;
+	else if (!load_healthy && healthy) {
+		/* last attempt healthy but the majority not: name an unhealthy one */
+		for (int i = s->nsteps - 2; i >= 0 && i >= s->nsteps - s->attempts; i--)
+			if (s->steps[i].v.verdict != KC_VERDICT_HEALTHY)
+				why = s->steps[i].v.verdict;
+	}
+	st->healthy_final = load_healthy;
+	st->final = load_healthy ? KC_VERDICT_HEALTHY : why;
+	s->attempts = 0;
+	s->healthy_votes = 0;
+
+	decide(s, load_healthy, why, r, v);
+	if (s->phase != PH_DONE && s->nsteps >= s->cfg.max_steps) {
+		snprintf(s->diagnosis, sizeof(s->diagnosis),
+			 "step budget (max_steps = %d) spent with the knee between %g and %g %s: "
+			 "raise max_steps or loosen precision",
+			 s->cfg.max_steps, s->have_lo ? s->lo : 0.0,
+			 s->have_hi ? s->hi : s->cfg.max, unit(s));
+		finish(s, KC_END_MAX_STEPS);
+	}
+	return KC_OK;
+}
+
+int kc_search_nsteps(const struct kc_search *s)
+{
+	return s->nsteps;
+}
+
+const struct kc_search_step *kc_search_step(const struct kc_search *s, int i)
+{
+	return i >= 0 && i < s->nsteps ? &s->steps[i] : NULL;
+}
+
+void kc_search_result(const struct kc_search *s, struct kc_knee *out)
+{
+	KC_ASSERT(s && out);
+	struct kc_knee k;
+	memset(&k, 0, sizeof(k));
+	k.mode = s->cfg.mode;
+	k.found = s->have_lo;
+	k.value = s->have_lo ? s->lo : 0.0;
+	k.upper = s->have_hi ? s->hi : 0.0;
+	k.end = s->end;
+	k.ended_by = s->have_hi ? s->hi_why : KC_VERDICT_HEALTHY;
+	if (s->end == KC_END_GENERATOR_BOUND)
+		k.ended_by = KC_VERDICT_GENERATOR_BOUND;
+	k.knee_step = s->have_lo ? s->lo_step : -1;
+	k.upper_step = s->have_hi ? s->hi_step : -1;
+	k.steps = s->nsteps;
+	k.remeasures = s->remeasures;
+	k.measured_ns = s->measured_ns;
+	k.lower_bound = s->have_lo && s->end != KC_END_CONVERGED;
+	if (s->have_lo && s->have_hi)
+		k.precision = streams(s) ? s->hi - s->lo : (s->hi - s->lo) / s->lo;
+	k.saturated_max = s->saturated_max;
+	snprintf(k.diagnosis, sizeof(k.diagnosis), "%s", s->diagnosis);
+	bool capacity_end = k.ended_by == KC_VERDICT_THROUGHPUT ||
+			    k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
+			    k.ended_by == KC_VERDICT_UNSTABLE;
+	if (k.end == KC_END_CONVERGED && capacity_end && k.value > 0 &&
+	    s->saturated_max > 1.1 * k.value)
+		snprintf(k.diagnosis, sizeof(k.diagnosis),
+			 "check: the endpoint completed %.4g rps while overloaded, %.0f%% above "
+			 "this knee; a noisy step may have ended the search early (re-run, or "
+			 "lengthen step_duration)", s->saturated_max,
+			 100.0 * (s->saturated_max / k.value - 1.0));
+	*out = k;
+}
+
+const char *kc_knee_reason(const struct kc_knee *k)
+{
+	if (k->end == KC_END_CONVERGED)
+		return kc_verdict_name(k->ended_by);
+	return kc_search_end_name(k->end);
+}

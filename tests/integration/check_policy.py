@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""check_policy.py - botocore's own parameter validation for the files
+kneecap writes (test helper for test_policy_botocore.sh).
+
+  check_policy.py policy FILE [POLICY_NAME]
+      validate a PutScalingPolicy call whose
+      TargetTrackingScalingPolicyConfiguration is FILE's JSON
+  check_policy.py argv ARGV_LOG DIR
+      rebuild the register-scalable-target and put-scaling-policy calls from
+      the argv a fake `aws` recorded (NUL-separated words, one call per
+      record), load file://... relative to DIR, and validate both
+
+Exit 0 when botocore finds no errors, 1 with its report otherwise.
+Uses Debian's botocore (run with /usr/bin/python3).
+"""
+import json
+import os
+import sys
+
+import botocore.session
+import botocore.validate
+
+MODEL = botocore.session.get_session().get_service_model("application-autoscaling")
+
+
+def validate(op_name, params):
+    op = MODEL.operation_model(op_name)
+    report = botocore.validate.ParamValidator().validate(params, op.input_shape)
+    if report.has_errors():
+        print(f"{op_name}: {report.generate_report()}")
+        return False
+    # ParamValidator checks types, required members and lengths, not enums:
+    # check the metric type against the model's enum where the model knows it.
+    cfg = params.get("TargetTrackingScalingPolicyConfiguration")
+    if cfg and "PredefinedMetricSpecification" in cfg:
+        shape = op.input_shape.members["TargetTrackingScalingPolicyConfiguration"]
+        enum = shape.members["PredefinedMetricSpecification"].members["PredefinedMetricType"].enum
+        mtype = cfg["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        if mtype not in enum:
+            if "HighResolution" in mtype:
+                # Added to the API on 2024-07-25; older botocore models lack it.
+                print(f"# note: botocore {botocore.__version__} predates {mtype}; enum not checked")
+            else:
+                print(f"{op_name}: PredefinedMetricType {mtype!r} not in {enum}")
+                return False
+    return True
+
+
+def policy_params(cfg, name="kneecap-test"):
+    return {
+        "PolicyName": name,
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/product-tagger/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": cfg,
+    }
+
+
+def options(words):
+    """--flag value pairs to a dict; the AWS CLI's global options removed."""
+    out = {}
+    it = iter(words)
+    for w in it:
+        if not w.startswith("--"):
+            raise SystemExit(f"unexpected word {w!r}")
+        out[w[2:]] = next(it)
+    return out
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "policy":
+        with open(sys.argv[2]) as f:
+            cfg = json.load(f)
+        name = sys.argv[3] if len(sys.argv) > 3 else "kneecap-test"
+        return 0 if validate("PutScalingPolicy", policy_params(cfg, name)) else 1
+    if mode != "argv":
+        raise SystemExit("usage: check_policy.py policy FILE | argv LOG DIR")
+    with open(sys.argv[2], "rb") as f:
+        records = [r for r in f.read().split(b"\x1e") if r]
+    calls = [[w.decode() for w in r.split(b"\0")[:-1]] for r in records]
+    ok = True
+    seen = []
+    for call in calls:
+        if call[:1] != ["application-autoscaling"]:
+            print(f"not an application-autoscaling call: {call[:2]}")
+            return 1
+        sub = call[1]
+        o = options(call[2:])
+        o.pop("region", None)
+        o.pop("profile", None)
+        seen.append(sub)
+        if sub == "register-scalable-target":
+            params = {
+                "ServiceNamespace": o.pop("service-namespace"),
+                "ResourceId": o.pop("resource-id"),
+                "ScalableDimension": o.pop("scalable-dimension"),
+                "MinCapacity": int(o.pop("min-capacity")),
+                "MaxCapacity": int(o.pop("max-capacity")),
+            }
+            ok &= validate("RegisterScalableTarget", params)
+        elif sub == "put-scaling-policy":
+            src = o.pop("target-tracking-scaling-policy-configuration")
+            if not src.startswith("file://"):
+                print(f"policy not given as file://: {src!r}")
+                return 1
+            with open(os.path.join(sys.argv[3], src[len("file://"):])) as f:
+                cfg = json.load(f)
+            params = {
+                "PolicyName": o.pop("policy-name"),
+                "ServiceNamespace": o.pop("service-namespace"),
+                "ResourceId": o.pop("resource-id"),
+                "ScalableDimension": o.pop("scalable-dimension"),
+                "PolicyType": o.pop("policy-type"),
+                "TargetTrackingScalingPolicyConfiguration": cfg,
+            }
+            ok &= validate("PutScalingPolicy", params)
+        else:
+            print(f"unexpected subcommand {sub}")
+            return 1
+        if o:
+            print(f"{sub}: options botocore would not accept: {sorted(o)}")
+            ok = False
+    if seen != ["register-scalable-target", "put-scaling-policy"]:
+        print(f"calls made: {seen}")
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

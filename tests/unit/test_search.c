@@ -1,0 +1,749 @@
+/*
+ * test_search.c - the search controller driven by a pure endpoint model.
+ *
+ * The model maps an offered load to what the engine would measure on a
+ * deterministic-capacity queue: achieved = min(sent, capacity) (or a soft
+ * saturation curve), the queue grows at (sent - served) so in-flight rises
+ * across the step, latency follows an M/M/c-like curve below capacity and
+ * the queueing delay above it, with seeded Gaussian noise on every signal.
+ * The "true knee" each test compares with is found by scanning the
+ * noiseless model with the same health rules, so the tests check the
+ * search, not the model.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/err.h"
+#include "kneecap/knee.h"
+#include "kneecap/scenario.h"
+#include "kneecap/search.h"
+
+struct model {
+	double cap;        /* rps the server completes at saturation */
+	double base_ms;    /* service time at low load */
+	int slots;         /* parallel slots (shapes the latency curve) */
+	double soft_n;     /* 0 = sharp; else served = x / (1 + (x/cap)^n)^(1/n) */
+	double err_onset;  /* rps where errors start (0 = never) */
+	double err_slope;  /* error fraction per rps above the onset */
+	double gen_max;    /* the generator cannot send more than this (0 = no limit) */
+	bool gen_flag;     /* ... and the engine flags it (else only lag shows it) */
+	bool all_errors;   /* every request fails (bad credentials, wrong URL) */
+	bool overload_timeouts; /* overload: half the excess times out (SageMaker-like) */
+	double noise;      /* relative sd of achieved; in-flight sd = noise x 10 x sqrt(level) */
+	uint64_t rng;
+	double dur_s;
+	/* streams: mean latency = s_base + s_per x streams */
+	double s_base, s_per;
+	/* flapping: alternate healthy/unhealthy at this load */
+	double flap_at;
+	int calls;
+};
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double gauss(struct model *m)
+{
+	if (m->noise == 0)
+		return 0;
+	double u1 = ((double)(splitmix(&m->rng) >> 11) + 1.0) / 9007199254740993.0;
+	double u2 = (double)(splitmix(&m->rng) >> 11) / 9007199254740992.0;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static struct model model_default(double cap)
+{
+	struct model m;
+	memset(&m, 0, sizeof(m));
+	m.cap = cap;
+	m.base_ms = 35;
+	m.slots = 4;
+	m.dur_s = 20;
+	m.rng = 1;
+	return m;
+}
+
+/* What the engine would report for a step at `offered` rps. */
+static struct kc_step_result run_rps(struct model *m, double offered)
+{
+	struct kc_step_result s;
+	memset(&s, 0, sizeof(s));
+	m->calls++;
+	double dur = m->dur_s;
+	s.offered = offered;
+	s.duration_ns = (int64_t)(dur * 1e9);
+	s.scheduled = (uint64_t)llround(offered * dur);
+	double sendable = offered;
+	s.lag_p99_ms = 2;
+	if (m->gen_max > 0 && offered > m->gen_max) {
+		sendable = m->gen_max;
+		s.lag_p99_ms = 1000.0 * (offered - m->gen_max) * dur / offered;
+		s.generator_bound = m->gen_flag;
+	}
+	double served = fmin(sendable, m->cap);
+	if (m->soft_n > 0)
+		served = sendable / pow(1.0 + pow(sendable / m->cap, m->soft_n), 1.0 / m->soft_n);
+	double growth = sendable - served; /* queue growth, requests/s */
+	double rho = fmin(served / m->cap, 0.98);
+	double w_ms = m->base_ms * (1.0 + pow(rho, m->slots) / (m->slots * (1.0 - rho)));
+	double level = served * w_ms / 1000.0;
+	double wait_ms = growth > 0 ? 1000.0 * growth * dur / 2.0 / served : 0.0;
+
+	double served_n = served * (1.0 + m->noise * gauss(m));
+	double err_frac = 0;
+	if (m->err_onset > 0 && sendable > m->err_onset)
+		err_frac = fmin(1.0, (sendable - m->err_onset) * m->err_slope);
+	if (m->all_errors)
+		err_frac = 1.0;
+	s.sent = (uint64_t)llround(sendable * dur);
+	s.completed = (uint64_t)llround(served_n * dur);
+	s.errors = (uint64_t)llround(served_n * dur * err_frac);
+	s.errclass[KC_EC_HTTP5XX] = s.errors;
+	if (m->all_errors) {
+		s.errclass[KC_EC_HTTP5XX] = 0;
+		s.errclass[KC_EC_AUTH] = s.errors;
+		s.codes[0].code = 403;
+		s.codes[0].count = s.errors;
+		s.ncodes = 1;
+	}
+	s.ok = s.completed - s.errors;
+	if (m->overload_timeouts && growth > 0) {
+		uint64_t timeouts = (uint64_t)llround(growth * dur * 0.5);
+		s.errclass[KC_EC_TIMEOUT] += timeouts;
+		s.errors += timeouts;
+		s.completed += timeouts;
+	}
+	s.achieved = (double)s.ok / dur;
+
+	double mean = w_ms + wait_ms;
+	s.latency.mean = mean;
+	s.latency.p50 = 0.8 * mean;
+	s.latency.p90 = 1.2 * mean + 2.0 * (w_ms - m->base_ms);
+	s.latency.p99 = 1.5 * mean + 4.0 * (w_ms - m->base_ms) + wait_ms;
+	s.latency.p999 = 1.2 * s.latency.p99;
+	s.latency.max = 1.5 * s.latency.p99;
+	s.latency.count = (int64_t)s.ok;
+	s.service = s.latency;
+
+	double in_sd = m->noise * 10.0 * sqrt(level + 1.0);
+	s.inflight_start = fmax(0, level + in_sd * gauss(m));
+	s.inflight_end = fmax(0, level + growth * dur + in_sd * gauss(m));
+	s.inflight_slope = growth + in_sd / dur * 2.0 * gauss(m);
+	s.inflight_max = (uint32_t)(s.inflight_end + level + 1);
+	/* Flapping load: odd calls just healthy (ambiguous, 97.5% of offered),
+	 * even calls clearly short (90%). */
+	if (m->flap_at > 0 && fabs(offered - m->flap_at) < 1e-9)
+		s.achieved = offered * (m->calls % 2 ? 0.975 : 0.9);
+	return s;
+}
+
+/* Streams: `offered` streams held, latency rising linearly with the count. */
+static struct kc_step_result run_streams(struct model *m, double offered)
+{
+	struct kc_step_result s;
+	memset(&s, 0, sizeof(s));
+	s.offered = offered;
+	s.achieved = offered;
+	s.duration_ns = (int64_t)(m->dur_s * 1e9);
+	s.sent = s.completed = s.ok = (uint64_t)(offered * 100);
+	s.latency.mean = m->s_base + m->s_per * offered;
+	s.latency.p99 = 2 * s.latency.mean;
+	s.latency.count = (int64_t)s.ok;
+	return s;
+}
+
+struct outcome {
+	struct kc_knee k;
+	int runs;
+};
+
+static struct outcome drive(struct kc_search_cfg *cfg, struct model *m)
+{
+	struct kc_search s;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_search_init(&s, cfg, &d), KC_OK);
+	struct outcome o = {.runs = 0};
+	double offered;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN) {
+		assert_true(offered > 0 && offered <= cfg->max);
+		assert_true(o.runs < KC_SEARCH_MAX_STEPS);
+		struct kc_step_result r = cfg->mode == KC_MODE_STREAMS ?
+			run_streams(m, offered) : run_rps(m, offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		if (getenv("KC_TRACE")) {
+			const struct kc_search_step *t = kc_search_step(&s, o.runs);
+			print_message("  %8.3f %-16s stable=%d ratio=%.3f growth=%.1f tol=%.1f lat=%.1f\n",
+				      t->offered, kc_verdict_name(t->v.verdict), t->v.stable,
+				      t->v.achieved_ratio, t->v.inflight_growth,
+				      t->v.inflight_tol, t->v.latency_ms);
+		}
+		o.runs++;
+	}
+	kc_search_result(&s, &o.k);
+	assert_int_equal(o.k.steps, o.runs);
+	assert_true(o.runs <= cfg->max_steps);
+	return o;
+}
+
+/* The lowest load (0.05% grid) the noiseless model fails under cfg. */
+static double true_knee(const struct kc_search_cfg *cfg, struct model m)
+{
+	m.noise = 0;
+	double lo = cfg->start / 64, hi = cfg->max;
+	for (double x = lo; x <= hi; x *= 1.0005) {
+		struct kc_step_result r = run_rps(&m, x);
+		struct kc_step_verdict v;
+		kc_knee_judge(&cfg->health, &r, &v);
+		if (v.verdict != KC_VERDICT_HEALTHY)
+			return x;
+	}
+	return INFINITY;
+}
+
+static struct kc_search_cfg rps_cfg(void)
+{
+	struct kc_search_cfg c;
+	kc_search_cfg_default(&c, KC_MODE_RPS);
+	return c;
+}
+
+/* The knee is a healthy load, within the precision below the true edge. */
+static void assert_within(const struct kc_knee *k, double truth, double p)
+{
+	if (!(k->value <= truth * (1.0 + 1e-9) && k->value >= truth * (1.0 - p) - 1e-9))
+		print_message("knee %g, true %g, precision %g\n", k->value, truth, p);
+	assert_true(k->value <= truth * (1.0 + 1e-9));
+	assert_true(k->value >= truth * (1.0 - p) - 1e-9);
+}
+
+static void test_sharp_knee(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(50);
+	double truth = true_knee(&c, m);
+	assert_true(truth >= 50 && truth <= 51.5); /* the in-flight rule's edge */
+	struct outcome o = drive(&c, &m);
+	assert_true(o.k.found);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_false(o.k.lower_bound);
+	assert_within(&o.k, truth, c.precision);
+	assert_true(o.k.upper <= o.k.value * (1 + c.precision) + 1e-9);
+	assert_true(o.k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
+		    o.k.ended_by == KC_VERDICT_THROUGHPUT);
+	assert_string_equal(kc_knee_reason(&o.k), kc_verdict_name(o.k.ended_by));
+	assert_true(o.k.measured_ns == (int64_t)o.runs * INT64_C(20000000000));
+	assert_true(o.k.saturated_max >= 49.9 && o.k.saturated_max <= 50.1);
+	assert_string_equal(o.k.diagnosis, ""); /* converged cleanly: no note */
+	/* 10, 20, 40, 80 to bracket; 2 guided probes to close, the last one
+	 * re-measured because its in-flight growth sits near the tolerance. */
+	print_message("sharp 50 rps knee from start 10 (x2): %d steps, knee %g\n",
+		      o.runs, o.k.value);
+	assert_true(o.runs <= 7);
+}
+
+/* Growth x1.5 against x2, and plain bisection, for the record. */
+static void test_growth_choice(void **state)
+{
+	(void)state;
+	double growths[] = {1.5, 2.0, 3.0};
+	for (size_t i = 0; i < 3; i++) {
+		struct kc_search_cfg c = rps_cfg();
+		c.growth = growths[i];
+		int total = 0, worst = 0;
+		/* capacities spread over an octave, so no growth gets lucky */
+		for (double cap = 40; cap < 80; cap += 2.5) {
+			struct model m = model_default(cap);
+			struct outcome o = drive(&c, &m);
+			assert_int_equal(o.k.end, KC_END_CONVERGED);
+			assert_within(&o.k, true_knee(&c, m), c.precision);
+			total += o.runs;
+			worst = o.runs > worst ? o.runs : worst;
+		}
+		print_message("growth x%.1f: mean %.2f steps, worst %d (knees 40-80 rps, start 10)\n",
+			      growths[i], total / 16.0, worst);
+		assert_true(worst <= 12);
+	}
+}
+
+static void test_soft_knee(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(200);
+	m.soft_n = 12;
+	double truth = true_knee(&c, m);
+	assert_true(truth > 100 && truth < 200);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_within(&o.k, truth, c.precision);
+	print_message("soft knee (true %.1f rps): %d steps, knee %g\n", truth, o.runs, o.k.value);
+	assert_true(o.runs <= 14);
+}
+
+static void test_noisy(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	int worst = 0, remeasured = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		struct model m = model_default(50);
+		m.noise = 0.01;
+		m.rng = seed;
+		double truth = true_knee(&c, m);
+		struct outcome o = drive(&c, &m);
+		assert_true(o.k.found);
+		assert_true(o.k.end == KC_END_CONVERGED);
+		/* Noise may move the edge a little either way: the acceptance band
+		 * against the nominal capacity is -8%..+2%. */
+		if (!(o.k.value >= 50 * 0.92 && o.k.value <= truth * 1.02))
+			print_message("seed %llu: knee %g true %g\n",
+				      (unsigned long long)seed, o.k.value, truth);
+		assert_true(o.k.value >= 50 * 0.92);
+		assert_true(o.k.value <= truth * 1.02);
+		worst = o.runs > worst ? o.runs : worst;
+		remeasured += o.k.remeasures;
+	}
+	print_message("noisy (1%% sd, 40 seeds): worst %d steps, %d re-measures in all\n",
+		      worst, remeasured);
+	assert_true(worst <= 14);
+}
+
+static void test_errors_first(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(200);
+	m.err_onset = 70;
+	m.err_slope = 0.002; /* 1% errors at 75 rps */
+	double truth = true_knee(&c, m);
+	assert_true(truth > 74 && truth < 77);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_int_equal(o.k.ended_by, KC_VERDICT_ERRORS);
+	assert_string_equal(kc_knee_reason(&o.k), "errors");
+	assert_within(&o.k, truth, c.precision);
+}
+
+static void test_overload_as_timeouts(void **state)
+{
+	(void)state;
+	/* Overload shows up as queue timeouts (errors) before anything else:
+	 * the overshot step is an "errors" step, but its successes still
+	 * estimate the capacity. */
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(50);
+	m.overload_timeouts = true;
+	double truth = true_knee(&c, m);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_within(&o.k, truth, c.precision);
+	print_message("overload as timeouts (true %.2f rps): %d steps, ended by %s\n",
+		      truth, o.runs, kc_verdict_name(o.k.ended_by));
+	assert_true(o.runs <= 8);
+}
+
+static void test_latency_slo_first(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.health.slo_set = true;
+	c.health.slo_ms = 150;  /* p99 */
+	struct model m = model_default(100);
+	double truth = true_knee(&c, m);
+	assert_true(truth > 40 && truth < 95);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_int_equal(o.k.ended_by, KC_VERDICT_LATENCY_SLO);
+	assert_within(&o.k, truth, c.precision);
+	print_message("latency-SLO knee (true %.1f rps): %d steps\n", truth, o.runs);
+}
+
+static void test_never_saturates(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.max = 300;
+	struct model m = model_default(1000);
+	struct outcome o = drive(&c, &m);
+	assert_true(o.k.found);
+	assert_int_equal(o.k.end, KC_END_MAX_REACHED);
+	assert_true(o.k.value == 300);
+	assert_true(o.k.lower_bound);
+	assert_true(o.k.upper == 0);
+	assert_string_equal(kc_knee_reason(&o.k), "max_reached");
+	assert_non_null(strstr(o.k.diagnosis, "raise max"));
+	assert_int_equal(o.runs, 6); /* 10 20 40 80 160 300 */
+}
+
+static void test_generator_bound(void **state)
+{
+	(void)state;
+	for (int flag = 0; flag < 2; flag++) {
+		struct kc_search_cfg c = rps_cfg();
+		struct model m = model_default(1000);
+		m.gen_max = 100;
+		m.gen_flag = flag;
+		struct outcome o = drive(&c, &m);
+		assert_int_equal(o.k.end, KC_END_GENERATOR_BOUND);
+		assert_int_equal(o.k.ended_by, KC_VERDICT_GENERATOR_BOUND);
+		assert_true(o.k.found);
+		assert_true(o.k.lower_bound);
+		assert_true(o.k.value == 80); /* the last healthy, never 160 */
+		assert_non_null(strstr(o.k.diagnosis, "generator"));
+		assert_non_null(strstr(o.k.diagnosis, "threads"));
+		assert_non_null(strstr(o.k.diagnosis, "second generator"));
+		assert_string_equal(kc_knee_reason(&o.k), "generator_bound");
+	}
+}
+
+static void test_all_errors(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(50);
+	m.all_errors = true;
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.runs, 1); /* ends at once, no step-down */
+	assert_false(o.k.found);
+	assert_int_equal(o.k.end, KC_END_ALL_ERRORS);
+	assert_true(o.k.value == 0);
+	assert_non_null(strstr(o.k.diagnosis, "every request failed"));
+	assert_non_null(strstr(o.k.diagnosis, "auth"));
+	assert_non_null(strstr(o.k.diagnosis, "403"));
+	assert_string_equal(kc_knee_reason(&o.k), "all_errors");
+}
+
+static void test_start_above_knee(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.start = 400;
+	struct model m = model_default(50);
+	double truth = true_knee(&c, m);
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_within(&o.k, truth, c.precision);
+	print_message("start 400 above a 50 rps knee: %d steps\n", o.runs);
+
+	/* Nothing is healthy however low: bounded step-down, clear message. */
+	c = rps_cfg();
+	c.max_stepdown = 3;
+	m = model_default(0.5);
+	o = drive(&c, &m);
+	assert_false(o.k.found);
+	assert_int_equal(o.k.end, KC_END_UNHEALTHY_AT_MIN);
+	assert_int_equal(o.runs, 4);
+	assert_non_null(strstr(o.k.diagnosis, "lower start"));
+}
+
+static void test_max_steps(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.max_steps = 4;
+	c.precision = 0.005;
+	struct model m = model_default(50);
+	m.soft_n = 12;
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.runs, 4);
+	assert_int_equal(o.k.end, KC_END_MAX_STEPS);
+	assert_true(o.k.lower_bound);
+	assert_non_null(strstr(o.k.diagnosis, "max_steps"));
+}
+
+static void test_remeasure(void **state)
+{
+	(void)state;
+	/* A load that flips between just-healthy (ambiguous) and unhealthy:
+	 * measured at most 1 + max_remeasure times, the majority decides. */
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(1000);
+	m.flap_at = 40;
+	c.max = 40;
+	struct outcome o = drive(&c, &m);
+	/* 10 20 40(a: call 3, healthy but ambiguous) 40(b: unhealthy)
+	 * 40(c: healthy): 2 of 3 healthy. */
+	assert_int_equal(o.runs, 5);
+	assert_int_equal(o.k.remeasures, 2);
+	assert_int_equal(o.k.end, KC_END_MAX_REACHED);
+	assert_true(o.k.value == 40);
+
+	/* With no re-measures allowed, the first measurement stands. */
+	c.max_remeasure = 0;
+	m = model_default(1000);
+	m.flap_at = 40;
+	m.calls = 1; /* the 40 rps step is call 4: unhealthy */
+	o = drive(&c, &m);
+	assert_int_equal(o.k.remeasures, 0);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_true(o.k.value < 40 && o.k.value >= 40 / 1.03);
+}
+
+static void test_unstable_verdict(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.max = 40;
+	c.max_remeasure = 1;
+	struct model m = model_default(1000);
+	m.flap_at = 40;
+	struct outcome o = drive(&c, &m);
+	/* Replay to look at the steps: two attempts at 40 disagreed, a tie,
+	 * which is conservatively unhealthy and named "unstable". */
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	m = model_default(1000);
+	m.flap_at = 40;
+	double offered;
+	for (int i = 0; i < 4 && kc_search_next(&s, &offered) == KC_SEARCH_RUN; i++) {
+		struct kc_step_result r = run_rps(&m, offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	const struct kc_search_step *a = kc_search_step(&s, 2), *b = kc_search_step(&s, 3);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a->offered == 40 && b->offered == 40);
+	assert_int_equal(a->attempt, 0);
+	assert_int_equal(b->attempt, 1);
+	assert_int_equal(a->v.verdict, KC_VERDICT_HEALTHY);
+	assert_false(a->v.stable);
+	assert_false(b->healthy_final);
+	assert_int_equal(b->final, KC_VERDICT_UNSTABLE);
+	assert_null(kc_search_step(&s, 99));
+	assert_int_equal(o.k.ended_by, KC_VERDICT_UNSTABLE);
+	assert_true(o.k.upper == 40);
+	assert_true(o.k.value < 40);
+}
+
+static void test_suspicious_knee(void **state)
+{
+	(void)state;
+	/* Healthy to 40, short of throughput above it, yet the 80 rps step
+	 * completed 50 rps: a knee near 40 is flagged for a re-run. */
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(1000);
+	double offered;
+	int n = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && n++ < 30) {
+		struct kc_step_result r = run_rps(&m, offered);
+		if (offered > 40.5) {
+			r.achieved = offered >= 80 ? 50 : 0.9 * offered;
+			r.ok = r.completed = (uint64_t)(r.achieved * 20);
+		}
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value >= 40 / 1.03 && k.value <= 40.5);
+	assert_true(k.saturated_max == 50);
+	assert_non_null(strstr(k.diagnosis, "completed 50 rps while overloaded"));
+}
+
+static void test_record_without_run(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(50);
+	struct kc_step_result r = run_rps(&m, 10);
+	assert_int_equal(kc_search_record(&s, &r), KC_EINVAL);
+	double a, b;
+	assert_int_equal(kc_search_next(&s, &a), KC_SEARCH_RUN);
+	assert_int_equal(kc_search_next(&s, &b), KC_SEARCH_RUN);
+	assert_true(a == b && a == 10);
+}
+
+static void test_streams(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c;
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	struct model m = model_default(0);
+	m.s_base = 190;
+	m.s_per = 25; /* mean 390 ms at 8 streams, 415 at 9 */
+	struct outcome o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_CONVERGED);
+	assert_true(o.k.value == 8);
+	assert_true(o.k.upper == 9);
+	assert_int_equal(o.k.ended_by, KC_VERDICT_LATENCY_SLO);
+	assert_true(o.k.precision == 1);
+	print_message("streams knee 8 from start 1: %d steps\n", o.runs);
+	assert_true(o.runs <= 8);
+
+	/* Start above the knee. */
+	c.start = 64;
+	o = drive(&c, &m);
+	assert_true(o.k.value == 8);
+
+	/* Never over the limit within max. */
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	c.max = 20;
+	m.s_per = 1;
+	o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_MAX_REACHED);
+	assert_true(o.k.value == 20);
+
+	/* Unhealthy at one stream. */
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	m.s_base = 500;
+	o = drive(&c, &m);
+	assert_int_equal(o.k.end, KC_END_UNHEALTHY_AT_MIN);
+	assert_false(o.k.found);
+}
+
+static void test_cfg_validate(void **state)
+{
+	(void)state;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_search_cfg c = rps_cfg();
+	assert_int_equal(kc_search_cfg_validate(&c, &d), KC_OK);
+	c.max = 5;
+	assert_int_equal(kc_search_cfg_validate(&c, &d), KC_EINVAL);
+	assert_string_equal(d.key, "max");
+	c = rps_cfg();
+	c.growth = 1.0;
+	assert_int_equal(kc_search_cfg_validate(&c, &d), KC_EINVAL);
+	assert_string_equal(d.key, "growth");
+	c = rps_cfg();
+	c.max_steps = 1000;
+	assert_int_equal(kc_search_cfg_validate(&c, &d), KC_EINVAL);
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	c.start = 1.5;
+	assert_int_equal(kc_search_cfg_validate(&c, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "whole"));
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, &d), KC_EINVAL);
+}
+
+static int parse(struct kc_scenario **sc, const char *text)
+{
+	struct kc_diag d;
+	return kc_scenario_parse(sc, "scenarios/t.ini", text, &d);
+}
+
+static void test_from_scenario(void **state)
+{
+	(void)state;
+	struct kc_scenario *sc = NULL;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(parse(&sc,
+		"[search]\n"
+		"start = 5\n"
+		"max = 400\n"
+		"growth = 1.5\n"
+		"precision = 0.02\n"
+		"step_duration = 15s\n"
+		"warmup = 3\n"
+		"slo = 250ms\n"
+		"slo_percentile = p90\n"
+		"max_error_rate = 0.005\n"
+		"min_achieved_ratio = 0.95\n"
+		"max_steps = 30\n"
+		"max_remeasure = 1\n"
+		"max_lag = 50\n"
+		"threads = 4\n"), KC_OK);
+	struct kc_search_cfg c = rps_cfg();
+	assert_int_equal(kc_search_cfg_from_scenario(&c, sc, &d), KC_OK);
+	assert_true(c.start == 5 && c.max == 400 && c.growth == 1.5);
+	assert_true(c.precision == 0.02);
+	assert_true(c.step_duration_ns == INT64_C(15000000000));
+	assert_true(c.warmup_ns == INT64_C(3000000000));
+	assert_true(c.health.slo_set && c.health.slo_ms == 250);
+	assert_int_equal(c.health.slo_stat, KC_STAT_P90);
+	assert_true(c.health.max_error_rate == 0.005);
+	assert_true(c.health.min_achieved_ratio == 0.95);
+	assert_int_equal(c.max_steps, 30);
+	assert_int_equal(c.max_remeasure, 1);
+	assert_true(c.health.max_lag_ms == 50);
+	assert_int_equal(c.threads, 4);
+	assert_int_equal(kc_scenario_check_unused(sc, &d), KC_OK);
+	kc_scenario_free(sc);
+
+	/* No [search] at all: defaults stand. */
+	struct kc_search_cfg c2 = rps_cfg();
+	assert_int_equal(kc_search_cfg_from_scenario(&c2, NULL, &d), KC_OK);
+	assert_true(c2.start == 10 && !c2.health.slo_set);
+}
+
+static void expect_bad(const char *text, const char *key, int line, const char *words)
+{
+	struct kc_scenario *sc = NULL;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(parse(&sc, text), KC_OK);
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search_cfg before = c;
+	assert_int_equal(kc_search_cfg_from_scenario(&c, sc, &d), KC_EINVAL);
+	assert_memory_equal(&c, &before, sizeof(c)); /* untouched on failure */
+	char msg[1024];
+	kc_diag_format(&d, msg, sizeof(msg));
+	if (strcmp(d.key, key) || d.line != line || !strstr(msg, words))
+		print_message("got: %s\n", msg);
+	assert_string_equal(d.file, "scenarios/t.ini");
+	assert_string_equal(d.key, key);
+	assert_int_equal(d.line, line);
+	assert_non_null(strstr(msg, words));
+	kc_scenario_free(sc);
+}
+
+static void test_scenario_errors(void **state)
+{
+	(void)state;
+	expect_bad("[search]\nstart = 100\nmax = 50\n", "max", 3, "below start");
+	expect_bad("[search]\n# latency objective\nslo = 0\n", "slo", 3, "SLO of 0");
+	expect_bad("[search]\nslo = 0ms\n", "slo", 2, "leave slo out");
+	expect_bad("[search]\nslo_percentile = p95\n", "slo_percentile", 2, "p999");
+	expect_bad("[search]\ngrowth = 1\n", "growth", 2, "(1, 10]");
+	expect_bad("[search]\nstart = fast\n", "start", 2, "not a number");
+	expect_bad("[search]\nprecision = 3\n", "precision", 2, "0.03");
+	expect_bad("[search]\nmax_error_rate = 2\n", "max_error_rate", 2, "range");
+	expect_bad("[search]\nstep_duration = 0.5s\n", "step_duration", 2, "at least 1s");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sharp_knee),
+		cmocka_unit_test(test_growth_choice),
+		cmocka_unit_test(test_soft_knee),
+		cmocka_unit_test(test_noisy),
+		cmocka_unit_test(test_errors_first),
+		cmocka_unit_test(test_overload_as_timeouts),
+		cmocka_unit_test(test_latency_slo_first),
+		cmocka_unit_test(test_never_saturates),
+		cmocka_unit_test(test_generator_bound),
+		cmocka_unit_test(test_all_errors),
+		cmocka_unit_test(test_start_above_knee),
+		cmocka_unit_test(test_max_steps),
+		cmocka_unit_test(test_remeasure),
+		cmocka_unit_test(test_unstable_verdict),
+		cmocka_unit_test(test_suspicious_knee),
+		cmocka_unit_test(test_record_without_run),
+		cmocka_unit_test(test_streams),
+		cmocka_unit_test(test_cfg_validate),
+		cmocka_unit_test(test_from_scenario),
+		cmocka_unit_test(test_scenario_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
