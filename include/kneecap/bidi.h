@@ -55,8 +55,10 @@ struct kc_bidi_profile {
 	uint64_t fault_goaway_after;  /* after the Nth stream opens: GOAWAY + close its connection */
 	uint64_t fault_reset_stream;  /* RST_STREAM the Nth stream at its first chunk */
 	uint64_t fault_corrupt_reply; /* flip a CRC byte of the Nth reply overall */
-	const char *capture_path;     /* test hook: raw request DATA of the first
-				       * stream is written here (borrowed) */
+	const char *capture_path;     /* test hook: raw request DATA of stream
+				       * number capture_stream is written here
+				       * (borrowed) */
+	uint64_t capture_stream;      /* 1-based; 0 means 1 */
 };
 
 /* Fills the defaults named above (the g5.2xlarge-like profile: 10 streams

@@ -112,7 +112,8 @@ static const struct option longopts[] = {
 	{"instance-type", required_argument, NULL, O_ITYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
-	/* test hook: the emulator writes the first stream's request bytes here */
+	/* test hook: the emulator writes the request bytes of the first stream
+	 * after the probe here */
 	{"emulator-capture", required_argument, NULL, O_CAPTURE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -354,6 +355,7 @@ static int setup_target(struct run *r)
 		snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
 		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
 		r->bp.capture_path = o->capture;
+		r->bp.capture_stream = 2; /* the first stream after the probe's */
 		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
 			cli_diag_error("streams: emulator", &d);
 			return KC_EXIT_USAGE;

@@ -569,7 +569,7 @@ static int on_data_chunk_recv(nghttp2_session *ses, uint8_t flags, int32_t id,
 	struct slot *s = nghttp2_session_get_stream_user_data(ses, id);
 	if (!s || !s->counted)
 		return 0;
-	if (b->capture && s->ordinal == 1)
+	if (b->capture && s->ordinal == (b->p.capture_stream ? b->p.capture_stream : 1))
 		fwrite(data, 1, len, b->capture);
 	while (len > 0) {
 		size_t used = 0;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test_streams.sh - `kneecap streams` against the emulator's streaming half on
+# loopback: it finds the exact stream limit of the g5.2xlarge-like profile
+# (10 under 400 ms mean) within one stream and recommends 7-8; the frames it
+# sends parse with botocore; bad input and an unreachable target exit 2 / 3.
+. "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+scen="$KC_SRCDIR/scenarios/streams-g5-2xlarge.ini"
+
+# json_get FILE EXPR: evaluates a Python expression over the document `d`.
+json_get() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# 1. The seed's example.  Short steps keep the test quick; the limit is exact
+#    in the model, so the knee must be 10 +- 1 and the target 7-8.
+out="$TMP/g5"
+if timeout 240 "$KNEECAP" streams "$scen" --step-duration 1500ms --warmup 1s --start 4 \
+	--out "$out" -q >"$TMP/g5.txt" 2>"$TMP/g5.err"; then
+	ok "streams on the g5.2xlarge-like profile completes"
+else
+	fail "streams on the g5.2xlarge-like profile (exit $?)"; sed 's/^/    /' "$TMP/g5.err" | head
+fi
+for f in result.json steps.csv latency.hlog scaling-policy.json apply.sh; do
+	[ -s "$out/$f" ] && ok "writes $f" || fail "no $f"
+done
+knee=$(json_get "$out/result.json" 'd["knee"]["value"]' 2>/dev/null)
+tv=$(json_get "$out/result.json" 'd["recommendation"]["target_value"]' 2>/dev/null)
+mode=$(json_get "$out/result.json" 'd["mode"]' 2>/dev/null)
+truth=$(json_get "$out/result.json" 'd["streams"]["emulator"]["true_limit_under_slo"]' 2>/dev/null)
+[ "$mode" = streams ] && ok "result.json mode is streams" || fail "mode '$mode'"
+[ "$truth" = 10 ] && ok "the model's true limit is 10" || fail "true limit '$truth'"
+if [ -n "$knee" ] && "$py" -c "import sys; k=float(sys.argv[1]); sys.exit(0 if 9 <= k <= 11 else 1)" "$knee"; then
+	ok "knee $knee is within one stream of 10"
+else
+	fail "knee '$knee' not within 10 +- 1"; cat "$TMP/g5.txt" | sed 's/^/    /'
+fi
+if [ -n "$tv" ] && "$py" -c "import sys; t=float(sys.argv[1]); sys.exit(0 if 7 <= t <= 8 else 1)" "$tv"; then
+	ok "TargetValue $tv is 7-8"
+else
+	fail "TargetValue '$tv' not in 7-8"
+fi
+metric=$(json_get "$out/scaling-policy.json" 'd["PredefinedMetricSpecification"]["PredefinedMetricType"]')
+[ "$metric" = SageMakerVariantConcurrentRequestsPerModelHighResolution ] &&
+	ok "policy uses ConcurrentRequestsPerModelHighResolution" || fail "metric '$metric'"
+bad=$(json_get "$out/result.json" 'd["streams"]["emulator"]["bad_signatures"]')
+[ "$bad" = 0 ] && ok "the emulator verified every signature" || fail "$bad bad signatures"
+expect_grep 'streams=' "$out/latency.hlog" "latency.hlog has one tagged interval per step"
+
+# 2. The frames kneecap sends parse with botocore (captured by the emulator).
+if timeout 60 "$KNEECAP" streams "$scen" --start 1 --max 1 --step-duration 1s --warmup 0 \
+	--chunk-bytes 1000 --emulator-capture "$TMP/cap.bin" -q >/dev/null 2>"$TMP/cap.err"; then
+	if "$py" "$KC_SRCDIR/tests/integration/py/streams_capture.py" "$TMP/cap.bin" 1000 >"$TMP/cap.log" 2>&1; then
+		ok "botocore parses kneecap's signed frames: $(cat "$TMP/cap.log")"
+	else
+		fail "botocore could not parse the frames"; sed 's/^/    /' "$TMP/cap.log"
+	fi
+else
+	fail "capture run failed"; sed 's/^/    /' "$TMP/cap.err" | head
+fi
+
+# 3. Bad input and an unreachable target.
+expect_rc 2 "bad --statistic" "$KNEECAP" streams --statistic p77
+expect_rc 2 "bad target" "$KNEECAP" streams ftp://x
+expect_rc 2 "bad sagemaker name" "$KNEECAP" streams sagemaker:bad_name
+expect_rc 2 "unknown scenario key" "$KNEECAP" streams "$KC_SRCDIR/tests/integration/data/streams-typo.ini"
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_rc 3 "unreachable endpoint" timeout 60 "$KNEECAP" streams \
+	"http://127.0.0.1:$port/endpoints/x/invocations-bidirectional-stream"
+expect_rc 0 "--help" "$KNEECAP" streams --help
+done_testing
