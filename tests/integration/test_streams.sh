@@ -12,13 +12,19 @@ json_get() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2
 
 # 1. The seed's example.  Short steps keep the test quick; the limit is exact
 #    in the model, so the knee must be 10 +- 1 and the target 7-8.
-out="$TMP/g5"
-if timeout 240 "$KNEECAP" streams "$scen" --step-duration 1500ms --warmup 1s --start 4 \
-	--out "$out" -q >"$TMP/g5.txt" 2>"$TMP/g5.err"; then
-	ok "streams on the g5.2xlarge-like profile completes"
-else
-	fail "streams on the g5.2xlarge-like profile (exit $?)"; sed 's/^/    /' "$TMP/g5.err" | head
-fi
+#    A run that reports kneecap itself starved of CPU (generator_bound, on an
+#    overloaded shared machine) is retried, at most twice.
+for attempt in 1 2 3; do
+	out="$TMP/g5-$attempt"
+	timeout 240 "$KNEECAP" streams "$scen" --step-duration 1500ms --warmup 1s --start 4 \
+		--out "$out" -q >"$TMP/g5.txt" 2>"$TMP/g5.err"
+	rc=$?
+	end=$(json_get "$out/result.json" 'd["knee"]["end"]' 2>/dev/null)
+	[ "$end" = generator_bound ] || break
+	echo "# attempt $attempt: kneecap was starved of CPU (generator_bound); retrying"
+done
+if [ "$rc" = 0 ]; then ok "streams on the g5.2xlarge-like profile completes"; else
+	fail "streams on the g5.2xlarge-like profile (exit $rc)"; sed 's/^/    /' "$TMP/g5.err" | head; fi
 for f in result.json steps.csv latency.hlog scaling-policy.json apply.sh; do
 	[ -s "$out/$f" ] && ok "writes $f" || fail "no $f"
 done
