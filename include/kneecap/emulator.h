@@ -14,6 +14,41 @@
  * [emulator] section of a scenario file and from `kneecap serve` flags.
  * Every scenario key is also a flag: key `service_time` is `--service-time`.
  *
+ * What it answers (X-Amzn-ErrorType header and a JSON {"message": ...} body
+ * on every error, as aws-wire.md section 1.8 lists):
+ *   200  tag probabilities (a pure function of the body's bytes), with
+ *        x-Amzn-Invoked-Production-Variant and x-amzn-RequestId
+ *   400  ValidationError: endpoint name not the configured one, or not a
+ *        valid SageMaker name
+ *   413  ValidationError: body over body_bytes_max (6 MiB).  The issue asks
+ *        for 413; AWS's exact answer is uncertain (aws-wire.md 1.8 guesses
+ *        400).  A Content-Length over the limit is answered before the body
+ *        is read and the connection is closed; a chunked body is drained
+ *        (dropped past 64 MiB) and then answered.
+ *   424  ModelError with OriginalStatusCode/OriginalMessage/LogStreamArn:
+ *        a non-JPEG body for input = jpeg (original status 400), or the
+ *        invocation timeout (original status 0, see below)
+ *   403  InvalidSignatureException / UnrecognizedClientException /
+ *        MissingAuthenticationTokenException when SigV4 verification is on
+ *   queue_full_error (503 ServiceUnavailable by default) when an instance's
+ *        queue holds queue_limit waiting requests
+ *   injected errors (fault_error); 404 and 405 for other paths and methods.
+ *
+ * Timeout: a request whose queue wait plus service would end more than
+ * timeout_ns after its headers arrived is answered 424 at exactly that
+ * moment and never occupies a slot (the model server drops expired work),
+ * so a long overload fails requests at SageMaker's 60 s instead of serving
+ * them late.
+ *
+ * Faults: 400/429/503/530 are raised by the front end at once; 424/500 come
+ * back after the request's service time.  A reset closes the socket with
+ * RST where the answer would have gone.  A stall holds every invocation
+ * answer due inside the window until it ends (the model keeps working;
+ * /ping and /emulator/stats stay live so tests can watch).  Slow answers
+ * send slow_chunk_bytes every slow_interval_ns.  After close_after answers
+ * the server stops listening (connects are refused) and drops every later
+ * request on open connections, like a dead process, until stopped.
+ *
  * Not here: HTTP/2 and the bidirectional stream path (they come with the
  * streams work), TLS.
  */

@@ -8,6 +8,9 @@
  * DATA frames) and buffers at most one message, in a buffer whose cap is
  * fixed at init; once grown it is reused, so steady state allocates nothing.
  *
+ * The module's prefix is kc_es_ (event stream), kept short because every
+ * stream-driver and emulator line uses it.
+ *
  * Limits (spec 5.3, enforced on both sides): header block <= 128 KiB,
  * payload <= 16 MiB, total >= 16 bytes, string/byte-array value <= 32767
  * bytes, name 1..255 bytes, no duplicate header names, known types only.
@@ -115,7 +118,8 @@ int kc_es_encode(const struct kc_es_header *h, size_t n, const void *payload,
 int kc_es_decode(const uint8_t *p, size_t len, struct kc_es_header *hdrs,
 		 size_t cap, struct kc_es_message *msg, enum kc_es_fault *fault);
 
-/* Incremental decoder: caller-allocated, _init/_fini. */
+/* Incremental decoder: caller-allocated, _init/_fini; one per stream, used
+ * by one thread at a time. */
 struct kc_es_decoder {
 	uint8_t *buf;    /* partial message being gathered */
 	size_t buf_len;  /* bytes gathered */

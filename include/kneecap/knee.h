@@ -71,15 +71,21 @@ struct kc_health_cfg {
 	 * In-flight trend (rps mode).  The step's projected growth is
 	 * inflight_slope x window seconds; it counts as "trending upward" only
 	 * when BOTH that projection and the measured inflight_end -
-	 * inflight_start exceed max(inflight_growth_abs, inflight_growth_rel x
-	 * mean level).  Requiring both signals to agree keeps one noisy second
-	 * from failing a step; the absolute floor keeps a level of 1-2 requests
-	 * from tripping on +-1; the relative part scales with the level (the
-	 * lower of start and end, so a growing queue cannot widen its own
-	 * tolerance), since in-flight noise grows with it.
+	 * inflight_start exceed the tolerance
+	 *     max(inflight_growth_abs, inflight_growth_rel x level,
+	 *         inflight_growth_z x sqrt(arrivals in the window)).
+	 * Requiring both signals to agree keeps one noisy second from failing a
+	 * step.  The absolute floor keeps a level of 1-2 requests from tripping
+	 * on +-1.  The relative part scales with the level (the lower of start
+	 * and end, so a growing queue cannot widen its own tolerance).  The
+	 * last part is the counting noise of the arrivals themselves: with
+	 * Poisson arrivals the number in a window of n expected varies by
+	 * sqrt(n), and near capacity the in-flight count random-walks by that
+	 * much even when the server keeps up on average.
 	 */
 	double inflight_growth_abs; /* 4 requests */
-	double inflight_growth_rel; /* 0.5 (50% of the mean level) */
+	double inflight_growth_rel; /* 0.5 (50% of the level) */
+	double inflight_growth_z;   /* 1.0 (one Poisson standard deviation) */
 	/* Generator gate: schedule lag p99 above this (ms) is a generator problem. */
 	double max_lag_ms;          /* 100 */
 	/*

@@ -36,6 +36,17 @@ int kc_scenario_load(struct kc_scenario **out, const char *path,
 int kc_scenario_parse(struct kc_scenario **out, const char *name,
 		      const char *text, struct kc_diag *d);
 
+/* An empty scenario (no file), to hold command-line settings. */
+int kc_scenario_new_empty(struct kc_scenario **out, const char *name);
+
+/*
+ * Sets section.key to value, replacing a value from the file: how a flag
+ * overrides a scenario key.  The entry then reports line 0 and origin
+ * "command line" in messages.  Returns 0, KC_ELIMIT or KC_ENOMEM.
+ */
+int kc_scenario_set(struct kc_scenario *sc, const char *section,
+		    const char *key, const char *value);
+
 /* Frees sc; sc may be NULL. */
 void kc_scenario_free(struct kc_scenario *sc);
 

@@ -20,11 +20,16 @@
  * Strategy (DESIGN.md "The knee"): grow geometrically from `start` until a
  * step is unhealthy (bracket), then narrow [highest healthy, lowest
  * unhealthy] until hi/lo <= 1 + precision (rps) or hi - lo <= 1 (streams).
+ * A cleanly saturated step also caps the bracket: the rate the endpoint
+ * completed flat out is an upper bound on its knee, and a steadier number
+ * than any verdict near capacity, where with Poisson arrivals the in-flight
+ * count random-walks (a 20 s step at 50 rps delivers 1000 +- 32 requests).
  * When the unhealthy end was throughput-saturated, its achieved rate
  * estimates the capacity: the next probe goes just under that estimate and
  * the following few step by (1 + precision) up or down from it (this
- * closes a 2x bracket in 2-3 steps instead of 5); otherwise the bracket is
- * bisected at its geometric mean.
+ * closes a 2x bracket in 1-3 steps instead of 5); otherwise the bracket is
+ * bisected at its geometric mean, or, when the latency objective ended it,
+ * narrowed by interpolating where latency crosses the SLO.
  */
 #ifndef KNEECAP_SEARCH_H
 #define KNEECAP_SEARCH_H
@@ -97,7 +102,8 @@ const char *kc_search_end_name(enum kc_search_end e);
 
 /* One recorded step, as the controller saw it. */
 struct kc_search_step {
-	double offered;
+	double offered;           /* the load asked for */
+	double delivered;         /* rps: arrivals the schedule produced / window; streams: offered */
 	int attempt;              /* 0 first measurement of this load, 1.. re-measures */
 	struct kc_step_verdict v;
 	bool healthy_final;       /* the load's verdict after re-measures (last attempt only) */
@@ -113,9 +119,11 @@ struct kc_search {
 	double lo, hi;            /* highest healthy / lowest unhealthy load */
 	int lo_step, hi_step;     /* indexes into steps[] (last attempt), -1 none */
 	enum kc_verdict hi_why;   /* the criterion that made hi unhealthy */
+	bool hi_capped;           /* hi is the rate a saturated step completed */
 	int stepdowns;
 	/* re-measure bookkeeping for the current load */
 	int attempts, healthy_votes;
+	bool last_healthy;        /* the last decided load was healthy */
 	/* capacity estimate from a throughput-saturated step */
 	double est;
 	int guide;                /* guided probes made (see search.c probe()) */
@@ -160,6 +168,10 @@ struct kc_knee {
 	enum kc_load_mode mode;
 	double value;             /* highest healthy load, all instances together */
 	double upper;             /* lowest unhealthy load, 0 when none */
+	bool upper_capped;        /* upper is not a load tried but the rate the endpoint
+				     completed flat out in step upper_step (offered
+				     upper_offered): no higher load can be healthy */
+	double upper_offered;
 	bool lower_bound;         /* the true knee may be higher than value */
 	enum kc_search_end end;
 	enum kc_verdict ended_by; /* criterion that made `upper` unhealthy (HEALTHY if none) */

@@ -7,9 +7,11 @@
  * The time is always a parameter, so signatures are reproducible in tests.
  *
  * Threading: a struct kc_sigv4_signer is owned by ONE thread at a time.  Its
- * signing-key cache, OpenSSL contexts and scratch buffer are unsynchronised,
- * so each worker thread creates its own signer (kc_sigv4_signer_new, a few
- * KiB, at start-up).  Signing then allocates nothing.
+ * signing-key cache, OpenSSL contexts and scratch buffers are unsynchronised,
+ * so each worker thread (and each emulator thread that verifies) creates its
+ * own signer (kc_sigv4_signer_new, about 60 KiB, at start-up) — the key cache
+ * is per signer, per thread, and needs no lock.  Signing then allocates
+ * nothing in kneecap's code.
  *
  * Secrets: the secret key and session token are copied into the signer and
  * wiped (OPENSSL_cleanse) by kc_sigv4_signer_free.  No function here logs
@@ -31,7 +33,7 @@
 #define KC_SIGV4_SCOPE_PART_MAX 63   /* region or service name, bytes */
 #define KC_SIGV4_HEADERS_MAX 64      /* headers in one request */
 #define KC_SIGV4_QUERY_MAX 128       /* query parameters in one request */
-#define KC_SIGV4_SCRATCH_BYTES 32768 /* canonical request + encoded query */
+#define KC_SIGV4_SCRATCH_BYTES 32768 /* canonical request, bytes */
 
 #define KC_SIGV4_HEX_LEN 64 /* a SHA-256 or signature in lowercase hex */
 
@@ -73,10 +75,14 @@ struct kc_sigv4_header {
 /* A request as the signer sees it.  All pointers are borrowed. */
 struct kc_sigv4_request {
 	const char *method;  /* "GET", "POST", ... */
-	const char *path;    /* as sent on the wire (already %-encoded), or
-			      * raw; it is encoded once more either way
-			      * ("double encoding" for non-S3 services) */
-	const char *query;   /* without '?'; NULL or "" when none */
+	const char *path;    /* without the query; as sent on the wire
+			      * (already %-encoded) or raw: it is encoded
+			      * once more either way ("double encoding"
+			      * for non-S3 services) */
+	const char *query;   /* without '?'; NULL or "" when none.  Decoded
+			      * and re-encoded: '+' is a literal plus (not
+			      * a space), a '%' without two hex digits is a
+			      * literal '%', empty pieces ("&&") are skipped */
 	const struct kc_sigv4_header *headers; /* must include Host */
 	size_t n_headers;
 	const char *payload_hash; /* lowercase hex SHA-256 of the body, or a
@@ -127,7 +133,10 @@ int kc_sigv4_signer_set_creds(struct kc_sigv4_signer *s, const char *akid,
  * never signed (proxies and libcurl may change them).
  * Returns KC_EINVAL (no Host header, bad method/time/hash, d says which),
  * KC_ELIMIT (too many headers/params, request too large for the scratch
- * buffer, or buf too small), KC_EINTERNAL (OpenSSL failed).  No allocation.
+ * buffer, or buf too small), KC_EINTERNAL (OpenSSL failed).  kneecap code
+ * allocates nothing here; OpenSSL 3.0's HMAC re-initialisation makes a few
+ * small allocations of its own (EVP_MD_CTX_copy_ex), served from glibc's
+ * per-thread cache.
  */
 int kc_sigv4_sign(struct kc_sigv4_signer *s, const struct kc_sigv4_request *req,
 		  char *buf, size_t bufsz, struct kc_sigv4_signed *out,
@@ -167,6 +176,14 @@ int kc_sigv4_scope(const struct kc_sigv4_signer *s, int64_t time_s, char *out,
 /* Writes "YYYYMMDDTHHMMSSZ" (17 bytes with NUL) for time_s.  Returns 0 or
  * KC_EINVAL (before 1970 or after 9999). */
 int kc_sigv4_amz_date(int64_t time_s, char out[17]);
+
+/*
+ * The payload hash to pass as kc_sigv4_request.payload_hash: lowercase hex
+ * SHA-256 of body[0..n) into hex (65 bytes with NUL).  For the payload pool,
+ * once per body at start-up; needs no signer, thread-safe.  Returns 0 or
+ * KC_EINTERNAL.
+ */
+int kc_sigv4_payload_hash(const void *body, size_t n, char hex[65]);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void kc_sigv4_hex(const uint8_t *p, size_t n, char *out);

@@ -73,6 +73,7 @@ void kc_health_cfg_default(struct kc_health_cfg *c, enum kc_load_mode mode)
 	c->slo_stat = mode == KC_MODE_STREAMS ? KC_STAT_MEAN : KC_STAT_P99;
 	c->inflight_growth_abs = 4.0;
 	c->inflight_growth_rel = 0.5;
+	c->inflight_growth_z = 1.0;
 	c->max_lag_ms = 100.0;
 	c->ambiguity = 0.02;
 }
@@ -91,7 +92,8 @@ int kc_health_cfg_validate(const struct kc_health_cfg *c, struct kc_diag *d)
 	if ((unsigned)c->slo_stat >= KC_STAT_COUNT)
 		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "slo_percentile",
 				      "must be p50, p90, p99, p999 or mean");
-	if (!(c->inflight_growth_abs >= 0) || !(c->inflight_growth_rel >= 0))
+	if (!(c->inflight_growth_abs >= 0) || !(c->inflight_growth_rel >= 0) ||
+	    !(c->inflight_growth_z >= 0))
 		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "inflight_growth",
 				      "tolerances must be >= 0");
 	if (!(c->max_lag_ms > 0))
@@ -182,7 +184,9 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	 * queue must not widen its own tolerance. */
 	double level = fmin(s->inflight_start, s->inflight_end);
 	v.inflight_growth = s->inflight_slope * window_s;
-	v.inflight_tol = fmax(c->inflight_growth_abs, c->inflight_growth_rel * level);
+	double arrivals = s->scheduled > 0 ? (double)s->scheduled : s->offered * window_s;
+	v.inflight_tol = fmax(fmax(c->inflight_growth_abs, c->inflight_growth_rel * level),
+			      c->inflight_growth_z * sqrt(fmax(arrivals, 0.0)));
 
 	/* 1. The generator gate. */
 	bool shed = s->errclass[KC_EC_SHED] > 0;

@@ -427,12 +427,20 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	if (!k->found || !r)
 		return kc_buf_printf(out, "No knee: %s\n",
 				     k->diagnosis[0] ? k->diagnosis : kc_search_end_name(k->end));
+	char above[160];
+	if (k->upper_capped)
+		snprintf(above, sizeof(above),
+			 "offered %g %s, the endpoint completed only %.4g (%s), so no load above "
+			 "that is healthy", k->upper_offered, u, k->upper, kc_verdict_name(k->ended_by));
+	else
+		snprintf(above, sizeof(above), "%g %s was unhealthy (%s)", k->upper, u,
+			 kc_verdict_name(k->ended_by));
 	if (k->end == KC_END_CONVERGED)
 		rc = kc_buf_printf(out,
-			"Knee: %g %s (%g per instance) - the highest healthy load; %g %s was "
-			"unhealthy (%s). Found in %d steps (%d re-measured), bracket within %.1f%s.\n",
-			k->value, u, r->knee_per_instance, k->upper, u,
-			kc_verdict_name(k->ended_by), k->steps, k->remeasures,
+			"Knee: %g %s (%g per instance) - the highest healthy load; %s. "
+			"Found in %d steps (%d re-measured, %.0f s of load), bracket within %.1f%s.\n",
+			k->value, u, r->knee_per_instance, above, k->steps, k->remeasures,
+			(double)k->measured_ns / 1e9,
 			k->mode == KC_MODE_STREAMS ? k->precision : k->precision * 100.0,
 			k->mode == KC_MODE_STREAMS ? " stream(s)" : "%");
 	else
@@ -491,6 +499,7 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	int rc = 0;
 	rc |= json_object_set_new(o, "instances", json_integer(instances));
 	rc |= json_object_set_new(o, "upper", k->upper > 0 ? json_real(k->upper) : json_null());
+	rc |= json_object_set_new(o, "upper_capped", json_boolean(k->upper_capped));
 	rc |= json_object_set_new(o, "precision", json_real(k->precision));
 	rc |= json_object_set_new(o, "measured_s", json_real((double)k->measured_ns / 1e9));
 	rc |= json_object_set_new(o, "saturated_max", json_real(k->saturated_max));

@@ -10,13 +10,14 @@
  * Why growth x2: the bracket phase costs log_g(knee/start) steps and the
  * narrowing phase log2(log(g)/log(1+precision)) bisections, so for a 50 rps
  * knee from 10 rps x2 costs 4 + 5 = 9 steps and x1.5 costs 5 + 4 = 9: a tie
- * on plain bisection.  But the overshot step carries the capacity estimate
- * (its achieved rate), and with it the narrowing takes 2-3 steps; on the
- * test model (knees 40-80 rps from 10) x1.5 averages 9.1 steps, x2 7.0 and
- * x3 6.0.  x3 is not worth its one step: the overshot step runs at up to 3x
- * capacity, queueing 2x capacity per second (2,000 requests after 20 s at
- * 50 rps, 40 s to drain, past SageMaker's 60 s timeout for the last of
- * them), where x2 queues at most 1x capacity per second.
+ * on plain bisection.  But the overshot step carries the capacity (the rate
+ * it completed flat out caps the bracket, and the next probe goes just
+ * under it), so narrowing takes 1-2 steps; on the test model (knees 40-80
+ * rps from 10) x1.5 averages 7.1 steps, x2 5.3 and x3 4.0.  x3 is not worth
+ * its step: the overshot step runs at up to 3x capacity, queueing 2x
+ * capacity per second (2,000 requests after 20 s at 50 rps, 40 s to drain,
+ * close to SageMaker's 60 s timeout), where x2 queues at most 1x capacity
+ * per second.
  */
 #include "kneecap/search.h"
 #include "kneecap/err.h"
@@ -224,7 +225,9 @@ static bool converged(const struct kc_search *s)
 		return false;
 	if (streams(s))
 		return s->hi - s->lo <= 1.0;
-	return s->hi <= s->lo * (1.0 + s->cfg.precision) * (1.0 + 1e-9);
+	/* 5% slack on the precision: delivered rates are counts / window and
+	 * land a hair off the asked ones. */
+	return s->hi <= s->lo * (1.0 + 1.05 * s->cfg.precision);
 }
 
 static void finish(struct kc_search *s, enum kc_search_end e)
@@ -301,7 +304,7 @@ static double probe(struct kc_search *s)
 		s->guide = GUIDE_SPENT;
 	} else if (s->guide > 0 && s->guide < GUIDE_SPENT) {
 		/* Was the last guided probe healthy (it became lo) or not? */
-		double n = s->lo == s->guide_load ? s->lo * (1.0 + p) : s->hi / (1.0 + p);
+		double n = s->last_healthy ? s->lo * (1.0 + p) : s->hi / (1.0 + p);
 		s->guide++;
 		if (n > s->lo * (1.0 + 1e-9) && n < s->hi * (1.0 - 1e-9)) {
 			s->guide_load = n;
@@ -345,6 +348,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 {
 	double load = s->next;
 	int idx = s->nsteps - 1;
+	s->last_healthy = healthy;
 	if (healthy) {
 		if (!s->have_lo || load > s->lo) {
 			s->lo = load;
@@ -356,6 +360,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->hi = load;
 			s->hi_step = idx;
 			s->hi_why = why;
+			s->hi_capped = false;
 			s->have_hi = true;
 		}
 		/* A server that could not keep up tells us its capacity: what it
@@ -369,6 +374,22 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 		if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
 		    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
 			s->est = r->achieved;
+		/* A cleanly saturated step (short of throughput or queueing, no
+		 * error excess) caps the knee: a work-conserving server that
+		 * completed `achieved` per second flat out cannot keep up with
+		 * more, so every load above it is unhealthy.  That rate, measured
+		 * over a whole saturated window, is far steadier than any verdict
+		 * near capacity, where the in-flight count random-walks. */
+		bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
+			     v->error_rate <= s->cfg.health.max_error_rate &&
+			     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
+		if (!streams(s) && clean && r->achieved < s->hi &&
+		    (!s->have_lo || r->achieved > s->lo)) {
+			s->hi = r->achieved;
+			s->hi_step = idx;
+			s->hi_why = why;
+			s->hi_capped = true;
+		}
 	}
 
 	switch (s->phase) {
@@ -487,6 +508,9 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	struct kc_search_step *st = &s->steps[s->nsteps++];
 	memset(st, 0, sizeof(*st));
 	st->offered = s->next;
+	st->delivered = s->next;
+	if (!streams(s) && r->scheduled > 0 && r->duration_ns > 0)
+		st->delivered = (double)r->scheduled / ((double)r->duration_ns / 1e9);
 	st->attempt = s->attempts;
 	kc_knee_judge(&s->cfg.health, r, &st->v);
 	const struct kc_step_verdict *v = &st->v;
@@ -510,6 +534,7 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	bool healthy = v->verdict == KC_VERDICT_HEALTHY;
 	s->attempts++;
 	s->healthy_votes += healthy;
+
 	bool agree = s->healthy_votes == 0 || s->healthy_votes == s->attempts;
 	bool want_more = s->attempts == 1 ? !v->stable : !agree;
 	if (want_more && s->attempts <= s->cfg.max_remeasure &&
@@ -570,6 +595,8 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 		k.ended_by = KC_VERDICT_GENERATOR_BOUND;
 	k.knee_step = s->have_lo ? s->lo_step : -1;
 	k.upper_step = s->have_hi ? s->hi_step : -1;
+	k.upper_capped = s->have_hi && s->hi_capped;
+	k.upper_offered = s->have_hi ? s->steps[s->hi_step].offered : 0.0;
 	k.steps = s->nsteps;
 	k.remeasures = s->remeasures;
 	k.measured_ns = s->measured_ns;

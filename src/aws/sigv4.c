@@ -13,7 +13,10 @@
  * contexts, a one-entry signing-key cache keyed by UTC day (the secret,
  * region and service are fixed per signer, so the day is the whole key), and
  * a bounded scratch area the canonical request is built in.  SHA-256 and
- * HMAC come from libcrypto (EVP), fetched once at creation.
+ * HMAC come from libcrypto (EVP), fetched once at creation; kSigning lives
+ * only inside a keyed EVP_MAC_CTX that each signature re-initialises.
+ * (OpenSSL 3.0 itself allocates a little inside HMAC re-initialisation;
+ * that is the only allocation on the signing path.)
  */
 #include "kneecap/sigv4.h"
 
@@ -482,6 +485,18 @@ static int hmac(struct kc_sigv4_signer *s, const void *key, size_t klen,
 	return KC_OK;
 }
 
+int kc_sigv4_payload_hash(const void *body, size_t n, char hex[65])
+{
+	KC_ASSERT((body || n == 0) && hex);
+	uint8_t h[32];
+	unsigned int len = 0;
+	if (EVP_Digest(n ? body : "", n, h, &len, EVP_sha256(), NULL) != 1 ||
+	    len != 32)
+		return KC_EINTERNAL;
+	kc_sigv4_hex(h, 32, hex);
+	return KC_OK;
+}
+
 int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,
 		    uint8_t out[32])
 {
@@ -938,11 +953,15 @@ static bool list_has(const char *list, size_t n, const char *lit)
 	return false;
 }
 
-static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
-					   const struct kc_sigv4_request *req,
-					   int64_t now_s, int64_t skew_s, int *rc)
+/* The three parts of a received Authorization header (borrowed). */
+struct auth_parts {
+	const char *cred, *list, *sig;
+	size_t cred_len, list_len, sig_len;
+};
+
+static enum kc_sigv4_verdict parse_auth(const struct kc_sigv4_request *req,
+					struct auth_parts *ap)
 {
-	*rc = KC_OK;
 	const struct kc_sigv4_header *auth = find_header(req, "authorization");
 	if (!auth)
 		return KC_SIGV4_MISSING_AUTH;
@@ -953,17 +972,28 @@ static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
 		return KC_SIGV4_MALFORMED_AUTH;
 	a += sizeof(alg) - 1;
 	an -= sizeof(alg) - 1;
-	const char *cred, *list, *sig;
-	size_t credn, listn, sign;
-	if (!auth_param(a, an, "Credential", &cred, &credn) ||
-	    !auth_param(a, an, "SignedHeaders", &list, &listn) ||
-	    !auth_param(a, an, "Signature", &sig, &sign) ||
-	    sign != KC_SIGV4_HEX_LEN || listn == 0)
+	if (!auth_param(a, an, "Credential", &ap->cred, &ap->cred_len) ||
+	    !auth_param(a, an, "SignedHeaders", &ap->list, &ap->list_len) ||
+	    !auth_param(a, an, "Signature", &ap->sig, &ap->sig_len) ||
+	    ap->sig_len != KC_SIGV4_HEX_LEN || ap->list_len == 0 ||
+	    !memchr(ap->cred, '/', ap->cred_len))
 		return KC_SIGV4_MALFORMED_AUTH;
+	return KC_SIGV4_OK;
+}
+
+static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
+					   const struct kc_sigv4_request *req,
+					   int64_t now_s, int64_t skew_s, int *rc)
+{
+	*rc = KC_OK;
+	struct auth_parts ap;
+	enum kc_sigv4_verdict v = parse_auth(req, &ap);
+	if (v != KC_SIGV4_OK)
+		return v;
+	const char *cred = ap.cred, *list = ap.list, *sig = ap.sig;
+	size_t credn = ap.cred_len, listn = ap.list_len;
 	/* Credential = akid/YYYYMMDD/region/service/aws4_request */
 	const char *slash = memchr(cred, '/', credn);
-	if (!slash)
-		return KC_SIGV4_MALFORMED_AUTH;
 	size_t akl = (size_t)(slash - cred);
 	if (akl != s->akid_len || memcmp(cred, s->akid, akl) != 0)
 		return KC_SIGV4_WRONG_KEY_ID;
@@ -977,7 +1007,7 @@ static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
 	char scope[3 * KC_SIGV4_SCOPE_PART_MAX];
 	int sn = snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request",
 			  dh->value, s->region, s->service);
-	if (sn < 0 || (size_t)sn != credn - akl - 1 ||
+	if (sn < 0 || (size_t)sn >= sizeof(scope) || (size_t)sn != credn - akl - 1 ||
 	    memcmp(scope, slash + 1, (size_t)sn) != 0)
 		return KC_SIGV4_WRONG_SCOPE;
 	if (t < now_s - skew_s || t > now_s + skew_s)

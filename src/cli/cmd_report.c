@@ -1,14 +1,31 @@
 /*
- * cmd_report.c - `kneecap report`: Render one result, or compare several instance types, as text and HTML.
+ * cmd_report.c - `kneecap report`: render one result, or compare several
+ * instance types, as plain text on the terminal and as one self-contained
+ * HTML file.
  */
 #include "cli.h"
+#include "cli_price.h"
+#include "kneecap/buf.h"
+#include "kneecap/html.h"
+#include "kneecap/resultdoc.h"
+#include "kneecap/term.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILES 32
+#define HTML_MAX (64u << 20)
 
 static const char usage_text[] =
-	"usage: kneecap report RESULT.json... [-o report.html]\n"
+	"usage: kneecap report RESULT.json... [-o report.html] [--prices FILE]\n"
 	"\n"
-	"Render one result, or compare several instance types, as text and HTML.\n";
+	"Render one result, or compare several instance types, as text and HTML.\n"
+	"\n"
+	"  -o, --output FILE  where to write the HTML (default report.html)\n"
+	"  --prices FILE      instance price table (default: $KNEECAP_PRICES, else\n"
+	"                     data/instance-types.csv); an empty price prints\n"
+	"                     \"price unknown\"\n";
 
 int kc_cmd_report(int argc, char **argv)
 {
@@ -16,6 +33,78 @@ int kc_cmd_report(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return KC_EXIT_OK;
 	}
-	cli_error("report: this command is not in this build yet");
-	return KC_EXIT_USAGE;
+	const char *files[MAX_FILES], *output = "report.html", *prices = NULL;
+	size_t nfiles = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--prices")) {
+			if (i + 1 >= argc) {
+				cli_error("report: %s needs a value", a);
+				return KC_EXIT_USAGE;
+			}
+			if (!strcmp(a, "--prices"))
+				prices = argv[++i];
+			else
+				output = argv[++i];
+		} else if (a[0] == '-' && a[1]) {
+			cli_error("report: unknown option '%s' (see kneecap report --help)", a);
+			return KC_EXIT_USAGE;
+		} else if (nfiles == MAX_FILES) {
+			cli_error("report: at most %d result files", MAX_FILES);
+			return KC_EXIT_USAGE;
+		} else {
+			files[nfiles++] = a;
+		}
+	}
+	if (nfiles == 0) {
+		cli_error("report: give at least one RESULT.json (see kneecap report --help)");
+		return KC_EXIT_USAGE;
+	}
+	struct kc_resultdoc *docs = calloc(nfiles, sizeof(*docs));
+	double *price = calloc(nfiles, sizeof(double));
+	int status = KC_EXIT_USAGE;
+	size_t loaded = 0;
+	struct kc_buf text, html;
+	kc_buf_init(&text, 1u << 20);
+	kc_buf_init(&html, HTML_MAX);
+	if (!docs || !price) {
+		cli_error("report: out of memory");
+		goto done;
+	}
+	for (; loaded < nfiles; loaded++) {
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		if (kc_resultdoc_load(&docs[loaded], files[loaded], &d)) {
+			cli_diag_error("report", &d);
+			goto done;
+		}
+	}
+	const char *ppath = cli_price_path(prices);
+	for (size_t i = 0; i < nfiles; i++) {
+		price[i] = cli_price_or_unknown(ppath, docs[i].instance_type);
+		if (kc_term_verdict(&text, &docs[i], price[i]) || kc_buf_puts(&text, "\n"))
+			goto nomem;
+	}
+	if (nfiles > 1 && kc_term_compare(&text, docs, nfiles, price))
+		goto nomem;
+	if (kc_html_report(&html, docs, nfiles, price))
+		goto nomem;
+	fputs(text.data ? text.data : "", stdout);
+	if (kc_write_file(output, html.data, html.len)) {
+		cli_error("report: cannot write %s", output);
+		goto done;
+	}
+	printf("report: %s\n", output);
+	status = KC_EXIT_OK;
+	goto done;
+nomem:
+	cli_error("report: output too large or out of memory");
+done:
+	for (size_t i = 0; i < loaded; i++)
+		kc_resultdoc_fini(&docs[i]);
+	free(docs);
+	free(price);
+	kc_buf_fini(&text);
+	kc_buf_fini(&html);
+	return status;
 }

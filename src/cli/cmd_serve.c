@@ -60,8 +60,8 @@ static const char usage_text[] =
 	"  --fault-slow-chunk N       ... N bytes (16) ...\n"
 	"  --fault-slow-interval DUR  ... every DUR (100ms)\n"
 	"  --fault-close-after N      after N invocations the server dies\n"
-	"  --verify-sigv4 AKID:SECRET verify SigV4 (not in this build: refused)\n"
-	"  --sigv4-region R           (us-east-1)\n";
+	"  --verify-sigv4 AKID:SECRET verify SigV4 (service sagemaker); bad -> 403\n"
+	"  --sigv4-region R           the region requests must be signed for (us-east-1)\n";
 
 static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
 {
@@ -90,17 +90,19 @@ static void print_summary(struct kc_emu *e)
 		(long long)s.queue_depth_max);
 }
 
-int kc_cmd_serve(int argc, char **argv)
+struct serve_opts {
+	struct kc_emu_profile prof;
+	const char *listen;
+	int verbose, quiet;
+};
+
+/* The scenario (first pass, so flags override it).  Returns an exit status
+ * or -1 to go on. */
+static int load_scenario(int argc, char **argv, struct serve_opts *o)
 {
 	const char *scenario = NULL;
-	const char *listen = "127.0.0.1:8080";
-	int verbose = 0, quiet = 0;
-	struct kc_emu_profile prof;
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	kc_emu_profile_defaults(&prof);
-
-	/* First pass: the scenario, so flags (second pass) override it. */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (cli_is_help(a)) {
@@ -120,28 +122,37 @@ int kc_cmd_serve(int argc, char **argv)
 		}
 		scenario = a;
 	}
+	if (!scenario)
+		return -1;
 	struct kc_scenario *sc = NULL;
-	if (scenario) {
-		if (kc_scenario_load(&sc, scenario, &d)) {
-			cli_diag_error("serve", &d);
-			return KC_EXIT_USAGE;
-		}
-		if (kc_emu_profile_from_scenario(sc, &prof, &d) ||
-		    check_emulator_keys(sc, &d)) {
-			cli_diag_error("serve", &d);
-			kc_scenario_free(sc);
-			return KC_EXIT_USAGE;
-		}
-		kc_scenario_free(sc);
+	if (kc_scenario_load(&sc, scenario, &d)) {
+		cli_diag_error("serve", &d);
+		return KC_EXIT_USAGE;
 	}
+	int rc = kc_emu_profile_from_scenario(sc, &o->prof, &d);
+	if (!rc)
+		rc = check_emulator_keys(sc, &d);
+	kc_scenario_free(sc);
+	if (rc) {
+		cli_diag_error("serve", &d);
+		return KC_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The flags (second pass).  Returns an exit status or -1 to go on. */
+static int parse_flags(int argc, char **argv, struct serve_opts *o)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			verbose++;
+			o->verbose++;
 			continue;
 		}
 		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			quiet = 1;
+			o->quiet = 1;
 			continue;
 		}
 		if (a[0] != '-')
@@ -165,10 +176,10 @@ int kc_cmd_serve(int argc, char **argv)
 			val = argv[++i];
 		}
 		if (!strcmp(key, "listen")) {
-			listen = val;
+			o->listen = val;
 			continue;
 		}
-		int rc = kc_emu_profile_set(&prof, key, val, &d);
+		int rc = kc_emu_profile_set(&o->prof, key, val, &d);
 		if (rc == KC_ENOTFOUND) {
 			cli_error("serve: unknown option '--%s' (see kneecap serve --help)", key);
 			return KC_EXIT_USAGE;
@@ -178,15 +189,25 @@ int kc_cmd_serve(int argc, char **argv)
 			return KC_EXIT_USAGE;
 		}
 	}
-	cli_log_init(verbose, quiet);
-	if (prof.sigv4_akid[0]) {
-		cli_error("serve: SigV4 verification is not in this build yet (verify_sigv4)");
-		return KC_EXIT_USAGE;
-	}
-	if (kc_emu_profile_check(&prof, &d)) {
+	if (kc_emu_profile_check(&o->prof, &d)) {
 		cli_diag_error("serve", &d);
 		return KC_EXIT_USAGE;
 	}
+	return -1;
+}
+
+int kc_cmd_serve(int argc, char **argv)
+{
+	struct serve_opts o = {.listen = "127.0.0.1:8080", .verbose = 0, .quiet = 0};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	kc_emu_profile_defaults(&o.prof);
+	int rc = load_scenario(argc, argv, &o);
+	if (rc < 0)
+		rc = parse_flags(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	cli_log_init(o.verbose, o.quiet);
 
 	/* Block the stop signals in every thread (the emulator's inherit the
 	 * mask) and wait for them here. */
@@ -198,22 +219,22 @@ int kc_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct kc_emu *emu = NULL;
-	if (kc_emu_start(&prof, listen, &emu, &d)) {
+	if (kc_emu_start(&o.prof, o.listen, &emu, &d)) {
 		cli_diag_error("serve", &d);
 		return KC_EXIT_USAGE;
 	}
 	char desc[256];
-	kc_emu_profile_describe(&prof, desc, sizeof(desc));
+	kc_emu_profile_describe(&o.prof, desc, sizeof(desc));
 	char host[160];
-	const char *colon = strrchr(listen, ':');
-	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - listen) : 0, listen);
+	const char *colon = strrchr(o.listen, ':');
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - o.listen) : 0, o.listen);
 	if (!strcmp(host, "0.0.0.0") || !host[0])
 		snprintf(host, sizeof(host), "127.0.0.1");
 	else if (!strcmp(host, "[::]"))
 		snprintf(host, sizeof(host), "[::1]");
-	printf("nominal capacity: %.1f RPS (%s)\n", kc_emu_profile_capacity_rps(&prof), desc);
+	printf("nominal capacity: %.1f RPS (%s)\n", kc_emu_profile_capacity_rps(&o.prof), desc);
 	printf("listening on http://%s:%d (POST /endpoints/%s/invocations, GET /emulator/stats)\n",
-	       host, kc_emu_port(emu), prof.endpoint_name[0] ? prof.endpoint_name : "NAME");
+	       host, kc_emu_port(emu), o.prof.endpoint_name[0] ? o.prof.endpoint_name : "NAME");
 	fflush(stdout);
 
 	int sig = 0;

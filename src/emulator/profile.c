@@ -340,6 +340,34 @@ int kc_emu_profile_from_scenario(struct kc_scenario *sc,
 int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d)
 {
 	KC_ASSERT(p);
+	/* Profiles built in code skip the per-key ranges: check the table's. */
+	for (size_t k = 0; k < NKEYS; k++) {
+		const struct keydef *kd = &keys[k];
+		const char *f = (const char *)p + kd->off;
+		double v;
+		if (kd->type == T_INT) {
+			int x;
+			memcpy(&x, f, sizeof(x));
+			v = x;
+		} else if (kd->type == T_I64 || kd->type == T_DUR) {
+			int64_t x;
+			memcpy(&x, f, sizeof(x));
+			if (!strcmp(kd->key, "fault_stall_at") && x == -1)
+				continue; /* "one period" */
+			v = (double)x;
+		} else if (kd->type == T_DOUBLE) {
+			memcpy(&v, f, sizeof(v));
+		} else if (kd->type == T_SIZE) {
+			uint64_t x;
+			memcpy(&x, f, sizeof(x));
+			v = (double)x;
+		} else {
+			continue;
+		}
+		if (!(v >= kd->lo && v <= kd->hi))
+			return kc_diag_set_at(d, KC_EINVAL, "", 0, kd->key,
+					      "%g is out of range (%g..%g)", v, kd->lo, kd->hi);
+	}
 	double sum = 0;
 	for (int i = 0; i < p->faults.n_errors; i++)
 		sum += p->faults.errors[i].prob;

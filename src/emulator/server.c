@@ -13,6 +13,11 @@
  * exactly when the offered load passes the model's capacity, not when a
  * thread pool runs out.
  *
+ * SigV4 (optional): requests are verified with aws/sigv4.c's verifier
+ * against the profile's key pair, service "sagemaker"; a failure is a 403
+ * with an AWS-style body.  The body's SHA-256 needs the whole body, so
+ * verification keeps every body (up to body_bytes_max).
+ *
  * Memory: request contexts (one per allowed connection), the timer heap and
  * the JPEG decoders are allocated at start; body buffers grow to the
  * largest body a context has seen and are reused.  Not here: HTTP/2, TLS.
@@ -29,6 +34,7 @@
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/sigv4.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +56,8 @@
 
 /* Discard at most this much of a chunked oversize body, then drop it. */
 #define DISCARD_BYTES_MAX (INT64_C(64) * 1024 * 1024)
+/* SigV4: allowed clock skew, as AWS allows (5 minutes). */
+#define SIGV4_SKEW_S 300
 /* Timer entries fired per lock hold. */
 #define FIRE_BATCH 64
 
@@ -65,6 +73,8 @@ struct req {
 	struct req *next_free;
 	enum rstate state;
 	enum route route;
+	const char *url;       /* MHD's, valid for the request */
+	const char *etype;     /* X-Amzn-ErrorType when not implied by status */
 	int64_t t_head_ns;     /* headers arrived */
 	int64_t t_body_ns;     /* body complete */
 	unsigned char *body;   /* kept across requests, grows to the largest */
@@ -99,7 +109,8 @@ struct kc_emu {
 
 	pthread_mutex_t mu;          /* model, rng, counters */
 	struct kc_emu_model *model;
-	struct kc_emu_rng rng;       /* faults and request ids */
+	struct kc_emu_rng rng;       /* faults: seeded, reproducible */
+	struct kc_emu_rng id_rng;    /* request ids: differ from run to run */
 	int64_t received, served, answered, invocations;
 	int64_t errors[KC_EMU_ERRC_COUNT];
 	int64_t lat_sum_ns, wait_sum_ns, svc_sum_ns;
@@ -126,6 +137,9 @@ struct kc_emu {
 	bool timer_started;
 
 	atomic_bool dead;            /* fault_close_after tripped */
+
+	struct kc_sigv4_signer *signer; /* NULL: no verification */
+	pthread_mutex_t sig_mu;      /* a signer is single-threaded */
 };
 
 static const char *const errc_names[KC_EMU_ERRC_COUNT] = {
@@ -384,6 +398,8 @@ static void build_error(struct kc_emu *e, struct req *r)
 
 static const char *error_type(const struct req *r)
 {
+	if (r->etype)
+		return r->etype;
 	switch (r->status) {
 	case 400:
 		return r->errc == KC_EMU_ERRC_VALIDATION ? "ValidationError" : "ThrottlingException";
@@ -558,7 +574,7 @@ static char *stats_json(struct kc_emu *e);
 static void make_reqid(struct kc_emu *e, struct req *r)
 {
 	pthread_mutex_lock(&e->mu);
-	uint64_t a = kc_emu_rng_u64(&e->rng), b = ++e->reqid_seq;
+	uint64_t a = kc_emu_rng_u64(&e->id_rng), b = ++e->reqid_seq;
 	pthread_mutex_unlock(&e->mu);
 	snprintf(r->reqid, sizeof(r->reqid), "%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32
 		 "-a%03" PRIx32 "-%012" PRIx64, (uint32_t)(a >> 32),
@@ -602,6 +618,94 @@ static void body_append(struct kc_emu *e, struct req *r, const char *data, size_
 	r->body_len += take;
 }
 
+struct header_list {
+	struct kc_sigv4_header h[KC_SIGV4_HEADERS_MAX];
+	size_t n;
+	bool overflow;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
+				      const char *key, size_t key_size,
+				      const char *value, size_t value_size)
+{
+	struct header_list *hl = cls;
+	(void)kind;
+	if (hl->n >= KC_SIGV4_HEADERS_MAX) {
+		hl->overflow = true;
+		return MHD_NO;
+	}
+	hl->h[hl->n++] = (struct kc_sigv4_header){key, key_size, value ? value : "",
+						   value ? value_size : 0};
+	return MHD_YES;
+}
+
+/*
+ * Verifies r's SigV4 signature; on failure sets a 403 outcome and returns
+ * false.  Only the headers the client listed in SignedHeaders count.  The
+ * query string is not signed in: InvokeEndpoint has none.
+ */
+static bool verify_sigv4(struct kc_emu *e, struct req *r)
+{
+	struct header_list hl = {.n = 0, .overflow = false};
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
+	enum kc_sigv4_verdict v = KC_SIGV4_BAD_SIGNATURE;
+	int rc = KC_ELIMIT;
+	if (!hl.overflow) {
+		struct kc_sigv4_request sreq = {
+			.method = "POST", .path = r->url, .query = NULL,
+			.headers = hl.h, .n_headers = hl.n, .time_s = 0,
+		};
+		char hash[KC_SIGV4_HEX_LEN + 1];
+		uint8_t digest[32];
+		pthread_mutex_lock(&e->sig_mu);
+		rc = kc_sigv4_sha256(e->signer, r->body ? r->body : (const void *)"",
+				     r->body_len, digest);
+		if (!rc) {
+			kc_sigv4_hex(digest, sizeof(digest), hash);
+			sreq.payload_hash = hash;
+			rc = kc_sigv4_verify(e->signer, &sreq, kc_wall_ns() / KC_NS_PER_S,
+					     SIGV4_SKEW_S, &v);
+		}
+		pthread_mutex_unlock(&e->sig_mu);
+	}
+	if (!rc && v == KC_SIGV4_OK)
+		return true;
+	/* The type AWS front ends answer for each case. */
+	r->etype = v == KC_SIGV4_MISSING_AUTH ? "MissingAuthenticationTokenException"
+		 : v == KC_SIGV4_WRONG_KEY_ID ? "UnrecognizedClientException"
+		 : "InvalidSignatureException";
+	if (v == KC_SIGV4_BAD_SIGNATURE && !rc)
+		set_error(r, 403, KC_EMU_ERRC_SIGNATURE,
+			  "The request signature we calculated does not match the signature "
+			  "you provided. Check your AWS Secret Access Key and signing method.");
+	else
+		set_error(r, 403, KC_EMU_ERRC_SIGNATURE, "%s",
+			  rc ? "The request could not be verified (too many headers)"
+			     : kc_sigv4_verdict_str(v));
+	return false;
+}
+
+/*
+ * The real CPU work a model server does before the accelerator: decode the
+ * JPEG.  On failure sets the 424 outcome (the container would answer 400
+ * and SageMaker wraps it as a ModelError) and returns false.
+ */
+static bool cpu_stage(struct kc_emu *e, struct req *r)
+{
+	if (e->prof.input != KC_EMU_INPUT_JPEG)
+		return true;
+	struct kc_emu_decoder *dd = decoder_get(e);
+	char why[200];
+	int rc = kc_emu_decode(dd, e->prof.cpu_decode, r->body, r->body_len,
+			       &r->img_w, &r->img_h, why, sizeof(why));
+	decoder_put(e, dd);
+	if (!rc)
+		return true;
+	set_error(r, 424, KC_EMU_ERRC_MODEL, "%s", why);
+	r->orig_status = 400;
+	return false;
+}
+
 /* The whole body is in: CPU stage, faults, model, then park until done. */
 static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 {
@@ -616,19 +720,10 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 			  r->body_total, e->prof.body_bytes_max);
 		return deliver(e, r);
 	}
-	if (e->prof.input == KC_EMU_INPUT_JPEG) {
-		struct kc_emu_decoder *dd = decoder_get(e);
-		char why[200];
-		int rc = kc_emu_decode(dd, e->prof.cpu_decode, r->body, r->body_len,
-				       &r->img_w, &r->img_h, why, sizeof(why));
-		decoder_put(e, dd);
-		if (rc) {
-			/* The container would answer 400 and SageMaker wrap it. */
-			set_error(r, 424, KC_EMU_ERRC_MODEL, "%s", why);
-			r->orig_status = 400;
-			return deliver(e, r);
-		}
-	}
+	if (e->signer && !verify_sigv4(e, r))
+		return deliver(e, r);
+	if (!cpu_stage(e, r))
+		return deliver(e, r);
 
 	int64_t now = kc_clock_ns();
 	pthread_mutex_lock(&e->mu);
@@ -747,6 +842,8 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	static const char ep[] = "/endpoints/";
 	static const char inv[] = "/invocations";
 	r->t_head_ns = kc_clock_ns();
+	r->url = url;
+	r->etype = NULL;
 	r->body_len = 0;
 	r->body_total = 0;
 	r->hash = UINT64_C(0xcbf29ce484222325);
@@ -909,7 +1006,9 @@ static void fire(struct kc_emu *e, struct req *r, bool stopping)
 		r->leave_pending = false;
 	}
 	if (r->tkind == TK_TRICKLE) {
+		/* Mid-response: the reader callback sends the next chunk. */
 		r->trickle_ready = true;
+		r->state = S_DONE;
 	} else if (stopping) {
 		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
 		r->plan.slow = false;
@@ -1152,6 +1251,8 @@ static void free_emu(struct kc_emu *e)
 	free(e->reqs);
 	free(e->heap);
 	kc_emu_model_free(e->model);
+	kc_sigv4_signer_free(e->signer);
+	pthread_mutex_destroy(&e->sig_mu);
 	pthread_mutex_destroy(&e->mu);
 	pthread_mutex_destroy(&e->pool_mu);
 	pthread_mutex_destroy(&e->dec_mu);
@@ -1163,15 +1264,11 @@ static void free_emu(struct kc_emu *e)
 	free(e);
 }
 
-int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
-		 struct kc_emu **out, struct kc_diag *d)
+/* Allocates everything an emulator needs before it opens a socket. */
+static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
+		   struct kc_diag *d)
 {
-	KC_ASSERT(p && listen_addr && out);
-	int rc = kc_emu_profile_check(p, d);
-	if (rc)
-		return rc;
-	if (p->threads < 1 || p->max_connections < 16 || p->body_bytes_max < 1)
-		return kc_diag_set(d, KC_EINVAL, "threads, max_connections or max_body out of range");
+	int rc;
 	struct kc_emu *e = calloc(1, sizeof(*e));
 	if (!e)
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -1183,6 +1280,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	pthread_mutex_init(&e->dec_mu, NULL);
 	pthread_cond_init(&e->dec_cv, NULL);
 	pthread_mutex_init(&e->tmu, NULL);
+	pthread_mutex_init(&e->sig_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are kc_clock_ns */
@@ -1191,6 +1289,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	atomic_init(&e->dead, false);
 	/* Faults and request ids use a stream apart from the model's. */
 	kc_emu_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
+	kc_emu_rng_seed(&e->id_rng, (uint64_t)kc_wall_ns());
 
 	rc = kc_emu_model_new(&e->model, p);
 	if (rc) {
@@ -1208,10 +1307,23 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		goto fail;
 	}
 	e->heap_cap = n;
+	if (p->sigv4_akid[0]) {
+		struct kc_sigv4_config sc = {
+			.access_key_id = p->sigv4_akid,
+			.secret_access_key = p->sigv4_secret,
+			.region = p->sigv4_region,
+			.service = "sagemaker", /* InvokeEndpoint's signing name */
+		};
+		rc = kc_sigv4_signer_new(&e->signer, &sc, d);
+		if (rc)
+			goto fail;
+	}
 	size_t store_max = p->input == KC_EMU_INPUT_JPEG && p->cpu_decode != KC_EMU_DECODE_OFF
 				   ? (size_t)p->body_bytes_max : 4;
 	if (p->input == KC_EMU_INPUT_ANY)
 		store_max = 0;
+	if (e->signer)
+		store_max = (size_t)p->body_bytes_max; /* the hash needs it all */
 	for (int i = n - 1; i >= 0; i--) {
 		e->reqs[i].e = e;
 		e->reqs[i].store_max = store_max;
@@ -1225,6 +1337,27 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		}
 		e->dec_free[e->n_dec_free++] = &e->dec[i];
 	}
+	*out = e;
+	return KC_OK;
+fail:
+	free_emu(e);
+	return rc;
+}
+
+int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
+		 struct kc_emu **out, struct kc_diag *d)
+{
+	KC_ASSERT(p && listen_addr && out);
+	int rc = kc_emu_profile_check(p, d);
+	if (rc)
+		return rc;
+	if (p->threads < 1 || p->max_connections < 16 || p->body_bytes_max < 1)
+		return kc_diag_set(d, KC_EINVAL, "threads, max_connections or max_body out of range");
+	struct kc_emu *e;
+	rc = new_emu(p, &e, d);
+	if (rc)
+		return rc;
+	int n = p->max_connections;
 
 	int fd = open_listener(listen_addr, &e->port, d);
 	if (fd < 0) {

@@ -39,6 +39,7 @@ void kc_diag_clear(struct kc_diag *d)
 		memset(d, 0, sizeof(*d));
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vset(struct kc_diag *d, const char *fmt, va_list ap)
 {
 	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);

@@ -23,6 +23,7 @@ struct kc_scenario {
 	char *name;
 	size_t n;
 	struct kc_scenario_entry e[MAX_ENTRIES];
+	bool from_flag[MAX_ENTRIES]; /* set by kc_scenario_set, not the file */
 	char *store[MAX_ENTRIES]; /* one block per entry: section\0key\0value\0 */
 	/* section names seen, including empty ones */
 	size_t nsec;
@@ -77,6 +78,27 @@ static int add_section(struct kc_scenario *sc, const char *section)
 	return KC_OK;
 }
 
+static int store_entry(struct kc_scenario *sc, size_t i, const char *section,
+		       const char *name, const char *value, int line)
+{
+	size_t ls = strlen(section) + 1, lk = strlen(name) + 1, lv = strlen(value) + 1;
+	char *p = malloc(ls + lk + lv);
+	if (!p)
+		return KC_ENOMEM;
+	memcpy(p, section, ls);
+	memcpy(p + ls, name, lk);
+	memcpy(p + ls + lk, value, lv);
+	free(sc->store[i]);
+	sc->store[i] = p;
+	struct kc_scenario_entry *e = &sc->e[i];
+	e->section = p;
+	e->key = p + ls;
+	e->value = p + ls + lk;
+	e->line = line;
+	e->used = false;
+	return KC_OK;
+}
+
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
@@ -109,22 +131,10 @@ static int handler(void *user, const char *section, const char *name,
 					"too many sections");
 		return 0;
 	}
-	size_t ls = strlen(section) + 1, lk = strlen(name) + 1, lv = strlen(value) + 1;
-	char *p = malloc(ls + lk + lv);
-	if (!p) {
+	if (store_entry(sc, sc->n, section, name, value, c->line)) {
 		c->err = KC_ENOMEM;
 		return 0;
 	}
-	memcpy(p, section, ls);
-	memcpy(p + ls, name, lk);
-	memcpy(p + ls + lk, value, lv);
-	sc->store[sc->n] = p;
-	struct kc_scenario_entry *e = &sc->e[sc->n];
-	e->section = p;
-	e->key = p + ls;
-	e->value = p + ls + lk;
-	e->line = c->line;
-	e->used = false;
 	sc->n++;
 	return 1;
 }
@@ -174,6 +184,31 @@ int kc_scenario_load(struct kc_scenario **out, const char *path,
 	rc = kc_scenario_parse(out, path, b.data, d);
 	kc_buf_fini(&b);
 	return rc;
+}
+
+int kc_scenario_new_empty(struct kc_scenario **out, const char *name)
+{
+	return kc_scenario_parse(out, name, "", NULL);
+}
+
+int kc_scenario_set(struct kc_scenario *sc, const char *section,
+		    const char *key, const char *value)
+{
+	size_t i;
+	for (i = 0; i < sc->n; i++)
+		if (!strcmp(sc->e[i].section, section) && !strcmp(sc->e[i].key, key))
+			break;
+	if (i == sc->n && sc->n == MAX_ENTRIES)
+		return KC_ELIMIT;
+	if (add_section(sc, section))
+		return KC_ELIMIT;
+	int rc = store_entry(sc, i, section, key, value, 0);
+	if (rc)
+		return rc;
+	sc->from_flag[i] = true;
+	if (i == sc->n)
+		sc->n++;
+	return KC_OK;
 }
 
 void kc_scenario_free(struct kc_scenario *sc)
@@ -228,13 +263,19 @@ struct kc_scenario_entry *kc_scenario_find(struct kc_scenario *sc,
 	return NULL;
 }
 
+/* Where an entry came from, for messages: the file, or the flag that set it. */
+static const char *origin(const struct kc_scenario *sc, const struct kc_scenario_entry *e)
+{
+	return sc->from_flag[e - sc->e] ? "command line" : sc->name;
+}
+
 static int bad(struct kc_scenario *sc, const struct kc_scenario_entry *e,
 	       struct kc_diag *d, int prc, const char *what)
 {
 	if (prc == KC_ERANGE)
-		return kc_diag_set_at(d, KC_EINVAL, sc->name, e->line, e->key,
+		return kc_diag_set_at(d, KC_EINVAL, origin(sc, e), e->line, e->key,
 				      "'%s' is out of range (%s)", e->value, what);
-	return kc_diag_set_at(d, KC_EINVAL, sc->name, e->line, e->key,
+	return kc_diag_set_at(d, KC_EINVAL, origin(sc, e), e->line, e->key,
 			      "'%s' is not %s", e->value, what);
 }
 
@@ -338,7 +379,7 @@ int kc_scenario_get_enum(struct kc_scenario *sc, const char *section,
 		}
 		kc_buf_printf(&list, "%s%s", i ? ", " : "", choices[i]);
 	}
-	int rc = kc_diag_set_at(d, KC_EINVAL, sc->name, e->line, e->key,
+	int rc = kc_diag_set_at(d, KC_EINVAL, origin(sc, e), e->line, e->key,
 				"'%s' is not one of: %s", e->value,
 				list.data ? list.data : "");
 	kc_buf_fini(&list);
@@ -352,7 +393,7 @@ int kc_scenario_check_unused(const struct kc_scenario *sc, struct kc_diag *d)
 	for (size_t i = 0; i < sc->n; i++) {
 		const struct kc_scenario_entry *e = &sc->e[i];
 		if (!e->used)
-			return kc_diag_set_at(d, KC_EINVAL, sc->name, e->line, e->key,
+			return kc_diag_set_at(d, KC_EINVAL, origin(sc, e), e->line, e->key,
 					      "unknown key in [%s]", e->section);
 	}
 	return KC_OK;

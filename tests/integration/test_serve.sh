@@ -139,7 +139,7 @@ want=$(( ((n + 63) / 64 - 1) * 100 ))
 	|| fail "slow response took $ms ms (want ~$want)"
 stop_emu
 
-start_emu stall --fault-stall 2500ms --fault-stall-at 0s --service-time 1ms
+start_emu stall --fault-stall 4s --fault-stall-at 0s --service-time 1ms
 t0=$(date +%s%N); st=$(post x "$TMP/img.jpg"); t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 [ "$st" = 200 ] && [ "$ms" -ge 1000 ] && ok "stall holds the answer ($ms ms)" || fail "stall: $st in $ms ms"
@@ -158,16 +158,42 @@ kill -0 "$PID" && ok "dead server process still up (stop it with a signal)" || f
 stop_emu
 
 # Timeout and queue limit: bursts against one slot.
-start_emu timeout --slots 1 --service-time 200ms --timeout 300ms --cpu-decode off
+# Arrivals up to 300 ms apart still give 1 served + 2 timed out.
+start_emu timeout --slots 1 --service-time 400ms --timeout 500ms --cpu-decode off
 $PY "$LOAD" burst "$PORT" /endpoints/x/invocations "$TMP/img.jpg" 3 >"$TMP/burst"
 [ "$(grep -c '^200 ' "$TMP/burst")" = 1 ] && [ "$(grep -c '^424 ModelError' "$TMP/burst")" = 2 ] \
 	&& ok "invocation timeout: 1 served, 2 x 424" || fail "timeout burst: $(tr '\n' ' ' <"$TMP/burst")"
 [ "$(stat_field "['errors']['timeout']")" = 2 ] && ok "timeouts counted" || fail "timeouts not counted"
 stop_emu
-start_emu qlimit --slots 1 --service-time 300ms --queue-limit 1 --queue-full-error ThrottlingException
+start_emu qlimit --slots 1 --service-time 600ms --queue-limit 1 --queue-full-error ThrottlingException
 $PY "$LOAD" burst "$PORT" /endpoints/x/invocations "$TMP/img.jpg" 5 >"$TMP/burst"
 [ "$(grep -c '^200 ' "$TMP/burst")" = 2 ] && [ "$(grep -c '^400 ThrottlingException' "$TMP/burst")" = 3 ] \
 	&& ok "queue limit: 2 served, 3 throttled" || fail "queue limit burst: $(tr '\n' ' ' <"$TMP/burst")"
 stop_emu
+
+# ---- SigV4 verification (botocore signs; test keys, not real ones) -----
+BOTO="$(dirname "$0")/emu_boto.py"
+start_emu sigv4 --verify-sigv4 AKIDEXAMPLE:wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY --service-time 1ms
+boto() { $PY "$BOTO" "$PORT" AKIDEXAMPLE wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY "$@" 2>&1; }
+out=$(boto ok "$TMP/img.jpg")
+case "$out" in "200 AllTraffic "*) ok "botocore-signed request accepted";; *) fail "botocore-signed: $out";; esac
+out=$(boto tamper "$TMP/img.jpg")
+[ "$out" = "403 InvalidSignatureException -" ] && ok "tampered body rejected: $out" || fail "tampered body: $out"
+out=$(boto wrong-secret "$TMP/img.jpg")
+[ "$out" = "403 InvalidSignatureException -" ] && ok "wrong secret rejected" || fail "wrong secret: $out"
+out=$(boto model-error "$TMP/text.bin")
+[ "$out" = "424 ModelError 400" ] && ok "botocore parses ModelError and OriginalStatusCode" || fail "model error via botocore: $out"
+$PY "$BOTO" "$PORT" OTHERKEY wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY ok "$TMP/img.jpg" >"$TMP/o" 2>&1
+expect_grep '^403 UnrecognizedClientException' "$TMP/o" "unknown key id rejected"
+st=$(post x "$TMP/img.jpg")
+[ "$st" = 403 ] && ok "unsigned request: 403" || fail "unsigned request got $st"
+expect_grep '^X-Amzn-ErrorType: MissingAuthenticationTokenException' "$TMP/h" "unsigned: MissingAuthenticationToken"
+[ "$(stat_field "['errors']['signature']")" = 4 ] && ok "signature failures counted" || fail "signature count"
+stop_emu
+if grep -q wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY "$TMP/sigv4.out" "$TMP/sigv4.err"; then
+	fail "the secret appears in the emulator's output"
+else
+	ok "the secret never appears in the emulator's output"
+fi
 
 done_testing

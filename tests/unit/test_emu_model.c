@@ -17,8 +17,13 @@
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
@@ -499,6 +504,79 @@ static void test_decode(void **st)
 	tjFree(jpg);
 }
 
+/* One HTTP/1.1 exchange on 127.0.0.1:port; returns the status or -1. */
+static int http_post(int port, const char *path, const unsigned char *body, size_t n)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+			  "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+			  "Content-Length: %zu\r\n\r\n", path, n);
+	assert_true(write(fd, head, (size_t)hl) == hl);
+	assert_true(write(fd, body, n) == (ssize_t)n);
+	char buf[4096];
+	ssize_t got = 0, r;
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (r = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += r;
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	int status = -1;
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	return status;
+}
+
+static void test_inprocess(void **st)
+{
+	(void)st;
+	struct kc_emu_profile p = prof(1, 2, 2 * MS);
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_emu *e = NULL;
+	assert_int_equal(kc_emu_start(&p, "127.0.0.1:0", &e, &d), 0);
+	int port = kc_emu_port(e);
+	assert_true(port > 0 && port < 65536);
+	unsigned long len;
+	unsigned char *jpg = make_jpeg(64, 64, &len);
+	assert_int_equal(http_post(port, "/endpoints/a/invocations", jpg, len), 200);
+	assert_int_equal(http_post(port, "/endpoints/a/invocations",
+				   (const unsigned char *)"nope", 4), 424);
+	struct kc_emu_stats s;
+	kc_emu_stats(e, &s);
+	assert_int_equal(s.received, 2);
+	assert_int_equal(s.served, 1);
+	assert_int_equal(s.errors[KC_EMU_ERRC_MODEL], 1);
+	assert_true(fabs(s.capacity_rps - 1000.0) < 1e-9);
+	assert_true(s.service_ms_mean > 1.99 && s.service_ms_mean < 2.01);
+	assert_int_equal(s.in_flight, 0);
+	assert_string_equal(kc_emu_err_class_name(KC_EMU_ERRC_MODEL), "model_error");
+	kc_emu_stop(e);
+	tjFree(jpg);
+	kc_emu_stop(NULL);
+
+	/* Bad addresses fail cleanly, out untouched. */
+	e = NULL;
+	assert_int_equal(kc_emu_start(&p, "localhost", &e, &d), KC_EINVAL);
+	assert_null(e);
+	assert_int_equal(kc_emu_start(&p, "127.0.0.1:99999", &e, &d), KC_EINVAL);
+	assert_int_equal(kc_emu_start(&p, "not-an-ip:80", &e, &d), KC_EINVAL);
+	assert_null(e);
+	p.slots = 0;
+	assert_int_equal(kc_emu_start(&p, "127.0.0.1:0", &e, &d), KC_EINVAL);
+	assert_null(e);
+	assert_string_equal(d.key, "slots");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_profile_flags),
 		cmocka_unit_test(test_profile_scenario),
 		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_inprocess),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

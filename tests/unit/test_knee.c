@@ -142,23 +142,31 @@ static void test_inflight_growth(void **state)
 	(void)state;
 	struct kc_health_cfg c = rps_cfg();
 	struct kc_step_result s = step(51);
-	/* 2% over a 50 rps capacity: achieved ratio passes (0.98), but the
-	 * queue grows ~1/s: 20 requests over the step. */
+	/* Just over a 50 rps capacity: achieved ratio passes (0.98), but the
+	 * queue grows 4/s: 80 requests over the step, well over the
+	 * tolerance (1.0 x sqrt(1020 arrivals) = 32). */
 	s.achieved = 50;
 	s.inflight_start = 2;
-	s.inflight_end = 22;
-	s.inflight_slope = 1.0;
+	s.inflight_end = 82;
+	s.inflight_slope = 4.0;
 	struct kc_step_verdict v;
 	kc_knee_judge(&c, &s, &v);
 	assert_int_equal(v.verdict, KC_VERDICT_INFLIGHT_GROWTH);
-	assert_true(fabs(v.inflight_growth - 20) < 1e-9);
+	assert_true(fabs(v.inflight_growth - 80) < 1e-9);
+	assert_true(fabs(v.inflight_tol - sqrt(1020.0)) < 1e-9);
 	assert_true(v.stable);
+	/* +25 over the step: inside the Poisson noise of 1020 arrivals. */
+	s.inflight_end = 27;
+	s.inflight_slope = 1.25;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_HEALTHY);
 
-	/* One noisy second: the slope says +5 but start/end agree: healthy. */
+	/* Noisy seconds: the slope projects +30 (over the tolerance of
+	 * sqrt(800) = 28) but start and end agree: healthy, and ambiguous. */
 	s = step(40);
 	s.inflight_start = 2;
 	s.inflight_end = 3;
-	s.inflight_slope = 0.25;
+	s.inflight_slope = 1.5;
 	kc_knee_judge(&c, &s, &v);
 	assert_int_equal(v.verdict, KC_VERDICT_HEALTHY);
 	assert_false(v.stable); /* the slope sits between tol/2 and 2 tol */

@@ -418,6 +418,17 @@ static void test_bounds_and_errors(void **state)
 	assert_non_null(strstr(d.msg, "region"));
 }
 
+static void test_payload_hash(void **state)
+{
+	(void)state;
+	char hex[65];
+	assert_int_equal(kc_sigv4_payload_hash(NULL, 0, hex), 0);
+	assert_string_equal(hex, KC_SIGV4_EMPTY_SHA256);
+	assert_int_equal(kc_sigv4_payload_hash("{\"inputs\":\"hello\"}", 18, hex), 0);
+	/* examples.json invoke_endpoint payload_sha256 */
+	assert_string_equal(hex, "f501139a249d6c50826fb24ea29220a9e1c84e491842c0301984046984fb6155");
+}
+
 static void test_key_cache_across_days(void **state)
 {
 	(void)state;
@@ -566,6 +577,49 @@ static void test_verify(void **state)
 	kc_sigv4_signer_free(srv);
 }
 
+/* Random Authorization headers assembled from plausible pieces: the
+ * verifier answers with a verdict, never crashes, never says OK. */
+static void test_verify_garbage(void **state)
+{
+	(void)state;
+	static const char *pieces[] = {
+		"AWS4-HMAC-SHA256 ", "Credential=", "AKIDEXAMPLE", "/", "20250115",
+		"us-east-1", "sagemaker", "aws4_request", ", ", ",", " ", "=",
+		"SignedHeaders=", "host", ";", "x-amz-date", "Signature=",
+		"4ba7d46fabfdc5148bc12a5bd373011b870be6cfe6aff45f40a8bb8c2819c880", "",
+	};
+	struct kc_sigv4_signer *srv = demo_signer(NULL);
+	uint32_t rng = 7;
+	char auth[512];
+	for (int it = 0; it < 5000; it++) {
+		size_t o = 0;
+		int n = 1 + it % 14;
+		for (int k = 0; k < n; k++) {
+			rng = rng * 1103515245u + 12345u;
+			const char *p = pieces[(rng >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (k == 0 && it % 3)
+				p = pieces[0];
+			size_t l = strlen(p);
+			if (o + l >= sizeof(auth))
+				break;
+			memcpy(auth + o, p, l);
+			o += l;
+		}
+		struct kc_sigv4_header h[] = {
+			H("Host", "h"), H("X-Amz-Date", "20250115T120000Z"),
+			{"Authorization", 13, auth, o},
+		};
+		struct kc_sigv4_request req = {
+			.method = "GET", .path = "/", .headers = h, .n_headers = 3,
+			.payload_hash = KC_SIGV4_EMPTY_SHA256,
+		};
+		enum kc_sigv4_verdict v = KC_SIGV4_OK;
+		assert_int_equal(kc_sigv4_verify(srv, &req, T_SM, 300, &v), 0);
+		assert_int_not_equal(v, KC_SIGV4_OK);
+	}
+	kc_sigv4_signer_free(srv);
+}
+
 /* No stage's output, and no diagnostic, may contain the secret key. */
 static void test_secret_never_output(void **state)
 {
@@ -616,8 +670,10 @@ int main(void)
 		cmocka_unit_test(test_sagemaker_examples),
 		cmocka_unit_test(test_canonical_uri_and_query),
 		cmocka_unit_test(test_bounds_and_errors),
+		cmocka_unit_test(test_payload_hash),
 		cmocka_unit_test(test_key_cache_across_days),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_verify_garbage),
 		cmocka_unit_test(test_secret_never_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,7 @@ from botocore.eventstream import EventStreamBuffer
 AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION, SERVICE = "us-east-1", "sagemaker"
 SEED_SIG = "4ba7d46fabfdc5148bc12a5bd373011b870be6cfe6aff45f40a8bb8c2819c880"
-T0_MS = 1736942401000
+T0_MS = 1736985580000  # 2025-01-15T23:59:40Z: the chain crosses UTC midnight
 
 
 def messages(rng):

@@ -1,0 +1,96 @@
+/*
+ * resultdoc.h - reading a result.json back: the document `kneecap find`,
+ * `run` and `streams` write (DESIGN.md "What a run writes"), as the report
+ * and plan commands need it.
+ *
+ * The reader insists on `"tool": "kneecap"` and `"schema": 1`: a file from
+ * another tool, or from a newer kneecap whose layout this build cannot
+ * know, is refused with a clear message rather than misread.  Keys beyond
+ * the agreed ones are ignored, except the `config` and `environment`
+ * objects, which are kept flattened ("search.slo_ms" = "500") for display.
+ */
+#ifndef KNEECAP_RESULTDOC_H
+#define KNEECAP_RESULTDOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kneecap/step.h"
+
+struct kc_diag;
+
+#define KC_RESULTDOC_SCHEMA 1
+#define KC_RESULTDOC_MAX_STEPS 1024
+#define KC_RESULTDOC_MAX_KV 160
+#define KC_RESULTDOC_MAX_BYTES (64u << 20)
+
+struct kc_rd_step {
+	double offered;            /* rps, or streams */
+	double achieved;
+	struct kc_latency latency; /* ms; fields absent in the file are NAN */
+	struct kc_latency service; /* ms; NAN when absent */
+	double errors;
+	double inflight_max;
+	bool stable;
+};
+
+struct kc_rd_kv {
+	char key[96];
+	char value[160];
+};
+
+struct kc_resultdoc {
+	char path[256];
+	char mode[16];               /* "rps" or "streams" */
+	size_t nsteps;
+	struct kc_rd_step *steps;    /* owned */
+	bool has_knee;
+	double knee_value, knee_per_instance;
+	char knee_unit[24];
+	char knee_reason[256];
+	bool has_rec;
+	char instance_type[64];
+	char metric[96];
+	double factor, target_value, target_low, target_high;
+	double scale_out_cooldown_s, scale_in_cooldown_s; /* NAN when absent */
+	double slo_ms;               /* config SLO if the file names one; NAN otherwise */
+	size_t nconfig, nenv;
+	struct kc_rd_kv config[KC_RESULTDOC_MAX_KV];
+	struct kc_rd_kv env[KC_RESULTDOC_MAX_KV];
+};
+
+/*
+ * Parses a result document from text (name is used in messages).  Returns
+ * 0; KC_EPARSE (not JSON); KC_EUNSUPPORTED (another tool, or a newer
+ * schema); KC_EINVAL (a required key missing or of the wrong type); d says
+ * "name: ...".  On success *out owns its steps: free with
+ * kc_resultdoc_fini().  *out untouched on failure.
+ */
+int kc_resultdoc_parse(struct kc_resultdoc *out, const char *name,
+		       const char *text, size_t len, struct kc_diag *d);
+
+/* As kc_resultdoc_parse, reading path (at most KC_RESULTDOC_MAX_BYTES). */
+int kc_resultdoc_load(struct kc_resultdoc *out, const char *path,
+		      struct kc_diag *d);
+
+/* Frees what the document owns; doc may be NULL. */
+void kc_resultdoc_fini(struct kc_resultdoc *doc);
+
+/* Value of a flattened config key ("instance_type"), or NULL. */
+const char *kc_resultdoc_config(const struct kc_resultdoc *doc, const char *key);
+
+/*
+ * The number of instances behind the endpoint in the run: knee.value /
+ * knee.per_instance rounded, else 1.
+ */
+int kc_resultdoc_instances(const struct kc_resultdoc *doc);
+
+/*
+ * The recommended target per instance in requests/second (rps mode):
+ * target_value / 60 for SageMakerVariantInvocationsPerInstance, else factor
+ * x knee per instance.  NAN when the document has no recommendation or is
+ * a streams run.
+ */
+double kc_resultdoc_target_rps(const struct kc_resultdoc *doc);
+
+#endif

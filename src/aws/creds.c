@@ -1,0 +1,1845 @@
+/*
+ * creds.c - the AWS credential chain and region resolution (see creds.h
+ * for the order), plus a refreshing provider for long runs.
+ *
+ * What this is: a faithful, bounded subset of botocore's resolver: env,
+ * shared credentials file, credential_process, config file, container
+ * credentials, IMDSv2.  What it is not: an STS client (no role
+ * assumption, web identity or SSO; such profiles fail with a clear hint)
+ * and not a signer (sigv4.c consumes struct kc_creds).
+ *
+ * The AWS shared files are read by a small line reader here rather than
+ * inih: Debian's inih caps lines at 200 bytes, which session tokens
+ * exceed, and the AWS dialect differs from inih's on inline comments
+ * (none), ':' as a delimiter and indented nested sub-sections (skipped).
+ *
+ * Invariant: no secret access key or session token is ever formatted into
+ * a diagnostic, a log message or a description.  Values are validated by
+ * length and character class and reported by name only.
+ */
+#include "kneecap/creds.h"
+#include "kneecap/buf.h"
+#include "kneecap/clock.h"
+#include "kneecap/err.h"
+#include "kneecap/log.h"
+#include "kneecap/parse.h"
+#include "aws/creds_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define PROCESS_OUT_MAX (64u * 1024)
+#define PROCESS_ERR_MAX (4u * 1024)
+#define HTTP_BODY_MAX (64u * 1024)
+#define TOKEN_FILE_MAX (16u * 1024)
+#define CONTAINER_ATTEMPTS 3
+#define IMDS_ATTEMPTS_MAX 5
+#define IMDS_TIMEOUT_MAX_NS (INT64_C(10) * KC_NS_PER_S)
+#define ADVISORY_RETRY_NS (INT64_C(60) * KC_NS_PER_S)
+#define MANDATORY_RETRY_NS (INT64_C(10) * KC_NS_PER_S)
+
+/* ------------------------------------------------------------------ */
+/* environment, clock, small string helpers                            */
+
+static const char *env_get(const struct kc_creds_opts *o, const char *name)
+{
+	return o->getenv_fn ? o->getenv_fn(name, o->getenv_ud) : getenv(name);
+}
+
+/* An environment value, NULL when unset or empty (botocore ignores empty). */
+static const char *env_set(const struct kc_creds_opts *o, const char *name)
+{
+	const char *v = env_get(o, name);
+	return v && *v ? v : NULL;
+}
+
+static bool env_true(const struct kc_creds_opts *o, const char *name)
+{
+	const char *v = env_set(o, name);
+	return v && !strcasecmp(v, "true");
+}
+
+static int64_t wall_now(const struct kc_creds_opts *o)
+{
+	return o->wall_fn ? o->wall_fn(o->wall_ud) : kc_wall_ns();
+}
+
+/* Printable ASCII without blanks, 1..max bytes: what keys and tokens are. */
+static bool is_credential_text(const char *s, size_t max)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= max)
+			return false;
+	return n > 0;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Appends "; item" to the list of sources tried (bounded, truncates). */
+static void tried_add(char *tried, size_t sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tried_add(char *tried, size_t sz, const char *fmt, ...)
+{
+	size_t n = strlen(tried);
+	if (n + 3 >= sz)
+		return;
+	if (n) {
+		memcpy(tried + n, "; ", 3);
+		n += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tried + n, sz - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* AWS INI files                                                        */
+
+void kc_awsini_fini(struct kc_awsini *ini)
+{
+	if (!ini)
+		return;
+	if (ini->text) {
+		explicit_bzero(ini->text, strlen(ini->text));
+		free(ini->text);
+	}
+	free(ini->e);
+	free(ini->sec);
+	memset(ini, 0, sizeof(*ini));
+}
+
+/* Joins the blank-separated words of s with single spaces, in place. */
+static void normalise_words(char *s)
+{
+	char *w = s;
+	const char *r = s;
+	while (*r) {
+		while (*r == ' ' || *r == '\t')
+			r++;
+		if (!*r)
+			break;
+		if (w != s)
+			*w++ = ' ';
+		while (*r && *r != ' ' && *r != '\t')
+			*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+int kc_awsini_parse(struct kc_awsini *ini, const char *name, const char *text,
+		    size_t len, struct kc_diag *d)
+{
+	memset(ini, 0, sizeof(*ini));
+	snprintf(ini->path, sizeof(ini->path), "%s", name);
+	if (len > KC_AWSINI_MAX_BYTES)
+		return kc_diag_set_at(d, KC_ELIMIT, name, 0, NULL,
+				      "file larger than %u bytes", KC_AWSINI_MAX_BYTES);
+	ini->text = malloc(len + 1);
+	ini->e = calloc(KC_AWSINI_MAX_ENTRIES, sizeof(*ini->e));
+	ini->sec = calloc(KC_AWSINI_MAX_SECTIONS, sizeof(*ini->sec));
+	if (!ini->text || !ini->e || !ini->sec) {
+		kc_awsini_fini(ini);
+		return KC_ENOMEM;
+	}
+	memcpy(ini->text, text, len);
+	ini->text[len] = '\0';
+	if (memchr(ini->text, '\0', len)) {
+		kc_awsini_fini(ini);
+		return kc_diag_set_at(d, KC_EPARSE, name, 0, NULL, "file contains a NUL byte");
+	}
+
+	char *p = ini->text;
+	if (!strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	const char *section = NULL;
+	size_t section_first = 0; /* first entry of the current section */
+	bool prev_key = false;    /* a key line was seen in this section */
+	int lineno = 0;
+	int err = KC_OK;
+	while (*p) {
+		char *line = p;
+		char *nl = strchr(p, '\n');
+		if (nl) {
+			*nl = '\0';
+			p = nl + 1;
+		} else {
+			p += strlen(p);
+		}
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		/* An indented line under a key continues it: a nested
+		 * sub-section ("s3 =" + indented keys) or a multi-line value.
+		 * Neither holds anything kneecap reads, so skip it. */
+		if (s != line && prev_key)
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close) {
+				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+						     "section header without ']'");
+				goto fail;
+			}
+			char *rest = trim(close + 1);
+			if (*rest && *rest != '#' && *rest != ';') {
+				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+						     "unexpected text after ']'");
+				goto fail;
+			}
+			*close = '\0';
+			char *sname = trim(s + 1);
+			normalise_words(sname);
+			if (!*sname) {
+				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+						     "empty section name");
+				goto fail;
+			}
+			for (size_t i = 0; i < ini->nsec; i++)
+				if (!strcmp(ini->sec[i].name, sname)) {
+					err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+							     "duplicate section [%.64s] (first at line %d)",
+							     sname, ini->sec[i].line);
+					goto fail;
+				}
+			if (ini->nsec == KC_AWSINI_MAX_SECTIONS) {
+				err = kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
+						     "more than %d sections", KC_AWSINI_MAX_SECTIONS);
+				goto fail;
+			}
+			ini->sec[ini->nsec].name = sname;
+			ini->sec[ini->nsec].line = lineno;
+			ini->nsec++;
+			section = sname;
+			section_first = ini->n;
+			prev_key = false;
+			continue;
+		}
+		/* configparser's rule: the earliest '=' or ':' delimits. */
+		char *delim = strpbrk(s, "=:");
+		if (!delim) {
+			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+					     "expected 'key = value' or '[section]'");
+			goto fail;
+		}
+		*delim = '\0';
+		char *key = trim(s);
+		char *value = trim(delim + 1);
+		if (!*key) {
+			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+					     "missing key before '%c'", '=');
+			goto fail;
+		}
+		for (char *k = key; *k; k++)
+			*k = (char)tolower((unsigned char)*k);
+		if (!section) {
+			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
+					     "key outside any [section]");
+			goto fail;
+		}
+		for (size_t i = section_first; i < ini->n; i++)
+			if (!strcmp(ini->e[i].key, key)) {
+				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
+						     "duplicate key in [%.64s] (first at line %d)",
+						     section, ini->e[i].line);
+				goto fail;
+			}
+		if (ini->n == KC_AWSINI_MAX_ENTRIES) {
+			err = kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
+					     "more than %d keys", KC_AWSINI_MAX_ENTRIES);
+			goto fail;
+		}
+		ini->e[ini->n++] = (struct kc_awsini_entry){
+			.section = section, .key = key, .value = value, .line = lineno};
+		prev_key = true;
+	}
+	return KC_OK;
+fail:
+	kc_awsini_fini(ini);
+	snprintf(ini->path, sizeof(ini->path), "%s", name);
+	return err;
+}
+
+int kc_awsini_load(struct kc_awsini *ini, const char *path, struct kc_diag *d)
+{
+	memset(ini, 0, sizeof(*ini));
+	snprintf(ini->path, sizeof(ini->path), "%s", path);
+	struct kc_buf b;
+	kc_buf_init(&b, KC_AWSINI_MAX_BYTES);
+	int rc = kc_buf_read_file(&b, path);
+	if (rc == KC_ENOTFOUND) {
+		kc_buf_fini(&b);
+		return KC_ENOTFOUND;
+	}
+	if (rc == KC_ELIMIT)
+		rc = kc_diag_set_at(d, KC_ELIMIT, path, 0, NULL,
+				    "file larger than %u bytes", KC_AWSINI_MAX_BYTES);
+	else if (rc < 0)
+		rc = kc_diag_set_at(d, rc, path, 0, NULL, "cannot read: %s", strerror(errno));
+	else
+		rc = kc_awsini_parse(ini, path, b.data ? b.data : "", b.len, d);
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	kc_buf_fini(&b);
+	return rc;
+}
+
+const struct kc_awsini_entry *kc_awsini_get(const struct kc_awsini *ini,
+					    const char *section, const char *key)
+{
+	for (size_t i = 0; ini && section && i < ini->n; i++)
+		if (!strcmp(ini->e[i].section, section) && !strcmp(ini->e[i].key, key))
+			return &ini->e[i];
+	return NULL;
+}
+
+int kc_awsini_section_line(const struct kc_awsini *ini, const char *section)
+{
+	for (size_t i = 0; ini && section && i < ini->nsec; i++)
+		if (!strcmp(ini->sec[i].name, section))
+			return ini->sec[i].line;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* shell-style split, ISO 8601                                          */
+
+int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
+			 char *store, size_t storesz)
+{
+	KC_ASSERT(cmd && argv && maxargs >= 2 && store && storesz > 0);
+	int argc = 0;
+	size_t w = 0;
+	const char *p = cmd;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		if (argc == maxargs - 1)
+			return KC_ELIMIT;
+		argv[argc++] = store + w;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+			char c = *p++;
+			if (c == '\'') {
+				while (*p && *p != '\'') {
+					if (w + 1 >= storesz)
+						return KC_ELIMIT;
+					store[w++] = *p++;
+				}
+				if (!*p)
+					return KC_EPARSE;
+				p++;
+				continue;
+			}
+			if (c == '"') {
+				while (*p && *p != '"') {
+					if (*p == '\\' && p[1] && strchr("\\\"$`\n", p[1])) {
+						p++;
+						if (*p == '\n') { /* line continuation */
+							p++;
+							continue;
+						}
+					}
+					if (w + 1 >= storesz)
+						return KC_ELIMIT;
+					store[w++] = *p++;
+				}
+				if (!*p)
+					return KC_EPARSE;
+				p++;
+				continue;
+			}
+			if (c == '\\') {
+				if (!*p)
+					return KC_EPARSE;
+				c = *p++;
+				if (c == '\n')
+					continue;
+			}
+			if (w + 1 >= storesz)
+				return KC_ELIMIT;
+			store[w++] = c;
+		}
+		if (w + 1 >= storesz)
+			return KC_ELIMIT;
+		store[w++] = '\0';
+	}
+	argv[argc] = NULL;
+	return argc ? argc : KC_EPARSE;
+}
+
+static bool digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns)
+{
+	int Y, M, D, h, m, sec;
+	if (!s || strlen(s) < 20 || !digits(s, 4, &Y) || s[4] != '-' ||
+	    !digits(s + 5, 2, &M) || s[7] != '-' || !digits(s + 8, 2, &D) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+	    s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' ||
+	    !digits(s + 17, 2, &sec))
+		return KC_EPARSE;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > mdays[M - 1] ||
+	    h > 23 || m > 59 || sec > 60)
+		return KC_EPARSE;
+	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+		return KC_EPARSE;
+	const char *p = s + 19;
+	int64_t frac_ns = 0;
+	if (*p == '.') {
+		p++;
+		int64_t scale = 100000000;
+		if (*p < '0' || *p > '9')
+			return KC_EPARSE;
+		for (int i = 0; *p >= '0' && *p <= '9'; p++, i++) {
+			if (i >= 18)
+				return KC_EPARSE;
+			frac_ns += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	int off_s = 0;
+	if ((*p == 'Z' || *p == 'z') && !p[1]) {
+		off_s = 0;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		int sign = *p == '-' ? -1 : 1;
+		p++;
+		if (!digits(p, 2, &oh))
+			return KC_EPARSE;
+		p += 2;
+		if (*p == ':')
+			p++;
+		if (!digits(p, 2, &om) || p[2] || oh > 23 || om > 59)
+			return KC_EPARSE;
+		off_s = sign * (oh * 3600 + om * 60);
+	} else {
+		return KC_EPARSE;
+	}
+	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
+			.tm_hour = h, .tm_min = m, .tm_sec = sec};
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return KC_EPARSE;
+	*wall_ns = ((int64_t)t - off_s) * KC_NS_PER_S + frac_ns;
+	return KC_OK;
+}
+
+static void format_iso8601(int64_t wall_ns, char *out, size_t outsz)
+{
+	time_t t = (time_t)(wall_ns / KC_NS_PER_S);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, outsz, "?");
+}
+
+/* ------------------------------------------------------------------ */
+/* names, redaction, description                                        */
+
+const char *kc_creds_source_name(enum kc_creds_source s)
+{
+	switch (s) {
+	case KC_CREDS_ENV: return "env";
+	case KC_CREDS_SHARED_FILE: return "shared-credentials-file";
+	case KC_CREDS_PROCESS: return "credential-process";
+	case KC_CREDS_CONFIG_FILE: return "config-file";
+	case KC_CREDS_CONTAINER: return "container";
+	case KC_CREDS_IMDS: return "imds";
+	}
+	return "unknown";
+}
+
+const char *kc_region_source_name(enum kc_region_source s)
+{
+	switch (s) {
+	case KC_REGION_EXPLICIT: return "explicit";
+	case KC_REGION_ENV: return "AWS_REGION";
+	case KC_REGION_ENV_DEFAULT: return "AWS_DEFAULT_REGION";
+	case KC_REGION_PROFILE: return "profile";
+	}
+	return "unknown";
+}
+
+char *kc_creds_redact_akid(const char *akid, char *out, size_t outsz)
+{
+	KC_ASSERT(out && outsz > 0);
+	size_t n = akid ? strlen(akid) : 0;
+	if (n >= 12)
+		snprintf(out, outsz, "%.4s****%s", akid, akid + n - 4);
+	else
+		snprintf(out, outsz, "****");
+	return out;
+}
+
+char *kc_creds_describe(const struct kc_creds *c, char *out, size_t outsz)
+{
+	KC_ASSERT(c && out && outsz > 0);
+	char akid[32], exp[32] = "";
+	kc_creds_redact_akid(c->access_key_id, akid, sizeof(akid));
+	if (c->expiration_wall_ns)
+		format_iso8601(c->expiration_wall_ns, exp, sizeof(exp));
+	char prof[160] = "";
+	if (c->profile[0])
+		snprintf(prof, sizeof(prof), ", profile '%s'", c->profile);
+	snprintf(out, outsz, "%s%s%s%s, key %s%s%s%s", kc_creds_source_name(c->source),
+		 prof, c->origin[0] ? ", " : "", c->origin, akid,
+		 c->session_token ? ", session token" : "",
+		 exp[0] ? ", expires " : "", exp);
+	return out;
+}
+
+static int scrub_one(char *text, const char *secret)
+{
+	if (!secret || strlen(secret) < 4)
+		return 0;
+	int n = 0;
+	size_t sl = strlen(secret);
+	char *hit;
+	while ((hit = strstr(text, secret)) != NULL) {
+		memcpy(hit, "****", 4);
+		memmove(hit + 4, hit + sl, strlen(hit + sl) + 1);
+		n++;
+	}
+	return n;
+}
+
+int kc_creds_scrub(const struct kc_creds *c, char *text)
+{
+	if (!c || !text)
+		return 0;
+	return scrub_one(text, c->secret_access_key) + scrub_one(text, c->session_token);
+}
+
+void kc_creds_fini(struct kc_creds *c)
+{
+	if (!c)
+		return;
+	wipe_free(c->access_key_id);
+	wipe_free(c->secret_access_key);
+	wipe_free(c->session_token);
+	c->access_key_id = c->secret_access_key = c->session_token = NULL;
+}
+
+/*
+ * Validates and copies a triple into out.  what names the source in
+ * messages ("AWS_SECRET_ACCESS_KEY", "file:line"...), never a value.
+ */
+static int creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
+		      enum kc_creds_source src, const char *profile,
+		      const char *origin, const char *akid, const char *secret,
+		      const char *token, int64_t exp_ns, const char *what,
+		      struct kc_diag *d)
+{
+	if (!is_credential_text(akid, KC_CREDS_AKID_MAX))
+		return kc_diag_set(d, KC_EINVAL, "%s: access key id is empty, too long "
+				   "or has blanks/control characters", what);
+	if (!is_credential_text(secret, KC_CREDS_SECRET_MAX))
+		return kc_diag_set(d, KC_EINVAL, "%s: secret access key is empty, too long "
+				   "or has blanks/control characters", what);
+	if (token && *token && !is_credential_text(token, KC_CREDS_TOKEN_MAX))
+		return kc_diag_set(d, KC_EINVAL, "%s: session token is too long "
+				   "or has blanks/control characters", what);
+	if (exp_ns && exp_ns <= wall_now(o)) {
+		char t[32];
+		format_iso8601(exp_ns, t, sizeof(t));
+		return kc_diag_set(d, KC_EAUTH, "%s: credentials expired at %s", what, t);
+	}
+	struct kc_creds c = {.source = src, .expiration_wall_ns = exp_ns};
+	c.access_key_id = strdup(akid);
+	c.secret_access_key = strdup(secret);
+	c.session_token = token && *token ? strdup(token) : NULL;
+	if (!c.access_key_id || !c.secret_access_key || (token && *token && !c.session_token)) {
+		kc_creds_fini(&c);
+		return KC_ENOMEM;
+	}
+	snprintf(c.profile, sizeof(c.profile), "%s", profile ? profile : "");
+	snprintf(c.origin, sizeof(c.origin), "%s", origin ? origin : "");
+	*out = c;
+	return KC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON credential documents (credential_process, container, IMDS)      */
+
+struct json_names {
+	const char *akid, *secret, *token;
+	bool version1; /* credential_process: "Version": 1 required */
+};
+
+static int creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
+			   enum kc_creds_source src, const char *profile,
+			   const char *origin, const char *buf, size_t len,
+			   const struct json_names *nm, const char *what,
+			   struct kc_diag *d)
+{
+	json_error_t jerr;
+	/* jansson's error text quotes the token near the error, which could
+	 * be part of a secret: report only the position. */
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return kc_diag_set(d, KC_EPARSE, "%s: answer is not valid JSON "
+				   "(line %d, column %d)", what, jerr.line, jerr.column);
+	int rc = KC_OK;
+	if (!json_is_object(root)) {
+		rc = kc_diag_set(d, KC_EPARSE, "%s: answer is not a JSON object", what);
+		goto done;
+	}
+	if (nm->version1) {
+		json_t *v = json_object_get(root, "Version");
+		if (!json_is_integer(v) || json_integer_value(v) != 1) {
+			rc = kc_diag_set(d, KC_EPARSE, "%s: \"Version\" must be 1", what);
+			goto done;
+		}
+	}
+	json_t *code = json_object_get(root, "Code");
+	if (json_is_string(code) && strcmp(json_string_value(code), "Success")) {
+		rc = kc_diag_set(d, KC_EAUTH, "%s: \"Code\" is \"%.64s\", not \"Success\"",
+				 what, json_string_value(code));
+		goto done;
+	}
+	json_t *ja = json_object_get(root, nm->akid);
+	json_t *js = json_object_get(root, nm->secret);
+	json_t *jt = json_object_get(root, nm->token);
+	json_t *je = json_object_get(root, "Expiration");
+	if (!json_is_string(ja) || !json_is_string(js)) {
+		rc = kc_diag_set(d, KC_EPARSE, "%s: \"%s\" and \"%s\" must be strings",
+				 what, nm->akid, nm->secret);
+		goto done;
+	}
+	if (jt && !json_is_string(jt) && !json_is_null(jt)) {
+		rc = kc_diag_set(d, KC_EPARSE, "%s: \"%s\" must be a string", what, nm->token);
+		goto done;
+	}
+	int64_t exp_ns = 0;
+	if (je && !json_is_null(je)) {
+		if (!json_is_string(je) ||
+		    kc_creds_parse_iso8601(json_string_value(je), &exp_ns) < 0) {
+			rc = kc_diag_set(d, KC_EPARSE, "%s: \"Expiration\" is not an ISO 8601 "
+					 "time", what);
+			goto done;
+		}
+	}
+	rc = creds_fill(out, o, src, profile, origin, json_string_value(ja),
+			json_string_value(js), json_is_string(jt) ? json_string_value(jt) : NULL,
+			exp_ns, what, d);
+done:
+	json_decref(root);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* credential_process                                                   */
+
+/* Kills pid's process group (helpers a credential_process started die
+ * with it) and reaps pid. */
+static void reap_kill(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Runs argv with stdin from /dev/null, collecting stdout (<= out->max) and
+ * the first PROCESS_ERR_MAX bytes of stderr, for at most timeout_ns.
+ * Returns 0 with *status the wait status, or KC_ETIMEOUT, KC_ELIMIT, KC_EIO.
+ */
+static int run_process(char **argv, int64_t timeout_ns, struct kc_buf *out,
+		       struct kc_buf *errb, int *status, struct kc_diag *d,
+		       const char *what)
+{
+	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		int e = errno;
+		if (po[0] >= 0) {
+			close(po[0]);
+			close(po[1]);
+		}
+		return kc_diag_set(d, KC_EIO, "%s: pipe: %s", what, strerror(e));
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	/* Its own process group, so a timeout can kill everything it started. */
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	pid_t pid;
+	int se = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(po[1]);
+	close(pe[1]);
+	if (se) {
+		close(po[0]);
+		close(pe[0]);
+		return kc_diag_set(d, KC_EIO, "%s: cannot run '%.200s': %s", what, argv[0],
+				   strerror(se));
+	}
+	int64_t deadline = kc_clock_ns() + timeout_ns;
+	int rc = KC_OK;
+	struct pollfd pf[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+	int open_fds = 2;
+	char chunk[4096];
+	while (open_fds > 0) {
+		int64_t left = deadline - kc_clock_ns();
+		if (left <= 0) {
+			rc = KC_ETIMEOUT;
+			break;
+		}
+		int pr = poll(pf, 2, (int)(left / KC_NS_PER_MS) + 1);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0) {
+			rc = KC_EIO;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t r = read(pf[i].fd, chunk, sizeof(chunk));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				close(pf[i].fd);
+				pf[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 0) {
+				if (kc_buf_append(out, chunk, (size_t)r) < 0) {
+					rc = KC_ELIMIT;
+					break;
+				}
+			} else if (errb->len < errb->max) {
+				size_t room = errb->max - errb->len;
+				kc_buf_append(errb, chunk, (size_t)r < room ? (size_t)r : room);
+			}
+		}
+		explicit_bzero(chunk, sizeof(chunk));
+		if (rc)
+			break;
+	}
+	for (int i = 0; i < 2; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	if (rc) {
+		reap_kill(pid);
+		if (rc == KC_ETIMEOUT)
+			return kc_diag_set(d, rc, "%s: no answer within %lld ms (killed)", what,
+					   (long long)(timeout_ns / KC_NS_PER_MS));
+		if (rc == KC_ELIMIT)
+			return kc_diag_set(d, rc, "%s: more than %zu bytes of output (killed)",
+					   what, out->max);
+		return kc_diag_set(d, rc, "%s: reading its output failed", what);
+	}
+	/* Both pipes are closed; the process may linger, bound the wait too. */
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return KC_OK;
+		if (w < 0 && errno != EINTR)
+			return kc_diag_set(d, KC_EIO, "%s: waitpid: %s", what, strerror(errno));
+		if (kc_clock_ns() >= deadline) {
+			reap_kill(pid);
+			return kc_diag_set(d, KC_ETIMEOUT, "%s: did not exit within %lld ms "
+					   "(killed)", what, (long long)(timeout_ns / KC_NS_PER_MS));
+		}
+		kc_sleep_ns(2 * KC_NS_PER_MS);
+	}
+}
+
+static int from_process(struct kc_creds *out, const struct kc_creds_opts *o,
+			const char *profile, const struct kc_awsini_entry *cp,
+			const char *file, struct kc_diag *d)
+{
+	char what[640];
+	snprintf(what, sizeof(what), "%s:%d: credential_process of profile '%s'", file,
+		 cp->line, profile);
+	char *argv[64];
+	char store[4096];
+	int argc = kc_creds_shell_split(cp->value, argv, 64, store, sizeof(store));
+	if (argc == KC_EPARSE)
+		return kc_diag_set_at(d, KC_EPARSE, file, cp->line, "credential_process",
+				      "empty command or unterminated quote");
+	if (argc < 0)
+		return kc_diag_set_at(d, KC_ELIMIT, file, cp->line, "credential_process",
+				      "command longer than %zu bytes or 63 words", sizeof(store));
+	kc_log(KC_LOG_DEBUG, "aws credentials: running credential_process '%.200s' "
+	       "(%d words) for profile '%s'", argv[0], argc, profile);
+	int64_t tmo = o->process_timeout_ns > 0 ? o->process_timeout_ns : 60 * KC_NS_PER_S;
+	struct kc_buf ob, eb;
+	kc_buf_init(&ob, PROCESS_OUT_MAX);
+	kc_buf_init(&eb, PROCESS_ERR_MAX);
+	int status = 0;
+	int rc = run_process(argv, tmo, &ob, &eb, &status, d, what);
+	if (rc == KC_OK) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			/* The AWS CLI shows the process's stderr; show its first line. */
+			char first[200] = "";
+			if (eb.data) {
+				size_t k = strcspn(eb.data, "\r\n");
+				snprintf(first, sizeof(first), "%.*s", (int)(k < 199 ? k : 199),
+					 eb.data);
+			}
+			if (WIFEXITED(status))
+				rc = kc_diag_set(d, KC_EAUTH, "%s: exited with status %d%s%s", what,
+						 WEXITSTATUS(status), first[0] ? ": " : "", first);
+			else
+				rc = kc_diag_set(d, KC_EAUTH, "%s: killed by signal %d", what,
+						 WTERMSIG(status));
+		} else {
+			static const struct json_names nm = {"AccessKeyId", "SecretAccessKey",
+							     "SessionToken", true};
+			rc = creds_from_json(out, o, KC_CREDS_PROCESS, profile, file,
+					     ob.data ? ob.data : "", ob.len, &nm, what, d);
+		}
+	}
+	if (ob.data)
+		explicit_bzero(ob.data, ob.len);
+	kc_buf_fini(&ob);
+	kc_buf_fini(&eb);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP (container, IMDS) with libcurl                                  */
+
+static size_t http_write_cb(char *p, size_t size, size_t n, void *ud)
+{
+	struct kc_buf *b = ud;
+	return kc_buf_append(b, p, size * n) == KC_OK ? size * n : 0;
+}
+
+/*
+ * One request.  Returns 0 when a response arrived (*status set; body in b),
+ * KC_ETIMEOUT, KC_ECONNECT, KC_ELIMIT (body over b->max), KC_EIO.
+ * No proxy (link-local and loopback services are never behind one), no
+ * redirects, http/https only.
+ */
+static int http_do(const char *method, const char *url, struct curl_slist *hdrs,
+		   int64_t timeout_ns, struct kc_buf *b, long *status)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return KC_ENOMEM;
+	long tmo_ms = (long)(timeout_ns / KC_NS_PER_MS);
+	if (tmo_ms < 1)
+		tmo_ms = 1;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tmo_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, tmo_ms);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (!strcmp(method, "PUT")) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+	}
+	CURLcode cc = curl_easy_perform(h);
+	int rc = KC_OK;
+	switch (cc) {
+	case CURLE_OK:
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+		break;
+	case CURLE_OPERATION_TIMEDOUT: rc = KC_ETIMEOUT; break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST: rc = KC_ECONNECT; break;
+	case CURLE_WRITE_ERROR: rc = KC_ELIMIT; break;
+	default: rc = KC_EIO; break;
+	}
+	if (rc)
+		kc_log(KC_LOG_DEBUG, "aws credentials: %s %s: %s", method, url,
+		       curl_easy_strerror(cc));
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+static bool ip_is(const char *host, int af, const char *want)
+{
+	unsigned char a[16], b[16];
+	return inet_pton(af, host, a) == 1 && inet_pton(af, want, b) == 1 &&
+	       !memcmp(a, b, af == AF_INET ? 4 : 16);
+}
+
+/* botocore's rule for plain-http full URIs: loopback or the ECS/EKS hosts. */
+static bool container_host_allowed(const char *host)
+{
+	unsigned char a[16];
+	char h6[64];
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127 || ip_is(host, AF_INET, "169.254.170.2") ||
+		       ip_is(host, AF_INET, "169.254.170.23");
+	size_t n = strlen(host);
+	if (n > 2 && n < sizeof(h6) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(h6, host + 1, n - 2);
+		h6[n - 2] = '\0';
+		char *pct = strchr(h6, '%'); /* zone id */
+		if (pct)
+			*pct = '\0';
+		if (inet_pton(AF_INET6, h6, a) == 1)
+			return ip_is(h6, AF_INET6, "::1") || ip_is(h6, AF_INET6, "fd00:ec2::23");
+	}
+	return false;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+int kc_creds_container_url(const char *rel, const char *full, char *out,
+			   size_t outsz, struct kc_diag *d)
+{
+	if (rel && *rel) {
+		if (has_ctl(rel) || strchr(rel, ' '))
+			return kc_diag_set(d, KC_EINVAL, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
+					   "has blanks or control characters");
+		if ((size_t)snprintf(out, outsz, "http://169.254.170.2%s%s",
+				     rel[0] == '/' ? "" : "/", rel) >= outsz)
+			return kc_diag_set(d, KC_ELIMIT, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
+					   "is too long");
+		return KC_OK;
+	}
+	if (!full || !*full)
+		return KC_ENOTFOUND;
+	CURLU *u = curl_url();
+	if (!u)
+		return KC_ENOMEM;
+	char *scheme = NULL, *host = NULL;
+	int rc = KC_OK;
+	if (has_ctl(full) || curl_url_set(u, CURLUPART_URL, full, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		rc = kc_diag_set(d, KC_EINVAL, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not "
+				 "a valid URL");
+		goto done;
+	}
+	if (strcasecmp(scheme, "https") &&
+	    (strcasecmp(scheme, "http") || !container_host_allowed(host))) {
+		rc = kc_diag_set(d, KC_EINVAL, "AWS_CONTAINER_CREDENTIALS_FULL_URI: host "
+				 "'%.100s' is not allowed over %s (https, loopback, "
+				 "169.254.170.2, 169.254.170.23 or fd00:ec2::23 only)", host, scheme);
+		goto done;
+	}
+	if ((size_t)snprintf(out, outsz, "%s", full) >= outsz)
+		rc = kc_diag_set(d, KC_ELIMIT, "AWS_CONTAINER_CREDENTIALS_FULL_URI is too long");
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* A URL for messages and result.json: no query, no fragment, no userinfo. */
+static void url_for_humans(const char *url, char *out, size_t outsz)
+{
+	const char *s = strstr(url, "://");
+	const char *at = s ? strchr(s + 3, '@') : NULL;
+	const char *slash = s ? strchr(s + 3, '/') : NULL;
+	if (at && (!slash || at < slash))
+		snprintf(out, outsz, "%.*s%s", (int)(s + 3 - url), url, at + 1);
+	else
+		snprintf(out, outsz, "%s", url);
+	out[strcspn(out, "?#")] = '\0';
+}
+
+static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
+			  char *tried, size_t triedsz, struct kc_diag *d)
+{
+	char url[2048], shown[2048];
+	int rc = kc_creds_container_url(env_set(o, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+					env_set(o, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), url,
+					sizeof(url), d);
+	if (rc == KC_ENOTFOUND) {
+		tried_add(tried, triedsz, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
+		return KC_ENOTFOUND;
+	}
+	if (rc < 0)
+		return rc;
+	url_for_humans(url, shown, sizeof(shown));
+
+	/* The token file is re-read on every fetch: EKS rotates it. */
+	char *token = NULL;
+	const char *tfile = env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	if (tfile) {
+		struct kc_buf tb;
+		kc_buf_init(&tb, TOKEN_FILE_MAX);
+		rc = kc_buf_read_file(&tb, tfile);
+		if (rc < 0) {
+			kc_buf_fini(&tb);
+			return kc_diag_set(d, rc == KC_ENOTFOUND ? KC_ENOTFOUND : rc,
+					   "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %.300s: %s",
+					   tfile, kc_strerror(rc));
+		}
+		token = kc_buf_steal(&tb, NULL);
+		kc_buf_fini(&tb);
+		if (!token)
+			return KC_ENOMEM;
+		/* A trailing newline is an editor's, not the token's. */
+		size_t n = strlen(token);
+		while (n && (token[n - 1] == '\n' || token[n - 1] == '\r'))
+			token[--n] = '\0';
+	} else if (env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		token = strdup(env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		if (!token)
+			return KC_ENOMEM;
+	}
+	if (token && (strchr(token, '\r') || strchr(token, '\n') || has_ctl(token))) {
+		wipe_free(token);
+		return kc_diag_set(d, KC_EINVAL, "container authorization token contains "
+				   "CR, LF or control characters");
+	}
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+	char *auth = NULL;
+	if (token) {
+		size_t n = strlen(token) + 32;
+		auth = malloc(n);
+		if (auth) {
+			snprintf(auth, n, "Authorization: %s", token);
+			struct curl_slist *t = curl_slist_append(hdrs, auth);
+			if (t)
+				hdrs = t;
+			else
+				rc = KC_ENOMEM;
+		} else {
+			rc = KC_ENOMEM;
+		}
+		wipe_free(token);
+	}
+	if (!hdrs || rc == KC_ENOMEM) {
+		wipe_free(auth);
+		curl_slist_free_all(hdrs);
+		return KC_ENOMEM;
+	}
+	int64_t tmo = o->container_timeout_ns > 0 ? o->container_timeout_ns : 2 * KC_NS_PER_S;
+	struct kc_buf b;
+	kc_buf_init(&b, HTTP_BODY_MAX);
+	long status = 0;
+	for (int attempt = 0; attempt < CONTAINER_ATTEMPTS; attempt++) {
+		kc_buf_reset(&b);
+		kc_log(KC_LOG_DEBUG, "aws credentials: GET %s (attempt %d)", shown, attempt + 1);
+		rc = http_do("GET", url, hdrs, tmo, &b, &status);
+		if (rc == KC_OK && status < 500)
+			break;
+	}
+	char what[2100];
+	snprintf(what, sizeof(what), "container credentials %s", shown);
+	if (rc == KC_OK && status != 200)
+		rc = kc_diag_set(d, status == 401 || status == 403 ? KC_EAUTH : KC_EPROTO,
+				 "%s: HTTP status %ld", what, status);
+	else if (rc < 0)
+		rc = kc_diag_set(d, rc, "%s: %s", what, kc_strerror(rc));
+	else {
+		static const struct json_names nm = {"AccessKeyId", "SecretAccessKey", "Token",
+						     false};
+		rc = creds_from_json(out, o, KC_CREDS_CONTAINER, NULL, shown,
+				     b.data ? b.data : "", b.len, &nm, what, d);
+	}
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	kc_buf_fini(&b);
+	wipe_free(auth);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+/* IAM role names: [\w+=,.@-]{1,128}. */
+static bool is_role_name(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (n >= 128 || !(isalnum((unsigned char)s[n]) || strchr("_+=,.@-", s[n])))
+			return false;
+	return n > 0;
+}
+
+/* IMDS settings from the environment, checked before any request. */
+struct imds_cfg {
+	char base[512];    /* endpoint without trailing '/' */
+	int64_t timeout_ns;
+	int attempts;
+};
+
+static int imds_config(const struct kc_creds_opts *o, struct imds_cfg *c, struct kc_diag *d)
+{
+	const char *ep = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	if (!ep)
+		ep = mode && !strcasecmp(mode, "IPv6") ? "http://[fd00:ec2::254]"
+						       : "http://169.254.169.254";
+	if (has_ctl(ep) || snprintf(c->base, sizeof(c->base), "%s", ep) >= (int)sizeof(c->base))
+		return kc_diag_set(d, KC_EINVAL, "AWS_EC2_METADATA_SERVICE_ENDPOINT is "
+				   "too long or has control characters");
+	size_t bl = strlen(c->base);
+	while (bl && c->base[bl - 1] == '/')
+		c->base[--bl] = '\0';
+
+	c->timeout_ns = o->imds_timeout_ns;
+	const char *ts = env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
+	if (c->timeout_ns <= 0 && ts) {
+		double v;
+		if (kc_parse_double(ts, 0.001, 3600, &v) < 0)
+			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_TIMEOUT: not a "
+					   "number of seconds in [0.001, 3600]");
+		c->timeout_ns = (int64_t)(v * KC_NS_PER_S);
+	}
+	if (c->timeout_ns <= 0)
+		c->timeout_ns = KC_NS_PER_S;
+	if (c->timeout_ns > IMDS_TIMEOUT_MAX_NS)
+		c->timeout_ns = IMDS_TIMEOUT_MAX_NS;
+	c->attempts = 1;
+	const char *as = env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+	if (as) {
+		int64_t v;
+		if (kc_parse_i64(as, 1, 1000, &v) < 0)
+			return kc_diag_set(d, KC_EINVAL, "AWS_METADATA_SERVICE_NUM_ATTEMPTS: not "
+					   "a whole number >= 1");
+		c->attempts = v > IMDS_ATTEMPTS_MAX ? IMDS_ATTEMPTS_MAX : (int)v;
+	}
+	return KC_OK;
+}
+
+/*
+ * Step 1, the IMDSv2 session token.  Returns 0 with token filled (or ""
+ * for the IMDSv1 fallback), KC_ENOTFOUND (no IMDS here; tried says why) or
+ * an error.
+ */
+static int imds_token(const struct kc_creds_opts *o, const struct imds_cfg *c,
+		      struct kc_buf *b, char *token, size_t tokensz, char *tried,
+		      size_t triedsz, struct kc_diag *d)
+{
+	char url[600];
+	snprintf(url, sizeof(url), "%s/latest/api/token", c->base);
+	struct curl_slist *h1 = curl_slist_append(NULL,
+						  "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+	struct curl_slist *hdrs = h1 ? curl_slist_append(h1, "Content-Type:") : NULL;
+	if (!hdrs) {
+		curl_slist_free_all(h1);
+		return KC_ENOMEM;
+	}
+	long status = 0;
+	int rc = KC_EIO;
+	for (int i = 0; i < c->attempts && rc != KC_OK; i++) {
+		kc_buf_reset(b);
+		kc_log(KC_LOG_DEBUG, "aws credentials: PUT %s", url);
+		rc = http_do("PUT", url, hdrs, c->timeout_ns, b, &status);
+	}
+	curl_slist_free_all(hdrs);
+	token[0] = '\0';
+	if (rc < 0) {
+		/* Often a container whose hop limit stops the answer: not IMDS. */
+		tried_add(tried, triedsz, "IMDS (no answer from %s within %lld ms)", c->base,
+			  (long long)(c->timeout_ns / KC_NS_PER_MS));
+		return KC_ENOTFOUND;
+	}
+	if (status == 200) {
+		if (!b->data || !is_credential_text(b->data, tokensz - 1))
+			return kc_diag_set(d, KC_EPROTO, "IMDS %s: malformed session token",
+					   c->base);
+		snprintf(token, tokensz, "%s", b->data);
+		return KC_OK;
+	}
+	if (status == 403 || status == 404 || status == 405) {
+		if (env_true(o, "AWS_EC2_METADATA_V1_DISABLED")) {
+			tried_add(tried, triedsz, "IMDS (token request got HTTP %ld and "
+				  "AWS_EC2_METADATA_V1_DISABLED=true)", status);
+			return KC_ENOTFOUND;
+		}
+		kc_log(KC_LOG_DEBUG, "aws credentials: IMDS token HTTP %ld, using IMDSv1",
+		       status);
+		return KC_OK;
+	}
+	tried_add(tried, triedsz, "IMDS (token request got HTTP %ld)", status);
+	return KC_ENOTFOUND;
+}
+
+/* Steps 2 and 3: the role name, then its credentials. */
+static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
+		     char *tried, size_t triedsz, struct kc_diag *d)
+{
+	if (env_true(o, "AWS_EC2_METADATA_DISABLED")) {
+		tried_add(tried, triedsz, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
+		return KC_ENOTFOUND;
+	}
+	struct imds_cfg cfg;
+	int rc = imds_config(o, &cfg, d);
+	if (rc < 0)
+		return rc;
+	const char *base = cfg.base;
+	char url[1024], hdr[4200], token[4096];
+	struct kc_buf b;
+	kc_buf_init(&b, HTTP_BODY_MAX);
+	struct curl_slist *hdrs = NULL;
+	long status = 0;
+	rc = imds_token(o, &cfg, &b, token, sizeof(token), tried, triedsz, d);
+	if (rc < 0)
+		goto done;
+	if (token[0]) {
+		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", token);
+		hdrs = curl_slist_append(NULL, hdr);
+		explicit_bzero(hdr, sizeof(hdr));
+		if (!hdrs) {
+			rc = KC_ENOMEM;
+			goto done;
+		}
+	}
+
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
+	kc_buf_reset(&b);
+	kc_log(KC_LOG_DEBUG, "aws credentials: GET %s", url);
+	rc = http_do("GET", url, hdrs, cfg.timeout_ns, &b, &status);
+	if (rc == KC_OK && status == 404) {
+		tried_add(tried, triedsz, "IMDS (%s: no IAM role attached)", base);
+		rc = KC_ENOTFOUND;
+		goto done;
+	}
+	if (rc < 0 || status != 200) {
+		rc = rc < 0 ? kc_diag_set(d, rc, "IMDS %s: role name: %s", base, kc_strerror(rc))
+			    : kc_diag_set(d, KC_EPROTO, "IMDS %s: role name: HTTP status %ld",
+					  base, status);
+		goto done;
+	}
+	char role[160];
+	snprintf(role, sizeof(role), "%.*s", (int)strcspn(b.data ? b.data : "", "\r\n"),
+		 b.data ? b.data : "");
+	if (!is_role_name(role)) {
+		rc = kc_diag_set(d, KC_EPROTO, "IMDS %s: malformed role name", base);
+		goto done;
+	}
+
+	/* 3. the role's credentials */
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base,
+		 role);
+	kc_buf_reset(&b);
+	kc_log(KC_LOG_DEBUG, "aws credentials: GET %s", url);
+	rc = http_do("GET", url, hdrs, cfg.timeout_ns, &b, &status);
+	char what[1200];
+	snprintf(what, sizeof(what), "IMDS %s role '%s'", base, role);
+	if (rc < 0 || status != 200) {
+		rc = rc < 0 ? kc_diag_set(d, rc, "%s: %s", what, kc_strerror(rc))
+			    : kc_diag_set(d, KC_EPROTO, "%s: HTTP status %ld", what, status);
+		goto done;
+	}
+	static const struct json_names nm = {"AccessKeyId", "SecretAccessKey", "Token", false};
+	char origin[800];
+	snprintf(origin, sizeof(origin), "%s role %s", base, role);
+	rc = creds_from_json(out, o, KC_CREDS_IMDS, NULL, origin, b.data ? b.data : "", b.len,
+			     &nm, what, d);
+done:
+	explicit_bzero(token, sizeof(token));
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	kc_buf_fini(&b);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* profiles                                                             */
+
+/* The active profile and both files, loaded once per resolution. */
+struct profiles {
+	char name[128];
+	bool chosen;       /* --profile, AWS_PROFILE or AWS_DEFAULT_PROFILE */
+	bool explicit_opt; /* --profile: environment keys are skipped */
+	char cred_path[512], conf_path[512];
+	struct kc_awsini cred, conf;
+	const char *cred_sec; /* section in cred, NULL when absent */
+	char conf_sec[160];   /* section in conf, "" when absent */
+};
+
+/* Expands a leading "~/" with HOME; returns false when HOME is needed but unset. */
+static bool expand_path(const struct kc_creds_opts *o, const char *p, char *out,
+			size_t outsz)
+{
+	if (p[0] == '~' && (p[1] == '/' || !p[1])) {
+		const char *home = env_set(o, "HOME");
+		if (!home)
+			return false;
+		snprintf(out, outsz, "%s%s", home, p + 1);
+	} else {
+		snprintf(out, outsz, "%s", p);
+	}
+	return true;
+}
+
+static void profiles_fini(struct profiles *pr)
+{
+	kc_awsini_fini(&pr->cred);
+	kc_awsini_fini(&pr->conf);
+}
+
+/*
+ * Picks the profile and loads both files.  Fails on a malformed file, or
+ * when a chosen profile is in neither file.
+ */
+static int profiles_load(struct profiles *pr, const struct kc_creds_opts *o,
+			 struct kc_diag *d)
+{
+	memset(pr, 0, sizeof(*pr));
+	const char *name = o->profile;
+	pr->explicit_opt = name && *name;
+	/* botocore's order (configprovider.py): AWS_DEFAULT_PROFILE, then
+	 * AWS_PROFILE. */
+	if (!pr->explicit_opt)
+		name = env_set(o, "AWS_DEFAULT_PROFILE");
+	if (!name || !*name)
+		name = env_set(o, "AWS_PROFILE");
+	pr->chosen = name && *name;
+	if (!pr->chosen)
+		name = "default";
+	if (strlen(name) >= sizeof(pr->name) || has_ctl(name))
+		return kc_diag_set(d, KC_EINVAL, "profile name is too long or has control "
+				   "characters");
+	snprintf(pr->name, sizeof(pr->name), "%s", name);
+
+	const char *cp = env_set(o, "AWS_SHARED_CREDENTIALS_FILE");
+	const char *fp = env_set(o, "AWS_CONFIG_FILE");
+	bool have_cred = expand_path(o, cp ? cp : "~/.aws/credentials", pr->cred_path,
+				     sizeof(pr->cred_path));
+	bool have_conf = expand_path(o, fp ? fp : "~/.aws/config", pr->conf_path,
+				     sizeof(pr->conf_path));
+	if (!have_cred)
+		snprintf(pr->cred_path, sizeof(pr->cred_path), "~/.aws/credentials (HOME unset)");
+	if (!have_conf)
+		snprintf(pr->conf_path, sizeof(pr->conf_path), "~/.aws/config (HOME unset)");
+	int rc;
+	if (have_cred && (rc = kc_awsini_load(&pr->cred, pr->cred_path, d)) < 0 &&
+	    rc != KC_ENOTFOUND)
+		goto fail;
+	if (have_conf && (rc = kc_awsini_load(&pr->conf, pr->conf_path, d)) < 0 &&
+	    rc != KC_ENOTFOUND)
+		goto fail;
+
+	if (kc_awsini_section_line(&pr->cred, pr->name))
+		pr->cred_sec = pr->name;
+	char sec[160];
+	snprintf(sec, sizeof(sec), "profile %s", pr->name);
+	if (kc_awsini_section_line(&pr->conf, sec))
+		snprintf(pr->conf_sec, sizeof(pr->conf_sec), "%s", sec);
+	else if (!strcmp(pr->name, "default") && kc_awsini_section_line(&pr->conf, "default"))
+		snprintf(pr->conf_sec, sizeof(pr->conf_sec), "default");
+
+	if (pr->chosen && !pr->cred_sec && !pr->conf_sec[0]) {
+		int bare = strcmp(pr->name, "default") ? kc_awsini_section_line(&pr->conf, pr->name)
+						       : 0;
+		if (bare)
+			rc = kc_diag_set_at(d, KC_ENOTFOUND, pr->conf_path, bare, NULL,
+					    "the config file names profiles [profile %s], "
+					    "not [%s]", pr->name, pr->name);
+		else
+			rc = kc_diag_set(d, KC_ENOTFOUND, "AWS profile '%s' not found in %s "
+					 "or %s", pr->name, pr->cred_path, pr->conf_path);
+		goto fail;
+	}
+	return KC_OK;
+fail:
+	profiles_fini(pr);
+	return rc;
+}
+
+/* A key of the merged profile: the credentials file wins over the config file. */
+static const struct kc_awsini_entry *profile_get(const struct profiles *pr,
+						 const char *key, const char **file)
+{
+	const struct kc_awsini_entry *e = kc_awsini_get(&pr->cred, pr->cred_sec, key);
+	if (e) {
+		*file = pr->cred_path;
+		return e;
+	}
+	e = kc_awsini_get(&pr->conf, pr->conf_sec[0] ? pr->conf_sec : NULL, key);
+	if (e)
+		*file = pr->conf_path;
+	return e;
+}
+
+/* Static keys of one file's section; KC_ENOTFOUND when it has none. */
+static int from_static(struct kc_creds *out, const struct kc_creds_opts *o,
+		       const struct profiles *pr, const struct kc_awsini *ini,
+		       const char *sec, enum kc_creds_source src, struct kc_diag *d)
+{
+	if (!sec || !*sec)
+		return KC_ENOTFOUND;
+	const struct kc_awsini_entry *a = kc_awsini_get(ini, sec, "aws_access_key_id");
+	const struct kc_awsini_entry *s = kc_awsini_get(ini, sec, "aws_secret_access_key");
+	const struct kc_awsini_entry *t = kc_awsini_get(ini, sec, "aws_session_token");
+	if (!t)
+		t = kc_awsini_get(ini, sec, "aws_security_token");
+	if (!a && !s)
+		return KC_ENOTFOUND;
+	if (!a || !s) {
+		const struct kc_awsini_entry *have = a ? a : s;
+		return kc_diag_set_at(d, KC_EINVAL, ini->path, have->line, have->key,
+				      "profile '%s' has %s but no %s", pr->name, have->key,
+				      a ? "aws_secret_access_key" : "aws_access_key_id");
+	}
+	char what[720];
+	snprintf(what, sizeof(what), "%s:%d: profile '%s'", ini->path, a->line, pr->name);
+	return creds_fill(out, o, src, pr->name, ini->path, a->value, s->value,
+			  t ? t->value : NULL, 0, what, d);
+}
+
+static int from_env(struct kc_creds *out, const struct kc_creds_opts *o,
+		    char *tried, size_t triedsz, struct kc_diag *d)
+{
+	const char *a = env_set(o, "AWS_ACCESS_KEY_ID");
+	const char *s = env_set(o, "AWS_SECRET_ACCESS_KEY");
+	if (!a && !s) {
+		tried_add(tried, triedsz, "env (AWS_ACCESS_KEY_ID unset)");
+		return KC_ENOTFOUND;
+	}
+	if (!a || !s)
+		return kc_diag_set(d, KC_EINVAL, "%s is set but %s is not",
+				   a ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+				   a ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+	const char *t = env_set(o, "AWS_SESSION_TOKEN");
+	if (!t)
+		t = env_set(o, "AWS_SECURITY_TOKEN");
+	int64_t exp = 0;
+	const char *e = env_set(o, "AWS_CREDENTIAL_EXPIRATION");
+	if (e && kc_creds_parse_iso8601(e, &exp) < 0)
+		return kc_diag_set(d, KC_EINVAL, "AWS_CREDENTIAL_EXPIRATION: not an ISO 8601 "
+				   "time");
+	return creds_fill(out, o, KC_CREDS_ENV, NULL, NULL, a, s, t, exp, "environment", d);
+}
+
+/* Profile keys that mean "assume a role / SSO", which kneecap does not do. */
+static int unsupported_profile(const struct profiles *pr, struct kc_diag *d)
+{
+	static const char *const keys[] = {"role_arn", "sso_session", "sso_start_url",
+					   "web_identity_token_file", "login_session"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *file = NULL;
+		const struct kc_awsini_entry *e = profile_get(pr, keys[i], &file);
+		if (e)
+			return kc_diag_set_at(d, KC_EUNSUPPORTED, file, e->line, e->key,
+					      "profile '%s' needs role assumption or SSO, which "
+					      "kneecap does not do; export credentials instead "
+					      "(aws configure export-credentials --profile %s "
+					      "--format env) or use credential_process",
+					      pr->name, pr->name);
+	}
+	return KC_OK;
+}
+
+int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
+		     struct kc_diag *d)
+{
+	KC_ASSERT(opts && out);
+	struct profiles pr;
+	int rc = profiles_load(&pr, opts, d);
+	if (rc < 0)
+		return rc;
+	char tried[1024] = "";
+	struct kc_creds c;
+	memset(&c, 0, sizeof(c));
+
+	if (pr.explicit_opt) {
+		tried_add(tried, sizeof(tried), "env (skipped: --profile given)");
+		rc = KC_ENOTFOUND;
+	} else {
+		rc = from_env(&c, opts, tried, sizeof(tried), d);
+	}
+	if (rc != KC_ENOTFOUND)
+		goto done;
+
+	if ((rc = unsupported_profile(&pr, d)) < 0)
+		goto done;
+	rc = from_static(&c, opts, &pr, &pr.cred, pr.cred_sec, KC_CREDS_SHARED_FILE, d);
+	if (rc != KC_ENOTFOUND)
+		goto done;
+	tried_add(tried, sizeof(tried), "%s [%s]", pr.cred_path, pr.name);
+
+	const char *cpfile = NULL;
+	const struct kc_awsini_entry *cp = profile_get(&pr, "credential_process", &cpfile);
+	if (cp) {
+		rc = from_process(&c, opts, pr.name, cp, cpfile, d);
+		goto done;
+	}
+	rc = from_static(&c, opts, &pr, &pr.conf, pr.conf_sec, KC_CREDS_CONFIG_FILE, d);
+	if (rc != KC_ENOTFOUND)
+		goto done;
+	tried_add(tried, sizeof(tried), "%s [%s%s]", pr.conf_path,
+		  strcmp(pr.name, "default") ? "profile " : "", pr.name);
+
+	rc = from_container(&c, opts, tried, sizeof(tried), d);
+	if (rc != KC_ENOTFOUND)
+		goto done;
+	rc = from_imds(&c, opts, tried, sizeof(tried), d);
+	if (rc == KC_ENOTFOUND)
+		rc = kc_diag_set(d, KC_ENOTFOUND, "no AWS credentials found; tried: %s", tried);
+done:
+	profiles_fini(&pr);
+	if (rc == KC_OK) {
+		if (kc_log_enabled(KC_LOG_INFO)) {
+			char desc[900];
+			kc_log(KC_LOG_INFO, "aws credentials: %s",
+			       kc_creds_describe(&c, desc, sizeof(desc)));
+		}
+		*out = c;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* region                                                               */
+
+static bool is_region(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (n >= 63 || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
+				 s[n] == '-'))
+			return false;
+	return n > 0;
+}
+
+int kc_creds_region(const struct kc_creds_opts *opts, char *out, size_t outsz,
+		    enum kc_region_source *src, struct kc_diag *d)
+{
+	KC_ASSERT(opts && out);
+	const char *r = NULL;
+	const char *what = NULL;
+	enum kc_region_source s = KC_REGION_EXPLICIT;
+	struct profiles pr;
+	bool loaded = false;
+	int rc = KC_OK;
+	int line = 0;
+	const char *file = NULL;
+	if (opts->region && *opts->region) {
+		r = opts->region;
+		what = "--region";
+	} else if ((r = env_set(opts, "AWS_REGION"))) {
+		s = KC_REGION_ENV;
+		what = "AWS_REGION";
+	} else if ((r = env_set(opts, "AWS_DEFAULT_REGION"))) {
+		s = KC_REGION_ENV_DEFAULT;
+		what = "AWS_DEFAULT_REGION";
+	} else {
+		if ((rc = profiles_load(&pr, opts, d)) < 0)
+			return rc;
+		loaded = true;
+		const struct kc_awsini_entry *e = profile_get(&pr, "region", &file);
+		if (!e) {
+			rc = kc_diag_set(d, KC_ENOTFOUND, "no AWS region: use --region, "
+					 "AWS_REGION, AWS_DEFAULT_REGION or region= in profile "
+					 "'%s' of %s", pr.name, pr.conf_path);
+			goto done;
+		}
+		r = e->value;
+		line = e->line;
+		s = KC_REGION_PROFILE;
+	}
+	if (!is_region(r)) {
+		if (line)
+			rc = kc_diag_set_at(d, KC_EINVAL, file, line, "region",
+					    "not a region name (letters a-z, digits, '-')");
+		else
+			rc = kc_diag_set(d, KC_EINVAL, "%s: not a region name (letters a-z, "
+					 "digits, '-')", what);
+		goto done;
+	}
+	if (strlen(r) >= outsz) {
+		rc = KC_ELIMIT;
+		goto done;
+	}
+	memcpy(out, r, strlen(r) + 1);
+	if (src)
+		*src = s;
+done:
+	if (loaded)
+		profiles_fini(&pr);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* refreshing provider                                                  */
+
+struct snap {
+	atomic_int refs;
+	struct kc_creds c; /* first member after refs; container_of below */
+};
+
+struct kc_creds_provider {
+	struct kc_creds_opts opts;
+	pthread_mutex_t mu;         /* guards cur and gen */
+	struct snap *cur;
+	uint64_t gen;
+	pthread_mutex_t refresh_mu; /* one refresh at a time; guards retry_at */
+	int64_t retry_at_wall_ns;   /* no attempt before this (after a failure) */
+	int last_err;               /* last refresh error, for log-once */
+	/* background thread */
+	pthread_mutex_t th_mu;
+	pthread_cond_t th_cv;
+	pthread_t th;
+	bool running, stop;
+	int64_t period_ns;
+};
+
+static struct snap *snap_of(const struct kc_creds *c)
+{
+	return (struct snap *)(void *)((char *)(uintptr_t)c - offsetof(struct snap, c));
+}
+
+static void snap_unref(struct snap *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+		kc_creds_fini(&s->c);
+		free(s);
+	}
+}
+
+static int snap_new(struct snap **out, const struct kc_creds_opts *o, struct kc_diag *d)
+{
+	struct snap *s = calloc(1, sizeof(*s));
+	if (!s)
+		return KC_ENOMEM;
+	int rc = kc_creds_resolve(o, &s->c, d);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	atomic_init(&s->refs, 1);
+	*out = s;
+	return KC_OK;
+}
+
+int kc_creds_provider_new(struct kc_creds_provider **out,
+			  const struct kc_creds_opts *opts, struct kc_diag *d)
+{
+	KC_ASSERT(out && opts);
+	struct kc_creds_provider *p = calloc(1, sizeof(*p));
+	if (!p)
+		return KC_ENOMEM;
+	p->opts = *opts;
+	int rc = snap_new(&p->cur, &p->opts, d);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->refresh_mu, NULL);
+	pthread_mutex_init(&p->th_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->th_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = p;
+	return KC_OK;
+}
+
+void kc_creds_provider_free(struct kc_creds_provider *p)
+{
+	if (!p)
+		return;
+	kc_creds_provider_stop(p);
+	snap_unref(p->cur);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->refresh_mu);
+	pthread_mutex_destroy(&p->th_mu);
+	pthread_cond_destroy(&p->th_cv);
+	free(p);
+}
+
+const struct kc_creds *kc_creds_provider_acquire(struct kc_creds_provider *p)
+{
+	KC_ASSERT(p);
+	pthread_mutex_lock(&p->mu);
+	struct snap *s = p->cur;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&p->mu);
+	return &s->c;
+}
+
+void kc_creds_provider_release(struct kc_creds_provider *p, const struct kc_creds *c)
+{
+	(void)p;
+	if (c)
+		snap_unref(snap_of(c));
+}
+
+uint64_t kc_creds_provider_generation(struct kc_creds_provider *p)
+{
+	pthread_mutex_lock(&p->mu);
+	uint64_t g = p->gen;
+	pthread_mutex_unlock(&p->mu);
+	return g;
+}
+
+/* Returns 0 (nothing due / refreshed), or the refresh error; *mandatory set. */
+static int tick(struct kc_creds_provider *p, bool *mandatory, struct kc_diag *d)
+{
+	*mandatory = false;
+	pthread_mutex_lock(&p->refresh_mu);
+	int64_t now = wall_now(&p->opts);
+	pthread_mutex_lock(&p->mu);
+	int64_t exp = p->cur->c.expiration_wall_ns;
+	pthread_mutex_unlock(&p->mu);
+	int rc = KC_OK;
+	if (!exp || exp - now > KC_CREDS_ADVISORY_NS || now < p->retry_at_wall_ns)
+		goto out;
+	*mandatory = exp - now <= KC_CREDS_MANDATORY_NS;
+	struct snap *s = NULL;
+	rc = snap_new(&s, &p->opts, d);
+	if (rc < 0) {
+		p->retry_at_wall_ns = now + (*mandatory ? MANDATORY_RETRY_NS : ADVISORY_RETRY_NS);
+		goto out;
+	}
+	/* A source that hands back the same short-lived credentials again
+	 * must not be asked every tick. */
+	if (s->c.expiration_wall_ns && s->c.expiration_wall_ns - now <= KC_CREDS_ADVISORY_NS)
+		p->retry_at_wall_ns = now + ADVISORY_RETRY_NS;
+	else
+		p->retry_at_wall_ns = 0;
+	pthread_mutex_lock(&p->mu);
+	struct snap *old = p->cur;
+	p->cur = s;
+	p->gen++;
+	pthread_mutex_unlock(&p->mu);
+	snap_unref(old);
+	if (kc_log_enabled(KC_LOG_INFO)) {
+		char desc[900];
+		kc_log(KC_LOG_INFO, "aws credentials refreshed: %s",
+		       kc_creds_describe(&s->c, desc, sizeof(desc)));
+	}
+out:
+	pthread_mutex_unlock(&p->refresh_mu);
+	return rc;
+}
+
+int kc_creds_provider_tick(struct kc_creds_provider *p, struct kc_diag *d)
+{
+	KC_ASSERT(p);
+	bool mandatory;
+	return tick(p, &mandatory, d);
+}
+
+static void *refresh_main(void *arg)
+{
+	struct kc_creds_provider *p = arg;
+	pthread_mutex_lock(&p->th_mu);
+	while (!p->stop) {
+		pthread_mutex_unlock(&p->th_mu);
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		bool mandatory;
+		int rc = tick(p, &mandatory, &d);
+		if (rc < 0 && rc != p->last_err) {
+			char msg[1024];
+			kc_log(mandatory ? KC_LOG_ERROR : KC_LOG_WARN,
+			       "aws credentials: %s refresh failed: %s",
+			       mandatory ? "mandatory" : "advisory",
+			       kc_diag_format(&d, msg, sizeof(msg)));
+		}
+		p->last_err = rc;
+		pthread_mutex_lock(&p->th_mu);
+		if (p->stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t t = (int64_t)ts.tv_sec * KC_NS_PER_S + ts.tv_nsec + p->period_ns;
+		ts.tv_sec = (time_t)(t / KC_NS_PER_S);
+		ts.tv_nsec = (long)(t % KC_NS_PER_S);
+		while (!p->stop && pthread_cond_timedwait(&p->th_cv, &p->th_mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&p->th_mu);
+	return NULL;
+}
+
+int kc_creds_provider_start(struct kc_creds_provider *p, int64_t period_ns)
+{
+	KC_ASSERT(p);
+	pthread_mutex_lock(&p->th_mu);
+	if (p->running) {
+		pthread_mutex_unlock(&p->th_mu);
+		return KC_EINVAL;
+	}
+	p->period_ns = period_ns > 0 ? period_ns : KC_NS_PER_S;
+	p->stop = false;
+	int e = pthread_create(&p->th, NULL, refresh_main, p);
+	if (!e)
+		p->running = true;
+	pthread_mutex_unlock(&p->th_mu);
+	return e ? (e == EAGAIN ? KC_ENOMEM : KC_EIO) : KC_OK;
+}
+
+void kc_creds_provider_stop(struct kc_creds_provider *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->th_mu);
+	bool running = p->running;
+	p->stop = true;
+	pthread_cond_broadcast(&p->th_cv);
+	pthread_mutex_unlock(&p->th_mu);
+	if (running) {
+		pthread_join(p->th, NULL);
+		pthread_mutex_lock(&p->th_mu);
+		p->running = false;
+		pthread_mutex_unlock(&p->th_mu);
+	}
+}

@@ -1,0 +1,90 @@
+/*
+ * creds_int.h - pieces of creds.c that tests reach directly: the AWS INI
+ * reader, the shell-style splitter, the ISO 8601 reader and the container
+ * URL rule.  Not part of the public API.
+ */
+#ifndef KNEECAP_AWS_CREDS_INT_H
+#define KNEECAP_AWS_CREDS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kc_diag;
+
+/* Bounds of an AWS shared file: size, entries and sections. */
+#define KC_AWSINI_MAX_BYTES (1u << 20)
+#define KC_AWSINI_MAX_ENTRIES 4096
+#define KC_AWSINI_MAX_SECTIONS 1024
+
+struct kc_awsini_entry {
+	const char *section; /* normalised: words joined by one space */
+	const char *key;     /* lower-case */
+	const char *value;   /* trimmed; may be "" */
+	int line;
+};
+
+struct kc_awsini_section {
+	const char *name;
+	int line;
+};
+
+/* One parsed credentials or config file; everything points into text. */
+struct kc_awsini {
+	char path[512];
+	char *text;
+	size_t n, nsec;
+	struct kc_awsini_entry *e;
+	struct kc_awsini_section *sec;
+};
+
+/*
+ * Parses text (len bytes, need not be NUL-terminated) read from a file
+ * called name.  Returns 0, KC_EPARSE (d: name:line: what), KC_ELIMIT or
+ * KC_ENOMEM.  On failure ini is left empty (safe to fini).
+ */
+int kc_awsini_parse(struct kc_awsini *ini, const char *name, const char *text,
+		    size_t len, struct kc_diag *d);
+
+/* Reads and parses path: as parse, plus KC_ENOTFOUND (no such file, d not set) and KC_EIO. */
+int kc_awsini_load(struct kc_awsini *ini, const char *path, struct kc_diag *d);
+
+/* Frees what parse/load allocated; ini may be zeroed. */
+void kc_awsini_fini(struct kc_awsini *ini);
+
+/* The entry for key in section, or NULL. */
+const struct kc_awsini_entry *kc_awsini_get(const struct kc_awsini *ini,
+					    const char *section, const char *key);
+
+/* The line of section's header, or 0 when absent. */
+int kc_awsini_section_line(const struct kc_awsini *ini, const char *section);
+
+/*
+ * Splits cmd like a POSIX shell without running one: blanks separate
+ * words, '...' is literal, "..." honours \\ \" \$ \` and \newline, a bare
+ * backslash quotes the next character.  No expansion of any kind.
+ * Words are written NUL-separated into store; argv[0..argc-1] point into it
+ * and argv[argc] is NULL.  Returns argc (>= 1), KC_EPARSE (unterminated
+ * quote, empty command) or KC_ELIMIT (more than maxargs-1 words or store
+ * too small).
+ */
+int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
+			 char *store, size_t storesz);
+
+/*
+ * Parses an ISO 8601 / RFC 3339 timestamp "YYYY-MM-DDTHH:MM:SS[.frac]"
+ * followed by "Z", "+HH:MM" or "+HHMM" into wall nanoseconds since the
+ * epoch.  Returns 0 or KC_EPARSE.
+ */
+int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns);
+
+/*
+ * Builds the container credentials URL: "http://169.254.170.2" + rel when
+ * rel is set (it wins), else full, which must be https or name a loopback
+ * address, localhost, 169.254.170.2, 169.254.170.23 or fd00:ec2::23.
+ * Returns 0, KC_ENOTFOUND (both unset), KC_EINVAL (d says why), KC_ELIMIT.
+ */
+int kc_creds_container_url(const char *rel, const char *full, char *out,
+			   size_t outsz, struct kc_diag *d);
+
+#endif

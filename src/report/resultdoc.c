@@ -1,0 +1,296 @@
+/*
+ * resultdoc.c - result.json read back with jansson for `report` and `plan`.
+ *
+ * The writer (report/json.c) owns the layout; this reader depends only on
+ * the keys DESIGN.md lists as agreed, plus "tool" and "schema", which let
+ * it refuse what it cannot read instead of guessing.  It is strict about
+ * types of the keys it uses (a string where a number belongs is an error
+ * naming the key) and tolerant of keys it does not use.  No I/O except
+ * reading the one file in kc_resultdoc_load.
+ */
+#include "kneecap/resultdoc.h"
+#include "kneecap/buf.h"
+#include "kneecap/err.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int num(json_t *obj, const char *key, double *out, bool required,
+	       const char *where, const char *name, struct kc_diag *d)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return kc_diag_set(d, KC_EINVAL, "%s: missing \"%s%s\"", name,
+					   where, key);
+		*out = NAN;
+		return KC_OK;
+	}
+	if (!json_is_number(v))
+		return kc_diag_set(d, KC_EINVAL, "%s: %s\"%s\" is not a number", name, where, key);
+	*out = json_number_value(v);
+	return KC_OK;
+}
+
+static void str(json_t *obj, const char *key, char *out, size_t outsz)
+{
+	json_t *v = json_object_get(obj, key);
+	snprintf(out, outsz, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int latency(json_t *obj, const char *key, struct kc_latency *out,
+		   bool required, const char *where, const char *name, struct kc_diag *d)
+{
+	json_t *l = json_object_get(obj, key);
+	struct kc_latency v = {.p50 = NAN, .p90 = NAN, .p99 = NAN, .p999 = NAN,
+			       .max = NAN, .mean = NAN};
+	if (!json_is_object(l)) {
+		if (required)
+			return kc_diag_set(d, KC_EINVAL, "%s: missing object \"%s%s\"", name, where, key);
+		*out = v;
+		return KC_OK;
+	}
+	char w[96];
+	snprintf(w, sizeof(w), "%s%s.", where, key);
+	int rc = num(l, "p50", &v.p50, required, w, name, d);
+	if (!rc) rc = num(l, "p90", &v.p90, false, w, name, d);
+	if (!rc) rc = num(l, "p99", &v.p99, required, w, name, d);
+	if (!rc) rc = num(l, "p999", &v.p999, false, w, name, d);
+	if (!rc) rc = num(l, "max", &v.max, false, w, name, d);
+	if (!rc) rc = num(l, "mean", &v.mean, false, w, name, d);
+	if (!rc)
+		*out = v;
+	return rc;
+}
+
+/* Flattens an object into "a.b" = "value" rows for display. */
+static void flatten(json_t *v, const char *prefix, struct kc_rd_kv *kv, size_t *n, int depth)
+{
+	if (*n >= KC_RESULTDOC_MAX_KV || depth > 6)
+		return;
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *c;
+		json_object_foreach(v, k, c) {
+			char p[96];
+			snprintf(p, sizeof(p), "%s%s%s", prefix, *prefix ? "." : "", k);
+			flatten(c, p, kv, n, depth + 1);
+		}
+		return;
+	}
+	struct kc_rd_kv *e = &kv[*n];
+	snprintf(e->key, sizeof(e->key), "%s", prefix);
+	if (json_is_string(v)) {
+		snprintf(e->value, sizeof(e->value), "%s", json_string_value(v));
+	} else if (json_is_array(v) && json_array_size(v) > 8) {
+		snprintf(e->value, sizeof(e->value), "[%zu items]", json_array_size(v));
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+		snprintf(e->value, sizeof(e->value), "%s", s ? s : "?");
+		free(s);
+	}
+	(*n)++;
+}
+
+static int steps(json_t *root, struct kc_resultdoc *doc, const char *name,
+		 struct kc_diag *d)
+{
+	json_t *arr = json_object_get(root, "steps");
+	if (!json_is_array(arr))
+		return kc_diag_set(d, KC_EINVAL, "%s: no \"steps\" array", name);
+	size_t n = json_array_size(arr);
+	if (n > KC_RESULTDOC_MAX_STEPS)
+		return kc_diag_set(d, KC_ELIMIT, "%s: more than %d steps", name,
+				   KC_RESULTDOC_MAX_STEPS);
+	doc->steps = calloc(n ? n : 1, sizeof(*doc->steps));
+	if (!doc->steps)
+		return KC_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(arr, i);
+		struct kc_rd_step *st = &doc->steps[i];
+		char where[48];
+		snprintf(where, sizeof(where), "steps[%zu].", i);
+		if (!json_is_object(s))
+			return kc_diag_set(d, KC_EINVAL, "%s: steps[%zu] is not an object", name, i);
+		int rc = num(s, "offered", &st->offered, true, where, name, d);
+		if (!rc) rc = num(s, "achieved", &st->achieved, true, where, name, d);
+		if (!rc) rc = latency(s, "latency_ms", &st->latency, true, where, name, d);
+		if (!rc) rc = latency(s, "service_ms", &st->service, false, where, name, d);
+		if (!rc) rc = num(s, "errors", &st->errors, false, where, name, d);
+		if (!rc) rc = num(s, "inflight_max", &st->inflight_max, false, where, name, d);
+		if (rc)
+			return rc;
+		if (isnan(st->errors))
+			st->errors = 0;
+		json_t *stable = json_object_get(s, "stable");
+		st->stable = stable ? json_is_true(stable) : true;
+		doc->nsteps++;
+	}
+	return KC_OK;
+}
+
+static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
+		      struct kc_diag *d)
+{
+	if (!json_is_object(root))
+		return kc_diag_set(d, KC_EINVAL, "%s: not a JSON object", name);
+	json_t *tool = json_object_get(root, "tool");
+	if (!json_is_string(tool) || strcmp(json_string_value(tool), "kneecap"))
+		return kc_diag_set(d, KC_EUNSUPPORTED,
+				   "%s: not a kneecap result (\"tool\" is %s%s%s, expected \"kneecap\")",
+				   name, json_is_string(tool) ? "\"" : "",
+				   json_is_string(tool) ? json_string_value(tool) : "missing",
+				   json_is_string(tool) ? "\"" : "");
+	json_t *schema = json_object_get(root, "schema");
+	if (!json_is_integer(schema))
+		return kc_diag_set(d, KC_EUNSUPPORTED, "%s: no integer \"schema\" version", name);
+	json_int_t sv = json_integer_value(schema);
+	if (sv > KC_RESULTDOC_SCHEMA)
+		return kc_diag_set(d, KC_EUNSUPPORTED,
+				   "%s: written by a newer kneecap (schema %lld; this build reads "
+				   "schema %d) - upgrade kneecap to read it",
+				   name, (long long)sv, KC_RESULTDOC_SCHEMA);
+	if (sv < 1)
+		return kc_diag_set(d, KC_EUNSUPPORTED, "%s: schema %lld is not a kneecap schema",
+				   name, (long long)sv);
+	str(root, "mode", doc->mode, sizeof(doc->mode));
+	if (strcmp(doc->mode, "rps") && strcmp(doc->mode, "streams"))
+		return kc_diag_set(d, KC_EINVAL, "%s: \"mode\" must be \"rps\" or \"streams\"", name);
+	int rc = steps(root, doc, name, d);
+	if (rc)
+		return rc;
+
+	json_t *knee = json_object_get(root, "knee");
+	if (json_is_object(knee)) {
+		doc->has_knee = true;
+		rc = num(knee, "value", &doc->knee_value, true, "knee.", name, d);
+		if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
+		if (rc)
+			return rc;
+		if (isnan(doc->knee_per_instance))
+			doc->knee_per_instance = doc->knee_value;
+		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
+		str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
+	}
+	json_t *rec = json_object_get(root, "recommendation");
+	doc->scale_out_cooldown_s = doc->scale_in_cooldown_s = NAN;
+	if (json_is_object(rec)) {
+		doc->has_rec = true;
+		str(rec, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+		str(rec, "metric", doc->metric, sizeof(doc->metric));
+		rc = num(rec, "factor", &doc->factor, false, "recommendation.", name, d);
+		if (!rc) rc = num(rec, "target_value", &doc->target_value, true, "recommendation.", name, d);
+		if (!rc) rc = num(rec, "target_low", &doc->target_low, false, "recommendation.", name, d);
+		if (!rc) rc = num(rec, "target_high", &doc->target_high, false, "recommendation.", name, d);
+		if (rc)
+			return rc;
+		json_t *pol = json_object_get(rec, "policy");
+		if (json_is_object(pol)) {
+			json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
+			if (!json_is_object(c))
+				c = pol;
+			num(c, "ScaleOutCooldown", &doc->scale_out_cooldown_s, false, "", name, NULL);
+			num(c, "ScaleInCooldown", &doc->scale_in_cooldown_s, false, "", name, NULL);
+		}
+	}
+	json_t *cfg = json_object_get(root, "config");
+	doc->slo_ms = NAN;
+	if (json_is_object(cfg)) {
+		flatten(cfg, "", doc->config, &doc->nconfig, 0);
+		json_t *slo = json_object_get(cfg, "slo_ms");
+		if (!json_is_number(slo))
+			slo = json_object_get(json_object_get(cfg, "search"), "slo_ms");
+		if (json_is_number(slo) && json_number_value(slo) > 0)
+			doc->slo_ms = json_number_value(slo);
+		if (!doc->instance_type[0])
+			str(cfg, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+	}
+	json_t *env = json_object_get(root, "environment");
+	if (json_is_object(env))
+		flatten(env, "", doc->env, &doc->nenv, 0);
+	return KC_OK;
+}
+
+int kc_resultdoc_parse(struct kc_resultdoc *out, const char *name,
+		       const char *text, size_t len, struct kc_diag *d)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return kc_diag_set(d, KC_EPARSE, "%s:%d: not valid JSON: %s", name, je.line, je.text);
+	struct kc_resultdoc *doc = calloc(1, sizeof(*doc));
+	if (!doc) {
+		json_decref(root);
+		return KC_ENOMEM;
+	}
+	snprintf(doc->path, sizeof(doc->path), "%s", name);
+	int rc = parse_root(root, doc, name, d);
+	json_decref(root);
+	if (rc) {
+		kc_resultdoc_fini(doc);
+		free(doc);
+		return rc;
+	}
+	*out = *doc;
+	free(doc);
+	return KC_OK;
+}
+
+int kc_resultdoc_load(struct kc_resultdoc *out, const char *path, struct kc_diag *d)
+{
+	struct kc_buf b;
+	kc_buf_init(&b, KC_RESULTDOC_MAX_BYTES);
+	int rc = kc_buf_read_file(&b, path);
+	if (rc == KC_ENOTFOUND)
+		rc = kc_diag_set(d, rc, "%s: no such file", path);
+	else if (rc == KC_ELIMIT)
+		rc = kc_diag_set(d, rc, "%s: larger than %u MiB", path, KC_RESULTDOC_MAX_BYTES >> 20);
+	else if (rc)
+		rc = kc_diag_set(d, rc, "%s: cannot read", path);
+	else
+		rc = kc_resultdoc_parse(out, path, b.data, b.len, d);
+	kc_buf_fini(&b);
+	return rc;
+}
+
+void kc_resultdoc_fini(struct kc_resultdoc *doc)
+{
+	if (!doc)
+		return;
+	free(doc->steps);
+	doc->steps = NULL;
+	doc->nsteps = 0;
+}
+
+const char *kc_resultdoc_config(const struct kc_resultdoc *doc, const char *key)
+{
+	for (size_t i = 0; i < doc->nconfig; i++)
+		if (!strcmp(doc->config[i].key, key))
+			return doc->config[i].value;
+	return NULL;
+}
+
+int kc_resultdoc_instances(const struct kc_resultdoc *doc)
+{
+	if (doc->has_knee && doc->knee_per_instance > 0 && doc->knee_value > 0) {
+		long n = lround(doc->knee_value / doc->knee_per_instance);
+		if (n >= 1 && n <= 10000)
+			return (int)n;
+	}
+	return 1;
+}
+
+double kc_resultdoc_target_rps(const struct kc_resultdoc *doc)
+{
+	if (strcmp(doc->mode, "rps") || !doc->has_rec)
+		return NAN;
+	/* InvocationsPerInstance is per minute (spec §2): 2400 -> 40 RPS. */
+	if (strstr(doc->metric, "InvocationsPerInstance") && doc->target_value > 0)
+		return doc->target_value / 60.0;
+	if (doc->has_knee && doc->factor > 0)
+		return doc->factor * doc->knee_per_instance;
+	return NAN;
+}

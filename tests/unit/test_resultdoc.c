@@ -1,0 +1,155 @@
+/* test_resultdoc.c - reading result.json back (tool and schema checked),
+ * and the HTML/text renderings of it (escaping, no external references). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/buf.h"
+#include "kneecap/err.h"
+#include "kneecap/html.h"
+#include "kneecap/resultdoc.h"
+#include "kneecap/term.h"
+
+static void fixture(char *out, size_t n, const char *name)
+{
+	const char *dir = getenv("KC_TESTDATA");
+	assert_non_null(dir);
+	snprintf(out, n, "%s/results/%s", dir, name);
+}
+
+static void test_load_g5(void **state)
+{
+	(void)state;
+	char path[1024];
+	struct kc_resultdoc doc;
+	struct kc_diag d;
+	fixture(path, sizeof(path), "g5-xlarge-50rps.json");
+	assert_int_equal(kc_resultdoc_load(&doc, path, &d), KC_OK);
+	assert_string_equal(doc.mode, "rps");
+	assert_int_equal(doc.nsteps, 8);
+	assert_true(doc.steps[0].offered == 10 && doc.steps[0].latency.p99 == 47.2);
+	assert_true(doc.steps[0].service.p50 == 35.9);
+	assert_false(doc.steps[3].stable);
+	assert_true(doc.steps[3].errors == 14);
+	assert_true(doc.has_knee && doc.knee_value == 50 && doc.knee_per_instance == 50);
+	assert_true(doc.has_rec && doc.target_value == 2400);
+	assert_string_equal(doc.instance_type, "ml.g5.xlarge");
+	assert_true(fabs(kc_resultdoc_target_rps(&doc) - 40) < 1e-9);
+	assert_true(doc.scale_out_cooldown_s == 60 && doc.scale_in_cooldown_s == 300);
+	assert_true(doc.slo_ms == 500);
+	assert_string_equal(kc_resultdoc_config(&doc, "search.max_rps"), "400");
+	assert_int_equal(kc_resultdoc_instances(&doc), 1);
+	assert_true(doc.nenv >= 5);
+	kc_resultdoc_fini(&doc);
+}
+
+static void expect_refused(const char *name, int rc, const char *words)
+{
+	char path[1024];
+	struct kc_resultdoc doc;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	fixture(path, sizeof(path), name);
+	assert_int_equal(kc_resultdoc_load(&doc, path, &d), rc);
+	if (!strstr(d.msg, words))
+		fail_msg("'%s' lacks '%s'", d.msg, words);
+}
+
+static void test_refuse(void **state)
+{
+	(void)state;
+	expect_refused("other-tool.json", KC_EUNSUPPORTED, "not a kneecap result (\"tool\" is \"locust\"");
+	expect_refused("newer-schema.json", KC_EUNSUPPORTED, "newer kneecap (schema 2");
+	expect_refused("no-such-file.json", KC_ENOTFOUND, "no such file");
+	struct kc_resultdoc doc;
+	struct kc_diag d;
+	static const struct {
+		const char *text;
+		int rc;
+		const char *words;
+	} bad[] = {
+		{"{\"tool\": \"kneecap\",", KC_EPARSE, "not valid JSON"},
+		{"[1,2]", KC_EINVAL, "not a JSON object"},
+		{"{\"schema\": 1, \"mode\": \"rps\", \"steps\": []}", KC_EUNSUPPORTED, "\"tool\" is missing"},
+		{"{\"tool\": \"kneecap\", \"mode\": \"rps\", \"steps\": []}", KC_EUNSUPPORTED, "schema"},
+		{"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"fast\", \"steps\": []}", KC_EINVAL, "mode"},
+		{"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"rps\"}", KC_EINVAL, "no \"steps\""},
+		{"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"rps\", \"steps\": [{\"offered\": \"ten\"}]}",
+		 KC_EINVAL, "steps[0].\"offered\" is not a number"},
+		{"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"rps\", \"steps\": [{\"offered\": 1, "
+		 "\"achieved\": 1}]}", KC_EINVAL, "missing object \"steps[0].latency_ms\""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kc_diag_clear(&d);
+		int rc = kc_resultdoc_parse(&doc, "x.json", bad[i].text, strlen(bad[i].text), &d);
+		if (rc != bad[i].rc || !strstr(d.msg, bad[i].words))
+			fail_msg("case %zu: rc %d msg '%s'", i, rc, d.msg);
+	}
+}
+
+static void test_html_escapes_and_is_self_contained(void **state)
+{
+	(void)state;
+	char p1[1024], p2[1024], p3[1024];
+	struct kc_resultdoc docs[3];
+	struct kc_diag d;
+	fixture(p1, sizeof(p1), "g5-xlarge-50rps.json");
+	fixture(p2, sizeof(p2), "c5-xlarge-cpu.json");
+	fixture(p3, sizeof(p3), "streams-g5-2xlarge.json");
+	assert_int_equal(kc_resultdoc_load(&docs[0], p1, &d), KC_OK);
+	assert_int_equal(kc_resultdoc_load(&docs[1], p2, &d), KC_OK);
+	assert_int_equal(kc_resultdoc_load(&docs[2], p3, &d), KC_OK);
+	assert_true(isnan(kc_resultdoc_target_rps(&docs[2])));
+	double price[3] = {1.4084, -1, 1.515};
+	struct kc_buf b;
+	kc_buf_init(&b, 16 << 20);
+	assert_int_equal(kc_html_report(&b, docs, 3, price), KC_OK);
+	/* markup from the file arrives escaped, never live */
+	assert_null(strstr(b.data, "<script"));
+	assert_null(strstr(b.data, "<img"));
+	assert_null(strstr(b.data, "</td><b>"));
+	assert_non_null(strstr(b.data, "&lt;script&gt;alert(&#39;host&#39;)&lt;/script&gt;"));
+	assert_non_null(strstr(b.data, "&lt;img src=x onerror=alert(1)&gt;"));
+	/* nothing to fetch */
+	assert_null(strstr(b.data, " src=\""));
+	assert_null(strstr(b.data, " href=\""));
+	assert_null(strstr(b.data, "@import"));
+	assert_null(strstr(b.data, "url("));
+	/* the comparison and the unknown price */
+	assert_non_null(strstr(b.data, "Instance types compared"));
+	assert_non_null(strstr(b.data, "price unknown"));
+	assert_non_null(strstr(b.data, "prefers-color-scheme:dark"));
+	assert_non_null(strstr(b.data, "9.781")); /* 1.4084 / (40 * 3600) * 1e6 */
+	assert_true(!strncmp(b.data, "<!DOCTYPE html>", 15));
+
+	kc_buf_reset(&b);
+	assert_int_equal(kc_term_verdict(&b, &docs[1], -1), KC_OK);
+	assert_non_null(strstr(b.data, "price unknown"));
+	assert_non_null(strstr(b.data, "135.0 RPS per instance"));
+	kc_buf_reset(&b);
+	assert_int_equal(kc_term_compare(&b, docs, 3, price), KC_OK);
+	assert_non_null(strstr(b.data, "ml.c5.xlarge"));
+	assert_non_null(strstr(b.data, "9.781"));
+	kc_buf_fini(&b);
+	for (int i = 0; i < 3; i++)
+		kc_resultdoc_fini(&docs[i]);
+	assert_true(fabs(kc_html_cost_per_million(0.204, 101.25) - 0.204 / (101.25 * 3600) * 1e6) < 1e-12);
+	assert_true(isnan(kc_html_cost_per_million(-1, 40)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_g5),
+		cmocka_unit_test(test_refuse),
+		cmocka_unit_test(test_html_escapes_and_is_self_contained),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
