@@ -132,6 +132,10 @@ struct kc_step_spec {
 	int index;               /* copied into the result */
 	enum kc_step_mode mode;
 	double rate_rps;         /* KC_STEP_RATE: > 0 */
+	double rate_end_rps;     /* KC_STEP_RATE: > 0 makes the rate rise (or fall)
+				    linearly from rate_rps at the step's start to this at
+				    the end of its window (warm-up included); 0: constant.
+				    The result's offered is then the window's mean rate. */
 	uint32_t concurrency;    /* KC_STEP_CONCURRENCY: >= 1, <= threads * slots */
 	int64_t duration_ns;     /* measured window, > 0 */
 	int64_t warmup_ns;       /* load before the window, excluded from stats */
@@ -188,7 +192,9 @@ void kc_engine_free(struct kc_engine *e);
  * target is reachable.  Returns 0 when an HTTP response arrived (any
  * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
  * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
- * KC_ETIMEOUT, with curl's reason in d.  The connection stays pooled.
+ * KC_ETIMEOUT, with curl's reason in d.  Uses its own handle and
+ * connection (closed on return); a response that connected but failed
+ * later (reset, bad reply) counts as reachable and returns 0 with status 0.
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
 
@@ -196,7 +202,11 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
  * Runs one step and fills *out (which the caller later releases with
  * kc_step_result_fini; out->latency_hist and out->service_hist are owned
  * by it).  Blocks for warmup + duration plus the drain of requests still in
- * flight (bounded by the request timeout).  Hooks may be NULL.
+ * flight or waiting (at most the request timeout + 1 s; what is left then
+ * counts as KC_EC_TIMEOUT).  Arrivals intended inside the window are the
+ * step's: their latencies, errors and counts, wherever they complete.
+ * out->achieved is 2xx completions that landed inside the window / window.
+ * Hooks may be NULL; they are called on the calling thread.
  * When kc_engine_stop() is called the step ends within about 100 ms, in-flight
  * requests are abandoned (not counted) and out->partial is set; the return is
  * still 0.  Returns KC_EINVAL for a bad spec (d says why), KC_ENOMEM, or

@@ -53,7 +53,9 @@ struct kc_schedule {
 	uint32_t slice;        /* this slice's index, 0..nslices-1 */
 	uint32_t nslices;
 	uint64_t k;            /* arrivals this slice has produced */
-	double poisson_ns;     /* Poisson: offset of the next arrival from start */
+	double poisson_v;      /* Poisson: virtual position of the next arrival */
+	double rate_end_rps;   /* linear ramp: the rate at ramp_ns (0: constant) */
+	int64_t ramp_ns;
 	struct kc_rng rng;
 };
 
@@ -77,6 +79,25 @@ int64_t kc_schedule_next(struct kc_schedule *s);
 
 /* Returns the time kc_schedule_next would return, without advancing. */
 int64_t kc_schedule_peek(const struct kc_schedule *s);
+
+/*
+ * Makes an initialized schedule a linear ramp: the rate goes from its
+ * rate_rps at start_ns to rate_end_rps at start_ns + ramp_ns and stays
+ * there after.  Uniform arrivals keep exact spacing for the instantaneous
+ * rate; Poisson arrivals become a non-homogeneous Poisson process (by time
+ * change: unit-rate events mapped through the inverse cumulative rate).
+ * Call before the first kc_schedule_next.  rate_end_rps > 0, ramp_ns > 0.
+ * Returns 0 or KC_EINVAL (s untouched).
+ */
+int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns);
+
+/*
+ * Mean offered rate (rps) of a schedule with these parameters over
+ * [from_ns, to_ns] measured from its start (constant when rate_end_rps or
+ * ramp_ns is 0).
+ */
+double kc_schedule_mean_rate(double rate_rps, double rate_end_rps, int64_t ramp_ns,
+			     int64_t from_ns, int64_t to_ns);
 
 /*
  * A stepped ramp A:B:STEP, e.g. "10:200:10" = 10, 20, ..., 200 (B included

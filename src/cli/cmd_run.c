@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"load (exactly one):\n"
 	"  --rate R              requests per second, held for --duration\n"
 	"  --ramp A:B:STEP       steps from A to B requests/s by STEP, each --step-duration\n"
+	"  --linear A:B          one step whose rate moves linearly from A to B requests/s\n"
+	"                        over --warmup + --duration (offered = the window's mean)\n"
 	"  --concurrency N       closed loop: N requests outstanding (for comparison)\n"
 	"timing:\n"
 	"  --duration D          measured time (default 30s); not with --ramp\n"
@@ -81,6 +83,8 @@ struct run_opts {
 	int64_t concurrency;
 	const char *ramp_text;
 	struct kc_ramp ramp;
+	const char *linear_text;
+	double linear_from, linear_to;
 	int64_t duration_ns, step_duration_ns, warmup_ns;
 	bool have_duration, have_step_duration;
 	enum kc_arrival arrival;
@@ -147,13 +151,14 @@ static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns,
 enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR,
 };
 
 static const struct option longopts[] = {
 	{"rate", required_argument, NULL, O_RATE},
 	{"concurrency", required_argument, NULL, O_CONC},
 	{"ramp", required_argument, NULL, O_RAMP},
+	{"linear", required_argument, NULL, O_LINEAR},
 	{"duration", required_argument, NULL, O_DURATION},
 	{"step-duration", required_argument, NULL, O_STEPDUR},
 	{"warmup", required_argument, NULL, O_WARMUP},
@@ -209,6 +214,21 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
 		o->ramp_text = arg;
 		break;
+	case O_LINEAR: {
+		char tmp[64];
+		const char *colon = strchr(arg, ':');
+		if (!colon || (size_t)(colon - arg) >= sizeof(tmp))
+			return bad("--linear", arg, "expected A:B, e.g. 100:1000");
+		memcpy(tmp, arg, (size_t)(colon - arg));
+		tmp[colon - arg] = '\0';
+		if (kc_parse_double(tmp, 0, 1e7, &o->linear_from) ||
+		    kc_parse_double(colon + 1, 0, 1e7, &o->linear_to))
+			return bad("--linear", arg, "A and B must be numbers in 0..10000000");
+		if (!(o->linear_from > 0) || !(o->linear_to > 0))
+			return bad("--linear", arg, "A and B must be > 0 requests per second");
+		o->linear_text = arg;
+		break;
+	}
 	case O_DURATION:
 		rc = opt_dur("--duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S, &o->duration_ns);
 		o->have_duration = true;
@@ -323,9 +343,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		return KC_EXIT_USAGE;
 	}
 	o->target = argv[optind];
-	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL);
+	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL) +
+		    (o->linear_text != NULL);
 	if (modes != 1) {
-		cli_error("run: give exactly one of --rate, --concurrency or --ramp");
+		cli_error("run: give exactly one of --rate, --concurrency, --ramp or --linear");
 		return KC_EXIT_USAGE;
 	}
 	if (o->ramp_text && o->have_duration) {
@@ -371,9 +392,11 @@ static void on_progress(void *ud, const struct kc_progress *p)
 	struct run_ctx *c = ud;
 	if (c->o->quiet)
 		return;
+	/* This step's remainder plus every later step's warm-up and window. */
 	int64_t left_ns = p->total_ns - p->elapsed_ns;
 	if (left_ns < 0)
 		left_ns = 0;
+	left_ns += (int64_t)(c->nsteps - (size_t)p->step_index - 1) * p->total_ns;
 	char eta[32];
 	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
 	char line[256];
@@ -428,7 +451,9 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		json_array_append_new(names, json_stringn(o->headers[i],
 							  colon ? (size_t)(colon - o->headers[i]) : 0));
 	}
-	const char *load = o->have_rate ? "rate" : o->concurrency ? "concurrency" : "ramp";
+	const char *load = o->have_rate ? "rate"
+			   : o->concurrency ? "concurrency"
+			   : o->linear_text ? "linear" : "ramp";
 	json_t *cfg = json_pack(
 		"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:f,s:f,s:f,s:s,s:s,s:o,s:s?,s:I,"
 		"s:b,s:s,s:{s:s,s:I,s:I,s:i}}",
@@ -452,6 +477,9 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
 	if (cfg && o->have_rate)
 		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg && o->linear_text)
+		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
+							      "to", o->linear_to));
 	if (cfg)
 		json_object_set_new(cfg, "step_duration_s",
 				    json_real((double)(o->ramp_text ? o->step_duration_ns
@@ -574,6 +602,133 @@ static int reachable_anywhere(const struct kc_step_result *s, size_t n)
 	return 0;
 }
 
+/* Reads --body into body (kept for the engine's life). Returns -1 or an exit status. */
+static int load_body(const struct run_opts *o, struct kc_buf *body, struct kc_body *kb)
+{
+	if (!o->body_file)
+		return -1;
+	int rc = kc_buf_read_file(body, o->body_file);
+	if (rc) {
+		cli_error("run: --body '%s': %s", o->body_file,
+			  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
+		return KC_EXIT_USAGE;
+	}
+	kb->data = body->data ? body->data : "";
+	kb->len = body->len;
+	kb->content_type = o->content_type;
+	return -1;
+}
+
+/*
+ * Makes the engine and checks the target answers.  --connections is the
+ * total over threads (as wrk's -c); closed loop defaults to one connection
+ * per outstanding request.  Returns -1 with *out set, or an exit status.
+ */
+static int make_engine(const struct run_opts *o, const struct kc_body *kb, struct kc_engine **out)
+{
+	uint32_t threads = (uint32_t)o->threads;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (uint32_t)n : 1;
+	}
+	int64_t total = o->connections ? o->connections : o->concurrency;
+	uint32_t conns = 0;
+	if (total) {
+		if ((uint64_t)total < threads)
+			threads = (uint32_t)total; /* at least one connection per thread */
+		conns = (uint32_t)((total + threads - 1) / threads);
+	}
+	struct kc_engine_config cfg = {
+		.url = o->target, .method = o->method, .headers = o->headers,
+		.nheaders = o->nheaders, .bodies = o->body_file ? kb : NULL,
+		.nbodies = o->body_file ? 1 : 0, .threads = threads, .connections = conns,
+		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
+		.insecure = o->insecure, .cacert = o->cacert,
+		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
+		.max_inflight = (uint32_t)o->max_inflight,
+	};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_engine *e = NULL;
+	if (kc_engine_new(&e, &cfg, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	uint64_t slots = (uint64_t)kc_engine_threads(e) * kc_engine_slots(e);
+	if ((uint64_t)o->concurrency > slots) {
+		cli_error("run: --concurrency %lld needs that many connections (have %llu); "
+			  "raise --connections", (long long)o->concurrency, (unsigned long long)slots);
+		kc_engine_free(e);
+		return KC_EXIT_USAGE;
+	}
+	int probe_status = 0;
+	int prc = kc_engine_probe(e, &probe_status, &d);
+	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
+		cli_diag_error("run", &d);
+		kc_engine_free(e);
+		return prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+			       ? KC_EXIT_UNREACHABLE
+			       : KC_EXIT_USAGE;
+	}
+	if (probe_status >= 400)
+		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+	*out = e;
+	return -1;
+}
+
+/*
+ * Runs the steps with SIGINT/SIGTERM wired to kc_engine_stop.  Sets *done
+ * (steps with results) and *interrupted.  Returns -1 or an exit status.
+ */
+static int run_steps(struct kc_engine *e, const struct run_opts *o, struct run_ctx *ctx,
+		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *interrupted)
+{
+	struct sigaction sa, old_int, old_term;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	g_engine = e;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	struct kc_engine_hooks hooks = {.progress = on_progress, .interval = on_interval, .ud = ctx};
+	int status = -1;
+	for (size_t i = 0; i < nsteps; i++) {
+		struct kc_step_spec spec = {
+			.index = (int)i,
+			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
+			.rate_rps = o->ramp_text     ? kc_ramp_value(&o->ramp, i)
+				    : o->linear_text ? o->linear_from
+						     : o->rate,
+			.rate_end_rps = o->linear_text ? o->linear_to : 0,
+			.concurrency = (uint32_t)o->concurrency,
+			.duration_ns = o->ramp_text ? o->step_duration_ns : o->duration_ns,
+			.warmup_ns = o->warmup_ns,
+			.arrival = o->arrival,
+			.seed = o->seed + i,
+		};
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
+			progress_end(ctx);
+			cli_diag_error("run", &d);
+			status = KC_EXIT_USAGE;
+			break;
+		}
+		(*done)++;
+		if (steps[i].partial || kc_engine_stopped(e)) {
+			steps[i].partial = true;
+			*interrupted = true;
+			break;
+		}
+	}
+	progress_end(ctx);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	g_engine = NULL;
+	return status;
+}
+
 int kc_cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -584,75 +739,12 @@ int kc_cmd_run(int argc, char **argv)
 	cli_log_init(o.verbose, o.quiet);
 	if (o.out_dir && make_out_dir(o.out_dir))
 		return KC_EXIT_USAGE;
-
 	struct kc_buf body;
 	kc_buf_init(&body, BODY_MAX);
 	struct kc_body kb = {0};
-	if (o.body_file) {
-		int rc = kc_buf_read_file(&body, o.body_file);
-		if (rc) {
-			cli_error("run: --body '%s': %s", o.body_file,
-				  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
-			kc_buf_fini(&body);
-			return KC_EXIT_USAGE;
-		}
-		kb.data = body.data ? body.data : "";
-		kb.len = body.len;
-		kb.content_type = o.content_type;
-	}
-
-	uint32_t threads = (uint32_t)o.threads;
-	if (!threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (uint32_t)n : 1;
-	}
-	uint32_t conns = 0;
-	if (o.connections) {
-		if ((uint64_t)o.connections < threads)
-			threads = (uint32_t)o.connections; /* at least one connection per thread */
-		conns = (uint32_t)((o.connections + threads - 1) / threads);
-	}
-	struct kc_engine_config cfg = {
-		.url = o.target,
-		.method = o.method,
-		.headers = o.headers,
-		.nheaders = o.nheaders,
-		.bodies = o.body_file ? &kb : NULL,
-		.nbodies = o.body_file ? 1 : 0,
-		.threads = threads,
-		.connections = conns,
-		.streams_per_connection = (uint32_t)o.streams,
-		.http = o.http,
-		.insecure = o.insecure,
-		.cacert = o.cacert,
-		.connect_timeout_ns = o.connect_timeout_ns,
-		.request_timeout_ns = o.timeout_ns,
-		.max_inflight = (uint32_t)o.max_inflight,
-	};
-	struct kc_diag d;
-	kc_diag_clear(&d);
 	struct kc_engine *e = NULL;
-	if (kc_engine_new(&e, &cfg, &d)) {
-		cli_diag_error("run", &d);
-		kc_buf_fini(&body);
-		return KC_EXIT_USAGE;
-	}
-	if (o.concurrency > (int64_t)kc_engine_threads(e) * kc_engine_slots(e)) {
-		cli_error("run: --concurrency %lld needs at least that many connections (have %u); "
-			  "raise --connections",
-			  (long long)o.concurrency, kc_engine_threads(e) * kc_engine_slots(e));
-		status = KC_EXIT_USAGE;
-		goto out_engine;
-	}
-	int probe_status = 0;
-	int prc = kc_engine_probe(e, &probe_status, &d);
-	if (prc) {
-		cli_diag_error("run", &d);
-		status = KC_EXIT_UNREACHABLE;
-		goto out_engine;
-	}
-	if (probe_status >= 400)
-		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+	if ((status = load_body(&o, &body, &kb)) >= 0 || (status = make_engine(&o, &kb, &e)) >= 0)
+		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
 	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
@@ -670,53 +762,13 @@ int kc_cmd_run(int argc, char **argv)
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
 	if (o.out_dir && open_hlog(&ctx, env.started_wall_ms)) {
 		status = KC_EXIT_USAGE;
-		free(steps);
-		goto out_engine;
+		goto out_steps;
 	}
-
-	g_engine = e;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	struct kc_engine_hooks hooks = {.progress = on_progress, .interval = on_interval, .ud = &ctx};
 	size_t done = 0;
 	bool interrupted = false;
-	for (size_t i = 0; i < nsteps; i++) {
-		struct kc_step_spec spec = {
-			.index = (int)i,
-			.mode = o.concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = o.ramp_text ? kc_ramp_value(&o.ramp, i) : o.rate,
-			.concurrency = (uint32_t)o.concurrency,
-			.duration_ns = o.ramp_text ? o.step_duration_ns : o.duration_ns,
-			.warmup_ns = o.warmup_ns,
-			.arrival = o.arrival,
-			.seed = o.seed + i,
-		};
-		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
-			progress_end(&ctx);
-			cli_diag_error("run", &d);
-			status = KC_EXIT_USAGE;
-			break;
-		}
-		done++;
-		if (steps[i].partial || kc_engine_stopped(e)) {
-			steps[i].partial = true;
-			interrupted = true;
-			break;
-		}
-	}
-	progress_end(&ctx);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	g_engine = NULL;
+	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &interrupted);
 	if (interrupted && !o.quiet)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
-
 	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_t *config = config_json(&o, e, kb.len);
@@ -727,17 +779,19 @@ int kc_cmd_run(int argc, char **argv)
 	if (done > 0 && write_outputs(&o, &res) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_decref(config);
-	if (status < 0)
-		status = done > 0 && !interrupted && !reachable_anywhere(steps, done)
-				 ? KC_EXIT_UNREACHABLE
-				 : KC_EXIT_OK;
-	if (status == KC_EXIT_UNREACHABLE)
+	if (status < 0 && done > 0 && !interrupted && !reachable_anywhere(steps, done)) {
 		cli_error("run: no request reached the target (all connect errors)");
+		status = KC_EXIT_UNREACHABLE;
+	}
+	if (status < 0)
+		status = KC_EXIT_OK;
+out_steps:
 	for (size_t i = 0; i < nsteps; i++)
 		kc_step_result_fini(&steps[i]);
 	free(steps);
 out_engine:
 	kc_engine_free(e);
+out_body:
 	kc_buf_fini(&body);
 	return status;
 }

@@ -419,6 +419,9 @@ struct step_state {
 	struct kc_hdr *latency;      /* the step's total */
 	struct kc_hdr *service;
 	struct kc_hdr *scratch;      /* service interval */
+	struct kc_hdr *ttfb, *lag;   /* merged from the workers after the join */
+	int64_t start_ns, total_ns, win_start_ns, win_end_ns, end_ns, stop_seen_ns;
+	int64_t wall_win_start_ms;
 	double *samples;             /* in-flight samples inside the window */
 	int64_t *sample_t;           /* their times, ns from window start */
 	size_t nsamples, maxsamples;
@@ -464,8 +467,12 @@ static void take_interval(struct step_state *st, int64_t now_ns, int64_t total_n
 	if (st->hooks && st->hooks->progress && secs > 0) {
 		struct kc_progress p = {
 			.step_index = st->spec->index,
-			.offered = st->spec->mode == KC_STEP_RATE ? st->spec->rate_rps
-								  : st->spec->concurrency,
+			.offered = st->spec->mode == KC_STEP_RATE
+					   ? kc_schedule_mean_rate(st->spec->rate_rps,
+								   st->spec->rate_end_rps, total_ns,
+								   now_ns - step_start_ns - 1,
+								   now_ns - step_start_ns)
+					   : st->spec->concurrency,
 			.elapsed_ns = now_ns - step_start_ns,
 			.total_ns = total_ns,
 			.warming_up = now_ns - step_start_ns < st->spec->warmup_ns,
@@ -488,6 +495,8 @@ static void step_state_fini(struct step_state *st)
 	kc_hdr_free(st->scratch);
 	kc_hdr_free(st->latency);
 	kc_hdr_free(st->service);
+	kc_hdr_free(st->ttfb);
+	kc_hdr_free(st->lag);
 	free(st->samples);
 	free(st->sample_t);
 }
@@ -504,6 +513,10 @@ static int check_spec(struct kc_engine *e, const struct kc_step_spec *s, struct 
 		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > 1e8)
 			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, 1e8] requests/s",
 					   s->rate_rps);
+		if (s->rate_end_rps != 0 &&
+		    (!(s->rate_end_rps > 0) || !isfinite(s->rate_end_rps) || s->rate_end_rps > 1e8))
+			return kc_diag_set(d, KC_EINVAL, "end rate %g: must be in (0, 1e8] requests/s",
+					   s->rate_end_rps);
 	} else if (s->mode == KC_STEP_CONCURRENCY) {
 		uint64_t cap = (uint64_t)e->threads * e->slots;
 		if (s->concurrency < 1 || s->concurrency > cap)
@@ -551,6 +564,11 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 		int rc = kc_schedule_init(&w->sched, spec->rate_rps, spec->arrival, spec->seed,
 					  start_ns, w->index, e->threads);
 		KC_ASSERT(rc == KC_OK);
+		if (spec->rate_end_rps > 0) {
+			rc = kc_schedule_set_linear(&w->sched, spec->rate_end_rps,
+						    spec->warmup_ns + spec->duration_ns);
+			KC_ASSERT(rc == KC_OK);
+		}
 	} else {
 		uint32_t c = spec->concurrency / e->threads +
 			     (w->index < spec->concurrency % e->threads ? 1 : 0);
@@ -647,6 +665,124 @@ static uint64_t window_ok(struct kc_engine *e)
 	return n;
 }
 
+static int step_alloc(struct step_state *st)
+{
+	st->maxsamples = (size_t)(st->spec->duration_ns / SAMPLE_NS) + 16;
+	st->samples = calloc(st->maxsamples, sizeof(double));
+	st->sample_t = calloc(st->maxsamples, sizeof(int64_t));
+	if (!st->samples || !st->sample_t || new_hist(&st->interval) || new_hist(&st->scratch) ||
+	    new_hist(&st->latency) || new_hist(&st->service) || new_hist(&st->ttfb) ||
+	    new_hist(&st->lag))
+		return KC_ENOMEM;
+	return KC_OK;
+}
+
+/* Starts every worker; on failure stops and joins those already running. */
+static int start_workers(struct kc_engine *e, struct kc_diag *d)
+{
+	uint32_t started = 0;
+	for (; started < e->threads; started++)
+		if (pthread_create(&e->workers[started].thread, NULL, kc_worker_main,
+				   &e->workers[started]) != 0)
+			break;
+	if (started == e->threads)
+		return KC_OK;
+	kc_engine_stop(e);
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(e->workers[i].thread, NULL);
+	kc_engine_reset_stop(e);
+	return kc_diag_set(d, KC_EINTERNAL, "could not start worker thread %u", started);
+}
+
+static bool workers_done(struct kc_engine *e)
+{
+	for (uint32_t i = 0; i < e->threads; i++)
+		if (!atomic_load_explicit(&e->workers[i].a_done, memory_order_acquire))
+			return false;
+	return true;
+}
+
+/*
+ * The coordinator's loop while workers run: sample in-flight every 100 ms
+ * (inside the window), take the interval histograms every second.  Ends when
+ * every worker is done; bounded by the workers' own drain deadline.
+ */
+static void coordinate(struct step_state *st)
+{
+	struct kc_engine *e = st->e;
+	st->last_take_ns = st->start_ns;
+	int64_t next_take = st->start_ns + INTERVAL_NS;
+	int64_t next_sample = st->start_ns + SAMPLE_NS;
+	while (!workers_done(e)) {
+		kc_sleep_until_ns(next_sample < next_take ? next_sample : next_take);
+		int64_t now = kc_clock_ns();
+		if (!st->stop_seen_ns && kc_engine_stopped(e))
+			st->stop_seen_ns = now;
+		if (now >= next_sample) {
+			uint64_t inf = sum_inflight(e);
+			if (now >= st->win_start_ns && now < st->win_end_ns &&
+			    st->nsamples < st->maxsamples) {
+				st->samples[st->nsamples] = (double)inf;
+				st->sample_t[st->nsamples] = now - st->win_start_ns;
+				st->nsamples++;
+				if (inf > st->inflight_max)
+					st->inflight_max = inf;
+			}
+			next_sample += SAMPLE_NS;
+			if (next_sample <= now)
+				next_sample = now + SAMPLE_NS;
+		}
+		if (now >= next_take) {
+			take_interval(st, now, st->total_ns, st->start_ns);
+			next_take += INTERVAL_NS;
+			if (next_take <= now)
+				next_take = now + INTERVAL_NS;
+		}
+	}
+}
+
+/* Builds the step result from the joined workers; moves the step histograms into it. */
+static void assemble(struct step_state *st, struct kc_step_result *r)
+{
+	struct kc_engine *e = st->e;
+	const struct kc_step_spec *spec = st->spec;
+	memset(r, 0, sizeof(*r));
+	r->index = spec->index;
+	r->offered = spec->mode == KC_STEP_RATE
+			     ? kc_schedule_mean_rate(spec->rate_rps, spec->rate_end_rps, st->total_ns,
+						     spec->warmup_ns, st->total_ns)
+			     : (double)spec->concurrency;
+	r->start_wall_ms = st->wall_win_start_ms;
+	int64_t cpu_ns = 0;
+	merge_workers(e, r, st->ttfb, st->lag, &cpu_ns);
+	int64_t window_ns = spec->duration_ns;
+	if (r->partial) {
+		/* The window ends where the stop was seen (or where the workers ended). */
+		int64_t stop_at = st->stop_seen_ns ? st->stop_seen_ns : st->end_ns;
+		window_ns = stop_at < st->win_end_ns ? stop_at - st->win_start_ns : spec->duration_ns;
+		if (window_ns < 0)
+			window_ns = 0;
+	}
+	r->duration_ns = window_ns;
+	r->achieved = window_ns > 0 ? (double)window_ok(e) * 1e9 / (double)window_ns : 0;
+	if (spec->mode == KC_STEP_CONCURRENCY)
+		r->scheduled = r->sent;
+	kc_latency_from_hdr(&r->latency, st->latency);
+	kc_latency_from_hdr(&r->service, st->service);
+	kc_latency_from_hdr(&r->ttfb, st->ttfb);
+	inflight_trend(st, r, window_ns);
+	if (spec->mode == KC_STEP_RATE) {
+		r->lag_p99_ms = (double)kc_hdr_value_at_percentile(st->lag, 99) / 1e3;
+		r->lag_max_ms = (double)kc_hdr_max(st->lag) / 1e3;
+	}
+	int64_t wall = st->end_ns - st->start_ns;
+	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
+	r->generator_bound = r->lag_p99_ms > KC_GEN_LAG_P99_MS || r->gen_cpu > KC_GEN_CPU_BUSY;
+	r->latency_hist = st->latency;
+	r->service_hist = st->service;
+	st->latency = st->service = NULL;
+}
+
 int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 		       const struct kc_engine_hooks *hooks,
 		       struct kc_step_result *out, struct kc_diag *d)
@@ -656,115 +792,29 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 	if (rc)
 		return rc;
 	struct step_state st = {.e = e, .spec = spec, .hooks = hooks};
-	struct kc_hdr *ttfb = NULL, *lag = NULL;
-	st.maxsamples = (size_t)(spec->duration_ns / SAMPLE_NS) + 16;
-	st.samples = calloc(st.maxsamples, sizeof(double));
-	st.sample_t = calloc(st.maxsamples, sizeof(int64_t));
-	if (!st.samples || !st.sample_t || new_hist(&st.interval) || new_hist(&st.scratch) ||
-	    new_hist(&st.latency) || new_hist(&st.service) || new_hist(&ttfb) || new_hist(&lag)) {
-		rc = kc_diag_set(d, KC_ENOMEM, "out of memory for a step");
-		goto fail;
+	if ((rc = step_alloc(&st))) {
+		rc = kc_diag_set(d, rc, "out of memory for a step");
+		goto out;
 	}
-
-	int64_t start_ns = kc_clock_ns() + START_DELAY_NS;
+	/* Workers start a little after now, so all of them see the same origin. */
+	st.start_ns = kc_clock_ns() + START_DELAY_NS;
+	st.total_ns = spec->warmup_ns + spec->duration_ns;
+	st.win_start_ns = st.start_ns + spec->warmup_ns;
+	st.win_end_ns = st.win_start_ns + spec->duration_ns;
+	st.wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
 	int64_t drain_ns = e->cfg.request_timeout_ns + KC_NS_PER_S;
-	int64_t total_ns = spec->warmup_ns + spec->duration_ns;
-	int64_t win_start = start_ns + spec->warmup_ns, win_end = win_start + spec->duration_ns;
-	int64_t wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
 	for (uint32_t i = 0; i < e->threads; i++)
-		worker_prepare(&e->workers[i], spec, start_ns, drain_ns, &st);
-	int64_t cpu_proc0 = kc_process_cpu_ns();
-	(void)cpu_proc0;
-	uint32_t started = 0;
-	for (; started < e->threads; started++)
-		if (pthread_create(&e->workers[started].thread, NULL, kc_worker_main,
-				   &e->workers[started]) != 0)
-			break;
-	if (started < e->threads) {
-		kc_engine_stop(e);
-		for (uint32_t i = 0; i < started; i++)
-			pthread_join(e->workers[i].thread, NULL);
-		kc_engine_reset_stop(e);
-		rc = kc_diag_set(d, KC_EINTERNAL, "could not start worker thread %u", started);
-		goto fail;
-	}
-
-	st.last_take_ns = start_ns;
-	int64_t next_take = start_ns + INTERVAL_NS;
-	int64_t next_sample = start_ns + SAMPLE_NS;
-	int64_t stop_seen_ns = 0;
-	for (;;) {
-		bool all_done = true;
-		for (uint32_t i = 0; i < e->threads; i++)
-			if (!atomic_load_explicit(&e->workers[i].a_done, memory_order_acquire))
-				all_done = false;
-		if (all_done)
-			break;
-		int64_t wake = next_sample < next_take ? next_sample : next_take;
-		kc_sleep_until_ns(wake);
-		int64_t now = kc_clock_ns();
-		if (!stop_seen_ns && kc_engine_stopped(e))
-			stop_seen_ns = now;
-		if (now >= next_sample) {
-			uint64_t inf = sum_inflight(e);
-			if (now >= win_start && now < win_end && st.nsamples < st.maxsamples) {
-				st.samples[st.nsamples] = (double)inf;
-				st.sample_t[st.nsamples] = now - win_start;
-				st.nsamples++;
-				if (inf > st.inflight_max)
-					st.inflight_max = inf;
-			}
-			next_sample += SAMPLE_NS;
-			if (next_sample <= now)
-				next_sample = now + SAMPLE_NS;
-		}
-		if (now >= next_take) {
-			take_interval(&st, now, total_ns, start_ns);
-			next_take += INTERVAL_NS;
-			if (next_take <= now)
-				next_take = now + INTERVAL_NS;
-		}
-	}
+		worker_prepare(&e->workers[i], spec, st.start_ns, drain_ns, &st);
+	if ((rc = start_workers(e, d)))
+		goto out;
+	coordinate(&st);
 	for (uint32_t i = 0; i < e->threads; i++)
 		pthread_join(e->workers[i].thread, NULL);
-	int64_t end_ns = kc_clock_ns();
-	take_interval(&st, end_ns, total_ns, start_ns);
-
-	struct kc_step_result r;
-	memset(&r, 0, sizeof(r));
-	r.index = spec->index;
-	r.offered = spec->mode == KC_STEP_RATE ? spec->rate_rps : (double)spec->concurrency;
-	r.start_wall_ms = wall_win_start_ms;
-	int64_t cpu_ns = 0;
-	merge_workers(e, &r, ttfb, lag, &cpu_ns);
-	int64_t window_ns = spec->duration_ns;
-	if (r.partial) {
-		int64_t stop_at = stop_seen_ns ? stop_seen_ns : end_ns;
-		window_ns = stop_at < win_end ? stop_at - win_start : spec->duration_ns;
-		if (window_ns < 0)
-			window_ns = 0;
-	}
-	r.duration_ns = window_ns;
-	r.achieved = window_ns > 0 ? (double)window_ok(e) * 1e9 / (double)window_ns : 0;
-	if (spec->mode == KC_STEP_CONCURRENCY)
-		r.scheduled = r.sent;
-	kc_latency_from_hdr(&r.latency, st.latency);
-	kc_latency_from_hdr(&r.service, st.service);
-	kc_latency_from_hdr(&r.ttfb, ttfb);
-	inflight_trend(&st, &r, window_ns);
-	r.lag_p99_ms = spec->mode == KC_STEP_RATE ? kc_hdr_value_at_percentile(lag, 99) / 1e3 : 0;
-	r.lag_max_ms = spec->mode == KC_STEP_RATE ? kc_hdr_max(lag) / 1e3 : 0;
-	int64_t wall = end_ns - start_ns;
-	r.gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
-	r.generator_bound = r.lag_p99_ms > KC_GEN_LAG_P99_MS || r.gen_cpu > KC_GEN_CPU_BUSY;
-	r.latency_hist = st.latency;
-	r.service_hist = st.service;
-	st.latency = st.service = NULL;
-	*out = r;
+	st.end_ns = kc_clock_ns();
+	take_interval(&st, st.end_ns, st.total_ns, st.start_ns);
+	assemble(&st, out);
 	rc = KC_OK;
-fail:
-	kc_hdr_free(ttfb);
-	kc_hdr_free(lag);
+out:
 	step_state_fini(&st);
 	return rc;
 }

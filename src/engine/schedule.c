@@ -98,35 +98,78 @@ int kc_schedule_init(struct kc_schedule *s, double rate_rps,
 	kc_rng_seed(&s->rng, seed ^ (UINT64_C(0xd1b54a32d192ed03) * (slice + 1)));
 	if (arrival == KC_ARRIVAL_POISSON) {
 		/* The first arrival is itself one exponential gap after start. */
-		double per_slice = rate_rps / nslices;
-		s->poisson_ns = -log(kc_rng_unit(&s->rng)) * 1e9 / per_slice;
+		s->poisson_v = -log(kc_rng_unit(&s->rng)) * nslices;
 	}
 	return KC_OK;
 }
 
-static int64_t uniform_at(const struct kc_schedule *s, uint64_t k)
+int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns)
 {
-	/* Arrival index in the whole schedule, then its time from the index. */
-	double idx = (double)s->slice + (double)k * (double)s->nslices;
-	return s->start_ns + (int64_t)llround(idx * 1e9 / s->rate_rps);
+	if (!s || !(rate_end_rps > 0) || !isfinite(rate_end_rps) || rate_end_rps > 1e9 ||
+	    ramp_ns <= 0 || s->k != 0)
+		return KC_EINVAL;
+	s->rate_end_rps = rate_end_rps;
+	s->ramp_ns = ramp_ns;
+	return KC_OK;
+}
+
+/*
+ * Every arrival has a virtual position v in the whole schedule's arrival
+ * count: its index for uniform arrivals, a unit-rate Poisson event times
+ * nslices for Poisson ones.  Its time is the t where the cumulative rate
+ * N(t) reaches v.  Constant: N(t) = r t.  Linear over T: N(t) = r0 t +
+ * (r1 - r0) t^2 / 2T up to T, then N(T) + r1 (t - T).
+ */
+static int64_t time_of(const struct kc_schedule *s, double v)
+{
+	double r0 = s->rate_rps;
+	if (s->ramp_ns <= 0)
+		return s->start_ns + (int64_t)llround(v * 1e9 / r0);
+	double r1 = s->rate_end_rps, T = (double)s->ramp_ns / 1e9;
+	double nT = (r0 + r1) * T / 2;
+	double t;
+	if (v <= nT) {
+		double a = (r1 - r0) / (2 * T);
+		/* Root of a t^2 + r0 t - v = 0 in the form that does not cancel. */
+		t = 2 * v / (r0 + sqrt(r0 * r0 + 4 * a * v));
+	} else {
+		t = T + (v - nT) / r1;
+	}
+	return s->start_ns + (int64_t)llround(t * 1e9);
 }
 
 int64_t kc_schedule_peek(const struct kc_schedule *s)
 {
 	if (s->arrival == KC_ARRIVAL_UNIFORM)
-		return uniform_at(s, s->k);
-	return s->start_ns + (int64_t)llround(s->poisson_ns);
+		return time_of(s, (double)s->slice + (double)s->k * (double)s->nslices);
+	return time_of(s, s->poisson_v);
 }
 
 int64_t kc_schedule_next(struct kc_schedule *s)
 {
 	int64_t t = kc_schedule_peek(s);
 	s->k++;
-	if (s->arrival == KC_ARRIVAL_POISSON) {
-		double per_slice = s->rate_rps / s->nslices;
-		s->poisson_ns += -log(kc_rng_unit(&s->rng)) * 1e9 / per_slice;
-	}
+	if (s->arrival == KC_ARRIVAL_POISSON)
+		s->poisson_v += -log(kc_rng_unit(&s->rng)) * s->nslices;
 	return t;
+}
+
+double kc_schedule_mean_rate(double rate_rps, double rate_end_rps, int64_t ramp_ns,
+			     int64_t from_ns, int64_t to_ns)
+{
+	if (rate_end_rps <= 0 || ramp_ns <= 0 || to_ns <= from_ns)
+		return rate_rps;
+	/* Integral of the piecewise-linear rate over [from, to], divided by its length. */
+	double T = (double)ramp_ns / 1e9, a = (double)from_ns / 1e9, b = (double)to_ns / 1e9;
+	double slope = (rate_end_rps - rate_rps) / T;
+	double area = 0;
+	double lo = a, hi = b < T ? b : T;
+	if (hi > lo)
+		area += rate_rps * (hi - lo) + slope * (hi * hi - lo * lo) / 2;
+	lo = a > T ? a : T;
+	if (b > lo)
+		area += rate_end_rps * (b - lo);
+	return area / (b - a);
 }
 
 int kc_ramp_parse(const char *s, struct kc_ramp *out, struct kc_diag *d)

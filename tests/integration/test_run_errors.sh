@@ -34,6 +34,8 @@ bad "absurd connections" "$U" --rate 10 --connections 99999999
 bad "zero timeout" "$U" --rate 10 --timeout 0
 bad "bad ramp" "$U" --ramp 10:5:1
 bad "two load modes" "$U" --rate 10 --concurrency 2
+bad "bad linear" "$U" --linear 0:100
+bad "rate with linear" "$U" --rate 5 --linear 1:100
 bad "no load mode" "$U"
 bad "no target" --rate 10
 bad "bad URL" "http://" --rate 10

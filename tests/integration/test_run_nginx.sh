@@ -10,47 +10,67 @@ HLOG_COUNT="$KC_SRCDIR/tests/integration/helpers/hlog_count.py"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$NGINX" ]; then echo "nginx not installed (scripts/setup installs it)"; exit 77; fi
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/ng"
-cat >"$TMP/ng/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/ng/body;
-  proxy_temp_path $TMP/ng/proxy;
-  fastcgi_temp_path $TMP/ng/fcgi;
-  uwsgi_temp_path $TMP/ng/uwsgi;
-  scgi_temp_path $TMP/ng/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port;
-    listen 127.0.0.1:$((port + 1)) http2;
-    location / { return 200 "ok"; }
-    location /missing { return 404; }
-  }
-  server {
-    listen 127.0.0.1:$((port + 2)) ssl http2;
-    ssl_certificate $TMP/ng/cert.pem;
-    ssl_certificate_key $TMP/ng/key.pem;
-    location / { return 200 "ok"; }
-  }
+ngpid=
+trap '[ -n "$ngpid" ] && { kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; }; rm -rf "$TMP"' EXIT
+# nginx listens on three ports found free; another process may take one of
+# them between our look and nginx's bind, so try a few times.
+start_nginx() {
+	read -r port port_h2c port_tls < <($PY -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+	mkdir -p "$TMP/ng"
+	cat >"$TMP/ng/nginx.conf" <<-EOF
+	worker_processes 1;
+	daemon off;
+	pid $TMP/ng/nginx.pid;
+	error_log $TMP/ng/error.log;
+	events { worker_connections 1024; }
+	http {
+	  access_log off;
+	  client_body_temp_path $TMP/ng/body;
+	  proxy_temp_path $TMP/ng/proxy;
+	  fastcgi_temp_path $TMP/ng/fcgi;
+	  uwsgi_temp_path $TMP/ng/uwsgi;
+	  scgi_temp_path $TMP/ng/scgi;
+	  keepalive_requests 1000000;
+	  server {
+	    listen 127.0.0.1:$port;
+	    listen 127.0.0.1:$port_h2c http2;
+	    location / { return 200 "ok"; }
+	    location /missing { return 404; }
+	  }
+	  server {
+	    listen 127.0.0.1:$port_tls ssl http2;
+	    ssl_certificate $TMP/ng/cert.pem;
+	    ssl_certificate_key $TMP/ng/key.pem;
+	    location / { return 200 "ok"; }
+	  }
+	}
+	EOF
+	# A self-signed certificate for 127.0.0.1 (EC: fast to make).
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$TMP/ng/key.pem" -out "$TMP/ng/cert.pem" >/dev/null 2>&1 || fail "openssl made a certificate"
+	"$NGINX" -p "$TMP/ng" -c "$TMP/ng/nginx.conf" 2>"$TMP/ng/start.err" &
+	ngpid=$!
+	for _ in $(seq 50); do
+		kill -0 $ngpid 2>/dev/null || { wait $ngpid 2>/dev/null; ngpid=; return 1; }
+		# All three must accept: nginx keeps the first open while it retries a
+		# port someone else holds, then exits.
+		$PY -c "
+import socket
+for p in ($port, $port_h2c, $port_tls): socket.create_connection(('127.0.0.1', p), 0.2).close()" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; ngpid=
+	return 1
 }
-EOF
-# A self-signed certificate for 127.0.0.1 (EC: fast to make).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$TMP/ng/key.pem" -out "$TMP/ng/cert.pem" >/dev/null 2>&1 || fail "openssl made a certificate"
-"$NGINX" -p "$TMP/ng" -c "$TMP/ng/nginx.conf" 2>"$TMP/ng/start.err" &
-ngpid=$!
-trap 'kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 50); do
-	$PY -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break
-	sleep 0.1
-done
+started=0
+for _ in 1 2 3; do start_nginx && { started=1; break; }; done
+[ $started = 1 ] || { fail "nginx started"; cat "$TMP/ng/error.log" "$TMP/ng/start.err" 2>/dev/null | head; done_testing; exit 1; }
 URL="http://127.0.0.1:$port/"
 
 # --- 2,000 RPS for 5 s ---
@@ -107,6 +127,15 @@ while read -r name verdict rest; do
 	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
 done <"$TMP/check2"
 
+# --- a linear ramp 100 -> 300 rps over 2 s: 400 arrivals, offered = mean 200 ---
+expect_rc 0 "--linear exits 0" timeout 30 "$KNEECAP" run "$URL" --linear 100:300 --duration 2s \
+	--threads 2 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["offered"], s["scheduled"])
+sys.exit(0 if s["offered"] == 200 and abs(s["scheduled"] - 400) <= 1 and s["errors"] == 0 else 1)' \
+	"$TMP/out" >/dev/null && ok "linear ramp: 400 arrivals, mean offered 200" || fail "linear ramp result"
+
 # --- closed loop, --json on stdout ---
 timeout 30 "$KNEECAP" run "$URL" --concurrency 4 --duration 1s --threads 1 --connections 4 \
 	--json --quiet >"$TMP/c.json" 2>"$TMP/c.err"
@@ -135,7 +164,7 @@ sys.exit(0 if s["errors"] == 100 and s["error_classes"]["http4xx"] == 100
 	&& ok "404s counted as http4xx with their code" || fail "404 accounting"
 
 # --- HTTP/2 over TLS (ALPN), multiplexed on one connection ---
-TLS_URL="https://127.0.0.1:$((port + 2))/"
+TLS_URL="https://127.0.0.1:$port_tls/"
 expect_rc 0 "h2 over TLS with --cacert exits 0" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
 	--cacert "$TMP/ng/cert.pem" --rate 500 --duration 1s --threads 1 --connections 1 --json --quiet
 $PY -c '
@@ -150,7 +179,7 @@ expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
 [ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
 # --- h2c (prior knowledge): needs libcurl >= 8.0.0 (curl issue 10634) ---
-H2C_URL="http://127.0.0.1:$((port + 1))/"
+H2C_URL="http://127.0.0.1:$port_h2c/"
 if curl --version | head -1 | grep -qE 'libcurl/[0-7]\.'; then
 	expect_rc 2 "h2c refused on libcurl < 8 with a reason" timeout 30 "$KNEECAP" run "$H2C_URL" \
 		--http h2c --rate 100 --duration 1s --threads 1 --quiet

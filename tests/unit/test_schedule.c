@@ -119,6 +119,58 @@ static void test_poisson_deterministic_and_sliced(void **state)
 	assert_true(total > 100000 - 1600 && total < 100000 + 1600);
 }
 
+static void test_linear_ramp(void **state)
+{
+	(void)state;
+	/* 100 -> 300 rps over 10 s: 2000 arrivals, gaps from 10 ms down to 3.33 ms. */
+	struct kc_schedule s;
+	assert_int_equal(kc_schedule_init(&s, 100, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1), KC_OK);
+	assert_int_equal(kc_schedule_set_linear(&s, 300, 10 * KC_NS_PER_S), KC_OK);
+	int64_t prev = kc_schedule_next(&s), first_gap = 0, last_gap = 0;
+	assert_true(prev == 0);
+	uint64_t n = 1;
+	int64_t t;
+	while ((t = kc_schedule_next(&s)) < 10 * KC_NS_PER_S) {
+		assert_true(t > prev);
+		if (n == 1)
+			first_gap = t - prev;
+		last_gap = t - prev;
+		prev = t;
+		n++;
+	}
+	assert_int_equal(n, 2000);
+	assert_true(llabs(first_gap - 10 * KC_NS_PER_MS) < 50 * KC_NS_PER_US);
+	assert_true(llabs(last_gap - 3333333) < 10 * KC_NS_PER_US);
+	/* After the ramp the rate stays at 300. */
+	int64_t t2 = kc_schedule_next(&s);
+	assert_true(llabs((t2 - t) - 3333333) < 2 * KC_NS_PER_US);
+	/* Mean rates: whole ramp 200, second half 250, past the end 300. */
+	assert_true(fabs(kc_schedule_mean_rate(100, 300, 10 * KC_NS_PER_S, 0, 10 * KC_NS_PER_S) - 200) < 1e-9);
+	assert_true(fabs(kc_schedule_mean_rate(100, 300, 10 * KC_NS_PER_S, 5 * KC_NS_PER_S,
+					       10 * KC_NS_PER_S) - 250) < 1e-9);
+	assert_true(fabs(kc_schedule_mean_rate(100, 300, 10 * KC_NS_PER_S, 10 * KC_NS_PER_S,
+					       12 * KC_NS_PER_S) - 300) < 1e-9);
+	assert_true(kc_schedule_mean_rate(100, 0, 0, 0, KC_NS_PER_S) == 100);
+	/* A falling ramp and Poisson: counts near (r0 + r1) T / 2 = 2000 over 10 s, 4 slices. */
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct kc_schedule p;
+		kc_schedule_init(&p, 300, KC_ARRIVAL_POISSON, 11, 0, i, 4);
+		assert_int_equal(kc_schedule_set_linear(&p, 100, 10 * KC_NS_PER_S), KC_OK);
+		int64_t last = -1, x;
+		while ((x = kc_schedule_next(&p)) < 10 * KC_NS_PER_S) {
+			assert_true(x >= last);
+			last = x;
+			total++;
+		}
+	}
+	assert_true(total > 2000 - 230 && total < 2000 + 230); /* 5 sd */
+	assert_int_equal(kc_schedule_set_linear(&s, 0, KC_NS_PER_S), KC_EINVAL);
+	struct kc_schedule fresh;
+	kc_schedule_init(&fresh, 10, KC_ARRIVAL_UNIFORM, 1, 0, 0, 1);
+	assert_int_equal(kc_schedule_set_linear(&fresh, 20, 0), KC_EINVAL);
+}
+
 static void test_schedule_rejects(void **state)
 {
 	(void)state;
@@ -249,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_uniform_slices_interleave),
 		cmocka_unit_test(test_poisson_mean_and_count),
 		cmocka_unit_test(test_poisson_deterministic_and_sliced),
+		cmocka_unit_test(test_linear_ramp),
 		cmocka_unit_test(test_schedule_rejects),
 		cmocka_unit_test(test_ramp),
 		cmocka_unit_test(test_engine_rejects_bad_config),

@@ -1,0 +1,279 @@
+/*
+ * test_engine.c - the engine against an in-process libmicrohttpd server on
+ * 127.0.0.1: bodies rotate without copying, the decorator's headers reach
+ * the wire on every request, headers and method are sent, status codes are
+ * classified, closed loop keeps its concurrency, the interval callback's
+ * intervals add up to the step, and the stop flag ends a step early.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/clock.h"
+#include "kneecap/engine.h"
+#include "kneecap/hdr.h"
+
+struct srv {
+	struct MHD_Daemon *d;
+	uint16_t port;
+	atomic_int requests, decorated, small, large, custom_hdr, posts;
+	atomic_int status; /* what to answer */
+};
+
+struct upload {
+	size_t bytes;
+};
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *data,
+			       size_t *data_size, void **con_cls)
+{
+	(void)url;
+	(void)version;
+	struct srv *s = cls;
+	struct upload *u = *con_cls;
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		*con_cls = u;
+		return MHD_YES;
+	}
+	if (*data_size) {
+		u->bytes += *data_size;
+		*data_size = 0;
+		return MHD_YES;
+	}
+	atomic_fetch_add(&s->requests, 1);
+	if (!strcmp(method, "POST"))
+		atomic_fetch_add(&s->posts, 1);
+	if (u->bytes == 10)
+		atomic_fetch_add(&s->small, 1);
+	if (u->bytes == 3000)
+		atomic_fetch_add(&s->large, 1);
+	const char *dv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Decor");
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	/* The decorator signs with the body's hash: the header must match the body. */
+	if (dv && ct && ((u->bytes == 10 && !strcmp(dv, "sha=aaaa")) ||
+			 (u->bytes == 3000 && !strcmp(dv, "sha=bbbb"))))
+		atomic_fetch_add(&s->decorated, 1);
+	const char *ch = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Custom");
+	if (ch && !strcmp(ch, "yes"))
+		atomic_fetch_add(&s->custom_hdr, 1);
+	free(u);
+	*con_cls = NULL;
+	struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)(uintptr_t)"ok",
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)atomic_load(&s->status), r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+static int setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	atomic_store(&s->status, 200);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+				handler, s, MHD_OPTION_SOCK_ADDR, &sa,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!s->d)
+		return -1;
+	s->port = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct srv *s = *state;
+	MHD_stop_daemon(s->d);
+	free(s);
+	return 0;
+}
+
+static int decorate(void *ud, const struct kc_request_info *req, struct kc_decor_out *out)
+{
+	atomic_int *calls = ud;
+	atomic_fetch_add(calls, 1);
+	if (!req->body || !req->body->sha256_hex || strcmp(req->method, "POST") ||
+	    strcmp(req->path, "/x?y=1") || req->send_wall_ns <= 0)
+		return KC_EINVAL;
+	snprintf(out->line[0], sizeof(out->line[0]), "X-Decor: sha=%s", req->body->sha256_hex);
+	out->n = 1;
+	return 0;
+}
+
+struct intervals {
+	int64_t total;
+	int calls;
+};
+
+static void on_interval(void *ud, int step, const struct kc_hdr *h)
+{
+	struct intervals *iv = ud;
+	(void)step;
+	iv->total += kc_hdr_total_count(h);
+	iv->calls++;
+}
+
+static void test_bodies_decorator_intervals(void **state)
+{
+	struct srv *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/x?y=1", s->port);
+	static char small[10], large[3000];
+	memset(small, 's', sizeof(small));
+	memset(large, 'L', sizeof(large));
+	struct kc_body bodies[2] = {
+		{.data = small, .len = sizeof(small), .content_type = "image/jpeg", .sha256_hex = "aaaa"},
+		{.data = large, .len = sizeof(large), .content_type = "image/jpeg", .sha256_hex = "bbbb"},
+	};
+	const char *hdrs[] = {"X-Custom: yes"};
+	atomic_int calls = 0;
+	struct kc_engine_config cfg = {
+		.url = url, .headers = hdrs, .nheaders = 1, .bodies = bodies, .nbodies = 2,
+		.threads = 2, .connections = 4, .decorate = decorate, .decorate_ud = &calls,
+	};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	int status = 0;
+	assert_int_equal(kc_engine_probe(e, &status, &d), KC_OK);
+	assert_int_equal(status, 200);
+	atomic_store(&s->requests, 0);
+	atomic_store(&s->decorated, 0);
+	atomic_store(&s->small, 0);
+	atomic_store(&s->large, 0);
+	atomic_store(&s->custom_hdr, 0);
+	atomic_store(&s->posts, 0);
+	struct intervals iv = {0};
+	struct kc_engine_hooks hooks = {.interval = on_interval, .ud = &iv};
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 400,
+				    .duration_ns = 1500 * KC_NS_PER_MS, .arrival = KC_ARRIVAL_POISSON,
+				    .seed = 3};
+	struct kc_step_result r;
+	assert_int_equal(kc_engine_run_step(e, &spec, &hooks, &r, &d), KC_OK);
+	int n = atomic_load(&s->requests);
+	assert_true(r.scheduled > 400 && r.scheduled < 800); /* Poisson around 600 */
+	assert_int_equal(r.errors, 0);
+	assert_int_equal(r.ok, r.scheduled);
+	assert_int_equal((int)r.ok, n);
+	assert_int_equal(atomic_load(&s->decorated), n);
+	assert_int_equal(atomic_load(&s->custom_hdr), n);
+	assert_int_equal(atomic_load(&s->posts), n);
+	/* Each worker alternates its bodies: both sizes are sent, about half each. */
+	assert_int_equal(atomic_load(&s->small) + atomic_load(&s->large), n);
+	assert_true(atomic_load(&s->small) >= n / 2 - 2 && atomic_load(&s->large) >= n / 2 - 2);
+	/* The per-second intervals add up exactly to the step's histogram. */
+	assert_true(iv.calls >= 2);
+	assert_int_equal(iv.total, kc_hdr_total_count(r.latency_hist));
+	assert_int_equal(iv.total, (int64_t)r.completed);
+	assert_int_equal(r.latency.count, (int64_t)r.completed);
+	assert_true(r.latency.p50 >= r.service.p50 - 0.01);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+}
+
+static void test_status_classes_and_closed_loop(void **state)
+{
+	struct srv *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 3, .method = "put"};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	struct kc_step_result r;
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 100,
+				    .duration_ns = 300 * KC_NS_PER_MS};
+	const int codes[] = {429, 403, 503, 404};
+	const enum kc_errclass want[] = {KC_EC_THROTTLE, KC_EC_AUTH, KC_EC_HTTP5XX, KC_EC_HTTP4XX};
+	for (int i = 0; i < 4; i++) {
+		atomic_store(&s->status, codes[i]);
+		assert_int_equal(kc_engine_run_step(e, &spec, NULL, &r, &d), KC_OK);
+		assert_int_equal(r.scheduled, 30);
+		assert_int_equal(r.errclass[want[i]], 30);
+		assert_int_equal(r.errors, 30);
+		assert_int_equal(r.completed, 30);
+		assert_int_equal(r.ok, 0);
+		assert_int_equal(r.ncodes, 1);
+		assert_int_equal(r.codes[0].code, codes[i]);
+		kc_step_result_fini(&r);
+	}
+	atomic_store(&s->status, 200);
+	struct kc_step_spec closed = {.mode = KC_STEP_CONCURRENCY, .concurrency = 3,
+				      .duration_ns = 500 * KC_NS_PER_MS};
+	assert_int_equal(kc_engine_run_step(e, &closed, NULL, &r, &d), KC_OK);
+	assert_true(r.ok > 30);
+	assert_int_equal(r.errors, 0);
+	assert_true(r.inflight_max <= 3);
+	assert_true(r.offered == 3);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+}
+
+static void *stop_later(void *arg)
+{
+	kc_sleep_ns(300 * KC_NS_PER_MS);
+	kc_engine_stop(arg);
+	return NULL;
+}
+
+static void test_stop_marks_partial(void **state)
+{
+	struct srv *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	pthread_t t;
+	pthread_create(&t, NULL, stop_later, e);
+	int64_t t0 = kc_clock_ns();
+	struct kc_step_result r;
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 100, .duration_ns = 20 * KC_NS_PER_S};
+	assert_int_equal(kc_engine_run_step(e, &spec, NULL, &r, &d), KC_OK);
+	int64_t took = kc_clock_ns() - t0;
+	pthread_join(t, NULL);
+	assert_true(r.partial);
+	assert_true(took < 2 * KC_NS_PER_S);
+	assert_true(r.duration_ns > 200 * KC_NS_PER_MS && r.duration_ns < KC_NS_PER_S);
+	assert_true(r.ok >= 15 && r.ok <= 50);
+	assert_true(kc_engine_stopped(e));
+	kc_engine_reset_stop(e);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bodies_decorator_intervals),
+		cmocka_unit_test(test_status_classes_and_closed_loop),
+		cmocka_unit_test(test_stop_marks_partial),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,119 @@
+/* test_result.c - result.json and steps.csv rendering from step results. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kneecap/hdr.h"
+#include "kneecap/result.h"
+
+static void fill_step(struct kc_step_result *s, int index)
+{
+	memset(s, 0, sizeof(*s));
+	s->index = index;
+	s->offered = 100.0 * (index + 1);
+	s->achieved = 99.5 * (index + 1);
+	s->duration_ns = INT64_C(5000000000);
+	s->scheduled = 500;
+	s->sent = 500;
+	s->completed = 498;
+	s->ok = 495;
+	s->errclass[KC_EC_HTTP5XX] = 3;
+	s->errclass[KC_EC_TIMEOUT] = 2;
+	s->errors = 5;
+	s->codes[0].code = 503;
+	s->codes[0].count = 3;
+	s->ncodes = 1;
+	s->latency = (struct kc_latency){.p50 = 1.5, .p90 = 2.5, .p99 = 9.25, .p999 = 20,
+					 .max = 31.0006, .mean = 1.75, .count = 498};
+	s->service.p99 = 4.5;
+	s->inflight_max = 7;
+	s->lag_p99_ms = 0.125;
+	s->generator_bound = index == 1;
+}
+
+static void test_json_document(void **state)
+{
+	(void)state;
+	struct kc_step_result steps[2];
+	fill_step(&steps[0], 0);
+	fill_step(&steps[1], 1);
+	json_t *extra = json_pack("{s:{s:f,s:s}}", "knee", "value", 150.0, "unit", "rps");
+	json_t *cfg = json_pack("{s:s}", "arrival", "uniform");
+	struct kc_result r = {.mode = "rps", .target = "http://127.0.0.1:1/", .config = cfg,
+			      .steps = steps, .nsteps = 2, .extra = extra};
+	kc_result_env_detect(&r.env);
+	r.env.kneecap_version = "0.1.0";
+	assert_true(r.env.cores >= 1);
+	json_t *doc = kc_result_to_json(&r);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "mode")), "rps");
+	assert_non_null(json_object_get(doc, "environment"));
+	assert_true(json_object_get(json_object_get(doc, "knee"), "value") != NULL);
+	json_t *st = json_object_get(doc, "steps");
+	assert_int_equal(json_array_size(st), 2);
+	json_t *s1 = json_array_get(st, 1);
+	assert_true(json_real_value(json_object_get(s1, "offered")) == 200.0);
+	assert_true(json_is_null(json_object_get(s1, "stable")));
+	assert_true(json_is_true(json_object_get(s1, "generator_bound")));
+	json_t *lat = json_object_get(s1, "latency_ms");
+	assert_true(json_real_value(json_object_get(lat, "p99")) == 9.25);
+	assert_true(json_real_value(json_object_get(lat, "max")) == 31.001); /* us resolution */
+	assert_int_equal(json_integer_value(json_object_get(lat, "count")), 498);
+	json_t *ec = json_object_get(s1, "error_classes");
+	assert_int_equal(json_integer_value(json_object_get(ec, "http5xx")), 3);
+	assert_int_equal(json_integer_value(json_object_get(ec, "timeout")), 2);
+	assert_int_equal(json_integer_value(json_object_get(ec, "shed")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "status_codes"), "503")), 3);
+	assert_int_equal(json_integer_value(json_object_get(s1, "errors")), 5);
+	json_decref(doc);
+
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 20);
+	assert_int_equal(kc_result_json_text(&r, &b), 0);
+	assert_true(b.len > 100 && b.data[b.len - 1] == '\n');
+	json_error_t jerr;
+	json_t *back = json_loads(b.data, 0, &jerr);
+	assert_non_null(back);
+	json_decref(back);
+	kc_buf_fini(&b);
+	/* A tiny cap is an error, not a truncated document. */
+	kc_buf_init(&b, 64);
+	assert_int_equal(kc_result_json_text(&r, &b), KC_ELIMIT);
+	kc_buf_fini(&b);
+	json_decref(extra);
+	json_decref(cfg);
+}
+
+static void test_csv_rows(void **state)
+{
+	(void)state;
+	struct kc_step_result steps[2];
+	fill_step(&steps[0], 0);
+	fill_step(&steps[1], 1);
+	struct kc_result r = {.mode = "rps", .steps = steps, .nsteps = 2};
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	char *line2 = strchr(b.data, '\n') + 1;
+	assert_true(strncmp(b.data, "step,offered,achieved,scheduled,completed,ok,errors,p50_ms", 58) == 0);
+	assert_true(strncmp(line2, "0,100.000,99.500,500,498,495,5,1.500,2.500,9.250,20.000,31.001,", 63) == 0);
+	int lines = 0;
+	for (size_t i = 0; i < b.len; i++)
+		lines += b.data[i] == '\n';
+	assert_int_equal(lines, 3);
+	kc_buf_fini(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_document),
+		cmocka_unit_test(test_csv_rows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
