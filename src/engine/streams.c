@@ -115,6 +115,8 @@ struct worker {
 	struct slot *slots;
 	uint32_t nslots;     /* allocated */
 	uint32_t want;       /* streams this step */
+	uint32_t n_idle;     /* slots [0, want) in S_IDLE: place() has work */
+	uint32_t n_open;     /* slots in S_OPEN: the streams held */
 	struct conn *conns[CONNS_PER_WORKER_MAX];
 	uint32_t nconns;
 	uint8_t *frame_mem;
@@ -182,6 +184,10 @@ static void slot_reset(struct worker *w, struct slot *sl)
 		KC_ASSERT(sl->c->nstreams > 0);
 		sl->c->nstreams--;
 	}
+	if (sl->st == S_OPEN)
+		w->n_open--;
+	if (sl->st != S_IDLE)
+		w->n_idle++;
 	sl->c = NULL;
 	sl->id = 0;
 	sl->st = S_IDLE;
@@ -195,7 +201,6 @@ static void slot_reset(struct worker *w, struct slot *sl)
 	sl->dec.buf_len = 0;
 	sl->dec.need = 0;
 	sl->dec.fault = KC_ES_FAULT_NONE;
-	(void)w;
 }
 
 /* ---- transport ------------------------------------------------------------ */
@@ -322,6 +327,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 	if (now >= w->t_win)
 		record(w->setup, now - sl->opened_ns);
 	sl->st = S_OPEN;
+	w->n_open++;
 	/* The first chunk goes on this slot's next tick after the 200 (the
 	 * client waits for the headers, as the public SDKs do); each later one
 	 * an interval after the previous. */
@@ -718,6 +724,7 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 	sl->c = c;
 	sl->id = id;
 	sl->st = S_OPENING;
+	w->n_idle--;
 	sl->opened_ns = now;
 	c->nstreams++;
 	w->k.opened++;
@@ -784,6 +791,7 @@ static void stream_close(struct worker *w, struct slot *sl)
 	sl->len = len;
 	sl->closing_sent = true;
 	sl->st = S_CLOSING;
+	w->n_open--;
 	nghttp2_session_resume_data(sl->c->s, sl->id);
 }
 
@@ -791,7 +799,7 @@ static void stream_close(struct worker *w, struct slot *sl)
 static void place(struct worker *w, int64_t now)
 {
 	uint32_t ci = 0;
-	for (uint32_t i = 0; i < w->want; i++) {
+	for (uint32_t i = 0; i < w->want && w->n_idle > 0; i++) {
 		struct slot *sl = &w->slots[i];
 		if (sl->st != S_IDLE)
 			continue;
@@ -833,13 +841,6 @@ static void tick(struct worker *w, uint32_t t, int64_t now)
 	}
 }
 
-static uint32_t count_open(const struct worker *w)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < w->want; i++)
-		n += w->slots[i].st == S_OPEN;
-	return n;
-}
 
 static void *worker_main(void *arg)
 {
@@ -857,7 +858,7 @@ static void *worker_main(void *arg)
 			w->t_drain = now + (stop ? 0 : s->reply_timeout_ns);
 		}
 		/* streams held, integrated over the window */
-		uint32_t open = count_open(w);
+		uint32_t open = w->n_open;
 		if (now > w->t_win && last < w->t_end) {
 			int64_t a = last > w->t_win ? last : w->t_win;
 			int64_t b = now < w->t_end ? now : w->t_end;
@@ -1239,6 +1240,8 @@ int kc_streams_run_step(struct kc_streams *s, const struct kc_streams_spec *spec
 			slot_reset(w, &w->slots[j]);
 			w->slots[j].chunk_no = 0;
 		}
+		w->n_idle = w->want;
+		w->n_open = 0;
 		memset(&w->k, 0, sizeof(w->k));
 		struct kc_hdr *hs[] = {w->lat, w->svc, w->ttfb, w->setup, w->lag};
 		for (size_t j = 0; j < 5; j++)

@@ -11,7 +11,7 @@ secs=${3:-10}
 tmp=$(mktemp -d)
 coproc SRV { exec "$build/tests/bench/bidi_serve" "$n" 200 $((n + 1000)); }
 srv_pid=$SRV_PID
-trap 'exec {SRV[1]}>&- 2>/dev/null; kill $srv_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $srv_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 read -r _ port <&"${SRV[0]}"
 url="http://127.0.0.1:$port/endpoints/bench/invocations-bidirectional-stream"
 echo "emulator on port $port; $n streams for ${secs}s (+2s warm-up)"
@@ -19,7 +19,8 @@ ulimit -n 65536 2>/dev/null || true
 /usr/bin/time -f '%M %U %S %e' -o "$tmp/time" "$build/src/cli/kneecap" streams "$url" \
 	--start "$n" --max "$n" --step-duration "${secs}s" --warmup 2s \
 	--json -q >"$tmp/result.json" 2>"$tmp/err" || true
-read -r rss_kb user sys wall <"$tmp/time"
+if ! tail -1 "$tmp/time" | grep -qE "^[0-9]+ "; then cat "$tmp/time" "$tmp/err"; exit 1; fi
+read -r rss_kb user sys wall < <(tail -1 "$tmp/time")
 /usr/bin/python3 - "$tmp/result.json" "$rss_kb" "$user" "$sys" "$wall" "$n" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -39,5 +40,5 @@ print("kneecap peak RSS: %.1f MB (%.1f KB per stream; target <= 256 MB total)" %
 print("kneecap CPU: %.2f s user+sys over %.1f s wall = %.1f%% of a core, %.1f us CPU per stream per second" %
       (cpu, wall, 100 * cpu / wall, cpu / wall / n * 1e6))
 PY
-exec {SRV[1]}>&-
+eval "exec ${SRV[1]}>&-"
 wait "$srv_pid" 2>/dev/null || true
