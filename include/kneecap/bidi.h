@@ -3,8 +3,9 @@
  * InvokeEndpointWithBidirectionalStream (aws-wire.md 3) over HTTP/2 with a
  * stream-count latency model whose stream limit is known exactly.
  *
- * An HTTP/2 server (h2c with prior knowledge, on a plain TCP socket) run by
- * its own thread.  It serves POST /endpoints/NAME/invocations-bidirectional-
+ * An HTTP/2 server (h2c with prior knowledge on a plain TCP socket, or TLS
+ * with ALPN h2 and a self-signed certificate made at start) run by its own
+ * thread.  It serves POST /endpoints/NAME/invocations-bidirectional-
  * stream: it answers the 200 headers at once, decodes the request DATA as
  * signed outer event messages, optionally verifies the SigV4 seed and the
  * event chain, and answers every inner PayloadPart with one response
@@ -24,8 +25,7 @@
  * largest K whose latency stays under a bound B is floor(B * S / L0)
  * (0 when L0 > B): kc_bidi_model_limit().
  *
- * Not here: TLS (a real endpoint is TLS + ALPN h2; the emulator speaks
- * h2c only), WebSocket to a container, ModelStreamError injection.
+ * Not here: WebSocket to a container, ModelStreamError injection, HTTP/1.1.
  */
 #ifndef KNEECAP_BIDI_H
 #define KNEECAP_BIDI_H
@@ -55,6 +55,9 @@ struct kc_bidi_profile {
 	uint64_t fault_goaway_after;  /* after the Nth stream opens: GOAWAY + close its connection */
 	uint64_t fault_reset_stream;  /* RST_STREAM the Nth stream at its first chunk */
 	uint64_t fault_corrupt_reply; /* flip a CRC byte of the Nth reply overall */
+	bool tls;                     /* stream_tls: TLS + ALPN h2 instead of h2c */
+	const char *tls_cert_out;     /* with tls: the self-signed certificate (PEM)
+				       * is written here for clients (borrowed) */
 	const char *capture_path;     /* test hook: raw request DATA of stream
 				       * number capture_stream is written here
 				       * (borrowed) */
@@ -68,7 +71,7 @@ void kc_bidi_profile_defaults(struct kc_bidi_profile *p);
 /*
  * Applies the streaming keys of sc's [emulator] section onto p:
  * stream_instances, stream_limit, stream_base_latency (duration; bare = ms),
- * stream_max_concurrent, stream_max_streams, stream_verify,
+ * stream_max_concurrent, stream_max_streams, stream_verify, stream_tls,
  * stream_fault_goaway_after, stream_fault_reset, stream_fault_corrupt.
  * Marks what it read as used.  The variant and the SigV4 credentials belong
  * to the unary half's profile (kc_emu_profile); the caller copies them.
@@ -102,6 +105,7 @@ struct kc_bidi_stats {
 	uint64_t bad_signatures;  /* failed seed or event verification */
 	uint64_t overflows;       /* reply queue full (stream reset) */
 	uint64_t goaways, resets, corrupted; /* injected faults */
+	uint64_t tls_handshakes;  /* completed, ALPN h2 */
 };
 
 struct kc_bidi;

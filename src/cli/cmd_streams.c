@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -67,6 +68,8 @@ static const char usage_text[] =
 	"  --insecure             https: do not verify the certificate\n"
 	"  --cacert FILE          https: CA certificates\n"
 	"  --instance-type T      label for the recommendation (ml.g5.2xlarge)\n"
+	"  --emulator-tls         no TARGET: the emulator speaks TLS (ALPN h2) with a\n"
+	"                         self-signed certificate kneecap verifies\n"
 	"  --out DIR              write result.json, steps.csv, latency.hlog,\n"
 	"                         scaling-policy.json and apply.sh into DIR\n"
 	"  --json                 print result.json on stdout\n"
@@ -81,14 +84,14 @@ struct opts {
 	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
 	const char *region, *endpoint_url, *invocation_path, *query_string;
 	const char *cacert, *instance_type, *out_dir, *capture;
-	bool insecure, json;
+	bool insecure, json, emulator_tls;
 	int verbose, quiet;
 };
 
 enum {
 	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
 	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
-	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE,
+	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS,
 };
 
 static const struct option longopts[] = {
@@ -112,6 +115,7 @@ static const struct option longopts[] = {
 	{"instance-type", required_argument, NULL, O_ITYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
+	{"emulator-tls", no_argument, NULL, O_EMUTLS},
 	/* test hook: the emulator writes the request bytes of the first stream
 	 * after the probe here */
 	{"emulator-capture", required_argument, NULL, O_CAPTURE},
@@ -170,6 +174,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case O_OUT: o->out_dir = optarg; break;
 		case O_JSON: o->json = true; break;
 		case O_CAPTURE: o->capture = optarg; break;
+		case O_EMUTLS: o->emulator_tls = true; break;
 		case 'v': o->verbose++; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return -1;
@@ -227,6 +232,7 @@ struct run {
 	struct kc_emu_profile emu;
 	struct kc_bidi_profile bp;
 	struct kc_bidi *bidi;
+	char cert_path[256];      /* the emulator's certificate (TLS), removed at exit */
 	char url[2048], authority[300];
 	const char *headers[4];
 	char hdr_lines[4][2200];
@@ -356,13 +362,29 @@ static int setup_target(struct run *r)
 		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
 		r->bp.capture_path = o->capture;
 		r->bp.capture_stream = 2; /* the first stream after the probe's */
+		if (o->emulator_tls)
+			r->bp.tls = true;
+		if (r->bp.tls) {
+			/* kneecap verifies the emulator's fresh certificate as its CA */
+			const char *tmp = getenv("TMPDIR");
+			snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
+				 tmp && *tmp ? tmp : "/tmp");
+			int fd = mkstemps(r->cert_path, 4);
+			if (fd < 0) {
+				cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
+				r->cert_path[0] = '\0';
+				return KC_EXIT_USAGE;
+			}
+			close(fd);
+			r->bp.tls_cert_out = r->cert_path;
+		}
 		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
 			cli_diag_error("streams: emulator", &d);
 			return KC_EXIT_USAGE;
 		}
 		snprintf(r->url, sizeof(r->url),
-			 "http://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
-			 kc_bidi_port(r->bidi));
+			 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
+			 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
 		r->akid = r->bp.akid;
 		r->secret = r->bp.secret;
 		r->token = NULL;
@@ -443,7 +465,7 @@ static int build_driver(struct run *r)
 	c->session_token = r->token;
 	c->region = r->region;
 	c->insecure = o->insecure;
-	c->cacert = o->cacert;
+	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
 	c->max_streams = (uint32_t)r->scfg.max;
 	uint32_t u = 0;
 	if ((rc = opt_u32("chunk-bytes", o->chunk_bytes, 2, 65536, &u)))
@@ -542,8 +564,9 @@ static json_t *streams_json(const struct run *r)
 		kc_bidi_stats(r->bidi, &bs);
 		int64_t lim = kc_bidi_model_limit(&r->bp, (int64_t)(r->scfg.health.slo_ms * 1e6));
 		json_object_set_new(o, "emulator", json_pack(
-			"{s:s,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"{s:s,s:b,s:I,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"model", "L(n) = L0 if n <= S else L0*n/S per instance",
+			"tls", (int)r->bp.tls, "tls_handshakes", (json_int_t)bs.tls_handshakes,
 			"instances", r->bp.instances, "stream_limit", r->bp.stream_limit,
 			"base_latency_ms", (double)r->bp.base_latency_ns / 1e6,
 			"true_limit_under_slo", (json_int_t)lim,
@@ -762,6 +785,8 @@ out:
 		kc_step_result_fini(&r->steps[i]);
 	kc_streams_free(r->st);
 	kc_bidi_stop(r->bidi);
+	if (r->cert_path[0])
+		unlink(r->cert_path);
 	if (r->have_audio)
 		kc_buf_fini(&r->audio);
 	kc_scenario_free(r->sc);

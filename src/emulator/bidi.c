@@ -12,9 +12,12 @@
  * min-heap keyed by their earliest due time, so the timer always fires for
  * the next reply of the whole server.  Nothing is allocated per chunk.
  *
+ * With TLS the same loop drives non-blocking OpenSSL handshakes (ALPN must
+ * select h2) and reads and writes through SSL_read/SSL_write.
+ *
  * Invariant: a slot is in the heap exactly when its reply ring is non-empty,
- * and the slot's heap_idx says where.  Not here: TLS, HTTP/1.1 (the unary
- * half in server.c serves that).
+ * and the slot's heap_idx says where.  Not here: HTTP/1.1 (the unary half in
+ * server.c serves that).
  */
 #include "kneecap/bidi.h"
 
@@ -37,6 +40,10 @@
 #include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
@@ -121,6 +128,11 @@ int kc_bidi_profile_from_scenario(struct kc_scenario *sc, struct kc_bidi_profile
 		p->verify = b;
 	else if (rc != KC_ENOTFOUND)
 		return rc;
+	rc = kc_scenario_get_bool(sc, S, "stream_tls", &b, d);
+	if (rc == 0)
+		p->tls = b;
+	else if (rc != KC_ENOTFOUND)
+		return rc;
 	return 0;
 }
 
@@ -187,6 +199,8 @@ struct slot {
 
 struct conn {
 	int fd;
+	SSL *ssl;              /* NULL for h2c */
+	bool hs_done;          /* TLS handshake finished (always true for h2c) */
 	nghttp2_session *s;
 	struct kc_bidi *b;
 	uint8_t wbuf[CONN_WBUF];
@@ -201,7 +215,8 @@ struct conn {
 
 #define STAT_FIELDS(X) X(connections) X(streams_opened) X(streams_open) \
 	X(streams_open_max) X(chunks) X(replies) X(finished) X(bad_frames) \
-	X(bad_signatures) X(overflows) X(goaways) X(resets) X(corrupted)
+	X(bad_signatures) X(overflows) X(goaways) X(resets) X(corrupted) \
+	X(tls_handshakes)
 
 struct kc_bidi {
 	struct kc_bidi_profile p;
@@ -221,6 +236,7 @@ struct kc_bidi {
 	int nconns;
 	struct conn *dirty;
 	struct kc_sigv4_signer *verifier;
+	SSL_CTX *ctx;          /* TLS: NULL for h2c */
 	FILE *capture;
 	uint64_t replies_total;
 #define DECL(f) _Atomic uint64_t f;
@@ -344,6 +360,8 @@ static void conn_close(struct conn *c)
 			slot_release(b, &b->slots[i]);
 	}
 	nghttp2_session_del(c->s);
+	if (c->ssl)
+		SSL_free(c->ssl);
 	epoll_ctl(b->efd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -357,19 +375,54 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
+/* >0 bytes written, 0 would block, -1 failed. */
+static ssize_t t_send(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (!c->ssl) {
+		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return r;
+	}
+	ERR_clear_error();
+	int r = SSL_write(c->ssl, p, (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
+}
+
+/* >0 bytes read, 0 would block, -1 closed or failed. */
+static ssize_t t_recv(struct conn *c, uint8_t *p, size_t n)
+{
+	if (!c->ssl) {
+		ssize_t r = recv(c->fd, p, n, 0);
+		if (r == 0)
+			return -1;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return r;
+	}
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, p, (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
+}
+
 /* Writes what nghttp2 has; returns 0, or -1 when the connection must close. */
 static int conn_flush(struct conn *c)
 {
+	if (!c->hs_done)
+		return 0; /* nghttp2's output waits for the handshake */
 	for (;;) {
 		if (c->woff < c->wlen) {
-			ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					break;
-				if (errno == EINTR)
-					continue;
+			ssize_t n = t_send(c, c->wbuf + c->woff, c->wlen - c->woff);
+			if (n < 0)
 				return -1;
-			}
+			if (n == 0)
+				break;
 			c->woff += (size_t)n;
 			continue;
 		}
@@ -836,6 +889,17 @@ static void accept_all(struct kc_bidi *b)
 		}
 		c->fd = fd;
 		c->b = b;
+		c->hs_done = b->ctx == NULL;
+		if (b->ctx) {
+			c->ssl = SSL_new(b->ctx);
+			if (!c->ssl) {
+				free(c);
+				close(fd);
+				continue;
+			}
+			SSL_set_fd(c->ssl, fd);
+			SSL_set_accept_state(c->ssl);
+		}
 		nghttp2_session_callbacks *cb;
 		if (nghttp2_session_callbacks_new(&cb)) {
 			free(c);
@@ -850,6 +914,8 @@ static void accept_all(struct kc_bidi *b)
 		int rc = nghttp2_session_server_new(&c->s, cb, c);
 		nghttp2_session_callbacks_del(cb);
 		if (rc) {
+			if (c->ssl)
+				SSL_free(c->ssl);
 			free(c);
 			close(fd);
 			continue;
@@ -874,20 +940,40 @@ static void accept_all(struct kc_bidi *b)
 	}
 }
 
+/* Advances the TLS handshake; 0 done or in progress, -1 failed. */
+static int conn_handshake(struct conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r != 1) {
+		int e = SSL_get_error(c->ssl, r);
+		return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
+	}
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+	if (alen != 2 || memcmp(alpn, "h2", 2) != 0)
+		return -1; /* the bidirectional API is HTTP/2 only */
+	c->hs_done = true;
+	INC(c->b, tls_handshakes);
+	return 0;
+}
+
 static int conn_read(struct conn *c)
 {
+	if (!c->hs_done) {
+		if (conn_handshake(c))
+			return -1;
+		if (!c->hs_done)
+			return 0;
+	}
 	uint8_t buf[16384];
 	for (int i = 0; i < 16; i++) { /* bounded: let other connections run */
-		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+		ssize_t n = t_recv(c, buf, sizeof(buf));
+		if (n < 0)
+			return -1;
 		if (n == 0)
-			return -1;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
+			return 0;
 		if (nghttp2_session_mem_recv(c->s, buf, (size_t)n) < 0)
 			return -1;
 	}
@@ -961,6 +1047,80 @@ static void *loop(void *arg)
 	return NULL;
 }
 
+/* ---- TLS ------------------------------------------------------------------- */
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	static const unsigned char h2[] = {2, 'h', '2'};
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, h2, sizeof(h2), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no h2: refuse */
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/*
+ * A server context with a fresh self-signed P-256 certificate for localhost,
+ * 127.0.0.1 and ::1, valid for a day; its PEM goes to cert_out if given.
+ */
+static int tls_setup(struct kc_bidi *b, const char *cert_out, struct kc_diag *d)
+{
+	int rc = KC_ETLS;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	if (!key || !x)
+		goto out;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(kc_wall_ns() / KC_NS_PER_S));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"kneecap emulator", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+						  "DNS:localhost,IP:127.0.0.1,IP:::1");
+	if (!san || !X509_add_ext(x, san, -1)) {
+		X509_EXTENSION_free(san);
+		goto out;
+	}
+	X509_EXTENSION_free(san);
+	if (!X509_sign(x, key, EVP_sha256()))
+		goto out;
+	b->ctx = SSL_CTX_new(TLS_server_method());
+	if (!b->ctx || SSL_CTX_use_certificate(b->ctx, x) != 1 ||
+	    SSL_CTX_use_PrivateKey(b->ctx, key) != 1)
+		goto out;
+	SSL_CTX_set_min_proto_version(b->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_alpn_select_cb(b->ctx, alpn_select, NULL);
+	if (cert_out) {
+		FILE *f = fopen(cert_out, "w");
+		if (!f || !PEM_write_X509(f, x) || fclose(f) != 0) {
+			if (f)
+				fclose(f);
+			rc = kc_diag_set(d, KC_EIO, "%s: cannot write the certificate", cert_out);
+			X509_free(x);
+			EVP_PKEY_free(key);
+			return rc;
+		}
+	}
+	rc = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	if (rc)
+		kc_diag_set(d, KC_ETLS, "cannot make the emulator's TLS certificate");
+	return rc;
+}
+
 /* ---- start/stop ------------------------------------------------------------ */
 
 static int listen_on(const char *addr, int *fd_out, int *port_out, struct kc_diag *d)
@@ -1015,6 +1175,8 @@ static void free_bidi(struct kc_bidi *b)
 	free(b->free_slots);
 	free(b->heap);
 	kc_sigv4_signer_free(b->verifier);
+	if (b->ctx)
+		SSL_CTX_free(b->ctx);
 	if (b->capture)
 		fclose(b->capture);
 	int fds[] = {b->lfd, b->efd, b->tfd, b->stopfd};
@@ -1036,6 +1198,7 @@ int kc_bidi_start(const struct kc_bidi_profile *p, const char *listen_addr,
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	b->p = *p;
 	b->p.capture_path = NULL;
+	b->p.tls_cert_out = NULL;
 	b->lfd = b->efd = b->tfd = b->stopfd = -1;
 	b->nslots = p->max_streams;
 	b->slots = calloc(b->nslots, sizeof(*b->slots));
@@ -1074,6 +1237,8 @@ int kc_bidi_start(const struct kc_bidi_profile *p, const char *listen_addr,
 			goto fail;
 		}
 	}
+	if (p->tls && (rc = tls_setup(b, p->tls_cert_out, d)))
+		goto fail;
 	rc = listen_on(listen_addr, &b->lfd, &b->port, d);
 	if (rc)
 		goto fail;

@@ -20,6 +20,7 @@
  */
 #include "kneecap/streams.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -38,6 +39,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "kneecap/clock.h"
 #include "kneecap/eventstream.h"
@@ -589,8 +591,14 @@ static int conn_progress(struct conn *c)
 		if (!c->ssl)
 			return -1;
 		SSL_set_fd(c->ssl, c->fd);
-		SSL_set_tlsext_host_name(c->ssl, s->host);
-		SSL_set1_host(c->ssl, s->host);
+		struct in6_addr ip;
+		if (inet_pton(AF_INET, s->host, &ip) == 1 || inet_pton(AF_INET6, s->host, &ip) == 1) {
+			/* an address: match the certificate's IP SANs, send no SNI */
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), s->host);
+		} else {
+			SSL_set_tlsext_host_name(c->ssl, s->host);
+			SSL_set1_host(c->ssl, s->host);
+		}
 		SSL_set_connect_state(c->ssl);
 		c->st = C_TLS;
 	}

@@ -12,7 +12,7 @@ secs=${3:-10}
 interval=${4:-100ms}
 tmp=$(mktemp -d)
 coproc SRV { exec /usr/bin/time -f '%U %S %e' -o "$tmp/srv_time" \
-	"$build/tests/bench/bidi_serve" "$n" 200 $((n + 1000)); }
+	"$build/tests/integration/bidi_serve" "$n" 200 $((n + 1000)); }
 srv_pid=$SRV_PID
 trap 'kill $srv_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 read -r _ port <&"${SRV[0]}"

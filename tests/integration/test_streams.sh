@@ -63,7 +63,33 @@ else
 	fail "capture run failed"; sed 's/^/    /' "$TMP/cap.err" | head
 fi
 
-# 3. Bad input and an unreachable target.
+# 3. TLS with ALPN h2: against the emulator's self-signed certificate, which
+#    kneecap is given as its CA; then a TLS emulator whose certificate it
+#    does not trust (refused: exit 3) unless --insecure.
+"$KNEECAP" streams --emulator-tls --start 2 --max 2 --step-duration 1s --warmup 500ms \
+	--out "$TMP/tls" -q >/dev/null 2>"$TMP/tls.err"
+hs=$(json_get "$TMP/tls/result.json" 'd["streams"]["emulator"]["tls_handshakes"]' 2>/dev/null)
+tok=$(json_get "$TMP/tls/result.json" 'd["steps"][0]["ok"]' 2>/dev/null)
+terr=$(json_get "$TMP/tls/result.json" 'd["steps"][0]["errors"]' 2>/dev/null)
+[ "${hs:-0}" -ge 1 ] && [ "${tok:-0}" -ge 10 ] && [ "$terr" = 0 ] &&
+	ok "streams over TLS + ALPN h2 ($hs handshakes, $tok replies)" ||
+	{ fail "TLS run: handshakes '$hs', replies '$tok', errors '$terr'"; sed 's/^/    /' "$TMP/tls.err" | head -5; }
+serve="$KC_BUILDDIR/tests/integration/bidi_serve"
+if [ -x "$serve" ]; then
+	coproc SRV { exec "$serve" 8 50 64 tls; }
+	read -r _ tport <&"${SRV[0]}"
+	turl="https://127.0.0.1:$tport/endpoints/x/invocations-bidirectional-stream"
+	expect_rc 3 "untrusted certificate is refused" timeout 60 "$KNEECAP" streams "$turl" \
+		--start 1 --max 1 --step-duration 1s --warmup 0
+	expect_grep 'TLS' "$TMP/err" "the refusal names TLS"
+	expect_rc 0 "--insecure accepts it" timeout 60 "$KNEECAP" streams "$turl" --insecure \
+		--start 1 --max 1 --step-duration 1s --warmup 0 --latency-limit 1s
+	kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+else
+	fail "no $serve"
+fi
+
+# 4. Bad input and an unreachable target.
 expect_rc 2 "bad --statistic" "$KNEECAP" streams --statistic p77
 expect_rc 2 "bad target" "$KNEECAP" streams ftp://x
 expect_rc 2 "bad sagemaker name" "$KNEECAP" streams sagemaker:bad_name

@@ -87,7 +87,7 @@ static void test_scenario_keys(void **st)
 	struct kc_diag d;
 	const char *good = "[emulator]\nstream_limit = 12\nstream_base_latency = 250\n"
 			   "stream_instances = 2\nstream_verify = false\n"
-			   "stream_fault_goaway_after = 5\n";
+			   "stream_fault_goaway_after = 5\nstream_tls = yes\n";
 	assert_int_equal(kc_scenario_parse(&sc, "t.ini", good, &d), 0);
 	struct kc_bidi_profile p;
 	kc_bidi_profile_defaults(&p);
@@ -97,6 +97,7 @@ static void test_scenario_keys(void **st)
 	assert_int_equal(p.instances, 2);
 	assert_false(p.verify);
 	assert_int_equal(p.fault_goaway_after, 5);
+	assert_true(p.tls);
 	assert_int_equal(kc_scenario_check_unused(sc, &d), 0);
 	kc_scenario_free(sc);
 

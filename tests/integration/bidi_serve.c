@@ -1,14 +1,16 @@
 /*
- * bidi_serve.c - runs the emulator's streaming half alone, for benchmarks
- * that must measure kneecap's stream driver in a process of its own.
+ * bidi_serve.c - runs the emulator's streaming half alone: for benchmarks
+ * that must measure kneecap's stream driver in a process of its own, and
+ * for tests that need a TLS emulator kneecap does not trust.
  *
- * usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS
+ * usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS [tls]
  * Prints "port N" on stdout, serves until stdin reaches end of file, then
  * prints the emulator's counters.  Signature verification is off (the
  * emulator would otherwise be the bottleneck).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kneecap/bidi.h"
 #include "kneecap/clock.h"
@@ -16,8 +18,8 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS\n");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "tls") == 0)) {
+		fprintf(stderr, "usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS [tls]\n");
 		return 2;
 	}
 	struct kc_bidi_profile p;
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
 	/* a throughput bench: the emulator skips verification so that it, not
 	 * kneecap, is never the bottleneck (the integration tests verify) */
 	p.verify = false;
+	p.tls = argc == 5; /* a self-signed certificate no client trusts */
 	struct kc_bidi *b;
 	struct kc_diag d;
 	if (kc_bidi_start(&p, "127.0.0.1:0", &b, &d)) {
