@@ -92,6 +92,16 @@ int64_t kc_bidi_model_latency_ns(const struct kc_bidi_profile *p, int64_t n);
  */
 int64_t kc_bidi_model_limit(const struct kc_bidi_profile *p, int64_t bound_ns);
 
+/*
+ * The Smithy patterns of aws-wire.md 3.2, checked by the emulator (400 when
+ * broken) and by the CLI before a run.  Invocation path: <= 100 bytes,
+ * segments of [A-Za-z0-9._-] joined by '/', no leading slash.  Query
+ * string: <= 2048 bytes, key=value pairs joined by '&'; key
+ * [a-zA-Z0-9][A-Za-z0-9_-]*, value one or more of [A-Za-z0-9._~-] or %XX.
+ */
+bool kc_bidi_invocation_path_valid(const char *s);
+bool kc_bidi_query_string_valid(const char *s);
+
 /* Counters, for tests and the bench. */
 struct kc_bidi_stats {
 	uint64_t connections;     /* accepted */
@@ -106,6 +116,8 @@ struct kc_bidi_stats {
 	uint64_t overflows;       /* reply queue full (stream reset) */
 	uint64_t goaways, resets, corrupted; /* injected faults */
 	uint64_t tls_handshakes;  /* completed, ALPN h2 */
+	uint64_t invocation_paths; /* streams that named a model invocation path */
+	uint64_t query_strings;    /* streams that carried a model query string */
 };
 
 struct kc_bidi;

@@ -451,10 +451,20 @@ static int build_driver(struct run *r)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	int rc;
-	if (o->invocation_path)
+	if (o->invocation_path) {
+		if (!kc_bidi_invocation_path_valid(o->invocation_path))
+			return bad("model-invocation-path", o->invocation_path,
+				   "want segments of letters, digits, '.', '_', '-' joined by '/', "
+				   "no leading slash, at most 100 bytes (e.g. v1/listen)");
 		add_header(r, "x-amzn-sagemaker-model-invocation-path", o->invocation_path);
-	if (o->query_string)
+	}
+	if (o->query_string) {
+		if (!kc_bidi_query_string_valid(o->query_string))
+			return bad("model-query-string", o->query_string,
+				   "want key=value pairs joined by '&', values percent-encoded, "
+				   "at most 2048 bytes");
 		add_header(r, "x-amzn-sagemaker-model-query-string", o->query_string);
+	}
 	struct kc_streams_config *c = &r->stc;
 	c->url = r->url;
 	c->authority = r->authority[0] ? r->authority : NULL;
@@ -564,9 +574,11 @@ static json_t *streams_json(const struct run *r)
 		kc_bidi_stats(r->bidi, &bs);
 		int64_t lim = kc_bidi_model_limit(&r->bp, (int64_t)(r->scfg.health.slo_ms * 1e6));
 		json_object_set_new(o, "emulator", json_pack(
-			"{s:s,s:b,s:I,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"{s:s,s:b,s:I,s:I,s:I,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"model", "L(n) = L0 if n <= S else L0*n/S per instance",
 			"tls", (int)r->bp.tls, "tls_handshakes", (json_int_t)bs.tls_handshakes,
+			"invocation_paths", (json_int_t)bs.invocation_paths,
+			"query_strings", (json_int_t)bs.query_strings,
 			"instances", r->bp.instances, "stream_limit", r->bp.stream_limit,
 			"base_latency_ms", (double)r->bp.base_latency_ns / 1e6,
 			"true_limit_under_slo", (json_int_t)lim,

@@ -160,6 +160,69 @@ int64_t kc_bidi_model_limit(const struct kc_bidi_profile *p, int64_t bound_ns)
 	return n * p->instances;
 }
 
+static bool path_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_';
+}
+
+bool kc_bidi_invocation_path_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 100 || s[0] == '/' || s[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '/') {
+			if (s[i + 1] == '/')
+				return false; /* empty segment */
+		} else if (!path_char(s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool kc_bidi_query_string_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 2048)
+		return false;
+	const char *p = s;
+	for (;;) {
+		/* key */
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return false;
+		p++;
+		while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+			p++;
+		if (*p++ != '=')
+			return false;
+		/* value: one or more unreserved characters or %XX */
+		const char *v = p;
+		for (;;) {
+			if (path_char(*p) || *p == '~') {
+				p++;
+			} else if (*p == '%' && hex_digit(p[1]) && hex_digit(p[2])) {
+				p += 3;
+			} else {
+				break;
+			}
+		}
+		if (p == v)
+			return false;
+		if (*p == '\0')
+			return true;
+		if (*p++ != '&')
+			return false;
+	}
+}
+
 /* ---- server state ------------------------------------------------------ */
 
 struct conn;
@@ -216,7 +279,7 @@ struct conn {
 #define STAT_FIELDS(X) X(connections) X(streams_opened) X(streams_open) \
 	X(streams_open_max) X(chunks) X(replies) X(finished) X(bad_frames) \
 	X(bad_signatures) X(overflows) X(goaways) X(resets) X(corrupted) \
-	X(tls_handshakes)
+	X(tls_handshakes) X(invocation_paths) X(query_strings)
 
 struct kc_bidi {
 	struct kc_bidi_profile p;
@@ -810,6 +873,16 @@ static void on_request(struct conn *c, struct slot *s)
 		respond_status(s, "405");
 		return;
 	}
+	const char *ip = hdr_get(s, "x-amzn-sagemaker-model-invocation-path");
+	const char *qs = hdr_get(s, "x-amzn-sagemaker-model-query-string");
+	if ((ip && !kc_bidi_invocation_path_valid(ip)) || (qs && !kc_bidi_query_string_valid(qs))) {
+		respond_status(s, "400"); /* InputValidationError */
+		return;
+	}
+	if (ip)
+		INC(b, invocation_paths);
+	if (qs)
+		INC(b, query_strings);
 	if (b->verifier && !verify_seed(b, s)) {
 		INC(b, bad_signatures);
 		respond_status(s, "403");

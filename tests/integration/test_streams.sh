@@ -89,7 +89,19 @@ else
 	fail "no $serve"
 fi
 
-# 4. Bad input and an unreachable target.
+# 4. Deepgram-style model invocation path and query string reach the endpoint.
+"$KNEECAP" streams --start 1 --max 1 --step-duration 1s --warmup 0 \
+	--model-invocation-path v1/listen \
+	--model-query-string 'model=nova-3&encoding=linear16&sample_rate=16000' \
+	--out "$TMP/dg" -q >/dev/null 2>"$TMP/dg.err"
+ip=$(json_get "$TMP/dg/result.json" 'd["streams"]["emulator"]["invocation_paths"]' 2>/dev/null)
+qs=$(json_get "$TMP/dg/result.json" 'd["streams"]["emulator"]["query_strings"]' 2>/dev/null)
+[ "${ip:-0}" -ge 1 ] && [ "${qs:-0}" -ge 1 ] && ok "invocation path and query string sent ($ip, $qs streams)" ||
+	{ fail "invocation path '$ip', query string '$qs'"; sed 's/^/    /' "$TMP/dg.err" | head -3; }
+expect_rc 2 "bad --model-invocation-path" "$KNEECAP" streams --model-invocation-path /v1/listen
+expect_rc 2 "bad --model-query-string" "$KNEECAP" streams --model-query-string 'a=b c'
+
+# 5. Bad input and an unreachable target.
 expect_rc 2 "bad --statistic" "$KNEECAP" streams --statistic p77
 expect_rc 2 "bad target" "$KNEECAP" streams ftp://x
 expect_rc 2 "bad sagemaker name" "$KNEECAP" streams sagemaker:bad_name

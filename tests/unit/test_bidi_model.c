@@ -113,6 +113,32 @@ static void test_scenario_keys(void **st)
 	assert_int_equal(kc_bidi_profile_check(&p, &d), KC_EINVAL);
 }
 
+static void test_header_patterns(void **st)
+{
+	(void)st;
+	assert_true(kc_bidi_invocation_path_valid("v1/listen"));
+	assert_true(kc_bidi_invocation_path_valid("a.b_c-d"));
+	assert_false(kc_bidi_invocation_path_valid("/v1/listen"));
+	assert_false(kc_bidi_invocation_path_valid("v1//listen"));
+	assert_false(kc_bidi_invocation_path_valid("v1/listen/"));
+	assert_false(kc_bidi_invocation_path_valid("v1/lis ten"));
+	assert_false(kc_bidi_invocation_path_valid(""));
+	char longp[102];
+	memset(longp, 'a', 101);
+	longp[101] = '\0';
+	assert_false(kc_bidi_invocation_path_valid(longp));
+	assert_true(kc_bidi_query_string_valid("model=nova-3&encoding=linear16&sample_rate=16000"));
+	assert_true(kc_bidi_query_string_valid("keywords=hello%20world"));
+	assert_true(kc_bidi_query_string_valid("a=1"));
+	assert_false(kc_bidi_query_string_valid("a="));
+	assert_false(kc_bidi_query_string_valid("=1"));
+	assert_false(kc_bidi_query_string_valid("a=1&"));
+	assert_false(kc_bidi_query_string_valid("a=hello world"));
+	assert_false(kc_bidi_query_string_valid("a=%2"));
+	assert_false(kc_bidi_query_string_valid("_a=1"));
+	assert_false(kc_bidi_query_string_valid(""));
+}
+
 static int run_once(const struct kc_bidi_profile *p, const char *secret, uint32_t streams,
 		    struct kc_step_result *r, struct kc_bidi_stats *bs)
 {
@@ -176,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_limits_of_the_profiles),
 		cmocka_unit_test(test_limit_matches_scan),
 		cmocka_unit_test(test_scenario_keys),
+		cmocka_unit_test(test_header_patterns),
 		cmocka_unit_test(test_loopback_exchange),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
