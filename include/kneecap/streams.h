@@ -7,10 +7,12 @@
  * in real time (chunk_bytes every chunk_interval_ns), each wrapped as an
  * inner PayloadPart event and signed in the SigV4 event chain seeded by the
  * stream's own request signature; it ends with the signed empty frame and
- * END_STREAM.  Every response PayloadPart answers the oldest unanswered
- * chunk of its stream (FIFO): latency = arrival - intended send time of
- * that chunk (coordinated-omission corrected), service = arrival - actual
- * send.  Streams are multiplexed per connection up to the peer's
+ * END_STREAM.  Which chunk a response PayloadPart answers is a rule
+ * (enum kc_streams_match): the oldest unanswered one (FIFO), or the chunk
+ * holding the end of the audio span the reply reports (Deepgram's "start"
+ * + "duration").  Latency = arrival - intended send time of that chunk
+ * (coordinated-omission corrected), service = arrival - actual send.
+ * Streams are multiplexed per connection up to the peer's
  * SETTINGS_MAX_CONCURRENT_STREAMS (and streams_per_connection); more
  * connections are opened as needed.  GOAWAY or a lost connection reopens
  * the streams elsewhere; RST_STREAM, reply timeouts and malformed frames
@@ -36,6 +38,16 @@
 struct kc_hdr;
 struct kc_streams;
 
+/* How a reply is paired with the chunk it answers. */
+enum kc_streams_match {
+	KC_MATCH_FIFO,       /* each reply answers the oldest unanswered chunk */
+	KC_MATCH_AUDIO_TIME, /* a reply whose JSON has top-level "start" and
+			      * "duration" (seconds) answers the chunk holding
+			      * audio second start + duration; earlier chunks
+			      * count as answered too; other replies (Metadata,
+			      * repeated spans) are not samples */
+};
+
 struct kc_streams_config {
 	const char *url;          /* http[s]://host[:port]/endpoints/NAME/invocations-bidirectional-stream */
 	const char *authority;    /* :authority and signed host; NULL = host[:port] of url */
@@ -52,6 +64,10 @@ struct kc_streams_config {
 	size_t audio_len;
 	size_t chunk_bytes;        /* 0: 3200 (100 ms of 16 kHz 16-bit PCM) */
 	int64_t chunk_interval_ns; /* 0: 100 ms */
+	enum kc_streams_match match;
+	uint32_t audio_bytes_per_s; /* KC_MATCH_AUDIO_TIME: 0 = 32000 (16 kHz 16-bit mono) */
+	const char *close_message;  /* UTF8 PayloadPart sent before the end frame
+				     * (e.g. {"type":"CloseStream"}); NULL = none */
 	uint32_t threads;          /* 0: one per 2000 streams, at most the cores */
 	uint32_t max_streams;      /* largest K a step may ask; 0: 10000 */
 	uint32_t streams_per_connection; /* 0: 100 (the peer's limit also applies) */
@@ -78,7 +94,7 @@ struct kc_streams_info {
 	uint64_t connections;             /* opened this step */
 	uint64_t chunks_sent;             /* in the window */
 	uint64_t replies;                 /* answering chunks of the window */
-	uint64_t unmatched;               /* replies with no chunk waiting */
+	uint64_t unmatched;               /* replies that answered no new chunk */
 	double held_mean;                 /* mean streams open in the window */
 	uint32_t held_max;
 };

@@ -59,6 +59,12 @@ static const char usage_text[] =
 	"  --chunk-bytes N        bytes per chunk (default 3200: 100 ms of 16 kHz PCM)\n"
 	"  --chunk-interval DUR   time between chunks of a stream (default 100ms)\n"
 	"  --audio FILE           send chunks of FILE (raw PCM; a WAV header is skipped)\n"
+	"  --reply-match R        fifo (default: each reply answers the oldest chunk) or\n"
+	"                         audio-time (a reply's \"start\"+\"duration\" seconds name\n"
+	"                         the chunk it answers, as Deepgram's Results do)\n"
+	"  --audio-bytes-per-second N  for audio-time (default 32000: 16 kHz 16-bit mono)\n"
+	"  --close-message TEXT   UTF8 PayloadPart before the end frame, e.g.\n"
+	"                         '{\"type\":\"CloseStream\"}'\n"
 	"  --threads N            stream worker threads (default: by stream count)\n"
 	"  --streams-per-connection N  (default 100; the peer's limit also applies)\n"
 	"  --region R             AWS region (default AWS_REGION, AWS_DEFAULT_REGION)\n"
@@ -73,7 +79,11 @@ static const char usage_text[] =
 	"  --out DIR              write result.json, steps.csv, latency.hlog,\n"
 	"                         scaling-policy.json and apply.sh into DIR\n"
 	"  --json                 print result.json on stdout\n"
-	"  -v, --verbose / -q, --quiet\n";
+	"  -v, --verbose / -q, --quiet\n"
+	"\n"
+	"Scenario section [streams] sets the same as the flags (flags win): chunk_bytes,\n"
+	"chunk_interval, audio, threads, streams_per_connection, model_invocation_path,\n"
+	"model_query_string, reply_match, audio_bytes_per_second, close_message.\n";
 
 #define FAKE_AKID "AKIDKNEECAPEMULATOR"
 #define FAKE_SECRET "kneecap-emulator-secret-not-a-real-key"
@@ -84,6 +94,7 @@ struct opts {
 	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
 	const char *region, *endpoint_url, *invocation_path, *query_string;
 	const char *cacert, *instance_type, *out_dir, *capture;
+	const char *reply_match, *audio_rate, *close_message;
 	bool insecure, json, emulator_tls;
 	int verbose, quiet;
 };
@@ -91,7 +102,7 @@ struct opts {
 enum {
 	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
 	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
-	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS,
+	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS, O_MATCH, O_RATE, O_CLOSEMSG,
 };
 
 static const struct option longopts[] = {
@@ -116,6 +127,9 @@ static const struct option longopts[] = {
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
 	{"emulator-tls", no_argument, NULL, O_EMUTLS},
+	{"reply-match", required_argument, NULL, O_MATCH},
+	{"audio-bytes-per-second", required_argument, NULL, O_RATE},
+	{"close-message", required_argument, NULL, O_CLOSEMSG},
 	/* test hook: the emulator writes the request bytes of the first stream
 	 * after the probe here */
 	{"emulator-capture", required_argument, NULL, O_CAPTURE},
@@ -175,6 +189,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case O_JSON: o->json = true; break;
 		case O_CAPTURE: o->capture = optarg; break;
 		case O_EMUTLS: o->emulator_tls = true; break;
+		case O_MATCH: o->reply_match = optarg; break;
+		case O_RATE: o->audio_rate = optarg; break;
+		case O_CLOSEMSG: o->close_message = optarg; break;
 		case 'v': o->verbose++; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return -1;
@@ -280,6 +297,25 @@ static int load_config(struct run *r)
 		 * keys are still checked */
 		if (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
 		    kc_bidi_profile_from_scenario(r->sc, &r->bp, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	/* [streams]: every key is also a flag, and the flag wins */
+	struct { const char *key; const char **dst; } sk[] = {
+		{"chunk_bytes", &o->chunk_bytes}, {"chunk_interval", &o->chunk_interval},
+		{"audio", &o->audio}, {"threads", &o->threads},
+		{"streams_per_connection", &o->per_conn},
+		{"model_invocation_path", &o->invocation_path},
+		{"model_query_string", &o->query_string}, {"reply_match", &o->reply_match},
+		{"audio_bytes_per_second", &o->audio_rate}, {"close_message", &o->close_message},
+	};
+	for (size_t i = 0; r->sc && i < sizeof(sk) / sizeof(sk[0]); i++) {
+		const char *v;
+		int grc = kc_scenario_get_str(r->sc, "streams", sk[i].key, &v, &d);
+		if (grc == 0 && !*sk[i].dst)
+			*sk[i].dst = v;
+		else if (grc && grc != KC_ENOTFOUND) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -492,6 +528,23 @@ static int build_driver(struct run *r)
 	if ((rc = opt_u32("streams-per-connection", o->per_conn, 1, 100000, &u)))
 		return rc;
 	c->streams_per_connection = u;
+	if (o->reply_match) {
+		if (strcmp(o->reply_match, "fifo") == 0)
+			c->match = KC_MATCH_FIFO;
+		else if (strcmp(o->reply_match, "audio-time") == 0)
+			c->match = KC_MATCH_AUDIO_TIME;
+		else
+			return bad("reply-match", o->reply_match, "want fifo or audio-time");
+	}
+	u = 0;
+	if ((rc = opt_u32("audio-bytes-per-second", o->audio_rate, 1, 100000000, &u)))
+		return rc;
+	c->audio_bytes_per_s = u;
+	if (o->close_message) {
+		if (strlen(o->close_message) > 1024)
+			return bad("close-message", "...", "at most 1024 bytes");
+		c->close_message = o->close_message;
+	}
 	if (o->audio) {
 		kc_buf_init(&r->audio, (size_t)256 << 20);
 		r->have_audio = true;
@@ -564,11 +617,12 @@ static json_t *streams_json(const struct run *r)
 			"unmatched_replies", (json_int_t)f->unmatched, "held_mean", f->held_mean,
 			"held_max", (json_int_t)f->held_max));
 	}
-	json_t *o = json_pack("{s:o,s:I,s:f,s:s}", "steps", steps,
+	json_t *o = json_pack("{s:o,s:I,s:f,s:s,s:s}", "steps", steps,
 			      "chunk_bytes", (json_int_t)kc_streams_chunk_bytes(r->st),
 			      "chunk_interval_ms",
 			      (double)kc_streams_chunk_interval_ns(r->st) / 1e6,
-			      "latency_from", "intended chunk send time (per reply, FIFO per stream)");
+			      "latency_from", "intended chunk send time of the chunk a reply answers",
+			      "reply_match", r->stc.match == KC_MATCH_AUDIO_TIME ? "audio-time" : "fifo");
 	if (r->bidi) {
 		struct kc_bidi_stats bs;
 		kc_bidi_stats(r->bidi, &bs);

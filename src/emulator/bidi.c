@@ -243,6 +243,8 @@ struct slot {
 	int heap_idx;          /* -1 when not in the heap */
 	/* pending replies */
 	int64_t due[RING];
+	uint32_t plen[RING];   /* payload bytes of the chunk each reply answers */
+	uint64_t audio_done;   /* payload bytes answered so far */
 	uint32_t rhead, rcount;
 	int64_t last_due;
 	uint64_t seq_out;
@@ -545,8 +547,14 @@ static ssize_t reply_read_cb(nghttp2_session *ses, int32_t id, uint8_t *buf, siz
 /* Encodes the next reply into the slot's out buffer; false when full. */
 static bool reply_encode(struct kc_bidi *b, struct slot *s)
 {
-	char body[64];
-	int blen = snprintf(body, sizeof(body), "{\"type\":\"Results\",\"seq\":%llu}",
+	/* Deepgram-shaped: the audio span this reply covers, in seconds of
+	 * 16 kHz 16-bit mono, so a client can match replies by audio time. */
+	char body[160];
+	uint32_t pl = s->plen[s->rhead];
+	int blen = snprintf(body, sizeof(body),
+			    "{\"type\":\"Results\",\"start\":%.5f,\"duration\":%.5f,"
+			    "\"is_final\":false,\"seq\":%llu}",
+			    (double)s->audio_done / 32000.0, (double)pl / 32000.0,
 			    (unsigned long long)s->seq_out);
 	struct kc_es_header h[4] = {
 		kc_es_string(":message-type", "event"),
@@ -570,6 +578,7 @@ static bool reply_encode(struct kc_bidi *b, struct slot *s)
 	}
 	s->out_len += len;
 	s->seq_out++;
+	s->audio_done += pl;
 	INC(b, replies);
 	return true;
 }
@@ -669,6 +678,7 @@ static int on_event(struct kc_bidi *b, struct slot *s, const struct kc_es_messag
 		due = s->last_due; /* replies leave in order */
 	s->last_due = due;
 	s->due[(s->rhead + s->rcount) % RING] = due;
+	s->plen[(s->rhead + s->rcount) % RING] = (uint32_t)inner.payload_len;
 	s->rcount++;
 	uint32_t si = (uint32_t)(s - b->slots);
 	if (s->rcount == 1)
@@ -731,6 +741,7 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f, void *
 	s->rhead = s->rcount = 0;
 	s->last_due = 0;
 	s->seq_out = 0;
+	s->audio_done = 0;
 	s->out_off = s->out_len = 0;
 	s->dec.buf_len = 0;
 	s->dec.need = 0;

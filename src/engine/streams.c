@@ -52,6 +52,7 @@
 #define RING 64                  /* unanswered chunks per stream */
 #define INNER_HDR_MAX 160        /* inner headers + framing of a chunk */
 #define EXTRA_MAX 16
+#define CLOSE_MAX 1024           /* close message bytes */
 #define CONNS_PER_WORKER_MAX 2048
 #define WBUF 32768
 #define REPLY_MSG_MAX (256 * 1024)
@@ -68,6 +69,7 @@ struct slot {
 	struct conn *c;
 	int32_t id;
 	bool closing_sent;    /* the empty frame is in buf */
+	bool ctrl_sent;       /* the close message is (or was) in buf */
 	bool first_seen;
 	bool mine;            /* we reset it: do not count its close */
 	int status;
@@ -76,6 +78,7 @@ struct slot {
 	uint64_t chunk_no;
 	/* unanswered chunks: intended and actual send times */
 	int64_t t_int[RING], t_act[RING];
+	uint64_t seq[RING];   /* chunk number of each unanswered chunk */
 	uint32_t rhead, rcount;
 	/* the frame nghttp2 is pulling */
 	uint8_t *buf;
@@ -150,7 +153,12 @@ struct kc_streams {
 	const uint8_t *audio;
 	size_t audio_len;
 	size_t chunk_bytes;
+	size_t frame_bytes;    /* one signed frame: chunk or close message */
 	int64_t interval_ns;
+	enum kc_streams_match match;
+	double audio_rate;     /* bytes per second of audio (audio-time rule) */
+	char close_msg[CLOSE_MAX + 1];
+	size_t close_len;
 	uint32_t threads, max_streams, per_conn;
 	int64_t connect_timeout_ns, reply_timeout_ns;
 	SSL_CTX *ctx;
@@ -165,6 +173,7 @@ struct kc_streams {
 static void ring_push(struct slot *sl, int64_t ti, int64_t ta)
 {
 	uint32_t i = (sl->rhead + sl->rcount) % RING;
+	sl->seq[i] = sl->chunk_no;
 	sl->t_int[i] = ti;
 	sl->t_act[i] = ta;
 	sl->rcount++;
@@ -198,6 +207,7 @@ static void slot_reset(struct worker *w, struct slot *sl)
 	sl->rhead = 0;
 	sl->off = sl->len = 0;
 	sl->closing_sent = false;
+	sl->ctrl_sent = false;
 	sl->first_seen = false;
 	sl->mine = false;
 	sl->status = 0;
@@ -343,6 +353,33 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
+/*
+ * The chunk holding the end of the audio span a reply reports: its first
+ * "start" and "duration" numbers (seconds) in the first 1 KiB of the JSON
+ * payload, which in Deepgram's Results precede the per-word fields.  -1
+ * when the reply reports no span.  No allocation: a bounded stack copy.
+ */
+static int64_t audio_chunk(const struct kc_streams *s, const struct kc_es_message *m)
+{
+	char buf[1025];
+	size_t n = m->payload_len < 1024 ? m->payload_len : 1024;
+	memcpy(buf, m->payload, n);
+	buf[n] = '\0';
+	const char *ps = strstr(buf, "\"start\":");
+	const char *pd = strstr(buf, "\"duration\":");
+	if (!ps || !pd)
+		return -1;
+	char *e1, *e2;
+	double start = strtod(ps + 8, &e1), dur = strtod(pd + 11, &e2);
+	if (e1 == ps + 8 || e2 == pd + 11 || !(start >= 0) || !(dur >= 0) || start + dur > 1e7)
+		return -1;
+	double end_bytes = (start + dur) * s->audio_rate;
+	/* the span's last byte, in chunks; a hair of tolerance for the
+	 * seconds printed with 5 decimals */
+	int64_t k = (int64_t)ceil(end_bytes / (double)s->chunk_bytes - 1e-3) - 1;
+	return k < 0 ? 0 : k;
+}
+
 /* One decoded response message on sl. */
 static void on_reply(struct worker *w, struct conn *c, struct slot *sl,
 		     const struct kc_es_message *m, int64_t now)
@@ -360,6 +397,18 @@ static void on_reply(struct worker *w, struct conn *c, struct slot *sl,
 		sl->first_seen = true;
 		if (now >= w->t_win)
 			record(w->ttfb, now - sl->opened_ns);
+	}
+	if (w->s->match == KC_MATCH_AUDIO_TIME) {
+		/* drop the chunks before the one holding the span's end */
+		int64_t k = audio_chunk(w->s, m);
+		while (k >= 0 && sl->rcount > 0 && (int64_t)sl->seq[sl->rhead] < k) {
+			sl->rhead = (sl->rhead + 1) % RING;
+			sl->rcount--;
+		}
+		if (k < 0 || sl->rcount == 0 || (int64_t)sl->seq[sl->rhead] != k) {
+			w->k.unmatched++; /* no span, or one already answered */
+			return;
+		}
 	}
 	if (sl->rcount == 0) {
 		w->k.unmatched++;
@@ -732,6 +781,7 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 	}
 	sl->c = c;
 	sl->id = id;
+	sl->chunk_no = 0; /* a stream's audio time starts at 0 on the server too */
 	sl->st = S_OPENING;
 	w->n_idle--;
 	sl->opened_ns = now;
@@ -760,15 +810,14 @@ static void stream_send(struct worker *w, struct slot *sl, int64_t t_int, int64_
 	if (kc_es_encode(hh, 4, s->audio + off, s->chunk_bytes, w->scratch, sizeof(w->scratch),
 			 &inner_len, NULL, NULL) ||
 	    kc_evsign_sign(&sl->chain, w->scratch, inner_len, kc_wall_ns() / KC_NS_PER_MS,
-			   sl->buf, s->chunk_bytes + INNER_HDR_MAX + KC_EVSIGN_OVERHEAD_BYTES,
-			   &outer_len)) {
+			   sl->buf, s->frame_bytes, &outer_len)) {
 		fail_stream(w, sl->c, sl, KC_EC_OTHER);
 		return;
 	}
 	sl->off = 0;
 	sl->len = outer_len;
+	ring_push(sl, t_int, now); /* records chunk_no as the chunk's number */
 	sl->chunk_no++;
-	ring_push(sl, t_int, now);
 	if (t_int >= w->t_win && t_int < w->t_end) {
 		w->k.chunks++;
 		int64_t lag = now - t_int;
@@ -791,6 +840,29 @@ static void stream_close(struct worker *w, struct slot *sl)
 	if (sl->st != S_OPEN || sl->len > 0)
 		return; /* a frame is still going out: try next tick */
 	size_t len;
+	if (w->s->close_len && !sl->ctrl_sent) {
+		/* the application's own end of input (e.g. Deepgram's
+		 * CloseStream), a UTF8 PayloadPart before the end frame */
+		struct kc_es_header hh[4] = {
+			kc_es_string(":message-type", "event"),
+			kc_es_string(":event-type", "PayloadPart"),
+			kc_es_string(":content-type", "application/octet-stream"),
+			kc_es_string("DataType", "UTF8"),
+		};
+		size_t inner_len;
+		sl->ctrl_sent = true;
+		if (kc_es_encode(hh, 4, w->s->close_msg, w->s->close_len, w->scratch,
+				 sizeof(w->scratch), &inner_len, NULL, NULL) ||
+		    kc_evsign_sign(&sl->chain, w->scratch, inner_len, kc_wall_ns() / KC_NS_PER_MS,
+				   sl->buf, w->s->frame_bytes, &len)) {
+			fail_stream(w, sl->c, sl, KC_EC_OTHER);
+			return;
+		}
+		sl->off = 0;
+		sl->len = len;
+		nghttp2_session_resume_data(sl->c->s, sl->id);
+		return;
+	}
 	if (kc_evsign_sign(&sl->chain, NULL, 0, kc_wall_ns() / KC_NS_PER_MS, sl->buf,
 			   KC_EVSIGN_OVERHEAD_BYTES, &len)) {
 		fail_stream(w, sl->c, sl, KC_EC_OTHER);
@@ -1101,7 +1173,7 @@ static int worker_init(struct kc_streams *s, struct worker *w, uint32_t nslots,
 	int rc = kc_sigv4_signer_new(&w->signer, &sc, d);
 	if (rc)
 		return rc;
-	size_t frame = s->chunk_bytes + INNER_HDR_MAX + KC_EVSIGN_OVERHEAD_BYTES;
+	size_t frame = s->frame_bytes;
 	w->nslots = nslots;
 	w->slots = calloc(nslots, sizeof(*w->slots));
 	w->frame_mem = malloc(frame * nslots);
@@ -1145,6 +1217,18 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 	}
 	s->chunk_bytes = cfg->chunk_bytes ? cfg->chunk_bytes : 3200;
 	s->interval_ns = cfg->chunk_interval_ns ? cfg->chunk_interval_ns : 100 * KC_NS_PER_MS;
+	s->match = cfg->match;
+	s->audio_rate = cfg->audio_bytes_per_s ? (double)cfg->audio_bytes_per_s : 32000.0;
+	if (cfg->close_message) {
+		s->close_len = strlen(cfg->close_message);
+		if (s->close_len > CLOSE_MAX) {
+			rc = kc_diag_set(d, KC_EINVAL, "close message over %d bytes", CLOSE_MAX);
+			goto fail;
+		}
+		memcpy(s->close_msg, cfg->close_message, s->close_len);
+	}
+	s->frame_bytes = (s->chunk_bytes > CLOSE_MAX ? s->chunk_bytes : CLOSE_MAX) +
+			 INNER_HDR_MAX + KC_EVSIGN_OVERHEAD_BYTES;
 	s->max_streams = cfg->max_streams ? cfg->max_streams : 10000;
 	s->per_conn = cfg->streams_per_connection ? cfg->streams_per_connection : 100;
 	s->connect_timeout_ns = cfg->connect_timeout_ns ? cfg->connect_timeout_ns : 5 * KC_NS_PER_S;

@@ -89,17 +89,25 @@ else
 	fail "no $serve"
 fi
 
-# 4. Deepgram-style model invocation path and query string reach the endpoint.
-"$KNEECAP" streams --start 1 --max 1 --step-duration 1s --warmup 0 \
-	--model-invocation-path v1/listen \
-	--model-query-string 'model=nova-3&encoding=linear16&sample_rate=16000' \
-	--out "$TMP/dg" -q >/dev/null 2>"$TMP/dg.err"
+# 4. A Deepgram-style session from the scenario's [streams] section: model
+#    route headers, replies paired by audio time, CloseStream before the end.
+"$KNEECAP" streams "$KC_SRCDIR/tests/integration/data/streams-deepgram.ini" --start 3 --max 3 \
+	--step-duration 1s --warmup 500ms --out "$TMP/dg" -q >/dev/null 2>"$TMP/dg.err"
 ip=$(json_get "$TMP/dg/result.json" 'd["streams"]["emulator"]["invocation_paths"]' 2>/dev/null)
 qs=$(json_get "$TMP/dg/result.json" 'd["streams"]["emulator"]["query_strings"]' 2>/dev/null)
 [ "${ip:-0}" -ge 1 ] && [ "${qs:-0}" -ge 1 ] && ok "invocation path and query string sent ($ip, $qs streams)" ||
 	{ fail "invocation path '$ip', query string '$qs'"; sed 's/^/    /' "$TMP/dg.err" | head -3; }
+dg=$(json_get "$TMP/dg/result.json" '"%s %d %d %.1f %d" % (d["streams"]["reply_match"], d["steps"][-1]["ok"], d["steps"][-1]["errors"], d["steps"][-1]["latency_ms"]["mean"], d["streams"]["steps"][-1]["unmatched_replies"])' 2>/dev/null)
+read -r dmatch dok derr dmean dun <<<"$dg"
+[ "$dmatch" = audio-time ] && [ "${dok:-0}" -ge 40 ] && [ "$derr" = 0 ] &&
+	"$py" -c "import sys; sys.exit(0 if 99 <= float(sys.argv[1]) < 150 else 1)" "$dmean" &&
+	ok "replies paired by audio time ($dok replies, mean $dmean ms vs the model's 100)" ||
+	fail "audio-time pairing: '$dg'"
+[ "$dun" = 3 ] && ok "each stream's CloseStream got its own reply, not counted as a sample" ||
+	fail "unmatched replies '$dun', want 3 (one per CloseStream)"
 expect_rc 2 "bad --model-invocation-path" "$KNEECAP" streams --model-invocation-path /v1/listen
 expect_rc 2 "bad --model-query-string" "$KNEECAP" streams --model-query-string 'a=b c'
+expect_rc 2 "bad --reply-match" "$KNEECAP" streams --reply-match lifo
 
 # 5. Bad input and an unreachable target.
 expect_rc 2 "bad --statistic" "$KNEECAP" streams --statistic p77
