@@ -85,6 +85,18 @@ if [ -x "$serve" ]; then
 	expect_rc 0 "--insecure accepts it" timeout 60 "$KNEECAP" streams "$turl" --insecure \
 		--start 1 --max 1 --step-duration 1s --warmup 0 --latency-limit 1s
 	kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+	# a sagemaker: target with --endpoint-url (h2c emulator, credentials from
+	# the environment): the path is built from the endpoint name
+	coproc SRV2 { exec "$serve" 8 50 64; }
+	read -r _ hport <&"${SRV2[0]}"
+	AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=secret expect_rc 0 \
+		"sagemaker:ENDPOINT/VARIANT with --endpoint-url" timeout 60 "$KNEECAP" streams \
+		sagemaker:my-endpoint/AllTraffic --endpoint-url "http://127.0.0.1:$hport/" --region eu-west-1 \
+		--start 1 --max 1 --step-duration 1s --warmup 0 --latency-limit 1s
+	expect_rc 2 "sagemaker: target without credentials" env -u AWS_ACCESS_KEY_ID \
+		-u AWS_SECRET_ACCESS_KEY "$KNEECAP" streams sagemaker:my-endpoint \
+		--endpoint-url "http://127.0.0.1:$hport"
+	kill "$SRV2_PID" 2>/dev/null; wait "$SRV2_PID" 2>/dev/null
 else
 	fail "no $serve"
 fi
