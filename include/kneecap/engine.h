@@ -75,20 +75,22 @@ struct kc_request_info {
 	uint32_t slot;             /* connection slot in that worker */
 };
 
-/* Bounds of the per-slot header lines a decorator may write. */
+/* Bounds of what a decorator may add to one request. */
 #define KC_DECOR_MAX_HEADERS 6
-#define KC_DECOR_LINE_MAX 512
+/* Room for a 16 KiB session-token line and the other SigV4 lines. */
+#define KC_DECOR_BUF_MAX 20480
 
 /*
  * Fixed storage owned by the engine, one per connection slot: the decorator
- * writes complete header lines ("Authorization: AWS4-HMAC-SHA256 ...",
- * NUL-terminated) into line[0..n-1] and sets n.  The engine's curl header
- * list points at these lines, so decorating a request allocates nothing.
- * The lines keep their content between calls: a decorator may leave a line
- * untouched when its value has not changed.
+ * sets line[0..n-1] to complete, NUL-terminated header lines ("Authorization:
+ * AWS4-HMAC-SHA256 ...").  The lines may live in buf (what a signer writing
+ * into a caller's buffer wants) or anywhere else that stays valid and
+ * unchanged until the next decorator call for the same slot.  The engine's
+ * curl header list points at the lines, so decorating allocates nothing.
  */
 struct kc_decor_out {
-	char line[KC_DECOR_MAX_HEADERS][KC_DECOR_LINE_MAX];
+	char buf[KC_DECOR_BUF_MAX];
+	const char *line[KC_DECOR_MAX_HEADERS];
 	int n;
 };
 
@@ -192,9 +194,10 @@ void kc_engine_free(struct kc_engine *e);
  * target is reachable.  Returns 0 when an HTTP response arrived (any
  * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
  * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
- * KC_ETIMEOUT, with curl's reason in d.  Uses its own handle and
- * connection (closed on return); a response that connected but failed
- * later (reset, bad reply) counts as reachable and returns 0 with status 0.
+ * KC_ETIMEOUT (the connection itself timed out), with curl's reason in d.
+ * Uses its own handle and connection (closed on return).  An exchange that
+ * connected but then failed (reset, bad reply, no answer within the
+ * request timeout) counts as reachable: 0 with status 0.
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
 

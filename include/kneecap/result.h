@@ -28,6 +28,9 @@ struct kc_result_env {
 	int64_t started_wall_ms;     /* run start, ms since the epoch */
 };
 
+/* The layout version written as "schema" (resultdoc.h reads up to its own). */
+#define KC_RESULT_SCHEMA 1
+
 struct kc_result {
 	const char *mode;            /* "rps" or "streams" */
 	const char *target;          /* as the user gave it (never with secrets) */

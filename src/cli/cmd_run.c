@@ -27,7 +27,12 @@
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
 #include "kneecap/log.h"
+#include "kneecap/creds.h"
 #include "kneecap/parse.h"
+#include "kneecap/sagemaker.h"
+#include "kneecap/sigv4.h"
+#include "kneecap/jpeg.h"
+#include "kneecap/pool.h"
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
 
@@ -64,7 +69,14 @@ static const char usage_text[] =
 	"  -X, --method M        HTTP method (default GET, or POST with a body)\n"
 	"  -H, --header 'N: v'   extra header (repeatable)\n"
 	"  --body FILE           request body (sent as is, never copied per request)\n"
-	"  --content-type T      Content-Type of --body (default application/octet-stream)\n"
+	"  --content-type T      Content-Type of --body (default: from the extension)\n"
+	"  --payload jpeg        POST the synthetic 1024x1024 JPEG pool (32 pictures, rotated)\n"
+	"  --payload-dir DIR     POST every JPEG in DIR, rotated\n"
+	"sagemaker: targets (TARGET = sagemaker:ENDPOINT[/VARIANT], SigV4-signed POSTs;\n"
+	"the body defaults to --payload jpeg):\n"
+	"  --region R            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
+	"  --profile P           credentials/config profile (as the AWS CLI)\n"
+	"  --endpoint-url URL    send to URL instead of runtime.sagemaker.REGION.amazonaws.com\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
 	"  --json                print result.json on stdout instead of the table\n"
@@ -74,7 +86,6 @@ static const char usage_text[] =
 	"exit status: 0 ok, 2 bad usage or input, 3 the target could not be reached.\n";
 
 #define MAX_HEADERS KC_ENGINE_MAX_HEADERS
-#define BODY_MAX ((size_t)256 << 20)
 
 struct run_opts {
 	const char *target;
@@ -98,6 +109,9 @@ struct run_opts {
 	const char *headers[MAX_HEADERS];
 	size_t nheaders;
 	const char *body_file;
+	const char *payload;      /* "jpeg": the synthetic pool */
+	const char *payload_dir;
+	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
 	const char *content_type;
 	const char *out_dir;
 	bool json, quiet;
@@ -151,7 +165,8 @@ static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns,
 enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR,
+	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL,
 };
 
 static const struct option longopts[] = {
@@ -176,6 +191,11 @@ static const struct option longopts[] = {
 	{"method", required_argument, NULL, 'X'},
 	{"header", required_argument, NULL, 'H'},
 	{"body", required_argument, NULL, O_BODY},
+	{"payload", required_argument, NULL, O_PAYLOAD},
+	{"payload-dir", required_argument, NULL, O_PAYLOAD_DIR},
+	{"region", required_argument, NULL, O_REGION},
+	{"profile", required_argument, NULL, O_PROFILE},
+	{"endpoint-url", required_argument, NULL, O_ENDPOINT_URL},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -289,6 +309,23 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_BODY:
 		o->body_file = arg;
 		break;
+	case O_PAYLOAD:
+		if (strcmp(arg, "jpeg") != 0)
+			return bad("--payload", arg, "the only synthetic payload is 'jpeg'");
+		o->payload = arg;
+		break;
+	case O_PAYLOAD_DIR:
+		o->payload_dir = arg;
+		break;
+	case O_REGION:
+		o->region = arg;
+		break;
+	case O_PROFILE:
+		o->profile = arg;
+		break;
+	case O_ENDPOINT_URL:
+		o->endpoint_url = arg;
+		break;
 	case O_CTYPE:
 		o->content_type = arg;
 		break;
@@ -357,13 +394,25 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		cli_error("run: --step-duration goes with --ramp; use --duration");
 		return KC_EXIT_USAGE;
 	}
-	if (!strncmp(o->target, "sagemaker:", 10)) {
-		cli_error("run: sagemaker: targets are not in this build yet; give an http(s):// URL");
+	bool sm = kc_sagemaker_is_target(o->target);
+	if (!sm && (o->region || o->profile || o->endpoint_url)) {
+		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
 		return KC_EXIT_USAGE;
 	}
-	if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
+	if (sm) {
+		if (o->method && strcmp(o->method, "POST")) {
+			cli_error("run: a sagemaker: TARGET is invoked with POST");
+			return KC_EXIT_USAGE;
+		}
+		if (!o->body_file && !o->payload_dir)
+			o->payload = "jpeg";
+	} else if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
 		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
 			  o->target);
+		return KC_EXIT_USAGE;
+	}
+	if ((o->body_file != NULL) + (o->payload != NULL) + (o->payload_dir != NULL) > 1) {
+		cli_error("run: give at most one of --body, --payload or --payload-dir");
 		return KC_EXIT_USAGE;
 	}
 	if (o->content_type && !o->body_file) {
@@ -442,7 +491,8 @@ static void progress_end(struct run_ctx *c)
 
 /* ---- outputs ---- */
 
-static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t body_bytes)
+static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
+			   const struct kc_pool *pool)
 {
 	json_t *names = json_array();
 	for (size_t i = 0; i < o->nheaders; i++) {
@@ -468,15 +518,30 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e, size_t
 		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
 		"connect_timeout_s",
 		(double)(o->connect_timeout_ns ? o->connect_timeout_ns : 5 * KC_NS_PER_S) / 1e9,
-		"method", o->method ? o->method : (o->body_file ? "POST" : "GET"),
+		"method", o->method ? o->method : (pool ? "POST" : "GET"),
 		"latency_from", "intended send time (coordinated-omission corrected); "
 				"service_ms from the actual send",
-		"header_names", names, "body_file", o->body_file, "body_bytes", (json_int_t)body_bytes,
+		"header_names", names, "body_file", o->body_file, "bodies", (json_int_t)0,
 		"tls_verify", !o->insecure, "ramp", o->ramp_text ? o->ramp_text : "",
 		"histogram", "unit", "us", "lowest", (json_int_t)KC_ENGINE_HDR_LOWEST, "highest",
 		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
 	if (cfg && o->have_rate)
 		json_object_set_new(cfg, "rate", json_real(o->rate));
+	if (cfg && pool) {
+		struct kc_pool_summary ps;
+		kc_pool_summary(pool, &ps);
+		json_object_set_new(cfg, "bodies", json_integer((json_int_t)ps.count));
+		json_object_set_new(cfg, "payload",
+				    json_pack("{s:s,s:I,s:f,s:I,s:I,s:s,s:s?}", "source", ps.source,
+					      "count", (json_int_t)ps.count, "bytes_mean", ps.bytes_mean,
+					      "bytes_min", (json_int_t)ps.bytes_min, "bytes_max",
+					      (json_int_t)ps.bytes_max, "content_type", ps.content_type,
+					      "dir", o->payload_dir));
+	}
+	if (cfg && o->endpoint_url)
+		json_object_set_new(cfg, "endpoint_url", json_string(o->endpoint_url));
+	if (cfg && o->region)
+		json_object_set_new(cfg, "region", json_string(o->region));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -602,20 +667,173 @@ static int reachable_anywhere(const struct kc_step_result *s, size_t n)
 	return 0;
 }
 
-/* Reads --body into body (kept for the engine's life). Returns -1 or an exit status. */
-static int load_body(const struct run_opts *o, struct kc_buf *body, struct kc_body *kb)
+/*
+ * Builds the payload pool a body option asks for (none: *pool stays NULL)
+ * and the engine's view of it: one struct kc_body per entry, borrowed from
+ * the pool, built once here so requests never copy or hash.  Returns -1 or
+ * an exit status.
+ */
+static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct kc_body **bodies,
+			size_t *nbodies)
 {
-	if (!o->body_file)
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int rc = 0;
+	const char *what = "--body";
+	if (o->body_file) {
+		rc = kc_pool_load_body(pool, o->body_file, o->content_type, &d);
+	} else if (o->payload_dir) {
+		what = "--payload-dir";
+		rc = kc_pool_load_dir(pool, o->payload_dir, &d);
+	} else if (o->payload) {
+		what = "--payload jpeg";
+		struct kc_jpeg_opts jo;
+		kc_jpeg_opts_default(&jo);
+		rc = kc_pool_new_jpeg(pool, &jo, &d);
+	} else {
 		return -1;
-	int rc = kc_buf_read_file(body, o->body_file);
+	}
 	if (rc) {
-		cli_error("run: --body '%s': %s", o->body_file,
-			  rc == KC_ELIMIT ? "larger than 256 MiB" : kc_strerror(rc));
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "run: %s", what);
+		cli_diag_error(prefix, &d);
 		return KC_EXIT_USAGE;
 	}
-	kb->data = body->data ? body->data : "";
-	kb->len = body->len;
-	kb->content_type = o->content_type;
+	size_t n = kc_pool_count(*pool);
+	*bodies = calloc(n, sizeof(**bodies));
+	if (!*bodies) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_payload *p = kc_pool_get(*pool, i);
+		(*bodies)[i] = (struct kc_body){.data = p->bytes, .len = p->len_bytes,
+						.content_type = p->content_type,
+						.sha256_hex = p->sha256_hex};
+	}
+	*nbodies = n;
+	return -1;
+}
+
+/* ---- sagemaker: targets ---- */
+
+/*
+ * What a sagemaker: TARGET needs beyond a URL: the resolved region and
+ * credentials, the InvokeEndpoint URL and headers, and one SigV4 signer per
+ * worker (a signer caches its signing key, so each thread has its own).
+ * The credentials never leave this struct: not logged, not in result.json.
+ */
+struct sm_ctx {
+	struct kc_sm_target target;
+	struct kc_sm_url url;
+	struct kc_sm_headers hdrs;
+	char region[64];
+	struct kc_creds creds;
+	struct kc_sigv4_signer **signers;
+	uint32_t nsigners;
+	char lines[KC_SM_MAX_HEADERS][48 + KC_SM_HEADER_VALUE_MAX + 3];
+	const char *headers[MAX_HEADERS];
+	size_t nheaders;
+};
+
+static void sm_fini(struct sm_ctx *sm)
+{
+	for (uint32_t i = 0; sm->signers && i < sm->nsigners; i++)
+		kc_sigv4_signer_free(sm->signers[i]);
+	free(sm->signers);
+	kc_creds_fini(&sm->creds);
+}
+
+/*
+ * Signs one request into the slot's buffer (kc_sigv4_sign writes its lines
+ * there and points at them): no allocation, no copy.  Content-Type is the
+ * body's, as the engine sends it; the payload hash is the one the pool
+ * computed once per body.
+ */
+static int sm_decorate(void *ud, const struct kc_request_info *req, struct kc_decor_out *out)
+{
+	const struct sm_ctx *sm = ud;
+	if (req->worker >= sm->nsigners || !req->body || !req->body->sha256_hex)
+		return KC_EINVAL;
+	struct kc_sigv4_header h[KC_SM_MAX_HEADERS + 2];
+	size_t n = 0;
+	const char *ct = req->body->content_type ? req->body->content_type : "application/octet-stream";
+	h[n++] = (struct kc_sigv4_header){"host", 4, sm->url.host_header, strlen(sm->url.host_header)};
+	h[n++] = (struct kc_sigv4_header){"content-type", 12, ct, strlen(ct)};
+	for (int i = 0; i < sm->hdrs.n; i++)
+		if (strcmp(sm->hdrs.h[i].name, "content-type") != 0)
+			h[n++] = (struct kc_sigv4_header){sm->hdrs.h[i].name, strlen(sm->hdrs.h[i].name),
+							  sm->hdrs.h[i].value,
+							  strlen(sm->hdrs.h[i].value)};
+	struct kc_sigv4_request r = {
+		.method = "POST", .path = sm->url.path, .headers = h, .n_headers = n,
+		.payload_hash = req->body->sha256_hex, .time_s = req->send_wall_ns / KC_NS_PER_S,
+	};
+	struct kc_sigv4_signed sig;
+	int rc = kc_sigv4_sign(sm->signers[req->worker], &r, out->buf, sizeof(out->buf), &sig, NULL);
+	if (rc)
+		return rc;
+	out->n = 0;
+	out->line[out->n++] = sig.date;
+	if (sig.token)
+		out->line[out->n++] = sig.token;
+	if (sig.content_sha256)
+		out->line[out->n++] = sig.content_sha256;
+	out->line[out->n++] = sig.authorization;
+	return 0;
+}
+
+/* Resolves everything a sagemaker: TARGET needs. Returns -1 or an exit status. */
+static int sm_setup(struct sm_ctx *sm, const struct run_opts *o, uint32_t threads)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
+	struct kc_sm_opts so = {.target_variant = NULL};
+	if (kc_sagemaker_parse_target(o->target, &sm->target, &d) ||
+	    kc_creds_region(&co, sm->region, sizeof(sm->region), NULL, &d) ||
+	    kc_sagemaker_build_url(KC_SM_INVOKE, sm->region, sm->target.endpoint, o->endpoint_url,
+				   &sm->url, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	so.target_variant = sm->target.variant[0] ? sm->target.variant : NULL;
+	if (kc_sagemaker_build_headers(KC_SM_INVOKE, &so, &sm->hdrs, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
+	}
+	if (kc_creds_resolve(&co, &sm->creds, &d)) {
+		cli_diag_error("run: AWS credentials", &d);
+		return KC_EXIT_USAGE;
+	}
+	sm->signers = calloc(threads, sizeof(*sm->signers));
+	if (!sm->signers) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	struct kc_sigv4_config sc = {
+		.access_key_id = sm->creds.access_key_id,
+		.secret_access_key = sm->creds.secret_access_key,
+		.session_token = sm->creds.session_token,
+		.region = sm->region, .service = KC_SM_SIGNING_NAME,
+	};
+	for (; sm->nsigners < threads; sm->nsigners++)
+		if (kc_sigv4_signer_new(&sm->signers[sm->nsigners], &sc, &d)) {
+			cli_diag_error("run: SigV4", &d);
+			return KC_EXIT_USAGE;
+		}
+	/* The user's -H lines, then the operation's headers (Content-Type is the body's). */
+	for (size_t i = 0; i < o->nheaders && sm->nheaders < MAX_HEADERS; i++)
+		sm->headers[sm->nheaders++] = o->headers[i];
+	for (int i = 0; i < sm->hdrs.n && sm->nheaders < MAX_HEADERS; i++) {
+		if (!strcmp(sm->hdrs.h[i].name, "content-type"))
+			continue;
+		snprintf(sm->lines[i], sizeof(sm->lines[i]), "%s: %s", sm->hdrs.h[i].name,
+			 sm->hdrs.h[i].value);
+		sm->headers[sm->nheaders++] = sm->lines[i];
+	}
+	kc_log(KC_LOG_INFO, "sagemaker: %s in %s, credentials from %s", sm->target.endpoint,
+	       sm->region, kc_creds_source_name(sm->creds.source));
 	return -1;
 }
 
@@ -624,7 +842,8 @@ static int load_body(const struct run_opts *o, struct kc_buf *body, struct kc_bo
  * total over threads (as wrk's -c); closed loop defaults to one connection
  * per outstanding request.  Returns -1 with *out set, or an exit status.
  */
-static int make_engine(const struct run_opts *o, const struct kc_body *kb, struct kc_engine **out)
+static int make_engine(const struct run_opts *o, const struct kc_body *bodies, size_t nbodies,
+		       struct sm_ctx *sm, struct kc_engine **out)
 {
 	uint32_t threads = (uint32_t)o->threads;
 	if (!threads) {
@@ -638,10 +857,17 @@ static int make_engine(const struct run_opts *o, const struct kc_body *kb, struc
 			threads = (uint32_t)total; /* at least one connection per thread */
 		conns = (uint32_t)((total + threads - 1) / threads);
 	}
+	if (sm) {
+		int st = sm_setup(sm, o, threads);
+		if (st >= 0)
+			return st;
+	}
 	struct kc_engine_config cfg = {
-		.url = o->target, .method = o->method, .headers = o->headers,
-		.nheaders = o->nheaders, .bodies = o->body_file ? kb : NULL,
-		.nbodies = o->body_file ? 1 : 0, .threads = threads, .connections = conns,
+		.url = sm ? sm->url.url : o->target, .method = sm ? "POST" : o->method,
+		.headers = sm ? sm->headers : o->headers, .nheaders = sm ? sm->nheaders : o->nheaders,
+		.bodies = bodies, .nbodies = nbodies,
+		.decorate = sm ? sm_decorate : NULL, .decorate_ud = sm,
+		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
@@ -739,11 +965,17 @@ int kc_cmd_run(int argc, char **argv)
 	cli_log_init(o.verbose, o.quiet);
 	if (o.out_dir && make_out_dir(o.out_dir))
 		return KC_EXIT_USAGE;
-	struct kc_buf body;
-	kc_buf_init(&body, BODY_MAX);
-	struct kc_body kb = {0};
+	struct kc_pool *pool = NULL;
+	struct kc_body *bodies = NULL;
+	size_t nbodies = 0;
 	struct kc_engine *e = NULL;
-	if ((status = load_body(&o, &body, &kb)) >= 0 || (status = make_engine(&o, &kb, &e)) >= 0)
+	struct sm_ctx *sm = NULL;
+	if (kc_sagemaker_is_target(o.target) && !(sm = calloc(1, sizeof(*sm)))) {
+		cli_error("run: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	if ((status = load_payload(&o, &pool, &bodies, &nbodies)) >= 0 ||
+	    (status = make_engine(&o, bodies, nbodies, sm, &e)) >= 0)
 		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
@@ -771,7 +1003,7 @@ int kc_cmd_run(int argc, char **argv)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
 	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
-	json_t *config = config_json(&o, e, kb.len);
+	json_t *config = config_json(&o, e, pool);
 	struct kc_result res = {
 		.mode = "rps", .target = o.target, .config = config, .env = env,
 		.steps = steps, .nsteps = done, .partial = interrupted,
@@ -792,6 +1024,11 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
-	kc_buf_fini(&body);
+	if (sm) {
+		sm_fini(sm);
+		free(sm);
+	}
+	free(bodies);
+	kc_pool_free(pool);
 	return status;
 }

@@ -366,7 +366,8 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 			goto out;
 		}
 		for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
-			s->nodes[n++].data = s->decor.line[i];
+			if (s->decor.line[i])
+				s->nodes[n++].data = (char *)(uintptr_t)s->decor.line[i];
 	}
 	for (int i = 0; i < n - 1; i++)
 		s->nodes[i].next = &s->nodes[i + 1];
@@ -389,9 +390,19 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 	case CURLE_SSL_CERTPROBLEM:
 		rc = kc_diag_set(d, KC_ETLS, "TLS failed for %s: %s", e->host, why);
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		rc = kc_diag_set(d, KC_ETIMEOUT, "%s did not answer: %s", e->host, why);
+	case CURLE_OPERATION_TIMEDOUT: {
+		/* Connected but slow to answer is reachable: the run will count timeouts. */
+		curl_off_t connect_us = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+		if (connect_us > 0) {
+			if (status_out)
+				*status_out = 0;
+			rc = KC_OK;
+			break;
+		}
+		rc = kc_diag_set(d, KC_ETIMEOUT, "%s did not accept a connection: %s", e->host, why);
 		break;
+	}
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
 		rc = kc_diag_set(d, KC_ECONNECT, "cannot connect to %s: %s", e->host, why);

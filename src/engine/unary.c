@@ -179,7 +179,8 @@ static void slot_link_request(struct slot *s, const char *ctype)
 	if (ctype)
 		s->nodes[n++].data = (char *)(uintptr_t)ctype;
 	for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
-		s->nodes[n++].data = s->decor.line[i];
+		if (s->decor.line[i])
+			s->nodes[n++].data = (char *)(uintptr_t)s->decor.line[i];
 	for (int i = s->nbase - 1; i < n - 1; i++)
 		s->nodes[i].next = &s->nodes[i + 1];
 	s->nodes[n - 1].next = NULL;

@@ -124,6 +124,18 @@ static void abandon_all(struct worker *w)
 	w->qhead = 0;
 }
 
+/* The drain deadline passed: what is still unanswered counts as timed out. */
+static void give_up_drain(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nslots; i++)
+		if (w->slots[i].busy && w->slots[i].measured)
+			w->c.errclass[KC_EC_TIMEOUT]++;
+	for (uint32_t i = 0; i < w->qlen; i++)
+		if (w->queue[(w->qhead + i) % w->qcap].measured)
+			w->c.errclass[KC_EC_TIMEOUT]++;
+	abandon_all(w);
+}
+
 static void run_loop(struct worker *w)
 {
 	struct kc_engine *e = w->e;
@@ -175,14 +187,7 @@ static void run_loop(struct worker *w)
 		if (!issuing && idle)
 			break;
 		if (!issuing && now >= w->drain_end_ns) {
-			/* Still unanswered after the drain: count them as timed out. */
-			for (uint32_t i = 0; i < w->nslots; i++)
-				if (w->slots[i].busy && w->slots[i].measured)
-					w->c.errclass[KC_EC_TIMEOUT]++;
-			for (uint32_t i = 0; i < w->qlen; i++)
-				if (w->queue[(w->qhead + i) % w->qcap].measured)
-					w->c.errclass[KC_EC_TIMEOUT]++;
-			abandon_all(w);
+			give_up_drain(w);
 			break;
 		}
 		int timeout_ms = POLL_CAP_MS;

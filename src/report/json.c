@@ -114,7 +114,9 @@ json_t *kc_result_to_json(const struct kc_result *r)
 				r->env.kneecap_version ? r->env.kneecap_version : "",
 				"libcurl_version", r->env.libcurl_version, "started_wall_ms",
 				(json_int_t)r->env.started_wall_ms);
-	json_t *doc = json_pack("{s:s,s:s?,s:O?,s:o,s:o,s:b}", "mode", r->mode ? r->mode : "rps",
+	/* "tool" and "schema" let readers (resultdoc.h) refuse what they cannot know. */
+	json_t *doc = json_pack("{s:s,s:i,s:s,s:s?,s:O?,s:o,s:o,s:b}", "tool", "kneecap", "schema",
+				KC_RESULT_SCHEMA, "mode", r->mode ? r->mode : "rps",
 				"target", r->target, "config", r->config, "environment", env,
 				"steps", steps, "partial", r->partial);
 	if (!doc)

@@ -126,7 +126,8 @@ static int steps(json_t *root, struct kc_resultdoc *doc, const char *name,
 		if (isnan(st->errors))
 			st->errors = 0;
 		json_t *stable = json_object_get(s, "stable");
-		st->stable = stable ? json_is_true(stable) : true;
+		/* Absent or null: not judged (a plain `run`), so not marked unstable. */
+		st->stable = stable && !json_is_null(stable) ? json_is_true(stable) : true;
 		doc->nsteps++;
 	}
 	return KC_OK;

@@ -44,6 +44,9 @@ bad "bad scheme" "ftp://127.0.0.1/" --rate 10
 bad "bad arrival" "$U" --rate 10 --arrival gaussian
 bad "missing body file" "$U" --rate 10 --body "$TMP/nope"
 bad "bad header" "$U" --rate 10 -H "NoColon"
+bad "unknown payload" "$U" --rate 10 --payload png
+bad "missing payload dir" "$U" --rate 10 --payload-dir "$TMP/nope"
+bad "two body sources" "$U" --rate 10 --payload jpeg --body "$TMP/nope"
 bad "unknown option" "$U" --rate 10 --frobnicate
 bad "missing option value" "$U" --rate
 bad "bad --http" "$U" --rate 10 --http 3
@@ -60,5 +63,22 @@ import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 print(s["errors"], s["error_classes"]["reset"], s["ok"])
 sys.exit(0 if s["errors"] == 100 and s["error_classes"]["reset"] == 100 and s["ok"] == 0 else 1)' \
 	"$TMP/out" && ok "closing server: every request counted as a reset" || fail "closing server accounting"
+
+# A server that never answers: every request times out, the run still ends.
+$PY "$SERVER" "$TMP/pf2" hang --max-s 60 >/dev/null 2>&1 &
+hpid=$!
+for _ in $(seq 100); do [ -s "$TMP/pf2" ] && break; sleep 0.05; done
+port=$(cat "$TMP/pf2")
+t0=$(date +%s)
+timeout 30 "$KNEECAP" run "http://127.0.0.1:$port/" --rate 20 --duration 1s --threads 1 \
+	--timeout 500ms --json --quiet >"$TMP/out" 2>"$TMP/err"
+rc=$?
+kill $hpid 2>/dev/null; wait $hpid 2>/dev/null
+[ $rc = 0 ] && ok "silent server: run completes (exit 0)" || { fail "silent server: exit $rc"; cat "$TMP/err"; }
+[ $(( $(date +%s) - t0 )) -le 6 ] && ok "silent server: bounded by the timeout" || fail "silent server took too long"
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["errors"] == 20 and s["error_classes"]["timeout"] == 20 and s["ok"] == 0 else 1)' \
+	"$TMP/out" && ok "silent server: every request a timeout" || fail "silent server accounting"
 
 done_testing

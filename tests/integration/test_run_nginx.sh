@@ -127,6 +127,11 @@ while read -r name verdict rest; do
 	[ "$verdict" = True ] && ok "$name $rest" || fail "$name $verdict $rest"
 done <"$TMP/check2"
 
+# The report command reads what run wrote.
+expect_rc 0 "kneecap report renders run's result.json" timeout 60 "$KNEECAP" report \
+	"$TMP/o2/result.json" -o "$TMP/o2/report.html"
+[ -s "$TMP/o2/report.html" ] && ok "report.html written" || fail "report.html written"
+
 # --- a linear ramp 100 -> 300 rps over 2 s: 400 arrivals, offered = mean 200 ---
 expect_rc 0 "--linear exits 0" timeout 30 "$KNEECAP" run "$URL" --linear 100:300 --duration 2s \
 	--threads 2 --json --quiet
@@ -155,6 +160,16 @@ $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 sys.exit(0 if s["ok"] == 200 and s["errors"] == 0 else 1)' "$TMP/out" \
 	&& ok "POST body: 200 ok, no errors" || fail "POST body result"
+# A payload folder (three small JPEGs from `kneecap payload`), rotated.
+expect_rc 0 "kneecap payload makes a folder" timeout 60 "$KNEECAP" payload --count 3 --width 64 \
+	--height 64 --out "$TMP/jpegs"
+expect_rc 0 "POST --payload-dir exits 0" timeout 30 "$KNEECAP" run "$URL" --rate 90 --duration 1s \
+	--threads 1 --payload-dir "$TMP/jpegs" --json --quiet
+$PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); s=d["steps"][0]; p=d["config"]["payload"]
+sys.exit(0 if s["ok"] == 90 and s["errors"] == 0 and p["count"] == 3 and p["source"] == "dir"
+         and p["content_type"] == "image/jpeg" and d["config"]["method"] == "POST" else 1)' "$TMP/out" \
+	&& ok "payload dir: all sent, summary in config" || fail "payload dir result"
 expect_rc 0 "404s are a completed run" timeout 30 "$KNEECAP" run "${URL}missing" --rate 100 \
 	--duration 1s --threads 1 --json --quiet
 $PY -c '

@@ -120,7 +120,8 @@ static int decorate(void *ud, const struct kc_request_info *req, struct kc_decor
 	if (!req->body || !req->body->sha256_hex || strcmp(req->method, "POST") ||
 	    strcmp(req->path, "/x?y=1") || req->send_wall_ns <= 0)
 		return KC_EINVAL;
-	snprintf(out->line[0], sizeof(out->line[0]), "X-Decor: sha=%s", req->body->sha256_hex);
+	snprintf(out->buf, sizeof(out->buf), "X-Decor: sha=%s", req->body->sha256_hex);
+	out->line[0] = out->buf;
 	out->n = 1;
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "kneecap/hdr.h"
 #include "kneecap/result.h"
+#include "kneecap/resultdoc.h"
 
 static void fill_step(struct kc_step_result *s, int index)
 {
@@ -79,7 +80,21 @@ static void test_json_document(void **state)
 	json_error_t jerr;
 	json_t *back = json_loads(b.data, 0, &jerr);
 	assert_non_null(back);
+	assert_string_equal(json_string_value(json_object_get(back, "tool")), "kneecap");
+	assert_int_equal(json_integer_value(json_object_get(back, "schema")), KC_RESULT_SCHEMA);
 	json_decref(back);
+	/* The report side reads what the writer wrote; unjudged steps are not unstable. */
+	struct kc_resultdoc rd;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_resultdoc_parse(&rd, "r.json", b.data, b.len, &d), 0);
+	assert_int_equal(rd.nsteps, 2);
+	assert_true(rd.steps[1].offered == 200.0);
+	assert_true(rd.steps[1].latency.p99 == 9.25);
+	assert_true(rd.steps[1].errors == 5);
+	assert_true(rd.steps[0].stable && rd.steps[1].stable);
+	assert_true(rd.has_knee && rd.knee_value == 150.0);
+	kc_resultdoc_fini(&rd);
 	kc_buf_fini(&b);
 	/* A tiny cap is an error, not a truncated document. */
 	kc_buf_init(&b, 64);

@@ -7,6 +7,8 @@
       it: the whole server stalls once, as a GC pause or a stuck GPU would.
   loop_server.py PORTFILE close
       accepts every connection and closes it at once without a byte.
+  loop_server.py PORTFILE hang
+      accepts every connection and never answers (at most 1000 held).
 
 Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Exits by itself
 after --max-s seconds (default 60) so a failed test never leaves it behind.
@@ -16,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
 ap.add_argument("portfile")
-ap.add_argument("mode", choices=["ok", "close"])
+ap.add_argument("mode", choices=["ok", "close", "hang"])
 ap.add_argument("--freeze-at", type=int, default=0)
 ap.add_argument("--freeze-s", type=float, default=1.0)
 ap.add_argument("--max-s", type=float, default=60.0)
@@ -66,6 +68,10 @@ else:
     s.bind(("127.0.0.1", 0))
     s.listen(128)
     publish(s.getsockname()[1])
+    held = []
     while True:
         c, _ = s.accept()
-        c.close()
+        if a.mode == "close" or len(held) >= 1000:
+            c.close()
+        else:
+            held.append(c)
