@@ -1194,17 +1194,11 @@ static int worker_init(struct kc_streams *s, struct worker *w, uint32_t nslots,
 	return 0;
 }
 
-int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
-		   struct kc_diag *d)
+/* Copies credentials, chunking, matching and audio from cfg, with defaults. */
+static int take_settings(struct kc_streams *s, const struct kc_streams_config *cfg,
+			 struct kc_diag *d)
 {
-	struct kc_streams *s = calloc(1, sizeof(*s));
-	if (!s)
-		return kc_diag_set(d, KC_ENOMEM, "out of memory");
-	int rc = parse_url(s, cfg, d);
-	if (!rc)
-		rc = parse_headers(s, cfg, d);
-	if (rc)
-		goto fail;
+	int rc;
 	if (!cfg->access_key_id || !cfg->secret_access_key || !cfg->region ||
 	    snprintf(s->akid, sizeof(s->akid), "%s", cfg->access_key_id) >= (int)sizeof(s->akid) ||
 	    snprintf(s->secret, sizeof(s->secret), "%s", cfg->secret_access_key) >=
@@ -1213,7 +1207,7 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 		     cfg->session_token ? cfg->session_token : "") >= (int)sizeof(s->token) ||
 	    snprintf(s->region, sizeof(s->region), "%s", cfg->region) >= (int)sizeof(s->region)) {
 		rc = kc_diag_set(d, KC_EINVAL, "credentials or region missing or too long");
-		goto fail;
+		return rc;
 	}
 	s->chunk_bytes = cfg->chunk_bytes ? cfg->chunk_bytes : 3200;
 	s->interval_ns = cfg->chunk_interval_ns ? cfg->chunk_interval_ns : 100 * KC_NS_PER_MS;
@@ -1223,7 +1217,7 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 		s->close_len = strlen(cfg->close_message);
 		if (s->close_len > CLOSE_MAX) {
 			rc = kc_diag_set(d, KC_EINVAL, "close message over %d bytes", CLOSE_MAX);
-			goto fail;
+			return rc;
 		}
 		memcpy(s->close_msg, cfg->close_message, s->close_len);
 	}
@@ -1237,7 +1231,7 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 	    s->max_streams > 1000000) {
 		rc = kc_diag_set(d, KC_EINVAL, "chunk at most 64 KiB, interval at least 5 ms, "
 				 "at most 1000000 streams");
-		goto fail;
+		return rc;
 	}
 	if (cfg->audio) {
 		s->audio = cfg->audio;
@@ -1246,17 +1240,24 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 		s->synth = synth_pcm(&s->audio_len);
 		if (!s->synth) {
 			rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
-			goto fail;
+			return rc;
 		}
 		s->audio = s->synth;
 	}
 	if (s->audio_len < s->chunk_bytes) {
 		rc = kc_diag_set(d, KC_EINVAL, "audio (%zu bytes) is shorter than one chunk (%zu)",
 				 s->audio_len, s->chunk_bytes);
-		goto fail;
+		return rc;
 	}
-	if (s->scheme_https && (rc = tls_ctx(s, cfg, d)))
-		goto fail;
+	return 0;
+}
+
+/* Sizes the worker pool (one thread per 2000 streams, at most the cores
+ * unless asked) and allocates every worker's slots. */
+static int make_workers(struct kc_streams *s, const struct kc_streams_config *cfg,
+			struct kc_diag *d)
+{
+	int rc;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t t = cfg->threads ? cfg->threads : (s->max_streams + 1999) / 2000;
 	if (!cfg->threads && cores > 0 && t > (uint32_t)cores)
@@ -1268,7 +1269,7 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 	s->workers = calloc(t, sizeof(*s->workers));
 	if (!s->workers) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
-		goto fail;
+		return rc;
 	}
 	s->threads = t;
 	for (uint32_t i = 0; i < t; i++)
@@ -1277,13 +1278,32 @@ int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
 		s->workers[i].idx = (int)i;
 		rc = worker_init(s, &s->workers[i], (s->max_streams + t - 1) / t, d);
 		if (rc)
-			goto fail;
+			return rc;
+	}
+	return 0;
+}
+
+int kc_streams_new(struct kc_streams **out, const struct kc_streams_config *cfg,
+		   struct kc_diag *d)
+{
+	struct kc_streams *s = calloc(1, sizeof(*s));
+	if (!s)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	int rc = parse_url(s, cfg, d);
+	if (!rc)
+		rc = parse_headers(s, cfg, d);
+	if (!rc)
+		rc = take_settings(s, cfg, d);
+	if (!rc && s->scheme_https)
+		rc = tls_ctx(s, cfg, d);
+	if (!rc)
+		rc = make_workers(s, cfg, d);
+	if (rc) {
+		kc_streams_free(s);
+		return rc;
 	}
 	*out = s;
 	return 0;
-fail:
-	kc_streams_free(s);
-	return rc;
 }
 
 void kc_streams_stop(struct kc_streams *s)
@@ -1295,9 +1315,150 @@ uint32_t kc_streams_threads(const struct kc_streams *s) { return s->threads; }
 size_t kc_streams_chunk_bytes(const struct kc_streams *s) { return s->chunk_bytes; }
 int64_t kc_streams_chunk_interval_ns(const struct kc_streams *s) { return s->interval_ns; }
 
-static void fill_latency(struct kc_latency *l, struct kc_hdr *h)
+/* Resolves the target once per step: workers never block on DNS. */
+static void resolve(struct kc_streams *s)
 {
-	kc_latency_from_hdr(l, h);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	s->addrlen = 0;
+	if (getaddrinfo(s->host, s->port, &hints, &ai) == 0) {
+		memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+		s->addrlen = ai->ai_addrlen;
+		freeaddrinfo(ai);
+	}
+}
+
+/* Readies a worker's first `want` slots, counters and clocks for a step. */
+static void worker_prepare(struct worker *w, uint32_t want, int64_t t0,
+			   const struct kc_streams_spec *spec)
+{
+	w->want = want;
+	for (uint32_t j = 0; j < want; j++) {
+		slot_reset(w, &w->slots[j]);
+		w->slots[j].chunk_no = 0;
+	}
+	w->n_idle = want;
+	w->n_open = 0;
+	memset(&w->k, 0, sizeof(w->k));
+	struct kc_hdr *hs[] = {w->lat, w->svc, w->ttfb, w->setup, w->lag};
+	for (size_t j = 0; j < sizeof(hs) / sizeof(hs[0]); j++)
+		kc_hdr_reset(hs[j]);
+	w->t0 = t0;
+	w->t_win = t0 + spec->warmup_ns;
+	w->t_end = w->t_win + spec->duration_ns;
+	w->draining = false;
+	w->nconns = 0;
+	w->cpu_ns = 0;
+}
+
+/* The workers' results added up (histograms owned; NULL when out of memory). */
+struct merged {
+	struct kc_hdr *lat, *svc, *ttfb, *setup, *lag;
+	struct counters k;
+	double cpu_ns;
+};
+
+static void merged_fini(struct merged *m)
+{
+	kc_hdr_free(m->lat);
+	kc_hdr_free(m->svc);
+	kc_hdr_free(m->ttfb);
+	kc_hdr_free(m->setup);
+	kc_hdr_free(m->lag);
+}
+
+static int merge(struct kc_streams *s, uint32_t nw, struct merged *m)
+{
+	memset(m, 0, sizeof(*m));
+	struct kc_hdr **hs[] = {&m->lat, &m->svc, &m->ttfb, &m->setup, &m->lag};
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
+		if (kc_hdr_new(hs[i], HDR_LOW, HDR_HIGH, HDR_SIG)) {
+			merged_fini(m);
+			return KC_ENOMEM;
+		}
+	}
+	struct counters *k = &m->k;
+	for (uint32_t i = 0; i < nw; i++) {
+		struct worker *w = &s->workers[i];
+		kc_hdr_add(m->lat, w->lat);
+		kc_hdr_add(m->svc, w->svc);
+		kc_hdr_add(m->ttfb, w->ttfb);
+		kc_hdr_add(m->setup, w->setup);
+		kc_hdr_add(m->lag, w->lag);
+		k->chunks += w->k.chunks;
+		k->replies += w->k.replies;
+		k->unmatched += w->k.unmatched;
+		k->opened += w->k.opened;
+		k->reopened += w->k.reopened;
+		k->goaways += w->k.goaways;
+		k->conns += w->k.conns;
+		for (int c = 0; c < KC_EC_COUNT; c++)
+			k->err[c] += w->k.err[c];
+		k->held_ns_sum += w->k.held_ns_sum;
+		k->held_max += w->k.held_max;
+		if (w->k.lag_ns_max > k->lag_ns_max)
+			k->lag_ns_max = w->k.lag_ns_max;
+		/* the workers' own CPU: an in-process emulator does not count */
+		m->cpu_ns += (double)w->cpu_ns;
+	}
+	return 0;
+}
+
+/* Fills the step result from the merged figures; takes lat and svc. */
+static void fill_step(const struct kc_streams *s, const struct kc_streams_spec *spec,
+		      struct merged *m, double wall_ns, uint32_t nw, int64_t wall0_ms,
+		      struct kc_step_result *out)
+{
+	const struct counters *k = &m->k;
+	int64_t win = spec->duration_ns;
+	memset(out, 0, sizeof(*out));
+	out->index = spec->index;
+	out->offered = spec->streams;
+	out->achieved = k->held_ns_sum / (double)win;
+	out->start_wall_ms = wall0_ms + spec->warmup_ns / KC_NS_PER_MS;
+	out->duration_ns = win;
+	out->scheduled = out->sent = k->chunks;
+	out->completed = out->ok = k->replies;
+	for (int c = 0; c < KC_EC_COUNT; c++) {
+		out->errclass[c] = k->err[c];
+		out->errors += k->err[c];
+	}
+	kc_latency_from_hdr(&out->latency, m->lat);
+	kc_latency_from_hdr(&out->service, m->svc);
+	kc_latency_from_hdr(&out->ttfb, m->ttfb);
+	/* streams held stand in for requests in flight */
+	out->inflight_max = k->held_max;
+	out->inflight_start = out->inflight_end = out->achieved;
+	out->lag_p99_ms = (double)kc_hdr_value_at_percentile(m->lag, 99.0) / 1000.0;
+	out->lag_max_ms = (double)k->lag_ns_max / 1e6;
+	out->gen_cpu = m->cpu_ns / ((double)nw * wall_ns);
+	/* Sending fell behind its schedule.  Unlike a unary request, a chunk
+	 * late by less than half an interval still lands in its own slot of
+	 * audio time, and its lateness is inside the measured latency anyway
+	 * (latency runs from the intended send), so the lag gate is half an
+	 * interval rather than the unary engine's 5 ms. */
+	out->generator_bound = out->lag_p99_ms > (double)s->interval_ns / 2e6 ||
+			       out->gen_cpu > 0.90;
+	out->partial = atomic_load(&s->stop);
+	out->latency_hist = m->lat;
+	out->service_hist = m->svc;
+	m->lat = m->svc = NULL;
+}
+
+static void fill_info(const struct merged *m, double held_mean, struct kc_streams_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	kc_latency_from_hdr(&info->setup, m->setup);
+	kc_latency_from_hdr(&info->first_response, m->ttfb);
+	info->streams_opened = m->k.opened;
+	info->reopened = m->k.reopened;
+	info->goaways = m->k.goaways;
+	info->connections = m->k.conns;
+	info->chunks_sent = m->k.chunks;
+	info->replies = m->k.replies;
+	info->unmatched = m->k.unmatched;
+	info->held_mean = held_mean;
+	info->held_max = m->k.held_max;
 }
 
 int kc_streams_run_step(struct kc_streams *s, const struct kc_streams_spec *spec,
@@ -1308,143 +1469,30 @@ int kc_streams_run_step(struct kc_streams *s, const struct kc_streams_spec *spec
 		return kc_diag_set(d, KC_EINVAL, "streams must be in 1..%u", s->max_streams);
 	if (spec->duration_ns <= 0 || spec->warmup_ns < 0)
 		return kc_diag_set(d, KC_EINVAL, "step duration must be > 0");
-	struct kc_hdr *lat = NULL, *svc = NULL;
-	if (kc_hdr_new(&lat, HDR_LOW, HDR_HIGH, HDR_SIG) ||
-	    kc_hdr_new(&svc, HDR_LOW, HDR_HIGH, HDR_SIG)) {
-		kc_hdr_free(lat);
-		return kc_diag_set(d, KC_ENOMEM, "out of memory");
-	}
-	/* Resolve once per step, not per connection: workers never block on DNS. */
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai;
-	s->addrlen = 0;
-	if (getaddrinfo(s->host, s->port, &hints, &ai) == 0) {
-		memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
-		s->addrlen = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
+	resolve(s);
 	uint32_t nw = s->threads < spec->streams ? s->threads : spec->streams;
 	int64_t t0 = kc_clock_ns();
-	int64_t wall0 = kc_wall_ns() / KC_NS_PER_MS;
+	int64_t wall0_ms = kc_wall_ns() / KC_NS_PER_MS;
 	uint32_t started = 0;
 	for (uint32_t i = 0; i < nw; i++) {
 		struct worker *w = &s->workers[i];
-		w->want = spec->streams / nw + (i < spec->streams % nw);
-		for (uint32_t j = 0; j < w->want; j++) {
-			slot_reset(w, &w->slots[j]);
-			w->slots[j].chunk_no = 0;
-		}
-		w->n_idle = w->want;
-		w->n_open = 0;
-		memset(&w->k, 0, sizeof(w->k));
-		struct kc_hdr *hs[] = {w->lat, w->svc, w->ttfb, w->setup, w->lag};
-		for (size_t j = 0; j < 5; j++)
-			kc_hdr_reset(hs[j]);
-		w->t0 = t0;
-		w->t_win = t0 + spec->warmup_ns;
-		w->t_end = w->t_win + spec->duration_ns;
-		w->draining = false;
-		w->nconns = 0;
+		worker_prepare(w, spec->streams / nw + (i < spec->streams % nw), t0, spec);
 		if (pthread_create(&w->thread, NULL, worker_main, w))
 			break;
 		started++;
 	}
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(s->workers[i].thread, NULL);
-	if (started < nw) {
-		kc_hdr_free(lat);
-		kc_hdr_free(svc);
+	if (started < nw)
 		return kc_diag_set(d, KC_EINTERNAL, "cannot start a stream worker thread");
-	}
-	int64_t t1 = kc_clock_ns();
-	struct kc_hdr *ttfb = NULL, *setup = NULL, *lag = NULL;
-	kc_hdr_new(&ttfb, HDR_LOW, HDR_HIGH, HDR_SIG);
-	kc_hdr_new(&setup, HDR_LOW, HDR_HIGH, HDR_SIG);
-	kc_hdr_new(&lag, HDR_LOW, HDR_HIGH, HDR_SIG);
-	struct counters k = {0};
-	for (uint32_t i = 0; i < nw; i++) {
-		struct worker *w = &s->workers[i];
-		kc_hdr_add(lat, w->lat);
-		kc_hdr_add(svc, w->svc);
-		if (ttfb)
-			kc_hdr_add(ttfb, w->ttfb);
-		if (setup)
-			kc_hdr_add(setup, w->setup);
-		if (lag)
-			kc_hdr_add(lag, w->lag);
-		k.chunks += w->k.chunks;
-		k.replies += w->k.replies;
-		k.unmatched += w->k.unmatched;
-		k.opened += w->k.opened;
-		k.reopened += w->k.reopened;
-		k.goaways += w->k.goaways;
-		k.conns += w->k.conns;
-		for (int c = 0; c < KC_EC_COUNT; c++)
-			k.err[c] += w->k.err[c];
-		k.held_ns_sum += w->k.held_ns_sum;
-		k.held_max += w->k.held_max;
-		if (w->k.lag_ns_max > k.lag_ns_max)
-			k.lag_ns_max = w->k.lag_ns_max;
-	}
-	bool stopped = atomic_load(&s->stop);
-	int64_t win = spec->duration_ns;
-	memset(out, 0, sizeof(*out));
-	out->index = spec->index;
-	out->offered = spec->streams;
-	out->achieved = k.held_ns_sum / (double)win;
-	out->start_wall_ms = wall0 + spec->warmup_ns / KC_NS_PER_MS;
-	out->duration_ns = win;
-	out->scheduled = out->sent = k.chunks;
-	out->completed = out->ok = k.replies;
-	for (int c = 0; c < KC_EC_COUNT; c++) {
-		out->errclass[c] = k.err[c];
-		out->errors += k.err[c];
-	}
-	fill_latency(&out->latency, lat);
-	fill_latency(&out->service, svc);
-	if (ttfb)
-		fill_latency(&out->ttfb, ttfb);
-	out->inflight_max = k.held_max;
-	out->inflight_start = out->inflight_end = out->achieved;
-	out->inflight_slope = 0;
-	if (lag) {
-		out->lag_p99_ms = (double)kc_hdr_value_at_percentile(lag, 99.0) / 1000.0;
-		out->lag_max_ms = (double)k.lag_ns_max / 1e6;
-	}
-	/* the workers' own CPU: an emulator in the same process does not count */
-	double cpu = 0;
-	for (uint32_t i = 0; i < nw; i++)
-		cpu += (double)s->workers[i].cpu_ns;
-	out->gen_cpu = cpu / ((double)nw * (double)(t1 - t0));
-	/* Sending fell behind its schedule.  Unlike a unary request, a chunk
-	 * late by less than half an interval still lands in its own slot of
-	 * audio time, and its lateness is inside the measured latency anyway
-	 * (latency runs from the intended send), so the lag gate is half an
-	 * interval rather than the unary engine's 5 ms. */
-	out->generator_bound = out->lag_p99_ms > (double)s->interval_ns / 2e6 ||
-			       out->gen_cpu > 0.90;
-	out->partial = stopped;
-	out->latency_hist = lat;
-	out->service_hist = svc;
-	if (info) {
-		memset(info, 0, sizeof(*info));
-		if (setup)
-			fill_latency(&info->setup, setup);
-		if (ttfb)
-			fill_latency(&info->first_response, ttfb);
-		info->streams_opened = k.opened;
-		info->reopened = k.reopened;
-		info->goaways = k.goaways;
-		info->connections = k.conns;
-		info->chunks_sent = k.chunks;
-		info->replies = k.replies;
-		info->unmatched = k.unmatched;
-		info->held_mean = out->achieved;
-		info->held_max = k.held_max;
-	}
-	kc_hdr_free(ttfb);
-	kc_hdr_free(setup);
-	kc_hdr_free(lag);
+	double wall_ns = (double)(kc_clock_ns() - t0);
+	struct merged m;
+	if (merge(s, nw, &m))
+		return kc_diag_set(d, KC_ENOMEM, "out of memory for step histograms");
+	fill_step(s, spec, &m, wall_ns, nw, wall0_ms, out);
+	if (info)
+		fill_info(&m, out->achieved, info);
+	merged_fini(&m);
 	return 0;
 }
 

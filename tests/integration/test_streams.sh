@@ -52,7 +52,7 @@ bad=$(json_get "$out/result.json" 'd["streams"]["emulator"]["bad_signatures"]')
 expect_grep 'streams=' "$out/latency.hlog" "latency.hlog has one tagged interval per step"
 
 # 2. The frames kneecap sends parse with botocore (captured by the emulator).
-if timeout 60 "$KNEECAP" streams "$scen" --start 1 --max 1 --step-duration 1s --warmup 0 \
+if timeout 60 "$KNEECAP" streams "$scen" --start 1 --max 1 --step-duration 1s --warmup 300ms \
 	--chunk-bytes 1000 --emulator-capture "$TMP/cap.bin" -q >/dev/null 2>"$TMP/cap.err"; then
 	if "$py" "$KC_SRCDIR/tests/integration/py/streams_capture.py" "$TMP/cap.bin" 1000 >"$TMP/cap.log" 2>&1; then
 		ok "botocore parses kneecap's signed frames: $(cat "$TMP/cap.log")"
@@ -80,10 +80,10 @@ if [ -x "$serve" ]; then
 	read -r _ tport <&"${SRV[0]}"
 	turl="https://127.0.0.1:$tport/endpoints/x/invocations-bidirectional-stream"
 	expect_rc 3 "untrusted certificate is refused" timeout 60 "$KNEECAP" streams "$turl" \
-		--start 1 --max 1 --step-duration 1s --warmup 0
+		--start 1 --max 1 --step-duration 1s --warmup 300ms
 	expect_grep 'TLS' "$TMP/err" "the refusal names TLS"
 	expect_rc 0 "--insecure accepts it" timeout 60 "$KNEECAP" streams "$turl" --insecure \
-		--start 1 --max 1 --step-duration 1s --warmup 0 --latency-limit 1s
+		--start 1 --max 1 --step-duration 1s --warmup 300ms --latency-limit 1s
 	kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
 	# a sagemaker: target with --endpoint-url (h2c emulator, credentials from
 	# the environment): the path is built from the endpoint name
@@ -92,7 +92,7 @@ if [ -x "$serve" ]; then
 	AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=secret expect_rc 0 \
 		"sagemaker:ENDPOINT/VARIANT with --endpoint-url" timeout 60 "$KNEECAP" streams \
 		sagemaker:my-endpoint/AllTraffic --endpoint-url "http://127.0.0.1:$hport/" --region eu-west-1 \
-		--start 1 --max 1 --step-duration 1s --warmup 0 --latency-limit 1s
+		--start 1 --max 1 --step-duration 1s --warmup 300ms --latency-limit 1s
 	expect_rc 2 "sagemaker: target without credentials" env -u AWS_ACCESS_KEY_ID \
 		-u AWS_SECRET_ACCESS_KEY "$KNEECAP" streams sagemaker:my-endpoint \
 		--endpoint-url "http://127.0.0.1:$hport"
