@@ -27,6 +27,7 @@
 #include "kneecap/bidi.h"
 #include "kneecap/buf.h"
 #include "kneecap/clock.h"
+#include "kneecap/creds.h"
 #include "kneecap/emulator.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
@@ -46,8 +47,9 @@ static const char usage_text[] =
 	"TargetValue (70-80% of it).  With no TARGET the emulator's streaming half runs on\n"
 	"loopback with the scenario's [emulator] profile.\n"
 	"\n"
-	"TARGET: sagemaker:ENDPOINT[/VARIANT] (credentials from AWS_ACCESS_KEY_ID,\n"
-	"        AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or http[s]://HOST[:PORT]/PATH\n"
+	"TARGET: sagemaker:ENDPOINT[/VARIANT] (credentials and region as the AWS CLI\n"
+	"        finds them: environment, --profile / shared files, credential_process,\n"
+	"        container, IMDS) or http[s]://HOST[:PORT]/PATH\n"
 	"\n"
 	"options:\n"
 	"  --latency-limit DUR    limit on the latency statistic (default 400ms)\n"
@@ -67,7 +69,8 @@ static const char usage_text[] =
 	"                         '{\"type\":\"CloseStream\"}'\n"
 	"  --threads N            stream worker threads (default: by stream count)\n"
 	"  --streams-per-connection N  (default 100; the peer's limit also applies)\n"
-	"  --region R             AWS region (default AWS_REGION, AWS_DEFAULT_REGION)\n"
+	"  --region R             AWS region (default: as the AWS CLI resolves it)\n"
+	"  --profile P            AWS CLI profile for credentials and region\n"
 	"  --endpoint-url URL     base URL instead of runtime.sagemaker.REGION...:8443\n"
 	"  --model-invocation-path P   X-Amzn-SageMaker-Model-Invocation-Path (v1/listen)\n"
 	"  --model-query-string Q      X-Amzn-SageMaker-Model-Query-String\n"
@@ -92,7 +95,7 @@ struct opts {
 	const char *scenario, *target;
 	const char *limit, *statistic, *start, *max, *step_duration, *warmup;
 	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
-	const char *region, *endpoint_url, *invocation_path, *query_string;
+	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
 	const char *reply_match, *audio_rate, *close_message;
 	bool insecure, json, emulator_tls;
@@ -103,6 +106,7 @@ enum {
 	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
 	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
 	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS, O_MATCH, O_RATE, O_CLOSEMSG,
+	O_PROFILE,
 };
 
 static const struct option longopts[] = {
@@ -118,6 +122,7 @@ static const struct option longopts[] = {
 	{"threads", required_argument, NULL, O_THREADS},
 	{"streams-per-connection", required_argument, NULL, O_PERCONN},
 	{"region", required_argument, NULL, O_REGION},
+	{"profile", required_argument, NULL, O_PROFILE},
 	{"endpoint-url", required_argument, NULL, O_EPURL},
 	{"model-invocation-path", required_argument, NULL, O_INVPATH},
 	{"model-query-string", required_argument, NULL, O_QUERY},
@@ -179,6 +184,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case O_THREADS: o->threads = optarg; break;
 		case O_PERCONN: o->per_conn = optarg; break;
 		case O_REGION: o->region = optarg; break;
+		case O_PROFILE: o->profile = optarg; break;
 		case O_EPURL: o->endpoint_url = optarg; break;
 		case O_INVPATH: o->invocation_path = optarg; break;
 		case O_QUERY: o->query_string = optarg; break;
@@ -255,6 +261,8 @@ struct run {
 	char hdr_lines[4][2200];
 	size_t nheaders;
 	const char *akid, *secret, *token, *region;
+	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
+	char region_buf[64];
 	struct kc_buf audio;
 	bool have_audio;
 	struct kc_streams_config stc;
@@ -428,6 +436,12 @@ static int setup_target(struct run *r)
 		return 0;
 	}
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
+		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
+		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {
+			cli_diag_error("streams: region", &d);
+			return KC_EXIT_USAGE;
+		}
+		r->region = r->region_buf;
 		char ep[128], variant[128] = "";
 		const char *name = o->target + 10;
 		const char *slash = strchr(name, '/');
@@ -459,11 +473,15 @@ static int setup_target(struct run *r)
 		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
 		if (variant[0])
 			snprintf(r->rcfg.variant, sizeof(r->rcfg.variant), "%.63s", variant);
-		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
-			cli_error("streams: sagemaker target: set AWS_ACCESS_KEY_ID and "
-				  "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys)");
+		/* the AWS CLI's chain; the secret stays in r->creds only */
+		struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
+		if (kc_creds_resolve(&co, &r->creds, &d)) {
+			cli_diag_error("streams: credentials", &d);
 			return KC_EXIT_USAGE;
 		}
+		r->akid = r->creds.access_key_id;
+		r->secret = r->creds.secret_access_key;
+		r->token = r->creds.session_token;
 	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
 		snprintf(r->url, sizeof(r->url), "%s", o->target);
 		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
@@ -856,6 +874,7 @@ out:
 	if (r->have_audio)
 		kc_buf_fini(&r->audio);
 	kc_scenario_free(r->sc);
+	kc_creds_fini(&r->creds);
 	free(r);
 	return rc;
 }

@@ -130,6 +130,7 @@ struct worker {
 	struct kc_hdr *lat, *svc, *ttfb, *setup, *lag;
 	struct counters k;
 	int64_t cpu_ns;      /* this worker's thread CPU during the step */
+	char conn_err[160];  /* why the last connection failed (no secrets) */
 	/* step timing */
 	int64_t t0, t_win, t_end, t_drain;
 	bool draining;
@@ -598,6 +599,7 @@ static struct conn *conn_open(struct worker *w)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	int rc = connect(fd, (const struct sockaddr *)&s->addr, s->addrlen);
 	if (rc && errno != EINPROGRESS) {
+		snprintf(w->conn_err, sizeof(w->conn_err), "connect: %s", strerror(errno));
 		close(fd);
 		count_err(w, KC_EC_CONNECT);
 		return NULL;
@@ -631,8 +633,11 @@ static int conn_progress(struct conn *c)
 	if (c->st == C_CONNECTING) {
 		int err = 0;
 		socklen_t l = sizeof(err);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err)
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			snprintf(c->w->conn_err, sizeof(c->w->conn_err), "connect: %s",
+				 strerror(err ? err : errno));
 			return -1;
+		}
 		if (!s->ctx) {
 			c->st = C_READY;
 			return 0;
@@ -657,8 +662,18 @@ static int conn_progress(struct conn *c)
 		int r = SSL_do_handshake(c->ssl);
 		if (r != 1) {
 			int e = SSL_get_error(c->ssl, r);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				unsigned long oe = ERR_peek_last_error();
+				char es[120];
+				ERR_error_string_n(oe, es, sizeof(es));
+				long vr = SSL_get_verify_result(c->ssl);
+				snprintf(c->w->conn_err, sizeof(c->w->conn_err), "TLS: %s%s%s",
+					 oe ? es : e == SSL_ERROR_SYSCALL ? "connection closed"
+									  : "handshake failed",
+					 vr != X509_V_OK ? ": " : "",
+					 vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
 				return -1;
+			}
 			/* wait for what OpenSSL needs, not a writable socket in a
 			 * busy loop */
 			bool out = e == SSL_ERROR_WANT_WRITE;
@@ -673,8 +688,12 @@ static int conn_progress(struct conn *c)
 		const unsigned char *alpn = NULL;
 		unsigned alen = 0;
 		SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
-		if (alen != 2 || memcmp(alpn, "h2", 2) != 0)
-			return -1; /* the bidirectional API needs HTTP/2 */
+		if (alen != 2 || memcmp(alpn, "h2", 2) != 0) {
+			/* the bidirectional API needs HTTP/2 */
+			snprintf(c->w->conn_err, sizeof(c->w->conn_err),
+				 "TLS: the server did not select ALPN h2");
+			return -1;
+		}
 		c->st = C_READY;
 	}
 	return 0;
@@ -1360,6 +1379,7 @@ static void worker_prepare(struct worker *w, uint32_t want, int64_t t0,
 	w->draining = false;
 	w->nconns = 0;
 	w->cpu_ns = 0;
+	w->conn_err[0] = '\0';
 }
 
 /* The workers' results added up (histograms owned; NULL when out of memory). */
@@ -1541,10 +1561,12 @@ int kc_streams_probe(struct kc_streams *s, int64_t timeout_ns, struct kc_diag *d
 		if (ok > 0)
 			return 0;
 	}
-	if (e[KC_EC_CONNECT])
-		return kc_diag_set(d, s->ctx ? KC_ETLS : KC_ECONNECT,
-				   "cannot connect to %s:%s%s", s->host, s->port,
-				   s->ctx ? " (TCP, TLS or ALPN h2)" : "");
+	if (e[KC_EC_CONNECT]) {
+		const char *why = s->workers[0].conn_err;
+		return kc_diag_set(d, strncmp(why, "TLS", 3) == 0 ? KC_ETLS : KC_ECONNECT,
+				   "cannot connect to %s:%s (%s)", s->host, s->port,
+				   why[0] ? why : "no address");
+	}
 	if (e[KC_EC_AUTH])
 		return kc_diag_set(d, KC_EAUTH, "the endpoint refused the signature (403)");
 	if (e[KC_EC_HTTP4XX] || e[KC_EC_HTTP5XX] || e[KC_EC_PROTO] || e[KC_EC_MODEL])

@@ -94,8 +94,19 @@ if [ -x "$serve" ]; then
 		sagemaker:my-endpoint/AllTraffic --endpoint-url "http://127.0.0.1:$hport/" --region eu-west-1 \
 		--start 1 --max 1 --step-duration 1s --warmup 300ms --latency-limit 1s
 	expect_rc 2 "sagemaker: target without credentials" env -u AWS_ACCESS_KEY_ID \
-		-u AWS_SECRET_ACCESS_KEY "$KNEECAP" streams sagemaker:my-endpoint \
-		--endpoint-url "http://127.0.0.1:$hport"
+		-u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+		AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+		AWS_CONFIG_FILE=/nonexistent "$KNEECAP" streams sagemaker:my-endpoint \
+		--region us-east-1 --endpoint-url "http://127.0.0.1:$hport"
+	# a profile from a shared credentials file (the AWS CLI's layout)
+	printf '[bench]\naws_access_key_id = AKIDFILE\naws_secret_access_key = filesecret\n' >"$TMP/credentials"
+	printf '[profile bench]\nregion = ap-south-1\n' >"$TMP/config"
+	expect_rc 0 "sagemaker: target with --profile from the shared files" env -u AWS_ACCESS_KEY_ID \
+		-u AWS_SECRET_ACCESS_KEY -u AWS_REGION -u AWS_DEFAULT_REGION \
+		AWS_SHARED_CREDENTIALS_FILE="$TMP/credentials" AWS_CONFIG_FILE="$TMP/config" \
+		AWS_EC2_METADATA_DISABLED=true timeout 60 "$KNEECAP" streams sagemaker:my-endpoint \
+		--profile bench --endpoint-url "http://127.0.0.1:$hport" \
+		--start 1 --max 1 --step-duration 1s --warmup 300ms --latency-limit 1s
 	kill "$SRV2_PID" 2>/dev/null; wait "$SRV2_PID" 2>/dev/null
 else
 	fail "no $serve"
