@@ -53,6 +53,7 @@
 #define INNER_HDR_MAX 160        /* inner headers + framing of a chunk */
 #define EXTRA_MAX 16
 #define CLOSE_MAX 1024           /* close message bytes */
+#define CONNECT_BACKOFF_NS (50 * KC_NS_PER_MS)
 #define CONNS_PER_WORKER_MAX 2048
 #define WBUF 32768
 #define REPLY_MSG_MAX (256 * 1024)
@@ -95,6 +96,7 @@ struct conn {
 	nghttp2_session *s;
 	struct worker *w;
 	enum conn_state st;
+	bool st_was_ready;    /* reached C_READY once */
 	bool goaway;
 	bool want_out;
 	int64_t started_ns;
@@ -131,6 +133,7 @@ struct worker {
 	struct counters k;
 	int64_t cpu_ns;      /* this worker's thread CPU during the step */
 	char conn_err[160];  /* why the last connection failed (no secrets) */
+	int64_t connect_after_ns; /* back-off after a failed connection attempt */
 	/* step timing */
 	int64_t t0, t_win, t_end, t_drain;
 	bool draining;
@@ -584,7 +587,7 @@ static int conn_session(struct conn *c)
 static struct conn *conn_open(struct worker *w)
 {
 	struct kc_streams *s = w->s;
-	if (w->nconns >= CONNS_PER_WORKER_MAX)
+	if (w->nconns >= CONNS_PER_WORKER_MAX || kc_clock_ns() < w->connect_after_ns)
 		return NULL;
 	if (!s->addrlen) {
 		count_err(w, KC_EC_CONNECT); /* the name did not resolve */
@@ -640,6 +643,7 @@ static int conn_progress(struct conn *c)
 		}
 		if (!s->ctx) {
 			c->st = C_READY;
+			c->st_was_ready = true;
 			return 0;
 		}
 		c->ssl = SSL_new(s->ctx);
@@ -695,6 +699,7 @@ static int conn_progress(struct conn *c)
 			return -1;
 		}
 		c->st = C_READY;
+		c->st_was_ready = true;
 	}
 	return 0;
 }
@@ -1004,6 +1009,12 @@ static void *worker_main(void *arg)
 			if (c->st == C_READY && conn_flush(c))
 				c->st = C_DEAD;
 			if (c->st == C_DEAD) {
+				/* A connection that never got ready: wait before the
+				 * next attempt rather than hammer a failing server
+				 * every tick.  GOAWAY and lost ready connections
+				 * reconnect at once. */
+				if (c->st_was_ready == false)
+					w->connect_after_ns = now + CONNECT_BACKOFF_NS;
 				conn_free(w, c, true);
 				continue; /* the array was compacted into i */
 			}
@@ -1380,6 +1391,7 @@ static void worker_prepare(struct worker *w, uint32_t want, int64_t t0,
 	w->nconns = 0;
 	w->cpu_ns = 0;
 	w->conn_err[0] = '\0';
+	w->connect_after_ns = 0;
 }
 
 /* The workers' results added up (histograms owned; NULL when out of memory). */
