@@ -121,6 +121,11 @@ struct kc_engine_config {
 	int64_t connect_timeout_ns;      /* 0: 5 s */
 	int64_t request_timeout_ns;      /* whole request; 0: 30 s */
 	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */
+	double gen_lag_p99_ms;           /* generator_bound above this send lag p99;
+					    0: KC_GEN_LAG_P99_MS */
+	bool sagemaker_errors;           /* classify error responses by SageMaker's error
+					    type (400 ThrottlingException is throttling,
+					    424 ModelError a model error) and keep samples */
 	kc_engine_decorate_cb decorate;  /* optional */
 	void *decorate_ud;
 };
@@ -240,7 +245,9 @@ const char *kc_engine_libcurl_version(void);
  * The generator_bound rule, public so reports can quote it: the client fell
  * behind its own schedule when the p99 of send lag (the time from an
  * arrival's intended send to the moment its worker handled it: sent it, or
- * queued it because every connection was busy) exceeds KC_GEN_LAG_P99_MS, or
+ * queued it because every connection was busy) exceeds KC_GEN_LAG_P99_MS
+ * (or the config's gen_lag_p99_ms: on a shared or busy machine a few ms of
+ * scheduling jitter is normal and does not bias a knee), or
  * when the workers' CPU time exceeds KC_GEN_CPU_BUSY of their wall time.
  * Waiting for a busy connection is the server's doing and does not count
  * as lag (it counts in latency); shed requests are reported as such.

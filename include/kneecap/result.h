@@ -28,7 +28,9 @@ struct kc_result_env {
 	int64_t started_wall_ms;     /* run start, ms since the epoch */
 };
 
-/* The layout version written as "schema" (resultdoc.h reads up to its own). */
+/* Written into every result.json as "tool" and "schema" (the layout
+ * version): readers (resultdoc.h) refuse other tools and newer schemas. */
+#define KC_RESULT_TOOL "kneecap"
 #define KC_RESULT_SCHEMA 1
 
 struct kc_result {
@@ -41,6 +43,8 @@ struct kc_result {
 	bool partial;                /* the run was interrupted */
 	json_t *extra;               /* borrowed object whose keys are added at top level
 					(knee, recommendation, ...); may be NULL */
+	json_t *step_extra;          /* borrowed array: element i's keys are added to
+					steps[i] (find's verdicts); may be NULL */
 };
 
 /* Fills host and cores; kneecap_version/libcurl_version/started are the caller's. */

@@ -132,6 +132,7 @@ struct kc_search {
 	char diagnosis[320];
 	int nsteps;
 	int remeasures;
+	int gen_retries;          /* generator-bound re-measures of the current load */
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
 	double saturated_max;     /* highest achieved rate of a saturated step */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];

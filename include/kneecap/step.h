@@ -41,6 +41,15 @@ struct kc_latency {
 };
 
 #define KC_STEP_MAX_CODES 16
+#define KC_STEP_MAX_SAMPLES 8   /* error responses kept per step, at most 2 per class */
+
+/* One error response kept for the reader: what the endpoint said, verbatim-ish. */
+struct kc_error_sample {
+	enum kc_errclass cls;
+	int status;                /* HTTP status */
+	char code[64];             /* error type ("ThrottlingException"), "" when none */
+	char message[256];         /* printable, cut; never a credential */
+};
 
 struct kc_step_result {
 	int index;                 /* 0-based order in the run */
@@ -57,6 +66,8 @@ struct kc_step_result {
 	uint64_t errclass[KC_EC_COUNT];
 	struct { int code; uint64_t count; } codes[KC_STEP_MAX_CODES]; /* HTTP status counts for non-2xx */
 	int ncodes;
+	struct kc_error_sample samples[KC_STEP_MAX_SAMPLES]; /* the first few error bodies */
+	int nsamples;
 
 	struct kc_latency latency; /* from intended send time (coordinated-omission corrected) */
 	struct kc_latency service; /* from actual send time */

@@ -523,9 +523,19 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 		s->saturated_max = fmax(s->saturated_max, r->achieved);
 
 	if (!v->valid) {
+		/* One generator hiccup (a busy machine, a page fault storm) earns
+		 * one more measurement of the same load; a second one ends the
+		 * search, because then the generator really is the bottleneck. */
+		if (v->verdict == KC_VERDICT_GENERATOR_BOUND && s->gen_retries < 1 &&
+		    s->nsteps < s->cfg.max_steps) {
+			s->gen_retries++;
+			st->final = v->verdict;
+			return KC_OK; /* same load again: s->next unchanged */
+		}
 		end_invalid(s, st, r);
 		return KC_OK;
 	}
+	s->gen_retries = 0;
 	if (end_all_errors(s, st, r))
 		return KC_OK;
 

@@ -1,21 +1,826 @@
 /*
- * cmd_find.c - `kneecap find`: Search for the saturation knee and recommend the autoscaling TargetValue.
+ * cmd_find.c - `kneecap find`, the main job: search for the saturation knee
+ * of one endpoint and turn it into an autoscaling TargetValue.
+ *
+ * This file only composes.  The scenario (file plus flags, every flag being
+ * a scenario key) configures the search controller (analysis/search), the
+ * recommender (analysis/recommend), the payload pool, the target and, when
+ * no TARGET is given, the built-in emulator; the engine runs each step the
+ * controller asks for; report/ renders what came out.  SIGINT/SIGTERM stop
+ * the running step within about 100 ms and everything measured so far is
+ * still written, marked partial.
  */
 #include "cli.h"
+#include "cli_price.h"
+#include "kc_config.h"
+#include "runout.h"
+#include "target.h"
 
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kneecap/buf.h"
+#include "kneecap/clock.h"
+#include "kneecap/emulator.h"
+#include "kneecap/engine.h"
+#include "kneecap/jpeg.h"
+#include "kneecap/knee.h"
+#include "kneecap/log.h"
+#include "kneecap/pool.h"
+#include "kneecap/pricing.h"
+#include "kneecap/recommend.h"
+#include "kneecap/result.h"
+#include "kneecap/scenario.h"
+#include "kneecap/search.h"
 
 static const char usage_text[] =
 	"usage: kneecap find [SCENARIO.ini] [TARGET] [options]\n"
 	"\n"
-	"Search for the saturation knee and recommend the autoscaling TargetValue.\n";
+	"Search for the load at which the endpoint stops keeping up (the knee), then\n"
+	"recommend the autoscaling TargetValue (70-80% of the knee per instance).\n"
+	"With no TARGET, kneecap starts its built-in SageMaker emulator on 127.0.0.1\n"
+	"with the scenario's [emulator] profile (default: the ml.g5.xlarge image\n"
+	"tagger, about 50 RPS).  TARGET is http(s)://... or sagemaker:ENDPOINT[/VARIANT].\n"
+	"\n"
+	"Every scenario key is also a flag (--step-duration 10s is [search]\n"
+	"step_duration = 10s); --set SECTION.KEY=VALUE sets any key.  Common ones:\n"
+	"search:     --start R --max R --growth G --precision P --step-duration D\n"
+	"            --warmup D --slo D --slo-percentile p50|p90|p99|p999|mean\n"
+	"            --max-error-rate F --threads N\n"
+	"recommend:  --instances N --instance-type T --factor F --min-capacity N\n"
+	"            --max-capacity N --endpoint-name NAME --variant NAME --price USD/h\n"
+	"payload:    --payload jpeg|none --payload-dir DIR --body FILE --size-kb N\n"
+	"            --variety N (synthetic 1024x1024 JPEGs by default for sagemaker:\n"
+	"            and the emulator; http(s) targets are fetched with GET unless a\n"
+	"            body is given)\n"
+	"target:     --region R --endpoint-url URL --profile P --content-type T\n"
+	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
+	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
+	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
+	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
+	"\n"
+	"exit status: 0 a knee was found, 1 the run completed without a knee\n"
+	"(every step unhealthy, or all requests failed), 2 bad usage or input,\n"
+	"3 the target could not be reached.\n";
+
+/* Keys each scenario section owns (flags map onto the first section that has the key). */
+static const char *const search_keys[] = {
+	"start", "max", "growth", "precision", "max_steps", "max_remeasure",
+	"step_duration", "warmup", "threads", "slo", "slo_percentile",
+	"max_error_rate", "min_achieved_ratio", "max_lag", "arrival", NULL};
+static const char *const recommend_keys[] = {
+	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
+	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
+	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour", NULL};
+static const char *const payload_keys[] = {
+	"source", "dir", "body", "body_content_type", "width", "height", "quality",
+	"subsampling", "progressive", "seed", "detail", "size_kb", "variety", NULL};
+static const char *const target_keys[] = {
+	"url", "region", "endpoint_url", "profile", "content_type", "accept",
+	"target_variant", "target_model", "custom_attributes", "inference_id",
+	"inference_component", "connections", "http", "timeout", "connect_timeout",
+	"insecure", "cacert", "max_inflight", NULL};
+
+static bool in_list(const char *const *list, const char *key)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strcmp(list[i], key))
+			return true;
+	return false;
+}
+
+/* Which section a flag's key belongs to, or NULL. */
+static const char *section_of(const char *key)
+{
+	if (in_list(search_keys, key))
+		return "search";
+	if (in_list(recommend_keys, key))
+		return "recommend";
+	if (in_list(payload_keys, key))
+		return "payload";
+	if (in_list(target_keys, key))
+		return "target";
+	if (kc_emu_profile_has_key(key))
+		return "emulator";
+	return NULL;
+}
+
+struct find_opts {
+	const char *scenario_path;
+	const char *target;
+	const char *out_dir;
+	bool json, quiet;
+	int verbose;
+};
+
+static struct kc_engine *volatile g_engine;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	struct kc_engine *e = g_engine;
+	if (e)
+		kc_engine_stop(e);
+}
+
+/* Short aliases users expect, mapped onto scenario keys. */
+static const struct {
+	const char *flag, *section, *key, *value; /* value NULL: the flag's argument */
+} aliases[] = {
+	{"price", "recommend", "usd_per_hour", NULL},
+	{"payload", "payload", "source", NULL},
+	{"payload-dir", "payload", "dir", NULL},
+	{"body", "payload", "body", NULL},
+};
+
+static bool looks_like_target(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8) ||
+	       !strncmp(s, "sagemaker:", 10);
+}
+
+/*
+ * Parses argv into o and the scenario sc (loaded from the positional file,
+ * then overridden by flags).  Returns -1 to go on, or an exit status.
+ */
+static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scenario **scp)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	/* Positional arguments first, wherever they are, so the file loads before flags apply. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-') {
+			if (cli_is_help(a)) {
+				fputs(usage_text, stdout);
+				return KC_EXIT_OK;
+			}
+			/* Flags that take no value; everything else skips its value. */
+			if (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
+			    !strcmp(a, "-v") || !strcmp(a, "-vv") || !strcmp(a, "--verbose") ||
+			    !strcmp(a, "--insecure") || !strcmp(a, "--progressive") ||
+			    !strcmp(a, "--disable-scale-in") || strchr(a, '='))
+				continue;
+			i++;
+			continue;
+		}
+		if (looks_like_target(a)) {
+			if (o->target) {
+				cli_error("find: two TARGETs ('%s' and '%s')", o->target, a);
+				return KC_EXIT_USAGE;
+			}
+			o->target = a;
+		} else if (!o->scenario_path) {
+			o->scenario_path = a;
+		} else {
+			cli_error("find: unexpected argument '%s' (TARGET is http(s)://... or "
+				  "sagemaker:ENDPOINT[/VARIANT])", a);
+			return KC_EXIT_USAGE;
+		}
+	}
+	int rc = o->scenario_path ? kc_scenario_load(scp, o->scenario_path, &d)
+				  : kc_scenario_new_empty(scp, "command line");
+	if (rc) {
+		cli_diag_error("find", &d);
+		return KC_EXIT_USAGE;
+	}
+	struct kc_scenario *sc = *scp;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			continue;
+		if (!strcmp(a, "--json")) { o->json = true; continue; }
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->quiet = true; continue; }
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->verbose++; continue; }
+		if (!strcmp(a, "-vv")) { o->verbose += 2; continue; }
+		if (strncmp(a, "--", 2) || !a[2]) {
+			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
+			return KC_EXIT_USAGE;
+		}
+		const char *name = a + 2;
+		char flag[64];
+		const char *eq = strchr(name, '=');
+		const char *value = NULL;
+		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+		if (nl >= sizeof(flag)) {
+			cli_error("find: unknown option '%s'", a);
+			return KC_EXIT_USAGE;
+		}
+		memcpy(flag, name, nl);
+		flag[nl] = '\0';
+		bool boolean = !strcmp(flag, "insecure") || !strcmp(flag, "progressive") ||
+			       !strcmp(flag, "disable-scale-in");
+		if (eq)
+			value = eq + 1;
+		else if (boolean)
+			value = "true";
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			cli_error("find: missing value for '%s'", a);
+			return KC_EXIT_USAGE;
+		}
+		if (!strcmp(flag, "out")) {
+			o->out_dir = value;
+			continue;
+		}
+		if (!strcmp(flag, "set")) {
+			/* --set SECTION.KEY=VALUE */
+			const char *dot = strchr(value, '.'), *veq = strchr(value, '=');
+			if (!dot || !veq || dot > veq) {
+				cli_error("find: --set '%s': expected SECTION.KEY=VALUE", value);
+				return KC_EXIT_USAGE;
+			}
+			char sec[32], key[64];
+			size_t sl = (size_t)(dot - value), kl = (size_t)(veq - dot - 1);
+			if (!sl || sl >= sizeof(sec) || !kl || kl >= sizeof(key)) {
+				cli_error("find: --set '%s': expected SECTION.KEY=VALUE", value);
+				return KC_EXIT_USAGE;
+			}
+			memcpy(sec, value, sl);
+			sec[sl] = '\0';
+			memcpy(key, dot + 1, kl);
+			key[kl] = '\0';
+			if (kc_scenario_set(sc, sec, key, veq + 1))
+				return KC_EXIT_USAGE;
+			continue;
+		}
+		const char *section = NULL, *key = NULL;
+		char keybuf[64];
+		for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+			if (!strcmp(flag, aliases[k].flag)) {
+				section = aliases[k].section;
+				key = aliases[k].key;
+			}
+		if (!section) {
+			for (size_t k = 0; k <= nl; k++)
+				keybuf[k] = flag[k] == '-' ? '_' : flag[k];
+			key = keybuf;
+			section = section_of(key);
+		}
+		if (!section) {
+			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
+			return KC_EXIT_USAGE;
+		}
+		if (!strcmp(key, "dir") || !strcmp(key, "body"))
+			kc_scenario_set(sc, "payload", "source", key);
+		if (kc_scenario_set(sc, section, key, value)) {
+			cli_error("find: too many settings");
+			return KC_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+/* Everything the scenario configures. */
+struct find_cfg {
+	struct kc_search_cfg search;
+	struct kc_recommend_cfg rec;
+	struct kc_emu_profile emu;
+	struct cli_target_opts topts;
+	struct kc_jpeg_opts jpeg;
+	const char *payload_source; /* "jpeg", "dir", "body", "none" or NULL (default) */
+	const char *payload_dir, *payload_body, *body_content_type;
+	int64_t connections, max_inflight, timeout_ns, connect_timeout_ns;
+	enum kc_http_version http;
+	enum kc_arrival arrival;
+	bool insecure;
+	const char *cacert;
+};
+
+static int read_config(struct kc_scenario *sc, struct find_opts *o, struct find_cfg *c,
+		       struct kc_diag *d)
+{
+	kc_search_cfg_default(&c->search, KC_MODE_RPS);
+	kc_recommend_cfg_default(&c->rec);
+	kc_emu_profile_defaults(&c->emu);
+	kc_jpeg_opts_default(&c->jpeg);
+	c->http = KC_HTTP_1_1;
+	c->arrival = KC_ARRIVAL_POISSON;
+	int rc = kc_search_cfg_from_scenario(&c->search, sc, d);
+	if (!rc)
+		rc = kc_recommend_cfg_from_scenario(&c->rec, sc, d);
+	if (!rc)
+		rc = kc_emu_profile_from_scenario(sc, &c->emu, d);
+	if (!rc)
+		rc = kc_emu_profile_check(&c->emu, d);
+	if (rc)
+		return rc;
+	const char *target = NULL;
+	cli_target_opts_from_scenario(&c->topts, sc, &target, d);
+	if (!o->target)
+		o->target = target;
+
+	static const char *const sources[] = {"jpeg", "dir", "body", "none", NULL};
+	int src;
+	if ((rc = kc_scenario_get_enum(sc, "payload", "source", sources, &src, d)) == KC_OK)
+		c->payload_source = sources[src];
+	else if (rc != KC_ENOTFOUND)
+		return rc;
+	kc_scenario_get_str(sc, "payload", "dir", &c->payload_dir, d);
+	kc_scenario_get_str(sc, "payload", "body", &c->payload_body, d);
+	kc_scenario_get_str(sc, "payload", "body_content_type", &c->body_content_type, d);
+	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
+		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
+		if (strcmp(e->section, "payload") || !strcmp(e->key, "source") ||
+		    !strcmp(e->key, "dir") || !strcmp(e->key, "body") ||
+		    !strcmp(e->key, "body_content_type"))
+			continue;
+		struct kc_diag jd;
+		kc_diag_clear(&jd);
+		rc = kc_jpeg_opts_set(&c->jpeg, e->key, e->value, &jd);
+		if (rc == KC_ENOTFOUND)
+			continue; /* left unused: reported as an unknown key below */
+		e->used = true;
+		if (rc)
+			return kc_diag_set_at(d, KC_EINVAL, e->line ? kc_scenario_name(sc) : "command line",
+					      e->line, e->key, "%s", jd.msg);
+	}
+	if (c->payload_source && !strcmp(c->payload_source, "dir") && !c->payload_dir)
+		return kc_diag_set(d, KC_EINVAL, "[payload] source = dir needs dir = DIR (--payload-dir)");
+	if (c->payload_source && !strcmp(c->payload_source, "body") && !c->payload_body)
+		return kc_diag_set(d, KC_EINVAL, "[payload] source = body needs body = FILE (--body)");
+
+	/* Engine settings live in [target]. */
+	if ((rc = kc_scenario_get_i64(sc, "target", "connections", 1, 100000, &c->connections, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	if ((rc = kc_scenario_get_i64(sc, "target", "max_inflight", 1, 10000000, &c->max_inflight, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	if ((rc = kc_scenario_get_duration_ns(sc, "target", "timeout", KC_NS_PER_S, KC_NS_PER_MS,
+					      3600 * KC_NS_PER_S, &c->timeout_ns, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	if ((rc = kc_scenario_get_duration_ns(sc, "target", "connect_timeout", KC_NS_PER_S,
+					      KC_NS_PER_MS, 600 * KC_NS_PER_S,
+					      &c->connect_timeout_ns, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	static const char *const https[] = {"1.1", "2", "h2c", NULL};
+	int hv;
+	if ((rc = kc_scenario_get_enum(sc, "target", "http", https, &hv, d)) == KC_OK)
+		c->http = hv == 0 ? KC_HTTP_1_1 : hv == 1 ? KC_HTTP_2 : KC_HTTP_2_PRIOR;
+	else if (rc != KC_ENOTFOUND)
+		return rc;
+	if ((rc = kc_scenario_get_bool(sc, "target", "insecure", &c->insecure, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
+	static const char *const arrivals[] = {"uniform", "poisson", NULL};
+	int av;
+	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)
+		c->arrival = av == 0 ? KC_ARRIVAL_UNIFORM : KC_ARRIVAL_POISSON;
+	else if (rc != KC_ENOTFOUND)
+		return rc;
+
+	/* [traffic] and [plan] belong to `kneecap plan`; a find scenario may carry them. */
+	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
+		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
+		if (!strcmp(e->section, "traffic") || !strcmp(e->section, "plan"))
+			e->used = true;
+	}
+	return kc_scenario_check_unused(sc, d);
+}
+
+/* Builds the payload pool the configuration asks for; *pool stays NULL for GET. */
+static int build_pool(const struct find_cfg *c, bool image_default, struct kc_pool **pool,
+		      struct kc_diag *d)
+{
+	const char *src = c->payload_source;
+	if (!src)
+		src = image_default ? "jpeg" : "none";
+	if (!strcmp(src, "none"))
+		return KC_OK;
+	if (!strcmp(src, "dir"))
+		return kc_pool_load_dir(pool, c->payload_dir, d);
+	if (!strcmp(src, "body"))
+		return kc_pool_load_body(pool, c->payload_body, c->body_content_type, d);
+	return kc_pool_new_jpeg(pool, &c->jpeg, d);
+}
+
+static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
+			   const struct kc_engine *e, const char *target_display,
+			   const struct kc_pool *pool, bool emulated)
+{
+	const struct kc_search_cfg *s = &c->search;
+	json_t *search = json_pack(
+		"{s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:f,s:s,s:s}",
+		"start", s->start, "max", s->max, "growth", s->growth, "precision", s->precision,
+		"max_steps", s->max_steps, "max_remeasure", s->max_remeasure,
+		"step_duration_s", (double)s->step_duration_ns / 1e9,
+		"warmup_s", (double)s->warmup_ns / 1e9,
+		"min_achieved_ratio", s->health.min_achieved_ratio,
+		"max_error_rate", s->health.max_error_rate,
+		"slo_percentile", kc_lat_stat_name(s->health.slo_stat),
+		"arrival", kc_arrival_name(c->arrival));
+	if (search && s->health.slo_set)
+		json_object_set_new(search, "slo_ms", json_real(s->health.slo_ms));
+	json_t *cfg = json_pack(
+		"{s:s,s:s?,s:o,s:s,s:I,s:I,s:s,s:s,s:b,s:{s:s,s:I,s:I,s:i}}",
+		"target", target_display, "scenario", o->scenario_path, "search", search,
+		"instance_type", c->rec.instance_type,
+		"threads", (json_int_t)kc_engine_threads(e),
+		"connections_per_thread", (json_int_t)kc_engine_connections(e),
+		"http", kc_http_version_name(c->http),
+		"latency_from", "intended send time (coordinated-omission corrected); "
+				"service_ms from the actual send",
+		"emulated", emulated,
+		"histogram", "unit", "us", "lowest", (json_int_t)KC_ENGINE_HDR_LOWEST, "highest",
+		(json_int_t)KC_ENGINE_HDR_HIGHEST, "sigfigs", KC_ENGINE_HDR_SIGFIGS);
+	if (!cfg)
+		return NULL;
+	if (s->health.slo_set)
+		json_object_set_new(cfg, "slo_ms", json_real(s->health.slo_ms));
+	if (pool) {
+		struct kc_pool_summary ps;
+		kc_pool_summary(pool, &ps);
+		json_object_set_new(cfg, "payload",
+				    json_pack("{s:I,s:f,s:I,s:I,s:s,s:s}", "count",
+					      (json_int_t)ps.count, "bytes_mean", ps.bytes_mean,
+					      "bytes_min", (json_int_t)ps.bytes_min, "bytes_max",
+					      (json_int_t)ps.bytes_max, "content_type",
+					      ps.content_type, "source", ps.source));
+	}
+	if (emulated) {
+		char desc[256];
+		kc_emu_profile_describe(&c->emu, desc, sizeof(desc));
+		json_object_set_new(cfg, "emulator",
+				    json_pack("{s:s,s:f,s:i,s:i}", "profile", desc, "capacity_rps",
+					      kc_emu_profile_capacity_rps(&c->emu), "instances",
+					      c->emu.instances, "slots", c->emu.slots));
+	}
+	return cfg;
+}
+
+/* The search loop.  Returns the number of steps recorded in steps[]. */
+static int run_search(struct kc_engine *e, struct kc_search *s, const struct find_cfg *c,
+		      struct runout *ro, struct kc_step_result *steps, bool *interrupted,
+		      struct kc_diag *d, int *fail)
+{
+	int n = 0;
+	double offered;
+	while (kc_search_next(s, &offered) == KC_SEARCH_RUN && n < KC_SEARCH_MAX_STEPS) {
+		struct kc_step_spec spec = {
+			.index = n,
+			.mode = KC_STEP_RATE,
+			.rate_rps = offered,
+			.duration_ns = c->search.step_duration_ns,
+			.warmup_ns = c->search.warmup_ns,
+			.arrival = c->arrival,
+			.seed = (uint64_t)n + 1,
+		};
+		struct kc_engine_hooks hooks = {
+			.progress = runout_progress, .interval = runout_interval, .ud = ro};
+		if (kc_engine_run_step(e, &spec, &hooks, &steps[n], d)) {
+			*fail = 1;
+			break;
+		}
+		kc_search_record(s, &steps[n]);
+		n++;
+		if (steps[n - 1].partial || kc_engine_stopped(e)) {
+			steps[n - 1].partial = true;
+			*interrupted = true;
+			break;
+		}
+		if (!ro->quiet) {
+			runout_progress_end(ro);
+			const struct kc_search_step *ss = kc_search_step(s, kc_search_nsteps(s) - 1);
+			const struct kc_step_result *r = &steps[n - 1];
+			fprintf(stderr, "kneecap: step %d: %.1f rps offered, %.1f achieved, p99 %.1f ms, "
+					"%llu errors -> %s\n",
+				n, r->offered, r->achieved, r->latency.p99,
+				(unsigned long long)r->errors,
+				ss ? kc_verdict_name(ss->v.verdict) : "?");
+		}
+	}
+	return n;
+}
+
+/* Per-step verdicts, merged into steps[] as `stable`, `verdict` and `attempt`. */
+static json_t *verdicts_json(const struct kc_search *s, int nsteps)
+{
+	json_t *verdicts = json_array();
+	for (int i = 0; verdicts && i < kc_search_nsteps(s) && i < nsteps; i++) {
+		const struct kc_search_step *ss = kc_search_step(s, i);
+		json_array_append_new(verdicts, json_pack(
+			"{s:b,s:o,s:i}", "stable", ss->v.verdict == KC_VERDICT_HEALTHY,
+			"verdict", kc_verdict_to_json(&ss->v), "attempt", ss->attempt));
+	}
+	return verdicts;
+}
+
+/* result.json `cost`: the price and its source (never invented), cost per million at the target. */
+static json_t *cost_json(const struct kc_recommend_cfg *rc, const struct kc_recommendation *rec)
+{
+	const char *pp = cli_price_path(NULL);
+	struct kc_pricing *pr = NULL;
+	if (pp && kc_pricing_load(&pr, pp, NULL) != KC_OK)
+		pr = NULL;
+	double usd = 0;
+	enum kc_price_source psrc = kc_pricing_price(pr, rc->instance_type, rc->usd_per_hour, &usd);
+	kc_pricing_free(pr);
+	json_t *cost = json_pack("{s:s}", "price_source", kc_price_source_name(psrc));
+	if (cost && psrc != KC_PRICE_UNKNOWN) {
+		double per_m = 0;
+		json_object_set_new(cost, "usd_per_hour", json_real(usd));
+		if (kc_pricing_cost_per_million(usd, rec->target_load, rec->target_load, &per_m,
+						NULL) == KC_OK)
+			json_object_set_new(cost, "usd_per_million_at_target", json_real(per_m));
+	}
+	return cost;
+}
+
+/* The table, the explanation and where the files went. */
+static void print_answer(FILE *f, const struct find_opts *o, const struct kc_recommend_cfg *rc,
+			 const struct kc_step_result *steps, int nsteps, const struct kc_knee *knee,
+			 const struct kc_knee_check *chk, const struct kc_recommendation *rec,
+			 int64_t took_ns)
+{
+	fputc('\n', f);
+	runout_print_table(f, steps, (size_t)nsteps, "offered");
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 20);
+	if (kc_recommend_explain(rc, knee, chk, rec, &b) == 0)
+		fprintf(f, "\n%s", b.data ? b.data : "");
+	kc_buf_fini(&b);
+	fprintf(f, "search: %d steps, %.0f s of load%s%s%s\n", nsteps, (double)took_ns / 1e9,
+		o->out_dir ? "; wrote " : "", o->out_dir ? o->out_dir : "",
+		o->out_dir ? "/{result.json,steps.csv,latency.hlog,scaling-policy.json,apply.sh}" : "");
+}
+
+static int write_all(const struct find_opts *o, struct runout *ro, const struct kc_result *res,
+		     const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
+		     bool have_rec)
+{
+	int status = 0;
+	struct kc_buf b;
+	kc_buf_init(&b, (size_t)64 << 20);
+	if (kc_result_json_text(res, &b) != 0) {
+		cli_error("find: cannot render result.json");
+		kc_buf_fini(&b);
+		return -1;
+	}
+	if (o->out_dir && runout_write(ro, "result.json", b.data, b.len, false))
+		status = -1;
+	if (o->json)
+		fwrite(b.data, 1, b.len, stdout);
+	kc_buf_reset(&b);
+	if (o->out_dir) {
+		if (kc_result_csv_text(res, &b) || runout_write(ro, "steps.csv", b.data, b.len, false))
+			status = -1;
+		if (have_rec) {
+			struct kc_diag d;
+			kc_diag_clear(&d);
+			kc_buf_reset(&b);
+			if (kc_recommend_policy_text(rc_cfg, rec, &b) ||
+			    runout_write(ro, "scaling-policy.json", b.data, b.len, false))
+				status = -1;
+			kc_buf_reset(&b);
+			if (kc_recommend_apply_sh(rc_cfg, rec, &b, &d)) {
+				cli_diag_error("find: apply.sh", &d);
+				status = -1;
+			} else if (runout_write(ro, "apply.sh", b.data, b.len, true)) {
+				status = -1;
+			}
+		}
+	}
+	kc_buf_fini(&b);
+	return status;
+}
 
 int kc_cmd_find(int argc, char **argv)
 {
-	if (argc > 1 && cli_is_help(argv[1])) {
-		fputs(usage_text, stdout);
-		return KC_EXIT_OK;
+	struct find_opts o = {0};
+	struct kc_scenario *sc = NULL;
+	int status = parse_args(argc, argv, &o, &sc);
+	if (status >= 0) {
+		kc_scenario_free(sc);
+		return status;
 	}
-	cli_error("find: this command is not in this build yet");
-	return KC_EXIT_USAGE;
+	cli_log_init(o.verbose, o.quiet);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct find_cfg c;
+	memset(&c, 0, sizeof(c));
+	struct kc_pool *pool = NULL;
+	struct kc_emu *emu = NULL;
+	struct kc_engine *e = NULL;
+	struct cli_target t;
+	memset(&t, 0, sizeof(t));
+	struct kc_step_result *steps = NULL;
+	json_t *config = NULL, *extra = NULL, *verdicts = NULL;
+	int nsteps = 0;
+
+	if (read_config(sc, &o, &c, &d)) {
+		cli_diag_error("find", &d);
+		status = KC_EXIT_USAGE;
+		goto out;
+	}
+	if (o.out_dir && runout_make_dir("find", o.out_dir)) {
+		status = KC_EXIT_USAGE;
+		goto out;
+	}
+	bool emulated = !o.target;
+	bool image_default = emulated || kc_sagemaker_is_target(o.target);
+	if (build_pool(&c, image_default, &pool, &d)) {
+		cli_diag_error("find: payload", &d);
+		status = KC_EXIT_USAGE;
+		goto out;
+	}
+
+	char url[1100];
+	if (emulated) {
+		if (kc_emu_start(&c.emu, "127.0.0.1:0", &emu, &d)) {
+			cli_diag_error("find: emulator", &d);
+			status = KC_EXIT_USAGE;
+			goto out;
+		}
+		const char *name = c.emu.endpoint_name[0] ? c.emu.endpoint_name
+			: c.rec.endpoint_name[0] ? c.rec.endpoint_name : "kneecap-emulator";
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/endpoints/%s/invocations",
+			 kc_emu_port(emu), name);
+		if (!o.quiet) {
+			char desc[256];
+			kc_emu_profile_describe(&c.emu, desc, sizeof(desc));
+			fprintf(stderr, "kneecap: no TARGET: emulator on %s (%s)\n", url, desc);
+		}
+	} else {
+		snprintf(url, sizeof(url), "%s", o.target);
+	}
+
+	uint32_t threads = c.search.threads > 0 ? (uint32_t)c.search.threads : 0;
+	if (!threads) {
+		long np = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = np > 0 ? (uint32_t)np : 1;
+	}
+	if (cli_target_open(&t, url, &c.topts, threads, &d)) {
+		cli_diag_error("find", &d);
+		status = KC_EXIT_USAGE;
+		goto out;
+	}
+	size_t nbodies = 0;
+	struct kc_body *bodies = NULL;
+	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {
+		cli_error("find: out of memory");
+		status = KC_EXIT_USAGE;
+		goto out;
+	}
+	uint32_t conns = 0;
+	if (c.connections) {
+		if ((uint64_t)c.connections < threads)
+			threads = (uint32_t)c.connections;
+		conns = (uint32_t)((c.connections + threads - 1) / threads);
+	}
+	struct kc_engine_config ec = {
+		.headers = t.headers,
+		.nheaders = (size_t)t.nheaders,
+		.bodies = bodies,
+		.nbodies = nbodies,
+		.threads = threads,
+		.connections = conns,
+		.http = c.http,
+		.insecure = c.insecure,
+		.cacert = c.cacert,
+		.connect_timeout_ns = c.connect_timeout_ns,
+		.request_timeout_ns = c.timeout_ns,
+		.max_inflight = (uint32_t)c.max_inflight,
+		.gen_lag_p99_ms = c.search.health.max_lag_ms,
+	};
+	cli_target_apply(&t, &ec);
+	if (kc_engine_new(&e, &ec, &d)) {
+		cli_diag_error("find", &d);
+		status = KC_EXIT_USAGE;
+		free(bodies);
+		goto out;
+	}
+	int probe_status = 0;
+	int prc = kc_engine_probe(e, &probe_status, &d);
+	if (prc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
+		cli_diag_error("find", &d);
+		status = prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
+				 ? KC_EXIT_UNREACHABLE
+				 : KC_EXIT_USAGE;
+		free(bodies);
+		goto out;
+	}
+	if (probe_status >= 400)
+		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
+
+	struct kc_search s;
+	if (kc_search_init(&s, &c.search, &d)) {
+		cli_diag_error("find", &d);
+		status = KC_EXIT_USAGE;
+		free(bodies);
+		goto out;
+	}
+	steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*steps));
+	struct runout ro;
+	runout_init(&ro, "find", o.out_dir, o.quiet);
+	struct kc_result_env env;
+	memset(&env, 0, sizeof(env));
+	kc_result_env_detect(&env);
+	env.kneecap_version = KC_VERSION;
+	env.libcurl_version = kc_engine_libcurl_version();
+	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
+	if (!steps || (o.out_dir && runout_open_hlog(&ro, env.started_wall_ms))) {
+		status = KC_EXIT_USAGE;
+		free(bodies);
+		goto out;
+	}
+
+	g_engine = e;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int64_t t0 = kc_clock_ns();
+	bool interrupted = false;
+	int fail = 0;
+	nsteps = run_search(e, &s, &c, &ro, steps, &interrupted, &d, &fail);
+	int64_t took_ns = kc_clock_ns() - t0;
+	runout_progress_end(&ro);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	g_engine = NULL;
+	if (fail)
+		cli_diag_error("find", &d);
+	if (interrupted && !o.quiet)
+		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+	if (t.sagemaker)
+		runout_sagemaker_hints("find", steps, (size_t)nsteps);
+	if (o.out_dir && runout_close_hlog(&ro))
+		status = KC_EXIT_USAGE;
+
+	struct kc_knee knee;
+	kc_search_result(&s, &knee);
+	struct kc_knee_check chk;
+	kc_knee_check(steps, (size_t)nsteps, knee.knee_step, &chk);
+	struct kc_recommendation rec;
+	bool have_rec = false;
+	if (knee.found) {
+		double lat = knee.knee_step >= 0 ? steps[knee.knee_step].service.mean : 0;
+		have_rec = kc_recommend_compute(&c.rec, &knee, lat, &rec, &d) == KC_OK;
+	}
+
+	verdicts = verdicts_json(&s, nsteps);
+	extra = json_object();
+	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, c.rec.instances));
+	if (have_rec)
+		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&c.rec, &rec));
+	json_object_set_new(extra, "search",
+			    json_pack("{s:s,s:i,s:f,s:s}", "end", kc_search_end_name(knee.end),
+				      "steps", nsteps, "took_s", (double)took_ns / 1e9,
+				      "diagnosis", knee.diagnosis));
+	if (t.sagemaker)
+		json_object_set_new(extra, "credentials", json_string(t.creds_desc));
+	if (have_rec && c.rec.instance_type[0])
+		json_object_set_new(extra, "cost", cost_json(&c.rec, &rec));
+	config = config_json(&o, &c, e, t.display, pool, emulated);
+	struct kc_result res = {
+		.mode = "rps", .target = t.display, .config = config, .env = env,
+		.steps = steps, .nsteps = (size_t)nsteps, .partial = interrupted,
+		.extra = extra, .step_extra = verdicts,
+	};
+	if (write_all(&o, &ro, &res, &c.rec, &rec, have_rec))
+		status = KC_EXIT_USAGE;
+
+	/* The human answer, on stdout unless --json took it. */
+	if (!o.quiet || !o.json)
+		print_answer(o.json ? stderr : stdout, &o, &c.rec, steps, nsteps, &knee, &chk,
+			     have_rec ? &rec : NULL, took_ns);
+	if (status < 0) {
+		if (runout_all_connect_errors(steps, (size_t)nsteps))
+			status = KC_EXIT_UNREACHABLE;
+		else if (fail || !knee.found)
+			status = KC_EXIT_THRESHOLD;
+		else
+			status = KC_EXIT_OK;
+	}
+	free(bodies);
+out:
+	for (int i = 0; steps && i < nsteps; i++)
+		kc_step_result_fini(&steps[i]);
+	free(steps);
+	json_decref(config);
+	json_decref(extra);
+	json_decref(verdicts);
+	kc_engine_free(e);
+	cli_target_close(&t);
+	kc_emu_stop(emu);
+	kc_pool_free(pool);
+	kc_scenario_free(sc);
+	return status;
 }

@@ -9,6 +9,8 @@
  * is still written, marked "partial".
  */
 #include "cli.h"
+#include "runout.h"
+#include "target.h"
 #include "kc_config.h"
 
 #include <errno.h>
@@ -25,12 +27,9 @@
 #include "kneecap/clock.h"
 #include "kneecap/engine.h"
 #include "kneecap/hdr.h"
-#include "kneecap/hlog.h"
 #include "kneecap/log.h"
-#include "kneecap/creds.h"
 #include "kneecap/parse.h"
 #include "kneecap/sagemaker.h"
-#include "kneecap/sigv4.h"
 #include "kneecap/jpeg.h"
 #include "kneecap/pool.h"
 #include "kneecap/result.h"
@@ -422,73 +421,6 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	return -1;
 }
 
-/* ---- progress and the interval log ---- */
-
-struct run_ctx {
-	const struct run_opts *o;
-	bool tty;
-	size_t nsteps;
-	int64_t last_plain_ns;
-	bool line_open;
-	FILE *hlog_fp;
-	struct kc_hlog_writer hlog;
-	bool hlog_ok;
-	int hlog_err;
-};
-
-static void on_progress(void *ud, const struct kc_progress *p)
-{
-	struct run_ctx *c = ud;
-	if (c->o->quiet)
-		return;
-	/* This step's remainder plus every later step's warm-up and window. */
-	int64_t left_ns = p->total_ns - p->elapsed_ns;
-	if (left_ns < 0)
-		left_ns = 0;
-	left_ns += (int64_t)(c->nsteps - (size_t)p->step_index - 1) * p->total_ns;
-	char eta[32];
-	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
-	char line[256];
-	snprintf(line, sizeof(line),
-		 "step %d/%zu%s  offered %.0f  achieved %.0f/s  p50 %.2f ms  p99 %.2f ms  "
-		 "in-flight %llu  errors %llu  left %s",
-		 p->step_index + 1, c->nsteps, p->warming_up ? " (warm-up)" : "", p->offered,
-		 p->achieved_rps, p->p50_ms, p->p99_ms, (unsigned long long)p->inflight,
-		 (unsigned long long)p->errors, eta);
-	if (c->tty) {
-		fprintf(stderr, "\r\033[K%s", line);
-		c->line_open = true;
-	} else {
-		/* Plain lines every 5 s keep CI logs readable. */
-		int64_t now = kc_clock_ns();
-		if (now - c->last_plain_ns < 5 * KC_NS_PER_S)
-			return;
-		c->last_plain_ns = now;
-		fprintf(stderr, "kneecap: %s\n", line);
-	}
-	fflush(stderr);
-}
-
-static void on_interval(void *ud, int step_index, const struct kc_hdr *h)
-{
-	struct run_ctx *c = ud;
-	(void)step_index;
-	if (!c->hlog_ok || c->hlog_err)
-		return;
-	/* Seconds that completed nothing (warm-up, a stalled server) add nothing. */
-	if (kc_hdr_total_count(h) == 0)
-		return;
-	c->hlog_err = kc_hlog_write_interval(&c->hlog, h);
-}
-
-static void progress_end(struct run_ctx *c)
-{
-	if (c->line_open) {
-		fputc('\n', stderr);
-		c->line_open = false;
-	}
-}
-
 /* ---- outputs ---- */
 
 static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
@@ -552,43 +484,6 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 	return cfg;
 }
 
-static void print_table(FILE *f, const struct kc_step_result *s, size_t n)
-{
-	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s\n", "step", "offered",
-		"achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99", "errors",
-		"inflight", "lag p99");
-	for (size_t i = 0; i < n; i++) {
-		const struct kc_step_result *r = &s[i];
-		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8u %8.2f%s%s\n",
-			r->index + 1, r->offered, r->achieved, r->latency.p50, r->latency.p90,
-			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
-			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
-			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
-		if (r->errors) {
-			fprintf(f, "     errors:");
-			for (int k = 0; k < KC_EC_COUNT; k++)
-				if (r->errclass[k])
-					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
-						(unsigned long long)r->errclass[k]);
-			for (int k = 0; k < r->ncodes; k++)
-				fprintf(f, " http%d=%llu", r->codes[k].code,
-					(unsigned long long)r->codes[k].count);
-			fputc('\n', f);
-		}
-	}
-}
-
-static int make_out_dir(const char *dir)
-{
-	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-		struct stat st;
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
-	}
-	cli_error("run: --out '%s': cannot create the directory (%s)", dir, strerror(errno));
-	return -1;
-}
-
 static int write_outputs(const struct run_opts *o, const struct kc_result *res)
 {
 	struct kc_diag d;
@@ -616,56 +511,13 @@ static int write_outputs(const struct run_opts *o, const struct kc_result *res)
 			status = -1;
 		kc_buf_fini(&b);
 	} else {
-		print_table(stdout, res->steps, res->nsteps);
+		runout_print_table(stdout, res->steps, res->nsteps, "offered");
 	}
 	fflush(stdout);
 	return status;
 }
 
-static int open_hlog(struct run_ctx *c, int64_t start_ms)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/latency.hlog", c->o->out_dir);
-	c->hlog_fp = fopen(path, "w");
-	if (!c->hlog_fp) {
-		cli_error("run: %s: cannot write (%s)", path, strerror(errno));
-		return -1;
-	}
-	/* Values are microseconds; the max column in milliseconds. */
-	if (kc_hlog_writer_init(&c->hlog, NULL, c->hlog_fp, 1000.0) ||
-	    kc_hlog_write_header(&c->hlog, start_ms, start_ms)) {
-		cli_error("run: %s: cannot write the header", path);
-		fclose(c->hlog_fp);
-		c->hlog_fp = NULL;
-		return -1;
-	}
-	c->hlog_ok = true;
-	return 0;
-}
-
-static int close_hlog(struct run_ctx *c)
-{
-	int rc = 0;
-	if (c->hlog_ok)
-		kc_hlog_writer_fini(&c->hlog);
-	if (c->hlog_fp && fclose(c->hlog_fp) != 0)
-		rc = -1;
-	if (c->hlog_err)
-		rc = -1;
-	if (rc)
-		cli_error("run: %s/latency.hlog: write failed", c->o->out_dir);
-	return rc;
-}
-
 /* ---- the command ---- */
-
-static int reachable_anywhere(const struct kc_step_result *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i].completed > 0 || s[i].errclass[KC_EC_CONNECT] < s[i].errors)
-			return 1;
-	return 0;
-}
 
 /*
  * Builds the payload pool a body option asks for (none: *pool stays NULL)
@@ -699,141 +551,10 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 		cli_diag_error(prefix, &d);
 		return KC_EXIT_USAGE;
 	}
-	size_t n = kc_pool_count(*pool);
-	*bodies = calloc(n, sizeof(**bodies));
-	if (!*bodies) {
+	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
 		cli_error("run: out of memory");
 		return KC_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct kc_payload *p = kc_pool_get(*pool, i);
-		(*bodies)[i] = (struct kc_body){.data = p->bytes, .len = p->len_bytes,
-						.content_type = p->content_type,
-						.sha256_hex = p->sha256_hex};
-	}
-	*nbodies = n;
-	return -1;
-}
-
-/* ---- sagemaker: targets ---- */
-
-/*
- * What a sagemaker: TARGET needs beyond a URL: the resolved region and
- * credentials, the InvokeEndpoint URL and headers, and one SigV4 signer per
- * worker (a signer caches its signing key, so each thread has its own).
- * The credentials never leave this struct: not logged, not in result.json.
- */
-struct sm_ctx {
-	struct kc_sm_target target;
-	struct kc_sm_url url;
-	struct kc_sm_headers hdrs;
-	char region[64];
-	struct kc_creds creds;
-	struct kc_sigv4_signer **signers;
-	uint32_t nsigners;
-	char lines[KC_SM_MAX_HEADERS][48 + KC_SM_HEADER_VALUE_MAX + 3];
-	const char *headers[MAX_HEADERS];
-	size_t nheaders;
-};
-
-static void sm_fini(struct sm_ctx *sm)
-{
-	for (uint32_t i = 0; sm->signers && i < sm->nsigners; i++)
-		kc_sigv4_signer_free(sm->signers[i]);
-	free(sm->signers);
-	kc_creds_fini(&sm->creds);
-}
-
-/*
- * Signs one request into the slot's buffer (kc_sigv4_sign writes its lines
- * there and points at them): no allocation, no copy.  Content-Type is the
- * body's, as the engine sends it; the payload hash is the one the pool
- * computed once per body.
- */
-static int sm_decorate(void *ud, const struct kc_request_info *req, struct kc_decor_out *out)
-{
-	const struct sm_ctx *sm = ud;
-	if (req->worker >= sm->nsigners || !req->body || !req->body->sha256_hex)
-		return KC_EINVAL;
-	struct kc_sigv4_header h[KC_SM_MAX_HEADERS + 2];
-	size_t n = 0;
-	const char *ct = req->body->content_type ? req->body->content_type : "application/octet-stream";
-	h[n++] = (struct kc_sigv4_header){"host", 4, sm->url.host_header, strlen(sm->url.host_header)};
-	h[n++] = (struct kc_sigv4_header){"content-type", 12, ct, strlen(ct)};
-	for (int i = 0; i < sm->hdrs.n; i++)
-		if (strcmp(sm->hdrs.h[i].name, "content-type") != 0)
-			h[n++] = (struct kc_sigv4_header){sm->hdrs.h[i].name, strlen(sm->hdrs.h[i].name),
-							  sm->hdrs.h[i].value,
-							  strlen(sm->hdrs.h[i].value)};
-	struct kc_sigv4_request r = {
-		.method = "POST", .path = sm->url.path, .headers = h, .n_headers = n,
-		.payload_hash = req->body->sha256_hex, .time_s = req->send_wall_ns / KC_NS_PER_S,
-	};
-	struct kc_sigv4_signed sig;
-	int rc = kc_sigv4_sign(sm->signers[req->worker], &r, out->buf, sizeof(out->buf), &sig, NULL);
-	if (rc)
-		return rc;
-	out->n = 0;
-	out->line[out->n++] = sig.date;
-	if (sig.token)
-		out->line[out->n++] = sig.token;
-	if (sig.content_sha256)
-		out->line[out->n++] = sig.content_sha256;
-	out->line[out->n++] = sig.authorization;
-	return 0;
-}
-
-/* Resolves everything a sagemaker: TARGET needs. Returns -1 or an exit status. */
-static int sm_setup(struct sm_ctx *sm, const struct run_opts *o, uint32_t threads)
-{
-	struct kc_diag d;
-	kc_diag_clear(&d);
-	struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
-	struct kc_sm_opts so = {.target_variant = NULL};
-	if (kc_sagemaker_parse_target(o->target, &sm->target, &d) ||
-	    kc_creds_region(&co, sm->region, sizeof(sm->region), NULL, &d) ||
-	    kc_sagemaker_build_url(KC_SM_INVOKE, sm->region, sm->target.endpoint, o->endpoint_url,
-				   &sm->url, &d)) {
-		cli_diag_error("run", &d);
-		return KC_EXIT_USAGE;
-	}
-	so.target_variant = sm->target.variant[0] ? sm->target.variant : NULL;
-	if (kc_sagemaker_build_headers(KC_SM_INVOKE, &so, &sm->hdrs, &d)) {
-		cli_diag_error("run", &d);
-		return KC_EXIT_USAGE;
-	}
-	if (kc_creds_resolve(&co, &sm->creds, &d)) {
-		cli_diag_error("run: AWS credentials", &d);
-		return KC_EXIT_USAGE;
-	}
-	sm->signers = calloc(threads, sizeof(*sm->signers));
-	if (!sm->signers) {
-		cli_error("run: out of memory");
-		return KC_EXIT_USAGE;
-	}
-	struct kc_sigv4_config sc = {
-		.access_key_id = sm->creds.access_key_id,
-		.secret_access_key = sm->creds.secret_access_key,
-		.session_token = sm->creds.session_token,
-		.region = sm->region, .service = KC_SM_SIGNING_NAME,
-	};
-	for (; sm->nsigners < threads; sm->nsigners++)
-		if (kc_sigv4_signer_new(&sm->signers[sm->nsigners], &sc, &d)) {
-			cli_diag_error("run: SigV4", &d);
-			return KC_EXIT_USAGE;
-		}
-	/* The user's -H lines, then the operation's headers (Content-Type is the body's). */
-	for (size_t i = 0; i < o->nheaders && sm->nheaders < MAX_HEADERS; i++)
-		sm->headers[sm->nheaders++] = o->headers[i];
-	for (int i = 0; i < sm->hdrs.n && sm->nheaders < MAX_HEADERS; i++) {
-		if (!strcmp(sm->hdrs.h[i].name, "content-type"))
-			continue;
-		snprintf(sm->lines[i], sizeof(sm->lines[i]), "%s: %s", sm->hdrs.h[i].name,
-			 sm->hdrs.h[i].value);
-		sm->headers[sm->nheaders++] = sm->lines[i];
-	}
-	kc_log(KC_LOG_INFO, "sagemaker: %s in %s, credentials from %s", sm->target.endpoint,
-	       sm->region, kc_creds_source_name(sm->creds.source));
 	return -1;
 }
 
@@ -843,7 +564,7 @@ static int sm_setup(struct sm_ctx *sm, const struct run_opts *o, uint32_t thread
  * per outstanding request.  Returns -1 with *out set, or an exit status.
  */
 static int make_engine(const struct run_opts *o, const struct kc_body *bodies, size_t nbodies,
-		       struct sm_ctx *sm, struct kc_engine **out)
+		       struct cli_target *t, struct kc_engine **out)
 {
 	uint32_t threads = (uint32_t)o->threads;
 	if (!threads) {
@@ -857,24 +578,32 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 			threads = (uint32_t)total; /* at least one connection per thread */
 		conns = (uint32_t)((total + threads - 1) / threads);
 	}
-	if (sm) {
-		int st = sm_setup(sm, o, threads);
-		if (st >= 0)
-			return st;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
+				     .endpoint_url = o->endpoint_url};
+	if (cli_target_open(t, o->target, &to, threads, &d)) {
+		cli_diag_error("run", &d);
+		return KC_EXIT_USAGE;
 	}
+	/* The user's -H lines, then the target's own (SageMaker's headers). */
+	const char *headers[MAX_HEADERS];
+	size_t nheaders = 0;
+	for (size_t i = 0; i < o->nheaders && nheaders < MAX_HEADERS; i++)
+		headers[nheaders++] = o->headers[i];
+	for (int i = 0; i < t->nheaders && nheaders < MAX_HEADERS; i++)
+		headers[nheaders++] = t->headers[i];
 	struct kc_engine_config cfg = {
-		.url = sm ? sm->url.url : o->target, .method = sm ? "POST" : o->method,
-		.headers = sm ? sm->headers : o->headers, .nheaders = sm ? sm->nheaders : o->nheaders,
+		.method = t->sagemaker ? "POST" : o->method,
+		.headers = headers, .nheaders = nheaders,
 		.bodies = bodies, .nbodies = nbodies,
-		.decorate = sm ? sm_decorate : NULL, .decorate_ud = sm,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
 		.max_inflight = (uint32_t)o->max_inflight,
 	};
-	struct kc_diag d;
-	kc_diag_clear(&d);
+	cli_target_apply(t, &cfg);
 	struct kc_engine *e = NULL;
 	if (kc_engine_new(&e, &cfg, &d)) {
 		cli_diag_error("run", &d);
@@ -907,7 +636,7 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
  * Runs the steps with SIGINT/SIGTERM wired to kc_engine_stop.  Sets *done
  * (steps with results) and *interrupted.  Returns -1 or an exit status.
  */
-static int run_steps(struct kc_engine *e, const struct run_opts *o, struct run_ctx *ctx,
+static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
 		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *interrupted)
 {
 	struct sigaction sa, old_int, old_term;
@@ -917,7 +646,8 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct run_c
 	g_engine = e;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	struct kc_engine_hooks hooks = {.progress = on_progress, .interval = on_interval, .ud = ctx};
+	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
+					.ud = ctx};
 	int status = -1;
 	for (size_t i = 0; i < nsteps; i++) {
 		struct kc_step_spec spec = {
@@ -936,7 +666,7 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct run_c
 		struct kc_diag d;
 		kc_diag_clear(&d);
 		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
-			progress_end(ctx);
+			runout_progress_end(ctx);
 			cli_diag_error("run", &d);
 			status = KC_EXIT_USAGE;
 			break;
@@ -948,7 +678,7 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct run_c
 			break;
 		}
 	}
-	progress_end(ctx);
+	runout_progress_end(ctx);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	g_engine = NULL;
@@ -963,19 +693,16 @@ int kc_cmd_run(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	cli_log_init(o.verbose, o.quiet);
-	if (o.out_dir && make_out_dir(o.out_dir))
+	if (o.out_dir && runout_make_dir("run", o.out_dir))
 		return KC_EXIT_USAGE;
 	struct kc_pool *pool = NULL;
 	struct kc_body *bodies = NULL;
 	size_t nbodies = 0;
 	struct kc_engine *e = NULL;
-	struct sm_ctx *sm = NULL;
-	if (kc_sagemaker_is_target(o.target) && !(sm = calloc(1, sizeof(*sm)))) {
-		cli_error("run: out of memory");
-		return KC_EXIT_USAGE;
-	}
+	struct cli_target t;
+	memset(&t, 0, sizeof(t));
 	if ((status = load_payload(&o, &pool, &bodies, &nbodies)) >= 0 ||
-	    (status = make_engine(&o, bodies, nbodies, sm, &e)) >= 0)
+	    (status = make_engine(&o, bodies, nbodies, &t, &e)) >= 0)
 		goto out_body;
 
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
@@ -985,14 +712,15 @@ int kc_cmd_run(int argc, char **argv)
 		status = KC_EXIT_USAGE;
 		goto out_engine;
 	}
-	struct run_ctx ctx = {.o = &o, .tty = isatty(STDERR_FILENO), .nsteps = nsteps};
+	struct runout ctx;
+	runout_init(&ctx, "run", o.out_dir, o.quiet);
 	struct kc_result_env env;
 	memset(&env, 0, sizeof(env));
 	kc_result_env_detect(&env);
 	env.kneecap_version = KC_VERSION;
 	env.libcurl_version = kc_engine_libcurl_version();
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-	if (o.out_dir && open_hlog(&ctx, env.started_wall_ms)) {
+	if (o.out_dir && runout_open_hlog(&ctx, env.started_wall_ms)) {
 		status = KC_EXIT_USAGE;
 		goto out_steps;
 	}
@@ -1001,7 +729,9 @@ int kc_cmd_run(int argc, char **argv)
 	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &interrupted);
 	if (interrupted && !o.quiet)
 		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
-	if (ctx.hlog_fp && close_hlog(&ctx) && status < 0)
+	if (t.sagemaker)
+		runout_sagemaker_hints("run", steps, done);
+	if (ctx.hlog_fp && runout_close_hlog(&ctx) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_t *config = config_json(&o, e, pool);
 	struct kc_result res = {
@@ -1011,7 +741,7 @@ int kc_cmd_run(int argc, char **argv)
 	if (done > 0 && write_outputs(&o, &res) && status < 0)
 		status = KC_EXIT_USAGE;
 	json_decref(config);
-	if (status < 0 && done > 0 && !interrupted && !reachable_anywhere(steps, done)) {
+	if (status < 0 && done > 0 && !interrupted && runout_all_connect_errors(steps, done)) {
 		cli_error("run: no request reached the target (all connect errors)");
 		status = KC_EXIT_UNREACHABLE;
 	}
@@ -1024,10 +754,7 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
-	if (sm) {
-		sm_fini(sm);
-		free(sm);
-	}
+	cli_target_close(&t);
 	free(bodies);
 	kc_pool_free(pool);
 	return status;

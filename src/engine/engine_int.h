@@ -33,6 +33,12 @@ struct slot {
 	int nbase;            /* nodes[0..nbase-1]: Expect + user headers */
 	struct kc_decor_out decor;
 	char errbuf[CURL_ERROR_SIZE];
+	/* Error responses (sagemaker_errors): the X-Amzn-ErrorType value and the
+	 * first bytes of the body, in fixed buffers reset for every request. */
+	char errtype[128];
+	size_t errtype_len;
+	unsigned char ebody[2048];
+	size_t ebody_len;
 };
 
 /* A request that is due but waits for a free slot. */
@@ -50,6 +56,9 @@ struct wcounts {
 	uint64_t codes_other;  /* non-2xx responses whose code did not fit codes[] */
 	/* The first transport error of each class, for one log line per step. */
 	char first_err[KC_EC_COUNT][CURL_ERROR_SIZE];
+	/* The first error responses, at most 2 per class (sagemaker_errors). */
+	struct kc_error_sample samples[KC_STEP_MAX_SAMPLES];
+	int nsamples;
 };
 
 struct worker {

@@ -645,6 +645,13 @@ static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
 			r->codes[j].count += w->c.codes[k].count;
 		}
 		codes_other += w->c.codes_other;
+		for (int k = 0; k < w->c.nsamples && r->nsamples < KC_STEP_MAX_SAMPLES; k++) {
+			int same = 0;
+			for (int j = 0; j < r->nsamples; j++)
+				same += r->samples[j].cls == w->c.samples[k].cls;
+			if (same < 2)
+				r->samples[r->nsamples++] = w->c.samples[k];
+		}
 		kc_hdr_add(ttfb, w->ttfb);
 		kc_hdr_add(lag, w->lag);
 		*cpu_ns += w->cpu_ns;
@@ -788,7 +795,8 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	}
 	int64_t wall = st->end_ns - st->start_ns;
 	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
-	r->generator_bound = r->lag_p99_ms > KC_GEN_LAG_P99_MS || r->gen_cpu > KC_GEN_CPU_BUSY;
+	double lag_limit = e->cfg.gen_lag_p99_ms > 0 ? e->cfg.gen_lag_p99_ms : KC_GEN_LAG_P99_MS;
+	r->generator_bound = r->lag_p99_ms > lag_limit || r->gen_cpu > KC_GEN_CPU_BUSY;
 	r->latency_hist = st->latency;
 	r->service_hist = st->service;
 	st->latency = st->service = NULL;

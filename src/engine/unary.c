@@ -19,12 +19,56 @@
 
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
+#include "kneecap/sagemaker.h"
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	(void)ptr;
 	(void)ud;
 	return size * nmemb;
+}
+
+/*
+ * With sagemaker_errors: keep the first bytes of an error response's body
+ * (the JSON that names the error) in the slot's fixed buffer; 2xx bodies
+ * are still discarded unread.
+ */
+static size_t keep_error_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct slot *s = ud;
+	size_t n = size * nmemb;
+	long status = 0;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 400 && s->ebody_len < sizeof(s->ebody)) {
+		size_t room = sizeof(s->ebody) - s->ebody_len;
+		size_t k = n < room ? n : room;
+		memcpy(s->ebody + s->ebody_len, ptr, k);
+		s->ebody_len += k;
+	}
+	return n;
+}
+
+/* Keeps the X-Amzn-ErrorType header's value (SageMaker names its error there). */
+static size_t keep_error_type(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct slot *s = ud;
+	size_t n = size * nmemb;
+	static const char name[] = "x-amzn-errortype:";
+	const size_t nl = sizeof(name) - 1;
+	if (n > nl && !strncasecmp(ptr, name, nl)) {
+		const char *v = ptr + nl, *end = ptr + n;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		size_t k = (size_t)(end - v);
+		if (k >= sizeof(s->errtype))
+			k = sizeof(s->errtype) - 1;
+		memcpy(s->errtype, v, k);
+		s->errtype[k] = '\0';
+		s->errtype_len = k;
+	}
+	return n;
 }
 
 #define SETOPT(h, opt, val)                                                   \
@@ -126,6 +170,12 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, &s->nodes[0]);
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+		if (e->cfg.sagemaker_errors) {
+			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, keep_error_body);
+			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+			curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, keep_error_type);
+			curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+		}
 		w->free_stack[w->nfree++] = w->nslots - 1 - i;
 	}
 	w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -220,6 +270,8 @@ bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
 	s->sent_ns = now_ns;
 	s->body_index = bi;
 	s->errbuf[0] = '\0';
+	s->errtype_len = 0;
+	s->ebody_len = 0;
 	curl_multi_add_handle(w->multi, s->easy);
 	if (measured)
 		w->c.sent++;
@@ -286,6 +338,37 @@ static void count_code(struct wcounts *c, int code)
 	}
 }
 
+/*
+ * Classifies a non-2xx response.  For SageMaker the error type decides
+ * (400 ThrottlingException is throttling, not a client bug); the first two
+ * responses of each class are kept, message included, for result.json.
+ */
+static enum kc_errclass classify_response(struct worker *w, struct slot *s, long status)
+{
+	if (!w->e->cfg.sagemaker_errors)
+		return kc_unary_classify_status(status);
+	struct kc_sm_error err;
+	kc_sagemaker_parse_error((int)status, s->errtype_len ? s->errtype : NULL, s->errtype_len,
+				 s->ebody, s->ebody_len, 0, &err);
+	enum kc_errclass ec = kc_sagemaker_errclass_to_step(err.cls, (int)status);
+	int same = 0;
+	for (int i = 0; i < w->c.nsamples; i++)
+		same += w->c.samples[i].cls == ec;
+	if (same < 2 && w->c.nsamples < KC_STEP_MAX_SAMPLES) {
+		/* Only here is the body parsed for its message (jansson allocates). */
+		kc_sagemaker_parse_error((int)status, s->errtype_len ? s->errtype : NULL,
+					 s->errtype_len, s->ebody, s->ebody_len,
+					 KC_SM_PARSE_MESSAGE, &err);
+		struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
+		x->cls = ec;
+		x->status = (int)status;
+		snprintf(x->code, sizeof(x->code), "%.*s", (int)sizeof(x->code) - 1, err.code);
+		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
+			 err.message);
+	}
+	return ec;
+}
+
 static void release(struct worker *w, struct slot *s)
 {
 	curl_multi_remove_handle(w->multi, s->easy);
@@ -315,7 +398,7 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_
 			if (ok) {
 				w->c.ok++;
 			} else {
-				w->c.errclass[kc_unary_classify_status(status)]++;
+				w->c.errclass[classify_response(w, s, status)]++;
 				count_code(&w->c, (int)status);
 			}
 		} else {

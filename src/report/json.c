@@ -90,6 +90,18 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		goto fail;
 	}
 	json_decref(more);
+	if (s->nsamples > 0) {
+		/* What the endpoint said, for the first few errors of each class. */
+		json_t *arr = json_array();
+		for (int i = 0; arr && i < s->nsamples; i++)
+			json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "class",
+							     kc_errclass_name(s->samples[i].cls),
+							     "status", s->samples[i].status,
+							     "code", s->samples[i].code,
+							     "message", s->samples[i].message));
+		if (!arr || json_object_set_new(o, "error_samples", arr))
+			goto fail;
+	}
 	return o;
 fail:
 	json_decref(o);
@@ -104,18 +116,23 @@ json_t *kc_result_to_json(const struct kc_result *r)
 	json_t *steps = json_array();
 	if (!steps)
 		return NULL;
-	for (size_t i = 0; i < r->nsteps; i++)
-		if (json_array_append_new(steps, kc_step_to_json(&r->steps[i]))) {
+	for (size_t i = 0; i < r->nsteps; i++) {
+		json_t *st = kc_step_to_json(&r->steps[i]);
+		json_t *more = r->step_extra ? json_array_get(r->step_extra, i) : NULL;
+		if (st && json_is_object(more))
+			json_object_update(st, more);
+		if (json_array_append_new(steps, st)) {
 			json_decref(steps);
 			return NULL;
 		}
+	}
 	json_t *env = json_pack("{s:s,s:i,s:s,s:s?,s:I}", "host", r->env.host, "cores",
 				r->env.cores, "kneecap_version",
 				r->env.kneecap_version ? r->env.kneecap_version : "",
 				"libcurl_version", r->env.libcurl_version, "started_wall_ms",
 				(json_int_t)r->env.started_wall_ms);
 	/* "tool" and "schema" let readers (resultdoc.h) refuse what they cannot know. */
-	json_t *doc = json_pack("{s:s,s:i,s:s,s:s?,s:O?,s:o,s:o,s:b}", "tool", "kneecap", "schema",
+	json_t *doc = json_pack("{s:s,s:i,s:s,s:s?,s:O?,s:o,s:o,s:b}", "tool", KC_RESULT_TOOL, "schema",
 				KC_RESULT_SCHEMA, "mode", r->mode ? r->mode : "rps",
 				"target", r->target, "config", r->config, "environment", env,
 				"steps", steps, "partial", r->partial);

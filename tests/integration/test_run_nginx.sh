@@ -74,8 +74,17 @@ for _ in 1 2 3; do start_nginx && { started=1; break; }; done
 URL="http://127.0.0.1:$port/"
 
 # --- 2,000 RPS for 5 s ---
-expect_rc 0 "2000 rps for 5 s exits 0" timeout 30 "$KNEECAP" run "$URL" --rate 2000 \
-	--duration 5s --threads 1 --connections 8 --out "$TMP/o1" --quiet
+# A loaded CI machine can stall the client; kneecap then marks the step
+# generator_bound (its own numbers are not the server's).  Such a run is
+# repeated once rather than judged: the rate check is about the engine.
+for attempt in 1 2; do
+	rm -rf "$TMP/o1"
+	expect_rc 0 "2000 rps for 5 s exits 0 (attempt $attempt)" timeout 30 "$KNEECAP" run "$URL" \
+		--rate 2000 --duration 5s --threads 1 --connections 8 --out "$TMP/o1" --quiet
+	$PY -c 'import json,sys; sys.exit(1 if json.load(open(sys.argv[1]))["steps"][0]["generator_bound"] else 0)' \
+		"$TMP/o1/result.json" 2>/dev/null && break
+	echo "# attempt $attempt was generator-bound (machine busy); trying again"
+done
 for f in result.json steps.csv latency.hlog; do
 	[ -s "$TMP/o1/$f" ] && ok "--out wrote $f" || fail "--out wrote $f"
 done

@@ -625,6 +625,36 @@ static void test_generator_bound(void **state)
 	}
 }
 
+/* One generator hiccup is measured again; the search goes on and converges. */
+static void test_generator_hiccup(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct model m = model_default(50);
+	struct kc_search s;
+	struct kc_diag d;
+	assert_int_equal(kc_search_init(&s, &c, &d), KC_OK);
+	double offered, hiccup_load = 0, after = 0;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs < KC_SEARCH_MAX_STEPS) {
+		struct kc_step_result r = run_rps(&m, offered);
+		if (runs == 1) {
+			r.generator_bound = true; /* a busy machine, once */
+			hiccup_load = offered;
+		}
+		if (runs == 2)
+			after = offered;
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		runs++;
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_true(after == hiccup_load); /* the same load, measured again */
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.found);
+	assert_true(k.value > 0.92 * 50 && k.value < 1.02 * 50);
+}
+
 static void test_all_errors(void **state)
 {
 	(void)state;
@@ -950,6 +980,7 @@ int main(void)
 		cmocka_unit_test(test_latency_slo_first),
 		cmocka_unit_test(test_never_saturates),
 		cmocka_unit_test(test_generator_bound),
+		cmocka_unit_test(test_generator_hiccup),
 		cmocka_unit_test(test_all_errors),
 		cmocka_unit_test(test_start_above_knee),
 		cmocka_unit_test(test_max_steps),

@@ -1,0 +1,80 @@
+/*
+ * runout.h - what the load-driving commands (run, find, streams) share on
+ * the way out: live progress on stderr, the per-second interval log,
+ * the --out directory, and the step table on stdout.
+ */
+#ifndef KNEECAP_CLI_RUNOUT_H
+#define KNEECAP_CLI_RUNOUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kneecap/engine.h"
+#include "kneecap/hlog.h"
+#include "kneecap/step.h"
+
+struct kc_buf;
+
+/* Progress and interval-log state for one command run. */
+struct runout {
+	const char *cmd;      /* "run", "find": prefixes messages */
+	bool quiet;
+	bool tty;             /* stderr is a terminal: one refreshing line */
+	const char *unit;     /* "rps" or "streams", for the progress line */
+	int64_t last_plain_ns;
+	bool line_open;
+	const char *out_dir;  /* NULL: no files */
+	FILE *hlog_fp;
+	struct kc_hlog_writer hlog;
+	bool hlog_ok;
+	int hlog_err;
+};
+
+/* Prepares r; out_dir may be NULL. */
+void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet);
+
+/* Creates out_dir when missing (one level). Prints why and returns -1 on failure. */
+int runout_make_dir(const char *cmd, const char *dir);
+
+/* Opens out_dir/latency.hlog and writes its header. Prints and returns -1 on failure. */
+int runout_open_hlog(struct runout *r, int64_t start_ms);
+
+/* Flushes and closes the interval log. Prints and returns -1 when a write failed. */
+int runout_close_hlog(struct runout *r);
+
+/* Engine hooks: progress line and interval log; ud is the struct runout. */
+void runout_progress(void *ud, const struct kc_progress *p);
+void runout_interval(void *ud, int step_index, const struct kc_hdr *latency_us);
+
+/* Ends a refreshing progress line so the next output starts clean. */
+void runout_progress_end(struct runout *r);
+
+/* Prints the step table (offered, achieved, percentiles, errors). */
+void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
+			const char *unit);
+
+/* True when every error of every step was a connect failure and nothing completed. */
+bool runout_all_connect_errors(const struct kc_step_result *s, size_t n);
+
+struct kc_pool;
+/*
+ * The engine's view of a payload pool: one struct kc_body per entry,
+ * borrowed from the pool (bytes, length, content type, SHA-256), built once
+ * so requests never copy or hash.  content_type, when not NULL, replaces the
+ * entries' own.  Returns 0 or KC_ENOMEM; free *bodies with free().
+ */
+int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
+		       struct kc_body **bodies, size_t *n);
+
+/*
+ * For a SageMaker target: prints one hint line per kind of error the run
+ * met (auth, throttling, model errors), once, not per request or step.
+ */
+void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, size_t n);
+
+/* Writes text to out_dir/name atomically. Prints and returns -1 on failure. */
+int runout_write(const struct runout *r, const char *name, const void *p, size_t n,
+		 bool executable);
+
+#endif

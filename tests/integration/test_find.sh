@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_find.sh - the main job end to end against the built-in emulator
+# (loopback only, every run bounded by the search's step budget):
+# the seed case, policy/apply.sh validity, and bad input.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+SC="$KC_SRCDIR/scenarios/g5-xlarge-image-tagger.ini"
+
+# jq-free field reader: json_get FILE EXPR (Python expression over d).
+json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+in_range() { "$PY" -c "import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)" "$@"; }
+
+# --- the seed case: ml.g5.xlarge image tagger, ~50 RPS, target ~2250 ---
+out=$TMP/seed
+timeout 300 "$KNEECAP" find "$SC" --step-duration 4s --warmup 1s --out "$out" -q \
+	>"$TMP/seed.txt" 2>"$TMP/seed.err"
+rc=$?
+if [ $rc = 0 ]; then ok "seed: find exits 0"; else fail "seed: find exit $rc"; sed 's/^/    /' "$TMP/seed.err" | tail -5; fi
+for f in result.json steps.csv latency.hlog scaling-policy.json apply.sh; do
+	[ -s "$out/$f" ] && ok "seed: wrote $f" || fail "seed: no $f"
+done
+if [ -s "$out/result.json" ]; then
+	knee=$(json_get "$out/result.json" "d['knee']['per_instance']")
+	tv=$(json_get "$out/result.json" "d['recommendation']['target_value']")
+	lo=$(json_get "$out/result.json" "d['recommendation']['target_low']")
+	hi=$(json_get "$out/result.json" "d['recommendation']['target_high']")
+	in_range "$knee" 46 51 && ok "seed: knee $knee rps within -8%..+2% of 50" ||
+		fail "seed: knee $knee rps not within 46..51"
+	in_range "$tv" 2070 2295 && ok "seed: TargetValue $tv near 2250" ||
+		fail "seed: TargetValue $tv not near 2250"
+	in_range "$lo" 1930 2142 && in_range "$hi" 2208 2448 && ok "seed: range $lo-$hi (70-80%)" ||
+		fail "seed: range $lo-$hi"
+	took=$(json_get "$out/result.json" "d['search']['took_s']")
+	ok "seed: search took ${took}s of load"
+	[ "$(json_get "$out/result.json" "d['tool'], d['schema'], d['mode']")" = "kneecap 1 rps" ] &&
+		ok "seed: result.json names tool, schema and mode" || fail "seed: tool/schema/mode"
+	nsteps=$(json_get "$out/result.json" "len(d['steps'])")
+	rows=$(($(wc -l <"$out/steps.csv") - 1))
+	[ "$nsteps" = "$rows" ] && ok "seed: steps.csv has one row per step ($rows)" ||
+		fail "seed: $rows csv rows vs $nsteps steps"
+	json_get "$out/result.json" "all(isinstance(s['stable'], bool) for s in d['steps'])" |
+		grep -q True && ok "seed: every step judged (stable is true/false)" || fail "seed: stable unset"
+fi
+expect_grep 'range 70-80%' "$TMP/seed.txt" "seed: the 70-80% range is printed"
+expect_grep 'TargetValue' "$TMP/seed.txt" "seed: the TargetValue is printed"
+
+# scaling-policy.json passes botocore's validation for PutScalingPolicy.
+if [ -s "$out/scaling-policy.json" ]; then
+	"$PY" - "$out/scaling-policy.json" >"$TMP/val" 2>&1 <<'PY'
+import json, sys
+import botocore.session
+from botocore.validate import ParamValidator
+model = botocore.session.get_session().get_service_model('application-autoscaling')
+op = model.operation_model('PutScalingPolicy')
+params = {
+    'PolicyName': 'kneecap-test', 'ServiceNamespace': 'sagemaker',
+    'ResourceId': 'endpoint/product-tagger/variant/AllTraffic',
+    'ScalableDimension': 'sagemaker:variant:DesiredInstanceCount',
+    'PolicyType': 'TargetTrackingScaling',
+    'TargetTrackingScalingPolicyConfiguration': json.load(open(sys.argv[1])),
+}
+report = ParamValidator().validate(params, op.input_shape)
+if report.has_errors():
+    print(report.generate_report()); sys.exit(1)
+PY
+	[ $? = 0 ] && ok "seed: scaling-policy.json passes botocore validation" ||
+		{ fail "seed: botocore rejects scaling-policy.json"; cat "$TMP/val"; }
+	bash -n "$out/apply.sh" && ok "seed: apply.sh is valid shell" || fail "seed: apply.sh syntax"
+	grep -q "product-tagger" "$out/apply.sh" && ok "seed: apply.sh names the endpoint" ||
+		fail "seed: apply.sh lacks the endpoint"
+fi
+
+# --- bad input: each a one-line error naming what and where, exit 2 ---
+printf '[search]\nstrat = 10\n' >"$TMP/typo.ini"
+expect_rc 2 "typo'd key exits 2" "$KNEECAP" find "$TMP/typo.ini" -q
+expect_grep 'typo.ini:2: strat: unknown key in \[search\]' "$TMP/err" "typo'd key named with file:line"
+printf '[search]\nstart = 100\nmax = 50\n' >"$TMP/maxstart.ini"
+expect_rc 2 "max below start exits 2" "$KNEECAP" find "$TMP/maxstart.ini" -q
+expect_grep 'maxstart.ini:[0-9]+: max' "$TMP/err" "max below start named"
+printf '[search]\nslo = 0\n' >"$TMP/slo0.ini"
+expect_rc 2 "an SLO of 0 exits 2" "$KNEECAP" find "$TMP/slo0.ini" -q
+expect_grep 'slo0.ini:2: slo' "$TMP/err" "the SLO of 0 is named"
+expect_rc 2 "unknown flag exits 2" "$KNEECAP" find --frobnicate 3 -q
+expect_rc 2 "bad flag value exits 2" "$KNEECAP" find --factor 1.5 -q
+expect_grep 'command line' "$TMP/err" "a bad flag value is attributed to the command line"
+expect_rc 2 "missing scenario file exits 2" "$KNEECAP" find "$TMP/nope.ini" -q
+expect_grep 'nope.ini: no such file' "$TMP/err" "missing file named"
+
+# A target that fails every request: ends early with a diagnosis, not a knee of 0.
+timeout 120 "$KNEECAP" find --fault-error 503:1 --step-duration 1s --warmup 0s \
+	--out "$TMP/allerr" -q >"$TMP/allerr.txt" 2>&1
+rc=$?
+[ $rc = 1 ] && ok "all-errors target exits 1" || fail "all-errors target exit $rc"
+if [ -s "$TMP/allerr/result.json" ]; then
+	[ "$(json_get "$TMP/allerr/result.json" "d['knee']['reason']")" = all_errors ] &&
+		ok "all-errors: knee reason is all_errors" || fail "all-errors: knee reason"
+	json_get "$TMP/allerr/result.json" "'recommendation' in d" | grep -q False &&
+		ok "all-errors: no recommendation invented" || fail "all-errors: a recommendation was made"
+	nst=$(json_get "$TMP/allerr/result.json" "len(d['steps'])")
+	[ "$nst" -le 2 ] && ok "all-errors: ended after $nst step(s)" || fail "all-errors: ran $nst steps"
+else
+	fail "all-errors: no result.json"
+fi
+
+# Nothing listening: exit 3.
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_rc 3 "unreachable target exits 3" timeout 60 "$KNEECAP" find "http://127.0.0.1:$port/x" -q
+done_testing
