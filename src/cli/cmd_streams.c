@@ -1,21 +1,880 @@
 /*
- * cmd_streams.c - `kneecap streams`: Find how many concurrent bidirectional streams an instance holds under a latency limit.
+ * cmd_streams.c - `kneecap streams`: find how many concurrent bidirectional
+ * streams an instance holds under a latency limit, and the
+ * ConcurrentRequestsPerModel TargetValue that follows.
+ *
+ * Composes the layers: scenario + flags -> search config (analysis, streams
+ * mode) -> stream driver (engine/streams) against the target, or against
+ * the emulator's streaming half started on loopback when no target is given
+ * -> knee and recommendation (analysis) -> result.json, steps.csv,
+ * latency.hlog, scaling-policy.json and apply.sh (report).  Only this file
+ * prints or exits.
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "kc_config.h"
+#include "kneecap/bidi.h"
+#include "kneecap/buf.h"
+#include "kneecap/clock.h"
+#include "kneecap/creds.h"
+#include "kneecap/emulator.h"
+#include "kneecap/hdr.h"
+#include "kneecap/hlog.h"
+#include "kneecap/knee.h"
+#include "kneecap/parse.h"
+#include "kneecap/recommend.h"
+#include "kneecap/result.h"
+#include "kneecap/scenario.h"
+#include "kneecap/search.h"
+#include "kneecap/streams.h"
 
 static const char usage_text[] =
 	"usage: kneecap streams [SCENARIO.ini] [TARGET] [options]\n"
 	"\n"
-	"Find how many concurrent bidirectional streams an instance holds under a latency limit.\n";
+	"Find how many concurrent bidirectional streams an instance holds under a latency\n"
+	"limit, and recommend the SageMakerVariantConcurrentRequestsPerModelHighResolution\n"
+	"TargetValue (70-80% of it).  With no TARGET the emulator's streaming half runs on\n"
+	"loopback with the scenario's [emulator] profile.\n"
+	"\n"
+	"TARGET: sagemaker:ENDPOINT[/VARIANT] (credentials and region as the AWS CLI\n"
+	"        finds them: environment, --profile / shared files, credential_process,\n"
+	"        container, IMDS) or http[s]://HOST[:PORT]/PATH\n"
+	"\n"
+	"options:\n"
+	"  --latency-limit DUR    limit on the latency statistic (default 400ms)\n"
+	"  --statistic S          mean (default), p50, p90, p99 or p999\n"
+	"  --start N              first stream count (default 1)\n"
+	"  --max N                highest stream count (default 1024)\n"
+	"  --step-duration DUR    measured window per step (default 30s)\n"
+	"  --warmup DUR           streams held before the window (default 5s)\n"
+	"  --chunk-bytes N        bytes per chunk (default 3200: 100 ms of 16 kHz PCM)\n"
+	"  --chunk-interval DUR   time between chunks of a stream (default 100ms)\n"
+	"  --audio FILE           send chunks of FILE (raw PCM; a WAV header is skipped)\n"
+	"  --reply-match R        fifo (default: each reply answers the oldest chunk) or\n"
+	"                         audio-time (a reply's \"start\"+\"duration\" seconds name\n"
+	"                         the chunk it answers, as Deepgram's Results do)\n"
+	"  --audio-bytes-per-second N  for audio-time (default 32000: 16 kHz 16-bit mono)\n"
+	"  --close-message TEXT   UTF8 PayloadPart before the end frame, e.g.\n"
+	"                         '{\"type\":\"CloseStream\"}'\n"
+	"  --threads N            stream worker threads (default: by stream count)\n"
+	"  --streams-per-connection N  (default 100; the peer's limit also applies)\n"
+	"  --region R             AWS region (default: as the AWS CLI resolves it)\n"
+	"  --profile P            AWS CLI profile for credentials and region\n"
+	"  --endpoint-url URL     base URL instead of runtime.sagemaker.REGION...:8443\n"
+	"  --model-invocation-path P   X-Amzn-SageMaker-Model-Invocation-Path (v1/listen)\n"
+	"  --model-query-string Q      X-Amzn-SageMaker-Model-Query-String\n"
+	"  --insecure             https: do not verify the certificate\n"
+	"  --cacert FILE          https: CA certificates\n"
+	"  --instance-type T      label for the recommendation (ml.g5.2xlarge)\n"
+	"  --emulator-tls         no TARGET: the emulator speaks TLS (ALPN h2) with a\n"
+	"                         self-signed certificate kneecap verifies\n"
+	"  --out DIR              write result.json, steps.csv, latency.hlog,\n"
+	"                         scaling-policy.json and apply.sh into DIR\n"
+	"  --json                 print result.json on stdout\n"
+	"  -v, --verbose / -q, --quiet\n"
+	"\n"
+	"Scenario section [streams] sets the same as the flags (flags win): chunk_bytes,\n"
+	"chunk_interval, audio, threads, streams_per_connection, model_invocation_path,\n"
+	"model_query_string, reply_match, audio_bytes_per_second, close_message.\n";
+
+#define FAKE_AKID "AKIDKNEECAPEMULATOR"
+#define FAKE_SECRET "kneecap-emulator-secret-not-a-real-key"
+
+struct opts {
+	const char *scenario, *target;
+	const char *limit, *statistic, *start, *max, *step_duration, *warmup;
+	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
+	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
+	const char *cacert, *instance_type, *out_dir, *capture;
+	const char *reply_match, *audio_rate, *close_message;
+	bool insecure, json, emulator_tls;
+	int verbose, quiet;
+};
+
+enum {
+	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
+	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
+	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS, O_MATCH, O_RATE, O_CLOSEMSG,
+	O_PROFILE,
+};
+
+static const struct option longopts[] = {
+	{"latency-limit", required_argument, NULL, O_LIMIT},
+	{"statistic", required_argument, NULL, O_STAT},
+	{"start", required_argument, NULL, O_START},
+	{"max", required_argument, NULL, O_MAX},
+	{"step-duration", required_argument, NULL, O_STEPDUR},
+	{"warmup", required_argument, NULL, O_WARMUP},
+	{"chunk-bytes", required_argument, NULL, O_CHUNK},
+	{"chunk-interval", required_argument, NULL, O_INTERVAL},
+	{"audio", required_argument, NULL, O_AUDIO},
+	{"threads", required_argument, NULL, O_THREADS},
+	{"streams-per-connection", required_argument, NULL, O_PERCONN},
+	{"region", required_argument, NULL, O_REGION},
+	{"profile", required_argument, NULL, O_PROFILE},
+	{"endpoint-url", required_argument, NULL, O_EPURL},
+	{"model-invocation-path", required_argument, NULL, O_INVPATH},
+	{"model-query-string", required_argument, NULL, O_QUERY},
+	{"insecure", no_argument, NULL, O_INSECURE},
+	{"cacert", required_argument, NULL, O_CACERT},
+	{"instance-type", required_argument, NULL, O_ITYPE},
+	{"out", required_argument, NULL, O_OUT},
+	{"json", no_argument, NULL, O_JSON},
+	{"emulator-tls", no_argument, NULL, O_EMUTLS},
+	{"reply-match", required_argument, NULL, O_MATCH},
+	{"audio-bytes-per-second", required_argument, NULL, O_RATE},
+	{"close-message", required_argument, NULL, O_CLOSEMSG},
+	/* test hook: the emulator writes the request bytes of the first stream
+	 * after the probe here */
+	{"emulator-capture", required_argument, NULL, O_CAPTURE},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static struct kc_streams *volatile g_streams;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	struct kc_streams *s = g_streams;
+	if (s)
+		kc_streams_stop(s);
+}
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	cli_error("streams: --%s '%s': %s", opt, val, why);
+	return KC_EXIT_USAGE;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_LIMIT: o->limit = optarg; break;
+		case O_STAT: o->statistic = optarg; break;
+		case O_START: o->start = optarg; break;
+		case O_MAX: o->max = optarg; break;
+		case O_STEPDUR: o->step_duration = optarg; break;
+		case O_WARMUP: o->warmup = optarg; break;
+		case O_CHUNK: o->chunk_bytes = optarg; break;
+		case O_INTERVAL: o->chunk_interval = optarg; break;
+		case O_AUDIO: o->audio = optarg; break;
+		case O_THREADS: o->threads = optarg; break;
+		case O_PERCONN: o->per_conn = optarg; break;
+		case O_REGION: o->region = optarg; break;
+		case O_PROFILE: o->profile = optarg; break;
+		case O_EPURL: o->endpoint_url = optarg; break;
+		case O_INVPATH: o->invocation_path = optarg; break;
+		case O_QUERY: o->query_string = optarg; break;
+		case O_INSECURE: o->insecure = true; break;
+		case O_CACERT: o->cacert = optarg; break;
+		case O_ITYPE: o->instance_type = optarg; break;
+		case O_OUT: o->out_dir = optarg; break;
+		case O_JSON: o->json = true; break;
+		case O_CAPTURE: o->capture = optarg; break;
+		case O_EMUTLS: o->emulator_tls = true; break;
+		case O_MATCH: o->reply_match = optarg; break;
+		case O_RATE: o->audio_rate = optarg; break;
+		case O_CLOSEMSG: o->close_message = optarg; break;
+		case 'v': o->verbose++; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': fputs(usage_text, stdout); return -1;
+		default:
+			fputs(usage_text, stderr);
+			return KC_EXIT_USAGE;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (!o->scenario && ends_with(argv[i], ".ini")) {
+			o->scenario = argv[i];
+		} else if (!o->target) {
+			o->target = argv[i];
+		} else {
+			cli_error("streams: unexpected argument '%s'", argv[i]);
+			return KC_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int opt_u32(const char *name, const char *v, int64_t lo, int64_t hi, uint32_t *out)
+{
+	int64_t x;
+	if (!v)
+		return 0;
+	if (kc_parse_i64(v, lo, hi, &x)) {
+		char why[64];
+		snprintf(why, sizeof(why), "want a whole number in %lld..%lld", (long long)lo,
+			 (long long)hi);
+		return bad(name, v, why);
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int opt_dur(const char *name, const char *v, int64_t lo, int64_t *out)
+{
+	int64_t x;
+	if (!v)
+		return 0;
+	if (kc_parse_duration_ns(v, KC_NS_PER_MS, &x) || x < lo)
+		return bad(name, v, "want a duration such as 400ms or 2s");
+	*out = x;
+	return 0;
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+struct run {
+	struct opts o;
+	struct kc_scenario *sc;
+	struct kc_search_cfg scfg;
+	struct kc_recommend_cfg rcfg;
+	struct kc_emu_profile emu;
+	struct kc_bidi_profile bp;
+	struct kc_bidi *bidi;
+	char cert_path[256];      /* the emulator's certificate (TLS), removed at exit */
+	char url[2048], authority[300];
+	const char *headers[4];
+	char hdr_lines[4][2200];
+	size_t nheaders;
+	const char *akid, *secret, *token, *region;
+	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
+	char region_buf[64];
+	struct kc_buf audio;
+	bool have_audio;
+	struct kc_streams_config stc;
+	struct kc_streams *st;
+	/* results */
+	struct kc_step_result steps[KC_SEARCH_MAX_STEPS];
+	struct kc_streams_info infos[KC_SEARCH_MAX_STEPS];
+	size_t nsteps;
+	FILE *hlog_fp;
+	struct kc_hlog_writer hlog;
+	bool hlog_ok;
+};
+
+static int load_config(struct run *r)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct opts *o = &r->o;
+	if (o->scenario && kc_scenario_load(&r->sc, o->scenario, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	kc_search_cfg_default(&r->scfg, KC_MODE_STREAMS);
+	kc_recommend_cfg_default(&r->rcfg);
+	kc_emu_profile_defaults(&r->emu);
+	kc_bidi_profile_defaults(&r->bp);
+	if (kc_search_cfg_from_scenario(&r->scfg, r->sc, &d) ||
+	    kc_recommend_cfg_from_scenario(&r->rcfg, r->sc, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	if (!o->target && r->sc &&
+	    (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
+	     kc_bidi_profile_from_scenario(r->sc, &r->bp, &d))) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	if (o->target && r->sc && kc_scenario_has_section(r->sc, "emulator")) {
+		/* the profile is not used against a real target; read it so its
+		 * keys are still checked */
+		if (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
+		    kc_bidi_profile_from_scenario(r->sc, &r->bp, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	/* [streams]: every key is also a flag, and the flag wins */
+	struct { const char *key; const char **dst; } sk[] = {
+		{"chunk_bytes", &o->chunk_bytes}, {"chunk_interval", &o->chunk_interval},
+		{"audio", &o->audio}, {"threads", &o->threads},
+		{"streams_per_connection", &o->per_conn},
+		{"model_invocation_path", &o->invocation_path},
+		{"model_query_string", &o->query_string}, {"reply_match", &o->reply_match},
+		{"audio_bytes_per_second", &o->audio_rate}, {"close_message", &o->close_message},
+	};
+	for (size_t i = 0; r->sc && i < sizeof(sk) / sizeof(sk[0]); i++) {
+		const char *v;
+		int grc = kc_scenario_get_str(r->sc, "streams", sk[i].key, &v, &d);
+		if (grc == 0 && !*sk[i].dst)
+			*sk[i].dst = v;
+		else if (grc && grc != KC_ENOTFOUND) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	if (r->sc && kc_scenario_check_unused(r->sc, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	struct kc_search_cfg *c = &r->scfg;
+	int rc;
+	uint32_t u;
+	if (o->start) {
+		u = 0;
+		if ((rc = opt_u32("start", o->start, 1, 1000000, &u)))
+			return rc;
+		c->start = u;
+	}
+	if (o->max) {
+		u = 0;
+		if ((rc = opt_u32("max", o->max, 1, 1000000, &u)))
+			return rc;
+		c->max = u;
+	}
+	if ((rc = opt_dur("step-duration", o->step_duration, 100 * KC_NS_PER_MS,
+			  &c->step_duration_ns)) ||
+	    (rc = opt_dur("warmup", o->warmup, 0, &c->warmup_ns)))
+		return rc;
+	if (o->limit) {
+		int64_t ns = 0;
+		if ((rc = opt_dur("latency-limit", o->limit, KC_NS_PER_US, &ns)))
+			return rc;
+		c->health.slo_set = true;
+		c->health.slo_ms = (double)ns / 1e6;
+	}
+	if (o->statistic && kc_lat_stat_parse(o->statistic, &c->health.slo_stat))
+		return bad("statistic", o->statistic, "want mean, p50, p90, p99 or p999");
+	if (kc_search_cfg_validate(c, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	if (o->instance_type)
+		snprintf(r->rcfg.instance_type, sizeof(r->rcfg.instance_type), "%s",
+			 o->instance_type);
+	return 0;
+}
+
+static int add_header(struct run *r, const char *name, const char *value)
+{
+	if (r->nheaders == 4)
+		return -1;
+	snprintf(r->hdr_lines[r->nheaders], sizeof(r->hdr_lines[0]), "%s: %s", name, value);
+	r->headers[r->nheaders] = r->hdr_lines[r->nheaders];
+	r->nheaders++;
+	return 0;
+}
+
+static int setup_target(struct run *r)
+{
+	struct opts *o = &r->o;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	const char *env_region = getenv("AWS_REGION");
+	if (!env_region || !*env_region)
+		env_region = getenv("AWS_DEFAULT_REGION");
+	r->region = o->region ? o->region : env_region ? env_region : "us-east-1";
+	r->akid = getenv("AWS_ACCESS_KEY_ID");
+	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
+	r->token = getenv("AWS_SESSION_TOKEN");
+	if (!o->target) {
+		/* The emulator verifies what kneecap signs: with the scenario's
+		 * keys, or a fixed fake pair so signing is always exercised. */
+		if (!r->emu.sigv4_akid[0]) {
+			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
+			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
+		} else {
+			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
+			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
+		}
+		snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
+		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
+		r->bp.capture_path = o->capture;
+		r->bp.capture_stream = 2; /* the first stream after the probe's */
+		if (o->emulator_tls)
+			r->bp.tls = true;
+		if (r->bp.tls) {
+			/* kneecap verifies the emulator's fresh certificate as its CA */
+			const char *tmp = getenv("TMPDIR");
+			snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
+				 tmp && *tmp ? tmp : "/tmp");
+			int fd = mkstemps(r->cert_path, 4);
+			if (fd < 0) {
+				cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
+				r->cert_path[0] = '\0';
+				return KC_EXIT_USAGE;
+			}
+			close(fd);
+			r->bp.tls_cert_out = r->cert_path;
+		}
+		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
+			cli_diag_error("streams: emulator", &d);
+			return KC_EXIT_USAGE;
+		}
+		snprintf(r->url, sizeof(r->url),
+			 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
+			 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
+		r->akid = r->bp.akid;
+		r->secret = r->bp.secret;
+		r->token = NULL;
+		r->region = r->bp.region;
+		return 0;
+	}
+	if (strncmp(o->target, "sagemaker:", 10) == 0) {
+		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
+		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {
+			cli_diag_error("streams: region", &d);
+			return KC_EXIT_USAGE;
+		}
+		r->region = r->region_buf;
+		char ep[128], variant[128] = "";
+		const char *name = o->target + 10;
+		const char *slash = strchr(name, '/');
+		snprintf(ep, sizeof(ep), "%.*s", slash ? (int)(slash - name) : (int)strlen(name),
+			 name);
+		if (slash)
+			snprintf(variant, sizeof(variant), "%s", slash + 1);
+		if (!kc_sagemaker_name_valid(ep) || (slash && !kc_sagemaker_name_valid(variant))) {
+			cli_error("streams: target '%s': endpoint and variant names are 1-63 "
+				  "letters, digits and hyphens", o->target);
+			return KC_EXIT_USAGE;
+		}
+		if (o->endpoint_url) {
+			const char *u = o->endpoint_url;
+			size_t ul = strlen(u);
+			while (ul > 0 && u[ul - 1] == '/')
+				ul--;
+			snprintf(r->url, sizeof(r->url), "%.*s/endpoints/%s" KC_BIDI_PATH_SUFFIX,
+				 (int)ul, u, ep);
+		} else {
+			/* port 8443 and an :authority that carries it (aws-wire.md 3.1) */
+			snprintf(r->authority, sizeof(r->authority),
+				 "runtime.sagemaker.%s.amazonaws.com:8443", r->region);
+			snprintf(r->url, sizeof(r->url), "https://%s/endpoints/%s" KC_BIDI_PATH_SUFFIX,
+				 r->authority, ep);
+		}
+		if (variant[0])
+			add_header(r, "x-amzn-sagemaker-target-variant", variant);
+		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
+		if (variant[0])
+			snprintf(r->rcfg.variant, sizeof(r->rcfg.variant), "%.63s", variant);
+		/* the AWS CLI's chain; the secret stays in r->creds only */
+		struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
+		if (kc_creds_resolve(&co, &r->creds, &d)) {
+			cli_diag_error("streams: credentials", &d);
+			return KC_EXIT_USAGE;
+		}
+		r->akid = r->creds.access_key_id;
+		r->secret = r->creds.secret_access_key;
+		r->token = r->creds.session_token;
+	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
+		snprintf(r->url, sizeof(r->url), "%s", o->target);
+		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
+			/* an emulator started elsewhere verifies with its own keys;
+			 * these are the emulator's default fake pair */
+			r->akid = FAKE_AKID;
+			r->secret = FAKE_SECRET;
+			r->token = NULL;
+		}
+	} else {
+		cli_error("streams: target '%s': want sagemaker:ENDPOINT[/VARIANT] or http(s)://...",
+			  o->target);
+		return KC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int build_driver(struct run *r)
+{
+	struct opts *o = &r->o;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int rc;
+	if (o->invocation_path) {
+		if (!kc_bidi_invocation_path_valid(o->invocation_path))
+			return bad("model-invocation-path", o->invocation_path,
+				   "want segments of letters, digits, '.', '_', '-' joined by '/', "
+				   "no leading slash, at most 100 bytes (e.g. v1/listen)");
+		add_header(r, "x-amzn-sagemaker-model-invocation-path", o->invocation_path);
+	}
+	if (o->query_string) {
+		if (!kc_bidi_query_string_valid(o->query_string))
+			return bad("model-query-string", o->query_string,
+				   "want key=value pairs joined by '&', values percent-encoded, "
+				   "at most 2048 bytes");
+		add_header(r, "x-amzn-sagemaker-model-query-string", o->query_string);
+	}
+	struct kc_streams_config *c = &r->stc;
+	c->url = r->url;
+	c->authority = r->authority[0] ? r->authority : NULL;
+	c->headers = r->headers;
+	c->nheaders = r->nheaders;
+	c->access_key_id = r->akid;
+	c->secret_access_key = r->secret;
+	c->session_token = r->token;
+	c->region = r->region;
+	c->insecure = o->insecure;
+	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
+	c->max_streams = (uint32_t)r->scfg.max;
+	uint32_t u = 0;
+	if ((rc = opt_u32("chunk-bytes", o->chunk_bytes, 2, 65536, &u)))
+		return rc;
+	c->chunk_bytes = u;
+	if ((rc = opt_dur("chunk-interval", o->chunk_interval, 5 * KC_NS_PER_MS,
+			  &c->chunk_interval_ns)))
+		return rc;
+	u = 0;
+	if ((rc = opt_u32("threads", o->threads, 1, 256, &u)))
+		return rc;
+	c->threads = u;
+	u = 0;
+	if ((rc = opt_u32("streams-per-connection", o->per_conn, 1, 100000, &u)))
+		return rc;
+	c->streams_per_connection = u;
+	if (o->reply_match) {
+		if (strcmp(o->reply_match, "fifo") == 0)
+			c->match = KC_MATCH_FIFO;
+		else if (strcmp(o->reply_match, "audio-time") == 0)
+			c->match = KC_MATCH_AUDIO_TIME;
+		else
+			return bad("reply-match", o->reply_match, "want fifo or audio-time");
+	}
+	u = 0;
+	if ((rc = opt_u32("audio-bytes-per-second", o->audio_rate, 1, 100000000, &u)))
+		return rc;
+	c->audio_bytes_per_s = u;
+	if (o->close_message) {
+		if (strlen(o->close_message) > 1024)
+			return bad("close-message", "...", "at most 1024 bytes");
+		c->close_message = o->close_message;
+	}
+	if (o->audio) {
+		kc_buf_init(&r->audio, (size_t)256 << 20);
+		r->have_audio = true;
+		if (kc_buf_read_file(&r->audio, o->audio)) {
+			cli_error("streams: --audio '%s': cannot read it (at most 256 MiB)", o->audio);
+			return KC_EXIT_USAGE;
+		}
+		const uint8_t *p = (const uint8_t *)r->audio.data;
+		size_t n = r->audio.len;
+		if (n > 44 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0) {
+			p += 44; /* canonical WAV header: send the samples */
+			n -= 44;
+		}
+		c->audio = p;
+		c->audio_len = n;
+	}
+	if (kc_streams_new(&r->st, c, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+static int make_out_dir(const char *dir)
+{
+	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+		struct stat st;
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+	}
+	cli_error("streams: --out '%s': cannot create the directory (%s)", dir, strerror(errno));
+	return -1;
+}
+
+static int write_text(const char *dir, const char *name, const struct kc_buf *b, int mode)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+		cli_error("streams: %s: cannot write (%s)", path, strerror(errno));
+		return -1;
+	}
+	if (mode)
+		chmod(path, (mode_t)mode);
+	return 0;
+}
+
+static json_t *lat_json(const struct kc_latency *l)
+{
+	return json_pack("{s:f,s:f,s:f,s:f,s:f,s:I}", "p50", l->p50, "p90", l->p90, "p99",
+			 l->p99, "max", l->max, "mean", l->mean, "count", (json_int_t)l->count);
+}
+
+static json_t *streams_json(const struct run *r)
+{
+	json_t *steps = json_array();
+	for (size_t i = 0; i < r->nsteps; i++) {
+		const struct kc_streams_info *f = &r->infos[i];
+		json_array_append_new(steps, json_pack(
+			"{s:f,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I}",
+			"offered", r->steps[i].offered, "setup_ms", lat_json(&f->setup),
+			"first_response_ms", lat_json(&f->first_response),
+			"streams_opened", (json_int_t)f->streams_opened,
+			"reopened", (json_int_t)f->reopened, "goaways", (json_int_t)f->goaways,
+			"connections", (json_int_t)f->connections,
+			"chunks_sent", (json_int_t)f->chunks_sent, "replies", (json_int_t)f->replies,
+			"unmatched_replies", (json_int_t)f->unmatched, "held_mean", f->held_mean,
+			"held_max", (json_int_t)f->held_max));
+	}
+	json_t *o = json_pack("{s:o,s:I,s:f,s:s,s:s}", "steps", steps,
+			      "chunk_bytes", (json_int_t)kc_streams_chunk_bytes(r->st),
+			      "chunk_interval_ms",
+			      (double)kc_streams_chunk_interval_ns(r->st) / 1e6,
+			      "latency_from", "intended chunk send time of the chunk a reply answers",
+			      "reply_match", r->stc.match == KC_MATCH_AUDIO_TIME ? "audio-time" : "fifo");
+	if (r->bidi) {
+		struct kc_bidi_stats bs;
+		kc_bidi_stats(r->bidi, &bs);
+		int64_t lim = kc_bidi_model_limit(&r->bp, (int64_t)(r->scfg.health.slo_ms * 1e6));
+		json_object_set_new(o, "emulator", json_pack(
+			"{s:s,s:b,s:I,s:I,s:I,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"model", "L(n) = L0 if n <= S else L0*n/S per instance",
+			"tls", (int)r->bp.tls, "tls_handshakes", (json_int_t)bs.tls_handshakes,
+			"invocation_paths", (json_int_t)bs.invocation_paths,
+			"query_strings", (json_int_t)bs.query_strings,
+			"instances", r->bp.instances, "stream_limit", r->bp.stream_limit,
+			"base_latency_ms", (double)r->bp.base_latency_ns / 1e6,
+			"true_limit_under_slo", (json_int_t)lim,
+			"streams_opened", (json_int_t)bs.streams_opened,
+			"bad_signatures", (json_int_t)bs.bad_signatures,
+			"bad_frames", (json_int_t)bs.bad_frames,
+			"goaways_injected", (json_int_t)bs.goaways,
+			"resets_injected", (json_int_t)bs.resets,
+			"corrupted_injected", (json_int_t)bs.corrupted));
+	}
+	return o;
+}
+
+static json_t *config_json(const struct run *r)
+{
+	const struct kc_search_cfg *c = &r->scfg;
+	return json_pack("{s:s,s:f,s:s,s:f,s:f,s:f,s:f,s:I,s:s?}",
+			 "target", r->o.target ? r->o.target : "emulator",
+			 "latency_limit_ms", c->health.slo_ms,
+			 "statistic", kc_lat_stat_name(c->health.slo_stat),
+			 "start", c->start, "max", c->max,
+			 "step_duration_s", (double)c->step_duration_ns / 1e9,
+			 "warmup_s", (double)c->warmup_ns / 1e9,
+			 "threads", (json_int_t)kc_streams_threads(r->st),
+			 "scenario", r->o.scenario);
+}
+
+static void print_steps(FILE *f, const struct run *r)
+{
+	fprintf(f, "%7s %8s %10s %10s %10s %10s %8s %8s\n", "streams", "held", "mean_ms",
+		"p50_ms", "p99_ms", "replies", "errors", "reopen");
+	for (size_t i = 0; i < r->nsteps; i++) {
+		const struct kc_step_result *s = &r->steps[i];
+		fprintf(f, "%7.0f %8.1f %10.1f %10.1f %10.1f %10llu %8llu %8llu\n", s->offered,
+			s->achieved, s->latency.mean, s->latency.p50, s->latency.p99,
+			(unsigned long long)s->ok, (unsigned long long)s->errors,
+			(unsigned long long)r->infos[i].reopened);
+	}
+}
+
+static int finish(struct run *r, const struct kc_search *srch, int64_t started_ms)
+{
+	struct opts *o = &r->o;
+	struct kc_knee knee;
+	kc_search_result(srch, &knee);
+	struct kc_knee_check chk;
+	kc_knee_check(r->steps, r->nsteps, knee.knee_step, &chk);
+	/* Little's law relates in-flight requests to throughput x latency; a
+	 * stream is held for the whole step whatever its reply latency, so the
+	 * check does not apply to stream counts. */
+	chk.little_set = false;
+	struct kc_recommendation rec;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	bool have_rec = kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
+	json_t *extra = json_object();
+	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, r->rcfg.instances));
+	if (have_rec)
+		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
+	json_object_set_new(extra, "streams", streams_json(r));
+	json_t *verdicts = json_array();
+	for (int i = 0; i < kc_search_nsteps(srch); i++)
+		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));
+	json_object_set_new(extra, "verdicts", verdicts);
+	json_t *cfg = config_json(r);
+	struct kc_result res = {.mode = "streams", .target = o->target ? o->target : "emulator",
+				.config = cfg, .steps = r->steps, .nsteps = r->nsteps,
+				.partial = knee.end == KC_END_INTERRUPTED, .extra = extra};
+	kc_result_env_detect(&res.env);
+	res.env.kneecap_version = KC_VERSION;
+	res.env.started_wall_ms = started_ms;
+	int status = 0;
+	if (o->out_dir) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/result.json", o->out_dir);
+		if (kc_result_write_json(&res, path, &d)) {
+			cli_diag_error("streams", &d);
+			status = -1;
+		}
+		snprintf(path, sizeof(path), "%s/steps.csv", o->out_dir);
+		if (kc_result_write_csv(&res, path, &d)) {
+			cli_diag_error("streams", &d);
+			status = -1;
+		}
+		if (have_rec) {
+			struct kc_buf b;
+			kc_buf_init(&b, 1 << 20);
+			if (kc_recommend_policy_text(&r->rcfg, &rec, &b) ||
+			    write_text(o->out_dir, "scaling-policy.json", &b, 0))
+				status = -1;
+			kc_buf_reset(&b);
+			if (kc_recommend_apply_sh(&r->rcfg, &rec, &b, &d) ||
+			    write_text(o->out_dir, "apply.sh", &b, 0755))
+				status = -1;
+			kc_buf_fini(&b);
+		}
+	}
+	if (o->json) {
+		struct kc_buf b;
+		kc_buf_init(&b, (size_t)64 << 20);
+		if (kc_result_json_text(&res, &b) == 0)
+			fwrite(b.data, 1, b.len, stdout);
+		kc_buf_fini(&b);
+	} else {
+		print_steps(stdout, r);
+		struct kc_buf b;
+		kc_buf_init(&b, 1 << 20);
+		if (kc_recommend_explain(&r->rcfg, &knee, &chk, have_rec ? &rec : NULL, &b) == 0)
+			fwrite(b.data, 1, b.len, stdout);
+		kc_buf_fini(&b);
+	}
+	fflush(stdout);
+	json_decref(cfg);
+	json_decref(extra);
+	if (status)
+		return KC_EXIT_USAGE;
+	return knee.found ? KC_EXIT_OK : KC_EXIT_THRESHOLD;
+}
+
+static void hlog_open(struct run *r, int64_t start_ms)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/latency.hlog", r->o.out_dir);
+	r->hlog_fp = fopen(path, "w");
+	if (!r->hlog_fp) {
+		cli_error("streams: %s: cannot write (%s)", path, strerror(errno));
+		return;
+	}
+	if (kc_hlog_writer_init(&r->hlog, NULL, r->hlog_fp, 1000.0) == 0 &&
+	    kc_hlog_write_header(&r->hlog, start_ms, start_ms) == 0)
+		r->hlog_ok = true;
+}
+
+static int search(struct run *r)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_search srch;
+	if (kc_search_init(&srch, &r->scfg, &d)) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
+	int64_t started_ms = kc_wall_ns() / KC_NS_PER_MS;
+	if (kc_streams_probe(r->st, 10 * KC_NS_PER_S, &d)) {
+		cli_diag_error("streams: target unreachable", &d);
+		return KC_EXIT_UNREACHABLE;
+	}
+	if (r->o.out_dir) {
+		if (make_out_dir(r->o.out_dir))
+			return KC_EXIT_USAGE;
+		hlog_open(r, started_ms);
+	}
+	double offered;
+	while (kc_search_next(&srch, &offered) == KC_SEARCH_RUN &&
+	       r->nsteps < KC_SEARCH_MAX_STEPS) {
+		struct kc_streams_spec sp = {.index = (int)r->nsteps,
+					     .streams = (uint32_t)(offered + 0.5),
+					     .duration_ns = r->scfg.step_duration_ns,
+					     .warmup_ns = r->scfg.warmup_ns};
+		struct kc_step_result *st = &r->steps[r->nsteps];
+		if (kc_streams_run_step(r->st, &sp, st, &r->infos[r->nsteps], &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+		r->nsteps++;
+		if (!r->o.quiet)
+			fprintf(stderr, "kneecap: step %zu: %u streams held %.1f, %s %.1f ms, "
+				"%llu replies, %llu errors\n", r->nsteps, sp.streams, st->achieved,
+				kc_lat_stat_name(r->scfg.health.slo_stat),
+				kc_lat_stat_value(&st->latency, r->scfg.health.slo_stat),
+				(unsigned long long)st->ok, (unsigned long long)st->errors);
+		if (r->hlog_ok && st->latency_hist) {
+			char tag[32];
+			snprintf(tag, sizeof(tag), "streams=%u", sp.streams);
+			kc_hdr_set_tag(st->latency_hist, tag);
+			kc_hdr_set_times(st->latency_hist, st->start_wall_ms,
+					 st->start_wall_ms + st->duration_ns / KC_NS_PER_MS);
+			kc_hlog_write_interval(&r->hlog, st->latency_hist);
+		}
+		kc_search_record(&srch, st);
+		if (st->partial)
+			break;
+	}
+	return finish(r, &srch, started_ms);
+}
 
 int kc_cmd_streams(int argc, char **argv)
 {
-	if (argc > 1 && cli_is_help(argv[1])) {
-		fputs(usage_text, stdout);
+	struct run *r = calloc(1, sizeof(*r));
+	if (!r) {
+		cli_error("streams: out of memory");
+		return KC_EXIT_USAGE;
+	}
+	int rc = parse_args(&r->o, argc, argv);
+	if (rc < 0) {
+		free(r);
 		return KC_EXIT_OK;
 	}
-	cli_error("streams: this command is not in this build yet");
-	return KC_EXIT_USAGE;
+	if (rc)
+		goto out;
+	cli_log_init(r->o.verbose, r->o.quiet);
+	if ((rc = load_config(r)) || (rc = setup_target(r)) || (rc = build_driver(r)))
+		goto out;
+	g_streams = r->st;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = search(r);
+	g_streams = NULL;
+out:
+	if (r->hlog_ok)
+		kc_hlog_writer_fini(&r->hlog);
+	if (r->hlog_fp)
+		fclose(r->hlog_fp);
+	for (size_t i = 0; i < r->nsteps; i++)
+		kc_step_result_fini(&r->steps[i]);
+	kc_streams_free(r->st);
+	kc_bidi_stop(r->bidi);
+	if (r->cert_path[0])
+		unlink(r->cert_path);
+	if (r->have_audio)
+		kc_buf_fini(&r->audio);
+	kc_scenario_free(r->sc);
+	kc_creds_fini(&r->creds);
+	free(r);
+	return rc;
 }
