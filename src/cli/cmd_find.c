@@ -119,15 +119,6 @@ struct find_opts {
 	int verbose;
 };
 
-static struct kc_engine *volatile g_engine;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	struct kc_engine *e = g_engine;
-	if (e)
-		kc_engine_stop(e);
-}
 
 /* Short aliases users expect, mapped onto scenario keys. */
 static const struct {
@@ -738,23 +729,14 @@ int kc_cmd_find(int argc, char **argv)
 		goto out;
 	}
 
-	g_engine = e;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	runout_catch_signals(e);
 	int64_t t0 = kc_clock_ns();
 	bool interrupted = false;
 	int fail = 0;
 	nsteps = run_search(e, &s, &c, &ro, steps, &interrupted, &d, &fail);
 	int64_t took_ns = kc_clock_ns() - t0;
 	runout_progress_end(&ro);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	g_engine = NULL;
+	runout_release_signals();
 	if (fail)
 		cli_diag_error("find", &d);
 	if (interrupted && !o.quiet)

@@ -117,15 +117,6 @@ struct run_opts {
 	int verbose;
 };
 
-static struct kc_engine *volatile g_engine;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	struct kc_engine *e = g_engine;
-	if (e)
-		kc_engine_stop(e);
-}
 
 static int bad(const char *opt, const char *val, const char *why)
 {
@@ -639,13 +630,7 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
 		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *interrupted)
 {
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	g_engine = e;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	runout_catch_signals(e);
 	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
 					.ud = ctx};
 	int status = -1;
@@ -679,9 +664,7 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 		}
 	}
 	runout_progress_end(ctx);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	g_engine = NULL;
+	runout_release_signals();
 	return status;
 }
 

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,35 @@
 #include "kneecap/sagemaker.h"
 
 #include <stdlib.h>
+
+static struct kc_engine *volatile g_engine;
+static struct sigaction old_int, old_term;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	struct kc_engine *e = g_engine;
+	if (e)
+		kc_engine_stop(e);
+}
+
+void runout_catch_signals(struct kc_engine *e)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	g_engine = e;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+}
+
+void runout_release_signals(void)
+{
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	g_engine = NULL;
+}
 
 void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet)
 {

@@ -31,6 +31,15 @@ struct runout {
 	int hlog_err;
 };
 
+/*
+ * Until runout_release_signals: SIGINT and SIGTERM stop e's running step
+ * (kc_engine_stop is async-signal-safe), so what was measured is still
+ * written, marked partial.  One engine at a time.
+ */
+void runout_catch_signals(struct kc_engine *e);
+/* Restores the handlers runout_catch_signals replaced. */
+void runout_release_signals(void);
+
 /* Prepares r; out_dir may be NULL. */
 void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet);
 
