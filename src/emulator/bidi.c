@@ -13,7 +13,8 @@
  * the next reply of the whole server.  Nothing is allocated per chunk.
  *
  * With TLS the same loop drives non-blocking OpenSSL handshakes (ALPN must
- * select h2) and reads and writes through SSL_read/SSL_write.
+ * select h2); the socket/TLS/nghttp2 plumbing is h2io.c, shared with the
+ * InvokeEndpoint face (h2serve.c).
  *
  * Invariant: a slot is in the heap exactly when its reply ring is non-empty,
  * and the slot's heap_idx says where.  Not here: HTTP/1.1 (the unary half in
@@ -26,7 +27,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,10 +40,9 @@
 #include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+
+#include "h2io_int.h"
 
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
@@ -263,15 +262,8 @@ struct slot {
 };
 
 struct conn {
-	int fd;
-	SSL *ssl;              /* NULL for h2c */
-	bool hs_done;          /* TLS handshake finished (always true for h2c) */
-	nghttp2_session *s;
+	struct kc_h2io io;     /* socket, TLS and nghttp2 session (h2io.c) */
 	struct kc_bidi *b;
-	uint8_t wbuf[CONN_WBUF];
-	size_t woff, wlen;
-	bool want_out;         /* EPOLLOUT armed */
-	bool close_after_flush;
 	bool dead;             /* the peer is gone: close without writing */
 	bool dirty;
 	struct conn *next_dirty;
@@ -302,6 +294,7 @@ struct kc_bidi {
 	struct conn *dirty;
 	struct kc_sigv4_signer *verifier;
 	SSL_CTX *ctx;          /* TLS: NULL for h2c */
+	nghttp2_session_callbacks *cbs; /* every connection's, made at start */
 	FILE *capture;
 	uint64_t replies_total;
 #define DECL(f) _Atomic uint64_t f;
@@ -424,11 +417,7 @@ static void conn_close(struct conn *c)
 		if (b->slots[i].in_use && b->slots[i].c == c)
 			slot_release(b, &b->slots[i]);
 	}
-	nghttp2_session_del(c->s);
-	if (c->ssl)
-		SSL_free(c->ssl);
-	epoll_ctl(b->efd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	kc_h2io_close(&c->io);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -438,83 +427,6 @@ static void conn_close(struct conn *c)
 	b->nconns--;
 	/* a dirty connection is unlinked from the dirty list by the caller */
 	free(c);
-}
-
-/* >0 bytes written, 0 would block, -1 failed. */
-static ssize_t t_send(struct conn *c, const uint8_t *p, size_t n)
-{
-	if (!c->ssl) {
-		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return r;
-	}
-	ERR_clear_error();
-	int r = SSL_write(c->ssl, p, (int)n);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(c->ssl, r);
-	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
-}
-
-/* >0 bytes read, 0 would block, -1 closed or failed. */
-static ssize_t t_recv(struct conn *c, uint8_t *p, size_t n)
-{
-	if (!c->ssl) {
-		ssize_t r = recv(c->fd, p, n, 0);
-		if (r == 0)
-			return -1;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return r;
-	}
-	ERR_clear_error();
-	int r = SSL_read(c->ssl, p, (int)n);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(c->ssl, r);
-	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
-}
-
-/* Writes what nghttp2 has; returns 0, or -1 when the connection must close. */
-static int conn_flush(struct conn *c)
-{
-	if (!c->hs_done)
-		return 0; /* nghttp2's output waits for the handshake */
-	for (;;) {
-		if (c->woff < c->wlen) {
-			ssize_t n = t_send(c, c->wbuf + c->woff, c->wlen - c->woff);
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				break;
-			c->woff += (size_t)n;
-			continue;
-		}
-		c->woff = c->wlen = 0;
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(c->s, &p);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		/* nghttp2 hands at most one frame (<= 16 KiB + 9) at a time */
-		KC_ASSERT((size_t)n <= sizeof(c->wbuf));
-		memcpy(c->wbuf, p, (size_t)n);
-		c->wlen = (size_t)n;
-	}
-	bool pending = c->woff < c->wlen;
-	if (pending != c->want_out) {
-		struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0),
-					 .data.ptr = c};
-		epoll_ctl(c->b->efd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->want_out = pending;
-	}
-	if (!pending && c->close_after_flush)
-		return -1;
-	if (!pending && !nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s))
-		return -1;
-	return 0;
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -587,7 +499,7 @@ static void maybe_finish(struct slot *s)
 {
 	if (s->client_done && s->rcount == 0 && !s->eof) {
 		s->eof = true;
-		nghttp2_session_resume_data(s->c->s, s->id);
+		nghttp2_session_resume_data(s->c->io.s, s->id);
 		mark_dirty(s->c);
 	}
 }
@@ -613,7 +525,7 @@ static void replies_due(struct kc_bidi *b, int64_t now_ns)
 			heap_remove(b, si);
 		else
 			heap_down(b, 0);
-		nghttp2_session_resume_data(s->c->s, s->id);
+		nghttp2_session_resume_data(s->c->io.s, s->id);
 		mark_dirty(s->c);
 		maybe_finish(s);
 	}
@@ -623,7 +535,7 @@ static void replies_due(struct kc_bidi *b, int64_t now_ns)
 
 static void stream_fail(struct slot *s, uint32_t code)
 {
-	nghttp2_submit_rst_stream(s->c->s, NGHTTP2_FLAG_NONE, s->id, code);
+	nghttp2_submit_rst_stream(s->c->io.s, NGHTTP2_FLAG_NONE, s->id, code);
 	mark_dirty(s->c);
 }
 
@@ -817,7 +729,7 @@ static void respond_status(struct slot *s, const char *status)
 	uint8_t st[4]; /* nghttp2_nv wants writable pointers; it copies them */
 	memcpy(st, status, 3);
 	nghttp2_nv nv[] = {{(uint8_t *)":status", st, 7, 3, NGHTTP2_NV_FLAG_NONE}};
-	nghttp2_submit_response(s->c->s, s->id, nv, 1, NULL);
+	nghttp2_submit_response(s->c->io.s, s->id, nv, 1, NULL);
 	mark_dirty(s->c);
 }
 
@@ -914,12 +826,12 @@ static void on_request(struct conn *c, struct slot *s)
 		 33, strlen(b->p.variant), NGHTTP2_NV_FLAG_NONE},
 	};
 	nghttp2_data_provider dp = {.source.ptr = s, .read_callback = reply_read_cb};
-	nghttp2_submit_response(c->s, s->id, nv, 3, &dp);
+	nghttp2_submit_response(c->io.s, s->id, nv, 3, &dp);
 	mark_dirty(c);
 	if (b->p.fault_goaway_after && s->ordinal == b->p.fault_goaway_after) {
 		/* A restarting front end: GOAWAY, then the connection drops. */
-		nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
-		c->close_after_flush = true;
+		nghttp2_submit_goaway(c->io.s, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
+		c->io.close_after_flush = true;
 		INC(b, goaways);
 	}
 }
@@ -960,48 +872,14 @@ static void accept_all(struct kc_bidi *b)
 		int fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (b->nconns >= CONNS_MAX) {
-			close(fd);
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct conn *c = calloc(1, sizeof(*c));
+		struct conn *c = b->nconns < CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			close(fd);
 			continue;
 		}
-		c->fd = fd;
 		c->b = b;
-		c->hs_done = b->ctx == NULL;
-		if (b->ctx) {
-			c->ssl = SSL_new(b->ctx);
-			if (!c->ssl) {
-				free(c);
-				close(fd);
-				continue;
-			}
-			SSL_set_fd(c->ssl, fd);
-			SSL_set_accept_state(c->ssl);
-		}
-		nghttp2_session_callbacks *cb;
-		if (nghttp2_session_callbacks_new(&cb)) {
+		if (kc_h2io_open(&c->io, fd, b->efd, c, b->ctx, b->cbs, c)) {
 			free(c);
-			close(fd);
-			continue;
-		}
-		nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-		nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk_recv);
-		nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-		int rc = nghttp2_session_server_new(&c->s, cb, c);
-		nghttp2_session_callbacks_del(cb);
-		if (rc) {
-			if (c->ssl)
-				SSL_free(c->ssl);
-			free(c);
-			close(fd);
 			continue;
 		}
 		/* A large connection window: replies are small, requests are
@@ -1010,10 +888,8 @@ static void accept_all(struct kc_bidi *b)
 			{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, b->p.max_concurrent},
 			{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
 		};
-		nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, 2);
-		nghttp2_session_set_local_window_size(c->s, NGHTTP2_FLAG_NONE, 0, 1 << 24);
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		epoll_ctl(b->efd, EPOLL_CTL_ADD, fd, &ev);
+		nghttp2_submit_settings(c->io.s, NGHTTP2_FLAG_NONE, iv, 2);
+		nghttp2_session_set_local_window_size(c->io.s, NGHTTP2_FLAG_NONE, 0, 1 << 24);
 		c->next = b->conns;
 		if (b->conns)
 			b->conns->prev = c;
@@ -1024,53 +900,13 @@ static void accept_all(struct kc_bidi *b)
 	}
 }
 
-/* Advances the TLS handshake; 0 done or in progress, -1 failed. */
-static int conn_handshake(struct conn *c)
-{
-	ERR_clear_error();
-	int r = SSL_do_handshake(c->ssl);
-	if (r != 1) {
-		int e = SSL_get_error(c->ssl, r);
-		return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
-	}
-	const unsigned char *alpn = NULL;
-	unsigned alen = 0;
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
-	if (alen != 2 || memcmp(alpn, "h2", 2) != 0)
-		return -1; /* the bidirectional API is HTTP/2 only */
-	c->hs_done = true;
-	INC(c->b, tls_handshakes);
-	return 0;
-}
-
-static int conn_read(struct conn *c)
-{
-	if (!c->hs_done) {
-		if (conn_handshake(c))
-			return -1;
-		if (!c->hs_done)
-			return 0;
-	}
-	uint8_t buf[16384];
-	for (int i = 0; i < 16; i++) { /* bounded: let other connections run */
-		ssize_t n = t_recv(c, buf, sizeof(buf));
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		if (nghttp2_session_mem_recv(c->s, buf, (size_t)n) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static void flush_dirty(struct kc_bidi *b)
 {
 	while (b->dirty) {
 		struct conn *c = b->dirty;
 		b->dirty = c->next_dirty;
 		c->dirty = false;
-		if (c->dead || conn_flush(c))
+		if (c->dead || kc_h2io_flush(&c->io))
 			conn_close(c);
 	}
 }
@@ -1115,9 +951,13 @@ static void *loop(void *arg)
 				struct conn *c = p;
 				/* closing happens in flush_dirty, after every event of
 				 * this batch: a later event may still point at c */
-				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-				    conn_read(c))
-					c->dead = true;
+				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+					int r = kc_h2io_read(&c->io);
+					if (r < 0)
+						c->dead = true;
+					else if (r > 0)
+						INC(b, tls_handshakes);
+				}
 				mark_dirty(c);
 			}
 		}
@@ -1131,121 +971,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-/* ---- TLS ------------------------------------------------------------------- */
-
-static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned inlen, void *arg)
-{
-	(void)ssl;
-	(void)arg;
-	static const unsigned char h2[] = {2, 'h', '2'};
-	unsigned char *sel;
-	if (SSL_select_next_proto(&sel, outlen, h2, sizeof(h2), in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no h2: refuse */
-	*out = sel;
-	return SSL_TLSEXT_ERR_OK;
-}
-
-/*
- * A server context with a fresh self-signed P-256 certificate for localhost,
- * 127.0.0.1 and ::1, valid for a day; its PEM goes to cert_out if given.
- */
-static int tls_setup(struct kc_bidi *b, const char *cert_out, struct kc_diag *d)
-{
-	int rc = KC_ETLS;
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	if (!key || !x)
-		goto out;
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(kc_wall_ns() / KC_NS_PER_S));
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"kneecap emulator", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509V3_CTX v3;
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-						  "DNS:localhost,IP:127.0.0.1,IP:::1");
-	if (!san || !X509_add_ext(x, san, -1)) {
-		X509_EXTENSION_free(san);
-		goto out;
-	}
-	X509_EXTENSION_free(san);
-	if (!X509_sign(x, key, EVP_sha256()))
-		goto out;
-	b->ctx = SSL_CTX_new(TLS_server_method());
-	if (!b->ctx || SSL_CTX_use_certificate(b->ctx, x) != 1 ||
-	    SSL_CTX_use_PrivateKey(b->ctx, key) != 1)
-		goto out;
-	SSL_CTX_set_min_proto_version(b->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_alpn_select_cb(b->ctx, alpn_select, NULL);
-	if (cert_out) {
-		FILE *f = fopen(cert_out, "w");
-		if (!f || !PEM_write_X509(f, x) || fclose(f) != 0) {
-			if (f)
-				fclose(f);
-			rc = kc_diag_set(d, KC_EIO, "%s: cannot write the certificate", cert_out);
-			X509_free(x);
-			EVP_PKEY_free(key);
-			return rc;
-		}
-	}
-	rc = 0;
-out:
-	X509_free(x);
-	EVP_PKEY_free(key);
-	if (rc)
-		kc_diag_set(d, KC_ETLS, "cannot make the emulator's TLS certificate");
-	return rc;
-}
-
 /* ---- start/stop ------------------------------------------------------------ */
-
-static int listen_on(const char *addr, int *fd_out, int *port_out, struct kc_diag *d)
-{
-	char host[128];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof(host))
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': want HOST:PORT", addr);
-	const char *h = addr;
-	size_t hl = (size_t)(colon - addr);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
-	struct addrinfo *ai;
-	if (getaddrinfo(host, colon + 1, &hints, &ai))
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': not a numeric HOST:PORT", addr);
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return kc_diag_set(d, KC_EIO, "listen on %s: %s", addr, strerror(e));
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						    : ((struct sockaddr_in *)&ss)->sin_port);
-	*fd_out = fd;
-	return 0;
-}
 
 static void free_bidi(struct kc_bidi *b)
 {
@@ -1261,6 +987,8 @@ static void free_bidi(struct kc_bidi *b)
 	kc_sigv4_signer_free(b->verifier);
 	if (b->ctx)
 		SSL_CTX_free(b->ctx);
+	if (b->cbs)
+		nghttp2_session_callbacks_del(b->cbs);
 	if (b->capture)
 		fclose(b->capture);
 	int fds[] = {b->lfd, b->efd, b->tfd, b->stopfd};
@@ -1321,11 +1049,20 @@ int kc_bidi_start(const struct kc_bidi_profile *p, const char *listen_addr,
 			goto fail;
 		}
 	}
-	if (p->tls && (rc = tls_setup(b, p->tls_cert_out, d)))
+	if (p->tls && (rc = kc_h2io_tls_ctx(p->tls_cert_out, &b->ctx, d)))
 		goto fail;
-	rc = listen_on(listen_addr, &b->lfd, &b->port, d);
+	rc = kc_h2io_listen(listen_addr, &b->lfd, &b->port, d);
 	if (rc)
 		goto fail;
+	if (nghttp2_session_callbacks_new(&b->cbs)) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(b->cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(b->cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(b->cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(b->cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(b->cbs, on_stream_close);
 	b->efd = epoll_create1(EPOLL_CLOEXEC);
 	b->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	b->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
