@@ -49,8 +49,14 @@
  * the server stops listening (connects are refused) and drops every later
  * request on open connections, like a dead process, until stopped.
  *
- * Not here: HTTP/2 and the bidirectional stream path (they come with the
- * streams work), TLS.
+ * HTTP/2 (h2_listen): a second listener, h2c with prior knowledge or TLS
+ * with ALPN h2 (h2_mode), answers the same paths with the same semantics
+ * from the same model, so both protocols share one queue and one capacity.
+ * There a reset fault is an RST_STREAM (INTERNAL_ERROR), fault_reset_mid
+ * sends the headers and half the body and then RST_STREAM, and a dead
+ * server closes every HTTP/2 connection and its listener.
+ *
+ * Not here: the bidirectional stream path (bidi.h), TLS on HTTP/1.1.
  */
 #ifndef KNEECAP_EMULATOR_H
 #define KNEECAP_EMULATOR_H
@@ -91,6 +97,12 @@ enum kc_emu_overload {
 	KC_EMU_OVERLOAD_UNAVAILABLE, /* 503 ServiceUnavailable */
 	KC_EMU_OVERLOAD_THROTTLING,  /* 400 ThrottlingException */
 	KC_EMU_OVERLOAD_NOT_READY,   /* 429 ModelNotReadyException */
+};
+
+/* The HTTP/2 face's transport. */
+enum kc_emu_h2_mode {
+	KC_EMU_H2_H2C, /* cleartext, prior knowledge */
+	KC_EMU_H2_TLS, /* TLS with ALPN h2, self-signed certificate made at start */
 };
 
 /* One injected error: answer `status` with probability `prob` per request. */
@@ -134,6 +146,11 @@ struct kc_emu_profile {
 	char sigv4_akid[128];    /* verification on when non-empty */
 	char sigv4_secret[128];  /* never printed or logged */
 	char sigv4_region[32];
+	char h2_listen[64];       /* HTTP/2 listener HOST:PORT; "" = none */
+	enum kc_emu_h2_mode h2_mode;
+	char h2_cert_out[256];    /* tls: the certificate's PEM is written here ("" = not) */
+	int h2_max_concurrent;    /* SETTINGS_MAX_CONCURRENT_STREAMS per connection */
+	int h2_max_streams;       /* open streams over all HTTP/2 connections */
 };
 
 /* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
@@ -227,6 +244,9 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 
 /* The TCP port it listens on (the real one when 0 was asked). */
 int kc_emu_port(const struct kc_emu *e);
+
+/* The HTTP/2 listener's port (profile h2_listen), or -1 when there is none. */
+int kc_emu_h2_port(const struct kc_emu *e);
 
 /* Copies a consistent snapshot of the counters into *out; thread-safe. */
 void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out);

@@ -14,6 +14,7 @@
 #include "kneecap/scenario.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
@@ -62,7 +63,15 @@ static const char usage_text[] =
 	"  --fault-slow-interval DUR  ... every DUR (100ms)\n"
 	"  --fault-close-after N      after N invocations the server dies\n"
 	"  --verify-sigv4 AKID:SECRET verify SigV4 (service sagemaker); bad -> 403\n"
-	"  --sigv4-region R           the region requests must be signed for (us-east-1)\n";
+	"  --sigv4-region R           the region requests must be signed for (us-east-1)\n"
+	"HTTP/2 (same paths, same model and queue as HTTP/1.1):\n"
+	"  --h2-listen ADDR           also answer HTTP/2 on HOST:PORT (default: off)\n"
+	"  --h2-mode M                h2c (prior knowledge) | tls (ALPN h2, self-signed\n"
+	"                             certificate made at start) (h2c)\n"
+	"  --h2-cert-out PATH         tls: write the certificate's PEM here for clients\n"
+	"  --h2-max-concurrent N      SETTINGS_MAX_CONCURRENT_STREAMS per connection (256)\n"
+	"  --h2-max-streams N         open streams over all connections; more are\n"
+	"                             refused with RST_STREAM (4096)\n";
 
 static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
 {
@@ -89,6 +98,17 @@ static void print_summary(struct kc_emu *e)
 		(long long)s.received, (long long)s.served, (long long)errs,
 		s.latency_ms_mean, s.wait_ms_mean, s.service_ms_mean,
 		(long long)s.queue_depth_max);
+}
+
+/* The host a client on this machine connects to for listen address addr. */
+static void connect_host(const char *addr, char *host, size_t hostsz)
+{
+	const char *colon = strrchr(addr, ':');
+	snprintf(host, hostsz, "%.*s", colon ? (int)(colon - addr) : 0, addr);
+	if (!strcmp(host, "0.0.0.0") || !host[0])
+		snprintf(host, hostsz, "127.0.0.1");
+	else if (!strcmp(host, "[::]"))
+		snprintf(host, hostsz, "[::1]");
 }
 
 struct serve_opts {
@@ -227,15 +247,16 @@ int kc_cmd_serve(int argc, char **argv)
 	char desc[256];
 	kc_emu_profile_describe(&o.prof, desc, sizeof(desc));
 	char host[160];
-	const char *colon = strrchr(o.listen, ':');
-	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - o.listen) : 0, o.listen);
-	if (!strcmp(host, "0.0.0.0") || !host[0])
-		snprintf(host, sizeof(host), "127.0.0.1");
-	else if (!strcmp(host, "[::]"))
-		snprintf(host, sizeof(host), "[::1]");
+	connect_host(o.listen, host, sizeof(host));
 	printf("nominal capacity: %.1f RPS (%s)\n", kc_emu_profile_capacity_rps(&o.prof), desc);
 	printf("listening on http://%s:%d (POST /endpoints/%s/invocations, GET /emulator/stats)\n",
 	       host, kc_emu_port(emu), o.prof.endpoint_name[0] ? o.prof.endpoint_name : "NAME");
+	if (kc_emu_h2_port(emu) >= 0) {
+		bool tls = o.prof.h2_mode == KC_EMU_H2_TLS;
+		connect_host(o.prof.h2_listen, host, sizeof(host));
+		printf("HTTP/2 (%s) on %s://%s:%d\n", tls ? "TLS, ALPN h2" : "h2c, prior knowledge",
+		       tls ? "https" : "http", host, kc_emu_h2_port(emu));
+	}
 	fflush(stdout);
 
 	int sig = 0;

@@ -36,6 +36,7 @@ struct keydef {
 static const char *const dist_names[] = {"fixed", "lognormal", NULL};
 static const char *const decode_names[] = {"full", "scaled", "header", "off", NULL};
 static const char *const input_names[] = {"jpeg", "any", NULL};
+static const char *const h2_mode_names[] = {"h2c", "tls", NULL};
 static const char *const overload_names[] = {"ServiceUnavailable",
 	"ThrottlingException", "ModelNotReadyException", NULL};
 
@@ -73,6 +74,11 @@ static const struct keydef keys[] = {
 	{"fault_close_after", T_I64, FOFF(close_after), 0, 0, 9.0e18, 0, NULL},
 	{"verify_sigv4", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
 	{"sigv4_region", T_STR, OFF(sigv4_region), sizeof(((struct kc_emu_profile *)0)->sigv4_region), 0, 0, 0, NULL},
+	{"h2_listen", T_STR, OFF(h2_listen), sizeof(((struct kc_emu_profile *)0)->h2_listen), 0, 0, 0, NULL},
+	{"h2_mode", T_ENUM, OFF(h2_mode), 0, 0, 0, 0, h2_mode_names},
+	{"h2_cert_out", T_STR, OFF(h2_cert_out), sizeof(((struct kc_emu_profile *)0)->h2_cert_out), 0, 0, 0, NULL},
+	{"h2_max_concurrent", T_INT, OFF(h2_max_concurrent), 0, 1, 65536, 0, NULL},
+	{"h2_max_streams", T_INT, OFF(h2_max_streams), 0, 16, 1048576, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -101,6 +107,9 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	p->faults.slow_chunk_bytes = 16;
 	p->faults.slow_interval_ns = 100 * KC_NS_PER_MS;
 	snprintf(p->sigv4_region, sizeof(p->sigv4_region), "us-east-1");
+	p->h2_mode = KC_EMU_H2_H2C;
+	p->h2_max_concurrent = 256;
+	p->h2_max_streams = 4096;
 }
 
 static const struct keydef *find_key(const char *key)

@@ -20,7 +20,12 @@
  *
  * Memory: request contexts (one per allowed connection), the timer heap and
  * the JPEG decoders are allocated at start; body buffers grow to the
- * largest body a context has seen and are reused.  Not here: HTTP/2, TLS.
+ * largest body a context has seen and are reused.
+ *
+ * The request's semantics (routing, body, SigV4, CPU stage, faults, model,
+ * answer bodies) are the kc_emu_req_* functions of server_int.h, shared with
+ * the HTTP/2 face (h2serve.c, started here when h2_listen is set); only the
+ * MHD plumbing is this file's own.
  *
  * Locks: `mu` guards the model, the fault RNG and the counters; `tmu`
  * guards the timer heap and the stopping flag.  Order: tmu, then MHD's own
@@ -29,6 +34,7 @@
 #include "decode_int.h"
 #include "faults_int.h"
 #include "model_int.h"
+#include "server_int.h"
 
 #include "kneecap/clock.h"
 #include "kneecap/emulator.h"
@@ -60,88 +66,6 @@
 #define SIGV4_SKEW_S 300
 /* Timer entries fired per lock hold. */
 #define FIRE_BATCH 64
-
-enum rstate { S_FREE, S_READING, S_PARKED, S_READY, S_DONE };
-/* What a request is, decided from its headers; answered once its body (if
- * any) is in, so keep-alive connections stay open. */
-enum route { R_INVOKE, R_PING, R_STATS, R_NOT_FOUND, R_BAD_METHOD, R_ERROR };
-enum tkind { TK_FINISH, TK_DELIVER, TK_TRICKLE };
-
-struct req {
-	struct kc_emu *e;
-	struct MHD_Connection *conn;
-	struct req *next_free;
-	enum rstate state;
-	enum route route;
-	const char *url;       /* MHD's, valid for the request */
-	const char *etype;     /* X-Amzn-ErrorType when not implied by status */
-	int64_t t_head_ns;     /* headers arrived */
-	int64_t t_body_ns;     /* body complete */
-	unsigned char *body;   /* kept across requests, grows to the largest */
-	size_t body_len, body_cap, store_max;
-	uint64_t body_total;   /* bytes seen (stored or not) */
-	uint64_t hash;         /* FNV-1a 64 of the whole body */
-	bool too_large;
-	struct kc_emu_admit admit;
-	bool leave_pending;    /* the model still counts it */
-	bool in_flight;        /* counted in e->in_flight */
-	struct kc_emu_fault_plan plan;
-	int status;            /* what to answer */
-	enum kc_emu_err_class errc;
-	int orig_status;       /* ModelError: the container's status */
-	char msg[256];         /* error message (plain text, escaped on output) */
-	int img_w, img_h;
-	char reqid[40];
-	char out[1024];
-	size_t out_len;
-	bool trickle_ready;
-	enum tkind tkind;
-	int64_t due_ns;
-};
-
-struct kc_emu {
-	struct kc_emu_profile prof;
-	double capacity_rps;
-	int64_t start_ns;
-	struct MHD_Daemon *mhd;
-	int listen_fd;
-	int port;
-
-	pthread_mutex_t mu;          /* model, rng, counters */
-	struct kc_emu_model *model;
-	struct kc_emu_rng rng;       /* faults: seeded, reproducible */
-	struct kc_emu_rng id_rng;    /* request ids: differ from run to run */
-	int64_t received, served, answered, invocations;
-	int64_t errors[KC_EMU_ERRC_COUNT];
-	int64_t lat_sum_ns, wait_sum_ns, svc_sum_ns;
-	int64_t queue_max;
-	int64_t in_flight;
-	uint64_t reqid_seq;
-
-	struct req *reqs;            /* max_connections of them */
-	struct req *free_reqs;
-	pthread_mutex_t pool_mu;
-
-	struct kc_emu_decoder *dec;  /* `threads` of them */
-	struct kc_emu_decoder **dec_free;
-	int n_dec, n_dec_free;
-	pthread_mutex_t dec_mu;
-	pthread_cond_t dec_cv;
-
-	pthread_mutex_t tmu;         /* timer heap, stopping, die */
-	pthread_cond_t tcv;
-	struct req **heap;
-	int heap_n, heap_cap;
-	bool stopping, die_pending;
-	bool mhd_ready;              /* e->mhd is set: die() may use it */
-	pthread_t timer;
-	bool timer_started;
-
-	atomic_bool dead;            /* fault_close_after tripped */
-
-	struct kc_sigv4_signer *signer; /* NULL: no verification */
-	pthread_mutex_t sig_mu;      /* a signer is single-threaded */
-};
 
 static const char *const errc_names[KC_EMU_ERRC_COUNT] = {
 	"model_error", "timeout", "overload", "injected", "validation",
@@ -280,7 +204,7 @@ static void decoder_put(struct kc_emu *e, struct kc_emu_decoder *d)
 	pthread_mutex_unlock(&e->dec_mu);
 }
 
-static void count_error(struct kc_emu *e, enum kc_emu_err_class c)
+void kc_emu_count_error(struct kc_emu *e, enum kc_emu_err_class c)
 {
 	pthread_mutex_lock(&e->mu);
 	e->errors[c]++;
@@ -397,7 +321,7 @@ static void build_error(struct kc_emu *e, struct req *r)
 	r->out_len = n < sizeof(r->out) ? n : sizeof(r->out) - 1;
 }
 
-static const char *error_type(const struct req *r)
+const char *kc_emu_req_error_type(const struct req *r)
 {
 	if (r->etype)
 		return r->etype;
@@ -445,7 +369,7 @@ static void reset_socket(struct MHD_Connection *conn)
 static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max);
 static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max);
 
-static void mark_dying(struct kc_emu *e)
+void kc_emu_mark_dying(struct kc_emu *e)
 {
 	pthread_mutex_lock(&e->tmu);
 	e->die_pending = true;
@@ -453,9 +377,8 @@ static void mark_dying(struct kc_emu *e)
 	pthread_mutex_unlock(&e->tmu);
 }
 
-/* Queues r's answer on its connection (handler thread, connection not
- * suspended).  Returns what the access handler must return. */
-static enum MHD_Result respond(struct kc_emu *e, struct req *r)
+/* Counts r's answer and builds its body (see server_int.h). */
+bool kc_emu_req_account(struct kc_emu *e, struct req *r, bool *die_out)
 {
 	int64_t now = kc_clock_ns();
 	bool drop = atomic_load(&e->dead) || r->plan.reset;
@@ -483,16 +406,25 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 		die = true;
 	pthread_mutex_unlock(&e->mu);
 	r->state = S_DONE;
-
-	if (drop) {
-		reset_socket(r->conn);
-		return MHD_NO;
-	}
+	*die_out = die;
+	if (drop)
+		return true;
 	if (r->status == 200)
 		build_tags(r);
 	else
 		build_error(e, r);
+	return false;
+}
 
+/* Queues r's answer on its connection (handler thread, connection not
+ * suspended).  Returns what the access handler must return. */
+static enum MHD_Result respond(struct kc_emu *e, struct req *r)
+{
+	bool die;
+	if (kc_emu_req_account(e, r, &die)) {
+		reset_socket(r->conn);
+		return MHD_NO;
+	}
 	struct MHD_Response *resp;
 	if (r->plan.reset_mid) {
 		resp = MHD_create_response_from_callback(r->out_len, 1024, half_read, r, NULL);
@@ -509,22 +441,21 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 	if (r->status == 200)
 		MHD_add_response_header(resp, "x-Amzn-Invoked-Production-Variant", e->prof.variant);
 	else
-		MHD_add_response_header(resp, "X-Amzn-ErrorType", error_type(r));
+		MHD_add_response_header(resp, "X-Amzn-ErrorType", kc_emu_req_error_type(r));
 	if (r->status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	if (die)
-		mark_dying(e);
+		kc_emu_mark_dying(e);
 	return ret;
 }
 
 /* Answers now, or parks the answer until a stall window ends. */
 static enum MHD_Result deliver(struct kc_emu *e, struct req *r)
 {
-	int64_t now = kc_clock_ns();
-	int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now - e->start_ns);
-	if (end >= 0 && park(e, r, e->start_ns + end, TK_DELIVER))
+	int64_t end = kc_emu_stall_until(e, kc_clock_ns());
+	if (end >= 0 && park(e, r, end, TK_DELIVER))
 		return MHD_YES;
 	return respond(e, r);
 }
@@ -591,8 +522,6 @@ static enum MHD_Result answer_json(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-static char *stats_json(struct kc_emu *e);
-
 /* ---- the request path ---------------------------------------------- */
 
 static void make_reqid(struct kc_emu *e, struct req *r)
@@ -642,17 +571,12 @@ static void body_append(struct kc_emu *e, struct req *r, const char *data, size_
 	r->body_len += take;
 }
 
-struct header_list {
-	struct kc_sigv4_header h[KC_SIGV4_HEADERS_MAX];
-	size_t n;
-	bool overflow;
-};
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
 				      const char *key, size_t key_size,
 				      const char *value, size_t value_size)
 {
-	struct header_list *hl = cls;
+	struct kc_emu_headers *hl = cls;
 	(void)kind;
 	if (hl->n >= KC_SIGV4_HEADERS_MAX) {
 		hl->overflow = true;
@@ -668,16 +592,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
  * false.  Only the headers the client listed in SignedHeaders count.  The
  * query string is not signed in: InvokeEndpoint has none.
  */
-static bool verify_sigv4(struct kc_emu *e, struct req *r)
+static bool verify_sigv4(struct kc_emu *e, struct req *r, const struct kc_emu_headers *hl)
 {
-	struct header_list hl = {.n = 0, .overflow = false};
-	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
 	enum kc_sigv4_verdict v = KC_SIGV4_BAD_SIGNATURE;
 	int rc = KC_ELIMIT;
-	if (!hl.overflow) {
+	if (hl && !hl->overflow) {
 		struct kc_sigv4_request sreq = {
 			.method = "POST", .path = r->url, .query = NULL,
-			.headers = hl.h, .n_headers = hl.n, .time_s = 0,
+			.headers = hl->h, .n_headers = hl->n, .time_s = 0,
 		};
 		char hash[KC_SIGV4_HEX_LEN + 1];
 		uint8_t digest[32];
@@ -730,8 +652,8 @@ static bool cpu_stage(struct kc_emu *e, struct req *r)
 	return false;
 }
 
-/* The whole body is in: CPU stage, faults, model, then park until done. */
-static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
+/* The whole body is in: SigV4, CPU stage, faults, model (server_int.h). */
+bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_headers *hl)
 {
 	r->t_body_ns = kc_clock_ns();
 	pthread_mutex_lock(&e->mu);
@@ -742,12 +664,12 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 		set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
 			  "Request body of %" PRIu64 " bytes exceeds the %" PRIu64 "-byte limit",
 			  r->body_total, e->prof.body_bytes_max);
-		return deliver(e, r);
+		return false;
 	}
-	if (e->signer && !verify_sigv4(e, r))
-		return deliver(e, r);
+	if (e->signer && !verify_sigv4(e, r, hl))
+		return false;
 	if (!cpu_stage(e, r))
-		return deliver(e, r);
+		return false;
 
 	int64_t now = kc_clock_ns();
 	pthread_mutex_lock(&e->mu);
@@ -772,14 +694,14 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 
 	if (front) {
 		set_error(r, inj, KC_EMU_ERRC_INJECTED, "injected fault");
-		return deliver(e, r);
+		return false;
 	}
 	switch (r->admit.kind) {
 	case KC_EMU_ADMIT_OVERLOAD: {
 		static const int st[] = {503, 400, 429};
 		set_error(r, st[e->prof.queue_full_error], KC_EMU_ERRC_OVERLOAD,
 			  "The instance's queue is full (%" PRId64 " waiting)", e->prof.queue_limit);
-		return deliver(e, r);
+		return false;
 	}
 	case KC_EMU_ADMIT_TIMEOUT:
 		set_error(r, 424, KC_EMU_ERRC_TIMEOUT,
@@ -798,22 +720,46 @@ static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 		}
 		break;
 	}
+	return true;
+}
+
+/* The whole body is in: admit it, then park until done or answer now. */
+static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
+{
+	struct kc_emu_headers hl = {.n = 0, .overflow = false};
+	if (e->signer)
+		MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
+	if (!kc_emu_req_admit(e, r, &hl))
+		return deliver(e, r);
 	if (park(e, r, r->admit.done_ns, TK_FINISH))
 		return MHD_YES;
 	/* Stopping: leave the model and answer now. */
-	pthread_mutex_lock(&e->mu);
-	kc_emu_model_leave(e->model, &r->admit);
-	r->leave_pending = false;
-	pthread_mutex_unlock(&e->mu);
-	set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
+	kc_emu_req_leave(e, r);
+	kc_emu_req_stopping(r);
 	return respond(e, r);
 }
 
-/* First call for an invocation: route checks before any body is read. */
-static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r,
-					const char *name, size_t name_len)
+void kc_emu_req_leave(struct kc_emu *e, struct req *r)
 {
-	struct MHD_Connection *conn = r->conn;
+	pthread_mutex_lock(&e->mu);
+	kc_emu_model_leave(e->model, &r->admit);
+	pthread_mutex_unlock(&e->mu);
+	r->leave_pending = false;
+}
+
+void kc_emu_req_stopping(struct req *r)
+{
+	set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
+	r->plan.slow = false;
+	r->plan.reset_mid = false;
+}
+
+/* First look at an invocation: route checks before any body is read. */
+enum kc_emu_head kc_emu_req_head(struct kc_emu *e, struct req *r,
+				 const char *content_length)
+{
+	const char *name = r->url + sizeof("/endpoints/") - 1;
+	size_t name_len = strlen(name) - (sizeof("/invocations") - 1);
 	make_reqid(e, r);
 	if (!valid_endpoint_name(name, name_len)) {
 		set_error(r, 400, KC_EMU_ERRC_VALIDATION,
@@ -828,33 +774,48 @@ static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r,
 			  "Endpoint %.*s of account 000000000000 not found.", (int)name_len, name);
 		r->route = R_ERROR;
 	}
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = content_length;
 	if (cl) {
 		char *end = NULL;
 		errno = 0;
 		unsigned long long v = strtoull(cl, &end, 10);
 		if (end != cl && errno == 0 && v > e->prof.body_bytes_max) {
-			/* Answer before reading: MHD closes the connection after
-			 * this response instead of draining a huge body. */
 			r->body_total = v;
 			set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
 				  "Request body of %llu bytes exceeds the %" PRIu64 "-byte limit",
 				  v, e->prof.body_bytes_max);
-			return respond(e, r);
+			return KC_EMU_HEAD_ANSWER;
 		}
 	}
 	if (r->route == R_ERROR)
-		return MHD_YES;
+		return KC_EMU_HEAD_READ;
 	if (e->prof.faults.close_after > 0) {
 		pthread_mutex_lock(&e->mu);
 		bool over = ++e->invocations > e->prof.faults.close_after;
 		pthread_mutex_unlock(&e->mu);
 		if (over) {
-			count_error(e, KC_EMU_ERRC_DEAD);
-			reset_socket(conn);
-			return MHD_NO;
+			kc_emu_count_error(e, KC_EMU_ERRC_DEAD);
+			return KC_EMU_HEAD_DROP;
 		}
+	}
+	return KC_EMU_HEAD_READ;
+}
+
+/* First call for an invocation (MHD): the checks above, acted on. */
+static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	switch (kc_emu_req_head(e, r, cl)) {
+	case KC_EMU_HEAD_ANSWER:
+		/* Answer before reading: MHD closes the connection after this
+		 * response instead of draining a huge body. */
+		return respond(e, r);
+	case KC_EMU_HEAD_DROP:
+		reset_socket(r->conn);
+		return MHD_NO;
+	case KC_EMU_HEAD_READ:
+		break;
 	}
 	return MHD_YES;
 }
@@ -906,37 +867,64 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	}
 }
 
-/* Answers a request that is not a served invocation, body consumed. */
-static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
+const char *kc_emu_req_other(struct kc_emu *e, struct req *r, int *status,
+			     const char **etype, const char **allow, char **owned)
 {
-	struct MHD_Connection *conn = r->conn;
+	*etype = NULL;
+	*allow = NULL;
+	*owned = NULL;
+	*status = 200;
 	r->state = S_DONE;
 	switch (r->route) {
 	case R_PING:
-		return answer_json(conn, 200, (char *)"{}", MHD_RESPMEM_PERSISTENT, NULL);
-	case R_STATS: {
-		char *body = stats_json(e);
-		if (!body)
-			return MHD_NO;
-		return answer_json(conn, 200, body, MHD_RESPMEM_MUST_FREE, NULL);
-	}
+		return "{}";
+	case R_STATS:
+		*owned = kc_emu_stats_json(e);
+		return *owned;
 	case R_BAD_METHOD:
-		count_error(e, KC_EMU_ERRC_METHOD);
-		return answer_json(conn, 405, (char *)"{\"message\":\"use GET\"}",
-				   MHD_RESPMEM_PERSISTENT, "MethodNotAllowed");
+		kc_emu_count_error(e, KC_EMU_ERRC_METHOD);
+		*status = 405;
+		*etype = "MethodNotAllowed";
+		*allow = "GET";
+		return "{\"message\":\"use GET\"}";
 	case R_NOT_FOUND:
-		count_error(e, KC_EMU_ERRC_NOT_FOUND);
-		return answer_json(conn, 404,
-				   (char *)"{\"message\":\"Unknown path: this emulator answers "
-				   "POST /endpoints/NAME/invocations, GET /ping and GET /emulator/stats\"}",
-				   MHD_RESPMEM_PERSISTENT, "UnknownOperationException");
-	case R_ERROR:
-		return respond(e, r);
-	case R_INVOKE:
-		break;
+	default:
+		kc_emu_count_error(e, KC_EMU_ERRC_NOT_FOUND);
+		*status = 404;
+		*etype = "UnknownOperationException";
+		return "{\"message\":\"Unknown path: this emulator answers "
+		       "POST /endpoints/NAME/invocations, GET /ping and GET /emulator/stats\"}";
 	}
-	KC_ASSERT(!"answer_other on an invocation");
-	return MHD_NO;
+}
+
+/* Answers a request that is not a served invocation, body consumed. */
+static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
+{
+	if (r->route == R_ERROR)
+		return respond(e, r);
+	KC_ASSERT(r->route != R_INVOKE);
+	int status;
+	const char *etype, *allow;
+	char *owned;
+	const char *body = kc_emu_req_other(e, r, &status, &etype, &allow, &owned);
+	if (!body)
+		return MHD_NO;
+	struct MHD_Response *resp = owned
+		? MHD_create_response_from_buffer(strlen(owned), owned, MHD_RESPMEM_MUST_FREE)
+		: MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+						  MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(owned);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (etype)
+		MHD_add_response_header(resp, "X-Amzn-ErrorType", etype);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -950,14 +938,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 	if (!r) {
 		if (atomic_load(&e->dead)) {
-			count_error(e, KC_EMU_ERRC_DEAD);
+			kc_emu_count_error(e, KC_EMU_ERRC_DEAD);
 			reset_socket(conn);
 			return MHD_NO;
 		}
 		r = pool_get(e);
 		if (!r) {
 			/* Cannot happen while the pool matches MHD's connection limit. */
-			count_error(e, KC_EMU_ERRC_INTERNAL);
+			kc_emu_count_error(e, KC_EMU_ERRC_INTERNAL);
 			return answer_json(conn, 503,
 					   (char *)"{\"message\":\"too many connections\"}",
 					   MHD_RESPMEM_PERSISTENT, "ServiceUnavailable");
@@ -967,15 +955,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route_request(e, r, url, method);
 		if (r->route != R_INVOKE)
 			return MHD_YES;
-		const char *p = url + sizeof("/endpoints/") - 1;
-		return invocation_start(e, r, p, strlen(p) - (sizeof("/invocations") - 1));
+		return invocation_start(e, r);
 	}
 
 	switch (r->state) {
 	case S_READING:
 		if (*upload_data_size > 0) {
 			if (r->body_total > (uint64_t)DISCARD_BYTES_MAX) {
-				count_error(e, KC_EMU_ERRC_TOO_LARGE);
+				kc_emu_count_error(e, KC_EMU_ERRC_TOO_LARGE);
 				return MHD_NO;
 			}
 			if (r->route == R_INVOKE)
@@ -1008,14 +995,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	KC_ASSERT(r->state != S_PARKED);
-	pthread_mutex_lock(&e->mu);
-	if (r->leave_pending)
-		kc_emu_model_leave(e->model, &r->admit);
-	if (r->in_flight)
-		e->in_flight--;
-	pthread_mutex_unlock(&e->mu);
-	r->leave_pending = false;
-	r->in_flight = false;
+	kc_emu_req_abandon(e, r);
 	pool_put(e, r);
 }
 
@@ -1023,25 +1003,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void fire(struct kc_emu *e, struct req *r, bool stopping)
 {
-	if (r->tkind == TK_FINISH) {
-		pthread_mutex_lock(&e->mu);
-		kc_emu_model_leave(e->model, &r->admit);
-		pthread_mutex_unlock(&e->mu);
-		r->leave_pending = false;
-	}
+	if (r->tkind == TK_FINISH)
+		kc_emu_req_leave(e, r);
 	if (r->tkind == TK_TRICKLE) {
 		/* Mid-response: the reader callback sends the next chunk. */
 		r->trickle_ready = true;
 		r->state = S_DONE;
 	} else if (stopping) {
-		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "The emulator is stopping");
-		r->plan.slow = false;
-		r->plan.reset_mid = false;
+		kc_emu_req_stopping(r);
 		r->state = S_READY;
 	} else {
-		int64_t now = kc_clock_ns();
-		int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now - e->start_ns);
-		if (end >= 0 && repark(e, r, e->start_ns + end))
+		int64_t end = kc_emu_stall_until(e, kc_clock_ns());
+		if (end >= 0 && repark(e, r, end))
 			return;
 		r->state = S_READY;
 	}
@@ -1113,6 +1086,47 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
+/* ---- shared with the HTTP/2 face (server_int.h) --------------------- */
+
+size_t kc_emu_store_max(const struct kc_emu *e)
+{
+	const struct kc_emu_profile *p = &e->prof;
+	if (e->signer)
+		return (size_t)p->body_bytes_max; /* the hash needs it all */
+	if (p->input == KC_EMU_INPUT_ANY)
+		return 0;
+	return p->cpu_decode != KC_EMU_DECODE_OFF ? (size_t)p->body_bytes_max : 4;
+}
+
+void kc_emu_req_route(struct kc_emu *e, struct req *r, const char *url,
+		      const char *method)
+{
+	route_request(e, r, url, method);
+}
+
+void kc_emu_req_body(struct kc_emu *e, struct req *r, const char *data, size_t n)
+{
+	body_append(e, r, data, n);
+}
+
+void kc_emu_req_abandon(struct kc_emu *e, struct req *r)
+{
+	pthread_mutex_lock(&e->mu);
+	if (r->leave_pending)
+		kc_emu_model_leave(e->model, &r->admit);
+	if (r->in_flight)
+		e->in_flight--;
+	pthread_mutex_unlock(&e->mu);
+	r->leave_pending = false;
+	r->in_flight = false;
+}
+
+int64_t kc_emu_stall_until(const struct kc_emu *e, int64_t now_ns)
+{
+	int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now_ns - e->start_ns);
+	return end >= 0 ? e->start_ns + end : -1;
+}
+
 /* ---- stats --------------------------------------------------------- */
 
 void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out)
@@ -1142,7 +1156,7 @@ void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out)
 	out->dead = atomic_load(&e->dead);
 }
 
-static char *stats_json(struct kc_emu *e)
+char *kc_emu_stats_json(struct kc_emu *e)
 {
 	struct kc_emu_stats s;
 	kc_emu_stats(e, &s);
@@ -1345,12 +1359,7 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		if (rc)
 			goto fail;
 	}
-	size_t store_max = p->input == KC_EMU_INPUT_JPEG && p->cpu_decode != KC_EMU_DECODE_OFF
-				   ? (size_t)p->body_bytes_max : 4;
-	if (p->input == KC_EMU_INPUT_ANY)
-		store_max = 0;
-	if (e->signer)
-		store_max = (size_t)p->body_bytes_max; /* the hash needs it all */
+	size_t store_max = kc_emu_store_max(e);
 	for (int i = n - 1; i >= 0; i--) {
 		e->reqs[i].e = e;
 		e->reqs[i].store_max = store_max;
@@ -1422,6 +1431,13 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	pthread_mutex_unlock(&e->tmu);
 	kc_log(KC_LOG_INFO, "emulator: listening on port %d, %.1f RPS nominal",
 	       e->port, e->capacity_rps);
+	if (p->h2_listen[0]) {
+		rc = kc_emu_h2_start(e, &e->h2, d);
+		if (rc) {
+			kc_emu_stop(e);
+			return rc;
+		}
+	}
 	*out = e;
 	return KC_OK;
 fail:
@@ -1442,10 +1458,18 @@ int kc_emu_port(const struct kc_emu *e)
 	return e->port;
 }
 
+int kc_emu_h2_port(const struct kc_emu *e)
+{
+	KC_ASSERT(e);
+	return e->h2 ? kc_emu_h2_listen_port(e->h2) : -1;
+}
+
 void kc_emu_stop(struct kc_emu *e)
 {
 	if (!e)
 		return;
+	kc_emu_h2_stop(e->h2);
+	e->h2 = NULL;
 	pthread_mutex_lock(&e->tmu);
 	e->stopping = true;
 	pthread_cond_signal(&e->tcv);

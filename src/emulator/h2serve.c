@@ -1,0 +1,878 @@
+/*
+ * h2serve.c - the emulator's HTTP/2 face: POST /endpoints/NAME/invocations,
+ * GET /ping and GET /emulator/stats over h2c (prior knowledge) or TLS with
+ * ALPN h2, with exactly the HTTP/1.1 face's semantics because both call the
+ * same request functions (server_int.h) on the same struct kc_emu: one
+ * model, one queue, one capacity, one set of counters.
+ *
+ * One thread runs an epoll loop over the listening socket, the connections
+ * (h2io.c does the socket/TLS/nghttp2 plumbing), a timerfd and an eventfd
+ * for stop.  A request never blocks the loop: once its body is in, the
+ * model fixes when its answer is due, and the stream waits in a min-heap of
+ * deadlines (indexed, so a stream that closes early leaves it); the timerfd
+ * is armed at the earliest one, and when it fires the answer is submitted
+ * and its data provider runs.  Stalls and trickled answers wait the same
+ * way (a trickled body's provider returns NGHTTP2_ERR_DEFERRED and is
+ * resumed by the heap).  The JPEG decode runs on this thread: the loop is
+ * the HTTP/2 face's one vCPU.
+ *
+ * Memory is bounded: h2_max_streams stream contexts are allocated at start
+ * (a stream beyond them is refused with RST_STREAM REFUSED_STREAM), each
+ * keeps at most HDR_BYTES of headers (a header block over HDR_LIST_MAX
+ * resets the stream) and at most max_body bytes of body (an oversize
+ * Content-Length is answered 413 at the headers, an oversize body as soon
+ * as it passes the limit); body buffers are reused.  Faults: a reset is an
+ * RST_STREAM INTERNAL_ERROR instead of the answer, fault_reset_mid sends
+ * the headers and half the body and then the RST, and a dead server
+ * (fault_close_after) closes its listener and every connection.
+ *
+ * Not here: HTTP/1.1 (server.c), the bidirectional stream path (bidi.c).
+ */
+#include "h2io_int.h"
+#include "server_int.h"
+
+#include "kneecap/clock.h"
+#include "kneecap/err.h"
+#include "kneecap/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define HDR_BYTES 4096           /* header names and values kept per stream */
+#define HDR_LIST_MAX (64 * 1024) /* a bigger header block resets the stream */
+#define STREAM_WINDOW (1 << 20)  /* per-stream receive window: bodies are MBs */
+#define CONN_WINDOW (1 << 24)
+
+enum sstate {
+	ST_HEAD,   /* headers arriving */
+	ST_BODY,   /* an invocation's body arriving */
+	ST_WAIT,   /* in the heap: the model, a stall or a trickle */
+	ST_ANSWER, /* answer submitted (or stream reset); later data is ignored */
+};
+enum wkind { W_FINISH, W_DELIVER, W_TRICKLE };
+
+struct h2conn;
+
+struct stream {
+	struct req r;           /* the protocol-neutral request (server_int.h) */
+	struct h2conn *c;
+	struct stream *cprev, *cnext; /* the connection's open streams */
+	int32_t id;
+	bool in_use;
+	enum sstate st;
+	enum wkind wk;
+	int64_t due_ns;
+	int heap_idx;           /* -1: not in the heap */
+	/* request headers */
+	char hbuf[HDR_BYTES];
+	size_t hlen;
+	size_t hdr_total;
+	struct kc_emu_headers hl;
+	const char *method, *path, *authority, *clen;
+	bool has_host;
+	bool client_done;       /* END_STREAM from the client */
+	/* the answer being sent */
+	const char *obody;
+	char *owned;            /* obody when malloc'ed (stats) */
+	size_t olen, ooff, olimit; /* olimit < olen: reset after olimit bytes */
+	bool trickle, trickle_ready;
+};
+
+struct h2conn {
+	struct kc_h2io io;
+	struct kc_emu_h2 *h;
+	struct stream *streams;
+	bool dead;              /* close without writing more */
+	bool dirty;
+	struct h2conn *next_dirty;
+	struct h2conn *prev, *next;
+};
+
+struct kc_emu_h2 {
+	struct kc_emu *e;
+	int lfd, efd, tfd, stopfd;
+	int port;
+	bool listening;
+	pthread_t thread;
+	SSL_CTX *ctx;           /* NULL: h2c */
+	nghttp2_session_callbacks *cbs;
+	struct stream *pool;
+	int npool;
+	struct stream **freel;
+	int nfree;
+	struct stream **heap;   /* ordered by due_ns */
+	int nheap;
+	int64_t armed_ns;
+	struct h2conn *conns;
+	int nconns, conns_max;
+	struct h2conn *dirty;
+};
+
+int kc_emu_h2_listen_port(const struct kc_emu_h2 *h)
+{
+	return h->port;
+}
+
+/* ---- the deadline heap ------------------------------------------------- */
+
+static void hset(struct kc_emu_h2 *h, int i, struct stream *s)
+{
+	h->heap[i] = s;
+	s->heap_idx = i;
+}
+
+static void heap_up(struct kc_emu_h2 *h, int i)
+{
+	struct stream *s = h->heap[i];
+	while (i > 0) {
+		int p = (i - 1) / 2;
+		if (h->heap[p]->due_ns <= s->due_ns)
+			break;
+		hset(h, i, h->heap[p]);
+		i = p;
+	}
+	hset(h, i, s);
+}
+
+static void heap_down(struct kc_emu_h2 *h, int i)
+{
+	struct stream *s = h->heap[i];
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = l;
+		if (l >= h->nheap)
+			break;
+		if (r < h->nheap && h->heap[r]->due_ns < h->heap[l]->due_ns)
+			m = r;
+		if (h->heap[m]->due_ns >= s->due_ns)
+			break;
+		hset(h, i, h->heap[m]);
+		i = m;
+	}
+	hset(h, i, s);
+}
+
+static void heap_remove(struct kc_emu_h2 *h, struct stream *s)
+{
+	int i = s->heap_idx;
+	if (i < 0)
+		return;
+	s->heap_idx = -1;
+	struct stream *last = h->heap[--h->nheap];
+	if (i == h->nheap)
+		return;
+	hset(h, i, last);
+	heap_up(h, i);
+	heap_down(h, last->heap_idx);
+}
+
+/* Makes s wait until due_ns, then act on kind (timer_fire). */
+static void schedule(struct stream *s, int64_t due_ns, enum wkind kind)
+{
+	struct kc_emu_h2 *h = s->c->h;
+	heap_remove(h, s);
+	s->due_ns = due_ns;
+	s->wk = kind;
+	KC_ASSERT(h->nheap < h->npool);
+	hset(h, h->nheap++, s);
+	heap_up(h, h->nheap - 1);
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+static void mark_dirty(struct h2conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->next_dirty = c->h->dirty;
+	c->h->dirty = c;
+}
+
+static struct stream *stream_get(struct h2conn *c, int32_t id)
+{
+	struct kc_emu_h2 *h = c->h;
+	if (h->nfree == 0)
+		return NULL;
+	struct stream *s = h->freel[--h->nfree];
+	s->c = c;
+	s->id = id;
+	s->in_use = true;
+	s->st = ST_HEAD;
+	s->heap_idx = -1;
+	s->hlen = s->hdr_total = 0;
+	s->hl.n = 0;
+	s->hl.overflow = false;
+	s->method = s->path = s->authority = s->clen = NULL;
+	s->has_host = false;
+	s->client_done = false;
+	s->obody = NULL;
+	s->owned = NULL;
+	s->olen = s->ooff = s->olimit = 0;
+	s->trickle = s->trickle_ready = false;
+	s->r.leave_pending = false;
+	s->r.in_flight = false;
+	s->cprev = NULL;
+	s->cnext = c->streams;
+	if (c->streams)
+		c->streams->cprev = s;
+	c->streams = s;
+	return s;
+}
+
+static void stream_release(struct stream *s)
+{
+	if (!s->in_use)
+		return;
+	struct h2conn *c = s->c;
+	struct kc_emu_h2 *h = c->h;
+	heap_remove(h, s);
+	kc_emu_req_abandon(h->e, &s->r);
+	free(s->owned);
+	s->owned = NULL;
+	if (s->cprev)
+		s->cprev->cnext = s->cnext;
+	else
+		c->streams = s->cnext;
+	if (s->cnext)
+		s->cnext->cprev = s->cprev;
+	s->in_use = false;
+	s->c = NULL;
+	h->freel[h->nfree++] = s;
+}
+
+static void stream_reset(struct stream *s, uint32_t code)
+{
+	s->st = ST_ANSWER;
+	nghttp2_submit_rst_stream(s->c->io.s, NGHTTP2_FLAG_NONE, s->id, code);
+	mark_dirty(s->c);
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf, size_t len,
+			 uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	(void)ses;
+	(void)id;
+	(void)ud;
+	struct stream *s = src->ptr;
+	if (s->ooff >= s->olimit) {
+		if (s->olimit < s->olen) {
+			/* fault_reset_mid: half the body is out; nghttp2 answers
+			 * this with RST_STREAM INTERNAL_ERROR. */
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		}
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		return 0;
+	}
+	size_t n = s->olimit - s->ooff;
+	if (n > len)
+		n = len;
+	if (s->trickle) {
+		if (!s->trickle_ready) {
+			if (s->heap_idx < 0)
+				schedule(s, kc_clock_ns() + s->c->h->e->prof.faults.slow_interval_ns,
+					 W_TRICKLE);
+			return NGHTTP2_ERR_DEFERRED;
+		}
+		s->trickle_ready = false;
+		size_t chunk = (size_t)s->c->h->e->prof.faults.slow_chunk_bytes;
+		if (n > chunk)
+			n = chunk;
+	}
+	memcpy(buf, s->obody + s->ooff, n);
+	s->ooff += n;
+	if (s->ooff >= s->olen)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+#define NV(n, v) {(uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), \
+		  sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
+
+/* Submits status, headers and body; the body is read from s->obody. */
+static void submit(struct stream *s, int status, const char *hname, const char *hval,
+		   const char *allow)
+{
+	char st[8], cl[24];
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(cl, sizeof(cl), "%zu", s->olen);
+	nghttp2_nv nv[6] = {NV(":status", st), NV("content-type", "application/json"),
+			    NV("content-length", cl)};
+	size_t n = 3;
+	if (s->r.reqid[0])
+		nv[n++] = (nghttp2_nv)NV("x-amzn-requestid", s->r.reqid);
+	if (hname) {
+		nghttp2_nv x = {(uint8_t *)(uintptr_t)hname, (uint8_t *)(uintptr_t)hval,
+				strlen(hname), strlen(hval), NGHTTP2_NV_FLAG_NONE};
+		nv[n++] = x;
+	}
+	if (allow)
+		nv[n++] = (nghttp2_nv)NV("allow", allow);
+	nghttp2_data_provider dp = {.source.ptr = s, .read_callback = body_read};
+	s->st = ST_ANSWER;
+	if (nghttp2_submit_response(s->c->io.s, s->id, nv, n, &dp) != 0)
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+	mark_dirty(s->c);
+}
+
+/* An invocation's answer goes out now (or is dropped by a fault). */
+static void answer_invocation(struct stream *s)
+{
+	struct kc_emu *e = s->c->h->e;
+	struct req *r = &s->r;
+	bool die;
+	bool drop = kc_emu_req_account(e, r, &die);
+	if (die)
+		kc_emu_mark_dying(e);
+	if (drop) {
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	s->obody = r->out;
+	s->olen = r->out_len;
+	s->olimit = r->plan.reset_mid ? r->out_len / 2 : r->out_len;
+	s->trickle = r->plan.slow;
+	s->trickle_ready = true;
+	if (r->status == 200)
+		submit(s, 200, "x-amzn-invoked-production-variant", e->prof.variant, NULL);
+	else
+		submit(s, r->status, "x-amzn-errortype", kc_emu_req_error_type(r), NULL);
+}
+
+/* Answers now, or waits until a stall window ends. */
+static void deliver(struct stream *s)
+{
+	int64_t end = kc_emu_stall_until(s->c->h->e, kc_clock_ns());
+	if (end >= 0) {
+		s->st = ST_WAIT;
+		schedule(s, end, W_DELIVER);
+		return;
+	}
+	answer_invocation(s);
+}
+
+/* Not an invocation (ping, stats, 404, 405) or refused at its headers. */
+static void answer_other(struct stream *s)
+{
+	if (s->r.route == R_ERROR) {
+		deliver(s);
+		return;
+	}
+	int status;
+	const char *etype, *allow;
+	const char *body = kc_emu_req_other(s->c->h->e, &s->r, &status, &etype, &allow,
+					    &s->owned);
+	if (!body) {
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	s->obody = body;
+	s->olen = s->olimit = strlen(body);
+	submit(s, status, etype ? "x-amzn-errortype" : NULL, etype, allow);
+}
+
+/* The invocation's body is complete (or passed the limit). */
+static void body_end(struct stream *s)
+{
+	struct kc_emu *e = s->c->h->e;
+	if (s->st != ST_BODY)
+		return;
+	if (s->r.route != R_INVOKE) {
+		answer_other(s);
+		return;
+	}
+	/* HTTP/2 carries Host as :authority; SigV4 signs it as host. */
+	if (!s->has_host && s->authority) {
+		if (s->hl.n < KC_SIGV4_HEADERS_MAX)
+			s->hl.h[s->hl.n++] = (struct kc_sigv4_header){
+				"host", 4, s->authority, strlen(s->authority)};
+		else
+			s->hl.overflow = true;
+	}
+	if (kc_emu_req_admit(e, &s->r, &s->hl)) {
+		s->st = ST_WAIT;
+		schedule(s, s->r.admit.done_ns, W_FINISH);
+		return;
+	}
+	deliver(s);
+}
+
+/* The request's headers are in: route it. */
+static void headers_end(struct stream *s)
+{
+	struct kc_emu *e = s->c->h->e;
+	if (s->st != ST_HEAD)
+		return;
+	if (atomic_load(&e->dead)) {
+		kc_emu_count_error(e, KC_EMU_ERRC_DEAD);
+		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		return;
+	}
+	/* nghttp2 has checked the pseudo-headers; a path too long to keep
+	 * is answered 404 by routing "". */
+	const char *method = s->method ? s->method : "";
+	char *path = (char *)(uintptr_t)(s->path ? s->path : "");
+	char *q = strchr(path, '?');
+	if (q)
+		*q = '\0'; /* in hbuf, ours: InvokeEndpoint has no query string */
+	kc_emu_req_route(e, &s->r, path, method);
+	s->st = ST_BODY;
+	if (s->r.route != R_INVOKE) {
+		/* Nothing to read for these: answer at once (a body, if any,
+		 * is dropped and nghttp2 resets the rest of the stream). */
+		answer_other(s);
+		return;
+	}
+	switch (kc_emu_req_head(e, &s->r, s->clen)) {
+	case KC_EMU_HEAD_ANSWER:
+		/* Content-Length over max_body: the 413 goes before the body. */
+		deliver(s);
+		break;
+	case KC_EMU_HEAD_DROP:
+		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		break;
+	case KC_EMU_HEAD_READ:
+		if (s->r.route == R_ERROR)
+			answer_other(s);
+		break;
+	}
+}
+
+/* ---- nghttp2 callbacks ------------------------------------------------ */
+
+static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
+{
+	struct h2conn *c = ud;
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	struct stream *s = stream_get(c, f->hd.stream_id);
+	if (!s) {
+		kc_emu_count_error(c->h->e, KC_EMU_ERRC_INTERNAL);
+		nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+					  NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
+	nghttp2_session_set_stream_user_data(ses, f->hd.stream_id, s);
+	return 0;
+}
+
+/* Copies n bytes into s->hbuf, NUL-terminated; NULL when it is full. */
+static const char *keep(struct stream *s, const uint8_t *p, size_t n)
+{
+	if (s->hlen + n + 1 > sizeof(s->hbuf))
+		return NULL;
+	char *d = s->hbuf + s->hlen;
+	memcpy(d, p, n);
+	d[n] = '\0';
+	s->hlen += n + 1;
+	return d;
+}
+
+static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t *name,
+		     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+{
+	(void)flags;
+	(void)ud;
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* trailers: not part of InvokeEndpoint */
+	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+	if (!s)
+		return 0;
+	/* RFC 9113's accounting (name + value + 32): a block past the cap
+	 * resets the stream instead of growing anything. */
+	s->hdr_total += nlen + vlen + 32;
+	if (s->hdr_total > HDR_LIST_MAX)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	const char *n = keep(s, name, nlen);
+	const char *v = n ? keep(s, value, vlen) : NULL;
+	if (!v) {
+		s->hl.overflow = true;
+		return 0;
+	}
+	if (n[0] == ':') {
+		if (!strcmp(n, ":method"))
+			s->method = v;
+		else if (!strcmp(n, ":path"))
+			s->path = v;
+		else if (!strcmp(n, ":authority"))
+			s->authority = v;
+		return 0;
+	}
+	if (!strcmp(n, "content-length"))
+		s->clen = v;
+	else if (!strcmp(n, "host"))
+		s->has_host = true;
+	if (s->hl.n < KC_SIGV4_HEADERS_MAX)
+		s->hl.h[s->hl.n++] = (struct kc_sigv4_header){n, nlen, v, vlen};
+	else
+		s->hl.overflow = true;
+	return 0;
+}
+
+static int on_data_chunk_recv(nghttp2_session *ses, uint8_t flags, int32_t id,
+			      const uint8_t *data, size_t len, void *ud)
+{
+	(void)flags;
+	(void)ud;
+	struct stream *s = nghttp2_session_get_stream_user_data(ses, id);
+	if (!s || s->st != ST_BODY)
+		return 0; /* answered already: dropped */
+	struct kc_emu *e = s->c->h->e;
+	kc_emu_req_body(e, &s->r, (const char *)data, len);
+	if (s->r.too_large)
+		body_end(s); /* 413 as soon as the body passes the limit */
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
+{
+	(void)ud;
+	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+		return 0;
+	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+	if (!s)
+		return 0;
+	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+		headers_end(s);
+	if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+		s->client_done = true;
+		body_end(s);
+	}
+	return 0;
+}
+
+/*
+ * The answer is complete but the client is still sending (an early 413, a
+ * 404 with a body): RFC 9113 8.1 lets the server stop it with RST_STREAM
+ * NO_ERROR, so a huge body is not uploaded for nothing.
+ */
+static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
+{
+	(void)ud;
+	if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
+	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+	if (s && !s->client_done)
+		nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+					  NGHTTP2_NO_ERROR);
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void *ud)
+{
+	(void)code;
+	(void)ud;
+	struct stream *s = nghttp2_session_get_stream_user_data(ses, id);
+	if (s)
+		stream_release(s);
+	return 0;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void conn_close(struct h2conn *c)
+{
+	struct kc_emu_h2 *h = c->h;
+	/* nghttp2_session_del calls no stream-close callbacks. */
+	while (c->streams)
+		stream_release(c->streams);
+	kc_h2io_close(&c->io);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	h->nconns--;
+	free(c);
+}
+
+static void accept_all(struct kc_emu_h2 *h)
+{
+	for (;;) {
+		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct h2conn *c = h->nconns < h->conns_max ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->h = h;
+		if (kc_h2io_open(&c->io, fd, h->efd, c, h->ctx, h->cbs, c)) {
+			free(c);
+			continue;
+		}
+		nghttp2_settings_entry iv[] = {
+			{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+			 (uint32_t)h->e->prof.h2_max_concurrent},
+			{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+			{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HDR_LIST_MAX},
+		};
+		nghttp2_submit_settings(c->io.s, NGHTTP2_FLAG_NONE, iv, 3);
+		nghttp2_session_set_local_window_size(c->io.s, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+		c->next = h->conns;
+		if (h->conns)
+			h->conns->prev = c;
+		h->conns = c;
+		h->nconns++;
+		mark_dirty(c);
+	}
+}
+
+static void flush_dirty(struct kc_emu_h2 *h)
+{
+	while (h->dirty) {
+		struct h2conn *c = h->dirty;
+		h->dirty = c->next_dirty;
+		c->dirty = false;
+		if (c->dead || kc_h2io_flush(&c->io))
+			conn_close(c);
+	}
+}
+
+static void timer_fire(struct kc_emu_h2 *h, struct stream *s)
+{
+	struct kc_emu *e = h->e;
+	switch (s->wk) {
+	case W_FINISH:
+		kc_emu_req_leave(e, &s->r);
+		deliver(s);
+		break;
+	case W_DELIVER:
+		answer_invocation(s);
+		break;
+	case W_TRICKLE:
+		s->trickle_ready = true;
+		nghttp2_session_resume_data(s->c->io.s, s->id);
+		break;
+	}
+	mark_dirty(s->c);
+}
+
+static void fire_due(struct kc_emu_h2 *h)
+{
+	int64_t now = kc_clock_ns();
+	/* Bounded per pass: a burst of due answers cannot starve the sockets. */
+	for (int i = 0; i < 4096 && h->nheap > 0 && h->heap[0]->due_ns <= now; i++) {
+		struct stream *s = h->heap[0];
+		heap_remove(h, s);
+		timer_fire(h, s);
+	}
+}
+
+static void arm_timer(struct kc_emu_h2 *h)
+{
+	int64_t due = h->nheap ? h->heap[0]->due_ns : 0;
+	if (due == h->armed_ns)
+		return;
+	struct itimerspec its = {0};
+	if (due > 0) {
+		its.it_value.tv_sec = due / KC_NS_PER_S;
+		its.it_value.tv_nsec = due % KC_NS_PER_S;
+	}
+	timerfd_settime(h->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	h->armed_ns = due;
+}
+
+/* fault_close_after tripped: like a dead process, stop listening and drop
+ * every connection (RST, no GOAWAY). */
+static void die(struct kc_emu_h2 *h)
+{
+	if (h->listening) {
+		epoll_ctl(h->efd, EPOLL_CTL_DEL, h->lfd, NULL);
+		close(h->lfd);
+		h->lfd = -1;
+		h->listening = false;
+	}
+	for (struct h2conn *c = h->conns; c; c = c->next) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		c->dead = true;
+		mark_dirty(c);
+	}
+}
+
+/* Stopping: every waiting invocation is answered 503, best effort. */
+static void answer_pending(struct kc_emu_h2 *h)
+{
+	while (h->nheap > 0) {
+		struct stream *s = h->heap[0];
+		heap_remove(h, s);
+		if (s->wk == W_TRICKLE) {
+			s->trickle_ready = true;
+			s->trickle = false;
+			nghttp2_session_resume_data(s->c->io.s, s->id);
+		} else {
+			if (s->wk == W_FINISH)
+				kc_emu_req_leave(h->e, &s->r);
+			kc_emu_req_stopping(&s->r);
+			answer_invocation(s);
+		}
+		mark_dirty(s->c);
+	}
+}
+
+static void *loop(void *arg)
+{
+	struct kc_emu_h2 *h = arg;
+	/* Default timer slack is 50 us; service deadlines want better. */
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	struct epoll_event evs[256];
+	bool stop = false;
+	while (!stop) {
+		arm_timer(h);
+		/* The timeout only bounds how late a dead server notices. */
+		int n = epoll_wait(h->efd, evs, 256, 100);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (p == &h->lfd) {
+				accept_all(h);
+			} else if (p == &h->stopfd) {
+				stop = true;
+			} else if (p == &h->tfd) {
+				uint64_t x;
+				if (read(h->tfd, &x, sizeof(x)) < 0) {
+					/* spurious: the heap decides anyway */
+				}
+				h->armed_ns = 0;
+			} else {
+				struct h2conn *c = p;
+				/* closing waits for flush_dirty: a later event of
+				 * this batch may still point at c */
+				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+				    kc_h2io_read(&c->io) < 0)
+					c->dead = true;
+				mark_dirty(c);
+			}
+		}
+		fire_due(h);
+		if (atomic_load(&h->e->dead))
+			die(h);
+		flush_dirty(h);
+	}
+	answer_pending(h);
+	flush_dirty(h);
+	while (h->conns)
+		conn_close(h->conns);
+	return NULL;
+}
+
+/* ---- start / stop ------------------------------------------------------ */
+
+static void free_h2(struct kc_emu_h2 *h)
+{
+	if (h->pool) {
+		for (int i = 0; i < h->npool; i++)
+			free(h->pool[i].r.body);
+	}
+	free(h->pool);
+	free(h->freel);
+	free(h->heap);
+	if (h->cbs)
+		nghttp2_session_callbacks_del(h->cbs);
+	SSL_CTX_free(h->ctx);
+	int fds[] = {h->lfd, h->efd, h->tfd, h->stopfd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	free(h);
+}
+
+int kc_emu_h2_start(struct kc_emu *e, struct kc_emu_h2 **out, struct kc_diag *d)
+{
+	const struct kc_emu_profile *p = &e->prof;
+	int rc;
+	struct kc_emu_h2 *h = calloc(1, sizeof(*h));
+	if (!h)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	h->e = e;
+	h->lfd = h->efd = h->tfd = h->stopfd = -1;
+	h->npool = p->h2_max_streams;
+	h->conns_max = p->max_connections;
+	h->pool = calloc((size_t)h->npool, sizeof(*h->pool));
+	h->freel = calloc((size_t)h->npool, sizeof(*h->freel));
+	h->heap = calloc((size_t)h->npool, sizeof(*h->heap));
+	if (!h->pool || !h->freel || !h->heap) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory for %d HTTP/2 streams", h->npool);
+		goto fail;
+	}
+	size_t store_max = kc_emu_store_max(e);
+	for (int i = 0; i < h->npool; i++) {
+		h->pool[i].r.e = e;
+		h->pool[i].r.store_max = store_max;
+		h->pool[i].heap_idx = -1;
+		h->freel[i] = &h->pool[h->npool - 1 - i];
+	}
+	h->nfree = h->npool;
+	if (nghttp2_session_callbacks_new(&h->cbs)) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(h->cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(h->cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(h->cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h->cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(h->cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(h->cbs, on_frame_send);
+	if (p->h2_mode == KC_EMU_H2_TLS &&
+	    (rc = kc_h2io_tls_ctx(p->h2_cert_out[0] ? p->h2_cert_out : NULL, &h->ctx, d)))
+		goto fail;
+	rc = kc_h2io_listen(p->h2_listen, &h->lfd, &h->port, d);
+	if (rc)
+		goto fail;
+	h->listening = true;
+	h->efd = epoll_create1(EPOLL_CLOEXEC);
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->efd < 0 || h->tfd < 0 || h->stopfd < 0) {
+		rc = kc_diag_set(d, KC_EIO, "epoll/timerfd/eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.ptr = &h->lfd;
+	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->lfd, &ev);
+	ev.data.ptr = &h->tfd;
+	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->tfd, &ev);
+	ev.data.ptr = &h->stopfd;
+	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->stopfd, &ev);
+	if (pthread_create(&h->thread, NULL, loop, h)) {
+		rc = kc_diag_set(d, KC_EINTERNAL, "cannot start the HTTP/2 thread");
+		goto fail;
+	}
+	kc_log(KC_LOG_INFO, "emulator: HTTP/2 (%s) listening on port %d",
+	       p->h2_mode == KC_EMU_H2_TLS ? "TLS" : "h2c", h->port);
+	*out = h;
+	return 0;
+fail:
+	free_h2(h);
+	return rc;
+}
+
+void kc_emu_h2_stop(struct kc_emu_h2 *h)
+{
+	if (!h)
+		return;
+	uint64_t one = 1;
+	if (write(h->stopfd, &one, sizeof(one)) < 0) {
+		/* an eventfd write cannot fail here; the join would hang otherwise */
+		KC_ASSERT(!"eventfd write failed");
+	}
+	pthread_join(h->thread, NULL);
+	free_h2(h);
+}
