@@ -52,6 +52,8 @@
 #define HDR_LIST_MAX (64 * 1024) /* a bigger header block resets the stream */
 #define STREAM_WINDOW (1 << 20)  /* per-stream receive window: bodies are MBs */
 #define CONN_WINDOW (1 << 24)
+/* Body bytes dropped after an early answer before the stream is reset. */
+#define DISCARD_BYTES_MAX (UINT64_C(64) * 1024 * 1024)
 
 enum sstate {
 	ST_HEAD,   /* headers arriving */
@@ -80,7 +82,8 @@ struct stream {
 	struct kc_emu_headers hl;
 	const char *method, *path, *authority, *clen;
 	bool has_host;
-	bool client_done;       /* END_STREAM from the client */
+	bool client_done;       /* END_STREAM from the client (or we reset it) */
+	uint64_t discarded;     /* body bytes dropped after the answer */
 	/* the answer being sent */
 	const char *obody;
 	char *owned;            /* obody when malloc'ed (stats) */
@@ -215,6 +218,7 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	s->method = s->path = s->authority = s->clen = NULL;
 	s->has_host = false;
 	s->client_done = false;
+	s->discarded = 0;
 	s->obody = NULL;
 	s->owned = NULL;
 	s->olen = s->ooff = s->olimit = 0;
@@ -526,8 +530,23 @@ static int on_data_chunk_recv(nghttp2_session *ses, uint8_t flags, int32_t id,
 	(void)flags;
 	(void)ud;
 	struct stream *s = nghttp2_session_get_stream_user_data(ses, id);
-	if (!s || s->st != ST_BODY)
-		return 0; /* answered already: dropped */
+	if (!s)
+		return 0;
+	if (s->st != ST_BODY) {
+		/*
+		 * Answered before the body ended (an early 413, a 404 with a
+		 * body): the rest is dropped.  RFC 9113 8.1 would let us stop
+		 * the client at once with RST_STREAM NO_ERROR, but curl 7.88
+		 * then throws the answer away; so that only happens past the
+		 * HTTP/1.1 face's discard bound.
+		 */
+		s->discarded += len;
+		if (s->discarded > DISCARD_BYTES_MAX && !s->client_done) {
+			s->client_done = true;
+			nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+		}
+		return 0;
+	}
 	struct kc_emu *e = s->c->h->e;
 	kc_emu_req_body(e, &s->r, (const char *)data, len);
 	if (s->r.too_large)
@@ -549,24 +568,6 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 		s->client_done = true;
 		body_end(s);
 	}
-	return 0;
-}
-
-/*
- * The answer is complete but the client is still sending (an early 413, a
- * 404 with a body): RFC 9113 8.1 lets the server stop it with RST_STREAM
- * NO_ERROR, so a huge body is not uploaded for nothing.
- */
-static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
-{
-	(void)ud;
-	if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
-	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-		return 0;
-	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
-	if (s && !s->client_done)
-		nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-					  NGHTTP2_NO_ERROR);
 	return 0;
 }
 
@@ -698,6 +699,10 @@ static void die(struct kc_emu_h2 *h)
 		h->listening = false;
 	}
 	for (struct h2conn *c = h->conns; c; c = c->next) {
+		/* The answer that tripped close_after still goes out (best
+		 * effort, what the socket takes now), as on HTTP/1.1. */
+		if (!c->dead)
+			(void)kc_h2io_flush(&c->io);
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		c->dead = true;
@@ -829,7 +834,6 @@ int kc_emu_h2_start(struct kc_emu *e, struct kc_emu_h2 **out, struct kc_diag *d)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(h->cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h->cbs, on_data_chunk_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(h->cbs, on_stream_close);
-	nghttp2_session_callbacks_set_on_frame_send_callback(h->cbs, on_frame_send);
 	if (p->h2_mode == KC_EMU_H2_TLS &&
 	    (rc = kc_h2io_tls_ctx(p->h2_cert_out[0] ? p->h2_cert_out : NULL, &h->ctx, d)))
 		goto fail;

@@ -152,6 +152,8 @@ static void set_enum(struct kc_emu_profile *p, const struct keydef *k, int v)
 		p->input = (enum kc_emu_input)v;
 	else if (k->choices == overload_names)
 		p->queue_full_error = (enum kc_emu_overload)v;
+	else if (k->choices == h2_mode_names)
+		p->h2_mode = (enum kc_emu_h2_mode)v;
 	else
 		KC_ASSERT(!"enum key without a setter");
 }

@@ -60,3 +60,10 @@ im.putdata([((x * 7) % 256, (y * 3) % 256, (x * y) % 256) for y in range(h) for 
 im.save(sys.argv[1], quality=85)
 PYEOF
 }
+
+# h2_port NAME: sets H2PORT from the "HTTP/2 (...) on URL" line of an
+# emulator started with --h2-listen (start_emu waited for its output).
+h2_port() {
+	H2PORT=$(sed -n 's/^HTTP\/2 .* on https\{0,1\}:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/$1.out")
+	[ -n "$H2PORT" ] || { fail "$1: no HTTP/2 port printed"; return 1; }
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# test_serve_h2.sh - `kneecap serve --h2-listen`: InvokeEndpoint over HTTP/2,
+# h2c (prior knowledge) and TLS (ALPN h2), with the HTTP/1.1 face's
+# answers, one shared model, SigV4 verification, the faults that make sense
+# on HTTP/2, and hostile clients (answered or closed, never a crash).
+# Debian's curl 7.88 cannot reuse h2c connections: one request per curl.
+# Loopback only; about 15 s.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/emu_lib.sh"
+
+make_jpeg "$TMP/img.jpg" 256 256
+printf 'this is not a jpeg' >"$TMP/text.bin"
+head -c 2000000 /dev/zero >"$TMP/big.bin"
+RAW="$(dirname "$0")/h2_raw.py"
+SIGN="$(dirname "$0")/emu_h2_sign.py"
+
+# h2 PATH ARGS...: one h2c request; headers to $TMP/h, body to $TMP/b,
+# prints "STATUS VERSION".
+h2() {
+	local path=$1; shift
+	curl -s -m 10 --http2-prior-knowledge -D "$TMP/h" -o "$TMP/b" \
+		-w '%{http_code} %{http_version}' "$@" "http://127.0.0.1:$H2PORT$path"
+}
+inv() { local f=$1; shift; h2 /endpoints/tagger/invocations --data-binary "@$f" -H 'Content-Type: image/jpeg' "$@"; }
+
+# ---- h2c: answers like the HTTP/1.1 face ---------------------------------
+start_emu h2c --h2-listen 127.0.0.1:0 --endpoint-name tagger --service-time 5ms \
+	--max-body 1M || { done_testing; exit 1; }
+h2_port h2c || { done_testing; exit 1; }
+expect_grep "^HTTP/2 \(h2c, prior knowledge\) on http://127\.0\.0\.1:$H2PORT$" "$TMP/h2c.out" \
+	"prints the HTTP/2 URL"
+
+[ "$(inv "$TMP/img.jpg")" = "200 2" ] && ok "h2c invocation: 200 over HTTP/2" || fail "h2c invocation: $(cat "$TMP/h")"
+expect_grep '^content-type: application/json' "$TMP/h" "content-type application/json"
+expect_grep '^x-amzn-invoked-production-variant: AllTraffic' "$TMP/h" "invoked-variant header"
+expect_grep '^x-amzn-requestid: [0-9a-f-]{36}' "$TMP/h" "request id header"
+expect_grep '"predictions":\[\{"label":"[a-z-]+","probability":0\.[0-9]+' "$TMP/b" "tag probabilities"
+expect_grep '"width":256,"height":256' "$TMP/b" "the JPEG was decoded"
+cp "$TMP/b" "$TMP/b_h2"
+curl -s -m 10 -o "$TMP/b_h1" --data-binary "@$TMP/img.jpg" \
+	"http://127.0.0.1:$PORT/endpoints/tagger/invocations"
+cmp -s "$TMP/b_h1" "$TMP/b_h2" && ok "same image, same answer on HTTP/1.1 and HTTP/2" \
+	|| fail "HTTP/1.1 and HTTP/2 answers differ"
+
+[ "$(h2 /ping)" = "200 2" ] && ok "GET /ping 200" || fail "GET /ping"
+[ "$(h2 /nope)" = "404 2" ] && ok "unknown path: 404" || fail "unknown path: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: UnknownOperationException' "$TMP/h" "404 error type"
+[ "$(h2 /endpoints/tagger/invocations)" = "405 2" ] && ok "GET on invocations: 405" \
+	|| fail "GET on invocations: $(cat "$TMP/h")"
+[ "$(h2 /endpoints/other/invocations --data-binary "@$TMP/img.jpg")" = "400 2" ] \
+	&& ok "other endpoint name: 400" || fail "other endpoint name: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: ValidationError' "$TMP/h" "ValidationError type"
+
+[ "$(inv "$TMP/text.bin")" = "424 2" ] && ok "non-JPEG body: 424" || fail "non-JPEG: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: ModelError' "$TMP/h" "ModelError type"
+$PY -c "
+import json; b=json.load(open('$TMP/b'))
+assert b['OriginalStatusCode']==400 and 'not a JPEG' in b['OriginalMessage'], b" \
+	&& ok "ModelError body has OriginalStatusCode/OriginalMessage" || fail "ModelError body: $(cat "$TMP/b")"
+
+[ "$(inv "$TMP/big.bin")" = "413 2" ] && ok "2 MB body over a 1 MB max-body: 413 (Content-Length)" \
+	|| fail "oversize body: $(cat "$TMP/h")"
+expect_grep 'exceeds the 1048576-byte limit' "$TMP/b" "413 names the limit"
+# No Content-Length (curl streams stdin): detected as the data arrives.
+st=$(h2 /endpoints/tagger/invocations -X POST -T - <"$TMP/big.bin")
+[ "$st" = "413 2" ] && ok "2 MB streamed body without Content-Length: 413" || fail "streamed oversize: $st"
+
+# One model behind both faces: HTTP/2 answers count in the same stats.
+served=$(stat_field "['served']")
+[ "$served" = 2 ] && ok "HTTP/1.1 stats count both faces' answers (served $served)" \
+	|| fail "served $served, wanted 2"
+curl -s -m 5 --http2-prior-knowledge -o "$TMP/st" "http://127.0.0.1:$H2PORT/emulator/stats"
+$PY -c "
+import json; s=json.load(open('$TMP/st'))
+e=s['errors']; assert s['served']==2 and e['too_large']==2 and e['model_error']==1 and e['not_found']==1, s" \
+	&& ok "GET /emulator/stats over HTTP/2: the same counters" || fail "h2 stats: $(cat "$TMP/st")"
+
+# ---- hostile clients: answered or closed, never a crash or a hang ------------
+for c in garbage http1; do
+	v=$($PY "$RAW" "$H2PORT" "$c")
+	case "$v" in closed|goaway) ok "$c on the h2c port: connection closed ($v)";;
+		*) fail "$c on the h2c port: $v";; esac
+done
+v=$($PY "$RAW" "$H2PORT" bigheaders)
+case "$v" in "rst 1"|goaway|closed) ok "96 KiB header block: refused ($v)";;
+	*) fail "huge header block: $v";; esac
+v=$($PY "$RAW" "$H2PORT" resetmid)
+[ "$v" = alive ] && ok "streams reset mid-body and mid-wait: the connection goes on" \
+	|| fail "reset mid-body: $v"
+sleep 0.1
+inflight=$(stat_field "['in_flight']")
+[ "$inflight" = 0 ] && ok "reset streams released their model places" || fail "in_flight $inflight"
+[ "$(h2 /ping)" = "200 2" ] && ok "still answering after the hostile clients" || fail "dead after hostile clients"
+stop_emu
+
+# ---- TLS with ALPN h2 ----------------------------------------------------------
+start_emu tls --h2-listen 127.0.0.1:0 --h2-mode tls --h2-cert-out "$TMP/cert.pem" \
+	--service-time 2ms || { done_testing; exit 1; }
+h2_port tls || { done_testing; exit 1; }
+expect_grep "^HTTP/2 \(TLS, ALPN h2\) on https://127\.0\.0\.1:$H2PORT$" "$TMP/tls.out" "prints the https URL"
+st=$(curl -s -m 10 --http2 -k -D "$TMP/h" -o "$TMP/b" -w '%{http_code} %{http_version}' \
+	--data-binary "@$TMP/img.jpg" "https://127.0.0.1:$H2PORT/endpoints/x/invocations")
+[ "$st" = "200 2" ] && ok "TLS (curl --http2 -k): 200 over HTTP/2" || fail "TLS: $st"
+expect_grep '"width":256,"height":256' "$TMP/b" "TLS: the JPEG was decoded"
+st=$(curl -s -m 10 --http2 --cacert "$TMP/cert.pem" -o /dev/null -w '%{http_code} %{http_version}' \
+	"https://127.0.0.1:$H2PORT/ping")
+[ "$st" = "200 2" ] && ok "TLS: the written certificate verifies for 127.0.0.1" || fail "TLS --cacert: $st"
+st=$(curl -s -m 10 --http1.1 -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$H2PORT/ping")
+[ "$st" = 000 ] && ok "TLS without ALPN h2: refused" || fail "TLS http/1.1 got $st"
+[ "$(curl -s -m 5 -k --http2 -o /dev/null -w '%{http_code}' "https://127.0.0.1:$H2PORT/nope")" = 404 ] \
+	&& ok "TLS still answering (404)" || fail "TLS dead after a refused handshake"
+stop_emu
+
+# ---- SigV4 over HTTP/2 (botocore signs, curl sends; test keys) ---------------
+AK=AKIDEXAMPLE SK=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY
+start_emu sig --h2-listen 127.0.0.1:0 --verify-sigv4 "$AK:$SK" --service-time 1ms \
+	|| { done_testing; exit 1; }
+h2_port sig || { done_testing; exit 1; }
+URL="http://127.0.0.1:$H2PORT/endpoints/tagger/invocations"
+$PY "$SIGN" "$URL" "$AK" "$SK" "$TMP/img.jpg" >"$TMP/sighdr" || fail "botocore signing failed"
+hdrs=()
+while IFS= read -r l; do hdrs+=(-H "$l"); done <"$TMP/sighdr"
+# sinv FILE: POST FILE with the signed headers (they carry Content-Type).
+sinv() { h2 /endpoints/tagger/invocations --data-binary "@$1" "${hdrs[@]}"; }
+[ "$(sinv "$TMP/img.jpg")" = "200 2" ] && ok "SigV4 (botocore-signed) accepted over HTTP/2" \
+	|| { fail "signed h2 request: $(cat "$TMP/h" "$TMP/b")"; }
+cp "$TMP/img.jpg" "$TMP/tampered.jpg"
+printf '\x00' | dd of="$TMP/tampered.jpg" bs=1 seek=200 conv=notrunc 2>/dev/null
+[ "$(sinv "$TMP/tampered.jpg")" = "403 2" ] && ok "tampered body: 403" \
+	|| fail "tampered body: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: InvalidSignatureException' "$TMP/h" "InvalidSignatureException"
+[ "$(inv "$TMP/img.jpg")" = "403 2" ] && ok "unsigned request: 403" || fail "unsigned: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: MissingAuthenticationTokenException' "$TMP/h" "MissingAuthenticationToken"
+if grep -q "$SK" "$TMP/sig.out" "$TMP/sig.err"; then fail "secret in serve output"; else ok "secret never printed"; fi
+stop_emu
+
+# ---- faults over HTTP/2 -----------------------------------------------------------
+start_emu err --h2-listen 127.0.0.1:0 --service-time 1ms --fault-error 503:1 || { done_testing; exit 1; }
+h2_port err
+[ "$(inv "$TMP/img.jpg")" = "503 2" ] && ok "fault_error 503:1 -> 503" || fail "fault_error: $(cat "$TMP/h")"
+expect_grep '^x-amzn-errortype: ServiceUnavailable' "$TMP/h" "ServiceUnavailable type"
+stop_emu
+
+start_emu rst --h2-listen 127.0.0.1:0 --service-time 1ms --fault-reset 1 || { done_testing; exit 1; }
+h2_port rst
+inv "$TMP/img.jpg" >/dev/null; rc=$?
+[ "$rc" = 92 ] && ok "fault_reset: RST_STREAM (curl exit 92)" || fail "fault_reset: curl exit $rc"
+[ "$(stat_field "['errors']['reset']")" = 1 ] && ok "reset counted" || fail "reset not counted"
+stop_emu
+
+start_emu mid --h2-listen 127.0.0.1:0 --service-time 1ms --fault-reset-mid 1 || { done_testing; exit 1; }
+h2_port mid
+curl -s -v -m 10 --http2-prior-knowledge -o /dev/null --data-binary "@$TMP/img.jpg" \
+	"http://127.0.0.1:$H2PORT/endpoints/a/invocations" 2>"$TMP/v"; rc=$?
+[ "$rc" = 92 ] || [ "$rc" = 18 ] && ok "fault_reset_mid: half a body, then RST_STREAM (curl exit $rc)" \
+	|| fail "fault_reset_mid: curl exit $rc"
+grep -q '^< HTTP/2 200' "$TMP/v" && ok "fault_reset_mid: the 200 headers came first" \
+	|| fail "reset_mid headers: $(grep '^<' "$TMP/v")"
+stop_emu
+
+start_emu slow --h2-listen 127.0.0.1:0 --service-time 1ms --fault-slow 1 \
+	--fault-slow-chunk 100 --fault-slow-interval 50ms || { done_testing; exit 1; }
+h2_port slow
+t0=$(date +%s%N)
+st=$(inv "$TMP/img.jpg")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+n=$(wc -c <"$TMP/b")
+# ~260 bytes in 100-byte chunks 50 ms apart: at least 100 ms.
+[ "$st" = "200 2" ] && [ "$ms" -ge 100 ] && [ "$n" -gt 200 ] && ok "fault_slow: whole body trickled in $ms ms" \
+	|| fail "fault_slow: $st in $ms ms, $n bytes"
+stop_emu
+
+start_emu stall --h2-listen 127.0.0.1:0 --service-time 1ms --fault-stall 600ms --fault-stall-at 0 \
+	|| { done_testing; exit 1; }
+h2_port stall
+t0=$(date +%s%N)
+st=$(inv "$TMP/img.jpg")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$st" = "200 2" ] && [ "$ms" -ge 300 ] && ok "fault_stall: the answer waited for the window ($ms ms)" \
+	|| fail "fault_stall: $st in $ms ms"
+stop_emu
+
+start_emu dead --h2-listen 127.0.0.1:0 --service-time 1ms --fault-close-after 2 || { done_testing; exit 1; }
+h2_port dead
+[ "$(inv "$TMP/img.jpg")" = "200 2" ] && [ "$(inv "$TMP/img.jpg")" = "200 2" ] \
+	&& ok "fault_close_after 2: two answers" || fail "close_after: first answers"
+sleep 0.3
+inv "$TMP/img.jpg" >/dev/null; rc=$?
+[ "$rc" = 7 ] && ok "then the HTTP/2 listener refuses connections (curl exit 7)" || fail "after close_after: curl exit $rc"
+curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/ping"; rc=$?
+[ "$rc" = 7 ] && ok "and so does the HTTP/1.1 one" || fail "HTTP/1.1 after close_after: curl exit $rc"
+stop_emu
+
+# ---- stop with answers pending: 503, then a clean exit -----------------------------
+start_emu pend --h2-listen 127.0.0.1:0 --service-time 5s --input any || { done_testing; exit 1; }
+h2_port pend
+curl -s -m 10 --http2-prior-knowledge -o "$TMP/pb" -w '%{http_code}' --data-binary 'x' \
+	"http://127.0.0.1:$H2PORT/endpoints/a/invocations" >"$TMP/pst" &
+CP=$!
+sleep 0.5
+stop_emu
+wait $CP
+[ "$(cat "$TMP/pst")" = 503 ] && ok "SIGTERM answers a waiting HTTP/2 invocation 503" \
+	|| fail "pending at stop: $(cat "$TMP/pst")"
+
+done_testing
