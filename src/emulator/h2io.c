@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -42,6 +43,10 @@ int kc_h2io_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag 
 	}
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	char *end = NULL;
+	long pv = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || pv < 0 || pv > 65535)
+		return kc_diag_set(d, KC_EINVAL, "listen address '%s': bad port", addr);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
 	struct addrinfo *ai;

@@ -403,6 +403,18 @@ static void test_profile_flags(void **st)
 	assert_null(strstr(d.msg, "nocolon"));
 	assert_int_equal(kc_emu_profile_set(&p, "no-such-key", "1", &d), KC_ENOTFOUND);
 	assert_true(kc_emu_profile_has_key("fault-stall-every"));
+	/* The HTTP/2 face's keys. */
+	assert_int_equal(p.h2_listen[0], '\0'); /* off by default */
+	assert_int_equal(p.h2_mode, KC_EMU_H2_H2C);
+	assert_int_equal(kc_emu_profile_set(&p, "h2-listen", "127.0.0.1:0", &d), 0);
+	assert_string_equal(p.h2_listen, "127.0.0.1:0");
+	assert_int_equal(kc_emu_profile_set(&p, "h2_mode", "tls", &d), 0);
+	assert_int_equal(p.h2_mode, KC_EMU_H2_TLS);
+	assert_int_equal(kc_emu_profile_set(&p, "h2-mode", "h3", &d), KC_EINVAL);
+	assert_int_equal(p.h2_mode, KC_EMU_H2_TLS);
+	assert_int_equal(kc_emu_profile_set(&p, "h2-max-concurrent", "0", &d), KC_EINVAL);
+	assert_int_equal(kc_emu_profile_set(&p, "h2-max-streams", "64", &d), 0);
+	assert_int_equal(p.h2_max_streams, 64);
 	/* Cross-key rules. */
 	assert_int_equal(kc_emu_profile_check(&p, &d), 0);
 	assert_int_equal(kc_emu_profile_set(&p, "fault-error", "429:0.8", &d), 0);
@@ -571,7 +583,20 @@ static void test_inprocess(void **st)
 	assert_true(s.service_ms_mean > 1.99 && s.service_ms_mean < 2.01);
 	assert_int_equal(s.in_flight, 0);
 	assert_string_equal(kc_emu_err_class_name(KC_EMU_ERRC_MODEL), "model_error");
+	assert_int_equal(kc_emu_h2_port(e), -1); /* no h2_listen: no HTTP/2 face */
 	kc_emu_stop(e);
+
+	/* With h2_listen the HTTP/2 face starts and stops with it; a bad
+	 * HTTP/2 address fails the whole start cleanly. */
+	snprintf(p.h2_listen, sizeof(p.h2_listen), "127.0.0.1:0");
+	assert_int_equal(kc_emu_start(&p, "127.0.0.1:0", &e, &d), 0);
+	assert_true(kc_emu_h2_port(e) > 0 && kc_emu_h2_port(e) != kc_emu_port(e));
+	kc_emu_stop(e);
+	e = NULL;
+	snprintf(p.h2_listen, sizeof(p.h2_listen), "127.0.0.1:99999");
+	assert_int_equal(kc_emu_start(&p, "127.0.0.1:0", &e, &d), KC_EINVAL);
+	assert_null(e);
+	p.h2_listen[0] = '\0';
 	tjFree(jpg);
 	kc_emu_stop(NULL);
 
