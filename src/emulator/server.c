@@ -758,8 +758,10 @@ void kc_emu_req_stopping(struct req *r)
 enum kc_emu_head kc_emu_req_head(struct kc_emu *e, struct req *r,
 				 const char *content_length)
 {
+	/* route_request made url /endpoints/NAME/<operation>, NAME without '/'. */
 	const char *name = r->url + sizeof("/endpoints/") - 1;
-	size_t name_len = strlen(name) - (sizeof("/invocations") - 1);
+	const char *slash = strchr(name, '/');
+	size_t name_len = slash ? (size_t)(slash - name) : strlen(name);
 	make_reqid(e, r);
 	if (!valid_endpoint_name(name, name_len)) {
 		set_error(r, 400, KC_EMU_ERRC_VALIDATION,
