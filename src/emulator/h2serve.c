@@ -5,19 +5,24 @@
  * same request functions (server_int.h) on the same struct kc_emu: one
  * model, one queue, one capacity, one set of counters.
  *
- * One thread runs an epoll loop over the listening socket, the connections
- * (h2io.c does the socket/TLS/nghttp2 plumbing), a timerfd and an eventfd
- * for stop.  A request never blocks the loop: once its body is in, the
- * model fixes when its answer is due, and the stream waits in a min-heap of
- * deadlines (indexed, so a stream that closes early leaves it); the timerfd
- * is armed at the earliest one, and when it fires the answer is submitted
- * and its data provider runs.  Stalls and trickled answers wait the same
- * way (a trickled body's provider returns NGHTTP2_ERR_DEFERRED and is
- * resumed by the heap).  The JPEG decode runs on this thread: the loop is
- * the HTTP/2 face's one vCPU.
+ `threads` loop threads (the instance's vCPUs, as the HTTP/1.1 face has
+ * `threads` workers) each run an epoll loop over their connections (h2io.c
+ * does the socket/TLS/nghttp2 plumbing), a timerfd, an inbox eventfd and
+ * the shared stop eventfd; loop 0 also accepts, and deals the sockets to
+ * the loops round-robin.  A connection and its streams belong to one loop
+ * for life, so no stream state is shared between threads: only the
+ * kc_emu_req_* calls (which lock e) are.  A request never blocks its loop
+ * on waiting: once its body is in, the model fixes when its answer is due,
+ * and the stream waits in the loop's min-heap of deadlines (indexed, so a
+ * stream that closes early leaves it); the timerfd is armed at the earliest
+ * one, and when it fires the answer is submitted and its data provider
+ * runs.  Stalls and trickled answers wait the same way (a trickled body's
+ * provider returns NGHTTP2_ERR_DEFERRED and is resumed by the heap).  The
+ * JPEG decode is CPU work and runs on the loop, like a model server's
+ * pre-processing on its vCPU.
  *
- * Memory is bounded: h2_max_streams stream contexts are allocated at start
- * (a stream beyond them is refused with RST_STREAM REFUSED_STREAM), each
+ * Memory is bounded: h2_max_streams stream contexts are allocated at start,
+ * split between the loops (a stream beyond its loop's share is refused with RST_STREAM REFUSED_STREAM), each
  * keeps at most HDR_BYTES of headers (a header block over HDR_LIST_MAX
  * resets the stream) and at most max_body bytes of body (an oversize
  * Content-Length is answered 413 at the headers, an oversize body as soon
@@ -54,6 +59,7 @@
 #define CONN_WINDOW (1 << 24)
 /* Body bytes dropped after an early answer before the stream is reset. */
 #define DISCARD_BYTES_MAX (UINT64_C(64) * 1024 * 1024)
+#define INBOX_MAX 256            /* sockets waiting for their loop */
 
 enum sstate {
 	ST_HEAD,   /* headers arriving */
@@ -93,7 +99,7 @@ struct stream {
 
 struct h2conn {
 	struct kc_h2io io;
-	struct kc_emu_h2 *h;
+	struct h2loop *h;       /* the loop that owns it */
 	struct stream *streams;
 	bool dead;              /* close without writing more */
 	bool dirty;
@@ -101,14 +107,16 @@ struct h2conn {
 	struct h2conn *prev, *next;
 };
 
-struct kc_emu_h2 {
-	struct kc_emu *e;
-	int lfd, efd, tfd, stopfd;
-	int port;
-	bool listening;
-	pthread_t thread;
+/* One loop thread: its connections, their streams and its deadlines. */
+struct h2loop {
+	struct kc_emu_h2 *srv;
+	struct kc_emu *e;       /* = srv->e, and the two below: shared, read-only */
 	SSL_CTX *ctx;           /* NULL: h2c */
 	nghttp2_session_callbacks *cbs;
+	int efd, tfd;
+	bool accepts;           /* loop 0: owns the listening socket */
+	pthread_t thread;
+	bool started;
 	struct stream *pool;
 	int npool;
 	struct stream **freel;
@@ -117,8 +125,26 @@ struct kc_emu_h2 {
 	int nheap;
 	int64_t armed_ns;
 	struct h2conn *conns;
-	int nconns, conns_max;
 	struct h2conn *dirty;
+	/* Accepted sockets handed over by loop 0 (inbox_fd wakes this loop). */
+	pthread_mutex_t inbox_mu;
+	int inbox[INBOX_MAX];
+	int inbox_n;
+	int inbox_fd;
+};
+
+struct kc_emu_h2 {
+	struct kc_emu *e;
+	int lfd, stopfd;        /* stopfd: an eventfd every loop watches */
+	int port;
+	bool listening;         /* loop 0's */
+	SSL_CTX *ctx;
+	nghttp2_session_callbacks *cbs;
+	struct h2loop *loops;   /* `threads` of them */
+	int nloops;
+	unsigned next_loop;     /* round-robin for accepted sockets (loop 0's) */
+	atomic_int nconns;      /* over all loops */
+	int conns_max;
 };
 
 int kc_emu_h2_listen_port(const struct kc_emu_h2 *h)
@@ -128,13 +154,13 @@ int kc_emu_h2_listen_port(const struct kc_emu_h2 *h)
 
 /* ---- the deadline heap ------------------------------------------------- */
 
-static void hset(struct kc_emu_h2 *h, int i, struct stream *s)
+static void hset(struct h2loop *h, int i, struct stream *s)
 {
 	h->heap[i] = s;
 	s->heap_idx = i;
 }
 
-static void heap_up(struct kc_emu_h2 *h, int i)
+static void heap_up(struct h2loop *h, int i)
 {
 	struct stream *s = h->heap[i];
 	while (i > 0) {
@@ -147,7 +173,7 @@ static void heap_up(struct kc_emu_h2 *h, int i)
 	hset(h, i, s);
 }
 
-static void heap_down(struct kc_emu_h2 *h, int i)
+static void heap_down(struct h2loop *h, int i)
 {
 	struct stream *s = h->heap[i];
 	for (;;) {
@@ -164,7 +190,7 @@ static void heap_down(struct kc_emu_h2 *h, int i)
 	hset(h, i, s);
 }
 
-static void heap_remove(struct kc_emu_h2 *h, struct stream *s)
+static void heap_remove(struct h2loop *h, struct stream *s)
 {
 	int i = s->heap_idx;
 	if (i < 0)
@@ -181,7 +207,7 @@ static void heap_remove(struct kc_emu_h2 *h, struct stream *s)
 /* Makes s wait until due_ns, then act on kind (timer_fire). */
 static void schedule(struct stream *s, int64_t due_ns, enum wkind kind)
 {
-	struct kc_emu_h2 *h = s->c->h;
+	struct h2loop *h = s->c->h;
 	heap_remove(h, s);
 	s->due_ns = due_ns;
 	s->wk = kind;
@@ -203,7 +229,7 @@ static void mark_dirty(struct h2conn *c)
 
 static struct stream *stream_get(struct h2conn *c, int32_t id)
 {
-	struct kc_emu_h2 *h = c->h;
+	struct h2loop *h = c->h;
 	if (h->nfree == 0)
 		return NULL;
 	struct stream *s = h->freel[--h->nfree];
@@ -238,7 +264,7 @@ static void stream_release(struct stream *s)
 	if (!s->in_use)
 		return;
 	struct h2conn *c = s->c;
-	struct kc_emu_h2 *h = c->h;
+	struct h2loop *h = c->h;
 	heap_remove(h, s);
 	kc_emu_req_abandon(h->e, &s->r);
 	free(s->owned);
@@ -585,7 +611,7 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 
 static void conn_close(struct h2conn *c)
 {
-	struct kc_emu_h2 *h = c->h;
+	struct h2loop *h = c->h;
 	/* nghttp2_session_del calls no stream-close callbacks. */
 	while (c->streams)
 		stream_release(c->streams);
@@ -596,44 +622,96 @@ static void conn_close(struct h2conn *c)
 		h->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	h->nconns--;
+	atomic_fetch_sub(&h->srv->nconns, 1);
 	free(c);
 }
 
-static void accept_all(struct kc_emu_h2 *h)
+/* Makes the accepted socket fd a connection of loop h. */
+static void conn_add(struct h2loop *h, int fd)
 {
+	struct h2conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		atomic_fetch_sub(&h->srv->nconns, 1);
+		return;
+	}
+	c->h = h;
+	if (kc_h2io_open(&c->io, fd, h->efd, c, h->ctx, h->cbs, c)) {
+		free(c);
+		atomic_fetch_sub(&h->srv->nconns, 1);
+		return;
+	}
+	nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)h->e->prof.h2_max_concurrent},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HDR_LIST_MAX},
+	};
+	nghttp2_submit_settings(c->io.s, NGHTTP2_FLAG_NONE, iv, 3);
+	nghttp2_session_set_local_window_size(c->io.s, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	mark_dirty(c);
+}
+
+/*
+ * Loop 0 accepts and deals the sockets round-robin to the loops, so the
+ * connections (and their CPU stage) spread over the `threads` loops however
+ * the kernel wakes them.
+ */
+static void accept_all(struct h2loop *h)
+{
+	struct kc_emu_h2 *srv = h->srv;
 	for (;;) {
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		struct h2conn *c = h->nconns < h->conns_max ? calloc(1, sizeof(*c)) : NULL;
-		if (!c) {
+		if (atomic_fetch_add(&srv->nconns, 1) >= srv->conns_max) {
+			atomic_fetch_sub(&srv->nconns, 1);
 			close(fd);
 			continue;
 		}
-		c->h = h;
-		if (kc_h2io_open(&c->io, fd, h->efd, c, h->ctx, h->cbs, c)) {
-			free(c);
+		struct h2loop *to = &srv->loops[srv->next_loop++ % (unsigned)srv->nloops];
+		if (to == h) {
+			conn_add(h, fd);
 			continue;
 		}
-		nghttp2_settings_entry iv[] = {
-			{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-			 (uint32_t)h->e->prof.h2_max_concurrent},
-			{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
-			{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HDR_LIST_MAX},
-		};
-		nghttp2_submit_settings(c->io.s, NGHTTP2_FLAG_NONE, iv, 3);
-		nghttp2_session_set_local_window_size(c->io.s, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
-		c->next = h->conns;
-		if (h->conns)
-			h->conns->prev = c;
-		h->conns = c;
-		h->nconns++;
-		mark_dirty(c);
+		pthread_mutex_lock(&to->inbox_mu);
+		bool room = to->inbox_n < INBOX_MAX;
+		if (room)
+			to->inbox[to->inbox_n++] = fd;
+		pthread_mutex_unlock(&to->inbox_mu);
+		if (!room) {
+			atomic_fetch_sub(&srv->nconns, 1);
+			close(fd);
+			continue;
+		}
+		uint64_t one = 1;
+		if (write(to->inbox_fd, &one, sizeof(one)) < 0) {
+			/* an eventfd write cannot fail here; the fd waits for the next wake */
+		}
 	}
 }
 
-static void flush_dirty(struct kc_emu_h2 *h)
+/* The sockets loop 0 handed to h. */
+static void take_inbox(struct h2loop *h)
+{
+	uint64_t x;
+	if (read(h->inbox_fd, &x, sizeof(x)) < 0) {
+		/* spurious: the inbox decides */
+	}
+	int fds[INBOX_MAX];
+	pthread_mutex_lock(&h->inbox_mu);
+	int n = h->inbox_n;
+	memcpy(fds, h->inbox, (size_t)n * sizeof(fds[0]));
+	h->inbox_n = 0;
+	pthread_mutex_unlock(&h->inbox_mu);
+	for (int i = 0; i < n; i++)
+		conn_add(h, fds[i]);
+}
+
+static void flush_dirty(struct h2loop *h)
 {
 	while (h->dirty) {
 		struct h2conn *c = h->dirty;
@@ -644,7 +722,7 @@ static void flush_dirty(struct kc_emu_h2 *h)
 	}
 }
 
-static void timer_fire(struct kc_emu_h2 *h, struct stream *s)
+static void timer_fire(struct h2loop *h, struct stream *s)
 {
 	struct kc_emu *e = h->e;
 	switch (s->wk) {
@@ -663,7 +741,7 @@ static void timer_fire(struct kc_emu_h2 *h, struct stream *s)
 	mark_dirty(s->c);
 }
 
-static void fire_due(struct kc_emu_h2 *h)
+static void fire_due(struct h2loop *h)
 {
 	int64_t now = kc_clock_ns();
 	/* Bounded per pass: a burst of due answers cannot starve the sockets. */
@@ -674,7 +752,7 @@ static void fire_due(struct kc_emu_h2 *h)
 	}
 }
 
-static void arm_timer(struct kc_emu_h2 *h)
+static void arm_timer(struct h2loop *h)
 {
 	int64_t due = h->nheap ? h->heap[0]->due_ns : 0;
 	if (due == h->armed_ns)
@@ -690,13 +768,15 @@ static void arm_timer(struct kc_emu_h2 *h)
 
 /* fault_close_after tripped: like a dead process, stop listening and drop
  * every connection (RST, no GOAWAY). */
-static void die(struct kc_emu_h2 *h)
+static void die(struct h2loop *h)
 {
-	if (h->listening) {
-		epoll_ctl(h->efd, EPOLL_CTL_DEL, h->lfd, NULL);
-		close(h->lfd);
-		h->lfd = -1;
-		h->listening = false;
+	struct kc_emu_h2 *srv = h->srv;
+	if (h->accepts && srv->listening) {
+		/* Only loop 0 ever touches the listening socket. */
+		epoll_ctl(h->efd, EPOLL_CTL_DEL, srv->lfd, NULL);
+		close(srv->lfd);
+		srv->lfd = -1;
+		srv->listening = false;
 	}
 	for (struct h2conn *c = h->conns; c; c = c->next) {
 		/* The answer that tripped close_after still goes out (best
@@ -711,7 +791,7 @@ static void die(struct kc_emu_h2 *h)
 }
 
 /* Stopping: every waiting invocation is answered 503, best effort. */
-static void answer_pending(struct kc_emu_h2 *h)
+static void answer_pending(struct h2loop *h)
 {
 	while (h->nheap > 0) {
 		struct stream *s = h->heap[0];
@@ -732,7 +812,8 @@ static void answer_pending(struct kc_emu_h2 *h)
 
 static void *loop(void *arg)
 {
-	struct kc_emu_h2 *h = arg;
+	struct h2loop *h = arg;
+	struct kc_emu_h2 *srv = h->srv;
 	/* Default timer slack is 50 us; service deadlines want better. */
 	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	struct epoll_event evs[256];
@@ -745,10 +826,12 @@ static void *loop(void *arg)
 			break;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
-			if (p == &h->lfd) {
+			if (p == &srv->lfd) {
 				accept_all(h);
-			} else if (p == &h->stopfd) {
-				stop = true;
+			} else if (p == &srv->stopfd) {
+				stop = true; /* never read: every loop sees it */
+			} else if (p == &h->inbox_fd) {
+				take_inbox(h);
 			} else if (p == &h->tfd) {
 				uint64_t x;
 				if (read(h->tfd, &x, sizeof(x)) < 0) {
@@ -779,7 +862,7 @@ static void *loop(void *arg)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-static void free_h2(struct kc_emu_h2 *h)
+static void free_loop(struct h2loop *h)
 {
 	if (h->pool) {
 		for (int i = 0; i < h->npool; i++)
@@ -788,95 +871,165 @@ static void free_h2(struct kc_emu_h2 *h)
 	free(h->pool);
 	free(h->freel);
 	free(h->heap);
-	if (h->cbs)
-		nghttp2_session_callbacks_del(h->cbs);
-	SSL_CTX_free(h->ctx);
-	int fds[] = {h->lfd, h->efd, h->tfd, h->stopfd};
+	/* Sockets handed over but never taken (stopping). */
+	for (int i = 0; i < h->inbox_n; i++)
+		close(h->inbox[i]);
+	pthread_mutex_destroy(&h->inbox_mu);
+	int fds[] = {h->efd, h->tfd, h->inbox_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
 	}
-	free(h);
+}
+
+static void free_h2(struct kc_emu_h2 *srv)
+{
+	if (srv->loops) {
+		for (int i = 0; i < srv->nloops; i++)
+			free_loop(&srv->loops[i]);
+	}
+	free(srv->loops);
+	if (srv->cbs)
+		nghttp2_session_callbacks_del(srv->cbs);
+	SSL_CTX_free(srv->ctx);
+	if (srv->lfd >= 0)
+		close(srv->lfd);
+	if (srv->stopfd >= 0)
+		close(srv->stopfd);
+	free(srv);
+}
+
+static void epoll_add(int efd, int fd, void *ptr)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+	epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Allocates loop h's streams and descriptors (the thread starts later). */
+static int loop_init(struct kc_emu_h2 *srv, struct h2loop *h, int npool, struct kc_diag *d)
+{
+	h->srv = srv;
+	h->e = srv->e;
+	h->ctx = srv->ctx;
+	h->cbs = srv->cbs;
+	h->npool = npool;
+	h->pool = calloc((size_t)npool, sizeof(*h->pool));
+	h->freel = calloc((size_t)npool, sizeof(*h->freel));
+	h->heap = calloc((size_t)npool, sizeof(*h->heap));
+	if (!h->pool || !h->freel || !h->heap)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory for %d HTTP/2 streams", npool);
+	size_t store_max = kc_emu_store_max(srv->e);
+	for (int i = 0; i < npool; i++) {
+		h->pool[i].r.e = srv->e;
+		h->pool[i].r.store_max = store_max;
+		h->pool[i].heap_idx = -1;
+		h->freel[i] = &h->pool[npool - 1 - i];
+	}
+	h->nfree = npool;
+	h->efd = epoll_create1(EPOLL_CLOEXEC);
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->efd < 0 || h->tfd < 0 || h->inbox_fd < 0)
+		return kc_diag_set(d, KC_EIO, "epoll/timerfd/eventfd: %s", strerror(errno));
+	epoll_add(h->efd, h->tfd, &h->tfd);
+	epoll_add(h->efd, h->inbox_fd, &h->inbox_fd);
+	epoll_add(h->efd, srv->stopfd, &srv->stopfd);
+	if (h->accepts)
+		epoll_add(h->efd, srv->lfd, &srv->lfd);
+	return 0;
+}
+
+/* Stops and joins the loops that started. */
+static void stop_loops(struct kc_emu_h2 *srv)
+{
+	uint64_t one = 1;
+	if (write(srv->stopfd, &one, sizeof(one)) < 0) {
+		/* an eventfd write cannot fail here; the joins would hang otherwise */
+		KC_ASSERT(!"eventfd write failed");
+	}
+	for (int i = 0; i < srv->nloops; i++) {
+		if (srv->loops[i].started)
+			pthread_join(srv->loops[i].thread, NULL);
+	}
 }
 
 int kc_emu_h2_start(struct kc_emu *e, struct kc_emu_h2 **out, struct kc_diag *d)
 {
 	const struct kc_emu_profile *p = &e->prof;
 	int rc;
-	struct kc_emu_h2 *h = calloc(1, sizeof(*h));
-	if (!h)
+	struct kc_emu_h2 *srv = calloc(1, sizeof(*srv));
+	if (!srv)
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
-	h->e = e;
-	h->lfd = h->efd = h->tfd = h->stopfd = -1;
-	h->npool = p->h2_max_streams;
-	h->conns_max = p->max_connections;
-	h->pool = calloc((size_t)h->npool, sizeof(*h->pool));
-	h->freel = calloc((size_t)h->npool, sizeof(*h->freel));
-	h->heap = calloc((size_t)h->npool, sizeof(*h->heap));
-	if (!h->pool || !h->freel || !h->heap) {
-		rc = kc_diag_set(d, KC_ENOMEM, "out of memory for %d HTTP/2 streams", h->npool);
-		goto fail;
-	}
-	size_t store_max = kc_emu_store_max(e);
-	for (int i = 0; i < h->npool; i++) {
-		h->pool[i].r.e = e;
-		h->pool[i].r.store_max = store_max;
-		h->pool[i].heap_idx = -1;
-		h->freel[i] = &h->pool[h->npool - 1 - i];
-	}
-	h->nfree = h->npool;
-	if (nghttp2_session_callbacks_new(&h->cbs)) {
+	srv->e = e;
+	srv->lfd = srv->stopfd = -1;
+	srv->conns_max = p->max_connections;
+	atomic_init(&srv->nconns, 0);
+	/* One loop per vCPU, as the HTTP/1.1 face has one worker per vCPU:
+	 * the JPEG stage runs on the loops. */
+	srv->nloops = p->threads;
+	srv->loops = calloc((size_t)srv->nloops, sizeof(*srv->loops));
+	if (!srv->loops) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
 		goto fail;
 	}
-	nghttp2_session_callbacks_set_on_begin_headers_callback(h->cbs, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(h->cbs, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(h->cbs, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h->cbs, on_data_chunk_recv);
-	nghttp2_session_callbacks_set_on_stream_close_callback(h->cbs, on_stream_close);
-	if (p->h2_mode == KC_EMU_H2_TLS &&
-	    (rc = kc_h2io_tls_ctx(p->h2_cert_out[0] ? p->h2_cert_out : NULL, &h->ctx, d)))
+	for (int i = 0; i < srv->nloops; i++) {
+		/* Every loop's descriptors read as "none" until loop_init. */
+		srv->loops[i].efd = srv->loops[i].tfd = srv->loops[i].inbox_fd = -1;
+		pthread_mutex_init(&srv->loops[i].inbox_mu, NULL);
+	}
+	if (nghttp2_session_callbacks_new(&srv->cbs)) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
 		goto fail;
-	rc = kc_h2io_listen(p->h2_listen, &h->lfd, &h->port, d);
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(srv->cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(srv->cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(srv->cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(srv->cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(srv->cbs, on_stream_close);
+	if (p->h2_mode == KC_EMU_H2_TLS &&
+	    (rc = kc_h2io_tls_ctx(p->h2_cert_out[0] ? p->h2_cert_out : NULL, &srv->ctx, d)))
+		goto fail;
+	rc = kc_h2io_listen(p->h2_listen, &srv->lfd, &srv->port, d);
 	if (rc)
 		goto fail;
-	h->listening = true;
-	h->efd = epoll_create1(EPOLL_CLOEXEC);
-	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	h->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (h->efd < 0 || h->tfd < 0 || h->stopfd < 0) {
-		rc = kc_diag_set(d, KC_EIO, "epoll/timerfd/eventfd: %s", strerror(errno));
+	srv->listening = true;
+	srv->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->stopfd < 0) {
+		rc = kc_diag_set(d, KC_EIO, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	struct epoll_event ev = {.events = EPOLLIN};
-	ev.data.ptr = &h->lfd;
-	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->lfd, &ev);
-	ev.data.ptr = &h->tfd;
-	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->tfd, &ev);
-	ev.data.ptr = &h->stopfd;
-	epoll_ctl(h->efd, EPOLL_CTL_ADD, h->stopfd, &ev);
-	if (pthread_create(&h->thread, NULL, loop, h)) {
-		rc = kc_diag_set(d, KC_EINTERNAL, "cannot start the HTTP/2 thread");
-		goto fail;
+	/* The stream slots are split between the loops. */
+	int per = p->h2_max_streams / srv->nloops;
+	if (per < 16)
+		per = 16;
+	for (int i = 0; i < srv->nloops; i++) {
+		srv->loops[i].accepts = i == 0;
+		rc = loop_init(srv, &srv->loops[i], per, d);
+		if (rc)
+			goto fail;
 	}
-	kc_log(KC_LOG_INFO, "emulator: HTTP/2 (%s) listening on port %d",
-	       p->h2_mode == KC_EMU_H2_TLS ? "TLS" : "h2c", h->port);
-	*out = h;
+	for (int i = 0; i < srv->nloops; i++) {
+		if (pthread_create(&srv->loops[i].thread, NULL, loop, &srv->loops[i])) {
+			rc = kc_diag_set(d, KC_EINTERNAL, "cannot start the HTTP/2 threads");
+			goto fail;
+		}
+		srv->loops[i].started = true;
+	}
+	kc_log(KC_LOG_INFO, "emulator: HTTP/2 (%s) listening on port %d, %d loop threads",
+	       p->h2_mode == KC_EMU_H2_TLS ? "TLS" : "h2c", srv->port, srv->nloops);
+	*out = srv;
 	return 0;
 fail:
-	free_h2(h);
+	if (srv->stopfd >= 0)
+		stop_loops(srv);
+	free_h2(srv);
 	return rc;
 }
 
-void kc_emu_h2_stop(struct kc_emu_h2 *h)
+void kc_emu_h2_stop(struct kc_emu_h2 *srv)
 {
-	if (!h)
+	if (!srv)
 		return;
-	uint64_t one = 1;
-	if (write(h->stopfd, &one, sizeof(one)) < 0) {
-		/* an eventfd write cannot fail here; the join would hang otherwise */
-		KC_ASSERT(!"eventfd write failed");
-	}
-	pthread_join(h->thread, NULL);
-	free_h2(h);
+	stop_loops(srv);
+	free_h2(srv);
 }

@@ -12,6 +12,8 @@ CASE:
   resetmid    stream 1 sends its whole body then RST_STREAM while the model
               holds it; stream 3 sends half its body then RST_STREAM;
               stream 5 asks GET /ping on the same connection
+  frames      POSTs a small body on stream 1 and prints the frames the
+              server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
 (the server reset stream N), "goaway", "alive" (stream 5's answer came),
 "open" (nothing happened within the bound).  Loopback only, 5 s bound.
@@ -134,6 +136,26 @@ def main():
                 return "goaway"
             return None
         print(read_frames(s, deadline, want))
+        return
+    if case == "frames":
+        s.sendall(frame(1, 4, 1, request_block(b"POST", b"/endpoints/a/invocations",
+                                               [(b"content-length", b"4")])))
+        s.sendall(frame(0, 1, 1, b"\xff\xd8\xff\xd9"))
+        seen = []
+        names = {0: "DATA", 1: "HEADERS", 3: "RST"}
+
+        def want(t, f, i):
+            if i != 1 or t not in names:
+                return None
+            seen.append(names[t])
+            if t == 3:
+                return "rst"
+            if f & 1:
+                seen.append("END")
+                return "end"
+            return None
+        read_frames(s, deadline, want)
+        print(" ".join(seen))
         return
     sys.exit("unknown case " + case)
 
