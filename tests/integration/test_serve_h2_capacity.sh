@@ -2,9 +2,10 @@
 # test_serve_h2_capacity.sh - the emulator's capacity is real over HTTP/2
 # too: h2load (closed loop, enough concurrent streams to keep every slot
 # busy), POSTing a JPEG from `kneecap payload`, measures throughput within
-# +-5% of nominal for 200 and 1,000 RPS profiles, without errors; and
+# +-5% of nominal for 200 and 1,000 RPS profiles over h2c and 200 RPS over
+# TLS, without errors; and
 # HTTP/1.1 and HTTP/2 load together share the one capacity.  The sibling of
-# test_serve_capacity.sh (wrk, HTTP/1.1).  About 20 s.  Loopback only.
+# test_serve_capacity.sh (wrk, HTTP/1.1).  About 25 s.  Loopback only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
 
@@ -15,20 +16,22 @@ IMG="$TMP/pl/img-0000.jpg"
 # h2rps OUTFILE: the req/s figure of an h2load run.
 h2rps() { sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' "$1"; }
 
-# capacity NOMINAL STREAMS ARGS...: h2load for 4 s (after 1 s of warm-up)
-# with 4 connections x STREAMS concurrent streams.
+# capacity SCHEME NOMINAL STREAMS ARGS...: h2load for 4 s (after 1 s of
+# warm-up) with 4 connections x STREAMS concurrent streams; SCHEME http is
+# h2c, https is TLS with ALPN h2 (h2load does not check the certificate).
 capacity() {
-	local want=$1 streams=$2; shift 2
-	start_emu "h2cap$want" --h2-listen 127.0.0.1:0 "$@" || return
-	h2_port "h2cap$want" || return
-	expect_grep "^nominal capacity: $want\.0 RPS" "$TMP/h2cap$want.out" "$want RPS profile"
+	local scheme=$1 want=$2 streams=$3; shift 3
+	local tag="$scheme$want"
+	start_emu "h2cap$tag" --h2-listen 127.0.0.1:0 "$@" || return
+	h2_port "h2cap$tag" || return
+	expect_grep "^nominal capacity: $want\.0 RPS" "$TMP/h2cap$tag.out" "$want RPS profile"
 	h2load --warm-up-time=1 -D 4 -c 4 -m "$streams" -t 1 -d "$IMG" \
 		-H 'content-type: image/jpeg' \
-		"http://127.0.0.1:$H2PORT/endpoints/tagger/invocations" >"$TMP/h2load$want" 2>&1
+		"$scheme://127.0.0.1:$H2PORT/endpoints/tagger/invocations" >"$TMP/h2load$want" 2>&1
 	local got
 	got=$(h2rps "$TMP/h2load$want")
 	if [ -n "$got" ] && within "$got" "$want" 5; then
-		ok "h2load measures $got RPS over h2c for a $want RPS profile (+-5%)"
+		ok "h2load measures $got RPS over $scheme (HTTP/2) for a $want RPS profile (+-5%)"
 	else
 		fail "h2load measured '${got}' RPS for a $want RPS profile"; sed 's/^/    /' "$TMP/h2load$want"
 	fi
@@ -38,8 +41,9 @@ capacity() {
 	stop_emu
 }
 # Streams: a few times the slots, so the queue never runs dry.
-capacity 200 10 --slots 4 --service-time 20ms --cpu-decode scaled
-capacity 1000 40 --slots 10 --service-time 10ms --cpu-decode header
+capacity http 200 10 --slots 4 --service-time 20ms --cpu-decode scaled
+capacity http 1000 40 --slots 10 --service-time 10ms --cpu-decode header
+capacity https 200 10 --slots 4 --service-time 20ms --cpu-decode scaled --h2-mode tls
 
 # Both faces at once against one 200 RPS model: their sum is the capacity.
 start_emu both --h2-listen 127.0.0.1:0 --slots 4 --service-time 20ms --cpu-decode header || { done_testing; exit 1; }
