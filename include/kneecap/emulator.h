@@ -138,7 +138,7 @@ struct kc_emu_profile {
 	enum kc_emu_overload queue_full_error;
 	enum kc_emu_input input;
 	enum kc_emu_decode cpu_decode;
-	int threads;             /* HTTP worker threads (the instance's vCPUs) */
+	int threads;             /* HTTP worker threads (the instance's vCPUs), per face */
 	int max_connections;
 	uint64_t body_bytes_max; /* larger bodies get 413 */
 	uint64_t seed;           /* RNG seed: service times and faults */

@@ -94,8 +94,15 @@ inflight=$(stat_field "['in_flight']")
 stop_emu
 
 # ---- TLS with ALPN h2 ----------------------------------------------------------
-start_emu tls --h2-listen 127.0.0.1:0 --h2-mode tls --h2-cert-out "$TMP/cert.pem" \
-	--service-time 2ms || { done_testing; exit 1; }
+# From a scenario file this time: every flag is an [emulator] key.
+cat >"$TMP/tls.ini" <<INI
+[emulator]
+h2_listen = 127.0.0.1:0
+h2_mode = tls
+h2_cert_out = $TMP/cert.pem
+service_time = 2ms
+INI
+start_emu tls "$TMP/tls.ini" || { done_testing; exit 1; }
 h2_port tls || { done_testing; exit 1; }
 expect_grep "^HTTP/2 \(TLS, ALPN h2\) on https://127\.0\.0\.1:$H2PORT$" "$TMP/tls.out" "prints the https URL"
 st=$(curl -s -m 10 --http2 -k -D "$TMP/h" -o "$TMP/b" -w '%{http_code} %{http_version}' \
