@@ -377,7 +377,8 @@ static void answer_invocation(struct stream *s)
 	if (r->status == 200)
 		submit(s, 200, "x-amzn-invoked-production-variant", e->prof.variant, NULL);
 	else
-		submit(s, r->status, "x-amzn-errortype", kc_emu_req_error_type(r), NULL);
+		submit(s, r->status, "x-amzn-errortype", kc_emu_req_error_type(r),
+		       r->status == 405 ? "POST" : NULL);
 }
 
 /* Answers now, or waits until a stall window ends. */

@@ -47,6 +47,7 @@ cmp -s "$TMP/b_h1" "$TMP/b_h2" && ok "same image, same answer on HTTP/1.1 and HT
 expect_grep '^x-amzn-errortype: UnknownOperationException' "$TMP/h" "404 error type"
 [ "$(h2 /endpoints/tagger/invocations)" = "405 2" ] && ok "GET on invocations: 405" \
 	|| fail "GET on invocations: $(cat "$TMP/h")"
+expect_grep '^allow: POST' "$TMP/h" "405 names the allowed method"
 [ "$(h2 /endpoints/other/invocations --data-binary "@$TMP/img.jpg")" = "400 2" ] \
 	&& ok "other endpoint name: 400" || fail "other endpoint name: $(cat "$TMP/h")"
 expect_grep '^x-amzn-errortype: ValidationError' "$TMP/h" "ValidationError type"
