@@ -203,6 +203,20 @@ curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/ping"; rc=$?
 [ "$rc" = 7 ] && ok "and so does the HTTP/1.1 one" || fail "HTTP/1.1 after close_after: curl exit $rc"
 stop_emu
 
+# ---- bounded streams: past h2_max_streams, RST_STREAM REFUSED_STREAM ---------------
+start_emu cap --h2-listen 127.0.0.1:0 --h2-max-streams 16 --threads 1 --slots 100 \
+	--service-time 300ms --input any || { done_testing; exit 1; }
+h2_port cap
+h2load -n 40 -c 1 -m 40 -d "$TMP/text.bin" "http://127.0.0.1:$H2PORT/endpoints/a/invocations" \
+	>"$TMP/h2cap" 2>&1
+grep -qE '^requests: 40 total, 40 started, 40 done, 16 succeeded, 24 failed' "$TMP/h2cap" \
+	&& ok "40 streams at once on 16 stream slots: 16 answered, 24 refused" \
+	|| fail "stream slots: $(grep '^requests' "$TMP/h2cap")"
+[ "$(stat_field "['errors']['internal']")" = 24 ] && [ "$(stat_field "['in_flight']")" = 0 ] \
+	&& ok "refusals counted as internal, nothing left in flight" || fail "refusal accounting"
+[ "$(inv "$TMP/text.bin")" = "200 2" ] && ok "the slots are free again afterwards" || fail "slots not freed"
+stop_emu
+
 # ---- stop with answers pending: 503, then a clean exit -----------------------------
 start_emu pend --h2-listen 127.0.0.1:0 --service-time 5s --input any || { done_testing; exit 1; }
 h2_port pend
