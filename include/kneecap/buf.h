@@ -8,6 +8,7 @@
 #ifndef KNEECAP_BUF_H
 #define KNEECAP_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,9 +37,14 @@ int kc_buf_append(struct kc_buf *b, const void *p, size_t n);
 /* Appends a C string. Same returns as kc_buf_append. */
 int kc_buf_puts(struct kc_buf *b, const char *s);
 
-/* Appends formatted text. Same returns as kc_buf_append. */
+/* Appends formatted text. Same returns as kc_buf_append, or KC_EINVAL for a
+ * format vsnprintf refuses. */
 int kc_buf_printf(struct kc_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* kc_buf_printf with a va_list (ap is consumed). */
+int kc_buf_vprintf(struct kc_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /*
  * Takes the storage out of the buffer: returns data (caller frees with free())

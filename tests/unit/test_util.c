@@ -103,6 +103,16 @@ static void test_buf_bounds(void **state)
 	assert_memory_equal(p, "0000,0001,", 10);
 	free(p);
 	kc_buf_fini(&b);
+
+	/* Longer than the formatter's stack buffer: the va_list is replayed. */
+	kc_buf_init(&b, 1 << 20);
+	assert_int_equal(kc_buf_printf(&b, "<%0600d|%s>", 7, "tail"), KC_OK);
+	assert_int_equal(b.len, 1 + 600 + 1 + 4 + 1);
+	assert_memory_equal(b.data + 600, "7|tail>", 8);
+	kc_buf_fini(&b);
+	kc_buf_init(&b, 100);
+	assert_int_equal(kc_buf_printf(&b, "%0600d", 7), KC_ELIMIT);
+	kc_buf_fini(&b);
 }
 
 static void test_diag_format(void **state)
