@@ -59,6 +59,16 @@ char *kc_buf_steal(struct kc_buf *b, size_t *len);
  */
 int kc_buf_read_file(struct kc_buf *b, const char *path);
 
+struct kc_diag;
+/*
+ * kc_buf_read_file for a text file the user named: on failure d says
+ * "PATH: no such file", "larger than N bytes" or "cannot read", and a file
+ * holding a NUL byte is refused as "binary file, not KIND" (KC_EPARSE).
+ * Returns 0 or the kc_buf_read_file codes / KC_EPARSE; b keeps what was read.
+ */
+int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
+		     struct kc_diag *d);
+
 /* Writes n bytes to path atomically (temp file + rename). Returns 0 or KC_EIO. */
 int kc_write_file(const char *path, const void *p, size_t n);
 

@@ -140,6 +140,21 @@ int kc_buf_read_file(struct kc_buf *b, const char *path)
 	return rc;
 }
 
+int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
+		     struct kc_diag *d)
+{
+	int rc = kc_buf_read_file(b, path);
+	if (rc == KC_ENOTFOUND)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "no such file");
+	if (rc == KC_ELIMIT)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "larger than %zu bytes", b->max);
+	if (rc)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "cannot read: %s", strerror(errno));
+	if (memchr(b->data, '\0', b->len))
+		return kc_diag_set_at(d, KC_EPARSE, path, 0, NULL, "binary file, not %s", kind);
+	return KC_OK;
+}
+
 int kc_write_file(const char *path, const void *p, size_t n)
 {
 	char tmp[4096];

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
@@ -115,6 +116,29 @@ static void test_buf_bounds(void **state)
 	kc_buf_fini(&b);
 }
 
+static void test_buf_read_text(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/kc_test_util_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ab\0c", 4), 4);
+	close(fd);
+	struct kc_buf b;
+	struct kc_diag d = {0};
+	kc_buf_init(&b, 3);
+	assert_int_equal(kc_buf_read_text(&b, path, "INI", &d), KC_ELIMIT);
+	assert_non_null(strstr(d.msg, "larger than 3 bytes"));
+	kc_buf_fini(&b);
+	kc_buf_init(&b, 100);
+	assert_int_equal(kc_buf_read_text(&b, path, "INI", &d), KC_EPARSE);
+	assert_non_null(strstr(d.msg, "binary file, not INI"));
+	assert_int_equal(kc_buf_read_text(&b, "/nonexistent/x.ini", "INI", &d), KC_ENOTFOUND);
+	assert_non_null(strstr(d.msg, "no such file"));
+	kc_buf_fini(&b);
+	unlink(path);
+}
+
 static void test_diag_format(void **state)
 {
 	(void)state;
@@ -211,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_buf_read_text),
 		cmocka_unit_test(test_parse_double),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size_bool),
