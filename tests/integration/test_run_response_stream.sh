@@ -89,6 +89,16 @@ expect_grep '^step,.*,ttfp_p50_ms,.*,part_gap_p50_ms,.*model_stream_errors$' "$T
 	"steps.csv has the stream columns"
 if grep -q "$SECRET" "$TMP"/clean.* "$TMP"/clean/*; then fail "the secret leaked"; else ok "no secret in any output"; fi
 
+# One connection, 110 ms per stream, 20 requests/s: requests wait for the
+# connection, and that wait is in the first-part time from the intended
+# send (coordinated omission), not in the one from the actual send.
+AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET timeout 60 "$KNEECAP" run sagemaker:my-ep \
+	--endpoint-url "http://127.0.0.1:$EP" --region us-east-1 --response-stream --threads 1 \
+	--connections 1 --rate 20 --duration 1s --payload-dir "$TMP/jpegs" --out "$TMP/queued" \
+	>/dev/null 2>&1
+check queued 's["ttfp_ms"]["p50"] > s["ttfp_service_ms"]["p50"] + 100 and s["ttfp_service_ms"]["p50"] < 45' \
+	"queued requests: first-part time from the intended send includes the wait"
+
 # botocore signs for the emulator and parses its stream: 5 PayloadParts whose
 # bytes are the /invocations answer.
 if $PY "$KC_SRCDIR/tests/integration/py/respstream_botocore.py" "$EP" "$AKID" "$SECRET" 5 \
