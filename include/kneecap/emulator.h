@@ -56,7 +56,21 @@
  * sends the headers and half the body and then RST_STREAM, and a dead
  * server closes every HTTP/2 connection and its listener.
  *
- * Not here: the bidirectional stream path (bidi.h), TLS on HTTP/1.1.
+ * Response streams (InvokeEndpointWithResponseStream, aws-wire.md 2):
+ * POST /endpoints/NAME/invocations-response-stream goes through the same
+ * checks, model and faults; its 200 is Content-Type
+ * application/vnd.amazon.eventstream, sent chunked: stream_parts PayloadPart
+ * messages whose payloads, concatenated, are the JSON /invocations would
+ * answer; the first leaves when the model is done, then one every
+ * stream_part_gap (the slot is free by then: streaming does not change the
+ * nominal capacity).  fault_stream_error replaces the rest of the stream,
+ * after half the parts, with a ModelStreamError exception event
+ * (ErrorCode StreamBroken); fault_reset_mid resets the connection after half
+ * the parts; fault_slow does not apply.  Errors before the stream are the
+ * usual JSON answers.
+ *
+ * Not here: the bidirectional stream path (bidi.h), TLS on HTTP/1.1,
+ * response streams over HTTP/2 (answered 400 ValidationError there).
  */
 #ifndef KNEECAP_EMULATOR_H
 #define KNEECAP_EMULATOR_H
@@ -123,6 +137,7 @@ struct kc_emu_faults {
 	int64_t slow_interval_ns; /* ... every this often */
 	int64_t close_after;      /* after this many invocations the server dies (0: never) */
 	double reset_mid_prob;    /* send the headers and half the body, then RST */
+	double stream_error_prob; /* response stream: a ModelStreamError after half the parts */
 };
 
 struct kc_emu_profile {
@@ -151,6 +166,8 @@ struct kc_emu_profile {
 	char h2_cert_out[256];    /* tls: the certificate's PEM is written here ("" = not) */
 	int h2_max_concurrent;    /* SETTINGS_MAX_CONCURRENT_STREAMS per connection */
 	int h2_max_streams;       /* open streams over all HTTP/2 connections */
+	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
+	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };
 
 /* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
@@ -209,6 +226,7 @@ enum kc_emu_err_class {
 	KC_EMU_ERRC_RESET,      /* fault_reset: connection dropped */
 	KC_EMU_ERRC_DEAD,       /* dropped after fault_close_after */
 	KC_EMU_ERRC_INTERNAL,   /* 500/503 from the emulator itself (pool full, stopping) */
+	KC_EMU_ERRC_STREAM,     /* fault_stream_error: a response stream ended by an exception */
 	KC_EMU_ERRC_COUNT
 };
 

@@ -458,6 +458,12 @@ static void headers_end(struct stream *s)
 	if (q)
 		*q = '\0'; /* in hbuf, ours: InvokeEndpoint has no query string */
 	kc_emu_req_route(e, &s->r, path, method);
+	if (s->r.route == R_INVOKE && s->r.stream)
+		/* The event-stream answer is paced by libmicrohttpd's suspend and
+		 * resume; this face has no pacing for it. */
+		kc_emu_req_fail(e, &s->r, 400, KC_EMU_ERRC_VALIDATION,
+				"this emulator answers invocations-response-stream over "
+				"HTTP/1.1 only");
 	s->st = ST_BODY;
 	if (s->r.route != R_INVOKE) {
 		/* Nothing to read for these: answer at once (a body, if any,

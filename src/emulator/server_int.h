@@ -68,6 +68,14 @@ struct req {
 	bool trickle_ready;
 	enum tkind tkind;
 	int64_t due_ns;
+	/* Response stream (POST .../invocations-response-stream, HTTP/1.1). */
+	bool stream;
+	size_t name_len;       /* the endpoint name's length in url */
+	int sparts;            /* PayloadParts encoded so far */
+	bool sdone;            /* the last message is encoded */
+	int64_t s0_ns;         /* when the first part left */
+	uint8_t sbuf[1536];    /* the message being sent: at most 1 KiB payload + headers */
+	size_t sbuf_len, sbuf_off;
 };
 
 struct kc_emu {
@@ -148,6 +156,10 @@ enum kc_emu_head kc_emu_req_head(struct kc_emu *e, struct req *r,
 				 const char *content_length);
 
 /* Appends n body bytes (hash, size, bounded copy; sets r->too_large). */
+/* Turns a routed invocation into an error answer (status, class, message)
+ * that the caller answers like any R_ERROR route. */
+void kc_emu_req_fail(struct kc_emu *e, struct req *r, int status,
+		     enum kc_emu_err_class c, const char *msg);
 void kc_emu_req_body(struct kc_emu *e, struct req *r, const char *data, size_t n);
 
 /*

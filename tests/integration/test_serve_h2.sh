@@ -43,6 +43,9 @@ cmp -s "$TMP/b_h1" "$TMP/b_h2" && ok "same image, same answer on HTTP/1.1 and HT
 	|| fail "HTTP/1.1 and HTTP/2 answers differ"
 
 [ "$(h2 /ping)" = "200 2" ] && ok "GET /ping 200" || fail "GET /ping"
+[ "$(h2 /endpoints/tagger/invocations-response-stream --data-binary "@$TMP/img.jpg")" = "400 2" ] \
+	&& ok "response stream over HTTP/2: 400 (HTTP/1.1 only)" || fail "response stream over h2: $(cat "$TMP/h")"
+expect_grep 'HTTP/1.1 only' "$TMP/b" "the 400 says why"
 [ "$(h2 /nope)" = "404 2" ] && ok "unknown path: 404" || fail "unknown path: $(cat "$TMP/h")"
 expect_grep '^x-amzn-errortype: UnknownOperationException' "$TMP/h" "404 error type"
 [ "$(h2 /endpoints/tagger/invocations)" = "405 2" ] && ok "GET on invocations: 405" \
