@@ -234,15 +234,6 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	e->cfg = *cfg;
 	e->cfg.headers = NULL;
-	if (cfg->http == KC_HTTP_2_PRIOR && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
-		/* curl issue 10634 (fixed in 8.0.0): reused h2c connections fail. */
-		rc = kc_diag_set(d, KC_EUNSUPPORTED,
-				 "h2c needs libcurl 8.0.0 or later (this is %s, whose reused "
-				 "h2c connections fail); use --http 2 with an https:// target",
-				 curl_version_info(CURLVERSION_NOW)->version);
-		free(e);
-		return rc;
-	}
 	e->cfg.nheaders = 0;
 	e->cfg.cacert = NULL;
 	e->url = strdup(cfg->url);
