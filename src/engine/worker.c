@@ -5,7 +5,8 @@
  * h2unary.c), and account completions.
  *
  * A worker touches only its own struct worker.  It sleeps in curl_multi_poll
- * with a timerfd armed at the next intended send time, so it wakes with
+ * (h2c: epoll_wait over its connections and the same timerfd) with a
+ * timerfd armed at the next intended send time, so it wakes with
  * nanosecond-armed (not millisecond) precision without spinning.  Requests
  * whose time has come while all slots are busy wait in a bounded FIFO; when
  * the FIFO plus busy slots reach the worker's in-flight cap, new arrivals
