@@ -318,6 +318,11 @@ bool kc_engine_stopped(const struct kc_engine *e)
 	return atomic_load(&((struct kc_engine *)(uintptr_t)e)->stop);
 }
 
+/*
+ * The probe goes through libcurl for every protocol, h2c included: its one
+ * request on a fresh connection is not hit by curl issue 10634 (reused h2c
+ * connections), and its errors read the same for every --http.
+ */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 {
 	CURL *h = curl_easy_init();
