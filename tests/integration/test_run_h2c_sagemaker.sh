@@ -6,7 +6,8 @@
 # in, HTTP/1.1 out, Host from :authority.  Right keys: every request verified;
 # a wrong secret: every one a 403 counted as auth, its error body kept;
 # injected 400 ThrottlingException / 424 ModelError: classified by SageMaker's
-# error type through the h2c error-header and body capture.  Once `kneecap
+# error type through the h2c error-header and body capture; `find` over h2c
+# finds the knee of a 4-slot emulator.  Once `kneecap
 # serve` answers h2c itself, point EP/EPF at it and drop nghttpx.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -98,6 +99,18 @@ ok = c["throttle"] > 0 and c["model"] > 0 and c["http4xx"] == 0 and c["throttle"
 ok = ok and {x["code"] for x in s["error_samples"]} == {"ThrottlingException", "ModelError"}
 sys.exit(0 if ok else 1)' "$TMP/out" && ok "h2c: 400 ThrottlingException is throttle, 424 is model" ||
 	{ fail "h2c SageMaker error classes"; head -c 2000 "$TMP/out"; }
+
+# find over h2c: an emulator with 4 slots of 5 ms saturates near 800 RPS.
+serve knee --service-time 5ms --slots 4 || { fail "knee emulator"; done_testing; exit 1; }
+front "$got" || { fail "nghttpx in front of the knee emulator"; done_testing; exit 1; }
+expect_rc 0 "find --http h2c finds a knee" timeout 90 "$KNEECAP" find \
+	"http://127.0.0.1:$got/endpoints/x/invocations" --payload-dir "$TMP/jpegs" --http h2c \
+	--step-duration 1s --warmup 200ms --start 200 --max 3000 --threads 1 --json --quiet
+$PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); k=d["knee"]
+print(k["value"], k["reason"], [(s["offered"], s["errors"]) for s in d["steps"]])
+sys.exit(0 if k["found"] and 400 <= k["value"] <= 1000 and d["config"]["http"] == "h2c" else 1)' \
+	"$TMP/out" && ok "find over h2c: knee between 400 and 1000 RPS" || fail "find over h2c"
 
 if grep -rq "$SECRET" "$TMP/signed.json" "$TMP/signed.err" "$TMP/out" "$TMP/err"; then
 	fail "secret leaked"; else ok "secret in no output"; fi
