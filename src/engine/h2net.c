@@ -137,7 +137,8 @@ int kc_h2net_progress(struct kc_h2net *n, SSL_CTX *ctx, const char *host, char *
 			/* an address: match the certificate's IP SANs, send no SNI */
 			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(n->ssl), host);
 		} else {
-			SSL_set_tlsext_host_name(n->ssl, host);
+			/* the macro casts the name to void *: hand it a non-const one */
+			SSL_set_tlsext_host_name(n->ssl, (char *)(uintptr_t)host);
 			SSL_set1_host(n->ssl, host);
 		}
 		SSL_set_connect_state(n->ssl);
