@@ -8,6 +8,7 @@
 #ifndef KNEECAP_BUF_H
 #define KNEECAP_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,9 +37,14 @@ int kc_buf_append(struct kc_buf *b, const void *p, size_t n);
 /* Appends a C string. Same returns as kc_buf_append. */
 int kc_buf_puts(struct kc_buf *b, const char *s);
 
-/* Appends formatted text. Same returns as kc_buf_append. */
+/* Appends formatted text. Same returns as kc_buf_append, or KC_EINVAL for a
+ * format vsnprintf refuses. */
 int kc_buf_printf(struct kc_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* kc_buf_printf with a va_list (ap is consumed). */
+int kc_buf_vprintf(struct kc_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /*
  * Takes the storage out of the buffer: returns data (caller frees with free())
@@ -52,6 +58,16 @@ char *kc_buf_steal(struct kc_buf *b, size_t *len);
  * KC_EIO or KC_ELIMIT (file larger than b->max).
  */
 int kc_buf_read_file(struct kc_buf *b, const char *path);
+
+struct kc_diag;
+/*
+ * kc_buf_read_file for a text file the user named: on failure d says
+ * "PATH: no such file", "larger than N bytes" or "cannot read", and a file
+ * holding a NUL byte is refused as "binary file, not KIND" (KC_EPARSE).
+ * Returns 0 or the kc_buf_read_file codes / KC_EPARSE; b keeps what was read.
+ */
+int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
+		     struct kc_diag *d);
 
 /* Writes n bytes to path atomically (temp file + rename). Returns 0 or KC_EIO. */
 int kc_write_file(const char *path, const void *p, size_t n);

@@ -137,6 +137,9 @@ void kc_creds_fini(struct kc_creds *c);
 int kc_creds_region(const struct kc_creds_opts *opts, char *out, size_t outsz,
 		    enum kc_region_source *src, struct kc_diag *d);
 
+/* True when s looks like a region name: 1-63 of [a-z0-9-]. */
+bool kc_creds_region_valid(const char *s);
+
 /* Stable lower-case names: "env", "shared-credentials-file", "credential-process", ... */
 const char *kc_creds_source_name(enum kc_creds_source s);
 const char *kc_region_source_name(enum kc_region_source s);

@@ -49,6 +49,19 @@
  * the server stops listening (connects are refused) and drops every later
  * request on open connections, like a dead process, until stopped.
  *
+ * Response streams (InvokeEndpointWithResponseStream, aws-wire.md 2):
+ * POST /endpoints/NAME/invocations-response-stream goes through the same
+ * checks, model and faults; its 200 is Content-Type
+ * application/vnd.amazon.eventstream, sent chunked: stream_parts PayloadPart
+ * messages whose payloads, concatenated, are the JSON /invocations would
+ * answer; the first leaves when the model is done, then one every
+ * stream_part_gap (the slot is free by then: streaming does not change the
+ * nominal capacity).  fault_stream_error replaces the rest of the stream,
+ * after half the parts, with a ModelStreamError exception event
+ * (ErrorCode StreamBroken); fault_reset_mid resets the connection after half
+ * the parts; fault_slow does not apply.  Errors before the stream are the
+ * usual JSON answers.
+ *
  * Not here: HTTP/2 and the bidirectional stream path (they come with the
  * streams work), TLS.
  */
@@ -111,6 +124,7 @@ struct kc_emu_faults {
 	int64_t slow_interval_ns; /* ... every this often */
 	int64_t close_after;      /* after this many invocations the server dies (0: never) */
 	double reset_mid_prob;    /* send the headers and half the body, then RST */
+	double stream_error_prob; /* response stream: a ModelStreamError after half the parts */
 };
 
 struct kc_emu_profile {
@@ -134,6 +148,8 @@ struct kc_emu_profile {
 	char sigv4_akid[128];    /* verification on when non-empty */
 	char sigv4_secret[128];  /* never printed or logged */
 	char sigv4_region[32];
+	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
+	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };
 
 /* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
@@ -192,6 +208,7 @@ enum kc_emu_err_class {
 	KC_EMU_ERRC_RESET,      /* fault_reset: connection dropped */
 	KC_EMU_ERRC_DEAD,       /* dropped after fault_close_after */
 	KC_EMU_ERRC_INTERNAL,   /* 500/503 from the emulator itself (pool full, stopping) */
+	KC_EMU_ERRC_STREAM,     /* fault_stream_error: a response stream ended by an exception */
 	KC_EMU_ERRC_COUNT
 };
 

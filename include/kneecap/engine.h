@@ -130,7 +130,17 @@ struct kc_engine_config {
 					    424 ModelError a model error) and keep samples */
 	kc_engine_decorate_cb decorate;  /* optional */
 	void *decorate_ud;
+	bool response_stream;            /* read 2xx bodies as InvokeEndpointWithResponseStream
+					    event streams: time to first PayloadPart and the
+					    gaps between parts go into the step result; a body
+					    that is not a valid event stream, or that carries
+					    an exception event, is an error (KC_EC_STREAM,
+					    KC_EC_MODEL_STREAM) and not a success */
 };
+
+/* Largest event-stream message a response stream may carry: a whole
+ * SageMaker response (6 MiB) in one PayloadPart, plus headers. */
+#define KC_ENGINE_STREAM_MESSAGE_MAX ((size_t)7 << 20)
 
 enum kc_step_mode {
 	KC_STEP_RATE,        /* open loop: rate_rps arrivals per second */

@@ -145,6 +145,16 @@ int kc_es_decoder_init(struct kc_es_decoder *d, size_t max_bytes,
 void kc_es_decoder_fini(struct kc_es_decoder *d);
 
 /*
+ * Makes d ready for a new stream: drops any partial message, clears the
+ * sticky fault and the message count, and keeps the buffers (so a decoder
+ * reused for request after request allocates nothing once grown).
+ */
+void kc_es_decoder_reset(struct kc_es_decoder *d);
+
+/* True when d holds part of a message (a stream that ended here was cut). */
+bool kc_es_decoder_pending(const struct kc_es_decoder *d);
+
+/*
  * Feeds up to len bytes.  Sets *used to the bytes consumed and returns:
  *   1  one message is complete in *msg (valid until the next feed or fini;
  *      it may point into p or into the decoder's buffer); call again with

@@ -28,6 +28,9 @@ enum kc_errclass {
 	KC_EC_MODEL,     /* SageMaker ModelError (424) or emulator model error */
 	KC_EC_PROTO,     /* malformed response, bad frame, bad CRC */
 	KC_EC_OTHER,
+	KC_EC_STREAM,      /* response stream: not a valid event stream (bad frame,
+			      cut short) or an exception other than ModelStreamError */
+	KC_EC_MODEL_STREAM,/* response stream: a ModelStreamError exception event */
 	KC_EC_COUNT
 };
 
@@ -72,6 +75,15 @@ struct kc_step_result {
 	struct kc_latency latency; /* from intended send time (coordinated-omission corrected) */
 	struct kc_latency service; /* from actual send time */
 	struct kc_latency ttfb;    /* time to first byte from actual send */
+
+	/* Response streams (InvokeEndpointWithResponseStream) only: set when
+	 * response_stream is true, zero otherwise.  Every PayloadPart of a
+	 * measured request counts, whatever the request's outcome. */
+	bool response_stream;
+	struct kc_latency ttfp;         /* first PayloadPart, from the intended send time */
+	struct kc_latency ttfp_service; /* first PayloadPart, from the actual send */
+	struct kc_latency part_gap;     /* between consecutive PayloadParts of a response */
+	uint64_t parts;                 /* PayloadParts received */
 
 	uint32_t inflight_max;
 	double inflight_start;     /* mean in-flight over the first second of the window */

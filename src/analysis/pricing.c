@@ -187,17 +187,10 @@ int kc_pricing_load(struct kc_pricing **out, const char *path, struct kc_diag *d
 {
 	struct kc_buf b;
 	kc_buf_init(&b, MAX_FILE_BYTES);
-	int rc = kc_buf_read_file(&b, path);
+	int rc = kc_buf_read_text(&b, path, "CSV", d);
 	if (rc) {
 		kc_buf_fini(&b);
-		if (rc == KC_ENOTFOUND)
-			return kc_diag_set_at(d, rc, path, 0, NULL, "no such file");
-		return kc_diag_set_at(d, rc, path, 0, NULL, "cannot read file");
-	}
-	if (!b.data || memchr(b.data, '\0', b.len)) {
-		kc_buf_fini(&b);
-		return kc_diag_set_at(d, KC_EPARSE, path, 0, NULL,
-				      b.data ? "binary file, not CSV" : "empty file (no header row)");
+		return rc;
 	}
 	struct kc_pricing *p = calloc(1, sizeof(*p));
 	struct scratch *w = calloc(1, sizeof(*w));

@@ -1554,7 +1554,7 @@ done:
 /* ------------------------------------------------------------------ */
 /* region                                                               */
 
-static bool is_region(const char *s)
+bool kc_creds_region_valid(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
@@ -1600,7 +1600,7 @@ int kc_creds_region(const struct kc_creds_opts *opts, char *out, size_t outsz,
 		line = e->line;
 		s = KC_REGION_PROFILE;
 	}
-	if (!is_region(r)) {
+	if (!kc_creds_region_valid(r)) {
 		if (line)
 			rc = kc_diag_set_at(d, KC_EINVAL, file, line, "region",
 					    "not a region name (letters a-z, digits, '-')");

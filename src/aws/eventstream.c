@@ -373,6 +373,21 @@ void kc_es_decoder_fini(struct kc_es_decoder *d)
 	*d = (struct kc_es_decoder){0};
 }
 
+void kc_es_decoder_reset(struct kc_es_decoder *d)
+{
+	KC_ASSERT(d);
+	d->buf_len = 0;
+	d->need = 0;
+	d->fault = KC_ES_FAULT_NONE;
+	d->messages = 0;
+}
+
+bool kc_es_decoder_pending(const struct kc_es_decoder *d)
+{
+	KC_ASSERT(d);
+	return d->buf_len > 0;
+}
+
 static int fail(struct kc_es_decoder *d, enum kc_es_fault f)
 {
 	d->fault = f;

@@ -12,6 +12,7 @@
  * allocates only when it has to read a JSON body.
  */
 #include "kneecap/sagemaker.h"
+#include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
 
@@ -152,16 +153,6 @@ int kc_sagemaker_parse_target(const char *s, struct kc_sm_target *out,
 	return KC_OK;
 }
 
-static bool is_region(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (n >= 63 || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
-				 s[n] == '-'))
-			return false;
-	return n > 0;
-}
-
 static const char *op_suffix(enum kc_sm_op op)
 {
 	switch (op) {
@@ -252,7 +243,7 @@ int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
 		if (rc < 0)
 			return rc;
 	} else {
-		if (!region || !is_region(region))
+		if (!region || !kc_creds_region_valid(region))
 			return kc_diag_set(d, KC_EINVAL, "region '%.63s' is not a region name",
 					   region ? region : "");
 		snprintf(u.scheme, sizeof(u.scheme), "https");

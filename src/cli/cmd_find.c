@@ -60,6 +60,8 @@ static const char usage_text[] =
 	"            and the emulator; http(s) targets are fetched with GET unless a\n"
 	"            body is given)\n"
 	"target:     --region R --endpoint-url URL --profile P --content-type T\n"
+	"            --response-stream (InvokeEndpointWithResponseStream: sagemaker:\n"
+	"            targets and the emulator; adds time to first PayloadPart)\n"
 	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
 	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
@@ -85,7 +87,7 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 			if (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
 			    !strcmp(a, "-v") || !strcmp(a, "-vv") || !strcmp(a, "--verbose") ||
 			    !strcmp(a, "--insecure") || !strcmp(a, "--progressive") ||
+			    !strcmp(a, "--response-stream") ||
 			    !strcmp(a, "--disable-scale-in") || strchr(a, '='))
 				continue;
 			i++;
@@ -206,6 +209,7 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		memcpy(flag, name, nl);
 		flag[nl] = '\0';
 		bool boolean = !strcmp(flag, "insecure") || !strcmp(flag, "progressive") ||
+			       !strcmp(flag, "response-stream") ||
 			       !strcmp(flag, "disable-scale-in");
 		if (eq)
 			value = eq + 1;
@@ -304,7 +308,8 @@ static int read_config(struct kc_scenario *sc, struct find_opts *o, struct find_
 	if (rc)
 		return rc;
 	const char *target = NULL;
-	cli_target_opts_from_scenario(&c->topts, sc, &target, d);
+	if ((rc = cli_target_opts_from_scenario(&c->topts, sc, &target, d)))
+		return rc;
 	if (!o->target)
 		o->target = target;
 
@@ -429,6 +434,8 @@ static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
 		return NULL;
 	if (s->health.slo_set)
 		json_object_set_new(cfg, "slo_ms", json_real(s->health.slo_ms));
+	if (c->topts.response_stream)
+		json_object_set_new(cfg, "response_stream", json_true());
 	if (pool) {
 		struct kc_pool_summary ps;
 		kc_pool_summary(pool, &ps);
@@ -637,8 +644,9 @@ int kc_cmd_find(int argc, char **argv)
 		}
 		const char *name = c.emu.endpoint_name[0] ? c.emu.endpoint_name
 			: c.rec.endpoint_name[0] ? c.rec.endpoint_name : "kneecap-emulator";
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/endpoints/%s/invocations",
-			 kc_emu_port(emu), name);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/endpoints/%s/%s", kc_emu_port(emu),
+			 name, c.topts.response_stream ? "invocations-response-stream"
+						       : "invocations");
 		if (!o.quiet) {
 			char desc[256];
 			kc_emu_profile_describe(&c.emu, desc, sizeof(desc));
@@ -653,11 +661,17 @@ int kc_cmd_find(int argc, char **argv)
 		long np = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = np > 0 ? (uint32_t)np : 1;
 	}
-	if (cli_target_open(&t, url, &c.topts, threads, &d)) {
+	/* The emulator is a plain http:// URL; its stream path is already in it. */
+	struct cli_target_opts topts = c.topts;
+	if (emulated)
+		topts.response_stream = false;
+	if (cli_target_open(&t, url, &topts, threads, &d)) {
 		cli_diag_error("find", &d);
 		status = KC_EXIT_USAGE;
 		goto out;
 	}
+	if (emulated)
+		t.response_stream = c.topts.response_stream;
 	size_t nbodies = 0;
 	struct kc_body *bodies = NULL;
 	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {

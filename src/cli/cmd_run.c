@@ -76,6 +76,10 @@ static const char usage_text[] =
 	"  --region R            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
 	"  --profile P           credentials/config profile (as the AWS CLI)\n"
 	"  --endpoint-url URL    send to URL instead of runtime.sagemaker.REGION.amazonaws.com\n"
+	"  --response-stream     call InvokeEndpointWithResponseStream: decode the event\n"
+	"                        stream, report time to first PayloadPart and the gaps\n"
+	"                        between parts; a broken stream or an exception event\n"
+	"                        is an error (stream, model_stream)\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
 	"  --json                print result.json on stdout instead of the table\n"
@@ -111,6 +115,7 @@ struct run_opts {
 	const char *payload;      /* "jpeg": the synthetic pool */
 	const char *payload_dir;
 	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
+	bool response_stream;
 	const char *content_type;
 	const char *out_dir;
 	bool json, quiet;
@@ -156,7 +161,7 @@ enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
-	O_REGION, O_PROFILE, O_ENDPOINT_URL,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM,
 };
 
 static const struct option longopts[] = {
@@ -186,6 +191,7 @@ static const struct option longopts[] = {
 	{"region", required_argument, NULL, O_REGION},
 	{"profile", required_argument, NULL, O_PROFILE},
 	{"endpoint-url", required_argument, NULL, O_ENDPOINT_URL},
+	{"response-stream", no_argument, NULL, O_RESPONSE_STREAM},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -316,6 +322,9 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_ENDPOINT_URL:
 		o->endpoint_url = arg;
 		break;
+	case O_RESPONSE_STREAM:
+		o->response_stream = true;
+		break;
 	case O_CTYPE:
 		o->content_type = arg;
 		break;
@@ -387,6 +396,11 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	bool sm = kc_sagemaker_is_target(o->target);
 	if (!sm && (o->region || o->profile || o->endpoint_url)) {
 		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
+		return KC_EXIT_USAGE;
+	}
+	if (!sm && o->response_stream) {
+		cli_error("run: --response-stream goes with a sagemaker: TARGET "
+			  "(InvokeEndpointWithResponseStream)");
 		return KC_EXIT_USAGE;
 	}
 	if (sm) {
@@ -465,6 +479,8 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 		json_object_set_new(cfg, "endpoint_url", json_string(o->endpoint_url));
 	if (cfg && o->region)
 		json_object_set_new(cfg, "region", json_string(o->region));
+	if (cfg && o->response_stream)
+		json_object_set_new(cfg, "response_stream", json_true());
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -572,7 +588,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
-				     .endpoint_url = o->endpoint_url};
+				     .endpoint_url = o->endpoint_url,
+				     .response_stream = o->response_stream};
 	if (cli_target_open(t, o->target, &to, threads, &d)) {
 		cli_diag_error("run", &d);
 		return KC_EXIT_USAGE;

@@ -22,7 +22,8 @@ static const char usage_text[] =
 	"usage: kneecap serve [SCENARIO.ini] [--listen ADDR] [options]\n"
 	"\n"
 	"Run the SageMaker endpoint emulator with a known capacity:\n"
-	"  POST /endpoints/NAME/invocations, GET /ping, GET /emulator/stats.\n"
+	"  POST /endpoints/NAME/invocations, POST /endpoints/NAME/invocations-response-stream,\n"
+	"  GET /ping, GET /emulator/stats.\n"
 	"Nominal capacity = instances x slots / service time; the queue grows\n"
 	"exactly when the offered load passes it.  Runs until SIGINT/SIGTERM.\n"
 	"\n"
@@ -49,6 +50,9 @@ static const char usage_text[] =
 	"  --max-connections N        (1024)\n"
 	"  --max-body SIZE            larger bodies -> 413 (6M, SageMaker's limit)\n"
 	"  --seed N                   RNG seed for service times and faults (1)\n"
+	"  --stream-parts N           response stream: PayloadParts per answer, 1-100 (4)\n"
+	"  --stream-part-gap DUR      ... the first when the model is done, then one\n"
+	"                             every DUR (10ms)\n"
 	"faults:\n"
 	"  --fault-error S:P[,S:P]    answer status S with probability P\n"
 	"                             (400 429 503 530 at once; 424 500 after service)\n"
@@ -61,6 +65,8 @@ static const char usage_text[] =
 	"  --fault-slow-chunk N       ... N bytes (16) ...\n"
 	"  --fault-slow-interval DUR  ... every DUR (100ms)\n"
 	"  --fault-close-after N      after N invocations the server dies\n"
+	"  --fault-stream-error P     response stream: a ModelStreamError event after\n"
+	"                             half the parts ends the stream\n"
 	"  --verify-sigv4 AKID:SECRET verify SigV4 (service sagemaker); bad -> 403\n"
 	"  --sigv4-region R           the region requests must be signed for (us-east-1)\n";
 

@@ -130,15 +130,16 @@ static int open_sagemaker(struct cli_target *t, const char *target,
 	if (rc)
 		return rc;
 	struct kc_sm_url u;
-	rc = kc_sagemaker_build_url(KC_SM_INVOKE, t->region, t->sm.endpoint, o->endpoint_url,
-				    &u, d);
+	enum kc_sm_op op = o->response_stream ? KC_SM_RESPONSE_STREAM : KC_SM_INVOKE;
+	t->response_stream = o->response_stream;
+	rc = kc_sagemaker_build_url(op, t->region, t->sm.endpoint, o->endpoint_url, &u, d);
 	if (rc)
 		return rc;
 	snprintf(t->url, sizeof(t->url), "%s", u.url);
 	struct kc_sm_opts smo = o->sm;
 	if (t->sm.variant[0] && !smo.target_variant)
 		smo.target_variant = t->sm.variant;
-	rc = kc_sagemaker_build_headers(KC_SM_INVOKE, &smo, &t->smh, d);
+	rc = kc_sagemaker_build_headers(op, &smo, &t->smh, d);
 	if (rc)
 		return rc;
 	for (int i = 0; i < t->smh.n; i++) {
@@ -193,6 +194,10 @@ int cli_target_open(struct cli_target *t, const char *target,
 			cli_target_close(t);
 		return rc;
 	}
+	if (o->response_stream)
+		return kc_diag_set(d, KC_EINVAL,
+				   "response streams (InvokeEndpointWithResponseStream) need a "
+				   "sagemaker:ENDPOINT TARGET, not '%s'", target);
 	if (strncmp(target, "http://", 7) && strncmp(target, "https://", 8))
 		return kc_diag_set(d, KC_EINVAL,
 				   "bad TARGET '%s': expected http(s)://HOST[:PORT]/PATH or "
@@ -224,6 +229,7 @@ void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg)
 {
 	cfg->url = t->url;
 	cfg->sagemaker_errors = t->sagemaker;
+	cfg->response_stream = t->response_stream;
 	if (t->signing) {
 		cfg->decorate = sign_request;
 		cfg->decorate_ud = t->signing;
@@ -256,5 +262,6 @@ int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario 
 	const char *v;
 	if (target && kc_scenario_get_str(sc, "target", "url", &v, d) == KC_OK)
 		*target = v;
-	return KC_OK;
+	int rc = kc_scenario_get_bool(sc, "target", "response_stream", &o->response_stream, d);
+	return rc == KC_ENOTFOUND ? KC_OK : rc;
 }

@@ -22,10 +22,12 @@ struct cli_target_opts {
 	const char *endpoint_url;  /* --endpoint-url */
 	const char *profile;       /* --profile */
 	struct kc_sm_opts sm;      /* --content-type, --accept, --target-variant, ... */
+	bool response_stream;      /* --response-stream: InvokeEndpointWithResponseStream */
 };
 
 struct cli_target {
 	bool sagemaker;
+	bool response_stream;      /* requests go to .../invocations-response-stream */
 	char url[1024];
 	char display[1100];        /* for messages and result.json; never a secret */
 	struct kc_sm_target sm;
@@ -42,8 +44,11 @@ struct cli_target {
 /*
  * Resolves target.  For http(s) URLs it only checks the scheme; for
  * sagemaker: it parses the name, resolves region and credentials (the AWS
- * CLI's chain), builds the URL and headers and prepares the signer.  Returns
- * 0, KC_EINVAL / KC_ENOTFOUND / KC_EPARSE / KC_EAUTH ... with d saying why.
+ * CLI's chain), builds the URL and headers and prepares the signer.  With
+ * o->response_stream the operation is InvokeEndpointWithResponseStream (its
+ * path, X-Amzn-SageMaker-Accept); an http(s) TARGET refuses it (KC_EINVAL).
+ * Returns 0, KC_EINVAL / KC_ENOTFOUND / KC_EPARSE / KC_EAUTH ... with d
+ * saying why.
  */
 int cli_target_open(struct cli_target *t, const char *target,
 		    const struct cli_target_opts *o, uint32_t threads,
@@ -52,12 +57,13 @@ int cli_target_open(struct cli_target *t, const char *target,
 /* Releases what cli_target_open built; t may be zeroed. */
 void cli_target_close(struct cli_target *t);
 
-/* Fills the engine config's url and decorator from t. */
+/* Fills the engine config's url, decorator and response_stream from t. */
 void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg);
 
 /* Reads the [target] section keys (region, endpoint_url, profile, content_type,
  * accept, target_variant, target_model, custom_attributes, inference_id,
- * inference_component) over o.  Strings point into sc.  Returns 0 or KC_EINVAL. */
+ * inference_component, response_stream) over o.  Strings point into sc.
+ * Returns 0 or KC_EINVAL (a bad response_stream value; d names it). */
 int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario *sc,
 				  const char **target, struct kc_diag *d);
 

@@ -65,6 +65,9 @@ void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
 	 * so every existing seed's run) stay as they were. */
 	if (f->reset_mid_prob > 0.0 && kc_emu_rng_double(r) < f->reset_mid_prob)
 		out->reset_mid = true;
+	out->stream_error = false;
+	if (f->stream_error_prob > 0.0 && kc_emu_rng_double(r) < f->stream_error_prob)
+		out->stream_error = true;
 }
 
 int64_t kc_emu_faults_stall_end(const struct kc_emu_faults *f, int64_t t_ns)

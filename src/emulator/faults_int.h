@@ -18,6 +18,7 @@ struct kc_emu_fault_plan {
 	bool reset;  /* drop the connection instead of answering */
 	bool slow;   /* trickle the response body */
 	bool reset_mid; /* answer, but drop the connection halfway through the body */
+	bool stream_error; /* response stream: ModelStreamError after half the parts */
 };
 
 /* Draws the plan for one request from f's probabilities; r is advanced. */

@@ -71,6 +71,9 @@ static const struct keydef keys[] = {
 	{"fault_slow_interval", T_DUR, FOFF(slow_interval_ns), 0, 1e6, 10e9, MS, NULL},
 	{"fault_reset_mid", T_DOUBLE, FOFF(reset_mid_prob), 0, 0, 1, 0, NULL},
 	{"fault_close_after", T_I64, FOFF(close_after), 0, 0, 9.0e18, 0, NULL},
+	{"fault_stream_error", T_DOUBLE, FOFF(stream_error_prob), 0, 0, 1, 0, NULL},
+	{"stream_parts", T_INT, OFF(stream_parts), 0, 1, 100, 0, NULL},
+	{"stream_part_gap", T_DUR, OFF(stream_part_gap_ns), 0, 0, 60e9, MS, NULL},
 	{"verify_sigv4", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
 	{"sigv4_region", T_STR, OFF(sigv4_region), sizeof(((struct kc_emu_profile *)0)->sigv4_region), 0, 0, 0, NULL},
 };
@@ -101,6 +104,9 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	p->faults.slow_chunk_bytes = 16;
 	p->faults.slow_interval_ns = 100 * KC_NS_PER_MS;
 	snprintf(p->sigv4_region, sizeof(p->sigv4_region), "us-east-1");
+	/* A short token stream: four parts 10 ms apart. */
+	p->stream_parts = 4;
+	p->stream_part_gap_ns = 10 * KC_NS_PER_MS;
 }
 
 static const struct keydef *find_key(const char *key)

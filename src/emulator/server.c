@@ -33,6 +33,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"
+#include "kneecap/eventstream.h"
 #include "kneecap/log.h"
 #include "kneecap/sigv4.h"
 
@@ -97,6 +98,14 @@ struct req {
 	bool trickle_ready;
 	enum tkind tkind;
 	int64_t due_ns;
+	/* Response stream (POST .../invocations-response-stream). */
+	bool stream;
+	size_t name_len;       /* the endpoint name's length in url */
+	int sparts;            /* PayloadParts encoded so far */
+	bool sdone;            /* the last message is encoded */
+	int64_t s0_ns;         /* when the first part left */
+	uint8_t sbuf[1536];    /* the message being sent: at most 1 KiB payload + headers */
+	size_t sbuf_len, sbuf_off;
 };
 
 struct kc_emu {
@@ -146,7 +155,7 @@ struct kc_emu {
 static const char *const errc_names[KC_EMU_ERRC_COUNT] = {
 	"model_error", "timeout", "overload", "injected", "validation",
 	"too_large", "signature", "not_found", "method", "reset", "dead",
-	"internal",
+	"internal", "stream_error",
 };
 
 const char *kc_emu_err_class_name(enum kc_emu_err_class c)
@@ -444,6 +453,7 @@ static void reset_socket(struct MHD_Connection *conn)
 
 static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max);
 static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max);
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max);
 
 static void mark_dying(struct kc_emu *e)
 {
@@ -470,6 +480,8 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 		e->errors[KC_EMU_ERRC_DEAD]++;
 	} else if (r->plan.reset || r->plan.reset_mid) {
 		e->errors[KC_EMU_ERRC_RESET]++;
+	} else if (r->status == 200 && r->stream && r->plan.stream_error) {
+		e->errors[KC_EMU_ERRC_STREAM]++;
 	} else if (r->status == 200) {
 		e->served++;
 		e->lat_sum_ns += now - r->t_body_ns;
@@ -494,7 +506,17 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 		build_error(e, r);
 
 	struct MHD_Response *resp;
-	if (r->plan.reset_mid) {
+	bool stream = r->stream && r->status == 200;
+	if (stream) {
+		/* Chunked (size unknown); stream_read paces the parts. */
+		r->sparts = 0;
+		r->sdone = false;
+		r->sbuf_len = r->sbuf_off = 0;
+		r->s0_ns = now;
+		r->trickle_ready = true; /* the first part is due now */
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, sizeof(r->sbuf),
+							 stream_read, r, NULL);
+	} else if (r->plan.reset_mid) {
 		resp = MHD_create_response_from_callback(r->out_len, 1024, half_read, r, NULL);
 	} else if (r->plan.slow) {
 		r->trickle_ready = true;
@@ -504,7 +526,13 @@ static enum MHD_Result respond(struct kc_emu *e, struct req *r)
 	}
 	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (stream) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/vnd.amazon.eventstream");
+		MHD_add_response_header(resp, "X-Amzn-SageMaker-Content-Type", "application/json");
+	} else {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	}
 	MHD_add_response_header(resp, "x-amzn-RequestId", r->reqid);
 	if (r->status == 200)
 		MHD_add_response_header(resp, "x-Amzn-Invoked-Production-Variant", e->prof.variant);
@@ -570,6 +598,86 @@ static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max)
 		n = max;
 	memcpy(buf, r->out + pos, n);
 	return (ssize_t)n;
+}
+
+/*
+ * Encodes the next message of r's response stream into r->sbuf: PayloadPart
+ * k carries bytes [k*L/n, (k+1)*L/n) of the JSON answer (L bytes, n parts),
+ * so the parts concatenate to what /invocations answers.  With
+ * fault_stream_error the message after half the parts is a ModelStreamError
+ * and the stream ends there.
+ */
+static void stream_encode_next(struct kc_emu *e, struct req *r)
+{
+	int n = e->prof.stream_parts;
+	size_t len = 0;
+	int rc;
+	if (r->plan.stream_error && r->sparts == n / 2) {
+		static const char payload[] =
+			"{\"Message\":\"Injected fault: the model stream broke mid-response\","
+			"\"ErrorCode\":\"StreamBroken\"}";
+		struct kc_es_header h[] = {
+			kc_es_string(":message-type", "exception"),
+			kc_es_string(":exception-type", "ModelStreamError"),
+			kc_es_string(":content-type", "application/json"),
+		};
+		rc = kc_es_encode(h, 3, payload, sizeof(payload) - 1, r->sbuf, sizeof(r->sbuf),
+				  &len, NULL, NULL);
+		r->sdone = true;
+	} else {
+		size_t a = r->out_len * (size_t)r->sparts / (size_t)n;
+		size_t b = r->out_len * (size_t)(r->sparts + 1) / (size_t)n;
+		struct kc_es_header h[] = {
+			kc_es_string(":message-type", "event"),
+			kc_es_string(":event-type", "PayloadPart"),
+			kc_es_string(":content-type", "application/octet-stream"),
+		};
+		rc = kc_es_encode(h, 3, r->out + a, b - a, r->sbuf, sizeof(r->sbuf), &len,
+				  NULL, NULL);
+		r->sparts++;
+		r->sdone = r->sparts == n;
+	}
+	/* sbuf holds the largest answer (out) in one part plus these headers. */
+	KC_ASSERT(rc == KC_OK);
+	r->sbuf_len = len;
+	r->sbuf_off = 0;
+}
+
+/*
+ * The response-stream body: MHD asks for bytes; a part that is not due yet
+ * parks the connection (suspended, no thread waits) until the timer thread
+ * resumes it at the part's time, as trickle_read does.
+ */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	struct kc_emu *e = r->e;
+	(void)pos;
+	if (r->sbuf_off == r->sbuf_len) {
+		if (r->sdone)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (r->plan.reset_mid && r->sparts >= e->prof.stream_parts / 2) {
+			reset_socket(r->conn);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (!r->trickle_ready) {
+			int64_t due = r->s0_ns + r->sparts * e->prof.stream_part_gap_ns;
+			if (kc_clock_ns() < due) {
+				if (!park(e, r, due, TK_TRICKLE))
+					return MHD_CONTENT_READER_END_WITH_ERROR;
+				return 0;
+			}
+		}
+		stream_encode_next(e, r);
+		/* The next part waits for its time unless parts leave back to back. */
+		r->trickle_ready = e->prof.stream_part_gap_ns == 0;
+	}
+	size_t k = r->sbuf_len - r->sbuf_off;
+	if (k > max)
+		k = max;
+	memcpy(buf, r->sbuf + r->sbuf_off, k);
+	r->sbuf_off += k;
+	return (ssize_t)k;
 }
 
 /* A one-off JSON answer that is not an invocation (ping, stats, 404). */
@@ -865,6 +973,7 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 {
 	static const char ep[] = "/endpoints/";
 	static const char inv[] = "/invocations";
+	static const char rs[] = "/invocations-response-stream";
 	r->t_head_ns = kc_clock_ns();
 	r->url = url;
 	r->etype = NULL;
@@ -882,6 +991,8 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	r->img_w = r->img_h = 0;
 	r->reqid[0] = '\0';
 	r->state = S_READING;
+	r->stream = false;
+	r->name_len = 0;
 
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
 		   !strcmp(method, MHD_HTTP_METHOD_HEAD);
@@ -891,11 +1002,19 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	}
 	size_t ul = strlen(url);
 	r->route = R_NOT_FOUND;
-	if (!strncmp(url, ep, sizeof(ep) - 1) && ul > sizeof(ep) - 1 + sizeof(inv) - 1 &&
-	    !strcmp(url + ul - (sizeof(inv) - 1), inv)) {
-		size_t name_len = ul - (sizeof(ep) - 1) - (sizeof(inv) - 1);
+	size_t tail = 0;
+	if (ul > sizeof(ep) - 1 + sizeof(rs) - 1 && !strcmp(url + ul - (sizeof(rs) - 1), rs)) {
+		tail = sizeof(rs) - 1;
+		r->stream = true;
+	} else if (ul > sizeof(ep) - 1 + sizeof(inv) - 1 &&
+		   !strcmp(url + ul - (sizeof(inv) - 1), inv)) {
+		tail = sizeof(inv) - 1;
+	}
+	if (!strncmp(url, ep, sizeof(ep) - 1) && tail) {
+		size_t name_len = ul - (sizeof(ep) - 1) - tail;
 		if (!memchr(url + sizeof(ep) - 1, '/', name_len)) {
 			r->route = R_INVOKE;
+			r->name_len = name_len;
 			if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
 				make_reqid(e, r);
 				set_error(r, 405, KC_EMU_ERRC_METHOD,
@@ -928,7 +1047,9 @@ static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
 		count_error(e, KC_EMU_ERRC_NOT_FOUND);
 		return answer_json(conn, 404,
 				   (char *)"{\"message\":\"Unknown path: this emulator answers "
-				   "POST /endpoints/NAME/invocations, GET /ping and GET /emulator/stats\"}",
+				   "POST /endpoints/NAME/invocations, "
+				   "POST /endpoints/NAME/invocations-response-stream, "
+				   "GET /ping and GET /emulator/stats\"}",
 				   MHD_RESPMEM_PERSISTENT, "UnknownOperationException");
 	case R_ERROR:
 		return respond(e, r);
@@ -968,7 +1089,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (r->route != R_INVOKE)
 			return MHD_YES;
 		const char *p = url + sizeof("/endpoints/") - 1;
-		return invocation_start(e, r, p, strlen(p) - (sizeof("/invocations") - 1));
+		return invocation_start(e, r, p, r->name_len);
 	}
 
 	switch (r->state) {

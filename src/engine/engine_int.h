@@ -12,6 +12,7 @@
 
 #include "kneecap/engine.h"
 #include "kneecap/hdr.h"
+#include "kneecap/respstream.h"
 #include "kneecap/schedule.h"
 
 /* Header nodes per slot: Expect, user headers, Content-Type, decorator lines. */
@@ -40,6 +41,8 @@ struct slot {
 	size_t errtype_len;
 	unsigned char ebody[2048];
 	size_t ebody_len;
+	/* response_stream: the body's event-stream reader, reused per request. */
+	struct kc_rs rs;
 };
 
 /* A request that is due but waits for a free slot. */
@@ -60,6 +63,7 @@ struct wcounts {
 	/* The first error responses, at most 2 per class (sagemaker_errors). */
 	struct kc_error_sample samples[KC_STEP_MAX_SAMPLES];
 	int nsamples;
+	uint64_t parts;        /* response_stream: PayloadParts of measured requests */
 };
 
 struct worker {
@@ -90,6 +94,9 @@ struct worker {
 	struct kc_hdr_recorder service_rec; /* us from actual send */
 	struct kc_hdr *ttfb;   /* us; read only after join */
 	struct kc_hdr *lag;    /* us; read only after join */
+	/* response_stream only (NULL otherwise), us, read only after join:
+	 * first PayloadPart from intended and from actual send, part gaps. */
+	struct kc_hdr *ttfp, *ttfp_svc, *gap;
 	struct wcounts c;
 	int64_t cpu_ns;
 

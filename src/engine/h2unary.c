@@ -21,7 +21,7 @@
  * its connection and a new one is opened on demand.
  *
  * Not here: scheduling, queueing and shedding (worker.c), TLS (--http 2
- * uses libcurl), response event streams.  Invariant: a busy slot's request
+ * uses libcurl), response event streams (refused with h2c for now).  Invariant: a busy slot's request
  * is either on exactly one connection (req->c set, counted in its
  * nstreams) or on the done stack, never both.  Nothing allocates per
  * request except nghttp2's own stream state.
@@ -628,6 +628,9 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	if (strncasecmp(e->url, "http://", 7) != 0)
 		return kc_diag_set(d, KC_EINVAL, "--http h2c is cleartext: the target must be "
 				   "http://, not '%s' (use --http 2 for https://)", e->url);
+	if (e->cfg.response_stream)
+		return kc_diag_set(d, KC_EUNSUPPORTED, "--response-stream is not supported with "
+				   "--http h2c yet; use --http 1.1 or --http 2");
 	int rc = split_host(u, e->host, d);
 	if (rc)
 		return rc;

@@ -557,6 +557,11 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 	w->qhead = w->qlen = 0;
 	kc_hdr_reset(w->ttfb);
 	kc_hdr_reset(w->lag);
+	if (e->cfg.response_stream) {
+		kc_hdr_reset(w->ttfp);
+		kc_hdr_reset(w->ttfp_svc);
+		kc_hdr_reset(w->gap);
+	}
 	/* Drop whatever an earlier step left in the recorders. */
 	int64_t now_ms = kc_wall_ns() / KC_NS_PER_MS;
 	kc_hdr_recorder_take(&w->latency_rec, st->scratch, now_ms);
@@ -669,6 +674,28 @@ static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
 	if (codes_other)
 		kc_log(KC_LOG_WARN, "step %d: %llu responses had more distinct status codes than %d",
 		       r->index, (unsigned long long)codes_other, KC_STEP_MAX_CODES);
+}
+
+/*
+ * response_stream: the workers' PayloadPart histograms into the result.
+ * Summed into the first worker's (read after the join, reset before the
+ * next step), so this allocates nothing.
+ */
+static void merge_stream(struct kc_engine *e, struct kc_step_result *r)
+{
+	struct worker *w0 = &e->workers[0];
+	r->response_stream = true;
+	r->parts = w0->c.parts;
+	for (uint32_t i = 1; i < e->threads; i++) {
+		struct worker *w = &e->workers[i];
+		kc_hdr_add(w0->ttfp, w->ttfp);
+		kc_hdr_add(w0->ttfp_svc, w->ttfp_svc);
+		kc_hdr_add(w0->gap, w->gap);
+		r->parts += w->c.parts;
+	}
+	kc_latency_from_hdr(&r->ttfp, w0->ttfp);
+	kc_latency_from_hdr(&r->ttfp_service, w0->ttfp_svc);
+	kc_latency_from_hdr(&r->part_gap, w0->gap);
 }
 
 static uint64_t window_ok(struct kc_engine *e)
@@ -784,6 +811,8 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	kc_latency_from_hdr(&r->latency, st->latency);
 	kc_latency_from_hdr(&r->service, st->service);
 	kc_latency_from_hdr(&r->ttfb, st->ttfb);
+	if (e->cfg.response_stream)
+		merge_stream(e, r);
 	inflight_trend(st, r, window_ns);
 	if (spec->mode == KC_STEP_RATE) {
 		r->lag_p99_ms = (double)kc_hdr_value_at_percentile(st->lag, 99) / 1e3;

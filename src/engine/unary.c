@@ -6,6 +6,9 @@
  * Nothing here allocates per request: the header list is made of nodes the
  * slot owns, pointing at strings the engine owns or at the slot's fixed
  * decorator lines; the body is borrowed (CURLOPT_POSTFIELDS does not copy).
+ * With response_stream, 2xx bodies are read as event streams by the slot's
+ * kc_rs reader as they arrive (PayloadPart times go into the worker's
+ * histograms from the write callback); its buffer is reused per request.
  * This file is not the scheduler (worker.c) and not the coordinator
  * (runner.c); it only starts, classifies and accounts transfers.
  */
@@ -45,6 +48,47 @@ static size_t keep_error_body(char *ptr, size_t size, size_t nmemb, void *ud)
 		memcpy(s->ebody + s->ebody_len, ptr, k);
 		s->ebody_len += k;
 	}
+	return n;
+}
+
+/*
+ * response_stream: PayloadParts of a measured request go into the worker's
+ * histograms as they are decoded (arrival = when libcurl handed the bytes
+ * over): the first from the intended and the actual send, the rest as gaps.
+ */
+static void on_part(void *ud, uint32_t index, int64_t at_ns, int64_t gap_ns, size_t len)
+{
+	struct slot *s = ud;
+	struct worker *w = s->w;
+	(void)len;
+	if (!s->measured)
+		return;
+	w->c.parts++;
+	if (index == 0) {
+		kc_hdr_record(w->ttfp, (at_ns - s->intended_ns) / KC_NS_PER_US);
+		kc_hdr_record(w->ttfp_svc, (at_ns - s->sent_ns) / KC_NS_PER_US);
+	} else {
+		kc_hdr_record(w->gap, gap_ns / KC_NS_PER_US);
+	}
+}
+
+/*
+ * response_stream: a 2xx body is an event stream, decoded as it arrives in
+ * the slot's reader (no copy unless a message spans two reads); error
+ * bodies are kept as without streams.
+ */
+static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct slot *s = ud;
+	size_t n = size * nmemb;
+	long status = 0;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300) {
+		kc_rs_feed(&s->rs, ptr, n, kc_clock_ns(), on_part, s);
+		return n;
+	}
+	if (s->w->e->cfg.sagemaker_errors)
+		return keep_error_body(ptr, size, nmemb, ud);
 	return n;
 }
 
@@ -184,6 +228,12 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 			curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, keep_error_type);
 			curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		}
+		if (e->cfg.response_stream) {
+			if (kc_rs_init(&s->rs, KC_ENGINE_STREAM_MESSAGE_MAX))
+				return kc_diag_set(d, KC_ENOMEM, "out of memory for stream readers");
+			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_body);
+			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+		}
 	}
 	w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->timerfd < 0)
@@ -199,6 +249,13 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 	if (!rc)
 		rc = kc_hdr_new(&w->lag, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST,
 				KC_ENGINE_HDR_SIGFIGS);
+	if (!rc && e->cfg.response_stream) {
+		rc = kc_hdr_new_like(&w->ttfp, w->lag);
+		if (!rc)
+			rc = kc_hdr_new_like(&w->ttfp_svc, w->lag);
+		if (!rc)
+			rc = kc_hdr_new_like(&w->gap, w->lag);
+	}
 	if (rc)
 		return kc_diag_set(d, rc, "out of memory for histograms");
 	return curl ? KC_OK : kc_h2u_worker_init(w, d);
@@ -216,6 +273,7 @@ void kc_unary_worker_fini(struct worker *w)
 		if (s->busy && w->multi)
 			curl_multi_remove_handle(w->multi, s->easy);
 		curl_easy_cleanup(s->easy);
+		kc_rs_fini(&s->rs);
 	}
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
@@ -228,6 +286,9 @@ void kc_unary_worker_fini(struct worker *w)
 	kc_hdr_recorder_fini(&w->service_rec);
 	kc_hdr_free(w->ttfb);
 	kc_hdr_free(w->lag);
+	kc_hdr_free(w->ttfp);
+	kc_hdr_free(w->ttfp_svc);
+	kc_hdr_free(w->gap);
 }
 
 /* Chains the per-request nodes (content type, decorator lines) after the base. */
@@ -275,6 +336,8 @@ bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, boo
 	s->errbuf[0] = '\0';
 	s->errtype_len = 0;
 	s->ebody_len = 0;
+	if (e->cfg.response_stream)
+		kc_rs_begin(&s->rs);
 	if (measured)
 		w->c.sent++;
 	return true;
@@ -389,6 +452,45 @@ static enum kc_errclass classify_response(struct worker *w, struct slot *s, long
 	return ec;
 }
 
+/*
+ * A 2xx response whose event stream failed: its class, and for the first
+ * two of each class a sample with what the stream said (the exception's
+ * Message, or why the frames did not decode).
+ */
+static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
+					enum kc_rs_verdict v, long status)
+{
+	enum kc_errclass ec = v == KC_RS_MODEL_ERROR ? KC_EC_MODEL_STREAM : KC_EC_STREAM;
+	int same = 0;
+	for (int i = 0; i < w->c.nsamples; i++)
+		same += w->c.samples[i].cls == ec;
+	if (same >= 2 || w->c.nsamples >= KC_STEP_MAX_SAMPLES)
+		return ec;
+	struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
+	x->cls = ec;
+	x->status = (int)status;
+	snprintf(x->code, sizeof(x->code), "%s", s->rs.code);
+	x->message[0] = '\0';
+	if (v != KC_RS_BROKEN) {
+		/* An exception's payload is JSON {"Message": ...}; jansson allocates,
+		 * which happens for these few samples only. */
+		struct kc_sm_error err;
+		kc_sagemaker_parse_error(0, s->rs.code, strlen(s->rs.code), s->rs.detail,
+					 s->rs.detail_len, KC_SM_PARSE_MESSAGE, &err);
+		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
+			 err.message);
+	}
+	if (!x->message[0]) {
+		size_t i = 0;
+		for (; s->rs.detail[i] && i + 1 < sizeof(x->message); i++) {
+			unsigned char c = (unsigned char)s->rs.detail[i];
+			x->message[i] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
+		}
+		x->message[i] = '\0';
+	}
+	return ec;
+}
+
 static void release(struct worker *w, struct slot *s)
 {
 	curl_multi_remove_handle(w->multi, s->easy);
@@ -401,6 +503,12 @@ void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome 
 		      int64_t now_ns)
 {
 	bool ok = o->responded && o->status >= 200 && o->status < 300;
+	enum kc_rs_verdict sv = KC_RS_OK;
+	if (ok && w->e->cfg.response_stream) {
+		/* A 200 whose stream broke or carried an exception is no success. */
+		sv = kc_rs_end(&s->rs);
+		ok = sv == KC_RS_OK;
+	}
 	if (ok && now_ns >= w->win_start_ns && now_ns < w->win_end_ns)
 		w->c.ok_in_window++;
 	if (!s->measured)
@@ -415,6 +523,8 @@ void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome 
 			kc_hdr_record(w->ttfb, o->ttfb_us);
 		if (ok) {
 			w->c.ok++;
+		} else if (sv != KC_RS_OK) {
+			w->c.errclass[classify_stream(w, s, sv, o->status)]++;
 		} else {
 			w->c.errclass[classify_response(w, s, o->status)]++;
 			count_code(&w->c, (int)o->status);

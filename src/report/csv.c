@@ -10,16 +10,26 @@
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 {
 	KC_ASSERT(r && out);
+	/* Response-stream runs append their columns; other runs keep the old set. */
+	bool rs = false;
+	for (size_t i = 0; i < r->nsteps; i++)
+		rs = rs || r->steps[i].response_stream;
 	int rc = kc_buf_puts(out,
 			     "step,offered,achieved,scheduled,completed,ok,errors,"
 			     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,service_p99_ms,"
-			     "inflight_max,inflight_slope,lag_p99_ms,generator_bound,partial\n");
+			     "inflight_max,inflight_slope,lag_p99_ms,generator_bound,partial");
+	if (!rc && rs)
+		rc = kc_buf_puts(out, ",ttfp_p50_ms,ttfp_p90_ms,ttfp_p99_ms,ttfp_max_ms,"
+				 "part_gap_p50_ms,part_gap_p90_ms,part_gap_p99_ms,part_gap_max_ms,"
+				 "stream_errors,model_stream_errors");
+	if (!rc)
+		rc = kc_buf_puts(out, "\n");
 	for (size_t i = 0; !rc && i < r->nsteps; i++) {
 		const struct kc_step_result *s = &r->steps[i];
 		rc = kc_buf_printf(out,
 				   "%d,%.3f,%.3f,%llu,%llu,%llu,%llu,"
 				   "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,"
-				   "%u,%.3f,%.3f,%d,%d\n",
+				   "%u,%.3f,%.3f,%d,%d",
 				   s->index, s->offered, s->achieved,
 				   (unsigned long long)s->scheduled, (unsigned long long)s->completed,
 				   (unsigned long long)s->ok, (unsigned long long)s->errors,
@@ -27,6 +37,15 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 				   s->latency.max, s->latency.mean, s->service.p99, s->inflight_max,
 				   s->inflight_slope, s->lag_p99_ms, s->generator_bound ? 1 : 0,
 				   s->partial ? 1 : 0);
+		if (!rc && rs)
+			rc = kc_buf_printf(out, ",%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu",
+					   s->ttfp.p50, s->ttfp.p90, s->ttfp.p99, s->ttfp.max,
+					   s->part_gap.p50, s->part_gap.p90, s->part_gap.p99,
+					   s->part_gap.max,
+					   (unsigned long long)s->errclass[KC_EC_STREAM],
+					   (unsigned long long)s->errclass[KC_EC_MODEL_STREAM]);
+		if (!rc)
+			rc = kc_buf_puts(out, "\n");
 	}
 	return rc;
 }

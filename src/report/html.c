@@ -79,16 +79,10 @@ static void pf(struct out *o, const char *fmt, ...)
 {
 	if (o->rc)
 		return;
-	char tmp[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	o->rc = kc_buf_vprintf(o->b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		o->rc = KC_EINTERNAL;
-		return;
-	}
-	o->rc = kc_buf_puts(o->b, tmp);
 }
 
 static void chart(struct out *o, const struct kc_svg_chart *c, bool bars)

@@ -90,6 +90,19 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		goto fail;
 	}
 	json_decref(more);
+	if (s->response_stream) {
+		/* InvokeEndpointWithResponseStream runs only: added, never in place of
+		 * the keys above. */
+		json_t *rs = json_pack("{s:o,s:o,s:o,s:I}", "ttfp_ms", latency_json(&s->ttfp),
+				       "ttfp_service_ms", latency_json(&s->ttfp_service),
+				       "part_gap_ms", latency_json(&s->part_gap), "parts",
+				       (json_int_t)s->parts);
+		if (!rs || json_object_update(o, rs)) {
+			json_decref(rs);
+			goto fail;
+		}
+		json_decref(rs);
+	}
 	if (s->nsamples > 0) {
 		/* What the endpoint said, for the first few errors of each class. */
 		json_t *arr = json_array();

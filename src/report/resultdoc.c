@@ -244,14 +244,8 @@ int kc_resultdoc_load(struct kc_resultdoc *out, const char *path, struct kc_diag
 {
 	struct kc_buf b;
 	kc_buf_init(&b, KC_RESULTDOC_MAX_BYTES);
-	int rc = kc_buf_read_file(&b, path);
-	if (rc == KC_ENOTFOUND)
-		rc = kc_diag_set(d, rc, "%s: no such file", path);
-	else if (rc == KC_ELIMIT)
-		rc = kc_diag_set(d, rc, "%s: larger than %u MiB", path, KC_RESULTDOC_MAX_BYTES >> 20);
-	else if (rc)
-		rc = kc_diag_set(d, rc, "%s: cannot read", path);
-	else
+	int rc = kc_buf_read_text(&b, path, "JSON", d);
+	if (!rc)
 		rc = kc_resultdoc_parse(out, path, b.data, b.len, d);
 	kc_buf_fini(&b);
 	return rc;

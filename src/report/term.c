@@ -25,14 +25,10 @@ static void pf(struct out *o, const char *fmt, ...)
 {
 	if (o->rc)
 		return;
-	char tmp[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	o->rc = kc_buf_vprintf(o->b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	o->rc = kc_buf_puts(o->b, tmp);
 }
 
 /* Copies s with control characters replaced by '?'. */

@@ -24,6 +24,8 @@ static const char *const errclass_names[] = {
 	[KC_EC_MODEL] = "model",
 	[KC_EC_PROTO] = "proto",
 	[KC_EC_OTHER] = "other",
+	[KC_EC_STREAM] = "stream",
+	[KC_EC_MODEL_STREAM] = "model_stream",
 };
 static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
 	      "one name per error class");

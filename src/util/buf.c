@@ -74,25 +74,32 @@ int kc_buf_puts(struct kc_buf *b, const char *s)
 	return kc_buf_append(b, s, strlen(s));
 }
 
+int kc_buf_vprintf(struct kc_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	char small[256];
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	int rc = KC_OK;
+	if (n < 0)
+		rc = KC_EINVAL;
+	else if ((size_t)n < sizeof(small))
+		rc = kc_buf_append(b, small, (size_t)n);
+	else if (!(rc = kc_buf_reserve(b, (size_t)n))) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+	return rc;
+}
+
 int kc_buf_printf(struct kc_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char small[256];
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	int rc = kc_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return KC_EINVAL;
-	if ((size_t)n < sizeof(small))
-		return kc_buf_append(b, small, (size_t)n);
-	int rc = kc_buf_reserve(b, (size_t)n);
-	if (rc)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return KC_OK;
+	return rc;
 }
 
 char *kc_buf_steal(struct kc_buf *b, size_t *len)
@@ -131,6 +138,21 @@ int kc_buf_read_file(struct kc_buf *b, const char *path)
 			b->data[0] = '\0';
 	}
 	return rc;
+}
+
+int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
+		     struct kc_diag *d)
+{
+	int rc = kc_buf_read_file(b, path);
+	if (rc == KC_ENOTFOUND)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "no such file");
+	if (rc == KC_ELIMIT)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "larger than %zu bytes", b->max);
+	if (rc)
+		return kc_diag_set_at(d, rc, path, 0, NULL, "cannot read: %s", strerror(errno));
+	if (memchr(b->data, '\0', b->len))
+		return kc_diag_set_at(d, KC_EPARSE, path, 0, NULL, "binary file, not %s", kind);
+	return KC_OK;
 }
 
 int kc_write_file(const char *path, const void *p, size_t n)

@@ -168,18 +168,10 @@ int kc_scenario_load(struct kc_scenario **out, const char *path,
 {
 	struct kc_buf b;
 	kc_buf_init(&b, MAX_FILE_BYTES);
-	int rc = kc_buf_read_file(&b, path);
+	int rc = kc_buf_read_text(&b, path, "INI text", d);
 	if (rc) {
 		kc_buf_fini(&b);
-		if (rc == KC_ENOTFOUND)
-			return kc_diag_set_at(d, rc, path, 0, NULL, "no such file");
-		if (rc == KC_ELIMIT)
-			return kc_diag_set_at(d, rc, path, 0, NULL, "larger than 1 MiB");
-		return kc_diag_set_at(d, rc, path, 0, NULL, "cannot read file");
-	}
-	if (memchr(b.data, '\0', b.len)) {
-		kc_buf_fini(&b);
-		return kc_diag_set_at(d, KC_EPARSE, path, 0, NULL, "binary file, not INI text");
+		return rc;
 	}
 	rc = kc_scenario_parse(out, path, b.data, d);
 	kc_buf_fini(&b);

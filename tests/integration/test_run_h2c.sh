@@ -173,6 +173,15 @@ expect_rc 2 "h2c with https:// exits 2" timeout 20 "$KNEECAP" run "https://127.0
 	--http h2c --rate 10 --duration 1s
 expect_grep "h2c is cleartext" "$TMP/err" "h2c with https:// says why"
 
+# --- response streams are not read on h2c yet: refused in one line ---
+AWS_CONFIG_FILE="$TMP/none" AWS_SHARED_CREDENTIALS_FILE="$TMP/none" AWS_EC2_METADATA_DISABLED=true \
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIDKNEECAPTEST1 AWS_SECRET_ACCESS_KEY=notasecret \
+	expect_rc 2 "h2c with --response-stream exits 2" timeout 20 "$KNEECAP" run sagemaker:x \
+	--endpoint-url "http://127.0.0.1:$closed" --http h2c --response-stream --rate 10 --duration 1s \
+	--body "$TMP/body.bin"
+expect_grep "response-stream is not supported with --http h2c" "$TMP/err" "h2c with --response-stream says why"
+[ "$(wc -l <"$TMP/err")" = 1 ] && ok "h2c with --response-stream: one line" || { fail "one line"; cat "$TMP/err"; }
+
 # --- kneecap serve's h2c InvokeEndpoint (when the emulator answers unary h2c) ---
 # Left for when `kneecap serve` speaks h2c on its HTTP port: run check_counts
 # against "http://127.0.0.1:$PORT/endpoints/x/invocations" with --http h2c.

@@ -327,6 +327,21 @@ static void test_faults_decide(void **st)
 	}
 	assert_true(abs(mids - 5000) < 300);
 	f.reset_mid_prob = 0;
+	/* The mid-stream ModelStreamError likewise. */
+	f.stream_error_prob = 0.25;
+	int serrs = 0;
+	for (int i = 0; i < n; i++) {
+		struct kc_emu_fault_plan pl;
+		kc_emu_faults_decide(&f, &r, &pl);
+		serrs += pl.stream_error;
+	}
+	assert_true(abs(serrs - 25000) < 700);
+	f.stream_error_prob = 0;
+	{
+		struct kc_emu_fault_plan pl;
+		kc_emu_faults_decide(&f, &r, &pl);
+		assert_false(pl.stream_error);
+	}
 	/* Replacing a status, bad input leaves f unchanged. */
 	assert_int_equal(kc_emu_faults_parse_errors(&f, "503:0.2", why, sizeof(why)), 0);
 	assert_int_equal(f.n_errors, 2);
@@ -403,6 +418,22 @@ static void test_profile_flags(void **st)
 	assert_null(strstr(d.msg, "nocolon"));
 	assert_int_equal(kc_emu_profile_set(&p, "no-such-key", "1", &d), KC_ENOTFOUND);
 	assert_true(kc_emu_profile_has_key("fault-stall-every"));
+	/* Response-stream knobs: defaults, flags, ranges. */
+	assert_int_equal(p.stream_parts, 4);
+	assert_int_equal(p.stream_part_gap_ns, 10 * MS);
+	assert_int_equal(kc_emu_profile_set(&p, "stream-parts", "5", &d), 0);
+	assert_int_equal(p.stream_parts, 5);
+	assert_int_equal(kc_emu_profile_set(&p, "stream_part_gap", "20", &d), 0);
+	assert_int_equal(p.stream_part_gap_ns, 20 * MS); /* bare = milliseconds */
+	assert_int_equal(kc_emu_profile_set(&p, "stream-part-gap", "0", &d), 0);
+	assert_int_equal(p.stream_part_gap_ns, 0);
+	assert_int_equal(kc_emu_profile_set(&p, "stream-parts", "101", &d), KC_EINVAL);
+	assert_string_equal(d.key, "stream_parts");
+	assert_int_equal(kc_emu_profile_set(&p, "stream-parts", "0", &d), KC_EINVAL);
+	assert_int_equal(p.stream_parts, 5);
+	assert_int_equal(kc_emu_profile_set(&p, "fault-stream-error", "0.5", &d), 0);
+	assert_true(p.faults.stream_error_prob == 0.5);
+	assert_int_equal(kc_emu_profile_set(&p, "fault-stream-error", "2", &d), KC_EINVAL);
 	/* Cross-key rules. */
 	assert_int_equal(kc_emu_profile_check(&p, &d), 0);
 	assert_int_equal(kc_emu_profile_set(&p, "fault-error", "429:0.8", &d), 0);

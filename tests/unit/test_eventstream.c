@@ -235,6 +235,19 @@ static void test_corpus_negative(void **state)
 		size_t used;
 		assert_int_equal(kc_es_decoder_feed(&d, raw, enc.len, &used, &m), KC_ECRC);
 		assert_int_equal(used, 0);
+		/* reset clears the sticky fault and any partial message */
+		kc_es_decoder_reset(&d);
+		assert_int_equal(d.fault, KC_ES_FAULT_NONE);
+		assert_false(kc_es_decoder_pending(&d));
+		static const uint8_t empty_msg[16] = {0, 0, 0, 0x10, 0, 0, 0, 0,
+						      0x05, 0xc2, 0x48, 0xeb, 0x7d, 0x98, 0xc8, 0xff};
+		assert_int_equal(kc_es_decoder_feed(&d, empty_msg, 5, &used, &m), 0);
+		assert_true(kc_es_decoder_pending(&d));
+		kc_es_decoder_reset(&d);
+		assert_false(kc_es_decoder_pending(&d));
+		assert_int_equal(kc_es_decoder_feed(&d, empty_msg, 16, &used, &m), 1);
+		assert_int_equal(used, 16);
+		assert_int_equal(d.messages, 1);
 		kc_es_decoder_fini(&d);
 		kc_buf_fini(&enc);
 		kc_buf_fini(&want);

@@ -124,11 +124,72 @@ static void test_csv_rows(void **state)
 	kc_buf_fini(&b);
 }
 
+/* Response-stream steps add their keys and columns; other steps do not. */
+static void test_response_stream_fields(void **state)
+{
+	(void)state;
+	struct kc_step_result steps[2];
+	fill_step(&steps[0], 0);
+	fill_step(&steps[1], 1);
+	struct kc_result r = {.mode = "rps", .steps = steps, .nsteps = 1};
+	json_t *doc = kc_result_to_json(&r);
+	json_t *s0 = json_array_get(json_object_get(doc, "steps"), 0);
+	assert_null(json_object_get(s0, "ttfp_ms"));
+	assert_null(json_object_get(s0, "part_gap_ms"));
+	json_t *ec = json_object_get(s0, "error_classes");
+	assert_int_equal(json_integer_value(json_object_get(ec, "stream")), 0);
+	assert_int_equal(json_integer_value(json_object_get(ec, "model_stream")), 0);
+	json_decref(doc);
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	assert_null(strstr(b.data, "ttfp"));
+	kc_buf_fini(&b);
+
+	for (int i = 0; i < 2; i++) {
+		steps[i].response_stream = true;
+		steps[i].ttfp = (struct kc_latency){.p50 = 30.5, .p90 = 31, .p99 = 32, .p999 = 33,
+						    .max = 34, .mean = 30.6, .count = 60};
+		steps[i].ttfp_service = steps[i].ttfp;
+		steps[i].part_gap = (struct kc_latency){.p50 = 20.01, .p90 = 20.1, .p99 = 20.2,
+							.p999 = 20.3, .max = 20.4, .mean = 20, .count = 240};
+		steps[i].parts = 300;
+		steps[i].errclass[KC_EC_STREAM] = 1;
+		steps[i].errclass[KC_EC_MODEL_STREAM] = 4;
+	}
+	r.nsteps = 2;
+	doc = kc_result_to_json(&r);
+	s0 = json_array_get(json_object_get(doc, "steps"), 1);
+	json_t *t = json_object_get(s0, "ttfp_ms");
+	assert_true(json_real_value(json_object_get(t, "p50")) == 30.5);
+	assert_true(json_real_value(json_object_get(t, "max")) == 34);
+	assert_non_null(json_object_get(s0, "ttfp_service_ms"));
+	json_t *g = json_object_get(s0, "part_gap_ms");
+	assert_true(json_real_value(json_object_get(g, "p99")) == 20.2);
+	assert_int_equal(json_integer_value(json_object_get(g, "count")), 240);
+	assert_int_equal(json_integer_value(json_object_get(s0, "parts")), 300);
+	ec = json_object_get(s0, "error_classes");
+	assert_int_equal(json_integer_value(json_object_get(ec, "model_stream")), 4);
+	assert_int_equal(json_integer_value(json_object_get(ec, "stream")), 1);
+	/* The keys the contract names are still there. */
+	assert_non_null(json_object_get(s0, "latency_ms"));
+	assert_non_null(json_object_get(s0, "ttfb_ms"));
+	json_decref(doc);
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	assert_non_null(strstr(b.data, "generator_bound,partial,ttfp_p50_ms,ttfp_p90_ms,"
+				       "ttfp_p99_ms,ttfp_max_ms,part_gap_p50_ms,"));
+	assert_non_null(strstr(b.data, ",0,0,30.500,31.000,32.000,34.000,20.010,20.100,20.200,"
+				       "20.400,1,4\n"));
+	kc_buf_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_document),
 		cmocka_unit_test(test_csv_rows),
+		cmocka_unit_test(test_response_stream_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

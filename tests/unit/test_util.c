@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
@@ -103,6 +104,39 @@ static void test_buf_bounds(void **state)
 	assert_memory_equal(p, "0000,0001,", 10);
 	free(p);
 	kc_buf_fini(&b);
+
+	/* Longer than the formatter's stack buffer: the va_list is replayed. */
+	kc_buf_init(&b, 1 << 20);
+	assert_int_equal(kc_buf_printf(&b, "<%0600d|%s>", 7, "tail"), KC_OK);
+	assert_int_equal(b.len, 1 + 600 + 1 + 4 + 1);
+	assert_memory_equal(b.data + 600, "7|tail>", 8);
+	kc_buf_fini(&b);
+	kc_buf_init(&b, 100);
+	assert_int_equal(kc_buf_printf(&b, "%0600d", 7), KC_ELIMIT);
+	kc_buf_fini(&b);
+}
+
+static void test_buf_read_text(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/kc_test_util_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ab\0c", 4), 4);
+	close(fd);
+	struct kc_buf b;
+	struct kc_diag d = {0};
+	kc_buf_init(&b, 3);
+	assert_int_equal(kc_buf_read_text(&b, path, "INI", &d), KC_ELIMIT);
+	assert_non_null(strstr(d.msg, "larger than 3 bytes"));
+	kc_buf_fini(&b);
+	kc_buf_init(&b, 100);
+	assert_int_equal(kc_buf_read_text(&b, path, "INI", &d), KC_EPARSE);
+	assert_non_null(strstr(d.msg, "binary file, not INI"));
+	assert_int_equal(kc_buf_read_text(&b, "/nonexistent/x.ini", "INI", &d), KC_ENOTFOUND);
+	assert_non_null(strstr(d.msg, "no such file"));
+	kc_buf_fini(&b);
+	unlink(path);
 }
 
 static void test_diag_format(void **state)
@@ -201,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_buf_read_text),
 		cmocka_unit_test(test_parse_double),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size_bool),
