@@ -1,6 +1,7 @@
 /*
  * engine.h - the load engine: worker threads driving unary HTTP requests
- * with libcurl, one load step at a time.
+ * with libcurl (HTTP/1.1, HTTP/2 over TLS) or nghttp2 (h2c), one load step
+ * at a time.
  *
  * An engine is made once for a target (URL, method, headers, bodies, HTTP
  * version, TLS, connection pool) and then runs steps: each step is an offered
@@ -41,7 +42,8 @@ struct kc_engine; /* opaque */
 enum kc_http_version {
 	KC_HTTP_1_1,        /* HTTP/1.1 keep-alive */
 	KC_HTTP_2,          /* HTTP/2 over TLS (ALPN), HTTP/1.1 over cleartext */
-	KC_HTTP_2_PRIOR,    /* h2c with prior knowledge (cleartext HTTP/2) */
+	KC_HTTP_2_PRIOR,    /* h2c with prior knowledge (cleartext HTTP/2) on nghttp2:
+			       libcurl before 8.0.0 fails reused h2c connections */
 };
 
 /* Parses "1.1", "2" or "h2c". Returns 0 or KC_EPARSE. */

@@ -19,6 +19,7 @@
 #define KC_SLOT_NODES (2 + KC_ENGINE_MAX_HEADERS + KC_DECOR_MAX_HEADERS)
 
 struct worker;
+struct kc_h2u;
 
 /* One connection slot: an easy handle and what its current request carries. */
 struct slot {
@@ -106,6 +107,7 @@ struct worker {
 	atomic_uint_fast64_t a_errors;
 	atomic_bool a_done;
 	bool partial;
+	struct kc_h2u *h2;     /* --http h2c: nghttp2 connections (h2unary.c); NULL: libcurl */
 };
 
 struct kc_engine {
@@ -124,6 +126,15 @@ struct kc_engine {
 	atomic_bool stop;
 };
 
+/* What one finished request came to, whichever driver carried it. */
+struct kc_outcome {
+	bool responded;          /* a whole HTTP response arrived */
+	long status;             /* responded: the HTTP status */
+	int64_t ttfb_us;         /* responded: time to the first response byte; < 0 unknown */
+	enum kc_errclass ec;     /* !responded: the transport failure's class */
+	const char *why;         /* !responded: its reason, for the step's first-error line */
+};
+
 /* unary.c: libcurl per slot and per request. */
 int kc_unary_worker_init(struct worker *w, struct kc_diag *d);
 void kc_unary_worker_fini(struct worker *w);
@@ -131,6 +142,21 @@ int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d);
 /* Starts a request on a free slot; false if the decorator refused it. */
 bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
 		    bool measured, int64_t now_ns);
+/*
+ * The driver-independent start of a request on a free slot: rotates the
+ * body (s->body_index), runs the decorator into s->decor, marks the slot
+ * busy and counts it sent.  False (slot untouched, KC_EC_AUTH counted) when
+ * the decorator refused.  Both drivers (libcurl, h2unary.c) start here.
+ */
+bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+		      int64_t now_ns);
+/*
+ * Accounts one finished request of slot s (latency, service time, TTFB,
+ * status codes, error classes, SageMaker error samples) exactly once.  Does
+ * not release the slot.  Both drivers finish through here.
+ */
+void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome *o,
+		      int64_t now_ns);
 /* Accounts a finished transfer and releases its slot. */
 void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc,
 		     int64_t now_ns);
@@ -138,6 +164,27 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc,
 void kc_unary_abandon(struct worker *w, struct slot *s);
 enum kc_errclass kc_unary_classify_curl(CURLcode rc);
 enum kc_errclass kc_unary_classify_status(long status);
+
+/*
+ * h2unary.c: unary requests as streams on the worker's own h2c (prior
+ * knowledge) nghttp2 connections, for --http h2c.  Same slots, queue and
+ * accounting as the libcurl path; only the transport differs.
+ */
+int kc_h2u_worker_init(struct worker *w, struct kc_diag *d);
+void kc_h2u_worker_fini(struct worker *w);
+/* At a step's start: notices connections the server closed while idle. */
+void kc_h2u_step_begin(struct worker *w);
+/* Submits the request on a connection; always true (a failure finishes it). */
+bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+		  int64_t now_ns);
+/* Writes what the sessions queued; fails requests past their timeout. */
+void kc_h2u_perform(struct worker *w);
+/* Accounts and releases one finished request; NULL when none is left. */
+struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns);
+/* Sleeps in epoll up to timeout_ms (or the armed timerfd), then reads. */
+void kc_h2u_wait(struct worker *w, int timeout_ms);
+/* Cancels an unfinished request without counting it (stop, drain end). */
+void kc_h2u_abandon(struct worker *w, struct slot *s);
 
 /* worker.c: the thread body. */
 void *kc_worker_main(void *arg);

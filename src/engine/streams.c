@@ -20,6 +20,8 @@
  */
 #include "kneecap/streams.h"
 
+#include "h2net_int.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -55,7 +57,6 @@
 #define CLOSE_MAX 1024           /* close message bytes */
 #define CONNECT_BACKOFF_NS (50 * KC_NS_PER_MS)
 #define CONNS_PER_WORKER_MAX 2048
-#define WBUF 32768
 #define REPLY_MSG_MAX (256 * 1024)
 #define HDR_LOW 1
 #define HDR_HIGH INT64_C(3600000000) /* 1 h in us */
@@ -88,21 +89,11 @@ struct slot {
 	struct kc_es_decoder dec;
 };
 
-enum conn_state { C_CONNECTING, C_TLS, C_READY, C_DEAD };
-
 struct conn {
-	int fd;
-	SSL *ssl;
-	nghttp2_session *s;
+	struct kc_h2net net;  /* socket, TLS and session (h2net_int.h) */
 	struct worker *w;
-	enum conn_state st;
-	bool st_was_ready;    /* reached C_READY once */
 	bool goaway;
-	bool want_out;
-	int64_t started_ns;
 	uint32_t nstreams;
-	uint8_t wbuf[WBUF];
-	size_t woff, wlen;
 };
 
 struct counters {
@@ -220,43 +211,6 @@ static void slot_reset(struct worker *w, struct slot *sl)
 	sl->dec.fault = KC_ES_FAULT_NONE;
 }
 
-/* ---- transport ------------------------------------------------------------ */
-
-static ssize_t t_send(struct conn *c, const uint8_t *p, size_t n)
-{
-	if (!c->ssl) {
-		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return r;
-	}
-	ERR_clear_error();
-	int r = SSL_write(c->ssl, p, (int)n);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(c->ssl, r);
-	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
-}
-
-/* >0 bytes, 0 would block, -1 closed or failed */
-static ssize_t t_recv(struct conn *c, uint8_t *p, size_t n)
-{
-	if (!c->ssl) {
-		ssize_t r = recv(c->fd, p, n, 0);
-		if (r == 0)
-			return -1;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return r;
-	}
-	ERR_clear_error();
-	int r = SSL_read(c->ssl, p, (int)n);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(c->ssl, r);
-	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
-}
-
 /* ---- nghttp2 callbacks --------------------------------------------------------- */
 
 static ssize_t chunk_read_cb(nghttp2_session *ses, int32_t id, uint8_t *buf, size_t len,
@@ -264,7 +218,7 @@ static ssize_t chunk_read_cb(nghttp2_session *ses, int32_t id, uint8_t *buf, siz
 {
 	(void)ud;
 	struct slot *sl = src->ptr;
-	if (sl->id != id || !sl->c || sl->c->s != ses)
+	if (sl->id != id || !sl->c || sl->c->net.s != ses)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* a stale stream */
 	size_t avail = sl->len - sl->off;
 	if (avail == 0)
@@ -307,10 +261,10 @@ static void record(struct kc_hdr *h, int64_t ns)
 static void fail_stream(struct worker *w, struct conn *c, struct slot *sl, enum kc_errclass ec)
 {
 	count_err(w, ec);
-	if (sl->id > 0 && c && c->s)
-		nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, sl->id, NGHTTP2_CANCEL);
-	if (sl->id > 0 && c && c->s)
-		nghttp2_session_set_stream_user_data(c->s, sl->id, NULL);
+	if (sl->id > 0 && c && c->net.s)
+		nghttp2_submit_rst_stream(c->net.s, NGHTTP2_FLAG_NONE, sl->id, NGHTTP2_CANCEL);
+	if (sl->id > 0 && c && c->net.s)
+		nghttp2_session_set_stream_user_data(c->net.s, sl->id, NULL);
 	slot_reset(w, sl);
 	w->k.reopened++;
 	if (c)
@@ -496,12 +450,7 @@ static void conn_free(struct worker *w, struct conn *c, bool count)
 		if (count)
 			w->k.reopened++;
 	}
-	if (c->s)
-		nghttp2_session_del(c->s);
-	if (c->ssl)
-		SSL_free(c->ssl);
-	epoll_ctl(w->efd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	kc_h2net_close(&c->net);
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		if (w->conns[i] == c) {
 			w->conns[i] = w->conns[--w->nconns];
@@ -519,69 +468,7 @@ static void conn_mark_out(struct conn *c)
 /* Writes what nghttp2 has.  Returns -1 when the connection is done. */
 static int conn_flush(struct conn *c)
 {
-	if (c->st != C_READY)
-		return 0;
-	for (;;) {
-		if (c->woff < c->wlen) {
-			ssize_t n = t_send(c, c->wbuf + c->woff, c->wlen - c->woff);
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				break;
-			c->woff += (size_t)n;
-			continue;
-		}
-		c->woff = c->wlen = 0;
-		/* gather several frames into one write */
-		while (c->wlen < WBUF / 2) {
-			const uint8_t *p;
-			ssize_t n = nghttp2_session_mem_send(c->s, &p);
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				break;
-			if ((size_t)n > WBUF - c->wlen) {
-				/* cannot happen: frames are <= 16 KiB + 9 */
-				return -1;
-			}
-			memcpy(c->wbuf + c->wlen, p, (size_t)n);
-			c->wlen += (size_t)n;
-		}
-		if (c->wlen == 0)
-			break;
-	}
-	bool pending = c->woff < c->wlen;
-	if (pending != c->want_out) {
-		struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0),
-					 .data.ptr = c};
-		epoll_ctl(c->w->efd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->want_out = pending;
-	}
-	if (!pending && !nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s))
-		return -1;
-	return 0;
-}
-
-static int conn_session(struct conn *c)
-{
-	nghttp2_session_callbacks *cb;
-	if (nghttp2_session_callbacks_new(&cb))
-		return -1;
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	int rc = nghttp2_session_client_new(&c->s, cb, c);
-	nghttp2_session_callbacks_del(cb);
-	if (rc)
-		return -1;
-	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
-	};
-	nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, 2);
-	nghttp2_session_set_local_window_size(c->s, NGHTTP2_FLAG_NONE, 0, 1 << 24);
-	return 0;
+	return kc_h2net_flush(&c->net);
 }
 
 static struct conn *conn_open(struct worker *w)
@@ -593,37 +480,27 @@ static struct conn *conn_open(struct worker *w)
 		count_err(w, KC_EC_CONNECT); /* the name did not resolve */
 		return NULL;
 	}
-	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		count_err(w, KC_EC_CONNECT);
-		return NULL;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	int rc = connect(fd, (const struct sockaddr *)&s->addr, s->addrlen);
-	if (rc && errno != EINPROGRESS) {
-		snprintf(w->conn_err, sizeof(w->conn_err), "connect: %s", strerror(errno));
-		close(fd);
-		count_err(w, KC_EC_CONNECT);
-		return NULL;
-	}
 	struct conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
+	if (!c)
 		return NULL;
-	}
-	c->fd = fd;
 	c->w = w;
-	c->st = C_CONNECTING;
-	c->started_ns = kc_clock_ns();
-	if (conn_session(c)) {
-		close(fd);
+	nghttp2_session_callbacks *cb;
+	if (nghttp2_session_callbacks_new(&cb)) {
 		free(c);
 		return NULL;
 	}
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-	epoll_ctl(w->efd, EPOLL_CTL_ADD, fd, &ev);
-	c->want_out = true;
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	int rc = kc_h2net_open(&c->net, w->efd, c, &s->addr, s->addrlen, cb, c, w->conn_err,
+			       sizeof(w->conn_err));
+	nghttp2_session_callbacks_del(cb);
+	if (rc) {
+		free(c);
+		count_err(w, KC_EC_CONNECT);
+		return NULL;
+	}
 	w->conns[w->nconns++] = c;
 	w->k.conns++;
 	return c;
@@ -633,104 +510,27 @@ static struct conn *conn_open(struct worker *w)
 static int conn_progress(struct conn *c)
 {
 	struct kc_streams *s = c->w->s;
-	if (c->st == C_CONNECTING) {
-		int err = 0;
-		socklen_t l = sizeof(err);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
-			snprintf(c->w->conn_err, sizeof(c->w->conn_err), "connect: %s",
-				 strerror(err ? err : errno));
-			return -1;
-		}
-		if (!s->ctx) {
-			c->st = C_READY;
-			c->st_was_ready = true;
-			return 0;
-		}
-		c->ssl = SSL_new(s->ctx);
-		if (!c->ssl)
-			return -1;
-		SSL_set_fd(c->ssl, c->fd);
-		struct in6_addr ip;
-		if (inet_pton(AF_INET, s->host, &ip) == 1 || inet_pton(AF_INET6, s->host, &ip) == 1) {
-			/* an address: match the certificate's IP SANs, send no SNI */
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), s->host);
-		} else {
-			SSL_set_tlsext_host_name(c->ssl, s->host);
-			SSL_set1_host(c->ssl, s->host);
-		}
-		SSL_set_connect_state(c->ssl);
-		c->st = C_TLS;
-	}
-	if (c->st == C_TLS) {
-		ERR_clear_error();
-		int r = SSL_do_handshake(c->ssl);
-		if (r != 1) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-				unsigned long oe = ERR_peek_last_error();
-				char es[120];
-				ERR_error_string_n(oe, es, sizeof(es));
-				long vr = SSL_get_verify_result(c->ssl);
-				snprintf(c->w->conn_err, sizeof(c->w->conn_err), "TLS: %s%s%s",
-					 oe ? es : e == SSL_ERROR_SYSCALL ? "connection closed"
-									  : "handshake failed",
-					 vr != X509_V_OK ? ": " : "",
-					 vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
-				return -1;
-			}
-			/* wait for what OpenSSL needs, not a writable socket in a
-			 * busy loop */
-			bool out = e == SSL_ERROR_WANT_WRITE;
-			if (out != c->want_out) {
-				struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0),
-							 .data.ptr = c};
-				epoll_ctl(c->w->efd, EPOLL_CTL_MOD, c->fd, &ev);
-				c->want_out = out;
-			}
-			return 0;
-		}
-		const unsigned char *alpn = NULL;
-		unsigned alen = 0;
-		SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
-		if (alen != 2 || memcmp(alpn, "h2", 2) != 0) {
-			/* the bidirectional API needs HTTP/2 */
-			snprintf(c->w->conn_err, sizeof(c->w->conn_err),
-				 "TLS: the server did not select ALPN h2");
-			return -1;
-		}
-		c->st = C_READY;
-		c->st_was_ready = true;
-	}
-	return 0;
+	return kc_h2net_progress(&c->net, s->ctx, s->host, c->w->conn_err,
+				 sizeof(c->w->conn_err));
 }
 
 static void conn_event(struct worker *w, struct conn *c, uint32_t ev)
 {
-	if (c->st == C_CONNECTING || c->st == C_TLS) {
+	if (c->net.st == KC_H2NET_CONNECTING || c->net.st == KC_H2NET_TLS) {
 		if (conn_progress(c)) {
-			c->st = C_DEAD;
+			c->net.st = KC_H2NET_DEAD;
 			count_err(w, KC_EC_CONNECT);
 			return;
 		}
-		if (c->st != C_READY)
+		if (c->net.st != KC_H2NET_READY)
 			return;
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		uint8_t buf[16384];
-		for (int i = 0; i < 32; i++) {
-			ssize_t n = t_recv(c, buf, sizeof(buf));
-			if (n < 0) {
-				c->st = C_DEAD;
-				return;
-			}
-			if (n == 0)
-				break;
-			if (nghttp2_session_mem_recv(c->s, buf, (size_t)n) < 0) {
-				count_err(w, KC_EC_PROTO);
-				c->st = C_DEAD;
-				return;
-			}
-		}
+		int rc = kc_h2net_read(&c->net);
+		if (rc == -2)
+			count_err(w, KC_EC_PROTO);
+		if (rc)
+			c->net.st = KC_H2NET_DEAD;
 	}
 }
 
@@ -738,11 +538,11 @@ static void conn_event(struct worker *w, struct conn *c, uint32_t ev)
 
 static uint32_t conn_room(const struct conn *c)
 {
-	if (c->goaway || c->st == C_DEAD)
+	if (c->goaway || c->net.st == KC_H2NET_DEAD)
 		return 0;
 	uint32_t lim = c->w->s->per_conn;
 	uint32_t peer = nghttp2_session_get_remote_settings(
-		c->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+		c->net.s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 	if (peer < lim)
 		lim = peer;
 	return c->nstreams < lim ? lim - c->nstreams : 0;
@@ -809,7 +609,7 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 				       strlen(s->extra_name[i]), strlen(s->extra_value[i]),
 				       NGHTTP2_NV_FLAG_NONE};
 	nghttp2_data_provider dp = {.source.ptr = sl, .read_callback = chunk_read_cb};
-	int32_t id = nghttp2_submit_request(c->s, NULL, nv, n, &dp, sl);
+	int32_t id = nghttp2_submit_request(c->net.s, NULL, nv, n, &dp, sl);
 	if (id < 0) {
 		count_err(w, KC_EC_OTHER);
 		return -1;
@@ -860,15 +660,15 @@ static void stream_send(struct worker *w, struct slot *sl, int64_t t_int, int64_
 			w->k.lag_ns_max = lag;
 		record(w->lag, lag);
 	}
-	nghttp2_session_resume_data(sl->c->s, sl->id);
+	nghttp2_session_resume_data(sl->c->net.s, sl->id);
 }
 
 static void stream_close(struct worker *w, struct slot *sl)
 {
 	if (sl->st == S_OPENING) {
 		/* not answered yet: cancel rather than wait */
-		nghttp2_submit_rst_stream(sl->c->s, NGHTTP2_FLAG_NONE, sl->id, NGHTTP2_CANCEL);
-		nghttp2_session_set_stream_user_data(sl->c->s, sl->id, NULL);
+		nghttp2_submit_rst_stream(sl->c->net.s, NGHTTP2_FLAG_NONE, sl->id, NGHTTP2_CANCEL);
+		nghttp2_session_set_stream_user_data(sl->c->net.s, sl->id, NULL);
 		slot_reset(w, sl);
 		return;
 	}
@@ -895,7 +695,7 @@ static void stream_close(struct worker *w, struct slot *sl)
 		}
 		sl->off = 0;
 		sl->len = len;
-		nghttp2_session_resume_data(sl->c->s, sl->id);
+		nghttp2_session_resume_data(sl->c->net.s, sl->id);
 		return;
 	}
 	if (kc_evsign_sign(&sl->chain, NULL, 0, kc_wall_ns() / KC_NS_PER_MS, sl->buf,
@@ -908,7 +708,7 @@ static void stream_close(struct worker *w, struct slot *sl)
 	sl->closing_sent = true;
 	sl->st = S_CLOSING;
 	w->n_open--;
-	nghttp2_session_resume_data(sl->c->s, sl->id);
+	nghttp2_session_resume_data(sl->c->net.s, sl->id);
 }
 
 /* Puts idle wanted slots on connections with room, opening connections. */
@@ -1004,16 +804,16 @@ static void *worker_main(void *arg)
 		}
 		for (uint32_t i = 0; i < w->nconns;) {
 			struct conn *c = w->conns[i];
-			if (c->st == C_CONNECTING && now - c->started_ns > s->connect_timeout_ns)
-				c->st = C_DEAD;
-			if (c->st == C_READY && conn_flush(c))
-				c->st = C_DEAD;
-			if (c->st == C_DEAD) {
+			if (c->net.st == KC_H2NET_CONNECTING && now - c->net.started_ns > s->connect_timeout_ns)
+				c->net.st = KC_H2NET_DEAD;
+			if (c->net.st == KC_H2NET_READY && conn_flush(c))
+				c->net.st = KC_H2NET_DEAD;
+			if (c->net.st == KC_H2NET_DEAD) {
 				/* A connection that never got ready: wait before the
 				 * next attempt rather than hammer a failing server
 				 * every tick.  GOAWAY and lost ready connections
 				 * reconnect at once. */
-				if (c->st_was_ready == false)
+				if (c->net.was_ready == false)
 					w->connect_after_ns = now + CONNECT_BACKOFF_NS;
 				conn_free(w, c, true);
 				continue; /* the array was compacted into i */
@@ -1126,23 +926,7 @@ static int parse_headers(struct kc_streams *s, const struct kc_streams_config *c
 static int tls_ctx(struct kc_streams *s, const struct kc_streams_config *cfg,
 		   struct kc_diag *d)
 {
-	s->ctx = SSL_CTX_new(TLS_client_method());
-	if (!s->ctx)
-		return kc_diag_set(d, KC_ETLS, "cannot create a TLS context");
-	SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION);
-	static const unsigned char alpn[] = {2, 'h', '2'};
-	SSL_CTX_set_alpn_protos(s->ctx, alpn, sizeof(alpn));
-	if (cfg->insecure) {
-		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_NONE, NULL);
-		return 0;
-	}
-	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
-	int ok = cfg->cacert ? SSL_CTX_load_verify_locations(s->ctx, cfg->cacert, NULL)
-			     : SSL_CTX_set_default_verify_paths(s->ctx);
-	if (ok != 1)
-		return kc_diag_set(d, KC_ETLS, "cannot load CA certificates%s%s",
-				   cfg->cacert ? " from " : "", cfg->cacert ? cfg->cacert : "");
-	return 0;
+	return kc_h2net_tls_ctx(&s->ctx, cfg->insecure, cfg->cacert, d);
 }
 
 /* One second of a 440 Hz tone with a little noise, 16 kHz 16-bit LE mono. */
@@ -1359,14 +1143,7 @@ int64_t kc_streams_chunk_interval_ns(const struct kc_streams *s) { return s->int
 /* Resolves the target once per step: workers never block on DNS. */
 static void resolve(struct kc_streams *s)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai;
-	s->addrlen = 0;
-	if (getaddrinfo(s->host, s->port, &hints, &ai) == 0) {
-		memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
-		s->addrlen = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
+	kc_h2net_resolve(s->host, s->port, &s->addr, &s->addrlen);
 }
 
 /* Readies a worker's first `want` slots, counters and clocks for a step. */

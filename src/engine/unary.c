@@ -180,14 +180,19 @@ static void slot_link_base(struct kc_engine *e, struct slot *s)
 int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
+	/* h2c runs on nghttp2 (h2unary.c): the slots get no curl handles. */
+	const bool curl = e->cfg.http != KC_HTTP_2_PRIOR;
 	w->timerfd = -1;
-	w->multi = curl_multi_init();
-	if (!w->multi)
-		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
-	if (e->cfg.http != KC_HTTP_1_1)
+	if (curl) {
+		w->multi = curl_multi_init();
+		if (!w->multi)
+			return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
+	}
+	if (curl && e->cfg.http != KC_HTTP_1_1)
 		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
-	if (e->cfg.http != KC_HTTP_1_1) {
+	if (curl)
+		curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
+	if (curl && e->cfg.http != KC_HTTP_1_1) {
 		/* HTTP/2: at most `connections` connections, streams multiplexed on them. */
 		curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->connections);
 		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)e->streams);
@@ -204,6 +209,9 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 		struct slot *s = &w->slots[i];
 		s->w = w;
 		s->index = i;
+		w->free_stack[w->nfree++] = w->nslots - 1 - i;
+		if (!curl)
+			continue;
 		s->easy = curl_easy_init();
 		if (!s->easy)
 			return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create an easy handle");
@@ -226,7 +234,6 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_body);
 			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 		}
-		w->free_stack[w->nfree++] = w->nslots - 1 - i;
 	}
 	w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->timerfd < 0)
@@ -251,13 +258,14 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 	}
 	if (rc)
 		return kc_diag_set(d, rc, "out of memory for histograms");
-	return KC_OK;
+	return curl ? KC_OK : kc_h2u_worker_init(w, d);
 }
 
 void kc_unary_worker_fini(struct worker *w)
 {
 	if (!w)
 		return;
+	kc_h2u_worker_fini(w);
 	for (uint32_t i = 0; w->slots && i < w->nslots; i++) {
 		struct slot *s = &w->slots[i];
 		if (!s->easy)
@@ -297,19 +305,15 @@ static void slot_link_request(struct slot *s, const char *ctype)
 	s->nodes[n - 1].next = NULL;
 }
 
-bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
-		    bool measured, int64_t now_ns)
+bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+		      int64_t now_ns)
 {
 	struct kc_engine *e = w->e;
 	const struct kc_body *body = NULL;
-	const char *ctype = NULL;
 	size_t bi = 0;
 	if (e->cfg.nbodies > 0) {
 		bi = (size_t)(w->body_seq++ % e->cfg.nbodies);
 		body = &e->cfg.bodies[bi];
-		ctype = e->ctype_lines[bi];
-		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body->data);
-		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	}
 	if (e->cfg.decorate) {
 		struct kc_request_info ri = {
@@ -324,7 +328,6 @@ bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
 			return false;
 		}
 	}
-	slot_link_request(s, ctype);
 	s->busy = true;
 	s->measured = measured;
 	s->intended_ns = intended_ns;
@@ -335,9 +338,26 @@ bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
 	s->ebody_len = 0;
 	if (e->cfg.response_stream)
 		kc_rs_begin(&s->rs);
-	curl_multi_add_handle(w->multi, s->easy);
 	if (measured)
 		w->c.sent++;
+	return true;
+}
+
+bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
+		    bool measured, int64_t now_ns)
+{
+	struct kc_engine *e = w->e;
+	if (!kc_unary_prepare(w, s, intended_ns, measured, now_ns))
+		return false;
+	const char *ctype = NULL;
+	if (e->cfg.nbodies > 0) {
+		const struct kc_body *body = &e->cfg.bodies[s->body_index];
+		ctype = e->ctype_lines[s->body_index];
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body->data);
+		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	}
+	slot_link_request(s, ctype);
+	curl_multi_add_handle(w->multi, s->easy);
 	return true;
 }
 
@@ -479,12 +499,10 @@ static void release(struct worker *w, struct slot *s)
 	w->free_stack[w->nfree++] = s->index;
 }
 
-void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
+void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome *o,
+		      int64_t now_ns)
 {
-	long status = 0;
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-	bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+	bool ok = o->responded && o->status >= 200 && o->status < 300;
 	enum kc_rs_verdict sv = KC_RS_OK;
 	if (ok && w->e->cfg.response_stream) {
 		/* A 200 whose stream broke or carried an exception is no success. */
@@ -493,31 +511,43 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_
 	}
 	if (ok && now_ns >= w->win_start_ns && now_ns < w->win_end_ns)
 		w->c.ok_in_window++;
-	if (s->measured) {
-		if (rc == CURLE_OK) {
-			w->c.completed++;
-			int64_t lat_us = (now_ns - s->intended_ns) / KC_NS_PER_US;
-			int64_t svc_us = (now_ns - s->sent_ns) / KC_NS_PER_US;
-			kc_hdr_recorder_record(&w->latency_rec, lat_us);
-			kc_hdr_recorder_record(&w->service_rec, svc_us);
-			curl_off_t ttfb_us = 0;
-			if (curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK)
-				kc_hdr_record(w->ttfb, (int64_t)ttfb_us);
-			if (ok) {
-				w->c.ok++;
-			} else if (sv != KC_RS_OK) {
-				w->c.errclass[classify_stream(w, s, sv, status)]++;
-			} else {
-				w->c.errclass[classify_response(w, s, status)]++;
-				count_code(&w->c, (int)status);
-			}
+	if (!s->measured)
+		return;
+	if (o->responded) {
+		w->c.completed++;
+		int64_t lat_us = (now_ns - s->intended_ns) / KC_NS_PER_US;
+		int64_t svc_us = (now_ns - s->sent_ns) / KC_NS_PER_US;
+		kc_hdr_recorder_record(&w->latency_rec, lat_us);
+		kc_hdr_recorder_record(&w->service_rec, svc_us);
+		if (o->ttfb_us >= 0)
+			kc_hdr_record(w->ttfb, o->ttfb_us);
+		if (ok) {
+			w->c.ok++;
+		} else if (sv != KC_RS_OK) {
+			w->c.errclass[classify_stream(w, s, sv, o->status)]++;
 		} else {
-			enum kc_errclass ec = kc_unary_classify_curl(rc);
-			if (w->c.errclass[ec]++ == 0)
-				snprintf(w->c.first_err[ec], sizeof(w->c.first_err[ec]), "%s",
-					 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+			w->c.errclass[classify_response(w, s, o->status)]++;
+			count_code(&w->c, (int)o->status);
 		}
+	} else if (w->c.errclass[o->ec]++ == 0) {
+		snprintf(w->c.first_err[o->ec], sizeof(w->c.first_err[o->ec]), "%s",
+			 o->why ? o->why : "");
 	}
+}
+
+void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
+{
+	struct kc_outcome o = {.responded = rc == CURLE_OK, .ttfb_us = -1};
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &o.status);
+		curl_off_t ttfb_us = 0;
+		if (curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK)
+			o.ttfb_us = (int64_t)ttfb_us;
+	} else {
+		o.ec = kc_unary_classify_curl(rc);
+		o.why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+	}
+	kc_unary_account(w, s, &o, now_ns);
 	release(w, s);
 }
 

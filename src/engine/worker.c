@@ -1,10 +1,12 @@
 /*
  * worker.c - one worker thread's loop for one step: release requests on
  * the schedule (open loop) or keep N outstanding (closed loop), drive the
- * libcurl multi handle, and account completions.
+ * libcurl multi handle (or, for h2c, the nghttp2 connections of
+ * h2unary.c), and account completions.
  *
  * A worker touches only its own struct worker.  It sleeps in curl_multi_poll
- * with a timerfd armed at the next intended send time, so it wakes with
+ * (h2c: epoll_wait over its connections and the same timerfd) with a
+ * timerfd armed at the next intended send time, so it wakes with
  * nanosecond-armed (not millisecond) precision without spinning.  Requests
  * whose time has come while all slots are busy wait in a bounded FIFO; when
  * the FIFO plus busy slots reach the worker's in-flight cap, new arrivals
@@ -52,7 +54,9 @@ static void start_on_free_slot(struct worker *w, int64_t intended_ns, bool measu
 {
 	KC_ASSERT(w->nfree > 0);
 	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
-	if (!kc_unary_start(w, s, intended_ns, measured, now_ns))
+	bool started = w->h2 ? kc_h2u_start(w, s, intended_ns, measured, now_ns)
+			     : kc_unary_start(w, s, intended_ns, measured, now_ns);
+	if (!started)
 		w->free_stack[w->nfree++] = s->index;
 }
 
@@ -91,22 +95,31 @@ static void dequeue_waiting(struct worker *w, int64_t now_ns)
 	}
 }
 
-/* Reads finished transfers; returns how many finished. */
-static int reap(struct worker *w, bool closed_loop, bool issuing)
+/* The next request that finished (accounted and released); NULL: none. */
+static struct slot *reap_one(struct worker *w, int64_t now)
 {
-	int n = 0, left = 0;
+	if (w->h2)
+		return kc_h2u_reap(w, now);
+	int left = 0;
 	CURLMsg *m;
-	int64_t now = 0;
 	while ((m = curl_multi_info_read(w->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		if (!now)
-			now = kc_clock_ns();
 		struct slot *s = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
 		KC_ASSERT(s && s->busy);
-		CURLcode rc = m->data.result;
-		kc_unary_finish(w, s, rc, now);
+		kc_unary_finish(w, s, m->data.result, now);
+		return s;
+	}
+	return NULL;
+}
+
+/* Reads finished transfers; returns how many finished. */
+static int reap(struct worker *w, bool closed_loop, bool issuing)
+{
+	int n = 0;
+	int64_t now = kc_clock_ns();
+	while (reap_one(w, now)) {
 		n++;
 		if (closed_loop && issuing && now < w->win_end_ns) {
 			/* Closed loop: the next request leaves as this one returns. */
@@ -118,8 +131,12 @@ static int reap(struct worker *w, bool closed_loop, bool issuing)
 
 static void abandon_all(struct worker *w)
 {
-	for (uint32_t i = 0; i < w->nslots; i++)
-		kc_unary_abandon(w, &w->slots[i]);
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		if (w->h2)
+			kc_h2u_abandon(w, &w->slots[i]);
+		else
+			kc_unary_abandon(w, &w->slots[i]);
+	}
 	w->qlen = 0;
 	w->qhead = 0;
 }
@@ -143,6 +160,8 @@ static void run_loop(struct worker *w)
 	bool issuing = true;
 	int64_t next = closed ? 0 : kc_schedule_peek(&w->sched);
 
+	if (w->h2)
+		kc_h2u_step_begin(w);
 	kc_sleep_until_ns(w->start_ns);
 	if (closed) {
 		int64_t now = kc_clock_ns();
@@ -176,7 +195,10 @@ static void run_loop(struct worker *w)
 		 */
 		int running = 0;
 		for (uint32_t round = 0; round <= w->nslots; round++) {
-			curl_multi_perform(w->multi, &running);
+			if (w->h2)
+				kc_h2u_perform(w);
+			else
+				curl_multi_perform(w->multi, &running);
 			if (reap(w, closed, issuing) == 0)
 				break;
 			dequeue_waiting(w, kc_clock_ns());
@@ -200,7 +222,10 @@ static void run_loop(struct worker *w)
 			if (until < timeout_ms)
 				timeout_ms = (int)until;
 		}
-		curl_multi_poll(w->multi, &wfd, nextra, timeout_ms, NULL);
+		if (w->h2)
+			kc_h2u_wait(w, timeout_ms);
+		else
+			curl_multi_poll(w->multi, &wfd, nextra, timeout_ms, NULL);
 	}
 	if (w->partial)
 		abandon_all(w);

@@ -12,7 +12,7 @@
 #
 # Use a release build for figures: meson setup build-rel --buildtype=release.
 set -u
-KNEECAP=${1:-build-rel/src/cli/kneecap}
+KNEECAP=${1:-build-rel/kneecap}
 SECS=${2:-10}
 CONNS=${3:-64}
 NCPU=$(nproc)

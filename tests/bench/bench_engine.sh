@@ -20,8 +20,8 @@ root=$PWD
 KNEECAP=${1:-}
 if [ -z "$KNEECAP" ]; then
 	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null || exit 1
-	ninja -C build-bench -j2 src/cli/kneecap >/dev/null || exit 1
-	KNEECAP=$root/build-bench/src/cli/kneecap
+	ninja -C build-bench -j2 kneecap >/dev/null || exit 1
+	KNEECAP=$root/build-bench/kneecap
 fi
 C=${BENCH_CONNS:-16}
 SECS=${BENCH_SECS:-5}

@@ -14,8 +14,8 @@ root=$PWD
 KNEECAP=${1:-}
 if [ -z "$KNEECAP" ]; then
 	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null || exit 1
-	ninja -C build-bench -j2 src/cli/kneecap >/dev/null || exit 1
-	KNEECAP=$root/build-bench/src/cli/kneecap
+	ninja -C build-bench -j2 kneecap >/dev/null || exit 1
+	KNEECAP=$root/build-bench/kneecap
 fi
 RATES=${SCHED_RATES:-"1000 10000 20000 40000 80000"}
 SECS=${SCHED_SECS:-5}

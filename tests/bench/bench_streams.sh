@@ -19,7 +19,7 @@ read -r _ port <&"${SRV[0]}"
 url="http://127.0.0.1:$port/endpoints/bench/invocations-bidirectional-stream"
 echo "emulator on port $port; $n streams for ${secs}s (+2s warm-up), a chunk every $interval"
 ulimit -n 65536 2>/dev/null || true
-/usr/bin/time -f '%M %U %S %e' -o "$tmp/time" "$build/src/cli/kneecap" streams "$url" \
+/usr/bin/time -f '%M %U %S %e' -o "$tmp/time" "$build/kneecap" streams "$url" \
 	--start "$n" --max "$n" --step-duration "${secs}s" --warmup 2s --chunk-interval "$interval" \
 	--json -q >"$tmp/result.json" 2>"$tmp/err" || true
 if ! tail -1 "$tmp/time" | grep -qE "^[0-9]+ "; then cat "$tmp/time" "$tmp/err"; exit 1; fi

@@ -202,19 +202,19 @@ expect_rc 3 "unverifiable certificate is unreachable (exit 3)" timeout 30 "$KNEE
 expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
 [ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
-# --- h2c (prior knowledge): needs libcurl >= 8.0.0 (curl issue 10634) ---
+# --- h2c (prior knowledge): nghttp2 (h2unary.c), whatever the libcurl ---
 H2C_URL="http://127.0.0.1:$port_h2c/"
-if curl --version | head -1 | grep -qE 'libcurl/[0-7]\.'; then
-	expect_rc 2 "h2c refused on libcurl < 8 with a reason" timeout 30 "$KNEECAP" run "$H2C_URL" \
-		--http h2c --rate 100 --duration 1s --threads 1 --quiet
-	expect_grep "h2c needs libcurl 8" "$TMP/err" "h2c refusal names the libcurl version"
-else
-	expect_rc 0 "h2c exits 0" timeout 30 "$KNEECAP" run "$H2C_URL" --http h2c --rate 500 \
-		--duration 1s --threads 1 --connections 1 --json --quiet
-	$PY -c '
+expect_rc 0 "h2c exits 0" timeout 30 "$KNEECAP" run "$H2C_URL" --http h2c --rate 500 \
+	--duration 1s --threads 1 --connections 1 --json --quiet
+$PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 sys.exit(0 if s["ok"] == 500 and s["errors"] == 0 else 1)' "$TMP/out" \
-		&& ok "h2c: all requests ok" || fail "h2c result"
-fi
+	&& ok "h2c: all requests ok" || fail "h2c result"
+expect_rc 0 "h2c POST exits 0" timeout 30 "$KNEECAP" run "$H2C_URL" --http h2c --rate 200 \
+	--duration 1s --threads 1 --connections 2 --body "$KC_SRCDIR/README.md" --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["ok"] == 200 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "h2c POST: all requests ok" || fail "h2c POST result"
 
 done_testing
