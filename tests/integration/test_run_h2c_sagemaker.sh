@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
 # test_run_h2c_sagemaker.sh - `kneecap run sagemaker:ENDPOINT --http h2c`:
 # SigV4-signed InvokeEndpoint requests on kneecap's nghttp2 h2c path
-# (src/engine/h2unary.c), verified by the emulator.  `kneecap serve` speaks
-# HTTP/1.1, so nghttpx (nghttp2-proxy) stands in front of it on loopback: h2c
-# in, HTTP/1.1 out, Host from :authority.  Right keys: every request verified;
-# a wrong secret: every one a 403 counted as auth, its error body kept;
-# injected 400 ThrottlingException / 424 ModelError: classified by SageMaker's
-# error type through the h2c error-header and body capture; `find` over h2c
-# finds the knee of a 4-slot emulator.  Once `kneecap
-# serve` answers h2c itself, point EP/EPF at it and drop nghttpx.
+# (src/engine/h2unary.c), verified by the emulator's own HTTP/2 face
+# (`serve --h2-listen`, src/emulator/h2serve.c).  Right keys: every request
+# verified; a wrong secret: every one a 403 counted as auth, its error body
+# kept; injected 400 ThrottlingException / 424 ModelError: classified by
+# SageMaker's error type through the h2c error-header and body capture;
+# `find` over h2c finds the knee of a 4-slot emulator.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-NGHTTPX=$(command -v nghttpx || echo /usr/sbin/nghttpx)
-if [ ! -x "$NGHTTPX" ]; then echo "nghttpx not installed (scripts/setup installs nghttp2-proxy)"; exit 77; fi
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -28,46 +24,23 @@ unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_CONTAINER_CREDENTIAL
 	AWS_CONTAINER_CREDENTIALS_FULL_URI 2>/dev/null
 
 # Both helpers set $got (not $(...): a subshell would lose the pids to kill).
-serve() { # NAME ARGS...: an emulator; its port in $got
+serve() { # NAME ARGS...: an emulator; its HTTP/2 (h2c) port in $got
 	local name=$1; shift
-	timeout 60 "$KNEECAP" serve --listen 127.0.0.1:0 --service-time 1ms --slots 8 --cpu-decode off \
-		"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	timeout 60 "$KNEECAP" serve --listen 127.0.0.1:0 --h2-listen 127.0.0.1:0 --service-time 1ms \
+		--slots 8 --cpu-decode off "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	pids+=($!)
 	for _ in $(seq 100); do
-		p=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
+		p=$(sed -n 's/^HTTP\/2 (h2c[^)]*) on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/$name.out")
 		[ -n "$p" ] && { got=$p; return 0; }
 		sleep 0.05
 	done
 	return 1
 }
-front() { # BACKEND_PORT: nghttpx h2c -> HTTP/1.1 on a free port, in $got
-	local p
-	for _ in 1 2 3; do
-		# a port someone else took first: nghttpx exits, try another
-		p=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		timeout 60 "$NGHTTPX" --frontend="127.0.0.1,$p;no-tls" --backend="127.0.0.1,$1" --workers=1 \
-			--conf=/dev/null --no-ocsp --accesslog-file=/dev/null --errorlog-file="$TMP/nghttpx.$1.err" \
-			>/dev/null 2>&1 &
-		pids+=($!)
-		for _ in $(seq 50); do
-			$PY -c "import socket; socket.create_connection(('127.0.0.1', $p), 0.2).close()" 2>/dev/null &&
-				{ got=$p; return 0; }
-			sleep 0.1
-		done
-	done
-	return 1
-}
 serve verify --verify-sigv4 "$AKID:$SECRET" || { fail "emulator listening"; done_testing; exit 1; }
-port=$got
+EP="http://127.0.0.1:$got"
 serve faults --fault-error 400:0.3 --fault-error 424:0.3 || { fail "fault emulator"; done_testing; exit 1; }
-fport=$got
-front "$port" || { fail "nghttpx in front of the emulator"; done_testing; exit 1; }
-xp=$got
-front "$fport" || { fail "nghttpx in front of the fault emulator"; done_testing; exit 1; }
-xpf=$got
-ok "emulators and nghttpx listening"
-EP="http://127.0.0.1:$xp"
-EPF="http://127.0.0.1:$xpf"
+EPF="http://127.0.0.1:$got"
+ok "emulators listening on h2c"
 "$KNEECAP" payload --count 2 --width 64 --height 64 --out "$TMP/jpegs" >/dev/null 2>&1
 
 AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET expect_rc 0 "signed h2c run exits 0" \
@@ -102,7 +75,6 @@ sys.exit(0 if ok else 1)' "$TMP/out" && ok "h2c: 400 ThrottlingException is thro
 
 # find over h2c: an emulator with 4 slots of 5 ms saturates near 800 RPS.
 serve knee --service-time 5ms --slots 4 || { fail "knee emulator"; done_testing; exit 1; }
-front "$got" || { fail "nghttpx in front of the knee emulator"; done_testing; exit 1; }
 expect_rc 0 "find --http h2c finds a knee" timeout 90 "$KNEECAP" find \
 	"http://127.0.0.1:$got/endpoints/x/invocations" --payload-dir "$TMP/jpegs" --http h2c \
 	--step-duration 1s --warmup 200ms --start 200 --max 3000 --threads 1 --json --quiet
