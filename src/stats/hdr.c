@@ -416,7 +416,10 @@ int64_t kc_hdr_value_at_percentile(const struct kc_hdr *h, double p)
 	if (req > 100.0)
 		req = 100.0;
 	double fp_count = req * (double)h->total_count / 100.0;
-	int64_t want = (int64_t)ceil(fp_count);
+	/* Near 2^63 the double rounds past the count (and past INT64_MAX, where
+	 * the conversion is undefined): the last recorded value is wanted. */
+	int64_t want = fp_count < (double)h->total_count ? (int64_t)ceil(fp_count)
+							 : h->total_count;
 	if (want < 1)
 		want = 1;
 	int64_t run = 0;
