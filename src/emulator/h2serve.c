@@ -14,7 +14,8 @@
  * kc_emu_req_* calls (which lock e) are.  A request never blocks its loop
  * on waiting: once its body is in, the model fixes when its answer is due,
  * and the stream waits in the loop's min-heap of deadlines (indexed, so a
- * stream that closes early leaves it); the timerfd is armed at the earliest
+ * stream that closes early leaves it, unless the model still holds it: then
+ * it stays, off its connection, until its service ends); the timerfd is armed at the earliest
  * one, and when it fires the answer is submitted and its data provider
  * runs.  Stalls and trickled answers wait the same way (a trickled body's
  * provider returns NGHTTP2_ERR_DEFERRED and is resumed by the heap).  The
@@ -67,7 +68,9 @@ enum sstate {
 	ST_WAIT,   /* in the heap: the model, a stall or a trickle */
 	ST_ANSWER, /* answer submitted (or stream reset); later data is ignored */
 };
-enum wkind { W_FINISH, W_DELIVER, W_TRICKLE };
+/* W_GHOST: the client went while the model held the request; the slot is
+ * kept, off its connection, until the model's done_ns (stream_release). */
+enum wkind { W_FINISH, W_DELIVER, W_TRICKLE, W_GHOST };
 
 struct h2conn;
 
@@ -259,14 +262,35 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	return s;
 }
 
+static void stream_free(struct h2loop *h, struct stream *s)
+{
+	s->in_use = false;
+	s->c = NULL;
+	h->freel[h->nfree++] = s;
+}
+
+/*
+ * The stream closed (or its connection went).  One the model still holds
+ * (waiting for its done_ns) becomes a ghost: off its connection and out of
+ * in_flight, but in the heap and the model until done_ns, because its slot
+ * or queue place stays booked in the model whatever the client does;
+ * leaving the model now would let waiting() drop while the work remains and
+ * admit past queue_limit.  The HTTP/1.1 face behaves the same way.
+ */
 static void stream_release(struct stream *s)
 {
-	if (!s->in_use)
+	if (!s->in_use || !s->c)
 		return;
 	struct h2conn *c = s->c;
 	struct h2loop *h = c->h;
-	heap_remove(h, s);
-	kc_emu_req_abandon(h->e, &s->r);
+	bool ghost = s->heap_idx >= 0 && s->wk == W_FINISH && s->r.leave_pending;
+	if (ghost) {
+		kc_emu_req_detach(h->e, &s->r);
+		s->wk = W_GHOST;
+	} else {
+		heap_remove(h, s);
+		kc_emu_req_abandon(h->e, &s->r);
+	}
 	free(s->owned);
 	s->owned = NULL;
 	if (s->cprev)
@@ -275,9 +299,11 @@ static void stream_release(struct stream *s)
 		c->streams = s->cnext;
 	if (s->cnext)
 		s->cnext->cprev = s->cprev;
-	s->in_use = false;
-	s->c = NULL;
-	h->freel[h->nfree++] = s;
+	s->cprev = s->cnext = NULL;
+	if (ghost)
+		s->c = NULL;
+	else
+		stream_free(h, s);
 }
 
 static void stream_reset(struct stream *s, uint32_t code)
@@ -732,7 +758,14 @@ static void flush_dirty(struct h2loop *h)
 static void timer_fire(struct h2loop *h, struct stream *s)
 {
 	struct kc_emu *e = h->e;
+	if (s->wk == W_GHOST) {
+		kc_emu_req_leave(e, &s->r);
+		stream_free(h, s);
+		return;
+	}
 	switch (s->wk) {
+	case W_GHOST:
+		break;
 	case W_FINISH:
 		kc_emu_req_leave(e, &s->r);
 		deliver(s);
@@ -803,6 +836,11 @@ static void answer_pending(struct h2loop *h)
 	while (h->nheap > 0) {
 		struct stream *s = h->heap[0];
 		heap_remove(h, s);
+		if (s->wk == W_GHOST) {
+			kc_emu_req_leave(h->e, &s->r);
+			stream_free(h, s);
+			continue;
+		}
 		if (s->wk == W_TRICKLE) {
 			s->trickle_ready = true;
 			s->trickle = false;

@@ -1245,6 +1245,15 @@ void kc_emu_req_abandon(struct kc_emu *e, struct req *r)
 	r->in_flight = false;
 }
 
+void kc_emu_req_detach(struct kc_emu *e, struct req *r)
+{
+	pthread_mutex_lock(&e->mu);
+	if (r->in_flight)
+		e->in_flight--;
+	pthread_mutex_unlock(&e->mu);
+	r->in_flight = false;
+}
+
 int64_t kc_emu_stall_until(const struct kc_emu *e, int64_t now_ns)
 {
 	int64_t end = kc_emu_faults_stall_end(&e->prof.faults, now_ns - e->start_ns);

@@ -201,6 +201,15 @@ const char *kc_emu_req_other(struct kc_emu *e, struct req *r, int *status,
  * releases what the model and the counters still hold for it. */
 void kc_emu_req_abandon(struct kc_emu *e, struct req *r);
 
+/*
+ * The client went before r's admission ended (r->leave_pending): stops
+ * counting it in flight but leaves it in the model, whose slot (or queue
+ * place) stays booked until r->admit.done_ns whatever the client does.
+ * The caller still calls kc_emu_req_leave at done_ns, as HTTP/1.1 does
+ * (libmicrohttpd never notices a client leaving a suspended connection).
+ */
+void kc_emu_req_detach(struct kc_emu *e, struct req *r);
+
 /* Counts one error of class c. */
 void kc_emu_count_error(struct kc_emu *e, enum kc_emu_err_class c);
 

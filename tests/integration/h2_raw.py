@@ -12,6 +12,10 @@ CASE:
   resetmid    stream 1 sends its whole body then RST_STREAM while the model
               holds it; stream 3 sends half its body then RST_STREAM;
               stream 5 asks GET /ping on the same connection
+  cancelflood 12 POSTs on streams 1..23, each cancelled (RST_STREAM CANCEL)
+              right after its body, then one more POST on stream 25:
+              prints "answered" if its HEADERS come within 1.5 s (the
+              queue was full: refused at once), else "open"
   frames      POSTs a small body on stream 1 and prints the frames the
               server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
@@ -132,6 +136,26 @@ def main():
         def want(t, f, i):
             if t == 1 and i == 5:
                 return "alive"
+            if t == 7:
+                return "goaway"
+            return None
+        print(read_frames(s, deadline, want))
+        return
+    if case == "cancelflood":
+        inv = b"/endpoints/a/invocations"
+        cl = [(b"content-length", b"1")]
+        out = b""
+        for sid in range(1, 25, 2):
+            out += frame(1, 4, sid, request_block(b"POST", inv, cl))
+            out += frame(0, 1, sid, b"x") + frame(3, 0, sid, struct.pack(">I", 8))
+        s.sendall(out)
+        time.sleep(0.2)
+        s.sendall(frame(1, 4, 25, request_block(b"POST", inv, cl)) + frame(0, 1, 25, b"x"))
+        deadline = time.monotonic() + 1.5
+
+        def want(t, f, i):
+            if t == 1 and i == 25:
+                return "answered"
             if t == 7:
                 return "goaway"
             return None

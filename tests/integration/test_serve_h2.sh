@@ -220,6 +220,21 @@ grep -qE '^requests: 40 total, 40 started, 40 done, 16 succeeded, 24 failed' "$T
 [ "$(inv "$TMP/text.bin")" = "200 2" ] && ok "the slots are free again afterwards" || fail "slots not freed"
 stop_emu
 
+# ---- cancelled streams keep their model places until their service ends ----------
+# 1 instance x 2 slots, queue_limit 4: of 12 streams cancelled at once 6 hold
+# the model (2 served, 4 queued) until done, so the 13th is refused at once
+# (503) and the stats show the queue full; none of them is in flight.
+start_emu ghost --h2-listen 127.0.0.1:0 --threads 1 --instances 1 --slots 2 --queue-limit 4 \
+	--service-time 3s --input any || { done_testing; exit 1; }
+h2_port ghost
+v=$($PY "$RAW" "$H2PORT" cancelflood)
+[ "$v" = answered ] && ok "cancelled streams still fill the queue: the next one is refused at once" \
+	|| fail "cancel flood: the next stream was $v (admitted past queue_limit)"
+q=$(stat_field "['queue_depth']"); sv=$(stat_field "['in_service']"); fl=$(stat_field "['in_flight']")
+[ "$q" = 4 ] && [ "$sv" = 2 ] && [ "$fl" = 0 ] \
+	&& ok "stats: queue 4, in service 2, nothing in flight" || fail "stats: queue $q, in service $sv, in flight $fl"
+stop_emu
+
 # ---- stop with answers pending: 503, then a clean exit -----------------------------
 start_emu pend --h2-listen 127.0.0.1:0 --service-time 5s --input any || { done_testing; exit 1; }
 h2_port pend
