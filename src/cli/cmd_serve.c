@@ -76,7 +76,8 @@ static const char usage_text[] =
 	"  --h2-mode M                h2c (prior knowledge) | tls (ALPN h2, self-signed\n"
 	"                             certificate made at start) (h2c)\n"
 	"  --h2-cert-out PATH         tls: write the certificate's PEM here for clients\n"
-	"  --h2-max-concurrent N      SETTINGS_MAX_CONCURRENT_STREAMS per connection (256)\n"
+	"  --h2-max-concurrent N      SETTINGS_MAX_CONCURRENT_STREAMS per connection,\n"
+	"                             at most h2_max_streams / threads (256)\n"
 	"  --h2-max-streams N         open streams over all connections; more are\n"
 	"                             refused with RST_STREAM (4096)\n";
 

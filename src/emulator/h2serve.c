@@ -23,7 +23,10 @@
  * pre-processing on its vCPU.
  *
  * Memory is bounded: h2_max_streams stream contexts are allocated at start,
- * split between the loops (a stream beyond its loop's share is refused with RST_STREAM REFUSED_STREAM), each
+ * split between the loops (a connection is promised at most its loop's
+ * share in SETTINGS_MAX_CONCURRENT_STREAMS; a stream beyond the share, when
+ * several connections share a loop, is refused with RST_STREAM
+ * REFUSED_STREAM), each
  * keeps at most HDR_BYTES of headers (a header block over HDR_LIST_MAX
  * resets the stream) and at most max_body bytes of body (an oversize
  * Content-Length is answered 413 at the headers, an oversize body as soon
@@ -674,8 +677,14 @@ static void conn_add(struct h2loop *h, int fd)
 		atomic_fetch_sub(&h->srv->nconns, 1);
 		return;
 	}
+	/* Never promise a connection more streams than its loop has slots:
+	 * a client that keeps to the SETTINGS is then never refused while it
+	 * is the loop's only connection. */
+	int conc = h->e->prof.h2_max_concurrent;
+	if (conc > h->npool)
+		conc = h->npool;
 	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)h->e->prof.h2_max_concurrent},
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)conc},
 		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HDR_LIST_MAX},
 	};

@@ -16,6 +16,8 @@ CASE:
               right after its body, then one more POST on stream 25:
               prints "answered" if its HEADERS come within 1.5 s (the
               queue was full: refused at once), else "open"
+  settings    prints the server's SETTINGS_MAX_CONCURRENT_STREAMS ("none"
+              when it sends none)
   frames      POSTs a small body on stream 1 and prints the frames the
               server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
@@ -140,6 +142,28 @@ def main():
                 return "goaway"
             return None
         print(read_frames(s, deadline, want))
+        return
+    if case == "settings":
+        buf = b""
+        while time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big")
+                if len(buf) < 9 + ln:
+                    break
+                ftype, flags, pl = buf[3], buf[4], buf[9:9 + ln]
+                buf = buf[9 + ln:]
+                if ftype == 4 and not flags & 1:
+                    for k in range(0, len(pl) - 5, 6):
+                        if int.from_bytes(pl[k:k + 2], "big") == 3:
+                            print(int.from_bytes(pl[k + 2:k + 6], "big"))
+                            return
+                    print("none")
+                    return
+        print("closed")
         return
     if case == "cancelflood":
         inv = b"/endpoints/a/invocations"

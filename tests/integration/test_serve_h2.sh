@@ -210,14 +210,24 @@ stop_emu
 start_emu cap --h2-listen 127.0.0.1:0 --h2-max-streams 16 --threads 1 --slots 100 \
 	--service-time 300ms --input any || { done_testing; exit 1; }
 h2_port cap
-h2load -n 40 -c 1 -m 40 -d "$TMP/text.bin" "http://127.0.0.1:$H2PORT/endpoints/a/invocations" \
+# Two connections on one loop, each promised 16: 32 streams on 16 slots.
+h2load -n 32 -c 2 -m 16 -d "$TMP/text.bin" "http://127.0.0.1:$H2PORT/endpoints/a/invocations" \
 	>"$TMP/h2cap" 2>&1
-grep -qE '^requests: 40 total, 40 started, 40 done, 16 succeeded, 24 failed' "$TMP/h2cap" \
-	&& ok "40 streams at once on 16 stream slots: 16 answered, 24 refused" \
+grep -qE '^requests: 32 total, 32 started, 32 done, 16 succeeded, 16 failed' "$TMP/h2cap" \
+	&& ok "32 streams at once on 16 stream slots: 16 answered, 16 refused" \
 	|| fail "stream slots: $(grep '^requests' "$TMP/h2cap")"
-[ "$(stat_field "['errors']['internal']")" = 24 ] && [ "$(stat_field "['in_flight']")" = 0 ] \
+[ "$(stat_field "['errors']['internal']")" = 16 ] && [ "$(stat_field "['in_flight']")" = 0 ] \
 	&& ok "refusals counted as internal, nothing left in flight" || fail "refusal accounting"
 [ "$(inv "$TMP/text.bin")" = "200 2" ] && ok "the slots are free again afterwards" || fail "slots not freed"
+stop_emu
+# 64 slots over 4 loops, 16 a loop: a connection is promised 16 streams,
+# not h2_max_concurrent's 256, so a client that keeps to it is never refused.
+start_emu share --h2-listen 127.0.0.1:0 --h2-max-streams 64 --threads 4 --input any \
+	|| { done_testing; exit 1; }
+h2_port share
+v=$($PY "$RAW" "$H2PORT" settings)
+[ "$v" = 16 ] && ok "SETTINGS_MAX_CONCURRENT_STREAMS is the loop's share (16)" \
+	|| fail "SETTINGS_MAX_CONCURRENT_STREAMS $v, the loop has 16 slots"
 stop_emu
 
 # ---- cancelled streams keep their model places until their service ends ----------
