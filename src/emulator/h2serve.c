@@ -64,6 +64,8 @@
 /* Body bytes dropped after an early answer before the stream is reset. */
 #define DISCARD_BYTES_MAX (UINT64_C(64) * 1024 * 1024)
 #define INBOX_MAX 256            /* sockets waiting for their loop */
+/* Out of descriptors: how long the listener rests before accept4 again. */
+#define ACCEPT_REST_NS (100 * KC_NS_PER_MS)
 
 enum sstate {
 	ST_HEAD,   /* headers arriving */
@@ -144,6 +146,8 @@ struct kc_emu_h2 {
 	int lfd, stopfd;        /* stopfd: an eventfd every loop watches */
 	int port;
 	bool listening;         /* loop 0's */
+	int64_t accept_rest_ns; /* loop 0's: >0: out of descriptors, listener
+				 * out of epoll until then */
 	SSL_CTX *ctx;
 	nghttp2_session_callbacks *cbs;
 	struct h2loop *loops;   /* `threads` of them */
@@ -645,6 +649,8 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 
 /* ---- the loop ----------------------------------------------------------- */
 
+static void epoll_add(int efd, int fd, void *ptr);
+
 static void conn_close(struct h2conn *c)
 {
 	struct h2loop *h = c->h;
@@ -707,8 +713,17 @@ static void accept_all(struct h2loop *h)
 	struct kc_emu_h2 *srv = h->srv;
 	for (;;) {
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors or memory: the connection stays in
+			 * the backlog and the listener readable, so a
+			 * level-triggered epoll would spin; rest it a while. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				epoll_ctl(h->efd, EPOLL_CTL_DEL, srv->lfd, NULL);
+				srv->accept_rest_ns = kc_clock_ns() + ACCEPT_REST_NS;
+			}
 			return;
+		}
 		if (atomic_fetch_add(&srv->nconns, 1) >= srv->conns_max) {
 			atomic_fetch_sub(&srv->nconns, 1);
 			close(fd);
@@ -903,6 +918,12 @@ static void *loop(void *arg)
 			}
 		}
 		fire_due(h);
+		/* The epoll timeout (100 ms) bounds how late this looks. */
+		if (h->accepts && srv->accept_rest_ns && srv->listening &&
+		    kc_clock_ns() >= srv->accept_rest_ns) {
+			srv->accept_rest_ns = 0;
+			epoll_add(h->efd, srv->lfd, &srv->lfd);
+		}
 		if (atomic_load(&h->e->dead))
 			die(h);
 		flush_dirty(h);

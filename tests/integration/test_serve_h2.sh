@@ -230,6 +230,35 @@ v=$($PY "$RAW" "$H2PORT" settings)
 	|| fail "SETTINGS_MAX_CONCURRENT_STREAMS $v, the loop has 16 slots"
 stop_emu
 
+# ---- out of descriptors: the listener rests instead of spinning ----------------
+# The process may open 3 more descriptors; 20 connections wait in the
+# backlog.  Loop 0 must not spin on a readable listener that accept4 answers
+# with EMFILE: its CPU time over a second stays far below a core's.
+start_emu fds --h2-listen 127.0.0.1:0 --threads 1 --input any || { done_testing; exit 1; }
+h2_port fds
+nfd=$(ls /proc/$PID/fd | wc -l)
+prlimit --pid "$PID" --nofile=$((nfd + 3)):$((nfd + 3))
+$PY - "$H2PORT" "$PID" >"$TMP/fds" <<'PYEOF'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+def ticks():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+time.sleep(0.3)
+t0 = ticks(); time.sleep(1.0); t1 = ticks()
+print(t1 - t0)
+for s in socks:
+    s.close()
+PYEOF
+t=$(cat "$TMP/fds")
+[ -n "$t" ] && [ "$t" -lt 30 ] && ok "EMFILE: the listener rests ($t ticks of CPU in 1 s)" \
+	|| fail "EMFILE: loop 0 spins ($t ticks of CPU in 1 s)"
+prlimit --pid "$PID" --nofile=1024:1024
+sleep 0.3
+[ "$(h2 /ping)" = "200 2" ] && ok "accepting again once descriptors are free" || fail "no accepts after EMFILE"
+stop_emu
+
 # ---- cancelled streams keep their model places until their service ends ----------
 # 1 instance x 2 slots, queue_limit 4: of 12 streams cancelled at once 6 hold
 # the model (2 served, 4 queued) until done, so the 13th is refused at once
