@@ -88,6 +88,7 @@ struct stream {
 	enum sstate st;
 	enum wkind wk;
 	int64_t due_ns;
+	int64_t born_ns;        /* its HEADERS began */
 	int heap_idx;           /* -1: not in the heap */
 	/* request headers */
 	char hbuf[HDR_BYTES];
@@ -110,6 +111,8 @@ struct h2conn {
 	struct h2loop *h;       /* the loop that owns it */
 	struct stream *streams;
 	bool dead;              /* close without writing more */
+	bool ready;             /* a frame came: the preface (and TLS) is done */
+	int64_t born_ns, last_ns; /* accepted; last read event */
 	bool dirty;
 	struct h2conn *next_dirty;
 	struct h2conn *prev, *next;
@@ -132,6 +135,7 @@ struct h2loop {
 	struct stream **heap;   /* ordered by due_ns */
 	int nheap;
 	int64_t armed_ns;
+	int64_t swept_ns;       /* last timeout sweep (sweep) */
 	struct h2conn *conns;
 	struct h2conn *dirty;
 	/* Accepted sockets handed over by loop 0 (inbox_fd wakes this loop). */
@@ -248,6 +252,7 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	s->in_use = true;
 	s->st = ST_HEAD;
 	s->heap_idx = -1;
+	s->born_ns = kc_clock_ns();
 	s->hlen = s->hdr_total = 0;
 	s->hl.n = 0;
 	s->hl.overflow = false;
@@ -622,7 +627,8 @@ static int on_data_chunk_recv(nghttp2_session *ses, uint8_t flags, int32_t id,
 
 static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 {
-	(void)ud;
+	struct h2conn *c = ud;
+	c->ready = true;
 	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
@@ -678,6 +684,7 @@ static void conn_add(struct h2loop *h, int fd)
 		return;
 	}
 	c->h = h;
+	c->born_ns = c->last_ns = kc_clock_ns();
 	if (kc_h2io_open(&c->io, fd, h->efd, c, h->ctx, h->cbs, c)) {
 		free(c);
 		atomic_fetch_sub(&h->srv->nconns, 1);
@@ -776,6 +783,49 @@ static void flush_dirty(struct h2loop *h)
 		c->dirty = false;
 		if (c->dead || kc_h2io_flush(&c->io))
 			conn_close(c);
+	}
+}
+
+/*
+ * Once a second: closes the connections that never finished their preface
+ * (or TLS handshake) within h2_handshake_timeout, or sent nothing for
+ * h2_idle_timeout while no answer of theirs was pending, and resets the
+ * streams still sending their request after h2_idle_timeout, as
+ * libmicrohttpd times out the HTTP/1.1 face's connections.  Bounded: the
+ * loop's connections and streams, once a second.
+ */
+static void sweep(struct h2loop *h)
+{
+	const struct kc_emu_profile *p = &h->e->prof;
+	int64_t now = kc_clock_ns();
+	if (now - h->swept_ns < KC_NS_PER_S)
+		return;
+	h->swept_ns = now;
+	for (struct h2conn *c = h->conns; c; c = c->next) {
+		if (c->dead)
+			continue;
+		if (!c->ready) {
+			if (now - c->born_ns > p->h2_handshake_timeout_ns) {
+				c->dead = true;
+				mark_dirty(c);
+			}
+			continue;
+		}
+		bool busy = false;
+		for (struct stream *s = c->streams; s; s = s->cnext) {
+			if (s->st == ST_HEAD || s->st == ST_BODY) {
+				if (now - s->born_ns > p->h2_idle_timeout_ns)
+					stream_reset(s, NGHTTP2_CANCEL);
+			} else {
+				busy = true; /* the server owes it an answer */
+			}
+		}
+		if (!busy && now - c->last_ns > p->h2_idle_timeout_ns) {
+			nghttp2_session_terminate_session(c->io.s, NGHTTP2_NO_ERROR);
+			c->dead = true; /* flush_dirty: the GOAWAY, best effort */
+			(void)kc_h2io_flush(&c->io);
+			mark_dirty(c);
+		}
 	}
 }
 
@@ -911,6 +961,8 @@ static void *loop(void *arg)
 				struct h2conn *c = p;
 				/* closing waits for flush_dirty: a later event of
 				 * this batch may still point at c */
+				if (evs[i].events & EPOLLIN)
+					c->last_ns = kc_clock_ns();
 				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
 				    kc_h2io_read(&c->io) < 0)
 					c->dead = true;
@@ -918,6 +970,7 @@ static void *loop(void *arg)
 			}
 		}
 		fire_due(h);
+		sweep(h);
 		/* The epoll timeout (100 ms) bounds how late this looks. */
 		if (h->accepts && srv->accept_rest_ns && srv->listening &&
 		    kc_clock_ns() >= srv->accept_rest_ns) {

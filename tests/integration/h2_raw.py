@@ -18,6 +18,10 @@ CASE:
               queue was full: refused at once), else "open"
   settings    prints the server's SETTINGS_MAX_CONCURRENT_STREAMS ("none"
               when it sends none)
+  silent      connects and sends nothing, not even the preface
+  idle        sends the preface and SETTINGS, then nothing
+  stalled     POSTs headers announcing 10 bytes that never come, pinging
+              every 0.3 s (the connection is not idle): "rst 1" when reset
   frames      POSTs a small body on stream 1 and prints the frames the
               server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
@@ -104,7 +108,26 @@ def main():
         s.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
         return
+    if case == "silent":
+        print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
+        return
     s.sendall(PREFACE + frame(4, 0, 0))
+    if case == "idle":
+        print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
+        return
+    if case == "stalled":
+        s.sendall(frame(1, 4, 1, request_block(b"POST", b"/endpoints/a/invocations",
+                                               [(b"content-length", b"10")])))
+        while time.monotonic() < deadline:
+            s.sendall(frame(6, 0, 0, b"12345678"))  # PING
+            v = read_frames(s, min(deadline, time.monotonic() + 0.3),
+                            lambda t, f, i: "rst 1" if t == 3 and i == 1 else
+                            ("goaway" if t == 7 else None))
+            if v != "open":
+                print(v)
+                return
+        print("open")
+        return
     if case == "bigheaders":
         big = b"x" * 16000
         first = request_block(b"GET", b"/ping", [(b"x-big-0", big)])

@@ -259,6 +259,23 @@ sleep 0.3
 [ "$(h2 /ping)" = "200 2" ] && ok "accepting again once descriptors are free" || fail "no accepts after EMFILE"
 stop_emu
 
+# ---- timeouts: no preface, idle, a request that never ends --------------------
+start_emu tmo --h2-listen 127.0.0.1:0 --h2-idle-timeout 1s --h2-handshake-timeout 1s \
+	--input any || { done_testing; exit 1; }
+h2_port tmo
+for c in silent idle; do
+	t0=$(date +%s%N)
+	v=$($PY "$RAW" "$H2PORT" "$c")
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	case "$v" in closed|goaway) ok "$c connection closed after $ms ms ($v)";;
+		*) fail "$c connection: $v after $ms ms";; esac
+done
+v=$($PY "$RAW" "$H2PORT" stalled)
+[ "$v" = "rst 1" ] && ok "a request whose body never comes is reset" || fail "stalled request: $v"
+[ "$(stat_field "['in_flight']")" = 0 ] && [ "$(h2 /ping)" = "200 2" ] \
+	&& ok "still answering after the timeouts" || fail "after the timeouts"
+stop_emu
+
 # ---- cancelled streams keep their model places until their service ends ----------
 # 1 instance x 2 slots, queue_limit 4: of 12 streams cancelled at once 6 hold
 # the model (2 served, 4 queued) until done, so the 13th is refused at once
