@@ -57,7 +57,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define HDR_BYTES 4096           /* header names and values kept per stream */
+/* Header names and values kept per stream: SigV4 with a session token, a
+ * long user agent and the authorization passes 4 KiB.  Per stream slot, so
+ * h2_max_streams x this (64 MiB at the default 4096, touched as used). */
+#define HDR_BYTES (16 * 1024)
 #define HDR_LIST_MAX (64 * 1024) /* a bigger header block resets the stream */
 #define STREAM_WINDOW (1 << 20)  /* per-stream receive window: bodies are MBs */
 #define CONN_WINDOW (1 << 24)
@@ -256,6 +259,7 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	s->hlen = s->hdr_total = 0;
 	s->hl.n = 0;
 	s->hl.overflow = false;
+	s->hl.too_large = false;
 	s->method = s->path = s->authority = s->clen = NULL;
 	s->has_host = false;
 	s->client_done = false;
@@ -573,6 +577,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 	const char *v = n ? keep(s, value, vlen) : NULL;
 	if (!v) {
 		s->hl.overflow = true;
+		s->hl.too_large = true;
 		return 0;
 	}
 	if (n[0] == ':') {

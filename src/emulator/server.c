@@ -726,7 +726,9 @@ static bool verify_sigv4(struct kc_emu *e, struct req *r, const struct kc_emu_he
 			  "you provided. Check your AWS Secret Access Key and signing method.");
 	else
 		set_error(r, 403, KC_EMU_ERRC_SIGNATURE, "%s",
-			  rc ? "The request could not be verified (too many headers)"
+			  rc ? (hl && hl->too_large
+				? "The request could not be verified (headers too large)"
+				: "The request could not be verified (too many headers)")
 			     : kc_sigv4_verdict_str(v));
 	return false;
 }

@@ -129,6 +129,7 @@ struct kc_emu_headers {
 	struct kc_sigv4_header h[KC_SIGV4_HEADERS_MAX];
 	size_t n;
 	bool overflow; /* more than KC_SIGV4_HEADERS_MAX, or too long to keep */
+	bool too_large; /* overflow because their bytes did not fit */
 };
 
 /* How many body bytes a request keeps (the CPU stage and SigV4 need them). */

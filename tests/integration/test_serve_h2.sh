@@ -132,7 +132,7 @@ $PY "$SIGN" "$URL" "$AK" "$SK" "$TMP/img.jpg" >"$TMP/sighdr" || fail "botocore s
 hdrs=()
 while IFS= read -r l; do hdrs+=(-H "$l"); done <"$TMP/sighdr"
 # sinv FILE: POST FILE with the signed headers (they carry Content-Type).
-sinv() { h2 /endpoints/tagger/invocations --data-binary "@$1" "${hdrs[@]}"; }
+sinv() { local f=$1; shift; h2 /endpoints/tagger/invocations --data-binary "@$f" "${hdrs[@]}" "$@"; }
 [ "$(sinv "$TMP/img.jpg")" = "200 2" ] && ok "SigV4 (botocore-signed) accepted over HTTP/2" \
 	|| { fail "signed h2 request: $(cat "$TMP/h" "$TMP/b")"; }
 cp "$TMP/img.jpg" "$TMP/tampered.jpg"
@@ -142,6 +142,15 @@ printf '\x00' | dd of="$TMP/tampered.jpg" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_grep '^x-amzn-errortype: InvalidSignatureException' "$TMP/h" "InvalidSignatureException"
 [ "$(inv "$TMP/img.jpg")" = "403 2" ] && ok "unsigned request: 403" || fail "unsigned: $(cat "$TMP/h")"
 expect_grep '^x-amzn-errortype: MissingAuthenticationTokenException' "$TMP/h" "MissingAuthenticationToken"
+# Unsigned extra headers do not count, but they must fit: 6 KB does (a
+# session token and a long user agent pass 4 KiB), 20 KB does not.
+pad=$(head -c 6000 /dev/zero | tr '\0' a)
+[ "$(sinv "$TMP/img.jpg" -H "x-pad: $pad")" = "200 2" ] && ok "SigV4 with 6 KB of other headers: 200" \
+	|| fail "SigV4 with 6 KB of headers: $(cat "$TMP/h" "$TMP/b")"
+pad=$(head -c 20000 /dev/zero | tr '\0' a)
+[ "$(sinv "$TMP/img.jpg" -H "x-pad: $pad")" = "403 2" ] && ok "SigV4 with 20 KB of other headers: 403" \
+	|| fail "SigV4 with 20 KB of headers: $(cat "$TMP/h")"
+expect_grep 'headers too large' "$TMP/b" "the 403 says the headers are too large"
 if grep -q "$SK" "$TMP/sig.out" "$TMP/sig.err"; then fail "secret in serve output"; else ok "secret never printed"; fi
 stop_emu
 
