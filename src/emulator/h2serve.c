@@ -489,7 +489,7 @@ static void headers_end(struct stream *s)
 		return;
 	if (atomic_load(&e->dead)) {
 		kc_emu_count_error(e, KC_EMU_ERRC_DEAD);
-		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR); /* see KC_EMU_HEAD_DROP */
 		return;
 	}
 	/* nghttp2 has checked the pseudo-headers; a path too long to keep
@@ -519,7 +519,10 @@ static void headers_end(struct stream *s)
 		deliver(s);
 		break;
 	case KC_EMU_HEAD_DROP:
-		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		/* Dead (close_after): not REFUSED_STREAM, which clients retry
+		 * at once, each retry counted dead again; nor the connection,
+		 * whose other streams may carry the last answers owed. */
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR);
 		break;
 	case KC_EMU_HEAD_READ:
 		if (s->r.route == R_ERROR)

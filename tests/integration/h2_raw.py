@@ -22,6 +22,8 @@ CASE:
   idle        sends the preface and SETTINGS, then nothing
   stalled     POSTs headers announcing 10 bytes that never come, pinging
               every 0.3 s (the connection is not idle): "rst 1" when reset
+  dead        POSTs on streams 1 and 3 at once (for --fault-close-after 1):
+              prints "rst 3 CODE" when stream 3 is reset, else the verdict
   frames      POSTs a small body on stream 1 and prints the frames the
               server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
@@ -185,6 +187,29 @@ def main():
                             print(int.from_bytes(pl[k + 2:k + 6], "big"))
                             return
                     print("none")
+                    return
+        print("closed")
+        return
+    if case == "dead":
+        inv = b"/endpoints/a/invocations"
+        cl = [(b"content-length", b"1")]
+        s.sendall(frame(1, 4, 1, request_block(b"POST", inv, cl)) + frame(0, 1, 1, b"x") +
+                  frame(1, 4, 3, request_block(b"POST", inv, cl)) + frame(0, 1, 3, b"x"))
+        buf = b""
+        while time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big")
+                if len(buf) < 9 + ln:
+                    break
+                ftype, pl = buf[3], buf[9:9 + ln]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                buf = buf[9 + ln:]
+                if ftype == 3 and sid == 3:
+                    print("rst 3 %d" % int.from_bytes(pl[0:4], "big"))
                     return
         print("closed")
         return

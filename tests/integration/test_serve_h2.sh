@@ -214,6 +214,15 @@ inv "$TMP/img.jpg" >/dev/null; rc=$?
 curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/ping"; rc=$?
 [ "$rc" = 7 ] && ok "and so does the HTTP/1.1 one" || fail "HTTP/1.1 after close_after: curl exit $rc"
 stop_emu
+# A stream past close_after is reset INTERNAL_ERROR (2), not REFUSED_STREAM
+# (7), which clients retry at once, each retry counted dead again.
+start_emu dead1 --h2-listen 127.0.0.1:0 --service-time 500ms --fault-close-after 1 --input any \
+	|| { done_testing; exit 1; }
+h2_port dead1
+v=$($PY "$RAW" "$H2PORT" dead)
+[ "$v" = "rst 3 2" ] && ok "the stream past close_after: RST_STREAM INTERNAL_ERROR" \
+	|| fail "the stream past close_after: $v"
+stop_emu
 
 # ---- bounded streams: past h2_max_streams, RST_STREAM REFUSED_STREAM ---------------
 start_emu cap --h2-listen 127.0.0.1:0 --h2-max-streams 16 --threads 1 --slots 100 \
