@@ -971,7 +971,7 @@ static void *loop(void *arg)
 				 * this batch may still point at c */
 				if (evs[i].events & EPOLLIN)
 					c->last_ns = kc_clock_ns();
-				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+				if (!c->dead && kc_h2io_readable(&c->io, evs[i].events) &&
 				    kc_h2io_read(&c->io) < 0)
 					c->dead = true;
 				mark_dirty(c);
