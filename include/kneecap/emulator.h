@@ -170,6 +170,8 @@ struct kc_emu_profile {
 					  * stream still sending its request after it
 					  * is reset (libmicrohttpd's 300 s) */
 	int64_t h2_handshake_timeout_ns; /* preface (and TLS handshake) due within */
+	uint64_t h2_body_bytes_max; /* request bodies the HTTP/2 face stores at
+				     * once; past it 503 */
 	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };

@@ -83,7 +83,9 @@ static const char usage_text[] =
 	"  --h2-idle-timeout D        close a connection silent this long; reset a\n"
 	"                             stream whose request takes longer (300s)\n"
 	"  --h2-handshake-timeout D   close a connection without its preface by then\n"
-	"                             (10s)\n";
+	"                             (10s)\n"
+	"  --h2-body-memory SIZE      request bodies stored at once over HTTP/2; past\n"
+	"                             it 503 ServiceUnavailable (1G)\n";
 
 static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
 {

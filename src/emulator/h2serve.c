@@ -30,7 +30,9 @@
  * keeps at most HDR_BYTES of headers (a header block over HDR_LIST_MAX
  * resets the stream) and at most max_body bytes of body (an oversize
  * Content-Length is answered 413 at the headers, an oversize body as soon
- * as it passes the limit); body buffers are reused.  Faults: a reset is an
+ * as it passes the limit); body buffers are reused (those over
+ * BODY_KEEP_BYTES freed when their stream closes), and all the stored bodies
+ * together stay within h2_body_memory (a body past it is answered 503).  Faults: a reset is an
  * RST_STREAM INTERNAL_ERROR instead of the answer, fault_reset_mid sends
  * the headers and half the body and then the RST, and a dead server
  * (fault_close_after) closes its listener and every connection.
@@ -67,6 +69,9 @@
 /* Body bytes dropped after an early answer before the stream is reset. */
 #define DISCARD_BYTES_MAX (UINT64_C(64) * 1024 * 1024)
 #define INBOX_MAX 256            /* sockets waiting for their loop */
+/* A body buffer bigger than this is freed when its stream closes: the
+ * slots keep at most this each between requests. */
+#define BODY_KEEP_BYTES (1024 * 1024)
 /* Out of descriptors: how long the listener rests before accept4 again. */
 #define ACCEPT_REST_NS (100 * KC_NS_PER_MS)
 
@@ -161,6 +166,7 @@ struct kc_emu_h2 {
 	int nloops;
 	unsigned next_loop;     /* round-robin for accepted sockets (loop 0's) */
 	atomic_int nconns;      /* over all loops */
+	struct kc_emu_mem mem;  /* the streams' stored bodies, all loops */
 	int conns_max;
 };
 
@@ -300,6 +306,12 @@ static void stream_release(struct stream *s)
 	struct h2conn *c = s->c;
 	struct h2loop *h = c->h;
 	bool ghost = s->heap_idx >= 0 && s->wk == W_FINISH && s->r.leave_pending;
+	kc_emu_req_mem_release(&s->r);
+	if (s->r.body_cap > BODY_KEEP_BYTES) {
+		free(s->r.body);
+		s->r.body = NULL;
+		s->r.body_cap = s->r.body_len = 0;
+	}
 	if (ghost) {
 		kc_emu_req_detach(h->e, &s->r);
 		s->wk = W_GHOST;
@@ -1058,6 +1070,7 @@ static int loop_init(struct kc_emu_h2 *srv, struct h2loop *h, int npool, struct 
 	for (int i = 0; i < npool; i++) {
 		h->pool[i].r.e = srv->e;
 		h->pool[i].r.store_max = store_max;
+		h->pool[i].r.mem = &srv->mem;
 		h->pool[i].heap_idx = -1;
 		h->freel[i] = &h->pool[npool - 1 - i];
 	}
@@ -1100,6 +1113,8 @@ int kc_emu_h2_start(struct kc_emu *e, struct kc_emu_h2 **out, struct kc_diag *d)
 	srv->lfd = srv->stopfd = -1;
 	srv->conns_max = p->max_connections;
 	atomic_init(&srv->nconns, 0);
+	atomic_init(&srv->mem.used, 0);
+	srv->mem.max = (size_t)p->h2_body_bytes_max;
 	/* One loop per vCPU, as the HTTP/1.1 face has one worker per vCPU:
 	 * the JPEG stage runs on the loops. */
 	srv->nloops = p->threads;

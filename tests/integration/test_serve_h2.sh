@@ -294,6 +294,27 @@ v=$($PY "$RAW" "$H2PORT" stalled)
 	&& ok "still answering after the timeouts" || fail "after the timeouts"
 stop_emu
 
+# ---- stored bodies share one budget: past it 503, and it comes back ------------
+start_emu bmem --h2-listen 127.0.0.1:0 --h2-body-memory 1M --max-body 2M --service-time 1ms \
+	|| { done_testing; exit 1; }
+h2_port bmem
+head -c 600000 /dev/zero >"$TMP/600k.bin"
+# A: 600 KB, then the body stays open 2 s (its 1 MiB is held meanwhile).
+( cat "$TMP/600k.bin"; sleep 2 ) | curl -s -m 10 --http2-prior-knowledge -o /dev/null \
+	-w '%{http_code}' -X POST -T - "http://127.0.0.1:$H2PORT/endpoints/a/invocations" >"$TMP/ast" &
+AP=$!
+sleep 1
+[ "$(inv "$TMP/600k.bin")" = "503 2" ] && ok "a second 600 KB body past the 1 MiB budget: 503" \
+	|| fail "body past the budget: $(cat "$TMP/h")"
+expect_grep 'out of body memory' "$TMP/b" "the 503 says why"
+wait $AP
+[ "$(cat "$TMP/ast")" = 424 ] && ok "the body within the budget was read whole (424: not a JPEG)" \
+	|| fail "the body within the budget: $(cat "$TMP/ast")"
+[ "$(inv "$TMP/img.jpg")" = "200 2" ] && ok "the budget comes back when the stream closes" \
+	|| fail "budget not returned: $(cat "$TMP/h")"
+[ "$(stat_field "['errors']['internal']")" = 1 ] && ok "the 503 counted (internal)" || fail "503 not counted"
+stop_emu
+
 # ---- cancelled streams keep their model places until their service ends ----------
 # 1 instance x 2 slots, queue_limit 4: of 12 streams cancelled at once 6 hold
 # the model (2 served, 4 queued) until done, so the 13th is refused at once
