@@ -15,9 +15,9 @@
  * on waiting: once its body is in, the model fixes when its answer is due,
  * and the stream waits in the loop's min-heap of deadlines (indexed, so a
  * stream that closes early leaves it, unless the model still holds it: then
- * it stays, off its connection, until its service ends); the timerfd is armed at the earliest
- * one, and when it fires the answer is submitted and its data provider
- * runs.  Stalls and trickled answers wait the same way (a trickled body's
+ * it stays, off its connection, until its service ends); the timerfd is
+ * armed at the earliest one, and when it fires the answer is submitted and
+ * its data provider runs.  Stalls and trickled answers wait the same way (a trickled body's
  * provider returns NGHTTP2_ERR_DEFERRED and is resumed by the heap).  The
  * JPEG decode is CPU work and runs on the loop, like a model server's
  * pre-processing on its vCPU.
@@ -31,11 +31,14 @@
  * resets the stream) and at most max_body bytes of body (an oversize
  * Content-Length is answered 413 at the headers, an oversize body as soon
  * as it passes the limit); body buffers are reused (those over
- * BODY_KEEP_BYTES freed when their stream closes), and all the stored bodies
- * together stay within h2_body_memory (a body past it is answered 503).  Faults: a reset is an
+ * BODY_KEEP_BYTES freed when their stream closes), and all the stored
+ * bodies together stay within h2_body_memory (a body past it is answered
+ * 503).  Connections without their preface by h2_handshake_timeout, or
+ * silent for h2_idle_timeout, close (sweep).  Faults: a reset is an
  * RST_STREAM INTERNAL_ERROR instead of the answer, fault_reset_mid sends
  * the headers and half the body and then the RST, and a dead server
- * (fault_close_after) closes its listener and every connection.
+ * (fault_close_after) closes its listener and every connection (a stream
+ * arriving meanwhile is reset INTERNAL_ERROR).
  *
  * Not here: HTTP/1.1 (server.c), the bidirectional stream path (bidi.c).
  */
