@@ -4,7 +4,7 @@
 # answers, one shared model, SigV4 verification, the faults that make sense
 # on HTTP/2, and hostile clients (answered or closed, never a crash).
 # Debian's curl 7.88 cannot reuse h2c connections: one request per curl.
-# Loopback only; about 15 s.
+# Loopback only; about 30 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
 
