@@ -166,6 +166,12 @@ struct kc_emu_profile {
 	char h2_cert_out[256];    /* tls: the certificate's PEM is written here ("" = not) */
 	int h2_max_concurrent;    /* SETTINGS_MAX_CONCURRENT_STREAMS per connection */
 	int h2_max_streams;       /* open streams over all HTTP/2 connections */
+	int64_t h2_idle_timeout_ns;      /* a connection silent this long closes; a
+					  * stream still sending its request after it
+					  * is reset (libmicrohttpd's 300 s) */
+	int64_t h2_handshake_timeout_ns; /* preface (and TLS handshake) due within */
+	uint64_t h2_body_bytes_max; /* request bodies the HTTP/2 face stores at
+				     * once; past it 503 */
 	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };

@@ -76,9 +76,16 @@ static const char usage_text[] =
 	"  --h2-mode M                h2c (prior knowledge) | tls (ALPN h2, self-signed\n"
 	"                             certificate made at start) (h2c)\n"
 	"  --h2-cert-out PATH         tls: write the certificate's PEM here for clients\n"
-	"  --h2-max-concurrent N      SETTINGS_MAX_CONCURRENT_STREAMS per connection (256)\n"
+	"  --h2-max-concurrent N      SETTINGS_MAX_CONCURRENT_STREAMS per connection,\n"
+	"                             at most h2_max_streams / threads (256)\n"
 	"  --h2-max-streams N         open streams over all connections; more are\n"
-	"                             refused with RST_STREAM (4096)\n";
+	"                             refused with RST_STREAM (4096)\n"
+	"  --h2-idle-timeout D        close a connection silent this long; reset a\n"
+	"                             stream whose request takes longer (300s)\n"
+	"  --h2-handshake-timeout D   close a connection without its preface by then\n"
+	"                             (10s)\n"
+	"  --h2-body-memory SIZE      request bodies stored at once over HTTP/2; past\n"
+	"                             it 503 ServiceUnavailable (1G)\n";
 
 static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
 {

@@ -951,7 +951,7 @@ static void *loop(void *arg)
 				struct conn *c = p;
 				/* closing happens in flush_dirty, after every event of
 				 * this batch: a later event may still point at c */
-				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+				if (!c->dead && kc_h2io_readable(&c->io, evs[i].events)) {
 					int r = kc_h2io_read(&c->io);
 					if (r < 0)
 						c->dead = true;

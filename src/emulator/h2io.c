@@ -214,16 +214,40 @@ static ssize_t t_recv(struct kc_h2io *io, uint8_t *p, size_t n)
 	}
 	ERR_clear_error();
 	int r = SSL_read(io->ssl, p, (int)n);
+	io->rd_want_write = false;
 	if (r > 0)
 		return r;
 	int e = SSL_get_error(io->ssl, r);
+	/* WANT_WRITE: kc_h2io_flush arms EPOLLOUT so the read is retried when
+	 * the socket takes data, instead of waiting on input that may never
+	 * come (or spinning on input that stays readable). */
+	io->rd_want_write = e == SSL_ERROR_WANT_WRITE;
 	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
+}
+
+bool kc_h2io_readable(const struct kc_h2io *io, uint32_t ev)
+{
+	return (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+	       ((ev & EPOLLOUT) && io->rd_want_write);
+}
+
+/* Arms EPOLLOUT on io's socket, or disarms it. */
+static void set_out(struct kc_h2io *io, bool out)
+{
+	if (out == io->want_out)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = io->ep};
+	epoll_ctl(io->efd, EPOLL_CTL_MOD, io->fd, &ev);
+	io->want_out = out;
 }
 
 int kc_h2io_flush(struct kc_h2io *io)
 {
-	if (!io->hs_done)
-		return 0; /* nghttp2's output waits for the handshake */
+	if (!io->hs_done) {
+		/* nghttp2's output waits for the handshake */
+		set_out(io, io->rd_want_write);
+		return 0;
+	}
 	for (;;) {
 		if (io->woff < io->wlen) {
 			ssize_t n = t_send(io, io->wbuf + io->woff, io->wlen - io->woff);
@@ -246,12 +270,7 @@ int kc_h2io_flush(struct kc_h2io *io)
 		io->wlen = (size_t)n;
 	}
 	bool pending = io->woff < io->wlen;
-	if (pending != io->want_out) {
-		struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0),
-					 .data.ptr = io->ep};
-		epoll_ctl(io->efd, EPOLL_CTL_MOD, io->fd, &ev);
-		io->want_out = pending;
-	}
+	set_out(io, pending || io->rd_want_write);
 	if (!pending && io->close_after_flush)
 		return -1;
 	if (!pending && !nghttp2_session_want_read(io->s) && !nghttp2_session_want_write(io->s))
@@ -264,8 +283,10 @@ static int handshake(struct kc_h2io *io)
 {
 	ERR_clear_error();
 	int r = SSL_do_handshake(io->ssl);
+	io->rd_want_write = false;
 	if (r != 1) {
 		int e = SSL_get_error(io->ssl, r);
+		io->rd_want_write = e == SSL_ERROR_WANT_WRITE;
 		return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
 	}
 	const unsigned char *alpn = NULL;
@@ -292,8 +313,12 @@ int kc_h2io_read(struct kc_h2io *io)
 			return -1;
 		if (n == 0)
 			break;
-		if (nghttp2_session_mem_recv(io->s, buf, (size_t)n) < 0)
+		if (nghttp2_session_mem_recv(io->s, buf, (size_t)n) < 0) {
+			/* Rejected: what nghttp2 queued (a GOAWAY) goes out
+			 * once, best effort, before the caller closes. */
+			(void)kc_h2io_flush(io);
 			return -1;
+		}
 	}
 	return ret;
 }

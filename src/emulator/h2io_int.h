@@ -35,6 +35,8 @@ struct kc_h2io {
 	SSL *ssl;               /* NULL for h2c */
 	bool hs_done;           /* TLS handshake finished (always true for h2c) */
 	bool want_out;          /* EPOLLOUT armed */
+	bool rd_want_write;     /* TLS: reading waits for the socket to take
+				 * a write (SSL_ERROR_WANT_WRITE) */
 	bool close_after_flush; /* close once everything queued is written */
 	nghttp2_session *s;
 	uint8_t wbuf[KC_H2IO_WBUF];
@@ -81,6 +83,12 @@ int kc_h2io_read(struct kc_h2io *io);
  * close_after_flush and all written, or the session wants nothing more).
  */
 int kc_h2io_flush(struct kc_h2io *io);
+
+/*
+ * Whether the epoll events ev of io call for kc_h2io_read: input, hang-up
+ * or error, or writable while TLS reading waited for a write.
+ */
+bool kc_h2io_readable(const struct kc_h2io *io, uint32_t ev);
 
 /* Deletes the session, frees TLS, removes fd from the epoll set and closes
  * it.  nghttp2 calls no stream-close callbacks here. */

@@ -14,22 +14,31 @@
  * kc_emu_req_* calls (which lock e) are.  A request never blocks its loop
  * on waiting: once its body is in, the model fixes when its answer is due,
  * and the stream waits in the loop's min-heap of deadlines (indexed, so a
- * stream that closes early leaves it); the timerfd is armed at the earliest
- * one, and when it fires the answer is submitted and its data provider
- * runs.  Stalls and trickled answers wait the same way (a trickled body's
+ * stream that closes early leaves it, unless the model still holds it: then
+ * it stays, off its connection, until its service ends); the timerfd is
+ * armed at the earliest one, and when it fires the answer is submitted and
+ * its data provider runs.  Stalls and trickled answers wait the same way (a trickled body's
  * provider returns NGHTTP2_ERR_DEFERRED and is resumed by the heap).  The
  * JPEG decode is CPU work and runs on the loop, like a model server's
  * pre-processing on its vCPU.
  *
  * Memory is bounded: h2_max_streams stream contexts are allocated at start,
- * split between the loops (a stream beyond its loop's share is refused with RST_STREAM REFUSED_STREAM), each
+ * split between the loops (a connection is promised at most its loop's
+ * share in SETTINGS_MAX_CONCURRENT_STREAMS; a stream beyond the share, when
+ * several connections share a loop, is refused with RST_STREAM
+ * REFUSED_STREAM), each
  * keeps at most HDR_BYTES of headers (a header block over HDR_LIST_MAX
  * resets the stream) and at most max_body bytes of body (an oversize
  * Content-Length is answered 413 at the headers, an oversize body as soon
- * as it passes the limit); body buffers are reused.  Faults: a reset is an
+ * as it passes the limit); body buffers are reused (those over
+ * BODY_KEEP_BYTES freed when their stream closes), and all the stored
+ * bodies together stay within h2_body_memory (a body past it is answered
+ * 503).  Connections without their preface by h2_handshake_timeout, or
+ * silent for h2_idle_timeout, close (sweep).  Faults: a reset is an
  * RST_STREAM INTERNAL_ERROR instead of the answer, fault_reset_mid sends
  * the headers and half the body and then the RST, and a dead server
- * (fault_close_after) closes its listener and every connection.
+ * (fault_close_after) closes its listener and every connection (a stream
+ * arriving meanwhile is reset INTERNAL_ERROR).
  *
  * Not here: HTTP/1.1 (server.c), the bidirectional stream path (bidi.c).
  */
@@ -53,13 +62,21 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define HDR_BYTES 4096           /* header names and values kept per stream */
+/* Header names and values kept per stream: SigV4 with a session token, a
+ * long user agent and the authorization passes 4 KiB.  Per stream slot, so
+ * h2_max_streams x this (64 MiB at the default 4096, touched as used). */
+#define HDR_BYTES (16 * 1024)
 #define HDR_LIST_MAX (64 * 1024) /* a bigger header block resets the stream */
 #define STREAM_WINDOW (1 << 20)  /* per-stream receive window: bodies are MBs */
 #define CONN_WINDOW (1 << 24)
 /* Body bytes dropped after an early answer before the stream is reset. */
 #define DISCARD_BYTES_MAX (UINT64_C(64) * 1024 * 1024)
 #define INBOX_MAX 256            /* sockets waiting for their loop */
+/* A body buffer bigger than this is freed when its stream closes: the
+ * slots keep at most this each between requests. */
+#define BODY_KEEP_BYTES (1024 * 1024)
+/* Out of descriptors: how long the listener rests before accept4 again. */
+#define ACCEPT_REST_NS (100 * KC_NS_PER_MS)
 
 enum sstate {
 	ST_HEAD,   /* headers arriving */
@@ -67,7 +84,9 @@ enum sstate {
 	ST_WAIT,   /* in the heap: the model, a stall or a trickle */
 	ST_ANSWER, /* answer submitted (or stream reset); later data is ignored */
 };
-enum wkind { W_FINISH, W_DELIVER, W_TRICKLE };
+/* W_GHOST: the client went while the model held the request; the slot is
+ * kept, off its connection, until the model's done_ns (stream_release). */
+enum wkind { W_FINISH, W_DELIVER, W_TRICKLE, W_GHOST };
 
 struct h2conn;
 
@@ -80,6 +99,7 @@ struct stream {
 	enum sstate st;
 	enum wkind wk;
 	int64_t due_ns;
+	int64_t born_ns;        /* its HEADERS began */
 	int heap_idx;           /* -1: not in the heap */
 	/* request headers */
 	char hbuf[HDR_BYTES];
@@ -102,6 +122,8 @@ struct h2conn {
 	struct h2loop *h;       /* the loop that owns it */
 	struct stream *streams;
 	bool dead;              /* close without writing more */
+	bool ready;             /* a frame came: the preface (and TLS) is done */
+	int64_t born_ns, last_ns; /* accepted; last read event */
 	bool dirty;
 	struct h2conn *next_dirty;
 	struct h2conn *prev, *next;
@@ -124,6 +146,7 @@ struct h2loop {
 	struct stream **heap;   /* ordered by due_ns */
 	int nheap;
 	int64_t armed_ns;
+	int64_t swept_ns;       /* last timeout sweep (sweep) */
 	struct h2conn *conns;
 	struct h2conn *dirty;
 	/* Accepted sockets handed over by loop 0 (inbox_fd wakes this loop). */
@@ -138,12 +161,15 @@ struct kc_emu_h2 {
 	int lfd, stopfd;        /* stopfd: an eventfd every loop watches */
 	int port;
 	bool listening;         /* loop 0's */
+	int64_t accept_rest_ns; /* loop 0's: >0: out of descriptors, listener
+				 * out of epoll until then */
 	SSL_CTX *ctx;
 	nghttp2_session_callbacks *cbs;
 	struct h2loop *loops;   /* `threads` of them */
 	int nloops;
 	unsigned next_loop;     /* round-robin for accepted sockets (loop 0's) */
 	atomic_int nconns;      /* over all loops */
+	struct kc_emu_mem mem;  /* the streams' stored bodies, all loops */
 	int conns_max;
 };
 
@@ -238,9 +264,11 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	s->in_use = true;
 	s->st = ST_HEAD;
 	s->heap_idx = -1;
+	s->born_ns = kc_clock_ns();
 	s->hlen = s->hdr_total = 0;
 	s->hl.n = 0;
 	s->hl.overflow = false;
+	s->hl.too_large = false;
 	s->method = s->path = s->authority = s->clen = NULL;
 	s->has_host = false;
 	s->client_done = false;
@@ -259,14 +287,41 @@ static struct stream *stream_get(struct h2conn *c, int32_t id)
 	return s;
 }
 
+static void stream_free(struct h2loop *h, struct stream *s)
+{
+	s->in_use = false;
+	s->c = NULL;
+	h->freel[h->nfree++] = s;
+}
+
+/*
+ * The stream closed (or its connection went).  One the model still holds
+ * (waiting for its done_ns) becomes a ghost: off its connection and out of
+ * in_flight, but in the heap and the model until done_ns, because its slot
+ * or queue place stays booked in the model whatever the client does;
+ * leaving the model now would let waiting() drop while the work remains and
+ * admit past queue_limit.  The HTTP/1.1 face behaves the same way.
+ */
 static void stream_release(struct stream *s)
 {
-	if (!s->in_use)
+	if (!s->in_use || !s->c)
 		return;
 	struct h2conn *c = s->c;
 	struct h2loop *h = c->h;
-	heap_remove(h, s);
-	kc_emu_req_abandon(h->e, &s->r);
+	bool ghost = s->heap_idx >= 0 && s->wk == W_FINISH && s->r.leave_pending;
+	kc_emu_req_mem_release(&s->r);
+	if (s->r.body_cap > BODY_KEEP_BYTES) {
+		free(s->r.body);
+		s->r.body = NULL;
+		s->r.body_cap = s->r.body_len = 0;
+	}
+	if (ghost) {
+		kc_emu_req_detach(h->e, &s->r);
+		s->wk = W_GHOST;
+	} else {
+		heap_remove(h, s);
+		kc_emu_req_abandon(h->e, &s->r);
+	}
 	free(s->owned);
 	s->owned = NULL;
 	if (s->cprev)
@@ -275,9 +330,11 @@ static void stream_release(struct stream *s)
 		c->streams = s->cnext;
 	if (s->cnext)
 		s->cnext->cprev = s->cprev;
-	s->in_use = false;
-	s->c = NULL;
-	h->freel[h->nfree++] = s;
+	s->cprev = s->cnext = NULL;
+	if (ghost)
+		s->c = NULL;
+	else
+		stream_free(h, s);
 }
 
 static void stream_reset(struct stream *s, uint32_t code)
@@ -447,7 +504,7 @@ static void headers_end(struct stream *s)
 		return;
 	if (atomic_load(&e->dead)) {
 		kc_emu_count_error(e, KC_EMU_ERRC_DEAD);
-		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR); /* see KC_EMU_HEAD_DROP */
 		return;
 	}
 	/* nghttp2 has checked the pseudo-headers; a path too long to keep
@@ -477,7 +534,10 @@ static void headers_end(struct stream *s)
 		deliver(s);
 		break;
 	case KC_EMU_HEAD_DROP:
-		stream_reset(s, NGHTTP2_REFUSED_STREAM);
+		/* Dead (close_after): not REFUSED_STREAM, which clients retry
+		 * at once, each retry counted dead again; nor the connection,
+		 * whose other streams may carry the last answers owed. */
+		stream_reset(s, NGHTTP2_INTERNAL_ERROR);
 		break;
 	case KC_EMU_HEAD_READ:
 		if (s->r.route == R_ERROR)
@@ -535,6 +595,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 	const char *v = n ? keep(s, value, vlen) : NULL;
 	if (!v) {
 		s->hl.overflow = true;
+		s->hl.too_large = true;
 		return 0;
 	}
 	if (n[0] == ':') {
@@ -589,7 +650,8 @@ static int on_data_chunk_recv(nghttp2_session *ses, uint8_t flags, int32_t id,
 
 static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 {
-	(void)ud;
+	struct h2conn *c = ud;
+	c->ready = true;
 	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	struct stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
@@ -615,6 +677,8 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 }
 
 /* ---- the loop ----------------------------------------------------------- */
+
+static void epoll_add(int efd, int fd, void *ptr);
 
 static void conn_close(struct h2conn *c)
 {
@@ -643,13 +707,20 @@ static void conn_add(struct h2loop *h, int fd)
 		return;
 	}
 	c->h = h;
+	c->born_ns = c->last_ns = kc_clock_ns();
 	if (kc_h2io_open(&c->io, fd, h->efd, c, h->ctx, h->cbs, c)) {
 		free(c);
 		atomic_fetch_sub(&h->srv->nconns, 1);
 		return;
 	}
+	/* Never promise a connection more streams than its loop has slots:
+	 * a client that keeps to the SETTINGS is then never refused while it
+	 * is the loop's only connection. */
+	int conc = h->e->prof.h2_max_concurrent;
+	if (conc > h->npool)
+		conc = h->npool;
 	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)h->e->prof.h2_max_concurrent},
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)conc},
 		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HDR_LIST_MAX},
 	};
@@ -672,8 +743,17 @@ static void accept_all(struct h2loop *h)
 	struct kc_emu_h2 *srv = h->srv;
 	for (;;) {
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors or memory: the connection stays in
+			 * the backlog and the listener readable, so a
+			 * level-triggered epoll would spin; rest it a while. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				epoll_ctl(h->efd, EPOLL_CTL_DEL, srv->lfd, NULL);
+				srv->accept_rest_ns = kc_clock_ns() + ACCEPT_REST_NS;
+			}
 			return;
+		}
 		if (atomic_fetch_add(&srv->nconns, 1) >= srv->conns_max) {
 			atomic_fetch_sub(&srv->nconns, 1);
 			close(fd);
@@ -729,10 +809,60 @@ static void flush_dirty(struct h2loop *h)
 	}
 }
 
+/*
+ * Once a second: closes the connections that never finished their preface
+ * (or TLS handshake) within h2_handshake_timeout, or sent nothing for
+ * h2_idle_timeout while no answer of theirs was pending, and resets the
+ * streams still sending their request after h2_idle_timeout, as
+ * libmicrohttpd times out the HTTP/1.1 face's connections.  Bounded: the
+ * loop's connections and streams, once a second.
+ */
+static void sweep(struct h2loop *h)
+{
+	const struct kc_emu_profile *p = &h->e->prof;
+	int64_t now = kc_clock_ns();
+	if (now - h->swept_ns < KC_NS_PER_S)
+		return;
+	h->swept_ns = now;
+	for (struct h2conn *c = h->conns; c; c = c->next) {
+		if (c->dead)
+			continue;
+		if (!c->ready) {
+			if (now - c->born_ns > p->h2_handshake_timeout_ns) {
+				c->dead = true;
+				mark_dirty(c);
+			}
+			continue;
+		}
+		bool busy = false;
+		for (struct stream *s = c->streams; s; s = s->cnext) {
+			if (s->st == ST_HEAD || s->st == ST_BODY) {
+				if (now - s->born_ns > p->h2_idle_timeout_ns)
+					stream_reset(s, NGHTTP2_CANCEL);
+			} else {
+				busy = true; /* the server owes it an answer */
+			}
+		}
+		if (!busy && now - c->last_ns > p->h2_idle_timeout_ns) {
+			nghttp2_session_terminate_session(c->io.s, NGHTTP2_NO_ERROR);
+			c->dead = true; /* flush_dirty: the GOAWAY, best effort */
+			(void)kc_h2io_flush(&c->io);
+			mark_dirty(c);
+		}
+	}
+}
+
 static void timer_fire(struct h2loop *h, struct stream *s)
 {
 	struct kc_emu *e = h->e;
+	if (s->wk == W_GHOST) {
+		kc_emu_req_leave(e, &s->r);
+		stream_free(h, s);
+		return;
+	}
 	switch (s->wk) {
+	case W_GHOST:
+		break;
 	case W_FINISH:
 		kc_emu_req_leave(e, &s->r);
 		deliver(s);
@@ -803,6 +933,11 @@ static void answer_pending(struct h2loop *h)
 	while (h->nheap > 0) {
 		struct stream *s = h->heap[0];
 		heap_remove(h, s);
+		if (s->wk == W_GHOST) {
+			kc_emu_req_leave(h->e, &s->r);
+			stream_free(h, s);
+			continue;
+		}
 		if (s->wk == W_TRICKLE) {
 			s->trickle_ready = true;
 			s->trickle = false;
@@ -849,13 +984,22 @@ static void *loop(void *arg)
 				struct h2conn *c = p;
 				/* closing waits for flush_dirty: a later event of
 				 * this batch may still point at c */
-				if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+				if (evs[i].events & EPOLLIN)
+					c->last_ns = kc_clock_ns();
+				if (!c->dead && kc_h2io_readable(&c->io, evs[i].events) &&
 				    kc_h2io_read(&c->io) < 0)
 					c->dead = true;
 				mark_dirty(c);
 			}
 		}
 		fire_due(h);
+		sweep(h);
+		/* The epoll timeout (100 ms) bounds how late this looks. */
+		if (h->accepts && srv->accept_rest_ns && srv->listening &&
+		    kc_clock_ns() >= srv->accept_rest_ns) {
+			srv->accept_rest_ns = 0;
+			epoll_add(h->efd, srv->lfd, &srv->lfd);
+		}
 		if (atomic_load(&h->e->dead))
 			die(h);
 		flush_dirty(h);
@@ -929,6 +1073,7 @@ static int loop_init(struct kc_emu_h2 *srv, struct h2loop *h, int npool, struct 
 	for (int i = 0; i < npool; i++) {
 		h->pool[i].r.e = srv->e;
 		h->pool[i].r.store_max = store_max;
+		h->pool[i].r.mem = &srv->mem;
 		h->pool[i].heap_idx = -1;
 		h->freel[i] = &h->pool[npool - 1 - i];
 	}
@@ -971,6 +1116,8 @@ int kc_emu_h2_start(struct kc_emu *e, struct kc_emu_h2 **out, struct kc_diag *d)
 	srv->lfd = srv->stopfd = -1;
 	srv->conns_max = p->max_connections;
 	atomic_init(&srv->nconns, 0);
+	atomic_init(&srv->mem.used, 0);
+	srv->mem.max = (size_t)p->h2_body_bytes_max;
 	/* One loop per vCPU, as the HTTP/1.1 face has one worker per vCPU:
 	 * the JPEG stage runs on the loops. */
 	srv->nloops = p->threads;

@@ -82,6 +82,9 @@ static const struct keydef keys[] = {
 	{"h2_cert_out", T_STR, OFF(h2_cert_out), sizeof(((struct kc_emu_profile *)0)->h2_cert_out), 0, 0, 0, NULL},
 	{"h2_max_concurrent", T_INT, OFF(h2_max_concurrent), 0, 1, 65536, 0, NULL},
 	{"h2_max_streams", T_INT, OFF(h2_max_streams), 0, 16, 1048576, 0, NULL},
+	{"h2_idle_timeout", T_DUR, OFF(h2_idle_timeout_ns), 0, 1e9, 86400e9, S, NULL},
+	{"h2_handshake_timeout", T_DUR, OFF(h2_handshake_timeout_ns), 0, 1e9, 3600e9, S, NULL},
+	{"h2_body_memory", T_SIZE, OFF(h2_body_bytes_max), 0, 65536, 1024.0 * 1024 * 1024 * 1024, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -113,6 +116,12 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	p->h2_mode = KC_EMU_H2_H2C;
 	p->h2_max_concurrent = 256;
 	p->h2_max_streams = 4096;
+	/* The HTTP/1.1 face's libmicrohttpd connection timeout. */
+	p->h2_idle_timeout_ns = 300 * KC_NS_PER_S;
+	p->h2_handshake_timeout_ns = 10 * KC_NS_PER_S;
+	/* Every stream slot could otherwise hold max_body (h2_max_streams x
+	 * 6 MiB = 24 GiB at the defaults). */
+	p->h2_body_bytes_max = UINT64_C(1) << 30;
 	/* A short token stream: four parts 10 ms apart. */
 	p->stream_parts = 4;
 	p->stream_part_gap_ns = 10 * KC_NS_PER_MS;

@@ -648,10 +648,29 @@ static void body_append(struct kc_emu *e, struct req *r, const char *data, size_
 		r->too_large = true;
 		return;
 	}
+	if (r->no_mem)
+		return;
 	size_t room = r->store_max > r->body_len ? r->store_max - r->body_len : 0;
 	size_t take = n < room ? n : room;
 	if (take == 0)
 		return;
+	if (r->mem && r->body_len + take > r->mem_held) {
+		/* Budgeted in the same doubling steps as the buffer, so a
+		 * reused buffer's old capacity is counted again when used. */
+		size_t want = r->mem_held ? r->mem_held : 64 * 1024;
+		while (want < r->body_len + take)
+			want *= 2;
+		if (want > r->store_max)
+			want = r->store_max;
+		size_t more = want - r->mem_held;
+		size_t used = atomic_fetch_add(&r->mem->used, more);
+		if (used + more > r->mem->max) {
+			atomic_fetch_sub(&r->mem->used, more);
+			r->no_mem = true;
+			return;
+		}
+		r->mem_held = want;
+	}
 	if (r->body_len + take > r->body_cap) {
 		size_t cap = r->body_cap ? r->body_cap : 64 * 1024;
 		while (cap < r->body_len + take)
@@ -726,7 +745,9 @@ static bool verify_sigv4(struct kc_emu *e, struct req *r, const struct kc_emu_he
 			  "you provided. Check your AWS Secret Access Key and signing method.");
 	else
 		set_error(r, 403, KC_EMU_ERRC_SIGNATURE, "%s",
-			  rc ? "The request could not be verified (too many headers)"
+			  rc ? (hl && hl->too_large
+				? "The request could not be verified (headers too large)"
+				: "The request could not be verified (too many headers)")
 			     : kc_sigv4_verdict_str(v));
 	return false;
 }
@@ -764,6 +785,10 @@ bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_heade
 		set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
 			  "Request body of %" PRIu64 " bytes exceeds the %" PRIu64 "-byte limit",
 			  r->body_total, e->prof.body_bytes_max);
+		return false;
+	}
+	if (r->no_mem) {
+		set_error(r, 503, KC_EMU_ERRC_INTERNAL, "emulator out of body memory");
 		return false;
 	}
 	if (e->signer && !verify_sigv4(e, r, hl))
@@ -936,6 +961,7 @@ static void route_request(struct kc_emu *e, struct req *r, const char *url,
 	r->body_total = 0;
 	r->hash = UINT64_C(0xcbf29ce484222325);
 	r->too_large = false;
+	r->no_mem = false;
 	r->leave_pending = false;
 	r->in_flight = false;
 	r->plan = (struct kc_emu_fault_plan){0};
@@ -1242,6 +1268,22 @@ void kc_emu_req_abandon(struct kc_emu *e, struct req *r)
 		e->in_flight--;
 	pthread_mutex_unlock(&e->mu);
 	r->leave_pending = false;
+	r->in_flight = false;
+}
+
+void kc_emu_req_mem_release(struct req *r)
+{
+	if (r->mem && r->mem_held)
+		atomic_fetch_sub(&r->mem->used, r->mem_held);
+	r->mem_held = 0;
+}
+
+void kc_emu_req_detach(struct kc_emu *e, struct req *r)
+{
+	pthread_mutex_lock(&e->mu);
+	if (r->in_flight)
+		e->in_flight--;
+	pthread_mutex_unlock(&e->mu);
 	r->in_flight = false;
 }
 

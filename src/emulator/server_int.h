@@ -32,6 +32,12 @@ struct MHD_Connection;
 struct MHD_Daemon;
 struct kc_emu_h2;
 
+/* A byte budget shared by threads (the HTTP/2 face's stored bodies). */
+struct kc_emu_mem {
+	atomic_size_t used;
+	size_t max;
+};
+
 enum rstate { S_FREE, S_READING, S_PARKED, S_READY, S_DONE };
 /* What a request is, decided from its headers; answered once its body (if
  * any) is in, so keep-alive connections stay open. */
@@ -53,6 +59,10 @@ struct req {
 	uint64_t body_total;   /* bytes seen (stored or not) */
 	uint64_t hash;         /* FNV-1a 64 of the whole body */
 	bool too_large;
+	struct kc_emu_mem *mem; /* NULL: unbudgeted (HTTP/1.1, bounded by its
+				 * connections); else body bytes come from it */
+	size_t mem_held;       /* taken from mem for this request */
+	bool no_mem;           /* mem ran out: answered 503 */
 	struct kc_emu_admit admit;
 	bool leave_pending;    /* the model still counts it */
 	bool in_flight;        /* counted in e->in_flight */
@@ -129,6 +139,7 @@ struct kc_emu_headers {
 	struct kc_sigv4_header h[KC_SIGV4_HEADERS_MAX];
 	size_t n;
 	bool overflow; /* more than KC_SIGV4_HEADERS_MAX, or too long to keep */
+	bool too_large; /* overflow because their bytes did not fit */
 };
 
 /* How many body bytes a request keeps (the CPU stage and SigV4 need them). */
@@ -200,6 +211,18 @@ const char *kc_emu_req_other(struct kc_emu *e, struct req *r, int *status,
 /* The request ended without an answer (its stream or connection went):
  * releases what the model and the counters still hold for it. */
 void kc_emu_req_abandon(struct kc_emu *e, struct req *r);
+
+/*
+ * The client went before r's admission ended (r->leave_pending): stops
+ * counting it in flight but leaves it in the model, whose slot (or queue
+ * place) stays booked until r->admit.done_ns whatever the client does.
+ * The caller still calls kc_emu_req_leave at done_ns, as HTTP/1.1 does
+ * (libmicrohttpd never notices a client leaving a suspended connection).
+ */
+void kc_emu_req_detach(struct kc_emu *e, struct req *r);
+
+/* Gives back what r took from r->mem for its body (any thread; idempotent). */
+void kc_emu_req_mem_release(struct req *r);
 
 /* Counts one error of class c. */
 void kc_emu_count_error(struct kc_emu *e, enum kc_emu_err_class c);

@@ -12,6 +12,18 @@ CASE:
   resetmid    stream 1 sends its whole body then RST_STREAM while the model
               holds it; stream 3 sends half its body then RST_STREAM;
               stream 5 asks GET /ping on the same connection
+  cancelflood 12 POSTs on streams 1..23, each cancelled (RST_STREAM CANCEL)
+              right after its body, then one more POST on stream 25:
+              prints "answered" if its HEADERS come within 1.5 s (the
+              queue was full: refused at once), else "open"
+  settings    prints the server's SETTINGS_MAX_CONCURRENT_STREAMS ("none"
+              when it sends none)
+  silent      connects and sends nothing, not even the preface
+  idle        sends the preface and SETTINGS, then nothing
+  stalled     POSTs headers announcing 10 bytes that never come, pinging
+              every 0.3 s (the connection is not idle): "rst 1" when reset
+  dead        POSTs on streams 1 and 3 at once (for --fault-close-after 1):
+              prints "rst 3 CODE" when stream 3 is reset, else the verdict
   frames      POSTs a small body on stream 1 and prints the frames the
               server sends on it: "HEADERS DATA... END" or "... RST N"
 Prints one line: "closed" (the server closed the connection), "rst N"
@@ -98,7 +110,26 @@ def main():
         s.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
         return
+    if case == "silent":
+        print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
+        return
     s.sendall(PREFACE + frame(4, 0, 0))
+    if case == "idle":
+        print(read_frames(s, deadline, lambda t, f, i: "goaway" if t == 7 else None))
+        return
+    if case == "stalled":
+        s.sendall(frame(1, 4, 1, request_block(b"POST", b"/endpoints/a/invocations",
+                                               [(b"content-length", b"10")])))
+        while time.monotonic() < deadline:
+            s.sendall(frame(6, 0, 0, b"12345678"))  # PING
+            v = read_frames(s, min(deadline, time.monotonic() + 0.3),
+                            lambda t, f, i: "rst 1" if t == 3 and i == 1 else
+                            ("goaway" if t == 7 else None))
+            if v != "open":
+                print(v)
+                return
+        print("open")
+        return
     if case == "bigheaders":
         big = b"x" * 16000
         first = request_block(b"GET", b"/ping", [(b"x-big-0", big)])
@@ -132,6 +163,71 @@ def main():
         def want(t, f, i):
             if t == 1 and i == 5:
                 return "alive"
+            if t == 7:
+                return "goaway"
+            return None
+        print(read_frames(s, deadline, want))
+        return
+    if case == "settings":
+        buf = b""
+        while time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big")
+                if len(buf) < 9 + ln:
+                    break
+                ftype, flags, pl = buf[3], buf[4], buf[9:9 + ln]
+                buf = buf[9 + ln:]
+                if ftype == 4 and not flags & 1:
+                    for k in range(0, len(pl) - 5, 6):
+                        if int.from_bytes(pl[k:k + 2], "big") == 3:
+                            print(int.from_bytes(pl[k + 2:k + 6], "big"))
+                            return
+                    print("none")
+                    return
+        print("closed")
+        return
+    if case == "dead":
+        inv = b"/endpoints/a/invocations"
+        cl = [(b"content-length", b"1")]
+        s.sendall(frame(1, 4, 1, request_block(b"POST", inv, cl)) + frame(0, 1, 1, b"x") +
+                  frame(1, 4, 3, request_block(b"POST", inv, cl)) + frame(0, 1, 3, b"x"))
+        buf = b""
+        while time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 9:
+                ln = int.from_bytes(buf[0:3], "big")
+                if len(buf) < 9 + ln:
+                    break
+                ftype, pl = buf[3], buf[9:9 + ln]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                buf = buf[9 + ln:]
+                if ftype == 3 and sid == 3:
+                    print("rst 3 %d" % int.from_bytes(pl[0:4], "big"))
+                    return
+        print("closed")
+        return
+    if case == "cancelflood":
+        inv = b"/endpoints/a/invocations"
+        cl = [(b"content-length", b"1")]
+        out = b""
+        for sid in range(1, 25, 2):
+            out += frame(1, 4, sid, request_block(b"POST", inv, cl))
+            out += frame(0, 1, sid, b"x") + frame(3, 0, sid, struct.pack(">I", 8))
+        s.sendall(out)
+        time.sleep(0.2)
+        s.sendall(frame(1, 4, 25, request_block(b"POST", inv, cl)) + frame(0, 1, 25, b"x"))
+        deadline = time.monotonic() + 1.5
+
+        def want(t, f, i):
+            if t == 1 and i == 25:
+                return "answered"
             if t == 7:
                 return "goaway"
             return None

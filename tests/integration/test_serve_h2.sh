@@ -4,7 +4,7 @@
 # answers, one shared model, SigV4 verification, the faults that make sense
 # on HTTP/2, and hostile clients (answered or closed, never a crash).
 # Debian's curl 7.88 cannot reuse h2c connections: one request per curl.
-# Loopback only; about 15 s.
+# Loopback only; about 30 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
 
@@ -132,7 +132,7 @@ $PY "$SIGN" "$URL" "$AK" "$SK" "$TMP/img.jpg" >"$TMP/sighdr" || fail "botocore s
 hdrs=()
 while IFS= read -r l; do hdrs+=(-H "$l"); done <"$TMP/sighdr"
 # sinv FILE: POST FILE with the signed headers (they carry Content-Type).
-sinv() { h2 /endpoints/tagger/invocations --data-binary "@$1" "${hdrs[@]}"; }
+sinv() { local f=$1; shift; h2 /endpoints/tagger/invocations --data-binary "@$f" "${hdrs[@]}" "$@"; }
 [ "$(sinv "$TMP/img.jpg")" = "200 2" ] && ok "SigV4 (botocore-signed) accepted over HTTP/2" \
 	|| { fail "signed h2 request: $(cat "$TMP/h" "$TMP/b")"; }
 cp "$TMP/img.jpg" "$TMP/tampered.jpg"
@@ -142,6 +142,15 @@ printf '\x00' | dd of="$TMP/tampered.jpg" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_grep '^x-amzn-errortype: InvalidSignatureException' "$TMP/h" "InvalidSignatureException"
 [ "$(inv "$TMP/img.jpg")" = "403 2" ] && ok "unsigned request: 403" || fail "unsigned: $(cat "$TMP/h")"
 expect_grep '^x-amzn-errortype: MissingAuthenticationTokenException' "$TMP/h" "MissingAuthenticationToken"
+# Unsigned extra headers do not count, but they must fit: 6 KB does (a
+# session token and a long user agent pass 4 KiB), 20 KB does not.
+pad=$(head -c 6000 /dev/zero | tr '\0' a)
+[ "$(sinv "$TMP/img.jpg" -H "x-pad: $pad")" = "200 2" ] && ok "SigV4 with 6 KB of other headers: 200" \
+	|| fail "SigV4 with 6 KB of headers: $(cat "$TMP/h" "$TMP/b")"
+pad=$(head -c 20000 /dev/zero | tr '\0' a)
+[ "$(sinv "$TMP/img.jpg" -H "x-pad: $pad")" = "403 2" ] && ok "SigV4 with 20 KB of other headers: 403" \
+	|| fail "SigV4 with 20 KB of headers: $(cat "$TMP/h")"
+expect_grep 'headers too large' "$TMP/b" "the 403 says the headers are too large"
 if grep -q "$SK" "$TMP/sig.out" "$TMP/sig.err"; then fail "secret in serve output"; else ok "secret never printed"; fi
 stop_emu
 
@@ -205,19 +214,120 @@ inv "$TMP/img.jpg" >/dev/null; rc=$?
 curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/ping"; rc=$?
 [ "$rc" = 7 ] && ok "and so does the HTTP/1.1 one" || fail "HTTP/1.1 after close_after: curl exit $rc"
 stop_emu
+# A stream past close_after is reset INTERNAL_ERROR (2), not REFUSED_STREAM
+# (7), which clients retry at once, each retry counted dead again.
+start_emu dead1 --h2-listen 127.0.0.1:0 --service-time 500ms --fault-close-after 1 --input any \
+	|| { done_testing; exit 1; }
+h2_port dead1
+v=$($PY "$RAW" "$H2PORT" dead)
+[ "$v" = "rst 3 2" ] && ok "the stream past close_after: RST_STREAM INTERNAL_ERROR" \
+	|| fail "the stream past close_after: $v"
+stop_emu
 
 # ---- bounded streams: past h2_max_streams, RST_STREAM REFUSED_STREAM ---------------
 start_emu cap --h2-listen 127.0.0.1:0 --h2-max-streams 16 --threads 1 --slots 100 \
 	--service-time 300ms --input any || { done_testing; exit 1; }
 h2_port cap
-h2load -n 40 -c 1 -m 40 -d "$TMP/text.bin" "http://127.0.0.1:$H2PORT/endpoints/a/invocations" \
+# Two connections on one loop, each promised 16: 32 streams on 16 slots.
+h2load -n 32 -c 2 -m 16 -d "$TMP/text.bin" "http://127.0.0.1:$H2PORT/endpoints/a/invocations" \
 	>"$TMP/h2cap" 2>&1
-grep -qE '^requests: 40 total, 40 started, 40 done, 16 succeeded, 24 failed' "$TMP/h2cap" \
-	&& ok "40 streams at once on 16 stream slots: 16 answered, 24 refused" \
+grep -qE '^requests: 32 total, 32 started, 32 done, 16 succeeded, 16 failed' "$TMP/h2cap" \
+	&& ok "32 streams at once on 16 stream slots: 16 answered, 16 refused" \
 	|| fail "stream slots: $(grep '^requests' "$TMP/h2cap")"
-[ "$(stat_field "['errors']['internal']")" = 24 ] && [ "$(stat_field "['in_flight']")" = 0 ] \
+[ "$(stat_field "['errors']['internal']")" = 16 ] && [ "$(stat_field "['in_flight']")" = 0 ] \
 	&& ok "refusals counted as internal, nothing left in flight" || fail "refusal accounting"
 [ "$(inv "$TMP/text.bin")" = "200 2" ] && ok "the slots are free again afterwards" || fail "slots not freed"
+stop_emu
+# 64 slots over 4 loops, 16 a loop: a connection is promised 16 streams,
+# not h2_max_concurrent's 256, so a client that keeps to it is never refused.
+start_emu share --h2-listen 127.0.0.1:0 --h2-max-streams 64 --threads 4 --input any \
+	|| { done_testing; exit 1; }
+h2_port share
+v=$($PY "$RAW" "$H2PORT" settings)
+[ "$v" = 16 ] && ok "SETTINGS_MAX_CONCURRENT_STREAMS is the loop's share (16)" \
+	|| fail "SETTINGS_MAX_CONCURRENT_STREAMS $v, the loop has 16 slots"
+stop_emu
+
+# ---- out of descriptors: the listener rests instead of spinning ----------------
+# The process may open 3 more descriptors; 20 connections wait in the
+# backlog.  Loop 0 must not spin on a readable listener that accept4 answers
+# with EMFILE: its CPU time over a second stays far below a core's.
+start_emu fds --h2-listen 127.0.0.1:0 --threads 1 --input any || { done_testing; exit 1; }
+h2_port fds
+nfd=$(ls /proc/$PID/fd | wc -l)
+prlimit --pid "$PID" --nofile=$((nfd + 3)):$((nfd + 3))
+$PY - "$H2PORT" "$PID" >"$TMP/fds" <<'PYEOF'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+def ticks():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+time.sleep(0.3)
+t0 = ticks(); time.sleep(1.0); t1 = ticks()
+print(t1 - t0)
+for s in socks:
+    s.close()
+PYEOF
+t=$(cat "$TMP/fds")
+[ -n "$t" ] && [ "$t" -lt 30 ] && ok "EMFILE: the listener rests ($t ticks of CPU in 1 s)" \
+	|| fail "EMFILE: loop 0 spins ($t ticks of CPU in 1 s)"
+prlimit --pid "$PID" --nofile=1024:1024
+sleep 0.3
+[ "$(h2 /ping)" = "200 2" ] && ok "accepting again once descriptors are free" || fail "no accepts after EMFILE"
+stop_emu
+
+# ---- timeouts: no preface, idle, a request that never ends --------------------
+start_emu tmo --h2-listen 127.0.0.1:0 --h2-idle-timeout 1s --h2-handshake-timeout 1s \
+	--input any || { done_testing; exit 1; }
+h2_port tmo
+for c in silent idle; do
+	t0=$(date +%s%N)
+	v=$($PY "$RAW" "$H2PORT" "$c")
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	case "$v" in closed|goaway) ok "$c connection closed after $ms ms ($v)";;
+		*) fail "$c connection: $v after $ms ms";; esac
+done
+v=$($PY "$RAW" "$H2PORT" stalled)
+[ "$v" = "rst 1" ] && ok "a request whose body never comes is reset" || fail "stalled request: $v"
+[ "$(stat_field "['in_flight']")" = 0 ] && [ "$(h2 /ping)" = "200 2" ] \
+	&& ok "still answering after the timeouts" || fail "after the timeouts"
+stop_emu
+
+# ---- stored bodies share one budget: past it 503, and it comes back ------------
+start_emu bmem --h2-listen 127.0.0.1:0 --h2-body-memory 1M --max-body 2M --service-time 1ms \
+	|| { done_testing; exit 1; }
+h2_port bmem
+head -c 600000 /dev/zero >"$TMP/600k.bin"
+# A: 600 KB, then the body stays open 2 s (its 1 MiB is held meanwhile).
+( cat "$TMP/600k.bin"; sleep 2 ) | curl -s -m 10 --http2-prior-knowledge -o /dev/null \
+	-w '%{http_code}' -X POST -T - "http://127.0.0.1:$H2PORT/endpoints/a/invocations" >"$TMP/ast" &
+AP=$!
+sleep 1
+[ "$(inv "$TMP/600k.bin")" = "503 2" ] && ok "a second 600 KB body past the 1 MiB budget: 503" \
+	|| fail "body past the budget: $(cat "$TMP/h")"
+expect_grep 'out of body memory' "$TMP/b" "the 503 says why"
+wait $AP
+[ "$(cat "$TMP/ast")" = 424 ] && ok "the body within the budget was read whole (424: not a JPEG)" \
+	|| fail "the body within the budget: $(cat "$TMP/ast")"
+[ "$(inv "$TMP/img.jpg")" = "200 2" ] && ok "the budget comes back when the stream closes" \
+	|| fail "budget not returned: $(cat "$TMP/h")"
+[ "$(stat_field "['errors']['internal']")" = 1 ] && ok "the 503 counted (internal)" || fail "503 not counted"
+stop_emu
+
+# ---- cancelled streams keep their model places until their service ends ----------
+# 1 instance x 2 slots, queue_limit 4: of 12 streams cancelled at once 6 hold
+# the model (2 served, 4 queued) until done, so the 13th is refused at once
+# (503) and the stats show the queue full; none of them is in flight.
+start_emu ghost --h2-listen 127.0.0.1:0 --threads 1 --instances 1 --slots 2 --queue-limit 4 \
+	--service-time 3s --input any || { done_testing; exit 1; }
+h2_port ghost
+v=$($PY "$RAW" "$H2PORT" cancelflood)
+[ "$v" = answered ] && ok "cancelled streams still fill the queue: the next one is refused at once" \
+	|| fail "cancel flood: the next stream was $v (admitted past queue_limit)"
+q=$(stat_field "['queue_depth']"); sv=$(stat_field "['in_service']"); fl=$(stat_field "['in_flight']")
+[ "$q" = 4 ] && [ "$sv" = 2 ] && [ "$fl" = 0 ] \
+	&& ok "stats: queue 4, in service 2, nothing in flight" || fail "stats: queue $q, in service $sv, in flight $fl"
 stop_emu
 
 # ---- stop with answers pending: 503, then a clean exit -----------------------------
