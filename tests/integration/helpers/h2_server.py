@@ -7,6 +7,9 @@ speaking raw HTTP/2 frames (RFC 9113) so it can misbehave on purpose.
       (N+1)-th request is not answered: the server sends GOAWAY whose last
       stream id is the N-th request's, then closes the connection 100 ms
       later.  The unanswered stream (and any later one) is refused.
+      --max-streams M announces SETTINGS_MAX_CONCURRENT_STREAMS M and
+      --delay-ms D waits D ms before each answer, so a client queues
+      requests behind the limit and has them refused by the GOAWAY.
   h2_server.py PORTFILE hang
       completes the HTTP/2 handshake, then never answers a request.
 
@@ -21,6 +24,8 @@ ap.add_argument("portfile")
 ap.add_argument("mode", choices=["goaway", "hang"])
 ap.add_argument("--every", type=int, default=100)
 ap.add_argument("--max-s", type=float, default=60.0)
+ap.add_argument("--max-streams", type=int, default=0)
+ap.add_argument("--delay-ms", type=float, default=0.0)
 a = ap.parse_args()
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -52,7 +57,9 @@ def serve(c):
     try:
         if read_exact(c, len(PREFACE)) != PREFACE:
             return
-        c.sendall(frame(SETTINGS, 0, 0))
+        # SETTINGS_MAX_CONCURRENT_STREAMS is setting 3
+        c.sendall(frame(SETTINGS, 0, 0, struct.pack(">HI", 3, a.max_streams)
+                        if a.max_streams else b""))
         while True:
             hdr = read_exact(c, 9)
             ln = int.from_bytes(hdr[:3], "big")
@@ -71,6 +78,8 @@ def serve(c):
                         goaways += 1
                     time.sleep(0.1)
                     return
+                if a.delay_ms:
+                    time.sleep(a.delay_ms / 1000)
                 # :status 200 is entry 8 of the HPACK static table
                 c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, sid, b"\x88"))
                 answered += 1
