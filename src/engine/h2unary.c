@@ -695,16 +695,19 @@ void kc_h2u_abandon(struct worker *w, struct slot *s)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-/* Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2), and Host,
- * which :authority replaces. */
-static bool forbidden(const char *name)
+/* Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2; TE only
+ * with a value other than "trailers"), Host, which :authority replaces,
+ * and Content-Length, which build_nv writes from the body (a second one
+ * makes the server reject the request). */
+static bool forbidden(const char *name, const char *value)
 {
 	static const char *const no[] = {"connection", "keep-alive", "proxy-connection",
-					 "transfer-encoding", "upgrade", "host", "te", "expect"};
+					 "transfer-encoding", "upgrade", "host", "expect",
+					 "content-length"};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		if (!strcmp(name, no[i]))
 			return true;
-	return false;
+	return !strcmp(name, "te") && strcasecmp(value, "trailers") != 0;
 }
 
 static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
@@ -771,7 +774,7 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 		if (!split_line(e->headers[i], u->base_names[u->nbase], NAME_MAX_BYTES, &nl, &v))
 			return kc_diag_set(d, KC_EINVAL, "header '%s': name too long for h2c",
 					   e->headers[i]);
-		if (forbidden(u->base_names[u->nbase]))
+		if (forbidden(u->base_names[u->nbase], v))
 			continue;
 		u->base[u->nbase] = (nghttp2_nv){(uint8_t *)u->base_names[u->nbase],
 						 (uint8_t *)(uintptr_t)v, nl, strlen(v),

@@ -94,6 +94,18 @@ import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 print(s["ok"], s["errors"]); sys.exit(0 if s["ok"] == 300 and s["errors"] == 0 else 1)' "$TMP/out" \
 	&& ok "h2c POST: 300 ok, no errors" || fail "h2c POST result"
 
+# --- user headers HTTP/2 forbids or build_nv writes itself are dropped: a
+# second content-length makes nghttpd reset every stream; TE: trailers stays ---
+expect_rc 0 "h2c POST with -H Content-Length exits 0" timeout 30 "$KNEECAP" run "$URL" --http h2c \
+	--rate 100 --duration 1s --threads 1 --body "$TMP/body.bin" -H 'Content-Length: 3000' \
+	-H 'Connection: keep-alive' -H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
+	-H 'Transfer-Encoding: chunked' -H 'Upgrade: h2c' --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["ok"], s["errors"]); sys.exit(0 if s["ok"] == 100 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "h2c connection-specific and content-length user headers dropped: 100 ok" \
+	|| fail "h2c forbidden headers"
+
 # --- a 404 is counted by code, not as a transport error ---
 expect_rc 0 "h2c 404 run exits 0" timeout 30 "$KNEECAP" run "http://127.0.0.1:$ngport/missing" \
 	--http h2c --rate 100 --duration 1s --threads 1 --json --quiet
