@@ -55,6 +55,7 @@ struct h2conn {
 	bool goaway;          /* retired: no new streams */
 	bool goaway_rcvd;     /* the server sent GOAWAY with last_id */
 	int32_t last_id;      /* streams above it were not processed */
+	bool goaway_sent;     /* nghttp2 ended the session on an error of the server's */
 	uint32_t nstreams;    /* requests on it (slots pointing here) */
 };
 
@@ -67,6 +68,7 @@ struct h2req {
 	bool failed_at_start; /* finished inside kc_h2u_start: reap after a wait */
 	bool retried;         /* refused once and sent again */
 	bool retry_pending;   /* on the retry stack */
+	bool rst_rcvd;        /* the server sent RST_STREAM */
 	int status;
 	int64_t ttfb_ns;      /* first response HEADERS, 0: none yet */
 	size_t body_off;      /* bytes of the body the data provider gave */
@@ -245,12 +247,17 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 		c->last_id = f->goaway.last_stream_id;
 		return 0;
 	}
-	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA &&
+	    f->hd.type != NGHTTP2_RST_STREAM)
 		return 0;
 	uint32_t slot;
 	struct h2req *r = req_of(c, f->hd.stream_id, &slot);
 	if (!r)
 		return 0;
+	if (f->hd.type == NGHTTP2_RST_STREAM) {
+		r->rst_rcvd = true; /* on_stream_close follows */
+		return 0;
+	}
 	if (f->hd.type == NGHTTP2_HEADERS && !r->ttfb_ns && r->status >= 200)
 		r->ttfb_ns = kc_clock_ns();
 	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && r->status >= 200)
@@ -290,10 +297,25 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 	 * server may reset the request side with NO_ERROR once it answered). */
 	if (code == NGHTTP2_REFUSED_STREAM && !r->ended)
 		refuse(c->u, slot, "stream refused twice (GOAWAY or stream limit)");
-	else
-		finish(c->u, slot, KC_EC_RESET,
-		       code == NGHTTP2_NO_ERROR ? "stream closed before the response ended"
-						: "stream reset by the server");
+	else if (code == NGHTTP2_NO_ERROR)
+		finish(c->u, slot, KC_EC_RESET, "stream closed before the response ended");
+	else if (r->rst_rcvd || code == NGHTTP2_CANCEL)
+		finish(c->u, slot, KC_EC_RESET, "stream reset by the server");
+	else /* nghttp2 reset it: the response broke HTTP/2 (e.g. content-length) */
+		finish(c->u, slot, KC_EC_PROTO, "the server sent an invalid HTTP/2 response");
+	return 0;
+}
+
+/* A GOAWAY nghttp2 sends with an error code ends the session on a fault
+ * of the server's: the connection's streams then end as protocol errors. */
+static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
+{
+	(void)ses;
+	struct h2conn *c = ud;
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+		c->goaway = true;
+		c->goaway_sent = true;
+	}
 	return 0;
 }
 
@@ -384,7 +406,7 @@ static void conn_event(struct kc_h2u *u, struct h2conn *c, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		int rc = kc_h2net_read(&c->net);
-		if (rc == -2)
+		if (rc == -2 || (rc && c->goaway_sent))
 			conn_drop(u, ci, KC_EC_PROTO, "the server sent invalid HTTP/2");
 		else if (rc)
 			conn_drop(u, ci, KC_EC_RESET, "connection closed by the server");
@@ -588,8 +610,10 @@ void kc_h2u_perform(struct worker *w)
 			continue;
 		}
 		if (kc_h2net_flush(&c->net))
-			conn_drop(u, i, KC_EC_RESET,
-				  c->goaway ? "connection closed after GOAWAY" : "connection lost");
+			conn_drop(u, i, c->goaway_sent ? KC_EC_PROTO : KC_EC_RESET,
+				  c->goaway_sent ? "the server sent invalid HTTP/2"
+				  : c->goaway	 ? "connection closed after GOAWAY"
+						 : "connection lost");
 		else if (c->goaway && c->nstreams == 0)
 			conn_drop(u, i, KC_EC_RESET, "connection closed after GOAWAY");
 	}
@@ -768,6 +792,7 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(u->cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(u->cb, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_not_send_callback(u->cb, on_frame_not_send);
+	nghttp2_session_callbacks_set_on_frame_send_callback(u->cb, on_frame_send);
 	for (size_t i = 0; i < e->nheaders; i++) {
 		size_t nl;
 		const char *v;

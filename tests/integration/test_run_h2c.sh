@@ -2,9 +2,11 @@
 # test_run_h2c.sh - `kneecap run --http h2c` (unary requests on nghttp2,
 # src/engine/h2unary.c) against nghttpd --no-tls on 127.0.0.1: 500 RPS for 3 s
 # holds its rate with zero errors and result.json, steps.csv and latency.hlog
-# agree; closed loop and POST bodies work; a server that sends GOAWAY, one
-# that dies mid-run and one that never answers give completed runs with their
-# errors counted; an unreachable port is the usual one-line error, exit 3.
+# agree; closed loop and POST bodies work; streams a GOAWAY refused are sent
+# again and succeed; a server that dies mid-run and one that never answers
+# give completed runs with their errors counted; responses nghttp2 finds
+# invalid count as proto; an unreachable port is the usual one-line error,
+# exit 3.
 # Every server is killed by the trap; every run is bounded by `timeout`.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -179,6 +181,26 @@ print(s["ok"], s["errors"], s["error_classes"], "goaways", n)
 sys.exit(0 if n >= 5 and s["errors"] == 0 and s["ok"] == s["scheduled"] == 300 else 1)' \
 	"$TMP/out" "$TMP/goaways3" && ok "GOAWAY with queued streams: all resent, all ok" \
 	|| fail "GOAWAY with queued streams accounting"
+
+# --- responses that break HTTP/2, which nghttp2 itself detects: a body shorter
+# than its content-length (nghttp2 resets the stream) and a DATA frame on
+# stream 0 (nghttp2 ends the connection with GOAWAY) count as proto, not reset ---
+for mode in badlen badconn; do
+	$PY "$H2SRV" "$TMP/pf-$mode" $mode --max-s 60 >/dev/null 2>&1 &
+	bpid=$!
+	pids+=("$bpid")
+	for _ in $(seq 100); do [ -s "$TMP/pf-$mode" ] && break; sleep 0.05; done
+	bport=$(cat "$TMP/pf-$mode")
+	expect_rc 0 "$mode server: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$bport/" \
+		--http h2c --rate 20 --duration 1s --threads 1 --timeout 2s --json --quiet
+	kill "$bpid"; wait "$bpid" 2>/dev/null
+	$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["ok"], s["errors"], s["error_classes"])
+sys.exit(0 if s["errors"] == 20 and s["error_classes"]["proto"] == 20 else 1)' \
+		"$TMP/out" && ok "$mode server: every request a protocol error" \
+		|| { fail "$mode server accounting"; head -c 800 "$TMP/out"; }
+done
 
 # --- a server that never answers: every request times out, the run ends ---
 $PY "$H2SRV" "$TMP/pf2" hang --max-s 60 >/dev/null 2>&1 &

@@ -12,6 +12,12 @@ speaking raw HTTP/2 frames (RFC 9113) so it can misbehave on purpose.
       requests behind the limit and has them refused by the GOAWAY.
   h2_server.py PORTFILE hang
       completes the HTTP/2 handshake, then never answers a request.
+  h2_server.py PORTFILE badlen
+      answers every request 200 with content-length 10 and a 3-byte body
+      (a malformed response: RFC 9113 8.1.1), so the client resets the stream.
+  h2_server.py PORTFILE badconn
+      answers every request with a DATA frame on stream 0 (a connection
+      error: RFC 9113 6.1), so the client ends the connection with GOAWAY.
 
 Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Prints the
 number of GOAWAY frames sent to stdout at exit.  Exits by itself after
@@ -21,7 +27,7 @@ import argparse, os, signal, socket, struct, sys, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("portfile")
-ap.add_argument("mode", choices=["goaway", "hang"])
+ap.add_argument("mode", choices=["goaway", "hang", "badlen", "badconn"])
 ap.add_argument("--every", type=int, default=100)
 ap.add_argument("--max-s", type=float, default=60.0)
 ap.add_argument("--max-streams", type=int, default=0)
@@ -70,6 +76,12 @@ def serve(c):
                 c.sendall(frame(SETTINGS, ACK, 0))
             elif ftype == PING and not flags & ACK:
                 c.sendall(frame(PING, ACK, 0, payload))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "badlen":
+                # :status 200 (static 8), content-length (static 28, literal) "10"
+                c.sendall(frame(HEADERS, END_HEADERS, sid, b"\x88\x0f\x0d\x0210") +
+                          frame(DATA, END_STREAM, sid, b"abc"))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "badconn":
+                c.sendall(frame(DATA, 0, 0, b"x"))
             elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "goaway":
                 if answered == a.every:
                     last = sid - 2  # the previous request (client ids are odd, rising)
