@@ -48,6 +48,11 @@
 /* nv entries: 4 pseudo-headers, user headers, type, length, decorator lines. */
 #define NV_MAX (4 + KC_ENGINE_MAX_HEADERS + 2 + KC_DECOR_MAX_HEADERS)
 #define NAME_MAX_BYTES 64
+/* Timeouts in a row (no response ended between them) that retire a
+ * connection: a timed-out stream stops counting against its connection at
+ * once, so a peer that stopped reading would otherwise keep being chosen
+ * and time out every later request. */
+#define STUCK_TIMEOUTS 3
 
 struct h2conn {
 	struct kc_h2net net;
@@ -57,6 +62,7 @@ struct h2conn {
 	int32_t last_id;      /* streams above it were not processed */
 	bool goaway_sent;     /* nghttp2 ended the session on an error of the server's */
 	uint32_t nstreams;    /* requests on it (slots pointing here) */
+	uint32_t timeouts;    /* requests timed out since a response last ended */
 };
 
 /* The h2 side of one slot's current request. */
@@ -260,8 +266,10 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 	}
 	if (f->hd.type == NGHTTP2_HEADERS && !r->ttfb_ns && r->status >= 200)
 		r->ttfb_ns = kc_clock_ns();
-	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && r->status >= 200)
+	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && r->status >= 200) {
 		r->ended = true;
+		c->timeouts = 0;
+	}
 	return 0;
 }
 
@@ -587,6 +595,9 @@ static void check_timeouts(struct kc_h2u *u, int64_t now)
 			continue;
 		if (r->c && r->id > 0)
 			nghttp2_submit_rst_stream(r->c->net.s, NGHTTP2_FLAG_NONE, r->id, NGHTTP2_CANCEL);
+		/* retired: no new streams; dropped once its streams are gone */
+		if (r->c && ++r->c->timeouts >= STUCK_TIMEOUTS)
+			r->c->goaway = true;
 		finish(u, i, KC_EC_TIMEOUT, "request timed out");
 	}
 }

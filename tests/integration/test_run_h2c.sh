@@ -182,6 +182,25 @@ sys.exit(0 if n >= 5 and s["errors"] == 0 and s["ok"] == s["scheduled"] == 300 e
 	"$TMP/out" "$TMP/goaways3" && ok "GOAWAY with queued streams: all resent, all ok" \
 	|| fail "GOAWAY with queued streams accounting"
 
+# --- a connection whose peer got stuck after 20 answers: after a few timeouts
+# in a row it is retired and a new one serves the rest (without that, every
+# later request would time out on it) ---
+$PY "$H2SRV" "$TMP/pf4" stall --every 20 --max-s 30 >/dev/null 2>&1 &
+spid=$!
+pids+=("$spid")
+for _ in $(seq 100); do [ -s "$TMP/pf4" ] && break; sleep 0.05; done
+sport=$(cat "$TMP/pf4")
+expect_rc 0 "stuck connection: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$sport/" \
+	--http h2c --rate 50 --duration 2s --threads 1 --connections 1 --timeout 200ms --json --quiet
+kill "$spid"; wait "$spid" 2>/dev/null
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+e = s["error_classes"]
+print(s["ok"], s["errors"], e)
+sys.exit(0 if s["ok"] >= 40 and e["timeout"] == s["errors"] and s["ok"] + s["errors"] == 100 else 1)' \
+	"$TMP/out" && ok "stuck connection retired after timeouts in a row: later requests succeed" \
+	|| fail "stuck connection accounting"
+
 # --- responses that break HTTP/2, which nghttp2 itself detects: a body shorter
 # than its content-length (nghttp2 resets the stream) and a DATA frame on
 # stream 0 (nghttp2 ends the connection with GOAWAY) count as proto, not reset ---

@@ -12,6 +12,9 @@ speaking raw HTTP/2 frames (RFC 9113) so it can misbehave on purpose.
       requests behind the limit and has them refused by the GOAWAY.
   h2_server.py PORTFILE hang
       completes the HTTP/2 handshake, then never answers a request.
+  h2_server.py PORTFILE stall --every N
+      answers the first N requests on each connection, then stops reading
+      that connection (a peer that is stuck).
   h2_server.py PORTFILE badlen
       answers every request 200 with content-length 10 and a 3-byte body
       (a malformed response: RFC 9113 8.1.1), so the client resets the stream.
@@ -27,7 +30,7 @@ import argparse, os, signal, socket, struct, sys, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("portfile")
-ap.add_argument("mode", choices=["goaway", "hang", "badlen", "badconn"])
+ap.add_argument("mode", choices=["goaway", "hang", "stall", "badlen", "badconn"])
 ap.add_argument("--every", type=int, default=100)
 ap.add_argument("--max-s", type=float, default=60.0)
 ap.add_argument("--max-streams", type=int, default=0)
@@ -82,6 +85,12 @@ def serve(c):
                           frame(DATA, END_STREAM, sid, b"abc"))
             elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "badconn":
                 c.sendall(frame(DATA, 0, 0, b"x"))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "stall":
+                if answered == a.every:
+                    time.sleep(a.max_s)  # stuck: neither reads nor answers
+                    return
+                c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, sid, b"\x88"))
+                answered += 1
             elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "goaway":
                 if answered == a.every:
                     last = sid - 2  # the previous request (client ids are odd, rising)
