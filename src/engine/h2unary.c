@@ -550,6 +550,7 @@ static void resend_refused(struct kc_h2u *u)
 		uint32_t slot = u->retry[--u->nretry];
 		struct h2req *r = &u->reqs[slot];
 		r->retry_pending = false;
+		r->rst_rcvd = false;
 		r->body_off = 0;
 		if (!submit(u, &u->w->slots[slot], r))
 			finish(u, slot, KC_EC_CONNECT, u->conn_err);
