@@ -24,10 +24,11 @@
  * so the detour counts in its latency; refused twice, it is a reset.
  *
  * Not here: scheduling, queueing and shedding (worker.c), TLS (--http 2
- * uses libcurl), response event streams (refused with h2c for now).  Invariant: a busy slot's request
- * is on exactly one of: a connection (req->c set, counted in its
- * nstreams), the retry stack (refused, to be sent again), the done stack.  Nothing allocates per
- * request except nghttp2's own stream state.
+ * uses libcurl), response event streams (refused with h2c for now).
+ * Invariant: a busy slot's request is on exactly one of: a connection
+ * (req->c set, counted in its nstreams), the retry stack (refused, to be
+ * sent again), the done stack.  Nothing allocates per request except
+ * nghttp2's own stream state.
  */
 #include "engine_int.h"
 
@@ -158,7 +159,8 @@ static void refuse(struct kc_h2u *u, uint32_t slot, const char *why)
 	if (r->done || r->retry_pending)
 		return;
 	if (r->retried || r->ended || r->status) {
-		finish(u, slot, KC_EC_RESET, why);
+		finish(u, slot, KC_EC_RESET,
+		       r->retried ? why : "stream refused after its response began");
 		return;
 	}
 	if (r->c) {
@@ -328,10 +330,10 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 }
 
 /*
- * A request's HEADERS that nghttp2 did not send: once a GOAWAY arrived, the
- * requests still queued behind MAX_CONCURRENT_STREAMS are never opened, so
- * no stream-close callback reports them; they were not sent, so they are
- * refused.
+ * A request's HEADERS that nghttp2 did not send: once a GOAWAY arrived (or
+ * nghttp2 sent one), the requests still queued behind
+ * MAX_CONCURRENT_STREAMS are dropped, and a stream that was never opened
+ * gets no stream-close callback.  They never left, so they are refused.
  */
 static int on_frame_not_send(nghttp2_session *ses, const nghttp2_frame *f, int err, void *ud)
 {
@@ -344,7 +346,8 @@ static int on_frame_not_send(nghttp2_session *ses, const nghttp2_frame *f, int e
 		struct h2req *r = &u->reqs[i];
 		if (r->c != c || r->id != f->hd.stream_id || r->done)
 			continue;
-		if (err == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED || err == NGHTTP2_ERR_STREAM_CLOSED)
+		if (err == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED || err == NGHTTP2_ERR_STREAM_CLOSED ||
+		    err == NGHTTP2_ERR_SESSION_CLOSING)
 			refuse(u, i, "stream refused twice (GOAWAY or stream limit)");
 		else
 			finish(u, i, KC_EC_PROTO, nghttp2_strerror(err));
