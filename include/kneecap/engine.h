@@ -132,9 +132,10 @@ struct kc_engine_config {
 	void *decorate_ud;
 	bool response_stream;            /* read 2xx bodies as InvokeEndpointWithResponseStream
 					    event streams: time to first PayloadPart and the
-					    gaps between parts go into the step result; a body
-					    that is not a valid event stream, or that carries
-					    an exception event, is an error (KC_EC_STREAM,
+					    gaps between parts of the ok streams go into the
+					    step result; a body that is not a valid event
+					    stream, holds no PayloadPart, or carries an
+					    exception event, is an error (KC_EC_STREAM,
 					    KC_EC_MODEL_STREAM) and not a success */
 };
 

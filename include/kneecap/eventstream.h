@@ -151,6 +151,13 @@ void kc_es_decoder_fini(struct kc_es_decoder *d);
  */
 void kc_es_decoder_reset(struct kc_es_decoder *d);
 
+/*
+ * Frees d's gathering buffer when it is larger than keep_bytes and holds
+ * no partial message (call after kc_es_decoder_reset), so one huge message
+ * does not keep its memory reserved for the decoder's lifetime.
+ */
+void kc_es_decoder_trim(struct kc_es_decoder *d, size_t keep_bytes);
+
 /* True when d holds part of a message (a stream that ended here was cut). */
 bool kc_es_decoder_pending(const struct kc_es_decoder *d);
 

@@ -34,6 +34,8 @@ enum kc_rs_verdict {
 };
 
 #define KC_RS_CODE_MAX 64
+/* Decoder buffer kept across requests by kc_rs_begin; larger ones are freed. */
+#define KC_RS_KEEP_BYTES (1024 * 1024)
 #define KC_RS_DETAIL_MAX 256
 
 struct kc_rs {
@@ -69,7 +71,8 @@ int kc_rs_init(struct kc_rs *s, size_t max_bytes);
 /* Frees s's buffers; s may be NULL. */
 void kc_rs_fini(struct kc_rs *s);
 
-/* Starts a new stream on s (a new response), keeping its buffers. */
+/* Starts a new stream on s (a new response), keeping its buffers up to
+ * KC_RS_KEEP_BYTES (a larger decoder buffer is freed; it regrows on demand). */
 void kc_rs_begin(struct kc_rs *s);
 
 /*

@@ -83,7 +83,7 @@ struct kc_step_result {
 	struct kc_latency ttfp;         /* first PayloadPart, from the intended send time */
 	struct kc_latency ttfp_service; /* first PayloadPart, from the actual send */
 	struct kc_latency part_gap;     /* between consecutive PayloadParts of a response */
-	uint64_t parts;                 /* PayloadParts received */
+	uint64_t parts;                 /* PayloadParts of the ok streams */
 
 	uint32_t inflight_max;
 	double inflight_start;     /* mean in-flight over the first second of the window */

@@ -10,7 +10,9 @@
  * stream is broken it stays broken (a CRC failure leaves no way to find the
  * next frame).  A message lying whole inside the caller's input is decoded
  * in place; only messages split across feeds are copied, into one buffer
- * that grows to the largest message seen (capped) and is then reused.
+ * that grows as their bytes arrive (never to a length the peer merely
+ * announced: a 12-byte prelude must not reserve megabytes) up to the
+ * largest message seen (capped), and is then reused until trimmed.
  */
 #include "kneecap/eventstream.h"
 
@@ -382,6 +384,16 @@ void kc_es_decoder_reset(struct kc_es_decoder *d)
 	d->messages = 0;
 }
 
+void kc_es_decoder_trim(struct kc_es_decoder *d, size_t keep_bytes)
+{
+	KC_ASSERT(d);
+	if (d->buf_len > 0 || d->buf_cap <= keep_bytes)
+		return;
+	free(d->buf);
+	d->buf = NULL;
+	d->buf_cap = 0;
+}
+
 bool kc_es_decoder_pending(const struct kc_es_decoder *d)
 {
 	KC_ASSERT(d);
@@ -460,11 +472,13 @@ int kc_es_decoder_feed(struct kc_es_decoder *d, const uint8_t *p, size_t len,
 			*used = off;
 			return fail(d, f);
 		}
-		if (grow(d, total)) {
-			*used = off;
-			return fail(d, KC_ES_FAULT_NO_MEMORY);
-		}
 		d->need = total;
+	}
+	/* room for what arrived, not for the announced total */
+	size_t want = d->buf_len + (len - off);
+	if (grow(d, want < d->need ? want : d->need)) {
+		*used = off;
+		return fail(d, KC_ES_FAULT_NO_MEMORY);
 	}
 	off += gather(d, p + off, len - off, d->need);
 	*used = off;

@@ -34,6 +34,9 @@ void kc_rs_begin(struct kc_rs *s)
 {
 	KC_ASSERT(s);
 	kc_es_decoder_reset(&s->dec);
+	/* a huge message (up to the decoder's cap) keeps no memory past its
+	 * request: slots x threads of them would add up */
+	kc_es_decoder_trim(&s->dec, KC_RS_KEEP_BYTES);
 	s->verdict = KC_RS_OK;
 	s->parts = 0;
 	s->part_bytes = 0;

@@ -76,6 +76,7 @@ static const char usage_text[] =
 	"  --model-query-string Q      X-Amzn-SageMaker-Model-Query-String\n"
 	"  --insecure             https: do not verify the certificate\n"
 	"  --cacert FILE          https: CA certificates\n"
+	"  --connect-timeout DUR  TCP connect and TLS handshake (default 5s)\n"
 	"  --instance-type T      label for the recommendation (ml.g5.2xlarge)\n"
 	"  --emulator-tls         no TARGET: the emulator speaks TLS (ALPN h2) with a\n"
 	"                         self-signed certificate kneecap verifies\n"
@@ -97,7 +98,7 @@ struct opts {
 	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
 	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
-	const char *reply_match, *audio_rate, *close_message;
+	const char *reply_match, *audio_rate, *close_message, *connect_timeout;
 	bool insecure, json, emulator_tls;
 	int verbose, quiet;
 };
@@ -106,7 +107,7 @@ enum {
 	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
 	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
 	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS, O_MATCH, O_RATE, O_CLOSEMSG,
-	O_PROFILE,
+	O_PROFILE, O_CTIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -128,6 +129,7 @@ static const struct option longopts[] = {
 	{"model-query-string", required_argument, NULL, O_QUERY},
 	{"insecure", no_argument, NULL, O_INSECURE},
 	{"cacert", required_argument, NULL, O_CACERT},
+	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
 	{"instance-type", required_argument, NULL, O_ITYPE},
 	{"out", required_argument, NULL, O_OUT},
 	{"json", no_argument, NULL, O_JSON},
@@ -190,6 +192,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case O_QUERY: o->query_string = optarg; break;
 		case O_INSECURE: o->insecure = true; break;
 		case O_CACERT: o->cacert = optarg; break;
+		case O_CTIMEOUT: o->connect_timeout = optarg; break;
 		case O_ITYPE: o->instance_type = optarg; break;
 		case O_OUT: o->out_dir = optarg; break;
 		case O_JSON: o->json = true; break;
@@ -531,6 +534,9 @@ static int build_driver(struct run *r)
 	c->insecure = o->insecure;
 	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
 	c->max_streams = (uint32_t)r->scfg.max;
+	if ((rc = opt_dur("connect-timeout", o->connect_timeout, KC_NS_PER_MS,
+			  &c->connect_timeout_ns)))
+		return rc;
 	uint32_t u = 0;
 	if ((rc = opt_u32("chunk-bytes", o->chunk_bytes, 2, 65536, &u)))
 		return rc;

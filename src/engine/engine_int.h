@@ -21,6 +21,10 @@
 struct worker;
 struct kc_h2u;
 
+/* response_stream: PayloadPart gaps a slot holds until its request's verdict
+ * (later ones are recorded as they arrive); 2 KiB per slot. */
+#define KC_SLOT_GAPS_MAX 512
+
 /* One connection slot: an easy handle and what its current request carries. */
 struct slot {
 	CURL *easy;
@@ -43,6 +47,11 @@ struct slot {
 	size_t ebody_len;
 	/* response_stream: the body's event-stream reader, reused per request. */
 	struct kc_rs rs;
+	/* Its samples, held until the request is known ok (kc_unary_account):
+	 * a stream that fails later contributes none.  first_part_ns 0: none. */
+	int64_t first_part_ns;
+	uint32_t ngaps;
+	int32_t gap_us[KC_SLOT_GAPS_MAX];
 };
 
 /* A request that is due but waits for a free slot. */
@@ -63,7 +72,7 @@ struct wcounts {
 	/* The first error responses, at most 2 per class (sagemaker_errors). */
 	struct kc_error_sample samples[KC_STEP_MAX_SAMPLES];
 	int nsamples;
-	uint64_t parts;        /* response_stream: PayloadParts of measured requests */
+	uint64_t parts;        /* response_stream: PayloadParts of measured ok requests */
 };
 
 struct worker {

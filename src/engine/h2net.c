@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -105,6 +106,8 @@ int kc_h2net_open(struct kc_h2net *n, int efd, void *tag, const struct sockaddr_
 	n->tag = tag;
 	n->started_ns = kc_clock_ns();
 	n->woff = n->wlen = 0;
+	n->pend = NULL;
+	n->pend_len = n->pend_off = 0;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = tag};
 	epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
 	n->want_out = true;
@@ -199,17 +202,27 @@ int kc_h2net_flush(struct kc_h2net *n)
 	if (n->st != KC_H2NET_READY)
 		return 0;
 	for (;;) {
-		if (n->woff < n->wlen) {
-			ssize_t r = kc_h2net_send(n->fd, n->ssl, n->wbuf + n->woff, n->wlen - n->woff);
+		const uint8_t *out = NULL;
+		size_t *off = NULL, len = 0;
+		if (n->woff < n->wlen)
+			out = n->wbuf, off = &n->woff, len = n->wlen;
+		else if (n->pend_off < n->pend_len)
+			out = n->pend, off = &n->pend_off, len = n->pend_len;
+		if (out) {
+			ssize_t r = kc_h2net_send(n->fd, n->ssl, out + *off, len - *off);
 			if (r < 0)
 				return -1;
 			if (r == 0)
 				break;
-			n->woff += (size_t)r;
+			*off += (size_t)r;
 			continue;
 		}
 		n->woff = n->wlen = 0;
-		/* gather several frames into one write */
+		n->pend = NULL;
+		n->pend_len = n->pend_off = 0;
+		/* Gather several frames into one write.  A frame that does not fit
+		 * (a full DATA frame is 16 KiB + 9; a header block can be larger)
+		 * goes out from nghttp2's own buffer right after these. */
 		while (n->wlen < KC_H2NET_WBUF / 2) {
 			const uint8_t *p;
 			ssize_t r = nghttp2_session_mem_send(n->s, &p);
@@ -217,16 +230,18 @@ int kc_h2net_flush(struct kc_h2net *n)
 				return -1;
 			if (r == 0)
 				break;
-			/* cannot overflow: frames are <= 16 KiB + 9 bytes */
-			if ((size_t)r > KC_H2NET_WBUF - n->wlen)
-				return -1;
+			if ((size_t)r > KC_H2NET_WBUF - n->wlen) {
+				n->pend = p;
+				n->pend_len = (size_t)r;
+				break;
+			}
 			memcpy(n->wbuf + n->wlen, p, (size_t)r);
 			n->wlen += (size_t)r;
 		}
-		if (n->wlen == 0)
+		if (n->wlen == 0 && n->pend_len == 0)
 			break;
 	}
-	bool pending = n->woff < n->wlen;
+	bool pending = n->woff < n->wlen || n->pend_off < n->pend_len;
 	want_out(n, pending);
 	if (!pending && !nghttp2_session_want_read(n->s) && !nghttp2_session_want_write(n->s))
 		return -1;
@@ -246,6 +261,8 @@ void kc_h2net_close(struct kc_h2net *n)
 		close(n->fd);
 	}
 	n->fd = -1;
+	n->pend = NULL;
+	n->pend_len = n->pend_off = 0;
 	n->st = KC_H2NET_DEAD;
 }
 
@@ -274,6 +291,24 @@ int kc_h2net_tls_ctx(SSL_CTX **out, bool insecure, const char *cacert, struct kc
 	return 0;
 }
 
+/* Whether a TCP connect to a succeeds within timeout_ms (blocking poll). */
+static bool accepts(const struct addrinfo *a, int timeout_ms)
+{
+	int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+	if (!ok && errno == EINPROGRESS) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t len = sizeof(err);
+		ok = poll(&p, 1, timeout_ms) == 1 &&
+		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+	}
+	close(fd);
+	return ok;
+}
+
 int kc_h2net_resolve(const char *host, const char *port, struct sockaddr_storage *addr,
 		     socklen_t *addrlen)
 {
@@ -282,8 +317,20 @@ int kc_h2net_resolve(const char *host, const char *port, struct sockaddr_storage
 	*addrlen = 0;
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return -1;
-	memcpy(addr, ai->ai_addr, ai->ai_addrlen);
-	*addrlen = ai->ai_addrlen;
+	/*
+	 * "localhost" is often ::1 first while the server listens on 127.0.0.1
+	 * only: take the first address that accepts a connection now (a few
+	 * tries, bounded), else the first one, whose failures are then counted.
+	 */
+	const struct addrinfo *pick = ai;
+	int tries = 0;
+	for (const struct addrinfo *a = ai; ai->ai_next && a && tries < 4; a = a->ai_next, tries++)
+		if (accepts(a, 1000)) {
+			pick = a;
+			break;
+		}
+	memcpy(addr, pick->ai_addr, pick->ai_addrlen);
+	*addrlen = pick->ai_addrlen;
 	freeaddrinfo(ai);
 	return 0;
 }

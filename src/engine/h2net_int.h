@@ -39,6 +39,10 @@ struct kc_h2net {
 	int64_t started_ns;    /* connect() issued */
 	uint8_t wbuf[KC_H2NET_WBUF];
 	size_t woff, wlen;
+	/* A frame that did not fit after wbuf's: nghttp2's bytes, valid until
+	 * the next nghttp2_session_mem_send, written straight after wbuf. */
+	const uint8_t *pend;
+	size_t pend_len, pend_off;
 };
 
 /*
@@ -90,7 +94,9 @@ ssize_t kc_h2net_recv(int fd, SSL *ssl, uint8_t *p, size_t len);
  */
 int kc_h2net_tls_ctx(SSL_CTX **out, bool insecure, const char *cacert, struct kc_diag *d);
 
-/* Resolves host:port (blocking getaddrinfo); 0, or -1 with *addrlen 0. */
+/* Resolves host:port (blocking getaddrinfo) to the first of its addresses
+ * that accepts a TCP connection (1 s each, at most 4 tried; the first
+ * address when none does); 0, or -1 with *addrlen 0. */
 int kc_h2net_resolve(const char *host, const char *port, struct sockaddr_storage *addr,
 		     socklen_t *addrlen);
 

@@ -16,15 +16,19 @@
  * finished request waits on the worker's done stack until worker.c reaps
  * it; accounting goes through kc_unary_account, the libcurl path's own
  * function, so both paths count the same way.  Connection failures finish
- * their streams as KC_EC_CONNECT (never connected) or KC_EC_RESET (lost,
- * RST_STREAM, or refused past a GOAWAY's last stream id); a GOAWAY retires
- * its connection and a new one is opened on demand.
+ * their streams as KC_EC_CONNECT (never connected) or KC_EC_RESET (lost or
+ * RST_STREAM); a GOAWAY retires its connection and a new one is opened on
+ * demand.  A stream the server refused (REFUSED_STREAM, or past a GOAWAY's
+ * last stream id: RFC 9113 8.7 guarantees it was not processed) is sent
+ * once more on another connection, as libcurl does, keeping its send time
+ * so the detour counts in its latency; refused twice, it is a reset.
  *
  * Not here: scheduling, queueing and shedding (worker.c), TLS (--http 2
- * uses libcurl), response event streams (refused with h2c for now).  Invariant: a busy slot's request
- * is either on exactly one connection (req->c set, counted in its
- * nstreams) or on the done stack, never both.  Nothing allocates per
- * request except nghttp2's own stream state.
+ * uses libcurl), response event streams (refused with h2c for now).
+ * Invariant: a busy slot's request is on exactly one of: a connection
+ * (req->c set, counted in its nstreams), the retry stack (refused, to be
+ * sent again), the done stack.  Nothing allocates per request except
+ * nghttp2's own stream state.
  */
 #include "engine_int.h"
 
@@ -45,12 +49,21 @@
 /* nv entries: 4 pseudo-headers, user headers, type, length, decorator lines. */
 #define NV_MAX (4 + KC_ENGINE_MAX_HEADERS + 2 + KC_DECOR_MAX_HEADERS)
 #define NAME_MAX_BYTES 64
+/* Timeouts in a row (no response ended between them) that retire a
+ * connection: a timed-out stream stops counting against its connection at
+ * once, so a peer that stopped reading would otherwise keep being chosen
+ * and time out every later request. */
+#define STUCK_TIMEOUTS 3
 
 struct h2conn {
 	struct kc_h2net net;
 	struct kc_h2u *u;
 	bool goaway;          /* retired: no new streams */
+	bool goaway_rcvd;     /* the server sent GOAWAY with last_id */
+	int32_t last_id;      /* streams above it were not processed */
+	bool goaway_sent;     /* nghttp2 ended the session on an error of the server's */
 	uint32_t nstreams;    /* requests on it (slots pointing here) */
+	uint32_t timeouts;    /* requests timed out since a response last ended */
 };
 
 /* The h2 side of one slot's current request. */
@@ -60,6 +73,9 @@ struct h2req {
 	bool done;            /* on the done stack */
 	bool ended;           /* the response's END_STREAM arrived */
 	bool failed_at_start; /* finished inside kc_h2u_start: reap after a wait */
+	bool retried;         /* refused once and sent again */
+	bool retry_pending;   /* on the retry stack */
+	bool rst_rcvd;        /* the server sent RST_STREAM */
 	int status;
 	int64_t ttfb_ns;      /* first response HEADERS, 0: none yet */
 	size_t body_off;      /* bytes of the body the data provider gave */
@@ -82,6 +98,8 @@ struct kc_h2u {
 	struct h2req *reqs;   /* per slot */
 	uint32_t *done;       /* slot indices of finished requests */
 	uint32_t ndone;
+	uint32_t *retry;      /* slot indices of refused requests to send again */
+	uint32_t nretry;
 	int64_t next_check_ns;
 	/* the user's headers, names lowercased (HTTP/2), connection-specific ones dropped */
 	nghttp2_nv base[KC_ENGINE_MAX_HEADERS];
@@ -95,12 +113,25 @@ struct kc_h2u {
 
 /* ---- finishing requests ---------------------------------------------------- */
 
+/* Takes slot off the retry stack. */
+static void unretry(struct kc_h2u *u, uint32_t slot)
+{
+	for (uint32_t k = 0; k < u->nretry; k++)
+		if (u->retry[k] == slot) {
+			u->retry[k] = u->retry[--u->nretry];
+			break;
+		}
+	u->reqs[slot].retry_pending = false;
+}
+
 /* Detaches r from its connection and puts its slot on the done stack. */
 static void finish(struct kc_h2u *u, uint32_t slot, enum kc_errclass ec, const char *why)
 {
 	struct h2req *r = &u->reqs[slot];
 	if (r->done)
 		return;
+	if (r->retry_pending)
+		unretry(u, slot);
 	if (r->c) {
 		KC_ASSERT(r->c->nstreams > 0);
 		r->c->nstreams--;
@@ -115,6 +146,35 @@ static void finish(struct kc_h2u *u, uint32_t slot, enum kc_errclass ec, const c
 	}
 	KC_ASSERT(u->ndone < u->w->nslots);
 	u->done[u->ndone++] = slot;
+}
+
+/*
+ * The server refused the request (it did not process it): puts it on the
+ * retry stack the first time (kc_h2u_perform sends it again), else finishes
+ * it as a reset.
+ */
+static void refuse(struct kc_h2u *u, uint32_t slot, const char *why)
+{
+	struct h2req *r = &u->reqs[slot];
+	if (r->done || r->retry_pending)
+		return;
+	if (r->retried || r->ended || r->status) {
+		finish(u, slot, KC_EC_RESET,
+		       r->retried ? why : "stream refused after its response began");
+		return;
+	}
+	if (r->c) {
+		KC_ASSERT(r->c->nstreams > 0);
+		r->c->nstreams--;
+		if (r->id > 0 && r->c->net.s)
+			nghttp2_session_set_stream_user_data(r->c->net.s, r->id, NULL);
+	}
+	r->c = NULL;
+	r->id = 0;
+	r->retried = true;
+	r->retry_pending = true;
+	KC_ASSERT(u->nretry < u->w->nslots);
+	u->retry[u->nretry++] = slot;
 }
 
 /* The slot of stream id on c, or NULL when the stream is no longer ours. */
@@ -191,18 +251,27 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 	if (f->hd.type == NGHTTP2_GOAWAY) {
 		/* nghttp2 closes the streams past last_stream_id (REFUSED_STREAM) */
 		c->goaway = true;
+		c->goaway_rcvd = true;
+		c->last_id = f->goaway.last_stream_id;
 		return 0;
 	}
-	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA &&
+	    f->hd.type != NGHTTP2_RST_STREAM)
 		return 0;
 	uint32_t slot;
 	struct h2req *r = req_of(c, f->hd.stream_id, &slot);
 	if (!r)
 		return 0;
+	if (f->hd.type == NGHTTP2_RST_STREAM) {
+		r->rst_rcvd = true; /* on_stream_close follows */
+		return 0;
+	}
 	if (f->hd.type == NGHTTP2_HEADERS && !r->ttfb_ns && r->status >= 200)
 		r->ttfb_ns = kc_clock_ns();
-	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && r->status >= 200)
+	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && r->status >= 200) {
 		r->ended = true;
+		c->timeouts = 0;
+	}
 	return 0;
 }
 
@@ -236,10 +305,54 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 		return 0;
 	/* A whole response is a response whatever the close code says (a
 	 * server may reset the request side with NO_ERROR once it answered). */
-	finish(c->u, slot, KC_EC_RESET,
-	       code == NGHTTP2_REFUSED_STREAM ? "stream refused (GOAWAY or stream limit)"
-	       : code == NGHTTP2_NO_ERROR     ? "stream closed before the response ended"
-					      : "stream reset by the server");
+	if (code == NGHTTP2_REFUSED_STREAM && !r->ended)
+		refuse(c->u, slot, "stream refused twice (GOAWAY or stream limit)");
+	else if (code == NGHTTP2_NO_ERROR)
+		finish(c->u, slot, KC_EC_RESET, "stream closed before the response ended");
+	else if (r->rst_rcvd || code == NGHTTP2_CANCEL)
+		finish(c->u, slot, KC_EC_RESET, "stream reset by the server");
+	else /* nghttp2 reset it: the response broke HTTP/2 (e.g. content-length) */
+		finish(c->u, slot, KC_EC_PROTO, "the server sent an invalid HTTP/2 response");
+	return 0;
+}
+
+/* A GOAWAY nghttp2 sends with an error code ends the session on a fault
+ * of the server's: the connection's streams then end as protocol errors. */
+static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
+{
+	(void)ses;
+	struct h2conn *c = ud;
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+		c->goaway = true;
+		c->goaway_sent = true;
+	}
+	return 0;
+}
+
+/*
+ * A request's HEADERS that nghttp2 did not send: once a GOAWAY arrived (or
+ * nghttp2 sent one), the requests still queued behind
+ * MAX_CONCURRENT_STREAMS are dropped, and a stream that was never opened
+ * gets no stream-close callback.  They never left, so they are refused.
+ */
+static int on_frame_not_send(nghttp2_session *ses, const nghttp2_frame *f, int err, void *ud)
+{
+	(void)ses;
+	struct h2conn *c = ud;
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	struct kc_h2u *u = c->u;
+	for (uint32_t i = 0; i < u->w->nslots; i++) {
+		struct h2req *r = &u->reqs[i];
+		if (r->c != c || r->id != f->hd.stream_id || r->done)
+			continue;
+		if (err == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED || err == NGHTTP2_ERR_STREAM_CLOSED ||
+		    err == NGHTTP2_ERR_SESSION_CLOSING)
+			refuse(u, i, "stream refused twice (GOAWAY or stream limit)");
+		else
+			finish(u, i, KC_EC_PROTO, nghttp2_strerror(err));
+		break;
+	}
 	return 0;
 }
 
@@ -250,9 +363,15 @@ static void conn_drop(struct kc_h2u *u, uint32_t ci, enum kc_errclass ec, const 
 {
 	struct h2conn *c = u->conns[ci];
 	struct worker *w = u->w;
-	for (uint32_t i = 0; c->nstreams > 0 && i < w->nslots; i++)
-		if (w->slots[i].busy && u->reqs[i].c == c)
+	for (uint32_t i = 0; c->nstreams > 0 && i < w->nslots; i++) {
+		if (!w->slots[i].busy || u->reqs[i].c != c)
+			continue;
+		/* past the GOAWAY's last stream id: not processed, safe to resend */
+		if (c->goaway_rcvd && u->reqs[i].id > c->last_id)
+			refuse(u, i, "stream refused twice (GOAWAY)");
+		else
 			finish(u, i, ec, why);
+	}
 	kc_h2net_close(&c->net);
 	free(c);
 	u->conns[ci] = NULL;
@@ -298,7 +417,7 @@ static void conn_event(struct kc_h2u *u, struct h2conn *c, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		int rc = kc_h2net_read(&c->net);
-		if (rc == -2)
+		if (rc == -2 || (rc && c->goaway_sent))
 			conn_drop(u, ci, KC_EC_PROTO, "the server sent invalid HTTP/2");
 		else if (rc)
 			conn_drop(u, ci, KC_EC_RESET, "connection closed by the server");
@@ -409,6 +528,8 @@ static size_t build_nv(struct kc_h2u *u, struct slot *s, struct h2req *r)
 	return n;
 }
 
+static bool submit(struct kc_h2u *u, struct slot *s, struct h2req *r);
+
 bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
 		  int64_t now_ns)
 {
@@ -417,6 +538,33 @@ bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool me
 		return false;
 	struct h2req *r = &u->reqs[s->index];
 	*r = (struct h2req){0};
+	if (submit(u, s, r))
+		return true;
+	/* Finished now, reaped after the next wait (see kc_h2u_reap). */
+	r->failed_at_start = true;
+	finish(u, s->index, KC_EC_CONNECT, u->conn_err);
+	return true;
+}
+
+/* Sends the requests the server refused once more (see refuse). */
+static void resend_refused(struct kc_h2u *u)
+{
+	while (u->nretry > 0) {
+		uint32_t slot = u->retry[--u->nretry];
+		struct h2req *r = &u->reqs[slot];
+		r->retry_pending = false;
+		r->rst_rcvd = false;
+		r->body_off = 0;
+		if (!submit(u, &u->w->slots[slot], r))
+			finish(u, slot, KC_EC_CONNECT, u->conn_err);
+	}
+}
+
+/* Puts s's request on a connection (r is zeroed but for retried); true
+ * when submitted, else false with u->conn_err set. */
+static bool submit(struct kc_h2u *u, struct slot *s, struct h2req *r)
+{
+	struct worker *w = u->w;
 	/* Two tries: a connection whose stream ids ran out is retired. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int ci = pick_conn(u);
@@ -436,10 +584,7 @@ bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool me
 		c->goaway = true;
 		snprintf(u->conn_err, sizeof(u->conn_err), "nghttp2: %s", nghttp2_strerror(id));
 	}
-	/* Finished now, reaped after the next wait (see kc_h2u_reap). */
-	r->failed_at_start = true;
-	finish(u, s->index, KC_EC_CONNECT, u->conn_err);
-	return true;
+	return false;
 }
 
 /* Fails the requests that outlived the request timeout. */
@@ -454,6 +599,9 @@ static void check_timeouts(struct kc_h2u *u, int64_t now)
 			continue;
 		if (r->c && r->id > 0)
 			nghttp2_submit_rst_stream(r->c->net.s, NGHTTP2_FLAG_NONE, r->id, NGHTTP2_CANCEL);
+		/* retired: no new streams; dropped once its streams are gone */
+		if (r->c && ++r->c->timeouts >= STUCK_TIMEOUTS)
+			r->c->goaway = true;
 		finish(u, i, KC_EC_TIMEOUT, "request timed out");
 	}
 }
@@ -461,6 +609,7 @@ static void check_timeouts(struct kc_h2u *u, int64_t now)
 void kc_h2u_perform(struct worker *w)
 {
 	struct kc_h2u *u = w->h2;
+	resend_refused(u);
 	int64_t now = kc_clock_ns();
 	if (now >= u->next_check_ns) {
 		check_timeouts(u, now);
@@ -476,8 +625,10 @@ void kc_h2u_perform(struct worker *w)
 			continue;
 		}
 		if (kc_h2net_flush(&c->net))
-			conn_drop(u, i, KC_EC_RESET,
-				  c->goaway ? "connection closed after GOAWAY" : "connection lost");
+			conn_drop(u, i, c->goaway_sent ? KC_EC_PROTO : KC_EC_RESET,
+				  c->goaway_sent ? "the server sent invalid HTTP/2"
+				  : c->goaway	 ? "connection closed after GOAWAY"
+						 : "connection lost");
 		else if (c->goaway && c->nstreams == 0)
 			conn_drop(u, i, KC_EC_RESET, "connection closed after GOAWAY");
 	}
@@ -558,7 +709,9 @@ void kc_h2u_abandon(struct worker *w, struct slot *s)
 	if (!s->busy)
 		return;
 	struct h2req *r = &u->reqs[s->index];
-	if (r->done) {
+	if (r->retry_pending) {
+		unretry(u, s->index);
+	} else if (r->done) {
 		for (uint32_t k = 0; k < u->ndone; k++)
 			if (u->done[k] == s->index) {
 				u->done[k] = u->done[--u->ndone];
@@ -581,16 +734,19 @@ void kc_h2u_abandon(struct worker *w, struct slot *s)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-/* Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2), and Host,
- * which :authority replaces. */
-static bool forbidden(const char *name)
+/* Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2; TE only
+ * with a value other than "trailers"), Host, which :authority replaces,
+ * and Content-Length, which build_nv writes from the body (a second one
+ * makes the server reject the request). */
+static bool forbidden(const char *name, const char *value)
 {
 	static const char *const no[] = {"connection", "keep-alive", "proxy-connection",
-					 "transfer-encoding", "upgrade", "host", "te", "expect"};
+					 "transfer-encoding", "upgrade", "host", "expect",
+					 "content-length"};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		if (!strcmp(name, no[i]))
 			return true;
-	return false;
+	return !strcmp(name, "te") && strcasecmp(value, "trailers") != 0;
 }
 
 static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
@@ -641,7 +797,8 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	u->conns = calloc(u->nconns_cap, sizeof(*u->conns));
 	u->reqs = calloc(w->nslots, sizeof(*u->reqs));
 	u->done = calloc(w->nslots, sizeof(*u->done));
-	if (!u->conns || !u->reqs || !u->done)
+	u->retry = calloc(w->nslots, sizeof(*u->retry));
+	if (!u->conns || !u->reqs || !u->done || !u->retry)
 		return kc_diag_set(d, KC_ENOMEM, "out of memory for %u streams", w->nslots);
 	if (nghttp2_session_callbacks_new(&u->cb))
 		return kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -649,13 +806,15 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(u->cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(u->cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(u->cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(u->cb, on_frame_not_send);
+	nghttp2_session_callbacks_set_on_frame_send_callback(u->cb, on_frame_send);
 	for (size_t i = 0; i < e->nheaders; i++) {
 		size_t nl;
 		const char *v;
 		if (!split_line(e->headers[i], u->base_names[u->nbase], NAME_MAX_BYTES, &nl, &v))
 			return kc_diag_set(d, KC_EINVAL, "header '%s': name too long for h2c",
 					   e->headers[i]);
-		if (forbidden(u->base_names[u->nbase]))
+		if (forbidden(u->base_names[u->nbase], v))
 			continue;
 		u->base[u->nbase] = (nghttp2_nv){(uint8_t *)u->base_names[u->nbase],
 						 (uint8_t *)(uintptr_t)v, nl, strlen(v),
@@ -688,6 +847,7 @@ void kc_h2u_worker_fini(struct worker *w)
 	free(u->conns);
 	free(u->reqs);
 	free(u->done);
+	free(u->retry);
 	free(u);
 	w->h2 = NULL;
 }

@@ -804,8 +804,15 @@ static void *worker_main(void *arg)
 		}
 		for (uint32_t i = 0; i < w->nconns;) {
 			struct conn *c = w->conns[i];
-			if (c->net.st == KC_H2NET_CONNECTING && now - c->net.started_ns > s->connect_timeout_ns)
+			/* the TLS handshake too: a peer that accepts TCP and never
+			 * answers the ClientHello would hold the connection forever */
+			if (c->net.st != KC_H2NET_READY && c->net.st != KC_H2NET_DEAD &&
+			    now - c->net.started_ns > s->connect_timeout_ns) {
+				snprintf(w->conn_err, sizeof(w->conn_err), "%s timed out",
+					 c->net.st == KC_H2NET_TLS ? "TLS handshake" : "connect");
 				c->net.st = KC_H2NET_DEAD;
+				count_err(w, KC_EC_CONNECT);
+			}
 			if (c->net.st == KC_H2NET_READY && conn_flush(c))
 				c->net.st = KC_H2NET_DEAD;
 			if (c->net.st == KC_H2NET_DEAD) {

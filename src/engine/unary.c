@@ -52,24 +52,38 @@ static size_t keep_error_body(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /*
- * response_stream: PayloadParts of a measured request go into the worker's
- * histograms as they are decoded (arrival = when libcurl handed the bytes
- * over): the first from the intended and the actual send, the rest as gaps.
+ * response_stream: PayloadParts of a measured request are timed as they are
+ * decoded (arrival = when libcurl handed the bytes over) and held in the
+ * slot until the request's verdict (commit_parts): a stream that fails
+ * later must not add samples.  Gaps past KC_SLOT_GAPS_MAX go straight
+ * into the histogram (bounded memory wins over exactness there).
  */
 static void on_part(void *ud, uint32_t index, int64_t at_ns, int64_t gap_ns, size_t len)
 {
 	struct slot *s = ud;
-	struct worker *w = s->w;
 	(void)len;
 	if (!s->measured)
 		return;
-	w->c.parts++;
 	if (index == 0) {
-		kc_hdr_record(w->ttfp, (at_ns - s->intended_ns) / KC_NS_PER_US);
-		kc_hdr_record(w->ttfp_svc, (at_ns - s->sent_ns) / KC_NS_PER_US);
+		s->first_part_ns = at_ns;
+	} else if (s->ngaps < KC_SLOT_GAPS_MAX) {
+		int64_t us = gap_ns / KC_NS_PER_US;
+		s->gap_us[s->ngaps++] = us > INT32_MAX ? INT32_MAX : (int32_t)us;
 	} else {
-		kc_hdr_record(w->gap, gap_ns / KC_NS_PER_US);
+		kc_hdr_record(s->w->gap, gap_ns / KC_NS_PER_US);
 	}
+}
+
+/* An ok stream's PayloadPart samples go into the worker's histograms. */
+static void commit_parts(struct worker *w, struct slot *s)
+{
+	w->c.parts += s->rs.parts;
+	if (s->first_part_ns) {
+		kc_hdr_record(w->ttfp, (s->first_part_ns - s->intended_ns) / KC_NS_PER_US);
+		kc_hdr_record(w->ttfp_svc, (s->first_part_ns - s->sent_ns) / KC_NS_PER_US);
+	}
+	for (uint32_t i = 0; i < s->ngaps; i++)
+		kc_hdr_record(w->gap, s->gap_us[i]);
 }
 
 /*
@@ -336,6 +350,8 @@ bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, boo
 	s->errbuf[0] = '\0';
 	s->errtype_len = 0;
 	s->ebody_len = 0;
+	s->first_part_ns = 0;
+	s->ngaps = 0;
 	if (e->cfg.response_stream)
 		kc_rs_begin(&s->rs);
 	if (measured)
@@ -505,8 +521,16 @@ void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome 
 	bool ok = o->responded && o->status >= 200 && o->status < 300;
 	enum kc_rs_verdict sv = KC_RS_OK;
 	if (ok && w->e->cfg.response_stream) {
-		/* A 200 whose stream broke or carried an exception is no success. */
+		/* A 200 whose stream broke or carried an exception is no success;
+		 * nor is one with no PayloadPart (no answer, no first-part time). */
 		sv = kc_rs_end(&s->rs);
+		if (sv == KC_RS_OK && s->rs.parts == 0) {
+			sv = KC_RS_BROKEN;
+			snprintf(s->rs.code, sizeof(s->rs.code), "NoPayloadPart");
+			snprintf(s->rs.detail, sizeof(s->rs.detail),
+				 "the event stream ended without a PayloadPart");
+			s->rs.detail_len = strlen(s->rs.detail);
+		}
 		ok = sv == KC_RS_OK;
 	}
 	if (ok && now_ns >= w->win_start_ns && now_ns < w->win_end_ns)
@@ -523,6 +547,8 @@ void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome 
 			kc_hdr_record(w->ttfb, o->ttfb_us);
 		if (ok) {
 			w->c.ok++;
+			if (w->e->cfg.response_stream)
+				commit_parts(w, s);
 		} else if (sv != KC_RS_OK) {
 			w->c.errclass[classify_stream(w, s, sv, o->status)]++;
 		} else {

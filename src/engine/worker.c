@@ -209,6 +209,13 @@ static void run_loop(struct worker *w)
 		if (!issuing && idle)
 			break;
 		if (!issuing && now >= w->drain_end_ns) {
+			if (w->h2) {
+				/* h2c requests that failed while being started wait
+				 * on the done stack for the next wait: count them as
+				 * what they are (connect), not as drain timeouts */
+				kc_h2u_wait(w, 0);
+				reap(w, closed, false);
+			}
 			give_up_drain(w);
 			break;
 		}

@@ -2,9 +2,11 @@
 # test_run_h2c.sh - `kneecap run --http h2c` (unary requests on nghttp2,
 # src/engine/h2unary.c) against nghttpd --no-tls on 127.0.0.1: 500 RPS for 3 s
 # holds its rate with zero errors and result.json, steps.csv and latency.hlog
-# agree; closed loop and POST bodies work; a server that sends GOAWAY, one
-# that dies mid-run and one that never answers give completed runs with their
-# errors counted; an unreachable port is the usual one-line error, exit 3.
+# agree; closed loop and POST bodies work; streams a GOAWAY refused are sent
+# again and succeed; a server that dies mid-run and one that never answers
+# give completed runs with their errors counted; responses nghttp2 finds
+# invalid count as proto; an unreachable port is the usual one-line error,
+# exit 3.
 # Every server is killed by the trap; every run is bounded by `timeout`.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -94,6 +96,18 @@ import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 print(s["ok"], s["errors"]); sys.exit(0 if s["ok"] == 300 and s["errors"] == 0 else 1)' "$TMP/out" \
 	&& ok "h2c POST: 300 ok, no errors" || fail "h2c POST result"
 
+# --- user headers HTTP/2 forbids or build_nv writes itself are dropped: a
+# second content-length makes nghttpd reset every stream; TE: trailers stays ---
+expect_rc 0 "h2c POST with -H Content-Length exits 0" timeout 30 "$KNEECAP" run "$URL" --http h2c \
+	--rate 100 --duration 1s --threads 1 --body "$TMP/body.bin" -H 'Content-Length: 3000' \
+	-H 'Connection: keep-alive' -H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
+	-H 'Transfer-Encoding: chunked' -H 'Upgrade: h2c' --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["ok"], s["errors"]); sys.exit(0 if s["ok"] == 100 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "h2c connection-specific and content-length user headers dropped: 100 ok" \
+	|| fail "h2c forbidden headers"
+
 # --- a 404 is counted by code, not as a transport error ---
 expect_rc 0 "h2c 404 run exits 0" timeout 30 "$KNEECAP" run "http://127.0.0.1:$ngport/missing" \
 	--http h2c --rate 100 --duration 1s --threads 1 --json --quiet
@@ -129,7 +143,8 @@ sys.exit(0 if s["ok"] > 100 and s["errors"] > 100 and s["ok"] + s["errors"] == s
 	&& ok "server died: ok before, connect/reset errors after, all counted" \
 	|| fail "server died accounting"
 
-# --- GOAWAY: every 50th request on a connection is refused; kneecap reconnects ---
+# --- GOAWAY: every 50th request on a connection is refused; kneecap sends it
+# again on a new connection (the server did not process it), so nothing fails ---
 $PY "$H2SRV" "$TMP/pf" goaway --every 50 --max-s 60 >"$TMP/goaways" 2>&1 &
 gpid=$!
 pids+=("$gpid")
@@ -142,11 +157,69 @@ $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 e = s["error_classes"]; n = int(open(sys.argv[2]).read().split()[-1])
 print(s["ok"], s["errors"], e, "goaways", n)
-# 400 requests: 50 answered then one refused per connection; reconnects follow
-sys.exit(0 if n >= 5 and e["reset"] >= n - 1 and s["ok"] >= 350 and
-         s["ok"] + s["errors"] == s["scheduled"] == 400 and e["reset"] == s["errors"] else 1)' \
-	"$TMP/out" "$TMP/goaways" && ok "GOAWAY: refused streams counted as resets, reconnected" \
+# 400 requests: 50 answered then one refused per connection, resent on the next
+sys.exit(0 if n >= 7 and s["errors"] == 0 and s["ok"] == s["scheduled"] == 400 else 1)' \
+	"$TMP/out" "$TMP/goaways" && ok "GOAWAY: refused streams resent on a new connection, all ok" \
 	|| fail "GOAWAY accounting"
+
+# --- GOAWAY while requests wait behind MAX_CONCURRENT_STREAMS 1 inside nghttp2:
+# those never left, so they too are resent and nothing fails ---
+$PY "$H2SRV" "$TMP/pf3" goaway --every 50 --max-streams 1 --delay-ms 4 --max-s 60 \
+	>"$TMP/goaways3" 2>&1 &
+gpid=$!
+pids+=("$gpid")
+for _ in $(seq 100); do [ -s "$TMP/pf3" ] && break; sleep 0.05; done
+gport=$(cat "$TMP/pf3")
+expect_rc 0 "GOAWAY with queued streams: run completes" timeout 30 "$KNEECAP" run \
+	"http://127.0.0.1:$gport/" --http h2c --rate 300 --duration 1s --threads 1 --connections 1 \
+	--json --quiet
+kill "$gpid"; wait "$gpid" 2>/dev/null
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+n = int(open(sys.argv[2]).read().split()[-1])
+print(s["ok"], s["errors"], s["error_classes"], "goaways", n)
+sys.exit(0 if n >= 5 and s["errors"] == 0 and s["ok"] == s["scheduled"] == 300 else 1)' \
+	"$TMP/out" "$TMP/goaways3" && ok "GOAWAY with queued streams: all resent, all ok" \
+	|| fail "GOAWAY with queued streams accounting"
+
+# --- a connection whose peer got stuck after 20 answers: after a few timeouts
+# in a row it is retired and a new one serves the rest (without that, every
+# later request would time out on it) ---
+$PY "$H2SRV" "$TMP/pf4" stall --every 20 --max-s 30 >/dev/null 2>&1 &
+spid=$!
+pids+=("$spid")
+for _ in $(seq 100); do [ -s "$TMP/pf4" ] && break; sleep 0.05; done
+sport=$(cat "$TMP/pf4")
+expect_rc 0 "stuck connection: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$sport/" \
+	--http h2c --rate 50 --duration 2s --threads 1 --connections 1 --timeout 200ms --json --quiet
+kill "$spid"; wait "$spid" 2>/dev/null
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+e = s["error_classes"]
+print(s["ok"], s["errors"], e)
+sys.exit(0 if s["ok"] >= 40 and e["timeout"] == s["errors"] and s["ok"] + s["errors"] == 100 else 1)' \
+	"$TMP/out" && ok "stuck connection retired after timeouts in a row: later requests succeed" \
+	|| fail "stuck connection accounting"
+
+# --- responses that break HTTP/2, which nghttp2 itself detects: a body shorter
+# than its content-length (nghttp2 resets the stream) and a DATA frame on
+# stream 0 (nghttp2 ends the connection with GOAWAY) count as proto, not reset ---
+for mode in badlen badconn; do
+	$PY "$H2SRV" "$TMP/pf-$mode" $mode --max-s 60 >/dev/null 2>&1 &
+	bpid=$!
+	pids+=("$bpid")
+	for _ in $(seq 100); do [ -s "$TMP/pf-$mode" ] && break; sleep 0.05; done
+	bport=$(cat "$TMP/pf-$mode")
+	expect_rc 0 "$mode server: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$bport/" \
+		--http h2c --rate 20 --duration 1s --threads 1 --timeout 2s --json --quiet
+	kill "$bpid"; wait "$bpid" 2>/dev/null
+	$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print(s["ok"], s["errors"], s["error_classes"])
+sys.exit(0 if s["errors"] == 20 and s["error_classes"]["proto"] == 20 else 1)' \
+		"$TMP/out" && ok "$mode server: every request a protocol error" \
+		|| { fail "$mode server accounting"; head -c 800 "$TMP/out"; }
+done
 
 # --- a server that never answers: every request times out, the run ends ---
 $PY "$H2SRV" "$TMP/pf2" hang --max-s 60 >/dev/null 2>&1 &

@@ -118,6 +118,8 @@ check faulty 's["sent"] == 80 and 15 <= s["error_classes"]["model_stream"] <= 65
 	"ModelStreamErrors are counted as model_stream, the rest ok"
 check faulty 'any(x["class"] == "model_stream" and x["code"] == "ModelStreamError" and x["status"] == 200 and "mid-response" in x["message"] for x in s["error_samples"])' \
 	"the sample carries the exception type and its Message"
+check faulty 's["parts"] == 4 * s["ok"] and s["ttfp_ms"]["count"] == s["ok"] and s["part_gap_ms"]["count"] == 3 * s["ok"]' \
+	"only ok streams add PayloadPart samples (the failed ones timed none)"
 emu=$(curl -s --max-time 5 "http://127.0.0.1:$FP/emulator/stats" |
 	$PY -c 'import json,sys; print(json.load(sys.stdin)["errors"]["stream_error"])')
 ran=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["error_classes"]["model_stream"])' "$TMP/faulty/result.json")
@@ -143,7 +145,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [ -n "$gport" ] && ok "python stream server listening" || fail "python stream server"
-for name in good garbage cut badcrc failure; do
+for name in good garbage cut badcrc failure empty; do
 	run "py_$name" "sagemaker:$name" --endpoint-url "http://127.0.0.1:$gport" --rate 20 --duration 1s
 	[ "$(rc_of "py_$name")" = 0 ] && ok "$name: run exits 0" ||
 		{ fail "$name: run exit $(rc_of "py_$name")"; head -5 "$TMP/py_$name.stderr"; }
@@ -154,12 +156,14 @@ check py_garbage 's["ok"] == 0 and s["errors"] == s["sent"] == 20 and s["error_c
 	"garbage with the event-stream type: 20 stream errors"
 check py_garbage 'any(x["class"] == "stream" and "checksum" in x["code"].lower() for x in s["error_samples"])' \
 	"garbage: the sample says the prelude checksum failed"
-check py_cut 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and s["parts"] == 20 and any(x["code"] == "Truncated" for x in s["error_samples"])' \
-	"cut mid-message: counted as truncated streams (the first parts still timed)"
+check py_cut 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and s["parts"] == 0 and (s["ttfp_ms"] or {}).get("count", 0) == 0 and any(x["code"] == "Truncated" for x in s["error_samples"])' \
+	"cut mid-message: counted as truncated streams (their first parts add no samples)"
 check py_badcrc 's["ok"] == 0 and s["error_classes"]["stream"] == 20' \
 	"altered payload: message checksum, 20 stream errors"
 check py_failure 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and s["error_classes"]["model_stream"] == 0 and any(x["code"] == "InternalStreamFailure" and x["message"] == "the stream failed" for x in s["error_samples"])' \
 	"InternalStreamFailure: stream error with its message"
+check py_empty 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and any(x["code"] == "NoPayloadPart" for x in s["error_samples"])' \
+	"a 200 with no PayloadPart: 20 stream errors (no answer)"
 
 # 4. Usage: an http(s) TARGET has no response stream.
 expect_rc 2 "--response-stream with an http:// TARGET is a usage error" \

@@ -2,7 +2,8 @@
 # test_streams.sh - `kneecap streams` against the emulator's streaming half on
 # loopback: it finds the exact stream limit of the g5.2xlarge-like profile
 # (10 under 400 ms mean) within one stream and recommends 7-8; the frames it
-# sends parse with botocore; bad input and an unreachable target exit 2 / 3.
+# sends parse with botocore; bad input and an unreachable target exit 2 / 3;
+# a TLS handshake that never answers times out.
 . "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
 scen="$KC_SRCDIR/scenarios/streams-g5-2xlarge.ini"
@@ -140,5 +141,15 @@ expect_rc 2 "unknown scenario key" "$KNEECAP" streams "$KC_SRCDIR/tests/integrat
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 expect_rc 3 "unreachable endpoint" timeout 60 "$KNEECAP" streams \
 	"http://127.0.0.1:$port/endpoints/x/invocations-bidirectional-stream"
+# A peer that accepts TCP and never answers the ClientHello: the handshake
+# times out (--connect-timeout) instead of holding the connection forever.
+coproc SILENT { exec "$py" -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(16); print(s.getsockname()[1], flush=True); time.sleep(30)'; }
+read -r sport <&"${SILENT[0]}"
+expect_rc 3 "silent TLS peer" timeout 30 "$KNEECAP" streams \
+	"https://127.0.0.1:$sport/endpoints/x/invocations-bidirectional-stream" --connect-timeout 300ms \
+	--start 1 --max 1 --step-duration 1s --warmup 300ms
+expect_grep 'TLS handshake timed out' "$TMP/err" "a stalled TLS handshake times out and says so"
+kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
+expect_rc 2 "bad --connect-timeout" "$KNEECAP" streams --connect-timeout soon
 expect_rc 0 "--help" "$KNEECAP" streams --help
 done_testing

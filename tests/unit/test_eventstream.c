@@ -376,6 +376,33 @@ static void test_limits(void **state)
 	assert_int_equal(d.fault, KC_ES_FAULT_TOO_LARGE);
 	kc_es_decoder_fini(&d);
 
+	/* a prelude announcing a 7 MiB message reserves nothing up front: the
+	 * buffer grows with the bytes that arrive, and trim frees it */
+	assert_int_equal(kc_es_decoder_init(&d, 0, 4), 0);
+	prelude(buf, 7 * 1024 * 1024, 0);
+	assert_int_equal(kc_es_decoder_feed(&d, buf, 12, &used, &m), 0);
+	assert_int_equal(used, 12);
+	assert_true(d.buf_cap <= 4096);
+	static uint8_t chunk[300000];
+	assert_int_equal(kc_es_decoder_feed(&d, chunk, sizeof(chunk), &used, &m), 0);
+	assert_int_equal(used, sizeof(chunk));
+	assert_true(d.buf_cap >= 12 + sizeof(chunk) && d.buf_cap <= 2 * (12 + sizeof(chunk)));
+	kc_es_decoder_trim(&d, 1024); /* a partial message is kept */
+	assert_true(d.buf_cap >= 12 + sizeof(chunk));
+	kc_es_decoder_reset(&d);
+	kc_es_decoder_trim(&d, 1024 * 1024); /* small enough: kept */
+	assert_true(d.buf_cap > 0);
+	kc_es_decoder_trim(&d, 1024);
+	assert_int_equal(d.buf_cap, 0);
+	assert_null(d.buf);
+	/* and it regrows for a message split across feeds */
+	assert_int_equal(kc_es_encode(NULL, 0, "hello", 5, buf, sizeof(buf), &n, NULL, NULL), 0);
+	assert_int_equal(kc_es_decoder_feed(&d, buf, 5, &used, &m), 0);
+	assert_int_equal(kc_es_decoder_feed(&d, buf + 5, n - 5, &used, &m), 1);
+	assert_int_equal(m.payload_len, 5);
+	assert_memory_equal(m.payload, "hello", 5);
+	kc_es_decoder_fini(&d);
+
 	/* header-level faults, with valid CRCs around them */
 	uint8_t out[512];
 	static const uint8_t unknown_type[] = {1, 'a', 10};

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -300,6 +301,46 @@ static void test_reuse(void **st)
 	kc_rs_fini(NULL);
 }
 
+/* A 2 MiB part split across feeds grows the decoder's buffer past
+ * KC_RS_KEEP_BYTES; the next kc_rs_begin frees it, and it regrows. */
+static void test_huge_message_trimmed(void **st)
+{
+	(void)st;
+	size_t plen = 2 * 1024 * 1024, cap = plen + 256, n = 0;
+	char *payload = malloc(plen);
+	uint8_t *msg = malloc(cap);
+	assert_non_null(payload);
+	assert_non_null(msg);
+	memset(payload, 'x', plen);
+	struct kc_es_header h[] = {
+		kc_es_string(":message-type", "event"),
+		kc_es_string(":event-type", "PayloadPart"),
+	};
+	assert_int_equal(kc_es_encode(h, 2, payload, plen, msg, cap, &n, NULL, NULL), 0);
+	struct kc_rs rs;
+	assert_int_equal(kc_rs_init(&rs, 0), 0);
+	kc_rs_begin(&rs);
+	struct seen s = {0};
+	assert_int_equal(kc_rs_feed(&rs, msg, n / 2, 1, on_part, &s), KC_RS_OK);
+	assert_int_equal(kc_rs_feed(&rs, msg + n / 2, n - n / 2, 2, on_part, &s), KC_RS_OK);
+	assert_int_equal(kc_rs_end(&rs), KC_RS_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.bytes, plen);
+	assert_true(rs.dec.buf_cap > KC_RS_KEEP_BYTES);
+	kc_rs_begin(&rs);
+	assert_int_equal(rs.dec.buf_cap, 0);
+	struct body b = {.len = 0};
+	add_part(&b, "0123456789");
+	struct seen s2 = {0};
+	assert_int_equal(kc_rs_feed(&rs, b.b, 20, 3, on_part, &s2), KC_RS_OK);
+	assert_int_equal(kc_rs_feed(&rs, b.b + 20, b.len - 20, 4, on_part, &s2), KC_RS_OK);
+	assert_int_equal(s2.n, 1);
+	assert_true(rs.dec.buf_cap > 0 && rs.dec.buf_cap <= KC_RS_KEEP_BYTES);
+	kc_rs_fini(&rs);
+	free(msg);
+	free(payload);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_other_failures),
 		cmocka_unit_test(test_broken_bodies),
 		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_huge_message_trimmed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,20 @@ speaking raw HTTP/2 frames (RFC 9113) so it can misbehave on purpose.
       (N+1)-th request is not answered: the server sends GOAWAY whose last
       stream id is the N-th request's, then closes the connection 100 ms
       later.  The unanswered stream (and any later one) is refused.
+      --max-streams M announces SETTINGS_MAX_CONCURRENT_STREAMS M and
+      --delay-ms D waits D ms before each answer, so a client queues
+      requests behind the limit and has them refused by the GOAWAY.
   h2_server.py PORTFILE hang
       completes the HTTP/2 handshake, then never answers a request.
+  h2_server.py PORTFILE stall --every N
+      answers the first N requests on each connection, then stops reading
+      that connection (a peer that is stuck).
+  h2_server.py PORTFILE badlen
+      answers every request 200 with content-length 10 and a 3-byte body
+      (a malformed response: RFC 9113 8.1.1), so the client resets the stream.
+  h2_server.py PORTFILE badconn
+      answers every request with a DATA frame on stream 0 (a connection
+      error: RFC 9113 6.1), so the client ends the connection with GOAWAY.
 
 Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Prints the
 number of GOAWAY frames sent to stdout at exit.  Exits by itself after
@@ -18,9 +30,11 @@ import argparse, os, signal, socket, struct, sys, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("portfile")
-ap.add_argument("mode", choices=["goaway", "hang"])
+ap.add_argument("mode", choices=["goaway", "hang", "stall", "badlen", "badconn"])
 ap.add_argument("--every", type=int, default=100)
 ap.add_argument("--max-s", type=float, default=60.0)
+ap.add_argument("--max-streams", type=int, default=0)
+ap.add_argument("--delay-ms", type=float, default=0.0)
 a = ap.parse_args()
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -52,7 +66,9 @@ def serve(c):
     try:
         if read_exact(c, len(PREFACE)) != PREFACE:
             return
-        c.sendall(frame(SETTINGS, 0, 0))
+        # SETTINGS_MAX_CONCURRENT_STREAMS is setting 3
+        c.sendall(frame(SETTINGS, 0, 0, struct.pack(">HI", 3, a.max_streams)
+                        if a.max_streams else b""))
         while True:
             hdr = read_exact(c, 9)
             ln = int.from_bytes(hdr[:3], "big")
@@ -63,6 +79,18 @@ def serve(c):
                 c.sendall(frame(SETTINGS, ACK, 0))
             elif ftype == PING and not flags & ACK:
                 c.sendall(frame(PING, ACK, 0, payload))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "badlen":
+                # :status 200 (static 8), content-length (static 28, literal) "10"
+                c.sendall(frame(HEADERS, END_HEADERS, sid, b"\x88\x0f\x0d\x0210") +
+                          frame(DATA, END_STREAM, sid, b"abc"))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "badconn":
+                c.sendall(frame(DATA, 0, 0, b"x"))
+            elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "stall":
+                if answered == a.every:
+                    time.sleep(a.max_s)  # stuck: neither reads nor answers
+                    return
+                c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, sid, b"\x88"))
+                answered += 1
             elif ftype in (HEADERS, DATA) and flags & END_STREAM and a.mode == "goaway":
                 if answered == a.every:
                     last = sid - 2  # the previous request (client ids are odd, rising)
@@ -71,6 +99,8 @@ def serve(c):
                         goaways += 1
                     time.sleep(0.1)
                     return
+                if a.delay_ms:
+                    time.sleep(a.delay_ms / 1000)
                 # :status 200 is entry 8 of the HPACK static table
                 c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, sid, b"\x88"))
                 answered += 1

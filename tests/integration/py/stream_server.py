@@ -8,6 +8,7 @@ application/vnd.amazon.eventstream content type, and a body chosen by NAME:
   cut        one PayloadPart, then the first half of a second one
   badcrc     one PayloadPart, then one whose payload was altered after encoding
   failure    one PayloadPart, then an InternalStreamFailure exception
+  empty      no message at all (a 200 with an empty body)
 
 The frames are encoded here, from aws-wire.md section 5 with zlib's CRC-32,
 independently of kneecap's encoder.  Prints "port N" once listening; exits
@@ -59,6 +60,8 @@ def body_for(name):
                        (":content-type", "application/json")],
                       b'{"Message":"the stream failed"}')
         return part(b"first") + exc
+    if name == "empty":
+        return b""
     return None
 
 
