@@ -707,19 +707,12 @@ int kc_cmd_find(int argc, char **argv)
 		free(bodies);
 		goto out;
 	}
-	int probe_status = 0;
-	int prc = kc_engine_probe(e, &probe_status, &d);
-	if (prc) {
-		/* Could not connect, handshake or hear back: unreachable; else bad input. */
-		cli_diag_error("find", &d);
-		status = prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
-				 ? KC_EXIT_UNREACHABLE
-				 : KC_EXIT_USAGE;
+	int probe_exit = runout_probe(e, "find");
+	if (probe_exit) {
+		status = probe_exit;
 		free(bodies);
 		goto out;
 	}
-	if (probe_status >= 400)
-		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
 
 	struct kc_search s;
 	if (kc_search_init(&s, &c.search, &d)) {

@@ -624,18 +624,11 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		kc_engine_free(e);
 		return KC_EXIT_USAGE;
 	}
-	int probe_status = 0;
-	int prc = kc_engine_probe(e, &probe_status, &d);
-	if (prc) {
-		/* Could not connect, handshake or hear back: unreachable; else bad input. */
-		cli_diag_error("run", &d);
+	int status = runout_probe(e, "run");
+	if (status) {
 		kc_engine_free(e);
-		return prc == KC_ECONNECT || prc == KC_ETLS || prc == KC_ETIMEOUT
-			       ? KC_EXIT_UNREACHABLE
-			       : KC_EXIT_USAGE;
+		return status;
 	}
-	if (probe_status >= 400)
-		kc_log(KC_LOG_WARN, "the target answered %d to a first request", probe_status);
 	*out = e;
 	return -1;
 }

@@ -14,6 +14,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/clock.h"
 #include "kneecap/hdr.h"
+#include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
 #include "kneecap/sagemaker.h"
@@ -261,4 +262,21 @@ void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, siz
 			fprintf(stderr, "kneecap: %s: %llu %s errors: %s\n", cmd,
 				(unsigned long long)count, kc_errclass_name(kinds[k].step), hint);
 	}
+}
+
+int runout_probe(struct kc_engine *e, const char *cmd)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int status = 0;
+	int rc = kc_engine_probe(e, &status, &d);
+	if (rc) {
+		/* Could not connect, handshake or hear back: unreachable; else bad input. */
+		cli_diag_error(cmd, &d);
+		return rc == KC_ECONNECT || rc == KC_ETLS || rc == KC_ETIMEOUT ? KC_EXIT_UNREACHABLE
+									: KC_EXIT_USAGE;
+	}
+	if (status >= 400)
+		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
+	return 0;
 }

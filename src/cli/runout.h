@@ -32,6 +32,13 @@ struct runout {
 };
 
 /*
+ * Sends e's first request: 0 when the target answered (a status >= 400 is
+ * only warned about), else prints why under cmd and returns the exit status
+ * (unreachable for connect, TLS and timeout failures; bad input otherwise).
+ */
+int runout_probe(struct kc_engine *e, const char *cmd);
+
+/*
  * Until runout_release_signals: SIGINT and SIGTERM stop e's running step
  * (kc_engine_stop is async-signal-safe), so what was measured is still
  * written, marked partial.  One engine at a time.

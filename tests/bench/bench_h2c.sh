@@ -13,15 +13,7 @@
 # is the bottleneck the rates match and the CPU cost tells the clients apart).
 # Env: BENCH_CONNS (default 4), BENCH_STREAMS (8), BENCH_SECS (5),
 # BENCH_ROUNDS (3), BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1).
-set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
-KNEECAP=${1:-}
-if [ -z "$KNEECAP" ]; then
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null || exit 1
-	ninja -C build-bench -j2 kneecap >/dev/null || exit 1
-	KNEECAP=$root/build-bench/kneecap
-fi
+. "$(dirname "$0")/lib.sh" "${1:-}"
 C=${BENCH_CONNS:-4}
 M=${BENCH_STREAMS:-8}
 SECS=${BENCH_SECS:-5}

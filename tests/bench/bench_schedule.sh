@@ -8,15 +8,7 @@
 #   tests/bench/bench_schedule.sh [KNEECAP]
 # Env: SCHED_RATES (default "1000 10000 20000 40000 80000"), SCHED_SECS (5),
 # SCHED_CONNS (32), SCHED_ARRIVAL (uniform), BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1).
-set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
-KNEECAP=${1:-}
-if [ -z "$KNEECAP" ]; then
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null || exit 1
-	ninja -C build-bench -j2 kneecap >/dev/null || exit 1
-	KNEECAP=$root/build-bench/kneecap
-fi
+. "$(dirname "$0")/lib.sh" "${1:-}"
 RATES=${SCHED_RATES:-"1000 10000 20000 40000 80000"}
 SECS=${SCHED_SECS:-5}
 C=${SCHED_CONNS:-32}
