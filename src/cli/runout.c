@@ -40,8 +40,9 @@ void runout_catch_signals(void (*stop)(void *ud), void *ud)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	/* A second Ctrl-C is for a run that does not stop: let it kill. */
-	sa.sa_flags = SA_RESETHAND;
+	/* No SA_RESETHAND: `timeout` and process managers send a signal to the
+	 * process and again to its group, and the second must not kill the
+	 * writing of what the first asked for.  SIGKILL remains for a hard stop. */
 	sigemptyset(&sa.sa_mask);
 	g_signal = 0;
 	g_stop_ud = ud;

@@ -39,8 +39,8 @@ int runout_probe(struct kc_engine *e, const char *cmd);
 /*
  * Until runout_release_signals: the first SIGINT or SIGTERM is remembered
  * and calls stop(ud) (which must be async-signal-safe: kc_engine_stop,
- * kc_streams_stop), so what was measured is still written, marked partial;
- * a second one kills as usual.  One run at a time.
+ * kc_streams_stop), so what was measured is still written, marked partial.
+ * Later signals only stop again.  One run at a time.
  */
 void runout_catch_signals(void (*stop)(void *ud), void *ud);
 /* Restores the handlers runout_catch_signals replaced. */
