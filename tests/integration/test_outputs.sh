@@ -129,6 +129,23 @@ for at in 2 9; do
 	listed_ok "find SIGINT at ${at}s" "$d.out" "$d"
 done
 
+# --- streams: SIGINT -> 130, no policy, result.json partial ---
+d="$TMP/streams"
+mkdir -p "$d"
+echo 'echo old' >"$d/apply.sh"
+timeout 60 "$KNEECAP" streams --step-duration 2s --warmup 0 --out "$d" -q >"$d.out" 2>"$d.err" &
+sp=$!
+sleep 3
+kill -INT $sp
+wait $sp; rc=$?
+[ $rc = 130 ] && ok "streams: SIGINT exits 130" || { fail "streams: SIGINT exit $rc"; head -3 "$d.err"; }
+[ ! -e "$d/apply.sh" ] && [ ! -e "$d/scaling-policy.json" ] && ok "streams: SIGINT: no policy (older apply.sh gone)" ||
+	fail "streams: SIGINT left a policy: $(ls "$d")"
+[ -s "$d/result.json" ] &&
+	[ "$(json_get "$d/result.json" "(d['partial'], d.get('interrupted'), 'recommendation' in d)")" = "(True, 'SIGINT', False)" ] &&
+	ok "streams: SIGINT: result.json partial, no recommendation" || fail "streams: SIGINT: result.json"
+listed_ok "streams SIGINT" "$d.out" "$d"
+
 # --- find: no knee (every step, down to the lowest, above a 5 ms SLO) -> 1, no policy ---
 d="$TMP/noknee"
 mkdir -p "$d"
