@@ -475,6 +475,10 @@ static int run_search(struct kc_engine *e, struct kc_search *s, const struct fin
 	int n = 0;
 	double offered;
 	while (kc_search_next(s, &offered) == KC_SEARCH_RUN && n < KC_SEARCH_MAX_STEPS) {
+		if (runout_caught_signal()) {
+			*interrupted = true;
+			break;
+		}
 		struct kc_step_spec spec = {
 			.index = n,
 			.mode = KC_STEP_RATE,
@@ -606,6 +610,8 @@ int kc_cmd_find(int argc, char **argv)
 	if ((status = outdir_open(&out, "find", o.out_dir)) != 0)
 		goto out;
 	status = -1;
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	bool emulated = !o.target;
 	bool image_default = emulated || kc_sagemaker_is_target(o.target);
 	if (build_pool(&c, image_default, &pool, &d)) {
@@ -722,8 +728,7 @@ int kc_cmd_find(int argc, char **argv)
 		goto out;
 	}
 
-	/* Caught until the files are written, so a signal cannot cut one in half. */
-	runout_catch_signals(runout_stop_engine, e);
+	runout_set_stop(runout_stop_engine, e);
 	int64_t t0 = kc_clock_ns();
 	bool interrupted = false;
 	int fail = 0;
@@ -775,7 +780,7 @@ int kc_cmd_find(int argc, char **argv)
 		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
 	write_all(&o, &out, &res, &c.rec, &rec, have_rec);
-	runout_release_signals();
+	runout_set_stop(NULL, NULL);
 
 	/* The human answer, on stdout unless --json took it. */
 	if (!o.quiet || !o.json)
@@ -801,6 +806,7 @@ out:
 	json_decref(verdicts);
 	kc_engine_free(e);
 	cli_target_close(&t);
+	runout_release_signals();
 	outdir_close(&out);
 	kc_emu_stop(emu);
 	kc_pool_free(pool);

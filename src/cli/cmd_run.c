@@ -720,6 +720,10 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 					.ud = ctx};
 	int status = -1;
 	for (size_t i = 0; i < nsteps; i++) {
+		if (runout_caught_signal()) {
+			*stopped = true;
+			break;
+		}
 		struct kc_step_spec spec = {
 			.index = (int)i,
 			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
@@ -764,6 +768,8 @@ int kc_cmd_run(int argc, char **argv)
 	struct outdir out;
 	if ((status = outdir_open(&out, "run", o.out_dir)) != 0)
 		return status;
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	struct kc_pool *pool = NULL;
 	struct kc_body *bodies = NULL;
 	size_t nbodies = 0;
@@ -796,8 +802,7 @@ int kc_cmd_run(int argc, char **argv)
 	}
 	size_t done = 0;
 	bool stopped = false;
-	/* Caught until the files are written, so a signal cannot cut one in half. */
-	runout_catch_signals(runout_stop_engine, e);
+	runout_set_stop(runout_stop_engine, e);
 	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &stopped);
 	int sig = runout_caught_signal();
 	if (sig && !o.quiet)
@@ -816,11 +821,11 @@ int kc_cmd_run(int argc, char **argv)
 		.interrupted = runout_signal_name(sig), .extra = extra,
 		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	if (done > 0)
+	if (done > 0 || sig)
 		write_outputs(&o, &out, &res);
 	else
 		outdir_list(&out, o.json ? stderr : stdout);
-	runout_release_signals();
+	runout_set_stop(NULL, NULL);
 	json_decref(config);
 	json_decref(extra);
 	if (status < 0 && done > 0 && !stopped && runout_all_connect_errors(steps, done)) {
@@ -838,6 +843,7 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
+	runout_release_signals();
 	outdir_close(&out);
 	cli_target_close(&t);
 	free(bodies);

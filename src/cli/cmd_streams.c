@@ -753,7 +753,7 @@ static int search(struct run *r)
 		return KC_EXIT_WRITE;
 	double offered;
 	while (kc_search_next(&srch, &offered) == KC_SEARCH_RUN &&
-	       r->nsteps < KC_SEARCH_MAX_STEPS) {
+	       r->nsteps < KC_SEARCH_MAX_STEPS && !runout_caught_signal()) {
 		struct kc_streams_spec sp = {.index = (int)r->nsteps,
 					     .streams = (uint32_t)(offered + 0.5),
 					     .duration_ns = r->scfg.step_duration_ns,
@@ -802,13 +802,15 @@ int kc_cmd_streams(int argc, char **argv)
 	if (rc)
 		goto out;
 	cli_log_init(r->o.verbose, r->o.quiet);
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	if ((rc = load_config(r)) || (rc = setup_target(r)) || (rc = build_driver(r)))
 		goto out;
-	/* Caught until the files are written, so a signal cannot cut one in half. */
-	runout_catch_signals(stop_streams, r->st);
+	runout_set_stop(stop_streams, r->st);
 	rc = search(r);
-	runout_release_signals();
+	runout_set_stop(NULL, NULL);
 out:
+	runout_release_signals();
 	outdir_close(&r->out);
 	for (size_t i = 0; i < r->nsteps; i++)
 		kc_step_result_fini(&r->steps[i]);

@@ -25,6 +25,7 @@ static void (*volatile g_stop)(void *);
 static void *volatile g_stop_ud;
 static volatile sig_atomic_t g_signal;
 static struct sigaction old_int, old_term;
+static bool g_installed;
 
 static void on_signal(int sig)
 {
@@ -35,7 +36,7 @@ static void on_signal(int sig)
 		stop(g_stop_ud);
 }
 
-void runout_catch_signals(void (*stop)(void *ud), void *ud)
+void runout_catch_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -45,18 +46,32 @@ void runout_catch_signals(void (*stop)(void *ud), void *ud)
 	 * writing of what the first asked for.  SIGKILL remains for a hard stop. */
 	sigemptyset(&sa.sa_mask);
 	g_signal = 0;
-	g_stop_ud = ud;
-	g_stop = stop;
+	g_stop = NULL;
+	g_stop_ud = NULL;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	g_installed = true;
+}
+
+void runout_set_stop(void (*stop)(void *ud), void *ud)
+{
+	g_stop = NULL;
+	g_stop_ud = ud;
+	g_stop = stop;
+	/* A signal that came before there was anything to stop still stops it. */
+	if (g_signal && stop)
+		stop(ud);
 }
 
 void runout_release_signals(void)
 {
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (!g_installed)
+		return;
 	g_stop = NULL;
 	g_stop_ud = NULL;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	g_installed = false;
 }
 
 int runout_caught_signal(void)

@@ -37,13 +37,19 @@ struct runout {
 int runout_probe(struct kc_engine *e, const char *cmd);
 
 /*
- * Until runout_release_signals: the first SIGINT or SIGTERM is remembered
- * and calls stop(ud) (which must be async-signal-safe: kc_engine_stop,
- * kc_streams_stop), so what was measured is still written, marked partial.
- * Later signals only stop again.  One run at a time.
+ * Until runout_release_signals, from the start of a command: the first
+ * SIGINT or SIGTERM is remembered and calls the stop function set by
+ * runout_set_stop, if any, so what was measured is still written, marked
+ * partial; later signals only stop again.  One run at a time.
  */
-void runout_catch_signals(void (*stop)(void *ud), void *ud);
-/* Restores the handlers runout_catch_signals replaced. */
+void runout_catch_signals(void);
+/*
+ * What a signal calls from now on: stop(ud), async-signal-safe
+ * (kc_engine_stop, kc_streams_stop); called at once when a signal already
+ * came.  stop NULL: nothing.
+ */
+void runout_set_stop(void (*stop)(void *ud), void *ud);
+/* Restores the handlers runout_catch_signals replaced (no-op when none). */
 void runout_release_signals(void);
 /* The signal caught since runout_catch_signals (SIGINT, SIGTERM), or 0. */
 int runout_caught_signal(void);

@@ -102,8 +102,8 @@ for sig in INT TERM; do
 	listed_ok "run SIG$sig" "$TMP/sig$sig.out" "$TMP/sig$sig"
 done
 
-# --- find: SIGINT at 2 s and at 9 s: no policy, older policy gone ---
-for at in 2 9; do
+# --- find: SIGINT while starting (0.5 s), at 2 s and at 9 s: no policy, older policy gone ---
+for at in 0.5 2 9; do
 	d="$TMP/find$at"
 	mkdir -p "$d"
 	echo '{"old": true}' >"$d/scaling-policy.json"
