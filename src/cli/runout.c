@@ -5,10 +5,8 @@
 #include "runout.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kneecap/buf.h"
