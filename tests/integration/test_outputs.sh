@@ -47,38 +47,41 @@ if not m or said != have:
 PY
 }
 
+# xrc: expect_rc, keeping stderr for the sanitizer check at the end.
+xrc() { expect_rc "$@"; cat "$TMP/err" >>"$TMP/all.err"; }
+
 # json_get FILE EXPR: EXPR over the document d.
 json_get() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # --- run: every request refused (403) -> 1 ---
 server deny --fail-every 1 --fail-status 403
-expect_rc 1 "run: 60 x 403 exits 1 (error rate above 1%)" timeout 30 "$KNEECAP" run \
+xrc 1 "run: 60 x 403 exits 1 (error rate above 1%)" timeout 30 "$KNEECAP" run \
 	"http://127.0.0.1:$PORT/" --rate 30 --duration 2s --threads 1 -q --out "$TMP/deny/a/b"
 expect_grep "error rate 100.00% \(60 of 60\) above --max-error-rate 1%" "$TMP/err" "run: the failed threshold is named"
 [ -d "$TMP/deny/a/b" ] && ok "run: missing parents of --out created" || fail "run: --out parents not created"
 [ "$(json_get "$TMP/deny/a/b/result.json" "d['thresholds']['passed']")" = False ] &&
 	ok "run: result.json thresholds.passed false" || fail "run: thresholds in result.json"
 listed_ok "run 403" "$TMP/out" "$TMP/deny/a/b"
-expect_rc 0 "run: --max-error-rate 100% accepts the same" timeout 30 "$KNEECAP" run \
+xrc 0 "run: --max-error-rate 100% accepts the same" timeout 30 "$KNEECAP" run \
 	"http://127.0.0.1:$PORT/" --rate 30 --duration 1s --threads 1 -q --max-error-rate 100%
 
 # --- run: 0.5% errors (every 200th request a 503) -> 0 ---
 server half --fail-every 200 --fail-status 503
-expect_rc 0 "run: 0.5% errors exits 0" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
+xrc 0 "run: 0.5% errors exits 0" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
 	--rate 200 --duration 2s --threads 1 -q --out "$TMP/half"
 n=$(json_get "$TMP/half/result.json" "d['steps'][0]['errors']")
 [ "$n" -ge 1 ] && [ "$n" -le 3 ] && ok "run: 0.5% case had $n errors" || fail "run: 0.5% case had $n errors"
 
 # --- run: a latency threshold -> 1 ---
 server slow --jitter-ms 30
-expect_rc 1 "run: p99 above --max-p99 exits 1" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
+xrc 1 "run: p99 above --max-p99 exits 1" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
 	--rate 50 --duration 2s --threads 1 --connections 16 -q --max-p99 2ms
 expect_grep "p99 [0-9.]+ ms above --max-p99 2 ms" "$TMP/err" "run: the latency threshold is named"
-expect_rc 0 "run: the same within --max-p99 10s exits 0" timeout 30 "$KNEECAP" run \
+xrc 0 "run: the same within --max-p99 10s exits 0" timeout 30 "$KNEECAP" run \
 	"http://127.0.0.1:$PORT/" --rate 50 --duration 1s --threads 1 --connections 16 -q --max-p99 10s
-expect_rc 2 "run: bad --max-p99 exits 2" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
+xrc 2 "run: bad --max-p99 exits 2" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
 	--rate 50 --duration 1s --max-p99 soon
-expect_rc 2 "run: bad --max-error-rate exits 2" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
+xrc 2 "run: bad --max-error-rate exits 2" timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
 	--rate 50 --duration 1s --max-error-rate 2
 
 # --- run: SIGINT -> 130, SIGTERM -> 143, partial results written and marked ---
@@ -151,7 +154,7 @@ d="$TMP/noknee"
 mkdir -p "$d"
 echo '{"old": true}' >"$d/scaling-policy.json"
 echo 'echo old' >"$d/apply.sh"
-expect_rc 1 "find: no knee exits 1" timeout 120 "$KNEECAP" find --service-time 20ms --slots 1 \
+xrc 1 "find: no knee exits 1" timeout 120 "$KNEECAP" find --service-time 20ms --slots 1 \
 	--slo 5ms --start 20 --step-duration 1s --warmup 0s --threads 1 --out "$d" -q
 [ ! -e "$d/scaling-policy.json" ] && [ ! -e "$d/apply.sh" ] &&
 	ok "find: no knee: no scaling-policy.json, no apply.sh (older ones gone)" ||
@@ -166,7 +169,7 @@ if mount -t tmpfs -o size=64k tmpfs "$MNT" 2>"$TMP/mount.err"; then
 	dd if=/dev/zero of="$MNT/filler" bs=4096 count=15 2>/dev/null
 	server spread --jitter-ms 100
 	t0=$(date +%s)
-	expect_rc 4 "run: disk full exits 4" timeout 60 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
+	xrc 4 "run: disk full exits 4" timeout 60 "$KNEECAP" run "http://127.0.0.1:$PORT/" \
 		--rate 300 --duration 40s --connections 64 -q --out "$MNT/out"
 	took=$(( $(date +%s) - t0 ))
 	[ $took -lt 30 ] && ok "run: disk full ended the run (${took}s of 40)" || fail "run: disk full ran on ${took}s"
@@ -187,10 +190,18 @@ else
 fi
 
 # --- bad usage and an --out that cannot be made ---
-expect_rc 2 "run: bad usage exits 2" "$KNEECAP" run --rate 10
+xrc 2 "run: bad usage exits 2" "$KNEECAP" run --rate 10
 echo file >"$TMP/plain"
-expect_rc 4 "run: --out under a regular file exits 4" timeout 30 "$KNEECAP" run \
+xrc 4 "run: --out under a regular file exits 4" timeout 30 "$KNEECAP" run \
 	"http://127.0.0.1:$PORT/" --rate 10 --duration 1s -q --out "$TMP/plain/sub"
 expect_grep "cannot create the directory: Not a directory" "$TMP/err" "run: --out failure names the reason"
+
+# No sanitizer report from any kneecap process (ASan/UBSan/TSan builds).
+if grep -lE "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" \
+	"$TMP/all.err" "$TMP"/*.err >/dev/null 2>&1; then
+	fail "sanitizer reports: $(grep -hE "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$TMP/all.err" "$TMP"/*.err | head -3)"
+else
+	ok "no sanitizer report"
+fi
 
 done_testing
