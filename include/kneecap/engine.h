@@ -256,6 +256,36 @@ void kc_engine_stop(struct kc_engine *e);
 void kc_engine_reset_stop(struct kc_engine *e);
 bool kc_engine_stopped(const struct kc_engine *e);
 
+/* What the process may hold: kc_sys_limits_get fills it from getrlimit,
+ * sysconf and the cgroup; 0 means no limit known. */
+struct kc_sys_limits {
+	uint64_t nofile;          /* RLIMIT_NOFILE, soft */
+	uint64_t memory;          /* bytes: the smallest of the limits below */
+	const char *memory_name;  /* "physical memory", "the cgroup's memory.max",
+				     "ulimit -v" or "ulimit -d" */
+};
+
+/* Reads the process's current limits (never fails; unknown ones stay 0). */
+void kc_sys_limits_get(struct kc_sys_limits *out);
+
+/* What a load generator is about to open and allocate. */
+struct kc_load_size {
+	uint32_t threads;
+	uint64_t connections_per_thread; /* sockets each thread may hold at once */
+	const char *unit;                /* how the message names them; NULL: "connections" */
+	uint64_t bytes;                  /* memory estimate, all threads */
+};
+
+/*
+ * Checks z against lim before anything is allocated: KC_EINVAL with a
+ * message naming the limit ("10 threads x 100000 connections = 1000000
+ * connections exceed the open-file limit 1024 (ulimit -n ...)", or the
+ * memory estimate against its limit), else 0.  Pure: same inputs, same
+ * answer.  kc_engine_new and kc_streams_new call it.
+ */
+int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits *lim,
+		       struct kc_diag *d);
+
 /* The effective settings after defaults, for the result's config section. */
 uint32_t kc_engine_threads(const struct kc_engine *e);
 uint32_t kc_engine_connections(const struct kc_engine *e);   /* per worker */

@@ -32,6 +32,11 @@
 #define START_DELAY_NS (5 * KC_NS_PER_MS)
 /* The drain outlasts the request timeout by this much (see kc_engine_run_step). */
 #define DRAIN_SLACK_NS (250 * KC_NS_PER_MS)
+/* Memory estimate (kc_load_size_check): a slot's libcurl handle beyond the
+ * struct (measured about 13 KiB resident per slot), and a live connection's
+ * receive and send buffers. */
+#define SLOT_EXTRA_BYTES (16 * 1024)
+#define CONN_BYTES (32 * 1024)
 /* The probe's bounds: kc_engine_probe in engine.h. */
 #define PROBE_MAX_NS (5 * KC_NS_PER_S)
 #define PROBE_ANSWER_GRACE_NS KC_NS_PER_S
@@ -281,6 +286,18 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	uint64_t floor_inflight = (uint64_t)e->slots * e->threads;
 	if (e->max_inflight < floor_inflight)
 		e->max_inflight = (uint32_t)floor_inflight;
+
+	struct kc_load_size size = {
+		.threads = e->threads,
+		.connections_per_thread = e->connections,
+		.bytes = (uint64_t)e->threads * e->slots * (sizeof(struct slot) + SLOT_EXTRA_BYTES) +
+			 (uint64_t)e->threads * e->connections * CONN_BYTES +
+			 (uint64_t)e->max_inflight * sizeof(struct pending),
+	};
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
+	if ((rc = kc_load_size_check(&size, &lim, d)))
+		goto fail;
 
 	e->workers = calloc(e->threads, sizeof(*e->workers));
 	if (!e->workers) {

@@ -18,6 +18,7 @@
  * emulator.  Invariant: a slot is on at most one connection, and a
  * connection's nstreams counts the slots that point at it.
  */
+#include "kneecap/engine.h"
 #include "kneecap/streams.h"
 
 #include "h2net_int.h"
@@ -58,6 +59,8 @@
 #define CONNECT_BACKOFF_NS (50 * KC_NS_PER_MS)
 #define CONNS_PER_WORKER_MAX 2048
 #define REPLY_MSG_MAX (256 * 1024)
+/* Memory estimate of one live connection (TLS, nghttp2 session, buffers). */
+#define STREAMS_CONN_BYTES (64 * 1024)
 #define HDR_LOW 1
 #define HDR_HIGH INT64_C(3600000000) /* 1 h in us */
 #define HDR_SIG 3
@@ -1098,6 +1101,19 @@ static int make_workers(struct kc_streams *s, const struct kc_streams_config *cf
 		t = 1;
 	if (t > 256)
 		t = 256;
+	/* Sockets and memory first, before any slot exists. */
+	uint64_t per_thread = (s->max_streams + t - 1) / t;
+	uint64_t conns = (per_thread + s->per_conn - 1) / s->per_conn;
+	struct kc_load_size size = {
+		.threads = t,
+		.connections_per_thread = conns,
+		.bytes = (uint64_t)t * (per_thread * (sizeof(struct slot) + s->frame_bytes) +
+					conns * STREAMS_CONN_BYTES),
+	};
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
+	if ((rc = kc_load_size_check(&size, &lim, d)))
+		return rc;
 	s->workers = calloc(t, sizeof(*s->workers));
 	if (!s->workers) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
