@@ -761,6 +761,29 @@ static void tick(struct worker *w, uint32_t t, int64_t now)
 }
 
 
+/*
+ * The loop ended (stopped, or the drain deadline passed) with streams still
+ * open: their unanswered chunks of the window are unfinished (an error)
+ * and their wait so far goes into the latency histogram as a lower bound,
+ * so an interrupted stall does not read as zero errors.  Streams the
+ * server closed normally left nothing here (slot_reset empties the ring).
+ */
+static void count_unfinished(struct worker *w, int64_t now)
+{
+	for (uint32_t i = 0; i < w->want; i++) {
+		const struct slot *sl = &w->slots[i];
+		if (sl->st == S_IDLE)
+			continue;
+		for (uint32_t j = 0; j < sl->rcount; j++) {
+			int64_t ti = sl->t_int[(sl->rhead + j) % RING];
+			if (ti < w->t_win || ti >= w->t_end)
+				continue;
+			w->k.err[KC_EC_UNFINISHED]++;
+			record(w->lat, now - ti);
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -841,6 +864,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++)
 			conn_event(w, evs[i].data.ptr, evs[i].events);
 	}
+	count_unfinished(w, kc_clock_ns());
 	while (w->nconns)
 		conn_free(w, w->conns[w->nconns - 1], false);
 	w->cpu_ns = kc_thread_cpu_ns() - cpu0;
@@ -1266,6 +1290,7 @@ static void fill_step(const struct kc_streams *s, const struct kc_streams_spec *
 		out->errclass[c] = k->err[c];
 		out->errors += k->err[c];
 	}
+	out->unfinished = k->err[KC_EC_UNFINISHED];
 	kc_latency_from_hdr(&out->latency, m->lat);
 	kc_latency_from_hdr(&out->service, m->svc);
 	kc_latency_from_hdr(&out->ttfb, m->ttfb);
