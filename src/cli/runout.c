@@ -283,8 +283,9 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 		return rc == KC_ECONNECT || rc == KC_ETLS || rc == KC_ETIMEOUT ? KC_EXIT_UNREACHABLE
 									: KC_EXIT_USAGE;
 	}
-	if (status == 0 && d.msg[0])
-		kc_log(KC_LOG_WARN, "%s; running anyway", d.msg);
+	/* Not a warning: a model that takes seconds per request is normal. */
+	if (status == 0 && d.msg[0] && kc_log_enabled(KC_LOG_WARN))
+		fprintf(stderr, "kneecap: %s: %s; starting the run\n", cmd, d.msg);
 	if (status >= 400)
 		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
 	return 0;

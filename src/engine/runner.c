@@ -468,7 +468,7 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 		if (status_out)
 			*status_out = 0;
 		kc_format_duration(PROBE_ANSWER_GRACE_NS, s->errbuf, sizeof(s->errbuf));
-		kc_diag_set(d, KC_OK, "%s accepted the connection but sent no answer within %s",
+		kc_diag_set(d, KC_OK, "%s took the request but had not answered after %s",
 			    e->host, s->errbuf);
 		rc = KC_OK;
 		goto out;

@@ -45,11 +45,11 @@ U="http://127.0.0.1:$port/"
 t0=$(now)
 "$KNEECAP" run "$U" --rate 1 --duration 1s >"$TMP/probe.out" 2>"$TMP/probe.err" &
 kp=$!
-for _ in $(seq 160); do grep -q "running anyway" "$TMP/probe.err" && break; sleep 0.05; done
+for _ in $(seq 160); do grep -q "starting the run" "$TMP/probe.err" && break; sleep 0.05; done
 t1=$(now)
 kill -TERM $kp 2>/dev/null; wait $kp 2>/dev/null
 expect_grep "run: probing 127.0.0.1:$port \(up to 5s\)" "$TMP/probe.err" "probe: says it is probing, and for how long"
-expect_grep "accepted the connection but sent no answer" "$TMP/probe.err" "probe: says the target did not answer"
+expect_grep "took the request but had not answered" "$TMP/probe.err" "probe: says the target did not answer"
 took=$(elapsed "$t0" "$t1")
 $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.0 else 1)" "$took" \
 	&& ok "probe: a silent server costs ${took}s (<= 5 s)" || fail "probe took ${took}s"
@@ -85,7 +85,7 @@ sigint_run() { # desc, extra args...
 	"$KNEECAP" run "$U" --rate 50 --duration 30s --timeout 20s --out "$out" "$@" \
 		>"$TMP/sig.out" 2>"$TMP/sig.err" &
 	local kp=$!
-	for _ in $(seq 160); do grep -q "running anyway" "$TMP/sig.err" && break; sleep 0.05; done
+	for _ in $(seq 160); do grep -q "starting the run" "$TMP/sig.err" && break; sleep 0.05; done
 	sleep 3
 	kill -INT $kp
 	local t0
