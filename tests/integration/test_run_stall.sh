@@ -26,6 +26,8 @@ start_raw() {
 	port=$(cat "$TMP/pf")
 }
 now() { date +%s.%N; }
+# keep FILE...: stderr kept for the sanitizer check at the end.
+keep() { cat "$@" >>"$TMP/all.err" 2>/dev/null; }
 elapsed() { $PY -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
 # pycheck DESC FILE PYTHON: runs PYTHON with s = steps[0] of the result in FILE.
 pycheck() {
@@ -48,6 +50,7 @@ kp=$!
 for _ in $(seq 160); do grep -q "starting the run" "$TMP/probe.err" && break; sleep 0.05; done
 t1=$(now)
 kill -TERM $kp 2>/dev/null; wait $kp 2>/dev/null
+keep "$TMP/probe.err"
 expect_grep "run: probing 127.0.0.1:$port \(up to 5s\)" "$TMP/probe.err" "probe: says it is probing, and for how long"
 expect_grep "took the request but had not answered" "$TMP/probe.err" "probe: says the target did not answer"
 took=$(elapsed "$t0" "$t1")
@@ -55,6 +58,7 @@ $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.0 else 1)" "$took" \
 	&& ok "probe: a silent server costs ${took}s (<= 5 s)" || fail "probe took ${took}s"
 closed=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$KNEECAP" run "http://127.0.0.1:$closed/" --rate 1 --duration 1s --quiet >/dev/null 2>"$TMP/err"
+keep "$TMP/err"
 ! grep -q probing "$TMP/err" && ok "probe: --quiet does not announce it" || fail "--quiet still announces the probe"
 
 # --- a stalled run ends within duration + timeout + 2 s, all of it errors ---
@@ -63,6 +67,7 @@ timeout 60 "$KNEECAP" run "$U" --rate 50 --duration 5s --timeout 3s --json --qui
 	>"$TMP/stall.json" 2>"$TMP/err"
 rc=$?
 took=$(elapsed "$t0" "$(now)")
+keep "$TMP/err"
 [ $rc = 0 ] && ok "stall: the run completes (exit 0)" || { fail "stall: exit $rc"; cat "$TMP/err"; }
 $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 10.0 else 1)" "$took" \
 	&& ok "stall: ended in ${took}s (<= 5 s + 3 s + 2 s)" || fail "stall: took ${took}s"
@@ -93,6 +98,7 @@ sigint_run() { # desc, extra args...
 	for _ in $(seq 100); do kill -0 $kp 2>/dev/null || break; sleep 0.05; done
 	wait $kp
 	local rc=$?
+	keep "$TMP/sig.err"
 	local took
 	took=$(elapsed "$t0" "$(now)")
 	$PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 2.0 else 1)" "$took" \
@@ -126,6 +132,7 @@ ldd "$KNEECAP" 2>/dev/null | grep -q 'libasan\|libtsan' || vcap="ulimit -v 40000
 ( eval "$vcap" ulimit -n 1024; exec /usr/bin/time -f %M -o "$TMP/rss" timeout 30 "$KNEECAP" run "$U" \
 	--rate 10 --duration 1s --threads 10 --connections 1000000 ) >"$TMP/out" 2>"$TMP/err"
 rc=$?
+keep "$TMP/err"
 [ $rc = 2 ] && ok "--connections 1000000: exit 2" || { fail "--connections 1000000: exit $rc"; head -3 "$TMP/err"; }
 expect_grep "10 threads x 100000 connections = 1000000 connections exceed the open-file limit 1024 \(ulimit -n" \
 	"$TMP/err" "--connections 1000000: the message names the limit"
@@ -138,10 +145,15 @@ for mode in cuthdr badchunk bighdr; do
 	start_raw $mode
 	timeout 30 "$KNEECAP" run "http://127.0.0.1:$port/" --rate 20 --duration 1s --threads 1 \
 		--json --quiet >"$TMP/$mode.json" 2>"$TMP/err"
+	keep "$TMP/err"
 	pycheck "$mode: every request counted proto" "$TMP/$mode.json" '
 print(s["ok"], s["errors"], s["error_classes"])
 assert s["ok"] == 0 and s["errors"] == 20 and s["error_classes"]["proto"] == 20
 '
 done
+
+# Under ASan/UBSan (CI), any report in any run's stderr fails the script.
+! grep -q 'Sanitizer\|runtime error:' "$TMP/all.err" && ok "no sanitizer report" \
+	|| { fail "sanitizer report"; grep -m5 'Sanitizer\|runtime error:' "$TMP/all.err"; }
 
 done_testing
