@@ -414,7 +414,8 @@ static bool is_delim(const char *s, size_t n, size_t i)
 	unsigned char c = (unsigned char)s[i];
 	if (c <= ' ' || c == 0x7f || strchr("\"'`,;&<>(){}[]|", c))
 		return true;
-	return c == '\\' && i + 1 < n && (s[i + 1] == '"' || s[i + 1] == '\'');
+	/* an escaped quote or line break: the text is JSON or C quoted */
+	return c == '\\' && i + 1 < n && strchr("\"'nrt", s[i + 1]) && s[i + 1];
 }
 
 /* Skips an optional (escaped) quote at s[*i]. */
@@ -463,7 +464,8 @@ static size_t token_end(const char *s, size_t n, size_t i)
 static size_t auth_end(const char *s, size_t n, size_t v)
 {
 	size_t eol = v;
-	while (eol < n && s[eol] != '\r' && s[eol] != '\n' && s[eol] != '"' && eol - v < 2048)
+	while (eol < n && s[eol] != '\r' && s[eol] != '\n' && s[eol] != '"' && eol - v < 2048 &&
+	       !(s[eol] == '\\' && eol + 1 < n && strchr("nr", s[eol + 1]) && s[eol + 1]))
 		eol++;
 	if (eol - v >= 16 && !strncasecmp(s + v, "AWS4-HMAC-SHA256", 16)) {
 		/* Credential=..., SignedHeaders=..., Signature=hex: through the

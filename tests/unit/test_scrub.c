@@ -272,6 +272,11 @@ static void test_fields(void **state)
 		{"aws_secret_access_key = abc123\naws_session_token=def", "aws_secret_access_key = " KC_SCRUB_MARK
 		 "\naws_session_token=" KC_SCRUB_MARK},
 		{"{\\\"SessionToken\\\": \\\"abc\\\"}", "{\\\"SessionToken\\\": \\\"" KC_SCRUB_MARK "\\\"}"},
+		/* headers quoted inside a JSON string: the escapes end values */
+		{"{\"m\": \"X-Amz-Security-Token: abc/d+e=\\nAuthorization: AWS4-HMAC-SHA256 "
+		 "Credential=A/B\\nHost: h\"}",
+		 "{\"m\": \"X-Amz-Security-Token: " KC_SCRUB_MARK "\\nAuthorization: " KC_SCRUB_MARK
+		 "\\nHost: h\"}"},
 		/* names without a value are words, not fields */
 		{"InvalidSignatureException: Signature expired", "InvalidSignatureException: Signature expired"},
 		{"the authorization header is malformed", "the authorization header is malformed"},
