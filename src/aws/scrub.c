@@ -353,6 +353,32 @@ static size_t decode_at(const char *s, size_t n, size_t i, unsigned char *out)
 	return 1;
 }
 
+/* Hash-matches every window of the view v[0..vn) (off maps back). */
+static void scan_view(const unsigned char *v, const size_t *off, size_t vn, struct ranges *rs)
+{
+	if (tabsz) {
+		uint64_t bk = pow_bk(), h = 0;
+		for (size_t i = 0; i < vn; i++) {
+			h = h * HASH_B + v[i] + 1;
+			if (i >= K)
+				h -= (uint64_t)(v[i - K] + 1) * bk;
+			if (i + 1 >= K && tab_has(h))
+				range_add(rs, off[i + 1 - K], off[i + 1]);
+		}
+	}
+	for (int k = 0; k < nshorts; k++) {
+		const struct needle *nd = &shorts[k];
+		for (size_t i = 0; i + nd->n <= vn; i++)
+			if (v[i] == nd->b[0] && !memcmp(v + i, nd->b, nd->n))
+				range_add(rs, off[i], off[i + nd->n]);
+	}
+}
+
+/*
+ * Looks for the registered secrets in the decoded view and, when decoding
+ * changed anything, in the text as it is too: "%2c" + a raw secret must
+ * not hide the secret's first character inside a bogus escape.
+ */
 static void find_registered(const char *s, size_t n, struct ranges *rs)
 {
 	unsigned char *v = malloc(n + 1);
@@ -370,21 +396,15 @@ static void find_registered(const char *s, size_t n, struct ranges *rs)
 		vn++;
 	}
 	off[vn] = n;
-	if (tabsz) {
-		uint64_t bk = pow_bk(), h = 0;
-		for (size_t i = 0; i < vn; i++) {
-			h = h * HASH_B + v[i] + 1;
-			if (i >= K)
-				h -= (uint64_t)(v[i - K] + 1) * bk;
-			if (i + 1 >= K && tab_has(h))
-				range_add(rs, off[i + 1 - K], off[i + 1]);
+	scan_view(v, off, vn, rs);
+	if (vn != n) {
+		for (size_t i = 0; i < n; i++) {
+			v[i] = canon((unsigned char)s[i]);
+			off[i] = i;
 		}
-	}
-	for (int k = 0; k < nshorts; k++) {
-		const struct needle *nd = &shorts[k];
-		for (size_t i = 0; i + nd->n <= vn; i++)
-			if (v[i] == nd->b[0] && !memcmp(v + i, nd->b, nd->n))
-				range_add(rs, off[i], off[i + nd->n]);
+		off[n] = n;
+		scan_view(v, off, n, rs);
+		vn = n;
 	}
 	explicit_bzero(v, vn);
 	free(v);
@@ -414,8 +434,9 @@ static bool is_delim(const char *s, size_t n, size_t i)
 	unsigned char c = (unsigned char)s[i];
 	if (c <= ' ' || c == 0x7f || strchr("\"'`,;&<>(){}[]|", c))
 		return true;
-	/* an escaped quote or line break: the text is JSON or C quoted */
-	return c == '\\' && i + 1 < n && strchr("\"'nrt", s[i + 1]) && s[i + 1];
+	/* a backslash ends a value unless it escapes part of one (\/, \u002b):
+	 * \n, \" ... mean the text is JSON or C quoted */
+	return c == '\\' && !(i + 1 < n && (s[i + 1] == '/' || s[i + 1] == 'u'));
 }
 
 /* Skips an optional (escaped) quote at s[*i]. */
@@ -514,6 +535,10 @@ static void find_opaque(const char *s, size_t n, struct ranges *rs)
 	for (size_t i = 0; i < n;) {
 		if (!opaque_char((unsigned char)s[i])) {
 			i++;
+			continue;
+		}
+		if (i > 0 && s[i - 1] == '\\' && strchr("nrt", s[i]) && s[i]) {
+			i++; /* the letter of an escape (\n), not the word's */
 			continue;
 		}
 		size_t j = i;

@@ -185,6 +185,11 @@ static void test_url_encoded(void **state)
 			assert_true(!strncmp(out, "u=" KC_SCRUB_MARK, 12) && strlen(out) <= 14);
 		}
 	}
+	/* a raw secret right after something that looks like an escape */
+	snprintf(text, sizeof(text), "%%2%s|%%25%s", SECRET, TOKEN);
+	const char *out = scrubbed(text, NULL);
+	assert_false(has_run(out, SECRET));
+	assert_false(has_run(out, TOKEN));
 	/* JSON escapes: \/ and \u002b */
 	snprintf(text, sizeof(text), "{\"m\": \"wJalrXUtnFEMI\\/K7MDENG\\u002bbPxRfiCYzEXAMPLEKEY\"}");
 	assert_string_equal(scrubbed(text, NULL), "{\"m\": \"" KC_SCRUB_MARK "\"}");
