@@ -16,7 +16,7 @@
  *     truncated echo), in any of those forms, goes.
  * The table holds 64-bit hashes, not text: a collision could only redact
  * too much, never too little.  Secrets of 8-11 characters, too short for a
- * window, are searched for whole.
+ * window, are searched for whole, raw or percent-encoded (not in base64).
  *
  * Field patterns (Authorization, X-Amz-Security-Token, Signature=, ...)
  * need no registry and are matched on the text as it is.
@@ -111,6 +111,8 @@ static int tab_reserve(size_t add)
 	for (size_t i = 0; i < tabsz; i++)
 		if (tab[i])
 			tab_put(t, sz, tab[i]);
+	if (tab)
+		explicit_bzero(tab, tabsz * sizeof(*tab));
 	free(tab);
 	tab = t;
 	tabsz = sz;
