@@ -57,7 +57,8 @@ void kc_result_env_detect(struct kc_result_env *env);
  * One step as JSON: offered, achieved, latency_ms{p50,p90,p99,p999,max,mean,count},
  * service_ms{...}, ttfb_ms{...}, errors, error_classes{name: n}, status_codes{"code": n},
  * inflight_max, inflight{start,end,slope_per_s}, lag_ms{p99,max}, gen_cpu,
- * generator_bound, stable (null: not judged), partial, and the raw counts.
+ * generator_bound, stable (null: not judged), partial, and the raw counts
+ * (scheduled, sent, completed, ok, unfinished).
  * Response-stream steps (s->response_stream) add ttfp_ms{...} (first
  * PayloadPart from the intended send), ttfp_service_ms{...} (from the
  * actual send), part_gap_ms{...} and parts.
@@ -83,7 +84,7 @@ int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
  * p999_ms, max_ms, mean_ms, service_p99_ms, inflight_max, inflight_slope,
  * lag_p99_ms, generator_bound, partial; when any step is a response-stream
  * step, then ttfp_{p50,p90,p99,max}_ms, part_gap_{p50,p90,p99,max}_ms,
- * stream_errors, model_stream_errors.  Appends to out.
+ * stream_errors, model_stream_errors; last, unfinished.  Appends to out.
  * Returns 0, KC_ENOMEM or KC_ELIMIT.
  */
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out);

@@ -164,15 +164,16 @@ void runout_progress_end(struct runout *r)
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit)
 {
-	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s\n", "step",
+	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n", "step",
 		unit, "achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-		"svc p99", "errors", "inflight", "lag p99");
+		"svc p99", "errors", "unfinish", "inflight", "lag p99");
 	for (size_t i = 0; i < n; i++) {
 		const struct kc_step_result *r = &s[i];
-		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8u %8.2f%s%s\n",
+		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8llu %8u %8.2f%s%s\n",
 			r->index + 1, r->offered, r->achieved, r->latency.p50, r->latency.p90,
 			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
-			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
+			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
+			r->inflight_max, r->lag_p99_ms,
 			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
 		if (r->response_stream)
 			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
@@ -250,6 +251,12 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	int status = 0;
+	/* The probe can take seconds against a slow target: say so first. */
+	if (kc_log_enabled(KC_LOG_WARN)) {
+		char lim[32];
+		kc_format_duration(kc_engine_probe_limit_ns(e), lim, sizeof(lim));
+		fprintf(stderr, "kneecap: %s: probing %s (up to %s)\n", cmd, kc_engine_host(e), lim);
+	}
 	int rc = kc_engine_probe(e, &status, &d);
 	if (rc) {
 		/* Could not connect, handshake or hear back: unreachable; else bad input. */
@@ -257,6 +264,9 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 		return rc == KC_ECONNECT || rc == KC_ETLS || rc == KC_ETIMEOUT ? KC_EXIT_UNREACHABLE
 									: KC_EXIT_USAGE;
 	}
+	/* Not a warning: a model that takes seconds per request is normal. */
+	if (status == 0 && d.msg[0] && kc_log_enabled(KC_LOG_WARN))
+		fprintf(stderr, "kneecap: %s: %s; starting the run\n", cmd, d.msg);
 	if (status >= 400)
 		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
 	return 0;

@@ -41,6 +41,7 @@
 #include "kneecap/err.h"
 #include "kneecap/eventstream.h"
 #include "kneecap/log.h"
+#include "kneecap/scrub.h"
 #include "kneecap/sigv4.h"
 
 #include <arpa/inet.h>
@@ -1524,6 +1525,9 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		rc = kc_sigv4_signer_new(&e->signer, &sc, d);
 		if (rc)
 			goto fail;
+		/* A client's request may quote it back (a misconfigured proxy);
+		 * whatever the emulator logs is scrubbed of it. */
+		kc_scrub_register(p->sigv4_secret);
 	}
 	size_t store_max = kc_emu_store_max(e);
 	for (int i = n - 1; i >= 0; i--) {

@@ -25,8 +25,9 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 		rc = kc_buf_puts(out, ",ttfp_p50_ms,ttfp_p90_ms,ttfp_p99_ms,ttfp_max_ms,"
 				 "part_gap_p50_ms,part_gap_p90_ms,part_gap_p99_ms,part_gap_max_ms,"
 				 "stream_errors,model_stream_errors");
+	/* Last, so every earlier column keeps its position. */
 	if (!rc)
-		rc = kc_buf_puts(out, "\n");
+		rc = kc_buf_puts(out, ",unfinished\n");
 	for (size_t i = 0; !rc && i < r->nsteps; i++) {
 		const struct kc_step_result *s = &r->steps[i];
 		rc = kc_buf_printf(out,
@@ -48,7 +49,7 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 					   (unsigned long long)s->errclass[KC_EC_STREAM],
 					   (unsigned long long)s->errclass[KC_EC_MODEL_STREAM]);
 		if (!rc)
-			rc = kc_buf_puts(out, "\n");
+			rc = kc_buf_printf(out, ",%llu\n", (unsigned long long)s->unfinished);
 	}
 	return rc;
 }

@@ -60,7 +60,7 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 			goto fail;
 	}
 	json_t *more = json_pack(
-		"{s:i,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:b,s:n,s:b}",
+		"{s:i,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:b,s:n,s:b}",
 		"index", s->index,
 		"offered", json_real(s->offered),
 		"achieved", json_real((double)(int64_t)(s->achieved * 1000 + 0.5) / 1000),
@@ -72,6 +72,7 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		"completed", (json_int_t)s->completed,
 		"ok", (json_int_t)s->ok,
 		"errors", (json_int_t)s->errors,
+		"unfinished", (json_int_t)s->unfinished,
 		"service_ms", latency_json(&s->service),
 		"ttfb_ms", latency_json(&s->ttfb),
 		"error_classes", ec,

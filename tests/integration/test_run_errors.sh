@@ -11,7 +11,7 @@ trap '[ -n "$spid" ] && { kill $spid 2>/dev/null; wait $spid 2>/dev/null; }; rm 
 
 # A port nothing listens on: bind one, note it, let it go.
 closed=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-one_line() { [ "$(wc -l <"$TMP/err")" = 1 ] && ok "$1: one line" || { fail "$1: one line"; cat "$TMP/err"; }; }
+one_line() { [ "$(err_lines)" = 1 ] && ok "$1: one line" || { fail "$1: one line"; cat "$TMP/err"; }; }
 
 expect_rc 3 "refused connection exits 3" timeout 20 "$KNEECAP" run "http://127.0.0.1:$closed/" --rate 10 --duration 1s
 expect_grep "cannot connect to 127.0.0.1:$closed" "$TMP/err" "refused connection is named"

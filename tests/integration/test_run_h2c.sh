@@ -241,7 +241,7 @@ closed=$(free_port)
 expect_rc 3 "h2c refused connection exits 3" timeout 20 "$KNEECAP" run "http://127.0.0.1:$closed/" \
 	--http h2c --rate 10 --duration 1s
 expect_grep "cannot connect to 127.0.0.1:$closed" "$TMP/err" "h2c refused connection is named"
-[ "$(wc -l <"$TMP/err")" = 1 ] && ok "h2c refused connection: one line" || { fail "one line"; cat "$TMP/err"; }
+[ "$(err_lines)" = 1 ] && ok "h2c refused connection: one line" || { fail "one line"; cat "$TMP/err"; }
 expect_rc 2 "h2c with https:// exits 2" timeout 20 "$KNEECAP" run "https://127.0.0.1:$closed/" \
 	--http h2c --rate 10 --duration 1s
 expect_grep "h2c is cleartext" "$TMP/err" "h2c with https:// says why"

@@ -200,7 +200,7 @@ expect_rc 0 "--insecure skips verification" timeout 30 "$KNEECAP" run "$TLS_URL"
 expect_rc 3 "unverifiable certificate is unreachable (exit 3)" timeout 30 "$KNEECAP" run "$TLS_URL" \
 	--rate 100 --duration 1s --threads 1 --quiet
 expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
-[ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
+[ "$(err_lines)" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
 # --- h2c (prior knowledge): nghttp2 (h2unary.c), whatever the libcurl ---
 H2C_URL="http://127.0.0.1:$port_h2c/"

@@ -71,6 +71,8 @@ static void test_json_document(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ec, "shed")), 0);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "status_codes"), "503")), 3);
 	assert_int_equal(json_integer_value(json_object_get(s1, "errors")), 5);
+	assert_int_equal(json_integer_value(json_object_get(s1, "unfinished")), 0);
+	assert_int_equal(json_integer_value(json_object_get(ec, "unfinished")), 0);
 	json_decref(doc);
 
 	struct kc_buf b;
@@ -121,6 +123,13 @@ static void test_csv_rows(void **state)
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
 	assert_int_equal(lines, 3);
+	kc_buf_fini(&b);
+	/* unfinished is the last column. */
+	steps[1].unfinished = steps[1].errclass[KC_EC_UNFINISHED] = 7;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	assert_non_null(strstr(b.data, ",partial,unfinished\n"));
+	assert_true(b.len > 3 && !strncmp(b.data + b.len - 3, ",7\n", 3));
 	kc_buf_fini(&b);
 }
 
@@ -180,7 +189,7 @@ static void test_response_stream_fields(void **state)
 	assert_non_null(strstr(b.data, "generator_bound,partial,ttfp_p50_ms,ttfp_p90_ms,"
 				       "ttfp_p99_ms,ttfp_max_ms,part_gap_p50_ms,"));
 	assert_non_null(strstr(b.data, ",0,0,30.500,31.000,32.000,34.000,20.010,20.100,20.200,"
-				       "20.400,1,4\n"));
+				       "20.400,1,4,0\n"));
 	kc_buf_fini(&b);
 }
 
