@@ -11,6 +11,18 @@ prober for the emulator's slow-client tests.  Loopback only, bounded.
   slow_clients.py probe PORT SRC EVERY SECONDS
       GET /ping on a new connection every EVERY seconds, each with a 1 s
       limit.  Prints JSON: probes, failures, max latency.
+  slow_clients.py one PORT MODE LIMIT
+      One slow client; prints the seconds from when its clock started until
+      the server closed the connection, or "open" after LIMIT seconds.
+      head: trickles its headers (clock: connect); idle: sends nothing;
+      keepalive: one whole GET /ping, then trickles the next request's
+      headers (clock: its request line); body: headers with Content-Length
+      1000 and 10 bytes of body, then nothing (clock: the last byte).
+  slow_clients.py chunked PORT PATH MIB MODE
+      POST MIB MiB (0: without end, 20 s at most) as a chunked body.  MODE
+      all: send everything, then read the answer (as http.client does);
+      read: read while sending.  Prints "STATUS END" (END: eof | reset |
+      open) or "none END" when no answer came.
 """
 import errno
 import json
@@ -154,6 +166,99 @@ def probe(port, src, every, seconds):
                       "failed_at": [r[0] for r in fails][:20]}))
 
 
+def one(port, mode, limit):
+    s = socket.create_connection((HOST, port), timeout=5)
+    t0 = time.monotonic()
+    if mode == "keepalive":
+        s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = b""
+        while b"{}" not in buf:
+            buf += s.recv(4096)
+        s.sendall(b"GET /ping HTTP/1.1\r\n")
+        t0 = time.monotonic()
+    elif mode == "body":
+        s.sendall(b"POST /endpoints/x/invocations HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000\r\n\r\n" + b"\xff" * 10)
+        t0 = time.monotonic()
+    trickle = b"Host: x\r\nX-Slow: " + b"a" * 4096 if mode == "keepalive" else TRICKLE
+    sent = 0
+    s.settimeout(0.1)
+    while time.monotonic() - t0 < limit:
+        if mode in ("head", "keepalive"):
+            try:
+                s.send(trickle[sent:sent + 1])
+                sent += 1
+            except OSError:
+                break
+        try:
+            if not s.recv(4096):
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    else:
+        print("open")
+        return
+    print(round(time.monotonic() - t0, 2))
+
+
+def chunked(port, path, mib, mode):
+    s = socket.create_connection((HOST, port), timeout=5)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n".encode())
+    piece = b"10000\r\n" + b"\xab" * 65536 + b"\r\n"
+    total = mib * 16 if mib > 0 else None
+    answer, end = b"", "open"
+    t0 = time.monotonic()
+    n = 0
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    out = memoryview(piece)
+    done_sending = False
+    while time.monotonic() - t0 < 20:
+        events = sel.select(0.5)
+        if not events:
+            continue
+        ev = events[0][1]
+        if ev & selectors.EVENT_READ and (mode == "read" or done_sending):
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                end = "reset"
+                break
+            if data == b"":
+                end = "eof"
+                break
+            if data:
+                answer += data
+        if ev & selectors.EVENT_WRITE and not done_sending:
+            try:
+                k = s.send(out)
+            except BlockingIOError:
+                k = 0
+            except OSError:
+                done_sending = True  # the server stopped reading: read what it said
+                sel.modify(s, selectors.EVENT_READ)
+                continue
+            out = out[k:]
+            if not len(out):
+                n += 1
+                if total is not None and n >= total:
+                    s.send(b"0\r\n\r\n")
+                    done_sending = True
+                    sel.modify(s, selectors.EVENT_READ)
+                else:
+                    out = memoryview(piece)
+        elif done_sending and not ev & selectors.EVENT_READ:
+            continue
+    status = answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/1.1 ") else "none"
+    print(status, end)
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -162,6 +267,10 @@ def main():
         attack(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]))
     elif cmd == "probe" and len(a) == 4:
         probe(int(a[0]), a[1], float(a[2]), float(a[3]))
+    elif cmd == "one" and len(a) == 3:
+        one(int(a[0]), a[1], float(a[2]))
+    elif cmd == "chunked" and len(a) == 4:
+        chunked(int(a[0]), a[1], int(a[2]), a[3])
     else:
         sys.exit(__doc__)
 
