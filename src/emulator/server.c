@@ -4,7 +4,7 @@
  *
  * A request's life: MHD worker threads read the body (bounded by
  * body_bytes_max; an oversize Content-Length is answered 413 before the body
- * is read), run the real CPU stage (JPEG decode), draw its faults, and ask
+ * is read, an oversize chunked body as soon as it passes the limit), run the real CPU stage (JPEG decode), draw its faults, and ask
  * the model (model.c) when its slot frees and when it is done.  The
  * connection is then suspended and parked in a min-heap of deadlines; one
  * timer thread sleeps on CLOCK_MONOTONIC absolute deadlines, tells the model
@@ -27,9 +27,16 @@
  * the HTTP/2 face (h2serve.c, started here when h2_listen is set); only the
  * MHD plumbing is this file's own.
  *
+ * Hostile clients: a per-client connection cap (MHD's per-IP limit) keeps
+ * a share of the connections for other addresses and GET /ping, and the
+ * slow-client guard closes connections whose headers or body do not
+ * arrive in time (see "the slow-client guard" below).  A chunked body past
+ * body_bytes_max is answered 413 as soon as it passes it.
+ *
  * Locks: `mu` guards the model, the fault RNG and the counters; `tmu`
  * guards the timer heap and the stopping flag.  Order: tmu, then MHD's own
- * (MHD_suspend_connection takes it); mu is never held with either.
+ * (MHD_suspend_connection takes it); mu is never held with either.  `gmu`
+ * guards the guard's connection records; nothing else is taken under it.
  */
 #include "decode_int.h"
 #include "faults_int.h"
@@ -1068,6 +1075,7 @@ static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r)
 	case KC_EMU_HEAD_ANSWER:
 		/* Answer before reading: MHD closes the connection after this
 		 * response instead of draining a huge body. */
+		guard_set(r->conn, G_BUSY, 0);
 		return respond(e, r);
 	case KC_EMU_HEAD_DROP:
 		reset_socket(r->conn);
