@@ -4,8 +4,9 @@
  *
  * A request's life: MHD worker threads read the body (bounded by
  * body_bytes_max; an oversize Content-Length is answered 413 before the body
- * is read, an oversize chunked body as soon as it passes the limit), run the real CPU stage (JPEG decode), draw its faults, and ask
- * the model (model.c) when its slot frees and when it is done.  The
+ * is read, an oversize chunked body as soon as it passes the limit), run
+ * the real CPU stage (JPEG decode), draw its faults, and ask the model
+ * (model.c) when its slot frees and when it is done.  The
  * connection is then suspended and parked in a min-heap of deadlines; one
  * timer thread sleeps on CLOCK_MONOTONIC absolute deadlines, tells the model
  * the request left, and resumes the connection, whose handler then queues
