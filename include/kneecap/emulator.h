@@ -154,11 +154,11 @@ struct kc_emu_profile {
 	enum kc_emu_input input;
 	enum kc_emu_decode cpu_decode;
 	int threads;             /* HTTP worker threads (the instance's vCPUs), per face */
-	int max_connections;
+	int max_connections;     /* HTTP/1.1: what one client may open at once;
+				  * the face takes a reserve more (see
+				  * kc_emu_profile_conn_limit) for the others */
 	int max_connections_per_client; /* HTTP/1.1 connections one client address
-					 * may hold; 0 = max_connections less a
-					 * reserve of max(8, max_connections / 8),
-					 * so one client cannot take them all */
+					 * may hold; 0 = max_connections */
 	int64_t header_timeout_ns; /* HTTP/1.1: a request's headers must be in
 				    * within this of the connection (or of the
 				    * request line on a kept-alive one) */
@@ -187,6 +187,14 @@ struct kc_emu_profile {
 
 /* The per-client connection cap the HTTP/1.1 face applies (resolves 0). */
 int kc_emu_profile_client_cap(const struct kc_emu_profile *p);
+
+/*
+ * The HTTP/1.1 face's connection limit: max_connections plus a reserve of
+ * max(16, max_connections / 8) that only other client addresses can use,
+ * so a load generator gets every connection it got before and one address
+ * can never take the last ones (GET /ping, other clients).
+ */
+int kc_emu_profile_conn_limit(const struct kc_emu_profile *p);
 
 /* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
 void kc_emu_profile_defaults(struct kc_emu_profile *p);

@@ -446,14 +446,20 @@ int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d)
 int kc_emu_profile_client_cap(const struct kc_emu_profile *p)
 {
 	KC_ASSERT(p);
-	if (p->max_connections_per_client > 0)
-		return p->max_connections_per_client;
-	/* The reserve is what keeps GET /ping and a second client answered
-	 * when one address opens connections without end. */
+	return p->max_connections_per_client > 0 ? p->max_connections_per_client
+						 : p->max_connections;
+}
+
+int kc_emu_profile_conn_limit(const struct kc_emu_profile *p)
+{
+	KC_ASSERT(p);
+	/* Added, not taken from max_connections: a load test that fitted
+	 * before still fits, and an address opening connections without end
+	 * stops at its cap with the reserve still free for GET /ping. */
 	int reserve = p->max_connections / 8;
-	if (reserve < 8)
-		reserve = 8;
-	return p->max_connections - reserve;
+	if (reserve < 16)
+		reserve = 16;
+	return p->max_connections + reserve;
 }
 
 double kc_emu_profile_capacity_rps(const struct kc_emu_profile *p)

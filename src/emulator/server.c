@@ -1652,7 +1652,7 @@ static void free_emu(struct kc_emu *e)
 			kc_emu_decoder_fini(&e->dec[i]);
 	}
 	if (e->reqs) {
-		for (int i = 0; i < e->prof.max_connections; i++)
+		for (int i = 0; i < kc_emu_profile_conn_limit(&e->prof); i++)
 			free(e->reqs[i].body);
 	}
 	free(e->dec);
@@ -1710,7 +1710,7 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		rc = kc_diag_set(d, rc, "emulator profile out of range");
 		goto fail;
 	}
-	int n = p->max_connections;
+	int n = kc_emu_profile_conn_limit(p);
 	e->reqs = calloc((size_t)n, sizeof(*e->reqs));
 	e->heap = calloc((size_t)n, sizeof(*e->heap));
 	e->conns = calloc((size_t)n, sizeof(*e->conns));
@@ -1772,7 +1772,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	rc = new_emu(p, &e, d);
 	if (rc)
 		return rc;
-	int n = p->max_connections;
+	int n = kc_emu_profile_conn_limit(p);
 
 	int fd = open_listener(listen_addr, &e->port, d);
 	if (fd < 0) {
@@ -1799,8 +1799,8 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(p->threads > 1 ? p->threads : 0),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)n,
-		/* Past its share a client's new connections are closed at
-		 * once, so one address cannot starve the others or /ping. */
+		/* Past its cap a client's new connections are closed at once,
+		 * so one address cannot starve the others or /ping. */
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)kc_emu_profile_client_cap(p),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(KEEPALIVE_NS / KC_NS_PER_S),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
