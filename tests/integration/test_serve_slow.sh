@@ -48,7 +48,9 @@ for f in "$KC_SRCDIR"/scenarios/g5-xlarge-image-tagger.ini "$KC_SRCDIR"/scenario
 done
 
 # ---- one slow client at a time, short timeouts --------------------------
-start_emu short --input any --threads 2 --header-timeout 2s --body-timeout 2s || { done_testing; exit 1; }
+# (Without the timeout flags, as an older serve, the checks below still run and fail.)
+start_emu short --input any --threads 2 --header-timeout 2s --body-timeout 2s ||
+	start_emu short0 --input any --threads 2 || { done_testing; exit 1; }
 for m in head idle keepalive body; do
 	t=$($PY "$SLOW" one "$PORT" $m 6)
 	if [ "$t" != open ] && within "$t" 2.1 20; then ok "$m: closed after ${t} s (timeout 2 s)"
