@@ -5,6 +5,9 @@
  */
 #include "kneecap/result.h"
 
+#include <errno.h>
+#include <string.h>
+
 #define RESULT_CSV_MAX ((size_t)64 << 20)
 
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
@@ -60,6 +63,7 @@ int kc_result_write_csv(const struct kc_result *r, const char *path, struct kc_d
 		rc = kc_write_file(path, b.data ? b.data : "", b.len);
 	kc_buf_fini(&b);
 	if (rc)
-		return kc_diag_set(d, rc, "%s: cannot write (%s)", path, kc_strerror(rc));
+		return kc_diag_set(d, rc, "%s: %s", path,
+				   rc == KC_EIO ? strerror(errno) : kc_strerror(rc));
 	return KC_OK;
 }

@@ -8,6 +8,7 @@
  */
 #include "kneecap/result.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,6 +153,13 @@ json_t *kc_result_to_json(const struct kc_result *r)
 				"steps", steps, "partial", r->partial);
 	if (!doc)
 		return NULL;
+	/* Partial and why: a reader must never mistake a cut-short run for a whole one. */
+	if (r->partial || r->interrupted || r->incomplete)
+		json_object_set_new(doc, "partial", json_true());
+	if (r->interrupted)
+		json_object_set_new(doc, "interrupted", json_string(r->interrupted));
+	if (r->incomplete)
+		json_object_set_new(doc, "incomplete", json_string(r->incomplete));
 	if (r->extra && json_is_object(r->extra) && json_object_update(doc, r->extra)) {
 		json_decref(doc);
 		return NULL;
@@ -191,6 +199,6 @@ int kc_result_write_json(const struct kc_result *r, const char *path, struct kc_
 	rc = kc_write_file(path, b.data, b.len);
 	kc_buf_fini(&b);
 	if (rc)
-		return kc_diag_set(d, rc, "%s: cannot write", path);
+		return kc_diag_set(d, rc, "%s: %s", path, strerror(errno));
 	return KC_OK;
 }

@@ -193,12 +193,56 @@ static void test_response_stream_fields(void **state)
 	kc_buf_fini(&b);
 }
 
+/* A cut-short run says so, and why; a whole one has neither key. */
+static void test_partial_marks(void **state)
+{
+	(void)state;
+	struct kc_step_result st;
+	fill_step(&st, 0);
+	struct kc_result r = {.mode = "rps", .steps = &st, .nsteps = 1};
+	json_t *doc = kc_result_to_json(&r);
+	assert_true(json_is_false(json_object_get(doc, "partial")));
+	assert_null(json_object_get(doc, "interrupted"));
+	assert_null(json_object_get(doc, "incomplete"));
+	json_decref(doc);
+	r.interrupted = "SIGTERM";
+	doc = kc_result_to_json(&r);
+	assert_true(json_is_true(json_object_get(doc, "partial")));
+	assert_string_equal(json_string_value(json_object_get(doc, "interrupted")), "SIGTERM");
+	json_decref(doc);
+	r.interrupted = NULL;
+	r.incomplete = "out/latency.hlog: No space left on device";
+	doc = kc_result_to_json(&r);
+	assert_true(json_is_true(json_object_get(doc, "partial")));
+	assert_string_equal(json_string_value(json_object_get(doc, "incomplete")),
+			    "out/latency.hlog: No space left on device");
+	json_decref(doc);
+}
+
+/* A write that fails names the path and the OS reason, and leaves no temp file. */
+static void test_write_failure_reason(void **state)
+{
+	(void)state;
+	struct kc_step_result st;
+	fill_step(&st, 0);
+	struct kc_result r = {.mode = "rps", .steps = &st, .nsteps = 1};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_result_write_json(&r, "/nonexistent-kc-dir/result.json", &d), KC_EIO);
+	assert_non_null(strstr(d.msg, "/nonexistent-kc-dir/result.json: No such file or directory"));
+	kc_diag_clear(&d);
+	assert_int_equal(kc_result_write_csv(&r, "/nonexistent-kc-dir/steps.csv", &d), KC_EIO);
+	assert_non_null(strstr(d.msg, "/nonexistent-kc-dir/steps.csv: No such file or directory"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_document),
 		cmocka_unit_test(test_csv_rows),
 		cmocka_unit_test(test_response_stream_fields),
+		cmocka_unit_test(test_partial_marks),
+		cmocka_unit_test(test_write_failure_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
