@@ -15,6 +15,7 @@
 #include "kc_config.h"
 #include "outdir.h"
 #include "runout.h"
+#include "scenario_find.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -283,120 +284,10 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 	return -1;
 }
 
-/* Everything the scenario configures. */
-struct find_cfg {
-	struct kc_search_cfg search;
-	struct kc_recommend_cfg rec;
-	struct kc_emu_profile emu;
-	struct cli_target_opts topts;
-	struct kc_jpeg_opts jpeg;
-	const char *payload_source; /* "jpeg", "dir", "body", "none" or NULL (default) */
-	const char *payload_dir, *payload_body, *body_content_type;
-	int64_t connections, max_inflight, timeout_ns, connect_timeout_ns;
-	enum kc_http_version http;
-	enum kc_arrival arrival;
-	bool insecure;
-	const char *cacert;
-};
 
-static int read_config(struct kc_scenario *sc, struct find_opts *o, struct find_cfg *c,
-		       struct kc_diag *d)
-{
-	kc_search_cfg_default(&c->search, KC_MODE_RPS);
-	kc_recommend_cfg_default(&c->rec);
-	kc_emu_profile_defaults(&c->emu);
-	kc_jpeg_opts_default(&c->jpeg);
-	c->http = KC_HTTP_1_1;
-	c->arrival = KC_ARRIVAL_POISSON;
-	int rc = kc_search_cfg_from_scenario(&c->search, sc, d);
-	if (!rc)
-		rc = kc_recommend_cfg_from_scenario(&c->rec, sc, d);
-	if (!rc)
-		rc = kc_emu_profile_from_scenario(sc, &c->emu, d);
-	if (!rc)
-		rc = kc_emu_profile_check(&c->emu, d);
-	if (rc)
-		return rc;
-	const char *target = NULL;
-	if ((rc = cli_target_opts_from_scenario(&c->topts, sc, &target, d)))
-		return rc;
-	if (!o->target)
-		o->target = target;
-
-	static const char *const sources[] = {"jpeg", "dir", "body", "none", NULL};
-	int src;
-	if ((rc = kc_scenario_get_enum(sc, "payload", "source", sources, &src, d)) == KC_OK)
-		c->payload_source = sources[src];
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-	kc_scenario_get_str(sc, "payload", "dir", &c->payload_dir, d);
-	kc_scenario_get_str(sc, "payload", "body", &c->payload_body, d);
-	kc_scenario_get_str(sc, "payload", "body_content_type", &c->body_content_type, d);
-	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
-		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
-		if (strcmp(e->section, "payload") || !strcmp(e->key, "source") ||
-		    !strcmp(e->key, "dir") || !strcmp(e->key, "body") ||
-		    !strcmp(e->key, "body_content_type"))
-			continue;
-		struct kc_diag jd;
-		kc_diag_clear(&jd);
-		rc = kc_jpeg_opts_set(&c->jpeg, e->key, e->value, &jd);
-		if (rc == KC_ENOTFOUND)
-			continue; /* left unused: reported as an unknown key below */
-		e->used = true;
-		if (rc)
-			return kc_diag_set_at(d, KC_EINVAL, e->line ? kc_scenario_name(sc) : "command line",
-					      e->line, e->key, "%s", jd.msg);
-	}
-	if (c->payload_source && !strcmp(c->payload_source, "dir") && !c->payload_dir)
-		return kc_diag_set(d, KC_EINVAL, "[payload] source = dir needs dir = DIR (--payload-dir)");
-	if (c->payload_source && !strcmp(c->payload_source, "body") && !c->payload_body)
-		return kc_diag_set(d, KC_EINVAL, "[payload] source = body needs body = FILE (--body)");
-
-	/* Engine settings live in [target]. */
-	if ((rc = kc_scenario_get_i64(sc, "target", "connections", 1, 100000, &c->connections, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_i64(sc, "target", "max_inflight", 1, 10000000, &c->max_inflight, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_duration_ns(sc, "target", "timeout", KC_NS_PER_S, KC_NS_PER_MS,
-					      3600 * KC_NS_PER_S, &c->timeout_ns, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_duration_ns(sc, "target", "connect_timeout", KC_NS_PER_S,
-					      KC_NS_PER_MS, 600 * KC_NS_PER_S,
-					      &c->connect_timeout_ns, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	static const char *const https[] = {"1.1", "2", "h2c", NULL};
-	int hv;
-	if ((rc = kc_scenario_get_enum(sc, "target", "http", https, &hv, d)) == KC_OK)
-		c->http = hv == 0 ? KC_HTTP_1_1 : hv == 1 ? KC_HTTP_2 : KC_HTTP_2_PRIOR;
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_bool(sc, "target", "insecure", &c->insecure, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
-	static const char *const arrivals[] = {"uniform", "poisson", NULL};
-	int av;
-	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)
-		c->arrival = av == 0 ? KC_ARRIVAL_UNIFORM : KC_ARRIVAL_POISSON;
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-
-	/* [traffic] and [plan] belong to `kneecap plan`; a find scenario may carry them. */
-	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
-		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
-		if (!strcmp(e->section, "traffic") || !strcmp(e->section, "plan"))
-			e->used = true;
-	}
-	return kc_scenario_check_unused(sc, d);
-}
 
 /* Builds the payload pool the configuration asks for; *pool stays NULL for GET. */
-static int build_pool(const struct find_cfg *c, bool image_default, struct kc_pool **pool,
+static int build_pool(const struct cli_find_cfg *c, bool image_default, struct kc_pool **pool,
 		      struct kc_diag *d)
 {
 	const char *src = c->payload_source;
@@ -411,7 +302,7 @@ static int build_pool(const struct find_cfg *c, bool image_default, struct kc_po
 	return kc_pool_new_jpeg(pool, &c->jpeg, d);
 }
 
-static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
+static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg *c,
 			   const struct kc_engine *e, const char *target_display,
 			   const struct kc_pool *pool, bool emulated)
 {
@@ -468,7 +359,7 @@ static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
 }
 
 /* The search loop.  Returns the number of steps recorded in steps[]. */
-static int run_search(struct kc_engine *e, struct kc_search *s, const struct find_cfg *c,
+static int run_search(struct kc_engine *e, struct kc_search *s, const struct cli_find_cfg *c,
 		      struct runout *ro, struct kc_step_result *steps, bool *interrupted,
 		      struct kc_diag *d, int *fail)
 {
@@ -589,7 +480,7 @@ int kc_cmd_find(int argc, char **argv)
 
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	struct find_cfg c;
+	struct cli_find_cfg c;
 	memset(&c, 0, sizeof(c));
 	struct kc_pool *pool = NULL;
 	struct kc_emu *emu = NULL;
@@ -602,7 +493,7 @@ int kc_cmd_find(int argc, char **argv)
 	struct outdir out;
 	outdir_open(&out, "find", NULL);
 
-	if (read_config(sc, &o, &c, &d)) {
+	if (cli_find_cfg_read(sc, &c, &o.target, &d)) {
 		cli_diag_error("find", &d);
 		status = KC_EXIT_USAGE;
 		goto out;
