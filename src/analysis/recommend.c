@@ -435,11 +435,21 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	else
 		snprintf(above, sizeof(above), "%g %s was unhealthy (%s)", k->upper, u,
 			 kc_verdict_name(k->ended_by));
+	/* Say which bound set the number when it is not the load tested. */
+	char what[200] = "the highest healthy load";
+	if (k->bound == KC_BOUND_SATURATED_MAX)
+		snprintf(what, sizeof(what),
+			 "the most the endpoint completed while saturated (%g %s tested healthy "
+			 "is more than it sustains)", k->tested, u);
+	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
+		snprintf(what, sizeof(what),
+			 "what the knee load completed (%g %s tested healthy, but its "
+			 "measurements were unstable)", k->tested, u);
 	if (k->end == KC_END_CONVERGED)
 		rc = kc_buf_printf(out,
-			"Knee: %g %s (%g per instance) - the highest healthy load; %s. "
+			"Knee: %g %s (%g per instance) - %s; %s. "
 			"Found in %d steps (%d re-measured, %.0f s of load), bracket within %.1f%s.\n",
-			k->value, u, r->knee_per_instance, above, k->steps, k->remeasures,
+			k->value, u, r->knee_per_instance, what, above, k->steps, k->remeasures,
 			(double)k->measured_ns / 1e9,
 			k->mode == KC_MODE_STREAMS ? k->precision : k->precision * 100.0,
 			k->mode == KC_MODE_STREAMS ? " stream(s)" : "%");
@@ -503,6 +513,12 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	rc |= json_object_set_new(o, "precision", json_real(k->precision));
 	rc |= json_object_set_new(o, "measured_s", json_real((double)k->measured_ns / 1e9));
 	rc |= json_object_set_new(o, "saturated_max", json_real(k->saturated_max));
+	/* Which bound set `value`: the load tested healthy, saturated_max, or
+	 * the knee load's own achieved rate (its measurements were unstable). */
+	rc |= json_object_set_new(o, "bound", json_string(kc_knee_bound_name(k->bound)));
+	rc |= json_object_set_new(o, "tested", json_real(k->tested));
+	rc |= json_object_set_new(o, "knee_achieved", json_real(k->knee_achieved));
+	rc |= json_object_set_new(o, "knee_unstable", json_boolean(k->knee_unstable));
 	if (chk) {
 		json_t *x = json_pack("{s:{s:b, s:f, s:f}, s:{s:b, s:f, s:f, s:f}, s:{s:b, s:f, s:f, s:f, s:b}}",
 			"kneedle", "found", chk->kneedle_found, "offered", chk->kneedle_offered,
