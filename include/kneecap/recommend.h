@@ -173,7 +173,21 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			     const struct kc_recommendation *r);
 
-/* One step's verdict for result.json steps[]: {verdict, valid, stable, ...}. */
+/*
+ * One step's verdict: {verdict, valid, settled, generator_note,
+ * achieved_ratio, error_rate, latency_ms, inflight_growth, inflight_tol}.
+ * `settled` is false when a signal sat within the ambiguity band of its
+ * threshold (the search measures such a load again); it was called
+ * `stable` before, which read as the opposite of steps[].stable.
+ */
 json_t *kc_verdict_to_json(const struct kc_step_verdict *v);
+
+/*
+ * The keys a search adds to its step in result.json steps[]: stable (true
+ * exactly when the verdict is healthy: one truth), verdict{} as above,
+ * attempt, and `load_verdict` on a load's last attempt (the decision after
+ * re-measures).  New reference, NULL when out of memory.
+ */
+json_t *kc_search_step_to_json(const struct kc_search_step *st);
 
 #endif

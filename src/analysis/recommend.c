@@ -571,11 +571,25 @@ json_t *kc_verdict_to_json(const struct kc_step_verdict *v)
 	return json_pack("{s:s, s:b, s:b, s:b, s:f, s:f, s:f, s:f, s:f}",
 			 "verdict", kc_verdict_name(v->verdict),
 			 "valid", v->valid,
-			 "stable", v->stable,
+			 "settled", v->stable,
 			 "generator_note", v->generator_note,
 			 "achieved_ratio", v->achieved_ratio,
 			 "error_rate", v->error_rate,
 			 "latency_ms", v->latency_ms,
 			 "inflight_growth", v->inflight_growth,
 			 "inflight_tol", v->inflight_tol);
+}
+
+json_t *kc_search_step_to_json(const struct kc_search_step *st)
+{
+	json_t *o = json_pack("{s:b, s:o, s:i}", "stable", st->v.verdict == KC_VERDICT_HEALTHY,
+			      "verdict", kc_verdict_to_json(&st->v), "attempt", st->attempt);
+	/* final is only set on the attempt that decided its load. */
+	bool decided = st->healthy_final || st->final != KC_VERDICT_HEALTHY;
+	if (o && decided &&
+	    json_object_set_new(o, "load_verdict", json_string(kc_verdict_name(st->final)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

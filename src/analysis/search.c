@@ -632,14 +632,16 @@ static void bound_knee(const struct kc_search *s, struct kc_knee *k)
 	k->knee_achieved = n > 0 ? sum / n : ks->achieved;
 	k->knee_unstable = ambiguous || (healthy > 0 && healthy < n);
 	if (s->saturated_max > 0 && s->saturated_max < k->value) {
-		k->value = kc_rate_figure(s->saturated_max);
+		k->value = s->saturated_max;
 		k->bound = KC_BOUND_SATURATED_MAX;
 	}
-	if (k->knee_unstable && k->knee_achieved > 0 &&
-	    kc_rate_figure(k->knee_achieved) < k->value) {
-		k->value = kc_rate_figure(k->knee_achieved);
+	if (k->knee_unstable && k->knee_achieved > 0 && k->knee_achieved < k->value) {
+		k->value = k->knee_achieved;
 		k->bound = KC_BOUND_KNEE_ACHIEVED;
 	}
+	/* One figure everywhere (terminal, result.json, report), rounded down
+	 * so the printed knee never exceeds its bound. */
+	k->value = kc_rate_figure_down(k->value);
 }
 
 void kc_search_result(const struct kc_search *s, struct kc_knee *out)

@@ -40,7 +40,38 @@ if [ -s "$out/result.json" ]; then
 		fail "seed: $rows csv rows vs $nsteps steps"
 	json_get "$out/result.json" "all(isinstance(s['stable'], bool) for s in d['steps'])" |
 		grep -q True && ok "seed: every step judged (stable is true/false)" || fail "seed: stable unset"
+	# One truth: steps[].stable is exactly "the verdict is healthy".
+	json_get "$out/result.json" "all(s['stable'] == (s['verdict']['verdict'] == 'healthy') and 'stable' not in s['verdict'] for s in d['steps'])" |
+		grep -q True && ok "seed: steps[].stable agrees with steps[].verdict" ||
+		fail "seed: steps[].stable and the verdict disagree"
+	json_get "$out/result.json" "d['knee']['bound'] in ('tested', 'saturated_max', 'knee_achieved') and d['knee']['value'] <= max(d['knee']['saturated_max'], d['knee']['tested'])" |
+		grep -q True && ok "seed: knee.bound says which bound applied" || fail "seed: knee.bound"
 fi
+# Every healthy row reads true by hand: achieved >= 97% of the arrivals printed
+# in the same row, in steps.csv and in the terminal table (exact decimals).
+"$PY" - "$out/steps.csv" "$TMP/seed.txt" >"$TMP/rows" 2>&1 <<'PY'
+import csv, sys
+from decimal import Decimal as D
+bad, healthy = [], 0
+rows = list(csv.DictReader(open(sys.argv[1])))
+for r in rows:
+    if r['verdict'] == 'healthy':
+        healthy += 1
+        if D(r['achieved']) < D('0.97') * D(r['arrived']):
+            bad.append('csv ' + str(r))
+table = [l.split() for l in open(sys.argv[2]) if l[:4].strip().isdigit()]
+for t in table:
+    if t[12] == 'healthy':
+        healthy += 1
+        if D(t[3]) < D('0.97') * D(t[2]):
+            bad.append('table ' + ' '.join(t))
+if len(table) != len(rows) or not rows or any(r['verdict'] == '' for r in rows):
+    bad.append('table %d rows, csv %d rows, verdicts %s' % (len(table), len(rows), [r['verdict'] for r in rows]))
+print('healthy rows', healthy, 'bad', bad)
+sys.exit(1 if bad or healthy == 0 else 0)
+PY
+[ $? = 0 ] && ok "seed: every healthy row has achieved >= 97% of arrived (csv and table)" ||
+	{ fail "seed: a healthy row contradicts its figures"; sed 's/^/    /' "$TMP/rows"; }
 expect_grep 'range 70-80%' "$TMP/seed.txt" "seed: the 70-80% range is printed"
 expect_grep 'TargetValue' "$TMP/seed.txt" "seed: the TargetValue is printed"
 
