@@ -155,11 +155,30 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 			 const struct kc_knee_check *chk,
 			 const struct kc_recommendation *r, struct kc_buf *out);
 
+#define KC_KNEE_MAX_NOTES 6
+#define KC_KNEE_NOTE_MAX 400
+
+/*
+ * The lines printed under the knee, which the report must carry too: the
+ * search's warning ("a noisy step may have ended the search early"), the
+ * latency inflation at the knee, Little's law and Kneedle.  Fills up to
+ * cap notes; returns how many.
+ */
+size_t kc_knee_notes(const struct kc_knee *k, const struct kc_knee_check *chk,
+		     char notes[][KC_KNEE_NOTE_MAX], size_t cap);
+
+/* What set the knee's value, in words ("the highest healthy load", ...). */
+void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n);
+
+/* Why the target is 70-80% of the knee, one paragraph (as the terminal says it). */
+const char *kc_recommend_why(void);
+
 /*
  * result.json `knee`: {value, unit, per_instance, reason, end, ended_by,
  * lower_bound, upper, precision, steps, remeasures, diagnosis,
  * cross_checks{kneedle{found, offered, achieved}, latency_inflation{...},
- * little{...}}}.  chk may be NULL.  New reference, NULL when out of memory.
+ * little{...}}, bound, tested, knee_achieved, knee_unstable, bound_note,
+ * notes[]}.  chk may be NULL.  New reference, NULL when out of memory.
  */
 json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk,
 			int instances);
@@ -168,7 +187,7 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
  * result.json `recommendation`: {instance_type, metric, unit, factor,
  * target_value, target_low, target_high, factor_low, factor_high,
  * target_load, knee_per_instance, aws_start_factor, aws_start_value,
- * min_capacity, max_capacity, lower_bound, policy}.  New reference.
+ * min_capacity, max_capacity, lower_bound, policy, why}.  New reference.
  */
 json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			     const struct kc_recommendation *r);

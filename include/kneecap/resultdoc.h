@@ -32,7 +32,13 @@ struct kc_rd_step {
 	double errors;
 	double inflight_max;
 	bool stable;
+	double arrived;            /* arrivals actually sent per second; NAN when absent */
+	char verdict[24];          /* "healthy", "throughput", ...; "" when not judged */
+	int attempt;               /* 0 first measurement of its load, 1.. re-measures */
+	bool ambiguous;            /* verdict.settled (formerly verdict.stable) was false */
 };
+
+#define KC_RESULTDOC_MAX_NOTES 8
 
 struct kc_rd_kv {
 	char key[96];
@@ -48,6 +54,18 @@ struct kc_resultdoc {
 	double knee_value, knee_per_instance;
 	char knee_unit[24];
 	char knee_reason[256];
+	bool searched;               /* a knee search (find, streams, merge), not a plain run */
+	bool knee_found;             /* knee.found (true when the key is absent but a value is) */
+	char knee_bound[24];         /* knee.bound: "tested", "saturated_max", ...; "" absent */
+	char knee_bound_note[200];   /* knee.bound_note */
+	char diagnosis[320];         /* knee.diagnosis, else search.diagnosis */
+	size_t nnotes;               /* knee.notes: what the terminal printed under the knee */
+	char notes[KC_RESULTDOC_MAX_NOTES][400];
+	char why[600];               /* recommendation.why; "" when absent */
+	char run_load[16];           /* a plain run: config.load ("rate", "concurrency", ...) */
+	double run_rate;             /* config.rate; NAN when absent */
+	double run_concurrency;      /* config.concurrency; NAN when absent */
+	char slo_stat[8];            /* config.search.slo_percentile; "" when absent */
 	bool has_rec;
 	char instance_type[64];
 	char metric[96];

@@ -418,6 +418,53 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 
 /* ---- explanation ----------------------------------------------------- */
 
+static const char why_text[] =
+	"Why 70-80%: target tracking scales out only after the metric has been above "
+	"the target for minutes, and new instances take minutes more; the headroom "
+	"between target and knee absorbs growth meanwhile without a queue. Lower is "
+	"safer and costs more instances; AWS's suggested starting point is 0.5 of the "
+	"maximum, which this knee measurement lets you raise.";
+
+const char *kc_recommend_why(void)
+{
+	return why_text;
+}
+
+void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
+{
+	const char *u = kc_load_mode_name(k->mode);
+	if (k->bound == KC_BOUND_SATURATED_MAX)
+		snprintf(out, n, "the most the endpoint completed while saturated (%g %s tested "
+			 "healthy is more than it sustains)", k->tested, u);
+	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
+		snprintf(out, n, "what the knee load completed (%g %s tested healthy, but its "
+			 "measurements were unstable)", k->tested, u);
+	else
+		snprintf(out, n, "the highest healthy load");
+}
+
+size_t kc_knee_notes(const struct kc_knee *k, const struct kc_knee_check *chk,
+		     char notes[][KC_KNEE_NOTE_MAX], size_t cap)
+{
+	size_t n = 0;
+	if (n < cap && k->found && k->end == KC_END_CONVERGED && k->diagnosis[0])
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX, "Note - %s.", k->diagnosis);
+	if (n < cap && k->found && chk && chk->inflation_set)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Mean latency at the knee is %.2fx the lowest-load step (%.1f ms vs %.1f ms).",
+			 chk->latency_inflation, chk->latency_mean_knee_ms, chk->latency_mean_low_ms);
+	if (n < cap && k->found && chk && chk->little_set)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Little's law at the knee: %.1f in flight observed vs %.1f predicted "
+			 "(throughput x latency)%s.", chk->little_observed, chk->little_predicted,
+			 chk->little_consistent ? "" : " - inconsistent: check the measurement");
+	if (n < cap && k->found && chk && chk->kneedle_found)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Kneedle on achieved-vs-offered puts the bend at %g %s.",
+			 chk->kneedle_offered, kc_load_mode_name(k->mode));
+	return n;
+}
+
 int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee *k,
 			 const struct kc_knee_check *chk,
 			 const struct kc_recommendation *r, struct kc_buf *out)
@@ -436,15 +483,8 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 		snprintf(above, sizeof(above), "%g %s was unhealthy (%s)", k->upper, u,
 			 kc_verdict_name(k->ended_by));
 	/* Say which bound set the number when it is not the load tested. */
-	char what[200] = "the highest healthy load";
-	if (k->bound == KC_BOUND_SATURATED_MAX)
-		snprintf(what, sizeof(what),
-			 "the most the endpoint completed while saturated (%g %s tested healthy "
-			 "is more than it sustains)", k->tested, u);
-	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
-		snprintf(what, sizeof(what),
-			 "what the knee load completed (%g %s tested healthy, but its "
-			 "measurements were unstable)", k->tested, u);
+	char what[200];
+	kc_knee_bound_note(k, what, sizeof(what));
 	if (k->end == KC_END_CONVERGED)
 		rc = kc_buf_printf(out,
 			"Knee: %g %s (%g per instance) - %s; %s. "
@@ -456,21 +496,10 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	else
 		rc = kc_buf_printf(out, "Knee: at least %g %s (%g per instance): %s\n",
 				   k->value, u, r->knee_per_instance, k->diagnosis);
-	if (!rc && k->end == KC_END_CONVERGED && k->diagnosis[0])
-		rc = kc_buf_printf(out, "  Note - %s.\n", k->diagnosis);
-	if (!rc && chk && chk->inflation_set)
-		rc = kc_buf_printf(out,
-			"  Mean latency at the knee is %.2fx the lowest-load step (%.1f ms vs %.1f ms).\n",
-			chk->latency_inflation, chk->latency_mean_knee_ms, chk->latency_mean_low_ms);
-	if (!rc && chk && chk->little_set)
-		rc = kc_buf_printf(out,
-			"  Little's law at the knee: %.1f in flight observed vs %.1f predicted "
-			"(throughput x latency)%s.\n", chk->little_observed, chk->little_predicted,
-			chk->little_consistent ? "" : " - inconsistent: check the measurement");
-	if (!rc && chk && chk->kneedle_found)
-		rc = kc_buf_printf(out,
-			"  Kneedle on achieved-vs-offered puts the bend at %g %s.\n",
-			chk->kneedle_offered, u);
+	char notes[KC_KNEE_MAX_NOTES][KC_KNEE_NOTE_MAX];
+	size_t nn = kc_knee_notes(k, chk, notes, KC_KNEE_MAX_NOTES);
+	for (size_t i = 0; i < nn && !rc; i++)
+		rc = kc_buf_printf(out, "  %s\n", notes[i]);
 	if (rc)
 		return rc;
 	return kc_buf_printf(out,
@@ -519,6 +548,16 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	rc |= json_object_set_new(o, "tested", json_real(k->tested));
 	rc |= json_object_set_new(o, "knee_achieved", json_real(k->knee_achieved));
 	rc |= json_object_set_new(o, "knee_unstable", json_boolean(k->knee_unstable));
+	/* What the terminal prints about the knee, for the report to carry. */
+	char what[200];
+	kc_knee_bound_note(k, what, sizeof(what));
+	rc |= json_object_set_new(o, "bound_note", json_string(what));
+	char notes[KC_KNEE_MAX_NOTES][KC_KNEE_NOTE_MAX];
+	size_t nn = kc_knee_notes(k, chk, notes, KC_KNEE_MAX_NOTES);
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < nn; i++)
+		json_array_append_new(arr, json_string(notes[i]));
+	rc |= arr ? json_object_set_new(o, "notes", arr) : -1;
 	if (chk) {
 		json_t *x = json_pack("{s:{s:b, s:f, s:f}, s:{s:b, s:f, s:f, s:f}, s:{s:b, s:f, s:f, s:f, s:b}}",
 			"kneedle", "found", chk->kneedle_found, "offered", chk->kneedle_offered,
@@ -563,6 +602,8 @@ json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			      "max_capacity", c->max_capacity,
 			      "lower_bound", r->lower_bound,
 			      "policy", policy);
+	if (o)
+		json_object_set_new(o, "why", json_string(why_text));
 	return o;
 }
 

@@ -128,6 +128,21 @@ static int steps(json_t *root, struct kc_resultdoc *doc, const char *name,
 		json_t *stable = json_object_get(s, "stable");
 		/* Absent or null: not judged (a plain `run`), so not marked unstable. */
 		st->stable = stable && !json_is_null(stable) ? json_is_true(stable) : true;
+		if (num(s, "arrived", &st->arrived, false, where, name, NULL))
+			st->arrived = NAN;
+		json_t *v = json_object_get(s, "verdict");
+		if (json_is_object(v)) {
+			str(v, "verdict", st->verdict, sizeof(st->verdict));
+			/* "settled"; results before the rename called it "stable" */
+			json_t *settled = json_object_get(v, "settled");
+			if (!settled)
+				settled = json_object_get(v, "stable");
+			st->ambiguous = json_is_false(settled);
+		} else if (json_is_string(v)) {
+			str(s, "verdict", st->verdict, sizeof(st->verdict));
+		}
+		json_t *att = json_object_get(s, "attempt");
+		st->attempt = json_is_integer(att) ? (int)json_integer_value(att) : 0;
 		doc->nsteps++;
 	}
 	return KC_OK;
@@ -175,7 +190,21 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 			doc->knee_per_instance = doc->knee_value;
 		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
 		str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
+		json_t *found = json_object_get(knee, "found");
+		doc->knee_found = found ? json_is_true(found) : doc->knee_value > 0;
+		str(knee, "bound", doc->knee_bound, sizeof(doc->knee_bound));
+		str(knee, "bound_note", doc->knee_bound_note, sizeof(doc->knee_bound_note));
+		str(knee, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
+		json_t *notes = json_object_get(knee, "notes");
+		for (size_t i = 0; i < json_array_size(notes) && doc->nnotes < KC_RESULTDOC_MAX_NOTES; i++)
+			if (json_is_string(json_array_get(notes, i)))
+				snprintf(doc->notes[doc->nnotes++], sizeof(doc->notes[0]), "%s",
+					 json_string_value(json_array_get(notes, i)));
 	}
+	json_t *search = json_object_get(root, "search");
+	doc->searched = json_is_object(knee) || json_is_object(search);
+	if (!doc->diagnosis[0] && json_is_object(search))
+		str(search, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
 	json_t *rec = json_object_get(root, "recommendation");
 	doc->scale_out_cooldown_s = doc->scale_in_cooldown_s = NAN;
 	if (json_is_object(rec)) {
@@ -188,6 +217,7 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		if (!rc) rc = num(rec, "target_high", &doc->target_high, false, "recommendation.", name, d);
 		if (rc)
 			return rc;
+		str(rec, "why", doc->why, sizeof(doc->why));
 		json_t *pol = json_object_get(rec, "policy");
 		if (json_is_object(pol)) {
 			json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
@@ -199,6 +229,7 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 	}
 	json_t *cfg = json_object_get(root, "config");
 	doc->slo_ms = NAN;
+	doc->run_rate = doc->run_concurrency = NAN;
 	if (json_is_object(cfg)) {
 		flatten(cfg, "", doc->config, &doc->nconfig, 0);
 		json_t *slo = json_object_get(cfg, "slo_ms");
@@ -208,6 +239,13 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 			doc->slo_ms = json_number_value(slo);
 		if (!doc->instance_type[0])
 			str(cfg, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+		str(json_object_get(cfg, "search"), "slo_percentile", doc->slo_stat,
+		    sizeof(doc->slo_stat));
+		if (!doc->searched)
+			str(cfg, "load", doc->run_load, sizeof(doc->run_load));
+		json_t *rate = json_object_get(cfg, "rate"), *conc = json_object_get(cfg, "concurrency");
+		doc->run_rate = json_is_number(rate) ? json_number_value(rate) : NAN;
+		doc->run_concurrency = json_is_number(conc) ? json_number_value(conc) : NAN;
 	}
 	json_t *env = json_object_get(root, "environment");
 	if (json_is_object(env))

@@ -9,6 +9,7 @@
 #include "kneecap/term.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/knee.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -53,18 +54,33 @@ static const char *num(double v, int dec, char *buf, size_t n)
 int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price)
 {
 	struct out o = {.b = b};
-	char c1[300], x[4][32];
+	char c1[420], x[4][32];
 	const char *u = strcmp(d->mode, "streams") ? "RPS" : "streams";
 	pf(&o, "%s", clean(d->path, c1, sizeof(c1)));
 	if (d->instance_type[0])
 		pf(&o, " (%s)", clean(d->instance_type, c1, sizeof(c1)));
 	pf(&o, "\n");
-	if (d->has_knee) {
-		pf(&o, "  ceiling:   %s %s per instance\n", num(d->knee_per_instance, 1, x[0], 32), u);
+	if (d->has_knee && d->knee_found) {
+		pf(&o, "  ceiling:   %s %s per instance\n",
+		   num(d->knee_per_instance, kc_rate_decimals(d->knee_per_instance), x[0], 32), u);
 		pf(&o, "  ended by:  %s\n", clean(d->knee_reason[0] ? d->knee_reason : "not recorded",
 						  c1, sizeof(c1)));
+		if (d->knee_bound[0] && strcmp(d->knee_bound, "tested"))
+			pf(&o, "  bound:     %s\n", clean(d->knee_bound_note, c1, sizeof(c1)));
+		for (size_t i = 0; i < d->nnotes; i++)
+			pf(&o, "  %s\n", clean(d->notes[i], c1, sizeof(c1)));
+	} else if (!d->searched) {
+		/* A plain run measured the load it was given; it never searched. */
+		if (!strcmp(d->run_load, "rate") && isfinite(d->run_rate))
+			pf(&o, "  fixed-rate run at %s %s, %zu step(s): no knee search (kneecap find "
+			       "searches)\n", num(d->run_rate, kc_rate_decimals(d->run_rate), x[0], 32),
+			   u, d->nsteps);
+		else
+			pf(&o, "  %s run, %zu step(s): no knee search (kneecap find searches)\n",
+			   d->run_load[0] ? clean(d->run_load, c1, sizeof(c1)) : "fixed-load", d->nsteps);
 	} else {
-		pf(&o, "  no knee: the search did not find one\n");
+		pf(&o, "  no knee: the search did not find one%s%s\n", d->diagnosis[0] ? ": " : "",
+		   clean(d->diagnosis, c1, sizeof(c1)));
 	}
 	if (d->has_rec) {
 		pf(&o, "  target:    %s %s (range %s-%s, factor %s; AWS starts at 0.5)\n",
