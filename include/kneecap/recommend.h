@@ -146,6 +146,16 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 			  struct kc_diag *d);
 
 /*
+ * Appends to an apply.sh from kc_recommend_apply_sh one put-scheduled-action
+ * for the same resource: name, an AWS cron expression ("cron(58 * * * ? *)",
+ * UTC) and the bounds it sets (max_cap 0 = MinCapacity only).  Every value
+ * single-quoted.  Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,
+				    const char *cron, int min_cap, int max_cap,
+				    struct kc_buf *out);
+
+/*
  * A short explanation for the terminal, appended to out: the knee, what
  * ended the search, the target and its 70-80% range, why that range, and
  * how it compares with AWS's 0.5 starting factor.  r may be NULL (no knee:
@@ -187,7 +197,8 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
  * result.json `recommendation`: {instance_type, metric, unit, factor,
  * target_value, target_low, target_high, factor_low, factor_high,
  * target_load, knee_per_instance, aws_start_factor, aws_start_value,
- * min_capacity, max_capacity, lower_bound, policy, why}.  New reference.
+ * min_capacity, max_capacity, lower_bound, policy, why, endpoint_name (null
+ * when not given), variant, region and profile (when given)}.  New reference.
  */
 json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			     const struct kc_recommendation *r);

@@ -71,6 +71,13 @@ struct kc_resultdoc {
 	char metric[96];
 	double factor, target_value, target_low, target_high;
 	double scale_out_cooldown_s, scale_in_cooldown_s; /* NAN when absent */
+	bool disable_scale_in;       /* the policy's DisableScaleIn */
+	int rec_min_capacity, rec_max_capacity; /* what find's apply.sh registered; 0 absent */
+	/* The endpoint and variant apply.sh registered: recommendation.endpoint_name
+	 * and .variant, else from a sagemaker:ENDPOINT[/VARIANT] target; "" unknown. */
+	char endpoint_name[64];
+	char variant[64];
+	char region[64], profile[128]; /* recommendation.region/.profile; "" absent */
 	double slo_ms;               /* config SLO if the file names one; NAN otherwise */
 	size_t nconfig, nenv;
 	struct kc_rd_kv config[KC_RESULTDOC_MAX_KV];

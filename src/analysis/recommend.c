@@ -416,6 +416,27 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 	return rc;
 }
 
+int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,
+				    const char *cron, int min_cap, int max_cap,
+				    struct kc_buf *out)
+{
+	char action[64];
+	if (max_cap > 0)
+		snprintf(action, sizeof(action), "MinCapacity=%d,MaxCapacity=%d", min_cap, max_cap);
+	else
+		snprintf(action, sizeof(action), "MinCapacity=%d", min_cap);
+	int rc = kc_buf_puts(out, "\naws application-autoscaling put-scheduled-action");
+	if (!rc)
+		rc = common_args(out, c);
+	if (!rc)
+		rc = opt_arg(out, "--scheduled-action-name", name);
+	if (!rc)
+		rc = opt_arg(out, "--schedule", cron);
+	if (!rc)
+		rc = opt_arg(out, "--scalable-target-action", action);
+	return rc ? rc : kc_buf_puts(out, "\n");
+}
+
 /* ---- explanation ----------------------------------------------------- */
 
 static const char why_text[] =
@@ -602,8 +623,17 @@ json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			      "max_capacity", c->max_capacity,
 			      "lower_bound", r->lower_bound,
 			      "policy", policy);
-	if (o)
+	if (o) {
 		json_object_set_new(o, "why", json_string(why_text));
+		/* What apply.sh registers, so `plan` can write the same resource. */
+		json_object_set_new(o, "endpoint_name", c->endpoint_name[0] ?
+				    json_string(c->endpoint_name) : json_null());
+		json_object_set_new(o, "variant", json_string(c->variant));
+		if (c->region[0])
+			json_object_set_new(o, "region", json_string(c->region));
+		if (c->profile[0])
+			json_object_set_new(o, "profile", json_string(c->profile));
+	}
 	return o;
 }
 

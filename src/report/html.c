@@ -655,6 +655,48 @@ static void cron_line(struct out *o, const struct kc_plan_sched *s)
 	puts_(o, "</td></tr>\n");
 }
 
+void kc_plan_bounds_note(const struct kc_plan_view *v, char *out, size_t n)
+{
+	const struct kc_plan_input *in = v->in;
+	const struct kc_plan_advice *a = v->advice;
+	const struct kc_resultdoc *d = v->doc;
+	size_t len = 0;
+#define ADD(...) do { if (len < n) len += (size_t)snprintf(out + len, n - len, __VA_ARGS__); } while (0)
+	if (n)
+		out[0] = '\0';
+	ADD("Min %d / Max %d: ", in->min_cap, in->max_cap);
+	if (v->min_given && v->max_given)
+		ADD("you gave both");
+	else if (v->min_given)
+		ADD("you gave Min; Max is recommended for this traffic");
+	else if (v->max_given)
+		ADD("you gave Max; Min is recommended for this traffic");
+	else
+		ADD("recommended for this traffic");
+	int fmin = d ? d->rec_min_capacity : 0, fmax = d ? d->rec_max_capacity : 0;
+	if (fmin > 0 && fmax > 0) {
+		if (fmin == in->min_cap && fmax == in->max_cap) {
+			ADD("; the same as find's apply.sh");
+		} else {
+			ADD("; find's apply.sh registered Min %d / Max %d (its [recommend] "
+			    "min_capacity / max_capacity, chosen without a traffic shape)", fmin, fmax);
+			if (in->max_cap > fmax)
+				ADD(": this day's peak of %.0f RPS needs %d instances at the target, so "
+				    "Max %d would queue at every peak", a->peak_rps, a->needed_at_peak, fmax);
+			else if (in->max_cap < fmax)
+				ADD(": Max %d already holds the largest peak at the target plus 25%%",
+				    in->max_cap);
+			if (in->min_cap != fmin)
+				ADD("%s Min %d carries the %.0f RPS baseline under the target and is "
+				    "never below 2", in->max_cap != fmax ? ";" : ":", in->min_cap,
+				    a->baseline_rps);
+			ADD(". The plan's apply.sh registers Min %d / Max %d", in->min_cap, in->max_cap);
+		}
+	}
+	ADD(".");
+#undef ADD
+}
+
 static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 {
 	const struct kc_plan_advice *a = v->advice;
@@ -673,11 +715,16 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 		   num(a->peak_rps, 0, x[0], 32), in->max_cap, num(in->ceiling_rps, 1, x[1], 32),
 		   num(in->max_cap * in->ceiling_rps, 0, x[2], 32), a->needed_at_ceiling,
 		   a->needed_at_peak);
-	pf(o, "<p>Recommended: <strong>MinCapacity %d</strong>, <strong>MaxCapacity %d</strong> "
-	      "(you gave %d / %d). Min carries the %s RPS baseline under the target and is never "
+	char bounds[700];
+	kc_plan_bounds_note(v, bounds, sizeof(bounds));
+	pf(o, "<p>Recommended: <strong>MinCapacity %d</strong>, <strong>MaxCapacity %d</strong>. "
+	      "Min carries the %s RPS baseline under the target and is never "
 	      "below 2, so replacing one instance does not leave the baseline on nothing; Max is "
-	      "the largest known peak at the target plus 25%% for surprises.</p>\n",
-	   a->min_cap, a->max_cap, in->min_cap, in->max_cap, num(a->baseline_rps, 0, x[4], 32));
+	      "the largest known peak at the target plus 25%% for surprises.</p>\n"
+	      "<p class=\"kc-bounds\">Simulated with ",
+	   a->min_cap, a->max_cap, num(a->baseline_rps, 0, x[4], 32));
+	esc(o, bounds);
+	puts_(o, "</p>\n");
 	pf(o, "<p><strong>Target factor derived from the traffic:</strong> %s "
 	      "(beside the 0.70&ndash;0.80 default and AWS's 0.5). ",
 	   a->factor_derived > 0 ? num(a->factor_derived, 2, x[3], 32) : "none");
@@ -694,9 +741,16 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 		for (size_t i = 0; i < a->nsched; i++) {
 			char cron[48];
 			kc_plan_sched_cron(&a->sched[i], cron, sizeof(cron));
-			pf(o, "aws application-autoscaling put-scheduled-action --service-namespace sagemaker "
-			      "--scalable-dimension sagemaker:variant:DesiredInstanceCount "
-			      "--resource-id endpoint/ENDPOINT/variant/VARIANT --scheduled-action-name ");
+			/* The resource from the result; a missing endpoint name stays a
+			 * shell variable the reader must set, as in apply.sh. */
+			const struct kc_resultdoc *d = v->doc;
+			puts_(o, "aws application-autoscaling put-scheduled-action --service-namespace sagemaker "
+				 "--scalable-dimension sagemaker:variant:DesiredInstanceCount "
+				 "--resource-id endpoint/");
+			esc(o, d && d->endpoint_name[0] ? d->endpoint_name : "${ENDPOINT_NAME}");
+			puts_(o, "/variant/");
+			esc(o, d && d->variant[0] ? d->variant : "AllTraffic");
+			puts_(o, " --scheduled-action-name ");
 			esc(o, a->sched[i].name);
 			pf(o, " --schedule '%s' --scalable-target-action MinCapacity=%d,MaxCapacity=%d\n",
 			   cron, a->sched[i].min_cap, a->sched[i].max_cap ? a->sched[i].max_cap : a->max_cap);

@@ -218,6 +218,13 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		if (rc)
 			return rc;
 		str(rec, "why", doc->why, sizeof(doc->why));
+		str(rec, "endpoint_name", doc->endpoint_name, sizeof(doc->endpoint_name));
+		str(rec, "variant", doc->variant, sizeof(doc->variant));
+		str(rec, "region", doc->region, sizeof(doc->region));
+		str(rec, "profile", doc->profile, sizeof(doc->profile));
+		json_t *mn = json_object_get(rec, "min_capacity"), *mx = json_object_get(rec, "max_capacity");
+		doc->rec_min_capacity = json_is_integer(mn) ? (int)json_integer_value(mn) : 0;
+		doc->rec_max_capacity = json_is_integer(mx) ? (int)json_integer_value(mx) : 0;
 		json_t *pol = json_object_get(rec, "policy");
 		if (json_is_object(pol)) {
 			json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
@@ -225,6 +232,7 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 				c = pol;
 			num(c, "ScaleOutCooldown", &doc->scale_out_cooldown_s, false, "", name, NULL);
 			num(c, "ScaleInCooldown", &doc->scale_in_cooldown_s, false, "", name, NULL);
+			doc->disable_scale_in = json_is_true(json_object_get(c, "DisableScaleIn"));
 		}
 	}
 	json_t *cfg = json_object_get(root, "config");
@@ -246,6 +254,20 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		json_t *rate = json_object_get(cfg, "rate"), *conc = json_object_get(cfg, "concurrency");
 		doc->run_rate = json_is_number(rate) ? json_number_value(rate) : NAN;
 		doc->run_concurrency = json_is_number(conc) ? json_number_value(conc) : NAN;
+	}
+	/* A sagemaker:ENDPOINT[/VARIANT] target names the resource itself. */
+	json_t *target = json_object_get(root, "target");
+	if (!json_is_string(target))
+		target = json_object_get(cfg, "target");
+	if (!doc->endpoint_name[0] && json_is_string(target) &&
+	    !strncmp(json_string_value(target), "sagemaker:", 10)) {
+		const char *t = json_string_value(target) + 10;
+		const char *slash = strchr(t, '/');
+		size_t n = slash ? (size_t)(slash - t) : strlen(t);
+		if (n < sizeof(doc->endpoint_name))
+			snprintf(doc->endpoint_name, sizeof(doc->endpoint_name), "%.*s", (int)n, t);
+		if (slash && !doc->variant[0])
+			snprintf(doc->variant, sizeof(doc->variant), "%s", slash + 1);
 	}
 	json_t *env = json_object_get(root, "environment");
 	if (json_is_object(env))

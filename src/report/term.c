@@ -126,10 +126,13 @@ int kc_term_plan(struct kc_buf *b, const struct kc_plan_view *v)
 	struct out o = {.b = b};
 	const struct kc_plan_advice *a = v->advice;
 	const struct kc_plan_input *in = v->in;
-	char x[8][32], c1[400];
+	char x[8][32], c1[720];
 	pf(&o, "capacity plan: ceiling %s RPS/instance, target %s RPS/instance (%s/min), Min %d, Max %d\n",
 	   num(in->ceiling_rps, 1, x[0], 32), num(in->target_rps, 1, x[1], 32),
 	   num(in->target_rps * 60, 0, x[2], 32), in->min_cap, in->max_cap);
+	char bounds[700];
+	kc_plan_bounds_note(v, bounds, sizeof(bounds));
+	pf(&o, "%s\n", clean(bounds, c1, sizeof(c1)));
 	pf(&o, "peak %s RPS -> target tracking wants %d instances at the spike "
 	       "(%d keep arrivals under the ceiling)\n",
 	   num(a->peak_rps, 0, x[0], 32), a->needed_at_peak, a->needed_at_ceiling);

@@ -10,6 +10,8 @@ SC="$KC_SRCDIR/scenarios/g5-xlarge-image-tagger.ini"
 json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 in_range() { "$PY" -c "import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)" "$@"; }
 
+. "$(dirname "$0")/aws_validate.sh"
+
 # --- the seed case: ml.g5.xlarge image tagger, ~50 RPS, target ~2250 ---
 out=$TMP/seed
 timeout 300 "$KNEECAP" find "$SC" --step-duration 4s --warmup 1s --out "$out" -q \
@@ -72,6 +74,14 @@ sys.exit(1 if bad or healthy == 0 else 0)
 PY
 [ $? = 0 ] && ok "seed: every healthy row has achieved >= 97% of arrived (csv and table)" ||
 	{ fail "seed: a healthy row contradicts its figures"; sed 's/^/    /' "$TMP/rows"; }
+# apply.sh passes the Debian AWS CLI's own parameter validation (register,
+# policy), sent to an unreachable endpoint.
+if [ -s "$out/apply.sh" ] && [ -x "${AWS_CLI:-/usr/bin/aws}" ]; then
+	aws_validate "$out/apply.sh" 2 && ok "seed: apply.sh passes the AWS CLI's parameter validation" ||
+		fail "seed: the AWS CLI refused a call in apply.sh"
+else
+	fail "seed: no apply.sh, or no Debian AWS CLI (/usr/bin/aws, package awscli)"
+fi
 expect_grep 'range 70-80%' "$TMP/seed.txt" "seed: the 70-80% range is printed"
 expect_grep 'TargetValue' "$TMP/seed.txt" "seed: the TargetValue is printed"
 
