@@ -242,7 +242,10 @@ int kc_recommend_compute(const struct kc_recommend_cfg *c, const struct kc_knee 
 	r.mode = k->mode;
 	r.metric = c->metric_set ? c->metric
 		   : k->mode == KC_MODE_STREAMS ? KC_METRIC_CONCURRENCY : KC_METRIC_INVOCATIONS;
-	r.knee_per_instance = k->value / c->instances;
+	/* rps: the per-instance knee as every output prints it (a figure,
+	 * rounded down), so terminal, result.json and report agree. */
+	r.knee_per_instance = k->mode == KC_MODE_RPS ? kc_rate_figure_down(k->value / c->instances)
+						     : k->value / c->instances;
 	r.factor = c->factor;
 	r.factor_low = c->factor_low;
 	r.factor_high = c->factor_high;
@@ -545,7 +548,8 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	json_t *o = json_pack("{s:f, s:s, s:f, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:s}",
 			      "value", k->value,
 			      "unit", kc_load_mode_name(k->mode),
-			      "per_instance", k->value / instances,
+			      "per_instance", k->mode == KC_MODE_RPS ?
+				      kc_rate_figure_down(k->value / instances) : k->value / instances,
 			      "reason", kc_knee_reason(k),
 			      "end", kc_search_end_name(k->end),
 			      "ended_by", kc_verdict_name(k->ended_by),
