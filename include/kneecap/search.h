@@ -135,7 +135,8 @@ struct kc_search {
 	int remeasures;
 	int gen_retries;          /* generator-bound re-measures of the current load */
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
-	double saturated_max;     /* highest achieved rate of a saturated step */
+	double saturated_max;     /* highest achieved rate of a saturated step of a
+				     load decided unhealthy */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -207,7 +208,9 @@ struct kc_knee {
 	double precision;         /* achieved relative (rps) or absolute (streams) width */
 	int64_t measured_ns;      /* load time spent: sum of measured windows (warm-up excluded) */
 	/* The highest rate the endpoint completed in a saturated step
-	 * (throughput short or in-flight growing): what it can do flat out.
+	 * (throughput short or in-flight growing) of a load decided unhealthy
+	 * (an attempt its re-measures overruled does not count): what it can
+	 * do flat out.
 	 * A knee well under it (< 90%) ended by those criteria is suspicious,
 	 * and the diagnosis says so.  0 when no step saturated. */
 	double saturated_max;

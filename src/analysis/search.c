@@ -356,6 +356,16 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->have_lo = true;
 		}
 	} else {
+		/* What the endpoint completed flat out: the saturated measurements
+		 * of a load decided unhealthy.  A noisy "throughput" attempt that
+		 * its re-measures overruled says nothing about capacity (a 2 s
+		 * step at 10 rps can see 14 arrivals and complete 13.5). */
+		for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
+			const struct kc_search_step *a = &s->steps[i];
+			if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
+			    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+				s->saturated_max = fmax(s->saturated_max, a->achieved);
+		}
 		if (!s->have_hi || load < s->hi) {
 			s->hi = load;
 			s->hi_step = idx;
@@ -519,9 +529,6 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 		s->remeasures++;
 	if (r->duration_ns > 0)
 		s->measured_ns += r->duration_ns;
-	if (s->cfg.mode == KC_MODE_RPS && (v->verdict == KC_VERDICT_THROUGHPUT ||
-					   v->verdict == KC_VERDICT_INFLIGHT_GROWTH))
-		s->saturated_max = fmax(s->saturated_max, r->achieved);
 
 	if (!v->valid) {
 		/* One generator hiccup (a busy machine, a page fault storm) earns

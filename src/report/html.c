@@ -181,9 +181,20 @@ static void run_summary(struct out *o, const struct kc_resultdoc *d)
 /* Everything the terminal printed under the knee: warnings first. */
 static void warnings(struct out *o, const struct kc_resultdoc *d)
 {
-	if (!d->nnotes)
+	/* A knee that is only a lower bound (max reached, generator-bound)
+	 * carries its diagnosis outside the notes: say it here too. */
+	bool diag = d->has_knee && d->knee_found && d->diagnosis[0];
+	for (size_t i = 0; diag && i < d->nnotes; i++)
+		if (strstr(d->notes[i], d->diagnosis))
+			diag = false;
+	if (!d->nnotes && !diag)
 		return;
 	puts_(o, "<div class=\"kc-warnings\"><h3>Warnings and checks</h3>\n<ul id=\"kc-notes\">\n");
+	if (diag) {
+		puts_(o, "<li class=\"kc-bad\">The knee is a lower bound: ");
+		esc(o, d->diagnosis);
+		puts_(o, "</li>\n");
+	}
 	for (size_t i = 0; i < d->nnotes; i++) {
 		bool warn = !strncmp(d->notes[i], "Note - ", 7) || strstr(d->notes[i], "inconsistent");
 		pf(o, "<li%s>", warn ? " class=\"kc-bad\"" : "");

@@ -67,8 +67,14 @@ int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price
 						  c1, sizeof(c1)));
 		if (d->knee_bound[0] && strcmp(d->knee_bound, "tested"))
 			pf(&o, "  bound:     %s\n", clean(d->knee_bound_note, c1, sizeof(c1)));
-		for (size_t i = 0; i < d->nnotes; i++)
+		bool diag = d->diagnosis[0] != '\0';
+		for (size_t i = 0; i < d->nnotes; i++) {
 			pf(&o, "  %s\n", clean(d->notes[i], c1, sizeof(c1)));
+			if (strstr(d->notes[i], d->diagnosis))
+				diag = false;
+		}
+		if (diag)
+			pf(&o, "  the knee is a lower bound: %s\n", clean(d->diagnosis, c1, sizeof(c1)));
 	} else if (!d->searched) {
 		/* A plain run measured the load it was given; it never searched. */
 		if (!strcmp(d->run_load, "rate") && isfinite(d->run_rate))
