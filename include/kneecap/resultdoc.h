@@ -62,6 +62,10 @@ struct kc_resultdoc {
 	size_t nnotes;               /* knee.notes: what the terminal printed under the knee */
 	char notes[KC_RESULTDOC_MAX_NOTES][400];
 	char why[600];               /* recommendation.why; "" when absent */
+	/* knee.steps, .remeasures, .measured_s, .precision (a fraction in rps
+	 * mode, streams otherwise); -1 / NAN when absent. */
+	int search_steps, search_remeasures;
+	double measured_s, precision;
 	char run_load[16];           /* a plain run: config.load ("rate", "concurrency", ...) */
 	double run_rate;             /* config.rate; NAN when absent */
 	double run_concurrency;      /* config.concurrency; NAN when absent */

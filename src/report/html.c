@@ -218,7 +218,19 @@ static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 		}
 		puts_(o, "</p>\n<p>What ended the search: ");
 		esc(o, d->knee_reason[0] ? d->knee_reason : "not recorded");
-		puts_(o, "</p>\n");
+		if (d->search_steps >= 0) {
+			pf(o, ". Found in %d steps (%d re-measured", d->search_steps,
+			   d->search_remeasures > 0 ? d->search_remeasures : 0);
+			if (isfinite(d->measured_s))
+				pf(o, ", %.0f s of load", d->measured_s);
+			puts_(o, ")");
+			if (isfinite(d->precision) && d->precision > 0) {
+				bool streams = !strcmp(d->mode, "streams");
+				pf(o, ", bracket within %.1f%s", streams ? d->precision : d->precision * 100.0,
+				   streams ? " stream(s)" : "%");
+			}
+		}
+		puts_(o, ".</p>\n");
 		if (d->knee_bound_note[0]) {
 			puts_(o, "<p class=\"kc-bound\">The ceiling is ");
 			esc(o, d->knee_bound_note);

@@ -180,6 +180,8 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		return rc;
 
 	json_t *knee = json_object_get(root, "knee");
+	doc->search_steps = doc->search_remeasures = -1;
+	doc->measured_s = doc->precision = NAN;
 	if (json_is_object(knee)) {
 		doc->has_knee = true;
 		rc = num(knee, "value", &doc->knee_value, true, "knee.", name, d);
@@ -190,6 +192,13 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 			doc->knee_per_instance = doc->knee_value;
 		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
 		str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
+		json_t *ns = json_object_get(knee, "steps"), *nr = json_object_get(knee, "remeasures");
+		doc->search_steps = json_is_integer(ns) ? (int)json_integer_value(ns) : -1;
+		doc->search_remeasures = json_is_integer(nr) ? (int)json_integer_value(nr) : -1;
+		if (num(knee, "measured_s", &doc->measured_s, false, "knee.", name, NULL))
+			doc->measured_s = NAN;
+		if (num(knee, "precision", &doc->precision, false, "knee.", name, NULL))
+			doc->precision = NAN;
 		json_t *found = json_object_get(knee, "found");
 		doc->knee_found = found ? json_is_true(found) : doc->knee_value > 0;
 		str(knee, "bound", doc->knee_bound, sizeof(doc->knee_bound));

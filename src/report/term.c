@@ -65,6 +65,9 @@ int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price
 		   num(d->knee_per_instance, kc_rate_decimals(d->knee_per_instance), x[0], 32), u);
 		pf(&o, "  ended by:  %s\n", clean(d->knee_reason[0] ? d->knee_reason : "not recorded",
 						  c1, sizeof(c1)));
+		if (d->search_steps >= 0 && isfinite(d->measured_s))
+			pf(&o, "  search:    %d steps (%d re-measured, %.0f s of load)\n", d->search_steps,
+			   d->search_remeasures > 0 ? d->search_remeasures : 0, d->measured_s);
 		if (d->knee_bound[0] && strcmp(d->knee_bound, "tested"))
 			pf(&o, "  bound:     %s\n", clean(d->knee_bound_note, c1, sizeof(c1)));
 		bool diag = d->diagnosis[0] != '\0';

@@ -185,6 +185,8 @@ check('Latency objective: p99 at most 3000 ms' in text, 'the SLO line is stated'
 check(any('SLO p99 3000 ms' in t for t in [' '.join(find['p'])]) or
       'SLO p99 3000 ms' in open(sys.argv[1]).read(), 'the SLO line is drawn')
 check('Ceiling: 49.2 RPS per instance' in text, 'the ceiling as the terminal rounds it')
+check('Found in 6 steps (1 re-measured, 24 s of load), bracket within 1.5%.' in text,
+      'how the search went, as the terminal says it')
 # No chart of zeros: no step had an error, so no errors chart.
 check(not any('Errors per step' in t for t in find['titles']) and 'No errors in any step.' in text,
       'no errors chart of zeros')
