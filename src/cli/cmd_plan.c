@@ -531,8 +531,11 @@ static int write_apply(const struct opts *o, const struct kc_resultdoc *doc,
 	for (size_t i = 0; i < npre && !rc; i++) {
 		char cron[48];
 		kc_plan_sched_cron(&pre[i], cron, sizeof(cron));
+		/* An action that leaves MaxCapacity restates the registered one,
+		 * as plan.html prints it. */
 		rc = kc_recommend_apply_sh_scheduled(&c, pre[i].name, cron, pre[i].min_cap,
-						     pre[i].max_cap, &b);
+						     pre[i].max_cap ? pre[i].max_cap : c.max_capacity,
+						     &b);
 	}
 	snprintf(path, sizeof(path), "%s/apply.sh", o->out_dir);
 	if (!rc && (kc_write_file(path, b.data, b.len) || chmod(path, 0755)))

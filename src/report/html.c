@@ -776,7 +776,7 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 			puts_(o, " --scheduled-action-name ");
 			esc(o, a->sched[i].name);
 			pf(o, " --schedule '%s' --scalable-target-action MinCapacity=%d,MaxCapacity=%d\n",
-			   cron, a->sched[i].min_cap, a->sched[i].max_cap ? a->sched[i].max_cap : a->max_cap);
+			   cron, a->sched[i].min_cap, a->sched[i].max_cap ? a->sched[i].max_cap : in->max_cap);
 		}
 		puts_(o, "</pre>\n");
 	}

@@ -52,6 +52,15 @@ grep -q "^endpoint='product-tagger'$" "$a" && grep -q "^variant='AllTraffic'$" "
 grep -q 'put-scheduled-action' "$a" && grep -q "cron(" "$a" &&
 	grep -q "MinCapacity=" "$a" && ok "scheduled actions carry a cron and MinCapacity" ||
 	fail "scheduled actions"
+# The same actions plan.html shows (no schedule given: the recommended ones).
+same=1
+while IFS=$'\t' read -r cron act; do
+	grep -F -- "--schedule '$cron' --scalable-target-action $act" "$w/out/plan/plan.html" |
+		grep -qE -- "--scalable-target-action $act\$" || same=0
+done < <(paste <(sed -nE "s/^  --schedule '(.*)' .*/\1/p" "$a") \
+	<(sed -nE "s/^  --scalable-target-action '(.*)'$/\1/p" "$a"))
+[ $same = 1 ] && ok "apply.sh's scheduled actions are the ones plan.html shows" ||
+	fail "apply.sh's scheduled actions differ from plan.html's"
 # Nothing given, so nothing is attributed to the user; find's Min 2 / Max 8
 # and the plan's differ, and the plan says why.
 ! grep -q 'you gave' "$TMP/plan.out" "$w/out/plan/plan.html" &&
