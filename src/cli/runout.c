@@ -219,6 +219,12 @@ void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n
 			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
 			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
 			ss ? kc_verdict_name(ss->v.verdict) : "-", note);
+		if (r->response_stream)
+			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
+				   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
+				r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
+				r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
+				(unsigned long long)r->parts);
 		if (r->errors) {
 			fprintf(f, "     errors:");
 			for (int k = 0; k < KC_EC_COUNT; k++)

@@ -43,7 +43,8 @@ s = steps[0]
 ec = s["error_classes"]
 out = dict(sent=s["sent"], ok=s["ok"], errors=s["errors"], p50=s["latency_ms"]["p50"],
            max=s["latency_ms"]["max"], partial=int(bool(doc.get("partial"))),
-           step_partial=int(bool(s.get("partial"))), csv_partial=rows[1][-1],
+           step_partial=int(bool(s.get("partial"))),
+           csv_partial=dict(zip(rows[0], rows[1]))["partial"],
            intervals=len(hl.stdout.splitlines()),
            codes=",".join("%s:%s" % kv for kv in sorted(s.get("status_codes", {}).items())) or "-")
 out.update(ec)
