@@ -164,7 +164,9 @@ char *kc_creds_describe(const struct kc_creds *c, char *out, size_t outsz);
  * text (NUL-terminated, edited in place) with "****".  For text that came
  * from elsewhere and may echo a credential back (an InvalidSignature
  * message quotes the canonical request, which holds the token).  Returns
- * the number of replacements.
+ * the number of replacements.  Whole values only: kc_scrub_str (scrub.h)
+ * also catches truncated, URL-encoded and base64 echoes of every secret
+ * loaded, and is what output paths use.
  */
 int kc_creds_scrub(const struct kc_creds *c, char *text);
 

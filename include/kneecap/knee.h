@@ -34,7 +34,8 @@ enum kc_verdict {
 	KC_VERDICT_HEALTHY,
 	KC_VERDICT_THROUGHPUT,       /* achieved < min_achieved_ratio x offered */
 	KC_VERDICT_INFLIGHT_GROWTH,  /* in-flight requests trended upward */
-	KC_VERDICT_ERRORS,           /* error rate above max_error_rate */
+	KC_VERDICT_ERRORS,           /* error rate above max_error_rate, or any request
+					unfinished (no outcome when the step ended) */
 	KC_VERDICT_LATENCY_SLO,      /* chosen latency statistic above the SLO */
 	KC_VERDICT_GENERATOR_BOUND,  /* the load generator fell behind: invalid */
 	KC_VERDICT_UNSTABLE,         /* repeated measurements disagreed, or partial */

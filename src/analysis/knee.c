@@ -246,6 +246,11 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	if (finished > 0 && v.error_rate > c->max_error_rate) {
 		v.verdict = KC_VERDICT_ERRORS;
 		unhealthy = true;
+	} else if (s->errclass[KC_EC_UNFINISHED] > 0) {
+		/* Requests still unanswered a request timeout after the window
+		 * ended: whatever the rate, the server did not keep up. */
+		v.verdict = KC_VERDICT_ERRORS;
+		unhealthy = true;
 	} else if (finished == 0 && s->sent > 0) {
 		/* Nothing came back at all: the server is not keeping up. */
 		v.verdict = KC_VERDICT_THROUGHPUT;

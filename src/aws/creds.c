@@ -15,7 +15,11 @@
  *
  * Invariant: no secret access key or session token is ever formatted into
  * a diagnostic, a log message or a description.  Values are validated by
- * length and character class and reported by name only.
+ * length and character class and reported by name only.  Every secret
+ * loaded (and every refreshed one) is registered with the scrubber
+ * (scrub.h), so a server or helper that echoes it back is caught wherever
+ * its words are stored or printed; what a credential helper says on
+ * stderr is scrubbed here, opaque-looking words included.
  */
 #include "kneecap/creds.h"
 #include "kneecap/buf.h"
@@ -23,6 +27,7 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
+#include "kneecap/scrub.h"
 #include "aws/creds_int.h"
 
 #include <arpa/inet.h>
@@ -609,6 +614,15 @@ static int creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
 		kc_creds_fini(&c);
 		return KC_ENOMEM;
 	}
+	/* Registered before anything can echo them back; a failure to
+	 * register is a failure to load (never run with an unscrubbable key). */
+	int rc = kc_scrub_register(c.secret_access_key);
+	if (rc == KC_OK && c.session_token)
+		rc = kc_scrub_register(c.session_token);
+	if (rc == KC_ENOMEM) {
+		kc_creds_fini(&c);
+		return KC_ENOMEM;
+	}
 	snprintf(c.profile, sizeof(c.profile), "%s", profile ? profile : "");
 	snprintf(c.origin, sizeof(c.origin), "%s", origin ? origin : "");
 	*out = c;
@@ -650,8 +664,11 @@ static int creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
 	}
 	json_t *code = json_object_get(root, "Code");
 	if (json_is_string(code) && strcmp(json_string_value(code), "Success")) {
-		rc = kc_diag_set(d, KC_EAUTH, "%s: \"Code\" is \"%.64s\", not \"Success\"",
-				 what, json_string_value(code));
+		char said[65];
+		kc_scrub_copy(json_string_value(code), json_string_length(code), said,
+			      sizeof(said), KC_SCRUB_OPAQUE);
+		rc = kc_diag_set(d, KC_EAUTH, "%s: \"Code\" is \"%s\", not \"Success\"",
+				 what, said);
 		goto done;
 	}
 	json_t *ja = json_object_get(root, nm->akid);
@@ -838,9 +855,11 @@ static int from_process(struct kc_creds *out, const struct kc_creds_opts *o,
 			/* The AWS CLI shows the process's stderr; show its first line. */
 			char first[200] = "";
 			if (eb.data) {
+				/* Scrubbed before the cut, so no run of a secret is left
+				 * half-matched at the edge; the helper may print secrets
+				 * kneecap never loaded, hence the opaque-word rule. */
 				size_t k = strcspn(eb.data, "\r\n");
-				snprintf(first, sizeof(first), "%.*s", (int)(k < 199 ? k : 199),
-					 eb.data);
+				kc_scrub_copy(eb.data, k, first, sizeof(first), KC_SCRUB_OPAQUE);
 			}
 			if (WIFEXITED(status))
 				rc = kc_diag_set(d, KC_EAUTH, "%s: exited with status %d%s%s", what,
@@ -1525,6 +1544,11 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	struct kc_creds c;
 	memset(&c, 0, sizeof(c));
 
+	/* The environment's secrets are the process's even when a profile
+	 * wins over them: a credential_process inherits them and may echo
+	 * them, so they are scrubbed all the same. */
+	kc_scrub_register(env_set(opts, "AWS_SECRET_ACCESS_KEY"));
+	kc_scrub_register(env_set(opts, "AWS_SESSION_TOKEN"));
 	if (pr.explicit_opt) {
 		tried_add(tried, sizeof(tried), "env (skipped: --profile given)");
 		rc = KC_ENOTFOUND;

@@ -39,6 +39,9 @@ struct slot {
 	int nbase;            /* nodes[0..nbase-1]: Expect + user headers */
 	struct kc_decor_out decor;
 	char errbuf[CURL_ERROR_SIZE];
+	/* Where the response's header block is (libcurl's header callback):
+	 * a transfer can end "OK" with the block cut short by a close. */
+	enum { HDR_NONE, HDR_OPEN, HDR_DONE } hdr;
 	/* Error responses (sagemaker_errors): the X-Amzn-ErrorType value and the
 	 * first bytes of the body, in fixed buffers reset for every request. */
 	char errtype[128];
@@ -171,7 +174,14 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc,
 		     int64_t now_ns);
 /* Removes an unfinished transfer without counting it (stop/drain end). */
 void kc_unary_abandon(struct worker *w, struct slot *s);
-enum kc_errclass kc_unary_classify_curl(CURLcode rc);
+/*
+ * The class of a failed transfer: rc, refined by libcurl's message (errbuf,
+ * may be "") and whether the header block had started and not ended
+ * (hdr_open): libcurl reports bad chunked framing and too large headers as
+ * receive errors and a 100 KB header line as out of memory, all of which
+ * are the response's fault (KC_EC_PROTO), not the connection's.
+ */
+enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hdr_open);
 enum kc_errclass kc_unary_classify_status(long status);
 
 /*

@@ -23,6 +23,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
 #include "kneecap/sagemaker.h"
+#include "kneecap/scrub.h"
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -106,11 +107,22 @@ static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Keeps the X-Amzn-ErrorType header's value (SageMaker names its error there). */
-static size_t keep_error_type(char *ptr, size_t size, size_t nmemb, void *ud)
+/*
+ * Every header line: tracks the header block (a status line opens one, the
+ * empty line ends it; 1xx blocks open and end before the final one) and,
+ * with sagemaker_errors, keeps the X-Amzn-ErrorType header's value
+ * (SageMaker names its error there).
+ */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct slot *s = ud;
 	size_t n = size * nmemb;
+	if (n >= 5 && !strncmp(ptr, "HTTP/", 5))
+		s->hdr = HDR_OPEN;
+	else if (s->hdr == HDR_OPEN && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n'))
+		s->hdr = HDR_DONE;
+	if (!s->w->e->cfg.sagemaker_errors)
+		return n;
 	static const char name[] = "x-amzn-errortype:";
 	const size_t nl = sizeof(name) - 1;
 	if (n > nl && !strncasecmp(ptr, name, nl)) {
@@ -236,11 +248,11 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, &s->nodes[0]);
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		if (e->cfg.sagemaker_errors) {
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, keep_error_body);
 			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-			curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, keep_error_type);
-			curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		}
 		if (e->cfg.response_stream) {
 			if (kc_rs_init(&s->rs, KC_ENGINE_STREAM_MESSAGE_MAX))
@@ -348,6 +360,7 @@ bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, boo
 	s->sent_ns = now_ns;
 	s->body_index = bi;
 	s->errbuf[0] = '\0';
+	s->hdr = HDR_NONE;
 	s->errtype_len = 0;
 	s->ebody_len = 0;
 	s->first_part_ns = 0;
@@ -377,8 +390,19 @@ bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
 	return true;
 }
 
-enum kc_errclass kc_unary_classify_curl(CURLcode rc)
+enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hdr_open)
 {
+	/* libcurl 7.88's words for a response it could not parse (http_chunks.c,
+	 * http.c); a plain recv() failure reads "Recv failure: ...". */
+	if (rc == CURLE_RECV_ERROR && errbuf &&
+	    (strstr(errbuf, "chunked-encoding") || strstr(errbuf, "response header")))
+		return KC_EC_PROTO;
+	/* The header block began and the connection closed before it ended. */
+	if (hdr_open && (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING))
+		return KC_EC_PROTO;
+	/* A header line past libcurl's 100 KB limit: "Out of memory". */
+	if (hdr_open && rc == CURLE_OUT_OF_MEMORY)
+		return KC_EC_PROTO;
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -461,9 +485,9 @@ static enum kc_errclass classify_response(struct worker *w, struct slot *s, long
 		struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
 		x->cls = ec;
 		x->status = (int)status;
-		snprintf(x->code, sizeof(x->code), "%.*s", (int)sizeof(x->code) - 1, err.code);
-		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
-			 err.message);
+		/* What the endpoint said may echo our own credentials back. */
+		kc_scrub_copy(err.code, sizeof(err.code), x->code, sizeof(x->code), 0);
+		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
 	}
 	return ec;
 }
@@ -485,7 +509,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 	struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
 	x->cls = ec;
 	x->status = (int)status;
-	snprintf(x->code, sizeof(x->code), "%s", s->rs.code);
+	kc_scrub_copy(s->rs.code, sizeof(s->rs.code), x->code, sizeof(x->code), 0);
 	x->message[0] = '\0';
 	if (v != KC_RS_BROKEN) {
 		/* An exception's payload is JSON {"Message": ...}; jansson allocates,
@@ -493,8 +517,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 		struct kc_sm_error err;
 		kc_sagemaker_parse_error(0, s->rs.code, strlen(s->rs.code), s->rs.detail,
 					 s->rs.detail_len, KC_SM_PARSE_MESSAGE, &err);
-		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
-			 err.message);
+		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
 	}
 	if (!x->message[0]) {
 		size_t i = 0;
@@ -503,6 +526,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 			x->message[i] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
 		}
 		x->message[i] = '\0';
+		kc_scrub_str(x->message, sizeof(x->message), 0);
 	}
 	return ec;
 }
@@ -556,21 +580,27 @@ void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome 
 			count_code(&w->c, (int)o->status);
 		}
 	} else if (w->c.errclass[o->ec]++ == 0) {
-		snprintf(w->c.first_err[o->ec], sizeof(w->c.first_err[o->ec]), "%s",
-			 o->why ? o->why : "");
+		kc_scrub_copy(o->why, o->why ? strlen(o->why) : 0, w->c.first_err[o->ec],
+			      sizeof(w->c.first_err[o->ec]), 0);
 	}
 }
 
 void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
 {
-	struct kc_outcome o = {.responded = rc == CURLE_OK, .ttfb_us = -1};
-	if (rc == CURLE_OK) {
+	/* libcurl ends a transfer OK when the connection closes inside the
+	 * header block: that is no response. */
+	bool cut = rc == CURLE_OK && s->hdr == HDR_OPEN;
+	struct kc_outcome o = {.responded = rc == CURLE_OK && !cut, .ttfb_us = -1};
+	if (cut) {
+		o.ec = KC_EC_PROTO;
+		o.why = "the connection closed inside the response's header block";
+	} else if (rc == CURLE_OK) {
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &o.status);
 		curl_off_t ttfb_us = 0;
 		if (curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK)
 			o.ttfb_us = (int64_t)ttfb_us;
 	} else {
-		o.ec = kc_unary_classify_curl(rc);
+		o.ec = kc_unary_classify_curl(rc, s->errbuf, s->hdr == HDR_OPEN);
 		o.why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
 	}
 	kc_unary_account(w, s, &o, now_ns);

@@ -6,6 +6,7 @@
 #include "kneecap/result.h"
 #include "kneecap/knee.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define RESULT_CSV_MAX ((size_t)64 << 20)
@@ -25,8 +26,9 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 		rc = kc_buf_puts(out, ",ttfp_p50_ms,ttfp_p90_ms,ttfp_p99_ms,ttfp_max_ms,"
 				 "part_gap_p50_ms,part_gap_p90_ms,part_gap_p99_ms,part_gap_max_ms,"
 				 "stream_errors,model_stream_errors");
+	/* Last, so every earlier column keeps its position. */
 	if (!rc)
-		rc = kc_buf_puts(out, ",arrived,verdict\n");
+		rc = kc_buf_puts(out, ",unfinished,arrived,verdict\n");
 	bool rps = !r->mode || !strcmp(r->mode, "rps");
 	for (size_t i = 0; !rc && i < r->nsteps; i++) {
 		const struct kc_step_result *s = &r->steps[i];
@@ -57,7 +59,8 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 			verdict = json_string_value(v);
 		double arrived = rps ? kc_rate_figure(kc_step_arrived(s)) : s->offered;
 		if (!rc)
-			rc = kc_buf_printf(out, ",%.3f,%s\n", arrived, verdict);
+			rc = kc_buf_printf(out, ",%llu,%.3f,%s\n", (unsigned long long)s->unfinished,
+					   arrived, verdict);
 	}
 	return rc;
 }
@@ -71,6 +74,7 @@ int kc_result_write_csv(const struct kc_result *r, const char *path, struct kc_d
 		rc = kc_write_file(path, b.data ? b.data : "", b.len);
 	kc_buf_fini(&b);
 	if (rc)
-		return kc_diag_set(d, rc, "%s: cannot write (%s)", path, kc_strerror(rc));
+		return kc_diag_set(d, rc, "%s: %s", path,
+				   rc == KC_EIO ? strerror(errno) : kc_strerror(rc));
 	return KC_OK;
 }

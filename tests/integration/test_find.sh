@@ -63,7 +63,7 @@ for r in rows:
             bad.append('csv ' + str(r))
 table = [l.split() for l in open(sys.argv[2]) if l[:4].strip().isdigit()]
 for t in table:
-    if t[12] == 'healthy':
+    if t[13] == 'healthy':
         healthy += 1
         if D(t[3]) < D('0.97') * D(t[2]):
             bad.append('table ' + ' '.join(t))

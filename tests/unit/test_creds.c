@@ -30,6 +30,7 @@
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/scrub.h"
 #include "aws/creds_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
@@ -897,6 +898,10 @@ static void test_provider_refresh_policy(void **state)
 	assert_int_equal(kc_creds_provider_tick(p, &f->d), 0);
 	assert_true(kc_creds_provider_generation(p) == 1);
 	assert_string_equal(akid_now(p, id, sizeof(id)), "AKIAREFRESH0000002");
+	/* the refreshed secret and token are known to the scrubber at once */
+	char echo[200] = "403: r" SECRET_MARK "0000002 / tok r" TOKEN_MARK "0000002.";
+	assert_int_equal(kc_scrub_str(echo, sizeof(echo), 0), 2);
+	assert_string_equal(echo, "403: " KC_SCRUB_MARK " / tok " KC_SCRUB_MARK ".");
 
 	/* an advisory failure keeps the old set and waits 60 s to retry */
 	int64_t e2 = e1 + 60 * MIN;

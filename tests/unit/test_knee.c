@@ -226,6 +226,33 @@ static void test_errors(void **state)
 	assert_int_equal(v.verdict, KC_VERDICT_ERRORS);
 }
 
+/* A request with no outcome when the step ended fails the step at any rate. */
+static void test_unfinished(void **state)
+{
+	(void)state;
+	struct kc_health_cfg c = rps_cfg();
+	struct kc_step_result s = step(40);
+	s.ok = 796; /* 0.5% errors, all unfinished: under the 1% error rate */
+	s.completed = 796;
+	s.errors = s.unfinished = s.errclass[KC_EC_UNFINISHED] = 4;
+	struct kc_step_verdict v;
+	kc_knee_judge(&c, &s, &v);
+	assert_true(v.valid);
+	assert_int_equal(v.verdict, KC_VERDICT_ERRORS);
+	/* One in ten thousand is still a failure. */
+	s = step(500);
+	s.ok -= 1;
+	s.completed -= 1;
+	s.errors = s.unfinished = s.errclass[KC_EC_UNFINISHED] = 1;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_ERRORS);
+	/* Interrupted: partial decides (never a recommendation either way). */
+	s.partial = true;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_UNSTABLE);
+	assert_false(v.valid);
+}
+
 static void test_latency_slo(void **state)
 {
 	(void)state;
@@ -441,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_throughput),
 		cmocka_unit_test(test_inflight_growth),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_unfinished),
 		cmocka_unit_test(test_latency_slo),
 		cmocka_unit_test(test_generator_gate),
 		cmocka_unit_test(test_rate_figures),
