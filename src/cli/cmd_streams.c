@@ -705,11 +705,15 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	for (int i = 0; i < kc_search_nsteps(srch); i++)
 		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));
 	json_object_set_new(extra, "verdicts", verdicts);
+	/* steps[].stable and .verdict, as find writes them (one truth). */
+	json_t *step_extra = json_array();
+	for (int i = 0; step_extra && i < kc_search_nsteps(srch) && (size_t)i < r->nsteps; i++)
+		json_array_append_new(step_extra, kc_search_step_to_json(kc_search_step(srch, i)));
 	json_t *cfg = config_json(r);
 	struct kc_result res = {.mode = "streams", .target = o->target ? o->target : "emulator",
 				.config = cfg, .steps = r->steps, .nsteps = r->nsteps,
 				.partial = cut_short, .interrupted = runout_signal_name(sig),
-				.extra = extra};
+				.extra = extra, .step_extra = step_extra};
 	kc_result_env_detect(&res.env);
 	res.env.kneecap_version = KC_VERSION;
 	res.env.started_wall_ms = started_ms;
@@ -728,6 +732,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	fflush(stdout);
 	json_decref(cfg);
 	json_decref(extra);
+	json_decref(step_extra);
 	return runout_exit_status(&r->out, sig, have_rec ? KC_EXIT_OK : KC_EXIT_THRESHOLD);
 }
 
