@@ -34,6 +34,7 @@ struct cli_find_cfg {
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
+	const char *method;         /* [target] method (--method, -X); NULL: GET or POST */
 };
 
 /*
