@@ -166,6 +166,12 @@ static int get_dur_s(const char *flag, const char *fname, struct kc_scenario *sc
 	int64_t ns;
 	if (flag) {
 		kc_scenario_find(sc, "plan", key);
+		double bare;
+		/* Units required, as in run, find, streams and every scenario file. */
+		if (kc_parse_double(flag, -1e300, 1e300, &bare) == KC_OK && bare != 0) {
+			cli_error("plan: %s '%s': a duration needs a unit (5s, 500ms)", fname, flag);
+			return -1;
+		}
 		if (kc_parse_duration_ns(flag, unit_ns, &ns) || ns > hi_s * NS_PER_S) {
 			cli_error("plan: %s '%s' must be a duration up to %llds (e.g. 180s, 3m, 500ms)",
 				  fname, flag, (long long)hi_s);
