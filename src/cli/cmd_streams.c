@@ -516,6 +516,9 @@ static int build_driver(struct run *r)
 		const char *line = o->user_headers[i], *colon = strchr(line, ':');
 		char hname[256];
 		snprintf(hname, sizeof(hname), "%.*s", (int)(colon - line), line);
+		for (char *p = hname; *p; p++) /* HTTP/2 field names are lowercase */
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
 		const char *val = colon + 1;
 		while (*val == ' ' || *val == '\t')
 			val++;

@@ -64,4 +64,12 @@ expect_rc 0 "find -H 'X-A: b' --method PUT is accepted" timeout 60 "$KNEECAP" fi
 expect_grep '^PUT /x$' "$TMP/rec" "find --method PUT reaches the wire"
 expect_grep '^X-A: b$' "$TMP/rec" "find -H 'X-A: b' reaches the wire"
 kill $spid 2>/dev/null; wait $spid 2>/dev/null
+
+# streams takes -H too: the emulator counts streams that carry the invocation-path header.
+expect_rc 0 "streams -H is accepted" timeout 60 "$KNEECAP" streams --start 1 --max 1 \
+	--step-duration 1s --warmup 300ms -H 'X-Amzn-SageMaker-Model-Invocation-Path: v1/listen' \
+	--json -q
+/usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["streams"]["emulator"]
+sys.exit(0 if e["invocation_paths"] >= 1 and e["bad_signatures"] == 0 else 1)' "$TMP/out" &&
+	ok "streams -H reaches the wire (signed)" || fail "streams -H did not reach the emulator"
 done_testing
