@@ -35,6 +35,7 @@
 #include "kneecap/jpeg.h"
 #include "kneecap/knee.h"
 #include "kneecap/log.h"
+#include "kneecap/parse.h"
 #include "kneecap/pool.h"
 #include "kneecap/pricing.h"
 #include "kneecap/recommend.h"
@@ -188,6 +189,22 @@ static int find_table_opt(struct find_opts *o, struct kc_scenario *sc, const str
 	if (!t->section) {
 		cli_error("find: --%s has no scenario key", t->name);
 		return KC_EXIT_USAGE;
+	}
+	char frac[64];
+	size_t vl = strlen(value);
+	if (t->id == CLI_O_MAX_ERROR_RATE && vl > 1 && vl < 32 && value[vl - 1] == '%') {
+		/* "1%" as run takes it: [search] max_error_rate holds the fraction */
+		char num[32];
+		double pct;
+		memcpy(num, value, vl - 1);
+		num[vl - 1] = '\0';
+		if (kc_parse_double(num, 0, 100, &pct)) {
+			cli_error("find: --max-error-rate '%s': expected a fraction in 0..1 or a "
+				  "percentage in 0%%..100%%", value);
+			return KC_EXIT_USAGE;
+		}
+		snprintf(frac, sizeof(frac), "%.17g", pct / 100);
+		value = frac;
 	}
 	if (!strcmp(t->section, "payload") && (!strcmp(t->key, "dir") || !strcmp(t->key, "body")))
 		kc_scenario_set(sc, "payload", "source", t->key);

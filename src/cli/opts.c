@@ -23,6 +23,7 @@
 #define NOT_STREAMS_HTTP "streams: bidirectional streams are always HTTP/2"
 #define NOT_STREAMS_CONNS "streams: connections follow the stream count; use " \
 	"--streams-per-connection"
+#define REGION_DEF "AWS_REGION, AWS_DEFAULT_REGION, the profile"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
 
 static const struct cli_opt table[] = {
@@ -84,8 +85,8 @@ static const struct cli_opt table[] = {
 	{CLI_O_MAX_P99, "max-p99", 0, CLI_K_DUR, CLI_G_SEARCH, CLI_RUN, NULL, NULL, KC_NS_PER_US,
 	 HOUR, "D", "threshold: p99 latency above D fails (exit 1)", {"none", NULL, NULL},
 	 "find and streams: use --slo and --slo-percentile"},
-	{CLI_O_THREADS, "threads", 0, CLI_K_INT, CLI_G_SEARCH, CLI_ALL, "search", "threads", 1,
-	 1024, "N", "worker threads", {"one per core", "one per core", "by stream count"}, NULL},
+	{CLI_O_THREADS, "threads", 0, CLI_K_INT, CLI_G_SEARCH, CLI_ALL, "search", "threads", 0,
+	 1024, "N", "worker threads (0: one per core)", {"one per core", "one per core", "by stream count"}, NULL},
 	{CLI_O_INSTANCE_TYPE, "instance-type", 0, CLI_K_STR, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
 	 "recommend", "instance_type", 0, 0, "T", "instance type the recommendation is for",
 	 {NULL, "none", "none"}, "run: it recommends nothing"},
@@ -135,10 +136,10 @@ static const struct cli_opt table[] = {
 
 	/* AWS (sagemaker: targets) */
 	{CLI_O_REGION, "region", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target", "region", 0, 0, "R",
-	 "AWS region", {"AWS_REGION, AWS_DEFAULT_REGION, the profile", "as run", "as run"}, NULL},
+	 "AWS region", {REGION_DEF, REGION_DEF, REGION_DEF}, NULL},
 	{CLI_O_PROFILE, "profile", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target", "profile", 0, 0, "P",
-	 "credentials/config profile (as the AWS CLI)", {"AWS_PROFILE or default", "as run",
-	 "as run"}, NULL},
+	 "credentials/config profile (as the AWS CLI)", {"AWS_PROFILE or default", "AWS_PROFILE or default",
+	 "AWS_PROFILE or default"}, NULL},
 	{CLI_O_ENDPOINT_URL, "endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target",
 	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION.amazonaws.com",
 	 {"AWS", "AWS", "AWS, port 8443"}, NULL},
