@@ -59,6 +59,11 @@ static const char usage_text[] =
 	"                       action per pre-warm action, on the result's endpoint\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap plan out/result.json --traffic tests/data/traffic/seed-day.ini -o plan.html\n"
+	"  kneecap plan out/result.json --traffic day.ini --provision 4m --out plan/\n"
+	"\n"
 	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input.\n";
 
 struct opts {

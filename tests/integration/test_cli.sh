@@ -15,7 +15,7 @@ for c in find run streams plan report serve payload; do
 done
 
 # One option set (#15, #17): `help CMD` is `CMD --help`; each shows defaults and examples.
-for c in run find streams; do
+for c in run find streams plan report serve payload; do
 	"$KNEECAP" "$c" --help >"$TMP/h1" 2>&1
 	"$KNEECAP" help "$c" >"$TMP/h2" 2>&1
 	cmp -s "$TMP/h1" "$TMP/h2" && ok "kneecap help $c equals kneecap $c --help" ||
