@@ -325,6 +325,16 @@ static int load_config(struct run *r)
 			return KC_EXIT_USAGE;
 		}
 	}
+	/* A file's chunk_interval is checked where it was written (file:line:key),
+	 * units required as for every duration; the flag, when given, wins. */
+	int64_t scratch_ns;
+	int drc = r->sc ? kc_scenario_get_duration_ns(r->sc, "streams", "chunk_interval", KC_NS_PER_MS,
+						     0, 3600 * KC_NS_PER_S, &scratch_ns, &d)
+			: KC_ENOTFOUND;
+	if (drc && drc != KC_ENOTFOUND) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
 	if (r->sc && kc_scenario_check_unused(r->sc, &d)) {
 		cli_diag_error("streams", &d);
 		return KC_EXIT_USAGE;

@@ -45,6 +45,10 @@ printf '[search]\nstart = 10\nwarmup = 5\n' >"$TMP/bare.ini"
 expect_rc 2 "find: a bare duration in a scenario is a usage error" "$KNEECAP" find "$TMP/bare.ini" "$U"
 expect_grep "bare.ini:3: warmup: '5': a duration needs a unit" "$TMP/err" \
 	"find: a bare scenario duration names file:line:key"
+printf '[streams]\nchunk_bytes = 1600\nchunk_interval = 50\n' >"$TMP/bare-streams.ini"
+expect_rc 2 "streams: a bare duration in a scenario is a usage error" "$KNEECAP" streams "$TMP/bare-streams.ini"
+expect_grep "bare-streams.ini:3: chunk_interval: '50': a duration needs a unit" "$TMP/err" \
+	"streams: a bare scenario duration names file:line:key"
 # Options a command does not take are refused with the reason.
 expect_rc 2 "streams --method is refused" "$KNEECAP" streams "$U" --method PUT
 expect_grep "streams: --method does not apply: .*POST" "$TMP/err" "streams --method says why"
