@@ -220,17 +220,16 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* Counts from flags or [streams] keys, through the shared parser and wording. */
 static int opt_u32(const char *name, const char *v, int64_t lo, int64_t hi, uint32_t *out)
 {
+	char flag[64];
 	int64_t x;
 	if (!v)
 		return 0;
-	if (kc_parse_i64(v, lo, hi, &x)) {
-		char why[64];
-		snprintf(why, sizeof(why), "want a whole number in %lld..%lld", (long long)lo,
-			 (long long)hi);
-		return bad(name, v, why);
-	}
+	snprintf(flag, sizeof(flag), "--%s", name);
+	if (cli_parse_int(CLI_STREAMS, flag, v, lo, hi, &x))
+		return KC_EXIT_USAGE;
 	*out = (uint32_t)x;
 	return 0;
 }
