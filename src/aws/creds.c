@@ -70,7 +70,7 @@ static const char *env_get(const struct kc_creds_opts *o, const char *name)
 }
 
 /* An environment value, NULL when unset or empty (botocore ignores empty). */
-static const char *env_set(const struct kc_creds_opts *o, const char *name)
+const char *kc_creds_env_set(const struct kc_creds_opts *o, const char *name)
 {
 	const char *v = env_get(o, name);
 	return v && *v ? v : NULL;
@@ -78,23 +78,31 @@ static const char *env_set(const struct kc_creds_opts *o, const char *name)
 
 static bool env_true(const struct kc_creds_opts *o, const char *name)
 {
-	const char *v = env_set(o, name);
+	const char *v = kc_creds_env_set(o, name);
 	return v && !strcasecmp(v, "true");
 }
 
-static int64_t wall_now(const struct kc_creds_opts *o)
+int64_t kc_creds_wall_now(const struct kc_creds_opts *o)
 {
 	return o->wall_fn ? o->wall_fn(o->wall_ud) : kc_wall_ns();
 }
 
 /* Printable ASCII without blanks, 1..max bytes: what keys and tokens are. */
-static bool is_credential_text(const char *s, size_t max)
+bool kc_creds_is_text(const char *s, size_t max)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
 		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= max)
 			return false;
 	return n > 0;
+}
+
+bool kc_creds_has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 static char *trim(char *s)
@@ -107,7 +115,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static void wipe_free(char *s)
+void kc_creds_wipe_free(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
@@ -116,9 +124,7 @@ static void wipe_free(char *s)
 }
 
 /* Appends "; item" to the list of sources tried (bounded, truncates). */
-static void tried_add(char *tried, size_t sz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void tried_add(char *tried, size_t sz, const char *fmt, ...)
+void kc_creds_tried_add(char *tried, size_t sz, const char *fmt, ...)
 {
 	size_t n = strlen(tried);
 	if (n + 3 >= sz)
@@ -575,9 +581,9 @@ void kc_creds_fini(struct kc_creds *c)
 {
 	if (!c)
 		return;
-	wipe_free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	kc_creds_wipe_free(c->access_key_id);
+	kc_creds_wipe_free(c->secret_access_key);
+	kc_creds_wipe_free(c->session_token);
 	c->access_key_id = c->secret_access_key = c->session_token = NULL;
 }
 
@@ -585,22 +591,22 @@ void kc_creds_fini(struct kc_creds *c)
  * Validates and copies a triple into out.  what names the source in
  * messages ("AWS_SECRET_ACCESS_KEY", "file:line"...), never a value.
  */
-static int creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
-		      enum kc_creds_source src, const char *profile,
-		      const char *origin, const char *akid, const char *secret,
-		      const char *token, int64_t exp_ns, const char *what,
-		      struct kc_diag *d)
+int kc_creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
+		  enum kc_creds_source src, const char *profile,
+		  const char *origin, const char *akid, const char *secret,
+		  const char *token, int64_t exp_ns, const char *what,
+		  struct kc_diag *d)
 {
-	if (!is_credential_text(akid, KC_CREDS_AKID_MAX))
+	if (!kc_creds_is_text(akid, KC_CREDS_AKID_MAX))
 		return kc_diag_set(d, KC_EINVAL, "%s: access key id is empty, too long "
 				   "or has blanks/control characters", what);
-	if (!is_credential_text(secret, KC_CREDS_SECRET_MAX))
+	if (!kc_creds_is_text(secret, KC_CREDS_SECRET_MAX))
 		return kc_diag_set(d, KC_EINVAL, "%s: secret access key is empty, too long "
 				   "or has blanks/control characters", what);
-	if (token && *token && !is_credential_text(token, KC_CREDS_TOKEN_MAX))
+	if (token && *token && !kc_creds_is_text(token, KC_CREDS_TOKEN_MAX))
 		return kc_diag_set(d, KC_EINVAL, "%s: session token is too long "
 				   "or has blanks/control characters", what);
-	if (exp_ns && exp_ns <= wall_now(o)) {
+	if (exp_ns && exp_ns <= kc_creds_wall_now(o)) {
 		char t[32];
 		format_iso8601(exp_ns, t, sizeof(t));
 		return kc_diag_set(d, KC_EAUTH, "%s: credentials expired at %s", what, t);
@@ -631,16 +637,11 @@ static int creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
 /* ------------------------------------------------------------------ */
 /* JSON credential documents (credential_process, container, IMDS)      */
 
-struct json_names {
-	const char *akid, *secret, *token;
-	bool version1; /* credential_process: "Version": 1 required */
-};
-
-static int creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
-			   enum kc_creds_source src, const char *profile,
-			   const char *origin, const char *buf, size_t len,
-			   const struct json_names *nm, const char *what,
-			   struct kc_diag *d)
+int kc_creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
+		       enum kc_creds_source src, const char *profile,
+		       const char *origin, const char *buf, size_t len,
+		       const struct kc_creds_json_names *nm, const char *what,
+		       struct kc_diag *d)
 {
 	json_error_t jerr;
 	/* jansson's error text quotes the token near the error, which could
@@ -692,9 +693,9 @@ static int creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
 			goto done;
 		}
 	}
-	rc = creds_fill(out, o, src, profile, origin, json_string_value(ja),
-			json_string_value(js), json_is_string(jt) ? json_string_value(jt) : NULL,
-			exp_ns, what, d);
+	rc = kc_creds_fill(out, o, src, profile, origin, json_string_value(ja),
+			   json_string_value(js), json_is_string(jt) ? json_string_value(jt) : NULL,
+			   exp_ns, what, d);
 done:
 	json_decref(root);
 	return rc;
@@ -867,10 +868,10 @@ static int from_process(struct kc_creds *out, const struct kc_creds_opts *o,
 				rc = kc_diag_set(d, KC_EAUTH, "%s: killed by signal %d", what,
 						 WTERMSIG(status));
 		} else {
-			static const struct json_names nm = {"AccessKeyId", "SecretAccessKey",
+			static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey",
 							     "SessionToken", true};
-			rc = creds_from_json(out, o, KC_CREDS_PROCESS, profile, file,
-					     ob.data ? ob.data : "", ob.len, &nm, what, d);
+			rc = kc_creds_from_json(out, o, KC_CREDS_PROCESS, profile, file,
+						ob.data ? ob.data : "", ob.len, &nm, what, d);
 		}
 	}
 	if (ob.data)
@@ -968,19 +969,11 @@ static bool container_host_allowed(const char *host)
 	return false;
 }
 
-static bool has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 int kc_creds_container_url(const char *rel, const char *full, char *out,
 			   size_t outsz, struct kc_diag *d)
 {
 	if (rel && *rel) {
-		if (has_ctl(rel) || strchr(rel, ' '))
+		if (kc_creds_has_ctl(rel) || strchr(rel, ' '))
 			return kc_diag_set(d, KC_EINVAL, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
 					   "has blanks or control characters");
 		if ((size_t)snprintf(out, outsz, "http://169.254.170.2%s%s",
@@ -996,7 +989,7 @@ int kc_creds_container_url(const char *rel, const char *full, char *out,
 		return KC_ENOMEM;
 	char *scheme = NULL, *host = NULL;
 	int rc = KC_OK;
-	if (has_ctl(full) || curl_url_set(u, CURLUPART_URL, full, 0) != CURLUE_OK ||
+	if (kc_creds_has_ctl(full) || curl_url_set(u, CURLUPART_URL, full, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		rc = kc_diag_set(d, KC_EINVAL, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not "
@@ -1036,11 +1029,11 @@ static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 			  char *tried, size_t triedsz, struct kc_diag *d)
 {
 	char url[2048], shown[2048];
-	int rc = kc_creds_container_url(env_set(o, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-					env_set(o, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), url,
+	int rc = kc_creds_container_url(kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+					kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), url,
 					sizeof(url), d);
 	if (rc == KC_ENOTFOUND) {
-		tried_add(tried, triedsz, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
+		kc_creds_tried_add(tried, triedsz, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
 		return KC_ENOTFOUND;
 	}
 	if (rc < 0)
@@ -1049,7 +1042,7 @@ static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 
 	/* The token file is re-read on every fetch: EKS rotates it. */
 	char *token = NULL;
-	const char *tfile = env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *tfile = kc_creds_env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	if (tfile) {
 		struct kc_buf tb;
 		kc_buf_init(&tb, TOKEN_FILE_MAX);
@@ -1068,13 +1061,13 @@ static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 		size_t n = strlen(token);
 		while (n && (token[n - 1] == '\n' || token[n - 1] == '\r'))
 			token[--n] = '\0';
-	} else if (env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-		token = strdup(env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+	} else if (kc_creds_env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		token = strdup(kc_creds_env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
 		if (!token)
 			return KC_ENOMEM;
 	}
-	if (token && (strchr(token, '\r') || strchr(token, '\n') || has_ctl(token))) {
-		wipe_free(token);
+	if (token && (strchr(token, '\r') || strchr(token, '\n') || kc_creds_has_ctl(token))) {
+		kc_creds_wipe_free(token);
 		return kc_diag_set(d, KC_EINVAL, "container authorization token contains "
 				   "CR, LF or control characters");
 	}
@@ -1093,10 +1086,10 @@ static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 		} else {
 			rc = KC_ENOMEM;
 		}
-		wipe_free(token);
+		kc_creds_wipe_free(token);
 	}
 	if (!hdrs || rc == KC_ENOMEM) {
-		wipe_free(auth);
+		kc_creds_wipe_free(auth);
 		curl_slist_free_all(hdrs);
 		return KC_ENOMEM;
 	}
@@ -1119,15 +1112,15 @@ static int from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 	else if (rc < 0)
 		rc = kc_diag_set(d, rc, "%s: %s", what, kc_strerror(rc));
 	else {
-		static const struct json_names nm = {"AccessKeyId", "SecretAccessKey", "Token",
+		static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey", "Token",
 						     false};
-		rc = creds_from_json(out, o, KC_CREDS_CONTAINER, NULL, shown,
-				     b.data ? b.data : "", b.len, &nm, what, d);
+		rc = kc_creds_from_json(out, o, KC_CREDS_CONTAINER, NULL, shown,
+					b.data ? b.data : "", b.len, &nm, what, d);
 	}
 	if (b.data)
 		explicit_bzero(b.data, b.len);
 	kc_buf_fini(&b);
-	wipe_free(auth);
+	kc_creds_wipe_free(auth);
 	curl_slist_free_all(hdrs);
 	return rc;
 }
@@ -1151,12 +1144,12 @@ struct imds_cfg {
 
 static int imds_config(const struct kc_creds_opts *o, struct imds_cfg *c, struct kc_diag *d)
 {
-	const char *ep = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	const char *mode = env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	const char *ep = kc_creds_env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = kc_creds_env_set(o, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	if (!ep)
 		ep = mode && !strcasecmp(mode, "IPv6") ? "http://[fd00:ec2::254]"
 						       : "http://169.254.169.254";
-	if (has_ctl(ep) || snprintf(c->base, sizeof(c->base), "%s", ep) >= (int)sizeof(c->base))
+	if (kc_creds_has_ctl(ep) || snprintf(c->base, sizeof(c->base), "%s", ep) >= (int)sizeof(c->base))
 		return kc_diag_set(d, KC_EINVAL, "AWS_EC2_METADATA_SERVICE_ENDPOINT is "
 				   "too long or has control characters");
 	size_t bl = strlen(c->base);
@@ -1164,7 +1157,7 @@ static int imds_config(const struct kc_creds_opts *o, struct imds_cfg *c, struct
 		c->base[--bl] = '\0';
 
 	c->timeout_ns = o->imds_timeout_ns;
-	const char *ts = env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
+	const char *ts = kc_creds_env_set(o, "AWS_METADATA_SERVICE_TIMEOUT");
 	if (c->timeout_ns <= 0 && ts) {
 		double v;
 		if (kc_parse_double(ts, 0.001, 3600, &v) < 0)
@@ -1177,7 +1170,7 @@ static int imds_config(const struct kc_creds_opts *o, struct imds_cfg *c, struct
 	if (c->timeout_ns > IMDS_TIMEOUT_MAX_NS)
 		c->timeout_ns = IMDS_TIMEOUT_MAX_NS;
 	c->attempts = 1;
-	const char *as = env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
+	const char *as = kc_creds_env_set(o, "AWS_METADATA_SERVICE_NUM_ATTEMPTS");
 	if (as) {
 		int64_t v;
 		if (kc_parse_i64(as, 1, 1000, &v) < 0)
@@ -1217,12 +1210,12 @@ static int imds_token(const struct kc_creds_opts *o, const struct imds_cfg *c,
 	token[0] = '\0';
 	if (rc < 0) {
 		/* Often a container whose hop limit stops the answer: not IMDS. */
-		tried_add(tried, triedsz, "IMDS (no answer from %s within %lld ms)", c->base,
-			  (long long)(c->timeout_ns / KC_NS_PER_MS));
+		kc_creds_tried_add(tried, triedsz, "IMDS (no answer from %s within %lld ms)", c->base,
+				   (long long)(c->timeout_ns / KC_NS_PER_MS));
 		return KC_ENOTFOUND;
 	}
 	if (status == 200) {
-		if (!b->data || !is_credential_text(b->data, tokensz - 1))
+		if (!b->data || !kc_creds_is_text(b->data, tokensz - 1))
 			return kc_diag_set(d, KC_EPROTO, "IMDS %s: malformed session token",
 					   c->base);
 		snprintf(token, tokensz, "%s", b->data);
@@ -1230,15 +1223,15 @@ static int imds_token(const struct kc_creds_opts *o, const struct imds_cfg *c,
 	}
 	if (status == 403 || status == 404 || status == 405) {
 		if (env_true(o, "AWS_EC2_METADATA_V1_DISABLED")) {
-			tried_add(tried, triedsz, "IMDS (token request got HTTP %ld and "
-				  "AWS_EC2_METADATA_V1_DISABLED=true)", status);
+			kc_creds_tried_add(tried, triedsz, "IMDS (token request got HTTP %ld and "
+					   "AWS_EC2_METADATA_V1_DISABLED=true)", status);
 			return KC_ENOTFOUND;
 		}
 		kc_log(KC_LOG_DEBUG, "aws credentials: IMDS token HTTP %ld, using IMDSv1",
 		       status);
 		return KC_OK;
 	}
-	tried_add(tried, triedsz, "IMDS (token request got HTTP %ld)", status);
+	kc_creds_tried_add(tried, triedsz, "IMDS (token request got HTTP %ld)", status);
 	return KC_ENOTFOUND;
 }
 
@@ -1247,7 +1240,7 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		     char *tried, size_t triedsz, struct kc_diag *d)
 {
 	if (env_true(o, "AWS_EC2_METADATA_DISABLED")) {
-		tried_add(tried, triedsz, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
+		kc_creds_tried_add(tried, triedsz, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
 		return KC_ENOTFOUND;
 	}
 	struct imds_cfg cfg;
@@ -1278,7 +1271,7 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 	kc_log(KC_LOG_DEBUG, "aws credentials: GET %s", url);
 	rc = http_do("GET", url, hdrs, cfg.timeout_ns, &b, &status);
 	if (rc == KC_OK && status == 404) {
-		tried_add(tried, triedsz, "IMDS (%s: no IAM role attached)", base);
+		kc_creds_tried_add(tried, triedsz, "IMDS (%s: no IAM role attached)", base);
 		rc = KC_ENOTFOUND;
 		goto done;
 	}
@@ -1309,11 +1302,11 @@ static int from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 			    : kc_diag_set(d, KC_EPROTO, "%s: HTTP status %ld", what, status);
 		goto done;
 	}
-	static const struct json_names nm = {"AccessKeyId", "SecretAccessKey", "Token", false};
+	static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey", "Token", false};
 	char origin[800];
 	snprintf(origin, sizeof(origin), "%s role %s", base, role);
-	rc = creds_from_json(out, o, KC_CREDS_IMDS, NULL, origin, b.data ? b.data : "", b.len,
-			     &nm, what, d);
+	rc = kc_creds_from_json(out, o, KC_CREDS_IMDS, NULL, origin, b.data ? b.data : "", b.len,
+				&nm, what, d);
 done:
 	explicit_bzero(token, sizeof(token));
 	if (b.data)
@@ -1342,7 +1335,7 @@ static bool expand_path(const struct kc_creds_opts *o, const char *p, char *out,
 			size_t outsz)
 {
 	if (p[0] == '~' && (p[1] == '/' || !p[1])) {
-		const char *home = env_set(o, "HOME");
+		const char *home = kc_creds_env_set(o, "HOME");
 		if (!home)
 			return false;
 		snprintf(out, outsz, "%s%s", home, p + 1);
@@ -1371,19 +1364,19 @@ static int profiles_load(struct profiles *pr, const struct kc_creds_opts *o,
 	/* botocore's order (configprovider.py): AWS_DEFAULT_PROFILE, then
 	 * AWS_PROFILE. */
 	if (!pr->explicit_opt)
-		name = env_set(o, "AWS_DEFAULT_PROFILE");
+		name = kc_creds_env_set(o, "AWS_DEFAULT_PROFILE");
 	if (!name || !*name)
-		name = env_set(o, "AWS_PROFILE");
+		name = kc_creds_env_set(o, "AWS_PROFILE");
 	pr->chosen = name && *name;
 	if (!pr->chosen)
 		name = "default";
-	if (strlen(name) >= sizeof(pr->name) || has_ctl(name))
+	if (strlen(name) >= sizeof(pr->name) || kc_creds_has_ctl(name))
 		return kc_diag_set(d, KC_EINVAL, "profile name is too long or has control "
 				   "characters");
 	snprintf(pr->name, sizeof(pr->name), "%s", name);
 
-	const char *cp = env_set(o, "AWS_SHARED_CREDENTIALS_FILE");
-	const char *fp = env_set(o, "AWS_CONFIG_FILE");
+	const char *cp = kc_creds_env_set(o, "AWS_SHARED_CREDENTIALS_FILE");
+	const char *fp = kc_creds_env_set(o, "AWS_CONFIG_FILE");
 	bool have_cred = expand_path(o, cp ? cp : "~/.aws/credentials", pr->cred_path,
 				     sizeof(pr->cred_path));
 	bool have_conf = expand_path(o, fp ? fp : "~/.aws/config", pr->conf_path,
@@ -1464,32 +1457,32 @@ static int from_static(struct kc_creds *out, const struct kc_creds_opts *o,
 	}
 	char what[720];
 	snprintf(what, sizeof(what), "%s:%d: profile '%s'", ini->path, a->line, pr->name);
-	return creds_fill(out, o, src, pr->name, ini->path, a->value, s->value,
-			  t ? t->value : NULL, 0, what, d);
+	return kc_creds_fill(out, o, src, pr->name, ini->path, a->value, s->value,
+			     t ? t->value : NULL, 0, what, d);
 }
 
 static int from_env(struct kc_creds *out, const struct kc_creds_opts *o,
 		    char *tried, size_t triedsz, struct kc_diag *d)
 {
-	const char *a = env_set(o, "AWS_ACCESS_KEY_ID");
-	const char *s = env_set(o, "AWS_SECRET_ACCESS_KEY");
+	const char *a = kc_creds_env_set(o, "AWS_ACCESS_KEY_ID");
+	const char *s = kc_creds_env_set(o, "AWS_SECRET_ACCESS_KEY");
 	if (!a && !s) {
-		tried_add(tried, triedsz, "env (AWS_ACCESS_KEY_ID unset)");
+		kc_creds_tried_add(tried, triedsz, "env (AWS_ACCESS_KEY_ID unset)");
 		return KC_ENOTFOUND;
 	}
 	if (!a || !s)
 		return kc_diag_set(d, KC_EINVAL, "%s is set but %s is not",
 				   a ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				   a ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-	const char *t = env_set(o, "AWS_SESSION_TOKEN");
+	const char *t = kc_creds_env_set(o, "AWS_SESSION_TOKEN");
 	if (!t)
-		t = env_set(o, "AWS_SECURITY_TOKEN");
+		t = kc_creds_env_set(o, "AWS_SECURITY_TOKEN");
 	int64_t exp = 0;
-	const char *e = env_set(o, "AWS_CREDENTIAL_EXPIRATION");
+	const char *e = kc_creds_env_set(o, "AWS_CREDENTIAL_EXPIRATION");
 	if (e && kc_creds_parse_iso8601(e, &exp) < 0)
 		return kc_diag_set(d, KC_EINVAL, "AWS_CREDENTIAL_EXPIRATION: not an ISO 8601 "
 				   "time");
-	return creds_fill(out, o, KC_CREDS_ENV, NULL, NULL, a, s, t, exp, "environment", d);
+	return kc_creds_fill(out, o, KC_CREDS_ENV, NULL, NULL, a, s, t, exp, "environment", d);
 }
 
 /* Profile keys that mean "assume a role / SSO", which kneecap does not do. */
@@ -1526,10 +1519,10 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	/* The environment's secrets are the process's even when a profile
 	 * wins over them: a credential_process inherits them and may echo
 	 * them, so they are scrubbed all the same. */
-	kc_scrub_register(env_set(opts, "AWS_SECRET_ACCESS_KEY"));
-	kc_scrub_register(env_set(opts, "AWS_SESSION_TOKEN"));
+	kc_scrub_register(kc_creds_env_set(opts, "AWS_SECRET_ACCESS_KEY"));
+	kc_scrub_register(kc_creds_env_set(opts, "AWS_SESSION_TOKEN"));
 	if (pr.explicit_opt) {
-		tried_add(tried, sizeof(tried), "env (skipped: --profile given)");
+		kc_creds_tried_add(tried, sizeof(tried), "env (skipped: --profile given)");
 		rc = KC_ENOTFOUND;
 	} else {
 		rc = from_env(&c, opts, tried, sizeof(tried), d);
@@ -1542,7 +1535,7 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	rc = from_static(&c, opts, &pr, &pr.cred, pr.cred_sec, KC_CREDS_SHARED_FILE, d);
 	if (rc != KC_ENOTFOUND)
 		goto done;
-	tried_add(tried, sizeof(tried), "%s [%s]", pr.cred_path, pr.name);
+	kc_creds_tried_add(tried, sizeof(tried), "%s [%s]", pr.cred_path, pr.name);
 
 	const char *cpfile = NULL;
 	const struct kc_awsini_entry *cp = profile_get(&pr, "credential_process", &cpfile);
@@ -1553,8 +1546,8 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	rc = from_static(&c, opts, &pr, &pr.conf, pr.conf_sec, KC_CREDS_CONFIG_FILE, d);
 	if (rc != KC_ENOTFOUND)
 		goto done;
-	tried_add(tried, sizeof(tried), "%s [%s%s]", pr.conf_path,
-		  strcmp(pr.name, "default") ? "profile " : "", pr.name);
+	kc_creds_tried_add(tried, sizeof(tried), "%s [%s%s]", pr.conf_path,
+			   strcmp(pr.name, "default") ? "profile " : "", pr.name);
 
 	rc = from_container(&c, opts, tried, sizeof(tried), d);
 	if (rc != KC_ENOTFOUND)
@@ -1603,10 +1596,10 @@ int kc_creds_region(const struct kc_creds_opts *opts, char *out, size_t outsz,
 	if (opts->region && *opts->region) {
 		r = opts->region;
 		what = "--region";
-	} else if ((r = env_set(opts, "AWS_REGION"))) {
+	} else if ((r = kc_creds_env_set(opts, "AWS_REGION"))) {
 		s = KC_REGION_ENV;
 		what = "AWS_REGION";
-	} else if ((r = env_set(opts, "AWS_DEFAULT_REGION"))) {
+	} else if ((r = kc_creds_env_set(opts, "AWS_DEFAULT_REGION"))) {
 		s = KC_REGION_ENV_DEFAULT;
 		what = "AWS_DEFAULT_REGION";
 	} else {
@@ -1766,7 +1759,7 @@ static int tick(struct kc_creds_provider *p, bool *mandatory, struct kc_diag *d)
 {
 	*mandatory = false;
 	pthread_mutex_lock(&p->refresh_mu);
-	int64_t now = wall_now(&p->opts);
+	int64_t now = kc_creds_wall_now(&p->opts);
 	pthread_mutex_lock(&p->mu);
 	int64_t exp = p->cur->c.expiration_wall_ns;
 	pthread_mutex_unlock(&p->mu);
