@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/awsini_int.h"
 #include "aws/creds_int.h"
 #include "kneecap/err.h"
 

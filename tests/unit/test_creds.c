@@ -31,6 +31,7 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/scrub.h"
+#include "aws/awsini_int.h"
 #include "aws/creds_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
