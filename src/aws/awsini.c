@@ -62,6 +62,73 @@ static void normalise_words(char *s)
 	*w = '\0';
 }
 
+/* Adds the section header s ("[name]", trimmed) on line lineno. */
+static int add_section(struct kc_awsini *ini, const char *name, int lineno,
+		       char *s, struct kc_diag *d)
+{
+	char *close = strchr(s, ']');
+	if (!close)
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+				      "section header without ']'");
+	char *rest = trim(close + 1);
+	if (*rest && *rest != '#' && *rest != ';')
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+				      "unexpected text after ']'");
+	*close = '\0';
+	char *sname = trim(s + 1);
+	normalise_words(sname);
+	if (!*sname)
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+				      "empty section name");
+	for (size_t i = 0; i < ini->nsec; i++)
+		if (!strcmp(ini->sec[i].name, sname))
+			return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+					      "duplicate section [%.64s] (first at line %d)",
+					      sname, ini->sec[i].line);
+	if (ini->nsec == KC_AWSINI_MAX_SECTIONS)
+		return kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
+				      "more than %d sections", KC_AWSINI_MAX_SECTIONS);
+	ini->sec[ini->nsec].name = sname;
+	ini->sec[ini->nsec].line = lineno;
+	ini->nsec++;
+	return KC_OK;
+}
+
+/* Adds the key line s (trimmed) on line lineno to section, whose first
+ * entry is section_first. */
+static int add_entry(struct kc_awsini *ini, const char *name, int lineno,
+		     char *s, const char *section, size_t section_first,
+		     struct kc_diag *d)
+{
+	/* configparser's rule: the earliest '=' or ':' delimits. */
+	char *delim = strpbrk(s, "=:");
+	if (!delim)
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+				      "expected 'key = value' or '[section]'");
+	*delim = '\0';
+	char *key = trim(s);
+	char *value = trim(delim + 1);
+	if (!*key)
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
+				      "missing key before '%c'", '=');
+	for (char *k = key; *k; k++)
+		*k = (char)tolower((unsigned char)*k);
+	if (!section)
+		return kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
+				      "key outside any [section]");
+	for (size_t i = section_first; i < ini->n; i++)
+		if (!strcmp(ini->e[i].key, key))
+			return kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
+					      "duplicate key in [%.64s] (first at line %d)",
+					      section, ini->e[i].line);
+	if (ini->n == KC_AWSINI_MAX_ENTRIES)
+		return kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
+				      "more than %d keys", KC_AWSINI_MAX_ENTRIES);
+	ini->e[ini->n++] = (struct kc_awsini_entry){
+		.section = section, .key = key, .value = value, .line = lineno};
+	return KC_OK;
+}
+
 int kc_awsini_parse(struct kc_awsini *ini, const char *name, const char *text,
 		    size_t len, struct kc_diag *d)
 {
@@ -111,82 +178,17 @@ int kc_awsini_parse(struct kc_awsini *ini, const char *name, const char *text,
 		if (s != line && prev_key)
 			continue;
 		if (*s == '[') {
-			char *close = strchr(s, ']');
-			if (!close) {
-				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-						     "section header without ']'");
+			err = add_section(ini, name, lineno, s, d);
+			if (err < 0)
 				goto fail;
-			}
-			char *rest = trim(close + 1);
-			if (*rest && *rest != '#' && *rest != ';') {
-				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-						     "unexpected text after ']'");
-				goto fail;
-			}
-			*close = '\0';
-			char *sname = trim(s + 1);
-			normalise_words(sname);
-			if (!*sname) {
-				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-						     "empty section name");
-				goto fail;
-			}
-			for (size_t i = 0; i < ini->nsec; i++)
-				if (!strcmp(ini->sec[i].name, sname)) {
-					err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-							     "duplicate section [%.64s] (first at line %d)",
-							     sname, ini->sec[i].line);
-					goto fail;
-				}
-			if (ini->nsec == KC_AWSINI_MAX_SECTIONS) {
-				err = kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
-						     "more than %d sections", KC_AWSINI_MAX_SECTIONS);
-				goto fail;
-			}
-			ini->sec[ini->nsec].name = sname;
-			ini->sec[ini->nsec].line = lineno;
-			ini->nsec++;
-			section = sname;
+			section = ini->sec[ini->nsec - 1].name;
 			section_first = ini->n;
 			prev_key = false;
 			continue;
 		}
-		/* configparser's rule: the earliest '=' or ':' delimits. */
-		char *delim = strpbrk(s, "=:");
-		if (!delim) {
-			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-					     "expected 'key = value' or '[section]'");
+		err = add_entry(ini, name, lineno, s, section, section_first, d);
+		if (err < 0)
 			goto fail;
-		}
-		*delim = '\0';
-		char *key = trim(s);
-		char *value = trim(delim + 1);
-		if (!*key) {
-			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, NULL,
-					     "missing key before '%c'", '=');
-			goto fail;
-		}
-		for (char *k = key; *k; k++)
-			*k = (char)tolower((unsigned char)*k);
-		if (!section) {
-			err = kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
-					     "key outside any [section]");
-			goto fail;
-		}
-		for (size_t i = section_first; i < ini->n; i++)
-			if (!strcmp(ini->e[i].key, key)) {
-				err = kc_diag_set_at(d, KC_EPARSE, name, lineno, key,
-						     "duplicate key in [%.64s] (first at line %d)",
-						     section, ini->e[i].line);
-				goto fail;
-			}
-		if (ini->n == KC_AWSINI_MAX_ENTRIES) {
-			err = kc_diag_set_at(d, KC_ELIMIT, name, lineno, NULL,
-					     "more than %d keys", KC_AWSINI_MAX_ENTRIES);
-			goto fail;
-		}
-		ini->e[ini->n++] = (struct kc_awsini_entry){
-			.section = section, .key = key, .value = value, .line = lineno};
 		prev_key = true;
 	}
 	return KC_OK;
