@@ -1,8 +1,8 @@
 /*
- * creds_int.h - pieces of creds.c that tests reach directly: the
- * shell-style splitter, the ISO 8601 reader and the container URL rule;
- * and the helpers the credential sources share.  Not part of the public
- * API.  The AWS INI reader is in awsini_int.h.
+ * creds_int.h - pieces of creds.c that tests reach directly: the ISO
+ * 8601 reader and the container URL rule; and the helpers the credential
+ * sources share.  Not part of the public API.  The AWS INI reader is in
+ * awsini_int.h, the shell-style splitter in procrun_int.h.
  */
 #ifndef KNEECAP_AWS_CREDS_INT_H
 #define KNEECAP_AWS_CREDS_INT_H
@@ -14,18 +14,6 @@
 #include "kneecap/creds.h"
 
 struct kc_diag;
-
-/*
- * Splits cmd like a POSIX shell without running one: blanks separate
- * words, '...' is literal, "..." honours \\ \" \$ \` and \newline, a bare
- * backslash quotes the next character.  No expansion of any kind.
- * Words are written NUL-separated into store; argv[0..argc-1] point into it
- * and argv[argc] is NULL.  Returns argc (>= 1), KC_EPARSE (unterminated
- * quote, empty command) or KC_ELIMIT (more than maxargs-1 words or store
- * too small).
- */
-int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
-			 char *store, size_t storesz);
 
 /*
  * Parses an ISO 8601 / RFC 3339 timestamp "YYYY-MM-DDTHH:MM:SS[.frac]"
