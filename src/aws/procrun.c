@@ -106,48 +106,15 @@ static void reap_kill(pid_t pid)
 }
 
 /*
- * Runs argv with stdin from /dev/null, collecting stdout (<= out->max) and
- * the first PROCESS_ERR_MAX bytes of stderr, for at most timeout_ns.
- * Returns 0 with *status the wait status, or KC_ETIMEOUT, KC_ELIMIT, KC_EIO.
+ * Reads stdout into out and the first errb->max bytes of stderr into errb
+ * until both pipes close or deadline (kc_clock_ns) passes; closes both.
+ * Returns 0, KC_ETIMEOUT, KC_ELIMIT (stdout over out->max) or KC_EIO.
  */
-static int run_process(char **argv, int64_t timeout_ns, struct kc_buf *out,
-		       struct kc_buf *errb, int *status, struct kc_diag *d,
-		       const char *what)
+static int collect_output(int fdout, int fderr, int64_t deadline,
+			  struct kc_buf *out, struct kc_buf *errb)
 {
-	int po[2] = {-1, -1}, pe[2] = {-1, -1};
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-		int e = errno;
-		if (po[0] >= 0) {
-			close(po[0]);
-			close(po[1]);
-		}
-		return kc_diag_set(d, KC_EIO, "%s: pipe: %s", what, strerror(e));
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	/* Its own process group, so a timeout can kill everything it started. */
-	posix_spawnattr_t at;
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&at, 0);
-	pid_t pid;
-	int se = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	close(po[1]);
-	close(pe[1]);
-	if (se) {
-		close(po[0]);
-		close(pe[0]);
-		return kc_diag_set(d, KC_EIO, "%s: cannot run '%.200s': %s", what, argv[0],
-				   strerror(se));
-	}
-	int64_t deadline = kc_clock_ns() + timeout_ns;
 	int rc = KC_OK;
-	struct pollfd pf[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+	struct pollfd pf[2] = {{.fd = fdout, .events = POLLIN}, {.fd = fderr, .events = POLLIN}};
 	int open_fds = 2;
 	char chunk[4096];
 	while (open_fds > 0) {
@@ -192,6 +159,51 @@ static int run_process(char **argv, int64_t timeout_ns, struct kc_buf *out,
 	for (int i = 0; i < 2; i++)
 		if (pf[i].fd >= 0)
 			close(pf[i].fd);
+	return rc;
+}
+
+/*
+ * Runs argv with stdin from /dev/null, collecting stdout (<= out->max) and
+ * the first PROCESS_ERR_MAX bytes of stderr, for at most timeout_ns.
+ * Returns 0 with *status the wait status, or KC_ETIMEOUT, KC_ELIMIT, KC_EIO.
+ */
+static int run_process(char **argv, int64_t timeout_ns, struct kc_buf *out,
+		       struct kc_buf *errb, int *status, struct kc_diag *d,
+		       const char *what)
+{
+	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		int e = errno;
+		if (po[0] >= 0) {
+			close(po[0]);
+			close(po[1]);
+		}
+		return kc_diag_set(d, KC_EIO, "%s: pipe: %s", what, strerror(e));
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	/* Its own process group, so a timeout can kill everything it started. */
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	pid_t pid;
+	int se = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(po[1]);
+	close(pe[1]);
+	if (se) {
+		close(po[0]);
+		close(pe[0]);
+		return kc_diag_set(d, KC_EIO, "%s: cannot run '%.200s': %s", what, argv[0],
+				   strerror(se));
+	}
+	int64_t deadline = kc_clock_ns() + timeout_ns;
+	int rc = collect_output(po[0], pe[0], deadline, out, errb);
 	if (rc) {
 		reap_kill(pid);
 		if (rc == KC_ETIMEOUT)
