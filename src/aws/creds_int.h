@@ -1,8 +1,9 @@
 /*
- * creds_int.h - pieces of creds.c that tests reach directly: the ISO
- * 8601 reader and the container URL rule; and the helpers the credential
- * sources share.  Not part of the public API.  The AWS INI reader is in
- * awsini_int.h, the shell-style splitter in procrun_int.h.
+ * creds_int.h - what the credential sources share (creds.c): the ISO
+ * 8601 reader, which tests reach directly, and the helpers that validate
+ * and build a struct kc_creds.  Not part of the public API.  The AWS INI
+ * reader is in awsini_int.h, the shell-style splitter in procrun_int.h,
+ * the container URL rule in imds_int.h.
  */
 #ifndef KNEECAP_AWS_CREDS_INT_H
 #define KNEECAP_AWS_CREDS_INT_H
@@ -22,15 +23,6 @@ struct kc_diag;
  * INT64_MAX.  Returns 0 or KC_EPARSE.
  */
 int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns);
-
-/*
- * Builds the container credentials URL: "http://169.254.170.2" + rel when
- * rel is set (it wins), else full, which must be https or name a loopback
- * address, localhost, 169.254.170.2, 169.254.170.23 or fd00:ec2::23.
- * Returns 0, KC_ENOTFOUND (both unset), KC_EINVAL (d says why), KC_ELIMIT.
- */
-int kc_creds_container_url(const char *rel, const char *full, char *out,
-			   size_t outsz, struct kc_diag *d);
 
 /* ------------------------------------------------------------------ */
 /* shared by the credential sources (creds.c)                           */

@@ -20,6 +20,7 @@
 
 #include "aws/awsini_int.h"
 #include "aws/creds_int.h"
+#include "aws/imds_int.h"
 #include "aws/procrun_int.h"
 #include "kneecap/err.h"
 

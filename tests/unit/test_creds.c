@@ -33,6 +33,7 @@
 #include "kneecap/scrub.h"
 #include "aws/awsini_int.h"
 #include "aws/creds_int.h"
+#include "aws/imds_int.h"
 #include "aws/procrun_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
