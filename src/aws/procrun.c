@@ -31,6 +31,36 @@ extern char **environ;
 #define PROCESS_OUT_MAX (64u * 1024)
 #define PROCESS_ERR_MAX (4u * 1024)
 
+/*
+ * Copies the quoted text at *pp (just past the opening quote q) into
+ * store at *w, up to the closing quote, and leaves *pp past it.  Inside,
+ * a backslash quotes the next character when it is one of escapable
+ * (NULL: none, as between single quotes); an escaped newline is a line
+ * continuation and copies nothing.  Returns 0, KC_EPARSE (no closing
+ * quote) or KC_ELIMIT (store full).
+ */
+static int copy_quoted(const char **pp, char q, const char *escapable,
+		       char *store, size_t *w, size_t storesz)
+{
+	const char *p = *pp;
+	while (*p && *p != q) {
+		if (escapable && *p == '\\' && p[1] && strchr(escapable, p[1])) {
+			p++;
+			if (*p == '\n') { /* line continuation */
+				p++;
+				continue;
+			}
+		}
+		if (*w + 1 >= storesz)
+			return KC_ELIMIT;
+		store[(*w)++] = *p++;
+	}
+	if (!*p)
+		return KC_EPARSE;
+	*pp = p + 1;
+	return KC_OK;
+}
+
 int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
 			 char *store, size_t storesz)
 {
@@ -48,33 +78,11 @@ int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
 		argv[argc++] = store + w;
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
 			char c = *p++;
-			if (c == '\'') {
-				while (*p && *p != '\'') {
-					if (w + 1 >= storesz)
-						return KC_ELIMIT;
-					store[w++] = *p++;
-				}
-				if (!*p)
-					return KC_EPARSE;
-				p++;
-				continue;
-			}
-			if (c == '"') {
-				while (*p && *p != '"') {
-					if (*p == '\\' && p[1] && strchr("\\\"$`\n", p[1])) {
-						p++;
-						if (*p == '\n') { /* line continuation */
-							p++;
-							continue;
-						}
-					}
-					if (w + 1 >= storesz)
-						return KC_ELIMIT;
-					store[w++] = *p++;
-				}
-				if (!*p)
-					return KC_EPARSE;
-				p++;
+			if (c == '\'' || c == '"') {
+				int rc = copy_quoted(&p, c, c == '"' ? "\\\"$`\n" : NULL,
+						     store, &w, storesz);
+				if (rc < 0)
+					return rc;
 				continue;
 			}
 			if (c == '\\') {
