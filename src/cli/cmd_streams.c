@@ -34,6 +34,7 @@
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
