@@ -176,22 +176,12 @@ static void url_for_humans(const char *url, char *out, size_t outsz)
 	out[strcspn(out, "?#")] = '\0';
 }
 
-int kc_creds_from_container(struct kc_creds *out, const struct kc_creds_opts *o,
-			    char *tried, size_t triedsz, struct kc_diag *d)
+/* Reads the container authorization token into *token_out (heap; NULL when
+ * none is set).  The token file is re-read on every fetch: EKS rotates it. */
+static int container_token(const struct kc_creds_opts *o, char **token_out,
+			   struct kc_diag *d)
 {
-	char url[2048], shown[2048];
-	int rc = kc_creds_container_url(kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-					kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), url,
-					sizeof(url), d);
-	if (rc == KC_ENOTFOUND) {
-		kc_creds_tried_add(tried, triedsz, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
-		return KC_ENOTFOUND;
-	}
-	if (rc < 0)
-		return rc;
-	url_for_humans(url, shown, sizeof(shown));
-
-	/* The token file is re-read on every fetch: EKS rotates it. */
+	int rc;
 	char *token = NULL;
 	const char *tfile = kc_creds_env_set(o, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	if (tfile) {
@@ -222,6 +212,29 @@ int kc_creds_from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 		return kc_diag_set(d, KC_EINVAL, "container authorization token contains "
 				   "CR, LF or control characters");
 	}
+	*token_out = token;
+	return KC_OK;
+}
+
+int kc_creds_from_container(struct kc_creds *out, const struct kc_creds_opts *o,
+			    char *tried, size_t triedsz, struct kc_diag *d)
+{
+	char url[2048], shown[2048];
+	int rc = kc_creds_container_url(kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+					kc_creds_env_set(o, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), url,
+					sizeof(url), d);
+	if (rc == KC_ENOTFOUND) {
+		kc_creds_tried_add(tried, triedsz, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
+		return KC_ENOTFOUND;
+	}
+	if (rc < 0)
+		return rc;
+	url_for_humans(url, shown, sizeof(shown));
+
+	char *token = NULL;
+	rc = container_token(o, &token, d);
+	if (rc < 0)
+		return rc;
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
 	char *auth = NULL;
 	if (token) {
@@ -263,8 +276,8 @@ int kc_creds_from_container(struct kc_creds *out, const struct kc_creds_opts *o,
 	else if (rc < 0)
 		rc = kc_diag_set(d, rc, "%s: %s", what, kc_strerror(rc));
 	else {
-		static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey", "Token",
-						     false};
+		static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey",
+							      "Token", false};
 		rc = kc_creds_from_json(out, o, KC_CREDS_CONTAINER, NULL, shown,
 					b.data ? b.data : "", b.len, &nm, what, d);
 	}
