@@ -24,6 +24,17 @@ struct kc_diag;
  */
 int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns);
 
+/*
+ * Replaces every occurrence of c's secret key and session token inside
+ * text (NUL-terminated, edited in place) with "****".  For text that came
+ * from elsewhere and may echo a credential back (an InvalidSignature
+ * message quotes the canonical request, which holds the token).  Returns
+ * the number of replacements.  Whole values only: kc_scrub_str (scrub.h)
+ * also catches truncated, URL-encoded and base64 echoes of every secret
+ * loaded, and is what output paths use; only tests call this one.
+ */
+int kc_creds_scrub(const struct kc_creds *c, char *text);
+
 /* ------------------------------------------------------------------ */
 /* shared by the credential sources (creds.c)                           */
 

@@ -8,6 +8,7 @@
  */
 #include "kneecap/creds.h"
 #include "aws/creds_int.h"
+#include "aws/provider_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
