@@ -5,6 +5,7 @@
  * work into the signer's scratch areas; nothing here allocates.
  */
 #include "aws/sigv4_int.h"
+#include "aws/hex_int.h"
 #include "kneecap/err.h"
 
 #include <stdio.h>
@@ -171,17 +172,6 @@ static int wr_canonical_uri(struct wr *w, const char *path, bool keep_segments,
 	return KC_OK;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX (a '%' not followed by two hex digits stays literal, and '+'
  * stays '+': SigV4 does not treat it as a space), then re-encodes with the
  * unreserved rule, '/' included. */
@@ -190,7 +180,7 @@ static void wr_reencode(struct wr *w, const char *s, size_t n)
 	for (size_t i = 0; i < n && !w->over; i++) {
 		char c = s[i];
 		if (c == '%' && n - i >= 3) {
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			int hi = kc_hexval(s[i + 1]), lo = kc_hexval(s[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				char dec = (char)(hi << 4 | lo);
 				wr_encode(w, &dec, 1, false);
