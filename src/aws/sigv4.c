@@ -625,6 +625,42 @@ static enum kc_sigv4_verdict parse_auth(const struct kc_sigv4_request *req,
 	return KC_SIGV4_OK;
 }
 
+/* Exactly the headers SignedHeaders (list, listn bytes) names, each name's
+ * values in arrival order, into e[0..*n) (at most KC_SIGV4_HEADERS_MAX). */
+static enum kc_sigv4_verdict signed_ents(const struct kc_sigv4_request *req,
+					 const char *list, size_t listn,
+					 struct ent *e, size_t *np, int *rc)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < listn;) {
+		size_t j = i;
+		while (j < listn && list[j] != ';')
+			j++;
+		bool found = false;
+		for (size_t k = 0; k < req->n_headers; k++) {
+			const struct kc_sigv4_header *h = &req->headers[k];
+			if (h->name_len != j - i)
+				continue;
+			struct ent probe = {list + i, j - i, NULL, 0};
+			struct ent cand = {h->name, h->name_len, NULL, 0};
+			if (kc_sigv4_name_cmp(&probe, &cand) != 0)
+				continue;
+			if (n == KC_SIGV4_HEADERS_MAX) {
+				*rc = KC_ELIMIT;
+				return KC_SIGV4_BAD_SIGNATURE;
+			}
+			e[n++] = (struct ent){h->name, h->name_len, h->value,
+					      h->value_len};
+			found = true;
+		}
+		if (!found)
+			return KC_SIGV4_MISSING_HEADER;
+		i = j + 1;
+	}
+	*np = n;
+	return KC_SIGV4_OK;
+}
+
 static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
 					   const struct kc_sigv4_request *req,
 					   int64_t now_s, int64_t skew_s, int *rc)
@@ -682,35 +718,11 @@ static enum kc_sigv4_verdict check_request(struct kc_sigv4_signer *s,
 		hash[ch->value_len] = '\0';
 	}
 
-	/* Exactly the headers SignedHeaders names, each name's values in
-	 * arrival order. */
 	struct ent e[KC_SIGV4_HEADERS_MAX];
 	size_t n = 0;
-	for (size_t i = 0; i < listn;) {
-		size_t j = i;
-		while (j < listn && list[j] != ';')
-			j++;
-		bool found = false;
-		for (size_t k = 0; k < req->n_headers; k++) {
-			const struct kc_sigv4_header *h = &req->headers[k];
-			if (h->name_len != j - i)
-				continue;
-			struct ent probe = {list + i, j - i, NULL, 0};
-			struct ent cand = {h->name, h->name_len, NULL, 0};
-			if (kc_sigv4_name_cmp(&probe, &cand) != 0)
-				continue;
-			if (n == KC_SIGV4_HEADERS_MAX) {
-				*rc = KC_ELIMIT;
-				return KC_SIGV4_BAD_SIGNATURE;
-			}
-			e[n++] = (struct ent){h->name, h->name_len, h->value,
-					      h->value_len};
-			found = true;
-		}
-		if (!found)
-			return KC_SIGV4_MISSING_HEADER;
-		i = j + 1;
-	}
+	v = signed_ents(req, list, listn, e, &n, rc);
+	if (v != KC_SIGV4_OK)
+		return v;
 	char date[17];
 	memcpy(date, dh->value, 16);
 	date[16] = '\0';
