@@ -281,7 +281,7 @@ int kc_creds_from_process(struct kc_creds *out, const struct kc_creds_opts *o,
 						 WTERMSIG(status));
 		} else {
 			static const struct kc_creds_json_names nm = {"AccessKeyId", "SecretAccessKey",
-							     "SessionToken", true};
+								      "SessionToken", true};
 			rc = kc_creds_from_json(out, o, KC_CREDS_PROCESS, profile, file,
 						ob.data ? ob.data : "", ob.len, &nm, what, d);
 		}
