@@ -21,9 +21,11 @@
 #include "aws/imds_int.h"
 #include "aws/procrun_int.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The active profile and both files, loaded once per resolution. */
 struct profiles {
@@ -210,6 +212,17 @@ static int unsupported_profile(const struct profiles *pr, struct kc_diag *d)
 	return KC_OK;
 }
 
+/* Appends one shared file of the chain to tried, with why it gave nothing. */
+static void tried_file(char *tried, size_t sz, const char *path, const char *section,
+		       bool has_section)
+{
+	struct stat st;
+	const char *why = stat(path, &st) != 0 ? (errno == ENOENT ? "no such file" : strerror(errno))
+			  : !has_section ? "no such profile section"
+					 : "no aws_access_key_id / aws_secret_access_key";
+	kc_creds_tried_add(tried, sz, "%s [%s] (%s)", path, section, why);
+}
+
 int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 		     struct kc_diag *d)
 {
@@ -241,7 +254,7 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	rc = from_static(&c, opts, &pr, &pr.cred, pr.cred_sec, KC_CREDS_SHARED_FILE, d);
 	if (rc != KC_ENOTFOUND)
 		goto done;
-	kc_creds_tried_add(tried, sizeof(tried), "%s [%s]", pr.cred_path, pr.name);
+	tried_file(tried, sizeof(tried), pr.cred_path, pr.name, pr.cred_sec != NULL);
 
 	const char *cpfile = NULL;
 	const struct kc_awsini_entry *cp = profile_get(&pr, "credential_process", &cpfile);
@@ -252,15 +265,25 @@ int kc_creds_resolve(const struct kc_creds_opts *opts, struct kc_creds *out,
 	rc = from_static(&c, opts, &pr, &pr.conf, pr.conf_sec, KC_CREDS_CONFIG_FILE, d);
 	if (rc != KC_ENOTFOUND)
 		goto done;
-	kc_creds_tried_add(tried, sizeof(tried), "%s [%s%s]", pr.conf_path,
-			   strcmp(pr.name, "default") ? "profile " : "", pr.name);
+	{
+		char sec[160];
+		snprintf(sec, sizeof(sec), "%s%s", strcmp(pr.name, "default") ? "profile " : "",
+			 pr.name);
+		tried_file(tried, sizeof(tried), pr.conf_path, sec, pr.conf_sec[0] != '\0');
+	}
 
 	rc = kc_creds_from_container(&c, opts, tried, sizeof(tried), d);
-	if (rc != KC_ENOTFOUND)
-		goto done;
-	rc = kc_creds_from_imds(&c, opts, tried, sizeof(tried), d);
 	if (rc == KC_ENOTFOUND)
+		rc = kc_creds_from_imds(&c, opts, tried, sizeof(tried), d);
+	if (rc == KC_ENOTFOUND) {
 		rc = kc_diag_set(d, KC_ENOTFOUND, "no AWS credentials found; tried: %s", tried);
+	} else if (rc < 0 && d) {
+		/* The last links failed outright: say what was tried before them
+		 * too, so the message names the whole chain, not only its end. */
+		char last[sizeof(d->msg)];
+		snprintf(last, sizeof(last), "%s", d->msg);
+		kc_diag_set(d, rc, "no AWS credentials: tried %s; then %s", tried, last);
+	}
 done:
 	profiles_fini(&pr);
 	if (rc == KC_OK) {

@@ -439,6 +439,15 @@ int kc_creds_from_imds(struct kc_creds *out, const struct kc_creds_opts *o,
 		rc = KC_ENOTFOUND;
 		goto done;
 	}
+	if (rc == KC_OK && (status == 401 || status == 403)) {
+		/* The metadata service answered but will not name a role to this
+		 * caller (a hop limit, a firewall, a proxy in front of it): no
+		 * credentials here, as botocore treats it; the chain's end says so. */
+		kc_creds_tried_add(tried, triedsz, "IMDS (%s: the role name request got HTTP %ld: no "
+				   "instance role this process may use)", base, status);
+		rc = KC_ENOTFOUND;
+		goto done;
+	}
 	if (rc < 0 || status != 200) {
 		rc = rc < 0 ? kc_diag_set(d, rc, "IMDS %s: role name: %s", base, kc_strerror(rc))
 			    : kc_diag_set(d, KC_EPROTO, "IMDS %s: role name: HTTP status %ld",

@@ -44,7 +44,8 @@ static void usage(FILE *f)
 		"  -V, --version  print the version\n"
 		"\n"
 		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
-		"3 the target could not be reached.\n");
+		"3 the target could not be reached, 4 results could not be written,\n"
+		"130/143 interrupted by SIGINT/SIGTERM (partial results, no policy).\n");
 }
 
 void cli_error(const char *fmt, ...)
