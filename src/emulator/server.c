@@ -41,6 +41,7 @@
  */
 #include "decode_int.h"
 #include "faults_int.h"
+#include "h2io_int.h"
 #include "model_int.h"
 #include "server_int.h"
 
@@ -52,13 +53,10 @@
 #include "kneecap/scrub.h"
 #include "kneecap/sigv4.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1592,60 +1590,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	kc_log(KC_LOG_DEBUG, "emulator: libmicrohttpd: %s", msg);
 }
 
-/* Parses "HOST:PORT" / "[V6]:PORT" and returns a listening socket or -1. */
-static int open_listener(const char *addr, int *port_out, struct kc_diag *d)
-{
-	char host[128];
-	const char *port;
-	if (addr[0] == '[') {
-		const char *close_br = strchr(addr, ']');
-		if (!close_br || close_br[1] != ':' || (size_t)(close_br - addr - 1) >= sizeof(host))
-			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not [IPV6]:PORT", addr);
-		snprintf(host, sizeof(host), "%.*s", (int)(close_br - addr - 1), addr + 1);
-		port = close_br + 2;
-	} else {
-		const char *colon = strrchr(addr, ':');
-		if (!colon || (size_t)(colon - addr) >= sizeof(host))
-			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not HOST:PORT", addr);
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-		port = colon + 1;
-	}
-	char *end = NULL;
-	long pv = strtol(port, &end, 10);
-	if (!*port || *end || pv < 0 || pv > 65535)
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': bad port", addr);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-	struct addrinfo *ai = NULL;
-	int gr = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (gr != 0)
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': %s (use a numeric address)",
-				   addr, gai_strerror(gr));
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0) {
-		freeaddrinfo(ai);
-		return kc_diag_set(d, KC_EIO, "socket: %s", strerror(errno));
-	}
-	int one = 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-		int err = errno;
-		freeaddrinfo(ai);
-		close(fd);
-		return kc_diag_set(d, KC_EIO, "cannot listen on %s: %s", addr, strerror(err));
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		close(fd);
-		return kc_diag_set(d, KC_EIO, "getsockname: %s", strerror(errno));
-	}
-	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-					     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 static void free_emu(struct kc_emu *e)
 {
 	if (e->dec) {
@@ -1778,11 +1722,10 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		return rc;
 	int n = kc_emu_profile_conn_limit(p);
 
-	int fd = open_listener(listen_addr, &e->port, d);
-	if (fd < 0) {
-		rc = fd;
+	int fd;
+	rc = kc_h2io_listen(listen_addr, &fd, &e->port, d);
+	if (rc)
 		goto fail;
-	}
 	e->listen_fd = fd;
 	e->start_ns = kc_clock_ns();
 
