@@ -204,7 +204,7 @@ static void set_error(struct req *r, int status, enum kc_emu_err_class c,
 	r->status = status;
 	r->errc = c;
 }
-/* Counts r's answer and builds its body (see server_int.h). */
+/* Counts r's answer and builds its body (see request_int.h). */
 bool kc_emu_req_account(struct kc_emu *e, struct req *r, bool *die_out)
 {
 	int64_t now = kc_clock_ns();
@@ -379,7 +379,7 @@ static bool cpu_stage(struct kc_emu *e, struct req *r)
 	return false;
 }
 
-/* The whole body is in: SigV4, CPU stage, faults, model (server_int.h). */
+/* The whole body is in: SigV4, CPU stage, faults, model (request_int.h). */
 bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_headers *hl)
 {
 	r->t_body_ns = kc_clock_ns();

@@ -4,9 +4,11 @@
  * RNG, the JPEG decoders and the SigV4 verifier, so both faces (mhd.c for
  * HTTP/1.1, h2serve.c for HTTP/2) feed one queue and one capacity.
  *
- * Who owns what: server.c is the instance and its HTTP/1.1 face; request.c
- * the request logic both faces call (request_int.h); stats.c the
- * counters' JSON; h2serve.c the HTTP/2 face.
+ * Who owns what: server.c starts and stops the instance and its parts;
+ * request.c is the request logic both faces call (request_int.h); timer.c
+ * the HTTP/1.1 face's timer heap and thread (timer_int.h); guard.c its
+ * slow-client guard (guard_int.h); stats.c the counters' JSON; h2serve.c
+ * the HTTP/2 face.  Neither face calls the other.
  */
 #ifndef KNEECAP_EMU_SERVER_INT_H
 #define KNEECAP_EMU_SERVER_INT_H
@@ -15,6 +17,7 @@
 #include "faults_int.h"
 #include "model_int.h"
 #include "request_int.h"
+#include "timer_int.h"
 
 #include "kneecap/emulator.h"
 #include "kneecap/sigv4.h"
@@ -102,9 +105,6 @@ struct kc_emu {
 	bool guard_started;
 	atomic_int_least64_t closed_header, closed_body;
 };
-
-/* fault_close_after tripped: makes the HTTP/1.1 face stop listening. */
-void kc_emu_mark_dying(struct kc_emu *e);
 
 /* GET /emulator/stats's body (malloc'ed JSON), or NULL. */
 char *kc_emu_stats_json(struct kc_emu *e);
