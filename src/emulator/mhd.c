@@ -268,24 +268,31 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)k;
 }
 
-/* A one-off JSON answer that is not an invocation (ping, stats, 404). */
+/*
+ * A JSON answer that is not an invocation's (ping, stats, 404, 405, no
+ * free request context); a MUST_FREE body is freed whatever happens.
+ */
 static enum MHD_Result answer_json(struct MHD_Connection *conn, unsigned status,
 				   char *body, enum MHD_ResponseMemoryMode mode,
-				   const char *err_type)
+				   const char *err_type, const char *allow)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(strlen(body), body, mode);
-	if (!resp)
+	if (!resp) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (err_type)
 		MHD_add_response_header(resp, "X-Amzn-ErrorType", err_type);
-	if (status == 405)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
 				      const char *key, size_t key_size,
 				      const char *value, size_t value_size)
@@ -350,22 +357,11 @@ static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
 	const char *body = kc_emu_req_other(e, r, &status, &etype, &allow, &owned);
 	if (!body)
 		return MHD_NO;
-	struct MHD_Response *resp = owned
-		? MHD_create_response_from_buffer(strlen(owned), owned, MHD_RESPMEM_MUST_FREE)
-		: MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-						  MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		free(owned);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (etype)
-		MHD_add_response_header(resp, "X-Amzn-ErrorType", etype);
-	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	if (owned)
+		return answer_json(r->conn, (unsigned)status, owned, MHD_RESPMEM_MUST_FREE,
+				   etype, allow);
+	return answer_json(r->conn, (unsigned)status, (char *)(uintptr_t)body,
+			   MHD_RESPMEM_PERSISTENT, etype, allow);
 }
 
 /*
@@ -434,7 +430,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			kc_emu_count_error(e, KC_EMU_ERRC_INTERNAL);
 			return answer_json(conn, 503,
 					   (char *)"{\"message\":\"too many connections\"}",
-					   MHD_RESPMEM_PERSISTENT, "ServiceUnavailable");
+					   MHD_RESPMEM_PERSISTENT, "ServiceUnavailable", NULL);
 		}
 		*con_cls = r;
 		r->conn = conn;

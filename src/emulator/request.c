@@ -165,8 +165,6 @@ static void build_error(struct kc_emu *e, struct req *r)
 			r->orig_status >= 500 || r->orig_status == 0 ? "server" : "client",
 			r->orig_status, esc, e->prof.sigv4_region, r->orig_status, esc,
 			e->prof.sigv4_region, name);
-	} else if (r->status == 404 || r->status == 405) {
-		n = (size_t)snprintf(r->out, sizeof(r->out), "{\"message\":\"%s\"}", esc);
 	} else {
 		n = (size_t)snprintf(r->out, sizeof(r->out), "{\"message\":\"%s\"}", esc);
 	}
