@@ -8,7 +8,9 @@
  * request.c is the request logic both faces call (request_int.h); timer.c
  * the HTTP/1.1 face's timer heap and thread (timer_int.h); guard.c its
  * slow-client guard (guard_int.h); stats.c the counters' JSON; h2serve.c
- * the HTTP/2 face.  Neither face calls the other.
+ * the HTTP/2 face.  Neither face calls the other: the HTTP/2 face reaches
+ * the HTTP/1.1 listener only through kc_emu_mark_dying (fault_close_after),
+ * which the timer thread carries out.  No part calls back into server.c.
  */
 #ifndef KNEECAP_EMU_SERVER_INT_H
 #define KNEECAP_EMU_SERVER_INT_H
