@@ -476,7 +476,7 @@ static void print_confirm(FILE *f, const struct kc_confirm *conf, bool quiet)
 		if (!quiet || f != stderr)
 			fprintf(f, "%s", b.data);
 		if (!conf->healthy)
-			cli_error("find: the confirmation step at the recommended target was %s: "
+			cli_error("find: the confirmation step at the recommended target was unhealthy (%s): "
 				  "not writing scaling-policy.json or apply.sh",
 				  kc_verdict_name(conf->v.verdict));
 	}
