@@ -126,3 +126,14 @@ void runout_progress(void *ud, const struct kc_progress *p)
 	}
 	fflush(stderr);
 }
+
+void runout_progress_end(struct runout *r)
+{
+	/* Cleared, not ended with a newline: a finished step's live line is
+	 * replaced by its summary, so at most one progress line is ever on screen. */
+	if (r->line_open) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		r->line_open = false;
+	}
+}

@@ -109,7 +109,7 @@ int runout_exit_status(const struct outdir *out, int sig, int status)
 	return status;
 }
 
-/* runout_progress is in progress.c. */
+/* runout_progress and runout_progress_end are in progress.c. */
 
 void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 {
@@ -123,14 +123,6 @@ void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 	/* A log with a hole is no record: the run ends with what it measured. */
 	if (outdir_hlog_interval(r->out, h) != 0 && r->engine)
 		kc_engine_stop(r->engine);
-}
-
-void runout_progress_end(struct runout *r)
-{
-	if (r->line_open) {
-		fputc('\n', stderr);
-		r->line_open = false;
-	}
 }
 
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,

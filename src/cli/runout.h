@@ -70,7 +70,7 @@ void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool qui
 void runout_progress(void *ud, const struct kc_progress *p);
 void runout_interval(void *ud, int step_index, const struct kc_hdr *latency_us);
 
-/* Ends a refreshing progress line so the next output starts clean. */
+/* Clears a refreshing progress line (a terminal) so the next output starts on a clean line. */
 void runout_progress_end(struct runout *r);
 
 /* Prints the step table (offered, achieved, percentiles, errors). */
