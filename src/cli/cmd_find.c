@@ -330,6 +330,8 @@ static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg 
 		"arrival", kc_arrival_name(c->arrival));
 	if (search && s->health.slo_set)
 		json_object_set_new(search, "slo_ms", json_real(s->health.slo_ms));
+	if (search)
+		json_object_set_new(search, "confirm", json_boolean(c->confirm));
 	json_t *cfg = json_pack(
 		"{s:s,s:s?,s:o,s:s,s:I,s:I,s:s,s:s,s:b,s:{s:s,s:I,s:I,s:i}}",
 		"target", target_display, "scenario", o->scenario_path, "search", search,
