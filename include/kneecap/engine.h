@@ -51,6 +51,18 @@ int kc_http_version_parse(const char *s, enum kc_http_version *out);
 /* Returns "1.1", "2" or "h2c". */
 const char *kc_http_version_name(enum kc_http_version v);
 
+/* Who speaks HTTP/1.1 for the engine (h2c always runs on nghttp2). */
+enum kc_client {
+	KC_CLIENT_DEFAULT,  /* the native client */
+	KC_CLIENT_NATIVE,   /* the engine's own sockets, TLS and llhttp */
+	KC_CLIENT_CURL,     /* libcurl (also HTTP/2 over TLS, whatever the client) */
+};
+
+/* Parses "native" or "curl"; KC_EINVAL otherwise. */
+int kc_client_parse(const char *s, enum kc_client *out);
+/* Returns "native" or "curl" (KC_CLIENT_DEFAULT names what it means). */
+const char *kc_client_name(enum kc_client c);
+
 /*
  * One request body, borrowed: data must stay valid and unchanged for the
  * engine's life.  Requests rotate through the bodies without copying.
@@ -118,6 +130,7 @@ struct kc_engine_config {
 	uint32_t connections;            /* connections per worker; 0: 16 */
 	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection; 0: 100 */
 	enum kc_http_version http;
+	enum kc_client client;           /* HTTP/1.1 driver; default: native */
 	bool insecure;                   /* skip TLS verification (explicit opt-in) */
 	const char *cacert;              /* CA bundle path, NULL: system default */
 	int64_t connect_timeout_ns;      /* 0: 5 s */

@@ -63,6 +63,8 @@ static const char usage_text[] =
 	"            --response-stream (InvokeEndpointWithResponseStream: sagemaker:\n"
 	"            targets and the emulator; adds time to first PayloadPart)\n"
 	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
+	"            --client native|curl (who speaks HTTP/1.1; default native or\n"
+	"            $KNEECAP_CLIENT)\n"
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
 	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
 	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
@@ -87,7 +89,7 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", "client", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -284,6 +286,7 @@ struct find_cfg {
 	const char *payload_dir, *payload_body, *body_content_type;
 	int64_t connections, max_inflight, timeout_ns, connect_timeout_ns;
 	enum kc_http_version http;
+	enum kc_client client;
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
@@ -363,6 +366,12 @@ static int read_config(struct kc_scenario *sc, struct find_opts *o, struct find_
 	int hv;
 	if ((rc = kc_scenario_get_enum(sc, "target", "http", https, &hv, d)) == KC_OK)
 		c->http = hv == 0 ? KC_HTTP_1_1 : hv == 1 ? KC_HTTP_2 : KC_HTTP_2_PRIOR;
+	else if (rc != KC_ENOTFOUND)
+		return rc;
+	static const char *const clients[] = {"native", "curl", NULL};
+	int cv;
+	if ((rc = kc_scenario_get_enum(sc, "target", "client", clients, &cv, d)) == KC_OK)
+		c->client = cv == 0 ? KC_CLIENT_NATIVE : KC_CLIENT_CURL;
 	else if (rc != KC_ENOTFOUND)
 		return rc;
 	if ((rc = kc_scenario_get_bool(sc, "target", "insecure", &c->insecure, d)) &&
@@ -693,6 +702,7 @@ int kc_cmd_find(int argc, char **argv)
 		.threads = threads,
 		.connections = conns,
 		.http = c.http,
+		.client = c.client,
 		.insecure = c.insecure,
 		.cacert = c.cacert,
 		.connect_timeout_ns = c.connect_timeout_ns,

@@ -60,6 +60,8 @@ static const char usage_text[] =
 	"  --streams N           HTTP/2 streams per connection (default 32)\n"
 	"  --max-inflight N      requests sent or waiting before arrivals are shed (default 10000)\n"
 	"  --http 1.1|2|h2c      protocol (default 1.1; 2 = ALPN over TLS; h2c = cleartext prior knowledge)\n"
+	"  --client native|curl  who speaks HTTP/1.1: the engine itself (default; or\n"
+	"                        $KNEECAP_CLIENT) or libcurl\n"
 	"  --timeout D           whole-request timeout (default 30s)\n"
 	"  --connect-timeout D   connect timeout (default 5s)\n"
 	"  --insecure            do not verify the TLS certificate\n"
@@ -120,6 +122,7 @@ struct run_opts {
 	const char *out_dir;
 	bool json, quiet;
 	int verbose;
+	enum kc_client client;
 };
 
 
@@ -161,7 +164,7 @@ enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
-	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_CLIENT,
 };
 
 static const struct option longopts[] = {
@@ -179,6 +182,7 @@ static const struct option longopts[] = {
 	{"streams", required_argument, NULL, O_STREAMS},
 	{"max-inflight", required_argument, NULL, O_MAXINF},
 	{"http", required_argument, NULL, O_HTTP},
+	{"client", required_argument, NULL, O_CLIENT},
 	{"timeout", required_argument, NULL, O_TIMEOUT},
 	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
 	{"insecure", no_argument, NULL, O_INSECURE},
@@ -280,6 +284,10 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_HTTP:
 		if (kc_http_version_parse(arg, &o->http))
 			return bad("--http", arg, "must be 1.1, 2 or h2c");
+		break;
+	case O_CLIENT:
+		if (kc_client_parse(arg, &o->client))
+			return bad("--client", arg, "must be native or curl");
 		break;
 	case O_TIMEOUT:
 		rc = opt_dur("--timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S, &o->timeout_ns);
@@ -607,6 +615,7 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.bodies = bodies, .nbodies = nbodies,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
+		.client = o->client,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
 		.max_inflight = (uint32_t)o->max_inflight,

@@ -14,8 +14,8 @@
  * request until a stream closes, and the wait counts in its latency).  The
  * body is read from the engine's borrowed payload by a data provider.  A
  * finished request waits on the worker's done stack until worker.c reaps
- * it; accounting goes through kc_unary_account, the libcurl path's own
- * function, so both paths count the same way.  Connection failures finish
+ * it; accounting goes through kc_acct_account (acct.c), as every
+ * driver's does, so all count the same way.  Connection failures finish
  * their streams as KC_EC_CONNECT (never connected) or KC_EC_RESET (lost or
  * RST_STREAM); a GOAWAY retires its connection and a new one is opened on
  * demand.  A stream the server refused (REFUSED_STREAM, or past a GOAWAY's
@@ -43,6 +43,7 @@
 #include "h2net_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
+#include "proto.h"
 
 /* Granularity of the per-request timeout check. */
 #define TIMEOUT_CHECK_NS (10 * KC_NS_PER_MS)
@@ -234,7 +235,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 	static const char et[] = "x-amzn-errortype";
 	if (c->u->w->e->cfg.sagemaker_errors && namelen == sizeof(et) - 1 &&
 	    !memcmp(name, et, namelen)) {
-		/* SageMaker names its error here (kc_unary_account reads it) */
+		/* SageMaker names its error here (kc_acct_account reads it) */
 		struct slot *s = &c->u->w->slots[slot];
 		size_t k = valuelen < sizeof(s->errtype) - 1 ? valuelen : sizeof(s->errtype) - 1;
 		memcpy(s->errtype, value, k);
@@ -530,11 +531,11 @@ static size_t build_nv(struct kc_h2u *u, struct slot *s, struct h2req *r)
 
 static bool submit(struct kc_h2u *u, struct slot *s, struct h2req *r);
 
-bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+static bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
 		  int64_t now_ns)
 {
 	struct kc_h2u *u = w->h2;
-	if (!kc_unary_prepare(w, s, intended_ns, measured, now_ns))
+	if (!kc_acct_prepare(w, s, intended_ns, measured, now_ns))
 		return false;
 	struct h2req *r = &u->reqs[s->index];
 	*r = (struct h2req){0};
@@ -606,7 +607,7 @@ static void check_timeouts(struct kc_h2u *u, int64_t now)
 	}
 }
 
-void kc_h2u_perform(struct worker *w)
+static void kc_h2u_perform(struct worker *w)
 {
 	struct kc_h2u *u = w->h2;
 	resend_refused(u);
@@ -634,7 +635,7 @@ void kc_h2u_perform(struct worker *w)
 	}
 }
 
-struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
+static struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
 {
 	struct kc_h2u *u = w->h2;
 	for (uint32_t k = u->ndone; k-- > 0;) {
@@ -651,7 +652,7 @@ struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
 				       .ec = r->ec, .why = r->why};
 		if (r->ended && r->ttfb_ns)
 			o.ttfb_us = (r->ttfb_ns - s->sent_ns) / KC_NS_PER_US;
-		kc_unary_account(w, s, &o, now_ns);
+		kc_acct_account(w, s, &o, now_ns);
 		r->done = false;
 		s->busy = false;
 		KC_ASSERT(w->nfree < w->nslots);
@@ -683,7 +684,7 @@ static void poll_events(struct kc_h2u *u, int timeout_ms)
 	}
 }
 
-void kc_h2u_wait(struct worker *w, int timeout_ms)
+static void kc_h2u_wait(struct worker *w, int timeout_ms)
 {
 	struct kc_h2u *u = w->h2;
 	/* What is left on the done stack failed while being started (the loop
@@ -694,7 +695,7 @@ void kc_h2u_wait(struct worker *w, int timeout_ms)
 		u->reqs[u->done[i]].failed_at_start = false;
 }
 
-void kc_h2u_step_begin(struct worker *w)
+static void kc_h2u_step_begin(struct worker *w)
 {
 	struct kc_h2u *u = w->h2;
 	/* what arrived while no step ran: SETTINGS, PINGs, a GOAWAY, a close */
@@ -703,7 +704,7 @@ void kc_h2u_step_begin(struct worker *w)
 	u->next_check_ns = 0;
 }
 
-void kc_h2u_abandon(struct worker *w, struct slot *s)
+static void kc_h2u_abandon(struct worker *w, struct slot *s)
 {
 	struct kc_h2u *u = w->h2;
 	if (!s->busy)
@@ -772,7 +773,7 @@ static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
 	return KC_OK;
 }
 
-int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
+static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
 	struct kc_h2u *u = calloc(1, sizeof(*u));
@@ -830,7 +831,7 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	return KC_OK;
 }
 
-void kc_h2u_worker_fini(struct worker *w)
+static void kc_h2u_worker_fini(struct worker *w)
 {
 	struct kc_h2u *u = w ? w->h2 : NULL;
 	if (!u)
@@ -851,3 +852,15 @@ void kc_h2u_worker_fini(struct worker *w)
 	free(u);
 	w->h2 = NULL;
 }
+
+const struct kc_proto kc_proto_h2c = {
+	.name = "h2c",
+	.init = kc_h2u_worker_init,
+	.fini = kc_h2u_worker_fini,
+	.step_begin = kc_h2u_step_begin,
+	.start = kc_h2u_start,
+	.perform = kc_h2u_perform,
+	.reap = kc_h2u_reap,
+	.wait = kc_h2u_wait,
+	.abandon = kc_h2u_abandon,
+};

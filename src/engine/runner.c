@@ -14,6 +14,7 @@
  * may allocate per step, never per request.
  */
 #include "engine_int.h"
+#include "proto.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ void kc_engine_free(struct kc_engine *e)
 	if (!e)
 		return;
 	for (uint32_t i = 0; e->workers && i < e->threads; i++)
-		kc_unary_worker_fini(&e->workers[i]);
+		kc_worker_fini(&e->workers[i]);
 	free(e->workers);
 	engine_strings_free(e);
 	free(e);
@@ -287,8 +288,10 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		w->timerfd = -1;
 		w->cap_inflight = (e->max_inflight + e->threads - 1) / e->threads;
 	}
+	e->proto = kc_proto_choose(&e->cfg);
+	kc_log(KC_LOG_DEBUG, "engine: requests go through the %s driver", e->proto->name);
 	for (uint32_t i = 0; i < e->threads; i++)
-		if ((rc = kc_unary_worker_init(&e->workers[i], d)))
+		if ((rc = kc_worker_init(&e->workers[i], d)))
 			goto fail;
 	*out = e;
 	return KC_OK;

@@ -1,0 +1,35 @@
+/*
+ * proto.c - which request driver an engine runs (proto.h), and the names
+ * of the --client choices.
+ */
+#include <string.h>
+
+#include "proto.h"
+
+int kc_client_parse(const char *s, enum kc_client *out)
+{
+	if (s && !strcmp(s, "native")) {
+		*out = KC_CLIENT_NATIVE;
+		return KC_OK;
+	}
+	if (s && !strcmp(s, "curl")) {
+		*out = KC_CLIENT_CURL;
+		return KC_OK;
+	}
+	return KC_EPARSE;
+}
+
+const char *kc_client_name(enum kc_client c)
+{
+	return c == KC_CLIENT_CURL ? "curl" : "native";
+}
+
+const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
+{
+	if (c->http == KC_HTTP_2_PRIOR)
+		return &kc_proto_h2c;
+	/* HTTP/2 over TLS has no native driver yet */
+	if (c->client == KC_CLIENT_CURL || c->http == KC_HTTP_2)
+		return &kc_proto_curl;
+	return &kc_proto_h1;
+}
