@@ -35,6 +35,9 @@ struct upload {
 	size_t bytes;
 };
 
+/* The client the tests run on (main runs them once per client). */
+static enum kc_client client;
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *data,
 			       size_t *data_size, void **con_cls)
@@ -156,6 +159,7 @@ static void test_bodies_decorator_intervals(void **state)
 	struct kc_engine_config cfg = {
 		.url = url, .headers = hdrs, .nheaders = 1, .bodies = bodies, .nbodies = 2,
 		.threads = 2, .connections = 4, .decorate = decorate, .decorate_ud = &calls,
+		.client = client,
 	};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
@@ -202,7 +206,8 @@ static void test_status_classes_and_closed_loop(void **state)
 	struct srv *s = *state;
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
-	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 3, .method = "put"};
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 3, .method = "put",
+				       .client = client};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
 	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
@@ -247,7 +252,7 @@ static void test_stop_marks_partial(void **state)
 	struct srv *s = *state;
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
-	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2};
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2, .client = client};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
 	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
@@ -276,5 +281,9 @@ int main(void)
 		cmocka_unit_test(test_status_classes_and_closed_loop),
 		cmocka_unit_test(test_stop_marks_partial),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* every test once per HTTP/1.1 client: they must count alike */
+	client = KC_CLIENT_NATIVE;
+	int rc = cmocka_run_group_tests_name("native", tests, setup, teardown);
+	client = KC_CLIENT_CURL;
+	return rc | cmocka_run_group_tests_name("curl", tests, setup, teardown);
 }
