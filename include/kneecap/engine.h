@@ -143,6 +143,10 @@ struct kc_engine_config {
 					    424 ModelError a model error) and keep samples */
 	kc_engine_decorate_cb decorate;  /* optional */
 	void *decorate_ud;
+	bool decorate_per_second;        /* the decorator's lines depend only on the body
+					    and the wall-clock second (SigV4): a worker
+					    calls it once per body and second and reuses
+					    the lines for the other requests */
 	bool response_stream;            /* read 2xx bodies as InvokeEndpointWithResponseStream
 					    event streams: time to first PayloadPart and the
 					    gaps between parts of the ok streams go into the

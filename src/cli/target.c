@@ -238,6 +238,8 @@ void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg)
 	if (t->signing) {
 		cfg->decorate = sign_request;
 		cfg->decorate_ud = t->signing;
+		/* a signature covers the body's hash and X-Amz-Date's second only */
+		cfg->decorate_per_second = true;
 	}
 }
 

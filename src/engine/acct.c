@@ -20,6 +20,16 @@
 #include "kneecap/sagemaker.h"
 #include "proto.h"
 
+/* Cached decorations per worker: enough for the synthetic pool's 32 bodies. */
+#define DCACHE_MAX 64
+
+struct kc_decor_cache {
+	bool valid;
+	size_t bi;
+	int64_t sec;
+	struct kc_decor_out out;
+};
+
 int kc_worker_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
@@ -63,6 +73,13 @@ int kc_worker_init(struct worker *w, struct kc_diag *d)
 	}
 	if (rc)
 		return kc_diag_set(d, rc, "out of memory for histograms");
+	if (e->cfg.decorate && e->cfg.decorate_per_second) {
+		size_t n = e->cfg.nbodies ? e->cfg.nbodies : 1;
+		w->ndcache = (uint32_t)(n < DCACHE_MAX ? n : DCACHE_MAX);
+		w->dcache = calloc(w->ndcache, sizeof(*w->dcache));
+		if (!w->dcache)
+			return kc_diag_set(d, KC_ENOMEM, "out of memory for signed headers");
+	}
 	return w->proto->init(w, d);
 }
 
@@ -86,6 +103,7 @@ void kc_worker_fini(struct worker *w)
 	kc_hdr_free(w->ttfp);
 	kc_hdr_free(w->ttfp_svc);
 	kc_hdr_free(w->gap);
+	free(w->dcache);
 }
 
 /*
@@ -123,8 +141,56 @@ static void commit_parts(struct worker *w, struct slot *s)
 		kc_hdr_record(w->gap, s->gap_us[i]);
 }
 
+/* Copies the lines of src into dst's own buffer; false when they do not fit
+ * (a decorator may keep its lines elsewhere than in buf). */
+static bool copy_decor(struct kc_decor_out *dst, const struct kc_decor_out *src)
+{
+	size_t off = 0;
+	int n = 0;
+	for (int i = 0; i < src->n && i < KC_DECOR_MAX_HEADERS; i++) {
+		if (!src->line[i])
+			continue;
+		size_t l = strlen(src->line[i]) + 1;
+		if (l > sizeof(dst->buf) - off)
+			return false;
+		memcpy(dst->buf + off, src->line[i], l);
+		dst->line[n++] = dst->buf + off;
+		off += l;
+	}
+	dst->n = n;
+	return true;
+}
+
+/*
+ * Runs the decorator for s's request, or with decorate_per_second reuses
+ * the lines signed for the same body in the same second: SigV4 is then
+ * computed once per body and second per worker, not per request.  The
+ * lines are copied into the slot, so a later re-signing never changes a
+ * request already started.
+ */
+static int decorate(struct worker *w, struct slot *s, const struct kc_request_info *ri)
+{
+	struct kc_engine *e = w->e;
+	if (!w->dcache)
+		return e->cfg.decorate(e->cfg.decorate_ud, ri, &s->decor);
+	struct kc_decor_cache *dc = &w->dcache[ri->body_index % w->ndcache];
+	int64_t sec = ri->send_wall_ns / KC_NS_PER_S;
+	if (!dc->valid || dc->bi != ri->body_index || dc->sec != sec) {
+		dc->valid = false;
+		int rc = e->cfg.decorate(e->cfg.decorate_ud, ri, &dc->out);
+		if (rc)
+			return rc;
+		dc->valid = true;
+		dc->bi = ri->body_index;
+		dc->sec = sec;
+	}
+	if (copy_decor(&s->decor, &dc->out))
+		return 0;
+	return e->cfg.decorate(e->cfg.decorate_ud, ri, &s->decor);
+}
+
 bool kc_acct_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
-		      int64_t now_ns)
+		     int64_t now_ns)
 {
 	struct kc_engine *e = w->e;
 	const struct kc_body *body = NULL;
@@ -140,7 +206,7 @@ bool kc_acct_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool
 			.send_wall_ns = kc_wall_ns(), .worker = w->index,
 			.slot = s->index,
 		};
-		if (e->cfg.decorate(e->cfg.decorate_ud, &ri, &s->decor) != 0) {
+		if (decorate(w, s, &ri) != 0) {
 			if (measured)
 				w->c.errclass[KC_EC_AUTH]++;
 			return false;

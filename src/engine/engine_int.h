@@ -122,6 +122,10 @@ struct worker {
 	struct kc_h2u *h2;     /* --http h2c: nghttp2 connections (h2unary.c) */
 	struct kc_h1u *h1;     /* native HTTP/1.1 connections (h1unary.c) */
 	const struct kc_proto *proto; /* the engine's driver (proto.h) */
+	/* decorate_per_second: the lines of the last decoration per body and
+	 * wall-clock second, direct-mapped by body index (acct.c) */
+	struct kc_decor_cache *dcache;
+	uint32_t ndcache;
 };
 
 struct kc_engine {

@@ -142,7 +142,9 @@ static void on_interval(void *ud, int step, const struct kc_hdr *h)
 	iv->calls++;
 }
 
-static void test_bodies_decorator_intervals(void **state)
+/* Runs 1.5 s of decorated POSTs; per_second: the decorator's lines may be
+ * reused within a wall-clock second (kc_engine_config.decorate_per_second). */
+static void run_bodies_decorator_intervals(void **state, bool per_second)
 {
 	struct srv *s = *state;
 	char url[64];
@@ -159,7 +161,7 @@ static void test_bodies_decorator_intervals(void **state)
 	struct kc_engine_config cfg = {
 		.url = url, .headers = hdrs, .nheaders = 1, .bodies = bodies, .nbodies = 2,
 		.threads = 2, .connections = 4, .decorate = decorate, .decorate_ud = &calls,
-		.client = client,
+		.client = client, .decorate_per_second = per_second,
 	};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
@@ -186,6 +188,11 @@ static void test_bodies_decorator_intervals(void **state)
 	assert_int_equal(r.ok, r.scheduled);
 	assert_int_equal((int)r.ok, n);
 	assert_int_equal(atomic_load(&s->decorated), n);
+	/* the probe's call, then one per request, or per worker, body and second */
+	if (per_second)
+		assert_true(atomic_load(&calls) >= 1 + 2 && atomic_load(&calls) <= 1 + 2 * 2 * 3);
+	else
+		assert_int_equal(atomic_load(&calls), 1 + n);
 	assert_int_equal(atomic_load(&s->custom_hdr), n);
 	assert_int_equal(atomic_load(&s->posts), n);
 	/* Each worker alternates its bodies: both sizes are sent, about half each. */
@@ -199,6 +206,16 @@ static void test_bodies_decorator_intervals(void **state)
 	assert_true(r.latency.p50 >= r.service.p50 - 0.01);
 	kc_step_result_fini(&r);
 	kc_engine_free(e);
+}
+
+static void test_bodies_decorator_intervals(void **state)
+{
+	run_bodies_decorator_intervals(state, false);
+}
+
+static void test_decorator_per_second(void **state)
+{
+	run_bodies_decorator_intervals(state, true);
 }
 
 static void test_status_classes_and_closed_loop(void **state)
@@ -278,6 +295,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bodies_decorator_intervals),
+		cmocka_unit_test(test_decorator_per_second),
 		cmocka_unit_test(test_status_classes_and_closed_loop),
 		cmocka_unit_test(test_stop_marks_partial),
 	};
