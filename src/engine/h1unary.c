@@ -229,8 +229,10 @@ static void conn_read(struct kc_h1u *u, struct h1conn *c)
 			fail(u, c, KC_EC_PROTO, c->resp.why);
 			return;
 		}
-		if ((size_t)r < sizeof(u->rbuf))
-			return; /* drained: the next read would block */
+		/* drained: the next read would block (TLS hands over one record
+		 * per read: go on while the record has more) */
+		if ((size_t)r < sizeof(u->rbuf) && !(c->net.ssl && SSL_pending(c->net.ssl) > 0))
+			return;
 	}
 }
 
@@ -270,8 +272,10 @@ static void write_request(struct kc_h1u *u, struct h1conn *c)
 		if (r < 0) {
 			/* the server may have answered and closed (an early error
 			 * response): read what it said before calling it lost */
+			uint32_t gen = c->gen;
 			conn_read(u, c);
-			if (c->active)
+			/* unless the read finished it or already sent it again */
+			if (c->active && c->gen == gen)
 				lost(u, c, "connection lost while sending the request");
 			return;
 		}
