@@ -133,6 +133,10 @@ struct kc_engine_config {
 	enum kc_client client;           /* HTTP/1.1 driver; default: native */
 	bool insecure;                   /* skip TLS verification (explicit opt-in) */
 	const char *cacert;              /* CA bundle path, NULL: system default */
+	const char *proxy;               /* libcurl only: proxy URL, NULL: none (never the
+					    environment's http_proxy) */
+	const char *client_cert;         /* libcurl only: TLS client certificate (PEM) */
+	const char *client_key;          /* libcurl only: its private key (PEM) */
 	int64_t connect_timeout_ns;      /* 0: 5 s */
 	int64_t request_timeout_ns;      /* whole request; 0: 30 s */
 	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */

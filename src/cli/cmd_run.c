@@ -62,6 +62,8 @@ static const char usage_text[] =
 	"  --http 1.1|2|h2c      protocol (default 1.1; 2 = ALPN over TLS; h2c = cleartext prior knowledge)\n"
 	"  --client native|curl  who speaks HTTP/1.1: the engine itself (default; or\n"
 	"                        $KNEECAP_CLIENT) or libcurl\n"
+	"  --proxy URL           send through this proxy (libcurl: implies --client curl)\n"
+	"  --cert FILE, --key FILE  TLS client certificate and key (PEM; libcurl likewise)\n"
 	"  --timeout D           whole-request timeout (default 30s)\n"
 	"  --connect-timeout D   connect timeout (default 5s)\n"
 	"  --insecure            do not verify the TLS certificate\n"
@@ -123,6 +125,7 @@ struct run_opts {
 	bool json, quiet;
 	int verbose;
 	enum kc_client client;
+	const char *proxy, *client_cert, *client_key;
 };
 
 
@@ -164,7 +167,7 @@ enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
-	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_CLIENT,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_CLIENT, O_PROXY, O_CERT, O_KEY,
 };
 
 static const struct option longopts[] = {
@@ -183,6 +186,9 @@ static const struct option longopts[] = {
 	{"max-inflight", required_argument, NULL, O_MAXINF},
 	{"http", required_argument, NULL, O_HTTP},
 	{"client", required_argument, NULL, O_CLIENT},
+	{"proxy", required_argument, NULL, O_PROXY},
+	{"cert", required_argument, NULL, O_CERT},
+	{"key", required_argument, NULL, O_KEY},
 	{"timeout", required_argument, NULL, O_TIMEOUT},
 	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
 	{"insecure", no_argument, NULL, O_INSECURE},
@@ -288,6 +294,15 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_CLIENT:
 		if (kc_client_parse(arg, &o->client))
 			return bad("--client", arg, "must be native or curl");
+		break;
+	case O_PROXY:
+		o->proxy = arg;
+		break;
+	case O_CERT:
+		o->client_cert = arg;
+		break;
+	case O_KEY:
+		o->client_key = arg;
 		break;
 	case O_TIMEOUT:
 		rc = opt_dur("--timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S, &o->timeout_ns);
@@ -615,7 +630,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.bodies = bodies, .nbodies = nbodies,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
-		.client = o->client,
+		.client = o->client, .proxy = o->proxy,
+		.client_cert = o->client_cert, .client_key = o->client_key,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
 		.max_inflight = (uint32_t)o->max_inflight,

@@ -135,6 +135,7 @@ struct kc_engine {
 	char *host;
 	char *path;
 	char *cacert;
+	char *proxy, *client_cert, *client_key; /* --client curl only */
 	char **headers;                /* user header lines */
 	size_t nheaders;
 	bool user_content_type;

@@ -28,8 +28,11 @@ const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
 {
 	if (c->http == KC_HTTP_2_PRIOR)
 		return &kc_proto_h2c;
-	/* HTTP/2 over TLS has no native driver yet */
-	if (c->client == KC_CLIENT_CURL || c->http == KC_HTTP_2)
+	/* HTTP/2 over TLS has no native driver yet; proxies and client
+	 * certificates are libcurl's (kc_engine_new refuses them with an
+	 * explicit --client native) */
+	if (c->client == KC_CLIENT_CURL || c->http == KC_HTTP_2 || c->proxy || c->client_cert ||
+	    c->client_key)
 		return &kc_proto_curl;
 	return &kc_proto_h1;
 }

@@ -82,6 +82,9 @@ static void engine_strings_free(struct kc_engine *e)
 	free(e->host);
 	free(e->path);
 	free(e->cacert);
+	free(e->proxy);
+	free(e->client_cert);
+	free(e->client_key);
 	for (size_t i = 0; e->headers && i < e->nheaders; i++)
 		free(e->headers[i]);
 	free(e->headers);
@@ -216,6 +219,8 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
 	if (c->nbodies && !c->bodies)
 		return kc_diag_set(d, KC_EINVAL, "bodies missing");
+	if ((c->proxy || c->client_cert || c->client_key) && c->client == KC_CLIENT_NATIVE)
+		return kc_diag_set(d, KC_EINVAL, "a proxy or a client certificate needs --client curl");
 	if (c->method && (!*c->method || strpbrk(c->method, " \t\r\n:") || strlen(c->method) > 32))
 		return kc_diag_set(d, KC_EINVAL, "bad method '%s'", c->method);
 	return KC_OK;
@@ -258,6 +263,15 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		goto fail;
 	}
 	e->cfg.cacert = e->cacert;
+	if ((cfg->proxy && !(e->proxy = strdup(cfg->proxy))) ||
+	    (cfg->client_cert && !(e->client_cert = strdup(cfg->client_cert))) ||
+	    (cfg->client_key && !(e->client_key = strdup(cfg->client_key)))) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	e->cfg.proxy = e->proxy;
+	e->cfg.client_cert = e->client_cert;
+	e->cfg.client_key = e->client_key;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);

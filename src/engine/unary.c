@@ -116,10 +116,15 @@ int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d)
 	SETOPT(easy, CURLOPT_TCP_NODELAY, 1L);
 	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	/*
-	 * No proxy, whatever http_proxy says: load through a proxy measures the
-	 * proxy, and the environment lookup costs getenv() calls per request.
+	 * No proxy unless one is given, whatever http_proxy says: load through a
+	 * proxy measures the proxy, and the environment lookup costs getenv()
+	 * calls per request.
 	 */
-	SETOPT(easy, CURLOPT_PROXY, "");
+	SETOPT(easy, CURLOPT_PROXY, e->proxy ? e->proxy : "");
+	if (e->client_cert)
+		SETOPT(easy, CURLOPT_SSLCERT, e->client_cert);
+	if (e->client_key)
+		SETOPT(easy, CURLOPT_SSLKEY, e->client_key);
 	long ver = CURL_HTTP_VERSION_1_1;
 	if (c->http == KC_HTTP_2)
 		ver = CURL_HTTP_VERSION_2TLS;

@@ -55,4 +55,16 @@ expect /bighdr 0 proto 30
 expect /cutbody 0 reset 30
 expect /throttle 0 http4xx 30
 
+# --proxy is libcurl's: through this server as a forward proxy to a port
+# nothing listens on, every request arrives (absolute-form) and is answered
+closed=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_rc 0 "--proxy runs (on libcurl)" timeout 30 "$KNEECAP" run "http://127.0.0.1:$closed/x" \
+	--proxy "http://127.0.0.1:$port" --rate 30 --duration 1s --threads 1 --json --quiet
+$PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]; sys.exit(0 if s["ok"] == 30 else 1)' \
+	"$TMP/out" && ok "--proxy: every request went through the proxy" || fail "--proxy result"
+expect_rc 2 "--proxy with --client native is refused" timeout 30 "$KNEECAP" run \
+	"http://127.0.0.1:$closed/x" --proxy "http://127.0.0.1:$port" --client native --rate 30 \
+	--duration 1s --quiet
+expect_grep "needs --client curl" "$TMP/err" "the refusal says why"
+
 done_testing

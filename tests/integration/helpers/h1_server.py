@@ -19,6 +19,8 @@ path answers one way, well-formed or not, byte for byte as written here.
   /cutbody    Content-Length 100, 10 bytes, then close
   /throttle   400 with X-Amzn-ErrorType: ThrottlingException and a JSON body
   HEAD        any path: the headers of /ok without its body
+  absolute-form request lines (GET http://host/path): 200 "proxied", as a
+              forward proxy would answer (the --proxy test)
 
 Listens on 127.0.0.1 port 0, writes the port to PORTFILE, exits by itself
 after --max-s seconds (default 60).
@@ -80,6 +82,8 @@ def serve(c):
                 return
             answer, close = ANSWERS.get(path, (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
                                               False))
+            if path.startswith("http://"):
+                answer, close = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied", False
             if method == "HEAD":
                 answer, close = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", False
             c.sendall(answer)
