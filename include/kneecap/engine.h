@@ -55,7 +55,7 @@ const char *kc_http_version_name(enum kc_http_version v);
 enum kc_client {
 	KC_CLIENT_DEFAULT,  /* the native client */
 	KC_CLIENT_NATIVE,   /* the engine's own sockets, TLS and llhttp */
-	KC_CLIENT_CURL,     /* libcurl (also HTTP/2 over TLS, whatever the client) */
+	KC_CLIENT_CURL,     /* libcurl for HTTP/1.1 and HTTP/2 over TLS */
 };
 
 /* Parses "native" or "curl"; KC_EINVAL otherwise. */

@@ -23,8 +23,10 @@
  * once more on another connection, as libcurl does, keeping its send time
  * so the detour counts in its latency; refused twice, it is a reset.
  *
- * Not here: scheduling, queueing and shedding (worker.c), TLS (--http 2
- * uses libcurl), response event streams (refused with h2c for now).
+ * Also HTTP/2 over TLS (ALPN h2, --http 2 to an https:// URL) on the
+ * native client.  Not here: scheduling, queueing and shedding (worker.c),
+ * response event streams (refused with h2c for now; libcurl carries them
+ * over TLS).
  * Invariant: a busy slot's request is on exactly one of: a connection
  * (req->c set, counted in its nstreams), the retry stack (refused, to be
  * sent again), the done stack.  Nothing allocates per request except
@@ -89,6 +91,7 @@ struct kc_h2u {
 	struct worker *w;
 	int efd;
 	char timer_tag;       /* epoll data.ptr of the timerfd */
+	SSL_CTX *tls;         /* https:// (--http 2): TLS with ALPN h2; NULL: h2c */
 	char hostname[256];   /* for getaddrinfo */
 	char port[8];
 	struct sockaddr_storage addr;
@@ -409,7 +412,7 @@ static void conn_event(struct kc_h2u *u, struct h2conn *c, uint32_t ev)
 		ci++;
 	KC_ASSERT(ci < u->nconns_cap);
 	if (c->net.st == KC_H2NET_CONNECTING || c->net.st == KC_H2NET_TLS) {
-		if (kc_h2net_progress(&c->net, NULL, u->hostname, u->conn_err, sizeof(u->conn_err))) {
+		if (kc_h2net_progress(&c->net, u->tls, u->hostname, u->conn_err, sizeof(u->conn_err))) {
 			conn_drop(u, ci, KC_EC_CONNECT, u->conn_err);
 			return;
 		}
@@ -504,7 +507,10 @@ static size_t build_nv(struct kc_h2u *u, struct slot *s, struct h2req *r)
 	struct kc_engine *e = u->w->e;
 	size_t n = 0;
 	u->nv[n++] = NV_LIT(":method", e->method, strlen(e->method));
-	u->nv[n++] = NV_LIT(":scheme", "http", 4);
+	if (u->tls)
+		u->nv[n++] = NV_LIT(":scheme", "https", 5);
+	else
+		u->nv[n++] = NV_LIT(":scheme", "http", 4);
 	u->nv[n++] = NV_LIT(":authority", e->host, strlen(e->host));
 	u->nv[n++] = NV_LIT(":path", e->path, strlen(e->path));
 	for (size_t i = 0; i < u->nbase; i++)
@@ -750,12 +756,12 @@ static bool forbidden(const char *name, const char *value)
 	return !strcmp(name, "te") && strcasecmp(value, "trailers") != 0;
 }
 
-static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
+static int split_host(struct kc_h2u *u, const char *hostport, bool tls, struct kc_diag *d)
 {
 	const char *colon = strrchr(hostport, ':');
 	const char *rb = strrchr(hostport, ']');
 	size_t hl = strlen(hostport);
-	const char *port = "80";
+	const char *port = tls ? "443" : "80";
 	if (colon && (!rb || colon > rb)) {
 		hl = (size_t)(colon - hostport);
 		port = colon + 1;
@@ -782,13 +788,17 @@ static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	w->h2 = u;
 	u->w = w;
 	u->efd = -1;
-	if (strncasecmp(e->url, "http://", 7) != 0)
+	if (e->cfg.http == KC_HTTP_2_PRIOR && strncasecmp(e->url, "http://", 7) != 0)
 		return kc_diag_set(d, KC_EINVAL, "--http h2c is cleartext: the target must be "
 				   "http://, not '%s' (use --http 2 for https://)", e->url);
 	if (e->cfg.response_stream)
 		return kc_diag_set(d, KC_EUNSUPPORTED, "--response-stream is not supported with "
 				   "--http h2c yet; use --http 1.1 or --http 2");
-	int rc = split_host(u, e->host, d);
+	const bool tls = !strncasecmp(e->url, "https://", 8);
+	int rc = split_host(u, e->host, tls, d);
+	/* HTTP/2 over TLS (--http 2 to an https:// URL): ALPN must pick h2 */
+	if (!rc && tls)
+		rc = kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d);
 	if (rc)
 		return rc;
 	/* Resolved once: workers never block on DNS during a step. */
@@ -843,6 +853,8 @@ static void kc_h2u_worker_fini(struct worker *w)
 		}
 	if (u->cb)
 		nghttp2_session_callbacks_del(u->cb);
+	if (u->tls)
+		SSL_CTX_free(u->tls);
 	if (u->efd >= 0)
 		close(u->efd);
 	free(u->conns);
@@ -854,7 +866,7 @@ static void kc_h2u_worker_fini(struct worker *w)
 }
 
 const struct kc_proto kc_proto_h2c = {
-	.name = "h2c",
+	.name = "http/2",
 	.init = kc_h2u_worker_init,
 	.fini = kc_h2u_worker_fini,
 	.step_begin = kc_h2u_step_begin,

@@ -3,6 +3,7 @@
  * of the --client choices.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "proto.h"
 
@@ -28,11 +29,14 @@ const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
 {
 	if (c->http == KC_HTTP_2_PRIOR)
 		return &kc_proto_h2c;
-	/* HTTP/2 over TLS has no native driver yet; proxies and client
-	 * certificates are libcurl's (kc_engine_new refuses them with an
-	 * explicit --client native) */
-	if (c->client == KC_CLIENT_CURL || c->http == KC_HTTP_2 || c->proxy || c->client_cert ||
-	    c->client_key)
+	/* proxies and client certificates are libcurl's (kc_engine_new refuses
+	 * them with an explicit --client native) */
+	if (c->client == KC_CLIENT_CURL || c->proxy || c->client_cert || c->client_key)
 		return &kc_proto_curl;
+	/* --http 2 to https:// is HTTP/2 over TLS on nghttp2, but for response
+	 * streams (h2unary.c does not read them yet); to http:// it is HTTP/1.1,
+	 * as libcurl does it */
+	if (c->http == KC_HTTP_2 && !strncasecmp(c->url, "https://", 8))
+		return c->response_stream ? &kc_proto_curl : &kc_proto_h2c;
 	return &kc_proto_h1;
 }

@@ -45,10 +45,11 @@ struct kc_proto {
 
 extern const struct kc_proto kc_proto_curl;
 extern const struct kc_proto kc_proto_h1;
-extern const struct kc_proto kc_proto_h2c;
+extern const struct kc_proto kc_proto_h2c; /* h2c, and HTTP/2 over TLS */
 
-/* The driver for a configuration: h2c always runs on nghttp2; HTTP/1.1 on
- * the native client unless --client curl; HTTP/2 over TLS on libcurl. */
+/* The driver for a configuration: h2c always runs on nghttp2; HTTP/1.1 and
+ * HTTP/2 over TLS on the native client (llhttp, nghttp2) unless --client
+ * curl, a proxy or a client certificate asks for libcurl. */
 const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c);
 
 #endif
