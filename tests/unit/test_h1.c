@@ -80,6 +80,7 @@ static void check_all_splits(const char *msg, bool head, int want, int status, b
 			fail_msg("split at %zu: got %d, want %d (%s)", cut, rc, want,
 				 r.why ? r.why : "");
 		if (want == KC_H1_DONE) {
+			assert_int_equal(used, len); /* nothing follows these responses */
 			assert_int_equal(r.status, status);
 			assert_int_equal(r.keep_alive, keep);
 			assert_int_equal(g.len, strlen(body));
