@@ -64,8 +64,11 @@ static int on_header_field_complete(llhttp_t *p)
 	struct kc_h1_resp *r = of(p);
 	r->in_errtype = r->want_errtype && r->name_len == sizeof(et) - 1 &&
 			!memcmp(r->name, et, sizeof(et) - 1);
-	if (r->in_errtype)
+	if (r->in_errtype) {
+		/* a repeated header: its last value counts */
 		r->errtype_len = 0;
+		r->errtype[0] = '\0';
+	}
 	return 0;
 }
 
