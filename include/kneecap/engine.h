@@ -271,6 +271,9 @@ uint32_t kc_engine_threads(const struct kc_engine *e);
 uint32_t kc_engine_connections(const struct kc_engine *e);   /* per worker */
 uint32_t kc_engine_slots(const struct kc_engine *e);         /* per worker */
 uint32_t kc_engine_max_inflight(const struct kc_engine *e);
+/* Who sends the requests: "native" (the engine's own HTTP/1.1 or HTTP/2)
+ * or "curl". */
+const char *kc_engine_client(const struct kc_engine *e);
 
 /* libcurl's version string, e.g. "libcurl/7.88.1 OpenSSL/3.0 ...". */
 const char *kc_engine_libcurl_version(void);

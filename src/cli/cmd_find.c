@@ -445,6 +445,7 @@ static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
 		json_object_set_new(cfg, "slo_ms", json_real(s->health.slo_ms));
 	if (c->topts.response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
 	if (pool) {
 		struct kc_pool_summary ps;
 		kc_pool_summary(pool, &ps);

@@ -504,6 +504,8 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 		json_object_set_new(cfg, "region", json_string(o->region));
 	if (cfg && o->response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	if (cfg)
+		json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine_int.h"
 #include "proto.h"
 
 int kc_client_parse(const char *s, enum kc_client *out)
@@ -39,4 +40,9 @@ const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
 	if (c->http == KC_HTTP_2 && !strncasecmp(c->url, "https://", 8))
 		return c->response_stream ? &kc_proto_curl : &kc_proto_h2c;
 	return &kc_proto_h1;
+}
+
+const char *kc_engine_client(const struct kc_engine *e)
+{
+	return e->proto == &kc_proto_curl ? "curl" : "native";
 }

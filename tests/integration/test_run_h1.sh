@@ -46,6 +46,8 @@ expect /continue 30 - 0
 expect /drop 30 - 0
 expect /ok 30 - 0 -X HEAD
 expect /ok 30 - 0 --body "$KC_SRCDIR/tests/integration/helpers/h1_server.py"
+$PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["config"]["client"] == "native" else 1)' \
+	"$TMP/out" && ok "result.json names the client (native)" || fail "config.client"
 expect /redirect 0 other 30
 $PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["steps"][0]["status_codes"] == {"302": 30} else 1)' \
 	"$TMP/out" && ok "a redirect is a 302, not followed" || fail "redirect status codes"
@@ -62,6 +64,8 @@ expect_rc 0 "--proxy runs (on libcurl)" timeout 30 "$KNEECAP" run "http://127.0.
 	--proxy "http://127.0.0.1:$port" --rate 30 --duration 1s --threads 1 --json --quiet
 $PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]; sys.exit(0 if s["ok"] == 30 else 1)' \
 	"$TMP/out" && ok "--proxy: every request went through the proxy" || fail "--proxy result"
+$PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["config"]["client"] == "curl" else 1)' \
+	"$TMP/out" && ok "result.json names the client (curl)" || fail "config.client with --proxy"
 expect_rc 2 "--proxy with --client native is refused" timeout 30 "$KNEECAP" run \
 	"http://127.0.0.1:$closed/x" --proxy "http://127.0.0.1:$port" --client native --rate 30 \
 	--duration 1s --quiet
