@@ -219,6 +219,8 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
 	if (c->nbodies && !c->bodies)
 		return kc_diag_set(d, KC_EINVAL, "bodies missing");
+	if (c->release_slack_ns < 0 || c->release_slack_ns > 10 * KC_NS_PER_MS)
+		return kc_diag_set(d, KC_EINVAL, "release slack must be in 0..10ms");
 	if ((c->proxy || c->client_cert || c->client_key) && c->client == KC_CLIENT_NATIVE)
 		return kc_diag_set(d, KC_EINVAL, "a proxy or a client certificate needs --client curl");
 	if (c->method && (!*c->method || strpbrk(c->method, " \t\r\n:") || strlen(c->method) > 32))

@@ -190,8 +190,9 @@ static void run_loop(struct worker *w)
 		}
 		int timeout_ms = POLL_CAP_MS;
 		if (issuing && !closed) {
-			arm_timer(w, next, now);
-			int64_t until = (next - now) / KC_NS_PER_MS + 1;
+			int64_t wake = next + e->cfg.release_slack_ns;
+			arm_timer(w, wake, now);
+			int64_t until = (wake - now) / KC_NS_PER_MS + 1;
 			if (until < timeout_ms)
 				timeout_ms = (int)until;
 		}

@@ -57,6 +57,16 @@ expect /bighdr 0 proto 30
 expect /cutbody 0 reset 30
 expect /throttle 0 http4xx 30
 
+# --release-slack: arrivals wait up to 8 ms to leave together; every one is
+# still sent and answered, and the wait shows in the send lag
+expect_rc 0 "--release-slack runs" timeout 30 "$KNEECAP" run "http://127.0.0.1:$port/ok" \
+	--release-slack 8ms --rate 200 --duration 1s --threads 1 --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+print("    ok %d lag p99 %.3f ms" % (s["ok"], s["lag_ms"]["p99"]), file=sys.stderr)
+sys.exit(0 if s["ok"] == 200 and s["lag_ms"]["p99"] >= 6.0 else 1)' "$TMP/out" \
+	&& ok "--release-slack: all sent, the wait is in the send lag" || fail "--release-slack result"
+
 # --proxy is libcurl's: through this server as a forward proxy to a port
 # nothing listens on, every request arrives (absolute-form) and is answered
 closed=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
