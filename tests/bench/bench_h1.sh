@@ -11,7 +11,7 @@
 #    (user+sys) per request of each client.
 # 2. Open loop at BENCH_RATE (default 20000): kneecap (both clients) and
 #    h2load --h1 --rps (wrk2 is not packaged; h2load is the open-loop
-#    peer): CPU per request of a BENCH_SECS run minus a 1 s run, so
+#    peer), and the native client with --release-slack 250us: CPU per request of a BENCH_SECS run minus a 1 s run, so
 #    start-up cancels.
 # 3. TLS POST of one 200 KB JPEG (kneecap payload --size-kb 200) at 500 and
 #    2,000 RPS (BENCH_TLS_RATES), HTTP/1.1 over TLS, BENCH_TLS_CONNS (8)
@@ -93,11 +93,12 @@ EOF
 done
 
 echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run)"
-for client in native curl; do
-	read -r n1 c1 < <(kc "$client" 1 --rate "$RATE")
-	read -r n5 c5 < <(kc "$client" "$SECS" --rate "$RATE")
+for variant in native curl "native --release-slack 250us"; do
+	read -r client extra <<<"$variant"
+	read -r n1 c1 < <(kc "$client" 1 --rate "$RATE" $extra)
+	read -r n5 c5 < <(kc "$client" "$SECS" --rate "$RATE" $extra)
 	lag=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]; print("achieved %.0f, send lag p99 %.3f ms" % (s["achieved"], s["lag_ms"]["p99"]))' "$TMP/k.json")
-	$PY -c "import sys; print('kneecap %-6s %5.2f us/request  (%s)' % ('$client', ($c5-$c1)*1e6/max($n5-$n1,1), '$lag'))"
+	$PY -c "import sys; print('kneecap %-36s %5.2f us/request  (%s)' % ('$variant', ($c5-$c1)*1e6/max($n5-$n1,1), '$lag'))"
 done
 per=$((RATE / C))
 for d in 1 "$SECS"; do
