@@ -69,7 +69,8 @@ struct kc_diag;
 int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
 		     struct kc_diag *d);
 
-/* Writes n bytes to path atomically (temp file + rename). Returns 0 or KC_EIO. */
+/* Writes n bytes to path atomically (temp file, checked write, fsync, rename).
+ * Returns 0 or KC_EIO with errno saying why (the temp file is removed). */
 int kc_write_file(const char *path, const void *p, size_t n);
 
 #endif

@@ -154,7 +154,16 @@ struct kc_emu_profile {
 	enum kc_emu_input input;
 	enum kc_emu_decode cpu_decode;
 	int threads;             /* HTTP worker threads (the instance's vCPUs), per face */
-	int max_connections;
+	int max_connections;     /* HTTP/1.1: what one client may open at once;
+				  * the face takes a reserve more (see
+				  * kc_emu_profile_conn_limit) for the others */
+	int max_connections_per_client; /* HTTP/1.1 connections one client address
+					 * may hold; 0 = max_connections */
+	int64_t header_timeout_ns; /* HTTP/1.1: a request's headers must be in
+				    * within this of the connection (or of the
+				    * request line on a kept-alive one) */
+	int64_t body_timeout_ns;   /* HTTP/1.1: a request body that sends nothing
+				    * for this long closes the connection */
 	uint64_t body_bytes_max; /* larger bodies get 413 */
 	uint64_t seed;           /* RNG seed: service times and faults */
 	struct kc_emu_faults faults;
@@ -175,6 +184,17 @@ struct kc_emu_profile {
 	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };
+
+/* The per-client connection cap the HTTP/1.1 face applies (resolves 0). */
+int kc_emu_profile_client_cap(const struct kc_emu_profile *p);
+
+/*
+ * The HTTP/1.1 face's connection limit: max_connections plus a reserve of
+ * max(16, max_connections / 8) that only other client addresses can use,
+ * so a load generator gets every connection it got before and one address
+ * can never take the last ones (GET /ping, other clients).
+ */
+int kc_emu_profile_conn_limit(const struct kc_emu_profile *p);
 
 /* Fills p with the defaults: the seed case (1 instance x 2 slots x 40 ms). */
 void kc_emu_profile_defaults(struct kc_emu_profile *p);
@@ -254,6 +274,8 @@ struct kc_emu_stats {
 	double wait_ms_mean;    /* served: time queued before a slot */
 	double service_ms_mean; /* served: drawn service times */
 	bool dead;              /* fault_close_after tripped */
+	int64_t closed_header_timeout; /* HTTP/1.1 connections closed for slow headers */
+	int64_t closed_body_timeout;   /* ... for a request body that stopped */
 };
 
 /*

@@ -235,28 +235,39 @@ void kc_engine_free(struct kc_engine *e);
 
 /*
  * Sends one request synchronously (decorated, first body) to check the
- * target is reachable.  Returns 0 when an HTTP response arrived (any
- * status; *status_out gets it when non-NULL), KC_ECONNECT (refused,
- * unresolvable, connect timeout), KC_ETLS (handshake or verification) or
- * KC_ETIMEOUT (the connection itself timed out), with curl's reason in d.
- * Uses its own handle and connection (closed on return).  An exchange that
- * connected but then failed (reset, bad reply, no answer within the
- * request timeout) counts as reachable: 0 with status 0.
+ * target is reachable, within kc_engine_probe_limit_ns(e).  Returns 0 when
+ * an HTTP status line arrived (any status; *status_out gets it when
+ * non-NULL; the body is not awaited), KC_ECONNECT (refused, unresolvable,
+ * connect timeout), KC_ETLS (handshake or verification) or KC_ETIMEOUT (the
+ * connection itself timed out), with curl's reason in d.  Uses its own
+ * handle and connection (closed on return).  An exchange that connected but
+ * then failed (reset, bad reply) counts as reachable: 0 with status 0; so
+ * does a request left unanswered for 1 s on its connection, and then d
+ * says so (d->msg is empty after other successes).
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
+
+/* The longest kc_engine_probe takes: 5 s, or the request timeout if shorter. */
+int64_t kc_engine_probe_limit_ns(const struct kc_engine *e);
+
+/* host[:port] of the target, as sent in Host. */
+const char *kc_engine_host(const struct kc_engine *e);
 
 /*
  * Runs one step and fills *out (which the caller later releases with
  * kc_step_result_fini; out->latency_hist and out->service_hist are owned
  * by it).  Blocks for warmup + duration plus the drain of requests still in
- * flight or waiting (at most the request timeout + 1 s; what is left then
- * counts as KC_EC_TIMEOUT).  Arrivals intended inside the window are the
- * step's: their latencies, errors and counts, wherever they complete.
+ * flight or waiting (at most the request timeout + 250 ms).  Arrivals
+ * intended inside the window are the step's: their latencies, errors and
+ * counts, wherever they complete.  A measured request with no outcome when
+ * the step ends (drain over, or stopped) counts as KC_EC_UNFINISHED (in
+ * errors and out->unfinished) and its time since its intended send goes
+ * into the latency histogram as a lower bound.
  * out->achieved is 2xx completions that landed inside the window / window.
  * Hooks may be NULL; they are called on the calling thread.
- * When kc_engine_stop() is called the step ends within about 100 ms, in-flight
- * requests are abandoned (not counted) and out->partial is set; the return is
- * still 0.  Returns KC_EINVAL for a bad spec (d says why), KC_ENOMEM, or
+ * When kc_engine_stop() is called the step ends within about 100 ms, the
+ * requests outstanding are counted unfinished (as above) and out->partial
+ * is set; the return is still 0.  Returns KC_EINVAL for a bad spec (d says why), KC_ENOMEM, or
  * KC_EINTERNAL when a thread could not be started; *out is untouched then.
  */
 int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
@@ -270,6 +281,36 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 void kc_engine_stop(struct kc_engine *e);
 void kc_engine_reset_stop(struct kc_engine *e);
 bool kc_engine_stopped(const struct kc_engine *e);
+
+/* What the process may hold: kc_sys_limits_get fills it from getrlimit,
+ * sysconf and the cgroup; 0 means no limit known. */
+struct kc_sys_limits {
+	uint64_t nofile;          /* RLIMIT_NOFILE, soft */
+	uint64_t memory;          /* bytes: the smallest of the limits below */
+	const char *memory_name;  /* "physical memory", "the cgroup's memory.max",
+				     "ulimit -v" or "ulimit -d" */
+};
+
+/* Reads the process's current limits (never fails; unknown ones stay 0). */
+void kc_sys_limits_get(struct kc_sys_limits *out);
+
+/* What a load generator is about to open and allocate. */
+struct kc_load_size {
+	uint32_t threads;
+	uint64_t connections_per_thread; /* sockets each thread may hold at once */
+	const char *unit;                /* how the message names them; NULL: "connections" */
+	uint64_t bytes;                  /* memory estimate, all threads */
+};
+
+/*
+ * Checks z against lim before anything is allocated: KC_EINVAL with a
+ * message naming the limit ("10 threads x 100000 connections = 1000000
+ * connections exceed the open-file limit 1024 (ulimit -n ...)", or the
+ * memory estimate against its limit), else 0.  Pure: same inputs, same
+ * answer.  kc_engine_new and kc_streams_new call it.
+ */
+int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits *lim,
+		       struct kc_diag *d);
 
 /* The effective settings after defaults, for the result's config section. */
 uint32_t kc_engine_threads(const struct kc_engine *e);

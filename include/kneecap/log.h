@@ -4,6 +4,8 @@
  * libkneecap never writes to stdout or stderr; it calls the handler the CLI
  * installs.  With no handler, messages are dropped.  Nothing logged may
  * contain a secret (keys, tokens): log names and lengths, never values.
+ * The CLI's handler also passes every message through the secret scrubber
+ * (scrub.h), for what servers and helpers said that a message quotes.
  */
 #ifndef KNEECAP_LOG_H
 #define KNEECAP_LOG_H

@@ -40,7 +40,10 @@ struct kc_result {
 	struct kc_result_env env;
 	const struct kc_step_result *steps; /* borrowed array */
 	size_t nsteps;
-	bool partial;                /* the run was interrupted */
+	bool partial;                /* the run was interrupted or cut short */
+	const char *interrupted;     /* "SIGINT" / "SIGTERM" when a signal stopped the run, or NULL */
+	const char *incomplete;      /* why results are missing (an output that could not be
+					written: "out/latency.hlog: No space left on device"), or NULL */
 	json_t *extra;               /* borrowed object whose keys are added at top level
 					(knee, recommendation, ...); may be NULL */
 	json_t *step_extra;          /* borrowed array: element i's keys are added to
@@ -54,7 +57,8 @@ void kc_result_env_detect(struct kc_result_env *env);
  * One step as JSON: offered, achieved, latency_ms{p50,p90,p99,p999,max,mean,count},
  * service_ms{...}, ttfb_ms{...}, errors, error_classes{name: n}, status_codes{"code": n},
  * inflight_max, inflight{start,end,slope_per_s}, lag_ms{p99,max}, gen_cpu,
- * generator_bound, stable (null: not judged), partial, and the raw counts.
+ * generator_bound, stable (null: not judged), partial, and the raw counts
+ * (scheduled, sent, completed, ok, unfinished).
  * Response-stream steps (s->response_stream) add ttfp_ms{...} (first
  * PayloadPart from the intended send), ttfp_service_ms{...} (from the
  * actual send), part_gap_ms{...} and parts.
@@ -67,7 +71,7 @@ json_t *kc_result_to_json(const struct kc_result *r);
 
 /*
  * Writes result.json to path (atomically, indented, trailing newline).
- * Returns 0, KC_ENOMEM or KC_EIO (d names the path).
+ * Returns 0, KC_ENOMEM or KC_EIO (d names the path and the OS reason).
  */
 int kc_result_write_json(const struct kc_result *r, const char *path, struct kc_diag *d);
 
@@ -80,12 +84,17 @@ int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
  * p999_ms, max_ms, mean_ms, service_p99_ms, inflight_max, inflight_slope,
  * lag_p99_ms, generator_bound, partial; when any step is a response-stream
  * step, then ttfp_{p50,p90,p99,max}_ms, part_gap_{p50,p90,p99,max}_ms,
- * stream_errors, model_stream_errors.  Appends to out.
+ * stream_errors, model_stream_errors; then always unfinished, arrived
+ * (rps: the arrivals the schedule sent per second, kc_rate_figure;
+ * streams: offered) and verdict (step_extra[i].verdict.verdict, "" when
+ * not judged).  In rps mode achieved is the printed figure too, so each
+ * row reads the way its verdict was judged.  Appends to out.
  * Returns 0, KC_ENOMEM or KC_ELIMIT.
  */
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out);
 
-/* Writes steps.csv to path atomically. Returns 0, KC_ENOMEM, KC_ELIMIT or KC_EIO. */
+/* Writes steps.csv to path atomically. Returns 0, KC_ENOMEM, KC_ELIMIT or KC_EIO
+ * (d names the path and the OS reason). */
 int kc_result_write_csv(const struct kc_result *r, const char *path, struct kc_diag *d);
 
 #endif

@@ -31,6 +31,8 @@ enum kc_errclass {
 	KC_EC_STREAM,      /* response stream: not a valid event stream (bad frame,
 			      cut short) or an exception other than ModelStreamError */
 	KC_EC_MODEL_STREAM,/* response stream: a ModelStreamError exception event */
+	KC_EC_UNFINISHED,  /* no outcome when the step ended: still on a connection or
+			      waiting for one at the drain deadline or at a stop */
 	KC_EC_COUNT
 };
 
@@ -65,14 +67,20 @@ struct kc_step_result {
 	uint64_t sent;             /* requests put on the wire */
 	uint64_t completed;        /* responses received (any status) */
 	uint64_t ok;               /* 2xx responses */
-	uint64_t errors;           /* sum of errclass[] */
+	uint64_t errors;           /* sum of errclass[], unfinished included: a request
+				      with no answer is never a success */
+	uint64_t unfinished;       /* == errclass[KC_EC_UNFINISHED]: measured requests
+				      without an outcome when the step ended; each one's
+				      time so far (a lower bound of its latency) is in
+				      latency and latency_hist */
 	uint64_t errclass[KC_EC_COUNT];
 	struct { int code; uint64_t count; } codes[KC_STEP_MAX_CODES]; /* HTTP status counts for non-2xx */
 	int ncodes;
 	struct kc_error_sample samples[KC_STEP_MAX_SAMPLES]; /* the first few error bodies */
 	int nsamples;
 
-	struct kc_latency latency; /* from intended send time (coordinated-omission corrected) */
+	struct kc_latency latency; /* from intended send time (coordinated-omission corrected);
+				      responses and unfinished requests */
 	struct kc_latency service; /* from actual send time */
 	struct kc_latency ttfb;    /* time to first byte from actual send */
 

@@ -13,7 +13,9 @@
 #include "cli.h"
 #include "cli_price.h"
 #include "kc_config.h"
+#include "outdir.h"
 #include "runout.h"
+#include "scenario_find.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -68,10 +70,19 @@ static const char usage_text[] =
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
 	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
 	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
+	"            DIR is created with its parents; those names in it are removed\n"
+	"            first, and the policy and apply.sh are written only when the\n"
+	"            search completed with a recommendation\n"
 	"\n"
-	"exit status: 0 a knee was found, 1 the run completed without a knee\n"
-	"(every step unhealthy, or all requests failed), 2 bad usage or input,\n"
-	"3 the target could not be reached.\n";
+	"exit status:\n"
+	"  0    a knee was found and its recommendation written\n"
+	"  1    the run completed without a knee or a recommendation (every step\n"
+	"       unhealthy, or all requests failed)\n"
+	"  2    bad usage or input\n"
+	"  3    the target could not be reached at all\n"
+	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
+	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
 
 /* Keys each scenario section owns (flags map onto the first section that has the key). */
 static const char *const search_keys[] = {
@@ -275,127 +286,10 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 	return -1;
 }
 
-/* Everything the scenario configures. */
-struct find_cfg {
-	struct kc_search_cfg search;
-	struct kc_recommend_cfg rec;
-	struct kc_emu_profile emu;
-	struct cli_target_opts topts;
-	struct kc_jpeg_opts jpeg;
-	const char *payload_source; /* "jpeg", "dir", "body", "none" or NULL (default) */
-	const char *payload_dir, *payload_body, *body_content_type;
-	int64_t connections, max_inflight, timeout_ns, connect_timeout_ns;
-	enum kc_http_version http;
-	enum kc_client client;
-	enum kc_arrival arrival;
-	bool insecure;
-	const char *cacert;
-};
 
-static int read_config(struct kc_scenario *sc, struct find_opts *o, struct find_cfg *c,
-		       struct kc_diag *d)
-{
-	kc_search_cfg_default(&c->search, KC_MODE_RPS);
-	kc_recommend_cfg_default(&c->rec);
-	kc_emu_profile_defaults(&c->emu);
-	kc_jpeg_opts_default(&c->jpeg);
-	c->http = KC_HTTP_1_1;
-	c->arrival = KC_ARRIVAL_POISSON;
-	int rc = kc_search_cfg_from_scenario(&c->search, sc, d);
-	if (!rc)
-		rc = kc_recommend_cfg_from_scenario(&c->rec, sc, d);
-	if (!rc)
-		rc = kc_emu_profile_from_scenario(sc, &c->emu, d);
-	if (!rc)
-		rc = kc_emu_profile_check(&c->emu, d);
-	if (rc)
-		return rc;
-	const char *target = NULL;
-	if ((rc = cli_target_opts_from_scenario(&c->topts, sc, &target, d)))
-		return rc;
-	if (!o->target)
-		o->target = target;
-
-	static const char *const sources[] = {"jpeg", "dir", "body", "none", NULL};
-	int src;
-	if ((rc = kc_scenario_get_enum(sc, "payload", "source", sources, &src, d)) == KC_OK)
-		c->payload_source = sources[src];
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-	kc_scenario_get_str(sc, "payload", "dir", &c->payload_dir, d);
-	kc_scenario_get_str(sc, "payload", "body", &c->payload_body, d);
-	kc_scenario_get_str(sc, "payload", "body_content_type", &c->body_content_type, d);
-	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
-		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
-		if (strcmp(e->section, "payload") || !strcmp(e->key, "source") ||
-		    !strcmp(e->key, "dir") || !strcmp(e->key, "body") ||
-		    !strcmp(e->key, "body_content_type"))
-			continue;
-		struct kc_diag jd;
-		kc_diag_clear(&jd);
-		rc = kc_jpeg_opts_set(&c->jpeg, e->key, e->value, &jd);
-		if (rc == KC_ENOTFOUND)
-			continue; /* left unused: reported as an unknown key below */
-		e->used = true;
-		if (rc)
-			return kc_diag_set_at(d, KC_EINVAL, e->line ? kc_scenario_name(sc) : "command line",
-					      e->line, e->key, "%s", jd.msg);
-	}
-	if (c->payload_source && !strcmp(c->payload_source, "dir") && !c->payload_dir)
-		return kc_diag_set(d, KC_EINVAL, "[payload] source = dir needs dir = DIR (--payload-dir)");
-	if (c->payload_source && !strcmp(c->payload_source, "body") && !c->payload_body)
-		return kc_diag_set(d, KC_EINVAL, "[payload] source = body needs body = FILE (--body)");
-
-	/* Engine settings live in [target]. */
-	if ((rc = kc_scenario_get_i64(sc, "target", "connections", 1, 100000, &c->connections, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_i64(sc, "target", "max_inflight", 1, 10000000, &c->max_inflight, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_duration_ns(sc, "target", "timeout", KC_NS_PER_S, KC_NS_PER_MS,
-					      3600 * KC_NS_PER_S, &c->timeout_ns, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_duration_ns(sc, "target", "connect_timeout", KC_NS_PER_S,
-					      KC_NS_PER_MS, 600 * KC_NS_PER_S,
-					      &c->connect_timeout_ns, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	static const char *const https[] = {"1.1", "2", "h2c", NULL};
-	int hv;
-	if ((rc = kc_scenario_get_enum(sc, "target", "http", https, &hv, d)) == KC_OK)
-		c->http = hv == 0 ? KC_HTTP_1_1 : hv == 1 ? KC_HTTP_2 : KC_HTTP_2_PRIOR;
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-	static const char *const clients[] = {"native", "curl", NULL};
-	int cv;
-	if ((rc = kc_scenario_get_enum(sc, "target", "client", clients, &cv, d)) == KC_OK)
-		c->client = cv == 0 ? KC_CLIENT_NATIVE : KC_CLIENT_CURL;
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-	if ((rc = kc_scenario_get_bool(sc, "target", "insecure", &c->insecure, d)) &&
-	    rc != KC_ENOTFOUND)
-		return rc;
-	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
-	static const char *const arrivals[] = {"uniform", "poisson", NULL};
-	int av;
-	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)
-		c->arrival = av == 0 ? KC_ARRIVAL_UNIFORM : KC_ARRIVAL_POISSON;
-	else if (rc != KC_ENOTFOUND)
-		return rc;
-
-	/* [traffic] and [plan] belong to `kneecap plan`; a find scenario may carry them. */
-	for (size_t i = 0; i < kc_scenario_count(sc); i++) {
-		struct kc_scenario_entry *e = kc_scenario_entry(sc, i);
-		if (!strcmp(e->section, "traffic") || !strcmp(e->section, "plan"))
-			e->used = true;
-	}
-	return kc_scenario_check_unused(sc, d);
-}
 
 /* Builds the payload pool the configuration asks for; *pool stays NULL for GET. */
-static int build_pool(const struct find_cfg *c, bool image_default, struct kc_pool **pool,
+static int build_pool(const struct cli_find_cfg *c, bool image_default, struct kc_pool **pool,
 		      struct kc_diag *d)
 {
 	const char *src = c->payload_source;
@@ -410,7 +304,7 @@ static int build_pool(const struct find_cfg *c, bool image_default, struct kc_po
 	return kc_pool_new_jpeg(pool, &c->jpeg, d);
 }
 
-static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
+static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg *c,
 			   const struct kc_engine *e, const char *target_display,
 			   const struct kc_pool *pool, bool emulated)
 {
@@ -468,13 +362,17 @@ static json_t *config_json(const struct find_opts *o, const struct find_cfg *c,
 }
 
 /* The search loop.  Returns the number of steps recorded in steps[]. */
-static int run_search(struct kc_engine *e, struct kc_search *s, const struct find_cfg *c,
+static int run_search(struct kc_engine *e, struct kc_search *s, const struct cli_find_cfg *c,
 		      struct runout *ro, struct kc_step_result *steps, bool *interrupted,
 		      struct kc_diag *d, int *fail)
 {
 	int n = 0;
 	double offered;
 	while (kc_search_next(s, &offered) == KC_SEARCH_RUN && n < KC_SEARCH_MAX_STEPS) {
+		if (runout_caught_signal()) {
+			*interrupted = true;
+			break;
+		}
 		struct kc_step_spec spec = {
 			.index = n,
 			.mode = KC_STEP_RATE,
@@ -501,9 +399,11 @@ static int run_search(struct kc_engine *e, struct kc_search *s, const struct fin
 			runout_progress_end(ro);
 			const struct kc_search_step *ss = kc_search_step(s, kc_search_nsteps(s) - 1);
 			const struct kc_step_result *r = &steps[n - 1];
-			fprintf(stderr, "kneecap: step %d: %.1f rps offered, %.1f achieved, p99 %.1f ms, "
-					"%llu errors -> %s\n",
-				n, r->offered, r->achieved, r->latency.p99,
+			double arrived = kc_step_arrived(r);
+			fprintf(stderr, "kneecap: step %d: %.1f rps offered, %.*f arrived, %.*f achieved, "
+					"p99 %.1f ms, %llu errors -> %s\n",
+				n, r->offered, kc_rate_decimals(arrived), kc_rate_figure(arrived),
+				kc_rate_decimals(r->achieved), kc_rate_figure(r->achieved), r->latency.p99,
 				(unsigned long long)r->errors,
 				ss ? kc_verdict_name(ss->v.verdict) : "?");
 		}
@@ -516,10 +416,7 @@ static json_t *verdicts_json(const struct kc_search *s, int nsteps)
 {
 	json_t *verdicts = json_array();
 	for (int i = 0; verdicts && i < kc_search_nsteps(s) && i < nsteps; i++) {
-		const struct kc_search_step *ss = kc_search_step(s, i);
-		json_array_append_new(verdicts, json_pack(
-			"{s:b,s:o,s:i}", "stable", ss->v.verdict == KC_VERDICT_HEALTHY,
-			"verdict", kc_verdict_to_json(&ss->v), "attempt", ss->attempt));
+		json_array_append_new(verdicts, kc_search_step_to_json(kc_search_step(s, i)));
 	}
 	return verdicts;
 }
@@ -547,60 +444,29 @@ static json_t *cost_json(const struct kc_recommend_cfg *rc, const struct kc_reco
 
 /* The table, the explanation and where the files went. */
 static void print_answer(FILE *f, const struct find_opts *o, const struct kc_recommend_cfg *rc,
+			 const struct kc_search *srch,
 			 const struct kc_step_result *steps, int nsteps, const struct kc_knee *knee,
 			 const struct kc_knee_check *chk, const struct kc_recommendation *rec,
 			 int64_t took_ns)
 {
 	fputc('\n', f);
-	runout_print_table(f, steps, (size_t)nsteps, "offered");
+	runout_print_search_table(f, steps, (size_t)nsteps, srch);
 	struct kc_buf b;
 	kc_buf_init(&b, 1 << 20);
 	if (kc_recommend_explain(rc, knee, chk, rec, &b) == 0)
 		fprintf(f, "\n%s", b.data ? b.data : "");
 	kc_buf_fini(&b);
-	fprintf(f, "search: %d steps, %.0f s of load%s%s%s\n", nsteps, (double)took_ns / 1e9,
-		o->out_dir ? "; wrote " : "", o->out_dir ? o->out_dir : "",
-		o->out_dir ? "/{result.json,steps.csv,latency.hlog,scaling-policy.json,apply.sh}" : "");
+	fprintf(f, "search: %d steps, %.0f s of load\n", nsteps, (double)took_ns / 1e9);
 }
 
-static int write_all(const struct find_opts *o, struct runout *ro, const struct kc_result *res,
-		     const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
-		     bool have_rec)
+/* result.json, steps.csv and, only with have_rec and nothing failed, the policy pair. */
+static void write_all(const struct find_opts *o, struct outdir *out, struct kc_result *res,
+		      const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
+		      bool have_rec)
 {
-	int status = 0;
-	struct kc_buf b;
-	kc_buf_init(&b, (size_t)64 << 20);
-	if (kc_result_json_text(res, &b) != 0) {
-		cli_error("find: cannot render result.json");
-		kc_buf_fini(&b);
-		return -1;
-	}
-	if (o->out_dir && runout_write(ro, "result.json", b.data, b.len, false))
-		status = -1;
-	if (o->json)
-		fwrite(b.data, 1, b.len, stdout);
-	kc_buf_reset(&b);
-	if (o->out_dir) {
-		if (kc_result_csv_text(res, &b) || runout_write(ro, "steps.csv", b.data, b.len, false))
-			status = -1;
-		if (have_rec) {
-			struct kc_diag d;
-			kc_diag_clear(&d);
-			kc_buf_reset(&b);
-			if (kc_recommend_policy_text(rc_cfg, rec, &b) ||
-			    runout_write(ro, "scaling-policy.json", b.data, b.len, false))
-				status = -1;
-			kc_buf_reset(&b);
-			if (kc_recommend_apply_sh(rc_cfg, rec, &b, &d)) {
-				cli_diag_error("find: apply.sh", &d);
-				status = -1;
-			} else if (runout_write(ro, "apply.sh", b.data, b.len, true)) {
-				status = -1;
-			}
-		}
-	}
-	kc_buf_fini(&b);
-	return status;
+	outdir_write_result(out, res, o->json);
+	if (have_rec && !outdir_failed(out))
+		outdir_write_policy(out, rc_cfg, rec);
 }
 
 int kc_cmd_find(int argc, char **argv)
@@ -617,7 +483,7 @@ int kc_cmd_find(int argc, char **argv)
 
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	struct find_cfg c;
+	struct cli_find_cfg c;
 	memset(&c, 0, sizeof(c));
 	struct kc_pool *pool = NULL;
 	struct kc_emu *emu = NULL;
@@ -627,16 +493,19 @@ int kc_cmd_find(int argc, char **argv)
 	struct kc_step_result *steps = NULL;
 	json_t *config = NULL, *extra = NULL, *verdicts = NULL;
 	int nsteps = 0;
+	struct outdir out;
+	outdir_open(&out, "find", NULL);
 
-	if (read_config(sc, &o, &c, &d)) {
+	if (cli_find_cfg_read(sc, &c, &o.target, &d)) {
 		cli_diag_error("find", &d);
 		status = KC_EXIT_USAGE;
 		goto out;
 	}
-	if (o.out_dir && runout_make_dir("find", o.out_dir)) {
-		status = KC_EXIT_USAGE;
+	if ((status = outdir_open(&out, "find", o.out_dir)) != 0)
 		goto out;
-	}
+	status = -1;
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	bool emulated = !o.target;
 	bool image_default = emulated || kc_sagemaker_is_target(o.target);
 	if (build_pool(&c, image_default, &pool, &d)) {
@@ -734,35 +603,44 @@ int kc_cmd_find(int argc, char **argv)
 	}
 	steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*steps));
 	struct runout ro;
-	runout_init(&ro, "find", o.out_dir, o.quiet);
+	runout_init(&ro, "find", &out, o.quiet);
+	ro.engine = e;
 	struct kc_result_env env;
 	memset(&env, 0, sizeof(env));
 	kc_result_env_detect(&env);
 	env.kneecap_version = KC_VERSION;
 	env.libcurl_version = kc_engine_libcurl_version();
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-	if (!steps || (o.out_dir && runout_open_hlog(&ro, env.started_wall_ms))) {
+	if (!steps) {
+		cli_error("find: out of memory");
 		status = KC_EXIT_USAGE;
 		free(bodies);
 		goto out;
 	}
+	if (outdir_hlog_open(&out, env.started_wall_ms)) {
+		status = KC_EXIT_WRITE;
+		free(bodies);
+		goto out;
+	}
 
-	runout_catch_signals(e);
+	runout_set_stop(runout_stop_engine, e);
 	int64_t t0 = kc_clock_ns();
 	bool interrupted = false;
 	int fail = 0;
 	nsteps = run_search(e, &s, &c, &ro, steps, &interrupted, &d, &fail);
 	int64_t took_ns = kc_clock_ns() - t0;
 	runout_progress_end(&ro);
-	runout_release_signals();
+	int sig = runout_caught_signal();
+	/* A stop nobody asked for (the interval log failed) cuts the search short too. */
+	bool cut_short = interrupted || sig || outdir_failed(&out);
 	if (fail)
 		cli_diag_error("find", &d);
-	if (interrupted && !o.quiet)
-		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+	if (sig && !o.quiet)
+		fprintf(stderr, "kneecap: interrupted (%s): writing partial results, "
+				"no recommendation\n", runout_signal_name(sig));
 	if (t.sagemaker)
 		runout_sagemaker_hints("find", steps, (size_t)nsteps);
-	if (o.out_dir && runout_close_hlog(&ro))
-		status = KC_EXIT_USAGE;
+	outdir_hlog_close(&out, true);
 
 	struct kc_knee knee;
 	kc_search_result(&s, &knee);
@@ -770,7 +648,8 @@ int kc_cmd_find(int argc, char **argv)
 	kc_knee_check(steps, (size_t)nsteps, knee.knee_step, &chk);
 	struct kc_recommendation rec;
 	bool have_rec = false;
-	if (knee.found) {
+	/* A search cut short has not shown where the knee is: no TargetValue from it. */
+	if (knee.found && !cut_short) {
 		double lat = knee.knee_step >= 0 ? steps[knee.knee_step].service.mean : 0;
 		have_rec = kc_recommend_compute(&c.rec, &knee, lat, &rec, &d) == KC_OK;
 	}
@@ -791,24 +670,27 @@ int kc_cmd_find(int argc, char **argv)
 	config = config_json(&o, &c, e, t.display, pool, emulated);
 	struct kc_result res = {
 		.mode = "rps", .target = t.display, .config = config, .env = env,
-		.steps = steps, .nsteps = (size_t)nsteps, .partial = interrupted,
-		.extra = extra, .step_extra = verdicts,
+		.steps = steps, .nsteps = (size_t)nsteps, .partial = cut_short,
+		.interrupted = runout_signal_name(sig), .extra = extra, .step_extra = verdicts,
+		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	if (write_all(&o, &ro, &res, &c.rec, &rec, have_rec))
-		status = KC_EXIT_USAGE;
+	write_all(&o, &out, &res, &c.rec, &rec, have_rec);
+	runout_set_stop(NULL, NULL);
 
 	/* The human answer, on stdout unless --json took it. */
 	if (!o.quiet || !o.json)
-		print_answer(o.json ? stderr : stdout, &o, &c.rec, steps, nsteps, &knee, &chk,
+		print_answer(o.json ? stderr : stdout, &o, &c.rec, &s, steps, nsteps, &knee, &chk,
 			     have_rec ? &rec : NULL, took_ns);
+	outdir_list(&out, o.json ? stderr : stdout);
 	if (status < 0) {
 		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
-		else if (fail || !knee.found)
+		else if (fail || !have_rec)
 			status = KC_EXIT_THRESHOLD;
 		else
 			status = KC_EXIT_OK;
 	}
+	status = runout_exit_status(&out, sig, status);
 	free(bodies);
 out:
 	for (int i = 0; steps && i < nsteps; i++)
@@ -819,6 +701,8 @@ out:
 	json_decref(verdicts);
 	kc_engine_free(e);
 	cli_target_close(&t);
+	runout_release_signals();
+	outdir_close(&out);
 	kc_emu_stop(emu);
 	kc_pool_free(pool);
 	kc_scenario_free(sc);

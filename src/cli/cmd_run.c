@@ -9,6 +9,7 @@
  * is still written, marked "partial".
  */
 #include "cli.h"
+#include "outdir.h"
 #include "runout.h"
 #include "target.h"
 #include "kc_config.h"
@@ -86,13 +87,28 @@ static const char usage_text[] =
 	"                        stream, report time to first PayloadPart and the gaps\n"
 	"                        between parts; a broken stream or an exception event\n"
 	"                        is an error (stream, model_stream)\n"
+	"thresholds (checked on every step; a failed one exits 1):\n"
+	"  --max-error-rate F    errors / (ok + errors) above F fails, as a fraction\n"
+	"                        or a percentage (default 0.01 = 1%)\n"
+	"  --max-p50 D, --max-p90 D, --max-p99 D\n"
+	"                        latency percentile (from the intended send) above D fails\n"
 	"output:\n"
 	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
+	"                        (created with its parents; those names in it are\n"
+	"                        removed first, each file appears whole or not at all)\n"
 	"  --json                print result.json on stdout instead of the table\n"
 	"  -q, --quiet           no progress on stderr\n"
 	"  -v, --verbose         more log output (repeat for debug)\n"
 	"\n"
-	"exit status: 0 ok, 2 bad usage or input, 3 the target could not be reached.\n";
+	"exit status:\n"
+	"  0    ok: every step within the thresholds\n"
+	"  1    the run completed but a threshold failed (error rate, latency)\n"
+	"  2    bad usage or input\n"
+	"  3    the target could not be reached at all\n"
+	"  4    results could not be written (the reason is printed; result.json,\n"
+	"       when it could still be written, says \"incomplete\")\n"
+	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
+	"       marked \"partial\"\n";
 
 #define MAX_HEADERS KC_ENGINE_MAX_HEADERS
 
@@ -126,9 +142,13 @@ struct run_opts {
 	const char *out_dir;
 	bool json, quiet;
 	int verbose;
+	double max_error_rate;    /* fraction; default 0.01 */
+	double max_p_ms[3];       /* --max-p50, --max-p90, --max-p99; 0 = none */
 	enum kc_client client;
 	const char *proxy, *client_cert, *client_key;
 };
+
+static const char *const pct_names[3] = {"p50", "p90", "p99"};
 
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -169,8 +189,8 @@ enum {
 	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
-	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_CLIENT, O_PROXY, O_CERT, O_KEY,
-	O_SLACK,
+	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_MAX_ERR, O_MAX_P50, O_MAX_P90,
+	O_MAX_P99, O_CLIENT, O_PROXY, O_CERT, O_KEY, O_SLACK,
 };
 
 static const struct option longopts[] = {
@@ -208,6 +228,10 @@ static const struct option longopts[] = {
 	{"response-stream", no_argument, NULL, O_RESPONSE_STREAM},
 	{"content-type", required_argument, NULL, O_CTYPE},
 	{"out", required_argument, NULL, O_OUT},
+	{"max-error-rate", required_argument, NULL, O_MAX_ERR},
+	{"max-p50", required_argument, NULL, O_MAX_P50},
+	{"max-p90", required_argument, NULL, O_MAX_P90},
+	{"max-p99", required_argument, NULL, O_MAX_P99},
 	{"json", no_argument, NULL, O_JSON},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -361,6 +385,32 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_OUT:
 		o->out_dir = arg;
 		break;
+	case O_MAX_ERR: {
+		char num[64];
+		size_t len = strlen(arg);
+		bool pct = len > 0 && arg[len - 1] == '%';
+		if (len == 0 || len >= sizeof(num))
+			return bad("--max-error-rate", arg, "expected a fraction or a percentage");
+		memcpy(num, arg, len - pct);
+		num[len - pct] = '\0';
+		double frac;
+		if (kc_parse_double(num, 0, pct ? 100 : 1, &frac))
+			return bad("--max-error-rate", arg,
+				   "expected a fraction in 0..1 or a percentage in 0%..100%");
+		o->max_error_rate = pct ? frac / 100 : frac;
+		break;
+	}
+	case O_MAX_P50:
+	case O_MAX_P90:
+	case O_MAX_P99: {
+		int k = c - O_MAX_P50;
+		char flag[16];
+		snprintf(flag, sizeof(flag), "--max-%s", pct_names[k]);
+		int64_t ns;
+		rc = opt_dur(flag, arg, 1000, 3600 * KC_NS_PER_S, &ns);
+		o->max_p_ms[k] = (double)ns / 1e6;
+		break;
+	}
 	case O_JSON:
 		o->json = true;
 		break;
@@ -382,6 +432,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	o->duration_ns = 30 * KC_NS_PER_S;
 	o->step_duration_ns = 10 * KC_NS_PER_S;
 	o->seed = 1;
+	o->max_error_rate = 0.01;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -525,37 +576,60 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 	return cfg;
 }
 
-static int write_outputs(const struct run_opts *o, const struct kc_result *res)
+/*
+ * Judges every step against the thresholds, printing one line per failure.
+ * Adds "thresholds" to extra.  Returns true when all held.
+ */
+static bool check_thresholds(const struct run_opts *o, const struct kc_step_result *steps,
+			     size_t n, json_t *extra)
 {
-	struct kc_diag d;
-	int status = 0;
-	if (o->out_dir) {
-		char path[4096];
-		kc_diag_clear(&d);
-		snprintf(path, sizeof(path), "%s/result.json", o->out_dir);
-		if (kc_result_write_json(res, path, &d)) {
-			cli_diag_error("run", &d);
-			status = -1;
+	bool pass = true;
+	json_t *failed = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_step_result *s = &steps[i];
+		double finished = (double)s->ok + (double)s->errors;
+		double rate = finished > 0 ? (double)s->errors / finished : 0;
+		char why[256];
+		if (rate > o->max_error_rate) {
+			snprintf(why, sizeof(why),
+				 "step %zu: error rate %.2f%% (%llu of %.0f) above --max-error-rate %g%%",
+				 i + 1, rate * 100, (unsigned long long)s->errors, finished,
+				 o->max_error_rate * 100);
+			cli_error("run: %s", why);
+			json_array_append_new(failed, json_string(why));
+			pass = false;
 		}
-		snprintf(path, sizeof(path), "%s/steps.csv", o->out_dir);
-		if (kc_result_write_csv(res, path, &d)) {
-			cli_diag_error("run", &d);
-			status = -1;
+		const double got[3] = {s->latency.p50, s->latency.p90, s->latency.p99};
+		for (int k = 0; k < 3; k++) {
+			if (o->max_p_ms[k] > 0 && got[k] > o->max_p_ms[k]) {
+				snprintf(why, sizeof(why), "step %zu: %s %.2f ms above --max-%s %g ms",
+					 i + 1, pct_names[k], got[k], pct_names[k], o->max_p_ms[k]);
+				cli_error("run: %s", why);
+				json_array_append_new(failed, json_string(why));
+				pass = false;
+			}
 		}
 	}
-	if (o->json) {
-		struct kc_buf b;
-		kc_buf_init(&b, (size_t)256 << 20);
-		if (kc_result_json_text(res, &b) == 0)
-			fwrite(b.data, 1, b.len, stdout);
-		else
-			status = -1;
-		kc_buf_fini(&b);
-	} else {
+	json_t *t = json_pack("{s:f,s:b,s:o}", "max_error_rate", o->max_error_rate, "passed", pass,
+			      "failed", failed);
+	for (int k = 0; t && k < 3; k++) {
+		char key[16];
+		snprintf(key, sizeof(key), "max_%s_ms", pct_names[k]);
+		if (o->max_p_ms[k] > 0)
+			json_object_set_new(t, key, json_real(o->max_p_ms[k]));
+	}
+	json_object_set_new(extra, "thresholds", t);
+	return pass;
+}
+
+/* result.json and steps.csv into out, then the document or the table on stdout. */
+static void write_outputs(const struct run_opts *o, struct outdir *out, struct kc_result *res)
+{
+	outdir_write_result(out, res, o->json);
+	if (!o->json)
 		runout_print_table(stdout, res->steps, res->nsteps, "offered");
-	}
+	outdir_list(out, o->json ? stderr : stdout);
 	fflush(stdout);
-	return status;
 }
 
 /* ---- the command ---- */
@@ -670,17 +744,21 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 }
 
 /*
- * Runs the steps with SIGINT/SIGTERM wired to kc_engine_stop.  Sets *done
- * (steps with results) and *interrupted.  Returns -1 or an exit status.
+ * Runs the steps; a signal or a failed interval-log write stops the
+ * engine.  Sets *done (steps with results) and *stopped.  Returns -1 or an
+ * exit status.
  */
 static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
-		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *interrupted)
+		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *stopped)
 {
-	runout_catch_signals(e);
 	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
 					.ud = ctx};
 	int status = -1;
 	for (size_t i = 0; i < nsteps; i++) {
+		if (runout_caught_signal()) {
+			*stopped = true;
+			break;
+		}
 		struct kc_step_spec spec = {
 			.index = (int)i,
 			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
@@ -703,14 +781,14 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 			break;
 		}
 		(*done)++;
-		if (steps[i].partial || kc_engine_stopped(e)) {
+		if (steps[i].partial || kc_engine_stopped(e) || runout_caught_signal() ||
+		    (ctx->out && outdir_failed(ctx->out))) {
 			steps[i].partial = true;
-			*interrupted = true;
+			*stopped = true;
 			break;
 		}
 	}
 	runout_progress_end(ctx);
-	runout_release_signals();
 	return status;
 }
 
@@ -722,8 +800,11 @@ int kc_cmd_run(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	cli_log_init(o.verbose, o.quiet);
-	if (o.out_dir && runout_make_dir("run", o.out_dir))
-		return KC_EXIT_USAGE;
+	struct outdir out;
+	if ((status = outdir_open(&out, "run", o.out_dir)) != 0)
+		return status;
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	struct kc_pool *pool = NULL;
 	struct kc_body *bodies = NULL;
 	size_t nbodies = 0;
@@ -742,40 +823,54 @@ int kc_cmd_run(int argc, char **argv)
 		goto out_engine;
 	}
 	struct runout ctx;
-	runout_init(&ctx, "run", o.out_dir, o.quiet);
+	runout_init(&ctx, "run", &out, o.quiet);
+	ctx.engine = e;
 	struct kc_result_env env;
 	memset(&env, 0, sizeof(env));
 	kc_result_env_detect(&env);
 	env.kneecap_version = KC_VERSION;
 	env.libcurl_version = kc_engine_libcurl_version();
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-	if (o.out_dir && runout_open_hlog(&ctx, env.started_wall_ms)) {
-		status = KC_EXIT_USAGE;
+	if (outdir_hlog_open(&out, env.started_wall_ms)) {
+		status = KC_EXIT_WRITE;
 		goto out_steps;
 	}
 	size_t done = 0;
-	bool interrupted = false;
-	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &interrupted);
-	if (interrupted && !o.quiet)
-		fprintf(stderr, "kneecap: interrupted: writing partial results\n");
+	bool stopped = false;
+	runout_set_stop(runout_stop_engine, e);
+	status = run_steps(e, &o, &ctx, steps, nsteps, &done, &stopped);
+	int sig = runout_caught_signal();
+	if (sig && !o.quiet)
+		fprintf(stderr, "kneecap: interrupted (%s): writing partial results\n",
+			runout_signal_name(sig));
 	if (t.sagemaker)
 		runout_sagemaker_hints("run", steps, done);
-	if (ctx.hlog_fp && runout_close_hlog(&ctx) && status < 0)
-		status = KC_EXIT_USAGE;
+	/* A log is kept only for a run that ended its own way or by a signal. */
+	outdir_hlog_close(&out, true);
 	json_t *config = config_json(&o, e, pool);
+	json_t *extra = json_object();
+	bool pass = check_thresholds(&o, steps, done, extra);
 	struct kc_result res = {
 		.mode = "rps", .target = o.target, .config = config, .env = env,
-		.steps = steps, .nsteps = done, .partial = interrupted,
+		.steps = steps, .nsteps = done, .partial = stopped || sig,
+		.interrupted = runout_signal_name(sig), .extra = extra,
+		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	if (done > 0 && write_outputs(&o, &res) && status < 0)
-		status = KC_EXIT_USAGE;
+	if (done > 0 || sig)
+		write_outputs(&o, &out, &res);
+	else
+		outdir_list(&out, o.json ? stderr : stdout);
+	runout_set_stop(NULL, NULL);
 	json_decref(config);
-	if (status < 0 && done > 0 && !interrupted && runout_all_connect_errors(steps, done)) {
+	json_decref(extra);
+	if (status < 0 && done > 0 && !stopped && runout_all_connect_errors(steps, done)) {
 		cli_error("run: no request reached the target (all connect errors)");
 		status = KC_EXIT_UNREACHABLE;
 	}
 	if (status < 0)
-		status = KC_EXIT_OK;
+		status = pass ? KC_EXIT_OK : KC_EXIT_THRESHOLD;
+	/* sig as the files say it: a signal while they were written finds them whole. */
+	status = runout_exit_status(&out, sig, status);
 out_steps:
 	for (size_t i = 0; i < nsteps; i++)
 		kc_step_result_fini(&steps[i]);
@@ -783,6 +878,8 @@ out_steps:
 out_engine:
 	kc_engine_free(e);
 out_body:
+	runout_release_signals();
+	outdir_close(&out);
 	cli_target_close(&t);
 	free(bodies);
 	kc_pool_free(pool);

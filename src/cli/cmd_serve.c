@@ -3,11 +3,14 @@
  * known capacity until SIGINT or SIGTERM.
  *
  * Profile = defaults, then the scenario's [emulator] section, then flags
- * (every [emulator] key is a flag: service_time -> --service-time).  Only
- * [emulator] is checked for unknown keys here: the other sections belong to
- * other commands.
+ * (every [emulator] key is a flag: service_time -> --service-time).  The
+ * file is checked exactly as `kneecap find` checks it (scenario_find.c):
+ * serve is find's default target and takes the same files, so a section or
+ * key find rejects (a misspelled [emulatr]) is rejected here too, with the
+ * same message, instead of being silently ignored.
  */
 #include "cli.h"
+#include "scenario_find.h"
 
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"
@@ -49,8 +52,19 @@ static const char usage_text[] =
 	"  --cpu-decode M             full | scaled | header | off (full)\n"
 	"  --threads N                HTTP worker threads, the instance's vCPUs (4);\n"
 	"                             as many HTTP/2 loop threads\n"
-	"  --max-connections N        (1024)\n"
-	"  --max-body SIZE            larger bodies -> 413 (6M, SageMaker's limit)\n"
+	"  --max-connections N        HTTP/1.1 connections one client may open at once\n"
+	"                             (1024); max(16, N/8) more are kept for other\n"
+	"                             client addresses and GET /ping\n"
+	"  --max-connections-per-client N  cap per client address, at most\n"
+	"                             max_connections; more are closed at accept\n"
+	"                             (0: max_connections)\n"
+	"  --header-timeout DUR       HTTP/1.1: close a connection whose request\n"
+	"                             headers are not all in by then, from the\n"
+	"                             connection or a kept-alive request line (10s)\n"
+	"  --body-timeout DUR         HTTP/1.1: close a connection whose request body\n"
+	"                             sends nothing this long (30s)\n"
+	"  --max-body SIZE            larger bodies -> 413 (6M, SageMaker's limit), a\n"
+	"                             chunked one as soon as it passes SIZE\n"
 	"  --seed N                   RNG seed for service times and faults (1)\n"
 	"  --stream-parts N           response stream: PayloadParts per answer, 1-100 (4)\n"
 	"  --stream-part-gap DUR      ... the first when the model is done, then one\n"
@@ -86,18 +100,6 @@ static const char usage_text[] =
 	"                             (10s)\n"
 	"  --h2-body-memory SIZE      request bodies stored at once over HTTP/2; past\n"
 	"                             it 503 ServiceUnavailable (1G)\n";
-
-static int check_emulator_keys(struct kc_scenario *sc, struct kc_diag *d)
-{
-	size_t n = kc_scenario_count(sc);
-	for (size_t i = 0; i < n; i++) {
-		const struct kc_scenario_entry *en = kc_scenario_entry(sc, i);
-		if (!en->used && !strcmp(en->section, "emulator"))
-			return kc_diag_set_at(d, KC_EINVAL, kc_scenario_name(sc), en->line,
-					      en->key, "unknown key in [emulator]");
-	}
-	return KC_OK;
-}
 
 static void print_summary(struct kc_emu *e)
 {
@@ -164,9 +166,9 @@ static int load_scenario(int argc, char **argv, struct serve_opts *o)
 		cli_diag_error("serve", &d);
 		return KC_EXIT_USAGE;
 	}
-	int rc = kc_emu_profile_from_scenario(sc, &o->prof, &d);
+	int rc = cli_scenario_check_as_find(sc, &d);
 	if (!rc)
-		rc = check_emulator_keys(sc, &d);
+		rc = kc_emu_profile_from_scenario(sc, &o->prof, &d);
 	kc_scenario_free(sc);
 	if (rc) {
 		cli_diag_error("serve", &d);

@@ -11,6 +11,8 @@
  * prints or exits.
  */
 #include "cli.h"
+#include "outdir.h"
+#include "runout.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -34,6 +35,7 @@
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
@@ -81,13 +83,24 @@ static const char usage_text[] =
 	"  --emulator-tls         no TARGET: the emulator speaks TLS (ALPN h2) with a\n"
 	"                         self-signed certificate kneecap verifies\n"
 	"  --out DIR              write result.json, steps.csv, latency.hlog,\n"
-	"                         scaling-policy.json and apply.sh into DIR\n"
+	"                         scaling-policy.json and apply.sh into DIR (created\n"
+	"                         with its parents; those names in it are removed\n"
+	"                         first; no policy without a recommendation)\n"
 	"  --json                 print result.json on stdout\n"
 	"  -v, --verbose / -q, --quiet\n"
 	"\n"
 	"Scenario section [streams] sets the same as the flags (flags win): chunk_bytes,\n"
 	"chunk_interval, audio, threads, streams_per_connection, model_invocation_path,\n"
-	"model_query_string, reply_match, audio_bytes_per_second, close_message.\n";
+	"model_query_string, reply_match, audio_bytes_per_second, close_message.\n"
+	"\n"
+	"exit status:\n"
+	"  0    a stream count was found and its recommendation written\n"
+	"  1    the run completed without one (no knee, no recommendation)\n"
+	"  2    bad usage or input\n"
+	"  3    the target could not be reached at all\n"
+	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
+	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
 
 #define FAKE_AKID "AKIDKNEECAPEMULATOR"
 #define FAKE_SECRET "kneecap-emulator-secret-not-a-real-key"
@@ -146,14 +159,10 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static struct kc_streams *volatile g_streams;
-
-static void on_signal(int sig)
+/* kc_streams_stop for runout_catch_signals (async-signal-safe). */
+static void stop_streams(void *st)
 {
-	(void)sig;
-	struct kc_streams *s = g_streams;
-	if (s)
-		kc_streams_stop(s);
+	kc_streams_stop(st);
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -274,9 +283,7 @@ struct run {
 	struct kc_step_result steps[KC_SEARCH_MAX_STEPS];
 	struct kc_streams_info infos[KC_SEARCH_MAX_STEPS];
 	size_t nsteps;
-	FILE *hlog_fp;
-	struct kc_hlog_writer hlog;
-	bool hlog_ok;
+	struct outdir out;
 };
 
 static int load_config(struct run *r)
@@ -383,6 +390,53 @@ static int add_header(struct run *r, const char *name, const char *value)
 	return 0;
 }
 
+/* Starts the built-in emulator on loopback and points the run at it. */
+static int setup_emulator_target(struct run *r, struct kc_diag *d)
+{
+	struct opts *o = &r->o;
+	/* The emulator verifies what kneecap signs: with the scenario's
+	 * keys, or a fixed fake pair so signing is always exercised. */
+	if (!r->emu.sigv4_akid[0]) {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
+	} else {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
+	}
+	snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
+	snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
+	r->bp.capture_path = o->capture;
+	r->bp.capture_stream = 2; /* the first stream after the probe's */
+	if (o->emulator_tls)
+		r->bp.tls = true;
+	if (r->bp.tls) {
+		/* kneecap verifies the emulator's fresh certificate as its CA */
+		const char *tmp = getenv("TMPDIR");
+		snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
+			 tmp && *tmp ? tmp : "/tmp");
+		int fd = mkstemps(r->cert_path, 4);
+		if (fd < 0) {
+			cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
+			r->cert_path[0] = '\0';
+			return KC_EXIT_USAGE;
+		}
+		close(fd);
+		r->bp.tls_cert_out = r->cert_path;
+	}
+	if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, d)) {
+		cli_diag_error("streams: emulator", d);
+		return KC_EXIT_USAGE;
+	}
+	snprintf(r->url, sizeof(r->url),
+		 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
+		 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
+	r->akid = r->bp.akid;
+	r->secret = r->bp.secret;
+	r->token = NULL;
+	r->region = r->bp.region;
+	return 0;
+}
+
 static int setup_target(struct run *r)
 {
 	struct opts *o = &r->o;
@@ -395,49 +449,8 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
-	if (!o->target) {
-		/* The emulator verifies what kneecap signs: with the scenario's
-		 * keys, or a fixed fake pair so signing is always exercised. */
-		if (!r->emu.sigv4_akid[0]) {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
-		} else {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
-		}
-		snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
-		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
-		r->bp.capture_path = o->capture;
-		r->bp.capture_stream = 2; /* the first stream after the probe's */
-		if (o->emulator_tls)
-			r->bp.tls = true;
-		if (r->bp.tls) {
-			/* kneecap verifies the emulator's fresh certificate as its CA */
-			const char *tmp = getenv("TMPDIR");
-			snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
-				 tmp && *tmp ? tmp : "/tmp");
-			int fd = mkstemps(r->cert_path, 4);
-			if (fd < 0) {
-				cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
-				r->cert_path[0] = '\0';
-				return KC_EXIT_USAGE;
-			}
-			close(fd);
-			r->bp.tls_cert_out = r->cert_path;
-		}
-		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
-			cli_diag_error("streams: emulator", &d);
-			return KC_EXIT_USAGE;
-		}
-		snprintf(r->url, sizeof(r->url),
-			 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
-			 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
-		r->akid = r->bp.akid;
-		r->secret = r->bp.secret;
-		r->token = NULL;
-		r->region = r->bp.region;
-		return 0;
-	}
+	if (!o->target)
+		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
 		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
 		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {
@@ -594,31 +607,6 @@ static int build_driver(struct run *r)
 
 /* ---- output ----------------------------------------------------------------- */
 
-static int make_out_dir(const char *dir)
-{
-	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-		struct stat st;
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
-	}
-	cli_error("streams: --out '%s': cannot create the directory (%s)", dir, strerror(errno));
-	return -1;
-}
-
-static int write_text(const char *dir, const char *name, const struct kc_buf *b, int mode)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-		cli_error("streams: %s: cannot write (%s)", path, strerror(errno));
-		return -1;
-	}
-	if (mode)
-		chmod(path, (mode_t)mode);
-	return 0;
-}
-
 static json_t *lat_json(const struct kc_latency *l)
 {
 	return json_pack("{s:f,s:f,s:f,s:f,s:f,s:I}", "p50", l->p50, "p90", l->p90, "p99",
@@ -711,7 +699,10 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	struct kc_recommendation rec;
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	bool have_rec = kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
+	int sig = runout_caught_signal();
+	/* A search cut short (signal, failed interval log) recommends nothing. */
+	bool cut_short = sig || knee.end == KC_END_INTERRUPTED || outdir_failed(&r->out);
+	bool have_rec = !cut_short && kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
 	json_t *extra = json_object();
 	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, r->rcfg.instances));
 	if (have_rec)
@@ -721,73 +712,35 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	for (int i = 0; i < kc_search_nsteps(srch); i++)
 		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));
 	json_object_set_new(extra, "verdicts", verdicts);
+	/* steps[].stable and .verdict, as find writes them (one truth). */
+	json_t *step_extra = json_array();
+	for (int i = 0; step_extra && i < kc_search_nsteps(srch) && (size_t)i < r->nsteps; i++)
+		json_array_append_new(step_extra, kc_search_step_to_json(kc_search_step(srch, i)));
 	json_t *cfg = config_json(r);
 	struct kc_result res = {.mode = "streams", .target = o->target ? o->target : "emulator",
 				.config = cfg, .steps = r->steps, .nsteps = r->nsteps,
-				.partial = knee.end == KC_END_INTERRUPTED, .extra = extra};
+				.partial = cut_short, .interrupted = runout_signal_name(sig),
+				.extra = extra, .step_extra = step_extra};
 	kc_result_env_detect(&res.env);
 	res.env.kneecap_version = KC_VERSION;
 	res.env.started_wall_ms = started_ms;
-	int status = 0;
-	if (o->out_dir) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/result.json", o->out_dir);
-		if (kc_result_write_json(&res, path, &d)) {
-			cli_diag_error("streams", &d);
-			status = -1;
-		}
-		snprintf(path, sizeof(path), "%s/steps.csv", o->out_dir);
-		if (kc_result_write_csv(&res, path, &d)) {
-			cli_diag_error("streams", &d);
-			status = -1;
-		}
-		if (have_rec) {
-			struct kc_buf b;
-			kc_buf_init(&b, 1 << 20);
-			if (kc_recommend_policy_text(&r->rcfg, &rec, &b) ||
-			    write_text(o->out_dir, "scaling-policy.json", &b, 0))
-				status = -1;
-			kc_buf_reset(&b);
-			if (kc_recommend_apply_sh(&r->rcfg, &rec, &b, &d) ||
-			    write_text(o->out_dir, "apply.sh", &b, 0755))
-				status = -1;
-			kc_buf_fini(&b);
-		}
-	}
-	if (o->json) {
-		struct kc_buf b;
-		kc_buf_init(&b, (size_t)64 << 20);
-		if (kc_result_json_text(&res, &b) == 0)
-			fwrite(b.data, 1, b.len, stdout);
-		kc_buf_fini(&b);
-	} else {
+	outdir_write_result(&r->out, &res, o->json);
+	if (have_rec && !outdir_failed(&r->out))
+		outdir_write_policy(&r->out, &r->rcfg, &rec);
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 20);
+	if (!o->json) {
 		print_steps(stdout, r);
-		struct kc_buf b;
-		kc_buf_init(&b, 1 << 20);
 		if (kc_recommend_explain(&r->rcfg, &knee, &chk, have_rec ? &rec : NULL, &b) == 0)
 			fwrite(b.data, 1, b.len, stdout);
-		kc_buf_fini(&b);
 	}
+	kc_buf_fini(&b);
+	outdir_list(&r->out, o->json ? stderr : stdout);
 	fflush(stdout);
 	json_decref(cfg);
 	json_decref(extra);
-	if (status)
-		return KC_EXIT_USAGE;
-	return knee.found ? KC_EXIT_OK : KC_EXIT_THRESHOLD;
-}
-
-static void hlog_open(struct run *r, int64_t start_ms)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/latency.hlog", r->o.out_dir);
-	r->hlog_fp = fopen(path, "w");
-	if (!r->hlog_fp) {
-		cli_error("streams: %s: cannot write (%s)", path, strerror(errno));
-		return;
-	}
-	if (kc_hlog_writer_init(&r->hlog, NULL, r->hlog_fp, 1000.0) == 0 &&
-	    kc_hlog_write_header(&r->hlog, start_ms, start_ms) == 0)
-		r->hlog_ok = true;
+	json_decref(step_extra);
+	return runout_exit_status(&r->out, sig, have_rec ? KC_EXIT_OK : KC_EXIT_THRESHOLD);
 }
 
 static int search(struct run *r)
@@ -800,18 +753,18 @@ static int search(struct run *r)
 		return KC_EXIT_USAGE;
 	}
 	int64_t started_ms = kc_wall_ns() / KC_NS_PER_MS;
+	int rc = outdir_open(&r->out, "streams", r->o.out_dir);
+	if (rc)
+		return rc;
 	if (kc_streams_probe(r->st, 10 * KC_NS_PER_S, &d)) {
 		cli_diag_error("streams: target unreachable", &d);
 		return KC_EXIT_UNREACHABLE;
 	}
-	if (r->o.out_dir) {
-		if (make_out_dir(r->o.out_dir))
-			return KC_EXIT_USAGE;
-		hlog_open(r, started_ms);
-	}
+	if (outdir_hlog_open(&r->out, started_ms))
+		return KC_EXIT_WRITE;
 	double offered;
 	while (kc_search_next(&srch, &offered) == KC_SEARCH_RUN &&
-	       r->nsteps < KC_SEARCH_MAX_STEPS) {
+	       r->nsteps < KC_SEARCH_MAX_STEPS && !runout_caught_signal()) {
 		struct kc_streams_spec sp = {.index = (int)r->nsteps,
 					     .streams = (uint32_t)(offered + 0.5),
 					     .duration_ns = r->scfg.step_duration_ns,
@@ -828,18 +781,20 @@ static int search(struct run *r)
 				kc_lat_stat_name(r->scfg.health.slo_stat),
 				kc_lat_stat_value(&st->latency, r->scfg.health.slo_stat),
 				(unsigned long long)st->ok, (unsigned long long)st->errors);
-		if (r->hlog_ok && st->latency_hist) {
+		bool log_failed = false;
+		if (st->latency_hist) {
 			char tag[32];
 			snprintf(tag, sizeof(tag), "streams=%u", sp.streams);
 			kc_hdr_set_tag(st->latency_hist, tag);
 			kc_hdr_set_times(st->latency_hist, st->start_wall_ms,
 					 st->start_wall_ms + st->duration_ns / KC_NS_PER_MS);
-			kc_hlog_write_interval(&r->hlog, st->latency_hist);
+			log_failed = outdir_hlog_interval(&r->out, st->latency_hist) != 0;
 		}
 		kc_search_record(&srch, st);
-		if (st->partial)
+		if (st->partial || log_failed || runout_caught_signal())
 			break;
 	}
+	outdir_hlog_close(&r->out, true);
 	return finish(r, &srch, started_ms);
 }
 
@@ -858,19 +813,16 @@ int kc_cmd_streams(int argc, char **argv)
 	if (rc)
 		goto out;
 	cli_log_init(r->o.verbose, r->o.quiet);
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
 	if ((rc = load_config(r)) || (rc = setup_target(r)) || (rc = build_driver(r)))
 		goto out;
-	g_streams = r->st;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	runout_set_stop(stop_streams, r->st);
 	rc = search(r);
-	g_streams = NULL;
+	runout_set_stop(NULL, NULL);
 out:
-	if (r->hlog_ok)
-		kc_hlog_writer_fini(&r->hlog);
-	if (r->hlog_fp)
-		fclose(r->hlog_fp);
+	runout_release_signals();
+	outdir_close(&r->out);
 	for (size_t i = 0; i < r->nsteps; i++)
 		kc_step_result_fini(&r->steps[i]);
 	kc_streams_free(r->st);

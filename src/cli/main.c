@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "kc_config.h"
 #include "kneecap/log.h"
+#include "kneecap/scrub.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static void usage(FILE *f)
 		"  -V, --version  print the version\n"
 		"\n"
 		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
-		"3 the target could not be reached.\n");
+		"3 the target could not be reached, 4 results could not be written,\n"
+		"130/143 interrupted by SIGINT/SIGTERM (partial results, no policy).\n");
 }
 
 void cli_error(const char *fmt, ...)
@@ -53,6 +55,8 @@ void cli_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Diagnostics quote what servers and helpers said. */
+	kc_scrub_str(msg, sizeof(msg), 0);
 	fprintf(stderr, "kneecap: %s\n", msg);
 }
 
@@ -60,6 +64,7 @@ void cli_diag_error(const char *prefix, const struct kc_diag *d)
 {
 	char msg[1024];
 	kc_diag_format(d, msg, sizeof(msg));
+	kc_scrub_str(msg, sizeof(msg), 0);
 	if (prefix && *prefix)
 		fprintf(stderr, "kneecap: %s: %s\n", prefix, msg);
 	else
@@ -68,11 +73,15 @@ void cli_diag_error(const char *prefix, const struct kc_diag *d)
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Every library message passes the scrubber here: util/ (which formats
+ * them) sits below aws/ (which holds the secrets) and cannot call it. */
 static void log_to_stderr(enum kc_log_level level, const char *msg, void *ud)
 {
 	(void)ud;
+	char clean[1280];
+	kc_scrub_copy(msg, strlen(msg), clean, sizeof(clean), 0);
 	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "kneecap: %s: %s\n", kc_log_level_name(level), msg);
+	fprintf(stderr, "kneecap: %s: %s\n", kc_log_level_name(level), clean);
 	pthread_mutex_unlock(&log_mu);
 }
 

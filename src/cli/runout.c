@@ -5,10 +5,8 @@
 #include "runout.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kneecap/buf.h"
@@ -18,96 +16,97 @@
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
 #include "kneecap/sagemaker.h"
+#include "kneecap/search.h"
 
 #include <stdlib.h>
 
-static struct kc_engine *volatile g_engine;
+static void (*volatile g_stop)(void *);
+static void *volatile g_stop_ud;
+static volatile sig_atomic_t g_signal;
 static struct sigaction old_int, old_term;
+static bool g_installed;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	struct kc_engine *e = g_engine;
-	if (e)
-		kc_engine_stop(e);
+	if (!g_signal)
+		g_signal = sig;
+	void (*stop)(void *) = g_stop;
+	if (stop)
+		stop(g_stop_ud);
 }
 
-void runout_catch_signals(struct kc_engine *e)
+void runout_catch_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	/* No SA_RESETHAND: `timeout` and process managers send a signal to the
+	 * process and again to its group, and the second must not kill the
+	 * writing of what the first asked for.  SIGKILL remains for a hard stop. */
 	sigemptyset(&sa.sa_mask);
-	g_engine = e;
+	g_signal = 0;
+	g_stop = NULL;
+	g_stop_ud = NULL;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	g_installed = true;
+}
+
+void runout_set_stop(void (*stop)(void *ud), void *ud)
+{
+	g_stop = NULL;
+	g_stop_ud = ud;
+	g_stop = stop;
+	/* A signal that came before there was anything to stop still stops it. */
+	if (g_signal && stop)
+		stop(ud);
 }
 
 void runout_release_signals(void)
 {
+	if (!g_installed)
+		return;
+	g_stop = NULL;
+	g_stop_ud = NULL;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	g_engine = NULL;
+	g_installed = false;
 }
 
-void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet)
+int runout_caught_signal(void)
+{
+	return (int)g_signal;
+}
+
+const char *runout_signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig ? "signal" : NULL;
+}
+
+void runout_stop_engine(void *engine)
+{
+	kc_engine_stop(engine);
+}
+
+void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet)
 {
 	memset(r, 0, sizeof(*r));
 	r->cmd = cmd;
-	r->out_dir = out_dir;
+	r->out = out;
 	r->quiet = quiet;
 	r->tty = isatty(STDERR_FILENO);
 	r->unit = "rps";
 }
 
-int runout_make_dir(const char *cmd, const char *dir)
+int runout_exit_status(const struct outdir *out, int sig, int status)
 {
-	if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-		struct stat st;
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
-	}
-	cli_error("%s: --out '%s': cannot create the directory (%s)", cmd, dir,
-		  strerror(errno));
-	return -1;
-}
-
-int runout_open_hlog(struct runout *r, int64_t start_ms)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/latency.hlog", r->out_dir);
-	r->hlog_fp = fopen(path, "w");
-	if (!r->hlog_fp) {
-		cli_error("%s: %s: cannot write (%s)", r->cmd, path, strerror(errno));
-		return -1;
-	}
-	/* Values are microseconds; the max column in milliseconds. */
-	if (kc_hlog_writer_init(&r->hlog, NULL, r->hlog_fp, 1000.0) ||
-	    kc_hlog_write_header(&r->hlog, start_ms, start_ms)) {
-		cli_error("%s: %s: cannot write the header", r->cmd, path);
-		fclose(r->hlog_fp);
-		r->hlog_fp = NULL;
-		return -1;
-	}
-	fflush(r->hlog_fp); /* a run killed before its first interval keeps a valid log */
-	r->hlog_ok = true;
-	return 0;
-}
-
-int runout_close_hlog(struct runout *r)
-{
-	int rc = 0;
-	if (r->hlog_ok)
-		kc_hlog_writer_fini(&r->hlog);
-	if (r->hlog_fp && fclose(r->hlog_fp) != 0)
-		rc = -1;
-	r->hlog_fp = NULL;
-	r->hlog_ok = false;
-	if (r->hlog_err)
-		rc = -1;
-	if (rc)
-		cli_error("%s: %s/latency.hlog: write failed", r->cmd, r->out_dir);
-	return rc;
+	if (out && outdir_failed(out))
+		return KC_EXIT_WRITE;
+	if (sig == SIGINT)
+		return KC_EXIT_SIGINT;
+	if (sig)
+		return KC_EXIT_SIGTERM;
+	return status;
 }
 
 void runout_progress(void *ud, const struct kc_progress *p)
@@ -145,15 +144,14 @@ void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 {
 	struct runout *r = ud;
 	(void)step_index;
-	if (!r->hlog_ok || r->hlog_err)
+	if (!r->out)
 		return;
 	/* Seconds that completed nothing (warm-up, a stalled server) add nothing. */
 	if (kc_hdr_total_count(h) == 0)
 		return;
-	r->hlog_err = kc_hlog_write_interval(&r->hlog, h);
-	/* Flushed every interval, so even SIGKILL loses at most about a second. */
-	if (!r->hlog_err && r->hlog_fp)
-		fflush(r->hlog_fp);
+	/* A log with a hole is no record: the run ends with what it measured. */
+	if (outdir_hlog_interval(r->out, h) != 0 && r->engine)
+		kc_engine_stop(r->engine);
 }
 
 void runout_progress_end(struct runout *r)
@@ -167,15 +165,16 @@ void runout_progress_end(struct runout *r)
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit)
 {
-	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s\n", "step",
+	fprintf(f, "%4s %10s %10s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n", "step",
 		unit, "achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-		"svc p99", "errors", "inflight", "lag p99");
+		"svc p99", "errors", "unfinish", "inflight", "lag p99");
 	for (size_t i = 0; i < n; i++) {
 		const struct kc_step_result *r = &s[i];
-		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8u %8.2f%s%s\n",
+		fprintf(f, "%4d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8llu %8u %8.2f%s%s\n",
 			r->index + 1, r->offered, r->achieved, r->latency.p50, r->latency.p90,
 			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
-			(unsigned long long)r->errors, r->inflight_max, r->lag_p99_ms,
+			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
+			r->inflight_max, r->lag_p99_ms,
 			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
 		if (r->response_stream)
 			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
@@ -197,20 +196,49 @@ void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 	}
 }
 
-int runout_write(const struct runout *r, const char *name, const void *p, size_t n,
-		 bool executable)
+void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n,
+			       const struct kc_search *srch)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", r->out_dir, name);
-	if (kc_write_file(path, p, n)) {
-		cli_error("%s: %s: cannot write (%s)", r->cmd, path, strerror(errno));
-		return -1;
+	fprintf(f, "%4s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n", "step", "offered",
+		"arrived", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99",
+		"errors", "unfinish", "inflight", "lag p99", "verdict");
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_step_result *r = &s[i];
+		const struct kc_search_step *ss = kc_search_step(srch, (int)i);
+		double arrived = kc_step_arrived(r);
+		char note[48] = "";
+		if (ss && ss->attempt > 0)
+			snprintf(note, sizeof(note), " (re-measure %d)", ss->attempt);
+		if (ss && ss->v.valid && !ss->v.stable)
+			snprintf(note + strlen(note), sizeof(note) - strlen(note), " (ambiguous)");
+		fprintf(f, "%4d %9.1f %9.*f %9.*f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8llu %8u %8.2f  %s%s\n",
+			r->index + 1, r->offered, kc_rate_decimals(arrived), kc_rate_figure(arrived),
+			kc_rate_decimals(r->achieved), kc_rate_figure(r->achieved), r->latency.p50,
+			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
+			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
+			r->inflight_max, r->lag_p99_ms,
+			ss ? kc_verdict_name(ss->v.verdict) : "-", note);
+		if (r->response_stream)
+			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
+				   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
+				r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
+				r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
+				(unsigned long long)r->parts);
+		if (r->errors) {
+			fprintf(f, "     errors:");
+			for (int k = 0; k < KC_EC_COUNT; k++)
+				if (r->errclass[k])
+					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
+						(unsigned long long)r->errclass[k]);
+			for (int k = 0; k < r->ncodes; k++)
+				fprintf(f, " http%d=%llu", r->codes[k].code,
+					(unsigned long long)r->codes[k].count);
+			fputc('\n', f);
+		}
 	}
-	if (executable && chmod(path, 0755) != 0) {
-		cli_error("%s: %s: cannot make it executable", r->cmd, path);
-		return -1;
-	}
-	return 0;
+	fprintf(f, "offered: the rate asked; arrived: the arrivals the schedule actually sent per "
+		   "second (Poisson counts vary). healthy: achieved >= %.0f%% of arrived, no in-flight "
+		   "growth, errors under the limit.\n", 100.0 * srch->cfg.health.min_achieved_ratio);
 }
 
 bool runout_all_connect_errors(const struct kc_step_result *s, size_t n)
@@ -269,6 +297,12 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	int status = 0;
+	/* The probe can take seconds against a slow target: say so first. */
+	if (kc_log_enabled(KC_LOG_WARN)) {
+		char lim[32];
+		kc_format_duration(kc_engine_probe_limit_ns(e), lim, sizeof(lim));
+		fprintf(stderr, "kneecap: %s: probing %s (up to %s)\n", cmd, kc_engine_host(e), lim);
+	}
 	int rc = kc_engine_probe(e, &status, &d);
 	if (rc) {
 		/* Could not connect, handshake or hear back: unreachable; else bad input. */
@@ -276,6 +310,9 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 		return rc == KC_ECONNECT || rc == KC_ETLS || rc == KC_ETIMEOUT ? KC_EXIT_UNREACHABLE
 									: KC_EXIT_USAGE;
 	}
+	/* Not a warning: a model that takes seconds per request is normal. */
+	if (status == 0 && d.msg[0] && kc_log_enabled(KC_LOG_WARN))
+		fprintf(stderr, "kneecap: %s: %s; starting the run\n", cmd, d.msg);
 	if (status >= 400)
 		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
 	return 0;

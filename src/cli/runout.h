@@ -13,6 +13,7 @@
 #include "kneecap/engine.h"
 #include "kneecap/hlog.h"
 #include "kneecap/step.h"
+#include "outdir.h"
 
 struct kc_buf;
 
@@ -24,11 +25,8 @@ struct runout {
 	const char *unit;     /* "rps" or "streams", for the progress line */
 	int64_t last_plain_ns;
 	bool line_open;
-	const char *out_dir;  /* NULL: no files */
-	FILE *hlog_fp;
-	struct kc_hlog_writer hlog;
-	bool hlog_ok;
-	int hlog_err;
+	struct outdir *out;   /* the interval log goes here; NULL: none */
+	struct kc_engine *engine; /* stopped when the interval log cannot be written */
 };
 
 /*
@@ -39,25 +37,29 @@ struct runout {
 int runout_probe(struct kc_engine *e, const char *cmd);
 
 /*
- * Until runout_release_signals: SIGINT and SIGTERM stop e's running step
- * (kc_engine_stop is async-signal-safe), so what was measured is still
- * written, marked partial.  One engine at a time.
+ * Until runout_release_signals, from the start of a command: the first
+ * SIGINT or SIGTERM is remembered and calls the stop function set by
+ * runout_set_stop, if any, so what was measured is still written, marked
+ * partial; later signals only stop again.  One run at a time.
  */
-void runout_catch_signals(struct kc_engine *e);
-/* Restores the handlers runout_catch_signals replaced. */
+void runout_catch_signals(void);
+/*
+ * What a signal calls from now on: stop(ud), async-signal-safe
+ * (kc_engine_stop, kc_streams_stop); called at once when a signal already
+ * came.  stop NULL: nothing.
+ */
+void runout_set_stop(void (*stop)(void *ud), void *ud);
+/* Restores the handlers runout_catch_signals replaced (no-op when none). */
 void runout_release_signals(void);
+/* The signal caught since runout_catch_signals (SIGINT, SIGTERM), or 0. */
+int runout_caught_signal(void);
+/* "SIGINT" / "SIGTERM" for sig, NULL for 0. */
+const char *runout_signal_name(int sig);
+/* kc_engine_stop for runout_catch_signals. */
+void runout_stop_engine(void *engine);
 
-/* Prepares r; out_dir may be NULL. */
-void runout_init(struct runout *r, const char *cmd, const char *out_dir, bool quiet);
-
-/* Creates out_dir when missing (one level). Prints why and returns -1 on failure. */
-int runout_make_dir(const char *cmd, const char *dir);
-
-/* Opens out_dir/latency.hlog and writes its header. Prints and returns -1 on failure. */
-int runout_open_hlog(struct runout *r, int64_t start_ms);
-
-/* Flushes and closes the interval log. Prints and returns -1 when a write failed. */
-int runout_close_hlog(struct runout *r);
+/* Prepares r; out may be NULL (no interval log). */
+void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet);
 
 /* Engine hooks: progress line and interval log; ud is the struct runout. */
 void runout_progress(void *ud, const struct kc_progress *p);
@@ -69,6 +71,16 @@ void runout_progress_end(struct runout *r);
 /* Prints the step table (offered, achieved, percentiles, errors). */
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit);
+
+struct kc_search;
+/*
+ * The step table of a search (find): as runout_print_table, plus the
+ * arrivals the schedule actually produced per second beside the nominal
+ * offered rate, and each row's verdict, judged on the figures printed in
+ * that row (achieved against arrived).  steps[i] is search step i.
+ */
+void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n,
+			       const struct kc_search *srch);
 
 /* True when every error of every step was a connect failure and nothing completed. */
 bool runout_all_connect_errors(const struct kc_step_result *s, size_t n);
@@ -89,8 +101,11 @@ int runout_pool_bodies(const struct kc_pool *pool, const char *content_type,
  */
 void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, size_t n);
 
-/* Writes text to out_dir/name atomically. Prints and returns -1 on failure. */
-int runout_write(const struct runout *r, const char *name, const void *p, size_t n,
-		 bool executable);
+/*
+ * The exit status of a run that got as far as writing its results, by
+ * precedence: KC_EXIT_WRITE when out failed, KC_EXIT_SIGINT/SIGTERM when
+ * interrupted (sig), else status (the command's own verdict).
+ */
+int runout_exit_status(const struct outdir *out, int sig, int status);
 
 #endif

@@ -4,8 +4,9 @@
  *
  * A request's life: MHD worker threads read the body (bounded by
  * body_bytes_max; an oversize Content-Length is answered 413 before the body
- * is read), run the real CPU stage (JPEG decode), draw its faults, and ask
- * the model (model.c) when its slot frees and when it is done.  The
+ * is read, an oversize chunked body as soon as it passes the limit), run
+ * the real CPU stage (JPEG decode), draw its faults, and ask the model
+ * (model.c) when its slot frees and when it is done.  The
  * connection is then suspended and parked in a min-heap of deadlines; one
  * timer thread sleeps on CLOCK_MONOTONIC absolute deadlines, tells the model
  * the request left, and resumes the connection, whose handler then queues
@@ -27,9 +28,16 @@
  * the HTTP/2 face (h2serve.c, started here when h2_listen is set); only the
  * MHD plumbing is this file's own.
  *
+ * Hostile clients: a per-client connection cap (MHD's per-IP limit) keeps
+ * a share of the connections for other addresses and GET /ping, and the
+ * slow-client guard closes connections whose headers or body do not
+ * arrive in time (see "the slow-client guard" below).  A chunked body past
+ * body_bytes_max is answered 413 as soon as it passes it.
+ *
  * Locks: `mu` guards the model, the fault RNG and the counters; `tmu`
  * guards the timer heap and the stopping flag.  Order: tmu, then MHD's own
- * (MHD_suspend_connection takes it); mu is never held with either.
+ * (MHD_suspend_connection takes it); mu is never held with either.  `gmu`
+ * guards the guard's connection records; nothing else is taken under it.
  */
 #include "decode_int.h"
 #include "faults_int.h"
@@ -41,6 +49,7 @@
 #include "kneecap/err.h"
 #include "kneecap/eventstream.h"
 #include "kneecap/log.h"
+#include "kneecap/scrub.h"
 #include "kneecap/sigv4.h"
 
 #include <arpa/inet.h>
@@ -58,6 +67,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +253,136 @@ static bool valid_endpoint_name(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+/* ---- the slow-client guard (HTTP/1.1) ------------------------------- */
+
+/*
+ * libmicrohttpd's connection timeout is an idle timeout: one byte now and
+ * then resets it, so a client that trickles its headers (slowloris) or its
+ * body holds a connection for ever, and a few thousand of them hold all of
+ * them.  The guard gives each connection a deadline for what it owes next
+ * (headers: header_timeout from the connection, or from the request line on
+ * a kept-alive one; body: body_timeout since the last body bytes) and a
+ * thread shuts down, every GUARD_PERIOD_NS, the sockets past theirs; MHD
+ * then sees the end of the stream and closes the connection itself.  The
+ * records live from MHD's STARTED to its CLOSED notification, and MHD
+ * closes the descriptor only after CLOSED: the shutdown under gmu can never
+ * hit a descriptor number reused by a newer connection.
+ */
+
+/* A kept-alive connection's next request line is due within this (MHD's
+ * idle timeout, which a trickle would otherwise reset without end). */
+#define KEEPALIVE_NS (INT64_C(300) * KC_NS_PER_S)
+#define GUARD_PERIOD_NS (INT64_C(250) * KC_NS_PER_MS)
+
+static struct kc_emu_conn *conn_rec(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Sets what conn owes next and by when (its MHD thread only). */
+static void guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadline_ns)
+{
+	struct kc_emu_conn *c = conn_rec(conn);
+	if (!c)
+		return;
+	/* Deadline first: the guard reads the phase, then the deadline. */
+	atomic_store(&c->deadline_ns, deadline_ns);
+	atomic_store(&c->phase, (int)ph);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct kc_emu *e = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		pthread_mutex_lock(&e->gmu);
+		struct kc_emu_conn *c = e->free_conns;
+		if (c && ci) {
+			e->free_conns = c->next;
+			c->fd = ci->connect_fd;
+			c->closing = false;
+			atomic_store(&c->deadline_ns, kc_clock_ns() + e->prof.header_timeout_ns);
+			atomic_store(&c->phase, (int)G_HEAD);
+			c->prev = NULL;
+			c->next = e->live_conns;
+			if (e->live_conns)
+				e->live_conns->prev = c;
+			e->live_conns = c;
+			*socket_context = c;
+		}
+		pthread_mutex_unlock(&e->gmu);
+		return;
+	}
+	struct kc_emu_conn *c = *socket_context;
+	if (!c)
+		return;
+	*socket_context = NULL;
+	pthread_mutex_lock(&e->gmu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		e->live_conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->fd = -1;
+	c->next = e->free_conns;
+	e->free_conns = c;
+	pthread_mutex_unlock(&e->gmu);
+}
+
+/* The request line is in: on a kept-alive connection the headers' clock
+ * starts now; on a new one it started at the connection. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct kc_emu *e = cls;
+	(void)uri;
+	struct kc_emu_conn *c = conn_rec(conn);
+	if (c && atomic_load(&c->phase) == (int)G_IDLE)
+		guard_set(conn, G_HEAD, kc_clock_ns() + e->prof.header_timeout_ns);
+	return NULL; /* the request's con_cls: on_request sets it */
+}
+
+static void *guard_main(void *arg)
+{
+	struct kc_emu *e = arg;
+	pthread_mutex_lock(&e->gmu);
+	while (!e->gstop) {
+		int64_t now = kc_clock_ns();
+		for (struct kc_emu_conn *c = e->live_conns; c; c = c->next) {
+			int ph = atomic_load(&c->phase);
+			if (c->closing || ph == (int)G_BUSY || atomic_load(&c->deadline_ns) > now)
+				continue;
+			c->closing = true;
+			(void)shutdown(c->fd, SHUT_RDWR);
+			atomic_fetch_add(ph == (int)G_BODY ? &e->closed_body : &e->closed_header, 1);
+			kc_log(KC_LOG_DEBUG, "emulator: closed a connection whose %s did not "
+			       "arrive in time", ph == (int)G_BODY ? "request body" : "request headers");
+		}
+		int64_t due = kc_clock_ns() + GUARD_PERIOD_NS;
+		struct timespec ts = {.tv_sec = (time_t)(due / KC_NS_PER_S),
+				      .tv_nsec = (long)(due % KC_NS_PER_S)};
+		pthread_cond_timedwait(&e->gcv, &e->gmu, &ts);
+	}
+	pthread_mutex_unlock(&e->gmu);
+	return NULL;
+}
+
+static void guard_stop(struct kc_emu *e)
+{
+	if (!e->guard_started)
+		return;
+	pthread_mutex_lock(&e->gmu);
+	e->gstop = true;
+	pthread_cond_signal(&e->gcv);
+	pthread_mutex_unlock(&e->gmu);
+	pthread_join(e->guard, NULL);
+	e->guard_started = false;
 }
 
 /* ---- response bodies ----------------------------------------------- */
@@ -937,6 +1077,7 @@ static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r)
 	case KC_EMU_HEAD_ANSWER:
 		/* Answer before reading: MHD closes the connection after this
 		 * response instead of draining a huge body. */
+		guard_set(r->conn, G_BUSY, 0);
 		return respond(e, r);
 	case KC_EMU_HEAD_DROP:
 		reset_socket(r->conn);
@@ -1068,6 +1209,49 @@ static enum MHD_Result answer_other(struct kc_emu *e, struct req *r)
 	return ret;
 }
 
+/*
+ * A chunked body (no Content-Length) passed max_body while arriving.
+ * libmicrohttpd 0.9.75 refuses to queue a response before the body has
+ * ended, and an endless upload never ends: the 413 is written on the socket
+ * here, with Connection: close, and the rest of the body is read and
+ * dropped (S_DRAIN, at most DISCARD_BYTES_MAX, under body_timeout) so that
+ * a client still sending gets the answer and a FIN, not a reset.  A client
+ * that reads while it sends (curl) stops at the 413.
+ */
+static enum MHD_Result answer_413_now(struct kc_emu *e, struct req *r)
+{
+	set_error(r, 413, KC_EMU_ERRC_TOO_LARGE,
+		  "Request body exceeds the %" PRIu64 "-byte limit", e->prof.body_bytes_max);
+	bool die;
+	bool drop = kc_emu_req_account(e, r, &die);
+	if (die)
+		kc_emu_mark_dying(e);
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (drop || !ci) {
+		reset_socket(r->conn);
+		return MHD_NO;
+	}
+	char head[512];
+	int hn = snprintf(head, sizeof(head),
+			  "HTTP/1.1 413 Payload Too Large\r\n"
+			  "Content-Type: application/json\r\n"
+			  "x-amzn-RequestId: %s\r\n"
+			  "X-Amzn-ErrorType: %s\r\n"
+			  "Connection: close\r\n"
+			  "Content-Length: %zu\r\n\r\n",
+			  r->reqid, kc_emu_req_error_type(r), r->out_len);
+	KC_ASSERT(hn > 0 && (size_t)hn < sizeof(head));
+	struct iovec iov[2] = {{head, (size_t)hn}, {r->out, r->out_len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	/* Under 1 KiB into an empty send buffer: it fits, or the peer is gone. */
+	ssize_t sent = sendmsg(ci->connect_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent != (ssize_t)((size_t)hn + r->out_len))
+		return MHD_NO;
+	r->state = S_DRAIN;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -1093,6 +1277,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		*con_cls = r;
 		r->conn = conn;
+		/* The headers are in; from now on the body must keep coming. */
+		guard_set(conn, G_BODY, kc_clock_ns() + e->prof.body_timeout_ns);
 		route_request(e, r, url, method);
 		if (r->route != R_INVOKE)
 			return MHD_YES;
@@ -1102,6 +1288,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	switch (r->state) {
 	case S_READING:
 		if (*upload_data_size > 0) {
+			guard_set(conn, G_BODY, kc_clock_ns() + e->prof.body_timeout_ns);
 			if (r->body_total > (uint64_t)DISCARD_BYTES_MAX) {
 				kc_emu_count_error(e, KC_EMU_ERRC_TOO_LARGE);
 				return MHD_NO;
@@ -1111,11 +1298,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			else
 				r->body_total += *upload_data_size;
 			*upload_data_size = 0;
+			if (r->too_large && r->route == R_INVOKE)
+				return answer_413_now(e, r);
 			return MHD_YES;
 		}
+		guard_set(conn, G_BUSY, 0);
 		if (r->route != R_INVOKE)
 			return answer_other(e, r);
 		return body_done(e, r);
+	case S_DRAIN:
+		if (*upload_data_size == 0)
+			return MHD_NO; /* all read: the close is a clean FIN */
+		guard_set(conn, G_BODY, kc_clock_ns() + e->prof.body_timeout_ns);
+		r->body_total += *upload_data_size;
+		*upload_data_size = 0;
+		return r->body_total > (uint64_t)DISCARD_BYTES_MAX ? MHD_NO : MHD_YES;
 	case S_READY:
 		return respond(e, r);
 	default:
@@ -1130,8 +1327,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct kc_emu *e = cls;
 	struct req *r = *con_cls;
-	(void)conn;
 	(void)toe;
+	/* Kept alive (or closing): the next request line is due. */
+	guard_set(conn, G_IDLE, kc_clock_ns() + KEEPALIVE_NS);
 	if (!r)
 		return;
 	*con_cls = NULL;
@@ -1320,6 +1518,8 @@ void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out)
 	out->slots = e->prof.slots;
 	out->uptime_ns = kc_clock_ns() - e->start_ns;
 	out->dead = atomic_load(&e->dead);
+	out->closed_header_timeout = atomic_load(&e->closed_header);
+	out->closed_body_timeout = atomic_load(&e->closed_body);
 }
 
 char *kc_emu_stats_json(struct kc_emu *e)
@@ -1366,6 +1566,9 @@ char *kc_emu_stats_json(struct kc_emu *e)
 	json_object_set_new(root, "service_ms_mean", json_real(s.service_ms_mean));
 	json_object_set_new(root, "per_instance", inst);
 	json_object_set_new(root, "dead", json_boolean(s.dead));
+	json_object_set_new(root, "closed_slow_clients",
+			    json_pack("{sIsI}", "header_timeout", (json_int_t)s.closed_header_timeout,
+				      "body_timeout", (json_int_t)s.closed_body_timeout));
 	char *txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return txt;
@@ -1450,13 +1653,14 @@ static void free_emu(struct kc_emu *e)
 			kc_emu_decoder_fini(&e->dec[i]);
 	}
 	if (e->reqs) {
-		for (int i = 0; i < e->prof.max_connections; i++)
+		for (int i = 0; i < kc_emu_profile_conn_limit(&e->prof); i++)
 			free(e->reqs[i].body);
 	}
 	free(e->dec);
 	free(e->dec_free);
 	free(e->reqs);
 	free(e->heap);
+	free(e->conns);
 	kc_emu_model_free(e->model);
 	kc_sigv4_signer_free(e->signer);
 	pthread_mutex_destroy(&e->sig_mu);
@@ -1466,6 +1670,8 @@ static void free_emu(struct kc_emu *e)
 	pthread_cond_destroy(&e->dec_cv);
 	pthread_mutex_destroy(&e->tmu);
 	pthread_cond_destroy(&e->tcv);
+	pthread_mutex_destroy(&e->gmu);
+	pthread_cond_destroy(&e->gcv);
 	if (e->listen_fd >= 0)
 		close(e->listen_fd);
 	free(e);
@@ -1492,7 +1698,9 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are kc_clock_ns */
 	pthread_cond_init(&e->tcv, &ca);
+	pthread_cond_init(&e->gcv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&e->gmu, NULL);
 	atomic_init(&e->dead, false);
 	/* Faults and request ids use a stream apart from the model's. */
 	kc_emu_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
@@ -1503,13 +1711,14 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		rc = kc_diag_set(d, rc, "emulator profile out of range");
 		goto fail;
 	}
-	int n = p->max_connections;
+	int n = kc_emu_profile_conn_limit(p);
 	e->reqs = calloc((size_t)n, sizeof(*e->reqs));
 	e->heap = calloc((size_t)n, sizeof(*e->heap));
+	e->conns = calloc((size_t)n, sizeof(*e->conns));
 	e->n_dec = p->threads;
 	e->dec = calloc((size_t)e->n_dec, sizeof(*e->dec));
 	e->dec_free = calloc((size_t)e->n_dec, sizeof(*e->dec_free));
-	if (!e->reqs || !e->heap || !e->dec || !e->dec_free) {
+	if (!e->reqs || !e->heap || !e->conns || !e->dec || !e->dec_free) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -1524,6 +1733,9 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		rc = kc_sigv4_signer_new(&e->signer, &sc, d);
 		if (rc)
 			goto fail;
+		/* A client's request may quote it back (a misconfigured proxy);
+		 * whatever the emulator logs is scrubbed of it. */
+		kc_scrub_register(p->sigv4_secret);
 	}
 	size_t store_max = kc_emu_store_max(e);
 	for (int i = n - 1; i >= 0; i--) {
@@ -1531,6 +1743,11 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 		e->reqs[i].store_max = store_max;
 		e->reqs[i].next_free = e->free_reqs;
 		e->free_reqs = &e->reqs[i];
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		e->conns[i].fd = -1;
+		e->conns[i].next = e->free_conns;
+		e->free_conns = &e->conns[i];
 	}
 	for (int i = 0; i < e->n_dec; i++) {
 		if (kc_emu_decoder_init(&e->dec[i])) {
@@ -1559,7 +1776,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	rc = new_emu(p, &e, d);
 	if (rc)
 		return rc;
-	int n = p->max_connections;
+	int n = kc_emu_profile_conn_limit(p);
 
 	int fd = open_listener(listen_addr, &e->port, d);
 	if (fd < 0) {
@@ -1574,6 +1791,11 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		goto fail;
 	}
 	e->timer_started = true;
+	if (pthread_create(&e->guard, NULL, guard_main, e) != 0) {
+		rc = kc_diag_set(d, KC_ENOMEM, "cannot start the slow-client guard thread");
+		goto fail;
+	}
+	e->guard_started = true;
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -1581,8 +1803,13 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(p->threads > 1 ? p->threads : 0),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)n,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+		/* Past its cap a client's new connections are closed at once,
+		 * so one address cannot starve the others or /ping. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)kc_emu_profile_client_cap(p),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(KEEPALIVE_NS / KC_NS_PER_S),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, e,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, e,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, e,
 		MHD_OPTION_END);
 	if (!e->mhd) {
@@ -1607,6 +1834,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	*out = e;
 	return KC_OK;
 fail:
+	guard_stop(e);
 	if (e->timer_started) {
 		pthread_mutex_lock(&e->tmu);
 		e->stopping = true;
@@ -1641,6 +1869,7 @@ void kc_emu_stop(struct kc_emu *e)
 	pthread_cond_signal(&e->tcv);
 	pthread_mutex_unlock(&e->tmu);
 	pthread_join(e->timer, NULL);
+	guard_stop(e);
 	MHD_stop_daemon(e->mhd);
 	free_emu(e);
 }

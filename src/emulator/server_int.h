@@ -38,7 +38,8 @@ struct kc_emu_mem {
 	size_t max;
 };
 
-enum rstate { S_FREE, S_READING, S_PARKED, S_READY, S_DONE };
+/* S_DRAIN: answered 413 mid-body (HTTP/1.1); the rest is read and dropped. */
+enum rstate { S_FREE, S_READING, S_PARKED, S_READY, S_DONE, S_DRAIN };
 /* What a request is, decided from its headers; answered once its body (if
  * any) is in, so keep-alive connections stay open. */
 enum route { R_INVOKE, R_PING, R_STATS, R_NOT_FOUND, R_BAD_METHOD, R_ERROR };
@@ -88,6 +89,25 @@ struct req {
 	size_t sbuf_len, sbuf_off;
 };
 
+/*
+ * What the HTTP/1.1 face's slow-client guard knows of one open connection
+ * (libmicrohttpd's socket context).  The deadline is written by the
+ * connection's MHD thread and read by the guard thread, hence atomic.
+ */
+enum gphase {
+	G_HEAD, /* headers due by the deadline */
+	G_BODY, /* the next body bytes due by the deadline */
+	G_BUSY, /* the request is with the emulator: no deadline */
+	G_IDLE, /* kept alive between requests: the next request line is due */
+};
+struct kc_emu_conn {
+	int fd;
+	atomic_int phase;             /* enum gphase */
+	atomic_int_least64_t deadline_ns;
+	bool closing;                 /* the guard shut it down (under gmu) */
+	struct kc_emu_conn *prev, *next; /* the live list, or next = free list */
+};
+
 struct kc_emu {
 	struct kc_emu_profile prof;
 	double capacity_rps;
@@ -132,6 +152,16 @@ struct kc_emu {
 	pthread_mutex_t sig_mu;      /* a signer is single-threaded */
 
 	struct kc_emu_h2 *h2;        /* the HTTP/2 face (h2serve.c); NULL: none */
+
+	/* The HTTP/1.1 slow-client guard: one record per open connection. */
+	pthread_mutex_t gmu;         /* the lists; held while shutting one down */
+	pthread_cond_t gcv;
+	struct kc_emu_conn *conns;   /* max_connections of them */
+	struct kc_emu_conn *free_conns, *live_conns;
+	bool gstop;
+	pthread_t guard;
+	bool guard_started;
+	atomic_int_least64_t closed_header, closed_body;
 };
 
 /* The request headers SigV4 verification sees. */

@@ -18,6 +18,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
 #include "kneecap/sagemaker.h"
+#include "kneecap/scrub.h"
 #include "proto.h"
 
 /* Cached decorations per worker: enough for the synthetic pool's 32 bodies. */
@@ -284,9 +285,9 @@ static enum kc_errclass classify_response(struct worker *w, struct slot *s, long
 		struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
 		x->cls = ec;
 		x->status = (int)status;
-		snprintf(x->code, sizeof(x->code), "%.*s", (int)sizeof(x->code) - 1, err.code);
-		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
-			 err.message);
+		/* What the endpoint said may echo our own credentials back. */
+		kc_scrub_copy(err.code, sizeof(err.code), x->code, sizeof(x->code), 0);
+		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
 	}
 	return ec;
 }
@@ -308,7 +309,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 	struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
 	x->cls = ec;
 	x->status = (int)status;
-	snprintf(x->code, sizeof(x->code), "%s", s->rs.code);
+	kc_scrub_copy(s->rs.code, sizeof(s->rs.code), x->code, sizeof(x->code), 0);
 	x->message[0] = '\0';
 	if (v != KC_RS_BROKEN) {
 		/* An exception's payload is JSON {"Message": ...}; jansson allocates,
@@ -316,8 +317,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 		struct kc_sm_error err;
 		kc_sagemaker_parse_error(0, s->rs.code, strlen(s->rs.code), s->rs.detail,
 					 s->rs.detail_len, KC_SM_PARSE_MESSAGE, &err);
-		snprintf(x->message, sizeof(x->message), "%.*s", (int)sizeof(x->message) - 1,
-			 err.message);
+		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
 	}
 	if (!x->message[0]) {
 		size_t i = 0;
@@ -326,6 +326,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 			x->message[i] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
 		}
 		x->message[i] = '\0';
+		kc_scrub_str(x->message, sizeof(x->message), 0);
 	}
 	return ec;
 }
@@ -378,7 +379,7 @@ void kc_acct_account(struct worker *w, struct slot *s, const struct kc_outcome *
 			count_code(&w->c, (int)o->status);
 		}
 	} else if (w->c.errclass[o->ec]++ == 0) {
-		snprintf(w->c.first_err[o->ec], sizeof(w->c.first_err[o->ec]), "%s",
-			 o->why ? o->why : "");
+		kc_scrub_copy(o->why, o->why ? strlen(o->why) : 0, w->c.first_err[o->ec],
+			      sizeof(w->c.first_err[o->ec]), 0);
 	}
 }

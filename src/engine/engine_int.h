@@ -42,6 +42,9 @@ struct slot {
 	int nbase;            /* nodes[0..nbase-1]: Expect + user headers */
 	struct kc_decor_out decor;
 	char errbuf[CURL_ERROR_SIZE];
+	/* Where the response's header block is (libcurl's header callback):
+	 * a transfer can end "OK" with the block cut short by a close. */
+	enum { HDR_NONE, HDR_OPEN, HDR_DONE } hdr;
 	/* Error responses (sagemaker_errors): the X-Amzn-ErrorType value and the
 	 * first bytes of the body, in fixed buffers reset for every request. */
 	char errtype[128];
@@ -185,7 +188,14 @@ enum kc_errclass kc_acct_classify_status(long status);
 
 /* unary.c: libcurl per slot and per request (kc_proto_curl); the probe. */
 int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d);
-enum kc_errclass kc_unary_classify_curl(CURLcode rc);
+/*
+ * The class of a failed transfer: rc, refined by libcurl's message (errbuf,
+ * may be "") and whether the header block had started and not ended
+ * (hdr_open): libcurl reports bad chunked framing and too large headers as
+ * receive errors and a 100 KB header line as out of memory, all of which
+ * are the response's fault (KC_EC_PROTO), not the connection's.
+ */
+enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hdr_open);
 
 /* worker.c: the thread body. */
 void *kc_worker_main(void *arg);

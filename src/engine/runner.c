@@ -25,11 +25,23 @@
 
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
+#include "kneecap/parse.h"
 
 #define SAMPLE_NS (100 * KC_NS_PER_MS)
 #define INTERVAL_NS KC_NS_PER_S
 /* Workers start this long after the coordinator decides the step's origin. */
 #define START_DELAY_NS (5 * KC_NS_PER_MS)
+/* The drain outlasts the request timeout by this much (see kc_engine_run_step). */
+#define DRAIN_SLACK_NS (250 * KC_NS_PER_MS)
+/* Memory estimate (kc_load_size_check): a slot's libcurl handle beyond the
+ * struct (measured about 13 KiB resident per slot), and a live connection's
+ * receive and send buffers. */
+#define SLOT_EXTRA_BYTES (16 * 1024)
+#define CONN_BYTES (32 * 1024)
+/* The probe's bounds: kc_engine_probe in engine.h. */
+#define PROBE_MAX_NS (5 * KC_NS_PER_S)
+#define PROBE_ANSWER_GRACE_NS KC_NS_PER_S
+#define PROBE_POLL_MS 20
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -292,6 +304,18 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	if (e->max_inflight < floor_inflight)
 		e->max_inflight = (uint32_t)floor_inflight;
 
+	struct kc_load_size size = {
+		.threads = e->threads,
+		.connections_per_thread = e->connections,
+		.bytes = (uint64_t)e->threads * e->slots * (sizeof(struct slot) + SLOT_EXTRA_BYTES) +
+			 (uint64_t)e->threads * e->connections * CONN_BYTES +
+			 (uint64_t)e->max_inflight * sizeof(struct pending),
+	};
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
+	if ((rc = kc_load_size_check(&size, &lim, d)))
+		goto fail;
+
 	e->workers = calloc(e->threads, sizeof(*e->workers));
 	if (!e->workers) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -335,6 +359,70 @@ void kc_engine_reset_stop(struct kc_engine *e)
 bool kc_engine_stopped(const struct kc_engine *e)
 {
 	return atomic_load(&((struct kc_engine *)(uintptr_t)e)->stop);
+}
+
+int64_t kc_engine_probe_limit_ns(const struct kc_engine *e)
+{
+	int64_t t = e->cfg.request_timeout_ns;
+	return t < PROBE_MAX_NS ? t : PROBE_MAX_NS;
+}
+
+const char *kc_engine_host(const struct kc_engine *e)
+{
+	return e->host;
+}
+
+/*
+ * Drives the probe's one transfer, bounded by limit_ns, and ends it as soon
+ * as the status line is in (the body tells the probe nothing) or when the
+ * request has been on a connection for PROBE_ANSWER_GRACE_NS without an
+ * answer (*silent): a server that accepts and never answers is reachable,
+ * and a probe that waited for it would only delay the run that measures it.
+ */
+static CURLcode probe_perform(CURL *h, int64_t limit_ns, bool *silent)
+{
+	CURLM *m = curl_multi_init();
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(m, h) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return CURLE_OUT_OF_MEMORY;
+	}
+	const int64_t t0 = kc_clock_ns();
+	CURLcode cc = CURLE_OPERATION_TIMEDOUT;
+	for (;;) {
+		int running = 0, left = 0;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		bool done = false;
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				cc = msg->data.result;
+				done = true;
+			}
+		if (done)
+			break;
+		long status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200) {
+			cc = CURLE_OK;
+			break;
+		}
+		curl_off_t sent_us = 0;
+		curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &sent_us);
+		int64_t elapsed = kc_clock_ns() - t0;
+		if (sent_us > 0 && elapsed - (int64_t)sent_us * KC_NS_PER_US >= PROBE_ANSWER_GRACE_NS) {
+			*silent = true;
+			break;
+		}
+		/* libcurl's own timeout ends the transfer first; this is a backstop. */
+		if (elapsed >= limit_ns + 100 * KC_NS_PER_MS)
+			break;
+		curl_multi_poll(m, NULL, 0, PROBE_POLL_MS, NULL);
+	}
+	curl_multi_remove_handle(m, h);
+	curl_multi_cleanup(m);
+	return cc;
 }
 
 /*
@@ -388,7 +476,22 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 		s->nodes[i].next = &s->nodes[i + 1];
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, &s->nodes[0]);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
-	CURLcode cc = curl_easy_perform(h);
+	int64_t limit = kc_engine_probe_limit_ns(e);
+	int64_t conn_limit = e->cfg.connect_timeout_ns < limit ? e->cfg.connect_timeout_ns : limit;
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(limit / KC_NS_PER_MS));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn_limit / KC_NS_PER_MS));
+	bool silent = false;
+	CURLcode cc = probe_perform(h, limit, &silent);
+	if (silent) {
+		/* Connected and asked: reachable.  The run will show the rest. */
+		if (status_out)
+			*status_out = 0;
+		kc_format_duration(PROBE_ANSWER_GRACE_NS, s->errbuf, sizeof(s->errbuf));
+		kc_diag_set(d, KC_OK, "%s took the request but had not answered after %s",
+			    e->host, s->errbuf);
+		rc = KC_OK;
+		goto out;
+	}
 	if (cc == CURLE_OK) {
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -827,6 +930,7 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	r->achieved = window_ns > 0 ? (double)window_ok(e) * 1e9 / (double)window_ns : 0;
 	if (spec->mode == KC_STEP_CONCURRENCY)
 		r->scheduled = r->sent;
+	r->unfinished = r->errclass[KC_EC_UNFINISHED];
 	kc_latency_from_hdr(&r->latency, st->latency);
 	kc_latency_from_hdr(&r->service, st->service);
 	kc_latency_from_hdr(&r->ttfb, st->ttfb);
@@ -865,7 +969,11 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 	st.win_start_ns = st.start_ns + spec->warmup_ns;
 	st.win_end_ns = st.win_start_ns + spec->duration_ns;
 	st.wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
-	int64_t drain_ns = e->cfg.request_timeout_ns + KC_NS_PER_S;
+	/* Every request sent inside the window meets its own timeout by
+	 * win_end + timeout; the slack lets those timeouts be counted as such.
+	 * What is left after it (sent late from the queue, or never sent) is
+	 * unfinished: a stalled server ends a step within timeout + DRAIN_SLACK. */
+	int64_t drain_ns = e->cfg.request_timeout_ns + DRAIN_SLACK_NS;
 	for (uint32_t i = 0; i < e->threads; i++)
 		worker_prepare(&e->workers[i], spec, st.start_ns, drain_ns, &st);
 	if ((rc = start_workers(e, d)))

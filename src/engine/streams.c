@@ -18,6 +18,7 @@
  * emulator.  Invariant: a slot is on at most one connection, and a
  * connection's nstreams counts the slots that point at it.
  */
+#include "kneecap/engine.h"
 #include "kneecap/streams.h"
 
 #include "h2net_int.h"
@@ -58,6 +59,8 @@
 #define CONNECT_BACKOFF_NS (50 * KC_NS_PER_MS)
 #define CONNS_PER_WORKER_MAX 2048
 #define REPLY_MSG_MAX (256 * 1024)
+/* Memory estimate of one live connection (TLS, nghttp2 session, buffers). */
+#define STREAMS_CONN_BYTES (64 * 1024)
 #define HDR_LOW 1
 #define HDR_HIGH INT64_C(3600000000) /* 1 h in us */
 #define HDR_SIG 3
@@ -758,6 +761,29 @@ static void tick(struct worker *w, uint32_t t, int64_t now)
 }
 
 
+/*
+ * The loop ended (stopped, or the drain deadline passed) with streams still
+ * open: their unanswered chunks of the window are unfinished (an error)
+ * and their wait so far goes into the latency histogram as a lower bound,
+ * so an interrupted stall does not read as zero errors.  Streams the
+ * server closed normally left nothing here (slot_reset empties the ring).
+ */
+static void count_unfinished(struct worker *w, int64_t now)
+{
+	for (uint32_t i = 0; i < w->want; i++) {
+		const struct slot *sl = &w->slots[i];
+		if (sl->st == S_IDLE)
+			continue;
+		for (uint32_t j = 0; j < sl->rcount; j++) {
+			int64_t ti = sl->t_int[(sl->rhead + j) % RING];
+			if (ti < w->t_win || ti >= w->t_end)
+				continue;
+			w->k.err[KC_EC_UNFINISHED]++;
+			record(w->lat, now - ti);
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -838,6 +864,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++)
 			conn_event(w, evs[i].data.ptr, evs[i].events);
 	}
+	count_unfinished(w, kc_clock_ns());
 	while (w->nconns)
 		conn_free(w, w->conns[w->nconns - 1], false);
 	w->cpu_ns = kc_thread_cpu_ns() - cpu0;
@@ -1098,6 +1125,19 @@ static int make_workers(struct kc_streams *s, const struct kc_streams_config *cf
 		t = 1;
 	if (t > 256)
 		t = 256;
+	/* Sockets and memory first, before any slot exists. */
+	uint64_t per_thread = (s->max_streams + t - 1) / t;
+	uint64_t conns = (per_thread + s->per_conn - 1) / s->per_conn;
+	struct kc_load_size size = {
+		.threads = t,
+		.connections_per_thread = conns,
+		.bytes = (uint64_t)t * (per_thread * (sizeof(struct slot) + s->frame_bytes) +
+					conns * STREAMS_CONN_BYTES),
+	};
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
+	if ((rc = kc_load_size_check(&size, &lim, d)))
+		return rc;
 	s->workers = calloc(t, sizeof(*s->workers));
 	if (!s->workers) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -1250,6 +1290,7 @@ static void fill_step(const struct kc_streams *s, const struct kc_streams_spec *
 		out->errclass[c] = k->err[c];
 		out->errors += k->err[c];
 	}
+	out->unfinished = k->err[KC_EC_UNFINISHED];
 	kc_latency_from_hdr(&out->latency, m->lat);
 	kc_latency_from_hdr(&out->service, m->svc);
 	kc_latency_from_hdr(&out->ttfb, m->ttfb);

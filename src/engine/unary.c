@@ -74,11 +74,22 @@ static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Keeps the X-Amzn-ErrorType header's value (SageMaker names its error there). */
-static size_t keep_error_type(char *ptr, size_t size, size_t nmemb, void *ud)
+/*
+ * Every header line: tracks the header block (a status line opens one, the
+ * empty line ends it; 1xx blocks open and end before the final one) and,
+ * with sagemaker_errors, keeps the X-Amzn-ErrorType header's value
+ * (SageMaker names its error there).
+ */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct slot *s = ud;
 	size_t n = size * nmemb;
+	if (n >= 5 && !strncmp(ptr, "HTTP/", 5))
+		s->hdr = HDR_OPEN;
+	else if (s->hdr == HDR_OPEN && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n'))
+		s->hdr = HDR_DONE;
+	if (!s->w->e->cfg.sagemaker_errors)
+		return n;
 	static const char name[] = "x-amzn-errortype:";
 	const size_t nl = sizeof(name) - 1;
 	if (n > nl && !strncasecmp(ptr, name, nl)) {
@@ -191,11 +202,11 @@ static int curl_init(struct worker *w, struct kc_diag *d)
 		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, &s->nodes[0]);
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		if (e->cfg.sagemaker_errors) {
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, keep_error_body);
 			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-			curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, keep_error_type);
-			curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		}
 		if (e->cfg.response_stream) {
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_body);
@@ -241,6 +252,7 @@ static bool curl_start(struct worker *w, struct slot *s, int64_t intended_ns, bo
 	struct kc_engine *e = w->e;
 	if (!kc_acct_prepare(w, s, intended_ns, measured, now_ns))
 		return false;
+	s->hdr = HDR_NONE;
 	const char *ctype = NULL;
 	if (e->cfg.nbodies > 0) {
 		const struct kc_body *body = &e->cfg.bodies[s->body_index];
@@ -253,8 +265,19 @@ static bool curl_start(struct worker *w, struct slot *s, int64_t intended_ns, bo
 	return true;
 }
 
-enum kc_errclass kc_unary_classify_curl(CURLcode rc)
+enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hdr_open)
 {
+	/* libcurl 7.88's words for a response it could not parse (http_chunks.c,
+	 * http.c); a plain recv() failure reads "Recv failure: ...". */
+	if (rc == CURLE_RECV_ERROR && errbuf &&
+	    (strstr(errbuf, "chunked-encoding") || strstr(errbuf, "response header")))
+		return KC_EC_PROTO;
+	/* The header block began and the connection closed before it ended. */
+	if (hdr_open && (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING))
+		return KC_EC_PROTO;
+	/* A header line past libcurl's 100 KB limit: "Out of memory". */
+	if (hdr_open && rc == CURLE_OUT_OF_MEMORY)
+		return KC_EC_PROTO;
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -291,14 +314,20 @@ static void release(struct worker *w, struct slot *s)
 /* Accounts a finished transfer and releases its slot. */
 static void curl_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
 {
-	struct kc_outcome o = {.responded = rc == CURLE_OK, .ttfb_us = -1};
-	if (rc == CURLE_OK) {
+	/* libcurl ends a transfer OK when the connection closes inside the
+	 * header block: that is no response. */
+	bool cut = rc == CURLE_OK && s->hdr == HDR_OPEN;
+	struct kc_outcome o = {.responded = rc == CURLE_OK && !cut, .ttfb_us = -1};
+	if (cut) {
+		o.ec = KC_EC_PROTO;
+		o.why = "the connection closed inside the response's header block";
+	} else if (rc == CURLE_OK) {
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &o.status);
 		curl_off_t ttfb_us = 0;
 		if (curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK)
 			o.ttfb_us = (int64_t)ttfb_us;
 	} else {
-		o.ec = kc_unary_classify_curl(rc);
+		o.ec = kc_unary_classify_curl(rc, s->errbuf, s->hdr == HDR_OPEN);
 		o.why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
 	}
 	kc_acct_account(w, s, &o, now_ns);

@@ -117,15 +117,44 @@ static void abandon_all(struct worker *w)
 	w->qhead = 0;
 }
 
-/* The drain deadline passed: what is still unanswered counts as timed out. */
-static void give_up_drain(struct worker *w)
+/*
+ * The step ended (drain deadline or stop) with requests that have no
+ * outcome: on a connection or waiting for one.  Each measured one is
+ * counted unfinished (an error: nothing came back) and its time so far,
+ * now - intended send, goes into the corrected histogram as a lower bound
+ * of its latency, so a stalled server reads as a stall, never as silence.
+ * The service histogram keeps responses only.
+ */
+static void count_unfinished(struct worker *w, int64_t now)
 {
-	for (uint32_t i = 0; i < w->nslots; i++)
-		if (w->slots[i].busy && w->slots[i].measured)
-			w->c.errclass[KC_EC_TIMEOUT]++;
-	for (uint32_t i = 0; i < w->qlen; i++)
-		if (w->queue[(w->qhead + i) % w->qcap].measured)
-			w->c.errclass[KC_EC_TIMEOUT]++;
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		const struct slot *s = &w->slots[i];
+		if (!s->busy || !s->measured)
+			continue;
+		w->c.errclass[KC_EC_UNFINISHED]++;
+		kc_hdr_recorder_record(&w->latency_rec, (now - s->intended_ns) / KC_NS_PER_US);
+	}
+	for (uint32_t i = 0; i < w->qlen; i++) {
+		const struct pending *p = &w->queue[(w->qhead + i) % w->qcap];
+		if (!p->measured)
+			continue;
+		w->c.errclass[KC_EC_UNFINISHED]++;
+		kc_hdr_recorder_record(&w->latency_rec, (now - p->intended_ns) / KC_NS_PER_US);
+	}
+}
+
+/*
+ * Ends the step with what is still outstanding: first reads what already
+ * finished (a transfer done but not yet reaped, a request that failed
+ * while being started and waits on its driver's done stack) so it counts
+ * as what it is, then counts the rest unfinished and drops it.
+ */
+static void give_up(struct worker *w)
+{
+	w->proto->wait(w, 0);
+	w->proto->perform(w);
+	reap(w, false, false);
+	count_unfinished(w, kc_clock_ns());
 	abandon_all(w);
 }
 
@@ -180,12 +209,7 @@ static void run_loop(struct worker *w)
 		if (!issuing && idle)
 			break;
 		if (!issuing && now >= w->drain_end_ns) {
-			/* requests that failed while being started wait on a
-			 * driver's done stack for the next wait: count them as
-			 * what they are (connect), not as drain timeouts */
-			w->proto->wait(w, 0);
-			reap(w, closed, false);
-			give_up_drain(w);
+			give_up(w);
 			break;
 		}
 		int timeout_ms = POLL_CAP_MS;
@@ -199,7 +223,7 @@ static void run_loop(struct worker *w)
 		w->proto->wait(w, timeout_ms);
 	}
 	if (w->partial)
-		abandon_all(w);
+		give_up(w);
 	arm_timer(w, 0, 0);
 	publish(w);
 }

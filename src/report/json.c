@@ -8,11 +8,13 @@
  */
 #include "kneecap/result.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "kneecap/hdr.h"
+#include "kneecap/knee.h"
 
 /* Caps the document at a size no sane run reaches (10k steps is ~20 MB). */
 #define RESULT_JSON_MAX ((size_t)256 << 20)
@@ -59,7 +61,7 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 			goto fail;
 	}
 	json_t *more = json_pack(
-		"{s:i,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:b,s:n,s:b}",
+		"{s:i,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:b,s:n,s:b}",
 		"index", s->index,
 		"offered", json_real(s->offered),
 		"achieved", json_real((double)(int64_t)(s->achieved * 1000 + 0.5) / 1000),
@@ -71,6 +73,7 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		"completed", (json_int_t)s->completed,
 		"ok", (json_int_t)s->ok,
 		"errors", (json_int_t)s->errors,
+		"unfinished", (json_int_t)s->unfinished,
 		"service_ms", latency_json(&s->service),
 		"ttfb_ms", latency_json(&s->ttfb),
 		"error_classes", ec,
@@ -131,6 +134,16 @@ json_t *kc_result_to_json(const struct kc_result *r)
 		return NULL;
 	for (size_t i = 0; i < r->nsteps; i++) {
 		json_t *st = kc_step_to_json(&r->steps[i]);
+		/* rps: the arrivals the schedule produced per second, the figure the
+		 * verdict compares achieved with (knee.h kc_rate_figure), and
+		 * achieved as that same figure. */
+		if (st && (!r->mode || !strcmp(r->mode, "rps"))) {
+			json_object_set_new(st, "arrived",
+					    json_real(kc_rate_figure(kc_step_arrived(&r->steps[i]))));
+			/* achieved as the table and steps.csv print it */
+			json_object_set_new(st, "achieved",
+					    json_real(kc_rate_figure(r->steps[i].achieved)));
+		}
 		json_t *more = r->step_extra ? json_array_get(r->step_extra, i) : NULL;
 		if (st && json_is_object(more))
 			json_object_update(st, more);
@@ -151,6 +164,13 @@ json_t *kc_result_to_json(const struct kc_result *r)
 				"steps", steps, "partial", r->partial);
 	if (!doc)
 		return NULL;
+	/* Partial and why: a reader must never mistake a cut-short run for a whole one. */
+	if (r->partial || r->interrupted || r->incomplete)
+		json_object_set_new(doc, "partial", json_true());
+	if (r->interrupted)
+		json_object_set_new(doc, "interrupted", json_string(r->interrupted));
+	if (r->incomplete)
+		json_object_set_new(doc, "incomplete", json_string(r->incomplete));
 	if (r->extra && json_is_object(r->extra) && json_object_update(doc, r->extra)) {
 		json_decref(doc);
 		return NULL;
@@ -190,6 +210,6 @@ int kc_result_write_json(const struct kc_result *r, const char *path, struct kc_
 	rc = kc_write_file(path, b.data, b.len);
 	kc_buf_fini(&b);
 	if (rc)
-		return kc_diag_set(d, rc, "%s: cannot write", path);
+		return kc_diag_set(d, rc, "%s: %s", path, strerror(errno));
 	return KC_OK;
 }

@@ -26,6 +26,7 @@ static const char *const errclass_names[] = {
 	[KC_EC_OTHER] = "other",
 	[KC_EC_STREAM] = "stream",
 	[KC_EC_MODEL_STREAM] = "model_stream",
+	[KC_EC_UNFINISHED] = "unfinished",
 };
 static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
 	      "one name per error class");

@@ -164,10 +164,21 @@ int kc_write_file(const char *path, const void *p, size_t n)
 	FILE *f = fopen(tmp, "wb");
 	if (!f)
 		return KC_EIO;
-	int ok = fwrite(p, 1, n, f) == n;
-	ok = (fclose(f) == 0) && ok;
-	if (!ok || rename(tmp, path) != 0) {
+	int err = 0;
+	if (n && fwrite(p, 1, n, f) != n)
+		err = errno ? errno : EIO;
+	if (fflush(f) != 0 && !err)
+		err = errno;
+	/* Synced before the rename, so a crash cannot leave an empty file in its place. */
+	if (!err && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS)
+		err = errno;
+	if (fclose(f) != 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) != 0)
+		err = errno;
+	if (err) {
 		unlink(tmp);
+		errno = err; /* the caller reports the write's reason, not unlink's */
 		return KC_EIO;
 	}
 	return KC_OK;

@@ -19,6 +19,8 @@ expect_rc() {
 expect_grep() {
 	if grep -qE -- "$1" "$2"; then ok "$3"; else fail "$3 (no /$1/ in $2)"; sed 's/^/    /' "$2" | head -5; fi
 }
+# err_lines: lines in $TMP/err, the probe's "probing TARGET" announcement left out.
+err_lines() { grep -cv '^kneecap: [a-z]*: probing ' "$TMP/err"; }
 done_testing() {
 	echo "# $checks checks, $fails failed"
 	[ "$fails" = 0 ]

@@ -65,7 +65,7 @@ kill -INT $kpid
 wait $kpid
 rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ $rc = 0 ] && ok "SIGINT: exits 0 with partial results" || fail "SIGINT: exit $rc"
+[ $rc = 130 ] && ok "SIGINT: exits 130 with partial results" || fail "SIGINT: exit $rc"
 [ $ms -lt 3500 ] && ok "SIGINT: stopped within a second ($ms ms in all)" || fail "SIGINT: took $ms ms"
 $PY -c '
 import json,sys; r=json.load(open(sys.argv[1])); s=r["steps"][0]

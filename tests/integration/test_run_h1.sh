@@ -24,7 +24,10 @@ expect() {
 		--duration 1s --threads 1 --connections 3 --timeout 5s --json --quiet "$@" \
 		>"$TMP/out" 2>"$TMP/err"
 	local rc=$?
-	if [ $rc != 0 ]; then fail "$path: exit $rc"; head -3 "$TMP/err"; return; fi
+	# 1: the run completed but its errors broke the error-rate threshold
+	if [ $rc != 0 ] && { [ $rc != 1 ] || [ "$want_ok" = 30 ]; }; then
+		fail "$path: exit $rc"; head -3 "$TMP/err"; return
+	fi
 	if $PY -c '
 import json, sys
 s = json.load(open(sys.argv[1]))["steps"][0]

@@ -109,7 +109,7 @@ print(s["ok"], s["errors"]); sys.exit(0 if s["ok"] == 100 and s["errors"] == 0 e
 	|| fail "h2c forbidden headers"
 
 # --- a 404 is counted by code, not as a transport error ---
-expect_rc 0 "h2c 404 run exits 0" timeout 30 "$KNEECAP" run "http://127.0.0.1:$ngport/missing" \
+expect_rc 1 "h2c 404 run exits 1 (error rate above 1%)" timeout 30 "$KNEECAP" run "http://127.0.0.1:$ngport/missing" \
 	--http h2c --rate 100 --duration 1s --threads 1 --json --quiet
 $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
@@ -133,7 +133,7 @@ sleep 1.5
 kill "$ngpid"; wait "$ngpid" 2>/dev/null
 wait $kpid
 rc=$?
-[ $rc = 0 ] && ok "server died mid-run: run completes (exit 0)" || { fail "server died: exit $rc"; cat "$TMP/err"; }
+[ $rc = 1 ] && ok "server died mid-run: run completes (exit 1: error rate)" || { fail "server died: exit $rc"; cat "$TMP/err"; }
 $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 e = s["error_classes"]
@@ -190,7 +190,7 @@ spid=$!
 pids+=("$spid")
 for _ in $(seq 100); do [ -s "$TMP/pf4" ] && break; sleep 0.05; done
 sport=$(cat "$TMP/pf4")
-expect_rc 0 "stuck connection: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$sport/" \
+expect_rc 1 "stuck connection: run completes (exit 1: error rate)" timeout 30 "$KNEECAP" run "http://127.0.0.1:$sport/" \
 	--http h2c --rate 50 --duration 2s --threads 1 --connections 1 --timeout 200ms --json --quiet
 kill "$spid"; wait "$spid" 2>/dev/null
 $PY -c '
@@ -210,7 +210,7 @@ for mode in badlen badconn; do
 	pids+=("$bpid")
 	for _ in $(seq 100); do [ -s "$TMP/pf-$mode" ] && break; sleep 0.05; done
 	bport=$(cat "$TMP/pf-$mode")
-	expect_rc 0 "$mode server: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$bport/" \
+	expect_rc 1 "$mode server: run completes (exit 1: error rate)" timeout 30 "$KNEECAP" run "http://127.0.0.1:$bport/" \
 		--http h2c --rate 20 --duration 1s --threads 1 --timeout 2s --json --quiet
 	kill "$bpid"; wait "$bpid" 2>/dev/null
 	$PY -c '
@@ -228,7 +228,7 @@ pids+=("$hpid")
 for _ in $(seq 100); do [ -s "$TMP/pf2" ] && break; sleep 0.05; done
 hport=$(cat "$TMP/pf2")
 t0=$(date +%s)
-expect_rc 0 "silent h2c server: run completes" timeout 30 "$KNEECAP" run "http://127.0.0.1:$hport/" \
+expect_rc 1 "silent h2c server: run completes (exit 1: error rate)" timeout 30 "$KNEECAP" run "http://127.0.0.1:$hport/" \
 	--http h2c --rate 20 --duration 1s --threads 1 --timeout 500ms --json --quiet
 [ $(( $(date +%s) - t0 )) -le 6 ] && ok "silent h2c server: bounded by the timeout" || fail "silent server took too long"
 $PY -c '
@@ -241,7 +241,7 @@ closed=$(free_port)
 expect_rc 3 "h2c refused connection exits 3" timeout 20 "$KNEECAP" run "http://127.0.0.1:$closed/" \
 	--http h2c --rate 10 --duration 1s
 expect_grep "cannot connect to 127.0.0.1:$closed" "$TMP/err" "h2c refused connection is named"
-[ "$(wc -l <"$TMP/err")" = 1 ] && ok "h2c refused connection: one line" || { fail "one line"; cat "$TMP/err"; }
+[ "$(err_lines)" = 1 ] && ok "h2c refused connection: one line" || { fail "one line"; cat "$TMP/err"; }
 expect_rc 2 "h2c with https:// exits 2" timeout 20 "$KNEECAP" run "https://127.0.0.1:$closed/" \
 	--http h2c --rate 10 --duration 1s
 expect_grep "h2c is cleartext" "$TMP/err" "h2c with https:// says why"

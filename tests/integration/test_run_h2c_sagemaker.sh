@@ -53,7 +53,7 @@ sys.exit(0 if s["ok"] == 40 and s["errors"] == 0 and d["config"]["http"] == "h2c
 	"$TMP/out" && ok "h2c: every signed request verified (40 ok)" || fail "signed h2c run result"
 cp "$TMP/out" "$TMP/signed.json"; cp "$TMP/err" "$TMP/signed.err"
 
-AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=wrong-secret expect_rc 0 "h2c wrong secret: run completes" \
+AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=wrong-secret expect_rc 1 "h2c wrong secret: run completes (exit 1: error rate)" \
 	timeout 30 "$KNEECAP" run sagemaker:my-endpoint --endpoint-url "$EP" --payload-dir "$TMP/jpegs" \
 	--http h2c --rate 40 --duration 1s --threads 1 --json --quiet
 $PY -c '
@@ -63,7 +63,7 @@ ok = ok and 1 <= len(x) <= 2 and x[0]["code"] == "InvalidSignatureException" and
 sys.exit(0 if ok else 1)' "$TMP/out" && ok "h2c wrong secret: 403s counted as auth, error body kept" ||
 	{ fail "h2c wrong secret accounting"; head -c 2000 "$TMP/out"; }
 
-AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET expect_rc 0 "h2c injected throttling and model errors" \
+AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET expect_rc 1 "h2c injected throttling and model errors (exit 1: error rate)" \
 	timeout 30 "$KNEECAP" run sagemaker:my-endpoint --endpoint-url "$EPF" --payload-dir "$TMP/jpegs" \
 	--http h2c --rate 40 --duration 1s --threads 1 --json --quiet
 $PY -c '

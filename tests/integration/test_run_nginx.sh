@@ -179,7 +179,7 @@ import json,sys; d=json.load(open(sys.argv[1])); s=d["steps"][0]; p=d["config"][
 sys.exit(0 if s["ok"] == 90 and s["errors"] == 0 and p["count"] == 3 and p["source"] == "dir"
          and p["content_type"] == "image/jpeg" and d["config"]["method"] == "POST" else 1)' "$TMP/out" \
 	&& ok "payload dir: all sent, summary in config" || fail "payload dir result"
-expect_rc 0 "404s are a completed run" timeout 30 "$KNEECAP" run "${URL}missing" --rate 100 \
+expect_rc 1 "404s are a completed run whose error rate fails (exit 1)" timeout 30 "$KNEECAP" run "${URL}missing" --rate 100 \
 	--duration 1s --threads 1 --json --quiet
 $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
@@ -208,7 +208,7 @@ expect_rc 0 "--insecure skips verification" timeout 30 "$KNEECAP" run "$TLS_URL"
 expect_rc 3 "unverifiable certificate is unreachable (exit 3)" timeout 30 "$KNEECAP" run "$TLS_URL" \
 	--rate 100 --duration 1s --threads 1 --quiet
 expect_grep "TLS failed" "$TMP/err" "TLS failure is named"
-[ "$(wc -l <"$TMP/err")" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
+[ "$(err_lines)" = 1 ] && ok "TLS failure is one line" || fail "TLS failure is one line"
 
 # --- h2c (prior knowledge): nghttp2 (h2unary.c), whatever the libcurl ---
 H2C_URL="http://127.0.0.1:$port_h2c/"

@@ -66,7 +66,7 @@ sys.exit(0 if s["ok"] == 40 and s["errors"] == 0 else 1)' \
 	"$TMP/out" && ok "with a session token: every request verified" || fail "session token run"
 cp "$TMP/err" "$TMP/token.err"
 
-AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=wrong-secret expect_rc 0 "wrong secret: run completes" \
+AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=wrong-secret expect_rc 1 "wrong secret: run completes (exit 1: error rate)" \
 	timeout 30 "$KNEECAP" run sagemaker:my-endpoint --endpoint-url "$EP" --payload-dir "$TMP/jpegs" \
 	--rate 40 --duration 1s --threads 1 --json --quiet
 $PY -c '
@@ -81,7 +81,7 @@ sys.exit(0 if 1 <= len(x) <= 2 and x[0]["class"] == "auth" and x[0]["code"] == "
 	"$TMP/out" && ok "wrong secret: the error body is kept in result.json" || fail "wrong secret: error_samples"
 
 # SageMaker names its errors: 400 ThrottlingException is throttling, 424 a model error.
-AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET expect_rc 0 "injected throttling and model errors" \
+AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET expect_rc 1 "injected throttling and model errors (exit 1: error rate)" \
 	timeout 30 "$KNEECAP" run sagemaker:my-endpoint --endpoint-url "$EPF" --payload-dir "$TMP/jpegs" \
 	--rate 40 --duration 1s --threads 1 --json --quiet
 $PY -c '

@@ -107,8 +107,12 @@ expect_grep 'service-time' "$TMP/err" "names the flag"
 expect_rc 2 "unknown flag" "$KNEECAP" serve --frobnicate 1
 expect_rc 2 "bad listen address" "$KNEECAP" serve --listen nowhere
 expect_rc 2 "missing scenario" "$KNEECAP" serve "$TMP/does-not-exist.ini"
-printf '[search]\nrate = 5\n[emulator]\nslots = 3\n' >"$TMP/other.ini"
-start_emu other "$TMP/other.ini" && ok "other commands' sections are left alone" && stop_emu
+printf '[search]\nstart = 5\n[emulator]\nslots = 3\n' >"$TMP/other.ini"
+start_emu other "$TMP/other.ini" && ok "find's other sections are allowed" && stop_emu
+# serve checks the file as find does (test_serve_slow.sh compares them).
+printf '[search]\nrate = 5\n[emulator]\nslots = 3\n' >"$TMP/notfind.ini"
+expect_rc 2 "a key find rejects is rejected" "$KNEECAP" serve "$TMP/notfind.ini"
+expect_grep 'notfind.ini:2: rate: unknown key in \[search\]' "$TMP/err" "... with find's message"
 expect_grep '^nominal capacity: 75\.0 RPS' "$TMP/other.out" "scenario slots used"
 
 # ---- faults ------------------------------------------------------------

@@ -30,7 +30,12 @@
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/scrub.h"
+#include "aws/awsini_int.h"
 #include "aws/creds_int.h"
+#include "aws/imds_int.h"
+#include "aws/procrun_int.h"
+#include "aws/provider_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
 #define SECRET_MARK "SeCrEt"
@@ -629,8 +634,15 @@ static void test_nothing_found(void **state)
 	struct fx *f = *state;
 	resolve_err(f, KC_ENOTFOUND, "no AWS credentials found; tried: env (AWS_ACCESS_KEY_ID "
 		    "unset)");
-	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default]");
-	resolve_err(f, KC_ENOTFOUND, ".aws/config [default]");
+	/* each link says why it gave nothing */
+	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default] (no such file)");
+	resolve_err(f, KC_ENOTFOUND, ".aws/config [default] (no such file)");
+	fx_write(f, ".aws/credentials", "[other]\naws_access_key_id = AKIAOTHER0000001\n"
+		 "aws_secret_access_key = x\n");
+	fx_write(f, ".aws/config", "[default]\nregion = us-east-1\n");
+	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default] (no such profile section)");
+	resolve_err(f, KC_ENOTFOUND, ".aws/config [default] (no aws_access_key_id / "
+		    "aws_secret_access_key)");
 	resolve_err(f, KC_ENOTFOUND, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
 	resolve_err(f, KC_ENOTFOUND, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
 	/* a disallowed container URL is an error, not a silent skip */
@@ -890,6 +902,10 @@ static void test_provider_refresh_policy(void **state)
 	assert_int_equal(kc_creds_provider_tick(p, &f->d), 0);
 	assert_true(kc_creds_provider_generation(p) == 1);
 	assert_string_equal(akid_now(p, id, sizeof(id)), "AKIAREFRESH0000002");
+	/* the refreshed secret and token are known to the scrubber at once */
+	char echo[200] = "403: r" SECRET_MARK "0000002 / tok r" TOKEN_MARK "0000002.";
+	assert_int_equal(kc_scrub_str(echo, sizeof(echo), 0), 2);
+	assert_string_equal(echo, "403: " KC_SCRUB_MARK " / tok " KC_SCRUB_MARK ".");
 
 	/* an advisory failure keeps the old set and waits 60 s to retry */
 	int64_t e2 = e1 + 60 * MIN;

@@ -454,6 +454,27 @@ static void test_profile_flags(void **st)
 	kc_emu_profile_defaults(&p);
 	snprintf(p.endpoint_name, sizeof(p.endpoint_name), "bad_name");
 	assert_int_equal(kc_emu_profile_check(&p, &d), KC_EINVAL);
+
+	/* Slow clients: timeouts and the per-client connection cap. */
+	kc_emu_profile_defaults(&p);
+	assert_int_equal(p.header_timeout_ns, 10 * KC_NS_PER_S);
+	assert_int_equal(p.body_timeout_ns, 30 * KC_NS_PER_S);
+	assert_int_equal(kc_emu_profile_client_cap(&p), 1024);
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 1024 + 128);
+	assert_int_equal(kc_emu_profile_set(&p, "header-timeout", "3", &d), 0);
+	assert_int_equal(p.header_timeout_ns, 3 * KC_NS_PER_S);
+	assert_int_equal(kc_emu_profile_set(&p, "body_timeout", "500ms", &d), KC_EINVAL);
+	assert_string_equal(d.key, "body_timeout");
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections", "16", &d), 0);
+	assert_int_equal(kc_emu_profile_client_cap(&p), 16);
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 32);
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "8", &d), 0);
+	assert_int_equal(kc_emu_profile_client_cap(&p), 8);
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "16", &d), 0);
+	assert_int_equal(kc_emu_profile_check(&p, &d), 0);
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "17", &d), 0);
+	assert_int_equal(kc_emu_profile_check(&p, &d), KC_EINVAL);
+	assert_string_equal(d.key, "max_connections_per_client");
 }
 
 static void test_profile_scenario(void **st)

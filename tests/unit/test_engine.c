@@ -4,6 +4,10 @@
  * the wire on every request, headers and method are sent, status codes are
  * classified, closed loop keeps its concurrency, the interval callback's
  * intervals add up to the step, and the stop flag ends a step early.
+ * Against a socket that never answers: what is outstanding when a step is
+ * stopped or its drain ends is counted unfinished with its wait so far in
+ * the latency histogram, and the probe gives up on the answer in about 1 s.
+ * The socket and memory budget check is pure and tested with made-up limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "kneecap/clock.h"
 #include "kneecap/engine.h"
@@ -291,9 +297,182 @@ static void test_stop_marks_partial(void **state)
 	kc_engine_free(e);
 }
 
+/* A listening socket on 127.0.0.1 that nobody accepts: the kernel completes
+ * connections into its backlog, requests are sent, nothing ever answers. */
+static int silent_listener(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 128), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Stopped against a stall: every arrival of the window is unfinished, none
+ * vanishes, and the latency histogram holds their waits (up to the stop). */
+static void test_stop_counts_unfinished(void **state)
+{
+	(void)state;
+	uint16_t port;
+	int fd = silent_listener(&port);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 4};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	pthread_t t;
+	pthread_create(&t, NULL, stop_later, e);
+	struct kc_step_result r;
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 100,
+				    .duration_ns = 20 * KC_NS_PER_S};
+	assert_int_equal(kc_engine_run_step(e, &spec, NULL, &r, &d), KC_OK);
+	pthread_join(t, NULL);
+	assert_true(r.partial);
+	assert_true(r.scheduled >= 15);
+	assert_int_equal(r.completed, 0);
+	assert_int_equal(r.sent, 4);
+	assert_int_equal(r.unfinished, r.scheduled);
+	assert_int_equal(r.errclass[KC_EC_UNFINISHED], r.scheduled);
+	assert_int_equal(r.errors, r.scheduled);
+	assert_int_equal(r.latency.count, (int64_t)r.scheduled);
+	assert_non_null(r.latency_hist);
+	assert_int_equal(kc_hdr_total_count(r.latency_hist), (int64_t)r.scheduled);
+	/* The first arrival waited from the step's start to the stop (300 ms). */
+	assert_true(r.latency.max >= 250 && r.latency.max < 2000);
+	kc_engine_reset_stop(e);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+	close(fd);
+}
+
+/* A drain that ends with requests left: those timed out count as timeouts,
+ * the rest (never sent, or sent late) unfinished; the step ends by
+ * window + timeout + 250 ms, and every arrival is an error. */
+static void test_drain_counts_unfinished(void **state)
+{
+	(void)state;
+	uint16_t port;
+	int fd = silent_listener(&port);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2,
+				       .request_timeout_ns = 300 * KC_NS_PER_MS};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	struct kc_step_result r;
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 40,
+				    .duration_ns = 500 * KC_NS_PER_MS};
+	int64_t t0 = kc_clock_ns();
+	assert_int_equal(kc_engine_run_step(e, &spec, NULL, &r, &d), KC_OK);
+	int64_t took = kc_clock_ns() - t0;
+	assert_false(r.partial);
+	assert_true(took < 1300 * KC_NS_PER_MS);
+	assert_true(r.scheduled >= 18 && r.scheduled <= 22);
+	assert_true(r.errclass[KC_EC_TIMEOUT] >= 2);
+	assert_true(r.unfinished >= 10);
+	assert_int_equal(r.errclass[KC_EC_TIMEOUT] + r.unfinished, r.scheduled);
+	assert_int_equal(r.errors, r.scheduled);
+	assert_int_equal(r.latency.count, (int64_t)r.unfinished);
+	/* Unfinished at window + 550 ms: each waited at least 550 ms. */
+	assert_true(r.latency.p50 >= 500);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+	close(fd);
+}
+
+/* The probe calls a silent server reachable after about 1 s, and never
+ * waits past the request timeout when that is shorter. */
+static void test_probe_bounded(void **state)
+{
+	(void)state;
+	uint16_t port;
+	int fd = silent_listener(&port);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 1};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	assert_int_equal(kc_engine_probe_limit_ns(e), 5 * KC_NS_PER_S);
+	int status = -1;
+	int64_t t0 = kc_clock_ns();
+	assert_int_equal(kc_engine_probe(e, &status, &d), KC_OK);
+	int64_t took = kc_clock_ns() - t0;
+	assert_int_equal(status, 0);
+	assert_non_null(strstr(d.msg, "had not answered"));
+	assert_true(took >= 900 * KC_NS_PER_MS && took < 2 * KC_NS_PER_S);
+	kc_engine_free(e);
+
+	cfg.request_timeout_ns = 300 * KC_NS_PER_MS;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	assert_int_equal(kc_engine_probe_limit_ns(e), 300 * KC_NS_PER_MS);
+	t0 = kc_clock_ns();
+	assert_int_equal(kc_engine_probe(e, &status, &d), KC_OK);
+	took = kc_clock_ns() - t0;
+	assert_true(took < 800 * KC_NS_PER_MS);
+	kc_engine_free(e);
+	close(fd);
+}
+
+static void test_load_size_check(void **state)
+{
+	(void)state;
+	struct kc_sys_limits lim = {.nofile = 1024, .memory = UINT64_C(8) << 30,
+				    .memory_name = "physical memory"};
+	struct kc_load_size z = {.threads = 10, .connections_per_thread = 100000,
+				 .bytes = UINT64_C(1) << 30};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_load_size_check(&z, &lim, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "10 threads x 100000 connections = 1000000 connections"));
+	assert_non_null(strstr(d.msg, "open-file limit 1024 (ulimit -n"));
+	/* Room for the sockets and the reserve: fine. */
+	z.connections_per_thread = 90;
+	assert_int_equal(kc_load_size_check(&z, &lim, &d), KC_OK);
+	/* ... but not without the reserve for files and threads. */
+	z.connections_per_thread = 100;
+	assert_int_equal(kc_load_size_check(&z, &lim, &d), KC_EINVAL);
+	/* Memory: the estimate against the named limit. */
+	z.connections_per_thread = 10;
+	z.bytes = UINT64_C(40) << 30;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_load_size_check(&z, &lim, &d), KC_EINVAL);
+	assert_non_null(strstr(d.msg, "need about 40.0 GiB of memory, more than 8.0 GiB "
+				      "(physical memory)"));
+	/* Unknown limits (0) check nothing. */
+	struct kc_sys_limits none = {0};
+	z.connections_per_thread = 1000000;
+	assert_int_equal(kc_load_size_check(&z, &none, &d), KC_OK);
+	/* This process's own limits are read. */
+	struct kc_sys_limits mine;
+	kc_sys_limits_get(&mine);
+	assert_true(mine.memory > 0 && mine.memory_name);
+	/* kc_engine_new refuses before it builds a handle. */
+	struct kc_engine_config cfg = {.url = "http://127.0.0.1:1/", .threads = 10,
+				       .connections = 100000};
+	struct kc_engine *e = NULL;
+	if (mine.nofile && mine.nofile < 1000000) {
+		assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_EINVAL);
+		assert_null(e);
+		assert_non_null(strstr(d.msg, "ulimit -n"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stop_counts_unfinished),
+		cmocka_unit_test(test_drain_counts_unfinished),
+		cmocka_unit_test(test_probe_bounded),
+		cmocka_unit_test(test_load_size_check),
 		cmocka_unit_test(test_bodies_decorator_intervals),
 		cmocka_unit_test(test_decorator_per_second),
 		cmocka_unit_test(test_status_classes_and_closed_loop),

@@ -71,6 +71,8 @@ static void test_json_document(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ec, "shed")), 0);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(s1, "status_codes"), "503")), 3);
 	assert_int_equal(json_integer_value(json_object_get(s1, "errors")), 5);
+	assert_int_equal(json_integer_value(json_object_get(s1, "unfinished")), 0);
+	assert_int_equal(json_integer_value(json_object_get(ec, "unfinished")), 0);
 	json_decref(doc);
 
 	struct kc_buf b;
@@ -121,7 +123,42 @@ static void test_csv_rows(void **state)
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
 	assert_int_equal(lines, 3);
+	/* arrived (scheduled / window, as printed) and the verdict close each row. */
+	assert_non_null(strstr(b.data, ",partial,unfinished,arrived,verdict\n"));
+	assert_non_null(strstr(line2, ",100.000,\n"));
 	kc_buf_fini(&b);
+	/* unfinished follows the response-stream columns; arrived and verdict
+	 * close the row. */
+	steps[1].unfinished = steps[1].errclass[KC_EC_UNFINISHED] = 7;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	assert_non_null(strstr(b.data, ",partial,unfinished,arrived,verdict\n"));
+	const char *tail = ",7,100.000,\n";
+	assert_true(b.len > strlen(tail) && !strcmp(b.data + b.len - strlen(tail), tail));
+	kc_buf_fini(&b);
+
+	/* A search's verdicts (step_extra) fill the column; the achieved
+	 * column carries the figure the verdict was judged on. */
+	steps[0].achieved = 97.04;
+	json_t *extra = json_pack("[{s:b,s:{s:s}},{s:b,s:{s:s}}]", "stable", 1, "verdict",
+				  "verdict", "healthy", "stable", 0, "verdict", "verdict",
+				  "throughput");
+	r.step_extra = extra;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	line2 = strchr(b.data, '\n') + 1;
+	assert_true(strncmp(line2, "0,100.000,97.000,500,", 21) == 0);
+	assert_non_null(strstr(line2, ",100.000,healthy\n"));
+	assert_non_null(strstr(line2, ",200.000,100.000,throughput\n") ||
+			strstr(line2, ",100.000,throughput\n"));
+	/* ...and result.json carries the same arrived figure. */
+	json_t *doc = kc_result_to_json(&r);
+	json_t *s0 = json_array_get(json_object_get(doc, "steps"), 0);
+	assert_true(json_real_value(json_object_get(s0, "arrived")) == 100.0);
+	assert_true(json_is_true(json_object_get(s0, "stable")));
+	json_decref(doc);
+	kc_buf_fini(&b);
+	json_decref(extra);
 }
 
 /* Response-stream steps add their keys and columns; other steps do not. */
@@ -180,8 +217,50 @@ static void test_response_stream_fields(void **state)
 	assert_non_null(strstr(b.data, "generator_bound,partial,ttfp_p50_ms,ttfp_p90_ms,"
 				       "ttfp_p99_ms,ttfp_max_ms,part_gap_p50_ms,"));
 	assert_non_null(strstr(b.data, ",0,0,30.500,31.000,32.000,34.000,20.010,20.100,20.200,"
-				       "20.400,1,4\n"));
+				       "20.400,1,4,0,100.000,\n"));
 	kc_buf_fini(&b);
+}
+
+/* A cut-short run says so, and why; a whole one has neither key. */
+static void test_partial_marks(void **state)
+{
+	(void)state;
+	struct kc_step_result st;
+	fill_step(&st, 0);
+	struct kc_result r = {.mode = "rps", .steps = &st, .nsteps = 1};
+	json_t *doc = kc_result_to_json(&r);
+	assert_true(json_is_false(json_object_get(doc, "partial")));
+	assert_null(json_object_get(doc, "interrupted"));
+	assert_null(json_object_get(doc, "incomplete"));
+	json_decref(doc);
+	r.interrupted = "SIGTERM";
+	doc = kc_result_to_json(&r);
+	assert_true(json_is_true(json_object_get(doc, "partial")));
+	assert_string_equal(json_string_value(json_object_get(doc, "interrupted")), "SIGTERM");
+	json_decref(doc);
+	r.interrupted = NULL;
+	r.incomplete = "out/latency.hlog: No space left on device";
+	doc = kc_result_to_json(&r);
+	assert_true(json_is_true(json_object_get(doc, "partial")));
+	assert_string_equal(json_string_value(json_object_get(doc, "incomplete")),
+			    "out/latency.hlog: No space left on device");
+	json_decref(doc);
+}
+
+/* A write that fails names the path and the OS reason, and leaves no temp file. */
+static void test_write_failure_reason(void **state)
+{
+	(void)state;
+	struct kc_step_result st;
+	fill_step(&st, 0);
+	struct kc_result r = {.mode = "rps", .steps = &st, .nsteps = 1};
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_result_write_json(&r, "/nonexistent-kc-dir/result.json", &d), KC_EIO);
+	assert_non_null(strstr(d.msg, "/nonexistent-kc-dir/result.json: No such file or directory"));
+	kc_diag_clear(&d);
+	assert_int_equal(kc_result_write_csv(&r, "/nonexistent-kc-dir/steps.csv", &d), KC_EIO);
+	assert_non_null(strstr(d.msg, "/nonexistent-kc-dir/steps.csv: No such file or directory"));
 }
 
 int main(void)
@@ -190,6 +269,8 @@ int main(void)
 		cmocka_unit_test(test_json_document),
 		cmocka_unit_test(test_csv_rows),
 		cmocka_unit_test(test_response_stream_fields),
+		cmocka_unit_test(test_partial_marks),
+		cmocka_unit_test(test_write_failure_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

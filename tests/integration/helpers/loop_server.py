@@ -10,10 +10,15 @@
   loop_server.py PORTFILE hang
       accepts every connection and never answers (at most 1000 held).
 
+In ok mode, --fail-every N --fail-status S answers every N-th request
+(counting from the first) with status S instead of 200: 1 fails them all,
+200 fails exactly 0.5%.  --jitter-ms J delays each answer by a random
+0..J ms (latencies spread over many histogram buckets: a large .hlog).
+
 Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Exits by itself
 after --max-s seconds (default 60) so a failed test never leaves it behind.
 """
-import argparse, os, socket, sys, threading, time
+import argparse, os, random, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
@@ -22,6 +27,9 @@ ap.add_argument("mode", choices=["ok", "close", "hang"])
 ap.add_argument("--freeze-at", type=int, default=0)
 ap.add_argument("--freeze-s", type=float, default=1.0)
 ap.add_argument("--max-s", type=float, default=60.0)
+ap.add_argument("--fail-every", type=int, default=0)
+ap.add_argument("--fail-status", type=int, default=403)
+ap.add_argument("--jitter-ms", type=float, default=0.0)
 a = ap.parse_args()
 
 lock = threading.Lock()
@@ -41,10 +49,16 @@ class Handler(BaseHTTPRequestHandler):
             if a.freeze_at and count == a.freeze_at:
                 freeze_until = time.monotonic() + a.freeze_s
             until = freeze_until
+            fail = a.fail_every and count % a.fail_every == 0
         now = time.monotonic()
         if now < until:
             time.sleep(until - now)
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if a.jitter_ms > 0:
+            time.sleep(random.uniform(0, a.jitter_ms) / 1000.0)
+        if fail:
+            self.wfile.write(b"HTTP/1.1 %d Refused\r\nContent-Length: 2\r\n\r\nno" % a.fail_status)
+        else:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     def log_message(self, *args):
         pass
