@@ -69,6 +69,8 @@ static const char usage_text[] =
 	"            --response-stream (InvokeEndpointWithResponseStream: sagemaker:\n"
 	"            targets and the emulator; adds time to first PayloadPart)\n"
 	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
+	"            --client native|curl (who speaks HTTP/1.1; default native or\n"
+	"            $KNEECAP_CLIENT)\n"
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
 	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
 	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
@@ -103,7 +105,7 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", "client", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -350,6 +352,7 @@ static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg 
 		json_object_set_new(cfg, "slo_ms", json_real(s->health.slo_ms));
 	if (c->topts.response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
 	if (pool) {
 		struct kc_pool_summary ps;
 		kc_pool_summary(pool, &ps);
@@ -598,6 +601,7 @@ int kc_cmd_find(int argc, char **argv)
 		.threads = threads,
 		.connections = conns,
 		.http = c.http,
+		.client = c.client,
 		.insecure = c.insecure,
 		.cacert = c.cacert,
 		.connect_timeout_ns = c.connect_timeout_ns,
