@@ -84,7 +84,7 @@ struct run_opts {
 	uint64_t seed;
 	int64_t threads, connections, streams, max_inflight;
 	enum kc_http_version http;
-	int64_t timeout_ns, connect_timeout_ns;
+	int64_t timeout_ns, connect_timeout_ns, release_slack_ns;
 	bool insecure;
 	const char *cacert;
 	const char *method;
@@ -101,6 +101,8 @@ struct run_opts {
 	int verbose;
 	double max_error_rate;    /* fraction; default 0.01 */
 	double max_p_ms[3];       /* --max-p50, --max-p90, --max-p99; 0 = none */
+	enum kc_client client;
+	const char *proxy, *client_cert, *client_key;
 };
 
 static const char *const pct_names[3] = {"p50", "p90", "p99"};
@@ -193,6 +195,22 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_HTTP:
 		if (kc_http_version_parse(arg, &o->http))
 			return bad("--http", arg, "must be 1.1, 2 or h2c");
+		break;
+	case CLI_O_CLIENT:
+		if (kc_client_parse(arg, &o->client))
+			return bad("--client", arg, "must be native or curl");
+		break;
+	case CLI_O_PROXY:
+		o->proxy = arg;
+		break;
+	case CLI_O_RELEASE_SLACK:
+		o->release_slack_ns = v.i;
+		break;
+	case CLI_O_CERT:
+		o->client_cert = arg;
+		break;
+	case CLI_O_KEY:
+		o->client_key = arg;
 		break;
 	case CLI_O_TIMEOUT:
 		o->timeout_ns = v.i;
@@ -421,6 +439,10 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 		json_object_set_new(cfg, "region", json_string(o->region));
 	if (cfg && o->response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	if (cfg)
+		json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
+	if (cfg && o->release_slack_ns)
+		json_object_set_new(cfg, "release_slack_ms", json_real((double)o->release_slack_ns / 1e6));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -570,6 +592,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.bodies = bodies, .nbodies = nbodies,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
+		.client = o->client, .proxy = o->proxy, .release_slack_ns = o->release_slack_ns,
+		.client_cert = o->client_cert, .client_key = o->client_key,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
 		.max_inflight = (uint32_t)o->max_inflight,
