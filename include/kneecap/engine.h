@@ -119,6 +119,14 @@ typedef int (*kc_engine_decorate_cb)(void *ud, const struct kc_request_info *req
 
 #define KC_ENGINE_MAX_HEADERS 64
 
+/* The one rate ceiling (requests/s) the engine and every command accept. */
+#define KC_ENGINE_MAX_RATE 1e7
+/* Defaults when kc_engine_config leaves connections / streams at 0: the one
+ * place they are written down (the commands' --help quote these). */
+#define KC_ENGINE_DEFAULT_CONNECTIONS_H1 16 /* per worker, HTTP/1.1 */
+#define KC_ENGINE_DEFAULT_CONNECTIONS_H2 2  /* per worker, HTTP/2 and h2c */
+#define KC_ENGINE_DEFAULT_STREAMS 32        /* per HTTP/2 connection */
+
 struct kc_engine_config {
 	const char *url;                 /* http:// or https:// (required) */
 	const char *method;              /* NULL: GET without bodies, POST with */
@@ -127,8 +135,10 @@ struct kc_engine_config {
 	const struct kc_body *bodies;    /* borrowed, must outlive the engine */
 	size_t nbodies;                  /* 0: no body */
 	uint32_t threads;                /* worker threads; 0: one per core */
-	uint32_t connections;            /* connections per worker; 0: 16 */
-	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection; 0: 100 */
+	uint32_t connections;            /* connections per worker; 0: 16 for HTTP/1.1,
+					    2 for HTTP/2 (KC_ENGINE_DEFAULT_CONNECTIONS_*) */
+	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection;
+					    0: 32 (KC_ENGINE_DEFAULT_STREAMS) */
 	enum kc_http_version http;
 	enum kc_client client;           /* HTTP/1.1 driver; default: native */
 	bool insecure;                   /* skip TLS verification (explicit opt-in) */

@@ -78,7 +78,8 @@ int kc_scenario_get_i64(struct kc_scenario *sc, const char *section,
 int kc_scenario_get_double(struct kc_scenario *sc, const char *section,
 			   const char *key, double lo, double hi, double *out,
 			   struct kc_diag *d);
-/* Durations: bare numbers are in unit_ns units ("35" with unit ms = 35 ms). */
+/* Durations need a unit ("35ms", "2s"; a bare 0 is allowed): a bare number is
+ * an error naming file, line and key.  unit_ns is kept for callers but unused. */
 int kc_scenario_get_duration_ns(struct kc_scenario *sc, const char *section,
 				const char *key, int64_t unit_ns, int64_t lo,
 				int64_t hi, int64_t *out, struct kc_diag *d);

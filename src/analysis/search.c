@@ -20,6 +20,7 @@
  * per second.
  */
 #include "kneecap/search.h"
+#include "kneecap/engine.h"
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 
@@ -140,8 +141,8 @@ int kc_search_cfg_from_scenario(struct kc_search_cfg *c, struct kc_scenario *sc,
 	struct kc_search_cfg t = *c;
 	int rc;
 	const char *file = kc_scenario_name(sc);
-	if ((rc = get_double(sc, "start", 0, 1e9, &t.start, d)) ||
-	    (rc = get_double(sc, "max", 0, 1e9, &t.max, d)) ||
+	if ((rc = get_double(sc, "start", 0, KC_ENGINE_MAX_RATE, &t.start, d)) ||
+	    (rc = get_double(sc, "max", 0, KC_ENGINE_MAX_RATE, &t.max, d)) ||
 	    (rc = get_double(sc, "growth", 0, 1e3, &t.growth, d)) ||
 	    (rc = get_double(sc, "precision", 0, 1e3, &t.precision, d)) ||
 	    (rc = get_int(sc, "max_steps", 0, 100000, &t.max_steps, d)) ||

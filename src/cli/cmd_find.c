@@ -14,6 +14,7 @@
 #include "cli_price.h"
 #include "find_confirm.h"
 #include "kc_config.h"
+#include "opts.h"
 #include "outdir.h"
 #include "runout.h"
 #include "scenario_find.h"
@@ -35,6 +36,7 @@
 #include "kneecap/jpeg.h"
 #include "kneecap/knee.h"
 #include "kneecap/log.h"
+#include "kneecap/parse.h"
 #include "kneecap/pool.h"
 #include "kneecap/pricing.h"
 #include "kneecap/recommend.h"
@@ -42,41 +44,40 @@
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"usage: kneecap find [SCENARIO.ini] [TARGET] [options]\n"
 	"\n"
 	"Search for the load at which the endpoint stops keeping up (the knee), then\n"
 	"recommend the autoscaling TargetValue (70-80% of the knee per instance).\n"
 	"With no TARGET, kneecap starts its built-in SageMaker emulator on 127.0.0.1\n"
 	"with the scenario's [emulator] profile (default: the ml.g5.xlarge image\n"
-	"tagger, about 50 RPS).  TARGET is http(s)://... or sagemaker:ENDPOINT[/VARIANT].\n"
+	"tagger, about 50 RPS).  TARGET is http(s)://... or sagemaker:ENDPOINT[/VARIANT];\n"
+	"http(s) targets are fetched with GET unless a body is given, sagemaker: and\n"
+	"the emulator get the synthetic 1024x1024 JPEGs by default.\n"
 	"\n"
 	"Every scenario key is also a flag (--step-duration 10s is [search]\n"
-	"step_duration = 10s); --set SECTION.KEY=VALUE sets any key.  Common ones:\n"
-	"search:     --start R --max R --growth G --precision P --step-duration D\n"
-	"            --warmup D --slo D --slo-percentile p50|p90|p99|p999|mean\n"
-	"            --max-error-rate F --threads N\n"
+	"step_duration = 10s); --set SECTION.KEY=VALUE sets any key.  Beyond the\n"
+	"options below:\n"
+	"search:     --growth G --precision P --max-steps N --max-lag D\n"
 	"            --no-confirm (skip the confirmation step: by default, after the\n"
 	"            search, one step runs at the recommended target and the policy is\n"
 	"            written only if it holds; [search] confirm = true|false)\n"
-	"recommend:  --instances N --instance-type T --factor F --min-capacity N\n"
-	"            --max-capacity N --endpoint-name NAME --variant NAME --price USD/h\n"
-	"payload:    --payload jpeg|none --payload-dir DIR --body FILE --size-kb N\n"
-	"            --variety N (synthetic 1024x1024 JPEGs by default for sagemaker:\n"
-	"            and the emulator; http(s) targets are fetched with GET unless a\n"
-	"            body is given)\n"
-	"target:     --region R --endpoint-url URL --profile P --content-type T\n"
-	"            --response-stream (InvokeEndpointWithResponseStream: sagemaker:\n"
-	"            targets and the emulator; adds time to first PayloadPart)\n"
-	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
-	"            --client native|curl (who speaks HTTP/1.1; default native or\n"
-	"            $KNEECAP_CLIENT)\n"
+	"recommend:  --instances N --factor F --min-capacity N --max-capacity N\n"
+	"            --endpoint-name NAME --variant NAME --price USD/h (default: none)\n"
+	"payload:    --size-kb N --variety N --seed N --quality Q (synthetic JPEGs)\n"
+	"target:     --accept T --target-variant V --custom-attributes A ...\n"
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
-	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
-	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
-	"            DIR is created with its parents; those names in it are removed\n"
-	"            first, and the policy and apply.sh are written only when the\n"
-	"            search completed with a recommendation\n"
+	"\n";
+
+static const char usage_tail[] =
+	"--out DIR is created with its parents; those names in it are removed first,\n"
+	"and the policy and apply.sh are written only when the search completed with\n"
+	"a recommendation.\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap find scenarios/g5-xlarge-image-tagger.ini --out results/\n"
+	"  kneecap find http://127.0.0.1:8080/predict -X PUT -H 'Authorization: Bearer T' \\\n"
+	"      --body req.json --start 20 --max 500 --step-duration 10s --slo 250ms\n"
 	"\n"
 	"exit status:\n"
 	"  0    a knee was found and its recommendation written\n"
@@ -88,6 +89,14 @@ static const char usage_text[] =
 	"  4    results could not be written (the reason is printed; no policy)\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
 	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
+
+/* --help: find's words, then the shared table with defaults and scenario keys. */
+static void print_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	cli_opts_help(f, CLI_FIND);
+	fputs(usage_tail, f);
+}
 
 /* Keys each scenario section owns (flags map onto the first section that has the key). */
 static const char *const search_keys[] = {
@@ -105,7 +114,7 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", "client", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -132,6 +141,8 @@ static const char *section_of(const char *key)
 }
 
 struct find_opts {
+	const char *headers[KC_ENGINE_MAX_HEADERS]; /* -H: flag only, never a scenario key */
+	size_t nheaders;
 	const char *scenario_path;
 	const char *target;
 	const char *out_dir;
@@ -157,6 +168,59 @@ static bool looks_like_target(const char *s)
 }
 
 /*
+ * A table option find takes: checked by the shared parser (so a bare
+ * "--warmup 5" fails as in run and streams), then -H kept aside and every
+ * other one set as its scenario key.  Returns -1 to go on, or an exit status.
+ */
+static int find_table_opt(struct find_opts *o, struct kc_scenario *sc, const struct cli_opt *t,
+			  const char *value)
+{
+	struct cli_val v;
+	if (cli_opt_value(CLI_FIND, t, value, &v))
+		return KC_EXIT_USAGE;
+	if (t->id == CLI_O_HEADER) {
+		if (o->nheaders >= KC_ENGINE_MAX_HEADERS) {
+			cli_error("find: -H '%s': too many headers (at most %d)", value,
+				  KC_ENGINE_MAX_HEADERS);
+			return KC_EXIT_USAGE;
+		}
+		if (!strchr(value, ':')) {
+			cli_error("find: -H '%s': expected 'Name: value'", value);
+			return KC_EXIT_USAGE;
+		}
+		o->headers[o->nheaders++] = value;
+		return -1;
+	}
+	if (!t->section) {
+		cli_error("find: --%s has no scenario key", t->name);
+		return KC_EXIT_USAGE;
+	}
+	char frac[64];
+	size_t vl = strlen(value);
+	if (t->id == CLI_O_MAX_ERROR_RATE && vl > 1 && vl < 32 && value[vl - 1] == '%') {
+		/* "1%" as run takes it: [search] max_error_rate holds the fraction */
+		char num[32];
+		double pct;
+		memcpy(num, value, vl - 1);
+		num[vl - 1] = '\0';
+		if (kc_parse_double(num, 0, 100, &pct)) {
+			cli_error("find: --max-error-rate '%s': expected a fraction in 0..1 or a "
+				  "percentage in 0%%..100%%", value);
+			return KC_EXIT_USAGE;
+		}
+		snprintf(frac, sizeof(frac), "%.17g", pct / 100);
+		value = frac;
+	}
+	if (!strcmp(t->section, "payload") && (!strcmp(t->key, "dir") || !strcmp(t->key, "body")))
+		kc_scenario_set(sc, "payload", "source", t->key);
+	if (kc_scenario_set(sc, t->section, t->key, value)) {
+		cli_error("find: too many settings");
+		return KC_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/*
  * Parses argv into o and the scenario sc (loaded from the positional file,
  * then overridden by flags).  Returns -1 to go on, or an exit status.
  */
@@ -169,9 +233,13 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		const char *a = argv[i];
 		if (a[0] == '-') {
 			if (cli_is_help(a)) {
-				fputs(usage_text, stdout);
+				print_usage(stdout);
 				return KC_EXIT_OK;
 			}
+			const struct cli_opt *t = cli_opt_lookup(a[1] == '-' ? a + 2 : NULL,
+								 a[1] != '-' && !a[2] ? a[1] : 0);
+			if (t && t->kind == CLI_K_FLAG)
+				continue;
 			/* Flags that take no value; everything else skips its value. */
 			if (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
 			    !strcmp(a, "-v") || !strcmp(a, "-vv") || !strcmp(a, "--verbose") ||
@@ -215,6 +283,22 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		if (!strcmp(a, "--no-confirm")) {
 			if (kc_scenario_set(sc, "search", "confirm", "false"))
 				return KC_EXIT_USAGE;
+			continue;
+		}
+		if (a[1] && a[1] != '-' && !a[2]) {
+			/* -H 'N: v', -X M: the table's one-letter aliases */
+			const struct cli_opt *t = cli_opt_lookup(NULL, a[1]);
+			if (!t || !(t->cmds & CLI_FIND) || t->kind == CLI_K_FLAG) {
+				cli_error("find: unknown option '%s' (see kneecap find --help)", a);
+				return KC_EXIT_USAGE;
+			}
+			if (i + 1 >= argc) {
+				cli_error("find: missing value for '%s'", a);
+				return KC_EXIT_USAGE;
+			}
+			int trc = find_table_opt(o, sc, t, argv[++i]);
+			if (trc >= 0)
+				return trc;
 			continue;
 		}
 		if (strncmp(a, "--", 2) || !a[2]) {
@@ -270,6 +354,13 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 				return KC_EXIT_USAGE;
 			continue;
 		}
+		const struct cli_opt *t = cli_opt_lookup(flag, 0);
+		if (t && (t->cmds & CLI_FIND) && t->kind != CLI_K_FLAG) {
+			int trc = find_table_opt(o, sc, t, value);
+			if (trc >= 0)
+				return trc;
+			continue;
+		}
 		const char *section = NULL, *key = NULL;
 		char keybuf[64];
 		for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
@@ -283,6 +374,8 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 			key = keybuf;
 			section = section_of(key);
 		}
+		if (!section && t)
+			return cli_opt_refuse(CLI_FIND, t);
 		if (!section) {
 			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
 			return KC_EXIT_USAGE;
@@ -593,9 +686,23 @@ int kc_cmd_find(int argc, char **argv)
 			threads = (uint32_t)c.connections;
 		conns = (uint32_t)((c.connections + threads - 1) / threads);
 	}
+	if (t.sagemaker && c.method && strcmp(c.method, "POST")) {
+		cli_error("find: a sagemaker: TARGET is invoked with POST (not --method %s)", c.method);
+		status = KC_EXIT_USAGE;
+		free(bodies);
+		goto out;
+	}
+	/* The user's -H lines, then the target's own (SageMaker's headers), as run does. */
+	const char *headers[KC_ENGINE_MAX_HEADERS];
+	size_t nheaders = 0;
+	for (size_t i = 0; i < o.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
+		headers[nheaders++] = o.headers[i];
+	for (int i = 0; i < t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
+		headers[nheaders++] = t.headers[i];
 	struct kc_engine_config ec = {
-		.headers = t.headers,
-		.nheaders = (size_t)t.nheaders,
+		.method = c.method,
+		.headers = headers,
+		.nheaders = nheaders,
 		.bodies = bodies,
 		.nbodies = nbodies,
 		.threads = threads,

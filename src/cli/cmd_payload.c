@@ -47,7 +47,11 @@ static const char usage_text[] =
 	"  -q, --quiet         print only the summary line\n"
 	"  --payload-dir DIR   check every file in DIR (instead of writing)\n"
 	"  --body FILE         check one body file (instead of writing)\n"
-	"  --content-type T    the body's type (default: from its extension)\n";
+	"  --content-type T    the body's type (default: from its extension)\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap payload --count 32 --out payloads/\n"
+	"  kneecap payload --payload-dir payloads/\n";
 
 /* The flags that map onto kc_jpeg_opts_set keys; each takes a value. */
 static const struct {

@@ -60,6 +60,11 @@ static const char usage_text[] =
 	"                       action per pre-warm action, on the result's endpoint\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap plan out/result.json --traffic tests/data/traffic/seed-day.ini -o plan.html\n"
+	"  kneecap plan out/result.json --traffic day.ini --provision 4m --out plan/\n"
+	"\n"
 	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input.\n";
 
 struct opts {
@@ -167,6 +172,12 @@ static int get_dur_s(const char *flag, const char *fname, struct kc_scenario *sc
 	int64_t ns;
 	if (flag) {
 		kc_scenario_find(sc, "plan", key);
+		double bare;
+		/* Units required, as in run, find, streams and every scenario file. */
+		if (kc_parse_double(flag, -1e300, 1e300, &bare) == KC_OK && bare != 0) {
+			cli_error("plan: %s '%s': a duration needs a unit (5s, 500ms)", fname, flag);
+			return -1;
+		}
 		if (kc_parse_duration_ns(flag, unit_ns, &ns) || ns > hi_s * NS_PER_S) {
 			cli_error("plan: %s '%s' must be a duration up to %llds (e.g. 180s, 3m, 500ms)",
 				  fname, flag, (long long)hi_s);

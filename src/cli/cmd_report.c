@@ -25,7 +25,11 @@ static const char usage_text[] =
 	"  -o, --output FILE  where to write the HTML (default report.html)\n"
 	"  --prices FILE      instance price table (default: $KNEECAP_PRICES, else\n"
 	"                     data/instance-types.csv); an empty price prints\n"
-	"                     \"price unknown\"\n";
+	"                     \"price unknown\"\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap report out/result.json -o report.html\n"
+	"  kneecap report g5/result.json c5/result.json --prices prices.csv -o compare.html\n";
 
 int kc_cmd_report(int argc, char **argv)
 {

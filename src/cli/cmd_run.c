@@ -9,6 +9,7 @@
  * is still written, marked "partial".
  */
 #include "cli.h"
+#include "opts.h"
 #include "outdir.h"
 #include "runout.h"
 #include "target.h"
@@ -36,69 +37,25 @@
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"usage: kneecap run TARGET --rate R | --concurrency N | --ramp A:B:STEP [options]\n"
 	"\n"
 	"Drive fixed or ramped load against a target and report latency per step.\n"
 	"Open loop by default: requests leave on schedule whether or not earlier\n"
-	"ones returned, and latency counts from the intended send time.\n"
+	"ones returned, and latency counts from the intended send time.  Give exactly\n"
+	"one of --rate, --ramp, --linear or --concurrency.  TARGET is http(s)://...\n"
+	"or sagemaker:ENDPOINT[/VARIANT] (SigV4-signed POSTs, body --payload jpeg by\n"
+	"default).  Thresholds (--max-error-rate, --max-p50/90/99) are checked on\n"
+	"every step; a failed one exits 1.\n"
+	"\n";
+
+static const char usage_tail[] =
 	"\n"
-	"load (exactly one):\n"
-	"  --rate R              requests per second, held for --duration\n"
-	"  --ramp A:B:STEP       steps from A to B requests/s by STEP, each --step-duration\n"
-	"  --linear A:B          one step whose rate moves linearly from A to B requests/s\n"
-	"                        over --warmup + --duration (offered = the window's mean)\n"
-	"  --concurrency N       closed loop: N requests outstanding (for comparison)\n"
-	"timing:\n"
-	"  --duration D          measured time (default 30s); not with --ramp\n"
-	"  --step-duration D     each ramp step's measured time (default 10s)\n"
-	"  --warmup W            load before each step's measurement (default 0s)\n"
-	"  --arrival uniform|poisson   inter-arrival times (default uniform)\n"
-	"  --seed N              RNG seed for Poisson arrivals (default 1)\n"
-	"connections:\n"
-	"  --threads N           worker threads (default: one per core)\n"
-	"  --connections N       connections in all, split over threads (default 16 per thread)\n"
-	"  --streams N           HTTP/2 streams per connection (default 32)\n"
-	"  --max-inflight N      requests sent or waiting before arrivals are shed (default 10000)\n"
-	"  --http 1.1|2|h2c      protocol (default 1.1; 2 = ALPN over TLS; h2c = cleartext prior knowledge)\n"
-	"  --client native|curl  who speaks HTTP/1.1: the engine itself (default; or\n"
-	"                        $KNEECAP_CLIENT) or libcurl\n"
-	"  --proxy URL           send through this proxy (libcurl: implies --client curl)\n"
-	"  --cert FILE, --key FILE  TLS client certificate and key (PEM; libcurl likewise)\n"
-	"  --timeout D           whole-request timeout (default 30s)\n"
-	"  --connect-timeout D   connect timeout (default 5s)\n"
-	"  --release-slack D     open loop: release arrivals due within D together\n"
-	"                        (fewer wake-ups; the delay is in send lag; default 0)\n"
-	"  --insecure            do not verify the TLS certificate\n"
-	"  --cacert FILE         CA bundle to verify the server with\n"
-	"request:\n"
-	"  -X, --method M        HTTP method (default GET, or POST with a body)\n"
-	"  -H, --header 'N: v'   extra header (repeatable)\n"
-	"  --body FILE           request body (sent as is, never copied per request)\n"
-	"  --content-type T      Content-Type of --body (default: from the extension)\n"
-	"  --payload jpeg        POST the synthetic 1024x1024 JPEG pool (32 pictures, rotated)\n"
-	"  --payload-dir DIR     POST every JPEG in DIR, rotated\n"
-	"sagemaker: targets (TARGET = sagemaker:ENDPOINT[/VARIANT], SigV4-signed POSTs;\n"
-	"the body defaults to --payload jpeg):\n"
-	"  --region R            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
-	"  --profile P           credentials/config profile (as the AWS CLI)\n"
-	"  --endpoint-url URL    send to URL instead of runtime.sagemaker.REGION.amazonaws.com\n"
-	"  --response-stream     call InvokeEndpointWithResponseStream: decode the event\n"
-	"                        stream, report time to first PayloadPart and the gaps\n"
-	"                        between parts; a broken stream or an exception event\n"
-	"                        is an error (stream, model_stream)\n"
-	"thresholds (checked on every step; a failed one exits 1):\n"
-	"  --max-error-rate F    errors / (ok + errors) above F fails, as a fraction\n"
-	"                        or a percentage (default 0.01 = 1%)\n"
-	"  --max-p50 D, --max-p90 D, --max-p99 D\n"
-	"                        latency percentile (from the intended send) above D fails\n"
-	"output:\n"
-	"  --out DIR             write result.json, steps.csv and latency.hlog into DIR\n"
-	"                        (created with its parents; those names in it are\n"
-	"                        removed first, each file appears whole or not at all)\n"
-	"  --json                print result.json on stdout instead of the table\n"
-	"  -q, --quiet           no progress on stderr\n"
-	"  -v, --verbose         more log output (repeat for debug)\n"
+	"Examples:\n"
+	"  kneecap run http://127.0.0.1:8080/predict --rate 200 --duration 30s \\\n"
+	"      -H 'Authorization: Bearer T' --body req.json --max-p99 250ms\n"
+	"  kneecap run sagemaker:my-endpoint --ramp 10:100:10 --step-duration 20s \\\n"
+	"      --region us-east-1 --out results/\n"
 	"\n"
 	"exit status:\n"
 	"  0    ok: every step within the thresholds\n"
@@ -157,235 +114,154 @@ static int bad(const char *opt, const char *val, const char *why)
 	return KC_EXIT_USAGE;
 }
 
-static int opt_i64(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
+/* --help: the table's options with their defaults, framed by run's own words. */
+static void print_usage(FILE *f)
 {
-	int rc = kc_parse_i64(v, lo, hi, out);
-	if (rc == KC_EPARSE)
-		return bad(opt, v, "not an integer");
-	if (rc) {
-		char why[96];
-		snprintf(why, sizeof(why), "must be in %lld..%lld", (long long)lo, (long long)hi);
-		return bad(opt, v, why);
-	}
-	return 0;
+	fputs(usage_head, f);
+	cli_opts_help(f, CLI_RUN);
+	fputs(usage_tail, f);
 }
 
-static int opt_dur(const char *opt, const char *v, int64_t lo_ns, int64_t hi_ns, int64_t *out)
+/* Stores one parsed option.  Returns -1 to go on, or an exit status. */
+static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *arg)
 {
-	int64_t ns;
-	if (kc_parse_duration_ns(v, KC_NS_PER_S, &ns))
-		return bad(opt, v, "not a duration (e.g. 30s, 500ms, 2m)");
-	if (ns < lo_ns || ns > hi_ns) {
-		char a[32], b[32], why[96];
-		snprintf(why, sizeof(why), "must be between %s and %s",
-			 kc_format_duration(lo_ns, a, sizeof(a)), kc_format_duration(hi_ns, b, sizeof(b)));
-		return bad(opt, v, why);
-	}
-	*out = ns;
-	return 0;
-}
-
-enum {
-	O_RATE = 256, O_CONC, O_RAMP, O_DURATION, O_STEPDUR, O_WARMUP, O_ARRIVAL, O_SEED,
-	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
-	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
-	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_MAX_ERR, O_MAX_P50, O_MAX_P90,
-	O_MAX_P99, O_CLIENT, O_PROXY, O_CERT, O_KEY, O_SLACK,
-};
-
-static const struct option longopts[] = {
-	{"rate", required_argument, NULL, O_RATE},
-	{"concurrency", required_argument, NULL, O_CONC},
-	{"ramp", required_argument, NULL, O_RAMP},
-	{"linear", required_argument, NULL, O_LINEAR},
-	{"duration", required_argument, NULL, O_DURATION},
-	{"step-duration", required_argument, NULL, O_STEPDUR},
-	{"warmup", required_argument, NULL, O_WARMUP},
-	{"arrival", required_argument, NULL, O_ARRIVAL},
-	{"seed", required_argument, NULL, O_SEED},
-	{"threads", required_argument, NULL, O_THREADS},
-	{"connections", required_argument, NULL, O_CONNS},
-	{"streams", required_argument, NULL, O_STREAMS},
-	{"max-inflight", required_argument, NULL, O_MAXINF},
-	{"http", required_argument, NULL, O_HTTP},
-	{"client", required_argument, NULL, O_CLIENT},
-	{"proxy", required_argument, NULL, O_PROXY},
-	{"release-slack", required_argument, NULL, O_SLACK},
-	{"cert", required_argument, NULL, O_CERT},
-	{"key", required_argument, NULL, O_KEY},
-	{"timeout", required_argument, NULL, O_TIMEOUT},
-	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
-	{"insecure", no_argument, NULL, O_INSECURE},
-	{"cacert", required_argument, NULL, O_CACERT},
-	{"method", required_argument, NULL, 'X'},
-	{"header", required_argument, NULL, 'H'},
-	{"body", required_argument, NULL, O_BODY},
-	{"payload", required_argument, NULL, O_PAYLOAD},
-	{"payload-dir", required_argument, NULL, O_PAYLOAD_DIR},
-	{"region", required_argument, NULL, O_REGION},
-	{"profile", required_argument, NULL, O_PROFILE},
-	{"endpoint-url", required_argument, NULL, O_ENDPOINT_URL},
-	{"response-stream", no_argument, NULL, O_RESPONSE_STREAM},
-	{"content-type", required_argument, NULL, O_CTYPE},
-	{"out", required_argument, NULL, O_OUT},
-	{"max-error-rate", required_argument, NULL, O_MAX_ERR},
-	{"max-p50", required_argument, NULL, O_MAX_P50},
-	{"max-p90", required_argument, NULL, O_MAX_P90},
-	{"max-p99", required_argument, NULL, O_MAX_P99},
-	{"json", no_argument, NULL, O_JSON},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* Returns -1 to go on, or an exit status. */
-static int parse_one(struct run_opts *o, int c, const char *arg, const char *optname)
-{
-	int64_t v;
-	int rc = 0;
+	struct cli_val v;
+	if (!(opt->cmds & CLI_RUN))
+		return cli_opt_refuse(CLI_RUN, opt);
+	if (cli_opt_value(CLI_RUN, opt, arg, &v))
+		return KC_EXIT_USAGE;
 	struct kc_diag d;
-	switch (c) {
-	case O_RATE:
-		if (kc_parse_double(arg, -1e300, 1e300, &o->rate))
-			return bad("--rate", arg, "not a number");
-		if (!(o->rate > 0))
-			return bad("--rate", arg, "must be > 0 requests per second");
-		if (o->rate > 1e7)
-			return bad("--rate", arg, "must be at most 10000000 requests per second");
+	switch (opt->id) {
+	case CLI_O_RATE:
+		o->rate = v.f;
 		o->have_rate = true;
 		break;
-	case O_CONC:
-		rc = opt_i64("--concurrency", arg, 1, 1000000, &o->concurrency);
+	case CLI_O_CONCURRENCY:
+		o->concurrency = v.i;
 		break;
-	case O_RAMP:
+	case CLI_O_RAMP:
 		kc_diag_clear(&d);
 		if (kc_ramp_parse(arg, &o->ramp, &d)) {
 			cli_error("run: --%s", d.msg);
 			return KC_EXIT_USAGE;
 		}
-		if (o->ramp.to > 1e7)
+		if (o->ramp.to > KC_ENGINE_MAX_RATE)
 			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
 		o->ramp_text = arg;
 		break;
-	case O_LINEAR: {
+	case CLI_O_LINEAR: {
 		char tmp[64];
 		const char *colon = strchr(arg, ':');
 		if (!colon || (size_t)(colon - arg) >= sizeof(tmp))
 			return bad("--linear", arg, "expected A:B, e.g. 100:1000");
 		memcpy(tmp, arg, (size_t)(colon - arg));
 		tmp[colon - arg] = '\0';
-		if (kc_parse_double(tmp, 0, 1e7, &o->linear_from) ||
-		    kc_parse_double(colon + 1, 0, 1e7, &o->linear_to))
-			return bad("--linear", arg, "A and B must be numbers in 0..10000000");
-		if (!(o->linear_from > 0) || !(o->linear_to > 0))
-			return bad("--linear", arg, "A and B must be > 0 requests per second");
+		if (cli_parse_rate(CLI_RUN, "--linear", tmp, &o->linear_from) ||
+		    cli_parse_rate(CLI_RUN, "--linear", colon + 1, &o->linear_to))
+			return KC_EXIT_USAGE;
 		o->linear_text = arg;
 		break;
 	}
-	case O_DURATION:
-		rc = opt_dur("--duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S, &o->duration_ns);
+	case CLI_O_DURATION:
+		o->duration_ns = v.i;
 		o->have_duration = true;
 		break;
-	case O_STEPDUR:
-		rc = opt_dur("--step-duration", arg, KC_NS_PER_MS, 24 * 3600 * KC_NS_PER_S,
-			     &o->step_duration_ns);
+	case CLI_O_STEP_DURATION:
+		o->step_duration_ns = v.i;
 		o->have_step_duration = true;
 		break;
-	case O_WARMUP:
-		rc = opt_dur("--warmup", arg, 0, 3600 * KC_NS_PER_S, &o->warmup_ns);
+	case CLI_O_WARMUP:
+		o->warmup_ns = v.i;
 		break;
-	case O_ARRIVAL:
+	case CLI_O_ARRIVAL:
 		if (kc_arrival_parse(arg, &o->arrival))
 			return bad("--arrival", arg, "must be uniform or poisson");
 		break;
-	case O_SEED:
-		rc = opt_i64("--seed", arg, 0, INT64_MAX, &v);
-		o->seed = (uint64_t)v;
+	case CLI_O_SEED:
+		o->seed = (uint64_t)v.i;
 		break;
-	case O_THREADS:
-		rc = opt_i64("--threads", arg, 1, 1024, &o->threads);
+	case CLI_O_THREADS:
+		o->threads = v.i;
 		break;
-	case O_CONNS:
-		rc = opt_i64("--connections", arg, 1, 1000000, &o->connections);
+	case CLI_O_CONNECTIONS:
+		o->connections = v.i;
 		break;
-	case O_STREAMS:
-		rc = opt_i64("--streams", arg, 1, 10000, &o->streams);
+	case CLI_O_STREAMS:
+		o->streams = v.i;
 		break;
-	case O_MAXINF:
-		rc = opt_i64("--max-inflight", arg, 1, 10000000, &o->max_inflight);
+	case CLI_O_MAX_INFLIGHT:
+		o->max_inflight = v.i;
 		break;
-	case O_HTTP:
+	case CLI_O_HTTP:
 		if (kc_http_version_parse(arg, &o->http))
 			return bad("--http", arg, "must be 1.1, 2 or h2c");
 		break;
-	case O_CLIENT:
+	case CLI_O_CLIENT:
 		if (kc_client_parse(arg, &o->client))
 			return bad("--client", arg, "must be native or curl");
 		break;
-	case O_PROXY:
+	case CLI_O_PROXY:
 		o->proxy = arg;
 		break;
-	case O_SLACK:
-		rc = opt_dur("--release-slack", arg, 0, 10 * KC_NS_PER_MS, &o->release_slack_ns);
+	case CLI_O_RELEASE_SLACK:
+		o->release_slack_ns = v.i;
 		break;
-	case O_CERT:
+	case CLI_O_CERT:
 		o->client_cert = arg;
 		break;
-	case O_KEY:
+	case CLI_O_KEY:
 		o->client_key = arg;
 		break;
-	case O_TIMEOUT:
-		rc = opt_dur("--timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S, &o->timeout_ns);
+	case CLI_O_TIMEOUT:
+		o->timeout_ns = v.i;
 		break;
-	case O_CTIMEOUT:
-		rc = opt_dur("--connect-timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S,
-			     &o->connect_timeout_ns);
+	case CLI_O_CONNECT_TIMEOUT:
+		o->connect_timeout_ns = v.i;
 		break;
-	case O_INSECURE:
+	case CLI_O_INSECURE:
 		o->insecure = true;
 		break;
-	case O_CACERT:
+	case CLI_O_CACERT:
 		o->cacert = arg;
 		break;
-	case 'X':
+	case CLI_O_METHOD:
 		o->method = arg;
 		break;
-	case 'H':
+	case CLI_O_HEADER:
 		if (o->nheaders >= MAX_HEADERS)
 			return bad("-H", arg, "too many headers (at most 64)");
 		o->headers[o->nheaders++] = arg;
 		break;
-	case O_BODY:
+	case CLI_O_BODY:
 		o->body_file = arg;
 		break;
-	case O_PAYLOAD:
+	case CLI_O_PAYLOAD:
 		if (strcmp(arg, "jpeg") != 0)
 			return bad("--payload", arg, "the only synthetic payload is 'jpeg'");
 		o->payload = arg;
 		break;
-	case O_PAYLOAD_DIR:
+	case CLI_O_PAYLOAD_DIR:
 		o->payload_dir = arg;
 		break;
-	case O_REGION:
+	case CLI_O_REGION:
 		o->region = arg;
 		break;
-	case O_PROFILE:
+	case CLI_O_PROFILE:
 		o->profile = arg;
 		break;
-	case O_ENDPOINT_URL:
+	case CLI_O_ENDPOINT_URL:
 		o->endpoint_url = arg;
 		break;
-	case O_RESPONSE_STREAM:
+	case CLI_O_RESPONSE_STREAM:
 		o->response_stream = true;
 		break;
-	case O_CTYPE:
+	case CLI_O_CONTENT_TYPE:
 		o->content_type = arg;
 		break;
-	case O_OUT:
+	case CLI_O_OUT:
 		o->out_dir = arg;
 		break;
-	case O_MAX_ERR: {
+	case CLI_O_MAX_ERROR_RATE: {
 		char num[64];
 		size_t len = strlen(arg);
 		bool pct = len > 0 && arg[len - 1] == '%';
@@ -400,31 +276,24 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 		o->max_error_rate = pct ? frac / 100 : frac;
 		break;
 	}
-	case O_MAX_P50:
-	case O_MAX_P90:
-	case O_MAX_P99: {
-		int k = c - O_MAX_P50;
-		char flag[16];
-		snprintf(flag, sizeof(flag), "--max-%s", pct_names[k]);
-		int64_t ns;
-		rc = opt_dur(flag, arg, 1000, 3600 * KC_NS_PER_S, &ns);
-		o->max_p_ms[k] = (double)ns / 1e6;
+	case CLI_O_MAX_P50:
+	case CLI_O_MAX_P90:
+	case CLI_O_MAX_P99:
+		o->max_p_ms[opt->id - CLI_O_MAX_P50] = (double)v.i / 1e6;
 		break;
-	}
-	case O_JSON:
+	case CLI_O_JSON:
 		o->json = true;
 		break;
-	case 'q':
+	case CLI_O_QUIET:
 		o->quiet = true;
 		break;
-	case 'v':
+	case CLI_O_VERBOSE:
 		o->verbose++;
 		break;
 	default:
-		cli_error("run: unknown option '%s' (see kneecap run --help)", optname);
-		return KC_EXIT_USAGE;
+		return cli_opt_refuse(CLI_RUN, opt);
 	}
-	return rc ? rc : -1;
+	return -1;
 }
 
 static int parse_args(struct run_opts *o, int argc, char **argv)
@@ -433,21 +302,29 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	o->step_duration_ns = 10 * KC_NS_PER_S;
 	o->seed = 1;
 	o->max_error_rate = 0.01;
+	struct option longopts[96];
+	char shortopts[32];
+	if (cli_opts_getopt(CLI_RUN, longopts, sizeof(longopts) / sizeof(longopts[0]), shortopts,
+			    sizeof(shortopts))) {
+		cli_error("run: option table too large");
+		return KC_EXIT_USAGE;
+	}
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":X:H:qvh", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return KC_EXIT_OK;
-		}
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == '?' || c == ':') {
 			const char *name = argv[optind - 1];
 			cli_error("run: %s '%s' (see kneecap run --help)",
 				  c == ':' ? "missing value for" : "bad option", name);
 			return KC_EXIT_USAGE;
 		}
-		int rc = parse_one(o, c, optarg, argv[optind - 1]);
+		const struct cli_opt *opt = c < 256 ? cli_opt_lookup(NULL, (char)c) : cli_opt_by_id(c);
+		if (opt && opt->id == CLI_O_HELP) {
+			print_usage(stdout);
+			return KC_EXIT_OK;
+		}
+		int rc = opt ? parse_one(o, opt, optarg) : KC_EXIT_USAGE;
 		if (rc >= 0)
 			return rc;
 	}

@@ -99,7 +99,12 @@ static const char usage_text[] =
 	"  --h2-handshake-timeout D   close a connection without its preface by then\n"
 	"                             (10s)\n"
 	"  --h2-body-memory SIZE      request bodies stored at once over HTTP/2; past\n"
-	"                             it 503 ServiceUnavailable (1G)\n";
+	"                             it 503 ServiceUnavailable (1G)\n"
+	"Defaults are in parentheses.  Durations need a unit (40ms, 60s).\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap serve scenarios/g5-xlarge-image-tagger.ini --listen 127.0.0.1:8080\n"
+	"  kneecap serve --service-time 20ms --slots 4 --h2-listen 127.0.0.1:8443\n";
 
 static void print_summary(struct kc_emu *e)
 {

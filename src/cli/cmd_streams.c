@@ -11,6 +11,7 @@
  * prints or exits.
  */
 #include "cli.h"
+#include "opts.h"
 #include "outdir.h"
 #include "runout.h"
 
@@ -41,7 +42,7 @@
 #include "kneecap/search.h"
 #include "kneecap/streams.h"
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"usage: kneecap streams [SCENARIO.ini] [TARGET] [options]\n"
 	"\n"
 	"Find how many concurrent bidirectional streams an instance holds under a latency\n"
@@ -49,49 +50,21 @@ static const char usage_text[] =
 	"TargetValue (70-80% of it).  With no TARGET the emulator's streaming half runs on\n"
 	"loopback with the scenario's [emulator] profile.\n"
 	"\n"
-	"TARGET: sagemaker:ENDPOINT[/VARIANT] (credentials and region as the AWS CLI\n"
-	"        finds them: environment, --profile / shared files, credential_process,\n"
+	"TARGET: sagemaker:ENDPOINT[/VARIANT] (credentials and region as run finds them:\n"
+	"        --region, AWS_REGION, AWS_DEFAULT_REGION, the profile; credentials from\n"
+	"        the environment, --profile / shared files, credential_process,\n"
 	"        container, IMDS) or http[s]://HOST[:PORT]/PATH\n"
-	"\n"
-	"options:\n"
-	"  --latency-limit DUR    limit on the latency statistic (default 400ms)\n"
-	"  --statistic S          mean (default), p50, p90, p99 or p999\n"
-	"  --start N              first stream count (default 1)\n"
-	"  --max N                highest stream count (default 1024)\n"
-	"  --step-duration DUR    measured window per step (default 30s)\n"
-	"  --warmup DUR           streams held before the window (default 5s)\n"
-	"  --chunk-bytes N        bytes per chunk (default 3200: 100 ms of 16 kHz PCM)\n"
-	"  --chunk-interval DUR   time between chunks of a stream (default 100ms)\n"
-	"  --audio FILE           send chunks of FILE (raw PCM; a WAV header is skipped)\n"
-	"  --reply-match R        fifo (default: each reply answers the oldest chunk) or\n"
-	"                         audio-time (a reply's \"start\"+\"duration\" seconds name\n"
-	"                         the chunk it answers, as Deepgram's Results do)\n"
-	"  --audio-bytes-per-second N  for audio-time (default 32000: 16 kHz 16-bit mono)\n"
-	"  --close-message TEXT   UTF8 PayloadPart before the end frame, e.g.\n"
-	"                         '{\"type\":\"CloseStream\"}'\n"
-	"  --threads N            stream worker threads (default: by stream count)\n"
-	"  --streams-per-connection N  (default 100; the peer's limit also applies)\n"
-	"  --region R             AWS region (default: as the AWS CLI resolves it)\n"
-	"  --profile P            AWS CLI profile for credentials and region\n"
-	"  --endpoint-url URL     base URL instead of runtime.sagemaker.REGION...:8443\n"
-	"  --model-invocation-path P   X-Amzn-SageMaker-Model-Invocation-Path (v1/listen)\n"
-	"  --model-query-string Q      X-Amzn-SageMaker-Model-Query-String\n"
-	"  --insecure             https: do not verify the certificate\n"
-	"  --cacert FILE          https: CA certificates\n"
-	"  --connect-timeout DUR  TCP connect and TLS handshake (default 5s)\n"
-	"  --instance-type T      label for the recommendation (ml.g5.2xlarge)\n"
-	"  --emulator-tls         no TARGET: the emulator speaks TLS (ALPN h2) with a\n"
-	"                         self-signed certificate kneecap verifies\n"
-	"  --out DIR              write result.json, steps.csv, latency.hlog,\n"
-	"                         scaling-policy.json and apply.sh into DIR (created\n"
-	"                         with its parents; those names in it are removed\n"
-	"                         first; no policy without a recommendation)\n"
-	"  --json                 print result.json on stdout\n"
-	"  -v, --verbose / -q, --quiet\n"
-	"\n"
+	"\n";
+
+static const char usage_tail[] =
 	"Scenario section [streams] sets the same as the flags (flags win): chunk_bytes,\n"
 	"chunk_interval, audio, threads, streams_per_connection, model_invocation_path,\n"
 	"model_query_string, reply_match, audio_bytes_per_second, close_message.\n"
+	"\n"
+	"Examples:\n"
+	"  kneecap streams scenarios/streams-g5-2xlarge.ini --out results/\n"
+	"  kneecap streams sagemaker:my-asr-endpoint --region us-east-1 \\\n"
+	"      --model-invocation-path v1/listen --latency-limit 400ms --max 256 --warmup 5s\n"
 	"\n"
 	"exit status:\n"
 	"  0    a stream count was found and its recommendation written\n"
@@ -111,52 +84,11 @@ struct opts {
 	const char *chunk_bytes, *chunk_interval, *audio, *threads, *per_conn;
 	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
-	const char *reply_match, *audio_rate, *close_message, *connect_timeout;
+	const char *reply_match, *audio_rate, *close_message, *connect_timeout, *timeout;
+	const char *user_headers[8]; /* -H lines */
+	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
 	int verbose, quiet;
-};
-
-enum {
-	O_LIMIT = 256, O_STAT, O_START, O_MAX, O_STEPDUR, O_WARMUP, O_CHUNK, O_INTERVAL,
-	O_AUDIO, O_THREADS, O_PERCONN, O_REGION, O_EPURL, O_INVPATH, O_QUERY, O_INSECURE,
-	O_CACERT, O_ITYPE, O_OUT, O_JSON, O_CAPTURE, O_EMUTLS, O_MATCH, O_RATE, O_CLOSEMSG,
-	O_PROFILE, O_CTIMEOUT,
-};
-
-static const struct option longopts[] = {
-	{"latency-limit", required_argument, NULL, O_LIMIT},
-	{"statistic", required_argument, NULL, O_STAT},
-	{"start", required_argument, NULL, O_START},
-	{"max", required_argument, NULL, O_MAX},
-	{"step-duration", required_argument, NULL, O_STEPDUR},
-	{"warmup", required_argument, NULL, O_WARMUP},
-	{"chunk-bytes", required_argument, NULL, O_CHUNK},
-	{"chunk-interval", required_argument, NULL, O_INTERVAL},
-	{"audio", required_argument, NULL, O_AUDIO},
-	{"threads", required_argument, NULL, O_THREADS},
-	{"streams-per-connection", required_argument, NULL, O_PERCONN},
-	{"region", required_argument, NULL, O_REGION},
-	{"profile", required_argument, NULL, O_PROFILE},
-	{"endpoint-url", required_argument, NULL, O_EPURL},
-	{"model-invocation-path", required_argument, NULL, O_INVPATH},
-	{"model-query-string", required_argument, NULL, O_QUERY},
-	{"insecure", no_argument, NULL, O_INSECURE},
-	{"cacert", required_argument, NULL, O_CACERT},
-	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
-	{"instance-type", required_argument, NULL, O_ITYPE},
-	{"out", required_argument, NULL, O_OUT},
-	{"json", no_argument, NULL, O_JSON},
-	{"emulator-tls", no_argument, NULL, O_EMUTLS},
-	{"reply-match", required_argument, NULL, O_MATCH},
-	{"audio-bytes-per-second", required_argument, NULL, O_RATE},
-	{"close-message", required_argument, NULL, O_CLOSEMSG},
-	/* test hook: the emulator writes the request bytes of the first stream
-	 * after the probe here */
-	{"emulator-capture", required_argument, NULL, O_CAPTURE},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
 };
 
 /* kc_streams_stop for runout_catch_signals (async-signal-safe). */
@@ -177,45 +109,102 @@ static bool ends_with(const char *s, const char *suf)
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+/* --help: streams' words around the shared table with its defaults. */
+static void print_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	cli_opts_help(f, CLI_STREAMS);
+	fputs(usage_tail, f);
+}
+
+/* Where each table option streams takes is kept (as text: [streams] keys fill the rest). */
+static const char **opt_slot(struct opts *o, int id)
+{
+	switch (id) {
+	case CLI_O_SLO: return &o->limit;
+	case CLI_O_STATISTIC: return &o->statistic;
+	case CLI_O_START: return &o->start;
+	case CLI_O_MAX: return &o->max;
+	case CLI_O_STEP_DURATION: return &o->step_duration;
+	case CLI_O_WARMUP: return &o->warmup;
+	case CLI_O_CHUNK_BYTES: return &o->chunk_bytes;
+	case CLI_O_CHUNK_INTERVAL: return &o->chunk_interval;
+	case CLI_O_AUDIO: return &o->audio;
+	case CLI_O_THREADS: return &o->threads;
+	case CLI_O_STREAMS_PER_CONN: return &o->per_conn;
+	case CLI_O_REGION: return &o->region;
+	case CLI_O_PROFILE: return &o->profile;
+	case CLI_O_ENDPOINT_URL: return &o->endpoint_url;
+	case CLI_O_INVOCATION_PATH: return &o->invocation_path;
+	case CLI_O_QUERY_STRING: return &o->query_string;
+	case CLI_O_CACERT: return &o->cacert;
+	case CLI_O_CONNECT_TIMEOUT: return &o->connect_timeout;
+	case CLI_O_TIMEOUT: return &o->timeout;
+	case CLI_O_INSTANCE_TYPE: return &o->instance_type;
+	case CLI_O_OUT: return &o->out_dir;
+	case CLI_O_EMULATOR_CAPTURE: return &o->capture;
+	case CLI_O_REPLY_MATCH: return &o->reply_match;
+	case CLI_O_AUDIO_RATE: return &o->audio_rate;
+	case CLI_O_CLOSE_MESSAGE: return &o->close_message;
+	default: return NULL;
+	}
+}
+
+/* Returns 0 to go on, -1 after --help, or an exit status. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
+	struct option longopts[96];
+	char shortopts[32];
+	if (cli_opts_getopt(CLI_STREAMS, longopts, sizeof(longopts) / sizeof(longopts[0]),
+			    shortopts, sizeof(shortopts))) {
+		cli_error("streams: option table too large");
+		return KC_EXIT_USAGE;
+	}
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_LIMIT: o->limit = optarg; break;
-		case O_STAT: o->statistic = optarg; break;
-		case O_START: o->start = optarg; break;
-		case O_MAX: o->max = optarg; break;
-		case O_STEPDUR: o->step_duration = optarg; break;
-		case O_WARMUP: o->warmup = optarg; break;
-		case O_CHUNK: o->chunk_bytes = optarg; break;
-		case O_INTERVAL: o->chunk_interval = optarg; break;
-		case O_AUDIO: o->audio = optarg; break;
-		case O_THREADS: o->threads = optarg; break;
-		case O_PERCONN: o->per_conn = optarg; break;
-		case O_REGION: o->region = optarg; break;
-		case O_PROFILE: o->profile = optarg; break;
-		case O_EPURL: o->endpoint_url = optarg; break;
-		case O_INVPATH: o->invocation_path = optarg; break;
-		case O_QUERY: o->query_string = optarg; break;
-		case O_INSECURE: o->insecure = true; break;
-		case O_CACERT: o->cacert = optarg; break;
-		case O_CTIMEOUT: o->connect_timeout = optarg; break;
-		case O_ITYPE: o->instance_type = optarg; break;
-		case O_OUT: o->out_dir = optarg; break;
-		case O_JSON: o->json = true; break;
-		case O_CAPTURE: o->capture = optarg; break;
-		case O_EMUTLS: o->emulator_tls = true; break;
-		case O_MATCH: o->reply_match = optarg; break;
-		case O_RATE: o->audio_rate = optarg; break;
-		case O_CLOSEMSG: o->close_message = optarg; break;
-		case 'v': o->verbose++; break;
-		case 'q': o->quiet = 1; break;
-		case 'h': fputs(usage_text, stdout); return -1;
-		default:
-			fputs(usage_text, stderr);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			cli_error("streams: %s '%s' (see kneecap streams --help)",
+				  c == ':' ? "missing value for" : "bad option", argv[optind - 1]);
 			return KC_EXIT_USAGE;
+		}
+		const struct cli_opt *t = c < 256 ? cli_opt_lookup(NULL, (char)c) : cli_opt_by_id(c);
+		if (!t)
+			return KC_EXIT_USAGE;
+		if (t->id == CLI_O_HELP) {
+			print_usage(stdout);
+			return -1;
+		}
+		if (!(t->cmds & CLI_STREAMS))
+			return cli_opt_refuse(CLI_STREAMS, t);
+		struct cli_val v;
+		if (cli_opt_value(CLI_STREAMS, t, optarg, &v))
+			return KC_EXIT_USAGE;
+		const char **slot = opt_slot(o, t->id);
+		if (slot) {
+			*slot = optarg;
+			continue;
+		}
+		switch (t->id) {
+		case CLI_O_HEADER:
+			if (o->nuser_headers >= sizeof(o->user_headers) / sizeof(o->user_headers[0])) {
+				cli_error("streams: -H '%s': too many headers (at most 8)", optarg);
+				return KC_EXIT_USAGE;
+			}
+			if (!strchr(optarg, ':')) {
+				cli_error("streams: -H '%s': expected 'Name: value'", optarg);
+				return KC_EXIT_USAGE;
+			}
+			o->user_headers[o->nuser_headers++] = optarg;
+			break;
+		case CLI_O_INSECURE: o->insecure = true; break;
+		case CLI_O_JSON: o->json = true; break;
+		case CLI_O_EMULATOR_TLS: o->emulator_tls = true; break;
+		case CLI_O_VERBOSE: o->verbose++; break;
+		case CLI_O_QUIET: o->quiet = 1; break;
+		default:
+			return cli_opt_refuse(CLI_STREAMS, t);
 		}
 	}
 	for (int i = optind; i < argc; i++) {
@@ -231,30 +220,27 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* Counts from flags or [streams] keys, through the shared parser and wording. */
 static int opt_u32(const char *name, const char *v, int64_t lo, int64_t hi, uint32_t *out)
 {
+	char flag[64];
 	int64_t x;
 	if (!v)
 		return 0;
-	if (kc_parse_i64(v, lo, hi, &x)) {
-		char why[64];
-		snprintf(why, sizeof(why), "want a whole number in %lld..%lld", (long long)lo,
-			 (long long)hi);
-		return bad(name, v, why);
-	}
+	snprintf(flag, sizeof(flag), "--%s", name);
+	if (cli_parse_int(CLI_STREAMS, flag, v, lo, hi, &x))
+		return KC_EXIT_USAGE;
 	*out = (uint32_t)x;
 	return 0;
 }
 
 static int opt_dur(const char *name, const char *v, int64_t lo, int64_t *out)
 {
-	int64_t x;
+	char flag[64];
 	if (!v)
 		return 0;
-	if (kc_parse_duration_ns(v, KC_NS_PER_MS, &x) || x < lo)
-		return bad(name, v, "want a duration such as 400ms or 2s");
-	*out = x;
-	return 0;
+	snprintf(flag, sizeof(flag), "--%s", name);
+	return cli_parse_duration(CLI_STREAMS, flag, v, lo, 24 * 3600 * KC_NS_PER_S, out);
 }
 
 /* ---- configuration -------------------------------------------------------- */
@@ -269,8 +255,8 @@ struct run {
 	struct kc_bidi *bidi;
 	char cert_path[256];      /* the emulator's certificate (TLS), removed at exit */
 	char url[2048], authority[300];
-	const char *headers[4];
-	char hdr_lines[4][2200];
+	const char *headers[16];
+	char hdr_lines[16][2200];
 	size_t nheaders;
 	const char *akid, *secret, *token, *region;
 	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
@@ -338,6 +324,16 @@ static int load_config(struct run *r)
 			return KC_EXIT_USAGE;
 		}
 	}
+	/* A file's chunk_interval is checked where it was written (file:line:key),
+	 * units required as for every duration; the flag, when given, wins. */
+	int64_t scratch_ns;
+	int drc = r->sc ? kc_scenario_get_duration_ns(r->sc, "streams", "chunk_interval", KC_NS_PER_MS,
+						     0, 3600 * KC_NS_PER_S, &scratch_ns, &d)
+			: KC_ENOTFOUND;
+	if (drc && drc != KC_ENOTFOUND) {
+		cli_diag_error("streams", &d);
+		return KC_EXIT_USAGE;
+	}
 	if (r->sc && kc_scenario_check_unused(r->sc, &d)) {
 		cli_diag_error("streams", &d);
 		return KC_EXIT_USAGE;
@@ -382,7 +378,7 @@ static int load_config(struct run *r)
 
 static int add_header(struct run *r, const char *name, const char *value)
 {
-	if (r->nheaders == 4)
+	if (r->nheaders == sizeof(r->headers) / sizeof(r->headers[0]))
 		return -1;
 	snprintf(r->hdr_lines[r->nheaders], sizeof(r->hdr_lines[0]), "%s: %s", name, value);
 	r->headers[r->nheaders] = r->hdr_lines[r->nheaders];
@@ -442,22 +438,22 @@ static int setup_target(struct run *r)
 	struct opts *o = &r->o;
 	struct kc_diag d;
 	kc_diag_clear(&d);
-	const char *env_region = getenv("AWS_REGION");
-	if (!env_region || !*env_region)
-		env_region = getenv("AWS_DEFAULT_REGION");
-	r->region = o->region ? o->region : env_region ? env_region : "us-east-1";
+	/* The region as run resolves it (--region, AWS_REGION, AWS_DEFAULT_REGION,
+	 * the profile); an http(s) TARGET that names none signs for us-east-1. */
+	struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
+	int rrc = kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d);
+	if (rrc && (rrc != KC_ENOTFOUND || (o->target && !strncmp(o->target, "sagemaker:", 10)))) {
+		cli_diag_error("streams: region", &d);
+		return KC_EXIT_USAGE;
+	}
+	r->region = rrc ? "us-east-1" : r->region_buf;
+	kc_diag_clear(&d);
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
 	if (!o->target)
 		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
-		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
-		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {
-			cli_diag_error("streams: region", &d);
-			return KC_EXIT_USAGE;
-		}
-		r->region = r->region_buf;
 		char ep[128], variant[128] = "";
 		const char *name = o->target + 10;
 		const char *slash = strchr(name, '/');
@@ -470,20 +466,16 @@ static int setup_target(struct run *r)
 				  "letters, digits and hyphens", o->target);
 			return KC_EXIT_USAGE;
 		}
-		if (o->endpoint_url) {
-			const char *u = o->endpoint_url;
-			size_t ul = strlen(u);
-			while (ul > 0 && u[ul - 1] == '/')
-				ul--;
-			snprintf(r->url, sizeof(r->url), "%.*s/endpoints/%s" KC_BIDI_PATH_SUFFIX,
-				 (int)ul, u, ep);
-		} else {
-			/* port 8443 and an :authority that carries it (aws-wire.md 3.1) */
-			snprintf(r->authority, sizeof(r->authority),
-				 "runtime.sagemaker.%s.amazonaws.com:8443", r->region);
-			snprintf(r->url, sizeof(r->url), "https://%s/endpoints/%s" KC_BIDI_PATH_SUFFIX,
-				 r->authority, ep);
+		/* One URL builder for every operation: port 8443 and an :authority
+		 * that carries it for the bidirectional stream (aws-wire.md 3.1). */
+		struct kc_sm_url u;
+		if (kc_sagemaker_build_url(KC_SM_BIDI, r->region, ep, o->endpoint_url, &u, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
 		}
+		snprintf(r->url, sizeof(r->url), "%s", u.url);
+		if (!o->endpoint_url)
+			snprintf(r->authority, sizeof(r->authority), "%s", u.host_header);
 		if (variant[0])
 			add_header(r, "x-amzn-sagemaker-target-variant", variant);
 		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
@@ -535,6 +527,21 @@ static int build_driver(struct run *r)
 				   "at most 2048 bytes");
 		add_header(r, "x-amzn-sagemaker-model-query-string", o->query_string);
 	}
+	for (size_t i = 0; i < o->nuser_headers; i++) {
+		const char *line = o->user_headers[i], *colon = strchr(line, ':');
+		char hname[256];
+		snprintf(hname, sizeof(hname), "%.*s", (int)(colon - line), line);
+		for (char *p = hname; *p; p++) /* HTTP/2 field names are lowercase */
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		const char *val = colon + 1;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		if (add_header(r, hname, val)) {
+			cli_error("streams: -H '%s': too many headers", line);
+			return KC_EXIT_USAGE;
+		}
+	}
 	struct kc_streams_config *c = &r->stc;
 	c->url = r->url;
 	c->authority = r->authority[0] ? r->authority : NULL;
@@ -549,6 +556,8 @@ static int build_driver(struct run *r)
 	c->max_streams = (uint32_t)r->scfg.max;
 	if ((rc = opt_dur("connect-timeout", o->connect_timeout, KC_NS_PER_MS,
 			  &c->connect_timeout_ns)))
+		return rc;
+	if ((rc = opt_dur("timeout", o->timeout, KC_NS_PER_MS, &c->reply_timeout_ns)))
 		return rc;
 	uint32_t u = 0;
 	if ((rc = opt_u32("chunk-bytes", o->chunk_bytes, 2, 65536, &u)))

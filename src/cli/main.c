@@ -41,7 +41,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"options:\n"
-		"  -h, --help     this text (kneecap COMMAND --help for a command)\n"
+		"  -h, --help     this text (kneecap COMMAND --help, or kneecap help COMMAND,\n"
+		"                 for a command)\n"
 		"  -V, --version  print the version\n"
 		"\n"
 		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
@@ -115,6 +116,16 @@ int main(int argc, char **argv)
 		return KC_EXIT_USAGE;
 	}
 	const char *c = argv[1];
+	if (!strcmp(c, "help") && argc > 2) {
+		/* `kneecap help CMD` is `kneecap CMD --help`: one text, not two. */
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(argv[2], cmds[i].name)) {
+				char *hargv[] = {argv[2], (char *)"--help", NULL};
+				return cmds[i].fn(2, hargv);
+			}
+		cli_error("help: unknown command '%s' (see kneecap --help)", argv[2]);
+		return KC_EXIT_USAGE;
+	}
 	if (cli_is_help(c) || !strcmp(c, "help")) {
 		usage(stdout);
 		return KC_EXIT_OK;

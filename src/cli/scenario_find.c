@@ -96,6 +96,7 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 	    rc != KC_ENOTFOUND)
 		return rc;
 	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
+	kc_scenario_get_str(sc, "target", "method", &c->method, d);
 	c->confirm = true;
 	if ((rc = kc_scenario_get_bool(sc, "search", "confirm", &c->confirm, d)) &&
 	    rc != KC_ENOTFOUND)

@@ -35,6 +35,7 @@ struct cli_find_cfg {
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
+	const char *method;         /* [target] method (--method, -X); NULL: GET or POST */
 	bool confirm;               /* [search] confirm: run the confirmation step (true) */
 };
 

@@ -269,6 +269,13 @@ int kc_emu_profile_set(struct kc_emu_profile *p, const char *key,
 				 value, k->lo, k->hi);
 		break;
 	case T_DUR:
+		/* Units required, as everywhere (a bare 0 is the same in any unit). */
+		if (kc_parse_double(value, -1e300, 1e300, &dbl) == KC_OK && dbl != 0) {
+			snprintf(why, sizeof(why), "'%s': a duration needs a unit (5s, 500ms)",
+				 value);
+			rc = KC_EPARSE;
+			break;
+		}
 		rc = kc_parse_duration_ns(value, k->unit_ns, &i);
 		if (!rc && (i < (int64_t)k->lo || i > (int64_t)k->hi))
 			rc = KC_ERANGE;

@@ -290,8 +290,8 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
 	bool h2 = cfg->http != KC_HTTP_1_1;
-	e->connections = cfg->connections ? cfg->connections : (h2 ? 2 : 16);
-	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection : 32) : 1;
+	e->connections = cfg->connections ? cfg->connections : (h2 ? KC_ENGINE_DEFAULT_CONNECTIONS_H2 : KC_ENGINE_DEFAULT_CONNECTIONS_H1);
+	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection : KC_ENGINE_DEFAULT_STREAMS) : 1;
 	uint64_t slots = (uint64_t)e->connections * e->streams;
 	if (slots > 100000) {
 		rc = kc_diag_set(d, KC_EINVAL, "%llu request slots per thread: at most 100000",
@@ -639,13 +639,13 @@ static int check_spec(struct kc_engine *e, const struct kc_step_spec *s, struct 
 	if (s->warmup_ns < 0 || s->warmup_ns > 3600 * KC_NS_PER_S)
 		return kc_diag_set(d, KC_EINVAL, "warm-up must be in [0, 1h]");
 	if (s->mode == KC_STEP_RATE) {
-		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > 1e8)
-			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, 1e8] requests/s",
-					   s->rate_rps);
+		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > KC_ENGINE_MAX_RATE)
+			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, %g] requests/s",
+					   s->rate_rps, KC_ENGINE_MAX_RATE);
 		if (s->rate_end_rps != 0 &&
-		    (!(s->rate_end_rps > 0) || !isfinite(s->rate_end_rps) || s->rate_end_rps > 1e8))
-			return kc_diag_set(d, KC_EINVAL, "end rate %g: must be in (0, 1e8] requests/s",
-					   s->rate_end_rps);
+		    (!(s->rate_end_rps > 0) || !isfinite(s->rate_end_rps) || s->rate_end_rps > KC_ENGINE_MAX_RATE))
+			return kc_diag_set(d, KC_EINVAL, "end rate %g: must be in (0, %g] requests/s",
+					   s->rate_end_rps, KC_ENGINE_MAX_RATE);
 	} else if (s->mode == KC_STEP_CONCURRENCY) {
 		uint64_t cap = (uint64_t)e->threads * e->slots;
 		if (s->concurrency < 1 || s->concurrency > cap)

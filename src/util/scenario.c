@@ -327,6 +327,15 @@ int kc_scenario_get_duration_ns(struct kc_scenario *sc, const char *section,
 	if (!e)
 		return KC_ENOTFOUND;
 	int64_t v;
+	double bare;
+	/* Units are required everywhere (the flags' rule): a bare "5" in one
+	 * key meaning seconds and in the next milliseconds misled users.  A
+	 * bare 0 is the same in every unit. */
+	if (kc_parse_double(e->value, -1e300, 1e300, &bare) == KC_OK && bare != 0) {
+		(void)unit_ns;
+		return kc_diag_set_at(d, KC_EINVAL, origin(sc, e), e->line, e->key,
+				      "'%s': a duration needs a unit (5s, 500ms)", e->value);
+	}
 	int rc = kc_parse_duration_ns(e->value, unit_ns, &v);
 	if (!rc && (v < lo || v > hi))
 		rc = KC_ERANGE;

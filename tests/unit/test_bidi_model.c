@@ -85,7 +85,7 @@ static void test_scenario_keys(void **st)
 	(void)st;
 	struct kc_scenario *sc;
 	struct kc_diag d;
-	const char *good = "[emulator]\nstream_limit = 12\nstream_base_latency = 250\n"
+	const char *good = "[emulator]\nstream_limit = 12\nstream_base_latency = 250ms\n"
 			   "stream_instances = 2\nstream_verify = false\n"
 			   "stream_fault_goaway_after = 5\nstream_tls = yes\n";
 	assert_int_equal(kc_scenario_parse(&sc, "t.ini", good, &d), 0);

@@ -397,8 +397,11 @@ static void test_profile_flags(void **st)
 	assert_int_equal(p.cpu_decode, KC_EMU_DECODE_SCALED);
 	assert_int_equal(kc_emu_profile_set(&p, "max-body", "1M", &d), 0);
 	assert_int_equal(p.body_bytes_max, 1024 * 1024);
-	assert_int_equal(kc_emu_profile_set(&p, "timeout", "2", &d), 0);
-	assert_int_equal(p.timeout_ns, 2 * KC_NS_PER_S); /* bare = seconds */
+	assert_int_equal(kc_emu_profile_set(&p, "timeout", "2s", &d), 0);
+	assert_int_equal(p.timeout_ns, 2 * KC_NS_PER_S);
+	/* Units are required: a bare number is refused, saying so. */
+	assert_int_not_equal(kc_emu_profile_set(&p, "timeout", "2", &d), 0);
+	assert_non_null(strstr(d.msg, "needs a unit"));
 	assert_int_equal(kc_emu_profile_set(&p, "fault-error", "503:0.1", &d), 0);
 	assert_int_equal(kc_emu_profile_set(&p, "fault-error", "500:0.2", &d), 0);
 	assert_int_equal(p.faults.n_errors, 2);
@@ -435,8 +438,8 @@ static void test_profile_flags(void **st)
 	assert_int_equal(p.stream_part_gap_ns, 10 * MS);
 	assert_int_equal(kc_emu_profile_set(&p, "stream-parts", "5", &d), 0);
 	assert_int_equal(p.stream_parts, 5);
-	assert_int_equal(kc_emu_profile_set(&p, "stream_part_gap", "20", &d), 0);
-	assert_int_equal(p.stream_part_gap_ns, 20 * MS); /* bare = milliseconds */
+	assert_int_equal(kc_emu_profile_set(&p, "stream_part_gap", "20ms", &d), 0);
+	assert_int_equal(p.stream_part_gap_ns, 20 * MS);
 	assert_int_equal(kc_emu_profile_set(&p, "stream-part-gap", "0", &d), 0);
 	assert_int_equal(p.stream_part_gap_ns, 0);
 	assert_int_equal(kc_emu_profile_set(&p, "stream-parts", "101", &d), KC_EINVAL);
@@ -461,7 +464,7 @@ static void test_profile_flags(void **st)
 	assert_int_equal(p.body_timeout_ns, 30 * KC_NS_PER_S);
 	assert_int_equal(kc_emu_profile_client_cap(&p), 1024);
 	assert_int_equal(kc_emu_profile_conn_limit(&p), 1024 + 128);
-	assert_int_equal(kc_emu_profile_set(&p, "header-timeout", "3", &d), 0);
+	assert_int_equal(kc_emu_profile_set(&p, "header-timeout", "3s", &d), 0);
 	assert_int_equal(p.header_timeout_ns, 3 * KC_NS_PER_S);
 	assert_int_equal(kc_emu_profile_set(&p, "body_timeout", "500ms", &d), KC_EINVAL);
 	assert_string_equal(d.key, "body_timeout");

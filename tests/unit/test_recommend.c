@@ -356,7 +356,7 @@ static void test_from_scenario(void **state)
 		"instance_type = ml.g5.xlarge\n"
 		"min_capacity = 2\n"
 		"max_capacity = 8\n"
-		"scale_out_cooldown = 30\n"
+		"scale_out_cooldown = 30s\n"
 		"scale_in_cooldown = 10m\n"
 		"disable_scale_in = true\n"
 		"endpoint_name = product-tagger\n"

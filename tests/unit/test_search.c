@@ -1073,14 +1073,14 @@ static void test_from_scenario(void **state)
 		"growth = 1.5\n"
 		"precision = 0.02\n"
 		"step_duration = 15s\n"
-		"warmup = 3\n"
+		"warmup = 3s\n"
 		"slo = 250ms\n"
 		"slo_percentile = p90\n"
 		"max_error_rate = 0.005\n"
 		"min_achieved_ratio = 0.95\n"
 		"max_steps = 30\n"
 		"max_remeasure = 1\n"
-		"max_lag = 50\n"
+		"max_lag = 50ms\n"
 		"threads = 4\n"), KC_OK);
 	struct kc_search_cfg c = rps_cfg();
 	assert_int_equal(kc_search_cfg_from_scenario(&c, sc, &d), KC_OK);
@@ -1138,6 +1138,9 @@ static void test_scenario_errors(void **state)
 	expect_bad("[search]\nprecision = 3\n", "precision", 2, "0.03");
 	expect_bad("[search]\nmax_error_rate = 2\n", "max_error_rate", 2, "range");
 	expect_bad("[search]\nstep_duration = 0.5s\n", "step_duration", 2, "at least 1s");
+	/* Durations need a unit, in files as in flags: file, line and key named. */
+	expect_bad("[search]\nstart = 10\n# warm\nwarmup = 5\n", "warmup", 4, "needs a unit (5s, 500ms)");
+	expect_bad("[search]\nstep_duration = 20\n", "step_duration", 2, "needs a unit");
 }
 
 int main(void)

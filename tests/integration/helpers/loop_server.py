@@ -15,6 +15,10 @@ In ok mode, --fail-every N --fail-status S answers every N-th request
 200 fails exactly 0.5%.  --jitter-ms J delays each answer by a random
 0..J ms (latencies spread over many histogram buckets: a large .hlog).
 
+--record FILE appends the request line and headers of the first 5 requests
+to FILE (any method; a body is read and dropped), so a test can see what
+reached the wire.
+
 Listens on 127.0.0.1 port 0 and writes the port to PORTFILE.  Exits by itself
 after --max-s seconds (default 60) so a failed test never leaves it behind.
 """
@@ -30,6 +34,7 @@ ap.add_argument("--max-s", type=float, default=60.0)
 ap.add_argument("--fail-every", type=int, default=0)
 ap.add_argument("--fail-status", type=int, default=403)
 ap.add_argument("--jitter-ms", type=float, default=0.0)
+ap.add_argument("--record", default="")
 a = ap.parse_args()
 
 lock = threading.Lock()
@@ -44,8 +49,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         global count, freeze_until
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 0:
+            self.rfile.read(n)
         with lock:
             count += 1
+            if a.record and count <= 5:
+                with open(a.record, "a") as f:
+                    f.write("%s %s\n%s\n" % (self.command, self.path, str(self.headers).strip()))
             if a.freeze_at and count == a.freeze_at:
                 freeze_until = time.monotonic() + a.freeze_s
             until = freeze_until
@@ -59,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 %d Refused\r\nContent-Length: 2\r\n\r\nno" % a.fail_status)
         else:
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def log_message(self, *args):
         pass
