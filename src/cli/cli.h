@@ -30,6 +30,9 @@ void cli_log_init(int verbosity, int quiet);
 /* True when s is "-h" or "--help". */
 int cli_is_help(const char *s);
 
+/* The errno of the last failed write to stdout (EIO when none was seen). */
+int cli_stdout_errno(void);
+
 /* The subcommands: each returns an exit status. */
 int kc_cmd_find(int argc, char **argv);
 int kc_cmd_run(int argc, char **argv);

@@ -456,16 +456,6 @@ static void print_answer(FILE *f, const struct find_opts *o, const struct kc_rec
 	fprintf(f, "search: %d steps, %.0f s of load\n", nsteps, (double)took_ns / 1e9);
 }
 
-/* result.json, steps.csv and, only with have_rec and nothing failed, the policy pair. */
-static void write_all(const struct find_opts *o, struct outdir *out, struct kc_result *res,
-		      const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
-		      bool have_rec)
-{
-	outdir_write_result(out, res, o->json);
-	if (have_rec && !outdir_failed(out))
-		outdir_write_policy(out, rc_cfg, rec);
-}
-
 int kc_cmd_find(int argc, char **argv)
 {
 	struct find_opts o = {0};
@@ -670,7 +660,8 @@ int kc_cmd_find(int argc, char **argv)
 		.interrupted = runout_signal_name(sig), .extra = extra, .step_extra = verdicts,
 		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	write_all(&o, &out, &res, &c.rec, &rec, have_rec);
+	/* The policy pair only with a recommendation and nothing failed. */
+	outdir_write_result(&out, &res, o.json, &c.rec, have_rec ? &rec : NULL);
 	runout_set_stop(NULL, NULL);
 
 	/* The human answer, on stdout unless --json took it. */

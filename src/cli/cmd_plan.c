@@ -436,12 +436,12 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	const char *hp = o->html;
 	if (o->out_dir) {
 		if (mkdir(o->out_dir, 0777) && errno != EEXIST) {
-			cli_error("plan: cannot create %s", o->out_dir);
+			cli_error("plan: cannot create %s: %s", o->out_dir, strerror(errno));
 			return -1;
 		}
 		snprintf(path, sizeof(path), "%s/plan.txt", o->out_dir);
 		if (kc_write_file(path, text->data, text->len)) {
-			cli_error("plan: cannot write %s", path);
+			cli_error("plan: cannot write %s: %s", path, strerror(errno));
 			return -1;
 		}
 		struct kc_buf csv;
@@ -452,7 +452,8 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 			rc = kc_write_file(path, csv.data, csv.len);
 		kc_buf_fini(&csv);
 		if (rc) {
-			cli_error("plan: cannot write %s", path);
+			cli_error("plan: cannot write %s: %s", path,
+				  rc == KC_EIO ? strerror(errno) : "out of memory");
 			return -1;
 		}
 		if (!hp) {
@@ -463,7 +464,7 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	if (!hp)
 		hp = "plan.html";
 	if (kc_write_file(hp, html->data, html->len)) {
-		cli_error("plan: cannot write %s", hp);
+		cli_error("plan: cannot write %s: %s", hp, strerror(errno));
 		return -1;
 	}
 	printf("plan: %s\n", hp);
@@ -605,8 +606,10 @@ int kc_cmd_plan(int argc, char **argv)
 		goto done;
 	}
 	fputs(text.data ? text.data : "", stdout);
-	if (write_outputs(&o, &text, &html, &v))
+	if (write_outputs(&o, &text, &html, &v)) {
+		status = KC_EXIT_WRITE;
 		goto done;
+	}
 	status = adv->exceeds_max ? KC_EXIT_THRESHOLD : KC_EXIT_OK;
 	goto done;
 simfail:

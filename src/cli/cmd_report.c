@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define MAX_FILES 32
@@ -91,7 +92,8 @@ int kc_cmd_report(int argc, char **argv)
 		goto nomem;
 	fputs(text.data ? text.data : "", stdout);
 	if (kc_write_file(output, html.data, html.len)) {
-		cli_error("report: cannot write %s", output);
+		cli_error("report: cannot write %s: %s", output, strerror(errno));
+		status = KC_EXIT_WRITE;
 		goto done;
 	}
 	printf("report: %s\n", output);

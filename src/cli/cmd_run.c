@@ -592,7 +592,7 @@ static bool check_thresholds(const struct run_opts *o, const struct kc_step_resu
 /* result.json and steps.csv into out, then the document or the table on stdout. */
 static void write_outputs(const struct run_opts *o, struct outdir *out, struct kc_result *res)
 {
-	outdir_write_result(out, res, o->json);
+	outdir_write_result(out, res, o->json, NULL, NULL);
 	if (!o->json)
 		runout_print_table(stdout, res->steps, res->nsteps, "offered");
 	outdir_list(out, o->json ? stderr : stdout);

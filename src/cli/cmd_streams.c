@@ -713,9 +713,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	kc_result_env_detect(&res.env);
 	res.env.kneecap_version = KC_VERSION;
 	res.env.started_wall_ms = started_ms;
-	outdir_write_result(&r->out, &res, o->json);
-	if (have_rec && !outdir_failed(&r->out))
-		outdir_write_policy(&r->out, &r->rcfg, &rec);
+	outdir_write_result(&r->out, &res, o->json, &r->rcfg, have_rec ? &rec : NULL);
 	struct kc_buf b;
 	kc_buf_init(&b, 1 << 20);
 	if (!o->json) {

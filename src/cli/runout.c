@@ -43,6 +43,8 @@ void runout_catch_signals(void)
 	 * process and again to its group, and the second must not kill the
 	 * writing of what the first asked for.  SIGKILL remains for a hard stop. */
 	sigemptyset(&sa.sa_mask);
+	/* A second signal must not cut a blocking write of the results short. */
+	sa.sa_flags = SA_RESTART;
 	g_signal = 0;
 	g_stop = NULL;
 	g_stop_ud = NULL;
