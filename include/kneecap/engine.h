@@ -115,7 +115,8 @@ struct kc_engine_config {
 	const struct kc_body *bodies;    /* borrowed, must outlive the engine */
 	size_t nbodies;                  /* 0: no body */
 	uint32_t threads;                /* worker threads; 0: one per core */
-	uint32_t connections;            /* connections per worker; 0: 16 */
+	uint32_t connections;            /* connections per worker; 0: 16 (both 0:
+					    fewer, to fit the open-file limit) */
 	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection; 0: 100 */
 	enum kc_http_version http;
 	bool insecure;                   /* skip TLS verification (explicit opt-in) */
@@ -265,7 +266,8 @@ struct kc_sys_limits {
 				     "ulimit -v" or "ulimit -d" */
 };
 
-/* Reads the process's current limits (never fails; unknown ones stay 0). */
+/* Reads the process's limits (never fails; unknown ones stay 0), first
+ * raising the soft open-file limit to the hard one where it is lower. */
 void kc_sys_limits_get(struct kc_sys_limits *out);
 
 /* What a load generator is about to open and allocate. */
@@ -285,6 +287,15 @@ struct kc_load_size {
  */
 int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits *lim,
 		       struct kc_diag *d);
+
+/*
+ * For defaults nobody asked for: lowers *threads, then
+ * *connections_per_thread (never below 1), until they and the descriptors
+ * kept for files and threads fit lim's open-file limit.  Leaves them as
+ * they are when they fit or when no limit is known.
+ */
+void kc_load_size_fit(uint32_t *threads, uint64_t *connections_per_thread,
+		      const struct kc_sys_limits *lim);
 
 /* The effective settings after defaults, for the result's config section. */
 uint32_t kc_engine_threads(const struct kc_engine *e);

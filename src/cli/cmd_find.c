@@ -556,7 +556,8 @@ int kc_cmd_find(int argc, char **argv)
 		.nheaders = (size_t)t.nheaders,
 		.bodies = bodies,
 		.nbodies = nbodies,
-		.threads = threads,
+		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
+		.threads = c.search.threads > 0 || c.connections ? threads : 0,
 		.connections = conns,
 		.http = c.http,
 		.insecure = c.insecure,

@@ -680,7 +680,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.method = t->sagemaker ? "POST" : o->method,
 		.headers = headers, .nheaders = nheaders,
 		.bodies = bodies, .nbodies = nbodies,
-		.threads = threads, .connections = conns,
+		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
+		.threads = o->threads || total ? threads : 0, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,

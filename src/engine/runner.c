@@ -270,10 +270,17 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	}
 	e->cfg.cacert = e->cacert;
 
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
 	bool h2 = cfg->http != KC_HTTP_1_1;
 	e->connections = cfg->connections ? cfg->connections : (h2 ? 2 : 16);
+	if (!cfg->threads && !cfg->connections) {
+		uint64_t per = e->connections;
+		kc_load_size_fit(&e->threads, &per, &lim);
+		e->connections = (uint32_t)per;
+	}
 	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection : 32) : 1;
 	uint64_t slots = (uint64_t)e->connections * e->streams;
 	if (slots > 100000) {
@@ -294,8 +301,6 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 			 (uint64_t)e->threads * e->connections * CONN_BYTES +
 			 (uint64_t)e->max_inflight * sizeof(struct pending),
 	};
-	struct kc_sys_limits lim;
-	kc_sys_limits_get(&lim);
 	if ((rc = kc_load_size_check(&size, &lim, d)))
 		goto fail;
 
