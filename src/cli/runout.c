@@ -259,7 +259,13 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 		kc_format_duration(kc_engine_probe_limit_ns(e), lim, sizeof(lim));
 		fprintf(stderr, "kneecap: %s: probing %s (up to %s)\n", cmd, kc_engine_host(e), lim);
 	}
+	/* Ctrl-C during the probe stops it (KC_EINTR) and is the answer: the
+	 * caller goes on to write partial results and exit 130/143. */
+	runout_set_stop(runout_stop_engine, e);
 	int rc = kc_engine_probe(e, &status, &d);
+	runout_set_stop(NULL, NULL);
+	if (runout_caught_signal())
+		return 0;
 	if (rc) {
 		/* Could not connect, handshake or hear back: unreachable; else bad input. */
 		cli_diag_error(cmd, &d);

@@ -33,6 +33,8 @@ struct runout {
  * Sends e's first request: 0 when the target answered (a status >= 400 is
  * only warned about), else prints why under cmd and returns the exit status
  * (unreachable for connect, TLS and timeout failures; bad input otherwise).
+ * A signal (runout_catch_signals) stops the probe and returns 0: the
+ * caller's loop sees runout_caught_signal() and writes partial results.
  */
 int runout_probe(struct kc_engine *e, const char *cmd);
 

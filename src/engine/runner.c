@@ -39,7 +39,9 @@
 #define CONN_BYTES (32 * 1024)
 /* The probe's bounds: kc_engine_probe in engine.h. */
 #define PROBE_MAX_NS (5 * KC_NS_PER_S)
-#define PROBE_ANSWER_GRACE_NS KC_NS_PER_S
+/* Short: a silent server adds this to every run against it, and the run
+ * itself (not the probe) is what measures a slow answer. */
+#define PROBE_ANSWER_GRACE_NS (250 * KC_NS_PER_MS)
 #define PROBE_POLL_MS 20
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -365,7 +367,8 @@ const char *kc_engine_host(const struct kc_engine *e)
  * answer (*silent): a server that accepts and never answers is reachable,
  * and a probe that waited for it would only delay the run that measures it.
  */
-static CURLcode probe_perform(CURL *h, int64_t limit_ns, bool *silent)
+static CURLcode probe_perform(const struct kc_engine *e, CURL *h, int64_t limit_ns,
+			      bool *silent)
 {
 	CURLM *m = curl_multi_init();
 	if (!m)
@@ -388,6 +391,11 @@ static CURLcode probe_perform(CURL *h, int64_t limit_ns, bool *silent)
 			}
 		if (done)
 			break;
+		/* A stop (Ctrl-C) must not wait out a black-holed connect. */
+		if (kc_engine_stopped(e)) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200) {
@@ -467,7 +475,7 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(limit / KC_NS_PER_MS));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn_limit / KC_NS_PER_MS));
 	bool silent = false;
-	CURLcode cc = probe_perform(h, limit, &silent);
+	CURLcode cc = probe_perform(e, h, limit, &silent);
 	if (silent) {
 		/* Connected and asked: reachable.  The run will show the rest. */
 		if (status_out)
@@ -487,6 +495,10 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 		goto out;
 	}
 	const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && kc_engine_stopped(e)) {
+		rc = kc_diag_set(d, KC_EINTR, "stopped while probing %s", e->host);
+		goto out;
+	}
 	switch (cc) {
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
