@@ -619,7 +619,7 @@ int kc_cmd_find(int argc, char **argv)
 	runout_progress_end(&ro);
 	int sig = runout_caught_signal();
 	/* A stop nobody asked for (the interval log failed) cuts the search short too. */
-	bool cut_short = interrupted || sig || outdir_failed(&out);
+	bool cut_short = interrupted || sig || fail || outdir_failed(&out);
 	if (fail)
 		cli_diag_error("find", &d);
 	if (sig && !o.quiet)
@@ -643,7 +643,8 @@ int kc_cmd_find(int argc, char **argv)
 
 	verdicts = verdicts_json(&s, nsteps);
 	extra = json_object();
-	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, c.rec.instances));
+	json_object_set_new(extra, "knee",
+			    runout_knee_json(&knee, &chk, c.rec.instances, cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&c.rec, &rec));
 	json_object_set_new(extra, "search",
@@ -673,7 +674,9 @@ int kc_cmd_find(int argc, char **argv)
 	if (status < 0) {
 		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
-		else if (fail || !have_rec)
+		else if (fail)
+			status = KC_EXIT_INTERNAL; /* the spec was checked: what failed is ours */
+		else if (!have_rec)
 			status = KC_EXIT_THRESHOLD;
 		else
 			status = KC_EXIT_OK;

@@ -341,9 +341,18 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 		return -1;
 	}
 	if (!doc->has_knee || !(doc->knee_per_instance > 0)) {
-		cli_error("plan: %s has no knee, so there is no ceiling to plan with", doc->path);
+		if (doc->partial)
+			cli_error("plan: %s is a partial result (%s) without a knee: the search "
+				  "did not finish, so there is no ceiling to plan with", doc->path,
+				  doc->interrupted[0] ? doc->interrupted : "cut short");
+		else
+			cli_error("plan: %s has no knee, so there is no ceiling to plan with",
+				  doc->path);
 		return -1;
 	}
+	if (doc->partial)
+		cli_error("plan: warning: %s is a partial result (%s)", doc->path,
+			  doc->interrupted[0] ? doc->interrupted : "incomplete");
 	in->traffic = traffic;
 	in->ceiling_rps = doc->knee_per_instance;
 	in->target_rps = kc_resultdoc_target_rps(doc);

@@ -79,6 +79,13 @@ int kc_cmd_report(int argc, char **argv)
 			cli_diag_error("report", &d);
 			goto done;
 		}
+		/* Reported, not refused: the steps measured are real; no knee is read from it. */
+		if (docs[loaded].partial)
+			cli_error("report: warning: %s is a partial result (%s): its steps are "
+				  "what was measured before it stopped%s", files[loaded],
+				  docs[loaded].interrupted[0] ? docs[loaded].interrupted
+							      : "cut short or incomplete",
+				  docs[loaded].has_knee ? "" : ", and it has no knee");
 	}
 	const char *ppath = cli_price_path(prices);
 	for (size_t i = 0; i < nfiles; i++) {

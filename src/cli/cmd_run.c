@@ -743,7 +743,8 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
 			runout_progress_end(ctx);
 			cli_diag_error("run", &d);
-			status = KC_EXIT_USAGE;
+			/* The spec was checked before the run: what fails here is ours. */
+			status = KC_EXIT_INTERNAL;
 			break;
 		}
 		(*done)++;

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"\n"
 		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
 		"3 the target could not be reached, 4 results could not be written,\n"
+		"5 kneecap itself failed (cannot start threads, out of memory),\n"
 		"130/143 interrupted by SIGINT/SIGTERM (partial results, no policy).\n");
 }
 

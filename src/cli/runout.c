@@ -15,6 +15,7 @@
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
+#include "kneecap/recommend.h"
 #include "kneecap/sagemaker.h"
 
 #include <stdlib.h>
@@ -278,4 +279,25 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 	if (status >= 400)
 		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
 	return 0;
+}
+
+json_t *runout_knee_json(const struct kc_knee *k, const struct kc_knee_check *chk, int instances,
+			 bool cut_short)
+{
+	json_t *o = kc_knee_to_json(k, chk, instances);
+	if (!o || !cut_short || !k->found)
+		return o;
+	/* A search cut short has not shown where the knee is: what it saw
+	 * healthy is a lower bound, kept apart so no reader takes it for one. */
+	json_t *v = json_object_get(o, "value"), *pi = json_object_get(o, "per_instance");
+	if (json_object_set(o, "healthy_up_to", v) ||
+	    json_object_set(o, "healthy_up_to_per_instance", pi) ||
+	    json_object_set_new(o, "found", json_false()) ||
+	    json_object_set_new(o, "lower_bound", json_true())) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_del(o, "value");
+	json_object_del(o, "per_instance");
+	return o;
 }

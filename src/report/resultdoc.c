@@ -164,8 +164,14 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 	if (rc)
 		return rc;
 
+	json_t *partial = json_object_get(root, "partial");
+	doc->partial = json_is_true(partial);
+	str(root, "interrupted", doc->interrupted, sizeof(doc->interrupted));
 	json_t *knee = json_object_get(root, "knee");
-	if (json_is_object(knee)) {
+	/* found: false (no healthy load, or a search cut short) is no knee;
+	 * documents from before the key existed always had one. */
+	json_t *found = json_object_get(knee, "found");
+	if (json_is_object(knee) && !json_is_false(found)) {
 		doc->has_knee = true;
 		rc = num(knee, "value", &doc->knee_value, true, "knee.", name, d);
 		if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
