@@ -78,9 +78,13 @@ static const char usage_text[] =
 	"       unhealthy, or all requests failed)\n"
 	"  2    bad usage or input\n"
 	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; no policy)\n"
+	"  5    kneecap itself failed during the search (cannot start threads, out\n"
+	"       of memory): what was measured is written, marked \"partial\"\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
+	"       marked \"partial\", knee.found false; never a recommendation, policy\n"
+	"       or apply.sh\n";
 
 /* Keys each scenario section owns (flags map onto the first section that has the key). */
 static const char *const search_keys[] = {

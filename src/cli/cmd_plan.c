@@ -55,7 +55,9 @@ static const char usage_text[] =
 	"  --out DIR            write DIR/plan.html, DIR/plan.txt and DIR/timeline.csv\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
-	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input.\n";
+	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input\n"
+	"(a result without a knee, as an interrupted search's), 4 an output (stdout\n"
+	"included) could not be written, with the reason.\n";
 
 struct opts {
 	const char *result, *traffic, *prices, *out_dir, *html;

@@ -99,8 +99,11 @@ static const char usage_text[] =
 	"  1    the run completed but a threshold failed (error rate, latency)\n"
 	"  2    bad usage or input\n"
 	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; result.json,\n"
-	"       when it could still be written, says \"incomplete\")\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; result.json, when it could still be written, says\n"
+	"       \"incomplete\")\n"
+	"  5    kneecap itself failed during the run (cannot start threads, out of\n"
+	"       memory): the steps measured before are written\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
 	"       marked \"partial\"\n";
 

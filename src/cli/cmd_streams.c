@@ -97,10 +97,14 @@ static const char usage_text[] =
 	"  0    a stream count was found and its recommendation written\n"
 	"  1    the run completed without one (no knee, no recommendation)\n"
 	"  2    bad usage or input\n"
-	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  3    the target could not be reached at all (a target that answers, even\n"
+	"       403, is reachable: warned about, and the search runs)\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; no policy)\n"
+	"  5    kneecap itself failed during the search (out of memory, threads)\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
+	"       marked \"partial\", knee.found false; never a recommendation, policy\n"
+	"       or apply.sh\n";
 
 /* The first stream's bound, as run's and find's probe. */
 #define PROBE_NS (5 * KC_NS_PER_S)
