@@ -546,7 +546,7 @@ int kc_cmd_find(int argc, char **argv)
 	struct kc_body *bodies = NULL;
 	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {
 		cli_error("find: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		goto out;
 	}
 	uint32_t conns = 0;
@@ -604,7 +604,7 @@ int kc_cmd_find(int argc, char **argv)
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
 	if (!steps) {
 		cli_error("find: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		free(bodies);
 		goto out;
 	}

@@ -638,7 +638,7 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 	}
 	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
 		cli_error("run: out of memory");
-		return KC_EXIT_USAGE;
+		return KC_EXIT_INTERNAL;
 	}
 	return -1;
 }
@@ -789,7 +789,7 @@ int kc_cmd_run(int argc, char **argv)
 	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
 	if (!steps) {
 		cli_error("run: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		goto out_engine;
 	}
 	struct runout ctx;

@@ -827,7 +827,7 @@ int kc_cmd_streams(int argc, char **argv)
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r) {
 		cli_error("streams: out of memory");
-		return KC_EXIT_USAGE;
+		return KC_EXIT_INTERNAL;
 	}
 	int rc = parse_args(&r->o, argc, argv);
 	if (rc < 0) {
