@@ -36,7 +36,17 @@ struct kc_plan_view {
 	struct kc_plan_view_run runs[KC_PLAN_VIEW_MAX_RUNS];
 	/* Indexes into runs[] of the two timelines drawn side by side. */
 	size_t timeline_a, timeline_b;
+	/* in->min_cap / max_cap came from the user (flag or [plan]), not the advice. */
+	bool min_given, max_given;
 };
+
+/*
+ * Where the plan's MinCapacity/MaxCapacity come from (given, or recommended
+ * for this traffic) and, when they differ from what find's apply.sh
+ * registered (the result's recommendation), why.  Writes one sentence
+ * (no markup) into out.
+ */
+void kc_plan_bounds_note(const struct kc_plan_view *v, char *out, size_t n);
 
 /*
  * Appends the report for ndocs results (>= 1): per result the verdict,

@@ -45,6 +45,26 @@ enum kc_verdict {
 /* Stable lower-case name ("healthy", "throughput", "inflight_growth", ...). */
 const char *kc_verdict_name(enum kc_verdict v);
 
+/*
+ * A rate as every report prints it (terminal table, steps.csv, result.json,
+ * report.html): rounded to 2 decimals below 10, to 1 decimal from 10 up.
+ * The verdict is judged on these figures, so a row a reader checks by hand
+ * agrees with its verdict.  kc_rate_decimals gives the decimals for printf.
+ */
+double kc_rate_figure(double v);
+int kc_rate_decimals(double v);
+/* As kc_rate_figure, rounding down (a knee printed must not exceed the
+ * rate it was bounded by). */
+double kc_rate_figure_down(double v);
+
+/*
+ * The arrivals a step's schedule actually produced, per second of its
+ * measured window (Poisson counts vary around the nominal offered rate);
+ * the nominal offered load when unknown (streams, or no count).  Not
+ * rounded.
+ */
+double kc_step_arrived(const struct kc_step_result *s);
+
 /* Which latency number a limit applies to. */
 enum kc_lat_stat { KC_STAT_P50, KC_STAT_P90, KC_STAT_P99, KC_STAT_P999, KC_STAT_MEAN, KC_STAT_COUNT };
 
@@ -112,7 +132,8 @@ struct kc_step_verdict {
 	bool valid;            /* false: generator-bound or partial, never a knee */
 	bool stable;           /* false: a signal sat within `ambiguity` of its threshold */
 	bool generator_note;   /* shed/lag seen, but the server was already behind */
-	double achieved_ratio; /* achieved / offered */
+	double achieved_ratio; /* rps: kc_rate_figure(achieved) / kc_rate_figure(arrived);
+				  streams: achieved / offered */
 	double error_rate;     /* server errors (shed left out) / (ok + errors); 0 when none finished */
 	double latency_ms;     /* the configured statistic (slo_stat) */
 	double inflight_growth;/* projected growth across the window, requests */

@@ -84,7 +84,11 @@ int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
  * p999_ms, max_ms, mean_ms, service_p99_ms, inflight_max, inflight_slope,
  * lag_p99_ms, generator_bound, partial; when any step is a response-stream
  * step, then ttfp_{p50,p90,p99,max}_ms, part_gap_{p50,p90,p99,max}_ms,
- * stream_errors, model_stream_errors; last, unfinished.  Appends to out.
+ * stream_errors, model_stream_errors; then always unfinished, arrived
+ * (rps: the arrivals the schedule sent per second, kc_rate_figure;
+ * streams: offered) and verdict (step_extra[i].verdict.verdict, "" when
+ * not judged).  In rps mode achieved is the printed figure too, so each
+ * row reads the way its verdict was judged.  Appends to out.
  * Returns 0, KC_ENOMEM or KC_ELIMIT.
  */
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out);

@@ -32,7 +32,13 @@ struct kc_rd_step {
 	double errors;
 	double inflight_max;
 	bool stable;
+	double arrived;            /* arrivals actually sent per second; NAN when absent */
+	char verdict[24];          /* "healthy", "throughput", ...; "" when not judged */
+	int attempt;               /* 0 first measurement of its load, 1.. re-measures */
+	bool ambiguous;            /* verdict.settled (formerly verdict.stable) was false */
 };
+
+#define KC_RESULTDOC_MAX_NOTES 8
 
 struct kc_rd_kv {
 	char key[96];
@@ -46,15 +52,38 @@ struct kc_resultdoc {
 	struct kc_rd_step *steps;    /* owned */
 	bool partial;                /* "partial": true (interrupted, failed or cut short) */
 	char interrupted[16];        /* "SIGINT", "SIGTERM", "" */
-	bool has_knee;               /* a knee object with found not false */
+	bool has_knee;               /* a knee object (knee_found says whether it is one) */
 	double knee_value, knee_per_instance;
 	char knee_unit[24];
 	char knee_reason[256];
+	bool searched;               /* a knee search (find, streams, merge), not a plain run */
+	bool knee_found;             /* knee.found (true when the key is absent but a value is) */
+	char knee_bound[24];         /* knee.bound: "tested", "saturated_max", ...; "" absent */
+	char knee_bound_note[200];   /* knee.bound_note */
+	char diagnosis[320];         /* knee.diagnosis, else search.diagnosis */
+	size_t nnotes;               /* knee.notes: what the terminal printed under the knee */
+	char notes[KC_RESULTDOC_MAX_NOTES][400];
+	char why[600];               /* recommendation.why; "" when absent */
+	/* knee.steps, .remeasures, .measured_s, .precision (a fraction in rps
+	 * mode, streams otherwise); -1 / NAN when absent. */
+	int search_steps, search_remeasures;
+	double measured_s, precision;
+	char run_load[16];           /* a plain run: config.load ("rate", "concurrency", ...) */
+	double run_rate;             /* config.rate; NAN when absent */
+	double run_concurrency;      /* config.concurrency; NAN when absent */
+	char slo_stat[8];            /* config.search.slo_percentile; "" when absent */
 	bool has_rec;
 	char instance_type[64];
 	char metric[96];
 	double factor, target_value, target_low, target_high;
 	double scale_out_cooldown_s, scale_in_cooldown_s; /* NAN when absent */
+	bool disable_scale_in;       /* the policy's DisableScaleIn */
+	int rec_min_capacity, rec_max_capacity; /* what find's apply.sh registered; 0 absent */
+	/* The endpoint and variant apply.sh registered: recommendation.endpoint_name
+	 * and .variant, else from a sagemaker:ENDPOINT[/VARIANT] target; "" unknown. */
+	char endpoint_name[64];
+	char variant[64];
+	char region[64], profile[128]; /* recommendation.region/.profile; "" absent */
 	double slo_ms;               /* config SLO if the file names one; NAN otherwise */
 	size_t nconfig, nenv;
 	struct kc_rd_kv config[KC_RESULTDOC_MAX_KV];

@@ -105,6 +105,7 @@ struct kc_search_step {
 	double offered;           /* the load asked for */
 	double delivered;         /* rps: arrivals the schedule produced / window; streams: offered */
 	int attempt;              /* 0 first measurement of this load, 1.. re-measures */
+	double achieved;          /* the step's achieved rate (rps or streams held) */
 	struct kc_step_verdict v;
 	bool healthy_final;       /* the load's verdict after re-measures (last attempt only) */
 	enum kc_verdict final;    /* same, as a verdict (UNSTABLE when attempts disagreed) */
@@ -134,7 +135,8 @@ struct kc_search {
 	int remeasures;
 	int gen_retries;          /* generator-bound re-measures of the current load */
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
-	double saturated_max;     /* highest achieved rate of a saturated step */
+	double saturated_max;     /* highest achieved rate of a saturated step of a
+				     load decided unhealthy */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -163,11 +165,34 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r);
 int kc_search_nsteps(const struct kc_search *s);
 const struct kc_search_step *kc_search_step(const struct kc_search *s, int i);
 
+/*
+ * Which bound set the knee's value (result.json knee.bound).  Append-only;
+ * results store the names.
+ */
+enum kc_knee_bound {
+	KC_BOUND_TESTED,        /* the highest load tested healthy, as it was offered */
+	KC_BOUND_SATURATED_MAX, /* the highest rate the endpoint completed while saturated */
+	KC_BOUND_KNEE_ACHIEVED, /* the knee load's own achieved rate: its measurements
+				   were unstable (ambiguous, or attempts disagreed) */
+	KC_BOUND_COUNT
+};
+
+/* "tested", "saturated_max" or "knee_achieved". */
+const char *kc_knee_bound_name(enum kc_knee_bound b);
+
 /* The search's answer. */
 struct kc_knee {
 	bool found;               /* a healthy load exists (value is meaningful) */
 	enum kc_load_mode mode;
-	double value;             /* highest healthy load, all instances together */
+	/* A sustainable load, all instances together: the highest load tested
+	 * healthy (`tested`), but in rps mode never above saturated_max nor,
+	 * when the knee load's measurements were unstable, above their mean
+	 * achieved rate (knee_achieved).  `bound` says which one applied. */
+	double value;
+	double tested;            /* the highest load tested healthy, as offered */
+	double knee_achieved;     /* mean achieved rate over the knee load's attempts */
+	bool knee_unstable;       /* an attempt at the knee load was ambiguous, or they disagreed */
+	enum kc_knee_bound bound;
 	double upper;             /* lowest unhealthy load, 0 when none */
 	bool upper_capped;        /* upper is not a load tried but the rate the endpoint
 				     completed flat out in step upper_step (offered
@@ -183,7 +208,9 @@ struct kc_knee {
 	double precision;         /* achieved relative (rps) or absolute (streams) width */
 	int64_t measured_ns;      /* load time spent: sum of measured windows (warm-up excluded) */
 	/* The highest rate the endpoint completed in a saturated step
-	 * (throughput short or in-flight growing): what it can do flat out.
+	 * (throughput short or in-flight growing) of a load decided unhealthy
+	 * (an attempt its re-measures overruled does not count): what it can
+	 * do flat out.
 	 * A knee well under it (< 90%) ended by those criteria is suspicious,
 	 * and the diagnosis says so.  0 when no step saturated. */
 	double saturated_max;

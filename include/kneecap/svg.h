@@ -45,6 +45,7 @@ struct kc_svg_series {
 	bool dashed;
 	bool markers;             /* dots at the points */
 	bool step;                /* hold each value until the next x */
+	bool no_line;             /* markers only (separate measurements, not a curve) */
 };
 
 struct kc_svg_mark {

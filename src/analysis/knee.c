@@ -27,6 +27,36 @@ const char *kc_load_mode_name(enum kc_load_mode m)
 	return m == KC_MODE_STREAMS ? "streams" : "rps";
 }
 
+int kc_rate_decimals(double v)
+{
+	return fabs(v) < 9.995 ? 2 : 1;
+}
+
+double kc_rate_figure(double v)
+{
+	if (!isfinite(v))
+		return v;
+	double scale = kc_rate_decimals(v) == 2 ? 100.0 : 10.0;
+	return round(v * scale) / scale;
+}
+
+double kc_rate_figure_down(double v)
+{
+	if (!isfinite(v))
+		return v;
+	double scale = kc_rate_decimals(v) == 2 ? 100.0 : 10.0;
+	/* The epsilon keeps 19.4 (binary 19.39999...) from flooring to 19.3. */
+	return floor(v * scale + 1e-9) / scale;
+}
+
+double kc_step_arrived(const struct kc_step_result *s)
+{
+	double window_s = (double)s->duration_ns / 1e9;
+	if (s->scheduled > 0 && window_s > 0)
+		return (double)s->scheduled / window_s;
+	return s->offered;
+}
+
 static const char *const stat_names[KC_STAT_COUNT] = {
 	"p50", "p90", "p99", "p999", "mean",
 };
@@ -175,10 +205,14 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	/* Compare with what the schedule actually produced in the window when
 	 * it is known: Poisson arrivals make the count itself vary by about
 	 * 1/sqrt(n) (3% at 1,000 requests), which is not the server's doing. */
-	double asked = s->offered;
-	if (c->mode == KC_MODE_RPS && s->scheduled > 0 && window_s > 0)
-		asked = (double)s->scheduled / window_s;
-	v.achieved_ratio = asked > 0 ? s->achieved / asked : 0.0;
+	double asked = s->offered, got = s->achieved;
+	if (c->mode == KC_MODE_RPS) {
+		/* ... and judged on the figures the reports print beside the
+		 * verdict (kc_rate_figure), so every row reads true by hand. */
+		asked = kc_rate_figure(kc_step_arrived(s));
+		got = kc_rate_figure(s->achieved);
+	}
+	v.achieved_ratio = asked > 0 ? got / asked : 0.0;
 	v.latency_ms = kc_lat_stat_value(&s->latency, c->slo_stat);
 	/* The level the tolerance scales with is the lower end: a growing
 	 * queue must not widen its own tolerance. */
@@ -227,7 +261,9 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 
 	/* 3. Throughput: achieved (successes/s) against offered.  Streams:
 	 * streams held against streams asked. */
-	if (!unhealthy && v.achieved_ratio < c->min_achieved_ratio) {
+	/* The figures are decimals: 19.4 of 20.0 is 97% to a reader, and must
+	 * not fail on the binary rounding of 19.4 / 20.0. */
+	if (!unhealthy && v.achieved_ratio < c->min_achieved_ratio * (1.0 - 1e-12)) {
 		v.verdict = KC_VERDICT_THROUGHPUT;
 		unhealthy = true;
 	}

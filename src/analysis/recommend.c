@@ -11,6 +11,7 @@
 #include "kneecap/recommend.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 
 #include <math.h>
@@ -64,23 +65,6 @@ void kc_recommend_cfg_default(struct kc_recommend_cfg *c)
 	c->scale_in_cooldown_s = 300;
 	snprintf(c->variant, sizeof(c->variant), "AllTraffic");
 	c->usd_per_hour = -1;
-}
-
-bool kc_sagemaker_name_valid(const char *name)
-{
-	/* ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ : alphanumerics and hyphens, no
-	 * leading or trailing hyphen, at most 63 characters. */
-	size_t n = name ? strlen(name) : 0;
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)name[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			     (ch >= '0' && ch <= '9');
-		if (!alnum && ch != '-')
-			return false;
-	}
-	return name[0] != '-' && name[n - 1] != '-';
 }
 
 static bool printable(const char *s, size_t max)
@@ -242,7 +226,10 @@ int kc_recommend_compute(const struct kc_recommend_cfg *c, const struct kc_knee 
 	r.mode = k->mode;
 	r.metric = c->metric_set ? c->metric
 		   : k->mode == KC_MODE_STREAMS ? KC_METRIC_CONCURRENCY : KC_METRIC_INVOCATIONS;
-	r.knee_per_instance = k->value / c->instances;
+	/* rps: the per-instance knee as every output prints it (a figure,
+	 * rounded down), so terminal, result.json and report agree. */
+	r.knee_per_instance = k->mode == KC_MODE_RPS ? kc_rate_figure_down(k->value / c->instances)
+						     : k->value / c->instances;
 	r.factor = c->factor;
 	r.factor_low = c->factor_low;
 	r.factor_high = c->factor_high;
@@ -416,7 +403,75 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 	return rc;
 }
 
+int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,
+				    const char *cron, int min_cap, int max_cap,
+				    struct kc_buf *out)
+{
+	char action[64];
+	if (max_cap > 0)
+		snprintf(action, sizeof(action), "MinCapacity=%d,MaxCapacity=%d", min_cap, max_cap);
+	else
+		snprintf(action, sizeof(action), "MinCapacity=%d", min_cap);
+	int rc = kc_buf_puts(out, "\naws application-autoscaling put-scheduled-action");
+	if (!rc)
+		rc = common_args(out, c);
+	if (!rc)
+		rc = opt_arg(out, "--scheduled-action-name", name);
+	if (!rc)
+		rc = opt_arg(out, "--schedule", cron);
+	if (!rc)
+		rc = opt_arg(out, "--scalable-target-action", action);
+	return rc ? rc : kc_buf_puts(out, "\n");
+}
+
 /* ---- explanation ----------------------------------------------------- */
+
+static const char why_text[] =
+	"Why 70-80%: target tracking scales out only after the metric has been above "
+	"the target for minutes, and new instances take minutes more; the headroom "
+	"between target and knee absorbs growth meanwhile without a queue. Lower is "
+	"safer and costs more instances; AWS's suggested starting point is 0.5 of the "
+	"maximum, which this knee measurement lets you raise.";
+
+const char *kc_recommend_why(void)
+{
+	return why_text;
+}
+
+void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
+{
+	const char *u = kc_load_mode_name(k->mode);
+	if (k->bound == KC_BOUND_SATURATED_MAX)
+		snprintf(out, n, "the most the endpoint completed while saturated (%g %s tested "
+			 "healthy is more than it sustains)", k->tested, u);
+	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
+		snprintf(out, n, "what the knee load completed (%g %s tested healthy, but its "
+			 "measurements were unstable)", k->tested, u);
+	else
+		snprintf(out, n, "the highest healthy load");
+}
+
+size_t kc_knee_notes(const struct kc_knee *k, const struct kc_knee_check *chk,
+		     char notes[][KC_KNEE_NOTE_MAX], size_t cap)
+{
+	size_t n = 0;
+	if (n < cap && k->found && k->end == KC_END_CONVERGED && k->diagnosis[0])
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX, "Note - %s.", k->diagnosis);
+	if (n < cap && k->found && chk && chk->inflation_set)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Mean latency at the knee is %.2fx the lowest-load step (%.1f ms vs %.1f ms).",
+			 chk->latency_inflation, chk->latency_mean_knee_ms, chk->latency_mean_low_ms);
+	if (n < cap && k->found && chk && chk->little_set)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Little's law at the knee: %.1f in flight observed vs %.1f predicted "
+			 "(throughput x latency)%s.", chk->little_observed, chk->little_predicted,
+			 chk->little_consistent ? "" : " - inconsistent: check the measurement");
+	if (n < cap && k->found && chk && chk->kneedle_found)
+		snprintf(notes[n++], KC_KNEE_NOTE_MAX,
+			 "Kneedle on achieved-vs-offered puts the bend at %g %s.",
+			 chk->kneedle_offered, kc_load_mode_name(k->mode));
+	return n;
+}
 
 int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee *k,
 			 const struct kc_knee_check *chk,
@@ -435,32 +490,24 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	else
 		snprintf(above, sizeof(above), "%g %s was unhealthy (%s)", k->upper, u,
 			 kc_verdict_name(k->ended_by));
+	/* Say which bound set the number when it is not the load tested. */
+	char what[200];
+	kc_knee_bound_note(k, what, sizeof(what));
 	if (k->end == KC_END_CONVERGED)
 		rc = kc_buf_printf(out,
-			"Knee: %g %s (%g per instance) - the highest healthy load; %s. "
+			"Knee: %g %s (%g per instance) - %s; %s. "
 			"Found in %d steps (%d re-measured, %.0f s of load), bracket within %.1f%s.\n",
-			k->value, u, r->knee_per_instance, above, k->steps, k->remeasures,
+			k->value, u, r->knee_per_instance, what, above, k->steps, k->remeasures,
 			(double)k->measured_ns / 1e9,
 			k->mode == KC_MODE_STREAMS ? k->precision : k->precision * 100.0,
 			k->mode == KC_MODE_STREAMS ? " stream(s)" : "%");
 	else
 		rc = kc_buf_printf(out, "Knee: at least %g %s (%g per instance): %s\n",
 				   k->value, u, r->knee_per_instance, k->diagnosis);
-	if (!rc && k->end == KC_END_CONVERGED && k->diagnosis[0])
-		rc = kc_buf_printf(out, "  Note - %s.\n", k->diagnosis);
-	if (!rc && chk && chk->inflation_set)
-		rc = kc_buf_printf(out,
-			"  Mean latency at the knee is %.2fx the lowest-load step (%.1f ms vs %.1f ms).\n",
-			chk->latency_inflation, chk->latency_mean_knee_ms, chk->latency_mean_low_ms);
-	if (!rc && chk && chk->little_set)
-		rc = kc_buf_printf(out,
-			"  Little's law at the knee: %.1f in flight observed vs %.1f predicted "
-			"(throughput x latency)%s.\n", chk->little_observed, chk->little_predicted,
-			chk->little_consistent ? "" : " - inconsistent: check the measurement");
-	if (!rc && chk && chk->kneedle_found)
-		rc = kc_buf_printf(out,
-			"  Kneedle on achieved-vs-offered puts the bend at %g %s.\n",
-			chk->kneedle_offered, u);
+	char notes[KC_KNEE_MAX_NOTES][KC_KNEE_NOTE_MAX];
+	size_t nn = kc_knee_notes(k, chk, notes, KC_KNEE_MAX_NOTES);
+	for (size_t i = 0; i < nn && !rc; i++)
+		rc = kc_buf_printf(out, "  %s\n", notes[i]);
 	if (rc)
 		return rc;
 	return kc_buf_printf(out,
@@ -485,7 +532,8 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	json_t *o = json_pack("{s:f, s:s, s:f, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:s}",
 			      "value", k->value,
 			      "unit", kc_load_mode_name(k->mode),
-			      "per_instance", k->value / instances,
+			      "per_instance", k->mode == KC_MODE_RPS ?
+				      kc_rate_figure_down(k->value / instances) : k->value / instances,
 			      "reason", kc_knee_reason(k),
 			      "end", kc_search_end_name(k->end),
 			      "ended_by", kc_verdict_name(k->ended_by),
@@ -503,6 +551,22 @@ json_t *kc_knee_to_json(const struct kc_knee *k, const struct kc_knee_check *chk
 	rc |= json_object_set_new(o, "precision", json_real(k->precision));
 	rc |= json_object_set_new(o, "measured_s", json_real((double)k->measured_ns / 1e9));
 	rc |= json_object_set_new(o, "saturated_max", json_real(k->saturated_max));
+	/* Which bound set `value`: the load tested healthy, saturated_max, or
+	 * the knee load's own achieved rate (its measurements were unstable). */
+	rc |= json_object_set_new(o, "bound", json_string(kc_knee_bound_name(k->bound)));
+	rc |= json_object_set_new(o, "tested", json_real(k->tested));
+	rc |= json_object_set_new(o, "knee_achieved", json_real(k->knee_achieved));
+	rc |= json_object_set_new(o, "knee_unstable", json_boolean(k->knee_unstable));
+	/* What the terminal prints about the knee, for the report to carry. */
+	char what[200];
+	kc_knee_bound_note(k, what, sizeof(what));
+	rc |= json_object_set_new(o, "bound_note", json_string(what));
+	char notes[KC_KNEE_MAX_NOTES][KC_KNEE_NOTE_MAX];
+	size_t nn = kc_knee_notes(k, chk, notes, KC_KNEE_MAX_NOTES);
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < nn; i++)
+		json_array_append_new(arr, json_string(notes[i]));
+	rc |= arr ? json_object_set_new(o, "notes", arr) : -1;
 	if (chk) {
 		json_t *x = json_pack("{s:{s:b, s:f, s:f}, s:{s:b, s:f, s:f, s:f}, s:{s:b, s:f, s:f, s:f, s:b}}",
 			"kneedle", "found", chk->kneedle_found, "offered", chk->kneedle_offered,
@@ -547,6 +611,17 @@ json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			      "max_capacity", c->max_capacity,
 			      "lower_bound", r->lower_bound,
 			      "policy", policy);
+	if (o) {
+		json_object_set_new(o, "why", json_string(why_text));
+		/* What apply.sh registers, so `plan` can write the same resource. */
+		json_object_set_new(o, "endpoint_name", c->endpoint_name[0] ?
+				    json_string(c->endpoint_name) : json_null());
+		json_object_set_new(o, "variant", json_string(c->variant));
+		if (c->region[0])
+			json_object_set_new(o, "region", json_string(c->region));
+		if (c->profile[0])
+			json_object_set_new(o, "profile", json_string(c->profile));
+	}
 	return o;
 }
 
@@ -555,11 +630,25 @@ json_t *kc_verdict_to_json(const struct kc_step_verdict *v)
 	return json_pack("{s:s, s:b, s:b, s:b, s:f, s:f, s:f, s:f, s:f}",
 			 "verdict", kc_verdict_name(v->verdict),
 			 "valid", v->valid,
-			 "stable", v->stable,
+			 "settled", v->stable,
 			 "generator_note", v->generator_note,
 			 "achieved_ratio", v->achieved_ratio,
 			 "error_rate", v->error_rate,
 			 "latency_ms", v->latency_ms,
 			 "inflight_growth", v->inflight_growth,
 			 "inflight_tol", v->inflight_tol);
+}
+
+json_t *kc_search_step_to_json(const struct kc_search_step *st)
+{
+	json_t *o = json_pack("{s:b, s:o, s:i}", "stable", st->v.verdict == KC_VERDICT_HEALTHY,
+			      "verdict", kc_verdict_to_json(&st->v), "attempt", st->attempt);
+	/* final is only set on the attempt that decided its load. */
+	bool decided = st->healthy_final || st->final != KC_VERDICT_HEALTHY;
+	if (o && decided &&
+	    json_object_set_new(o, "load_verdict", json_string(kc_verdict_name(st->final)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

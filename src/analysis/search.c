@@ -356,6 +356,16 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->have_lo = true;
 		}
 	} else {
+		/* What the endpoint completed flat out: the saturated measurements
+		 * of a load decided unhealthy.  A noisy "throughput" attempt that
+		 * its re-measures overruled says nothing about capacity (a 2 s
+		 * step at 10 rps can see 14 arrivals and complete 13.5). */
+		for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
+			const struct kc_search_step *a = &s->steps[i];
+			if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
+			    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+				s->saturated_max = fmax(s->saturated_max, a->achieved);
+		}
 		if (!s->have_hi || load < s->hi) {
 			s->hi = load;
 			s->hi_step = idx;
@@ -512,15 +522,13 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	if (!streams(s) && r->scheduled > 0 && r->duration_ns > 0)
 		st->delivered = (double)r->scheduled / ((double)r->duration_ns / 1e9);
 	st->attempt = s->attempts;
+	st->achieved = r->achieved;
 	kc_knee_judge(&s->cfg.health, r, &st->v);
 	const struct kc_step_verdict *v = &st->v;
 	if (st->attempt > 0)
 		s->remeasures++;
 	if (r->duration_ns > 0)
 		s->measured_ns += r->duration_ns;
-	if (s->cfg.mode == KC_MODE_RPS && (v->verdict == KC_VERDICT_THROUGHPUT ||
-					   v->verdict == KC_VERDICT_INFLIGHT_GROWTH))
-		s->saturated_max = fmax(s->saturated_max, r->achieved);
 
 	if (!v->valid) {
 		/* One generator hiccup (a busy machine, a page fault storm) earns
@@ -590,6 +598,59 @@ const struct kc_search_step *kc_search_step(const struct kc_search *s, int i)
 	return i >= 0 && i < s->nsteps ? &s->steps[i] : NULL;
 }
 
+static const char *const bound_names[KC_BOUND_COUNT] = {
+	"tested", "saturated_max", "knee_achieved",
+};
+
+const char *kc_knee_bound_name(enum kc_knee_bound b)
+{
+	return (unsigned)b < KC_BOUND_COUNT ? bound_names[b] : "unknown";
+}
+
+/*
+ * A knee is a load the endpoint sustains, so it cannot exceed what the
+ * endpoint was seen to complete.  A load called healthy on Poisson noise
+ * (the arrivals ran short, the queue had not yet grown) can sit above the
+ * rate the same server completed flat out; and a knee load whose own
+ * measurements were ambiguous is only as good as what they completed.
+ * The attempts at the knee load are the steps at knee_step and just
+ * before it with the same offered load (a decided load is never offered
+ * again).
+ */
+static void bound_knee(const struct kc_search *s, struct kc_knee *k)
+{
+	k->tested = k->value;
+	k->bound = KC_BOUND_TESTED;
+	if (!k->found || streams(s) || k->knee_step < 0)
+		return;
+	const struct kc_search_step *ks = &s->steps[k->knee_step];
+	double sum = 0;
+	int n = 0, healthy = 0;
+	bool ambiguous = false;
+	for (int i = k->knee_step; i >= 0 && s->steps[i].offered == ks->offered; i--) {
+		const struct kc_search_step *a = &s->steps[i];
+		if (!a->v.valid)
+			continue;
+		sum += a->achieved;
+		n++;
+		healthy += a->v.verdict == KC_VERDICT_HEALTHY;
+		ambiguous = ambiguous || !a->v.stable;
+	}
+	k->knee_achieved = n > 0 ? sum / n : ks->achieved;
+	k->knee_unstable = ambiguous || (healthy > 0 && healthy < n);
+	if (s->saturated_max > 0 && s->saturated_max < k->value) {
+		k->value = s->saturated_max;
+		k->bound = KC_BOUND_SATURATED_MAX;
+	}
+	if (k->knee_unstable && k->knee_achieved > 0 && k->knee_achieved < k->value) {
+		k->value = k->knee_achieved;
+		k->bound = KC_BOUND_KNEE_ACHIEVED;
+	}
+	/* One figure everywhere (terminal, result.json, report), rounded down
+	 * so the printed knee never exceeds its bound. */
+	k->value = kc_rate_figure_down(k->value);
+}
+
 void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 {
 	KC_ASSERT(s && out);
@@ -614,17 +675,18 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out)
 	if (s->have_lo && s->have_hi)
 		k.precision = streams(s) ? s->hi - s->lo : (s->hi - s->lo) / s->lo;
 	k.saturated_max = s->saturated_max;
+	bound_knee(s, &k);
 	snprintf(k.diagnosis, sizeof(k.diagnosis), "%s", s->diagnosis);
 	bool capacity_end = k.ended_by == KC_VERDICT_THROUGHPUT ||
 			    k.ended_by == KC_VERDICT_INFLIGHT_GROWTH ||
 			    k.ended_by == KC_VERDICT_UNSTABLE;
 	if (k.end == KC_END_CONVERGED && capacity_end && k.value > 0 &&
-	    s->saturated_max > 1.1 * k.value)
+	    s->saturated_max > 1.1 * k.tested)
 		snprintf(k.diagnosis, sizeof(k.diagnosis),
 			 "check: the endpoint completed %.4g rps while overloaded, %.0f%% above "
 			 "this knee; a noisy step may have ended the search early (re-run, or "
 			 "lengthen step_duration)", s->saturated_max,
-			 100.0 * (s->saturated_max / k.value - 1.0));
+			 100.0 * (s->saturated_max / k.tested - 1.0));
 	*out = k;
 }
 

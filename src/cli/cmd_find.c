@@ -400,9 +400,11 @@ static int run_search(struct kc_engine *e, struct kc_search *s, const struct cli
 			runout_progress_end(ro);
 			const struct kc_search_step *ss = kc_search_step(s, kc_search_nsteps(s) - 1);
 			const struct kc_step_result *r = &steps[n - 1];
-			fprintf(stderr, "kneecap: step %d: %.1f rps offered, %.1f achieved, p99 %.1f ms, "
-					"%llu errors -> %s\n",
-				n, r->offered, r->achieved, r->latency.p99,
+			double arrived = kc_step_arrived(r);
+			fprintf(stderr, "kneecap: step %d: %.1f rps offered, %.*f arrived, %.*f achieved, "
+					"p99 %.1f ms, %llu errors -> %s\n",
+				n, r->offered, kc_rate_decimals(arrived), kc_rate_figure(arrived),
+				kc_rate_decimals(r->achieved), kc_rate_figure(r->achieved), r->latency.p99,
 				(unsigned long long)r->errors,
 				ss ? kc_verdict_name(ss->v.verdict) : "?");
 		}
@@ -415,10 +417,7 @@ static json_t *verdicts_json(const struct kc_search *s, int nsteps)
 {
 	json_t *verdicts = json_array();
 	for (int i = 0; verdicts && i < kc_search_nsteps(s) && i < nsteps; i++) {
-		const struct kc_search_step *ss = kc_search_step(s, i);
-		json_array_append_new(verdicts, json_pack(
-			"{s:b,s:o,s:i}", "stable", ss->v.verdict == KC_VERDICT_HEALTHY,
-			"verdict", kc_verdict_to_json(&ss->v), "attempt", ss->attempt));
+		json_array_append_new(verdicts, kc_search_step_to_json(kc_search_step(s, i)));
 	}
 	return verdicts;
 }
@@ -446,12 +445,13 @@ static json_t *cost_json(const struct kc_recommend_cfg *rc, const struct kc_reco
 
 /* The table, the explanation and where the files went. */
 static void print_answer(FILE *f, const struct find_opts *o, const struct kc_recommend_cfg *rc,
+			 const struct kc_search *srch,
 			 const struct kc_step_result *steps, int nsteps, const struct kc_knee *knee,
 			 const struct kc_knee_check *chk, const struct kc_recommendation *rec,
 			 int64_t took_ns)
 {
 	fputc('\n', f);
-	runout_print_table(f, steps, (size_t)nsteps, "offered");
+	runout_print_search_table(f, steps, (size_t)nsteps, srch);
 	struct kc_buf b;
 	kc_buf_init(&b, 1 << 20);
 	if (kc_recommend_explain(rc, knee, chk, rec, &b) == 0)
@@ -672,7 +672,7 @@ int kc_cmd_find(int argc, char **argv)
 
 	/* The human answer, on stdout unless --json took it. */
 	if (!o.quiet || !o.json)
-		print_answer(o.json ? stderr : stdout, &o, &c.rec, steps, nsteps, &knee, &chk,
+		print_answer(o.json ? stderr : stdout, &o, &c.rec, &s, steps, nsteps, &knee, &chk,
 			     have_rec ? &rec : NULL, took_ns);
 	outdir_list(&out, o.json ? stderr : stdout);
 	if (status < 0) {

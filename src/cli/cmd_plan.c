@@ -15,7 +15,9 @@
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/plan.h"
+#include "kneecap/recommend.h"
 #include "kneecap/resultdoc.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 #include "kneecap/term.h"
 #include "kneecap/traffic.h"
@@ -52,7 +54,10 @@ static const char usage_text[] =
 	"  --alarm-high N       breaching datapoints to scale out (default 3 standard)\n"
 	"  --alarm-low N        low datapoints to scale in (default 15 standard)\n"
 	"  --cooldown-out DUR, --cooldown-in DUR   (default: the result's policy, else 60s/300s)\n"
-	"  --out DIR            write DIR/plan.html, DIR/plan.txt and DIR/timeline.csv\n"
+	"  --out DIR            write DIR/plan.html, DIR/plan.txt, DIR/timeline.csv, and\n"
+	"                       DIR/apply.sh + DIR/scaling-policy.json: the scalable target\n"
+	"                       with the plan's Min/Max, the policy, and one scheduled\n"
+	"                       action per pre-warm action, on the result's endpoint\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
 	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input\n"
@@ -342,7 +347,7 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 			  doc->path, doc->mode);
 		return -1;
 	}
-	if (!doc->has_knee || !(doc->knee_per_instance > 0)) {
+	if (!doc->has_knee || !doc->knee_found || !(doc->knee_per_instance > 0)) {
 		if (doc->partial)
 			cli_error("plan: %s is a partial result (%s) without a knee: the search "
 				  "did not finish, so there is no ceiling to plan with", doc->path,
@@ -482,6 +487,84 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	return 0;
 }
 
+/*
+ * --out DIR: scaling-policy.json and apply.sh for what was simulated: the
+ * result's policy (target, cooldowns as the plan used them), the plan's
+ * Min/Max, and one put-scheduled-action per pre-warm action (the user's
+ * schedule, else the recommended one), on the endpoint and variant the
+ * result names.
+ */
+static int write_apply(const struct opts *o, const struct kc_resultdoc *doc,
+		       const struct setup *s, const struct kc_plan_advice *adv)
+{
+	struct kc_recommend_cfg c;
+	kc_recommend_cfg_default(&c);
+	struct kc_recommendation r;
+	memset(&r, 0, sizeof(r));
+	r.mode = KC_MODE_RPS;
+	if (kc_metric_parse(doc->metric, &r.metric))
+		r.metric = KC_METRIC_INVOCATIONS;
+	c.metric_set = true;
+	c.metric = r.metric;
+	/* The plan simulated target_rps; in the invocations metric that is the
+	 * TargetValue x 60, whole invocations per minute. */
+	r.target_value = r.metric == KC_METRIC_INVOCATIONS ? floor(s->in.target_rps * 60.0 + 1e-9)
+							   : doc->target_value;
+	if (doc->factor > 0 && doc->factor <= 1) {
+		c.factor = doc->factor;
+		c.factor_low = fmin(c.factor_low, c.factor);
+		c.factor_high = fmax(c.factor_high, c.factor);
+	}
+	c.min_capacity = s->in.min_cap;
+	c.max_capacity = s->in.max_cap;
+	c.scale_out_cooldown_s = (int)s->std.scale_out_cooldown_s;
+	c.scale_in_cooldown_s = (int)s->std.scale_in_cooldown_s;
+	c.disable_scale_in = doc->disable_scale_in;
+	if (kc_sagemaker_name_valid(doc->endpoint_name))
+		snprintf(c.endpoint_name, sizeof(c.endpoint_name), "%s", doc->endpoint_name);
+	if (kc_sagemaker_name_valid(doc->variant))
+		snprintf(c.variant, sizeof(c.variant), "%s", doc->variant);
+	snprintf(c.region, sizeof(c.region), "%s", doc->region);
+	snprintf(c.profile, sizeof(c.profile), "%s", doc->profile);
+
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	struct kc_buf b;
+	kc_buf_init(&b, 1u << 20);
+	char path[4096];
+	int rc = kc_recommend_policy_text(&c, &r, &b);
+	snprintf(path, sizeof(path), "%s/scaling-policy.json", o->out_dir);
+	if (!rc && kc_write_file(path, b.data, b.len))
+		rc = KC_EIO;
+	kc_buf_reset(&b);
+	if (!rc && (rc = kc_recommend_apply_sh(&c, &r, &b, &d)) != 0)
+		cli_diag_error("plan: apply.sh", &d);
+	const struct kc_plan_sched *pre = s->nuser ? s->user : adv->sched;
+	size_t npre = s->nuser ? s->nuser : adv->nsched;
+	for (size_t i = 0; i < npre && !rc; i++) {
+		char cron[48];
+		kc_plan_sched_cron(&pre[i], cron, sizeof(cron));
+		/* An action that leaves MaxCapacity restates the registered one,
+		 * as plan.html prints it. */
+		rc = kc_recommend_apply_sh_scheduled(&c, pre[i].name, cron, pre[i].min_cap,
+						     pre[i].max_cap ? pre[i].max_cap : c.max_capacity,
+						     &b);
+	}
+	snprintf(path, sizeof(path), "%s/apply.sh", o->out_dir);
+	if (!rc && (kc_write_file(path, b.data, b.len) || chmod(path, 0755)))
+		rc = KC_EIO;
+	int err = errno;
+	kc_buf_fini(&b);
+	if (rc) {
+		cli_error("plan: cannot write %s/{scaling-policy.json,apply.sh}: %s", o->out_dir,
+			  rc == KC_EIO ? strerror(err) : "not rendered");
+		return -1;
+	}
+	printf("plan: %s (MinCapacity %d, MaxCapacity %d, %zu scheduled action%s)\n", path,
+	       c.min_capacity, c.max_capacity, npre, npre == 1 ? "" : "s");
+	return 0;
+}
+
 /* Min/Max not given: take the recommended ones (computed with open bounds). */
 static int default_bounds(struct setup *s, struct kc_plan_advice *adv)
 {
@@ -609,7 +692,8 @@ int kc_cmd_plan(int argc, char **argv)
 	if (default_bounds(s, adv))
 		goto done;
 	struct kc_plan_view v = {.doc = &doc, .traffic_name = o.traffic, .traffic = traffic,
-				 .in = &s->in, .advice = adv, .timeline_a = 0, .timeline_b = 1};
+				 .in = &s->in, .advice = adv, .timeline_a = 0, .timeline_b = 1,
+				 .min_given = s->min_given, .max_given = s->max_given};
 	if (simulate_all(s, adv, runs, &nruns, &v, &d))
 		goto simfail;
 	if (kc_term_plan(&text, &v) || kc_html_plan(&html, &v)) {
@@ -617,7 +701,7 @@ int kc_cmd_plan(int argc, char **argv)
 		goto done;
 	}
 	fputs(text.data ? text.data : "", stdout);
-	if (write_outputs(&o, &text, &html, &v)) {
+	if (write_outputs(&o, &text, &html, &v) || (o.out_dir && write_apply(&o, &doc, s, adv))) {
 		status = KC_EXIT_WRITE;
 		goto done;
 	}

@@ -86,7 +86,7 @@ int kc_cmd_report(int argc, char **argv)
 				  "what was measured before it stopped%s", files[loaded],
 				  docs[loaded].interrupted[0] ? docs[loaded].interrupted
 							      : "cut short or incomplete",
-				  docs[loaded].has_knee ? "" : ", and it has no knee");
+				  docs[loaded].knee_found ? "" : ", and it has no knee");
 	}
 	const char *ppath = cli_price_path(prices);
 	for (size_t i = 0; i < nfiles; i++) {

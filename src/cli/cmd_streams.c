@@ -36,6 +36,7 @@
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
@@ -396,6 +397,53 @@ static int add_header(struct run *r, const char *name, const char *value)
 	return 0;
 }
 
+/* Starts the built-in emulator on loopback and points the run at it. */
+static int setup_emulator_target(struct run *r, struct kc_diag *d)
+{
+	struct opts *o = &r->o;
+	/* The emulator verifies what kneecap signs: with the scenario's
+	 * keys, or a fixed fake pair so signing is always exercised. */
+	if (!r->emu.sigv4_akid[0]) {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
+	} else {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
+	}
+	snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
+	snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
+	r->bp.capture_path = o->capture;
+	r->bp.capture_stream = 2; /* the first stream after the probe's */
+	if (o->emulator_tls)
+		r->bp.tls = true;
+	if (r->bp.tls) {
+		/* kneecap verifies the emulator's fresh certificate as its CA */
+		const char *tmp = getenv("TMPDIR");
+		snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
+			 tmp && *tmp ? tmp : "/tmp");
+		int fd = mkstemps(r->cert_path, 4);
+		if (fd < 0) {
+			cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
+			r->cert_path[0] = '\0';
+			return KC_EXIT_USAGE;
+		}
+		close(fd);
+		r->bp.tls_cert_out = r->cert_path;
+	}
+	if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, d)) {
+		cli_diag_error("streams: emulator", d);
+		return KC_EXIT_USAGE;
+	}
+	snprintf(r->url, sizeof(r->url),
+		 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
+		 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
+	r->akid = r->bp.akid;
+	r->secret = r->bp.secret;
+	r->token = NULL;
+	r->region = r->bp.region;
+	return 0;
+}
+
 static int setup_target(struct run *r)
 {
 	struct opts *o = &r->o;
@@ -408,49 +456,8 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
-	if (!o->target) {
-		/* The emulator verifies what kneecap signs: with the scenario's
-		 * keys, or a fixed fake pair so signing is always exercised. */
-		if (!r->emu.sigv4_akid[0]) {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
-		} else {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
-		}
-		snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
-		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
-		r->bp.capture_path = o->capture;
-		r->bp.capture_stream = 2; /* the first stream after the probe's */
-		if (o->emulator_tls)
-			r->bp.tls = true;
-		if (r->bp.tls) {
-			/* kneecap verifies the emulator's fresh certificate as its CA */
-			const char *tmp = getenv("TMPDIR");
-			snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
-				 tmp && *tmp ? tmp : "/tmp");
-			int fd = mkstemps(r->cert_path, 4);
-			if (fd < 0) {
-				cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
-				r->cert_path[0] = '\0';
-				return KC_EXIT_USAGE;
-			}
-			close(fd);
-			r->bp.tls_cert_out = r->cert_path;
-		}
-		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
-			cli_diag_error("streams: emulator", &d);
-			return KC_EXIT_USAGE;
-		}
-		snprintf(r->url, sizeof(r->url),
-			 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
-			 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
-		r->akid = r->bp.akid;
-		r->secret = r->bp.secret;
-		r->token = NULL;
-		r->region = r->bp.region;
-		return 0;
-	}
+	if (!o->target)
+		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
 		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
 		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {
@@ -713,11 +720,15 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	for (int i = 0; i < kc_search_nsteps(srch); i++)
 		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));
 	json_object_set_new(extra, "verdicts", verdicts);
+	/* steps[].stable and .verdict, as find writes them (one truth). */
+	json_t *step_extra = json_array();
+	for (int i = 0; step_extra && i < kc_search_nsteps(srch) && (size_t)i < r->nsteps; i++)
+		json_array_append_new(step_extra, kc_search_step_to_json(kc_search_step(srch, i)));
 	json_t *cfg = config_json(r);
 	struct kc_result res = {.mode = "streams", .target = o->target ? o->target : "emulator",
 				.config = cfg, .steps = r->steps, .nsteps = r->nsteps,
 				.partial = cut_short, .interrupted = runout_signal_name(sig),
-				.extra = extra};
+				.extra = extra, .step_extra = step_extra};
 	kc_result_env_detect(&res.env);
 	res.env.kneecap_version = KC_VERSION;
 	res.env.started_wall_ms = started_ms;
@@ -734,6 +745,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	fflush(stdout);
 	json_decref(cfg);
 	json_decref(extra);
+	json_decref(step_extra);
 	return runout_exit_status(&r->out, sig, have_rec ? KC_EXIT_OK : KC_EXIT_THRESHOLD);
 }
 

@@ -17,6 +17,7 @@
 #include "kneecap/pool.h"
 #include "kneecap/recommend.h"
 #include "kneecap/sagemaker.h"
+#include "kneecap/search.h"
 
 #include <stdlib.h>
 
@@ -196,6 +197,51 @@ void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			fputc('\n', f);
 		}
 	}
+}
+
+void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n,
+			       const struct kc_search *srch)
+{
+	fprintf(f, "%4s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n", "step", "offered",
+		"arrived", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99",
+		"errors", "unfinish", "inflight", "lag p99", "verdict");
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_step_result *r = &s[i];
+		const struct kc_search_step *ss = kc_search_step(srch, (int)i);
+		double arrived = kc_step_arrived(r);
+		char note[48] = "";
+		if (ss && ss->attempt > 0)
+			snprintf(note, sizeof(note), " (re-measure %d)", ss->attempt);
+		if (ss && ss->v.valid && !ss->v.stable)
+			snprintf(note + strlen(note), sizeof(note) - strlen(note), " (ambiguous)");
+		fprintf(f, "%4d %9.1f %9.*f %9.*f %9.2f %9.2f %9.2f %9.2f %9.2f %8llu %8llu %8u %8.2f  %s%s\n",
+			r->index + 1, r->offered, kc_rate_decimals(arrived), kc_rate_figure(arrived),
+			kc_rate_decimals(r->achieved), kc_rate_figure(r->achieved), r->latency.p50,
+			r->latency.p99, r->latency.p999, r->latency.max, r->service.p99,
+			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
+			r->inflight_max, r->lag_p99_ms,
+			ss ? kc_verdict_name(ss->v.verdict) : "-", note);
+		if (r->response_stream)
+			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
+				   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
+				r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
+				r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
+				(unsigned long long)r->parts);
+		if (r->errors) {
+			fprintf(f, "     errors:");
+			for (int k = 0; k < KC_EC_COUNT; k++)
+				if (r->errclass[k])
+					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
+						(unsigned long long)r->errclass[k]);
+			for (int k = 0; k < r->ncodes; k++)
+				fprintf(f, " http%d=%llu", r->codes[k].code,
+					(unsigned long long)r->codes[k].count);
+			fputc('\n', f);
+		}
+	}
+	fprintf(f, "offered: the rate asked; arrived: the arrivals the schedule actually sent per "
+		   "second (Poisson counts vary). healthy: achieved >= %.0f%% of arrived, no in-flight "
+		   "growth, errors under the limit.\n", 100.0 * srch->cfg.health.min_achieved_ratio);
 }
 
 bool runout_all_connect_errors(const struct kc_step_result *s, size_t n)

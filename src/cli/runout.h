@@ -76,6 +76,16 @@ void runout_progress_end(struct runout *r);
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit);
 
+struct kc_search;
+/*
+ * The step table of a search (find): as runout_print_table, plus the
+ * arrivals the schedule actually produced per second beside the nominal
+ * offered rate, and each row's verdict, judged on the figures printed in
+ * that row (achieved against arrived).  steps[i] is search step i.
+ */
+void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n,
+			       const struct kc_search *srch);
+
 /* True when every error of every step was a connect failure and nothing completed. */
 bool runout_all_connect_errors(const struct kc_step_result *s, size_t n);
 

@@ -4,6 +4,7 @@
  * quoting needed; the columns are named in result.h and only ever appended.
  */
 #include "kneecap/result.h"
+#include "kneecap/knee.h"
 
 #include <errno.h>
 #include <string.h>
@@ -27,14 +28,15 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 				 "stream_errors,model_stream_errors");
 	/* Last, so every earlier column keeps its position. */
 	if (!rc)
-		rc = kc_buf_puts(out, ",unfinished\n");
+		rc = kc_buf_puts(out, ",unfinished,arrived,verdict\n");
+	bool rps = !r->mode || !strcmp(r->mode, "rps");
 	for (size_t i = 0; !rc && i < r->nsteps; i++) {
 		const struct kc_step_result *s = &r->steps[i];
 		rc = kc_buf_printf(out,
 				   "%d,%.3f,%.3f,%llu,%llu,%llu,%llu,"
 				   "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,"
 				   "%u,%.3f,%.3f,%d,%d",
-				   s->index, s->offered, s->achieved,
+				   s->index, s->offered, rps ? kc_rate_figure(s->achieved) : s->achieved,
 				   (unsigned long long)s->scheduled, (unsigned long long)s->completed,
 				   (unsigned long long)s->ok, (unsigned long long)s->errors,
 				   s->latency.p50, s->latency.p90, s->latency.p99, s->latency.p999,
@@ -48,8 +50,17 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 					   s->part_gap.max,
 					   (unsigned long long)s->errclass[KC_EC_STREAM],
 					   (unsigned long long)s->errclass[KC_EC_MODEL_STREAM]);
+		/* The verdict the search wrote into the step (result.h step_extra),
+		 * judged on the figures in this row: achieved against arrived. */
+		const char *verdict = "";
+		json_t *x = r->step_extra ? json_array_get(r->step_extra, i) : NULL;
+		json_t *v = json_object_get(json_object_get(x, "verdict"), "verdict");
+		if (json_is_string(v))
+			verdict = json_string_value(v);
+		double arrived = rps ? kc_rate_figure(kc_step_arrived(s)) : s->offered;
 		if (!rc)
-			rc = kc_buf_printf(out, ",%llu\n", (unsigned long long)s->unfinished);
+			rc = kc_buf_printf(out, ",%llu,%.3f,%s\n", (unsigned long long)s->unfinished,
+					   arrived, verdict);
 	}
 	return rc;
 }

@@ -12,6 +12,8 @@
 #include "kneecap/html.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/knee.h"
+#include "kneecap/recommend.h"
 #include "kneecap/svg.h"
 
 #include <math.h>
@@ -153,22 +155,106 @@ static const char *unit_of(const struct kc_resultdoc *d)
 	return strcmp(d->mode, "streams") ? "RPS" : "streams";
 }
 
+/* A plain `run` is a fixed load, not a search: say so, not "no knee found". */
+static void run_summary(struct out *o, const struct kc_resultdoc *d)
+{
+	char a[32];
+	const char *l = d->run_load;
+	if (!strcmp(l, "rate") && isfinite(d->run_rate))
+		pf(o, "<p class=\"kc-big\">Fixed-rate run at %s %s (%zu step%s)</p>\n",
+		   num(d->run_rate, kc_rate_decimals(d->run_rate), a, sizeof(a)), unit_of(d),
+		   d->nsteps, d->nsteps == 1 ? "" : "s");
+	else if (!strcmp(l, "concurrency") && isfinite(d->run_concurrency))
+		pf(o, "<p class=\"kc-big\">Closed-loop run at %s concurrent requests (%zu step%s)</p>\n",
+		   num(d->run_concurrency, 0, a, sizeof(a)), d->nsteps, d->nsteps == 1 ? "" : "s");
+	else if (!strcmp(l, "ramp") || !strcmp(l, "linear"))
+		pf(o, "<p class=\"kc-big\">Ramped run (%zu step%s)</p>\n", d->nsteps,
+		   d->nsteps == 1 ? "" : "s");
+	else
+		pf(o, "<p class=\"kc-big\">Fixed-load run (%zu step%s)</p>\n", d->nsteps,
+		   d->nsteps == 1 ? "" : "s");
+	puts_(o, "<p>A run measures the load it was given; it does not search for a knee, so "
+		 "this result has no ceiling or target. <code>kneecap find</code> searches for "
+		 "them.</p>\n");
+}
+
+/* Everything the terminal printed under the knee: warnings first. */
+static void warnings(struct out *o, const struct kc_resultdoc *d)
+{
+	/* A knee that is only a lower bound (max reached, generator-bound)
+	 * carries its diagnosis outside the notes: say it here too. */
+	bool diag = d->has_knee && d->knee_found && d->diagnosis[0];
+	for (size_t i = 0; diag && i < d->nnotes; i++)
+		if (strstr(d->notes[i], d->diagnosis))
+			diag = false;
+	if (!d->nnotes && !diag)
+		return;
+	puts_(o, "<div class=\"kc-warnings\"><h3>Warnings and checks</h3>\n<ul id=\"kc-notes\">\n");
+	if (diag) {
+		puts_(o, "<li class=\"kc-bad\">The knee is a lower bound: ");
+		esc(o, d->diagnosis);
+		puts_(o, "</li>\n");
+	}
+	for (size_t i = 0; i < d->nnotes; i++) {
+		bool warn = !strncmp(d->notes[i], "Note - ", 7) || strstr(d->notes[i], "inconsistent");
+		pf(o, "<li%s>", warn ? " class=\"kc-bad\"" : "");
+		esc(o, d->notes[i]);
+		puts_(o, "</li>\n");
+	}
+	puts_(o, "</ul></div>\n");
+}
+
 static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 {
 	char a[32], b[32], c[32];
 	puts_(o, "<div class=\"kc-verdict\">\n");
-	if (d->has_knee) {
+	if (d->has_knee && d->knee_found) {
 		pf(o, "<p class=\"kc-big\">Ceiling: %s %s per instance",
-		   num(d->knee_per_instance, 1, a, sizeof(a)), unit_of(d));
+		   num(d->knee_per_instance, kc_rate_decimals(d->knee_per_instance), a, sizeof(a)),
+		   unit_of(d));
 		if (d->instance_type[0]) {
 			puts_(o, " on ");
 			esc(o, d->instance_type);
 		}
 		puts_(o, "</p>\n<p>What ended the search: ");
 		esc(o, d->knee_reason[0] ? d->knee_reason : "not recorded");
-		puts_(o, "</p>\n");
+		if (d->search_steps >= 0) {
+			pf(o, ". Found in %d steps (%d re-measured", d->search_steps,
+			   d->search_remeasures > 0 ? d->search_remeasures : 0);
+			if (isfinite(d->measured_s))
+				pf(o, ", %.0f s of load", d->measured_s);
+			puts_(o, ")");
+			if (isfinite(d->precision) && d->precision > 0) {
+				bool streams = !strcmp(d->mode, "streams");
+				pf(o, ", bracket within %.1f%s", streams ? d->precision : d->precision * 100.0,
+				   streams ? " stream(s)" : "%");
+			}
+		}
+		puts_(o, ".</p>\n");
+		if (d->knee_bound_note[0]) {
+			puts_(o, "<p class=\"kc-bound\">The ceiling is ");
+			esc(o, d->knee_bound_note);
+			if (d->knee_bound[0]) {
+				puts_(o, " <span class=\"kc-muted\">(bound: <code>");
+				esc(o, d->knee_bound);
+				puts_(o, "</code>)</span>");
+			}
+			puts_(o, ".</p>\n");
+		}
+	} else if (!d->searched) {
+		run_summary(o, d);
 	} else {
-		puts_(o, "<p class=\"kc-bad\">No knee in this result: the search did not find one.</p>\n");
+		puts_(o, "<p class=\"kc-bad\">No knee in this result: the search did not find one");
+		if (d->diagnosis[0]) {
+			puts_(o, ": ");
+			esc(o, d->diagnosis);
+		}
+		puts_(o, ".</p>\n");
+	}
+	if (isfinite(d->slo_ms)) {
+		pf(o, "<p class=\"kc-slo\">Latency objective: %s at most %s ms; a step above it "
+		      "is unhealthy (the dashed line on the latency chart).</p>\n",
+		   d->slo_stat[0] ? d->slo_stat : "p99", num(d->slo_ms, 0, a, sizeof(a)));
 	}
 	if (d->has_rec) {
 		pf(o, "<p class=\"kc-big\">Recommended target: %s", num(d->target_value, d->target_value < 100 ? 1 : 0, a, sizeof(a)));
@@ -181,6 +267,9 @@ static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 			puts_(o, " The metric is invocations per instance per <em>minute</em>: "
 				 "RPS &times; 60.");
 		puts_(o, " AWS's own starting point is a safety factor of 0.5.</p>\n");
+		puts_(o, "<p class=\"kc-why\">");
+		esc(o, d->why[0] ? d->why : kc_recommend_why());
+		puts_(o, "</p>\n");
 	}
 	double tr = kc_resultdoc_target_rps(d);
 	if (price >= 0 && isnan(tr))
@@ -206,40 +295,67 @@ static double target_total(const struct kc_resultdoc *d)
 	return d->target_value * kc_resultdoc_instances(d); /* streams */
 }
 
-/* A result's steps as the arrays the charts draw, in offered order: a
- * bisecting search visits loads out of order, and run order would zigzag. */
+/*
+ * A result's steps as the arrays the charts draw, in offered order: a
+ * bisecting search visits loads out of order, and run order would zigzag.
+ * The lines go through one point per load, its last measurement (the one
+ * that decided it); earlier measurements of a re-measured load are drawn
+ * as separate markers, so a line never turns back on itself.
+ */
 struct series_data {
-	size_t n;
-	size_t *order;      /* step indexes sorted by offered load */
+	size_t n;           /* points on the lines (one per load) */
+	size_t nre;         /* re-measured points (earlier attempts) */
+	size_t *order;      /* line point k -> step index, by offered load */
 	double *x, *p50, *p90, *p99, *p999, *mx, *ach, *err;
+	double *rx, *rp99, *rach;
 	double storage[];
 };
+
+/* True when a later step measured the same load again. */
+static bool superseded(const struct kc_resultdoc *d, size_t i)
+{
+	for (size_t j = i + 1; j < d->nsteps; j++)
+		if (d->steps[j].offered == d->steps[i].offered)
+			return true;
+	return false;
+}
 
 static struct series_data *series_new(const struct kc_resultdoc *d)
 {
 	size_t n = d->nsteps, m = n ? n : 1;
-	struct series_data *s = calloc(1, sizeof(*s) + 8 * m * sizeof(double));
+	struct series_data *s = calloc(1, sizeof(*s) + 11 * m * sizeof(double));
 	size_t *order = calloc(m, sizeof(size_t));
 	if (!s || !order) {
 		free(s);
 		free(order);
 		return NULL;
 	}
-	s->n = n;
 	s->order = order;
 	double *p = s->storage;
-	double **cols[8] = {&s->x, &s->p50, &s->p90, &s->p99, &s->p999, &s->mx, &s->ach, &s->err};
-	for (size_t c = 0; c < 8; c++)
+	double **cols[11] = {&s->x, &s->p50, &s->p90, &s->p99, &s->p999, &s->mx, &s->ach,
+			     &s->err, &s->rx, &s->rp99, &s->rach};
+	for (size_t c = 0; c < 11; c++)
 		*cols[c] = p + c * m;
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	for (size_t i = 1; i < n; i++)
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct kc_rd_step *st = &d->steps[i];
+		if (superseded(d, i)) {
+			s->rx[s->nre] = st->offered;
+			s->rp99[s->nre] = st->latency.p99;
+			s->rach[s->nre] = st->achieved;
+			s->nre++;
+			continue;
+		}
+		order[k++] = i;
+	}
+	s->n = k;
+	for (size_t i = 1; i < k; i++)
 		for (size_t j = i; j > 0 && d->steps[order[j]].offered < d->steps[order[j - 1]].offered; j--) {
 			size_t t = order[j];
 			order[j] = order[j - 1];
 			order[j - 1] = t;
 		}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		const struct kc_rd_step *st = &d->steps[order[i]];
 		s->x[i] = st->offered;
 		s->p50[i] = st->latency.p50;
@@ -248,7 +364,7 @@ static struct series_data *series_new(const struct kc_resultdoc *d)
 		s->p999[i] = st->latency.p999;
 		s->mx[i] = st->latency.max;
 		s->ach[i] = st->achieved;
-		s->err[i] = d->steps[i].errors; /* bars stay in run order */
+		s->err[i] = st->errors;
 	}
 	return s;
 }
@@ -263,35 +379,46 @@ static void series_free(struct series_data *s)
 static void chart_latency(struct out *o, const struct kc_resultdoc *d, const struct series_data *s)
 {
 	const char *u = unit_of(d);
-	char kl[64], tl[64];
-	snprintf(kl, sizeof(kl), "knee %.1f %s", d->knee_value, u);
+	char kl[64], tl[64], sl[64];
+	bool knee = d->has_knee && d->knee_found;
+	snprintf(kl, sizeof(kl), "knee %.*f %s", kc_rate_decimals(d->knee_value), d->knee_value, u);
 	snprintf(tl, sizeof(tl), "target %.1f %s", target_total(d), u);
+	snprintf(sl, sizeof(sl), "SLO %s %.0f ms", d->slo_stat[0] ? d->slo_stat : "p99", d->slo_ms);
 	struct kc_svg_mark xm[2] = {
-		{.at = d->has_knee ? d->knee_value : NAN, .label = kl, .color = KC_SVG_BAD},
+		{.at = knee ? d->knee_value : NAN, .label = kl, .color = KC_SVG_BAD},
 		{.at = target_total(d), .label = tl, .color = 2, .dashed = true},
 	};
+	struct kc_svg_mark ym[1] = {
+		{.at = d->slo_ms, .label = sl, .color = KC_SVG_BAD, .dashed = true},
+	};
 	size_t n = s->n;
-	struct kc_svg_series lat[5] = {
+	struct kc_svg_series lat[6] = {
 		{.name = "p50", .x = s->x, .y = s->p50, .n = n, .color = 0, .markers = true},
 		{.name = "p90", .x = s->x, .y = s->p90, .n = n, .color = 2, .markers = true},
 		{.name = "p99", .x = s->x, .y = s->p99, .n = n, .color = 1, .markers = true},
 		{.name = "p99.9", .x = s->x, .y = s->p999, .n = n, .color = 3, .markers = true},
 		{.name = "max", .x = s->x, .y = s->mx, .n = n, .color = 6, .markers = true, .dashed = true},
+		{.name = "p99, re-measured", .x = s->rx, .y = s->rp99, .n = s->nre, .color = 5,
+		 .markers = true, .no_line = true},
 	};
 	struct kc_svg_chart c = {
 		.title = "Latency percentiles vs offered load (log scale)",
-		.desc = "Latency from the intended send time at each load step; the knee and the "
-			"recommended target are marked.",
+		.desc = "Latency from the intended send time at each load step, by offered load; "
+			"earlier measurements of a re-measured load are separate markers; the knee, "
+			"the recommended target and the latency objective are marked.",
 		.width = CHART_W, .height = CHART_H,
 		.x = {.label = "offered load", .unit = u, .min = NAN, .max = NAN, .include_zero = true},
 		.y = {.label = "latency", .unit = "ms", .scale = KC_SVG_LOG10, .min = NAN, .max = NAN},
-		.series = lat, .nseries = 5, .xmarks = xm, .nxmarks = 2,
+		.series = lat, .nseries = s->nre ? 6 : 5, .xmarks = xm, .nxmarks = 2,
+		.ymarks = ym, .nymarks = isfinite(d->slo_ms) ? 1 : 0,
 	};
 	chart(o, &c, false);
-	struct kc_svg_series thr[2] = {
+	struct kc_svg_series thr[3] = {
 		{.name = "achieved", .x = s->x, .y = s->ach, .n = n, .color = 0, .markers = true},
 		{.name = "ideal (achieved = offered)", .x = s->x, .y = s->x, .n = n, .color = 6,
 		 .dashed = true},
+		{.name = "achieved, re-measured", .x = s->rx, .y = s->rach, .n = s->nre, .color = 5,
+		 .markers = true, .no_line = true},
 	};
 	struct kc_svg_chart c2 = {
 		.title = "Achieved vs offered throughput",
@@ -300,7 +427,7 @@ static void chart_latency(struct out *o, const struct kc_resultdoc *d, const str
 		.width = CHART_W, .height = CHART_H,
 		.x = {.label = "offered load", .unit = u, .min = NAN, .max = NAN, .include_zero = true},
 		.y = {.label = "achieved", .unit = u, .min = NAN, .max = NAN, .include_zero = true},
-		.series = thr, .nseries = 2, .xmarks = xm, .nxmarks = 1,
+		.series = thr, .nseries = s->nre ? 3 : 2, .xmarks = xm, .nxmarks = 1,
 	};
 	chart(o, &c2, false);
 }
@@ -324,7 +451,8 @@ static void chart_spectrum(struct out *o, const struct kc_resultdoc *d, const st
 		sy[k][2] = l->p99;
 		sy[k][3] = l->p999;
 		sy[k][4] = l->max;
-		snprintf(names[k], sizeof(names[k]), "%.0f %s", d->steps[i].offered, unit_of(d));
+		snprintf(names[k], sizeof(names[k]), "%.*f %s", kc_rate_decimals(d->steps[i].offered),
+			 d->steps[i].offered, unit_of(d));
 		sp[k] = (struct kc_svg_series){.name = names[k], .x = nines, .y = sy[k], .n = 5,
 					       .color = (int)(k % KC_SVG_PALETTE), .markers = true};
 	}
@@ -341,8 +469,16 @@ static void chart_spectrum(struct out *o, const struct kc_resultdoc *d, const st
 	chart(o, &c, false);
 }
 
+/* Errors per load, in load order; no chart at all when every step had none. */
 static void chart_errors(struct out *o, const struct kc_resultdoc *d, const struct series_data *s)
 {
+	double total = 0;
+	for (size_t i = 0; i < d->nsteps; i++)
+		total += d->steps[i].errors;
+	if (!(total > 0)) {
+		puts_(o, "<p class=\"kc-noerrors\">No errors in any step.</p>\n");
+		return;
+	}
 	size_t n = s->n;
 	char (*cat)[24] = calloc(n ? n : 1, sizeof(*cat));
 	const char **catp = calloc(n ? n : 1, sizeof(char *));
@@ -353,15 +489,16 @@ static void chart_errors(struct out *o, const struct kc_resultdoc *d, const stru
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		snprintf(cat[i], sizeof(cat[i]), "%.0f", d->steps[i].offered);
+		snprintf(cat[i], sizeof(cat[i]), "%.*f", kc_rate_decimals(s->x[i]), s->x[i]);
 		catp[i] = cat[i];
 	}
 	struct kc_svg_series es = {.name = "errors", .y = s->err, .n = n, .color = KC_SVG_BAD};
 	struct kc_svg_chart c = {
-		.title = "Errors per step (in run order)",
-		.desc = "Failed requests counted in each load step, labelled by offered load.",
+		.title = "Errors per step, by offered load",
+		.desc = "Failed requests counted in each load step (the deciding measurement of "
+			"each load), labelled by offered load.",
 		.width = CHART_W, .height = CHART_H,
-		.x = {.label = "offered load, in run order", .unit = unit_of(d)},
+		.x = {.label = "offered load", .unit = unit_of(d)},
 		.y = {.label = "errors", .unit = "requests", .min = NAN, .max = NAN},
 		.series = &es, .nseries = 1, .categories = catp, .ncategories = n,
 	};
@@ -386,24 +523,54 @@ static void result_charts(struct out *o, const struct kc_resultdoc *d)
 	series_free(s);
 }
 
+/* Every step in run order with the verdict the terminal printed beside it. */
 static void steps_table(struct out *o, const struct kc_resultdoc *d)
 {
-	char a[7][32];
-	puts_(o, "<details><summary>Steps</summary>\n<table>\n<tr><th class=\"n\">offered</th>"
-		 "<th class=\"n\">achieved</th><th class=\"n\">p50 ms</th><th class=\"n\">p90 ms</th>"
+	char a[9][32];
+	bool arrived = false;
+	for (size_t i = 0; i < d->nsteps; i++)
+		arrived = arrived || isfinite(d->steps[i].arrived);
+	puts_(o, "<h3>Steps</h3>\n<table class=\"kc-steps\">\n<tr><th class=\"n\">step</th>"
+		 "<th class=\"n\">offered</th>");
+	if (arrived)
+		puts_(o, "<th class=\"n\">arrived</th>");
+	puts_(o, "<th class=\"n\">achieved</th><th class=\"n\">p50 ms</th><th class=\"n\">p90 ms</th>"
 		 "<th class=\"n\">p99 ms</th><th class=\"n\">p99.9 ms</th><th class=\"n\">max ms</th>"
-		 "<th class=\"n\">errors</th><th>stable</th></tr>\n");
+		 "<th class=\"n\">errors</th><th>verdict</th></tr>\n");
 	for (size_t i = 0; i < d->nsteps; i++) {
 		const struct kc_rd_step *s = &d->steps[i];
-		pf(o, "<tr><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+		pf(o, "<tr><td class=\"n\">%zu</td><td class=\"n\">%s</td>", i + 1,
+		   num(s->offered, 1, a[0], 32));
+		if (arrived)
+			pf(o, "<td class=\"n\">%s</td>",
+			   num(s->arrived, kc_rate_decimals(s->arrived), a[7], 32));
+		pf(o, "<td class=\"n\">%s</td><td class=\"n\">%s</td>"
 		      "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-		      "<td class=\"n\">%s</td><td class=\"n\">%.0f</td><td>%s</td></tr>\n",
-		   num(s->offered, 1, a[0], 32), num(s->achieved, 1, a[1], 32),
-		   num(s->latency.p50, 1, a[2], 32), num(s->latency.p90, 1, a[3], 32),
-		   num(s->latency.p99, 1, a[4], 32), num(s->latency.p999, 1, a[5], 32),
-		   num(s->latency.max, 1, a[6], 32), s->errors, s->stable ? "yes" : "no");
+		      "<td class=\"n\">%s</td><td class=\"n\">%.0f</td>",
+		   num(s->achieved, kc_rate_decimals(s->achieved), a[1], 32),
+		   num(s->latency.p50, 2, a[2], 32), num(s->latency.p90, 2, a[3], 32),
+		   num(s->latency.p99, 2, a[4], 32), num(s->latency.p999, 2, a[5], 32),
+		   num(s->latency.max, 2, a[6], 32), s->errors);
+		if (s->verdict[0]) {
+			pf(o, "<td class=\"kc-verdict-cell%s\">", strcmp(s->verdict, "healthy") ? " kc-bad" : "");
+			esc(o, s->verdict);
+			if (s->attempt > 0)
+				pf(o, " (re-measure %d)", s->attempt);
+			if (s->ambiguous)
+				puts_(o, " (ambiguous)");
+			puts_(o, "</td></tr>\n");
+		} else {
+			puts_(o, "<td class=\"kc-verdict-cell kc-muted\">not judged</td></tr>\n");
+		}
 	}
-	puts_(o, "</table>\n</details>\n");
+	puts_(o, "</table>\n");
+	bool judged = false;
+	for (size_t i = 0; i < d->nsteps; i++)
+		judged = judged || d->steps[i].verdict[0];
+	if (arrived && judged)
+		puts_(o, "<p class=\"kc-muted\">offered: the rate asked; arrived: the arrivals the "
+			 "schedule actually sent per second (Poisson counts vary). healthy: achieved "
+			 "&ge; 97% of arrived, no in-flight growth, errors under the limit.</p>\n");
 }
 
 static void compare(struct out *o, const struct kc_resultdoc *docs, size_t n,
@@ -481,6 +648,7 @@ int kc_html_report(struct kc_buf *b, const struct kc_resultdoc *docs, size_t ndo
 		esc(&o, d->path);
 		pf(&o, ", %s mode)</span></h2>\n", strcmp(d->mode, "streams") ? "rps" : "streams");
 		verdict(&o, d, usd_per_hour[i]);
+		warnings(&o, d);
 		result_charts(&o, d);
 		steps_table(&o, d);
 		puts_(&o, "<div class=\"kc-grid2\"><div>\n");
@@ -510,6 +678,48 @@ static void cron_line(struct out *o, const struct kc_plan_sched *s)
 	puts_(o, "</td></tr>\n");
 }
 
+void kc_plan_bounds_note(const struct kc_plan_view *v, char *out, size_t n)
+{
+	const struct kc_plan_input *in = v->in;
+	const struct kc_plan_advice *a = v->advice;
+	const struct kc_resultdoc *d = v->doc;
+	size_t len = 0;
+#define ADD(...) do { if (len < n) len += (size_t)snprintf(out + len, n - len, __VA_ARGS__); } while (0)
+	if (n)
+		out[0] = '\0';
+	ADD("Min %d / Max %d: ", in->min_cap, in->max_cap);
+	if (v->min_given && v->max_given)
+		ADD("you gave both");
+	else if (v->min_given)
+		ADD("you gave Min; Max is recommended for this traffic");
+	else if (v->max_given)
+		ADD("you gave Max; Min is recommended for this traffic");
+	else
+		ADD("recommended for this traffic");
+	int fmin = d ? d->rec_min_capacity : 0, fmax = d ? d->rec_max_capacity : 0;
+	if (fmin > 0 && fmax > 0) {
+		if (fmin == in->min_cap && fmax == in->max_cap) {
+			ADD("; the same as find's apply.sh");
+		} else {
+			ADD("; find's apply.sh registered Min %d / Max %d (its [recommend] "
+			    "min_capacity / max_capacity, chosen without a traffic shape)", fmin, fmax);
+			if (in->max_cap > fmax)
+				ADD(": this day's peak of %.0f RPS needs %d instances at the target, so "
+				    "Max %d would queue at every peak", a->peak_rps, a->needed_at_peak, fmax);
+			else if (in->max_cap < fmax)
+				ADD(": Max %d already holds the largest peak at the target plus 25%%",
+				    in->max_cap);
+			if (in->min_cap != fmin)
+				ADD("%s Min %d carries the %.0f RPS baseline under the target and is "
+				    "never below 2", in->max_cap != fmax ? ";" : ":", in->min_cap,
+				    a->baseline_rps);
+			ADD(". The plan's apply.sh registers Min %d / Max %d", in->min_cap, in->max_cap);
+		}
+	}
+	ADD(".");
+#undef ADD
+}
+
 static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 {
 	const struct kc_plan_advice *a = v->advice;
@@ -528,11 +738,16 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 		   num(a->peak_rps, 0, x[0], 32), in->max_cap, num(in->ceiling_rps, 1, x[1], 32),
 		   num(in->max_cap * in->ceiling_rps, 0, x[2], 32), a->needed_at_ceiling,
 		   a->needed_at_peak);
-	pf(o, "<p>Recommended: <strong>MinCapacity %d</strong>, <strong>MaxCapacity %d</strong> "
-	      "(you gave %d / %d). Min carries the %s RPS baseline under the target and is never "
+	char bounds[700];
+	kc_plan_bounds_note(v, bounds, sizeof(bounds));
+	pf(o, "<p>Recommended: <strong>MinCapacity %d</strong>, <strong>MaxCapacity %d</strong>. "
+	      "Min carries the %s RPS baseline under the target and is never "
 	      "below 2, so replacing one instance does not leave the baseline on nothing; Max is "
-	      "the largest known peak at the target plus 25%% for surprises.</p>\n",
-	   a->min_cap, a->max_cap, in->min_cap, in->max_cap, num(a->baseline_rps, 0, x[4], 32));
+	      "the largest known peak at the target plus 25%% for surprises.</p>\n"
+	      "<p class=\"kc-bounds\">Simulated with ",
+	   a->min_cap, a->max_cap, num(a->baseline_rps, 0, x[4], 32));
+	esc(o, bounds);
+	puts_(o, "</p>\n");
 	pf(o, "<p><strong>Target factor derived from the traffic:</strong> %s "
 	      "(beside the 0.70&ndash;0.80 default and AWS's 0.5). ",
 	   a->factor_derived > 0 ? num(a->factor_derived, 2, x[3], 32) : "none");
@@ -549,12 +764,19 @@ static void plan_verdict(struct out *o, const struct kc_plan_view *v)
 		for (size_t i = 0; i < a->nsched; i++) {
 			char cron[48];
 			kc_plan_sched_cron(&a->sched[i], cron, sizeof(cron));
-			pf(o, "aws application-autoscaling put-scheduled-action --service-namespace sagemaker "
-			      "--scalable-dimension sagemaker:variant:DesiredInstanceCount "
-			      "--resource-id endpoint/ENDPOINT/variant/VARIANT --scheduled-action-name ");
+			/* The resource from the result; a missing endpoint name stays a
+			 * shell variable the reader must set, as in apply.sh. */
+			const struct kc_resultdoc *d = v->doc;
+			puts_(o, "aws application-autoscaling put-scheduled-action --service-namespace sagemaker "
+				 "--scalable-dimension sagemaker:variant:DesiredInstanceCount "
+				 "--resource-id endpoint/");
+			esc(o, d && d->endpoint_name[0] ? d->endpoint_name : "${ENDPOINT_NAME}");
+			puts_(o, "/variant/");
+			esc(o, d && d->variant[0] ? d->variant : "AllTraffic");
+			puts_(o, " --scheduled-action-name ");
 			esc(o, a->sched[i].name);
 			pf(o, " --schedule '%s' --scalable-target-action MinCapacity=%d,MaxCapacity=%d\n",
-			   cron, a->sched[i].min_cap, a->sched[i].max_cap ? a->sched[i].max_cap : a->max_cap);
+			   cron, a->sched[i].min_cap, a->sched[i].max_cap ? a->sched[i].max_cap : in->max_cap);
 		}
 		puts_(o, "</pre>\n");
 	}

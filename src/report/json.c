@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kneecap/hdr.h"
+#include "kneecap/knee.h"
 
 /* Caps the document at a size no sane run reaches (10k steps is ~20 MB). */
 #define RESULT_JSON_MAX ((size_t)256 << 20)
@@ -133,6 +134,16 @@ json_t *kc_result_to_json(const struct kc_result *r)
 		return NULL;
 	for (size_t i = 0; i < r->nsteps; i++) {
 		json_t *st = kc_step_to_json(&r->steps[i]);
+		/* rps: the arrivals the schedule produced per second, the figure the
+		 * verdict compares achieved with (knee.h kc_rate_figure), and
+		 * achieved as that same figure. */
+		if (st && (!r->mode || !strcmp(r->mode, "rps"))) {
+			json_object_set_new(st, "arrived",
+					    json_real(kc_rate_figure(kc_step_arrived(&r->steps[i]))));
+			/* achieved as the table and steps.csv print it */
+			json_object_set_new(st, "achieved",
+					    json_real(kc_rate_figure(r->steps[i].achieved)));
+		}
 		json_t *more = r->step_extra ? json_array_get(r->step_extra, i) : NULL;
 		if (st && json_is_object(more))
 			json_object_update(st, more);

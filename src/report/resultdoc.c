@@ -128,6 +128,21 @@ static int steps(json_t *root, struct kc_resultdoc *doc, const char *name,
 		json_t *stable = json_object_get(s, "stable");
 		/* Absent or null: not judged (a plain `run`), so not marked unstable. */
 		st->stable = stable && !json_is_null(stable) ? json_is_true(stable) : true;
+		if (num(s, "arrived", &st->arrived, false, where, name, NULL))
+			st->arrived = NAN;
+		json_t *v = json_object_get(s, "verdict");
+		if (json_is_object(v)) {
+			str(v, "verdict", st->verdict, sizeof(st->verdict));
+			/* "settled"; results before the rename called it "stable" */
+			json_t *settled = json_object_get(v, "settled");
+			if (!settled)
+				settled = json_object_get(v, "stable");
+			st->ambiguous = json_is_false(settled);
+		} else if (json_is_string(v)) {
+			str(s, "verdict", st->verdict, sizeof(st->verdict));
+		}
+		json_t *att = json_object_get(s, "attempt");
+		st->attempt = json_is_integer(att) ? (int)json_integer_value(att) : 0;
 		doc->nsteps++;
 	}
 	return KC_OK;
@@ -168,20 +183,45 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 	doc->partial = json_is_true(partial);
 	str(root, "interrupted", doc->interrupted, sizeof(doc->interrupted));
 	json_t *knee = json_object_get(root, "knee");
-	/* found: false (no healthy load, or a search cut short) is no knee;
-	 * documents from before the key existed always had one. */
-	json_t *found = json_object_get(knee, "found");
-	if (json_is_object(knee) && !json_is_false(found)) {
+	doc->search_steps = doc->search_remeasures = -1;
+	doc->measured_s = doc->precision = NAN;
+	if (json_is_object(knee)) {
 		doc->has_knee = true;
-		rc = num(knee, "value", &doc->knee_value, true, "knee.", name, d);
+		/* A search cut short writes found: false and no value (what it saw
+		 * healthy is only healthy_up_to): not a knee, and never read as one. */
+		json_t *fk = json_object_get(knee, "found");
+		rc = num(knee, "value", &doc->knee_value, !json_is_false(fk), "knee.", name, d);
 		if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
 		if (rc)
 			return rc;
+		if (isnan(doc->knee_value))
+			doc->knee_value = doc->knee_per_instance = 0;
 		if (isnan(doc->knee_per_instance))
 			doc->knee_per_instance = doc->knee_value;
 		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
 		str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
+		json_t *ns = json_object_get(knee, "steps"), *nr = json_object_get(knee, "remeasures");
+		doc->search_steps = json_is_integer(ns) ? (int)json_integer_value(ns) : -1;
+		doc->search_remeasures = json_is_integer(nr) ? (int)json_integer_value(nr) : -1;
+		if (num(knee, "measured_s", &doc->measured_s, false, "knee.", name, NULL))
+			doc->measured_s = NAN;
+		if (num(knee, "precision", &doc->precision, false, "knee.", name, NULL))
+			doc->precision = NAN;
+		json_t *found = json_object_get(knee, "found");
+		doc->knee_found = found ? json_is_true(found) : doc->knee_value > 0;
+		str(knee, "bound", doc->knee_bound, sizeof(doc->knee_bound));
+		str(knee, "bound_note", doc->knee_bound_note, sizeof(doc->knee_bound_note));
+		str(knee, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
+		json_t *notes = json_object_get(knee, "notes");
+		for (size_t i = 0; i < json_array_size(notes) && doc->nnotes < KC_RESULTDOC_MAX_NOTES; i++)
+			if (json_is_string(json_array_get(notes, i)))
+				snprintf(doc->notes[doc->nnotes++], sizeof(doc->notes[0]), "%s",
+					 json_string_value(json_array_get(notes, i)));
 	}
+	json_t *search = json_object_get(root, "search");
+	doc->searched = json_is_object(knee) || json_is_object(search);
+	if (!doc->diagnosis[0] && json_is_object(search))
+		str(search, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
 	json_t *rec = json_object_get(root, "recommendation");
 	doc->scale_out_cooldown_s = doc->scale_in_cooldown_s = NAN;
 	if (json_is_object(rec)) {
@@ -194,6 +234,14 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		if (!rc) rc = num(rec, "target_high", &doc->target_high, false, "recommendation.", name, d);
 		if (rc)
 			return rc;
+		str(rec, "why", doc->why, sizeof(doc->why));
+		str(rec, "endpoint_name", doc->endpoint_name, sizeof(doc->endpoint_name));
+		str(rec, "variant", doc->variant, sizeof(doc->variant));
+		str(rec, "region", doc->region, sizeof(doc->region));
+		str(rec, "profile", doc->profile, sizeof(doc->profile));
+		json_t *mn = json_object_get(rec, "min_capacity"), *mx = json_object_get(rec, "max_capacity");
+		doc->rec_min_capacity = json_is_integer(mn) ? (int)json_integer_value(mn) : 0;
+		doc->rec_max_capacity = json_is_integer(mx) ? (int)json_integer_value(mx) : 0;
 		json_t *pol = json_object_get(rec, "policy");
 		if (json_is_object(pol)) {
 			json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
@@ -201,10 +249,12 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 				c = pol;
 			num(c, "ScaleOutCooldown", &doc->scale_out_cooldown_s, false, "", name, NULL);
 			num(c, "ScaleInCooldown", &doc->scale_in_cooldown_s, false, "", name, NULL);
+			doc->disable_scale_in = json_is_true(json_object_get(c, "DisableScaleIn"));
 		}
 	}
 	json_t *cfg = json_object_get(root, "config");
 	doc->slo_ms = NAN;
+	doc->run_rate = doc->run_concurrency = NAN;
 	if (json_is_object(cfg)) {
 		flatten(cfg, "", doc->config, &doc->nconfig, 0);
 		json_t *slo = json_object_get(cfg, "slo_ms");
@@ -214,6 +264,27 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 			doc->slo_ms = json_number_value(slo);
 		if (!doc->instance_type[0])
 			str(cfg, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+		str(json_object_get(cfg, "search"), "slo_percentile", doc->slo_stat,
+		    sizeof(doc->slo_stat));
+		if (!doc->searched)
+			str(cfg, "load", doc->run_load, sizeof(doc->run_load));
+		json_t *rate = json_object_get(cfg, "rate"), *conc = json_object_get(cfg, "concurrency");
+		doc->run_rate = json_is_number(rate) ? json_number_value(rate) : NAN;
+		doc->run_concurrency = json_is_number(conc) ? json_number_value(conc) : NAN;
+	}
+	/* A sagemaker:ENDPOINT[/VARIANT] target names the resource itself. */
+	json_t *target = json_object_get(root, "target");
+	if (!json_is_string(target))
+		target = json_object_get(cfg, "target");
+	if (!doc->endpoint_name[0] && json_is_string(target) &&
+	    !strncmp(json_string_value(target), "sagemaker:", 10)) {
+		const char *t = json_string_value(target) + 10;
+		const char *slash = strchr(t, '/');
+		size_t n = slash ? (size_t)(slash - t) : strlen(t);
+		if (n < sizeof(doc->endpoint_name))
+			snprintf(doc->endpoint_name, sizeof(doc->endpoint_name), "%.*s", (int)n, t);
+		if (slash && !doc->variant[0])
+			snprintf(doc->variant, sizeof(doc->variant), "%s", slash + 1);
 	}
 	json_t *env = json_object_get(root, "environment");
 	if (json_is_object(env))

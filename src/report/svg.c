@@ -383,11 +383,12 @@ static int marks(struct kc_buf *b, const struct kc_svg_chart *c, const struct fr
 static int series_path(struct kc_buf *b, const struct kc_svg_series *s, const struct frame *f)
 {
 	int col = s->color >= 0 && s->color <= KC_SVG_PALETTE ? s->color : 0;
-	int rc = kc_buf_printf(b, "<path class=\"kc-s%d\" fill=\"none\" stroke=\"%s\" "
+	int rc = s->no_line ? 0 :
+		 kc_buf_printf(b, "<path class=\"kc-s%d\" fill=\"none\" stroke=\"%s\" "
 				  "stroke-width=\"2\" stroke-linejoin=\"round\"%s d=\"",
 			       col, palette[col], s->dashed ? " stroke-dasharray=\"6 4\"" : "");
 	bool pen = false;
-	for (size_t i = 0; i < s->n && !rc; i++) {
+	for (size_t i = 0; i < s->n && !rc && !s->no_line; i++) {
 		if (!usable(s->x[i], f->xlog) || !usable(s->y[i], f->ylog)) {
 			pen = false;
 			continue;
@@ -401,7 +402,7 @@ static int series_path(struct kc_buf *b, const struct kc_svg_series *s, const st
 			rc = kc_buf_printf(b, "L%.1f %.1f", x, y);
 		pen = true;
 	}
-	if (!rc) rc = kc_buf_puts(b, "\"/>\n");
+	if (!rc && !s->no_line) rc = kc_buf_puts(b, "\"/>\n");
 	for (size_t i = 0; i < s->n && !rc && s->markers; i++)
 		if (usable(s->x[i], f->xlog) && usable(s->y[i], f->ylog))
 			rc = kc_buf_printf(b, "<circle class=\"kc-f%d\" fill=\"%s\" cx=\"%.1f\" "

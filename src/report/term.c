@@ -9,6 +9,7 @@
 #include "kneecap/term.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/knee.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -53,18 +54,42 @@ static const char *num(double v, int dec, char *buf, size_t n)
 int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price)
 {
 	struct out o = {.b = b};
-	char c1[300], x[4][32];
+	char c1[420], x[4][32];
 	const char *u = strcmp(d->mode, "streams") ? "RPS" : "streams";
 	pf(&o, "%s", clean(d->path, c1, sizeof(c1)));
 	if (d->instance_type[0])
 		pf(&o, " (%s)", clean(d->instance_type, c1, sizeof(c1)));
 	pf(&o, "\n");
-	if (d->has_knee) {
-		pf(&o, "  ceiling:   %s %s per instance\n", num(d->knee_per_instance, 1, x[0], 32), u);
+	if (d->has_knee && d->knee_found) {
+		pf(&o, "  ceiling:   %s %s per instance\n",
+		   num(d->knee_per_instance, kc_rate_decimals(d->knee_per_instance), x[0], 32), u);
 		pf(&o, "  ended by:  %s\n", clean(d->knee_reason[0] ? d->knee_reason : "not recorded",
 						  c1, sizeof(c1)));
+		if (d->search_steps >= 0 && isfinite(d->measured_s))
+			pf(&o, "  search:    %d steps (%d re-measured, %.0f s of load)\n", d->search_steps,
+			   d->search_remeasures > 0 ? d->search_remeasures : 0, d->measured_s);
+		if (d->knee_bound[0] && strcmp(d->knee_bound, "tested"))
+			pf(&o, "  bound:     %s\n", clean(d->knee_bound_note, c1, sizeof(c1)));
+		bool diag = d->diagnosis[0] != '\0';
+		for (size_t i = 0; i < d->nnotes; i++) {
+			pf(&o, "  %s\n", clean(d->notes[i], c1, sizeof(c1)));
+			if (strstr(d->notes[i], d->diagnosis))
+				diag = false;
+		}
+		if (diag)
+			pf(&o, "  the knee is a lower bound: %s\n", clean(d->diagnosis, c1, sizeof(c1)));
+	} else if (!d->searched) {
+		/* A plain run measured the load it was given; it never searched. */
+		if (!strcmp(d->run_load, "rate") && isfinite(d->run_rate))
+			pf(&o, "  fixed-rate run at %s %s, %zu step(s): no knee search (kneecap find "
+			       "searches)\n", num(d->run_rate, kc_rate_decimals(d->run_rate), x[0], 32),
+			   u, d->nsteps);
+		else
+			pf(&o, "  %s run, %zu step(s): no knee search (kneecap find searches)\n",
+			   d->run_load[0] ? clean(d->run_load, c1, sizeof(c1)) : "fixed-load", d->nsteps);
 	} else {
-		pf(&o, "  no knee: the search did not find one\n");
+		pf(&o, "  no knee: the search did not find one%s%s\n", d->diagnosis[0] ? ": " : "",
+		   clean(d->diagnosis, c1, sizeof(c1)));
 	}
 	if (d->has_rec) {
 		pf(&o, "  target:    %s %s (range %s-%s, factor %s; AWS starts at 0.5)\n",
@@ -110,10 +135,13 @@ int kc_term_plan(struct kc_buf *b, const struct kc_plan_view *v)
 	struct out o = {.b = b};
 	const struct kc_plan_advice *a = v->advice;
 	const struct kc_plan_input *in = v->in;
-	char x[8][32], c1[400];
+	char x[8][32], c1[720];
 	pf(&o, "capacity plan: ceiling %s RPS/instance, target %s RPS/instance (%s/min), Min %d, Max %d\n",
 	   num(in->ceiling_rps, 1, x[0], 32), num(in->target_rps, 1, x[1], 32),
 	   num(in->target_rps * 60, 0, x[2], 32), in->min_cap, in->max_cap);
+	char bounds[700];
+	kc_plan_bounds_note(v, bounds, sizeof(bounds));
+	pf(&o, "%s\n", clean(bounds, c1, sizeof(c1)));
 	pf(&o, "peak %s RPS -> target tracking wants %d instances at the spike "
 	       "(%d keep arrivals under the ceiling)\n",
 	   num(a->peak_rps, 0, x[0], 32), a->needed_at_peak, a->needed_at_ceiling);

@@ -69,6 +69,8 @@ class H(BaseHTTPRequestHandler):
         if p == base:
             if mode == "norole":
                 return self.send(404, "")
+            if mode == "forbidden":
+                return self.send(403, "")
             return self.send(200, "kc-role\n", "text/plain")
         if p == base + "kc-role":
             if mode == "garbage":
@@ -175,6 +177,11 @@ probe 1 "IMDSv1 disabled" AWS_EC2_METADATA_SERVICE_ENDPOINT="$BASE/v1only" \
 expect_grep 'AWS_EC2_METADATA_V1_DISABLED=true' "$TMP/err" "imds: v1 refused when disabled"
 probe 1 "IMDS without a role" AWS_EC2_METADATA_SERVICE_ENDPOINT="$BASE/norole"
 expect_grep 'no IAM role attached' "$TMP/err" "imds: no role is 'not found'"
+# An IMDS that answers 403 for the role: the error lists the whole chain and
+# why each link gave nothing, not only the last answer.
+probe 1 "IMDS refuses the role name (403)" AWS_EC2_METADATA_SERVICE_ENDPOINT="$BASE/forbidden"
+expect_grep "no AWS credentials found; tried: env \(AWS_ACCESS_KEY_ID unset\); .*/\.aws/credentials \[default\] \(no such file\); .*/\.aws/config \[default\] \(no such file\); container \(AWS_CONTAINER_CREDENTIALS_\* unset\); IMDS \(.*/forbidden: the role name request got HTTP 403" \
+	"$TMP/err" "imds 403: every link of the chain and why it failed"
 probe 1 "IMDS garbage" AWS_EC2_METADATA_SERVICE_ENDPOINT="$BASE/garbage"
 expect_grep 'not valid JSON' "$TMP/err" "imds: garbage reported"
 start=$(date +%s%N)

@@ -10,6 +10,8 @@ SC="$KC_SRCDIR/scenarios/g5-xlarge-image-tagger.ini"
 json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 in_range() { "$PY" -c "import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)" "$@"; }
 
+. "$(dirname "$0")/aws_validate.sh"
+
 # --- the seed case: ml.g5.xlarge image tagger, ~50 RPS, target ~2250 ---
 out=$TMP/seed
 timeout 300 "$KNEECAP" find "$SC" --step-duration 4s --warmup 1s --out "$out" -q \
@@ -40,6 +42,45 @@ if [ -s "$out/result.json" ]; then
 		fail "seed: $rows csv rows vs $nsteps steps"
 	json_get "$out/result.json" "all(isinstance(s['stable'], bool) for s in d['steps'])" |
 		grep -q True && ok "seed: every step judged (stable is true/false)" || fail "seed: stable unset"
+	# One truth: steps[].stable is exactly "the verdict is healthy".
+	json_get "$out/result.json" "all(s['stable'] == (s['verdict']['verdict'] == 'healthy') and 'stable' not in s['verdict'] for s in d['steps'])" |
+		grep -q True && ok "seed: steps[].stable agrees with steps[].verdict" ||
+		fail "seed: steps[].stable and the verdict disagree"
+	json_get "$out/result.json" "d['knee']['bound'] in ('tested', 'saturated_max', 'knee_achieved') and d['knee']['value'] <= max(d['knee']['saturated_max'], d['knee']['tested'])" |
+		grep -q True && ok "seed: knee.bound says which bound applied" || fail "seed: knee.bound"
+fi
+# Every healthy row reads true by hand: achieved >= 97% of the arrivals printed
+# in the same row, in steps.csv and in the terminal table (exact decimals).
+"$PY" - "$out/steps.csv" "$TMP/seed.txt" >"$TMP/rows" 2>&1 <<'PY'
+import csv, sys
+from decimal import Decimal as D
+bad, healthy = [], 0
+rows = list(csv.DictReader(open(sys.argv[1])))
+for r in rows:
+    if r['verdict'] == 'healthy':
+        healthy += 1
+        if D(r['achieved']) < D('0.97') * D(r['arrived']):
+            bad.append('csv ' + str(r))
+table = [l.split() for l in open(sys.argv[2]) if l[:4].strip().isdigit()]
+for t in table:
+    if t[13] == 'healthy':
+        healthy += 1
+        if D(t[3]) < D('0.97') * D(t[2]):
+            bad.append('table ' + ' '.join(t))
+if len(table) != len(rows) or not rows or any(r['verdict'] == '' for r in rows):
+    bad.append('table %d rows, csv %d rows, verdicts %s' % (len(table), len(rows), [r['verdict'] for r in rows]))
+print('healthy rows', healthy, 'bad', bad)
+sys.exit(1 if bad or healthy == 0 else 0)
+PY
+[ $? = 0 ] && ok "seed: every healthy row has achieved >= 97% of arrived (csv and table)" ||
+	{ fail "seed: a healthy row contradicts its figures"; sed 's/^/    /' "$TMP/rows"; }
+# apply.sh passes the Debian AWS CLI's own parameter validation (register,
+# policy), sent to an unreachable endpoint.
+if [ -s "$out/apply.sh" ] && [ -x "${AWS_CLI:-/usr/bin/aws}" ]; then
+	aws_validate "$out/apply.sh" 2 && ok "seed: apply.sh passes the AWS CLI's parameter validation" ||
+		fail "seed: the AWS CLI refused a call in apply.sh"
+else
+	fail "seed: no apply.sh, or no Debian AWS CLI (/usr/bin/aws, package awscli)"
 fi
 expect_grep 'range 70-80%' "$TMP/seed.txt" "seed: the 70-80% range is printed"
 expect_grep 'TargetValue' "$TMP/seed.txt" "seed: the TargetValue is printed"

@@ -101,4 +101,110 @@ done
 chrome dom --dump-dom "file://$TMP/report.html" >"$TMP/dom.html"
 grep -q 'Instance types compared' "$TMP/dom.html" && [ "$(grep -o '<svg' "$TMP/dom.html" | wc -l)" -ge 8 ] \
 	&& ok "the DOM parsed: headings and charts present" || fail "the DOM parsed: headings and charts present"
+
+# What the terminal says, the report carries (issue #15): per-step verdicts,
+# every warning, why 70-80%, the SLO line; charts by load with re-measured
+# steps as separate markers; no errors chart of zeros; a run reads as a run.
+expect_rc 0 "report on a find and a run result" "$KNEECAP" report "$R/find-verdicts.json" \
+	"$R/run-fixed-rate.json" -o "$TMP/verdicts.html"
+expect_grep 'a noisy step may have ended the search early' "$TMP/out" "text: the noisy-step warning"
+expect_grep 'fixed-rate run at 20.0 RPS' "$TMP/out" "text: a run reads as a fixed-rate run"
+chrome verdicts --dump-dom "file://$TMP/verdicts.html" >"$TMP/dom.verdicts.html"
+if $PY - "$TMP/dom.verdicts.html" >"$TMP/dom.check" 2>&1 <<'PY'
+import re, sys
+from html.parser import HTMLParser
+
+class P(HTMLParser):
+    # Collects table rows (cells as text), <li> texts, paragraphs, chart
+    # titles and the d attribute of every <path>, per result <section>.
+    def __init__(self):
+        super().__init__()
+        self.sections, self.stack, self.text = [], [], []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == 'section':
+            self.sections.append({'rows': [], 'li': [], 'p': [], 'titles': [], 'paths': [],
+                                  'circles': 0, 'headers': []})
+        sec = self.sections[-1] if self.sections else None
+        if sec is not None and tag == 'path' and a.get('d'):
+            sec['paths'].append(a['d'])
+        if sec is not None and tag == 'circle':
+            sec['circles'] += 1
+        if sec is not None and tag == 'tr':
+            sec['rows'].append([])
+        self.stack.append((tag, a))
+        self.text.append('')
+    def handle_endtag(self, tag):
+        while self.stack:
+            t, a = self.stack.pop()
+            txt = self.text.pop()
+            if self.text:
+                self.text[-1] += txt
+            sec = self.sections[-1] if self.sections else None
+            if sec is not None:
+                if t in ('td', 'th') and sec['rows']:
+                    sec['rows'][-1].append(' '.join(txt.split()))
+                elif t == 'li':
+                    sec['li'].append(' '.join(txt.split()))
+                elif t == 'p':
+                    sec['p'].append(' '.join(txt.split()))
+                elif t == 'text' and 'kc-title' in a.get('class', ''):
+                    sec['titles'].append(txt)
+            if t == tag:
+                break
+    def handle_data(self, data):
+        if self.text:
+            self.text[-1] += data
+
+p = P()
+p.feed(open(sys.argv[1]).read())
+bad = []
+def check(cond, what):
+    print(('ok   ' if cond else 'FAIL ') + what)
+    if not cond:
+        bad.append(what)
+
+check(len(p.sections) == 2, 'two result sections')
+find, run = p.sections[0], p.sections[1]
+# The steps table: a verdict column, one verdict per step, as the terminal printed them.
+steps = [r for r in find['rows'] if r and r[0].isdigit()]
+hdr = next((r for r in find['rows'] if r and r[0] == 'step'), [])
+check('verdict' in hdr and 'arrived' in hdr, 'steps table has arrived and verdict columns')
+vi, ai, ri = hdr.index('verdict'), hdr.index('achieved'), hdr.index('arrived')
+verdicts = [r[vi] for r in steps]
+check(verdicts == ['healthy', 'healthy', 'healthy', 'throughput', 'healthy (ambiguous)',
+                   'healthy (re-measure 1)'], 'per-step verdicts: %s' % verdicts)
+from decimal import Decimal as D
+check(all(D(r[ai]) >= D('0.97') * D(r[ri]) for r in steps if r[vi].startswith('healthy')),
+      'every healthy row: achieved >= 97% of arrived')
+text = ' '.join(find['li'] + find['p'])
+check('a noisy step may have ended the search early' in text, 'the noisy-step warning')
+check('Mean latency at the knee is 2.64x the lowest-load step' in text, 'the latency inflation')
+check('Why 70-80%' in text, 'why 70-80%')
+check('Latency objective: p99 at most 3000 ms' in text, 'the SLO line is stated')
+check(any('SLO p99 3000 ms' in t for t in [' '.join(find['p'])]) or
+      'SLO p99 3000 ms' in open(sys.argv[1]).read(), 'the SLO line is drawn')
+check('Ceiling: 49.2 RPS per instance' in text, 'the ceiling as the terminal rounds it')
+check('Found in 6 steps (1 re-measured, 24 s of load), bracket within 1.5%.' in text,
+      'how the search went, as the terminal says it')
+# No chart of zeros: no step had an error, so no errors chart.
+check(not any('Errors per step' in t for t in find['titles']) and 'No errors in any step.' in text,
+      'no errors chart of zeros')
+# Lines run left to right: every line's x coordinates never turn back.
+def xs(d):
+    return [float(x) for x in re.findall(r'[ML]([0-9.]+) ', d)]
+lines = [xs(d) for d in find['paths'] if d.startswith('M') and len(xs(d)) >= 3]
+check(lines and all(l == sorted(l) for l in lines), 'every line is ordered by load (%d lines)' % len(lines))
+check(any('re-measured' in li for li in [open(sys.argv[1]).read()]), 're-measured markers in the legend')
+# The run: a fixed-rate run, not a failed search.
+rtext = ' '.join(run['p'])
+check('Fixed-rate run at 20.0 RPS' in rtext, 'the run reads as a fixed-rate run')
+check('did not find' not in rtext, 'the run does not say the search failed')
+rsteps = [r for r in run['rows'] if r and r[0].isdigit()]
+check(len(rsteps) == 1 and rsteps[0][-1] == 'not judged', 'the run step is not judged')
+sys.exit(1 if bad else 0)
+PY
+then ok "report DOM: verdicts, warnings, why 70-80%, SLO, ordered charts, run"
+else fail "report DOM: verdicts, warnings, why 70-80%, SLO, ordered charts, run"; fi
+sed 's/^/    /' "$TMP/dom.check"
 done_testing

@@ -85,7 +85,7 @@ check clean '109 <= s["latency_ms"]["p50"] <= 140 and d["config"]["response_stre
 	"whole-response latency is service + 4 gaps (110 ms); config says response_stream"
 expect_grep 'stream: first part p50 [0-9.]+ .* part gap p50 [0-9.]+' "$TMP/clean.stdout" \
 	"the table shows first-part and gap percentiles"
-expect_grep '^step,.*,ttfp_p50_ms,.*,part_gap_p50_ms,.*model_stream_errors,unfinished$' "$TMP/clean/steps.csv" \
+expect_grep '^step,.*,ttfp_p50_ms,.*,part_gap_p50_ms,.*model_stream_errors,unfinished(,arrived,verdict)?$' "$TMP/clean/steps.csv" \
 	"steps.csv has the stream columns"
 if grep -q "$SECRET" "$TMP"/clean.* "$TMP"/clean/*; then fail "the secret leaked"; else ok "no secret in any output"; fi
 

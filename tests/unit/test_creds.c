@@ -31,7 +31,11 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/scrub.h"
+#include "aws/awsini_int.h"
 #include "aws/creds_int.h"
+#include "aws/imds_int.h"
+#include "aws/procrun_int.h"
+#include "aws/provider_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
 #define SECRET_MARK "SeCrEt"
@@ -630,8 +634,15 @@ static void test_nothing_found(void **state)
 	struct fx *f = *state;
 	resolve_err(f, KC_ENOTFOUND, "no AWS credentials found; tried: env (AWS_ACCESS_KEY_ID "
 		    "unset)");
-	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default]");
-	resolve_err(f, KC_ENOTFOUND, ".aws/config [default]");
+	/* each link says why it gave nothing */
+	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default] (no such file)");
+	resolve_err(f, KC_ENOTFOUND, ".aws/config [default] (no such file)");
+	fx_write(f, ".aws/credentials", "[other]\naws_access_key_id = AKIAOTHER0000001\n"
+		 "aws_secret_access_key = x\n");
+	fx_write(f, ".aws/config", "[default]\nregion = us-east-1\n");
+	resolve_err(f, KC_ENOTFOUND, ".aws/credentials [default] (no such profile section)");
+	resolve_err(f, KC_ENOTFOUND, ".aws/config [default] (no aws_access_key_id / "
+		    "aws_secret_access_key)");
 	resolve_err(f, KC_ENOTFOUND, "container (AWS_CONTAINER_CREDENTIALS_* unset)");
 	resolve_err(f, KC_ENOTFOUND, "IMDS (AWS_EC2_METADATA_DISABLED=true)");
 	/* a disallowed container URL is an error, not a silent skip */

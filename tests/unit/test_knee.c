@@ -335,6 +335,65 @@ static void test_generator_gate(void **state)
 	assert_false(v.valid);
 }
 
+static void test_rate_figures(void **state)
+{
+	(void)state;
+	assert_int_equal(kc_rate_decimals(9.87), 2);
+	assert_int_equal(kc_rate_decimals(9.996), 1); /* prints 10.0, not 10.00 */
+	assert_int_equal(kc_rate_decimals(19.35), 1);
+	assert_true(kc_rate_figure(19.36) == 19.4);
+	assert_true(kc_rate_figure(9.876) == 9.88);
+	assert_true(kc_rate_figure(1234.56) == 1234.6);
+	assert_true(kc_rate_figure_down(19.67) == 19.6);
+	assert_true(kc_rate_figure_down(19.4) == 19.4);   /* binary 19.3999... */
+	assert_true(kc_rate_figure_down(9.876) == 9.87);
+	struct kc_step_result s = step(20);
+	s.scheduled = 392;
+	assert_true(fabs(kc_step_arrived(&s) - 19.6) < 1e-12);
+	s.scheduled = 0;
+	assert_true(kc_step_arrived(&s) == 20);
+}
+
+/*
+ * Every healthy row reads true by hand: achieved >= 97% of the arrivals
+ * printed beside it, on the printed (rounded) figures.  19.36 of 19.96 is
+ * 96.99% unrounded but 19.4 of 20.0 printed: healthy, as a reader checks.
+ */
+static void test_rows_read_true(void **state)
+{
+	(void)state;
+	struct kc_health_cfg c = rps_cfg();
+	struct kc_step_verdict v;
+	struct kc_step_result s = step(20);
+	s.scheduled = 20 * 1996 / 100;     /* 399 arrivals: 19.95/s */
+	s.achieved = 19.36;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_HEALTHY);
+	assert_true(fabs(v.achieved_ratio - 19.4 / 20.0) < 1e-12);
+	/* ... and 19.34 of 19.96 prints 19.3 of 20.0: short. */
+	s.achieved = 19.34;
+	kc_knee_judge(&c, &s, &v);
+	assert_int_equal(v.verdict, KC_VERDICT_THROUGHPUT);
+	/* A sweep: no healthy row whose printed figures say otherwise. */
+	int healthy = 0;
+	for (int arr = 180; arr <= 2200; arr += 7) {
+		for (int pct = 940; pct <= 1000; pct++) {
+			s = step(arr / 20.0);
+			s.offered = 50;             /* the nominal rate plays no part */
+			s.scheduled = (uint64_t)arr;
+			s.achieved = arr / 20.0 * pct / 1000.0 + 0.0004 * (pct % 7);
+			kc_knee_judge(&c, &s, &v);
+			if (v.verdict != KC_VERDICT_HEALTHY)
+				continue;
+			healthy++;
+			double got = kc_rate_figure(s.achieved);
+			double asked = kc_rate_figure(kc_step_arrived(&s));
+			assert_true(got >= 0.97 * asked - 1e-9);
+		}
+	}
+	assert_true(healthy > 1000);
+}
+
 static void test_kneedle(void **state)
 {
 	(void)state;
@@ -412,6 +471,8 @@ int main(void)
 		cmocka_unit_test(test_unfinished),
 		cmocka_unit_test(test_latency_slo),
 		cmocka_unit_test(test_generator_gate),
+		cmocka_unit_test(test_rate_figures),
+		cmocka_unit_test(test_rows_read_true),
 		cmocka_unit_test(test_kneedle),
 		cmocka_unit_test(test_check),
 	};

@@ -13,6 +13,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 
 static struct kc_knee knee(enum kc_load_mode mode, double value)
@@ -65,11 +66,17 @@ static void test_seed_case(void **state)
 	k = knee(KC_MODE_RPS, 40);
 	assert_int_equal(kc_recommend_compute(&c, &k, 0, &r, NULL), KC_OK);
 	assert_true(r.target_value == 2400);
-	/* Rounded down, never up: 49.25 rps x 0.75 x 60 = 2216.25 -> 2216. */
+	/* Rounded down, never up: 49.3 rps x 0.75 x 60 = 2218.5 -> 2218. */
 	kc_recommend_cfg_default(&c);
+	k = knee(KC_MODE_RPS, 49.3);
+	assert_int_equal(kc_recommend_compute(&c, &k, 0, &r, NULL), KC_OK);
+	assert_true(r.target_value == 2218);
+	/* The knee per instance is the figure every output prints, rounded
+	 * down: 49.25 -> 49.2 (49.2 x 45 = 2214). */
 	k = knee(KC_MODE_RPS, 49.25);
 	assert_int_equal(kc_recommend_compute(&c, &k, 0, &r, NULL), KC_OK);
-	assert_true(r.target_value == 2216);
+	assert_true(r.knee_per_instance == 49.2);
+	assert_true(r.target_value == 2214);
 }
 
 static void test_instances(void **state)

@@ -123,14 +123,42 @@ static void test_csv_rows(void **state)
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
 	assert_int_equal(lines, 3);
+	/* arrived (scheduled / window, as printed) and the verdict close each row. */
+	assert_non_null(strstr(b.data, ",partial,unfinished,arrived,verdict\n"));
+	assert_non_null(strstr(line2, ",100.000,\n"));
 	kc_buf_fini(&b);
-	/* unfinished is the last column. */
+	/* unfinished follows the response-stream columns; arrived and verdict
+	 * close the row. */
 	steps[1].unfinished = steps[1].errclass[KC_EC_UNFINISHED] = 7;
 	kc_buf_init(&b, 1 << 16);
 	assert_int_equal(kc_result_csv_text(&r, &b), 0);
-	assert_non_null(strstr(b.data, ",partial,unfinished\n"));
-	assert_true(b.len > 3 && !strncmp(b.data + b.len - 3, ",7\n", 3));
+	assert_non_null(strstr(b.data, ",partial,unfinished,arrived,verdict\n"));
+	const char *tail = ",7,100.000,\n";
+	assert_true(b.len > strlen(tail) && !strcmp(b.data + b.len - strlen(tail), tail));
 	kc_buf_fini(&b);
+
+	/* A search's verdicts (step_extra) fill the column; the achieved
+	 * column carries the figure the verdict was judged on. */
+	steps[0].achieved = 97.04;
+	json_t *extra = json_pack("[{s:b,s:{s:s}},{s:b,s:{s:s}}]", "stable", 1, "verdict",
+				  "verdict", "healthy", "stable", 0, "verdict", "verdict",
+				  "throughput");
+	r.step_extra = extra;
+	kc_buf_init(&b, 1 << 16);
+	assert_int_equal(kc_result_csv_text(&r, &b), 0);
+	line2 = strchr(b.data, '\n') + 1;
+	assert_true(strncmp(line2, "0,100.000,97.000,500,", 21) == 0);
+	assert_non_null(strstr(line2, ",100.000,healthy\n"));
+	assert_non_null(strstr(line2, ",200.000,100.000,throughput\n") ||
+			strstr(line2, ",100.000,throughput\n"));
+	/* ...and result.json carries the same arrived figure. */
+	json_t *doc = kc_result_to_json(&r);
+	json_t *s0 = json_array_get(json_object_get(doc, "steps"), 0);
+	assert_true(json_real_value(json_object_get(s0, "arrived")) == 100.0);
+	assert_true(json_is_true(json_object_get(s0, "stable")));
+	json_decref(doc);
+	kc_buf_fini(&b);
+	json_decref(extra);
 }
 
 /* Response-stream steps add their keys and columns; other steps do not. */
@@ -189,7 +217,7 @@ static void test_response_stream_fields(void **state)
 	assert_non_null(strstr(b.data, "generator_bound,partial,ttfp_p50_ms,ttfp_p90_ms,"
 				       "ttfp_p99_ms,ttfp_max_ms,part_gap_p50_ms,"));
 	assert_non_null(strstr(b.data, ",0,0,30.500,31.000,32.000,34.000,20.010,20.100,20.200,"
-				       "20.400,1,4,0\n"));
+				       "20.400,1,4,0,100.000,\n"));
 	kc_buf_fini(&b);
 }
 

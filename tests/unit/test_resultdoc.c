@@ -50,6 +50,57 @@ static void test_load_g5(void **state)
 	kc_resultdoc_fini(&doc);
 }
 
+/* What report and plan read beyond the agreed keys: verdicts, the notes the
+ * terminal printed, the bound, the apply.sh resource; a run is no search. */
+static void test_load_verdicts_and_run(void **state)
+{
+	(void)state;
+	char path[1024];
+	struct kc_resultdoc doc;
+	struct kc_diag d;
+	fixture(path, sizeof(path), "find-verdicts.json");
+	assert_int_equal(kc_resultdoc_load(&doc, path, &d), KC_OK);
+	assert_true(doc.searched && doc.knee_found);
+	assert_int_equal(doc.nsteps, 6);
+	assert_string_equal(doc.steps[3].verdict, "throughput");
+	assert_false(doc.steps[3].stable);
+	assert_true(doc.steps[4].ambiguous && doc.steps[4].attempt == 0);
+	assert_true(!doc.steps[5].ambiguous && doc.steps[5].attempt == 1);
+	assert_true(doc.steps[3].arrived == 78.3);
+	assert_string_equal(doc.knee_bound, "tested");
+	assert_true(doc.nnotes == 4);
+	assert_non_null(strstr(doc.notes[0], "a noisy step may have ended the search early"));
+	assert_non_null(strstr(doc.why, "Why 70-80%"));
+	assert_string_equal(doc.endpoint_name, "product-tagger");
+	assert_string_equal(doc.variant, "AllTraffic");
+	assert_true(doc.rec_min_capacity == 2 && doc.rec_max_capacity == 8);
+	assert_true(doc.slo_ms == 3000);
+	assert_string_equal(doc.slo_stat, "p99");
+	assert_int_equal(doc.search_steps, 6);
+	kc_resultdoc_fini(&doc);
+
+	fixture(path, sizeof(path), "run-fixed-rate.json");
+	assert_int_equal(kc_resultdoc_load(&doc, path, &d), KC_OK);
+	assert_false(doc.searched);
+	assert_false(doc.has_knee);
+	assert_string_equal(doc.run_load, "rate");
+	assert_true(doc.run_rate == 20);
+	assert_string_equal(doc.steps[0].verdict, "");
+	kc_resultdoc_fini(&doc);
+
+	/* An older result: verdict.stable (now settled) still reads; a
+	 * sagemaker: target names the endpoint for plan's apply.sh. */
+	const char *old = "{\"tool\":\"kneecap\",\"schema\":1,\"mode\":\"rps\","
+			  "\"target\":\"sagemaker:my-ep/blue\",\"steps\":[{\"offered\":10,"
+			  "\"achieved\":10,\"latency_ms\":{\"p50\":1,\"p99\":2},"
+			  "\"verdict\":{\"verdict\":\"healthy\",\"stable\":false}}]}";
+	assert_int_equal(kc_resultdoc_parse(&doc, "old.json", old, strlen(old), &d), KC_OK);
+	assert_true(doc.steps[0].ambiguous);
+	assert_string_equal(doc.endpoint_name, "my-ep");
+	assert_string_equal(doc.variant, "blue");
+	kc_resultdoc_fini(&doc);
+}
+
 static void expect_refused(const char *name, int rc, const char *words)
 {
 	char path[1024];
@@ -174,6 +225,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_g5),
+		cmocka_unit_test(test_load_verdicts_and_run),
 		cmocka_unit_test(test_refuse),
 		cmocka_unit_test(test_partial_no_knee),
 		cmocka_unit_test(test_html_escapes_and_is_self_contained),

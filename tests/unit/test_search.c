@@ -326,6 +326,8 @@ static void sim_profile(int instances, int slots, double service_s, int seeds,
 		struct kc_knee k;
 		kc_search_result(&s, &k);
 		assert_int_equal(k.end, KC_END_CONVERGED);
+		if (k.saturated_max > 0)
+			assert_true(k.value <= k.saturated_max);
 		double rel = k.value / nominal;
 		*lo = fmin(*lo, rel);
 		*hi = fmax(*hi, rel);
@@ -390,6 +392,9 @@ static struct outcome drive(struct kc_search_cfg *cfg, struct model *m)
 	}
 	kc_search_result(&s, &o.k);
 	assert_int_equal(o.k.steps, o.runs);
+	/* A knee is sustainable: never above what the endpoint completed flat out. */
+	if (o.k.found && o.k.saturated_max > 0)
+		assert_true(o.k.value <= o.k.saturated_max);
 	assert_true(o.runs <= cfg->max_steps);
 	return o;
 }
@@ -725,7 +730,16 @@ static void test_remeasure(void **state)
 	assert_int_equal(o.runs, 5);
 	assert_int_equal(o.k.remeasures, 2);
 	assert_int_equal(o.k.end, KC_END_MAX_REACHED);
-	assert_true(o.k.value == 40);
+	/* 40 was tested healthy, but its measurements disagreed: the knee is
+	 * what they completed on average, (39 + 36 + 39) / 3 = 38.  The one
+	 * attempt judged short of throughput was overruled, so it is not a
+	 * saturated rate (saturated_max counts loads decided unhealthy). */
+	assert_true(o.k.tested == 40);
+	assert_true(o.k.knee_unstable);
+	assert_true(o.k.knee_achieved == 38);
+	assert_true(o.k.saturated_max == 0);
+	assert_int_equal(o.k.bound, KC_BOUND_KNEE_ACHIEVED);
+	assert_true(o.k.value == 38);
 
 	/* With no re-measures allowed, the first measurement stands. */
 	c.max_remeasure = 0;
@@ -801,6 +815,165 @@ static void test_suspicious_knee(void **state)
 	assert_true(k.value >= 40 / 1.03 && k.value <= 40.5);
 	assert_true(k.saturated_max == 50);
 	assert_non_null(strstr(k.diagnosis, "completed 50 rps while overloaded"));
+}
+
+/*
+ * A scripted endpoint for the sustainability bounds: one worker whose
+ * closed-loop capacity a peer tool measures at 19.4 rps.  Each call returns
+ * the next scripted measurement of the load asked (the same load again for
+ * a re-measure), or a saturated step above `cap_at`.
+ */
+struct scripted {
+	double load;          /* the load with scripted measurements */
+	double achieved[3];   /* per attempt at `load` */
+	double arrived[3];    /* arrivals/s the schedule produced, per attempt */
+	double slope[3];      /* in-flight slope per attempt */
+	int n;                /* attempts so far at `load` */
+	double flat_out;      /* what a saturated step completes */
+};
+
+static struct kc_step_result scripted_step(struct scripted *sc, double offered)
+{
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	double dur = 20;
+	r.offered = offered;
+	r.duration_ns = (int64_t)(dur * 1e9);
+	r.lag_p99_ms = 1;
+	double achieved = offered, arrived = offered, slope = 0;
+	double level = 1.0;
+	if (fabs(offered - sc->load) < 1e-9) {
+		int i = sc->n < 3 ? sc->n : 2;
+		achieved = sc->achieved[i];
+		arrived = sc->arrived[i];
+		slope = sc->slope[i];
+		level = 3.0;
+		sc->n++;
+	} else if (offered > sc->load) {
+		achieved = fmin(offered, sc->flat_out - 0.05 * (offered - sc->load));
+		slope = arrived - achieved;
+		level = 10.0;
+	}
+	r.scheduled = (uint64_t)llround(arrived * dur);
+	r.sent = r.scheduled;
+	r.ok = r.completed = (uint64_t)llround(achieved * dur);
+	r.achieved = achieved;
+	r.inflight_start = level;
+	r.inflight_slope = slope;
+	r.inflight_end = level + slope * dur;
+	r.latency.mean = 50;
+	r.latency.p50 = 40;
+	r.latency.p99 = 120;
+	r.latency.count = (int64_t)r.ok;
+	r.service = r.latency;
+	return r;
+}
+
+static struct kc_knee drive_scripted(struct scripted *sc)
+{
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	double offered;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+		struct kc_step_result r = scripted_step(sc, offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		if (getenv("KC_TRACE")) {
+			const struct kc_search_step *t = kc_search_step(&s, runs - 1);
+			print_message("  %8.3f %-16s stable=%d ratio=%.3f achieved=%.2f\n",
+				      t->offered, kc_verdict_name(t->v.verdict), t->v.stable,
+				      t->v.achieved_ratio, t->achieved);
+		}
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	return k;
+}
+
+static void test_knee_never_above_capacity(void **state)
+{
+	(void)state;
+	/* The issue's case: both measurements at 20.0 are called healthy
+	 * against the Poisson arrivals (19.6/s) but unstable (19.15 sits just
+	 * over 97%% of them; 19.65 with an in-flight rise near its tolerance);
+	 * the endpoint completed at most 19.7 flat out.  The old answer was
+	 * 20.0, above everything the server ever did. */
+	struct scripted sc = {.load = 20, .achieved = {19.65, 19.15, 19.15},
+			      .arrived = {19.6, 19.6, 19.6}, .slope = {0.6, 0, 0},
+			      .flat_out = 19.7};
+	struct kc_knee k = drive_scripted(&sc);
+	assert_true(k.found);
+	assert_int_equal(sc.n, 2);
+	assert_true(k.tested == 20);
+	assert_true(k.saturated_max > 19.6 && k.saturated_max <= 19.7);
+	assert_true(k.knee_unstable);
+	assert_true(fabs(k.knee_achieved - 19.4) < 1e-9);
+	assert_int_equal(k.bound, KC_BOUND_KNEE_ACHIEVED);
+	assert_true(k.value == 19.4);
+	assert_true(k.value <= k.saturated_max);
+	assert_string_equal(kc_knee_bound_name(k.bound), "knee_achieved");
+
+	/* A clean healthy verdict at 20, yet the server completed at most
+	 * 19.67 while saturated (at 20.6): the knee is 19.6, the printed
+	 * figure rounded down so it never exceeds that rate. */
+	struct scripted clean = {.load = 20, .achieved = {19.9, 19.9, 19.9},
+				 .arrived = {20.0, 20.0, 20.0}, .flat_out = 19.7};
+	k = drive_scripted(&clean);
+	assert_true(k.found);
+	assert_int_equal(clean.n, 1);
+	assert_false(k.knee_unstable);
+	assert_true(k.tested == 20);
+	assert_int_equal(k.bound, KC_BOUND_SATURATED_MAX);
+	assert_true(fabs(k.saturated_max - 19.67) < 1e-9);
+	assert_true(k.value == 19.6);
+	assert_string_equal(kc_knee_bound_name(k.bound), "saturated_max");
+
+	/* A knee under every saturated rate, measured cleanly: the load tested. */
+	struct scripted plain = {.load = 20, .achieved = {19.9, 19.9, 19.9},
+				 .arrived = {20.0, 20.0, 20.0}, .flat_out = 21.5};
+	k = drive_scripted(&plain);
+	assert_true(k.found);
+	assert_int_equal(k.bound, KC_BOUND_TESTED);
+	assert_true(k.value == k.tested && k.value >= 20);
+	assert_true(k.value <= k.saturated_max);
+	assert_string_equal(kc_knee_bound_name(k.bound), "tested");
+}
+
+/* A noisy first attempt judged "throughput" and overruled by its
+ * re-measures is not a saturated rate: it must not cap a knee the endpoint
+ * then sustained (a 2 s step at 10 rps saw 14 arrivals and completed 13.5). */
+static void test_overruled_noise_is_no_cap(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	c.max = 40;
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(1000);
+	m.dur_s = 2;
+	double offered;
+	int n = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && n++ < 10) {
+		struct kc_step_result r = run_rps(&m, offered);
+		if (n == 1) {
+			/* 28 arrivals in 2 s, 27 completed: 96.4%, just short */
+			r.scheduled = r.sent = 28;
+			r.ok = r.completed = 27;
+			r.achieved = 13.5;
+			r.inflight_slope = 0.1;
+		}
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	const struct kc_search_step *first = kc_search_step(&s, 0);
+	assert_int_equal(first->v.verdict, KC_VERDICT_THROUGHPUT);
+	assert_true(kc_search_step(&s, 1)->attempt == 1);
+	assert_int_equal(k.end, KC_END_MAX_REACHED);
+	assert_true(k.saturated_max == 0);
+	assert_int_equal(k.bound, KC_BOUND_TESTED);
+	assert_true(k.value == 40);
 }
 
 static void test_record_without_run(void **state)
@@ -987,6 +1160,8 @@ int main(void)
 		cmocka_unit_test(test_remeasure),
 		cmocka_unit_test(test_unstable_verdict),
 		cmocka_unit_test(test_suspicious_knee),
+		cmocka_unit_test(test_knee_never_above_capacity),
+		cmocka_unit_test(test_overruled_noise_is_no_cap),
 		cmocka_unit_test(test_record_without_run),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_cfg_validate),
