@@ -212,11 +212,12 @@ static void test_partial_no_knee(void **state)
 	assert_int_equal(kc_resultdoc_parse(&doc, "cut.json", cut, strlen(cut), &d), KC_OK);
 	assert_true(doc.partial);
 	assert_string_equal(doc.interrupted, "SIGINT");
-	assert_false(doc.has_knee);
+	assert_false(doc.knee_found);
+	assert_true(doc.knee_per_instance == 0); /* nothing to plan with */
 	kc_resultdoc_fini(&doc);
 	assert_int_equal(kc_resultdoc_parse(&doc, "old.json", old, strlen(old), &d), KC_OK);
 	assert_false(doc.partial);
-	assert_true(doc.has_knee);
+	assert_true(doc.has_knee && doc.knee_found);
 	assert_true(doc.knee_per_instance == 25);
 	kc_resultdoc_fini(&doc);
 }
