@@ -90,6 +90,10 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 	    rc != KC_ENOTFOUND)
 		return rc;
 	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
+	c->confirm = true;
+	if ((rc = kc_scenario_get_bool(sc, "search", "confirm", &c->confirm, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
 	static const char *const arrivals[] = {"uniform", "poisson", NULL};
 	int av;
 	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)

@@ -34,6 +34,7 @@ struct cli_find_cfg {
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
+	bool confirm;               /* [search] confirm: run the confirmation step (true) */
 };
 
 /*
