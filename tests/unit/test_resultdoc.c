@@ -219,6 +219,8 @@ static void test_partial_no_knee(void **state)
 	assert_false(doc.partial);
 	assert_true(doc.has_knee && doc.knee_found);
 	assert_true(doc.knee_per_instance == 25);
+	kc_resultdoc_fini(&doc);
+}
 
 /* find-verdicts.json with a confirm{} object appended. */
 static void load_with_confirm(struct kc_resultdoc *doc, const char *confirm)
