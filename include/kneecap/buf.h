@@ -73,4 +73,11 @@ int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
  * Returns 0 or KC_EIO with errno saying why (the temp file is removed). */
 int kc_write_file(const char *path, const void *p, size_t n);
 
+/* kc_write_file through the temp name tmp (same directory as path), created
+ * with mode (O_EXCL|O_NOFOLLOW after removing a stale tmp, so a planted
+ * symlink is never followed; an executable mode survives the umask).
+ * Returns 0 or KC_EIO with errno saying why (tmp removed). */
+int kc_write_file_via(const char *path, const char *tmp, const void *p, size_t n,
+		      unsigned mode);
+
 #endif

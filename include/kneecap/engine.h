@@ -136,7 +136,9 @@ struct kc_engine_config {
 	size_t nbodies;                  /* 0: no body */
 	uint32_t threads;                /* worker threads; 0: one per core */
 	uint32_t connections;            /* connections per worker; 0: 16 for HTTP/1.1,
-					    2 for HTTP/2 (KC_ENGINE_DEFAULT_CONNECTIONS_*) */
+					    2 for HTTP/2 (KC_ENGINE_DEFAULT_CONNECTIONS_*);
+					    threads and connections both 0: fewer, to
+					    fit the open-file limit */
 	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection;
 					    0: 32 (KC_ENGINE_DEFAULT_STREAMS) */
 	enum kc_http_version http;
@@ -252,8 +254,9 @@ void kc_engine_free(struct kc_engine *e);
  * connection itself timed out), with curl's reason in d.  Uses its own
  * handle and connection (closed on return).  An exchange that connected but
  * then failed (reset, bad reply) counts as reachable: 0 with status 0; so
- * does a request left unanswered for 1 s on its connection, and then d
- * says so (d->msg is empty after other successes).
+ * does a request left unanswered for 250 ms on its connection, and then d
+ * says so (d->msg is empty after other successes).  kc_engine_stop ends
+ * it within 20 ms: KC_EINTR.
  */
 int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d);
 
@@ -301,7 +304,8 @@ struct kc_sys_limits {
 				     "ulimit -v" or "ulimit -d" */
 };
 
-/* Reads the process's current limits (never fails; unknown ones stay 0). */
+/* Reads the process's limits (never fails; unknown ones stay 0), first
+ * raising the soft open-file limit to the hard one where it is lower. */
 void kc_sys_limits_get(struct kc_sys_limits *out);
 
 /* What a load generator is about to open and allocate. */
@@ -321,6 +325,15 @@ struct kc_load_size {
  */
 int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits *lim,
 		       struct kc_diag *d);
+
+/*
+ * For defaults nobody asked for: lowers *threads, then
+ * *connections_per_thread (never below 1), until they and the descriptors
+ * kept for files and threads fit lim's open-file limit.  Leaves them as
+ * they are when they fit or when no limit is known.
+ */
+void kc_load_size_fit(uint32_t *threads, uint64_t *connections_per_thread,
+		      const struct kc_sys_limits *lim);
 
 /* The effective settings after defaults, for the result's config section. */
 uint32_t kc_engine_threads(const struct kc_engine *e);

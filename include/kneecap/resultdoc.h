@@ -50,7 +50,9 @@ struct kc_resultdoc {
 	char mode[16];               /* "rps" or "streams" */
 	size_t nsteps;
 	struct kc_rd_step *steps;    /* owned */
-	bool has_knee;
+	bool partial;                /* "partial": true (interrupted, failed or cut short) */
+	char interrupted[16];        /* "SIGINT", "SIGTERM", "" */
+	bool has_knee;               /* a knee object (knee_found says whether it is one) */
 	double knee_value, knee_per_instance;
 	char knee_unit[24];
 	char knee_reason[256];

@@ -113,7 +113,8 @@ void kc_streams_free(struct kc_streams *s);
 
 /*
  * Opens one stream, sends one chunk, waits for its reply and closes it,
- * within timeout_ns: the reachability check.  Returns 0, KC_ECONNECT,
+ * twice at most, both tries together within timeout_ns (about; plus the
+ * close): the reachability check.  Returns 0, KC_ECONNECT,
  * KC_ETLS, KC_ETIMEOUT, KC_EAUTH (403) or KC_EPROTO (other status or bad
  * frame), with d saying what happened.
  */

@@ -14,6 +14,7 @@ enum {
 	KC_EXIT_USAGE = 2,       /* bad usage or input */
 	KC_EXIT_UNREACHABLE = 3, /* the target could not be reached at all */
 	KC_EXIT_WRITE = 4,       /* results could not be written */
+	KC_EXIT_INTERNAL = 5,    /* the generator itself failed (threads, memory) */
 	KC_EXIT_SIGINT = 130,    /* interrupted by SIGINT (128 + 2): partial results */
 	KC_EXIT_SIGTERM = 143,   /* interrupted by SIGTERM (128 + 15): partial results */
 };
@@ -29,6 +30,9 @@ void cli_log_init(int verbosity, int quiet);
 
 /* True when s is "-h" or "--help". */
 int cli_is_help(const char *s);
+
+/* The errno of the last failed write to stdout (EIO when none was seen). */
+int cli_stdout_errno(void);
 
 /* The subcommands: each returns an exit status. */
 int kc_cmd_find(int argc, char **argv);

@@ -86,9 +86,13 @@ static const char usage_tail[] =
 	"       recommended target was unhealthy (no policy or apply.sh written)\n"
 	"  2    bad usage or input\n"
 	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; no policy)\n"
+	"  5    kneecap itself failed during the search (cannot start threads, out\n"
+	"       of memory): what was measured is written, marked \"partial\"\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
+	"       marked \"partial\", knee.found false; never a recommendation, policy\n"
+	"       or apply.sh\n";
 
 /* --help: find's words, then the shared table with defaults and scenario keys. */
 static void print_usage(FILE *f)
@@ -581,16 +585,6 @@ static void print_confirm(FILE *f, const struct kc_confirm *conf, bool quiet)
 	kc_buf_fini(&b);
 }
 
-/* result.json, steps.csv and, only with have_rec and nothing failed, the policy pair. */
-static void write_all(const struct find_opts *o, struct outdir *out, struct kc_result *res,
-		      const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
-		      bool have_rec)
-{
-	outdir_write_result(out, res, o->json);
-	if (have_rec && !outdir_failed(out))
-		outdir_write_policy(out, rc_cfg, rec);
-}
-
 int kc_cmd_find(int argc, char **argv)
 {
 	struct find_opts o = {0};
@@ -677,7 +671,7 @@ int kc_cmd_find(int argc, char **argv)
 	struct kc_body *bodies = NULL;
 	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {
 		cli_error("find: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		goto out;
 	}
 	uint32_t conns = 0;
@@ -705,7 +699,8 @@ int kc_cmd_find(int argc, char **argv)
 		.nheaders = nheaders,
 		.bodies = bodies,
 		.nbodies = nbodies,
-		.threads = threads,
+		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
+		.threads = c.search.threads > 0 || c.connections ? threads : 0,
 		.connections = conns,
 		.http = c.http,
 		.client = c.client,
@@ -749,7 +744,7 @@ int kc_cmd_find(int argc, char **argv)
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
 	if (!steps) {
 		cli_error("find: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		free(bodies);
 		goto out;
 	}
@@ -768,7 +763,7 @@ int kc_cmd_find(int argc, char **argv)
 	runout_progress_end(&ro);
 	int sig = runout_caught_signal();
 	/* A stop nobody asked for (the interval log failed) cuts the search short too. */
-	bool cut_short = interrupted || sig || outdir_failed(&out);
+	bool cut_short = interrupted || sig || fail || outdir_failed(&out);
 	if (fail)
 		cli_diag_error("find", &d);
 	if (sig && !o.quiet)
@@ -821,7 +816,8 @@ int kc_cmd_find(int argc, char **argv)
 
 	verdicts = verdicts_json(&s, nsteps);
 	extra = json_object();
-	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, c.rec.instances));
+	json_object_set_new(extra, "knee",
+			    runout_knee_json(&knee, &chk, c.rec.instances, cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&c.rec, &rec));
 	json_object_set_new(extra, "search",
@@ -841,7 +837,8 @@ int kc_cmd_find(int argc, char **argv)
 		.interrupted = runout_signal_name(sig), .extra = extra, .step_extra = verdicts,
 		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	write_all(&o, &out, &res, &c.rec, &rec, have_rec && confirmed);
+	/* The policy pair only with a confirmed recommendation and nothing failed. */
+	outdir_write_result(&out, &res, o.json, &c.rec, have_rec && confirmed ? &rec : NULL);
 	runout_set_stop(NULL, NULL);
 
 	/* The human answer, on stdout unless --json took it. */
@@ -854,7 +851,9 @@ int kc_cmd_find(int argc, char **argv)
 	if (status < 0) {
 		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
-		else if (fail || !have_rec || !confirmed)
+		else if (fail)
+			status = KC_EXIT_INTERNAL; /* the spec was checked: what failed is ours */
+		else if (!have_rec || !confirmed)
 			status = KC_EXIT_THRESHOLD;
 		else
 			status = KC_EXIT_OK;

@@ -60,12 +60,13 @@ static const char usage_text[] =
 	"                       action per pre-warm action, on the result's endpoint\n"
 	"  -o FILE              the HTML path (default plan.html, or DIR/plan.html)\n"
 	"\n"
-	"\n"
 	"Examples:\n"
 	"  kneecap plan out/result.json --traffic tests/data/traffic/seed-day.ini -o plan.html\n"
 	"  kneecap plan out/result.json --traffic day.ini --provision 4m --out plan/\n"
 	"\n"
-	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input.\n";
+	"exit status: 0 ok, 1 the traffic peak exceeds MaxCapacity x ceiling, 2 bad input\n"
+	"(a result without a knee, as an interrupted search's), 4 an output (stdout\n"
+	"included) could not be written, with the reason.\n";
 
 struct opts {
 	const char *result, *traffic, *prices, *out_dir, *html;
@@ -356,10 +357,19 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 			  doc->path, doc->mode);
 		return -1;
 	}
-	if (!doc->has_knee || !(doc->knee_per_instance > 0)) {
-		cli_error("plan: %s has no knee, so there is no ceiling to plan with", doc->path);
+	if (!doc->has_knee || !doc->knee_found || !(doc->knee_per_instance > 0)) {
+		if (doc->partial)
+			cli_error("plan: %s is a partial result (%s) without a knee: the search "
+				  "did not finish, so there is no ceiling to plan with", doc->path,
+				  doc->interrupted[0] ? doc->interrupted : "cut short");
+		else
+			cli_error("plan: %s has no knee, so there is no ceiling to plan with",
+				  doc->path);
 		return -1;
 	}
+	if (doc->partial)
+		cli_error("plan: warning: %s is a partial result (%s)", doc->path,
+			  doc->interrupted[0] ? doc->interrupted : "incomplete");
 	in->traffic = traffic;
 	in->ceiling_rps = doc->knee_per_instance;
 	in->target_rps = kc_resultdoc_target_rps(doc);
@@ -452,12 +462,12 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	const char *hp = o->html;
 	if (o->out_dir) {
 		if (mkdir(o->out_dir, 0777) && errno != EEXIST) {
-			cli_error("plan: cannot create %s", o->out_dir);
+			cli_error("plan: cannot create %s: %s", o->out_dir, strerror(errno));
 			return -1;
 		}
 		snprintf(path, sizeof(path), "%s/plan.txt", o->out_dir);
 		if (kc_write_file(path, text->data, text->len)) {
-			cli_error("plan: cannot write %s", path);
+			cli_error("plan: cannot write %s: %s", path, strerror(errno));
 			return -1;
 		}
 		struct kc_buf csv;
@@ -468,7 +478,8 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 			rc = kc_write_file(path, csv.data, csv.len);
 		kc_buf_fini(&csv);
 		if (rc) {
-			cli_error("plan: cannot write %s", path);
+			cli_error("plan: cannot write %s: %s", path,
+				  rc == KC_EIO ? strerror(errno) : "out of memory");
 			return -1;
 		}
 		if (!hp) {
@@ -479,7 +490,7 @@ static int write_outputs(const struct opts *o, const struct kc_buf *text, const 
 	if (!hp)
 		hp = "plan.html";
 	if (kc_write_file(hp, html->data, html->len)) {
-		cli_error("plan: cannot write %s", hp);
+		cli_error("plan: cannot write %s: %s", hp, strerror(errno));
 		return -1;
 	}
 	printf("plan: %s\n", hp);
@@ -552,9 +563,11 @@ static int write_apply(const struct opts *o, const struct kc_resultdoc *doc,
 	snprintf(path, sizeof(path), "%s/apply.sh", o->out_dir);
 	if (!rc && (kc_write_file(path, b.data, b.len) || chmod(path, 0755)))
 		rc = KC_EIO;
+	int err = errno;
 	kc_buf_fini(&b);
 	if (rc) {
-		cli_error("plan: cannot write %s/{scaling-policy.json,apply.sh}", o->out_dir);
+		cli_error("plan: cannot write %s/{scaling-policy.json,apply.sh}: %s", o->out_dir,
+			  rc == KC_EIO ? strerror(err) : "not rendered");
 		return -1;
 	}
 	printf("plan: %s (MinCapacity %d, MaxCapacity %d, %zu scheduled action%s)\n", path,
@@ -698,8 +711,10 @@ int kc_cmd_plan(int argc, char **argv)
 		goto done;
 	}
 	fputs(text.data ? text.data : "", stdout);
-	if (write_outputs(&o, &text, &html, &v) || (o.out_dir && write_apply(&o, &doc, s, adv)))
+	if (write_outputs(&o, &text, &html, &v) || (o.out_dir && write_apply(&o, &doc, s, adv))) {
+		status = KC_EXIT_WRITE;
 		goto done;
+	}
 	status = adv->exceeds_max ? KC_EXIT_THRESHOLD : KC_EXIT_OK;
 	goto done;
 simfail:

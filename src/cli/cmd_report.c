@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define MAX_FILES 32
@@ -22,7 +23,8 @@ static const char usage_text[] =
 	"\n"
 	"Render one result, or compare several instance types, as text and HTML.\n"
 	"\n"
-	"  -o, --output FILE  where to write the HTML (default report.html)\n"
+	"  -o, --output FILE  where to write the HTML (default report.html; -: stdout,\n"
+	"                     the text summary then goes to stderr)\n"
 	"  --prices FILE      instance price table (default: $KNEECAP_PRICES, else\n"
 	"                     data/instance-types.csv); an empty price prints\n"
 	"                     \"price unknown\"\n"
@@ -82,6 +84,13 @@ int kc_cmd_report(int argc, char **argv)
 			cli_diag_error("report", &d);
 			goto done;
 		}
+		/* Reported, not refused: the steps measured are real; no knee is read from it. */
+		if (docs[loaded].partial)
+			cli_error("report: warning: %s is a partial result (%s): its steps are "
+				  "what was measured before it stopped%s", files[loaded],
+				  docs[loaded].interrupted[0] ? docs[loaded].interrupted
+							      : "cut short or incomplete",
+				  docs[loaded].knee_found ? "" : ", and it has no knee");
 	}
 	const char *ppath = cli_price_path(prices);
 	for (size_t i = 0; i < nfiles; i++) {
@@ -93,9 +102,22 @@ int kc_cmd_report(int argc, char **argv)
 		goto nomem;
 	if (kc_html_report(&html, docs, nfiles, price))
 		goto nomem;
+	if (!strcmp(output, "-")) {
+		fputs(text.data ? text.data : "", stderr);
+		/* Checked here and again by main: a full or closed stdout exits 4. */
+		if (fwrite(html.data, 1, html.len, stdout) != html.len || fflush(stdout)) {
+			cli_error("report: cannot write to stdout: %s", strerror(cli_stdout_errno()));
+			clearerr(stdout);
+			status = KC_EXIT_WRITE;
+			goto done;
+		}
+		status = KC_EXIT_OK;
+		goto done;
+	}
 	fputs(text.data ? text.data : "", stdout);
 	if (kc_write_file(output, html.data, html.len)) {
-		cli_error("report: cannot write %s", output);
+		cli_error("report: cannot write %s: %s", output, strerror(errno));
+		status = KC_EXIT_WRITE;
 		goto done;
 	}
 	printf("report: %s\n", output);

@@ -62,8 +62,11 @@ static const char usage_tail[] =
 	"  1    the run completed but a threshold failed (error rate, latency)\n"
 	"  2    bad usage or input\n"
 	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; result.json,\n"
-	"       when it could still be written, says \"incomplete\")\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; result.json, when it could still be written, says\n"
+	"       \"incomplete\")\n"
+	"  5    kneecap itself failed during the run (cannot start threads, out of\n"
+	"       memory): the steps measured before are written\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
 	"       marked \"partial\"\n";
 
@@ -502,7 +505,7 @@ static bool check_thresholds(const struct run_opts *o, const struct kc_step_resu
 /* result.json and steps.csv into out, then the document or the table on stdout. */
 static void write_outputs(const struct run_opts *o, struct outdir *out, struct kc_result *res)
 {
-	outdir_write_result(out, res, o->json);
+	outdir_write_result(out, res, o->json, NULL, NULL);
 	if (!o->json)
 		runout_print_table(stdout, res->steps, res->nsteps, "offered");
 	outdir_list(out, o->json ? stderr : stdout);
@@ -545,7 +548,7 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 	}
 	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
 		cli_error("run: out of memory");
-		return KC_EXIT_USAGE;
+		return KC_EXIT_INTERNAL;
 	}
 	return -1;
 }
@@ -590,7 +593,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.method = t->sagemaker ? "POST" : o->method,
 		.headers = headers, .nheaders = nheaders,
 		.bodies = bodies, .nbodies = nbodies,
-		.threads = threads, .connections = conns,
+		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
+		.threads = o->threads || total ? threads : 0, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
 		.client = o->client, .proxy = o->proxy, .release_slack_ns = o->release_slack_ns,
 		.client_cert = o->client_cert, .client_key = o->client_key,
@@ -654,7 +658,8 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
 			runout_progress_end(ctx);
 			cli_diag_error("run", &d);
-			status = KC_EXIT_USAGE;
+			/* The spec was checked before the run: what fails here is ours. */
+			status = KC_EXIT_INTERNAL;
 			break;
 		}
 		(*done)++;
@@ -696,7 +701,7 @@ int kc_cmd_run(int argc, char **argv)
 	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
 	if (!steps) {
 		cli_error("run: out of memory");
-		status = KC_EXIT_USAGE;
+		status = KC_EXIT_INTERNAL;
 		goto out_engine;
 	}
 	struct runout ctx;

@@ -33,6 +33,7 @@
 #include "kneecap/emulator.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "kneecap/log.h"
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
 #include "kneecap/recommend.h"
@@ -70,11 +71,17 @@ static const char usage_tail[] =
 	"  0    a stream count was found and its recommendation written\n"
 	"  1    the run completed without one (no knee, no recommendation)\n"
 	"  2    bad usage or input\n"
-	"  3    the target could not be reached at all\n"
-	"  4    results could not be written (the reason is printed; no policy)\n"
+	"  3    the target could not be reached at all (a target that answers, even\n"
+	"       403, is reachable: warned about, and the search runs)\n"
+	"  4    results could not be written, stdout included (the reason is\n"
+	"       printed; no policy)\n"
+	"  5    kneecap itself failed during the search (out of memory, threads)\n"
 	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\"; never a recommendation, policy or apply.sh\n";
+	"       marked \"partial\", knee.found false; never a recommendation, policy\n"
+	"       or apply.sh\n";
 
+/* The first stream's bound, as run's and find's probe. */
+#define PROBE_NS (5 * KC_NS_PER_S)
 #define FAKE_AKID "AKIDKNEECAPEMULATOR"
 #define FAKE_SECRET "kneecap-emulator-secret-not-a-real-key"
 
@@ -713,7 +720,8 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	bool cut_short = sig || knee.end == KC_END_INTERRUPTED || outdir_failed(&r->out);
 	bool have_rec = !cut_short && kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
 	json_t *extra = json_object();
-	json_object_set_new(extra, "knee", kc_knee_to_json(&knee, &chk, r->rcfg.instances));
+	json_object_set_new(extra, "knee",
+			    runout_knee_json(&knee, &chk, r->rcfg.instances, cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
 	json_object_set_new(extra, "streams", streams_json(r));
@@ -733,9 +741,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	kc_result_env_detect(&res.env);
 	res.env.kneecap_version = KC_VERSION;
 	res.env.started_wall_ms = started_ms;
-	outdir_write_result(&r->out, &res, o->json);
-	if (have_rec && !outdir_failed(&r->out))
-		outdir_write_policy(&r->out, &r->rcfg, &rec);
+	outdir_write_result(&r->out, &res, o->json, &r->rcfg, have_rec ? &rec : NULL);
 	struct kc_buf b;
 	kc_buf_init(&b, 1 << 20);
 	if (!o->json) {
@@ -752,6 +758,40 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	return runout_exit_status(&r->out, sig, have_rec ? KC_EXIT_OK : KC_EXIT_THRESHOLD);
 }
 
+/*
+ * The first stream, as run and find probe: announced, bounded (PROBE_NS),
+ * unreachable (3) only when nothing answered; a target that answers with
+ * an error (403, other status, bad frames) is reachable and only warned
+ * about, as run does for a 403.  A signal wins: the search then writes
+ * partial results.  Returns 0 or an exit status.
+ */
+static int probe(struct run *r)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	if (kc_log_enabled(KC_LOG_WARN)) {
+		char lim[32];
+		kc_format_duration(PROBE_NS, lim, sizeof(lim));
+		fprintf(stderr, "kneecap: streams: probing %s (up to %s)\n",
+			r->o.target ? r->o.target : "the emulator", lim);
+	}
+	int rc = kc_streams_probe(r->st, PROBE_NS, &d);
+	if (runout_caught_signal() || rc == 0)
+		return 0;
+	if (rc == KC_EAUTH || rc == KC_EPROTO) {
+		char msg[1024];
+		kc_diag_format(&d, msg, sizeof(msg));
+		kc_log(KC_LOG_WARN, "the target answered a first stream with an error: %s", msg);
+		return 0;
+	}
+	if (rc == KC_ECONNECT || rc == KC_ETLS || rc == KC_ETIMEOUT) {
+		cli_diag_error("streams: target unreachable", &d);
+		return KC_EXIT_UNREACHABLE;
+	}
+	cli_diag_error("streams", &d);
+	return KC_EXIT_INTERNAL;
+}
+
 static int search(struct run *r)
 {
 	struct kc_diag d;
@@ -762,13 +802,9 @@ static int search(struct run *r)
 		return KC_EXIT_USAGE;
 	}
 	int64_t started_ms = kc_wall_ns() / KC_NS_PER_MS;
-	int rc = outdir_open(&r->out, "streams", r->o.out_dir);
+	int rc = probe(r);
 	if (rc)
 		return rc;
-	if (kc_streams_probe(r->st, 10 * KC_NS_PER_S, &d)) {
-		cli_diag_error("streams: target unreachable", &d);
-		return KC_EXIT_UNREACHABLE;
-	}
 	if (outdir_hlog_open(&r->out, started_ms))
 		return KC_EXIT_WRITE;
 	double offered;
@@ -781,7 +817,7 @@ static int search(struct run *r)
 		struct kc_step_result *st = &r->steps[r->nsteps];
 		if (kc_streams_run_step(r->st, &sp, st, &r->infos[r->nsteps], &d)) {
 			cli_diag_error("streams", &d);
-			return KC_EXIT_USAGE;
+			return KC_EXIT_INTERNAL;
 		}
 		r->nsteps++;
 		if (!r->o.quiet)
@@ -812,7 +848,7 @@ int kc_cmd_streams(int argc, char **argv)
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r) {
 		cli_error("streams: out of memory");
-		return KC_EXIT_USAGE;
+		return KC_EXIT_INTERNAL;
 	}
 	int rc = parse_args(&r->o, argc, argv);
 	if (rc < 0) {
@@ -822,6 +858,9 @@ int kc_cmd_streams(int argc, char **argv)
 	if (rc)
 		goto out;
 	cli_log_init(r->o.verbose, r->o.quiet);
+	/* Before anything can fail: an older run's files must not survive it. */
+	if ((rc = outdir_open(&r->out, "streams", r->o.out_dir)))
+		goto out;
 	/* From here on a signal is a request for partial results, never a kill. */
 	runout_catch_signals();
 	if ((rc = load_config(r)) || (rc = setup_target(r)) || (rc = build_driver(r)))

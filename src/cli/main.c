@@ -12,6 +12,9 @@
 #include <unistd.h>
 #include <time.h>
 #include <pthread.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 
 static const struct {
 	const char *name;
@@ -47,6 +50,7 @@ static void usage(FILE *f)
 		"\n"
 		"exit status: 0 ok, 1 a threshold failed, 2 bad usage or input,\n"
 		"3 the target could not be reached, 4 results could not be written,\n"
+		"5 kneecap itself failed (cannot start threads, out of memory),\n"
 		"130/143 interrupted by SIGINT/SIGTERM (partial results, no policy).\n");
 }
 
@@ -109,7 +113,59 @@ int cli_is_help(const char *s)
 	return s && (!strcmp(s, "-h") || !strcmp(s, "--help"));
 }
 
-int main(int argc, char **argv)
+/*
+ * stdout goes through this cookie because stdio forgets why a write failed
+ * (a later fflush succeeds with nothing left to write), and the exit
+ * status must come with the OS reason (ENOSPC, EPIPE).
+ */
+static volatile int g_stdout_errno;
+
+static ssize_t stdout_write(void *cookie, const char *buf, size_t n)
+{
+	(void)cookie;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(STDOUT_FILENO, buf + done, n - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			g_stdout_errno = errno;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return (ssize_t)n;
+}
+
+int cli_stdout_errno(void)
+{
+	return g_stdout_errno ? g_stdout_errno : EIO;
+}
+
+static void stdout_wrap(void)
+{
+	cookie_io_functions_t fns = {.write = stdout_write};
+	FILE *f = fopencookie(NULL, "w", fns);
+	if (!f)
+		return; /* plain stdout: failures still end in exit 4, reason EIO */
+	/* A terminal still sees each line as it is printed. */
+	setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 1 << 16);
+	stdout = f;
+}
+
+/* Every command's last word: output that never reached stdout is a failed run. */
+static int finish(const char *cmd, int rc)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	if (cmd[0] == '-')
+		cli_error("cannot write to stdout: %s", strerror(cli_stdout_errno()));
+	else
+		cli_error("%s: cannot write to stdout: %s", cmd, strerror(cli_stdout_errno()));
+	return KC_EXIT_WRITE;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
@@ -140,4 +196,13 @@ int main(int argc, char **argv)
 			return cmds[i].fn(argc - 1, argv + 1);
 	cli_error("unknown command '%s' (see kneecap --help)", c);
 	return KC_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	/* A closed reader (| head) makes writes fail with EPIPE, which is
+	 * reported, instead of killing the run before its files are written. */
+	signal(SIGPIPE, SIG_IGN);
+	stdout_wrap();
+	return finish(argc > 1 ? argv[1] : "kneecap", dispatch(argc, argv));
 }

@@ -117,7 +117,8 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* fsync, close and rename tmp into place; on failure removes tmp. */
+/* The interval log's end: fsync, close and rename tmp into place; on
+ * failure removes tmp.  (Whole files go through kc_write_file_via.) */
 static int commit(struct outdir *o, enum out_file f, int fd)
 {
 	char tmp[4200], path[4200];
@@ -146,17 +147,10 @@ int outdir_write(struct outdir *o, enum out_file f, const void *p, size_t n)
 	char tmp[4200], path[4200];
 	path_of(o, f, true, tmp, sizeof(tmp));
 	path_of(o, f, false, path, sizeof(path));
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, f == OUT_APPLY ? 0755 : 0644);
-	if (fd < 0)
+	if (kc_write_file_via(path, tmp, p, n, f == OUT_APPLY ? 0755 : 0644) != 0)
 		return failure(o, path, errno);
-	/* open's mode is filtered by the umask; apply.sh must run. */
-	if (write_all(fd, p, n) != 0 || (f == OUT_APPLY && fchmod(fd, 0755) != 0)) {
-		int err = errno;
-		close(fd);
-		unlink(tmp);
-		return failure(o, path, err);
-	}
-	return commit(o, f, fd);
+	o->present |= 1u << f;
+	return 0;
 }
 
 /* A rendering failure (out of memory) is recorded like a write failure. */
@@ -167,38 +161,7 @@ static int render_failure(struct outdir *o, enum out_file f)
 	return failure(o, what, ENOMEM);
 }
 
-int outdir_write_result(struct outdir *o, struct kc_result *res, bool print_json)
-{
-	if (o->err) {
-		res->partial = true;
-		res->incomplete = o->failed;
-	}
-	struct kc_buf b;
-	kc_buf_init(&b, (size_t)256 << 20);
-	int rc = 0;
-	/* result.json first: it is the record, and says why the rest may be missing. */
-	if (kc_result_json_text(res, &b) != 0) {
-		rc = render_failure(o, OUT_RESULT);
-	} else {
-		if (print_json) {
-			fwrite(b.data, 1, b.len, stdout);
-			fflush(stdout);
-		}
-		if (o->dir && outdir_write(o, OUT_RESULT, b.data, b.len))
-			rc = -1;
-	}
-	kc_buf_reset(&b);
-	if (o->dir) {
-		if (kc_result_csv_text(res, &b) != 0)
-			rc = render_failure(o, OUT_STEPS);
-		else if (outdir_write(o, OUT_STEPS, b.data ? b.data : "", b.len))
-			rc = -1;
-	}
-	kc_buf_fini(&b);
-	return rc;
-}
-
-int outdir_write_policy(struct outdir *o, const struct kc_recommend_cfg *c,
+static int write_policy(struct outdir *o, const struct kc_recommend_cfg *c,
 			const struct kc_recommendation *rec)
 {
 	if (!o->dir)
@@ -233,6 +196,50 @@ int outdir_write_policy(struct outdir *o, const struct kc_recommend_cfg *c,
 	return rc;
 }
 
+/* The document on stdout, checked: a reader that went away is a failed run. */
+static int print_stdout(struct outdir *o, const struct kc_buf *b)
+{
+	if (fwrite(b->data, 1, b->len, stdout) == b->len && fflush(stdout) == 0)
+		return 0;
+	failure(o, "stdout", cli_stdout_errno());
+	/* Reported here, once; the exit status carries it from now on. */
+	clearerr(stdout);
+	return -1;
+}
+
+int outdir_write_result(struct outdir *o, struct kc_result *res, bool print_json,
+			const struct kc_recommend_cfg *c, const struct kc_recommendation *rec)
+{
+	if (o->err) {
+		res->partial = true;
+		res->incomplete = o->failed;
+	}
+	struct kc_buf b, csv;
+	kc_buf_init(&b, (size_t)256 << 20);
+	kc_buf_init(&csv, (size_t)256 << 20);
+	int rc = 0;
+	/* result.json first: it is the record, and says why the rest may be missing. */
+	bool rendered = kc_result_json_text(res, &b) == 0;
+	if (!rendered)
+		rc = render_failure(o, OUT_RESULT);
+	else if (o->dir && outdir_write(o, OUT_RESULT, b.data, b.len))
+		rc = -1;
+	if (o->dir) {
+		if (kc_result_csv_text(res, &csv) != 0)
+			rc = render_failure(o, OUT_STEPS);
+		else if (outdir_write(o, OUT_STEPS, csv.data ? csv.data : "", csv.len))
+			rc = -1;
+	}
+	if (rec && !o->err && write_policy(o, c, rec))
+		rc = -1;
+	/* stdout last: a reader that quits early (| head) must not cost the files. */
+	if (print_json && rendered && print_stdout(o, &b))
+		rc = -1;
+	kc_buf_fini(&csv);
+	kc_buf_fini(&b);
+	return rc;
+}
+
 /* Writes what the hlog writer put in hlog_buf. */
 static int hlog_flush(struct outdir *o)
 {
@@ -253,7 +260,8 @@ int outdir_hlog_open(struct outdir *o, int64_t start_ms)
 	char tmp[4200], path[4200];
 	path_of(o, OUT_HLOG, true, tmp, sizeof(tmp));
 	path_of(o, OUT_HLOG, false, path, sizeof(path));
-	o->hlog_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* outdir_open removed any stale tmp: O_EXCL|O_NOFOLLOW never follow a planted link. */
+	o->hlog_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (o->hlog_fd < 0)
 		return failure(o, path, errno);
 	kc_buf_init(&o->hlog_buf, (size_t)16 << 20);

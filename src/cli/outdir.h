@@ -62,20 +62,17 @@ int outdir_open(struct outdir *o, const char *cmd, const char *dir);
 int outdir_write(struct outdir *o, enum out_file f, const void *p, size_t n);
 
 /*
- * Writes result.json, then steps.csv, from res; when something already
- * failed, res says so first (partial, incomplete = the failure).  With
- * print_json the document also goes to stdout, dir or not.  Returns 0 or
- * -1 (printed).
+ * Writes the results of a run: result.json, then steps.csv, from res
+ * (when something already failed, res says so first: partial, incomplete =
+ * the failure); then, with rec and no failure so far, scaling-policy.json
+ * and apply.sh for rec, both or neither (when apply.sh fails the policy
+ * just written is removed again; pass rec only for a run that completed
+ * with a recommendation); then, with print_json, the document on stdout,
+ * dir or not, last so a reader that quits cannot cost the files.  A failed
+ * stdout write is a failure like a file's.  Returns 0 or -1 (printed).
  */
-int outdir_write_result(struct outdir *o, struct kc_result *res, bool print_json);
-
-/*
- * Writes scaling-policy.json and apply.sh for rec, both or neither (when
- * apply.sh fails the policy just written is removed again).  Call only for
- * a run that completed with a recommendation.  Returns 0 or -1 (printed).
- */
-int outdir_write_policy(struct outdir *o, const struct kc_recommend_cfg *c,
-			const struct kc_recommendation *rec);
+int outdir_write_result(struct outdir *o, struct kc_result *res, bool print_json,
+			const struct kc_recommend_cfg *c, const struct kc_recommendation *rec);
 
 /*
  * Starts DIR/latency.hlog.tmp with the interval-log header (values in

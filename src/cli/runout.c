@@ -15,6 +15,7 @@
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
+#include "kneecap/recommend.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/search.h"
 
@@ -44,6 +45,8 @@ void runout_catch_signals(void)
 	 * process and again to its group, and the second must not kill the
 	 * writing of what the first asked for.  SIGKILL remains for a hard stop. */
 	sigemptyset(&sa.sa_mask);
+	/* A second signal must not cut a blocking write of the results short. */
+	sa.sa_flags = SA_RESTART;
 	g_signal = 0;
 	g_stop = NULL;
 	g_stop_ud = NULL;
@@ -266,7 +269,13 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 		kc_format_duration(kc_engine_probe_limit_ns(e), lim, sizeof(lim));
 		fprintf(stderr, "kneecap: %s: probing %s (up to %s)\n", cmd, kc_engine_host(e), lim);
 	}
+	/* Ctrl-C during the probe stops it (KC_EINTR) and is the answer: the
+	 * caller goes on to write partial results and exit 130/143. */
+	runout_set_stop(runout_stop_engine, e);
 	int rc = kc_engine_probe(e, &status, &d);
+	runout_set_stop(NULL, NULL);
+	if (runout_caught_signal())
+		return 0;
 	if (rc) {
 		/* Could not connect, handshake or hear back: unreachable; else bad input. */
 		cli_diag_error(cmd, &d);
@@ -279,4 +288,25 @@ int runout_probe(struct kc_engine *e, const char *cmd)
 	if (status >= 400)
 		kc_log(KC_LOG_WARN, "the target answered %d to a first request", status);
 	return 0;
+}
+
+json_t *runout_knee_json(const struct kc_knee *k, const struct kc_knee_check *chk, int instances,
+			 bool cut_short)
+{
+	json_t *o = kc_knee_to_json(k, chk, instances);
+	if (!o || !cut_short || !k->found)
+		return o;
+	/* A search cut short has not shown where the knee is: what it saw
+	 * healthy is a lower bound, kept apart so no reader takes it for one. */
+	json_t *v = json_object_get(o, "value"), *pi = json_object_get(o, "per_instance");
+	if (json_object_set(o, "healthy_up_to", v) ||
+	    json_object_set(o, "healthy_up_to_per_instance", pi) ||
+	    json_object_set_new(o, "found", json_false()) ||
+	    json_object_set_new(o, "lower_bound", json_true())) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_del(o, "value");
+	json_object_del(o, "per_instance");
+	return o;
 }

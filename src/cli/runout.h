@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "kneecap/engine.h"
 #include "kneecap/hlog.h"
 #include "kneecap/step.h"
@@ -34,6 +36,8 @@ struct runout {
  * Sends e's first request: 0 when the target answered (a status >= 400 is
  * only warned about), else prints why under cmd and returns the exit status
  * (unreachable for connect, TLS and timeout failures; bad input otherwise).
+ * A signal (runout_catch_signals) stops the probe and returns 0: the
+ * caller's loop sees runout_caught_signal() and writes partial results.
  */
 int runout_probe(struct kc_engine *e, const char *cmd);
 
@@ -112,5 +116,16 @@ void runout_sagemaker_hints(const char *cmd, const struct kc_step_result *s, siz
  * interrupted (sig), else status (the command's own verdict).
  */
 int runout_exit_status(const struct outdir *out, int sig, int status);
+
+struct kc_knee;
+struct kc_knee_check;
+/*
+ * result.json's "knee" (kc_knee_to_json), except that for a search cut
+ * short (signal, failed step or write) it says found: false and keeps the
+ * highest healthy load only as healthy_up_to (and _per_instance), with no
+ * "value": an interrupted search never publishes a knee.  NULL: no memory.
+ */
+json_t *runout_knee_json(const struct kc_knee *k, const struct kc_knee_check *chk, int instances,
+			 bool cut_short);
 
 #endif

@@ -48,8 +48,17 @@ void kc_sys_limits_get(struct kc_sys_limits *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		out->nofile = (uint64_t)rl.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		/* The soft limit is often 1024 where the hard one allows far more; a
+		 * load generator is what the headroom is for, so take it first. */
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+			struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+			if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+				rl.rlim_cur = rl.rlim_max;
+		}
+		if (rl.rlim_cur != RLIM_INFINITY)
+			out->nofile = (uint64_t)rl.rlim_cur;
+	}
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 	if (pages > 0 && psz > 0)
 		take_memory(out, (uint64_t)pages * (uint64_t)psz, "physical memory");
@@ -75,13 +84,14 @@ int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits 
 	char how[96];
 	snprintf(how, sizeof(how), "%" PRIu32 " threads x %" PRIu64 " %s", z->threads,
 		 z->connections_per_thread, z->unit ? z->unit : "connections");
-	uint64_t fds = conns + FDS_RESERVE + (uint64_t)FDS_PER_THREAD * z->threads;
+	uint64_t reserve = FDS_RESERVE + (uint64_t)FDS_PER_THREAD * z->threads;
+	uint64_t fds = conns + reserve;
 	if (lim->nofile && fds > lim->nofile)
 		return kc_diag_set(d, KC_EINVAL,
-				   "%s = %" PRIu64 " connections exceed the open-file limit %" PRIu64
-				   " (ulimit -n; %u more are kept for files and threads)",
-				   how, conns, lim->nofile,
-				   (unsigned)(FDS_RESERVE + FDS_PER_THREAD * z->threads));
+				   "%s = %" PRIu64 " connections, plus %" PRIu64 " kept for files and "
+				   "threads: %" PRIu64 " descriptors exceed the open-file limit %" PRIu64
+				   " (ulimit -n)",
+				   how, conns, reserve, fds, lim->nofile);
 	if (lim->memory && z->bytes > lim->memory) {
 		char need[32], have[32];
 		format_bytes(z->bytes, need, sizeof(need));
@@ -90,4 +100,22 @@ int kc_load_size_check(const struct kc_load_size *z, const struct kc_sys_limits 
 				   how, need, have, lim->memory_name ? lim->memory_name : "available");
 	}
 	return KC_OK;
+}
+
+void kc_load_size_fit(uint32_t *threads, uint64_t *connections_per_thread,
+		      const struct kc_sys_limits *lim)
+{
+	if (!lim->nofile)
+		return;
+	/* Fewer connections per thread first, then fewer threads: the default
+	 * is a guess at what the host can drive, not something the user asked. */
+	while (*threads > 1 &&
+	       lim->nofile < FDS_RESERVE + (uint64_t)(FDS_PER_THREAD + 1) * *threads)
+		(*threads)--;
+	uint64_t reserve = FDS_RESERVE + (uint64_t)FDS_PER_THREAD * *threads;
+	if (lim->nofile <= reserve)
+		return; /* nothing fits: kc_load_size_check says so */
+	uint64_t per = (lim->nofile - reserve) / *threads;
+	if (per < *connections_per_thread)
+		*connections_per_thread = per ? per : 1;
 }

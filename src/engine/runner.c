@@ -40,7 +40,9 @@
 #define CONN_BYTES (32 * 1024)
 /* The probe's bounds: kc_engine_probe in engine.h. */
 #define PROBE_MAX_NS (5 * KC_NS_PER_S)
-#define PROBE_ANSWER_GRACE_NS KC_NS_PER_S
+/* Short: a silent server adds this to every run against it, and the run
+ * itself (not the probe) is what measures a slow answer. */
+#define PROBE_ANSWER_GRACE_NS (250 * KC_NS_PER_MS)
 #define PROBE_POLL_MS 20
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -287,11 +289,22 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 	e->cfg.client_cert = e->client_cert;
 	e->cfg.client_key = e->client_key;
 
+	struct kc_sys_limits lim;
+	kc_sys_limits_get(&lim);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
 	bool h2 = cfg->http != KC_HTTP_1_1;
-	e->connections = cfg->connections ? cfg->connections : (h2 ? KC_ENGINE_DEFAULT_CONNECTIONS_H2 : KC_ENGINE_DEFAULT_CONNECTIONS_H1);
-	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection : KC_ENGINE_DEFAULT_STREAMS) : 1;
+	e->connections = cfg->connections ? cfg->connections
+					  : (h2 ? KC_ENGINE_DEFAULT_CONNECTIONS_H2
+						: KC_ENGINE_DEFAULT_CONNECTIONS_H1);
+	if (!cfg->threads && !cfg->connections) {
+		uint64_t per = e->connections;
+		kc_load_size_fit(&e->threads, &per, &lim);
+		e->connections = (uint32_t)per;
+	}
+	e->streams = h2 ? (cfg->streams_per_connection ? cfg->streams_per_connection
+						      : KC_ENGINE_DEFAULT_STREAMS)
+			: 1;
 	uint64_t slots = (uint64_t)e->connections * e->streams;
 	if (slots > 100000) {
 		rc = kc_diag_set(d, KC_EINVAL, "%llu request slots per thread: at most 100000",
@@ -311,8 +324,6 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 			 (uint64_t)e->threads * e->connections * CONN_BYTES +
 			 (uint64_t)e->max_inflight * sizeof(struct pending),
 	};
-	struct kc_sys_limits lim;
-	kc_sys_limits_get(&lim);
 	if ((rc = kc_load_size_check(&size, &lim, d)))
 		goto fail;
 
@@ -379,7 +390,8 @@ const char *kc_engine_host(const struct kc_engine *e)
  * answer (*silent): a server that accepts and never answers is reachable,
  * and a probe that waited for it would only delay the run that measures it.
  */
-static CURLcode probe_perform(CURL *h, int64_t limit_ns, bool *silent)
+static CURLcode probe_perform(const struct kc_engine *e, CURL *h, int64_t limit_ns,
+			      bool *silent)
 {
 	CURLM *m = curl_multi_init();
 	if (!m)
@@ -402,6 +414,11 @@ static CURLcode probe_perform(CURL *h, int64_t limit_ns, bool *silent)
 			}
 		if (done)
 			break;
+		/* A stop (Ctrl-C) must not wait out a black-holed connect. */
+		if (kc_engine_stopped(e)) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200) {
@@ -481,7 +498,7 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(limit / KC_NS_PER_MS));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn_limit / KC_NS_PER_MS));
 	bool silent = false;
-	CURLcode cc = probe_perform(h, limit, &silent);
+	CURLcode cc = probe_perform(e, h, limit, &silent);
 	if (silent) {
 		/* Connected and asked: reachable.  The run will show the rest. */
 		if (status_out)
@@ -501,6 +518,10 @@ int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
 		goto out;
 	}
 	const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && kc_engine_stopped(e)) {
+		rc = kc_diag_set(d, KC_EINTR, "stopped while probing %s", e->host);
+		goto out;
+	}
 	switch (cc) {
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:

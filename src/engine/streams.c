@@ -1391,8 +1391,15 @@ int kc_streams_probe(struct kc_streams *s, int64_t timeout_ns, struct kc_diag *d
 	 * connection (TLS handshake included) can miss a short window, and a
 	 * target that is really unreachable fails both the same way. */
 	int64_t windows[] = {2 * s->interval_ns, 10 * s->interval_ns};
+	/* Both tries, windows and reply waits, fit timeout_ns: what is left
+	 * after the windows is split between the two replies' waits. */
+	if (windows[0] + windows[1] > timeout_ns / 2) {
+		windows[0] = timeout_ns / 12;
+		windows[1] = timeout_ns / 4;
+	}
+	int64_t reply_ns = (timeout_ns - windows[0] - windows[1]) / 2;
 	for (size_t i = 0; i < 2; i++) {
-		int rc = probe_once(s, timeout_ns, windows[i], &ok, e, d);
+		int rc = probe_once(s, reply_ns, windows[i], &ok, e, d);
 		if (rc)
 			return rc;
 		if (ok > 0)
@@ -1410,5 +1417,5 @@ int kc_streams_probe(struct kc_streams *s, int64_t timeout_ns, struct kc_diag *d
 		return kc_diag_set(d, KC_EPROTO, "the endpoint did not accept the stream "
 				   "(status %s)", e[KC_EC_HTTP4XX] ? "4xx" : "5xx or bad frames");
 	return kc_diag_set(d, KC_ETIMEOUT, "no reply on a probe stream from %s:%s within %lld ms",
-			   s->host, s->port, (long long)(timeout_ns / KC_NS_PER_MS));
+			   s->host, s->port, (long long)(reply_ns / KC_NS_PER_MS));
 }

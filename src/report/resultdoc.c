@@ -205,15 +205,23 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 	if (rc)
 		return rc;
 
+	json_t *partial = json_object_get(root, "partial");
+	doc->partial = json_is_true(partial);
+	str(root, "interrupted", doc->interrupted, sizeof(doc->interrupted));
 	json_t *knee = json_object_get(root, "knee");
 	doc->search_steps = doc->search_remeasures = -1;
 	doc->measured_s = doc->precision = NAN;
 	if (json_is_object(knee)) {
 		doc->has_knee = true;
-		rc = num(knee, "value", &doc->knee_value, true, "knee.", name, d);
+		/* A search cut short writes found: false and no value (what it saw
+		 * healthy is only healthy_up_to): not a knee, and never read as one. */
+		json_t *fk = json_object_get(knee, "found");
+		rc = num(knee, "value", &doc->knee_value, !json_is_false(fk), "knee.", name, d);
 		if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
 		if (rc)
 			return rc;
+		if (isnan(doc->knee_value))
+			doc->knee_value = doc->knee_per_instance = 0;
 		if (isnan(doc->knee_per_instance))
 			doc->knee_per_instance = doc->knee_value;
 		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));

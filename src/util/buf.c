@@ -6,10 +6,12 @@
 #include "kneecap/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void kc_buf_init(struct kc_buf *b, size_t max)
@@ -155,24 +157,36 @@ int kc_buf_read_text(struct kc_buf *b, const char *path, const char *kind,
 	return KC_OK;
 }
 
-int kc_write_file(const char *path, const void *p, size_t n)
+int kc_write_file_via(const char *path, const char *tmp, const void *p, size_t n,
+		      unsigned mode)
 {
-	char tmp[4096];
-	int w = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (w < 0 || (size_t)w >= sizeof(tmp))
-		return KC_EINVAL;
-	FILE *f = fopen(tmp, "wb");
-	if (!f)
+	/* A stale temp file (a crash) is ours to replace; a symlink planted under
+	 * its name is never followed (O_EXCL refuses it, O_NOFOLLOW twice over). */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return KC_EIO;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0)
 		return KC_EIO;
 	int err = 0;
-	if (n && fwrite(p, 1, n, f) != n)
-		err = errno ? errno : EIO;
-	if (fflush(f) != 0 && !err)
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	/* open's mode passed through the umask; an executable must stay one. */
+	if (!err && (mode & 0111) && fchmod(fd, (mode_t)mode) != 0)
 		err = errno;
 	/* Synced before the rename, so a crash cannot leave an empty file in its place. */
-	if (!err && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS)
+	if (!err && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
 		err = errno;
-	if (fclose(f) != 0 && !err)
+	if (close(fd) != 0 && !err)
 		err = errno;
 	if (!err && rename(tmp, path) != 0)
 		err = errno;
@@ -182,4 +196,15 @@ int kc_write_file(const char *path, const void *p, size_t n)
 		return KC_EIO;
 	}
 	return KC_OK;
+}
+
+int kc_write_file(const char *path, const void *p, size_t n)
+{
+	char tmp[4096];
+	int w = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (w < 0 || (size_t)w >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return KC_EINVAL;
+	}
+	return kc_write_file_via(path, tmp, p, n, 0644);
 }

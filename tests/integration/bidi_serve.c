@@ -8,6 +8,7 @@
  * prints the emulator's counters.  Signature verification is off (the
  * emulator would otherwise be the bottleneck).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,10 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "tls") == 0)) {
-		fprintf(stderr, "usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS [tls]\n");
+	bool tls = argc == 5 && strcmp(argv[4], "tls") == 0;
+	bool verify = argc == 5 && strcmp(argv[4], "verify") == 0;
+	if (argc != 4 && !tls && !verify) {
+		fprintf(stderr, "usage: bidi_serve STREAM_LIMIT BASE_LATENCY_MS MAX_STREAMS [tls|verify]\n");
 		return 2;
 	}
 	struct kc_bidi_profile p;
@@ -31,8 +34,8 @@ int main(int argc, char **argv)
 	snprintf(p.secret, sizeof(p.secret), "kneecap-emulator-secret-not-a-real-key");
 	/* a throughput bench: the emulator skips verification so that it, not
 	 * kneecap, is never the bottleneck (the integration tests verify) */
-	p.verify = false;
-	p.tls = argc == 5; /* a self-signed certificate no client trusts */
+	p.verify = verify; /* "verify": signatures checked, a wrong key is a 403 */
+	p.tls = tls;       /* a self-signed certificate no client trusts */
 	struct kc_bidi *b;
 	struct kc_diag d;
 	if (kc_bidi_start(&p, "127.0.0.1:0", &b, &d)) {

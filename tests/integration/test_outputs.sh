@@ -105,17 +105,32 @@ for sig in INT TERM; do
 	listed_ok "run SIG$sig" "$TMP/sig$sig.out" "$TMP/sig$sig"
 done
 
-# --- find: SIGINT while starting (0.5 s), at 2 s and at 9 s: no policy, older policy gone ---
-for at in 0.5 2 9; do
+# --- find: SIGINT while starting (0.5 s), at 2 s and once a step was judged healthy
+# (stderr says so; not a fixed time, which a loaded machine may outrun): no policy,
+# older policy gone, no knee ---
+for at in 0.5 2 healthy; do
 	d="$TMP/find$at"
 	mkdir -p "$d"
 	echo '{"old": true}' >"$d/scaling-policy.json"
 	echo 'echo old' >"$d/apply.sh"
 	echo 'keep me' >"$d/notes.txt"
-	timeout 120 "$KNEECAP" find --service-time 10ms --slots 4 --start 100 --step-duration 2s \
-		--warmup 0s --threads 1 --out "$d" -q >"$d.out" 2>"$d.err" &
-	fp=$!
-	sleep $at
+	if [ $at = healthy ]; then
+		# 8 slots x 5 ms: 1600 RPS of capacity, so 20 RPS is healthy.
+		timeout 120 "$KNEECAP" find --service-time 5ms --slots 8 --start 20 --step-duration 1s \
+			--warmup 0s --threads 1 --out "$d" >"$d.out" 2>"$d.err" &
+		fp=$!
+		for _ in $(seq 600); do
+			grep -q "^kneecap: step [0-9]*:.*-> healthy" "$d.err" && break
+			kill -0 $fp 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q -- "-> healthy" "$d.err" || fail "find: no healthy step reported before the signal"
+	else
+		timeout 120 "$KNEECAP" find --service-time 10ms --slots 4 --start 100 --step-duration 2s \
+			--warmup 0s --threads 1 --out "$d" -q >"$d.out" 2>"$d.err" &
+		fp=$!
+		sleep $at
+	fi
 	kill -INT $fp
 	wait $fp; rc=$?
 	[ $rc = 130 ] && ok "find: SIGINT at ${at}s exits 130" || { fail "find: SIGINT at ${at}s exit $rc"; head -3 "$d.err"; }
@@ -131,6 +146,22 @@ for at in 0.5 2 9; do
 	fi
 	listed_ok "find SIGINT at ${at}s" "$d.out" "$d"
 done
+# The search was cut short after a healthy step: that is a lower bound, not a knee.
+d="$TMP/findhealthy"
+if [ -s "$d/result.json" ] &&
+	[ "$(json_get "$d/result.json" "(d['knee']['found'], 'value' in d['knee'], d['knee']['healthy_up_to'] > 0)")" = "(False, False, True)" ]; then
+	ok "find: SIGINT after a healthy step: knee.found false, no knee.value, healthy_up_to kept"
+else
+	fail "find: SIGINT after a healthy step: knee $(json_get "$d/result.json" "d['knee']" 2>&1 | head -c 300)"
+fi
+! grep -q "^Knee\|TargetValue" "$d.out" && ok "find: SIGINT: stdout states no knee, no TargetValue" ||
+	fail "find: SIGINT: stdout: $(grep -m2 "Knee\|TargetValue" "$d.out")"
+xrc 2 "plan: refuses the interrupted search's result" "$KNEECAP" plan "$d/result.json" \
+	--traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" -o "$TMP/p.html"
+expect_grep "partial result \(SIGINT\) without a knee" "$TMP/err" "plan: says the result is partial, without a knee"
+[ ! -e "$TMP/p.html" ] && ok "plan: no plan written from it" || fail "plan: wrote a plan from an interrupted search"
+"$KNEECAP" report "$d/result.json" -o "$TMP/r.html" >/dev/null 2>"$TMP/err"
+expect_grep "warning: .* is a partial result \(SIGINT\)" "$TMP/err" "report: warns that the result is partial"
 
 # --- streams: SIGINT -> 130, no policy, result.json partial ---
 d="$TMP/streams"
@@ -184,10 +215,54 @@ if mount -t tmpfs -o size=64k tmpfs "$MNT" 2>"$TMP/mount.err"; then
 	[ ! -e "$MNT/out/latency.hlog" ] && ok "run: disk full: no truncated latency.hlog kept" ||
 		fail "run: disk full: a truncated latency.hlog was kept"
 	listed_ok "run disk full" "$TMP/out" "$MNT/out"
+	# report and plan on the same full disk: 4 with the reason (before: 2, no reason).
+	rm -rf "$MNT/out"
+	dd if=/dev/zero of="$MNT/filler2" bs=4096 count=64 2>/dev/null
+	R="$KC_SRCDIR/tests/data/results/g5-xlarge-50rps.json"
+	xrc 4 "report: -o on a full disk exits 4" "$KNEECAP" report "$R" -o "$MNT/report.html"
+	expect_grep "^kneecap: report: cannot write $MNT/report.html: No space left on device$" "$TMP/err" \
+		"report: full disk: the OS reason"
+	xrc 4 "plan: on a full disk exits 4" "$KNEECAP" plan "$R" \
+		--traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" -o "$MNT/plan.html"
+	expect_grep "^kneecap: plan: cannot write $MNT/plan.html: No space left on device$" "$TMP/err" \
+		"plan: full disk: the OS reason"
 	umount "$MNT" && MNT=""
+elif [ "$(id -u)" = 0 ]; then
+	# CI runs as root: a skip there would hide this section for good.
+	fail "disk full: root cannot mount a tmpfs ($(head -1 "$TMP/mount.err"))"
 else
-	echo "# SKIP disk full: cannot mount a tmpfs here ($(head -1 "$TMP/mount.err"))"
+	echo "# SKIP disk full: not root, cannot mount a tmpfs ($(head -1 "$TMP/mount.err"))"
 fi
+
+# --- stdout: the files come first, and a failed stdout is a failed run (4, the reason) ---
+server pipe
+timeout 60 "$KNEECAP" run "http://127.0.0.1:$PORT/" --ramp 10:1000:10 --step-duration 100ms \
+	--threads 1 --json --out "$TMP/pipe" 2>"$TMP/pipe.err" | head -c1 >/dev/null
+rc=${PIPESTATUS[0]}
+cat "$TMP/pipe.err" >>"$TMP/all.err"
+[ $rc = 4 ] && ok "run --json | head -c1: exit 4 (not killed by SIGPIPE)" || fail "run --json | head -c1: exit $rc"
+expect_grep "^kneecap: run: stdout: Broken pipe$" "$TMP/pipe.err" "run --json | head -c1: the OS reason, once"
+[ "$(grep -c "Broken pipe" "$TMP/pipe.err")" = 1 ] && ok "run --json | head -c1: reported once" ||
+	fail "run --json | head -c1: reported $(grep -c "Broken pipe" "$TMP/pipe.err") times"
+[ -s "$TMP/pipe/result.json" ] && [ -s "$TMP/pipe/steps.csv" ] &&
+	[ "$(json_get "$TMP/pipe/result.json" "(len(d['steps']), d['partial'])")" = "(100, False)" ] &&
+	ok "run --json | head -c1: result.json (all 100 steps) and steps.csv written anyway" ||
+	fail "run --json | head -c1: --out holds $(ls "$TMP/pipe")"
+R="$KC_SRCDIR/tests/data/results/g5-xlarge-50rps.json"
+for what in json table report plan; do
+	case $what in
+	json) set -- timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" --rate 20 --duration 1s --threads 1 -q --json ;;
+	table) set -- timeout 30 "$KNEECAP" run "http://127.0.0.1:$PORT/" --rate 20 --duration 1s --threads 1 -q ;;
+	report) set -- "$KNEECAP" report "$R" -o - ;;
+	plan) set -- "$KNEECAP" plan "$R" --traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" -o "$TMP/full.html" ;;
+	esac
+	"$@" >/dev/full 2>"$TMP/err"
+	rc=$?
+	cat "$TMP/err" >>"$TMP/all.err"
+	[ $rc = 4 ] && ok "$what > /dev/full: exit 4" || fail "$what > /dev/full: exit $rc"
+	expect_grep "cannot write to stdout: No space left on device$|stdout: No space left on device$" "$TMP/err" \
+		"$what > /dev/full: the OS reason"
+done
 
 # --- bad usage and an --out that cannot be made ---
 xrc 2 "run: bad usage exits 2" "$KNEECAP" run --rate 10

@@ -109,6 +109,28 @@ if [ -x "$serve" ]; then
 		--profile bench --endpoint-url "http://127.0.0.1:$hport" \
 		--start 1 --max 1 --step-duration 1s --warmup 300ms --latency-limit 1s
 	kill "$SRV2_PID" 2>/dev/null; wait "$SRV2_PID" 2>/dev/null
+	# A target that refuses the signature (403) answers, so it is reachable:
+	# as run does for a 403 probe, warned about, the search runs and finds
+	# no knee (1); never "unreachable" (3).
+	coproc SRV3 { exec "$serve" 8 50 64 verify; }
+	read -r _ vport <&"${SRV3[0]}"
+	mkdir -p "$TMP/deny"
+	echo 'echo old' >"$TMP/deny/apply.sh"
+	AWS_ACCESS_KEY_ID=AKIDWRONG AWS_SECRET_ACCESS_KEY=wrong expect_rc 1 \
+		"sagemaker: a 403 probe is reachable (exit 1: no knee, not 3)" timeout 60 "$KNEECAP" streams \
+		sagemaker:my-endpoint --endpoint-url "http://127.0.0.1:$vport/" --region eu-west-1 \
+		--start 1 --max 1 --step-duration 1s --warmup 300ms --out "$TMP/deny"
+	expect_grep "streams: probing .*\(up to 5s\)" "$TMP/err" "streams: the probe is announced, with its bound"
+	expect_grep "answered a first stream with an error: .*403" "$TMP/err" "streams: the 403 is warned about"
+	! grep -q unreachable "$TMP/err" && ok "streams: a 403 is not called unreachable" ||
+		fail "streams: a 403 called unreachable"
+	kill "$SRV3_PID" 2>/dev/null; wait "$SRV3_PID" 2>/dev/null
+	# --out is opened before anything can fail: a bad target leaves no older apply.sh.
+	mkdir -p "$TMP/bad"
+	echo 'echo old' >"$TMP/bad/apply.sh"
+	expect_rc 2 "bad sagemaker name, with --out" "$KNEECAP" streams sagemaker:bad_name --out "$TMP/bad"
+	[ ! -e "$TMP/bad/apply.sh" ] && ok "streams: a failed start removed the older apply.sh" ||
+		fail "streams: a failed start left an older apply.sh in --out"
 else
 	fail "no $serve"
 fi

@@ -373,7 +373,9 @@ static void test_drain_counts_unfinished(void **state)
 	assert_int_equal(kc_engine_run_step(e, &spec, NULL, &r, &d), KC_OK);
 	int64_t took = kc_clock_ns() - t0;
 	assert_false(r.partial);
-	assert_true(took < 1300 * KC_NS_PER_MS);
+	/* About 1055 ms nominal (500 + 300 timeout + 250 drain); the bound only
+	 * has to tell an end from a hang, on a loaded CI machine under TSan. */
+	assert_true(took < 3 * KC_NS_PER_S);
 	assert_true(r.scheduled >= 18 && r.scheduled <= 22);
 	assert_true(r.errclass[KC_EC_TIMEOUT] >= 2);
 	assert_true(r.unfinished >= 10);
@@ -387,8 +389,8 @@ static void test_drain_counts_unfinished(void **state)
 	close(fd);
 }
 
-/* The probe calls a silent server reachable after about 1 s, and never
- * waits past the request timeout when that is shorter. */
+/* The probe calls a silent server reachable after about 250 ms, never
+ * waits past the request timeout when that is shorter, and a stop ends it. */
 static void test_probe_bounded(void **state)
 {
 	(void)state;
@@ -408,7 +410,14 @@ static void test_probe_bounded(void **state)
 	int64_t took = kc_clock_ns() - t0;
 	assert_int_equal(status, 0);
 	assert_non_null(strstr(d.msg, "had not answered"));
-	assert_true(took >= 900 * KC_NS_PER_MS && took < 2 * KC_NS_PER_S);
+	assert_true(took >= 200 * KC_NS_PER_MS && took < 900 * KC_NS_PER_MS);
+
+	/* Stopped (Ctrl-C before or during the probe): KC_EINTR at once. */
+	kc_engine_stop(e);
+	t0 = kc_clock_ns();
+	assert_int_equal(kc_engine_probe(e, &status, &d), KC_EINTR);
+	took = kc_clock_ns() - t0;
+	assert_true(took < 150 * KC_NS_PER_MS);
 	kc_engine_free(e);
 
 	cfg.request_timeout_ns = 300 * KC_NS_PER_MS;

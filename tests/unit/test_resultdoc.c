@@ -195,6 +195,33 @@ static void test_html_escapes_and_is_self_contained(void **state)
 	assert_true(isnan(kc_html_cost_per_million(-1, 40)));
 }
 
+/* found: false (a search cut short, or no healthy load) is no knee; partial is read. */
+static void test_partial_no_knee(void **state)
+{
+	(void)state;
+	static const char cut[] =
+		"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"rps\", \"steps\": [],"
+		" \"partial\": true, \"interrupted\": \"SIGINT\","
+		" \"knee\": {\"found\": false, \"healthy_up_to\": 50, \"reason\": \"interrupted\"}}";
+	static const char old[] =
+		"{\"tool\": \"kneecap\", \"schema\": 1, \"mode\": \"rps\", \"steps\": [],"
+		" \"knee\": {\"value\": 50, \"per_instance\": 25}}";
+	struct kc_resultdoc doc;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_resultdoc_parse(&doc, "cut.json", cut, strlen(cut), &d), KC_OK);
+	assert_true(doc.partial);
+	assert_string_equal(doc.interrupted, "SIGINT");
+	assert_false(doc.knee_found);
+	assert_true(doc.knee_per_instance == 0); /* nothing to plan with */
+	kc_resultdoc_fini(&doc);
+	assert_int_equal(kc_resultdoc_parse(&doc, "old.json", old, strlen(old), &d), KC_OK);
+	assert_false(doc.partial);
+	assert_true(doc.has_knee && doc.knee_found);
+	assert_true(doc.knee_per_instance == 25);
+	kc_resultdoc_fini(&doc);
+}
+
 /* find-verdicts.json with a confirm{} object appended. */
 static void load_with_confirm(struct kc_resultdoc *doc, const char *confirm)
 {
@@ -271,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_load_g5),
 		cmocka_unit_test(test_load_verdicts_and_run),
 		cmocka_unit_test(test_refuse),
+		cmocka_unit_test(test_partial_no_knee),
 		cmocka_unit_test(test_html_escapes_and_is_self_contained),
 		cmocka_unit_test(test_confirm_shown),
 	};

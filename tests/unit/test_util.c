@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -231,11 +234,54 @@ static void test_scenario_errors(void **state)
 	kc_scenario_free(NULL);
 }
 
+/* A symlink planted under the temp name is replaced, never followed. */
+static void test_write_file_no_follow(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kc_test_wf_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char victim[128], path[128], tmp[160];
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(path, sizeof(path), "%s/out.json", dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious", f);
+	fclose(f);
+	/* kc_write_file's temp name is PATH.tmp.PID */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(kc_write_file(path, "new", 3), KC_OK);
+	struct kc_buf b;
+	kc_buf_init(&b, 100);
+	assert_int_equal(kc_buf_read_file(&b, victim), KC_OK);
+	assert_string_equal(b.data, "precious");
+	assert_int_equal(kc_buf_read_file(&b, path), KC_OK);
+	assert_string_equal(b.data, "new");
+	assert_int_equal(access(tmp, F_OK), -1);
+	/* an executable mode survives the umask; a failed write says why */
+	char sh[160];
+	snprintf(sh, sizeof(sh), "%s/a.sh", dir);
+	mode_t old = umask(077);
+	assert_int_equal(kc_write_file_via(sh, tmp, "x", 1, 0755), KC_OK);
+	umask(old);
+	struct stat st;
+	assert_int_equal(stat(sh, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+	assert_int_equal(kc_write_file("/nonexistent-dir/x", "x", 1), KC_EIO);
+	assert_int_equal(errno, ENOENT);
+	kc_buf_fini(&b);
+	unlink(sh);
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_i64),
 		cmocka_unit_test(test_buf_read_text),
+		cmocka_unit_test(test_write_file_no_follow),
 		cmocka_unit_test(test_parse_double),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size_bool),
