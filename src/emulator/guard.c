@@ -19,8 +19,8 @@
  * into its buffer at once and says nothing until the request line is
  * complete, so a trickled request line would sit on the idle clock.  The
  * kernel counts what the socket received (TCP_INFO tcpi_bytes_received):
- * the count at the answer's end is kept, and the guard, finding it grown
- * on an idle connection, starts the header clock then (within
+ * the count when a request is all read is kept, and the guard, finding it
+ * grown on an idle connection, starts the header clock then (within
  * GUARD_PERIOD_NS of the byte).  An idle connection, where it did not grow,
  * keeps keepalive_timeout, so a load generator's connections that wait
  * between requests at a low rate are not cut at header_timeout.
@@ -75,13 +75,25 @@ void kc_emu_guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadl
 	atomic_store(&c->phase, (int)ph);
 }
 
+/* The request is all read: what the socket has received so far is its;
+ * more, before the next request line, is the next request (guard_int.h).
+ * Taken now, not at the answer's end: a client may have its answer and
+ * send again before MHD reports the request completed. */
+void kc_emu_guard_busy(struct MHD_Connection *conn)
+{
+	struct kc_emu_conn *c = conn_rec(conn);
+	if (!c)
+		return;
+	atomic_store(&c->idle_bytes, bytes_received(c->fd));
+	kc_emu_guard_set(conn, G_BUSY, 0);
+}
+
 /* An answer is done: conn idles until its next request (guard_int.h). */
 void kc_emu_guard_idle(struct kc_emu *e, struct MHD_Connection *conn)
 {
 	struct kc_emu_conn *c = conn_rec(conn);
 	if (!c)
 		return;
-	atomic_store(&c->idle_bytes, bytes_received(c->fd));
 	atomic_store(&c->head_due_ns, INT64_MAX);
 	kc_emu_guard_set(conn, G_IDLE, kc_clock_ns() + e->prof.keepalive_timeout_ns);
 }
@@ -101,6 +113,7 @@ void kc_emu_guard_on_connection(void *cls, struct MHD_Connection *conn, void **s
 			c->fd = ci->connect_fd;
 			c->closing = false;
 			c->idle_key = 0;
+			atomic_store(&c->idle_bytes, -1);
 			atomic_store(&c->head_due_ns, INT64_MAX);
 			atomic_store(&c->deadline_ns, kc_clock_ns() + e->prof.header_timeout_ns);
 			atomic_store(&c->phase, (int)G_HEAD);

@@ -19,6 +19,10 @@
 /* Sets what conn owes next and by when (its MHD thread only). */
 void kc_emu_guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadline_ns);
 
+/* conn's request is all read and with the emulator (its MHD thread): no
+ * deadline; what its socket received so far is this request's. */
+void kc_emu_guard_busy(struct MHD_Connection *conn);
+
 /* An answer is done (its MHD thread): conn is kept alive, closed after
  * keepalive_timeout of silence, or after header_timeout from the first byte
  * of its next request. */

@@ -335,7 +335,7 @@ static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r)
 	case KC_EMU_HEAD_ANSWER:
 		/* Answer before reading: MHD closes the connection after this
 		 * response instead of draining a huge body. */
-		kc_emu_guard_set(r->conn, G_BUSY, 0);
+		kc_emu_guard_busy(r->conn);
 		return respond(e, r);
 	case KC_EMU_HEAD_DROP:
 		reset_socket(r->conn);
@@ -459,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				return answer_413_now(e, r);
 			return MHD_YES;
 		}
-		kc_emu_guard_set(conn, G_BUSY, 0);
+		kc_emu_guard_busy(conn);
 		if (r->route != R_INVOKE)
 			return answer_other(e, r);
 		return body_done(e, r);

@@ -21,6 +21,10 @@ prober for the emulator's slow-client tests.  Loopback only, bounded.
       then the next request line byte by byte (clock: its first byte);
       keepidle: one whole GET /ping, then nothing (clock: the answer); body: headers with Content-Length
       1000 and 10 bytes of body, then nothing (clock: the last byte).
+  slow_clients.py lowrate PORT EVERY COUNT
+      A real client at a low rate: COUNT GET /ping on one kept-alive
+      connection, EVERY seconds apart.  Prints how many were answered on
+      it ("3/3"), stopping at the first that was not.
   slow_clients.py chunked PORT PATH MIB MODE
       POST MIB MiB (0: without end, 20 s at most) as a chunked body.  MODE
       all: send everything, then read the answer (as http.client does);
@@ -59,14 +63,14 @@ class Conn:
 def attack(port, src, n_slow, n_idle, seconds, n_kept=0):
     raise_nofile()
     sel = selectors.DefaultSelector()
-    conns = []
+    # Kept-alive tricklers first: they are what the test is about.
+    conns = [Conn("kept") for _ in range(n_kept)]
     # Interleaved, so both kinds hold connections when the server caps them.
     for i in range(max(n_slow, n_idle)):
         if i < n_slow:
             conns.append(Conn("slow"))
         if i < n_idle:
             conns.append(Conn("idle"))
-    conns += [Conn("kept") for _ in range(n_kept)]
     lifetimes = {"slow": [], "idle": [], "kept": []}
     open_errors = 0
 
@@ -228,6 +232,31 @@ def one(port, mode, limit):
     print(round(time.monotonic() - t0, 2))
 
 
+def lowrate(port, every, count):
+    s = socket.create_connection((HOST, port), timeout=2)
+    answered = 0
+    t0 = time.monotonic()
+    for k in range(count):
+        pause = t0 + k * every - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        try:
+            s.sendall(PING)
+            buf = b""
+            while b"{}" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            break
+        if not (buf.startswith(b"HTTP/1.1 200") and b"{}" in buf):
+            break
+        answered += 1
+    s.close()
+    print(f"{answered}/{count}")
+
+
 def chunked(port, path, mib, mode):
     s = socket.create_connection((HOST, port), timeout=5)
     s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
@@ -295,6 +324,8 @@ def main():
         probe(int(a[0]), a[1], float(a[2]), float(a[3]))
     elif cmd == "one" and len(a) == 3:
         one(int(a[0]), a[1], float(a[2]))
+    elif cmd == "lowrate" and len(a) == 3:
+        lowrate(int(a[0]), float(a[1]), int(a[2]))
     elif cmd == "chunked" and len(a) == 4:
         chunked(int(a[0]), a[1], int(a[2]), a[3])
     else:
