@@ -9,8 +9,7 @@
  * from the next request's first byte; body: body_timeout since the last
  * body bytes; an idle kept-alive one: keepalive_timeout from the answer)
  * and a thread shuts down, every GUARD_PERIOD_NS, the sockets past theirs;
- * MHD
- * then sees the end of the stream and closes the connection itself.  The
+ * MHD then sees the end of the stream and closes the connection itself.  The
  * records live from MHD's STARTED to its CLOSED notification, and MHD
  * closes the descriptor only after CLOSED: the shutdown under gmu can never
  * hit a descriptor number reused by a newer connection.
@@ -112,7 +111,6 @@ void kc_emu_guard_on_connection(void *cls, struct MHD_Connection *conn, void **s
 			e->free_conns = c->next;
 			c->fd = ci->connect_fd;
 			c->closing = false;
-			c->idle_key = 0;
 			atomic_store(&c->idle_bytes, -1);
 			atomic_store(&c->head_due_ns, INT64_MAX);
 			atomic_store(&c->deadline_ns, kc_clock_ns() + e->prof.header_timeout_ns);
@@ -164,11 +162,7 @@ void *kc_emu_guard_on_uri(void *cls, const char *uri, struct MHD_Connection *con
  * header_timeout from when the guard first saw bytes of a next request. */
 static int64_t idle_due(struct kc_emu *e, struct kc_emu_conn *c, int64_t now)
 {
-	int64_t ka = atomic_load(&c->deadline_ns);
-	if (c->idle_key != ka) {
-		/* A new idle period: head_due_ns was reset by kc_emu_guard_idle. */
-		c->idle_key = ka;
-	}
+	int64_t ka = atomic_load(&c->deadline_ns); /* this idle period's */
 	int64_t hd = atomic_load(&c->head_due_ns);
 	if (hd == INT64_MAX) {
 		int64_t base = atomic_load(&c->idle_bytes);

@@ -50,13 +50,11 @@ struct kc_emu_conn {
 	atomic_int phase;             /* enum gphase */
 	atomic_int_least64_t deadline_ns;
 	bool closing;                 /* the guard shut it down (under gmu) */
-	/* G_IDLE: the socket's received-byte count at the answer's end, and
-	 * when the next request's headers are due once it grew (INT64_MAX:
-	 * nothing arrived yet); idle_key is the guard's own (under gmu): the
-	 * idle period (its deadline) head_due_ns belongs to. */
+	/* The socket's received-byte count when its last request was all read
+	 * (-1: unknown), and, idle, when the next request's headers are due
+	 * once it grew (INT64_MAX: nothing arrived yet). */
 	atomic_int_least64_t idle_bytes;
 	atomic_int_least64_t head_due_ns;
-	int64_t idle_key;
 	struct kc_emu_conn *prev, *next; /* the live list, or next = free list */
 };
 
