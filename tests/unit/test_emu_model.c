@@ -463,13 +463,6 @@ static void test_profile_flags(void **st)
 	/* A quarter per address by default: four attackers leave the reserve. */
 	assert_int_equal(kc_emu_profile_client_cap(&p), 256);
 	assert_int_equal(kc_emu_profile_conn_limit(&p), 1024 + 128);
-	assert_int_equal(kc_emu_profile_set(&p, "keepalive-timeout", "15s", &d), 0);
-	assert_int_equal(p.keepalive_timeout_ns, 15 * KC_NS_PER_S);
-	assert_int_equal(kc_emu_profile_set(&p, "keepalive_timeout", "0.5s", &d), KC_EINVAL);
-	assert_string_equal(d.key, "keepalive_timeout");
-	assert_int_equal(kc_emu_profile_set(&p, "max-connections", "200", &d), 0);
-	assert_int_equal(kc_emu_profile_client_cap(&p), 64);
-	assert_int_equal(kc_emu_profile_conn_limit(&p), 4 * 64 + 25);
 	assert_int_equal(kc_emu_profile_set(&p, "header-timeout", "3", &d), 0);
 	assert_int_equal(p.header_timeout_ns, 3 * KC_NS_PER_S);
 	assert_int_equal(kc_emu_profile_set(&p, "body_timeout", "500ms", &d), KC_EINVAL);
@@ -486,6 +479,16 @@ static void test_profile_flags(void **st)
 	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "17", &d), 0);
 	assert_int_equal(kc_emu_profile_check(&p, &d), KC_EINVAL);
 	assert_string_equal(d.key, "max_connections_per_client");
+
+	/* Kept-alive connections; below 256 the cap's floor and room for four. */
+	kc_emu_profile_defaults(&p);
+	assert_int_equal(kc_emu_profile_set(&p, "keepalive-timeout", "15s", &d), 0);
+	assert_int_equal(p.keepalive_timeout_ns, 15 * KC_NS_PER_S);
+	assert_int_equal(kc_emu_profile_set(&p, "keepalive_timeout", "0.5s", &d), KC_EINVAL);
+	assert_string_equal(d.key, "keepalive_timeout");
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections", "200", &d), 0);
+	assert_int_equal(kc_emu_profile_client_cap(&p), 64);
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 4 * 64 + 25);
 }
 
 static void test_profile_scenario(void **st)
