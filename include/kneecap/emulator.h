@@ -158,10 +158,15 @@ struct kc_emu_profile {
 				  * the face takes a reserve more (see
 				  * kc_emu_profile_conn_limit) for the others */
 	int max_connections_per_client; /* HTTP/1.1 connections one client address
-					 * may hold; 0 = max_connections */
+					 * may hold; 0 = max(64, max_connections / 4),
+					 * at most max_connections */
 	int64_t header_timeout_ns; /* HTTP/1.1: a request's headers must be in
-				    * within this of the connection (or of the
-				    * request line on a kept-alive one) */
+				    * within this of the connection (or, on a
+				    * kept-alive one, of the next request's first
+				    * byte) */
+	int64_t keepalive_timeout_ns; /* HTTP/1.1: a kept-alive connection that
+				       * sends nothing this long after an answer
+				       * is closed */
 	int64_t body_timeout_ns;   /* HTTP/1.1: a request body that sends nothing
 				    * for this long closes the connection */
 	uint64_t body_bytes_max; /* larger bodies get 413 */
@@ -185,14 +190,15 @@ struct kc_emu_profile {
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };
 
-/* The per-client connection cap the HTTP/1.1 face applies (resolves 0). */
+/* The per-client connection cap the HTTP/1.1 face applies (resolves 0:
+ * max(64, max_connections / 4), at most max_connections). */
 int kc_emu_profile_client_cap(const struct kc_emu_profile *p);
 
 /*
- * The HTTP/1.1 face's connection limit: max_connections plus a reserve of
- * max(16, max_connections / 8) that only other client addresses can use,
- * so a load generator gets every connection it got before and one address
- * can never take the last ones (GET /ping, other clients).
+ * The HTTP/1.1 face's connection limit: max_connections (with the default
+ * per-client cap, at least four times that cap) plus a reserve of
+ * max(16, max_connections / 8), so a few addresses at their cap can never
+ * take the last connections (GET /ping, other clients).
  */
 int kc_emu_profile_conn_limit(const struct kc_emu_profile *p);
 
@@ -276,6 +282,8 @@ struct kc_emu_stats {
 	bool dead;              /* fault_close_after tripped */
 	int64_t closed_header_timeout; /* HTTP/1.1 connections closed for slow headers */
 	int64_t closed_body_timeout;   /* ... for a request body that stopped */
+	int64_t closed_keepalive_timeout; /* kept-alive HTTP/1.1 connections closed
+					   * after keepalive_timeout of silence */
 };
 
 /*

@@ -5,13 +5,24 @@
  * then resets it, so a client that trickles its headers (slowloris) or its
  * body holds a connection for ever, and a few thousand of them hold all of
  * them.  The guard gives each connection a deadline for what it owes next
- * (headers: header_timeout from the connection, or from the request line on
- * a kept-alive one; body: body_timeout since the last body bytes) and a
- * thread shuts down, every GUARD_PERIOD_NS, the sockets past theirs; MHD
- * then sees the end of the stream and closes the connection itself.  The
+ * (headers: header_timeout from the connection, or on a kept-alive one
+ * from the next request's first byte; body: body_timeout since the last
+ * body bytes; an idle kept-alive one: keepalive_timeout from the answer)
+ * and a thread shuts down, every GUARD_PERIOD_NS, the sockets past theirs;
+ * MHD then sees the end of the stream and closes the connection itself.  The
  * records live from MHD's STARTED to its CLOSED notification, and MHD
  * closes the descriptor only after CLOSED: the shutdown under gmu can never
  * hit a descriptor number reused by a newer connection.
+ *
+ * The first byte of a kept-alive connection's next request: MHD reads it
+ * into its buffer at once and says nothing until the request line is
+ * complete, so a trickled request line would sit on the idle clock.  The
+ * kernel counts what the socket received (TCP_INFO tcpi_bytes_received):
+ * the count when a request is all read is kept, and the guard, finding it
+ * grown on an idle connection, starts the header clock then (within
+ * GUARD_PERIOD_NS of the byte).  An idle connection, where it did not grow,
+ * keeps keepalive_timeout, so a load generator's connections that wait
+ * between requests at a low rate are not cut at header_timeout.
  */
 #include "guard_int.h"
 #include "server_int.h"
@@ -20,10 +31,14 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <time.h>
 
 #define GUARD_PERIOD_NS (INT64_C(250) * KC_NS_PER_MS)
@@ -35,6 +50,19 @@ static struct kc_emu_conn *conn_rec(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
+/* Bytes the socket has received so far, or -1 if the kernel does not say
+ * (not TCP, or older than Linux 4.1). */
+static int64_t bytes_received(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+		return -1;
+	return (int64_t)ti.tcpi_bytes_received;
+}
+
 /* Sets what conn owes next and by when (guard_int.h). */
 void kc_emu_guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadline_ns)
 {
@@ -44,6 +72,29 @@ void kc_emu_guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadl
 	/* Deadline first: the guard reads the phase, then the deadline. */
 	atomic_store(&c->deadline_ns, deadline_ns);
 	atomic_store(&c->phase, (int)ph);
+}
+
+/* The request is all read: what the socket has received so far is its;
+ * more, before the next request line, is the next request (guard_int.h).
+ * Taken now, not at the answer's end: a client may have its answer and
+ * send again before MHD reports the request completed. */
+void kc_emu_guard_busy(struct MHD_Connection *conn)
+{
+	struct kc_emu_conn *c = conn_rec(conn);
+	if (!c)
+		return;
+	atomic_store(&c->idle_bytes, bytes_received(c->fd));
+	kc_emu_guard_set(conn, G_BUSY, 0);
+}
+
+/* An answer is done: conn idles until its next request (guard_int.h). */
+void kc_emu_guard_idle(struct kc_emu *e, struct MHD_Connection *conn)
+{
+	struct kc_emu_conn *c = conn_rec(conn);
+	if (!c)
+		return;
+	atomic_store(&c->head_due_ns, INT64_MAX);
+	kc_emu_guard_set(conn, G_IDLE, kc_clock_ns() + e->prof.keepalive_timeout_ns);
 }
 
 /* A connection opened or closed: its record joins or leaves the live list. */
@@ -60,6 +111,8 @@ void kc_emu_guard_on_connection(void *cls, struct MHD_Connection *conn, void **s
 			e->free_conns = c->next;
 			c->fd = ci->connect_fd;
 			c->closing = false;
+			atomic_store(&c->idle_bytes, -1);
+			atomic_store(&c->head_due_ns, INT64_MAX);
 			atomic_store(&c->deadline_ns, kc_clock_ns() + e->prof.header_timeout_ns);
 			atomic_store(&c->phase, (int)G_HEAD);
 			c->prev = NULL;
@@ -89,16 +142,45 @@ void kc_emu_guard_on_connection(void *cls, struct MHD_Connection *conn, void **s
 	pthread_mutex_unlock(&e->gmu);
 }
 
-/* The request line is in: on a kept-alive connection the headers' clock
- * starts now; on a new one it started at the connection. */
+/* The request line is in: on a kept-alive connection the headers are due
+ * header_timeout from its first byte (when the guard saw it; now if it did
+ * not yet); on a new one the clock started at the connection. */
 void *kc_emu_guard_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct kc_emu *e = cls;
 	(void)uri;
 	struct kc_emu_conn *c = conn_rec(conn);
-	if (c && atomic_load(&c->phase) == (int)G_IDLE)
-		kc_emu_guard_set(conn, G_HEAD, kc_clock_ns() + e->prof.header_timeout_ns);
+	if (c && atomic_load(&c->phase) == (int)G_IDLE) {
+		int64_t due = kc_clock_ns() + e->prof.header_timeout_ns;
+		int64_t first = atomic_load(&c->head_due_ns);
+		kc_emu_guard_set(conn, G_HEAD, first < due ? first : due);
+	}
 	return NULL; /* the request's con_cls: on_request sets it */
+}
+
+/* An idle connection's deadline (guard thread, under gmu): keepalive's, or
+ * header_timeout from when the guard first saw bytes of a next request. */
+static int64_t idle_due(struct kc_emu *e, struct kc_emu_conn *c, int64_t now)
+{
+	int64_t ka = atomic_load(&c->deadline_ns); /* this idle period's */
+	int64_t hd = atomic_load(&c->head_due_ns);
+	if (hd == INT64_MAX) {
+		int64_t base = atomic_load(&c->idle_bytes);
+		int64_t got = bytes_received(c->fd);
+		if (base >= 0 && got > base) {
+			int64_t want = now + e->prof.header_timeout_ns;
+			if (atomic_compare_exchange_strong(&c->head_due_ns, &hd, want)) {
+				hd = want;
+				/* The connection answered a request and went idle again
+				 * meanwhile: what was seen belongs to the old period. */
+				if (atomic_load(&c->deadline_ns) != ka) {
+					atomic_compare_exchange_strong(&c->head_due_ns, &hd, INT64_MAX);
+					return INT64_MAX;
+				}
+			}
+		}
+	}
+	return hd < ka ? hd : ka;
 }
 
 static void *guard_main(void *arg)
@@ -109,8 +191,19 @@ static void *guard_main(void *arg)
 		int64_t now = kc_clock_ns();
 		for (struct kc_emu_conn *c = e->live_conns; c; c = c->next) {
 			int ph = atomic_load(&c->phase);
-			if (c->closing || ph == (int)G_BUSY || atomic_load(&c->deadline_ns) > now)
+			if (c->closing || ph == (int)G_BUSY)
 				continue;
+			int64_t due = ph == (int)G_IDLE ? idle_due(e, c, now)
+							: atomic_load(&c->deadline_ns);
+			if (due > now)
+				continue;
+			if (ph == (int)G_IDLE && atomic_load(&c->head_due_ns) == INT64_MAX) {
+				/* Idle past keepalive_timeout: an ordinary close. */
+				c->closing = true;
+				(void)shutdown(c->fd, SHUT_RDWR);
+				atomic_fetch_add(&e->closed_idle, 1);
+				continue;
+			}
 			c->closing = true;
 			(void)shutdown(c->fd, SHUT_RDWR);
 			atomic_fetch_add(ph == (int)G_BODY ? &e->closed_body : &e->closed_header, 1);

@@ -12,12 +12,21 @@
 
 #include <microhttpd.h>
 
-/* A kept-alive connection's next request line is due within this (MHD's
- * idle timeout, which a trickle would otherwise reset without end). */
-#define KEEPALIVE_NS (INT64_C(300) * KC_NS_PER_S)
+/* libmicrohttpd's own idle timeout, a backstop under the guard's deadlines
+ * (keepalive_timeout is the one that closes idle connections). */
+#define MHD_IDLE_NS (INT64_C(300) * KC_NS_PER_S)
 
 /* Sets what conn owes next and by when (its MHD thread only). */
 void kc_emu_guard_set(struct MHD_Connection *conn, enum gphase ph, int64_t deadline_ns);
+
+/* conn's request is all read and with the emulator (its MHD thread): no
+ * deadline; what its socket received so far is this request's. */
+void kc_emu_guard_busy(struct MHD_Connection *conn);
+
+/* An answer is done (its MHD thread): conn is kept alive, closed after
+ * keepalive_timeout of silence, or after header_timeout from the first byte
+ * of its next request. */
+void kc_emu_guard_idle(struct kc_emu *e, struct MHD_Connection *conn);
 
 /* MHD_OPTION_NOTIFY_CONNECTION: gives each connection its record (cls: e). */
 void kc_emu_guard_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,

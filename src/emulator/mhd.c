@@ -335,7 +335,7 @@ static enum MHD_Result invocation_start(struct kc_emu *e, struct req *r)
 	case KC_EMU_HEAD_ANSWER:
 		/* Answer before reading: MHD closes the connection after this
 		 * response instead of draining a huge body. */
-		kc_emu_guard_set(r->conn, G_BUSY, 0);
+		kc_emu_guard_busy(r->conn);
 		return respond(e, r);
 	case KC_EMU_HEAD_DROP:
 		reset_socket(r->conn);
@@ -459,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				return answer_413_now(e, r);
 			return MHD_YES;
 		}
-		kc_emu_guard_set(conn, G_BUSY, 0);
+		kc_emu_guard_busy(conn);
 		if (r->route != R_INVOKE)
 			return answer_other(e, r);
 		return body_done(e, r);
@@ -485,8 +485,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct kc_emu *e = cls;
 	struct req *r = *con_cls;
 	(void)toe;
-	/* Kept alive (or closing): the next request line is due. */
-	kc_emu_guard_set(conn, G_IDLE, kc_clock_ns() + KEEPALIVE_NS);
+	/* Kept alive (or closing): the next request is due. */
+	kc_emu_guard_idle(e, conn);
 	if (!r)
 		return;
 	*con_cls = NULL;
@@ -507,6 +507,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	kc_log(KC_LOG_DEBUG, "emulator: libmicrohttpd: %s", msg);
 }
 
+/* MHD's idle timeout: never before the guard's keepalive_timeout. */
+static unsigned mhd_timeout_s(const struct kc_emu_profile *p)
+{
+	int64_t ns = p->keepalive_timeout_ns + KC_NS_PER_S;
+	return (unsigned)((ns > MHD_IDLE_NS ? ns : MHD_IDLE_NS) / KC_NS_PER_S);
+}
+
 int kc_emu_mhd_start(struct kc_emu *e, const char *listen_addr, struct kc_diag *d)
 {
 	const struct kc_emu_profile *p = &e->prof;
@@ -519,7 +526,7 @@ int kc_emu_mhd_start(struct kc_emu *e, const char *listen_addr, struct kc_diag *
 		/* Past its cap a client's new connections are closed at once,
 		 * so one address cannot starve the others or /ping. */
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)kc_emu_profile_client_cap(p),
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(KEEPALIVE_NS / KC_NS_PER_S),
+		MHD_OPTION_CONNECTION_TIMEOUT, mhd_timeout_s(p),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
 		MHD_OPTION_NOTIFY_CONNECTION, kc_emu_guard_on_connection, e,
 		MHD_OPTION_URI_LOG_CALLBACK, kc_emu_guard_on_uri, e,

@@ -62,6 +62,7 @@ static const struct keydef keys[] = {
 	{"max_connections", T_INT, OFF(max_connections), 0, 16, 65536, 0, NULL},
 	{"max_connections_per_client", T_INT, OFF(max_connections_per_client), 0, 0, 65536, 0, NULL},
 	{"header_timeout", T_DUR, OFF(header_timeout_ns), 0, 1e9, 3600e9, S, NULL},
+	{"keepalive_timeout", T_DUR, OFF(keepalive_timeout_ns), 0, 1e9, 3600e9, S, NULL},
 	{"body_timeout", T_DUR, OFF(body_timeout_ns), 0, 1e9, 3600e9, S, NULL},
 	{"max_body", T_SIZE, OFF(body_bytes_max), 0, 1, 64.0 * 1024 * 1024, 0, NULL},
 	{"seed", T_I64, OFF(seed), 0, 0, 9.0e18, 0, NULL},
@@ -116,6 +117,11 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	 * nginx's client_header_timeout do. */
 	p->header_timeout_ns = 10 * KC_NS_PER_S;
 	p->body_timeout_ns = 30 * KC_NS_PER_S;
+	/* A load generator at a low rate leaves each connection idle for
+	 * connections / rate seconds (16 s at 1 RPS over 16): only a
+	 * connection that sends nothing for a minute is let go (an ALB's
+	 * default idle timeout), and curl reconnects for it. */
+	p->keepalive_timeout_ns = 60 * KC_NS_PER_S;
 	p->body_bytes_max = KC_EMU_BODY_MAX_DEFAULT;
 	p->seed = 1;
 	p->faults.stall_at_ns = -1;
@@ -453,8 +459,15 @@ int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d)
 int kc_emu_profile_client_cap(const struct kc_emu_profile *p)
 {
 	KC_ASSERT(p);
-	return p->max_connections_per_client > 0 ? p->max_connections_per_client
-						 : p->max_connections;
+	if (p->max_connections_per_client > 0)
+		return p->max_connections_per_client;
+	/* A quarter (64 at least, or all of a smaller max_connections): one
+	 * load generator still gets 256 of the default 1024, more than the
+	 * tests and typical runs open, and with kc_emu_profile_conn_limit's
+	 * room four addresses at their cap leave the reserve free. */
+	int cap = p->max_connections / 4;
+	int floor = p->max_connections < 64 ? p->max_connections : 64;
+	return cap > floor ? cap : floor;
 }
 
 int kc_emu_profile_conn_limit(const struct kc_emu_profile *p)
@@ -466,7 +479,14 @@ int kc_emu_profile_conn_limit(const struct kc_emu_profile *p)
 	int reserve = p->max_connections / 8;
 	if (reserve < 16)
 		reserve = 16;
-	return p->max_connections + reserve;
+	int n = p->max_connections;
+	/* With the default cap, room for four addresses at it (more than
+	 * max_connections only below 256, where the cap's floor of 64 makes
+	 * a quarter too few), so a handful of attacking addresses cannot
+	 * reach the reserve.  An explicit cap is the user's trade. */
+	if (p->max_connections_per_client == 0 && 4 * kc_emu_profile_client_cap(p) > n)
+		n = 4 * kc_emu_profile_client_cap(p);
+	return n + reserve;
 }
 
 double kc_emu_profile_capacity_rps(const struct kc_emu_profile *p)

@@ -42,13 +42,19 @@ enum gphase {
 	G_HEAD, /* headers due by the deadline */
 	G_BODY, /* the next body bytes due by the deadline */
 	G_BUSY, /* the request is with the emulator: no deadline */
-	G_IDLE, /* kept alive between requests: the next request line is due */
+	G_IDLE, /* kept alive between requests: the deadline is keepalive_timeout's;
+		 * once a byte of the next request is in, head_due_ns is */
 };
 struct kc_emu_conn {
 	int fd;
 	atomic_int phase;             /* enum gphase */
 	atomic_int_least64_t deadline_ns;
 	bool closing;                 /* the guard shut it down (under gmu) */
+	/* The socket's received-byte count when its last request was all read
+	 * (-1: unknown), and, idle, when the next request's headers are due
+	 * once it grew (INT64_MAX: nothing arrived yet). */
+	atomic_int_least64_t idle_bytes;
+	atomic_int_least64_t head_due_ns;
 	struct kc_emu_conn *prev, *next; /* the live list, or next = free list */
 };
 
@@ -105,7 +111,7 @@ struct kc_emu {
 	bool gstop;
 	pthread_t guard;
 	bool guard_started;
-	atomic_int_least64_t closed_header, closed_body;
+	atomic_int_least64_t closed_header, closed_body, closed_idle;
 };
 
 /* GET /emulator/stats's body (malloc'ed JSON), or NULL. */

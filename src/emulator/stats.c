@@ -52,6 +52,7 @@ void kc_emu_stats(struct kc_emu *e, struct kc_emu_stats *out)
 	out->uptime_ns = kc_clock_ns() - e->start_ns;
 	out->dead = atomic_load(&e->dead);
 	out->closed_header_timeout = atomic_load(&e->closed_header);
+	out->closed_keepalive_timeout = atomic_load(&e->closed_idle);
 	out->closed_body_timeout = atomic_load(&e->closed_body);
 }
 
@@ -102,6 +103,8 @@ char *kc_emu_stats_json(struct kc_emu *e)
 	json_object_set_new(root, "closed_slow_clients",
 			    json_pack("{sIsI}", "header_timeout", (json_int_t)s.closed_header_timeout,
 				      "body_timeout", (json_int_t)s.closed_body_timeout));
+	json_object_set_new(root, "closed_idle_keepalive",
+			    json_integer((json_int_t)s.closed_keepalive_timeout));
 	char *txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return txt;

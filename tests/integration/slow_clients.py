@@ -2,12 +2,13 @@
 """slow_clients.py - a slowloris / idle-connection attacker and a /ping
 prober for the emulator's slow-client tests.  Loopback only, bounded.
 
-  slow_clients.py attack PORT SRC SLOW IDLE SECONDS
+  slow_clients.py attack PORT SRC SLOW IDLE SECONDS [KEPT]
       From source address SRC, hold SLOW connections that trickle a request
       header one byte per second (never finishing it) and IDLE connections
       that send nothing; every second reopen the ones the server closed (as
-      slowloris does).  Prints a JSON summary: for each connection the
-      server closed, how long it had lived.
+      slowloris does).  KEPT more send one whole GET /ping, then trickle
+      the next request line a byte a second.  Prints a JSON summary: for
+      each connection the server closed, how long it had lived.
   slow_clients.py probe PORT SRC EVERY SECONDS
       GET /ping on a new connection every EVERY seconds, each with a 1 s
       limit.  Prints JSON: probes, failures, max latency.
@@ -16,8 +17,14 @@ prober for the emulator's slow-client tests.  Loopback only, bounded.
       the server closed the connection, or "open" after LIMIT seconds.
       head: trickles its headers (clock: connect); idle: sends nothing;
       keepalive: one whole GET /ping, then trickles the next request's
-      headers (clock: its request line); body: headers with Content-Length
+      headers (clock: its request line); keepline: one whole GET /ping,
+      then the next request line byte by byte (clock: its first byte);
+      keepidle: one whole GET /ping, then nothing (clock: the answer); body: headers with Content-Length
       1000 and 10 bytes of body, then nothing (clock: the last byte).
+  slow_clients.py lowrate PORT EVERY COUNT
+      A real client at a low rate: COUNT GET /ping on one kept-alive
+      connection, EVERY seconds apart.  Prints how many were answered on
+      it ("3/3"), stopping at the first that was not.
   slow_clients.py chunked PORT PATH MIB MODE
       POST MIB MiB (0: without end, 20 s at most) as a chunked body.  MODE
       all: send everything, then read the answer (as http.client does);
@@ -35,6 +42,7 @@ import time
 HOST = "127.0.0.1"
 # An endless header: the request line, then one header whose value never ends.
 TRICKLE = b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 4096
+PING = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def raise_nofile():
@@ -49,19 +57,21 @@ class Conn:
         self.sock = None
         self.opened = 0.0
         self.sent = 0
+        self.answered = False
 
 
-def attack(port, src, n_slow, n_idle, seconds):
+def attack(port, src, n_slow, n_idle, seconds, n_kept=0):
     raise_nofile()
     sel = selectors.DefaultSelector()
-    conns = []
+    # Kept-alive tricklers first: they are what the test is about.
+    conns = [Conn("kept") for _ in range(n_kept)]
     # Interleaved, so both kinds hold connections when the server caps them.
     for i in range(max(n_slow, n_idle)):
         if i < n_slow:
             conns.append(Conn("slow"))
         if i < n_idle:
             conns.append(Conn("idle"))
-    lifetimes = {"slow": [], "idle": []}
+    lifetimes = {"slow": [], "idle": [], "kept": []}
     open_errors = 0
 
     def open_conn(c):
@@ -79,7 +89,7 @@ def attack(port, src, n_slow, n_idle, seconds):
             s.close()
             open_errors += 1
             return
-        c.sock, c.opened, c.sent = s, time.monotonic(), 0
+        c.sock, c.opened, c.sent, c.answered = s, time.monotonic(), 0, False
         sel.register(s, selectors.EVENT_READ, c)
 
     def closed(c, now):
@@ -100,6 +110,19 @@ def attack(port, src, n_slow, n_idle, seconds):
             for c in conns:
                 if c.sock is None:
                     open_conn(c)
+                elif c.kind == "kept" and c.sent == 0:
+                    try:
+                        c.sent = c.sock.send(PING)
+                    except OSError:
+                        closed(c, now)
+                elif c.kind == "kept" and c.answered and c.sent < len(PING) + len(TRICKLE):
+                    try:
+                        i = c.sent - len(PING)
+                        c.sent += c.sock.send(TRICKLE[i:i + 1])
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed(c, now)
                 elif c.kind == "slow" and c.sent < len(TRICKLE):
                     try:
                         n = c.sock.send(TRICKLE[c.sent:c.sent + 1])
@@ -119,8 +142,10 @@ def attack(port, src, n_slow, n_idle, seconds):
                 data = b""
             if not data:
                 closed(c, time.monotonic())
+            elif c.kind == "kept":
+                c.answered = True
     now = time.monotonic()
-    alive = {"slow": [], "idle": []}
+    alive = {"slow": [], "idle": [], "kept": []}
     for c in conns:
         if c.sock is not None:
             alive[c.kind].append(round(now - c.opened, 3))
@@ -169,12 +194,13 @@ def probe(port, src, every, seconds):
 def one(port, mode, limit):
     s = socket.create_connection((HOST, port), timeout=5)
     t0 = time.monotonic()
-    if mode == "keepalive":
-        s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    if mode in ("keepalive", "keepline", "keepidle"):
+        s.sendall(PING)
         buf = b""
         while b"{}" not in buf:
             buf += s.recv(4096)
-        s.sendall(b"GET /ping HTTP/1.1\r\n")
+        if mode == "keepalive":
+            s.sendall(b"GET /ping HTTP/1.1\r\n")
         t0 = time.monotonic()
     elif mode == "body":
         s.sendall(b"POST /endpoints/x/invocations HTTP/1.1\r\nHost: x\r\n"
@@ -183,8 +209,11 @@ def one(port, mode, limit):
     trickle = b"Host: x\r\nX-Slow: " + b"a" * 4096 if mode == "keepalive" else TRICKLE
     sent = 0
     s.settimeout(0.1)
+    next_byte = t0
     while time.monotonic() - t0 < limit:
-        if mode in ("head", "keepalive"):
+        # head/keepalive: a byte every 0.1 s; keepline: a byte a second.
+        if mode in ("head", "keepalive", "keepline") and time.monotonic() >= next_byte:
+            next_byte += 1.0 if mode == "keepline" else 0.0
             try:
                 s.send(trickle[sent:sent + 1])
                 sent += 1
@@ -201,6 +230,31 @@ def one(port, mode, limit):
         print("open")
         return
     print(round(time.monotonic() - t0, 2))
+
+
+def lowrate(port, every, count):
+    s = socket.create_connection((HOST, port), timeout=2)
+    answered = 0
+    t0 = time.monotonic()
+    for k in range(count):
+        pause = t0 + k * every - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        try:
+            s.sendall(PING)
+            buf = b""
+            while b"{}" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            break
+        if not (buf.startswith(b"HTTP/1.1 200") and b"{}" in buf):
+            break
+        answered += 1
+    s.close()
+    print(f"{answered}/{count}")
 
 
 def chunked(port, path, mib, mode):
@@ -263,12 +317,15 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, a = sys.argv[1], sys.argv[2:]
-    if cmd == "attack" and len(a) == 5:
-        attack(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]))
+    if cmd == "attack" and len(a) in (5, 6):
+        attack(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]),
+               int(a[5]) if len(a) == 6 else 0)
     elif cmd == "probe" and len(a) == 4:
         probe(int(a[0]), a[1], float(a[2]), float(a[3]))
     elif cmd == "one" and len(a) == 3:
         one(int(a[0]), a[1], float(a[2]))
+    elif cmd == "lowrate" and len(a) == 3:
+        lowrate(int(a[0]), float(a[1]), int(a[2]))
     elif cmd == "chunked" and len(a) == 4:
         chunked(int(a[0]), a[1], int(a[2]), a[3])
     else:

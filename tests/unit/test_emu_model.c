@@ -462,7 +462,9 @@ static void test_profile_flags(void **st)
 	kc_emu_profile_defaults(&p);
 	assert_int_equal(p.header_timeout_ns, 10 * KC_NS_PER_S);
 	assert_int_equal(p.body_timeout_ns, 30 * KC_NS_PER_S);
-	assert_int_equal(kc_emu_profile_client_cap(&p), 1024);
+	assert_int_equal(p.keepalive_timeout_ns, 60 * KC_NS_PER_S);
+	/* A quarter per address by default: four attackers leave the reserve. */
+	assert_int_equal(kc_emu_profile_client_cap(&p), 256);
 	assert_int_equal(kc_emu_profile_conn_limit(&p), 1024 + 128);
 	assert_int_equal(kc_emu_profile_set(&p, "header-timeout", "3s", &d), 0);
 	assert_int_equal(p.header_timeout_ns, 3 * KC_NS_PER_S);
@@ -470,14 +472,26 @@ static void test_profile_flags(void **st)
 	assert_string_equal(d.key, "body_timeout");
 	assert_int_equal(kc_emu_profile_set(&p, "max-connections", "16", &d), 0);
 	assert_int_equal(kc_emu_profile_client_cap(&p), 16);
-	assert_int_equal(kc_emu_profile_conn_limit(&p), 32);
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 4 * 16 + 16);
 	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "8", &d), 0);
 	assert_int_equal(kc_emu_profile_client_cap(&p), 8);
+	/* An explicit cap is the user's trade: no room added for it. */
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 32);
 	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "16", &d), 0);
 	assert_int_equal(kc_emu_profile_check(&p, &d), 0);
 	assert_int_equal(kc_emu_profile_set(&p, "max-connections-per-client", "17", &d), 0);
 	assert_int_equal(kc_emu_profile_check(&p, &d), KC_EINVAL);
 	assert_string_equal(d.key, "max_connections_per_client");
+
+	/* Kept-alive connections; below 256 the cap's floor and room for four. */
+	kc_emu_profile_defaults(&p);
+	assert_int_equal(kc_emu_profile_set(&p, "keepalive-timeout", "15s", &d), 0);
+	assert_int_equal(p.keepalive_timeout_ns, 15 * KC_NS_PER_S);
+	assert_int_equal(kc_emu_profile_set(&p, "keepalive_timeout", "0.5s", &d), KC_EINVAL);
+	assert_string_equal(d.key, "keepalive_timeout");
+	assert_int_equal(kc_emu_profile_set(&p, "max-connections", "200", &d), 0);
+	assert_int_equal(kc_emu_profile_client_cap(&p), 64);
+	assert_int_equal(kc_emu_profile_conn_limit(&p), 4 * 64 + 25);
 }
 
 static void test_profile_scenario(void **st)
