@@ -632,6 +632,10 @@ int kc_cmd_find(int argc, char **argv)
 
 	char url[1100];
 	if (emulated) {
+		/* Every connection comes from this process: the per-client cap that
+		 * guards a shared `serve` would only turn its own load into errors. */
+		if (c.emu.max_connections_per_client == 0)
+			c.emu.max_connections_per_client = c.emu.max_connections;
 		if (kc_emu_start(&c.emu, "127.0.0.1:0", &emu, &d)) {
 			cli_diag_error("find: emulator", &d);
 			status = KC_EXIT_USAGE;
