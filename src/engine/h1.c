@@ -101,7 +101,7 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
-/* 0: a body may follow; 1: none does (1xx, HEAD); -1: refused. */
+/* 0: a body may follow; 1: none does (1xx, HEAD, 204, 304); -1: refused. */
 static int on_headers_complete(llhttp_t *p)
 {
 	struct kc_h1_resp *r = of(p);
@@ -122,8 +122,9 @@ static int on_headers_complete(llhttp_t *p)
 	}
 	r->status = status;
 	r->final_headers = true;
-	r->keep_alive = llhttp_should_keep_alive(p);
-	return r->head ? 1 : 0;
+	/* llhttp 8.1 skips a body only when told: a 204 or 304 may carry a
+	 * Content-Length (RFC 9110 allows it on 304) that announces no bytes. */
+	return r->head || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
@@ -139,6 +140,9 @@ static int on_message_complete(llhttp_t *p)
 	struct kc_h1_resp *r = of(p);
 	if (!r->final_headers)
 		return 0; /* the end of a 1xx: the final response follows */
+	/* Read here, not with the headers: the flags (no body after HEAD)
+	 * are final only once the message is. */
+	r->keep_alive = llhttp_should_keep_alive(p);
 	r->complete = true;
 	return HPE_PAUSED;
 }

@@ -123,6 +123,15 @@ static void test_interim_head_close(void **state)
 	check_all_splits("HTTP/1.1 200 OK\r\n\r\nuntil the end", false, KC_H1_DONE, 200, false,
 			 "until the end");
 	check_all_splits("HTTP/1.1 204 No Content\r\n\r\n", false, KC_H1_DONE, 204, true, "");
+	/* 204 and 304 have no body whatever their framing headers announce */
+	check_all_splits("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false,
+			 KC_H1_DONE, 204, true, "");
+	check_all_splits("HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", false,
+			 KC_H1_DONE, 304, true, "");
+	check_all_splits("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+			 false, KC_H1_DONE, 304, true, "");
+	/* HEAD without a length: no body, and the connection stays open */
+	check_all_splits("HTTP/1.1 200 OK\r\n\r\n", true, KC_H1_DONE, 200, true, "");
 	check_all_splits("HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
 			 false, KC_H1_DONE, 302, true, "");
 }
