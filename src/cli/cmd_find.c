@@ -822,8 +822,13 @@ int kc_cmd_find(int argc, char **argv)
 	extra = json_object();
 	json_object_set_new(extra, "knee",
 			    runout_knee_json(&knee, &chk, c.rec.instances, cut_short));
-	if (have_rec)
-		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&c.rec, &rec));
+	if (have_rec) {
+		json_t *jr = kc_recommend_to_json(&c.rec, &rec);
+		/* A reader (plan) must know the target did not hold at its own rate. */
+		if (jr && conf.ran)
+			json_object_set_new(jr, "confirmed", json_boolean(conf.healthy));
+		json_object_set_new(extra, "recommendation", jr);
+	}
 	json_object_set_new(extra, "search",
 			    json_pack("{s:s,s:i,s:f,s:s}", "end", kc_search_end_name(knee.end),
 				      "steps", nsteps, "took_s", (double)took_ns / 1e9,

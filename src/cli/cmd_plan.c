@@ -380,6 +380,12 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 		return -1;
 	if (r)
 		in->target_rps = (double)v / 60.0;
+	else if (doc->has_confirm && !doc->confirm_healthy) {
+		cli_error("plan: %s: the recommended target failed find's confirmation step, so "
+			  "plan will not use it; give --target (invocations/instance/minute)",
+			  doc->path);
+		return -1;
+	}
 	if (!(in->target_rps > 0)) {
 		cli_error("plan: %s has no recommended target; give --target (invocations/instance/minute)",
 			  doc->path);

@@ -178,6 +178,14 @@ expect_grep 'find: the confirmation step at the recommended target was unhealthy
 	json_get "$TMP/badconf/result.json" "d['confirm']['healthy'], d['confirm']['verdict'] != 'healthy', d['steps'][-1]['verdict']['verdict']" |
 	grep -qx 'False True healthy' && ok "failed confirmation: confirm{} unhealthy, search step healthy" ||
 	fail "failed confirmation: result.json confirm{}"
+[ -s "$TMP/badconf/result.json" ] &&
+	json_get "$TMP/badconf/result.json" "d['recommendation']['confirmed']" | grep -qx False &&
+	ok "failed confirmation: recommendation.confirmed is false" ||
+	fail "failed confirmation: recommendation.confirmed"
+# plan must not build a capacity plan on a target that did not hold
+expect_rc 2 "plan refuses an unconfirmed target" "$KNEECAP" plan "$TMP/badconf/result.json" \
+	--traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" -o "$TMP/badconf/plan.html"
+expect_grep "failed find's confirmation step" "$TMP/err" "plan says why it refuses"
 
 # --- bad input: each a one-line error naming what and where, exit 2 ---
 printf '[search]\nstrat = 10\n' >"$TMP/typo.ini"
