@@ -168,6 +168,9 @@ struct kc_engine_config {
 					    and the wall-clock second (SigV4): a worker
 					    calls it once per body and second and reuses
 					    the lines for the other requests */
+	uint64_t (*decorate_generation)(void *ud); /* optional, with decorate_per_second:
+					    changes when the decorator's inputs do (new
+					    credentials), so reused lines are re-made */
 	bool response_stream;            /* read 2xx bodies as InvokeEndpointWithResponseStream
 					    event streams: time to first PayloadPart and the
 					    gaps between parts of the ok streams go into the

@@ -60,6 +60,13 @@ static int worker_signer_load(struct sm_signing *g, struct worker_signer *ws)
 	return rc;
 }
 
+/* The credentials' generation: lines signed under an older one are stale. */
+static uint64_t signing_generation(void *ud)
+{
+	struct sm_signing *g = ud;
+	return kc_creds_provider_generation(g->creds);
+}
+
 /* The engine's decorator: adds X-Amz-Date, X-Amz-Security-Token and Authorization. */
 static int sign_request(void *ud, const struct kc_request_info *req,
 			struct kc_decor_out *out)
@@ -240,6 +247,7 @@ void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg)
 		cfg->decorate_ud = t->signing;
 		/* a signature covers the body's hash and X-Amz-Date's second only */
 		cfg->decorate_per_second = true;
+		cfg->decorate_generation = signing_generation;
 	}
 }
 

@@ -28,6 +28,7 @@ struct kc_decor_cache {
 	bool valid;
 	size_t bi;
 	int64_t sec;
+	uint64_t gen;   /* decorate_generation when made */
 	struct kc_decor_out out;
 };
 
@@ -176,7 +177,9 @@ static int decorate(struct worker *w, struct slot *s, const struct kc_request_in
 		return e->cfg.decorate(e->cfg.decorate_ud, ri, &s->decor);
 	struct kc_decor_cache *dc = &w->dcache[ri->body_index % w->ndcache];
 	int64_t sec = ri->send_wall_ns / KC_NS_PER_S;
-	if (!dc->valid || dc->bi != ri->body_index || dc->sec != sec) {
+	uint64_t gen = e->cfg.decorate_generation ? e->cfg.decorate_generation(e->cfg.decorate_ud)
+						  : 0;
+	if (!dc->valid || dc->bi != ri->body_index || dc->sec != sec || dc->gen != gen) {
 		dc->valid = false;
 		int rc = e->cfg.decorate(e->cfg.decorate_ud, ri, &dc->out);
 		if (rc)
@@ -184,6 +187,7 @@ static int decorate(struct worker *w, struct slot *s, const struct kc_request_in
 		dc->valid = true;
 		dc->bi = ri->body_index;
 		dc->sec = sec;
+		dc->gen = gen;
 	}
 	if (copy_decor(&s->decor, &dc->out))
 		return 0;

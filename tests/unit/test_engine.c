@@ -148,9 +148,19 @@ static void on_interval(void *ud, int step, const struct kc_hdr *h)
 	iv->calls++;
 }
 
+/* A generation that changes at every look: credentials refreshed all the time. */
+static uint64_t always_new_generation(void *ud)
+{
+	(void)ud;
+	static atomic_ullong gen;
+	return atomic_fetch_add(&gen, 1);
+}
+
 /* Runs 1.5 s of decorated POSTs; per_second: the decorator's lines may be
- * reused within a wall-clock second (kc_engine_config.decorate_per_second). */
-static void run_bodies_decorator_intervals(void **state, bool per_second)
+ * reused within a wall-clock second (kc_engine_config.decorate_per_second);
+ * new_gen: but the decorator's generation changes before every request, so
+ * nothing may be reused. */
+static void run_bodies_decorator_intervals(void **state, bool per_second, bool new_gen)
 {
 	struct srv *s = *state;
 	char url[64];
@@ -168,6 +178,7 @@ static void run_bodies_decorator_intervals(void **state, bool per_second)
 		.url = url, .headers = hdrs, .nheaders = 1, .bodies = bodies, .nbodies = 2,
 		.threads = 2, .connections = 4, .decorate = decorate, .decorate_ud = &calls,
 		.client = client, .decorate_per_second = per_second,
+		.decorate_generation = new_gen ? always_new_generation : NULL,
 	};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
@@ -195,7 +206,7 @@ static void run_bodies_decorator_intervals(void **state, bool per_second)
 	assert_int_equal((int)r.ok, n);
 	assert_int_equal(atomic_load(&s->decorated), n);
 	/* the probe's call, then one per request, or per worker, body and second */
-	if (per_second)
+	if (per_second && !new_gen)
 		assert_true(atomic_load(&calls) >= 1 + 2 && atomic_load(&calls) <= 1 + 2 * 2 * 3);
 	else
 		assert_int_equal(atomic_load(&calls), 1 + n);
@@ -216,12 +227,17 @@ static void run_bodies_decorator_intervals(void **state, bool per_second)
 
 static void test_bodies_decorator_intervals(void **state)
 {
-	run_bodies_decorator_intervals(state, false);
+	run_bodies_decorator_intervals(state, false, false);
 }
 
 static void test_decorator_per_second(void **state)
 {
-	run_bodies_decorator_intervals(state, true);
+	run_bodies_decorator_intervals(state, true, false);
+}
+
+static void test_decorator_new_credentials(void **state)
+{
+	run_bodies_decorator_intervals(state, true, true);
 }
 
 static void test_status_classes_and_closed_loop(void **state)
@@ -484,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_load_size_check),
 		cmocka_unit_test(test_bodies_decorator_intervals),
 		cmocka_unit_test(test_decorator_per_second),
+		cmocka_unit_test(test_decorator_new_credentials),
 		cmocka_unit_test(test_status_classes_and_closed_loop),
 		cmocka_unit_test(test_stop_marks_partial),
 	};
