@@ -136,6 +136,10 @@ struct kc_engine {
 	uint32_t threads, connections, streams, slots, max_inflight;
 	struct worker *workers;
 	atomic_bool stop;
+	/* kc_engine_end_window: asked (any thread), and the window end the
+	 * coordinator set from it (0: none), which workers adopt. */
+	atomic_bool end_asked;
+	_Atomic int64_t cut_ns;
 };
 
 /* What one finished request came to, whichever driver carried it. */
