@@ -196,9 +196,10 @@ const char *kc_knee_bound_name(enum kc_knee_bound b);
  *    failed;
  *  - settled overloaded: after at least 5 s and a quarter of the step, the
  *    three windows
- *    agree on achieved rate, it is under 85% of offered, and in-flight rose
- *    in each window by more than the tolerance (a queue building at a
- *    steady capacity: more seconds add nothing but a longer drain).
+ *    agree on achieved rate, it is under 85% of offered, in-flight rose
+ *    in each window by more than the tolerance, and since the window began
+ *    by 2.5 times the tolerance the verdict will apply (a queue building at
+ *    a steady capacity: more seconds add nothing but a longer drain).
  * The search enables it only where the verdict cannot hinge on it: on the
  * first attempt at a load that is not within 15% of a known capacity bound
  * (the narrowing probes near the knee, and every re-measure, run whole).

@@ -784,7 +784,8 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 	int g = w->group_s;
 	if (w->n <= g)
 		w->first_inflight += x->inflight / g;
-	if (w->n < 3 * g || w->n < w->min_s)
+	/* The first sample's second began in the warm-up: count whole seconds. */
+	if (w->n < 3 * g || w->n - 1 < w->min_s)
 		return false;
 	double rate[3], p99[3], inf[3];
 	for (int k = 0; k < 3; k++) {
@@ -807,9 +808,16 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 			inf[2] <= w->first_inflight + w->inflight_tol;
 	if (x->errors == 0 && lat_flat && inf_flat)
 		settled = true;
-	else if (w->n >= w->min_over_s && mean_rate < 0.85 * w->offered &&
-		 inf[1] > inf[0] + w->inflight_tol && inf[2] > inf[1] + w->inflight_tol)
-		settled = true;
+	else if (w->n - 1 >= w->min_over_s && mean_rate < 0.85 * w->offered &&
+		 inf[1] > inf[0] + w->inflight_tol && inf[2] > inf[1] + w->inflight_tol) {
+		/* The verdict calls in-flight growth clear only past twice its
+		 * tolerance, which scales with the queue the warm-up left and
+		 * with the arrivals' noise (knee.c judge_inflight): end when
+		 * the rise since the window began is past that. */
+		double tol = fmax(fmax(w->inflight_tol, 0.5 * w->first_inflight),
+				  sqrt(w->offered * (w->n - 1)));
+		settled = inf[2] - w->first_inflight > 2.5 * tol;
+	}
 	w->settled = settled;
 	return settled;
 }
