@@ -241,11 +241,13 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 /*
  * The measured window for the step kc_search_next handed out.  rps:
  * step_duration (a settled step ends early through kc_step_watch).
- * Streams, whose engine reports no per-second figures: a first attempt
- * while bracketing (growing, or stepping down, from start) runs a third of
+ * Streams, whose engine reports no per-second figures: a step while
+ * bracketing (growing, or stepping down, from start) runs a third of
  * step_duration (at least 10 s, never more than step_duration), because
- * those loads are far from the knee or far over it; an ambiguous one is
- * re-measured at full length, as is every narrowing step.
+ * those loads are mostly far from the knee or far over it, and the mean
+ * latency of thousands of replies is steady; every narrowing step runs
+ * whole.  (A narrowing attempt ambiguous on the latency objective alone is
+ * not re-measured when the bracket's ends predict the same side of it.)
  */
 int64_t kc_search_step_ns(const struct kc_search *s);
 

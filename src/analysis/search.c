@@ -519,12 +519,43 @@ static bool end_all_errors(struct kc_search *s, struct kc_search_step *st,
  * answers, which lie within one precision step of each other and of the
  * capacity the endpoint showed.
  */
-static bool settled(const struct kc_search *s)
+static bool settled_streams(const struct kc_search *s, const struct kc_step_verdict *v);
+
+static bool settled(const struct kc_search *s, const struct kc_step_verdict *v)
 {
-	if (streams(s) || !s->have_hi || !s->hi_capped)
+	if (streams(s))
+		return settled_streams(s, v);
+	if (!s->have_hi || !s->hi_capped)
 		return false;
 	double load = s->next;
 	return load < s->hi && s->hi <= load * (1.0 + 1.05 * s->cfg.precision);
+}
+
+/*
+ * Streams: latency rises with the stream count, so the bracket's two ends
+ * predict it in between.  An attempt ambiguous only on the latency
+ * objective is settled when the measurement and that prediction lie on the
+ * same side of the objective and the measurement sits nearer the
+ * prediction than the objective: a second measurement of a value that
+ * agrees with its neighbours would say the same thing again.
+ */
+static bool settled_streams(const struct kc_search *s, const struct kc_step_verdict *v)
+{
+	const struct kc_health_cfg *h = &s->cfg.health;
+	if (!h->slo_set || !s->have_lo || !s->have_hi || s->lo_step < 0 || s->hi_step < 0)
+		return false;
+	if ((v->verdict != KC_VERDICT_HEALTHY && v->verdict != KC_VERDICT_LATENCY_SLO) ||
+	    v->error_rate > 0.5 * h->max_error_rate ||
+	    v->achieved_ratio < h->min_achieved_ratio * (1.0 + h->ambiguity))
+		return false;
+	double x = s->next;
+	double l_lo = s->steps[s->lo_step].v.latency_ms;
+	double l_hi = s->steps[s->hi_step].v.latency_ms;
+	if (!(x > s->lo && x < s->hi) || !(l_hi > l_lo))
+		return false;
+	double pred = l_lo + (x - s->lo) / (s->hi - s->lo) * (l_hi - l_lo);
+	double m = v->latency_ms, slo = h->slo_ms;
+	return (m > slo) == (pred > slo) && fabs(m - pred) < fabs(m - slo);
 }
 
 int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
@@ -573,7 +604,7 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	s->healthy_votes += healthy;
 
 	bool agree = s->healthy_votes == 0 || s->healthy_votes == s->attempts;
-	bool want_more = s->attempts == 1 ? !v->stable && !settled(s) : !agree;
+	bool want_more = s->attempts == 1 ? !v->stable && !settled(s, v) : !agree;
 	if (want_more && s->attempts <= s->cfg.max_remeasure &&
 	    s->nsteps < s->cfg.max_steps) {
 		s->pending = false;
@@ -825,8 +856,7 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 int64_t kc_search_step_ns(const struct kc_search *s)
 {
 	int64_t full = s->cfg.step_duration_ns;
-	if (!streams(s) || s->attempts > 0 ||
-	    (s->phase != PH_BRACKET && s->phase != PH_STEPDOWN))
+	if (!streams(s) || (s->phase != PH_BRACKET && s->phase != PH_STEPDOWN))
 		return full;
 	int64_t third = full / 3, floor_ns = 10 * NS_PER_S;
 	int64_t n = third > floor_ns ? third : floor_ns;

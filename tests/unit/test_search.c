@@ -1234,6 +1234,41 @@ static void test_settled_not_remeasured(void **state)
 	assert_true(kc_search_step(&s, 2)->offered == 20);
 }
 
+/* Streams near a latency objective: the bracket's ends predict the
+ * latency between them, so an ambiguous attempt that agrees with them is
+ * settled; only the bracketing step, with no upper end yet, is measured
+ * again (the shipped streams-200 profile, 4.99 ms per stream, SLO 1 s). */
+static void test_streams_settled(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c;
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	c.start = 25;
+	c.max = 256;
+	c.health.slo_ms = 1000;
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(0);
+	m.s_base = 0;
+	m.s_per = 4.99;
+	double offered;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+		struct kc_step_result r = run_streams(&m, offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		if (getenv("KC_TRACE"))
+			print_message("  %g streams: %.1f ms\n", offered, r.latency.mean);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value == 200);
+	assert_int_equal(k.remeasures, 1); /* 200 while bracketing */
+	print_message("streams knee 200 near its SLO: %d steps, %d re-measured\n", runs,
+		      k.remeasures);
+	assert_true(runs <= 9);
+}
+
 static struct kc_watch_sample wsample(double rate, double p99, double inflight, uint64_t errors)
 {
 	struct kc_watch_sample x = {.achieved_rps = rate, .p99_ms = p99, .inflight = inflight,
@@ -1385,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_overruled_noise_is_no_cap),
 		cmocka_unit_test(test_settled_not_remeasured),
 		cmocka_unit_test(test_step_watch),
+		cmocka_unit_test(test_streams_settled),
 		cmocka_unit_test(test_record_without_run),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_cfg_validate),
