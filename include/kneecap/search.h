@@ -187,9 +187,9 @@ const char *kc_knee_bound_name(enum kc_knee_bound b);
  * has settled and may end now (kc_engine_end_window).  The windows are g
  * seconds each, g chosen so each holds about 40 expected requests (1..5):
  *  - settled healthy: after at least min_s seconds (5 s, a quarter of the
- *    step, and 150 expected requests, whichever is longest), the last three windows
+ *    step, and 100 expected requests, whichever is longest), the last three windows
  *    agree on achieved rate (within +-10%, or 2 Poisson sigmas when wider)
- *    and on latency (mean per-second p99 within +-25% of their mean, the
+ *    and on latency (mean per-second p50 within +-25% of their mean, the
  *    last no more than 15% over the first), the
  *    in-flight level does not rise across them nor since the window's
  *    first seconds (by more than the in-flight tolerance), and no request
@@ -208,7 +208,8 @@ const char *kc_knee_bound_name(enum kc_knee_bound b);
 
 struct kc_watch_sample {
 	double achieved_rps;      /* completions in the last second */
-	double p99_ms;            /* latency p99 of the last second */
+	double latency_ms;        /* the last second's median latency (p50: steadier
+				     than a tail over a second's requests) */
 	double inflight;          /* requests outstanding now */
 	uint64_t errors;          /* failed so far in the window */
 };

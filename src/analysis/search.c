@@ -757,10 +757,10 @@ void kc_search_watch(const struct kc_search *s, double offered, int64_t step_ns,
 	double secs = (double)step_ns / 1e9;
 	int g = offered > 0 ? (int)ceil(40.0 / offered) : 5;
 	w->group_s = g < 1 ? 1 : g > 5 ? 5 : g;
-	/* At least 150 expected requests: achieved is judged against the
+	/* At least 100 expected requests: achieved is judged against the
 	 * arrivals of the same window, and the one or two requests in flight
 	 * across its edges must stay well inside the 3% the verdict allows. */
-	w->min_s = (int)fmax(fmax(5.0, ceil(secs / 4.0)), offered > 0 ? ceil(150.0 / offered) : 0);
+	w->min_s = (int)fmax(fmax(5.0, ceil(secs / 4.0)), offered > 0 ? ceil(100.0 / offered) : 0);
 	w->min_over_s = (int)fmax(5.0, ceil(secs / 4.0));
 	w->inflight_tol = s->cfg.health.inflight_growth_abs;
 	/* Only the first attempt at a load far from any capacity bound: near
@@ -818,10 +818,10 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 	/* The first sample's second began in the warm-up: count whole seconds. */
 	if (w->n < 3 * g || w->n - 1 < w->min_s)
 		return false;
-	double rate[3], p99[3], inf[3];
+	double rate[3], lat[3], inf[3];
 	for (int k = 0; k < 3; k++) {
 		rate[k] = window_mean(w, k, offsetof(struct kc_watch_sample, achieved_rps));
-		p99[k] = window_mean(w, k, offsetof(struct kc_watch_sample, p99_ms));
+		lat[k] = window_mean(w, k, offsetof(struct kc_watch_sample, latency_ms));
 		inf[k] = window_mean(w, k, offsetof(struct kc_watch_sample, inflight));
 	}
 	double mean_rate = (rate[0] + rate[1] + rate[2]) / 3.0;
@@ -832,7 +832,7 @@ bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x
 	bool settled = false;
 	/* Latency within +-25% of its mean, and not climbing (a queue starting
 	 * to build shows in the tail before the in-flight count). */
-	bool lat_flat = agree(p99, 0.25) && p99[2] <= 1.15 * p99[0];
+	bool lat_flat = agree(lat, 0.25) && lat[2] <= 1.15 * lat[0];
 	/* In-flight flat across the three windows and since the window's
 	 * first seconds (a slow rise hides inside three short windows). */
 	bool inf_flat = inf[2] <= inf[0] + w->inflight_tol &&

@@ -372,7 +372,7 @@ static void step_progress(void *ud, const struct kc_progress *p)
 	runout_progress(h->ro, p);
 	if (p->warming_up)
 		return;
-	struct kc_watch_sample x = {.achieved_rps = p->achieved_rps, .p99_ms = p->p99_ms,
+	struct kc_watch_sample x = {.achieved_rps = p->achieved_rps, .latency_ms = p->p50_ms,
 				    .inflight = (double)p->inflight, .errors = p->errors};
 	if (kc_step_watch_feed(&h->watch, &x))
 		kc_engine_end_window(h->e);

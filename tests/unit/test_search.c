@@ -1269,9 +1269,9 @@ static void test_streams_settled(void **state)
 	assert_true(runs <= 9);
 }
 
-static struct kc_watch_sample wsample(double rate, double p99, double inflight, uint64_t errors)
+static struct kc_watch_sample wsample(double rate, double lat, double inflight, uint64_t errors)
 {
-	struct kc_watch_sample x = {.achieved_rps = rate, .p99_ms = p99, .inflight = inflight,
+	struct kc_watch_sample x = {.achieved_rps = rate, .latency_ms = lat, .inflight = inflight,
 				    .errors = errors};
 	return x;
 }
@@ -1300,8 +1300,8 @@ static void test_step_watch(void **state)
 	struct kc_step_watch w;
 
 	/* 40 rps, flat latency and in-flight: 3 windows of 1 s agree, but not
-	 * before 5 whole seconds of window (a quarter of 20 s; 150 requests need
-	 * 4 s), the first sample's second having begun in the warm-up. */
+	 * before 5 whole seconds of window (a quarter of 20 s; 100 requests need
+	 * 3 s), the first sample's second having begun in the warm-up. */
 	kc_search_watch(&s, 40, step, &w);
 	assert_true(w.enabled);
 	assert_int_equal(w.group_s, 1);
@@ -1311,11 +1311,11 @@ static void test_step_watch(void **state)
 	struct kc_watch_sample x = wsample(40, 80, 2, 0);
 	assert_false(kc_step_watch_feed(&w, &x));
 
-	/* 10 rps: windows of 4 s, and 150 requests take 15 s. */
+	/* 10 rps: windows of 4 s, and 100 requests take 10 s. */
 	kc_search_watch(&s, 10, step, &w);
 	assert_int_equal(w.group_s, 4);
-	assert_int_equal(w.min_s, 15);
-	assert_int_equal(feed_until(&w, 20, 10, 80, 1, 0, 0), 16);
+	assert_int_equal(w.min_s, 10);
+	assert_int_equal(feed_until(&w, 20, 10, 80, 1, 0, 0), 12);
 
 	/* Latency climbing 10%% a second, or in-flight rising, or any error:
 	 * not settled healthy, and the rate is not short: no end. */
