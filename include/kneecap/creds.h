@@ -160,17 +160,6 @@ char *kc_creds_redact_akid(const char *akid, char *out, size_t outsz);
 char *kc_creds_describe(const struct kc_creds *c, char *out, size_t outsz);
 
 /*
- * Replaces every occurrence of c's secret key and session token inside
- * text (NUL-terminated, edited in place) with "****".  For text that came
- * from elsewhere and may echo a credential back (an InvalidSignature
- * message quotes the canonical request, which holds the token).  Returns
- * the number of replacements.  Whole values only: kc_scrub_str (scrub.h)
- * also catches truncated, URL-encoded and base64 echoes of every secret
- * loaded, and is what output paths use.
- */
-int kc_creds_scrub(const struct kc_creds *c, char *text);
-
-/*
  * A refreshing provider for long runs.  It holds one immutable snapshot of
  * credentials at a time; workers take a reference with acquire (a mutex
  * held for a pointer copy and a counter increment, no allocation), use the
@@ -220,16 +209,8 @@ void kc_creds_provider_release(struct kc_creds_provider *p,
 uint64_t kc_creds_provider_generation(struct kc_creds_provider *p);
 
 /*
- * Applies the refresh policy once, at the provider's clock: resolves and
- * swaps when inside the advisory window and no retry is pending.  Returns 0
- * when nothing was due or the refresh worked; a negative kc_err when a due
- * refresh failed (d says why; the old snapshot stays in place).  Blocking
- * like kc_creds_resolve.  Thread-safe (one refresh at a time).
- */
-int kc_creds_provider_tick(struct kc_creds_provider *p, struct kc_diag *d);
-
-/*
- * Starts a background thread that calls tick every period_ns (0: 1 s) and
+ * Starts a background thread that applies the refresh policy above every
+ * period_ns (0: 1 s; kc_creds_provider_tick in provider_int.h) and
  * logs failures (warning in the advisory window, error in the mandatory
  * one; each distinct failure once).  Returns 0, KC_EINVAL when already
  * started, KC_ENOMEM/KC_EIO when the thread cannot be created.

@@ -51,6 +51,18 @@ int kc_http_version_parse(const char *s, enum kc_http_version *out);
 /* Returns "1.1", "2" or "h2c". */
 const char *kc_http_version_name(enum kc_http_version v);
 
+/* Who speaks HTTP/1.1 for the engine (h2c always runs on nghttp2). */
+enum kc_client {
+	KC_CLIENT_DEFAULT,  /* the native client */
+	KC_CLIENT_NATIVE,   /* the engine's own sockets, TLS and llhttp */
+	KC_CLIENT_CURL,     /* libcurl for HTTP/1.1 and HTTP/2 over TLS */
+};
+
+/* Parses "native" or "curl"; KC_EINVAL otherwise. */
+int kc_client_parse(const char *s, enum kc_client *out);
+/* Returns "native" or "curl" (KC_CLIENT_DEFAULT names what it means). */
+const char *kc_client_name(enum kc_client c);
+
 /*
  * One request body, borrowed: data must stay valid and unchanged for the
  * engine's life.  Requests rotate through the bodies without copying.
@@ -118,11 +130,21 @@ struct kc_engine_config {
 	uint32_t connections;            /* connections per worker; 0: 16 */
 	uint32_t streams_per_connection; /* HTTP/2 concurrent streams per connection; 0: 100 */
 	enum kc_http_version http;
+	enum kc_client client;           /* HTTP/1.1 driver; default: native */
 	bool insecure;                   /* skip TLS verification (explicit opt-in) */
 	const char *cacert;              /* CA bundle path, NULL: system default */
+	const char *proxy;               /* libcurl only: proxy URL, NULL: none (never the
+					    environment's http_proxy) */
+	const char *client_cert;         /* libcurl only: TLS client certificate (PEM) */
+	const char *client_key;          /* libcurl only: its private key (PEM) */
 	int64_t connect_timeout_ns;      /* 0: 5 s */
 	int64_t request_timeout_ns;      /* whole request; 0: 30 s */
 	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */
+	int64_t release_slack_ns;        /* open loop: a worker may sleep this long past
+					    an arrival's intended time and release what
+					    is due together (fewer wake-ups, less CPU per
+					    request); the delay counts in send lag and
+					    latency.  0: each at its time (<= 10 ms) */
 	double gen_lag_p99_ms;           /* generator_bound above this send lag p99;
 					    0: KC_GEN_LAG_P99_MS */
 	bool sagemaker_errors;           /* classify error responses by SageMaker's error
@@ -130,6 +152,10 @@ struct kc_engine_config {
 					    424 ModelError a model error) and keep samples */
 	kc_engine_decorate_cb decorate;  /* optional */
 	void *decorate_ud;
+	bool decorate_per_second;        /* the decorator's lines depend only on the body
+					    and the wall-clock second (SigV4): a worker
+					    calls it once per body and second and reuses
+					    the lines for the other requests */
 	bool response_stream;            /* read 2xx bodies as InvokeEndpointWithResponseStream
 					    event streams: time to first PayloadPart and the
 					    gaps between parts of the ok streams go into the
@@ -302,6 +328,9 @@ uint32_t kc_engine_threads(const struct kc_engine *e);
 uint32_t kc_engine_connections(const struct kc_engine *e);   /* per worker */
 uint32_t kc_engine_slots(const struct kc_engine *e);         /* per worker */
 uint32_t kc_engine_max_inflight(const struct kc_engine *e);
+/* Who sends the requests: "native" (the engine's own HTTP/1.1 or HTTP/2)
+ * or "curl". */
+const char *kc_engine_client(const struct kc_engine *e);
 
 /* libcurl's version string, e.g. "libcurl/7.88.1 OpenSSL/3.0 ...". */
 const char *kc_engine_libcurl_version(void);

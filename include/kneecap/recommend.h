@@ -71,9 +71,6 @@ void kc_recommend_cfg_default(struct kc_recommend_cfg *c);
  */
 int kc_recommend_cfg_validate(const struct kc_recommend_cfg *c, struct kc_diag *d);
 
-/* True when name matches SageMaker's endpoint/variant name pattern. */
-bool kc_sagemaker_name_valid(const char *name);
-
 /*
  * Reads [recommend] from sc over c: factor, factor_low, factor_high, metric,
  * instances, instance_type, min_capacity, max_capacity, scale_out_cooldown,

@@ -83,6 +83,14 @@ struct kc_resultdoc {
 	char variant[64];
 	char region[64], profile[128]; /* recommendation.region/.profile; "" absent */
 	double slo_ms;               /* config SLO if the file names one; NAN otherwise */
+	/* confirm{}: find's confirmation step at the recommended target (not a
+	 * search step).  Figures NAN when absent. */
+	bool has_confirm, confirm_healthy;
+	double confirm_offered, confirm_per_instance, confirm_target_value;
+	double confirm_arrived, confirm_achieved, confirm_errors, confirm_duration_s;
+	int confirm_instances;
+	struct kc_latency confirm_latency; /* ms */
+	char confirm_verdict[24];
 	size_t nconfig, nenv;
 	struct kc_rd_kv config[KC_RESULTDOC_MAX_KV];
 	struct kc_rd_kv env[KC_RESULTDOC_MAX_KV];

@@ -11,6 +11,7 @@
 #include "kneecap/recommend.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 
 #include <math.h>
@@ -64,23 +65,6 @@ void kc_recommend_cfg_default(struct kc_recommend_cfg *c)
 	c->scale_in_cooldown_s = 300;
 	snprintf(c->variant, sizeof(c->variant), "AllTraffic");
 	c->usd_per_hour = -1;
-}
-
-bool kc_sagemaker_name_valid(const char *name)
-{
-	/* ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ : alphanumerics and hyphens, no
-	 * leading or trailing hyphen, at most 63 characters. */
-	size_t n = name ? strlen(name) : 0;
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)name[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			     (ch >= '0' && ch <= '9');
-		if (!alnum && ch != '-')
-			return false;
-	}
-	return name[0] != '-' && name[n - 1] != '-';
 }
 
 static bool printable(const char *s, size_t max)

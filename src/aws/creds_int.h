@@ -1,7 +1,9 @@
 /*
- * creds_int.h - pieces of creds.c that tests reach directly: the AWS INI
- * reader, the shell-style splitter, the ISO 8601 reader and the container
- * URL rule.  Not part of the public API.
+ * creds_int.h - what the credential sources share (creds.c): the ISO
+ * 8601 reader, which tests reach directly, and the helpers that validate
+ * and build a struct kc_creds.  Not part of the public API.  The AWS INI
+ * reader is in awsini_int.h, the shell-style splitter in procrun_int.h,
+ * the container URL rule in imds_int.h.
  */
 #ifndef KNEECAP_AWS_CREDS_INT_H
 #define KNEECAP_AWS_CREDS_INT_H
@@ -10,66 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kneecap/creds.h"
+
 struct kc_diag;
-
-/* Bounds of an AWS shared file: size, entries and sections. */
-#define KC_AWSINI_MAX_BYTES (1u << 20)
-#define KC_AWSINI_MAX_ENTRIES 4096
-#define KC_AWSINI_MAX_SECTIONS 1024
-
-struct kc_awsini_entry {
-	const char *section; /* normalised: words joined by one space */
-	const char *key;     /* lower-case */
-	const char *value;   /* trimmed; may be "" */
-	int line;
-};
-
-struct kc_awsini_section {
-	const char *name;
-	int line;
-};
-
-/* One parsed credentials or config file; everything points into text. */
-struct kc_awsini {
-	char path[512];
-	char *text;
-	size_t n, nsec;
-	struct kc_awsini_entry *e;
-	struct kc_awsini_section *sec;
-};
-
-/*
- * Parses text (len bytes, need not be NUL-terminated) read from a file
- * called name.  Returns 0, KC_EPARSE (d: name:line: what), KC_ELIMIT or
- * KC_ENOMEM.  On failure ini is left empty (safe to fini).
- */
-int kc_awsini_parse(struct kc_awsini *ini, const char *name, const char *text,
-		    size_t len, struct kc_diag *d);
-
-/* Reads and parses path: as parse, plus KC_ENOTFOUND (no such file, d not set) and KC_EIO. */
-int kc_awsini_load(struct kc_awsini *ini, const char *path, struct kc_diag *d);
-
-/* Frees what parse/load allocated; ini may be zeroed. */
-void kc_awsini_fini(struct kc_awsini *ini);
-
-/* The entry for key in section, or NULL. */
-const struct kc_awsini_entry *kc_awsini_get(const struct kc_awsini *ini,
-					    const char *section, const char *key);
-
-/* The line of section's header, or 0 when absent. */
-int kc_awsini_section_line(const struct kc_awsini *ini, const char *section);
-
-/*
- * Splits cmd like a POSIX shell without running one: blanks separate
- * words, '...' is literal, "..." honours \\ \" \$ \` and \newline, a bare
- * backslash quotes the next character.  No expansion of any kind.
- * Words are written NUL-separated into store; argv[0..argc-1] point into it
- * and argv[argc] is NULL.  Returns argc (>= 1), KC_EPARSE (unterminated
- * quote, empty command) or KC_ELIMIT (more than maxargs-1 words or store
- * too small).
- */
-int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
-			 char *store, size_t storesz);
 
 /*
  * Parses an ISO 8601 / RFC 3339 timestamp "YYYY-MM-DDTHH:MM:SS[.frac]"
@@ -80,12 +25,67 @@ int kc_creds_shell_split(const char *cmd, char **argv, int maxargs,
 int kc_creds_parse_iso8601(const char *s, int64_t *wall_ns);
 
 /*
- * Builds the container credentials URL: "http://169.254.170.2" + rel when
- * rel is set (it wins), else full, which must be https or name a loopback
- * address, localhost, 169.254.170.2, 169.254.170.23 or fd00:ec2::23.
- * Returns 0, KC_ENOTFOUND (both unset), KC_EINVAL (d says why), KC_ELIMIT.
+ * Replaces every occurrence of c's secret key and session token inside
+ * text (NUL-terminated, edited in place) with "****".  For text that came
+ * from elsewhere and may echo a credential back (an InvalidSignature
+ * message quotes the canonical request, which holds the token).  Returns
+ * the number of replacements.  Whole values only: kc_scrub_str (scrub.h)
+ * also catches truncated, URL-encoded and base64 echoes of every secret
+ * loaded, and is what output paths use; only tests call this one.
  */
-int kc_creds_container_url(const char *rel, const char *full, char *out,
-			   size_t outsz, struct kc_diag *d);
+int kc_creds_scrub(const struct kc_creds *c, char *text);
+
+/* ------------------------------------------------------------------ */
+/* shared by the credential sources (creds.c)                           */
+
+/* An environment value through opts, NULL when unset or empty (botocore
+ * ignores empty). */
+const char *kc_creds_env_set(const struct kc_creds_opts *o, const char *name);
+
+/* The wall clock through opts, in nanoseconds since the epoch. */
+int64_t kc_creds_wall_now(const struct kc_creds_opts *o);
+
+/* True for printable ASCII without blanks, 1..max bytes: what keys and tokens are. */
+bool kc_creds_is_text(const char *s, size_t max);
+
+/* True when s holds a control character (below 0x20, or 0x7f). */
+bool kc_creds_has_ctl(const char *s);
+
+/* Wipes and frees a NUL-terminated secret; s may be NULL. */
+void kc_creds_wipe_free(char *s);
+
+/* Appends "; item" to the list of sources tried (bounded, truncates). */
+void kc_creds_tried_add(char *tried, size_t sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Validates and copies a triple into out, registering the secrets with the
+ * scrubber.  what names the source in messages ("AWS_SECRET_ACCESS_KEY",
+ * "file:line"...), never a value.  Returns 0, KC_EINVAL, KC_EAUTH
+ * (expired) or KC_ENOMEM.
+ */
+int kc_creds_fill(struct kc_creds *out, const struct kc_creds_opts *o,
+		  enum kc_creds_source src, const char *profile,
+		  const char *origin, const char *akid, const char *secret,
+		  const char *token, int64_t exp_ns, const char *what,
+		  struct kc_diag *d);
+
+/* The member names of a JSON credential document. */
+struct kc_creds_json_names {
+	const char *akid, *secret, *token;
+	bool version1; /* credential_process: "Version": 1 required */
+};
+
+/*
+ * Reads a JSON credential document (credential_process, container, IMDS)
+ * of len bytes into out as kc_creds_fill does; a malformed one is
+ * KC_EPARSE, a "Code" other than "Success" KC_EAUTH.  Never quotes a value
+ * it did not scrub.
+ */
+int kc_creds_from_json(struct kc_creds *out, const struct kc_creds_opts *o,
+		       enum kc_creds_source src, const char *profile,
+		       const char *origin, const char *buf, size_t len,
+		       const struct kc_creds_json_names *nm, const char *what,
+		       struct kc_diag *d);
 
 #endif

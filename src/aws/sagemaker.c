@@ -30,18 +30,6 @@
 /* ------------------------------------------------------------------ */
 /* name and value rules from the service model                          */
 
-/* ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$ with 1..max characters. */
-static bool is_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
 /* Printable ASCII (0x20-0x7e) of min..max characters. */
 static bool is_printable(const char *s, size_t min, size_t max)
 {
@@ -135,7 +123,7 @@ int kc_sagemaker_parse_target(const char *s, struct kc_sm_target *out,
 		return kc_diag_set(d, KC_EINVAL, "'%.100s': endpoint name is longer than "
 				   "%d characters", s, KC_SM_NAME_MAX);
 	memcpy(t.endpoint, ep, en);
-	if (!is_name(t.endpoint, KC_SM_NAME_MAX))
+	if (!kc_sagemaker_name_fits(t.endpoint, KC_SM_NAME_MAX))
 		return kc_diag_set(d, KC_EINVAL, "endpoint name '%.63s': only letters, digits "
 				   "and hyphens, starting and ending with a letter or digit",
 				   t.endpoint);
@@ -143,7 +131,7 @@ int kc_sagemaker_parse_target(const char *s, struct kc_sm_target *out,
 		if (strlen(var) > KC_SM_NAME_MAX)
 			return kc_diag_set(d, KC_EINVAL, "variant name is longer than %d "
 					   "characters", KC_SM_NAME_MAX);
-		if (!is_name(var, KC_SM_NAME_MAX))
+		if (!kc_sagemaker_name_fits(var, KC_SM_NAME_MAX))
 			return kc_diag_set(d, KC_EINVAL, "variant name '%.63s': only letters, "
 					   "digits and hyphens, starting and ending with a letter "
 					   "or digit", var);
@@ -233,7 +221,7 @@ int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
 			   struct kc_sm_url *out, struct kc_diag *d)
 {
 	KC_ASSERT(out);
-	if (!endpoint || !is_name(endpoint, KC_SM_NAME_MAX))
+	if (!endpoint || !kc_sagemaker_name_fits(endpoint, KC_SM_NAME_MAX))
 		return kc_diag_set(d, KC_EINVAL, "endpoint name '%.63s' is not valid",
 				   endpoint ? endpoint : "");
 	struct kc_sm_url u;
@@ -309,10 +297,10 @@ static bool check_kind(int kind, const char *v)
 {
 	switch (kind) {
 	case K_ASCII1024: return is_printable(v, 1, 1024);
-	case K_NAME63: return is_name(v, 63);
+	case K_NAME63: return kc_sagemaker_name_fits(v, 63);
 	case K_PRINT1024: return is_printable_nonspace_start(v, 1024);
 	case K_PRINT64: return is_printable_nonspace_start(v, 64);
-	case K_SESSION: return !strcmp(v, "NEW_SESSION") || is_name(v, 256);
+	case K_SESSION: return !strcmp(v, "NEW_SESSION") || kc_sagemaker_name_fits(v, 256);
 	case K_PATH: return is_invocation_path(v);
 	case K_QUERY: return is_query_string(v);
 	}

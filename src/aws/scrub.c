@@ -26,6 +26,7 @@
  */
 #include "kneecap/scrub.h"
 #include "kneecap/err.h"
+#include "aws/hex_int.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -317,24 +318,13 @@ static void range_norm(struct ranges *rs)
 /* ------------------------------------------------------------------ */
 /* registered secrets, through the decoding view                        */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes one view byte at s[i] (i < n) into *out; returns bytes used. */
 static size_t decode_at(const char *s, size_t n, size_t i, unsigned char *out)
 {
-	if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-		int v = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-		if (v == '%' && i + 4 < n && hexval(s[i + 3]) >= 0 && hexval(s[i + 4]) >= 0) {
-			*out = canon((unsigned char)(hexval(s[i + 3]) * 16 + hexval(s[i + 4])));
+	if (s[i] == '%' && i + 2 < n && kc_hexval(s[i + 1]) >= 0 && kc_hexval(s[i + 2]) >= 0) {
+		int v = kc_hexval(s[i + 1]) * 16 + kc_hexval(s[i + 2]);
+		if (v == '%' && i + 4 < n && kc_hexval(s[i + 3]) >= 0 && kc_hexval(s[i + 4]) >= 0) {
+			*out = canon((unsigned char)(kc_hexval(s[i + 3]) * 16 + kc_hexval(s[i + 4])));
 			return 5;
 		}
 		*out = canon((unsigned char)v);
@@ -346,8 +336,8 @@ static size_t decode_at(const char *s, size_t n, size_t i, unsigned char *out)
 			return 2;
 		}
 		if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' && s[i + 3] == '0' &&
-		    hexval(s[i + 4]) >= 0 && hexval(s[i + 5]) >= 0) {
-			*out = canon((unsigned char)(hexval(s[i + 4]) * 16 + hexval(s[i + 5])));
+		    kc_hexval(s[i + 4]) >= 0 && kc_hexval(s[i + 5]) >= 0) {
+			*out = canon((unsigned char)(kc_hexval(s[i + 4]) * 16 + kc_hexval(s[i + 5])));
 			return 6;
 		}
 	}

@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "cli_price.h"
+#include "find_confirm.h"
 #include "kc_config.h"
 #include "outdir.h"
 #include "runout.h"
@@ -55,6 +56,9 @@ static const char usage_text[] =
 	"search:     --start R --max R --growth G --precision P --step-duration D\n"
 	"            --warmup D --slo D --slo-percentile p50|p90|p99|p999|mean\n"
 	"            --max-error-rate F --threads N\n"
+	"            --no-confirm (skip the confirmation step: by default, after the\n"
+	"            search, one step runs at the recommended target and the policy is\n"
+	"            written only if it holds; [search] confirm = true|false)\n"
 	"recommend:  --instances N --instance-type T --factor F --min-capacity N\n"
 	"            --max-capacity N --endpoint-name NAME --variant NAME --price USD/h\n"
 	"payload:    --payload jpeg|none --payload-dir DIR --body FILE --size-kb N\n"
@@ -65,6 +69,8 @@ static const char usage_text[] =
 	"            --response-stream (InvokeEndpointWithResponseStream: sagemaker:\n"
 	"            targets and the emulator; adds time to first PayloadPart)\n"
 	"            --connections N --http 1.1|2|h2c --timeout D --insecure --cacert F\n"
+	"            --client native|curl (who speaks HTTP/1.1; default native or\n"
+	"            $KNEECAP_CLIENT)\n"
 	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
 	"output:     --out DIR (result.json, steps.csv, latency.hlog,\n"
 	"            scaling-policy.json, apply.sh)  --json  -q  -v\n"
@@ -75,7 +81,8 @@ static const char usage_text[] =
 	"exit status:\n"
 	"  0    a knee was found and its recommendation written\n"
 	"  1    the run completed without a knee or a recommendation (every step\n"
-	"       unhealthy, or all requests failed)\n"
+	"       unhealthy, or all requests failed), or the confirmation step at the\n"
+	"       recommended target was unhealthy (no policy or apply.sh written)\n"
 	"  2    bad usage or input\n"
 	"  3    the target could not be reached at all\n"
 	"  4    results could not be written (the reason is printed; no policy)\n"
@@ -86,7 +93,7 @@ static const char usage_text[] =
 static const char *const search_keys[] = {
 	"start", "max", "growth", "precision", "max_steps", "max_remeasure",
 	"step_duration", "warmup", "threads", "slo", "slo_percentile",
-	"max_error_rate", "min_achieved_ratio", "max_lag", "arrival", NULL};
+	"max_error_rate", "min_achieved_ratio", "max_lag", "arrival", "confirm", NULL};
 static const char *const recommend_keys[] = {
 	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
 	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
@@ -98,7 +105,7 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", "client", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -169,7 +176,8 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 			if (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
 			    !strcmp(a, "-v") || !strcmp(a, "-vv") || !strcmp(a, "--verbose") ||
 			    !strcmp(a, "--insecure") || !strcmp(a, "--progressive") ||
-			    !strcmp(a, "--response-stream") ||
+			    !strcmp(a, "--response-stream") || !strcmp(a, "--no-confirm") ||
+			    !strcmp(a, "--confirm") ||
 			    !strcmp(a, "--disable-scale-in") || strchr(a, '='))
 				continue;
 			i++;
@@ -204,6 +212,11 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->quiet = true; continue; }
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->verbose++; continue; }
 		if (!strcmp(a, "-vv")) { o->verbose += 2; continue; }
+		if (!strcmp(a, "--no-confirm")) {
+			if (kc_scenario_set(sc, "search", "confirm", "false"))
+				return KC_EXIT_USAGE;
+			continue;
+		}
 		if (strncmp(a, "--", 2) || !a[2]) {
 			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
 			return KC_EXIT_USAGE;
@@ -220,7 +233,7 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		memcpy(flag, name, nl);
 		flag[nl] = '\0';
 		bool boolean = !strcmp(flag, "insecure") || !strcmp(flag, "progressive") ||
-			       !strcmp(flag, "response-stream") ||
+			       !strcmp(flag, "response-stream") || !strcmp(flag, "confirm") ||
 			       !strcmp(flag, "disable-scale-in");
 		if (eq)
 			value = eq + 1;
@@ -319,6 +332,8 @@ static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg 
 		"arrival", kc_arrival_name(c->arrival));
 	if (search && s->health.slo_set)
 		json_object_set_new(search, "slo_ms", json_real(s->health.slo_ms));
+	if (search)
+		json_object_set_new(search, "confirm", json_boolean(c->confirm));
 	json_t *cfg = json_pack(
 		"{s:s,s:s?,s:o,s:s,s:I,s:I,s:s,s:s,s:b,s:{s:s,s:I,s:I,s:i}}",
 		"target", target_display, "scenario", o->scenario_path, "search", search,
@@ -337,6 +352,7 @@ static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg 
 		json_object_set_new(cfg, "slo_ms", json_real(s->health.slo_ms));
 	if (c->topts.response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
 	if (pool) {
 		struct kc_pool_summary ps;
 		kc_pool_summary(pool, &ps);
@@ -484,6 +500,22 @@ static void print_answer(FILE *f, const struct find_opts *o, const struct kc_rec
 	fprintf(f, "search: %d steps, %.0f s of load\n", nsteps, (double)took_ns / 1e9);
 }
 
+/* The confirmation line; a failed confirmation is also said on stderr, even with -q. */
+static void print_confirm(FILE *f, const struct kc_confirm *conf, bool quiet)
+{
+	struct kc_buf b;
+	kc_buf_init(&b, 1 << 16);
+	if (kc_confirm_describe(conf, &b) == 0 && b.data) {
+		if (!quiet || f != stderr)
+			fprintf(f, "%s", b.data);
+		if (!conf->healthy)
+			cli_error("find: the confirmation step at the recommended target was unhealthy (%s): "
+				  "not writing scaling-policy.json or apply.sh",
+				  kc_verdict_name(conf->v.verdict));
+	}
+	kc_buf_fini(&b);
+}
+
 /* result.json, steps.csv and, only with have_rec and nothing failed, the policy pair. */
 static void write_all(const struct find_opts *o, struct outdir *out, struct kc_result *res,
 		      const struct kc_recommend_cfg *rc_cfg, const struct kc_recommendation *rec,
@@ -597,6 +629,7 @@ int kc_cmd_find(int argc, char **argv)
 		.threads = threads,
 		.connections = conns,
 		.http = c.http,
+		.client = c.client,
 		.insecure = c.insecure,
 		.cacert = c.cacert,
 		.connect_timeout_ns = c.connect_timeout_ns,
@@ -664,7 +697,6 @@ int kc_cmd_find(int argc, char **argv)
 				"no recommendation\n", runout_signal_name(sig));
 	if (t.sagemaker)
 		runout_sagemaker_hints("find", steps, (size_t)nsteps);
-	outdir_hlog_close(&out, true);
 
 	struct kc_knee knee;
 	kc_search_result(&s, &knee);
@@ -677,6 +709,36 @@ int kc_cmd_find(int argc, char **argv)
 		double lat = knee.knee_step >= 0 ? steps[knee.knee_step].service.mean : 0;
 		have_rec = kc_recommend_compute(&c.rec, &knee, lat, &rec, &d) == KC_OK;
 	}
+	struct kc_confirm conf;
+	memset(&conf, 0, sizeof(conf));
+	if (have_rec && c.confirm) {
+		bool conf_partial = false;
+		if (find_confirm_run(e, &c, &ro, &rec, nsteps, &conf, &conf_partial, &d)) {
+			cli_diag_error("find: confirmation", &d);
+			fail = 1;
+			have_rec = false;
+		}
+		sig = runout_caught_signal();
+		/* An interrupted confirmation is no confirmation: partial, no recommendation. */
+		if (conf_partial || sig || outdir_failed(&out)) {
+			cut_short = true;
+			have_rec = false;
+			conf.ran = false;
+		}
+		if (conf.ran && !o.quiet)
+			fprintf(stderr, "kneecap: confirm: %.1f rps offered, %.*f arrived, %.*f achieved, "
+					"p99 %.1f ms, %llu errors -> %s\n",
+				conf.offered, kc_rate_decimals(conf.arrived), kc_rate_figure(conf.arrived),
+				kc_rate_decimals(conf.achieved), kc_rate_figure(conf.achieved),
+				conf.latency.p99, (unsigned long long)conf.errors,
+				kc_verdict_name(conf.v.verdict));
+		if (sig && !o.quiet)
+			fprintf(stderr, "kneecap: interrupted (%s) during the confirmation step: writing "
+					"partial results, no recommendation\n", runout_signal_name(sig));
+	}
+	outdir_hlog_close(&out, true);
+	/* The policy is written only for a target that held (or was not asked to be confirmed). */
+	bool confirmed = !conf.ran || conf.healthy;
 
 	verdicts = verdicts_json(&s, nsteps);
 	extra = json_object();
@@ -691,6 +753,8 @@ int kc_cmd_find(int argc, char **argv)
 		json_object_set_new(extra, "credentials", json_string(t.creds_desc));
 	if (have_rec && c.rec.instance_type[0])
 		json_object_set_new(extra, "cost", cost_json(&c.rec, &rec));
+	if (conf.ran)
+		json_object_set_new(extra, "confirm", kc_confirm_to_json(&conf));
 	config = config_json(&o, &c, e, t.display, pool, emulated);
 	struct kc_result res = {
 		.mode = "rps", .target = t.display, .config = config, .env = env,
@@ -698,18 +762,20 @@ int kc_cmd_find(int argc, char **argv)
 		.interrupted = runout_signal_name(sig), .extra = extra, .step_extra = verdicts,
 		.incomplete = outdir_failed(&out) ? out.failed : NULL,
 	};
-	write_all(&o, &out, &res, &c.rec, &rec, have_rec);
+	write_all(&o, &out, &res, &c.rec, &rec, have_rec && confirmed);
 	runout_set_stop(NULL, NULL);
 
 	/* The human answer, on stdout unless --json took it. */
 	if (!o.quiet || !o.json)
 		print_answer(o.json ? stderr : stdout, &o, &c.rec, &s, steps, nsteps, &knee, &chk,
 			     have_rec ? &rec : NULL, took_ns);
+	if (conf.ran)
+		print_confirm(o.json ? stderr : stdout, &conf, o.quiet);
 	outdir_list(&out, o.json ? stderr : stdout);
 	if (status < 0) {
 		if (runout_all_connect_errors(steps, (size_t)nsteps))
 			status = KC_EXIT_UNREACHABLE;
-		else if (fail || !have_rec)
+		else if (fail || !have_rec || !confirmed)
 			status = KC_EXIT_THRESHOLD;
 		else
 			status = KC_EXIT_OK;

@@ -17,6 +17,7 @@
 #include "kneecap/plan.h"
 #include "kneecap/recommend.h"
 #include "kneecap/resultdoc.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 #include "kneecap/term.h"
 #include "kneecap/traffic.h"

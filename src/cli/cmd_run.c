@@ -61,8 +61,14 @@ static const char usage_text[] =
 	"  --streams N           HTTP/2 streams per connection (default 32)\n"
 	"  --max-inflight N      requests sent or waiting before arrivals are shed (default 10000)\n"
 	"  --http 1.1|2|h2c      protocol (default 1.1; 2 = ALPN over TLS; h2c = cleartext prior knowledge)\n"
+	"  --client native|curl  who speaks HTTP/1.1: the engine itself (default; or\n"
+	"                        $KNEECAP_CLIENT) or libcurl\n"
+	"  --proxy URL           send through this proxy (libcurl: implies --client curl)\n"
+	"  --cert FILE, --key FILE  TLS client certificate and key (PEM; libcurl likewise)\n"
 	"  --timeout D           whole-request timeout (default 30s)\n"
 	"  --connect-timeout D   connect timeout (default 5s)\n"
+	"  --release-slack D     open loop: release arrivals due within D together\n"
+	"                        (fewer wake-ups; the delay is in send lag; default 0)\n"
 	"  --insecure            do not verify the TLS certificate\n"
 	"  --cacert FILE         CA bundle to verify the server with\n"
 	"request:\n"
@@ -121,7 +127,7 @@ struct run_opts {
 	uint64_t seed;
 	int64_t threads, connections, streams, max_inflight;
 	enum kc_http_version http;
-	int64_t timeout_ns, connect_timeout_ns;
+	int64_t timeout_ns, connect_timeout_ns, release_slack_ns;
 	bool insecure;
 	const char *cacert;
 	const char *method;
@@ -138,6 +144,8 @@ struct run_opts {
 	int verbose;
 	double max_error_rate;    /* fraction; default 0.01 */
 	double max_p_ms[3];       /* --max-p50, --max-p90, --max-p99; 0 = none */
+	enum kc_client client;
+	const char *proxy, *client_cert, *client_key;
 };
 
 static const char *const pct_names[3] = {"p50", "p90", "p99"};
@@ -182,7 +190,7 @@ enum {
 	O_THREADS, O_CONNS, O_STREAMS, O_MAXINF, O_HTTP, O_TIMEOUT, O_CTIMEOUT, O_INSECURE,
 	O_CACERT, O_BODY, O_CTYPE, O_OUT, O_JSON, O_LINEAR, O_PAYLOAD, O_PAYLOAD_DIR,
 	O_REGION, O_PROFILE, O_ENDPOINT_URL, O_RESPONSE_STREAM, O_MAX_ERR, O_MAX_P50, O_MAX_P90,
-	O_MAX_P99,
+	O_MAX_P99, O_CLIENT, O_PROXY, O_CERT, O_KEY, O_SLACK,
 };
 
 static const struct option longopts[] = {
@@ -200,6 +208,11 @@ static const struct option longopts[] = {
 	{"streams", required_argument, NULL, O_STREAMS},
 	{"max-inflight", required_argument, NULL, O_MAXINF},
 	{"http", required_argument, NULL, O_HTTP},
+	{"client", required_argument, NULL, O_CLIENT},
+	{"proxy", required_argument, NULL, O_PROXY},
+	{"release-slack", required_argument, NULL, O_SLACK},
+	{"cert", required_argument, NULL, O_CERT},
+	{"key", required_argument, NULL, O_KEY},
 	{"timeout", required_argument, NULL, O_TIMEOUT},
 	{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
 	{"insecure", no_argument, NULL, O_INSECURE},
@@ -305,6 +318,22 @@ static int parse_one(struct run_opts *o, int c, const char *arg, const char *opt
 	case O_HTTP:
 		if (kc_http_version_parse(arg, &o->http))
 			return bad("--http", arg, "must be 1.1, 2 or h2c");
+		break;
+	case O_CLIENT:
+		if (kc_client_parse(arg, &o->client))
+			return bad("--client", arg, "must be native or curl");
+		break;
+	case O_PROXY:
+		o->proxy = arg;
+		break;
+	case O_SLACK:
+		rc = opt_dur("--release-slack", arg, 0, 10 * KC_NS_PER_MS, &o->release_slack_ns);
+		break;
+	case O_CERT:
+		o->client_cert = arg;
+		break;
+	case O_KEY:
+		o->client_key = arg;
 		break;
 	case O_TIMEOUT:
 		rc = opt_dur("--timeout", arg, KC_NS_PER_MS, 3600 * KC_NS_PER_S, &o->timeout_ns);
@@ -533,6 +562,10 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 		json_object_set_new(cfg, "region", json_string(o->region));
 	if (cfg && o->response_stream)
 		json_object_set_new(cfg, "response_stream", json_true());
+	if (cfg)
+		json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
+	if (cfg && o->release_slack_ns)
+		json_object_set_new(cfg, "release_slack_ms", json_real((double)o->release_slack_ns / 1e6));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -682,6 +715,8 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		.bodies = bodies, .nbodies = nbodies,
 		.threads = threads, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
+		.client = o->client, .proxy = o->proxy, .release_slack_ns = o->release_slack_ns,
+		.client_cert = o->client_cert, .client_key = o->client_key,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,
 		.max_inflight = (uint32_t)o->max_inflight,

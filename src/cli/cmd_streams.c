@@ -35,6 +35,7 @@
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
@@ -389,6 +390,53 @@ static int add_header(struct run *r, const char *name, const char *value)
 	return 0;
 }
 
+/* Starts the built-in emulator on loopback and points the run at it. */
+static int setup_emulator_target(struct run *r, struct kc_diag *d)
+{
+	struct opts *o = &r->o;
+	/* The emulator verifies what kneecap signs: with the scenario's
+	 * keys, or a fixed fake pair so signing is always exercised. */
+	if (!r->emu.sigv4_akid[0]) {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
+	} else {
+		snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
+		snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
+	}
+	snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
+	snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
+	r->bp.capture_path = o->capture;
+	r->bp.capture_stream = 2; /* the first stream after the probe's */
+	if (o->emulator_tls)
+		r->bp.tls = true;
+	if (r->bp.tls) {
+		/* kneecap verifies the emulator's fresh certificate as its CA */
+		const char *tmp = getenv("TMPDIR");
+		snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
+			 tmp && *tmp ? tmp : "/tmp");
+		int fd = mkstemps(r->cert_path, 4);
+		if (fd < 0) {
+			cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
+			r->cert_path[0] = '\0';
+			return KC_EXIT_USAGE;
+		}
+		close(fd);
+		r->bp.tls_cert_out = r->cert_path;
+	}
+	if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, d)) {
+		cli_diag_error("streams: emulator", d);
+		return KC_EXIT_USAGE;
+	}
+	snprintf(r->url, sizeof(r->url),
+		 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
+		 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
+	r->akid = r->bp.akid;
+	r->secret = r->bp.secret;
+	r->token = NULL;
+	r->region = r->bp.region;
+	return 0;
+}
+
 static int setup_target(struct run *r)
 {
 	struct opts *o = &r->o;
@@ -401,49 +449,8 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
-	if (!o->target) {
-		/* The emulator verifies what kneecap signs: with the scenario's
-		 * keys, or a fixed fake pair so signing is always exercised. */
-		if (!r->emu.sigv4_akid[0]) {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", FAKE_AKID);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", FAKE_SECRET);
-		} else {
-			snprintf(r->bp.akid, sizeof(r->bp.akid), "%s", r->emu.sigv4_akid);
-			snprintf(r->bp.secret, sizeof(r->bp.secret), "%s", r->emu.sigv4_secret);
-		}
-		snprintf(r->bp.region, sizeof(r->bp.region), "%s", r->emu.sigv4_region);
-		snprintf(r->bp.variant, sizeof(r->bp.variant), "%s", r->emu.variant);
-		r->bp.capture_path = o->capture;
-		r->bp.capture_stream = 2; /* the first stream after the probe's */
-		if (o->emulator_tls)
-			r->bp.tls = true;
-		if (r->bp.tls) {
-			/* kneecap verifies the emulator's fresh certificate as its CA */
-			const char *tmp = getenv("TMPDIR");
-			snprintf(r->cert_path, sizeof(r->cert_path), "%s/kneecap-emu-XXXXXX.pem",
-				 tmp && *tmp ? tmp : "/tmp");
-			int fd = mkstemps(r->cert_path, 4);
-			if (fd < 0) {
-				cli_error("streams: cannot create %s (%s)", r->cert_path, strerror(errno));
-				r->cert_path[0] = '\0';
-				return KC_EXIT_USAGE;
-			}
-			close(fd);
-			r->bp.tls_cert_out = r->cert_path;
-		}
-		if (kc_bidi_start(&r->bp, "127.0.0.1:0", &r->bidi, &d)) {
-			cli_diag_error("streams: emulator", &d);
-			return KC_EXIT_USAGE;
-		}
-		snprintf(r->url, sizeof(r->url),
-			 "%s://127.0.0.1:%d/endpoints/kneecap-emulator" KC_BIDI_PATH_SUFFIX,
-			 r->bp.tls ? "https" : "http", kc_bidi_port(r->bidi));
-		r->akid = r->bp.akid;
-		r->secret = r->bp.secret;
-		r->token = NULL;
-		r->region = r->bp.region;
-		return 0;
-	}
+	if (!o->target)
+		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
 		struct kc_creds_opts ro = {.profile = o->profile, .region = o->region};
 		if (kc_creds_region(&ro, r->region_buf, sizeof(r->region_buf), NULL, &d)) {

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <pthread.h>
 
@@ -81,7 +82,12 @@ static void log_to_stderr(enum kc_log_level level, const char *msg, void *ud)
 	char clean[1280];
 	kc_scrub_copy(msg, strlen(msg), clean, sizeof(clean), 0);
 	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "kneecap: %s: %s\n", kc_log_level_name(level), clean);
+	/* On a terminal, clear a live progress line first (progress.c rewrites
+	 * it at its next tick) so the message does not land in its middle. */
+	static int tty = -1;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%skneecap: %s: %s\n", tty ? "\r\033[K" : "", kc_log_level_name(level), clean);
 	pthread_mutex_unlock(&log_mu);
 }
 

@@ -109,36 +109,7 @@ int runout_exit_status(const struct outdir *out, int sig, int status)
 	return status;
 }
 
-void runout_progress(void *ud, const struct kc_progress *p)
-{
-	struct runout *r = ud;
-	if (r->quiet)
-		return;
-	int64_t left_ns = p->total_ns - p->elapsed_ns;
-	if (left_ns < 0)
-		left_ns = 0;
-	char eta[32];
-	kc_format_duration(left_ns / KC_NS_PER_S * KC_NS_PER_S, eta, sizeof(eta));
-	char line[256];
-	snprintf(line, sizeof(line),
-		 "step %d%s  offered %.0f %s  achieved %.0f/s  p50 %.2f ms  p99 %.2f ms  "
-		 "in-flight %llu  errors %llu  step left %s",
-		 p->step_index + 1, p->warming_up ? " (warm-up)" : "", p->offered, r->unit,
-		 p->achieved_rps, p->p50_ms, p->p99_ms, (unsigned long long)p->inflight,
-		 (unsigned long long)p->errors, eta);
-	if (r->tty) {
-		fprintf(stderr, "\r\033[K%s", line);
-		r->line_open = true;
-	} else {
-		/* Plain lines every 5 s keep CI logs readable. */
-		int64_t now = kc_clock_ns();
-		if (now - r->last_plain_ns < 5 * KC_NS_PER_S)
-			return;
-		r->last_plain_ns = now;
-		fprintf(stderr, "kneecap: %s\n", line);
-	}
-	fflush(stderr);
-}
+/* runout_progress and runout_progress_end are in progress.c. */
 
 void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 {
@@ -152,14 +123,6 @@ void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 	/* A log with a hole is no record: the run ends with what it measured. */
 	if (outdir_hlog_interval(r->out, h) != 0 && r->engine)
 		kc_engine_stop(r->engine);
-}
-
-void runout_progress_end(struct runout *r)
-{
-	if (r->line_open) {
-		fputc('\n', stderr);
-		r->line_open = false;
-	}
 }
 
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,

@@ -23,6 +23,7 @@ struct runout {
 	bool quiet;
 	bool tty;             /* stderr is a terminal: one refreshing line */
 	const char *unit;     /* "rps" or "streams", for the progress line */
+	const char *label;    /* the progress line's name for the step; NULL: "step N" */
 	int64_t last_plain_ns;
 	bool line_open;
 	struct outdir *out;   /* the interval log goes here; NULL: none */
@@ -61,11 +62,15 @@ void runout_stop_engine(void *engine);
 /* Prepares r; out may be NULL (no interval log). */
 void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet);
 
-/* Engine hooks: progress line and interval log; ud is the struct runout. */
+/*
+ * Engine hooks: progress line (progress.c: on a terminal one line cut to its
+ * width and rewritten in place, "—" for figures not measured yet; else a
+ * plain line every 5 s) and interval log; ud is the struct runout.
+ */
 void runout_progress(void *ud, const struct kc_progress *p);
 void runout_interval(void *ud, int step_index, const struct kc_hdr *latency_us);
 
-/* Ends a refreshing progress line so the next output starts clean. */
+/* Clears a refreshing progress line (a terminal) so the next output starts on a clean line. */
 void runout_progress_end(struct runout *r);
 
 /* Prints the step table (offered, achieved, percentiles, errors). */

@@ -86,10 +86,20 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 		c->http = hv == 0 ? KC_HTTP_1_1 : hv == 1 ? KC_HTTP_2 : KC_HTTP_2_PRIOR;
 	else if (rc != KC_ENOTFOUND)
 		return rc;
+	static const char *const clients[] = {"native", "curl", NULL};
+	int cv;
+	if ((rc = kc_scenario_get_enum(sc, "target", "client", clients, &cv, d)) == KC_OK)
+		c->client = cv == 0 ? KC_CLIENT_NATIVE : KC_CLIENT_CURL;
+	else if (rc != KC_ENOTFOUND)
+		return rc;
 	if ((rc = kc_scenario_get_bool(sc, "target", "insecure", &c->insecure, d)) &&
 	    rc != KC_ENOTFOUND)
 		return rc;
 	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
+	c->confirm = true;
+	if ((rc = kc_scenario_get_bool(sc, "search", "confirm", &c->confirm, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
 	static const char *const arrivals[] = {"uniform", "poisson", NULL};
 	int av;
 	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)

@@ -31,9 +31,11 @@ struct cli_find_cfg {
 	const char *payload_dir, *payload_body, *body_content_type;
 	int64_t connections, max_inflight, timeout_ns, connect_timeout_ns;
 	enum kc_http_version http;
+	enum kc_client client;          /* [target] client = native | curl */
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
+	bool confirm;               /* [search] confirm: run the confirmation step (true) */
 };
 
 /*

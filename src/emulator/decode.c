@@ -4,7 +4,7 @@
  * emulator burns CPU like the seed's ~8 ms of decode and tensor work.
  *
  * It is not the payload factory (src/payload/ makes JPEGs); it only reads
- * them.  A decoder is owned by one thread at a time; server.c pools them.
+ * them.  A decoder is owned by one thread at a time; request.c pools them.
  */
 #include "decode_int.h"
 

@@ -1,5 +1,5 @@
 /*
- * faults_int.h - fault injection decisions for the emulator (server.c and
+ * faults_int.h - fault injection decisions for the emulator (request.c and
  * the unit tests).  Pure logic: the caller supplies the RNG and the time.
  */
 #ifndef KNEECAP_EMU_FAULTS_INT_H

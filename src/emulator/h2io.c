@@ -1,8 +1,9 @@
 /*
  * h2io.c - the server-side HTTP/2 transport shared by bidi.c and h2serve.c:
- * listening socket, self-signed TLS with ALPN h2, and the non-blocking
- * plumbing between a socket and an nghttp2 session (nghttp2 does no I/O;
- * this reads into it and writes what it produces).
+ * listening socket (serve's HTTP/1.1 face listens with it too), self-signed
+ * TLS with ALPN h2, and the non-blocking plumbing between a socket and an
+ * nghttp2 session (nghttp2 does no I/O; this reads into it and writes what
+ * it produces).
  *
  * It is not a server: no accept loop, no requests, no callbacks of its own.
  */
@@ -32,43 +33,55 @@
 int kc_h2io_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag *d)
 {
 	char host[128];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof(host))
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': want HOST:PORT", addr);
-	const char *h = addr;
-	size_t hl = (size_t)(colon - addr);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
+	const char *port;
+	if (addr[0] == '[') {
+		const char *close_br = strchr(addr, ']');
+		if (!close_br || close_br[1] != ':' || (size_t)(close_br - addr - 1) >= sizeof(host))
+			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not [IPV6]:PORT", addr);
+		snprintf(host, sizeof(host), "%.*s", (int)(close_br - addr - 1), addr + 1);
+		port = close_br + 2;
+	} else {
+		const char *colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= sizeof(host))
+			return kc_diag_set(d, KC_EINVAL, "listen address '%s' is not HOST:PORT", addr);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+		port = colon + 1;
 	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
 	char *end = NULL;
-	long pv = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || pv < 0 || pv > 65535)
+	long pv = strtol(port, &end, 10);
+	if (!*port || *end || pv < 0 || pv > 65535)
 		return kc_diag_set(d, KC_EINVAL, "listen address '%s': bad port", addr);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-	struct addrinfo *ai;
-	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai))
-		return kc_diag_set(d, KC_EINVAL, "listen address '%s': not a numeric HOST:PORT", addr);
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
+	struct addrinfo *ai = NULL;
+	int gr = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (gr != 0)
+		return kc_diag_set(d, KC_EINVAL, "listen address '%s': %s (use a numeric address)",
+				   addr, gai_strerror(gr));
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			ai->ai_protocol);
+	if (fd < 0) {
 		freeaddrinfo(ai);
-		return kc_diag_set(d, KC_EIO, "listen on %s: %s", addr, strerror(e));
+		return kc_diag_set(d, KC_EIO, "socket: %s", strerror(errno));
+	}
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+		int err = errno;
+		freeaddrinfo(ai);
+		close(fd);
+		return kc_diag_set(d, KC_EIO, "cannot listen on %s: %s", addr, strerror(err));
 	}
 	freeaddrinfo(ai);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						    : ((struct sockaddr_in *)&ss)->sin_port);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		int err = errno;
+		close(fd);
+		return kc_diag_set(d, KC_EIO, "getsockname: %s", strerror(err));
+	}
+	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+					     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	*fd_out = fd;
 	return 0;
 }

@@ -45,7 +45,8 @@ struct kc_h2io {
 
 /*
  * Listens on addr ("HOST:PORT", "[V6]:PORT"; numeric; port 0 picks one)
- * with a non-blocking socket.  Returns 0 and sets *fd_out and *port_out,
+ * with a non-blocking socket: the one listener of every emulator server
+ * (serve's HTTP/1.1 face hands it to libmicrohttpd).  Returns 0 and sets *fd_out and *port_out,
  * or KC_EINVAL (bad address) / KC_EIO with d saying why.
  */
 int kc_h2io_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag *d);

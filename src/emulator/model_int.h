@@ -1,5 +1,5 @@
 /*
- * model_int.h - the emulator's instance model and RNG, for server.c and the
+ * model_int.h - the emulator's instance model and RNG, for request.c and the
  * unit tests.  Pure logic: time is a parameter, no clocks, no threads, no
  * sockets.  Not thread-safe: the server holds its lock around every call.
  */

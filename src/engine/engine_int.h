@@ -1,6 +1,7 @@
 /*
  * engine_int.h - the engine's internal structures, shared by runner.c (the
- * coordinator), worker.c (the per-thread loop) and unary.c (libcurl).
+ * coordinator), worker.c (the per-thread loop), acct.c (slots and
+ * accounting) and the drivers of proto.h.
  * Not a public header: tests reach the engine through kneecap/engine.h.
  */
 #ifndef KNEECAP_ENGINE_INT_H
@@ -20,6 +21,8 @@
 
 struct worker;
 struct kc_h2u;
+struct kc_h1u;
+struct kc_proto;
 
 /* response_stream: PayloadPart gaps a slot holds until its request's verdict
  * (later ones are recorded as they arrive); 2 KiB per slot. */
@@ -50,7 +53,7 @@ struct slot {
 	size_t ebody_len;
 	/* response_stream: the body's event-stream reader, reused per request. */
 	struct kc_rs rs;
-	/* Its samples, held until the request is known ok (kc_unary_account):
+	/* Its samples, held until the request is known ok (kc_acct_account):
 	 * a stream that fails later contributes none.  first_part_ns 0: none. */
 	int64_t first_part_ns;
 	uint32_t ngaps;
@@ -119,7 +122,13 @@ struct worker {
 	atomic_uint_fast64_t a_errors;
 	atomic_bool a_done;
 	bool partial;
-	struct kc_h2u *h2;     /* --http h2c: nghttp2 connections (h2unary.c); NULL: libcurl */
+	struct kc_h2u *h2;     /* --http h2c: nghttp2 connections (h2unary.c) */
+	struct kc_h1u *h1;     /* native HTTP/1.1 connections (h1unary.c) */
+	const struct kc_proto *proto; /* the engine's driver (proto.h) */
+	/* decorate_per_second: the lines of the last decoration per body and
+	 * wall-clock second, direct-mapped by body index (acct.c) */
+	struct kc_decor_cache *dcache;
+	uint32_t ndcache;
 };
 
 struct kc_engine {
@@ -129,12 +138,14 @@ struct kc_engine {
 	char *host;
 	char *path;
 	char *cacert;
+	char *proxy, *client_cert, *client_key; /* --client curl only */
 	char **headers;                /* user header lines */
 	size_t nheaders;
 	bool user_content_type;
 	char **ctype_lines;            /* per body: "Content-Type: x" or NULL */
 	uint32_t threads, connections, streams, slots, max_inflight;
 	struct worker *workers;
+	const struct kc_proto *proto;  /* chosen once (kc_proto_choose) */
 	atomic_bool stop;
 	/* kc_engine_end_window: asked (any thread), and the window end the
 	 * coordinator set from it (0: none), which workers adopt. */
@@ -151,33 +162,36 @@ struct kc_outcome {
 	const char *why;         /* !responded: its reason, for the step's first-error line */
 };
 
-/* unary.c: libcurl per slot and per request. */
-int kc_unary_worker_init(struct worker *w, struct kc_diag *d);
-void kc_unary_worker_fini(struct worker *w);
-int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d);
-/* Starts a request on a free slot; false if the decorator refused it. */
-bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
-		    bool measured, int64_t now_ns);
+/*
+ * acct.c: the driver-independent half of a worker.  kc_worker_init makes
+ * slots, queue, timerfd and histograms, then runs the engine's driver init;
+ * kc_worker_fini undoes both (safe on a partial init).
+ */
+int kc_worker_init(struct worker *w, struct kc_diag *d);
+void kc_worker_fini(struct worker *w);
 /*
  * The driver-independent start of a request on a free slot: rotates the
  * body (s->body_index), runs the decorator into s->decor, marks the slot
  * busy and counts it sent.  False (slot untouched, KC_EC_AUTH counted) when
- * the decorator refused.  Both drivers (libcurl, h2unary.c) start here.
+ * the decorator refused.  Every driver starts here.
  */
-bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
-		      int64_t now_ns);
+bool kc_acct_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+		     int64_t now_ns);
 /*
  * Accounts one finished request of slot s (latency, service time, TTFB,
  * status codes, error classes, SageMaker error samples) exactly once.  Does
- * not release the slot.  Both drivers finish through here.
+ * not release the slot.  Every driver finishes through here.
  */
-void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome *o,
-		      int64_t now_ns);
-/* Accounts a finished transfer and releases its slot. */
-void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc,
+void kc_acct_account(struct worker *w, struct slot *s, const struct kc_outcome *o,
 		     int64_t now_ns);
-/* Removes an unfinished transfer without counting it (stop/drain end). */
-void kc_unary_abandon(struct worker *w, struct slot *s);
+/* Marks s idle and puts it back on the worker's free stack. */
+void kc_acct_release(struct worker *w, struct slot *s);
+/* response_stream: the kc_rs part callback; ud is the slot. */
+void kc_acct_on_part(void *ud, uint32_t index, int64_t at_ns, int64_t gap_ns, size_t len);
+enum kc_errclass kc_acct_classify_status(long status);
+
+/* unary.c: libcurl per slot and per request (kc_proto_curl); the probe. */
+int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d);
 /*
  * The class of a failed transfer: rc, refined by libcurl's message (errbuf,
  * may be "") and whether the header block had started and not ended
@@ -186,28 +200,6 @@ void kc_unary_abandon(struct worker *w, struct slot *s);
  * are the response's fault (KC_EC_PROTO), not the connection's.
  */
 enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hdr_open);
-enum kc_errclass kc_unary_classify_status(long status);
-
-/*
- * h2unary.c: unary requests as streams on the worker's own h2c (prior
- * knowledge) nghttp2 connections, for --http h2c.  Same slots, queue and
- * accounting as the libcurl path; only the transport differs.
- */
-int kc_h2u_worker_init(struct worker *w, struct kc_diag *d);
-void kc_h2u_worker_fini(struct worker *w);
-/* At a step's start: notices connections the server closed while idle. */
-void kc_h2u_step_begin(struct worker *w);
-/* Submits the request on a connection; always true (a failure finishes it). */
-bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
-		  int64_t now_ns);
-/* Writes what the sessions queued; fails requests past their timeout. */
-void kc_h2u_perform(struct worker *w);
-/* Accounts and releases one finished request; NULL when none is left. */
-struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns);
-/* Sleeps in epoll up to timeout_ms (or the armed timerfd), then reads. */
-void kc_h2u_wait(struct worker *w, int timeout_ms);
-/* Cancels an unfinished request without counting it (stop, drain end). */
-void kc_h2u_abandon(struct worker *w, struct slot *s);
 
 /* worker.c: the thread body. */
 void *kc_worker_main(void *arg);

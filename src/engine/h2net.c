@@ -60,7 +60,7 @@ ssize_t kc_h2net_recv(int fd, SSL *ssl, uint8_t *p, size_t len)
 	return (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? 0 : -1;
 }
 
-static void want_out(struct kc_h2net *n, bool out)
+void kc_h2net_want_out(struct kc_h2net *n, bool out)
 {
 	if (out == n->want_out)
 		return;
@@ -86,17 +86,19 @@ int kc_h2net_open(struct kc_h2net *n, int efd, void *tag, const struct sockaddr_
 		return -1;
 	}
 	nghttp2_session *s = NULL;
-	if (nghttp2_session_client_new(&s, cb, ud)) {
+	if (cb && nghttp2_session_client_new(&s, cb, ud)) {
 		snprintf(err, errlen, "nghttp2: out of memory");
 		close(fd);
 		return -1;
 	}
-	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
-	};
-	nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, 2);
-	nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, 1 << 24);
+	if (s) {
+		nghttp2_settings_entry iv[] = {
+			{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+			{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+		};
+		nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, 2);
+		nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, 1 << 24);
+	}
 	n->fd = fd;
 	n->efd = efd;
 	n->ssl = NULL;
@@ -166,14 +168,20 @@ int kc_h2net_progress(struct kc_h2net *n, SSL_CTX *ctx, const char *host, char *
 			}
 			/* wait for what OpenSSL needs, not a writable socket in a
 			 * busy loop */
-			want_out(n, e == SSL_ERROR_WANT_WRITE);
+			kc_h2net_want_out(n, e == SSL_ERROR_WANT_WRITE);
 			return 0;
 		}
 		const unsigned char *alpn = NULL;
 		unsigned alen = 0;
 		SSL_get0_alpn_selected(n->ssl, &alpn, &alen);
-		if (alen != 2 || memcmp(alpn, "h2", 2) != 0) {
+		if (n->s && (alen != 2 || memcmp(alpn, "h2", 2) != 0)) {
 			snprintf(err, errlen, "TLS: the server did not select ALPN h2");
+			return -1;
+		}
+		/* HTTP/1.1: a server without ALPN speaks it too */
+		if (!n->s && alen && (alen != 8 || memcmp(alpn, "http/1.1", 8) != 0)) {
+			snprintf(err, errlen, "TLS: the server selected ALPN %.*s, not http/1.1",
+				 (int)alen, (const char *)alpn);
 			return -1;
 		}
 		n->st = KC_H2NET_READY;
@@ -242,7 +250,7 @@ int kc_h2net_flush(struct kc_h2net *n)
 			break;
 	}
 	bool pending = n->woff < n->wlen || n->pend_off < n->pend_len;
-	want_out(n, pending);
+	kc_h2net_want_out(n, pending);
 	if (!pending && !nghttp2_session_want_read(n->s) && !nghttp2_session_want_write(n->s))
 		return -1;
 	return 0;
@@ -268,12 +276,18 @@ void kc_h2net_close(struct kc_h2net *n)
 
 int kc_h2net_tls_ctx(SSL_CTX **out, bool insecure, const char *cacert, struct kc_diag *d)
 {
+	static const unsigned char alpn[] = {2, 'h', '2'};
+	return kc_h2net_tls_ctx_alpn(out, alpn, sizeof(alpn), insecure, cacert, d);
+}
+
+int kc_h2net_tls_ctx_alpn(SSL_CTX **out, const unsigned char *alpn, unsigned alpn_len,
+			  bool insecure, const char *cacert, struct kc_diag *d)
+{
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		return kc_diag_set(d, KC_ETLS, "cannot create a TLS context");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	static const unsigned char alpn[] = {2, 'h', '2'};
-	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn));
+	SSL_CTX_set_alpn_protos(ctx, alpn, alpn_len);
 	if (insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		*out = ctx;

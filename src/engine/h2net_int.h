@@ -46,8 +46,8 @@ struct kc_h2net {
 };
 
 /*
- * Starts a non-blocking connect to addr and creates the nghttp2 client
- * session with cb (user data ud), our SETTINGS queued (push off, 1 MiB
+ * Starts a non-blocking connect to addr and, when cb is non-NULL, creates
+ * the nghttp2 client session with cb (user data ud), our SETTINGS queued (push off, 1 MiB
  * stream windows, 16 MiB connection window).  Registers fd in efd with
  * data.ptr = tag.  Returns 0, or -1 with the reason in err (errlen bytes);
  * n is then closed (nothing to free).
@@ -58,7 +58,8 @@ int kc_h2net_open(struct kc_h2net *n, int efd, void *tag, const struct sockaddr_
 
 /*
  * Drives connect and, when ctx is non-NULL, the TLS handshake (SNI and
- * verification against host, ALPN must select h2).  Returns 0 (ready or
+ * verification against host; with a session ALPN must select h2, without
+ * one http/1.1 or nothing).  Returns 0 (ready or
  * still in progress: see n->st) or -1 with the reason in err.
  */
 int kc_h2net_progress(struct kc_h2net *n, SSL_CTX *ctx, const char *host, char *err,
@@ -79,6 +80,9 @@ int kc_h2net_read(struct kc_h2net *n);
  */
 int kc_h2net_flush(struct kc_h2net *n);
 
+/* Asks epoll for EPOLLOUT (besides EPOLLIN) or stops asking. */
+void kc_h2net_want_out(struct kc_h2net *n, bool out);
+
 /* Deletes the session, frees TLS, leaves the epoll set and closes fd. */
 void kc_h2net_close(struct kc_h2net *n);
 
@@ -93,6 +97,9 @@ ssize_t kc_h2net_recv(int fd, SSL *ssl, uint8_t *p, size_t len);
  * Returns 0 with *out owned by the caller (SSL_CTX_free), or KC_ETLS.
  */
 int kc_h2net_tls_ctx(SSL_CTX **out, bool insecure, const char *cacert, struct kc_diag *d);
+/* The same with the ALPN list alpn (wire format, alpn_len bytes). */
+int kc_h2net_tls_ctx_alpn(SSL_CTX **out, const unsigned char *alpn, unsigned alpn_len,
+			  bool insecure, const char *cacert, struct kc_diag *d);
 
 /* Resolves host:port (blocking getaddrinfo) to the first of its addresses
  * that accepts a TCP connection (1 s each, at most 4 tried; the first

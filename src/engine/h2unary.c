@@ -14,8 +14,8 @@
  * request until a stream closes, and the wait counts in its latency).  The
  * body is read from the engine's borrowed payload by a data provider.  A
  * finished request waits on the worker's done stack until worker.c reaps
- * it; accounting goes through kc_unary_account, the libcurl path's own
- * function, so both paths count the same way.  Connection failures finish
+ * it; accounting goes through kc_acct_account (acct.c), as every
+ * driver's does, so all count the same way.  Connection failures finish
  * their streams as KC_EC_CONNECT (never connected) or KC_EC_RESET (lost or
  * RST_STREAM); a GOAWAY retires its connection and a new one is opened on
  * demand.  A stream the server refused (REFUSED_STREAM, or past a GOAWAY's
@@ -23,8 +23,10 @@
  * once more on another connection, as libcurl does, keeping its send time
  * so the detour counts in its latency; refused twice, it is a reset.
  *
- * Not here: scheduling, queueing and shedding (worker.c), TLS (--http 2
- * uses libcurl), response event streams (refused with h2c for now).
+ * Also HTTP/2 over TLS (ALPN h2, --http 2 to an https:// URL) on the
+ * native client.  Not here: scheduling, queueing and shedding (worker.c),
+ * response event streams (refused with h2c for now; libcurl carries them
+ * over TLS).
  * Invariant: a busy slot's request is on exactly one of: a connection
  * (req->c set, counted in its nstreams), the retry stack (refused, to be
  * sent again), the done stack.  Nothing allocates per request except
@@ -43,6 +45,7 @@
 #include "h2net_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
+#include "proto.h"
 
 /* Granularity of the per-request timeout check. */
 #define TIMEOUT_CHECK_NS (10 * KC_NS_PER_MS)
@@ -88,6 +91,7 @@ struct kc_h2u {
 	struct worker *w;
 	int efd;
 	char timer_tag;       /* epoll data.ptr of the timerfd */
+	SSL_CTX *tls;         /* https:// (--http 2): TLS with ALPN h2; NULL: h2c */
 	char hostname[256];   /* for getaddrinfo */
 	char port[8];
 	struct sockaddr_storage addr;
@@ -234,7 +238,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 	static const char et[] = "x-amzn-errortype";
 	if (c->u->w->e->cfg.sagemaker_errors && namelen == sizeof(et) - 1 &&
 	    !memcmp(name, et, namelen)) {
-		/* SageMaker names its error here (kc_unary_account reads it) */
+		/* SageMaker names its error here (kc_acct_account reads it) */
 		struct slot *s = &c->u->w->slots[slot];
 		size_t k = valuelen < sizeof(s->errtype) - 1 ? valuelen : sizeof(s->errtype) - 1;
 		memcpy(s->errtype, value, k);
@@ -408,7 +412,7 @@ static void conn_event(struct kc_h2u *u, struct h2conn *c, uint32_t ev)
 		ci++;
 	KC_ASSERT(ci < u->nconns_cap);
 	if (c->net.st == KC_H2NET_CONNECTING || c->net.st == KC_H2NET_TLS) {
-		if (kc_h2net_progress(&c->net, NULL, u->hostname, u->conn_err, sizeof(u->conn_err))) {
+		if (kc_h2net_progress(&c->net, u->tls, u->hostname, u->conn_err, sizeof(u->conn_err))) {
 			conn_drop(u, ci, KC_EC_CONNECT, u->conn_err);
 			return;
 		}
@@ -503,7 +507,10 @@ static size_t build_nv(struct kc_h2u *u, struct slot *s, struct h2req *r)
 	struct kc_engine *e = u->w->e;
 	size_t n = 0;
 	u->nv[n++] = NV_LIT(":method", e->method, strlen(e->method));
-	u->nv[n++] = NV_LIT(":scheme", "http", 4);
+	if (u->tls)
+		u->nv[n++] = NV_LIT(":scheme", "https", 5);
+	else
+		u->nv[n++] = NV_LIT(":scheme", "http", 4);
 	u->nv[n++] = NV_LIT(":authority", e->host, strlen(e->host));
 	u->nv[n++] = NV_LIT(":path", e->path, strlen(e->path));
 	for (size_t i = 0; i < u->nbase; i++)
@@ -530,11 +537,11 @@ static size_t build_nv(struct kc_h2u *u, struct slot *s, struct h2req *r)
 
 static bool submit(struct kc_h2u *u, struct slot *s, struct h2req *r);
 
-bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+static bool kc_h2u_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
 		  int64_t now_ns)
 {
 	struct kc_h2u *u = w->h2;
-	if (!kc_unary_prepare(w, s, intended_ns, measured, now_ns))
+	if (!kc_acct_prepare(w, s, intended_ns, measured, now_ns))
 		return false;
 	struct h2req *r = &u->reqs[s->index];
 	*r = (struct h2req){0};
@@ -606,7 +613,7 @@ static void check_timeouts(struct kc_h2u *u, int64_t now)
 	}
 }
 
-void kc_h2u_perform(struct worker *w)
+static void kc_h2u_perform(struct worker *w)
 {
 	struct kc_h2u *u = w->h2;
 	resend_refused(u);
@@ -634,7 +641,7 @@ void kc_h2u_perform(struct worker *w)
 	}
 }
 
-struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
+static struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
 {
 	struct kc_h2u *u = w->h2;
 	for (uint32_t k = u->ndone; k-- > 0;) {
@@ -651,7 +658,7 @@ struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
 				       .ec = r->ec, .why = r->why};
 		if (r->ended && r->ttfb_ns)
 			o.ttfb_us = (r->ttfb_ns - s->sent_ns) / KC_NS_PER_US;
-		kc_unary_account(w, s, &o, now_ns);
+		kc_acct_account(w, s, &o, now_ns);
 		r->done = false;
 		s->busy = false;
 		KC_ASSERT(w->nfree < w->nslots);
@@ -683,7 +690,7 @@ static void poll_events(struct kc_h2u *u, int timeout_ms)
 	}
 }
 
-void kc_h2u_wait(struct worker *w, int timeout_ms)
+static void kc_h2u_wait(struct worker *w, int timeout_ms)
 {
 	struct kc_h2u *u = w->h2;
 	/* What is left on the done stack failed while being started (the loop
@@ -694,7 +701,7 @@ void kc_h2u_wait(struct worker *w, int timeout_ms)
 		u->reqs[u->done[i]].failed_at_start = false;
 }
 
-void kc_h2u_step_begin(struct worker *w)
+static void kc_h2u_step_begin(struct worker *w)
 {
 	struct kc_h2u *u = w->h2;
 	/* what arrived while no step ran: SETTINGS, PINGs, a GOAWAY, a close */
@@ -703,7 +710,7 @@ void kc_h2u_step_begin(struct worker *w)
 	u->next_check_ns = 0;
 }
 
-void kc_h2u_abandon(struct worker *w, struct slot *s)
+static void kc_h2u_abandon(struct worker *w, struct slot *s)
 {
 	struct kc_h2u *u = w->h2;
 	if (!s->busy)
@@ -749,12 +756,12 @@ static bool forbidden(const char *name, const char *value)
 	return !strcmp(name, "te") && strcasecmp(value, "trailers") != 0;
 }
 
-static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
+static int split_host(struct kc_h2u *u, const char *hostport, bool tls, struct kc_diag *d)
 {
 	const char *colon = strrchr(hostport, ':');
 	const char *rb = strrchr(hostport, ']');
 	size_t hl = strlen(hostport);
-	const char *port = "80";
+	const char *port = tls ? "443" : "80";
 	if (colon && (!rb || colon > rb)) {
 		hl = (size_t)(colon - hostport);
 		port = colon + 1;
@@ -772,7 +779,7 @@ static int split_host(struct kc_h2u *u, const char *hostport, struct kc_diag *d)
 	return KC_OK;
 }
 
-int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
+static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
 	struct kc_h2u *u = calloc(1, sizeof(*u));
@@ -781,13 +788,17 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	w->h2 = u;
 	u->w = w;
 	u->efd = -1;
-	if (strncasecmp(e->url, "http://", 7) != 0)
+	if (e->cfg.http == KC_HTTP_2_PRIOR && strncasecmp(e->url, "http://", 7) != 0)
 		return kc_diag_set(d, KC_EINVAL, "--http h2c is cleartext: the target must be "
 				   "http://, not '%s' (use --http 2 for https://)", e->url);
 	if (e->cfg.response_stream)
 		return kc_diag_set(d, KC_EUNSUPPORTED, "--response-stream is not supported with "
 				   "--http h2c yet; use --http 1.1 or --http 2");
-	int rc = split_host(u, e->host, d);
+	const bool tls = !strncasecmp(e->url, "https://", 8);
+	int rc = split_host(u, e->host, tls, d);
+	/* HTTP/2 over TLS (--http 2 to an https:// URL): ALPN must pick h2 */
+	if (!rc && tls)
+		rc = kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d);
 	if (rc)
 		return rc;
 	/* Resolved once: workers never block on DNS during a step. */
@@ -830,7 +841,7 @@ int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 	return KC_OK;
 }
 
-void kc_h2u_worker_fini(struct worker *w)
+static void kc_h2u_worker_fini(struct worker *w)
 {
 	struct kc_h2u *u = w ? w->h2 : NULL;
 	if (!u)
@@ -842,6 +853,8 @@ void kc_h2u_worker_fini(struct worker *w)
 		}
 	if (u->cb)
 		nghttp2_session_callbacks_del(u->cb);
+	if (u->tls)
+		SSL_CTX_free(u->tls);
 	if (u->efd >= 0)
 		close(u->efd);
 	free(u->conns);
@@ -851,3 +864,15 @@ void kc_h2u_worker_fini(struct worker *w)
 	free(u);
 	w->h2 = NULL;
 }
+
+const struct kc_proto kc_proto_h2c = {
+	.name = "http/2",
+	.init = kc_h2u_worker_init,
+	.fini = kc_h2u_worker_fini,
+	.step_begin = kc_h2u_step_begin,
+	.start = kc_h2u_start,
+	.perform = kc_h2u_perform,
+	.reap = kc_h2u_reap,
+	.wait = kc_h2u_wait,
+	.abandon = kc_h2u_abandon,
+};

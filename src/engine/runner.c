@@ -14,6 +14,7 @@
  * may allocate per step, never per request.
  */
 #include "engine_int.h"
+#include "proto.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -95,6 +96,9 @@ static void engine_strings_free(struct kc_engine *e)
 	free(e->host);
 	free(e->path);
 	free(e->cacert);
+	free(e->proxy);
+	free(e->client_cert);
+	free(e->client_key);
 	for (size_t i = 0; e->headers && i < e->nheaders; i++)
 		free(e->headers[i]);
 	free(e->headers);
@@ -108,7 +112,7 @@ void kc_engine_free(struct kc_engine *e)
 	if (!e)
 		return;
 	for (uint32_t i = 0; e->workers && i < e->threads; i++)
-		kc_unary_worker_fini(&e->workers[i]);
+		kc_worker_fini(&e->workers[i]);
 	free(e->workers);
 	engine_strings_free(e);
 	free(e);
@@ -229,6 +233,10 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
 	if (c->nbodies && !c->bodies)
 		return kc_diag_set(d, KC_EINVAL, "bodies missing");
+	if (c->release_slack_ns < 0 || c->release_slack_ns > 10 * KC_NS_PER_MS)
+		return kc_diag_set(d, KC_EINVAL, "release slack must be in 0..10ms");
+	if ((c->proxy || c->client_cert || c->client_key) && c->client == KC_CLIENT_NATIVE)
+		return kc_diag_set(d, KC_EINVAL, "a proxy or a client certificate needs --client curl");
 	if (c->method && (!*c->method || strpbrk(c->method, " \t\r\n:") || strlen(c->method) > 32))
 		return kc_diag_set(d, KC_EINVAL, "bad method '%s'", c->method);
 	return KC_OK;
@@ -271,6 +279,15 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		goto fail;
 	}
 	e->cfg.cacert = e->cacert;
+	if ((cfg->proxy && !(e->proxy = strdup(cfg->proxy))) ||
+	    (cfg->client_cert && !(e->client_cert = strdup(cfg->client_cert))) ||
+	    (cfg->client_key && !(e->client_key = strdup(cfg->client_key)))) {
+		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	e->cfg.proxy = e->proxy;
+	e->cfg.client_cert = e->client_cert;
+	e->cfg.client_key = e->client_key;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	e->threads = cfg->threads ? cfg->threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
@@ -313,8 +330,10 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		w->timerfd = -1;
 		w->cap_inflight = (e->max_inflight + e->threads - 1) / e->threads;
 	}
+	e->proto = kc_proto_choose(&e->cfg);
+	kc_log(KC_LOG_DEBUG, "engine: requests go through the %s driver", e->proto->name);
 	for (uint32_t i = 0; i < e->threads; i++)
-		if ((rc = kc_unary_worker_init(&e->workers[i], d)))
+		if ((rc = kc_worker_init(&e->workers[i], d)))
 			goto fail;
 	*out = e;
 	return KC_OK;

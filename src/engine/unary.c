@@ -9,8 +9,9 @@
  * With response_stream, 2xx bodies are read as event streams by the slot's
  * kc_rs reader as they arrive (PayloadPart times go into the worker's
  * histograms from the write callback); its buffer is reused per request.
- * This file is not the scheduler (worker.c) and not the coordinator
- * (runner.c); it only starts, classifies and accounts transfers.
+ * This file is not the scheduler (worker.c), not the coordinator
+ * (runner.c) and not the accounting (acct.c); it is the `--client curl`
+ * driver of proto.h (and HTTP/2 over TLS), plus the probe's easy setup.
  */
 #include "engine_int.h"
 
@@ -23,7 +24,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
 #include "kneecap/sagemaker.h"
-#include "kneecap/scrub.h"
+#include "proto.h"
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -52,40 +53,6 @@ static size_t keep_error_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/*
- * response_stream: PayloadParts of a measured request are timed as they are
- * decoded (arrival = when libcurl handed the bytes over) and held in the
- * slot until the request's verdict (commit_parts): a stream that fails
- * later must not add samples.  Gaps past KC_SLOT_GAPS_MAX go straight
- * into the histogram (bounded memory wins over exactness there).
- */
-static void on_part(void *ud, uint32_t index, int64_t at_ns, int64_t gap_ns, size_t len)
-{
-	struct slot *s = ud;
-	(void)len;
-	if (!s->measured)
-		return;
-	if (index == 0) {
-		s->first_part_ns = at_ns;
-	} else if (s->ngaps < KC_SLOT_GAPS_MAX) {
-		int64_t us = gap_ns / KC_NS_PER_US;
-		s->gap_us[s->ngaps++] = us > INT32_MAX ? INT32_MAX : (int32_t)us;
-	} else {
-		kc_hdr_record(s->w->gap, gap_ns / KC_NS_PER_US);
-	}
-}
-
-/* An ok stream's PayloadPart samples go into the worker's histograms. */
-static void commit_parts(struct worker *w, struct slot *s)
-{
-	w->c.parts += s->rs.parts;
-	if (s->first_part_ns) {
-		kc_hdr_record(w->ttfp, (s->first_part_ns - s->intended_ns) / KC_NS_PER_US);
-		kc_hdr_record(w->ttfp_svc, (s->first_part_ns - s->sent_ns) / KC_NS_PER_US);
-	}
-	for (uint32_t i = 0; i < s->ngaps; i++)
-		kc_hdr_record(w->gap, s->gap_us[i]);
-}
 
 /*
  * response_stream: a 2xx body is an event stream, decoded as it arrives in
@@ -99,7 +66,7 @@ static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	long status = 0;
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
-		kc_rs_feed(&s->rs, ptr, n, kc_clock_ns(), on_part, s);
+		kc_rs_feed(&s->rs, ptr, n, kc_clock_ns(), kc_acct_on_part, s);
 		return n;
 	}
 	if (s->w->e->cfg.sagemaker_errors)
@@ -160,10 +127,15 @@ int kc_unary_setup_easy(struct kc_engine *e, CURL *easy, struct kc_diag *d)
 	SETOPT(easy, CURLOPT_TCP_NODELAY, 1L);
 	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	/*
-	 * No proxy, whatever http_proxy says: load through a proxy measures the
-	 * proxy, and the environment lookup costs getenv() calls per request.
+	 * No proxy unless one is given, whatever http_proxy says: load through a
+	 * proxy measures the proxy, and the environment lookup costs getenv()
+	 * calls per request.
 	 */
-	SETOPT(easy, CURLOPT_PROXY, "");
+	SETOPT(easy, CURLOPT_PROXY, e->proxy ? e->proxy : "");
+	if (e->client_cert)
+		SETOPT(easy, CURLOPT_SSLCERT, e->client_cert);
+	if (e->client_key)
+		SETOPT(easy, CURLOPT_SSLKEY, e->client_key);
 	long ver = CURL_HTTP_VERSION_1_1;
 	if (c->http == KC_HTTP_2)
 		ver = CURL_HTTP_VERSION_2TLS;
@@ -203,41 +175,23 @@ static void slot_link_base(struct kc_engine *e, struct slot *s)
 	s->nbase = n;
 }
 
-int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
+/* kc_proto_curl's init: a multi handle, and an easy handle per slot. */
+static int curl_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
-	/* h2c runs on nghttp2 (h2unary.c): the slots get no curl handles. */
-	const bool curl = e->cfg.http != KC_HTTP_2_PRIOR;
-	w->timerfd = -1;
-	if (curl) {
-		w->multi = curl_multi_init();
-		if (!w->multi)
-			return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
-	}
-	if (curl && e->cfg.http != KC_HTTP_1_1)
+	w->multi = curl_multi_init();
+	if (!w->multi)
+		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create a multi handle");
+	if (e->cfg.http != KC_HTTP_1_1)
 		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	if (curl)
-		curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
-	if (curl && e->cfg.http != KC_HTTP_1_1) {
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)e->connections);
+	if (e->cfg.http != KC_HTTP_1_1) {
 		/* HTTP/2: at most `connections` connections, streams multiplexed on them. */
 		curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->connections);
 		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)e->streams);
 	}
-
-	w->nslots = e->slots;
-	w->slots = calloc(w->nslots, sizeof(*w->slots));
-	w->free_stack = calloc(w->nslots, sizeof(*w->free_stack));
-	w->qcap = w->cap_inflight;
-	w->queue = calloc(w->qcap ? w->qcap : 1, sizeof(*w->queue));
-	if (!w->slots || !w->free_stack || !w->queue)
-		return kc_diag_set(d, KC_ENOMEM, "out of memory for %u connection slots", w->nslots);
 	for (uint32_t i = 0; i < w->nslots; i++) {
 		struct slot *s = &w->slots[i];
-		s->w = w;
-		s->index = i;
-		w->free_stack[w->nfree++] = w->nslots - 1 - i;
-		if (!curl)
-			continue;
 		s->easy = curl_easy_init();
 		if (!s->easy)
 			return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create an easy handle");
@@ -255,43 +209,15 @@ int kc_unary_worker_init(struct worker *w, struct kc_diag *d)
 			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 		}
 		if (e->cfg.response_stream) {
-			if (kc_rs_init(&s->rs, KC_ENGINE_STREAM_MESSAGE_MAX))
-				return kc_diag_set(d, KC_ENOMEM, "out of memory for stream readers");
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_body);
 			curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 		}
 	}
-	w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (w->timerfd < 0)
-		return kc_diag_set(d, KC_EIO, "timerfd_create failed");
-	int rc = kc_hdr_recorder_init(&w->latency_rec, KC_ENGINE_HDR_LOWEST,
-				      KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
-	if (!rc)
-		rc = kc_hdr_recorder_init(&w->service_rec, KC_ENGINE_HDR_LOWEST,
-					  KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
-	if (!rc)
-		rc = kc_hdr_new(&w->ttfb, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST,
-				KC_ENGINE_HDR_SIGFIGS);
-	if (!rc)
-		rc = kc_hdr_new(&w->lag, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST,
-				KC_ENGINE_HDR_SIGFIGS);
-	if (!rc && e->cfg.response_stream) {
-		rc = kc_hdr_new_like(&w->ttfp, w->lag);
-		if (!rc)
-			rc = kc_hdr_new_like(&w->ttfp_svc, w->lag);
-		if (!rc)
-			rc = kc_hdr_new_like(&w->gap, w->lag);
-	}
-	if (rc)
-		return kc_diag_set(d, rc, "out of memory for histograms");
-	return curl ? KC_OK : kc_h2u_worker_init(w, d);
+	return KC_OK;
 }
 
-void kc_unary_worker_fini(struct worker *w)
+static void curl_fini(struct worker *w)
 {
-	if (!w)
-		return;
-	kc_h2u_worker_fini(w);
 	for (uint32_t i = 0; w->slots && i < w->nslots; i++) {
 		struct slot *s = &w->slots[i];
 		if (!s->easy)
@@ -299,22 +225,11 @@ void kc_unary_worker_fini(struct worker *w)
 		if (s->busy && w->multi)
 			curl_multi_remove_handle(w->multi, s->easy);
 		curl_easy_cleanup(s->easy);
-		kc_rs_fini(&s->rs);
+		s->easy = NULL;
 	}
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
-	if (w->timerfd >= 0)
-		close(w->timerfd);
-	free(w->slots);
-	free(w->free_stack);
-	free(w->queue);
-	kc_hdr_recorder_fini(&w->latency_rec);
-	kc_hdr_recorder_fini(&w->service_rec);
-	kc_hdr_free(w->ttfb);
-	kc_hdr_free(w->lag);
-	kc_hdr_free(w->ttfp);
-	kc_hdr_free(w->ttfp_svc);
-	kc_hdr_free(w->gap);
+	w->multi = NULL;
 }
 
 /* Chains the per-request nodes (content type, decorator lines) after the base. */
@@ -331,53 +246,13 @@ static void slot_link_request(struct slot *s, const char *ctype)
 	s->nodes[n - 1].next = NULL;
 }
 
-bool kc_unary_prepare(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
-		      int64_t now_ns)
+static bool curl_start(struct worker *w, struct slot *s, int64_t intended_ns, bool measured,
+		       int64_t now_ns)
 {
 	struct kc_engine *e = w->e;
-	const struct kc_body *body = NULL;
-	size_t bi = 0;
-	if (e->cfg.nbodies > 0) {
-		bi = (size_t)(w->body_seq++ % e->cfg.nbodies);
-		body = &e->cfg.bodies[bi];
-	}
-	if (e->cfg.decorate) {
-		struct kc_request_info ri = {
-			.method = e->method, .url = e->url, .host = e->host,
-			.path = e->path, .body_index = bi, .body = body,
-			.send_wall_ns = kc_wall_ns(), .worker = w->index,
-			.slot = s->index,
-		};
-		if (e->cfg.decorate(e->cfg.decorate_ud, &ri, &s->decor) != 0) {
-			if (measured)
-				w->c.errclass[KC_EC_AUTH]++;
-			return false;
-		}
-	}
-	s->busy = true;
-	s->measured = measured;
-	s->intended_ns = intended_ns;
-	s->sent_ns = now_ns;
-	s->body_index = bi;
-	s->errbuf[0] = '\0';
-	s->hdr = HDR_NONE;
-	s->errtype_len = 0;
-	s->ebody_len = 0;
-	s->first_part_ns = 0;
-	s->ngaps = 0;
-	if (e->cfg.response_stream)
-		kc_rs_begin(&s->rs);
-	if (measured)
-		w->c.sent++;
-	return true;
-}
-
-bool kc_unary_start(struct worker *w, struct slot *s, int64_t intended_ns,
-		    bool measured, int64_t now_ns)
-{
-	struct kc_engine *e = w->e;
-	if (!kc_unary_prepare(w, s, intended_ns, measured, now_ns))
+	if (!kc_acct_prepare(w, s, intended_ns, measured, now_ns))
 		return false;
+	s->hdr = HDR_NONE;
 	const char *ctype = NULL;
 	if (e->cfg.nbodies > 0) {
 		const struct kc_body *body = &e->cfg.bodies[s->body_index];
@@ -430,162 +305,14 @@ enum kc_errclass kc_unary_classify_curl(CURLcode rc, const char *errbuf, bool hd
 	}
 }
 
-enum kc_errclass kc_unary_classify_status(long status)
-{
-	if (status == 429)
-		return KC_EC_THROTTLE;
-	if (status == 401 || status == 403)
-		return KC_EC_AUTH;
-	if (status == 424)
-		return KC_EC_MODEL;
-	if (status >= 400 && status < 500)
-		return KC_EC_HTTP4XX;
-	if (status >= 500 && status < 600)
-		return KC_EC_HTTP5XX;
-	return KC_EC_OTHER;
-}
-
-static void count_code(struct wcounts *c, int code)
-{
-	for (int i = 0; i < c->ncodes; i++)
-		if (c->codes[i].code == code) {
-			c->codes[i].count++;
-			return;
-		}
-	if (c->ncodes < KC_STEP_MAX_CODES) {
-		c->codes[c->ncodes].code = code;
-		c->codes[c->ncodes].count = 1;
-		c->ncodes++;
-	} else {
-		c->codes_other++;
-	}
-}
-
-/*
- * Classifies a non-2xx response.  For SageMaker the error type decides
- * (400 ThrottlingException is throttling, not a client bug); the first two
- * responses of each class are kept, message included, for result.json.
- */
-static enum kc_errclass classify_response(struct worker *w, struct slot *s, long status)
-{
-	if (!w->e->cfg.sagemaker_errors)
-		return kc_unary_classify_status(status);
-	struct kc_sm_error err;
-	kc_sagemaker_parse_error((int)status, s->errtype_len ? s->errtype : NULL, s->errtype_len,
-				 s->ebody, s->ebody_len, 0, &err);
-	enum kc_errclass ec = kc_sagemaker_errclass_to_step(err.cls, (int)status);
-	int same = 0;
-	for (int i = 0; i < w->c.nsamples; i++)
-		same += w->c.samples[i].cls == ec;
-	if (same < 2 && w->c.nsamples < KC_STEP_MAX_SAMPLES) {
-		/* Only here is the body parsed for its message (jansson allocates). */
-		kc_sagemaker_parse_error((int)status, s->errtype_len ? s->errtype : NULL,
-					 s->errtype_len, s->ebody, s->ebody_len,
-					 KC_SM_PARSE_MESSAGE, &err);
-		struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
-		x->cls = ec;
-		x->status = (int)status;
-		/* What the endpoint said may echo our own credentials back. */
-		kc_scrub_copy(err.code, sizeof(err.code), x->code, sizeof(x->code), 0);
-		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
-	}
-	return ec;
-}
-
-/*
- * A 2xx response whose event stream failed: its class, and for the first
- * two of each class a sample with what the stream said (the exception's
- * Message, or why the frames did not decode).
- */
-static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
-					enum kc_rs_verdict v, long status)
-{
-	enum kc_errclass ec = v == KC_RS_MODEL_ERROR ? KC_EC_MODEL_STREAM : KC_EC_STREAM;
-	int same = 0;
-	for (int i = 0; i < w->c.nsamples; i++)
-		same += w->c.samples[i].cls == ec;
-	if (same >= 2 || w->c.nsamples >= KC_STEP_MAX_SAMPLES)
-		return ec;
-	struct kc_error_sample *x = &w->c.samples[w->c.nsamples++];
-	x->cls = ec;
-	x->status = (int)status;
-	kc_scrub_copy(s->rs.code, sizeof(s->rs.code), x->code, sizeof(x->code), 0);
-	x->message[0] = '\0';
-	if (v != KC_RS_BROKEN) {
-		/* An exception's payload is JSON {"Message": ...}; jansson allocates,
-		 * which happens for these few samples only. */
-		struct kc_sm_error err;
-		kc_sagemaker_parse_error(0, s->rs.code, strlen(s->rs.code), s->rs.detail,
-					 s->rs.detail_len, KC_SM_PARSE_MESSAGE, &err);
-		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
-	}
-	if (!x->message[0]) {
-		size_t i = 0;
-		for (; s->rs.detail[i] && i + 1 < sizeof(x->message); i++) {
-			unsigned char c = (unsigned char)s->rs.detail[i];
-			x->message[i] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
-		}
-		x->message[i] = '\0';
-		kc_scrub_str(x->message, sizeof(x->message), 0);
-	}
-	return ec;
-}
-
 static void release(struct worker *w, struct slot *s)
 {
 	curl_multi_remove_handle(w->multi, s->easy);
-	s->busy = false;
-	KC_ASSERT(w->nfree < w->nslots);
-	w->free_stack[w->nfree++] = s->index;
+	kc_acct_release(w, s);
 }
 
-void kc_unary_account(struct worker *w, struct slot *s, const struct kc_outcome *o,
-		      int64_t now_ns)
-{
-	bool ok = o->responded && o->status >= 200 && o->status < 300;
-	enum kc_rs_verdict sv = KC_RS_OK;
-	if (ok && w->e->cfg.response_stream) {
-		/* A 200 whose stream broke or carried an exception is no success;
-		 * nor is one with no PayloadPart (no answer, no first-part time). */
-		sv = kc_rs_end(&s->rs);
-		if (sv == KC_RS_OK && s->rs.parts == 0) {
-			sv = KC_RS_BROKEN;
-			snprintf(s->rs.code, sizeof(s->rs.code), "NoPayloadPart");
-			snprintf(s->rs.detail, sizeof(s->rs.detail),
-				 "the event stream ended without a PayloadPart");
-			s->rs.detail_len = strlen(s->rs.detail);
-		}
-		ok = sv == KC_RS_OK;
-	}
-	if (ok && now_ns >= w->win_start_ns && now_ns < w->win_end_ns)
-		w->c.ok_in_window++;
-	if (!s->measured)
-		return;
-	if (o->responded) {
-		w->c.completed++;
-		int64_t lat_us = (now_ns - s->intended_ns) / KC_NS_PER_US;
-		int64_t svc_us = (now_ns - s->sent_ns) / KC_NS_PER_US;
-		kc_hdr_recorder_record(&w->latency_rec, lat_us);
-		kc_hdr_recorder_record(&w->service_rec, svc_us);
-		if (o->ttfb_us >= 0)
-			kc_hdr_record(w->ttfb, o->ttfb_us);
-		if (ok) {
-			w->c.ok++;
-			if (w->e->cfg.response_stream)
-				commit_parts(w, s);
-		} else if (sv != KC_RS_OK) {
-			w->c.errclass[classify_stream(w, s, sv, o->status)]++;
-		} else {
-			w->c.errclass[classify_response(w, s, o->status)]++;
-			count_code(&w->c, (int)o->status);
-		}
-	} else if (w->c.errclass[o->ec]++ == 0) {
-		kc_scrub_copy(o->why, o->why ? strlen(o->why) : 0, w->c.first_err[o->ec],
-			      sizeof(w->c.first_err[o->ec]), 0);
-	}
-}
-
-void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
+/* Accounts a finished transfer and releases its slot. */
+static void curl_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_ns)
 {
 	/* libcurl ends a transfer OK when the connection closes inside the
 	 * header block: that is no response. */
@@ -603,12 +330,61 @@ void kc_unary_finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now_
 		o.ec = kc_unary_classify_curl(rc, s->errbuf, s->hdr == HDR_OPEN);
 		o.why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
 	}
-	kc_unary_account(w, s, &o, now_ns);
+	kc_acct_account(w, s, &o, now_ns);
 	release(w, s);
 }
 
-void kc_unary_abandon(struct worker *w, struct slot *s)
+static void curl_abandon(struct worker *w, struct slot *s)
 {
 	if (s->busy)
 		release(w, s);
 }
+
+static void curl_step_begin(struct worker *w)
+{
+	(void)w;
+}
+
+static void curl_perform(struct worker *w)
+{
+	int running = 0;
+	curl_multi_perform(w->multi, &running);
+}
+
+static struct slot *curl_reap(struct worker *w, int64_t now_ns)
+{
+	int left = 0;
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(w->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct slot *s = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		KC_ASSERT(s && s->busy);
+		curl_finish(w, s, m->data.result, now_ns);
+		return s;
+	}
+	return NULL;
+}
+
+static void curl_wait(struct worker *w, int timeout_ms)
+{
+	/* The timerfd wakes the poll at the next intended send time.  It is
+	 * never read here: the worker re-arms (and so clears) it before each
+	 * wait while issuing; a timer armed in the past has fired and would
+	 * keep the poll awake, so it is left out. */
+	struct curl_waitfd wfd = {.fd = w->timerfd, .events = CURL_WAIT_POLLIN};
+	curl_multi_poll(w->multi, &wfd, w->armed_ns > kc_clock_ns() ? 1 : 0, timeout_ms, NULL);
+}
+
+const struct kc_proto kc_proto_curl = {
+	.name = "curl",
+	.init = curl_init,
+	.fini = curl_fini,
+	.step_begin = curl_step_begin,
+	.start = curl_start,
+	.perform = curl_perform,
+	.reap = curl_reap,
+	.wait = curl_wait,
+	.abandon = curl_abandon,
+};

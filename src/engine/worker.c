@@ -1,11 +1,11 @@
 /*
  * worker.c - one worker thread's loop for one step: release requests on
  * the schedule (open loop) or keep N outstanding (closed loop), drive the
- * libcurl multi handle (or, for h2c, the nghttp2 connections of
- * h2unary.c), and account completions.
+ * engine's request driver (proto.h: native HTTP/1.1, h2c or libcurl,
+ * chosen once per engine), and account completions.
  *
- * A worker touches only its own struct worker.  It sleeps in curl_multi_poll
- * (h2c: epoll_wait over its connections and the same timerfd) with a
+ * A worker touches only its own struct worker.  It sleeps in the driver's
+ * wait (epoll_wait over its connections, or curl_multi_poll) with a
  * timerfd armed at the next intended send time, so it wakes with
  * nanosecond-armed (not millisecond) precision without spinning.  Requests
  * whose time has come while all slots are busy wait in a bounded FIFO; when
@@ -13,6 +13,7 @@
  * are counted as shed.  The loop never allocates.
  */
 #include "engine_int.h"
+#include "proto.h"
 
 #include <sys/timerfd.h>
 #include <time.h>
@@ -54,9 +55,7 @@ static void start_on_free_slot(struct worker *w, int64_t intended_ns, bool measu
 {
 	KC_ASSERT(w->nfree > 0);
 	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
-	bool started = w->h2 ? kc_h2u_start(w, s, intended_ns, measured, now_ns)
-			     : kc_unary_start(w, s, intended_ns, measured, now_ns);
-	if (!started)
+	if (!w->proto->start(w, s, intended_ns, measured, now_ns))
 		w->free_stack[w->nfree++] = s->index;
 }
 
@@ -95,31 +94,12 @@ static void dequeue_waiting(struct worker *w, int64_t now_ns)
 	}
 }
 
-/* The next request that finished (accounted and released); NULL: none. */
-static struct slot *reap_one(struct worker *w, int64_t now)
-{
-	if (w->h2)
-		return kc_h2u_reap(w, now);
-	int left = 0;
-	CURLMsg *m;
-	while ((m = curl_multi_info_read(w->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct slot *s = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-		KC_ASSERT(s && s->busy);
-		kc_unary_finish(w, s, m->data.result, now);
-		return s;
-	}
-	return NULL;
-}
-
 /* Reads finished transfers; returns how many finished. */
 static int reap(struct worker *w, bool closed_loop, bool issuing)
 {
 	int n = 0;
 	int64_t now = kc_clock_ns();
-	while (reap_one(w, now)) {
+	while (w->proto->reap(w, now)) {
 		n++;
 		if (closed_loop && issuing && now < w->win_end_ns) {
 			/* Closed loop: the next request leaves as this one returns. */
@@ -131,12 +111,8 @@ static int reap(struct worker *w, bool closed_loop, bool issuing)
 
 static void abandon_all(struct worker *w)
 {
-	for (uint32_t i = 0; i < w->nslots; i++) {
-		if (w->h2)
-			kc_h2u_abandon(w, &w->slots[i]);
-		else
-			kc_unary_abandon(w, &w->slots[i]);
-	}
+	for (uint32_t i = 0; i < w->nslots; i++)
+		w->proto->abandon(w, &w->slots[i]);
 	w->qlen = 0;
 	w->qhead = 0;
 }
@@ -169,18 +145,14 @@ static void count_unfinished(struct worker *w, int64_t now)
 
 /*
  * Ends the step with what is still outstanding: first reads what already
- * finished (a transfer done but not yet reaped, an h2c request that failed
- * while being started) so it counts as what it is, then counts the rest
- * unfinished and drops it.
+ * finished (a transfer done but not yet reaped, a request that failed
+ * while being started and waits on its driver's done stack) so it counts
+ * as what it is, then counts the rest unfinished and drops it.
  */
 static void give_up(struct worker *w)
 {
-	if (w->h2) {
-		kc_h2u_wait(w, 0);
-	} else {
-		int running = 0;
-		curl_multi_perform(w->multi, &running);
-	}
+	w->proto->wait(w, 0);
+	w->proto->perform(w);
 	reap(w, false, false);
 	count_unfinished(w, kc_clock_ns());
 	abandon_all(w);
@@ -193,8 +165,7 @@ static void run_loop(struct worker *w)
 	bool issuing = true;
 	int64_t next = closed ? 0 : kc_schedule_peek(&w->sched);
 
-	if (w->h2)
-		kc_h2u_step_begin(w);
+	w->proto->step_begin(w);
 	kc_sleep_until_ns(w->start_ns);
 	if (closed) {
 		int64_t now = kc_clock_ns();
@@ -233,12 +204,8 @@ static void run_loop(struct worker *w)
 		 * transfer left unread would sleep through the poll below.
 		 * Bounded: each round needs a completion, at most nslots of them.
 		 */
-		int running = 0;
 		for (uint32_t round = 0; round <= w->nslots; round++) {
-			if (w->h2)
-				kc_h2u_perform(w);
-			else
-				curl_multi_perform(w->multi, &running);
+			w->proto->perform(w);
 			if (reap(w, closed, issuing) == 0)
 				break;
 			dequeue_waiting(w, kc_clock_ns());
@@ -253,19 +220,14 @@ static void run_loop(struct worker *w)
 			break;
 		}
 		int timeout_ms = POLL_CAP_MS;
-		struct curl_waitfd wfd = {.fd = w->timerfd, .events = CURL_WAIT_POLLIN};
-		unsigned nextra = 0;
 		if (issuing && !closed) {
-			arm_timer(w, next, now);
-			nextra = 1;
-			int64_t until = (next - now) / KC_NS_PER_MS + 1;
+			int64_t wake = next + e->cfg.release_slack_ns;
+			arm_timer(w, wake, now);
+			int64_t until = (wake - now) / KC_NS_PER_MS + 1;
 			if (until < timeout_ms)
 				timeout_ms = (int)until;
 		}
-		if (w->h2)
-			kc_h2u_wait(w, timeout_ms);
-		else
-			curl_multi_poll(w->multi, &wfd, nextra, timeout_ms, NULL);
+		w->proto->wait(w, timeout_ms);
 	}
 	if (w->partial)
 		give_up(w);

@@ -204,6 +204,42 @@ static void warnings(struct out *o, const struct kc_resultdoc *d)
 	puts_(o, "</ul></div>\n");
 }
 
+/*
+ * find's confirmation step: the latency measured at the recommended target,
+ * which no search step shows, and whether the target held (the policy was
+ * written only if it did).
+ */
+static void confirmation(struct out *o, const struct kc_resultdoc *d)
+{
+	if (!d->has_confirm)
+		return;
+	char a[6][32];
+	bool ok = d->confirm_healthy;
+	puts_(o, "<div class=\"kc-verdict\" id=\"kc-confirm\">\n<h3>Confirmation at the recommended "
+		 "target</h3>\n");
+	pf(o, "<p>One step at TargetValue %s (%s RPS/instance",
+	   num(d->confirm_target_value, d->confirm_target_value < 100 ? 1 : 0, a[0], 32),
+	   num(d->confirm_per_instance, 2, a[1], 32));
+	if (d->confirm_instances > 1)
+		pf(o, " &times; %d instances = %s RPS", d->confirm_instances,
+		   num(d->confirm_offered, 2, a[2], 32));
+	pf(o, "), run after the search and kept out of its steps: p50 %s ms, p99 %s ms, ",
+	   num(d->confirm_latency.p50, 1, a[3], 32), num(d->confirm_latency.p99, 1, a[4], 32));
+	pf(o, "achieved %s of %s arrived per second, %s errors",
+	   num(d->confirm_achieved, d->confirm_achieved < 10 ? 2 : 1, a[0], 32),
+	   num(d->confirm_arrived, d->confirm_arrived < 10 ? 2 : 1, a[1], 32),
+	   num(d->confirm_errors, 0, a[2], 32));
+	if (isfinite(d->confirm_duration_s))
+		pf(o, " over %s s", num(d->confirm_duration_s, 0, a[5], 32));
+	puts_(o, ".</p>\n");
+	pf(o, "<p class=\"%s\">Verdict: ", ok ? "kc-good" : "kc-bad");
+	esc(o, d->confirm_verdict[0] ? d->confirm_verdict : "unknown");
+	puts_(o, ok ? " &mdash; the target held.</p>\n"
+		    : " &mdash; the endpoint did not hold the recommended target: no scaling policy "
+		      "or apply.sh was written.</p>\n");
+	puts_(o, "</div>\n");
+}
+
 static void verdict(struct out *o, const struct kc_resultdoc *d, double price)
 {
 	char a[32], b[32], c[32];
@@ -648,6 +684,7 @@ int kc_html_report(struct kc_buf *b, const struct kc_resultdoc *docs, size_t ndo
 		esc(&o, d->path);
 		pf(&o, ", %s mode)</span></h2>\n", strcmp(d->mode, "streams") ? "rps" : "streams");
 		verdict(&o, d, usd_per_hour[i]);
+		confirmation(&o, d);
 		warnings(&o, d);
 		result_charts(&o, d);
 		steps_table(&o, d);

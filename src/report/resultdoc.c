@@ -148,6 +148,32 @@ static int steps(json_t *root, struct kc_resultdoc *doc, const char *name,
 	return KC_OK;
 }
 
+/* confirm{}: optional, and a malformed one is shown as absent rather than refused. */
+static void confirm(json_t *c, struct kc_resultdoc *doc, const char *name)
+{
+	if (!json_is_object(c))
+		return;
+	doc->has_confirm = true;
+	struct {
+		const char *key;
+		double *out;
+	} nums[] = {
+		{"offered", &doc->confirm_offered}, {"per_instance", &doc->confirm_per_instance},
+		{"target_value", &doc->confirm_target_value}, {"arrived", &doc->confirm_arrived},
+		{"achieved", &doc->confirm_achieved}, {"errors", &doc->confirm_errors},
+		{"duration_s", &doc->confirm_duration_s},
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (num(c, nums[i].key, nums[i].out, false, "confirm.", name, NULL))
+			*nums[i].out = NAN;
+	json_t *n = json_object_get(c, "instances");
+	doc->confirm_instances = json_is_integer(n) ? (int)json_integer_value(n) : 1;
+	if (latency(c, "latency_ms", &doc->confirm_latency, false, "confirm.", name, NULL))
+		doc->confirm_latency = (struct kc_latency){NAN, NAN, NAN, NAN, NAN, NAN, 0};
+	str(c, "verdict", doc->confirm_verdict, sizeof(doc->confirm_verdict));
+	doc->confirm_healthy = json_is_true(json_object_get(c, "healthy"));
+}
+
 static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		      struct kc_diag *d)
 {
@@ -244,6 +270,7 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 			doc->disable_scale_in = json_is_true(json_object_get(c, "DisableScaleIn"));
 		}
 	}
+	confirm(json_object_get(root, "confirm"), doc, name);
 	json_t *cfg = json_object_get(root, "config");
 	doc->slo_ms = NAN;
 	doc->run_rate = doc->run_concurrency = NAN;

@@ -97,6 +97,12 @@ int kc_term_verdict(struct kc_buf *b, const struct kc_resultdoc *d, double price
 		   num(d->target_low, d->target_low < 100 ? 1 : 0, x[1], 32), num(d->target_high, d->target_high < 100 ? 1 : 0, x[2], 32),
 		   num(d->factor, 2, x[3], 32));
 	}
+	if (d->has_confirm)
+		pf(&o, "  confirmed: at the target: p50 %s ms, p99 %s ms, achieved %s/s, %s errors -> %s%s\n",
+		   num(d->confirm_latency.p50, 1, x[0], 32), num(d->confirm_latency.p99, 1, x[1], 32),
+		   num(d->confirm_achieved, d->confirm_achieved < 10 ? 2 : 1, x[2], 32),
+		   num(d->confirm_errors, 0, x[3], 32), clean(d->confirm_verdict, c1, sizeof(c1)),
+		   d->confirm_healthy ? "" : " (the target did not hold: no policy written)");
 	double tr = kc_resultdoc_target_rps(d);
 	if (price >= 0 && isnan(tr))
 		pf(&o, "  price:     $%s/hour (cost per million inferences applies to request-rate runs)\n",

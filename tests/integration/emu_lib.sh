@@ -10,6 +10,10 @@ trap 'for p in $EMU_PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 # its stdout/stderr go to $TMP/NAME.out / .err.  Fails the test on no port.
 start_emu() {
 	local name=$1; shift
+	# Emptied here, not only by the child's redirection: the loop below
+	# could otherwise read the port of an earlier emulator of this name
+	# and signal the new one before it blocks SIGTERM (exit 143).
+	: >"$TMP/$name.out"
 	"$KNEECAP" serve --listen 127.0.0.1:0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	PID=$!
 	EMU_PIDS="$EMU_PIDS $PID"

@@ -111,6 +111,74 @@ PY
 		fail "seed: apply.sh lacks the endpoint"
 fi
 
+# --- the confirmation step (#15): one step at the recommended target ---
+if [ -s "$out/result.json" ]; then
+	"$PY" - "$out/result.json" >"$TMP/conf" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c, rec = d.get('confirm'), d.get('recommendation', {})
+bad = []
+if not isinstance(c, dict):
+    print('no confirm{}'); sys.exit(1)
+for k in ('offered', 'achieved', 'latency_ms', 'errors', 'verdict'):
+    if k not in c: bad.append('no confirm.' + k)
+inst = d['config'].get('emulator', {}).get('instances', 1)
+if abs(c['offered'] - rec['target_value'] / 60.0 * inst) > 0.01:
+    bad.append('offered %s is not TargetValue/60 x %d' % (c['offered'], inst))
+if not (c['latency_ms']['p99'] > 0 and c['latency_ms']['p50'] > 0): bad.append('no p99 at the target')
+if c['verdict'] != 'healthy' or c['healthy'] is not True: bad.append('verdict ' + c['verdict'])
+# not a search step: the knee finder's series has no step at the confirm rate after the last
+if len(d['steps']) != d['search']['steps']: bad.append('confirm added to steps[]')
+print('confirm', c['offered'], 'rps p99', c['latency_ms']['p99'], c['verdict'], bad)
+sys.exit(1 if bad else 0)
+PY
+	[ $? = 0 ] && ok "seed: confirm{} at TargetValue/60 rps, p99 measured, healthy ($(cat "$TMP/conf"))" ||
+		{ fail "seed: confirm{}"; sed 's/^/    /' "$TMP/conf"; }
+fi
+expect_grep '^confirmation: at TargetValue [0-9]+ \([0-9.]+ RPS/instance\): p50 [0-9.]+ ms, p99 [0-9.]+ ms, achieved .* errors measured' \
+	"$TMP/seed.txt" "seed: the confirmation line is printed"
+[ "$(grep -c 'Tag=confirm,' "$out/latency.hlog" 2>/dev/null)" = 1 ] &&
+	ok "seed: latency.hlog has the confirmation as one tagged interval" ||
+	fail "seed: latency.hlog has no single Tag=confirm interval"
+
+# --no-confirm and [search] confirm = false leave it out (uniform arrivals at
+# a rate the emulator holds: one step, healthy at max).
+short=(--start 10 --max 10 --arrival uniform --step-duration 2s --warmup 1s)
+timeout 60 "$KNEECAP" find "$SC" "${short[@]}" --no-confirm --out "$TMP/noconf" -q \
+	>"$TMP/noconf.txt" 2>&1
+rc=$?
+[ $rc = 0 ] && ok "--no-confirm: exits 0" || fail "--no-confirm: exit $rc"
+[ -s "$TMP/noconf/result.json" ] && json_get "$TMP/noconf/result.json" "'confirm' in d" | grep -q False &&
+	ok "--no-confirm: no confirm{} in result.json" || fail "--no-confirm: confirm{} present"
+[ -s "$TMP/noconf/apply.sh" ] && ok "--no-confirm: apply.sh written" || fail "--no-confirm: no apply.sh"
+grep -q '^confirmation' "$TMP/noconf.txt" && fail "--no-confirm: a confirmation line printed" ||
+	ok "--no-confirm: no confirmation line"
+{ cat "$SC"; printf '\n[search]\nconfirm = false\n'; } >"$TMP/noconf.ini"
+# The shipped scenario may already have [search]; a second section header is fine for inih.
+timeout 60 "$KNEECAP" find "$TMP/noconf.ini" "${short[@]}" --out "$TMP/noconf2" -q >/dev/null 2>&1
+rc=$?
+[ $rc = 0 ] && [ -s "$TMP/noconf2/result.json" ] &&
+	json_get "$TMP/noconf2/result.json" "'confirm' in d" | grep -q False &&
+	ok "[search] confirm = false: no confirmation step" || fail "[search] confirm = false (exit $rc)"
+
+# A target that does not hold: the emulator dies after 40 invocations, which
+# the one search step (probe + 10 warm-up + 20 measured, uniform) stays under
+# and the confirmation step at 7.5 rps crosses: exit 1, said, no policy.
+timeout 60 "$KNEECAP" find "$SC" "${short[@]}" --fault-close-after 40 --out "$TMP/badconf" \
+	>"$TMP/badconf.txt" 2>"$TMP/badconf.err"
+rc=$?
+[ $rc = 1 ] && ok "failed confirmation: exits 1" || fail "failed confirmation: exit $rc"
+expect_grep 'confirmation FAILED: the endpoint did not hold the recommended target' "$TMP/badconf.txt" \
+	"failed confirmation: said on stdout"
+expect_grep 'find: the confirmation step at the recommended target was unhealthy' "$TMP/badconf.err" \
+	"failed confirmation: said on stderr"
+[ ! -e "$TMP/badconf/apply.sh" ] && [ ! -e "$TMP/badconf/scaling-policy.json" ] &&
+	ok "failed confirmation: no scaling-policy.json or apply.sh" || fail "failed confirmation: policy written"
+[ -s "$TMP/badconf/result.json" ] &&
+	json_get "$TMP/badconf/result.json" "d['confirm']['healthy'], d['confirm']['verdict'] != 'healthy', d['steps'][-1]['verdict']['verdict']" |
+	grep -qx 'False True healthy' && ok "failed confirmation: confirm{} unhealthy, search step healthy" ||
+	fail "failed confirmation: result.json confirm{}"
+
 # --- bad input: each a one-line error naming what and where, exit 2 ---
 printf '[search]\nstrat = 10\n' >"$TMP/typo.ini"
 expect_rc 2 "typo'd key exits 2" "$KNEECAP" find "$TMP/typo.ini" -q

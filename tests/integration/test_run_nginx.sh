@@ -195,6 +195,14 @@ $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 sys.exit(0 if s["ok"] == 500 and s["errors"] == 0 else 1)' "$TMP/out" \
 	&& ok "h2 over TLS: all requests ok" || fail "h2 over TLS result"
+# HTTP/1.1 over TLS (ALPN http/1.1), keep-alive, a POST body from the pool
+expect_rc 0 "HTTP/1.1 over TLS exits 0" timeout 30 "$KNEECAP" run "$TLS_URL" \
+	--cacert "$TMP/ng/cert.pem" --rate 300 --duration 1s --threads 1 --connections 2 \
+	--body "$KC_SRCDIR/README.md" --json --quiet
+$PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
+sys.exit(0 if s["ok"] == 300 and s["errors"] == 0 else 1)' "$TMP/out" \
+	&& ok "HTTP/1.1 over TLS: all requests ok" || fail "HTTP/1.1 over TLS result"
 expect_rc 0 "--insecure skips verification" timeout 30 "$KNEECAP" run "$TLS_URL" --http 2 \
 	--insecure --rate 100 --duration 500ms --threads 1 --json --quiet
 expect_rc 3 "unverifiable certificate is unreachable (exit 3)" timeout 30 "$KNEECAP" run "$TLS_URL" \

@@ -41,6 +41,9 @@ struct upload {
 	size_t bytes;
 };
 
+/* The client the tests run on (main runs them once per client). */
+static enum kc_client client;
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *data,
 			       size_t *data_size, void **con_cls)
@@ -145,7 +148,9 @@ static void on_interval(void *ud, int step, const struct kc_hdr *h)
 	iv->calls++;
 }
 
-static void test_bodies_decorator_intervals(void **state)
+/* Runs 1.5 s of decorated POSTs; per_second: the decorator's lines may be
+ * reused within a wall-clock second (kc_engine_config.decorate_per_second). */
+static void run_bodies_decorator_intervals(void **state, bool per_second)
 {
 	struct srv *s = *state;
 	char url[64];
@@ -162,6 +167,7 @@ static void test_bodies_decorator_intervals(void **state)
 	struct kc_engine_config cfg = {
 		.url = url, .headers = hdrs, .nheaders = 1, .bodies = bodies, .nbodies = 2,
 		.threads = 2, .connections = 4, .decorate = decorate, .decorate_ud = &calls,
+		.client = client, .decorate_per_second = per_second,
 	};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
@@ -188,6 +194,11 @@ static void test_bodies_decorator_intervals(void **state)
 	assert_int_equal(r.ok, r.scheduled);
 	assert_int_equal((int)r.ok, n);
 	assert_int_equal(atomic_load(&s->decorated), n);
+	/* the probe's call, then one per request, or per worker, body and second */
+	if (per_second)
+		assert_true(atomic_load(&calls) >= 1 + 2 && atomic_load(&calls) <= 1 + 2 * 2 * 3);
+	else
+		assert_int_equal(atomic_load(&calls), 1 + n);
 	assert_int_equal(atomic_load(&s->custom_hdr), n);
 	assert_int_equal(atomic_load(&s->posts), n);
 	/* Each worker alternates its bodies: both sizes are sent, about half each. */
@@ -203,12 +214,23 @@ static void test_bodies_decorator_intervals(void **state)
 	kc_engine_free(e);
 }
 
+static void test_bodies_decorator_intervals(void **state)
+{
+	run_bodies_decorator_intervals(state, false);
+}
+
+static void test_decorator_per_second(void **state)
+{
+	run_bodies_decorator_intervals(state, true);
+}
+
 static void test_status_classes_and_closed_loop(void **state)
 {
 	struct srv *s = *state;
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
-	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 3, .method = "put"};
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 3, .method = "put",
+				       .client = client};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
 	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
@@ -253,7 +275,7 @@ static void test_stop_marks_partial(void **state)
 	struct srv *s = *state;
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
-	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2};
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 2, .client = client};
 	struct kc_engine *e = NULL;
 	struct kc_diag d;
 	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
@@ -452,8 +474,13 @@ int main(void)
 		cmocka_unit_test(test_probe_bounded),
 		cmocka_unit_test(test_load_size_check),
 		cmocka_unit_test(test_bodies_decorator_intervals),
+		cmocka_unit_test(test_decorator_per_second),
 		cmocka_unit_test(test_status_classes_and_closed_loop),
 		cmocka_unit_test(test_stop_marks_partial),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* every test once per HTTP/1.1 client: they must count alike */
+	client = KC_CLIENT_NATIVE;
+	int rc = cmocka_run_group_tests_name("native", tests, setup, teardown);
+	client = KC_CLIENT_CURL;
+	return rc | cmocka_run_group_tests_name("curl", tests, setup, teardown);
 }

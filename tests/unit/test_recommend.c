@@ -13,6 +13,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/recommend.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 
 static struct kc_knee knee(enum kc_load_mode mode, double value)

@@ -195,6 +195,76 @@ static void test_html_escapes_and_is_self_contained(void **state)
 	assert_true(isnan(kc_html_cost_per_million(-1, 40)));
 }
 
+/* find-verdicts.json with a confirm{} object appended. */
+static void load_with_confirm(struct kc_resultdoc *doc, const char *confirm)
+{
+	char path[1024];
+	fixture(path, sizeof(path), "find-verdicts.json");
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof(text) - 4096, f);
+	fclose(f);
+	while (n && text[n - 1] != '}')
+		n--;
+	assert_true(n > 0);
+	n--; /* the closing brace of the document */
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ",\"confirm\":%s}", confirm);
+	struct kc_diag d;
+	assert_int_equal(kc_resultdoc_parse(doc, "confirm.json", text, n, &d), KC_OK);
+}
+
+static void test_confirm_shown(void **state)
+{
+	(void)state;
+	struct kc_resultdoc doc;
+	load_with_confirm(&doc, "{\"offered\":75,\"per_instance\":37.5,\"instances\":2,"
+				"\"target_value\":2250,\"arrived\":74.8,\"achieved\":74.5,"
+				"\"latency_ms\":{\"p50\":41.5,\"p90\":60,\"p99\":88.25,"
+				"\"p999\":90,\"max\":99,\"mean\":45},\"errors\":0,"
+				"\"duration_s\":20,\"verdict\":\"healthy\",\"healthy\":true}");
+	assert_true(doc.has_confirm && doc.confirm_healthy);
+	assert_int_equal(doc.confirm_instances, 2);
+	assert_true(doc.confirm_latency.p99 == 88.25);
+	struct kc_buf b;
+	kc_buf_init(&b, 16 << 20);
+	double price = -1;
+	assert_int_equal(kc_html_report(&b, &doc, 1, &price), KC_OK);
+	assert_non_null(strstr(b.data, "id=\"kc-confirm\""));
+	assert_non_null(strstr(b.data, "TargetValue 2250 (37.50 RPS/instance &times; 2 instances = 75.00 RPS)"));
+	assert_non_null(strstr(b.data, "p99 88.2 ms") ? strstr(b.data, "p99 88.2 ms") : strstr(b.data, "p99 88.3 ms"));
+	assert_non_null(strstr(b.data, "the target held"));
+	kc_buf_reset(&b);
+	assert_int_equal(kc_term_verdict(&b, &doc, -1), KC_OK);
+	assert_non_null(strstr(b.data, "confirmed: at the target"));
+	kc_buf_fini(&b);
+	kc_resultdoc_fini(&doc);
+
+	load_with_confirm(&doc, "{\"offered\":7.5,\"per_instance\":7.5,\"instances\":1,"
+				"\"target_value\":450,\"arrived\":7.5,\"achieved\":0.5,"
+				"\"latency_ms\":{\"p50\":34.7,\"p99\":34.7},\"errors\":14,"
+				"\"verdict\":\"errors\",\"healthy\":false}");
+	assert_false(doc.confirm_healthy);
+	kc_buf_init(&b, 16 << 20);
+	assert_int_equal(kc_html_report(&b, &doc, 1, &price), KC_OK);
+	assert_non_null(strstr(b.data, "did not hold the recommended target"));
+	assert_null(strstr(b.data, "the target held"));
+	kc_buf_fini(&b);
+	kc_resultdoc_fini(&doc);
+
+	/* A result without confirm{} (--no-confirm, run, older files) has no section. */
+	char path[1024];
+	struct kc_diag d;
+	fixture(path, sizeof(path), "find-verdicts.json");
+	assert_int_equal(kc_resultdoc_load(&doc, path, &d), KC_OK);
+	assert_false(doc.has_confirm);
+	kc_buf_init(&b, 16 << 20);
+	assert_int_equal(kc_html_report(&b, &doc, 1, &price), KC_OK);
+	assert_null(strstr(b.data, "kc-confirm"));
+	kc_buf_fini(&b);
+	kc_resultdoc_fini(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_load_verdicts_and_run),
 		cmocka_unit_test(test_refuse),
 		cmocka_unit_test(test_html_escapes_and_is_self_contained),
+		cmocka_unit_test(test_confirm_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,48 @@
+/*
+ * proto.c - which request driver an engine runs (proto.h), and the names
+ * of the --client choices.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "engine_int.h"
+#include "proto.h"
+
+int kc_client_parse(const char *s, enum kc_client *out)
+{
+	if (s && !strcmp(s, "native")) {
+		*out = KC_CLIENT_NATIVE;
+		return KC_OK;
+	}
+	if (s && !strcmp(s, "curl")) {
+		*out = KC_CLIENT_CURL;
+		return KC_OK;
+	}
+	return KC_EPARSE;
+}
+
+const char *kc_client_name(enum kc_client c)
+{
+	return c == KC_CLIENT_CURL ? "curl" : "native";
+}
+
+const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
+{
+	if (c->http == KC_HTTP_2_PRIOR)
+		return &kc_proto_h2c;
+	/* proxies and client certificates are libcurl's (kc_engine_new refuses
+	 * them with an explicit --client native) */
+	if (c->client == KC_CLIENT_CURL || c->proxy || c->client_cert || c->client_key)
+		return &kc_proto_curl;
+	/* --http 2 to https:// is HTTP/2 over TLS on nghttp2, but for response
+	 * streams (h2unary.c does not read them yet); to http:// it is HTTP/1.1,
+	 * as libcurl does it */
+	if (c->http == KC_HTTP_2 && !strncasecmp(c->url, "https://", 8))
+		return c->response_stream ? &kc_proto_curl : &kc_proto_h2c;
+	return &kc_proto_h1;
+}
+
+const char *kc_engine_client(const struct kc_engine *e)
+{
+	return e->proto == &kc_proto_curl ? "curl" : "native";
+}
