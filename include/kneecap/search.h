@@ -137,6 +137,8 @@ struct kc_search {
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
 	double saturated_max;     /* highest achieved rate of a saturated step of a
 				     load decided unhealthy */
+	double settled_cap;       /* > 0: the knee load was an ambiguous healthy call
+				     taken as settled; the knee is at most this */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -174,10 +176,14 @@ enum kc_knee_bound {
 	KC_BOUND_SATURATED_MAX, /* the highest rate the endpoint completed while saturated */
 	KC_BOUND_KNEE_ACHIEVED, /* the knee load's own achieved rate: its measurements
 				   were unstable (ambiguous, or attempts disagreed) */
+	KC_BOUND_SETTLED,       /* one precision step under the capped bracket end: the
+				   knee load was healthy but ambiguous that close to the
+				   capacity, and taken without a re-measure (search.c
+				   settled()); the answer an unhealthy call would have led to */
 	KC_BOUND_COUNT
 };
 
-/* "tested", "saturated_max" or "knee_achieved". */
+/* "tested", "saturated_max", "knee_achieved" or "settled". */
 const char *kc_knee_bound_name(enum kc_knee_bound b);
 
 /*

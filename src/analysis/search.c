@@ -604,7 +604,8 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	s->healthy_votes += healthy;
 
 	bool agree = s->healthy_votes == 0 || s->healthy_votes == s->attempts;
-	bool want_more = s->attempts == 1 ? !v->stable && !settled(s, v) : !agree;
+	bool settle = s->attempts == 1 && !v->stable && settled(s, v);
+	bool want_more = s->attempts == 1 ? !v->stable && !settle : !agree;
 	if (want_more && s->attempts <= s->cfg.max_remeasure &&
 	    s->nsteps < s->cfg.max_steps) {
 		s->pending = false;
@@ -626,6 +627,11 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	s->attempts = 0;
 	s->healthy_votes = 0;
 
+	/* A settled ambiguous healthy call ends the search; its knee is held
+	 * to the load an unhealthy call would have led to (hi / (1 + p)), so
+	 * either answer of the coin the ambiguity tossed gives the same knee. */
+	if (settle && load_healthy && !streams(s))
+		s->settled_cap = s->hi / (1.0 + s->cfg.precision);
 	decide(s, load_healthy, why, r, v);
 	if (s->phase != PH_DONE && s->nsteps >= s->cfg.max_steps) {
 		snprintf(s->diagnosis, sizeof(s->diagnosis),
@@ -649,7 +655,7 @@ const struct kc_search_step *kc_search_step(const struct kc_search *s, int i)
 }
 
 static const char *const bound_names[KC_BOUND_COUNT] = {
-	"tested", "saturated_max", "knee_achieved",
+	"tested", "saturated_max", "knee_achieved", "settled",
 };
 
 const char *kc_knee_bound_name(enum kc_knee_bound b)
@@ -695,6 +701,10 @@ static void bound_knee(const struct kc_search *s, struct kc_knee *k)
 	if (k->knee_unstable && k->knee_achieved > 0 && k->knee_achieved < k->value) {
 		k->value = k->knee_achieved;
 		k->bound = KC_BOUND_KNEE_ACHIEVED;
+	}
+	if (s->settled_cap > 0 && s->lo_step == k->knee_step && s->settled_cap < k->value) {
+		k->value = s->settled_cap;
+		k->bound = KC_BOUND_SETTLED;
 	}
 	/* One figure everywhere (terminal, result.json, report), rounded down
 	 * so the printed knee never exceeds its bound. */

@@ -1200,6 +1200,30 @@ static void test_settled_not_remeasured(void **state)
 	assert_int_equal(k.bound, KC_BOUND_KNEE_ACHIEVED);
 	assert_true(k.value >= 46 && k.value <= 50);
 
+	/* Ambiguous on its in-flight trend only (everything completed): the
+	 * knee is held one precision step under the capacity shown, 50 / 1.03,
+	 * where an unhealthy call would have led (repeatable either way). */
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 10) {
+		struct kc_step_result r;
+		if (offered < 45)
+			r = mk_step(offered, offered, offered, 0, 1);
+		else if (offered > 50)
+			r = mk_step(offered, offered, 50, offered - 50, 10);
+		else
+			r = mk_step(offered, offered, offered, 1.2, 3);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	kc_search_result(&s, &k);
+	assert_int_equal(runs, 5);
+	assert_int_equal(k.remeasures, 0);
+	assert_false(kc_search_step(&s, 4)->v.stable);
+	assert_int_equal(kc_search_step(&s, 4)->v.verdict, KC_VERDICT_HEALTHY);
+	assert_int_equal(k.bound, KC_BOUND_SETTLED);
+	assert_string_equal(kc_knee_bound_name(k.bound), "settled");
+	assert_true(k.value == 48.5);
+
 	/* Ambiguous the other way (96.8%%, short): no re-measure either; it
 	 * becomes hi and one probe a precision lower ends the search. */
 	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
