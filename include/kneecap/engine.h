@@ -291,6 +291,17 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 		       struct kc_step_result *out, struct kc_diag *d);
 
 /*
+ * Ends the running step's measured window early, about 150 ms from now (or
+ * from the window's start, when still warming up); no effect when the
+ * window would end sooner or no step runs.  The step then ends as if its
+ * duration were that long: no arrivals after the new end, the requests in
+ * flight drain as usual, and the result is whole (not partial) with
+ * duration_ns the shortened window.  Thread-safe (an atomic flag); meant
+ * for a hook that judged the step settled.
+ */
+void kc_engine_end_window(struct kc_engine *e);
+
+/*
  * Asks the running step (and any later one) to stop.  Async-signal-safe:
  * it only stores to an atomic flag.  kc_engine_reset_stop() clears it.
  */

@@ -137,6 +137,8 @@ struct kc_search {
 	int64_t measured_ns;      /* sum of the recorded steps' measured windows */
 	double saturated_max;     /* highest achieved rate of a saturated step of a
 				     load decided unhealthy */
+	double settled_cap;       /* > 0: the knee load was an ambiguous healthy call
+				     taken as settled; the knee is at most this */
 	struct kc_search_step steps[KC_SEARCH_MAX_STEPS];
 };
 
@@ -174,11 +176,87 @@ enum kc_knee_bound {
 	KC_BOUND_SATURATED_MAX, /* the highest rate the endpoint completed while saturated */
 	KC_BOUND_KNEE_ACHIEVED, /* the knee load's own achieved rate: its measurements
 				   were unstable (ambiguous, or attempts disagreed) */
+	KC_BOUND_SETTLED,       /* one precision step under the capped bracket end: the
+				   knee load was healthy but ambiguous that close to the
+				   capacity, and taken without a re-measure (search.c
+				   settled()); the answer an unhealthy call would have led to */
 	KC_BOUND_COUNT
 };
 
-/* "tested", "saturated_max" or "knee_achieved". */
+/* "tested", "saturated_max", "knee_achieved" or "settled". */
 const char *kc_knee_bound_name(enum kc_knee_bound b);
+
+/*
+ * Deciding a step's length while it runs (perf_analyzer-style stability
+ * windows).  The caller feeds one sample per second of the measured window
+ * (the engine's progress figures); kc_step_watch_feed says when the step
+ * has settled and may end now (kc_engine_end_window).  The windows are g
+ * seconds each, g chosen so each holds about 40 expected requests (1..5):
+ *  - settled healthy: after at least min_s seconds (5 s, a quarter of the
+ *    step, and 100 expected requests, whichever is longest), the last three windows
+ *    agree on achieved rate (within +-10%, or 2 Poisson sigmas when wider)
+ *    and on latency (mean per-second p50 within +-25% of their mean, the
+ *    last no more than 15% over the first), the
+ *    in-flight level does not rise across them nor since the window's
+ *    first seconds (by more than the in-flight tolerance), and no request
+ *    failed;
+ *  - settled overloaded: after at least 5 s and a quarter of the step, the
+ *    three windows
+ *    agree on achieved rate, it is under 85% of offered, in-flight rose
+ *    in each window by more than the tolerance, and since the window began
+ *    by 2.5 times the tolerance the verdict will apply (a queue building at
+ *    a steady capacity: more seconds add nothing but a longer drain).
+ * The search enables it only where the verdict cannot hinge on it: on the
+ * first attempt at a load that is not within 15% of a known capacity bound
+ * (the narrowing probes near the knee, and every re-measure, run whole).
+ */
+#define KC_WATCH_RING 16
+
+struct kc_watch_sample {
+	double achieved_rps;      /* completions in the last second */
+	double latency_ms;        /* the last second's median latency (p50: steadier
+				     than a tail over a second's requests) */
+	double inflight;          /* requests outstanding now */
+	uint64_t errors;          /* failed so far in the window */
+};
+
+struct kc_step_watch {
+	bool enabled;
+	double offered;
+	int group_s;              /* seconds per window */
+	int min_s;                /* measured seconds before a healthy early end */
+	int min_over_s;           /* ... before an overloaded early end */
+	double inflight_tol;
+	int n;                    /* samples fed */
+	double first_inflight;    /* mean in-flight of the first window */
+	struct kc_watch_sample ring[KC_WATCH_RING];
+	bool settled;             /* said so once; later feeds return false */
+};
+
+/*
+ * Prepares w for the step about to run at `offered` (the load
+ * kc_search_next handed out), lasting step_ns of measured window.
+ * w->enabled says whether it may end the step early at all.
+ */
+void kc_search_watch(const struct kc_search *s, double offered, int64_t step_ns,
+		     struct kc_step_watch *w);
+
+/* Feeds one second of the measured window; true once (the first time) when
+ * the step has settled and may end now. */
+bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x);
+
+/*
+ * The measured window for the step kc_search_next handed out.  rps:
+ * step_duration (a settled step ends early through kc_step_watch).
+ * Streams, whose engine reports no per-second figures: a step while
+ * bracketing (growing, or stepping down, from start) runs a third of
+ * step_duration (at least 10 s, never more than step_duration), because
+ * those loads are mostly far from the knee or far over it, and the mean
+ * latency of thousands of replies is steady; every narrowing step runs
+ * whole.  (A narrowing attempt ambiguous on the latency objective alone is
+ * not re-measured when the bracket's ends predict the same side of it.)
+ */
+int64_t kc_search_step_ns(const struct kc_search *s);
 
 /* The search's answer. */
 struct kc_knee {

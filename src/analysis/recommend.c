@@ -447,6 +447,9 @@ void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
 	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
 		snprintf(out, n, "what the knee load completed (%g %s tested healthy, but its "
 			 "measurements were unstable)", k->tested, u);
+	else if (k->bound == KC_BOUND_SETTLED)
+		snprintf(out, n, "one precision step under what the endpoint completed flat out "
+			 "(%g %s tested healthy, ambiguously, that close to it)", k->tested, u);
 	else
 		snprintf(out, n, "the highest healthy load");
 }

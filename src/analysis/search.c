@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -509,6 +510,55 @@ static bool end_all_errors(struct kc_search *s, struct kc_search_step *st,
 	return true;
 }
 
+/*
+ * An ambiguous first attempt at a settled point is not measured again: a
+ * load within the precision under a capped hi (the rate a saturated step
+ * completed flat out).  Healthy, it ends the search with the knee bounded
+ * by that rate and by this step's own achieved rate; unhealthy, it becomes
+ * hi and one probe a precision lower follows.  Re-measuring it (two more
+ * whole steps, then a majority) would only choose between those two
+ * answers, which lie within one precision step of each other and of the
+ * capacity the endpoint showed.
+ */
+static bool settled_streams(const struct kc_search *s, const struct kc_step_verdict *v);
+
+static bool settled(const struct kc_search *s, const struct kc_step_verdict *v)
+{
+	if (streams(s))
+		return settled_streams(s, v);
+	if (!s->have_hi || !s->hi_capped)
+		return false;
+	double load = s->next;
+	return load < s->hi && s->hi <= load * (1.0 + 1.05 * s->cfg.precision);
+}
+
+/*
+ * Streams: latency rises with the stream count, so the bracket's two ends
+ * predict it in between.  An attempt ambiguous only on the latency
+ * objective is settled when the measurement and that prediction lie on the
+ * same side of the objective and the measurement sits nearer the
+ * prediction than the objective: a second measurement of a value that
+ * agrees with its neighbours would say the same thing again.
+ */
+static bool settled_streams(const struct kc_search *s, const struct kc_step_verdict *v)
+{
+	const struct kc_health_cfg *h = &s->cfg.health;
+	if (!h->slo_set || !s->have_lo || !s->have_hi || s->lo_step < 0 || s->hi_step < 0)
+		return false;
+	if ((v->verdict != KC_VERDICT_HEALTHY && v->verdict != KC_VERDICT_LATENCY_SLO) ||
+	    v->error_rate > 0.5 * h->max_error_rate ||
+	    v->achieved_ratio < h->min_achieved_ratio * (1.0 + h->ambiguity))
+		return false;
+	double x = s->next;
+	double l_lo = s->steps[s->lo_step].v.latency_ms;
+	double l_hi = s->steps[s->hi_step].v.latency_ms;
+	if (!(x > s->lo && x < s->hi) || !(l_hi > l_lo))
+		return false;
+	double pred = l_lo + (x - s->lo) / (s->hi - s->lo) * (l_hi - l_lo);
+	double m = v->latency_ms, slo = h->slo_ms;
+	return (m > slo) == (pred > slo) && fabs(m - pred) < fabs(m - slo);
+}
+
 int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 {
 	KC_ASSERT(s && r);
@@ -555,7 +605,8 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	s->healthy_votes += healthy;
 
 	bool agree = s->healthy_votes == 0 || s->healthy_votes == s->attempts;
-	bool want_more = s->attempts == 1 ? !v->stable : !agree;
+	bool settle = s->attempts == 1 && !v->stable && settled(s, v);
+	bool want_more = s->attempts == 1 ? !v->stable && !settle : !agree;
 	if (want_more && s->attempts <= s->cfg.max_remeasure &&
 	    s->nsteps < s->cfg.max_steps) {
 		s->pending = false;
@@ -577,6 +628,11 @@ int kc_search_record(struct kc_search *s, const struct kc_step_result *r)
 	s->attempts = 0;
 	s->healthy_votes = 0;
 
+	/* A settled ambiguous healthy call ends the search; its knee is held
+	 * to the load an unhealthy call would have led to (hi / (1 + p)), so
+	 * either answer of the coin the ambiguity tossed gives the same knee. */
+	if (settle && load_healthy && !streams(s))
+		s->settled_cap = s->hi / (1.0 + s->cfg.precision);
 	decide(s, load_healthy, why, r, v);
 	if (s->phase != PH_DONE && s->nsteps >= s->cfg.max_steps) {
 		snprintf(s->diagnosis, sizeof(s->diagnosis),
@@ -600,7 +656,7 @@ const struct kc_search_step *kc_search_step(const struct kc_search *s, int i)
 }
 
 static const char *const bound_names[KC_BOUND_COUNT] = {
-	"tested", "saturated_max", "knee_achieved",
+	"tested", "saturated_max", "knee_achieved", "settled",
 };
 
 const char *kc_knee_bound_name(enum kc_knee_bound b)
@@ -646,6 +702,10 @@ static void bound_knee(const struct kc_search *s, struct kc_knee *k)
 	if (k->knee_unstable && k->knee_achieved > 0 && k->knee_achieved < k->value) {
 		k->value = k->knee_achieved;
 		k->bound = KC_BOUND_KNEE_ACHIEVED;
+	}
+	if (s->settled_cap > 0 && s->lo_step == k->knee_step && s->settled_cap < k->value) {
+		k->value = s->settled_cap;
+		k->bound = KC_BOUND_SETTLED;
 	}
 	/* One figure everywhere (terminal, result.json, report), rounded down
 	 * so the printed knee never exceeds its bound. */
@@ -696,4 +756,120 @@ const char *kc_knee_reason(const struct kc_knee *k)
 	if (k->end == KC_END_CONVERGED)
 		return kc_verdict_name(k->ended_by);
 	return kc_search_end_name(k->end);
+}
+
+/* ---- stability windows ------------------------------------------------ */
+
+void kc_search_watch(const struct kc_search *s, double offered, int64_t step_ns,
+		     struct kc_step_watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->offered = offered;
+	double secs = (double)step_ns / 1e9;
+	int g = offered > 0 ? (int)ceil(40.0 / offered) : 5;
+	w->group_s = g < 1 ? 1 : g > 5 ? 5 : g;
+	/* At least 100 expected requests: achieved is judged against the
+	 * arrivals of the same window, and the one or two requests in flight
+	 * across its edges must stay well inside the 3% the verdict allows. */
+	w->min_s = (int)fmax(fmax(5.0, ceil(secs / 4.0)), offered > 0 ? ceil(100.0 / offered) : 0);
+	w->min_over_s = (int)fmax(5.0, ceil(secs / 4.0));
+	w->inflight_tol = s->cfg.health.inflight_growth_abs;
+	/* Only the first attempt at a load far from any capacity bound: near
+	 * the knee a few seconds more can turn the verdict, and a re-measure
+	 * exists because the first attempt was ambiguous. */
+	double bound = 0;
+	if (s->have_hi)
+		bound = s->hi;
+	if (s->est > 0 && (bound == 0 || s->est < bound))
+		bound = s->est;
+	if (s->saturated_max > 0 && (bound == 0 || s->saturated_max < bound))
+		bound = s->saturated_max;
+	bool far = bound == 0 || offered < 0.85 * bound;
+	w->enabled = !streams(s) && s->attempts == 0 && s->gen_retries == 0 && far &&
+		     s->phase != PH_DONE && 3 * w->group_s <= (int)secs - 1 &&
+		     w->min_s < (int)secs;
+}
+
+/* Mean of field f over window k (0 = oldest of the last three). */
+static double window_mean(const struct kc_step_watch *w, int k, size_t off)
+{
+	double sum = 0;
+	int g = w->group_s;
+	for (int i = 0; i < g; i++) {
+		int idx = w->n - 3 * g + k * g + i;
+		const char *p = (const char *)&w->ring[idx % KC_WATCH_RING];
+		double v;
+		memcpy(&v, p + off, sizeof(v));
+		sum += v;
+	}
+	return sum / g;
+}
+
+/* Do the three values lie within +-tol of their mean? */
+static bool agree(const double v[3], double tol)
+{
+	double m = (v[0] + v[1] + v[2]) / 3.0;
+	if (!(m > 0))
+		return v[0] == 0 && v[1] == 0 && v[2] == 0;
+	for (int i = 0; i < 3; i++)
+		if (fabs(v[i] - m) > tol * m)
+			return false;
+	return true;
+}
+
+bool kc_step_watch_feed(struct kc_step_watch *w, const struct kc_watch_sample *x)
+{
+	if (!w->enabled || w->settled)
+		return false;
+	w->ring[w->n % KC_WATCH_RING] = *x;
+	w->n++;
+	int g = w->group_s;
+	if (w->n <= g)
+		w->first_inflight += x->inflight / g;
+	/* The first sample's second began in the warm-up: count whole seconds. */
+	if (w->n < 3 * g || w->n - 1 < w->min_s)
+		return false;
+	double rate[3], lat[3], inf[3];
+	for (int k = 0; k < 3; k++) {
+		rate[k] = window_mean(w, k, offsetof(struct kc_watch_sample, achieved_rps));
+		lat[k] = window_mean(w, k, offsetof(struct kc_watch_sample, latency_ms));
+		inf[k] = window_mean(w, k, offsetof(struct kc_watch_sample, inflight));
+	}
+	double mean_rate = (rate[0] + rate[1] + rate[2]) / 3.0;
+	/* Poisson: a window of g seconds at rate r counts g*r +- sqrt(g*r). */
+	double rate_tol = fmax(0.10, 2.0 / sqrt(fmax(1.0, mean_rate * g)));
+	if (!agree(rate, rate_tol))
+		return false;
+	bool settled = false;
+	/* Latency within +-25% of its mean, and not climbing (a queue starting
+	 * to build shows in the tail before the in-flight count). */
+	bool lat_flat = agree(lat, 0.25) && lat[2] <= 1.15 * lat[0];
+	/* In-flight flat across the three windows and since the window's
+	 * first seconds (a slow rise hides inside three short windows). */
+	bool inf_flat = inf[2] <= inf[0] + w->inflight_tol &&
+			inf[2] <= w->first_inflight + w->inflight_tol;
+	if (x->errors == 0 && lat_flat && inf_flat)
+		settled = true;
+	else if (w->n - 1 >= w->min_over_s && mean_rate < 0.85 * w->offered &&
+		 inf[1] > inf[0] + w->inflight_tol && inf[2] > inf[1] + w->inflight_tol) {
+		/* The verdict calls in-flight growth clear only past twice its
+		 * tolerance, which scales with the queue the warm-up left and
+		 * with the arrivals' noise (knee.c judge_inflight): end when
+		 * the rise since the window began is past that. */
+		double tol = fmax(fmax(w->inflight_tol, 0.5 * w->first_inflight),
+				  sqrt(w->offered * (w->n - 1)));
+		settled = inf[2] - w->first_inflight > 2.5 * tol;
+	}
+	w->settled = settled;
+	return settled;
+}
+
+int64_t kc_search_step_ns(const struct kc_search *s)
+{
+	int64_t full = s->cfg.step_duration_ns;
+	if (!streams(s) || (s->phase != PH_BRACKET && s->phase != PH_STEPDOWN))
+		return full;
+	int64_t third = full / 3, floor_ns = 10 * NS_PER_S;
+	int64_t n = third > floor_ns ? third : floor_ns;
+	return n < full ? n : full;
 }

@@ -471,6 +471,32 @@ static json_t *config_json(const struct find_opts *o, const struct cli_find_cfg 
 	return cfg;
 }
 
+/* The progress and interval hooks of one step, with the search's stability
+ * watch in between: a settled step ends early (kc_engine_end_window). */
+struct step_hooks {
+	struct runout *ro;
+	struct kc_engine *e;
+	struct kc_step_watch watch;
+};
+
+static void step_progress(void *ud, const struct kc_progress *p)
+{
+	struct step_hooks *h = ud;
+	runout_progress(h->ro, p);
+	if (p->warming_up)
+		return;
+	struct kc_watch_sample x = {.achieved_rps = p->achieved_rps, .latency_ms = p->p50_ms,
+				    .inflight = (double)p->inflight, .errors = p->errors};
+	if (kc_step_watch_feed(&h->watch, &x))
+		kc_engine_end_window(h->e);
+}
+
+static void step_interval(void *ud, int step_index, const struct kc_hdr *latency_us)
+{
+	struct step_hooks *h = ud;
+	runout_interval(h->ro, step_index, latency_us);
+}
+
 /* The search loop.  Returns the number of steps recorded in steps[]. */
 static int run_search(struct kc_engine *e, struct kc_search *s, const struct cli_find_cfg *c,
 		      struct runout *ro, struct kc_step_result *steps, bool *interrupted,
@@ -492,8 +518,10 @@ static int run_search(struct kc_engine *e, struct kc_search *s, const struct cli
 			.arrival = c->arrival,
 			.seed = (uint64_t)n + 1,
 		};
+		struct step_hooks sh = {.ro = ro, .e = e};
+		kc_search_watch(s, offered, spec.duration_ns, &sh.watch);
 		struct kc_engine_hooks hooks = {
-			.progress = runout_progress, .interval = runout_interval, .ud = ro};
+			.progress = step_progress, .interval = step_interval, .ud = &sh};
 		if (kc_engine_run_step(e, &spec, &hooks, &steps[n], d)) {
 			*fail = 1;
 			break;

@@ -725,6 +725,11 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
 	json_object_set_new(extra, "streams", streams_json(r));
+	/* How long the search took (warm-ups and drains included), as find says. */
+	json_object_set_new(extra, "search",
+			    json_pack("{s:s,s:i,s:f}", "end", kc_search_end_name(knee.end),
+				      "steps", kc_search_nsteps(srch), "took_s",
+				      (double)(kc_wall_ns() / KC_NS_PER_MS - started_ms) / 1e3));
 	json_t *verdicts = json_array();
 	for (int i = 0; i < kc_search_nsteps(srch); i++)
 		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));
@@ -812,7 +817,7 @@ static int search(struct run *r)
 	       r->nsteps < KC_SEARCH_MAX_STEPS && !runout_caught_signal()) {
 		struct kc_streams_spec sp = {.index = (int)r->nsteps,
 					     .streams = (uint32_t)(offered + 0.5),
-					     .duration_ns = r->scfg.step_duration_ns,
+					     .duration_ns = kc_search_step_ns(&srch),
 					     .warmup_ns = r->scfg.warmup_ns};
 		struct kc_step_result *st = &r->steps[r->nsteps];
 		if (kc_streams_run_step(r->st, &sp, st, &r->infos[r->nsteps], &d)) {

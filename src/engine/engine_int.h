@@ -147,6 +147,10 @@ struct kc_engine {
 	struct worker *workers;
 	const struct kc_proto *proto;  /* chosen once (kc_proto_choose) */
 	atomic_bool stop;
+	/* kc_engine_end_window: asked (any thread), and the window end the
+	 * coordinator set from it (0: none), which workers adopt. */
+	atomic_bool end_asked;
+	_Atomic int64_t cut_ns;
 };
 
 /* What one finished request came to, whichever driver carried it. */

@@ -31,6 +31,8 @@
 #define INTERVAL_NS KC_NS_PER_S
 /* Workers start this long after the coordinator decides the step's origin. */
 #define START_DELAY_NS (5 * KC_NS_PER_MS)
+/* kc_engine_end_window ends the window this far after it was asked. */
+#define CUT_AHEAD_NS (150 * KC_NS_PER_MS)
 /* The drain outlasts the request timeout by this much (see kc_engine_run_step). */
 #define DRAIN_SLACK_NS (250 * KC_NS_PER_MS)
 /* Memory estimate (kc_load_size_check): a slot's libcurl handle beyond the
@@ -365,6 +367,12 @@ void kc_engine_stop(struct kc_engine *e)
 void kc_engine_reset_stop(struct kc_engine *e)
 {
 	atomic_store(&e->stop, false);
+}
+
+void kc_engine_end_window(struct kc_engine *e)
+{
+	if (e)
+		atomic_store(&e->end_asked, true);
 }
 
 bool kc_engine_stopped(const struct kc_engine *e)
@@ -902,6 +910,16 @@ static void coordinate(struct step_state *st)
 		int64_t now = kc_clock_ns();
 		if (!st->stop_seen_ns && kc_engine_stopped(e))
 			st->stop_seen_ns = now;
+		if (atomic_exchange(&e->end_asked, false)) {
+			/* Far enough ahead that every worker (which looks at least
+			 * every POLL_CAP_MS) adopts it before it passes: no arrival
+			 * at or after it has been sent by then. */
+			int64_t cut = (now > st->win_start_ns ? now : st->win_start_ns) + CUT_AHEAD_NS;
+			if (cut < st->win_end_ns) {
+				st->win_end_ns = cut;
+				atomic_store(&e->cut_ns, cut);
+			}
+		}
 		if (now >= next_sample) {
 			uint64_t inf = sum_inflight(e);
 			if (now >= st->win_start_ns && now < st->win_end_ns &&
@@ -939,11 +957,12 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	r->start_wall_ms = st->wall_win_start_ms;
 	int64_t cpu_ns = 0;
 	merge_workers(e, r, st->ttfb, st->lag, &cpu_ns);
-	int64_t window_ns = spec->duration_ns;
+	/* The window, as kc_engine_end_window may have shortened it. */
+	int64_t window_ns = st->win_end_ns - st->win_start_ns;
 	if (r->partial) {
 		/* The window ends where the stop was seen (or where the workers ended). */
 		int64_t stop_at = st->stop_seen_ns ? st->stop_seen_ns : st->end_ns;
-		window_ns = stop_at < st->win_end_ns ? stop_at - st->win_start_ns : spec->duration_ns;
+		window_ns = stop_at < st->win_end_ns ? stop_at - st->win_start_ns : window_ns;
 		if (window_ns < 0)
 			window_ns = 0;
 	}
@@ -990,6 +1009,8 @@ int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
 	st.win_start_ns = st.start_ns + spec->warmup_ns;
 	st.win_end_ns = st.win_start_ns + spec->duration_ns;
 	st.wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
+	atomic_store(&e->end_asked, false);
+	atomic_store(&e->cut_ns, 0);
 	/* Every request sent inside the window meets its own timeout by
 	 * win_end + timeout; the slack lets those timeouts be counted as such.
 	 * What is left after it (sent late from the queue, or never sent) is

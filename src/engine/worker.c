@@ -178,6 +178,13 @@ static void run_loop(struct worker *w)
 			break;
 		}
 		int64_t now = kc_clock_ns();
+		int64_t cut = atomic_load_explicit(&e->cut_ns, memory_order_relaxed);
+		if (cut > 0 && cut < w->win_end_ns) {
+			/* kc_engine_end_window: the window ends at cut, and the
+			 * drain keeps its length after it. */
+			w->drain_end_ns -= w->win_end_ns - cut;
+			w->win_end_ns = cut;
+		}
 		if (issuing && !closed) {
 			while (next <= now) {
 				if (next >= w->win_end_ns) {

@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -313,6 +314,54 @@ static void test_stop_marks_partial(void **state)
 	kc_engine_free(e);
 }
 
+/* Asked from the progress hook (as find's stability watch does) once the
+ * window has run a second. */
+static void end_after_1s(void *ud, const struct kc_progress *p)
+{
+	if (!p->warming_up && p->elapsed_ns >= 1300 * KC_NS_PER_MS)
+		kc_engine_end_window(ud);
+}
+
+/* kc_engine_end_window: the step ends early but whole (not partial): no
+ * request unfinished, the window shortened, achieved over that window. */
+static void test_end_window_early(void **state)
+{
+	struct srv *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", s->port);
+	struct kc_engine_config cfg = {.url = url, .threads = 1, .connections = 4, .client = client};
+	struct kc_engine *e = NULL;
+	struct kc_diag d;
+	assert_int_equal(kc_engine_new(&e, &cfg, &d), KC_OK);
+	struct kc_engine_hooks hooks = {.progress = end_after_1s, .ud = e};
+	struct kc_step_spec spec = {.mode = KC_STEP_RATE, .rate_rps = 200,
+				    .duration_ns = 20 * KC_NS_PER_S, .warmup_ns = 200 * KC_NS_PER_MS,
+				    .arrival = KC_ARRIVAL_UNIFORM};
+	int64_t t0 = kc_clock_ns();
+	struct kc_step_result r;
+	assert_int_equal(kc_engine_run_step(e, &spec, &hooks, &r, &d), KC_OK);
+	int64_t took = kc_clock_ns() - t0;
+	assert_false(r.partial);
+	assert_false(kc_engine_stopped(e));
+	assert_true(took < 4 * KC_NS_PER_S);
+	/* Asked at ~2 s of step (1.8 s of window), cut 150 ms later. */
+	assert_true(r.duration_ns > KC_NS_PER_S && r.duration_ns < 3 * KC_NS_PER_S);
+	assert_int_equal(r.unfinished, 0);
+	assert_int_equal(r.errors, 0);
+	/* Every arrival of the shortened window was sent and answered. */
+	double window_s = (double)r.duration_ns / 1e9;
+	assert_true(fabs((double)r.scheduled - 200 * window_s) <= 3);
+	assert_true(r.achieved > 190 && r.achieved < 210);
+	kc_step_result_fini(&r);
+	/* The next step runs whole again. */
+	struct kc_step_spec whole = {.mode = KC_STEP_RATE, .rate_rps = 100,
+				     .duration_ns = 600 * KC_NS_PER_MS};
+	assert_int_equal(kc_engine_run_step(e, &whole, NULL, &r, &d), KC_OK);
+	assert_true(r.duration_ns == 600 * KC_NS_PER_MS);
+	kc_step_result_fini(&r);
+	kc_engine_free(e);
+}
+
 /* A listening socket on 127.0.0.1 that nobody accepts: the kernel completes
  * connections into its backlog, requests are sent, nothing ever answers. */
 static int silent_listener(uint16_t *port)
@@ -503,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_decorator_new_credentials),
 		cmocka_unit_test(test_status_classes_and_closed_loop),
 		cmocka_unit_test(test_stop_marks_partial),
+		cmocka_unit_test(test_end_window_early),
 	};
 	/* every test once per HTTP/1.1 client: they must count alike */
 	client = KC_CLIENT_NATIVE;

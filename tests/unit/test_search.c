@@ -1143,6 +1143,286 @@ static void test_scenario_errors(void **state)
 	expect_bad("[search]\nstep_duration = 20\n", "step_duration", 2, "needs a unit");
 }
 
+/* One hand-made step: `arrived` per second scheduled, `achieved` completed,
+ * in-flight from `level` rising by `slope` per second. */
+static struct kc_step_result mk_step(double offered, double arrived, double achieved,
+				     double slope, double level)
+{
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	double dur = 20;
+	r.offered = offered;
+	r.duration_ns = (int64_t)(dur * 1e9);
+	r.lag_p99_ms = 1;
+	r.scheduled = r.sent = (uint64_t)llround(arrived * dur);
+	r.ok = r.completed = (uint64_t)llround(achieved * dur);
+	r.achieved = achieved;
+	r.inflight_start = level;
+	r.inflight_slope = slope;
+	r.inflight_end = level + slope * dur;
+	r.latency.mean = 50;
+	r.latency.p50 = 40;
+	r.latency.p99 = 120;
+	r.latency.count = (int64_t)r.ok;
+	r.service = r.latency;
+	return r;
+}
+
+/*
+ * Settled points are not measured again: after 80 rps completed 50 flat
+ * out (capping the bracket at 50), the guided probe just under 50 comes
+ * back healthy but ambiguous (achieved 97.5% of its arrivals).  Whatever a
+ * re-measure said, the knee stays within the precision under the rate the
+ * endpoint completed, so the search ends there instead of measuring again.
+ */
+static void test_settled_not_remeasured(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	double offered;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 10) {
+		struct kc_step_result r;
+		if (offered < 45)
+			r = mk_step(offered, offered, offered, 0, 1);
+		else if (offered > 50)
+			r = mk_step(offered, offered, 50, offered - 50, 10);
+		else
+			r = mk_step(offered, offered, 0.975 * offered, 0, 3);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_int_equal(runs, 5); /* 10 20 40 80, then one probe under 50 */
+	assert_int_equal(k.remeasures, 0);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_false(kc_search_step(&s, 4)->v.stable);
+	/* The ambiguous knee load is bounded by what it completed. */
+	assert_int_equal(k.bound, KC_BOUND_KNEE_ACHIEVED);
+	assert_true(k.value >= 46 && k.value <= 50);
+
+	/* Ambiguous on its in-flight trend only (everything completed): the
+	 * knee is held one precision step under the capacity shown, 50 / 1.03,
+	 * where an unhealthy call would have led (repeatable either way). */
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 10) {
+		struct kc_step_result r;
+		if (offered < 45)
+			r = mk_step(offered, offered, offered, 0, 1);
+		else if (offered > 50)
+			r = mk_step(offered, offered, 50, offered - 50, 10);
+		else
+			r = mk_step(offered, offered, offered, 1.2, 3);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	kc_search_result(&s, &k);
+	assert_int_equal(runs, 5);
+	assert_int_equal(k.remeasures, 0);
+	assert_false(kc_search_step(&s, 4)->v.stable);
+	assert_int_equal(kc_search_step(&s, 4)->v.verdict, KC_VERDICT_HEALTHY);
+	assert_int_equal(k.bound, KC_BOUND_SETTLED);
+	assert_string_equal(kc_knee_bound_name(k.bound), "settled");
+	assert_true(k.value == 48.5);
+
+	/* Ambiguous the other way (96.8%%, short): no re-measure either; it
+	 * becomes hi and one probe a precision lower ends the search. */
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 10) {
+		struct kc_step_result r;
+		if (offered < 48)
+			r = mk_step(offered, offered, offered, 0, 1);
+		else if (offered > 50)
+			r = mk_step(offered, offered, 50, offered - 50, 10);
+		else
+			r = mk_step(offered, offered, 0.968 * offered, 0.1, 3);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	kc_search_result(&s, &k);
+	assert_int_equal(runs, 6);
+	assert_int_equal(k.remeasures, 0);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value >= 46 && k.value < 48);
+
+	/* The same ambiguity far from any capped bound is still re-measured. */
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 10) {
+		struct kc_step_result r = offered == 20 ? mk_step(20, 20, 19.5, 0, 3)
+							 : mk_step(offered, offered, offered, 0, 1);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		if (runs == 3)
+			break;
+	}
+	assert_true(kc_search_step(&s, 1)->offered == 20);
+	assert_true(kc_search_step(&s, 2)->offered == 20);
+}
+
+/* Streams near a latency objective: the bracket's ends predict the
+ * latency between them, so an ambiguous attempt that agrees with them is
+ * settled; only the bracketing step, with no upper end yet, is measured
+ * again (the shipped streams-200 profile, 4.99 ms per stream, SLO 1 s). */
+static void test_streams_settled(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c;
+	kc_search_cfg_default(&c, KC_MODE_STREAMS);
+	c.start = 25;
+	c.max = 256;
+	c.health.slo_ms = 1000;
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	struct model m = model_default(0);
+	m.s_base = 0;
+	m.s_per = 4.99;
+	double offered;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+		struct kc_step_result r = run_streams(&m, offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		if (getenv("KC_TRACE"))
+			print_message("  %g streams: %.1f ms\n", offered, r.latency.mean);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value == 200);
+	assert_int_equal(k.remeasures, 1); /* 200 while bracketing */
+	print_message("streams knee 200 near its SLO: %d steps, %d re-measured\n", runs,
+		      k.remeasures);
+	assert_true(runs <= 9);
+}
+
+static struct kc_watch_sample wsample(double rate, double lat, double inflight, uint64_t errors)
+{
+	struct kc_watch_sample x = {.achieved_rps = rate, .latency_ms = lat, .inflight = inflight,
+				    .errors = errors};
+	return x;
+}
+
+/* Feeds `n` seconds; returns the second (1-based) at which it settled, 0 if never. */
+static int feed_until(struct kc_step_watch *w, int n, double rate, double p99,
+		      double inflight0, double inflight_per_s, uint64_t errors)
+{
+	for (int i = 1; i <= n; i++) {
+		struct kc_watch_sample x = wsample(rate * (i % 2 ? 1.03 : 0.97), p99,
+						   inflight0 + inflight_per_s * i, errors);
+		if (kc_step_watch_feed(w, &x))
+			return i;
+	}
+	return 0;
+}
+
+/* Stability windows: a settled step may end early; others run whole. */
+static void test_step_watch(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	int64_t step = 20 * INT64_C(1000000000);
+	struct kc_step_watch w;
+
+	/* 40 rps, flat latency and in-flight: 3 windows of 1 s agree, but not
+	 * before 5 whole seconds of window (a quarter of 20 s; 100 requests need
+	 * 3 s), the first sample's second having begun in the warm-up. */
+	kc_search_watch(&s, 40, step, &w);
+	assert_true(w.enabled);
+	assert_int_equal(w.group_s, 1);
+	assert_int_equal(w.min_s, 5);
+	assert_int_equal(feed_until(&w, 20, 40, 80, 2, 0, 0), 6);
+	/* Said once only. */
+	struct kc_watch_sample x = wsample(40, 80, 2, 0);
+	assert_false(kc_step_watch_feed(&w, &x));
+
+	/* 10 rps: windows of 4 s, and 100 requests take 10 s. */
+	kc_search_watch(&s, 10, step, &w);
+	assert_int_equal(w.group_s, 4);
+	assert_int_equal(w.min_s, 10);
+	assert_int_equal(feed_until(&w, 20, 10, 80, 1, 0, 0), 12);
+
+	/* Latency climbing 10%% a second, or in-flight rising, or any error:
+	 * not settled healthy, and the rate is not short: no end. */
+	kc_search_watch(&s, 40, step, &w);
+	int i;
+	for (i = 1; i <= 20; i++) {
+		x = wsample(40, 80 * pow(1.1, i), 2, 0);
+		if (kc_step_watch_feed(&w, &x))
+			break;
+	}
+	assert_int_equal(i, 21);
+	kc_search_watch(&s, 40, step, &w);
+	assert_int_equal(feed_until(&w, 20, 40, 80, 2, 2.0, 0), 0);
+	kc_search_watch(&s, 40, step, &w);
+	assert_int_equal(feed_until(&w, 20, 40, 80, 2, 0, 1), 0);
+
+	/* Overloaded at a steady capacity: 80 offered, 50 completed, the queue
+	 * growing 30 a second: settled after a quarter of the step (5 s). */
+	kc_search_watch(&s, 80, step, &w);
+	assert_int_equal(feed_until(&w, 20, 50, 900, 10, 30, 0), 6);
+	/* ... but not while the rise is within what the warm-up's queue lets
+	 * the verdict tolerate (it would call the step ambiguous): 300 in
+	 * flight at first, rising 30 a second, needs a rise past 375. */
+	kc_search_watch(&s, 80, step, &w);
+	assert_int_equal(feed_until(&w, 20, 50, 900, 270, 30, 0), 14);
+
+	/* Short steps (the accuracy tests' 3 s) never end early. */
+	kc_search_watch(&s, 40, 3 * INT64_C(1000000000), &w);
+	assert_false(w.enabled);
+	assert_int_equal(feed_until(&w, 3, 40, 80, 2, 0, 0), 0);
+
+	/* Near a capacity bound (within 15%%), and re-measures, run whole. */
+	double offered;
+	double loads[] = {10, 20, 40, 80};
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(kc_search_next(&s, &offered), KC_SEARCH_RUN);
+		assert_true(offered == loads[k]);
+		struct kc_step_result r = offered > 50 ? mk_step(offered, offered, 50, 30, 10)
+						       : mk_step(offered, offered, offered, 0, 1);
+		kc_search_record(&s, &r);
+	}
+	assert_int_equal(kc_search_next(&s, &offered), KC_SEARCH_RUN);
+	assert_true(offered > 45 && offered < 50);
+	kc_search_watch(&s, offered, step, &w);
+	assert_false(w.enabled);
+	kc_search_watch(&s, 40, step, &w); /* (a load the search would not offer now) */
+	assert_true(w.enabled);
+
+	/* Streams: no per-second figures; bracketing steps run a third of the
+	 * step (at least 10 s), narrowing steps and re-measures run whole. */
+	struct kc_search_cfg sc;
+	kc_search_cfg_default(&sc, KC_MODE_STREAMS);
+	assert_int_equal(kc_search_init(&s, &sc, NULL), KC_OK);
+	kc_search_watch(&s, 1, sc.step_duration_ns, &w);
+	assert_false(w.enabled);
+	assert_true(kc_search_step_ns(&s) == 10 * INT64_C(1000000000));
+	sc.step_duration_ns = 60 * INT64_C(1000000000);
+	assert_int_equal(kc_search_init(&s, &sc, NULL), KC_OK);
+	assert_true(kc_search_step_ns(&s) == 20 * INT64_C(1000000000));
+	sc.step_duration_ns = 8 * INT64_C(1000000000);
+	assert_int_equal(kc_search_init(&s, &sc, NULL), KC_OK);
+	assert_true(kc_search_step_ns(&s) == sc.step_duration_ns);
+	sc.step_duration_ns = 30 * INT64_C(1000000000);
+	assert_int_equal(kc_search_init(&s, &sc, NULL), KC_OK);
+	struct model m = model_default(0);
+	m.s_base = 300;
+	m.s_per = 10; /* mean 400 ms (the SLO) at 10 streams */
+	int64_t full = sc.step_duration_ns;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN) {
+		int64_t n = kc_search_step_ns(&s);
+		/* 1 2 4 8 16 bracket; the narrowing after 16 runs whole. */
+		assert_true(offered <= 8 || offered == 16 ? n == full / 3 : n == full);
+		struct kc_step_result r = run_streams(&m, offered);
+		kc_search_record(&s, &r);
+	}
+	/* rps steps always ask for the whole step (the watch shortens them). */
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	assert_true(kc_search_step_ns(&s) == c.step_duration_ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1165,6 +1445,9 @@ int main(void)
 		cmocka_unit_test(test_suspicious_knee),
 		cmocka_unit_test(test_knee_never_above_capacity),
 		cmocka_unit_test(test_overruled_noise_is_no_cap),
+		cmocka_unit_test(test_settled_not_remeasured),
+		cmocka_unit_test(test_step_watch),
+		cmocka_unit_test(test_streams_settled),
 		cmocka_unit_test(test_record_without_run),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_cfg_validate),
