@@ -118,7 +118,8 @@ static const char *const target_keys[] = {
 	"url", "region", "endpoint_url", "profile", "content_type", "accept",
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", NULL};
+	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", "streams",
+	"proxy", "cert", "key", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -734,8 +735,12 @@ int kc_cmd_find(int argc, char **argv)
 		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
 		.threads = c.search.threads > 0 || c.connections ? threads : 0,
 		.connections = conns,
+		.streams_per_connection = (uint32_t)c.streams,
 		.http = c.http,
 		.client = c.client,
+		.proxy = c.proxy,
+		.client_cert = c.client_cert,
+		.client_key = c.client_key,
 		.insecure = c.insecure,
 		.cacert = c.cacert,
 		.connect_timeout_ns = c.connect_timeout_ns,

@@ -96,6 +96,12 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 	    rc != KC_ENOTFOUND)
 		return rc;
 	kc_scenario_get_str(sc, "target", "cacert", &c->cacert, d);
+	if ((rc = kc_scenario_get_i64(sc, "target", "streams", 1, 10000, &c->streams, d)) &&
+	    rc != KC_ENOTFOUND)
+		return rc;
+	kc_scenario_get_str(sc, "target", "proxy", &c->proxy, d);
+	kc_scenario_get_str(sc, "target", "cert", &c->client_cert, d);
+	kc_scenario_get_str(sc, "target", "key", &c->client_key, d);
 	kc_scenario_get_str(sc, "target", "method", &c->method, d);
 	c->confirm = true;
 	if ((rc = kc_scenario_get_bool(sc, "search", "confirm", &c->confirm, d)) &&

@@ -35,6 +35,8 @@ struct cli_find_cfg {
 	enum kc_arrival arrival;
 	bool insecure;
 	const char *cacert;
+	int64_t streams;            /* HTTP/2 streams per connection, 0: the engine's */
+	const char *proxy, *client_cert, *client_key; /* libcurl only (--client curl) */
 	const char *method;         /* [target] method (--method, -X); NULL: GET or POST */
 	bool confirm;               /* [search] confirm: run the confirmation step (true) */
 };

@@ -83,5 +83,14 @@ expect_rc 2 "--proxy with --client native is refused" timeout 30 "$KNEECAP" run 
 	"http://127.0.0.1:$closed/x" --proxy "http://127.0.0.1:$port" --client native --rate 30 \
 	--duration 1s --quiet
 expect_grep "needs --client curl" "$TMP/err" "the refusal says why"
+# find takes the same target options ([target] proxy, cert, key, streams)
+timeout 60 "$KNEECAP" find "http://127.0.0.1:$closed/x" --proxy "http://127.0.0.1:$port" \
+	--start 20 --max 40 --step-duration 1s --warmup 0s --no-confirm --threads 1 --quiet \
+	--out "$TMP/findproxy" >"$TMP/out" 2>"$TMP/err"
+$PY -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+sys.exit(0 if d["config"]["client"] == "curl" and d["steps"][0]["ok"] > 0 else 1)' \
+	"$TMP/findproxy/result.json" && ok "find --proxy: requests go through the proxy (libcurl)" ||
+	{ fail "find --proxy"; head -3 "$TMP/err"; }
 
 done_testing
