@@ -37,6 +37,7 @@ static inline void kc_rng_seed(struct kc_rng *rng, uint64_t seed)
 		rng->s[i] = kc_rng_splitmix64(&x);
 }
 
+/* Rotates x left by k bits, 0 < k < 64 (internal to kc_rng_next). */
 static inline uint64_t kc_rng_rotl_(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));
