@@ -22,9 +22,6 @@ int64_t kc_wall_ns(void);
 /* Thread CPU time used so far by the calling thread, in nanoseconds. */
 int64_t kc_thread_cpu_ns(void);
 
-/* Process CPU time (user + system, all threads), in nanoseconds. */
-int64_t kc_process_cpu_ns(void);
-
 /* Sleeps until the monotonic clock reads deadline_ns (returns early on a signal). */
 void kc_sleep_until_ns(int64_t deadline_ns);
 

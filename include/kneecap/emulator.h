@@ -226,9 +226,6 @@ int kc_emu_profile_set(struct kc_emu_profile *p, const char *key,
 /* True when key (either spelling) is a profile key. */
 bool kc_emu_profile_has_key(const char *key);
 
-/* The profile's keys, in documentation order, NULL-terminated (scenario spelling). */
-const char *const *kc_emu_profile_keys(void);
-
 /* Checks cross-key rules (fault probabilities sum to <= 1, ...). Returns 0 or KC_EINVAL. */
 int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d);
 

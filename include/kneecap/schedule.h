@@ -10,9 +10,8 @@
  * rate/N with its own seed (the superposition of independent Poisson
  * processes is a Poisson process of the summed rate).
  *
- * The RNG is xoshiro256** seeded through splitmix64 (Blackman & Vigna,
- * "Scrambled linear pseudorandom number generators", 2018): small, fast
- * and deterministic for a seed, so tests and reruns see the same arrivals.
+ * Poisson arrivals draw from kneecap/rng.h, deterministic for a seed, so
+ * tests and reruns see the same arrivals.
  */
 #ifndef KNEECAP_SCHEDULE_H
 #define KNEECAP_SCHEDULE_H
@@ -21,19 +20,7 @@
 #include <stdint.h>
 
 #include "kneecap/err.h"
-
-struct kc_rng {
-	uint64_t s[4];
-};
-
-/* Seeds rng deterministically from seed (any value, 0 included). */
-void kc_rng_seed(struct kc_rng *rng, uint64_t seed);
-
-/* Next 64 random bits. */
-uint64_t kc_rng_next(struct kc_rng *rng);
-
-/* A double uniformly distributed in (0, 1]: never 0, so log() is finite. */
-double kc_rng_unit(struct kc_rng *rng);
+#include "kneecap/rng.h"
 
 enum kc_arrival {
 	KC_ARRIVAL_UNIFORM, /* evenly spaced, 1/rate apart */

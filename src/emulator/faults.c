@@ -37,7 +37,7 @@ const char *kc_emu_error_type(int status)
 	return NULL;
 }
 
-void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
+void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_rng *r,
 			  struct kc_emu_fault_plan *out)
 {
 	KC_ASSERT(f && r && out);
@@ -48,7 +48,7 @@ void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
 	if (f->n_errors > 0) {
 		/* One draw against the cumulative probabilities: the statuses
 		 * are exclusive and their rates add up as configured. */
-		double u = kc_emu_rng_double(r), cum = 0.0;
+		double u = kc_rng_double(r), cum = 0.0;
 		for (int i = 0; i < f->n_errors; i++) {
 			cum += f->errors[i].prob;
 			if (u < cum) {
@@ -57,16 +57,16 @@ void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
 			}
 		}
 	}
-	if (f->reset_prob > 0.0 && kc_emu_rng_double(r) < f->reset_prob)
+	if (f->reset_prob > 0.0 && kc_rng_double(r) < f->reset_prob)
 		out->reset = true;
-	if (f->slow_prob > 0.0 && kc_emu_rng_double(r) < f->slow_prob)
+	if (f->slow_prob > 0.0 && kc_rng_double(r) < f->slow_prob)
 		out->slow = true;
 	/* Drawn last and only when configured, so the other faults' draws (and
 	 * so every existing seed's run) stay as they were. */
-	if (f->reset_mid_prob > 0.0 && kc_emu_rng_double(r) < f->reset_mid_prob)
+	if (f->reset_mid_prob > 0.0 && kc_rng_double(r) < f->reset_mid_prob)
 		out->reset_mid = true;
 	out->stream_error = false;
-	if (f->stream_error_prob > 0.0 && kc_emu_rng_double(r) < f->stream_error_prob)
+	if (f->stream_error_prob > 0.0 && kc_rng_double(r) < f->stream_error_prob)
 		out->stream_error = true;
 }
 

@@ -22,7 +22,7 @@ struct kc_emu_fault_plan {
 };
 
 /* Draws the plan for one request from f's probabilities; r is advanced. */
-void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_emu_rng *r,
+void kc_emu_faults_decide(const struct kc_emu_faults *f, struct kc_rng *r,
 			  struct kc_emu_fault_plan *out);
 
 /*

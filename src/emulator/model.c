@@ -37,55 +37,15 @@ struct kc_emu_model {
 	enum kc_emu_dist dist;
 	int64_t mean_ns;
 	double ln_mu, ln_sigma; /* lognormal parameters of the service time */
-	struct kc_emu_rng rng;
+	struct kc_rng rng;
 	struct instance *inst;
 };
 
-/* splitmix64 (Steele, Lea & Flood 2014): expands one seed into the state. */
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-void kc_emu_rng_seed(struct kc_emu_rng *r, uint64_t seed)
-{
-	uint64_t x = seed;
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t kc_emu_rng_u64(struct kc_emu_rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-double kc_emu_rng_double(struct kc_emu_rng *r)
-{
-	return (double)(kc_emu_rng_u64(r) >> 11) * 0x1.0p-53;
-}
-
-double kc_emu_rng_normal(struct kc_emu_rng *r)
+double kc_emu_rng_normal(struct kc_rng *r)
 {
 	/* Box-Muller; u1 in (0, 1] keeps log() finite. */
-	double u1 = 1.0 - kc_emu_rng_double(r);
-	double u2 = kc_emu_rng_double(r);
+	double u1 = 1.0 - kc_rng_double(r);
+	double u2 = kc_rng_double(r);
 	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -127,7 +87,7 @@ int kc_emu_model_new(struct kc_emu_model **out, const struct kc_emu_profile *p)
 	double s2 = log1p(p->service_cv * p->service_cv);
 	m->ln_sigma = sqrt(s2);
 	m->ln_mu = log((double)p->service_ns_mean) - s2 / 2.0;
-	kc_emu_rng_seed(&m->rng, p->seed);
+	kc_rng_seed(&m->rng, p->seed);
 	m->inst = calloc((size_t)m->n_instances, sizeof(*m->inst));
 	if (!m->inst)
 		goto fail_inst;

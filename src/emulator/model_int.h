@@ -7,22 +7,12 @@
 #define KNEECAP_EMU_MODEL_INT_H
 
 #include "kneecap/emulator.h"
+#include "kneecap/rng.h"
 
 #include <stdint.h>
 
-/* xoshiro256** (Blackman & Vigna, 2018), seeded through splitmix64. */
-struct kc_emu_rng {
-	uint64_t s[4];
-};
-
-/* Seeds r deterministically from seed (any value, 0 included). */
-void kc_emu_rng_seed(struct kc_emu_rng *r, uint64_t seed);
-/* Next 64 random bits. */
-uint64_t kc_emu_rng_u64(struct kc_emu_rng *r);
-/* Uniform in [0, 1) with 53 bits. */
-double kc_emu_rng_double(struct kc_emu_rng *r);
-/* Standard normal (Box-Muller), |z| < 8.6. */
-double kc_emu_rng_normal(struct kc_emu_rng *r);
+/* Standard normal (Box-Muller over kneecap/rng.h), |z| < 8.6. */
+double kc_emu_rng_normal(struct kc_rng *r);
 
 /* Hard bound on waiting requests per instance when queue_limit is 0. */
 #define KC_EMU_QUEUE_HARD_MAX INT64_C(1000000)

@@ -161,16 +161,6 @@ bool kc_emu_profile_has_key(const char *key)
 	return key && find_key(key) != NULL;
 }
 
-const char *const *kc_emu_profile_keys(void)
-{
-	static const char *names[NKEYS + 1];
-	/* Filled on every call with the same values: benign if raced. */
-	for (size_t i = 0; i < NKEYS; i++)
-		names[i] = keys[i].key;
-	names[NKEYS] = NULL;
-	return names;
-}
-
 static void set_enum(struct kc_emu_profile *p, const struct keydef *k, int v)
 {
 	/* Enums go through their own types, never through an int pointer. */

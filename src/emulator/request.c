@@ -110,19 +110,19 @@ static const char *const tags[] = {
  * body's hash, so the same image always gets the same tags. */
 static void build_tags(struct req *r)
 {
-	struct kc_emu_rng g;
-	kc_emu_rng_seed(&g, r->hash);
+	struct kc_rng g;
+	kc_rng_seed(&g, r->hash);
 	int idx[NTAGS];
 	for (int i = 0; i < NTAGS; i++)
 		idx[i] = i;
 	double w[TOP_TAGS], sum = 0;
 	for (int i = 0; i < TOP_TAGS; i++) {
-		int j = i + (int)(kc_emu_rng_u64(&g) % (uint64_t)(NTAGS - i));
+		int j = i + (int)(kc_rng_next(&g) % (uint64_t)(NTAGS - i));
 		int t = idx[i];
 		idx[i] = idx[j];
 		idx[j] = t;
 		/* Geometric-ish weights: one dominant tag, a tail. */
-		w[i] = (0.2 + kc_emu_rng_double(&g)) / (double)(1 << i);
+		w[i] = (0.2 + kc_rng_double(&g)) / (double)(1 << i);
 		sum += w[i];
 	}
 	/* Highest probability first, as classifiers answer. */
@@ -247,7 +247,7 @@ bool kc_emu_req_account(struct kc_emu *e, struct req *r, bool *die_out)
 static void make_reqid(struct kc_emu *e, struct req *r)
 {
 	pthread_mutex_lock(&e->mu);
-	uint64_t a = kc_emu_rng_u64(&e->id_rng), b = ++e->reqid_seq;
+	uint64_t a = kc_rng_next(&e->id_rng), b = ++e->reqid_seq;
 	pthread_mutex_unlock(&e->mu);
 	snprintf(r->reqid, sizeof(r->reqid), "%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32
 		 "-a%03" PRIx32 "-%012" PRIx64, (uint32_t)(a >> 32),

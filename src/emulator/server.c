@@ -94,8 +94,8 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 	pthread_mutex_init(&e->gmu, NULL);
 	atomic_init(&e->dead, false);
 	/* Faults and request ids use a stream apart from the model's. */
-	kc_emu_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
-	kc_emu_rng_seed(&e->id_rng, (uint64_t)kc_wall_ns());
+	kc_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
+	kc_rng_seed(&e->id_rng, (uint64_t)kc_wall_ns());
 
 	rc = kc_emu_model_new(&e->model, p);
 	if (rc) {

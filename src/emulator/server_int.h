@@ -68,8 +68,8 @@ struct kc_emu {
 
 	pthread_mutex_t mu;          /* model, rng, counters */
 	struct kc_emu_model *model;
-	struct kc_emu_rng rng;       /* faults: seeded, reproducible */
-	struct kc_emu_rng id_rng;    /* request ids: differ from run to run */
+	struct kc_rng rng;       /* faults: seeded, reproducible */
+	struct kc_rng id_rng;    /* request ids: differ from run to run */
 	int64_t received, served, answered, invocations;
 	int64_t errors[KC_EMU_ERRC_COUNT];
 	int64_t lat_sum_ns, wait_sum_ns, svc_sum_ns;

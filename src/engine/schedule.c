@@ -1,5 +1,5 @@
 /*
- * schedule.c - arrival schedules and the RNG behind Poisson arrivals.
+ * schedule.c - arrival schedules (Poisson ones draw from kneecap/rng.h).
  *
  * Pure arithmetic: this file never reads a clock.  The invariant is that a
  * slice's times never decrease and that, for uniform arrivals, N slices
@@ -16,48 +16,6 @@
 
 #include "kneecap/clock.h"
 #include "kneecap/parse.h"
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-void kc_rng_seed(struct kc_rng *rng, uint64_t seed)
-{
-	KC_ASSERT(rng);
-	uint64_t x = seed;
-	for (int i = 0; i < 4; i++)
-		rng->s[i] = splitmix64(&x);
-}
-
-uint64_t kc_rng_next(struct kc_rng *rng)
-{
-	uint64_t *s = rng->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-double kc_rng_unit(struct kc_rng *rng)
-{
-	/* 53 random bits -> [0, 1), then flip to (0, 1] so -log(u) is finite. */
-	double u = (double)(kc_rng_next(rng) >> 11) * 0x1.0p-53;
-	return 1.0 - u;
-}
 
 const char *kc_arrival_name(enum kc_arrival a)
 {

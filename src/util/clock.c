@@ -17,7 +17,6 @@ static int64_t read_clock(clockid_t id)
 int64_t kc_clock_ns(void) { return read_clock(CLOCK_MONOTONIC); }
 int64_t kc_wall_ns(void) { return read_clock(CLOCK_REALTIME); }
 int64_t kc_thread_cpu_ns(void) { return read_clock(CLOCK_THREAD_CPUTIME_ID); }
-int64_t kc_process_cpu_ns(void) { return read_clock(CLOCK_PROCESS_CPUTIME_ID); }
 
 void kc_sleep_until_ns(int64_t deadline_ns)
 {

@@ -43,17 +43,17 @@ static struct kc_emu_profile prof(int instances, int slots, int64_t svc_ns)
 static void test_rng_deterministic(void **st)
 {
 	(void)st;
-	struct kc_emu_rng a, b, c;
-	kc_emu_rng_seed(&a, 42);
-	kc_emu_rng_seed(&b, 42);
-	kc_emu_rng_seed(&c, 43);
+	struct kc_rng a, b, c;
+	kc_rng_seed(&a, 42);
+	kc_rng_seed(&b, 42);
+	kc_rng_seed(&c, 43);
 	int same_c = 0;
 	for (int i = 0; i < 1000; i++) {
-		uint64_t x = kc_emu_rng_u64(&a);
-		assert_int_equal(x, kc_emu_rng_u64(&b));
-		same_c += x == kc_emu_rng_u64(&c);
-		double u = kc_emu_rng_double(&a);
-		(void)kc_emu_rng_double(&b);
+		uint64_t x = kc_rng_next(&a);
+		assert_int_equal(x, kc_rng_next(&b));
+		same_c += x == kc_rng_next(&c);
+		double u = kc_rng_double(&a);
+		(void)kc_rng_double(&b);
 		assert_true(u >= 0.0 && u < 1.0);
 	}
 	assert_int_equal(same_c, 0);
@@ -302,8 +302,8 @@ static void test_faults_decide(void **st)
 	assert_int_equal(kc_emu_faults_parse_errors(&f, "503:0.1, 424:0.05", why, sizeof(why)), 0);
 	assert_int_equal(f.n_errors, 2);
 	f.reset_prob = 0.02;
-	struct kc_emu_rng r;
-	kc_emu_rng_seed(&r, 7);
+	struct kc_rng r;
+	kc_rng_seed(&r, 7);
 	int n = 100000, c503 = 0, c424 = 0, resets = 0;
 	for (int i = 0; i < n; i++) {
 		struct kc_emu_fault_plan pl;
