@@ -99,6 +99,7 @@ struct run_opts {
 	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
 	bool response_stream;
 	const char *content_type;
+	const char *inference_component; /* --inference-component */
 	const char *out_dir;
 	bool json, quiet;
 	int verbose;
@@ -260,6 +261,9 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 		break;
 	case CLI_O_CONTENT_TYPE:
 		o->content_type = arg;
+		break;
+	case CLI_O_INFERENCE_COMPONENT:
+		o->inference_component = arg;
 		break;
 	case CLI_O_OUT:
 		o->out_dir = arg;
@@ -578,6 +582,7 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
 				     .endpoint_url = o->endpoint_url,
 				     .response_stream = o->response_stream};
+	to.sm.inference_component = o->inference_component;
 	if (cli_target_open(t, o->target, &to, threads, &d)) {
 		cli_diag_error("run", &d);
 		return KC_EXIT_USAGE;

@@ -90,6 +90,22 @@ static const struct cli_opt table[] = {
 	{CLI_O_INSTANCE_TYPE, "instance-type", 0, CLI_K_STR, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
 	 "recommend", "instance_type", 0, 0, "T", "instance type the recommendation is for",
 	 {NULL, "none", "none"}, "run: it recommends nothing"},
+	{CLI_O_ENDPOINT_KIND, "endpoint-kind", 0, CLI_K_STR, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "endpoint_kind", 0, 0, "instance|component|serverless",
+	 "what the policy scales: a variant's instances, an inference component's copies, or "
+	 "serverless provisioned concurrency",
+	 {NULL, "instance; component with --inference-component",
+	  "instance; component with --inference-component"}, "run: it recommends nothing"},
+	{CLI_O_COPIES, "copies", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "recommend",
+	 "copies", 1, 100000, "N", "copies of the inference component that carried the load (the "
+	 "knee and the target are per copy)", {NULL, "1", "1"}, "run: it recommends nothing"},
+	{CLI_O_MIN_CAPACITY, "min-capacity", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "min_capacity", 0, 100000, "N",
+	 "MinCapacity apply.sh registers (0: an inference component scales to zero, with a "
+	 "StepScaling policy and its alarm)", {NULL, "1", "1"}, "run: it recommends nothing"},
+	{CLI_O_MAX_CAPACITY, "max-capacity", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "max_capacity", 1, 100000, "N", "MaxCapacity apply.sh registers",
+	 {NULL, "4", "4"}, "run: it recommends nothing"},
 
 	/* target: connections and transport */
 	{CLI_O_CONNECTIONS, "connections", 0, CLI_K_INT, CLI_G_TARGET, CLI_RUN | CLI_FIND, "target",
@@ -146,6 +162,10 @@ static const struct cli_opt table[] = {
 	{CLI_O_PAYLOAD, "payload", 0, CLI_K_STR, CLI_G_REQUEST, CLI_RUN | CLI_FIND, "payload",
 	 "source", 0, 0, "jpeg", "POST the synthetic 1024x1024 JPEG pool (find: also none)",
 	 {"jpeg for sagemaker:", "jpeg for sagemaker: and the emulator", NULL}, NOT_STREAMS_BODY},
+	{CLI_O_INFERENCE_COMPONENT, "inference-component", 0, CLI_K_STR, CLI_G_REQUEST, CLI_ALL,
+	 "target", "inference_component", 0, 0, "NAME",
+	 "InferenceComponentName (X-Amzn-SageMaker-Inference-Component); find and streams: the "
+	 "policy is the component's, per copy", {"none", "none", "none"}, NULL},
 	{CLI_O_PAYLOAD_DIR, "payload-dir", 0, CLI_K_STR, CLI_G_REQUEST, CLI_RUN | CLI_FIND, "payload",
 	 "dir", 0, 0, "DIR", "POST every JPEG in DIR, rotated", {"none", "none", NULL},
 	 NOT_STREAMS_BODY},
