@@ -93,6 +93,10 @@ struct kc_recommend_cfg {
 	char profile[128];        /* "" = the AWS CLI's default */
 };
 
+/* How many units of capacity carried the measured load: copies for a
+ * component, max_concurrency for serverless, else instances. */
+int kc_recommend_units(const struct kc_recommend_cfg *c);
+
 /* Fills the defaults named above. */
 void kc_recommend_cfg_default(struct kc_recommend_cfg *c);
 

@@ -12,7 +12,9 @@
 
 double kc_confirm_rate_per_instance(const struct kc_recommendation *rec)
 {
-	if (rec->metric == KC_METRIC_INVOCATIONS && rec->target_value > 0)
+	/* Serverless: TargetValue is a utilization, not a rate. */
+	if (rec->metric == KC_METRIC_INVOCATIONS && rec->kind != KC_RES_SERVERLESS &&
+	    rec->target_value > 0)
 		return rec->target_value / 60.0;
 	return rec->target_load;
 }

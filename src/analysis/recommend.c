@@ -321,8 +321,7 @@ static double round_down(double v, enum kc_metric m)
 	return floor(v * 10.0 + 1e-9) / 10.0;
 }
 
-/* How many units of capacity carried the measured load. */
-static int units_of(const struct kc_recommend_cfg *c)
+int kc_recommend_units(const struct kc_recommend_cfg *c)
 {
 	return c->kind == KC_RES_COMPONENT ? c->copies
 	       : c->kind == KC_RES_SERVERLESS ? c->max_concurrency : c->instances;
@@ -359,7 +358,7 @@ int kc_recommend_compute(const struct kc_recommend_cfg *c, const struct kc_knee 
 		   : k->mode == KC_MODE_STREAMS ? KC_METRIC_CONCURRENCY : KC_METRIC_INVOCATIONS;
 	/* rps: the per-unit knee as every output prints it (a figure,
 	 * rounded down), so terminal, result.json and report agree. */
-	int units = units_of(c);
+	int units = kc_recommend_units(c);
 	r.knee_per_instance = k->mode == KC_MODE_RPS ? kc_rate_figure_down(k->value / units)
 						     : k->value / units;
 	r.factor = c->factor;

@@ -758,7 +758,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	bool have_rec = !cut_short && kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
 	json_t *extra = json_object();
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&knee, &chk, r->rcfg.instances, cut_short));
+			    runout_knee_json(&knee, &chk, kc_recommend_units(&r->rcfg), cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
 	json_object_set_new(extra, "streams", streams_json(r));
