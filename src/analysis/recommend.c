@@ -104,11 +104,13 @@ int kc_metric_parse(const char *s, enum kc_metric *out)
 {
 	if (!s)
 		return KC_EINVAL;
-	if (!strcmp(s, metric_names[0]) || !strcmp(s, "invocations")) {
+	if (!strcmp(s, metric_names[0]) || !strcmp(s, "invocations") ||
+	    !strcmp(s, kinds[KC_RES_COMPONENT].metrics[KC_METRIC_INVOCATIONS])) {
 		*out = KC_METRIC_INVOCATIONS;
 		return KC_OK;
 	}
-	if (!strcmp(s, metric_names[1]) || !strcmp(s, "concurrency")) {
+	if (!strcmp(s, metric_names[1]) || !strcmp(s, "concurrency") ||
+	    !strcmp(s, kinds[KC_RES_COMPONENT].metrics[KC_METRIC_CONCURRENCY])) {
 		*out = KC_METRIC_CONCURRENCY;
 		return KC_OK;
 	}
