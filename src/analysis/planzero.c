@@ -31,7 +31,7 @@ static void zstep(const struct kc_plan_zero_input *in, struct zsim *z, int64_t t
 	switch (z->st) {
 	case Z_ACTIVE:
 		z->idle_s = rate > 0 ? 0 : z->idle_s + 1;
-		if (z->idle_s >= in->idle_to_zero_s)
+		if (z->idle_s > in->idle_to_zero_s) /* gone after that many idle seconds */
 			z->st = Z_ZERO;
 		break;
 	case Z_ZERO:

@@ -314,16 +314,24 @@ static int rec_flags_to_scenario(struct run *r)
 	return 0;
 }
 
+/* The scenario file (if any) with the recommendation's flags over it. */
+static int load_scenario(struct run *r)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	if (r->o.scenario && kc_scenario_load(&r->sc, r->o.scenario, &d)) {
+		cli_diag_error("streams", &d);
+		return -1;
+	}
+	return rec_flags_to_scenario(r);
+}
+
 static int load_config(struct run *r)
 {
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct opts *o = &r->o;
-	if (o->scenario && kc_scenario_load(&r->sc, o->scenario, &d)) {
-		cli_diag_error("streams", &d);
-		return KC_EXIT_USAGE;
-	}
-	if (rec_flags_to_scenario(r))
+	if (load_scenario(r))
 		return KC_EXIT_USAGE;
 	kc_search_cfg_default(&r->scfg, KC_MODE_STREAMS);
 	kc_recommend_cfg_default(&r->rcfg);
