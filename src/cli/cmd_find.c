@@ -112,7 +112,8 @@ static const char *const search_keys[] = {
 static const char *const recommend_keys[] = {
 	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
 	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
-	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour", NULL};
+	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour",
+	"endpoint_kind", "copies", "max_concurrency", NULL};
 static const char *const payload_keys[] = {
 	"source", "dir", "body", "body_content_type", "width", "height", "quality",
 	"subsampling", "progressive", "seed", "detail", "size_kb", "variety", NULL};
