@@ -436,6 +436,7 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 	if (r)
 		in->slo_ms = x * 1000;
 	from_steps(doc, in);
+	plan_component_price(&s->pc, &in->price_usd_per_hour);
 
 	if (configure_model(o, doc, sc, s, prov))
 		return -1;

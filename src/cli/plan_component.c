@@ -45,6 +45,12 @@ int plan_component_configure(struct plan_component *pc, const struct kc_resultdo
 	return 0;
 }
 
+void plan_component_price(const struct plan_component *pc, double *usd_per_hour)
+{
+	if (pc->component && *usd_per_hour >= 0)
+		*usd_per_hour /= pc->copies_per_instance;
+}
+
 void plan_component_apply_cfg(const struct plan_component *pc, struct kc_recommend_cfg *c,
 			      struct kc_recommendation *r)
 {
@@ -66,8 +72,7 @@ static int zero_text(const struct plan_component *pc, const struct kc_plan_input
 		/* The NoCapacityInvocationFailures alarm: one 60 s period, published. */
 		.detect_s = 60 + std->publish_lag_s,
 		.provision_s = std->provision_s,
-		.usd_per_copy_hour = in->price_usd_per_hour >= 0
-			? in->price_usd_per_hour / pc->copies_per_instance : -1,
+		.usd_per_copy_hour = in->price_usd_per_hour, /* per copy already */
 	};
 	struct kc_plan_zero z;
 	struct kc_diag d;

@@ -34,6 +34,10 @@ struct plan_component {
 int plan_component_configure(struct plan_component *pc, const struct kc_resultdoc *doc,
 			     const char **v_min, const char *v_cpi);
 
+/* A component's unit is a copy: the instance price over copies per
+ * instance (unknown stays unknown). */
+void plan_component_price(const struct plan_component *pc, double *usd_per_hour);
+
 /* The component's resource, and MinCapacity 0 when scaling to zero, in c/r. */
 void plan_component_apply_cfg(const struct plan_component *pc, struct kc_recommend_cfg *c,
 			      struct kc_recommendation *r);
