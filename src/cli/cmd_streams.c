@@ -94,7 +94,7 @@ struct opts {
 	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
 	const char *reply_match, *audio_rate, *close_message, *connect_timeout, *timeout;
-	const char *rec_flags[5]; /* --inference-component .. --endpoint-kind, as scenario keys */
+	const char *rec_flags[CLI_REC_FLAGS]; /* the recommendation's, as scenario keys */
 	const char *user_headers[8]; /* -H lines */
 	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
@@ -156,12 +156,7 @@ static const char **opt_slot(struct opts *o, int id)
 	case CLI_O_REPLY_MATCH: return &o->reply_match;
 	case CLI_O_AUDIO_RATE: return &o->audio_rate;
 	case CLI_O_CLOSE_MESSAGE: return &o->close_message;
-	case CLI_O_INFERENCE_COMPONENT: return &o->rec_flags[0];
-	case CLI_O_COPIES: return &o->rec_flags[1];
-	case CLI_O_MIN_CAPACITY: return &o->rec_flags[2];
-	case CLI_O_MAX_CAPACITY: return &o->rec_flags[3];
-	case CLI_O_ENDPOINT_KIND: return &o->rec_flags[4];
-	default: return NULL;
+	default: return cli_rec_flag_slot(o->rec_flags, id);
 	}
 }
 
@@ -287,51 +282,12 @@ struct run {
 	struct outdir out;
 };
 
-/* The recommendation's flags become their scenario keys (the flag wins),
- * so one reader checks them with the file's. */
-static int rec_flags_to_scenario(struct run *r)
-{
-	static const char *const keys[][2] = {
-		{"target", "inference_component"}, {"recommend", "copies"},
-		{"recommend", "min_capacity"}, {"recommend", "max_capacity"},
-		{"recommend", "endpoint_kind"},
-	};
-	struct kc_diag d;
-	kc_diag_clear(&d);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = r->o.rec_flags[i];
-		if (!v)
-			continue;
-		if (!r->sc && kc_scenario_new_empty(&r->sc, "command line")) {
-			cli_error("streams: out of memory");
-			return -1;
-		}
-		if (kc_scenario_set(r->sc, keys[i][0], keys[i][1], v)) {
-			cli_error("streams: too many settings");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* The scenario file (if any) with the recommendation's flags over it. */
-static int load_scenario(struct run *r)
-{
-	struct kc_diag d;
-	kc_diag_clear(&d);
-	if (r->o.scenario && kc_scenario_load(&r->sc, r->o.scenario, &d)) {
-		cli_diag_error("streams", &d);
-		return -1;
-	}
-	return rec_flags_to_scenario(r);
-}
-
 static int load_config(struct run *r)
 {
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct opts *o = &r->o;
-	if (load_scenario(r))
+	if (cli_scenario_load_flags(CLI_STREAMS, o->scenario, &r->sc, o->rec_flags))
 		return KC_EXIT_USAGE;
 	kc_search_cfg_default(&r->scfg, KC_MODE_STREAMS);
 	kc_recommend_cfg_default(&r->rcfg);

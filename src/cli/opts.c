@@ -12,6 +12,7 @@
 #include "kneecap/engine.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/scenario.h"
 
 #define MS ((double)KC_NS_PER_MS)
 #define SEC ((double)KC_NS_PER_S)
@@ -382,6 +383,42 @@ int cli_opt_value(unsigned cmd, const struct cli_opt *o, const char *arg, struct
 		v->i = (int64_t)b;
 		return 0;
 	}
+	}
+	return 0;
+}
+
+static const int rec_ids[CLI_REC_FLAGS] = {CLI_O_INFERENCE_COMPONENT, CLI_O_COPIES,
+	CLI_O_MIN_CAPACITY, CLI_O_MAX_CAPACITY, CLI_O_ENDPOINT_KIND};
+
+const char **cli_rec_flag_slot(const char **vals, int id)
+{
+	for (int k = 0; k < CLI_REC_FLAGS; k++)
+		if (rec_ids[k] == id)
+			return &vals[k];
+	return NULL;
+}
+
+int cli_scenario_load_flags(unsigned cmd, const char *path, struct kc_scenario **sc,
+			    const char *const *rec)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	if (path && kc_scenario_load(sc, path, &d)) {
+		cli_diag_error(cli_cmd_name(cmd), &d);
+		return -1;
+	}
+	for (int k = 0; k < CLI_REC_FLAGS; k++) {
+		const struct cli_opt *o = cli_opt_by_id(rec_ids[k]);
+		if (!rec[k] || !o || !o->section)
+			continue;
+		if (!*sc && kc_scenario_new_empty(sc, "command line")) {
+			cli_error("%s: out of memory", cli_cmd_name(cmd));
+			return -1;
+		}
+		if (kc_scenario_set(*sc, o->section, o->key, rec[k])) {
+			cli_error("%s: too many settings", cli_cmd_name(cmd));
+			return -1;
+		}
 	}
 	return 0;
 }
