@@ -67,10 +67,20 @@ static const char usage[] =
 
 #define MAX_SHARDS 4096
 
-struct interval {
+/* An interval log kept as text with its lines indexed by step, so it is
+ * decoded one step at a time (a decoded histogram is ~180 KiB; 64 shards x
+ * 30 steps x 30 seconds of them would not fit in memory together). */
+struct span {
+	size_t off, len;
 	int step;
-	int64_t start_ms, end_ms;
-	struct kc_hdr *h;
+};
+
+struct logidx {
+	const char *data;
+	size_t len;
+	size_t hdr_len;       /* the header lines: data[0..hdr_len) */
+	struct span *lines;
+	size_t nlines;
 };
 
 struct shard {
@@ -80,9 +90,8 @@ struct shard {
 	json_t *steps;        /* doc.steps (borrowed) */
 	int index;
 	int64_t warmup_ms;
-	struct interval *iv;  /* latency.hlog */
-	size_t niv;
-	struct kc_hdr **svc;  /* per step, from shard.service_hlog; may hold NULLs */
+	struct kc_buf log;    /* latency.hlog */
+	struct logidx lat, svc; /* latency.hlog; shard.service_hlog (data borrowed from doc) */
 	int64_t max_lag_ms;
 	bool late;
 };
@@ -206,82 +215,100 @@ static int parse_args(struct merge_opts *o, int argc, char **argv, int *first)
 
 static void shard_free(struct shard *s)
 {
-	for (size_t i = 0; i < s->niv; i++)
-		kc_hdr_free(s->iv[i].h);
-	free(s->iv);
-	if (s->svc && s->steps)
-		for (size_t i = 0; i < json_array_size(s->steps); i++)
-			kc_hdr_free(s->svc[i]);
-	free(s->svc);
+	free(s->lat.lines);
+	free(s->svc.lines);
+	kc_buf_fini(&s->log);
 	json_decref(s->doc);
 }
 
-/* "step-K" -> K, or -1. */
-static int step_of_tag(const char *tag)
+/* "step-K," at p -> K, or -1. */
+static int step_of_line(const char *p, size_t len)
 {
-	int64_t k;
-	if (strncmp(tag, "step-", 5) || kc_parse_i64(tag + 5, 0, 1 << 20, &k))
+	if (len < 10 || strncmp(p, "Tag=step-", 9))
 		return -1;
-	return (int)k;
+	int k = 0;
+	size_t i = 9;
+	for (; i < len && p[i] >= '0' && p[i] <= '9' && k < (1 << 20); i++)
+		k = k * 10 + (p[i] - '0');
+	return i > 9 && i < len && p[i] == ',' ? k : -1;
 }
 
-/* Reads an interval log's step-K intervals; calls add(ud, K, interval) for each. */
-static int read_log(const char *dir, const char *what, const char *text, size_t len,
-		    int (*add)(void *ud, int step, struct kc_hlog_interval *iv), void *ud)
+/* Indexes an interval log: header lines, then one step-K interval per line (K < nsteps). */
+static int index_log(const char *dir, const char *what, const char *data, size_t len,
+		     size_t nsteps, struct logidx *x)
 {
+	memset(x, 0, sizeof(*x));
+	x->data = data;
+	x->len = len;
+	size_t cap = 0;
+	int line = 0;
+	bool body = false;
+	for (size_t off = 0; off < len;) {
+		const char *nl = memchr(data + off, '\n', len - off);
+		size_t l = nl ? (size_t)(nl - (data + off)) : len - off;
+		line++;
+		if (l == 0 || (l == 1 && data[off] == '\r')) {
+			/* blank */
+		} else if (!body && (data[off] == '#' || data[off] == '"')) {
+			x->hdr_len = off + l + (nl ? 1 : 0);
+		} else {
+			body = true;
+			int k = step_of_line(data + off, l);
+			if (k < 0 || (size_t)k >= nsteps)
+				return refuse(dir, "%s line %d: not an interval of one of the run's %zu "
+					      "steps (Tag=step-K)", what, line, nsteps);
+			if (x->nlines == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct span *n = realloc(x->lines, cap * sizeof(*n));
+				if (!n) {
+					cli_error("merge: out of memory");
+					return KC_EXIT_INTERNAL;
+				}
+				x->lines = n;
+			}
+			x->lines[x->nlines++] = (struct span){off, l, k};
+		}
+		off += l + (nl ? 1 : 0);
+	}
+	return -1;
+}
+
+/*
+ * Decodes the step-k intervals of x and hands each to add(ud, interval),
+ * which must not keep it (it is freed after).  Returns -1 or an exit status.
+ */
+static int decode_step(const char *dir, const char *what, const struct logidx *x, int k,
+		       struct kc_buf *scratch, int (*add)(void *ud, struct kc_hlog_interval *iv),
+		       void *ud)
+{
+	kc_buf_reset(scratch);
+	if (kc_buf_append(scratch, x->data, x->hdr_len)) {
+		cli_error("merge: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	for (size_t i = 0; i < x->nlines; i++)
+		if (x->lines[i].step == k &&
+		    (kc_buf_append(scratch, x->data + x->lines[i].off, x->lines[i].len) ||
+		     kc_buf_append(scratch, "\n", 1))) {
+			cli_error("merge: out of memory");
+			return KC_EXIT_INTERNAL;
+		}
 	struct kc_hlog_reader r;
-	kc_hlog_reader_init(&r, text, len);
+	kc_hlog_reader_init(&r, scratch->data ? scratch->data : "", scratch->len);
 	for (;;) {
 		struct kc_hlog_interval iv;
 		struct kc_diag d;
 		kc_diag_clear(&d);
 		int rc = kc_hlog_reader_next(&r, &iv, &d);
 		if (rc == 0)
-			return 0;
+			return -1;
 		if (rc < 0)
-			return refuse(dir, "%s: %s", what, d.msg);
-		int k = step_of_tag(iv.tag);
-		if (k < 0) {
-			kc_hdr_free(iv.hist);
-			return refuse(dir, "%s line %d: tag '%s' is not a step of a run", what, iv.line,
-				      iv.tag);
-		}
-		if ((rc = add(ud, k, &iv)) != 0)
+			return refuse(dir, "%s, step %d: %s", what, k + 1, d.msg);
+		rc = add(ud, &iv);
+		kc_hdr_free(iv.hist);
+		if (rc >= 0)
 			return rc;
 	}
-}
-
-static int add_latency(void *ud, int step, struct kc_hlog_interval *iv)
-{
-	struct shard *s = ud;
-	if (step >= (int)json_array_size(s->steps)) {
-		kc_hdr_free(iv->hist);
-		return refuse(s->dir, "latency.hlog line %d: step-%d, but result.json has %zu steps",
-			      iv->line, step, json_array_size(s->steps));
-	}
-	struct interval *n = realloc(s->iv, (s->niv + 1) * sizeof(*n));
-	if (!n) {
-		kc_hdr_free(iv->hist);
-		cli_error("merge: out of memory");
-		return KC_EXIT_INTERNAL;
-	}
-	s->iv = n;
-	int64_t a, b;
-	kc_hdr_get_times(iv->hist, &a, &b);
-	s->iv[s->niv++] = (struct interval){step, a, b, iv->hist};
-	return 0;
-}
-
-static int add_service(void *ud, int step, struct kc_hlog_interval *iv)
-{
-	struct shard *s = ud;
-	if (step >= (int)json_array_size(s->steps) || s->svc[step]) {
-		kc_hdr_free(iv->hist);
-		return refuse(s->dir, "result.json shard.service_hlog: step-%d is not one step of "
-			      "the run", step);
-	}
-	s->svc[step] = iv->hist;
-	return 0;
 }
 
 static int64_t jint(json_t *o, const char *key)
@@ -321,35 +348,19 @@ static int shard_load(struct shard *s, const char *dir)
 	s->index = (int)jint(s->sh, "index");
 	s->warmup_ms = jint(s->sh, "warmup_ms");
 	size_t n = json_array_size(s->steps);
-	s->svc = calloc(n ? n : 1, sizeof(*s->svc));
-	struct kc_buf b;
-	kc_buf_init(&b, (size_t)1 << 30);
+	kc_buf_init(&s->log, (size_t)1 << 30);
 	snprintf(path, sizeof(path), "%s/latency.hlog", dir);
-	if (!s->svc || kc_buf_read_file(&b, path)) {
-		kc_buf_fini(&b);
+	if (kc_buf_read_file(&s->log, path))
 		return refuse(dir, "latency.hlog: cannot read it (every shard writes one with --out)");
-	}
-	int rc = read_log(dir, "latency.hlog", b.data ? b.data : "", b.len, add_latency, s);
-	kc_buf_fini(&b);
-	if (rc)
+	int rc = index_log(dir, "latency.hlog", s->log.data ? s->log.data : "", s->log.len, n,
+			   &s->lat);
+	if (rc >= 0)
 		return rc;
 	json_t *svc = json_object_get(s->sh, "service_hlog");
 	if (json_is_string(svc) &&
-	    (rc = read_log(dir, "shard.service_hlog", json_string_value(svc), json_string_length(svc),
-			   add_service, s)))
+	    (rc = index_log(dir, "shard.service_hlog", json_string_value(svc),
+			    json_string_length(svc), n, &s->svc)) >= 0)
 		return rc;
-	/* The log must add up to the figures beside it, or it is another run's. */
-	for (size_t k = 0; k < n; k++) {
-		int64_t want = jint(json_object_get(json_array_get(s->steps, k), "latency_ms"), "count");
-		int64_t got = 0;
-		for (size_t i = 0; i < s->niv; i++)
-			if (s->iv[i].step == (int)k)
-				got += kc_hdr_total_count(s->iv[i].h);
-		if (got != want)
-			return refuse(dir, "latency.hlog holds %lld samples for step %zu, result.json "
-				      "%lld: not the log of this result", (long long)got, k + 1,
-				      (long long)want);
-	}
 	return -1;
 }
 
@@ -462,15 +473,8 @@ static int check_clock(const struct merge_opts *o, struct shard *sh, size_t n, b
 	return -1;
 }
 
-static int new_like(struct kc_hdr **out, const struct kc_hdr *like)
-{
-	if (*out)
-		return 0;
-	return kc_hdr_new_like(out, like);
-}
-
-/* Sums one step of every shard into m.  Returns 0 or -1 (no memory). */
-static int merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_result *m)
+/* Sums the figures of one step of every shard into m (histograms: merge_hists). */
+static void merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_result *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->index = (int)k;
@@ -531,26 +535,9 @@ static int merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_resul
 		ttfb.max = fmax(ttfb.max, jnum(t, "max"));
 		ttfb.mean = fmax(ttfb.mean, jnum(t, "mean"));
 		ttfb.count += jint(t, "count");
-		for (size_t x = 0; x < s->niv; x++) {
-			if (s->iv[x].step != (int)k)
-				continue;
-			if (new_like(&m->latency_hist, s->iv[x].h))
-				return -1;
-			kc_hdr_add(m->latency_hist, s->iv[x].h);
-		}
-		if (s->svc[k]) {
-			if (new_like(&m->service_hist, s->svc[k]))
-				return -1;
-			kc_hdr_add(m->service_hist, s->svc[k]);
-		}
 	}
 	m->duration_ns = n ? dur / (int64_t)n : 0;
 	m->ttfb = ttfb;
-	if (m->latency_hist)
-		kc_latency_from_hdr(&m->latency, m->latency_hist);
-	if (m->service_hist)
-		kc_latency_from_hdr(&m->service, m->service_hist);
-	return 0;
 }
 
 /* One merged interval of the log: step k, second j of the step's slot. */
@@ -569,60 +556,118 @@ static int mslot_cmp(const void *a, const void *b)
 	return x->sec < y->sec ? -1 : x->sec > y->sec;
 }
 
-/*
- * The merged interval log: interval j of step k of every shard (j counted in
- * whole seconds from the step's start, which the common clock lines up)
- * added into one.  Returns 0, or -1 (no memory, or the write failed: printed).
- */
-static int write_log(struct outdir *out, struct shard *sh, size_t n, int64_t start_ms)
+/* What decode_step's callbacks add into: one step of the merged run. */
+struct step_acc {
+	struct shard *s;      /* the shard being read */
+	int step;
+	int64_t count;        /* its samples in this step */
+	struct kc_hdr **dst;  /* step histogram (latency or service) */
+	struct mslot *slots;  /* latency: the step's seconds, all shards */
+	size_t nslots, cap;
+};
+
+static int add_interval(void *ud, struct kc_hlog_interval *iv)
 {
-	size_t cap = 0, ns = 0;
-	for (size_t i = 0; i < n; i++)
-		cap += sh[i].niv;
-	struct mslot *sl = calloc(cap ? cap : 1, sizeof(*sl));
-	if (!sl)
+	struct step_acc *a = ud;
+	a->count += kc_hdr_total_count(iv->hist);
+	if (!a->slots && a->cap == 0) {
+		/* service: the step's sum only */
+		if (!*a->dst && kc_hdr_new_like(a->dst, iv->hist))
+			goto nomem;
+		kc_hdr_add(*a->dst, iv->hist);
 		return -1;
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct shard *s = &sh[i];
-		for (size_t x = 0; x < s->niv; x++) {
-			struct interval *iv = &s->iv[x];
-			json_t *j = json_array_get(s->steps, (size_t)iv->step);
-			int64_t origin = jint(j, "start_wall_ms") - s->warmup_ms;
-			int64_t sec = (int64_t)floor((double)(iv->start_ms - origin) / 1000.0 + 0.5);
-			size_t y = 0;
-			while (y < ns && !(sl[y].step == iv->step && sl[y].sec == sec))
-				y++;
-			if (y == ns) {
-				sl[ns] = (struct mslot){iv->step, sec, iv->start_ms, iv->end_ms, NULL};
-				if (kc_hdr_new_like(&sl[ns].h, iv->h)) {
-					rc = -1;
-					break;
-				}
-				ns++;
-			}
-			kc_hdr_add(sl[y].h, iv->h);
-			if (iv->start_ms < sl[y].start_ms)
-				sl[y].start_ms = iv->start_ms;
-			if (iv->end_ms > sl[y].end_ms)
-				sl[y].end_ms = iv->end_ms;
+	}
+	/* latency: into the second's slot; the step's sum is the slots' (one add each) */
+	int64_t st, en;
+	kc_hdr_get_times(iv->hist, &st, &en);
+	json_t *j = json_array_get(a->s->steps, (size_t)a->step);
+	int64_t origin = jint(j, "start_wall_ms") - a->s->warmup_ms;
+	int64_t sec = (int64_t)floor((double)(st - origin) / 1000.0 + 0.5);
+	size_t y = 0;
+	while (y < a->nslots && a->slots[y].sec != sec)
+		y++;
+	if (y == a->nslots) {
+		if (a->nslots == a->cap) {
+			size_t cap = a->cap * 2;
+			struct mslot *n = realloc(a->slots, cap * sizeof(*n));
+			if (!n)
+				goto nomem;
+			a->slots = n;
+			a->cap = cap;
 		}
+		a->slots[y] = (struct mslot){a->step, sec, st, en, NULL};
+		if (kc_hdr_new_like(&a->slots[y].h, iv->hist))
+			goto nomem;
+		a->nslots++;
 	}
-	qsort(sl, ns, sizeof(*sl), mslot_cmp);
-	if (!rc && outdir_hlog_open(out, start_ms))
-		rc = -1;
-	for (size_t y = 0; y < ns && !rc; y++) {
+	kc_hdr_add(a->slots[y].h, iv->hist);
+	if (st < a->slots[y].start_ms)
+		a->slots[y].start_ms = st;
+	if (en > a->slots[y].end_ms)
+		a->slots[y].end_ms = en;
+	return -1;
+nomem:
+	cli_error("merge: out of memory");
+	return KC_EXIT_INTERNAL;
+}
+
+/*
+ * Step k's histograms: the latency intervals of every shard added into the
+ * step's histogram and, second by second of the step's slot (which the
+ * common clock lines up), into the merged intervals, appended to the merged
+ * log w; the service histograms into the step's.  Each shard's intervals
+ * must add up to the count its result.json gives.  Returns -1 or an exit status.
+ */
+static int merge_hists(struct shard *sh, size_t n, int k, struct kc_step_result *m,
+		       struct kc_hlog_writer *w, struct kc_buf *scratch)
+{
+	struct step_acc a = {.step = k, .cap = 64};
+	a.slots = calloc(a.cap, sizeof(*a.slots));
+	int rc = -1;
+	if (!a.slots) {
+		cli_error("merge: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		a.s = &sh[i];
+		a.count = 0;
+		rc = decode_step(sh[i].dir, "latency.hlog", &sh[i].lat, k, scratch, add_interval, &a);
+		int64_t want = jint(json_object_get(json_array_get(sh[i].steps, (size_t)k),
+						    "latency_ms"), "count");
+		if (rc < 0 && a.count != want)
+			rc = refuse(sh[i].dir, "latency.hlog holds %lld samples for step %d, "
+				    "result.json %lld: not the log of this result",
+				    (long long)a.count, k + 1, (long long)want);
+	}
+	struct step_acc sv = {.step = k, .dst = &m->service_hist};
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		sv.s = &sh[i];
+		rc = decode_step(sh[i].dir, "shard.service_hlog", &sh[i].svc, k, scratch,
+				 add_interval, &sv);
+	}
+	qsort(a.slots, a.nslots, sizeof(*a.slots), mslot_cmp);
+	for (size_t y = 0; y < a.nslots; y++) {
 		char tag[32];
-		snprintf(tag, sizeof(tag), "step-%d", sl[y].step);
-		kc_hdr_set_tag(sl[y].h, tag);
-		kc_hdr_set_times(sl[y].h, sl[y].start_ms, sl[y].end_ms);
-		if (outdir_hlog_interval(out, sl[y].h))
-			rc = -1;
+		snprintf(tag, sizeof(tag), "step-%d", k);
+		kc_hdr_set_tag(a.slots[y].h, tag);
+		kc_hdr_set_times(a.slots[y].h, a.slots[y].start_ms, a.slots[y].end_ms);
+		if (rc < 0 && !m->latency_hist && kc_hdr_new_like(&m->latency_hist, a.slots[y].h)) {
+			cli_error("merge: out of memory");
+			rc = KC_EXIT_INTERNAL;
+		}
+		if (rc < 0)
+			kc_hdr_add(m->latency_hist, a.slots[y].h);
+		if (rc < 0 && kc_hlog_write_interval(w, a.slots[y].h)) {
+			cli_error("merge: out of memory for the merged log");
+			rc = KC_EXIT_INTERNAL;
+		}
+		kc_hdr_free(a.slots[y].h);
 	}
-	outdir_hlog_close(out, rc == 0);
-	for (size_t y = 0; y < ns; y++)
-		kc_hdr_free(sl[y].h);
-	free(sl);
+	free(a.slots);
+	if (m->latency_hist)
+		kc_latency_from_hdr(&m->latency, m->latency_hist);
+	if (m->service_hist)
+		kc_latency_from_hdr(&m->service, m->service_hist);
 	return rc;
 }
 
@@ -676,6 +721,9 @@ int kc_cmd_merge(int argc, char **argv)
 	json_t *config = NULL, *extra = NULL, *step_extra = NULL;
 	struct outdir out;
 	bool out_open = false;
+	struct kc_buf logbuf = {0}, scratch = {0};
+	struct kc_hlog_writer w;
+	memset(&w, 0, sizeof(w));
 	if (!sh) {
 		cli_error("merge: out of memory");
 		return KC_EXIT_INTERNAL;
@@ -696,12 +744,25 @@ int kc_cmd_merge(int argc, char **argv)
 		status = KC_EXIT_INTERNAL;
 		goto done;
 	}
+	int64_t start_ms = INT64_MAX;
+	for (size_t k = 0; k < nsteps; k++) {
+		merge_step(sh, n, k, &steps[k]);
+		int64_t o0 = steps[k].start_wall_ms - sh[0].warmup_ms;
+		if (o0 < start_ms)
+			start_ms = o0;
+	}
+	if (!nsteps)
+		start_ms = kc_wall_ns() / KC_NS_PER_MS;
+	kc_buf_init(&logbuf, (size_t)1 << 31);
+	kc_buf_init(&scratch, (size_t)1 << 30);
+	if (kc_hlog_writer_init(&w, &logbuf, NULL, 1000.0) ||
+	    kc_hlog_write_header(&w, start_ms, start_ms)) {
+		status = KC_EXIT_INTERNAL;
+		goto done;
+	}
 	for (size_t k = 0; k < nsteps; k++)
-		if (merge_step(sh, n, k, &steps[k])) {
-			cli_error("merge: out of memory");
-			status = KC_EXIT_INTERNAL;
+		if ((status = merge_hists(sh, n, (int)k, &steps[k], &w, &scratch)) >= 0)
 			goto done;
-		}
 
 	json_t *scfg = json_object_get(sh[0].sh, "config");
 	struct kc_health_cfg hc;
@@ -733,12 +794,7 @@ int kc_cmd_merge(int argc, char **argv)
 	if ((status = outdir_open(&out, "merge", o.out_dir)) != 0)
 		goto done;
 	out_open = true;
-	int64_t start_ms = nsteps ? steps[0].start_wall_ms : kc_wall_ns() / KC_NS_PER_MS;
-	if (write_log(&out, sh, n, start_ms) && !outdir_failed(&out)) {
-		cli_error("merge: out of memory");
-		status = KC_EXIT_INTERNAL;
-		goto done;
-	}
+	outdir_write(&out, OUT_HLOG, logbuf.data ? logbuf.data : "", logbuf.len);
 
 	config = json_deep_copy(scfg);
 	if (!config)
@@ -807,6 +863,9 @@ int kc_cmd_merge(int argc, char **argv)
 done:
 	if (out_open)
 		outdir_close(&out);
+	kc_hlog_writer_fini(&w);
+	kc_buf_fini(&logbuf);
+	kc_buf_fini(&scratch);
 	for (size_t k = 0; steps && k < nsteps; k++)
 		kc_step_result_fini(&steps[k]);
 	free(steps);

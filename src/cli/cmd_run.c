@@ -108,7 +108,7 @@ struct run_opts {
 	enum kc_client client;
 	const char *proxy, *client_cert, *client_key;
 	struct cli_shard shard;   /* --shard, --shards, --start-at */
-	const char *run_id;
+	const char *run_id, *start_at_text;
 };
 
 static const char *const pct_names[3] = {"p50", "p90", "p99"};
@@ -298,6 +298,7 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_START_AT:
 		if (cli_shard_parse_start_at(&o->shard, arg))
 			return KC_EXIT_USAGE;
+		o->start_at_text = arg;
 		break;
 	case CLI_O_RUN_ID:
 		if (!*arg || strlen(arg) >= sizeof(o->shard.run_id))
@@ -695,6 +696,10 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
 					.ud = ctx};
 	int status = -1;
+	int64_t wait_ms = o->shard.have_start_at ? o->shard.start_at_ms - kc_wall_ns() / KC_NS_PER_MS : 0;
+	if (!o->quiet && wait_ms > 1000)
+		fprintf(stderr, "kneecap: run: waiting %.1f s for --start-at %s\n", (double)wait_ms / 1e3,
+			o->start_at_text);
 	for (size_t i = 0; i < nsteps; i++) {
 		if (runout_caught_signal()) {
 			*stopped = true;

@@ -18,9 +18,12 @@ RUN=(run "$URL" --body "$TMP/body.json" --ramp 80:160:80 --step-duration 1s --wa
      --timeout 2s --threads 1 -q)
 T=$(( $(date +%s) + 3 ))
 PERIOD=2.2  # warm-up + step + 1 s
+# The same instant as Unix seconds, and as RFC 3339 with an offset (odd shards).
+T3339=$(TZ=Etc/GMT-2 date -d "@$T" +%Y-%m-%dT%H:%M:%S+02:00)
 pids=()
 for i in $(seq 0 15); do
-	JOB_COMPLETION_INDEX=$i timeout 60 "$KNEECAP" "${RUN[@]}" --shards 16 --start-at "$T" \
+	at=$T; [ $((i % 2)) = 1 ] && at=$T3339
+	JOB_COMPLETION_INDEX=$i timeout 60 "$KNEECAP" "${RUN[@]}" --shards 16 --start-at "$at" \
 		--out "$TMP/s$i" >"$TMP/s$i.log" 2>&1 &
 	pids+=($!)
 done
@@ -40,6 +43,8 @@ for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
 
 ALL=()
 for i in $(seq 0 15); do ALL+=("$TMP/s$i"); done
+grep -q "\"start_at_ms\": ${T}000," "$TMP/s1/result.json" && ok "--start-at in RFC 3339 with an offset is the same instant" ||
+	fail "--start-at $T3339 is not $T"
 # Sixteen generators on two shared cores may fall behind now and then (a
 # generator-bound rung: no knee, exit 1); the counts are what is checked here.
 "$KNEECAP" merge "${ALL[@]}" --out "$TMP/m" -q >"$TMP/out" 2>"$TMP/err"
@@ -97,6 +102,14 @@ else
 	fail "javac or $JAR missing: run scripts/setup --test"
 fi
 
+# Usage the shard flags refuse.
+expect_rc 2 "--shard I/N needs I < N" "$KNEECAP" run "$URL" --rate 10 --shard 3/3
+expect_rc 2 "--shards N needs an index from the environment" env -u JOB_COMPLETION_INDEX -u SLURM_PROCID "$KNEECAP" run "$URL" --rate 10 --shards 4
+expect_grep "JOB_COMPLETION_INDEX" "$TMP/err" "... and says where it looks"
+expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "$KNEECAP" run "$URL" --rate 10 --shards 4
+expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
+expect_rc 2 "find does not shard (a search cannot)" "$KNEECAP" find --shard 0/2
+expect_rc 2 "merge of a folder that is not a shard" "$KNEECAP" merge "$TMP" --out "$TMP/x0"
 # A missing shard.
 expect_rc 2 "merge refuses 15 of 16 shards" "$KNEECAP" merge "${ALL[@]:0:7}" "${ALL[@]:8}" --out "$TMP/x1" -q
 expect_grep "shard 7 of 16 is missing" "$TMP/err" "the error names the missing shard"
