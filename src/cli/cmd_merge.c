@@ -32,6 +32,7 @@
 #include "kneecap/recommend.h"
 #include "kneecap/result.h"
 #include "kneecap/search.h"
+#include "kneecap/verdict.h"
 
 static const char usage[] =
 	"usage: kneecap merge SHARD_DIR... --out DIR [options]\n"
