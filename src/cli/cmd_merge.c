@@ -25,6 +25,7 @@
 
 #include "kneecap/buf.h"
 #include "kneecap/clock.h"
+#include "kneecap/engine.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
 #include "kneecap/knee.h"
@@ -474,8 +475,21 @@ static int check_clock(const struct merge_opts *o, struct shard *sh, size_t n, b
 	return -1;
 }
 
+/*
+ * Whether a shard's generator fell behind in step j, by find's rule (its
+ * engine flags a step whose send-lag p99 passes the health's max_lag, 100 ms
+ * by default, or whose workers were busy), not by run's stricter 5 ms: the
+ * merged ladder is judged as a search's steps are.
+ */
+static bool shard_step_behind(json_t *j, double max_lag_ms)
+{
+	return jnum(json_object_get(j, "lag_ms"), "p99") > max_lag_ms ||
+	       jnum(j, "gen_cpu") > KC_GEN_CPU_BUSY;
+}
+
 /* Sums the figures of one step of every shard into m (histograms: merge_hists). */
-static void merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_result *m)
+static void merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_result *m,
+		       double max_lag_ms)
 {
 	memset(m, 0, sizeof(*m));
 	m->index = (int)k;
@@ -524,7 +538,7 @@ static void merge_step(struct shard *sh, size_t n, size_t k, struct kc_step_resu
 		m->lag_p99_ms = fmax(m->lag_p99_ms, jnum(lag, "p99"));
 		m->lag_max_ms = fmax(m->lag_max_ms, jnum(lag, "max"));
 		m->gen_cpu = fmax(m->gen_cpu, jnum(j, "gen_cpu"));
-		m->generator_bound |= json_is_true(json_object_get(j, "generator_bound"));
+		m->generator_bound |= shard_step_behind(j, max_lag_ms);
 		m->partial |= json_is_true(json_object_get(j, "partial"));
 		/* No histogram of time to first byte is kept: the slowest shard's
 		 * figures bound the merged ones from above. */
@@ -672,7 +686,7 @@ static int merge_hists(struct shard *sh, size_t n, int k, struct kc_step_result 
 	return rc;
 }
 
-static json_t *shards_json(struct shard *sh, size_t n)
+static json_t *shards_json(struct shard *sh, size_t n, double max_lag_ms)
 {
 	json_t *arr = json_array();
 	for (int want = 0; arr && want < (int)n; want++) {
@@ -686,7 +700,7 @@ static json_t *shards_json(struct shard *sh, size_t n)
 				json_t *j = json_array_get(s->steps, k);
 				cpu = fmax(cpu, jnum(j, "gen_cpu"));
 				lag99 = fmax(lag99, jnum(json_object_get(j, "lag_ms"), "p99"));
-				gb += json_is_true(json_object_get(j, "generator_bound"));
+				gb += shard_step_behind(j, max_lag_ms);
 			}
 			json_t *env = json_object_get(s->doc, "environment");
 			json_t *e = json_pack(
@@ -738,6 +752,15 @@ int kc_cmd_merge(int argc, char **argv)
 	    (status = check_clock(&o, sh, n, &any_late)) >= 0)
 		goto done;
 
+	json_t *scfg = json_object_get(sh[0].sh, "config");
+	struct kc_health_cfg hc;
+	kc_health_cfg_default(&hc, KC_MODE_RPS);
+	hc.max_error_rate = o.have_error_rate ? o.max_error_rate : jnum(scfg, "max_error_rate");
+	if (!o.have_error_rate && !json_is_number(json_object_get(scfg, "max_error_rate")))
+		hc.max_error_rate = 0.01;
+	hc.slo_set = o.have_slo;
+	hc.slo_ms = o.slo_ms;
+	hc.slo_stat = o.stat;
 	nsteps = json_array_size(sh[0].steps);
 	steps = calloc(nsteps ? nsteps : 1, sizeof(*steps));
 	verdicts = calloc(nsteps ? nsteps : 1, sizeof(*verdicts));
@@ -747,7 +770,7 @@ int kc_cmd_merge(int argc, char **argv)
 	}
 	int64_t start_ms = INT64_MAX;
 	for (size_t k = 0; k < nsteps; k++) {
-		merge_step(sh, n, k, &steps[k]);
+		merge_step(sh, n, k, &steps[k], hc.max_lag_ms);
 		int64_t o0 = steps[k].start_wall_ms - sh[0].warmup_ms;
 		if (o0 < start_ms)
 			start_ms = o0;
@@ -765,15 +788,6 @@ int kc_cmd_merge(int argc, char **argv)
 		if ((status = merge_hists(sh, n, (int)k, &steps[k], &w, &scratch)) >= 0)
 			goto done;
 
-	json_t *scfg = json_object_get(sh[0].sh, "config");
-	struct kc_health_cfg hc;
-	kc_health_cfg_default(&hc, KC_MODE_RPS);
-	hc.max_error_rate = o.have_error_rate ? o.max_error_rate : jnum(scfg, "max_error_rate");
-	if (!o.have_error_rate && !json_is_number(json_object_get(scfg, "max_error_rate")))
-		hc.max_error_rate = 0.01;
-	hc.slo_set = o.have_slo;
-	hc.slo_ms = o.slo_ms;
-	hc.slo_stat = o.stat;
 	struct kc_knee knee;
 	kc_ladder_knee(&hc, steps, nsteps, verdicts, &knee);
 	struct kc_knee_check chk;
@@ -823,7 +837,7 @@ int kc_cmd_merge(int argc, char **argv)
 	json_object_set_new(extra, "knee", runout_knee_json(&knee, &chk, rc.instances, false));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&rc, &rec));
-	json_object_set_new(extra, "shards", shards_json(sh, n));
+	json_object_set_new(extra, "shards", shards_json(sh, n, hc.max_lag_ms));
 	json_object_set_new(extra, "merge",
 			    json_pack("{s:O,s:i,s:b,s:s}", "run_id",
 				      json_object_get(sh[0].sh, "run_id"), "count", count, "late",

@@ -228,6 +228,18 @@ static size_t date_header(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* One HEAD on c: its Date header in seconds (-1 none) and the local wall times around it. */
+static CURLcode head_date(CURL *c, int64_t *t0, int64_t *t1, time_t *date)
+{
+	char buf[128] = "";
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, buf);
+	*t0 = kc_wall_ns();
+	CURLcode rc = curl_easy_perform(c);
+	*t1 = kc_wall_ns();
+	*date = rc == CURLE_OK && buf[0] ? curl_getdate(buf, NULL) : (time_t)-1;
+	return rc;
+}
+
 void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure, const char *cacert)
 {
 	s->have_offset = false;
@@ -240,39 +252,65 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
 		snprintf(s->offset_note, sizeof(s->offset_note), "libcurl: no handle");
 		return;
 	}
-	char date[128] = "";
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, date_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, date);
 	if (insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
-	int64_t t0 = kc_wall_ns();
-	CURLcode rc = curl_easy_perform(c);
-	int64_t t1 = kc_wall_ns();
+	int64_t t0, t1;
+	time_t d;
+	CURLcode rc = head_date(c, &t0, &t1, &d);
+	if (rc != CURLE_OK || d == (time_t)-1) {
+		curl_easy_cleanup(c);
+		snprintf(s->offset_note, sizeof(s->offset_note), "%s%s",
+			 rc != CURLE_OK ? "no answer to HEAD: " : "the target sent no Date header",
+			 rc != CURLE_OK ? curl_easy_strerror(rc) : "");
+		return;
+	}
+	/* Date has whole seconds: ask again (about every 20 ms, for at most
+	 * 1.2 s) until it ticks; the tick lies between the request before and
+	 * the one that saw it, which bounds the offset far better than +-500 ms. */
+	int64_t prev_t0 = t0, limit = t0 + 1200 * KC_NS_PER_MS;
+	/* Only while the common start is far enough ahead not to be delayed by it. */
+	if (!s->have_start_at || s->start_at_ms * KC_NS_PER_MS - t0 < 2500 * KC_NS_PER_MS)
+		limit = 0;
+	time_t prev = d;
+	int64_t tick_lo = 0, tick_hi = 0;
+	while (kc_wall_ns() < limit) {
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		int64_t a, b;
+		time_t x;
+		if (head_date(c, &a, &b, &x) != CURLE_OK || x == (time_t)-1)
+			break;
+		if (x != prev) {
+			tick_lo = prev_t0;
+			tick_hi = b;
+			d = x;
+			break;
+		}
+		prev_t0 = a;
+	}
 	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		snprintf(s->offset_note, sizeof(s->offset_note), "no answer to HEAD: %s",
-			 curl_easy_strerror(rc));
-		return;
+	if (tick_hi) {
+		int64_t tick_ms = (tick_lo + tick_hi) / 2 / KC_NS_PER_MS;
+		s->clock_offset_ms = tick_ms - (int64_t)d * 1000;
+		snprintf(s->offset_note, sizeof(s->offset_note),
+			 "local clock minus the target's Date header, +-%lld ms (from when Date ticked)",
+			 (long long)((tick_hi - tick_lo) / 2 / KC_NS_PER_MS + 1));
+	} else {
+		int64_t mid_ms = (t0 + t1) / 2 / KC_NS_PER_MS;
+		s->clock_offset_ms = mid_ms - ((int64_t)d * 1000 + 500);
+		snprintf(s->offset_note, sizeof(s->offset_note),
+			 "local clock minus the target's Date header, +-500 ms (Date has whole seconds)");
 	}
-	time_t d = date[0] ? curl_getdate(date, NULL) : (time_t)-1;
-	if (d == (time_t)-1) {
-		snprintf(s->offset_note, sizeof(s->offset_note), "the target sent no Date header");
-		return;
-	}
-	/* Date is truncated to the second: its middle is the best estimate. */
-	int64_t mid_ms = (t0 + t1) / 2 / KC_NS_PER_MS;
-	s->clock_offset_ms = mid_ms - ((int64_t)d * 1000 + 500);
 	s->have_offset = true;
-	snprintf(s->offset_note, sizeof(s->offset_note),
-		 "local clock minus the target's Date header, +-500 ms (Date has whole seconds)");
 }
 
 /* Each step's service-time histogram, as an interval log (tags step-K). */

@@ -64,9 +64,11 @@ uint64_t cli_shard_seed(const struct cli_shard *s, uint64_t seed);
 int64_t cli_shard_wait(const struct cli_shard *s, size_t k, int64_t lead_ms, bool (*stop)(void));
 
 /*
- * Asks url for its Date header (HEAD, libcurl, a few seconds at most) and
- * records the offset of the local clock from it (Date is whole seconds:
- * the estimate is +-500 ms).  Never fails the run: a note says why not.
+ * Asks url for its Date header (HEAD, libcurl) and records the offset of
+ * the local clock from it.  Date has whole seconds: when --start-at is more
+ * than 2.5 s ahead, HEADs are repeated (every 20 ms, at most 1.2 s) until
+ * Date ticks, which bounds the offset to about a round trip; otherwise one
+ * HEAD gives it within +-500 ms.  Never fails the run: a note says why not.
  */
 void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure, const char *cacert);
 

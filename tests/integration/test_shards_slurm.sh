@@ -20,13 +20,13 @@ if ! slurm_start; then
 fi
 ok "a one-node Slurm cluster runs ($(sinfo -h -o '%P %t %N' | head -1))"
 
-EMU=(--slots 4 --service-time 20ms --input any --cpu-decode off)
+EMU=(--slots 4 --service-time 20ms --input any --cpu-decode off --threads 2)
 start_emu shards "${EMU[@]}" || { done_testing; exit; }
 P1=$PORT
 start_emu single "${EMU[@]}" || { done_testing; exit; }
 P2=$PORT
 echo '{"inputs":[1,2,3]}' >"$TMP/body.json"
-LADDER=(--ramp 50:300:25 --step-duration 1s --warmup 500ms --timeout 3s --body "$TMP/body.json")
+LADDER=(--ramp 50:300:25 --step-duration 1s --warmup 500ms --timeout 3s --threads 1 --body "$TMP/body.json")
 # srun starts its tasks within about a second here; the clock leaves room.
 T=$(( $(date +%s) + 3 ))
 export KNEECAP TMP P1 T
