@@ -28,6 +28,7 @@ static const struct {
 	{"report", kc_cmd_report, "render or combine results (several instance types)"},
 	{"serve", kc_cmd_serve, "run the endpoint emulator"},
 	{"payload", kc_cmd_payload, "write the synthetic JPEG payloads to disk"},
+	{"merge", kc_cmd_merge, "merge the shards of one run exactly and find the knee"},
 };
 
 static void usage(FILE *f)
