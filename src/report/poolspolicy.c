@@ -167,37 +167,45 @@ int kc_pools_publish_sh(const struct kc_recommend_cfg *c, const struct kc_pools 
 		"# capacity-weighted scaling policy divides by.  Run it once a minute (cron,\n"
 		"# EventBridge Scheduler): without fresh datapoints the policy's metric has no\n"
 		"# data and target tracking does not act.  Needs an AWS CLI whose sagemaker\n"
-		"# model knows InstancePools.\n"
+		"# model knows InstancePools.  Two calls a minute, whatever the pool count.\n"
 		"set -eu\n");
 	if (!rc)
 		rc = assign(out, "endpoint", c->endpoint_name);
 	if (!rc)
 		rc = assign(out, "variant", c->variant);
+	/* Names and types match SageMaker's patterns (no quotes, no
+	 * backslashes), so they can sit inside the query and the JSON. */
 	if (!rc)
-		rc = kc_buf_puts(out, "for type in");
+		rc = kc_buf_puts(out, "counts=$(aws sagemaker describe-endpoint --endpoint-name \"$endpoint\"");
+	if (!rc)
+		rc = aws_globals(out, c);
+	if (!rc)
+		rc = kc_buf_puts(out, " \\\n"
+			"\t--query \"ProductionVariants[?VariantName=='$variant'] | [0].InstancePools[]"
+			".[InstanceType, CurrentInstanceCount]\" --output text)\n"
+			"data= sep=\n"
+			"for type in");
 	for (size_t i = 0; i < p->n && !rc; i++) {
 		rc = kc_buf_puts(out, " ");
 		if (!rc)
 			rc = kc_shell_quote(out, p->pool[i].instance_type);
 	}
 	if (!rc)
-		rc = kc_buf_puts(out, "; do\n"
-			"\t# Instance types and variant names hold no quotes (SageMaker's patterns).\n"
-			"\tn=$(aws sagemaker describe-endpoint --endpoint-name \"$endpoint\"");
-	if (!rc)
-		rc = aws_globals(out, c);
-	if (!rc)
-		rc = kc_buf_puts(out, " \\\n"
-			"\t\t--query \"ProductionVariants[?VariantName=='$variant'] | [0].InstancePools"
-			"[?InstanceType=='$type'] | [0].CurrentInstanceCount\" --output text)\n"
-			"\tcase $n in ''|None|null) n=0 ;; esac\n"
-			"\taws cloudwatch put-metric-data");
+		rc = kc_buf_printf(out, "; do\n"
+			"\tn=$(printf '%%s\\n' \"$counts\" | awk -v t=\"$type\" '$1 == t { print $2 }')\n"
+			"\tcase $n in ''|*[!0-9]*) n=0 ;; esac\n"
+			"\tdata=\"$data$sep{\\\"MetricName\\\": \\\"%s\\\", \\\"Unit\\\": \\\"Count\\\", "
+			"\\\"Value\\\": $n, \\\"Dimensions\\\": [\"\\\n"
+			"\"{\\\"Name\\\": \\\"EndpointName\\\", \\\"Value\\\": \\\"$endpoint\\\"}, \"\\\n"
+			"\"{\\\"Name\\\": \\\"VariantName\\\", \\\"Value\\\": \\\"$variant\\\"}, \"\\\n"
+			"\"{\\\"Name\\\": \\\"InstanceType\\\", \\\"Value\\\": \\\"$type\\\"}]}\"\n"
+			"\tsep=', '\n"
+			"done\n"
+			"aws cloudwatch put-metric-data", KC_POOLS_COUNT_METRIC);
 	if (!rc)
 		rc = aws_globals(out, c);
 	if (!rc)
 		rc = kc_buf_printf(out, " --namespace '%s' \\\n"
-			"\t\t--metric-name '%s' --unit Count --value \"$n\" \\\n"
-			"\t\t--dimensions \"EndpointName=$endpoint,VariantName=$variant,InstanceType=$type\"\n"
-			"done\n", KC_POOLS_NAMESPACE, KC_POOLS_COUNT_METRIC);
+			"\t--metric-data \"[$data]\"\n", KC_POOLS_NAMESPACE);
 	return rc;
 }
