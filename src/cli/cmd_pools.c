@@ -66,7 +66,8 @@ static const char usage_text[] =
 	"run it every minute.  The policy uses metric math (CustomizedMetricSpecification\n"
 	".Metrics): an AWS CLI older than that API (Debian 12's 2.9) rejects it.\n"
 	"\n"
-	"Example:\n"
+	"Examples:\n"
+	"  kneecap pools g6/result.json g6e/result.json --out pools/\n"
 	"  kneecap pools g6.json g6e.json --traffic day.ini --available ml.g6.2xlarge=2 --out pools/\n"
 	"\n"
 	"exit status: 0 ok, 1 the weighted policy still runs a pool above its knee or\n"
@@ -403,6 +404,13 @@ static int simulate(const struct opts *o, struct kc_recommend_cfg *c, const stru
 		      strncmp(p->pool[0].instance_type, "ml.m", 4) ? 300 : 180;
 	int64_t ns;
 	if (o->provision) {
+		double bare;
+		/* Units required, as in every other command and scenario file. */
+		if (kc_parse_double(o->provision, -1e300, 1e300, &bare) == KC_OK && bare != 0) {
+			cli_error("pools: --provision '%s': a duration needs a unit (5s, 500ms)",
+				  o->provision);
+			goto out;
+		}
 		if (kc_parse_duration_ns(o->provision, NS_PER_S, &ns) || ns > 7200 * NS_PER_S) {
 			cli_error("pools: --provision '%s' must be a duration up to 2h", o->provision);
 			goto out;
