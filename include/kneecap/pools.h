@@ -74,6 +74,7 @@ struct kc_pools_sim_in {
 /* What one simulated day (the second of two) did to each pool. */
 struct kc_pools_sim_out {
 	int peak_instances[KC_POOLS_MAX];  /* most in service at once */
+	int end_instances[KC_POOLS_MAX];   /* in service at the end of the day */
 	/* Offered load per instance as a fraction of the pool's own knee:
 	 * the worst second, and the mean over seconds the pool had instances. */
 	double worst_load[KC_POOLS_MAX];

@@ -334,8 +334,10 @@ int kc_pools_simulate(const struct kc_pools_sim_in *in, enum kc_pools_policy pol
 		step(s, t, NULL, NULL);
 	for (int64_t t = DAY; t < 2 * DAY; t++)
 		step(s, t, &r, mean_n);
-	for (size_t i = 0; i < s->p->n; i++)
+	for (size_t i = 0; i < s->p->n; i++) {
 		r.mean_load[i] = mean_n[i] ? r.mean_load[i] / (double)mean_n[i] : 0;
+		r.end_instances[i] = s->in_service[i];
+	}
 	free(s);
 	*out = r;
 	return KC_OK;

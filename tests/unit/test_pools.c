@@ -152,6 +152,12 @@ static void test_ramp_and_release(void **state)
 	assert_true(w.failed == 0);
 	/* The fallback pool carries the same fraction as the first pool. */
 	assert_true(fabs(w.mean_load[0] - w.mean_load[1]) < 0.2);
+	/* Back at the 60 RPS baseline, the fallback was released first (one
+	 * stays: ceil(3 instances x 23 / 30) is still 3, as target tracking
+	 * counts instances, not weights). */
+	assert_true(w.peak_instances[1] >= 10);
+	assert_int_equal(w.end_instances[0], 2);
+	assert_int_equal(w.end_instances[1], 1);
 }
 
 /* Both pools capped: the policy wants more than there is. */
