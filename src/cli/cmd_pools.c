@@ -311,6 +311,14 @@ static void print_pools(const struct kc_pools *p, const struct kc_recommend_cfg 
 	printf("weighted metric: %s\n", kc_pools_expression(p, expr, sizeof(expr)));
 	printf("TargetValue %g invocations/minute per %s-equivalent instance (%.0f%% of every "
 	       "pool's knee)\n", r->target_value, p->pool[0].instance_type, c->factor * 100);
+	for (size_t i = 1; i < p->n; i++)
+		if (p->pool[i].weight > 1.0)
+			/* Target tracking steps in instances, not weights: the
+			 * scale-in it sizes as one instance may be a bigger one. */
+			printf("note: %s is faster than %s: a scale-in that target tracking sizes "
+			       "as one instance can remove %.2f %s-equivalents and overload the "
+			       "rest (see --traffic)\n", p->pool[i].instance_type,
+			       p->pool[0].instance_type, p->pool[i].weight, p->pool[0].instance_type);
 }
 
 /* Writes one file of DIR; prints its path.  -1 when it cannot. */
