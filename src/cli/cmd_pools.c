@@ -404,12 +404,20 @@ static int simulate(const struct opts *o, struct kc_recommend_cfg *c, const stru
 	struct kc_scenario *sc = NULL;
 	struct kc_traffic *tr = calloc(1, sizeof(*tr));
 	int status = KC_EXIT_USAGE;
-	if (!tr || kc_scenario_load(&sc, o->traffic, &d) || kc_traffic_from_scenario(tr, sc, &d)) {
-		tr ? cli_diag_error("pools", &d) : cli_error("pools: out of memory");
+	if (!tr) {
+		cli_error("pools: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	if (kc_scenario_load(&sc, o->traffic, &d) || kc_traffic_from_scenario(tr, sc, &d)) {
+		cli_diag_error("pools", &d);
 		goto out;
 	}
-	double prov = strncmp(p->pool[0].instance_type, "ml.c", 4) &&
-		      strncmp(p->pool[0].instance_type, "ml.m", 4) ? 300 : 180;
+	/* plan's defaults: ~300 s for accelerated families, ~180 s for CPU. */
+	static const char *const accel[] = {"ml.g", "ml.p", "ml.inf", "ml.trn"};
+	double prov = 180;
+	for (size_t i = 0; i < sizeof(accel) / sizeof(accel[0]); i++)
+		if (!strncmp(p->pool[0].instance_type, accel[i], strlen(accel[i])))
+			prov = 300;
 	int64_t ns;
 	if (o->provision) {
 		double bare;
@@ -497,7 +505,7 @@ int kc_cmd_pools(int argc, char **argv)
 	}
 	if (o.traffic) {
 		status = simulate(&o, &c, &p, &r);
-		if (status == KC_EXIT_USAGE)
+		if (status == KC_EXIT_USAGE || status == KC_EXIT_INTERNAL)
 			goto done;
 	} else {
 		print_pools(&p, &c, &r);
