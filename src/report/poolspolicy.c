@@ -167,7 +167,8 @@ int kc_pools_publish_sh(const struct kc_recommend_cfg *c, const struct kc_pools 
 		"# capacity-weighted scaling policy divides by.  Run it once a minute (cron,\n"
 		"# EventBridge Scheduler): without fresh datapoints the policy's metric has no\n"
 		"# data and target tracking does not act.  Needs an AWS CLI whose sagemaker\n"
-		"# model knows InstancePools.  Two calls a minute, whatever the pool count.\n"
+		"# model knows InstancePools, and sagemaker:DescribeEndpoint and\n"
+		"# cloudwatch:PutMetricData.  Two calls a minute, whatever the pool count.\n"
 		"set -eu\n");
 	if (!rc)
 		rc = assign(out, "endpoint", c->endpoint_name);
