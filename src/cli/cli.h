@@ -43,5 +43,6 @@ int kc_cmd_report(int argc, char **argv);
 int kc_cmd_serve(int argc, char **argv);
 int kc_cmd_payload(int argc, char **argv);
 int kc_cmd_merge(int argc, char **argv);
+int kc_cmd_pools(int argc, char **argv);
 
 #endif
