@@ -86,15 +86,19 @@ static int common_args(struct kc_buf *b, const struct kc_recommend_cfg *c)
 	return rc;
 }
 
-int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
-			  const struct kc_recommendation *r, struct kc_buf *out,
-			  struct kc_diag *d)
+/* apply.sh for a policy of the given kind (in the derived policy name) whose
+ * TargetValue is counted in unit (in the header comment). */
+static int apply_sh(const struct kc_recommend_cfg *c, const struct kc_recommendation *r,
+		    const char *kind, const char *unit, struct kc_buf *out, struct kc_diag *d)
 {
 	int rc = kc_recommend_cfg_validate(c, d);
 	if (rc)
 		return rc;
 	char num[64], policy[KC_POLICY_NAME_MAX];
-	kc_policy_default_name(c, r, policy, sizeof(policy));
+	if (c->policy_name[0])
+		snprintf(policy, sizeof(policy), "%s", c->policy_name);
+	else
+		snprintf(policy, sizeof(policy), "kneecap-%s-%g", kind, r->target_value);
 
 	struct kc_buf *b = out;
 	rc = kc_buf_printf(b,
@@ -107,8 +111,7 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 		"set -eu\n"
 		"# file://scaling-policy.json is read relative to this directory.\n"
 		"cd \"$(dirname \"$0\")\"\n",
-		kc_policy_resource_words(c->kind), r->target_value, kc_rec_metric_unit(r),
-		c->factor * 100.0);
+		kc_policy_resource_words(c->kind), r->target_value, unit, c->factor * 100.0);
 	if (!rc)
 		rc = kc_policy_names_sh(c, b);
 	if (!rc)
@@ -137,6 +140,20 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 	if (!rc && c->kind == KC_RES_COMPONENT && c->min_capacity == 0)
 		rc = kc_policy_scale_from_zero_sh(c, b);
 	return rc;
+}
+
+int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
+			  const struct kc_recommendation *r, struct kc_buf *out,
+			  struct kc_diag *d)
+{
+	return apply_sh(c, r, kc_policy_name_label(r), kc_rec_metric_unit(r), out, d);
+}
+
+int kc_recommend_apply_sh_custom(const struct kc_recommend_cfg *c,
+				 const struct kc_recommendation *r, const char *kind,
+				 const char *unit, struct kc_buf *out, struct kc_diag *d)
+{
+	return apply_sh(c, r, kind, unit, out, d);
 }
 
 int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,

@@ -20,9 +20,9 @@ int kc_policy_opt_arg(struct kc_buf *b, const char *flag, const char *value);
  * --region and --profile.  0 or KC_ENOMEM/KC_ELIMIT. */
 int kc_policy_common_args(struct kc_buf *b, const struct kc_recommend_cfg *c);
 
-/* The policy's name: c->policy_name, or kneecap-<what>-<target>. */
-void kc_policy_default_name(const struct kc_recommend_cfg *c, const struct kc_recommendation *r,
-			    char *out, size_t cap);
+/* What the derived policy name kneecap-<what>-<target> says of r:
+ * "invocations", "concurrency-per-copy", "provisioned-concurrency", ... */
+const char *kc_policy_name_label(const struct kc_recommendation *r);
 
 /* "variant", "inference component", "serverless variant's provisioned concurrency". */
 const char *kc_policy_resource_words(enum kc_resource_kind k);

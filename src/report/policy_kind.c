@@ -16,21 +16,19 @@
 #include "kneecap/err.h"
 #include "kneecap/policy.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void kc_policy_default_name(const struct kc_recommend_cfg *c, const struct kc_recommendation *r,
-			    char *out, size_t cap)
+const char *kc_policy_name_label(const struct kc_recommendation *r)
 {
-	if (c->policy_name[0])
-		snprintf(out, cap, "%s", c->policy_name);
-	else if (r->kind == KC_RES_SERVERLESS)
-		snprintf(out, cap, "kneecap-provisioned-concurrency-%g", r->target_value);
-	else
-		snprintf(out, cap, "kneecap-%s%s-%g",
-			 r->metric == KC_METRIC_INVOCATIONS ? "invocations" : "concurrency",
-			 r->kind == KC_RES_COMPONENT ? "-per-copy" : "", r->target_value);
+	bool inv = r->metric == KC_METRIC_INVOCATIONS;
+	if (r->kind == KC_RES_SERVERLESS)
+		return "provisioned-concurrency";
+	if (r->kind == KC_RES_COMPONENT)
+		return inv ? "invocations-per-copy" : "concurrency-per-copy";
+	return inv ? "invocations" : "concurrency";
 }
 
 const char *kc_policy_resource_words(enum kc_resource_kind k)
