@@ -534,6 +534,14 @@ static const struct {
 	{"InternalStreamFailure", KC_SM_ERR_INTERNAL},
 };
 
+static bool known_code(const char *code)
+{
+	for (size_t i = 0; i < sizeof(code_class) / sizeof(code_class[0]); i++)
+		if (!strcmp(code, code_class[i].code))
+			return true;
+	return false;
+}
+
 static enum kc_sm_errclass classify(const char *code, int status)
 {
 	for (size_t i = 0; code[0] && i < sizeof(code_class) / sizeof(code_class[0]); i++)
@@ -610,7 +618,12 @@ void kc_sagemaker_parse_error(int status, const char *errtype, size_t errtype_le
 			snprintf(out->message, sizeof(out->message), "(error body of %zu bytes "
 				 "not read)", body_len);
 	}
-	out->cls = classify(out->code, status);
+	/* No type anywhere but a known ErrorCode member (the bidirectional
+	 * stream's errors carry one): that names the error. */
+	const char *code = out->code;
+	if (!code[0] && known_code(out->error_code))
+		code = out->error_code;
+	out->cls = classify(code, status);
 }
 
 enum kc_errclass kc_sagemaker_stream_exception_class(const char *type, size_t len)

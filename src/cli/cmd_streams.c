@@ -670,6 +670,13 @@ static json_t *streams_json(const struct run *r)
 			"goaways_injected", (json_int_t)bs.goaways,
 			"resets_injected", (json_int_t)bs.resets,
 			"corrupted_injected", (json_int_t)bs.corrupted));
+		json_t *em = json_object_get(o, "emulator");
+		if (em) {
+			json_object_set_new(em, "errors_injected",
+					    json_integer((json_int_t)bs.errors_injected));
+			json_object_set_new(em, "expired_tokens",
+					    json_integer((json_int_t)bs.expired_tokens));
+		}
 	}
 	return o;
 }

@@ -601,6 +601,11 @@ static void test_stream_errors(void **state)
 		{503, "ServiceUnavailableError", "{\"Message\":\"x\"}", KC_EC_HTTP5XX, ""},
 		{400, "ThrottlingException", "{\"message\":null}", KC_EC_THROTTLE, ""},
 		{429, NULL, "{\"Message\":\"slow down\"}", KC_EC_THROTTLE, ""},
+		/* no X-Amzn-ErrorType: a known ErrorCode names the error */
+		{400, NULL, "{\"Message\":\"x\",\"ErrorCode\":\"ThrottlingException\"}",
+		 KC_EC_THROTTLE, "ThrottlingException"},
+		{400, NULL, "{\"Message\":\"x\",\"ErrorCode\":\"Whatever\"}", KC_EC_HTTP4XX,
+		 "Whatever"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct kc_sm_error e;
