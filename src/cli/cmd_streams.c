@@ -266,7 +266,7 @@ struct run {
 	char hdr_lines[16][2200];
 	size_t nheaders;
 	const char *akid, *secret, *token, *region;
-	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
+	struct kc_creds_provider *creds; /* sagemaker: targets: the refreshing chain */
 	char region_buf[64];
 	struct kc_buf audio;
 	bool have_audio;
@@ -488,15 +488,23 @@ static int setup_target(struct run *r)
 		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
 		if (variant[0])
 			snprintf(r->rcfg.variant, sizeof(r->rcfg.variant), "%.63s", variant);
-		/* the AWS CLI's chain; the secret stays in r->creds only */
+		/* The AWS CLI's chain behind the refreshing provider run and find
+		 * use: a search longer than temporary credentials live keeps
+		 * signing with fresh ones.  The secret stays in the provider. */
 		struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
-		if (kc_creds_resolve(&co, &r->creds, &d)) {
+		if (kc_creds_provider_new(&r->creds, &co, &d)) {
 			cli_diag_error("streams: credentials", &d);
 			return KC_EXIT_USAGE;
 		}
-		r->akid = r->creds.access_key_id;
-		r->secret = r->creds.secret_access_key;
-		r->token = r->creds.session_token;
+		char desc[512];
+		const struct kc_creds *c = kc_creds_provider_acquire(r->creds);
+		kc_creds_describe(c, desc, sizeof(desc));
+		kc_creds_provider_release(r->creds, c);
+		if (kc_creds_provider_start(r->creds, 0))
+			kc_log(KC_LOG_WARN, "credential refresh thread not started; long runs may "
+					    "outlive temporary credentials");
+		kc_log(KC_LOG_INFO, "region %s; credentials: %s", r->region, desc);
+		r->akid = r->secret = r->token = NULL;
 	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
 		snprintf(r->url, sizeof(r->url), "%s", o->target);
 		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
@@ -557,6 +565,7 @@ static int build_driver(struct run *r)
 	c->access_key_id = r->akid;
 	c->secret_access_key = r->secret;
 	c->session_token = r->token;
+	c->creds = r->creds;
 	c->region = r->region;
 	c->insecure = o->insecure;
 	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
@@ -892,7 +901,8 @@ out:
 	if (r->have_audio)
 		kc_buf_fini(&r->audio);
 	kc_scenario_free(r->sc);
-	kc_creds_fini(&r->creds);
+	kc_creds_provider_stop(r->creds);
+	kc_creds_provider_free(r->creds);
 	free(r);
 	return rc;
 }
