@@ -112,6 +112,7 @@ struct slot {
 	size_t errtype_len;
 	char *ebody;          /* allocated on the error path only */
 	size_t ebody_len;
+	int64_t not_before_ns; /* refused: reopen no sooner (kept across resets) */
 };
 
 struct conn {
@@ -385,6 +386,9 @@ static void prestream_error(struct worker *w, struct conn *c, struct slot *sl)
 						sl->errtype, sl->errtype_len, sl->ebody,
 						sl->ebody_len);
 	fail_stream(w, c, sl, ec);
+	/* a refused (throttled, unauthorised...) slot waits one chunk interval
+	 * before it asks again, rather than retrying in a tight loop */
+	sl->not_before_ns = kc_clock_ns() + w->s->interval_ns;
 }
 
 static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
@@ -850,7 +854,7 @@ static void place(struct worker *w, int64_t now)
 	uint32_t ci = 0;
 	for (uint32_t i = 0; i < w->want && w->n_idle > 0; i++) {
 		struct slot *sl = &w->slots[i];
-		if (sl->st != S_IDLE)
+		if (sl->st != S_IDLE || sl->not_before_ns > now)
 			continue;
 		struct conn *c = NULL;
 		for (; ci < w->nconns; ci++) {
