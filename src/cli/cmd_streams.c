@@ -95,6 +95,7 @@ struct opts {
 	const char *user_headers[8]; /* -H lines */
 	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
+	bool fips, dualstack;        /* endpoint variants (flags or [target] keys) */
 	int verbose, quiet;
 };
 
@@ -208,6 +209,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case CLI_O_INSECURE: o->insecure = true; break;
 		case CLI_O_JSON: o->json = true; break;
 		case CLI_O_EMULATOR_TLS: o->emulator_tls = true; break;
+		case CLI_O_FIPS: o->fips = true; break;
+		case CLI_O_DUALSTACK: o->dualstack = true; break;
 		case CLI_O_VERBOSE: o->verbose++; break;
 		case CLI_O_QUIET: o->quiet = 1; break;
 		default:
@@ -308,6 +311,19 @@ static int load_config(struct run *r)
 		 * keys are still checked */
 		if (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
 		    kc_bidi_profile_from_scenario(r->sc, &r->bp, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	/* [target] fips, dualstack: the endpoint variants, as in run and find */
+	struct { const char *key; bool *dst; } tk[] = {{"fips", &o->fips},
+						     {"dualstack", &o->dualstack}};
+	for (size_t i = 0; r->sc && i < sizeof(tk) / sizeof(tk[0]); i++) {
+		bool b;
+		int grc = kc_scenario_get_bool(r->sc, "target", tk[i].key, &b, &d);
+		if (grc == 0)
+			*tk[i].dst = *tk[i].dst || b;
+		else if (grc != KC_ENOTFOUND) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -458,6 +474,11 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
+	if ((o->fips || o->dualstack) && (!o->target || strncmp(o->target, "sagemaker:", 10))) {
+		cli_error("streams: --%s goes with a sagemaker: TARGET", o->fips ? "fips"
+										 : "dualstack");
+		return KC_EXIT_USAGE;
+	}
 	if (!o->target)
 		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
@@ -476,7 +497,9 @@ static int setup_target(struct run *r)
 		/* One URL builder for every operation: port 8443 and an :authority
 		 * that carries it for the bidirectional stream (aws-wire.md 3.1). */
 		struct kc_sm_url u;
-		if (kc_sagemaker_build_url(KC_SM_BIDI, r->region, ep, o->endpoint_url, &u, &d)) {
+		unsigned variants = (o->fips ? KC_SM_FIPS : 0) | (o->dualstack ? KC_SM_DUALSTACK : 0);
+		if (kc_sagemaker_build_url_v(KC_SM_BIDI, r->region, ep, o->endpoint_url, variants,
+					     &u, &d)) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
