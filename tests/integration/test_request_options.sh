@@ -15,7 +15,8 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CR
 "$py" "$KC_SRCDIR/tests/integration/py/sm_headers_server.py" "$TMP/port" "$TMP/rec" \
 	"$AKID" "$SECRET" eu-west-1 --max-s 50 &
 srv=$!
-for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+[ -s "$TMP/port" ] || { fail "the header server did not start"; done_testing; exit; }
 url="http://127.0.0.1:$(cat "$TMP/port")"
 
 # check FILE PATH_SUFFIX DESC NAME=VALUE...: every request to the path has
