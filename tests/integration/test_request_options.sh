@@ -13,7 +13,7 @@ SECRET=options-secret-key
 export AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=options-token-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
 "$py" "$KC_SRCDIR/tests/integration/py/sm_headers_server.py" "$TMP/port" "$TMP/rec" \
-	"$AKID" "$SECRET" eu-west-1 --max-s 50 &
+	"$AKID" "$SECRET" eu-west-1 --max-s 80 &
 srv=$!
 for _ in $(seq 300); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 [ -s "$TMP/port" ] || { fail "the header server did not start"; done_testing; exit; }
