@@ -57,13 +57,6 @@ void kc_confirm_plan(struct kc_confirm *c, const struct kc_recommendation *rec, 
 void kc_confirm_judge(struct kc_confirm *c, const struct kc_health_cfg *h,
 		      const struct kc_step_result *r);
 
-/*
- * result.json `confirm`: {offered, per_instance, instances, target_value,
- * arrived, achieved, latency_ms{p50,p90,p99,p999,max,mean}, errors,
- * duration_s, verdict, healthy, verdict_detail{...}}.  New reference, NULL
- * when out of memory.
- */
-json_t *kc_confirm_to_json(const struct kc_confirm *c);
 
 /*
  * The terminal line: "at TargetValue T (R RPS/instance): p50 .., p99 ..,

@@ -41,22 +41,6 @@ void kc_confirm_judge(struct kc_confirm *c, const struct kc_health_cfg *h,
 	c->healthy = c->v.valid && c->v.verdict == KC_VERDICT_HEALTHY;
 }
 
-json_t *kc_confirm_to_json(const struct kc_confirm *c)
-{
-	json_t *j = json_pack(
-		"{s:f,s:f,s:i,s:f,s:f,s:f,s:{s:f,s:f,s:f,s:f,s:f,s:f},s:I,s:f,s:s,s:b}",
-		"offered", c->offered, "per_instance", c->per_instance, "instances", c->instances,
-		"target_value", c->target_value, "arrived", kc_rate_figure(c->arrived),
-		"achieved", kc_rate_figure(c->achieved), "latency_ms", "p50", c->latency.p50,
-		"p90", c->latency.p90, "p99", c->latency.p99, "p999", c->latency.p999, "max",
-		c->latency.max, "mean", c->latency.mean, "errors", (json_int_t)c->errors,
-		"duration_s", c->duration_s, "verdict", kc_verdict_name(c->v.verdict), "healthy",
-		c->healthy);
-	if (j)
-		json_object_set_new(j, "verdict_detail", kc_verdict_to_json(&c->v));
-	return j;
-}
-
 int kc_confirm_describe(const struct kc_confirm *c, struct kc_buf *b)
 {
 	int rc = kc_buf_printf(

@@ -39,7 +39,9 @@
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
 #include "kneecap/pricing.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
@@ -599,7 +601,10 @@ static void print_answer(FILE *f, const struct find_opts *o, const struct kc_rec
 	if (kc_recommend_explain(rc, knee, chk, rec, &b) == 0)
 		fprintf(f, "\n%s", b.data ? b.data : "");
 	kc_buf_fini(&b);
-	fprintf(f, "search: %d steps, %.0f s of load\n", nsteps, (double)took_ns / 1e9);
+	/* Load is what the steps measured; the wall clock adds probes, warm-ups
+	 * cut short and the pauses between steps. */
+	fprintf(f, "search: %d steps, %.0f s of load, %.0f s wall clock\n", nsteps,
+		(double)knee->measured_ns / 1e9, (double)took_ns / 1e9);
 }
 
 /* The confirmation line; a failed confirmation is also said on stderr, even with -q. */
@@ -618,307 +623,347 @@ static void print_confirm(FILE *f, const struct kc_confirm *conf, bool quiet)
 	kc_buf_fini(&b);
 }
 
-int kc_cmd_find(int argc, char **argv)
-{
-	struct find_opts o = {0};
-	struct kc_scenario *sc = NULL;
-	int status = parse_args(argc, argv, &o, &sc);
-	if (status >= 0) {
-		kc_scenario_free(sc);
-		return status;
-	}
-	cli_log_init(o.verbose, o.quiet);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-
-	struct kc_diag d;
-	kc_diag_clear(&d);
+/* One find run's state, shared by its phases so each stays short. */
+struct find_run {
+	struct find_opts o;
+	struct kc_scenario *sc;
 	struct cli_find_cfg c;
-	memset(&c, 0, sizeof(c));
-	struct kc_pool *pool = NULL;
-	struct kc_emu *emu = NULL;
-	struct kc_engine *e = NULL;
+	struct kc_pool *pool;
+	struct kc_emu *emu;
+	struct kc_engine *e;
 	struct cli_target t;
-	memset(&t, 0, sizeof(t));
-	struct kc_step_result *steps = NULL;
-	json_t *config = NULL, *extra = NULL, *verdicts = NULL;
-	int nsteps = 0;
+	struct kc_body *bodies;
+	size_t nbodies;
+	bool emulated;
 	struct outdir out;
-	outdir_open(&out, "find", NULL);
+	struct runout ro;
+	struct kc_search s;
+	struct kc_step_result *steps;
+	int nsteps;
+	int64_t took_ns;
+	bool cut_short;
+	int fail, sig;
+	struct kc_knee knee;
+	struct kc_knee_check chk;
+	struct kc_recommendation rec;
+	bool have_rec;
+	struct kc_confirm conf;
+	struct kc_diag d;
+};
 
-	if (cli_find_cfg_read(sc, &c, &o.target, &d)) {
-		cli_diag_error("find", &d);
-		status = KC_EXIT_USAGE;
-		goto out;
+/* Starts the emulator when there is no TARGET; writes the URL to load. */
+static int find_start_emulator(struct find_run *f, char *url, size_t cap)
+{
+	if (!f->emulated) {
+		snprintf(url, cap, "%s", f->o.target);
+		return 0;
 	}
-	if ((status = outdir_open(&out, "find", o.out_dir)) != 0)
-		goto out;
-	status = -1;
-	/* From here on a signal is a request for partial results, never a kill. */
-	runout_catch_signals();
-	bool emulated = !o.target;
-	bool image_default = emulated || kc_sagemaker_is_target(o.target);
-	if (build_pool(&c, image_default, &pool, &d)) {
-		cli_diag_error("find: payload", &d);
-		status = KC_EXIT_USAGE;
-		goto out;
+	struct cli_find_cfg *c = &f->c;
+	/* Every connection comes from this process: the per-client cap that
+	 * guards a shared `serve` would only turn its own load into errors. */
+	if (c->emu.max_connections_per_client == 0)
+		c->emu.max_connections_per_client = c->emu.max_connections;
+	if (kc_emu_start(&c->emu, "127.0.0.1:0", &f->emu, &f->d)) {
+		cli_diag_error("find: emulator", &f->d);
+		return KC_EXIT_USAGE;
 	}
+	const char *name = c->emu.endpoint_name[0] ? c->emu.endpoint_name
+		: c->rec.endpoint_name[0] ? c->rec.endpoint_name : "kneecap-emulator";
+	snprintf(url, cap, "http://127.0.0.1:%d/endpoints/%s/%s", kc_emu_port(f->emu), name,
+		 c->topts.response_stream ? "invocations-response-stream" : "invocations");
+	if (!f->o.quiet) {
+		char desc[256];
+		kc_emu_profile_describe(&c->emu, desc, sizeof(desc));
+		fprintf(stderr, "kneecap: no TARGET: emulator on %s (%s)\n", url, desc);
+	}
+	return 0;
+}
 
-	char url[1100];
-	if (emulated) {
-		/* Every connection comes from this process: the per-client cap that
-		 * guards a shared `serve` would only turn its own load into errors. */
-		if (c.emu.max_connections_per_client == 0)
-			c.emu.max_connections_per_client = c.emu.max_connections;
-		if (kc_emu_start(&c.emu, "127.0.0.1:0", &emu, &d)) {
-			cli_diag_error("find: emulator", &d);
-			status = KC_EXIT_USAGE;
-			goto out;
-		}
-		const char *name = c.emu.endpoint_name[0] ? c.emu.endpoint_name
-			: c.rec.endpoint_name[0] ? c.rec.endpoint_name : "kneecap-emulator";
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/endpoints/%s/%s", kc_emu_port(emu),
-			 name, c.topts.response_stream ? "invocations-response-stream"
-						       : "invocations");
-		if (!o.quiet) {
-			char desc[256];
-			kc_emu_profile_describe(&c.emu, desc, sizeof(desc));
-			fprintf(stderr, "kneecap: no TARGET: emulator on %s (%s)\n", url, desc);
-		}
-	} else {
-		snprintf(url, sizeof(url), "%s", o.target);
-	}
-
-	uint32_t threads = c.search.threads > 0 ? (uint32_t)c.search.threads : 0;
+/* Opens the target and builds the engine (threads, connections, headers,
+ * bodies), then probes it.  Returns 0 or an exit status. */
+static int find_open_engine(struct find_run *f, const char *url)
+{
+	const struct cli_find_cfg *c = &f->c;
+	uint32_t threads = c->search.threads > 0 ? (uint32_t)c->search.threads : 0;
 	if (!threads) {
 		long np = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = np > 0 ? (uint32_t)np : 1;
 	}
 	/* The emulator is a plain http:// URL; its stream path is already in it. */
-	struct cli_target_opts topts = c.topts;
-	if (emulated)
+	struct cli_target_opts topts = c->topts;
+	if (f->emulated)
 		topts.response_stream = false;
-	if (cli_target_open(&t, url, &topts, threads, &d)) {
-		cli_diag_error("find", &d);
-		status = KC_EXIT_USAGE;
-		goto out;
+	if (cli_target_open(&f->t, url, &topts, threads, &f->d)) {
+		cli_diag_error("find", &f->d);
+		return KC_EXIT_USAGE;
 	}
-	if (emulated)
-		t.response_stream = c.topts.response_stream;
-	size_t nbodies = 0;
-	struct kc_body *bodies = NULL;
-	if (runout_pool_bodies(pool, t.content_type, &bodies, &nbodies)) {
+	if (f->emulated)
+		f->t.response_stream = c->topts.response_stream;
+	if (runout_pool_bodies(f->pool, f->t.content_type, &f->bodies, &f->nbodies)) {
 		cli_error("find: out of memory");
-		status = KC_EXIT_INTERNAL;
-		goto out;
+		return KC_EXIT_INTERNAL;
 	}
 	uint32_t conns = 0;
-	if (c.connections) {
-		if ((uint64_t)c.connections < threads)
-			threads = (uint32_t)c.connections;
-		conns = (uint32_t)((c.connections + threads - 1) / threads);
+	if (c->connections) {
+		if ((uint64_t)c->connections < threads)
+			threads = (uint32_t)c->connections;
+		conns = (uint32_t)((c->connections + threads - 1) / threads);
 	}
-	if (t.sagemaker && c.method && strcmp(c.method, "POST")) {
-		cli_error("find: a sagemaker: TARGET is invoked with POST (not --method %s)", c.method);
-		status = KC_EXIT_USAGE;
-		free(bodies);
-		goto out;
+	if (f->t.sagemaker && c->method && strcmp(c->method, "POST")) {
+		cli_error("find: a sagemaker: TARGET is invoked with POST (not --method %s)",
+			  c->method);
+		return KC_EXIT_USAGE;
 	}
 	/* The user's -H lines, then the target's own (SageMaker's headers), as run does. */
 	const char *headers[KC_ENGINE_MAX_HEADERS];
 	size_t nheaders = 0;
-	for (size_t i = 0; i < o.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
-		headers[nheaders++] = o.headers[i];
-	for (int i = 0; i < t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
-		headers[nheaders++] = t.headers[i];
+	for (size_t i = 0; i < f->o.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
+		headers[nheaders++] = f->o.headers[i];
+	for (int i = 0; i < f->t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
+		headers[nheaders++] = f->t.headers[i];
 	struct kc_engine_config ec = {
-		.method = c.method,
+		.method = c->method,
 		.headers = headers,
 		.nheaders = nheaders,
-		.bodies = bodies,
-		.nbodies = nbodies,
+		.bodies = f->bodies,
+		.nbodies = f->nbodies,
 		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
-		.threads = c.search.threads > 0 || c.connections ? threads : 0,
+		.threads = c->search.threads > 0 || c->connections ? threads : 0,
 		.connections = conns,
-		.streams_per_connection = (uint32_t)c.streams,
-		.http = c.http,
-		.client = c.client,
-		.proxy = c.proxy,
-		.client_cert = c.client_cert,
-		.client_key = c.client_key,
-		.insecure = c.insecure,
-		.cacert = c.cacert,
-		.connect_timeout_ns = c.connect_timeout_ns,
-		.request_timeout_ns = c.timeout_ns,
-		.max_inflight = (uint32_t)c.max_inflight,
-		.gen_lag_p99_ms = c.search.health.max_lag_ms,
+		.streams_per_connection = (uint32_t)c->streams,
+		.http = c->http,
+		.client = c->client,
+		.proxy = c->proxy,
+		.client_cert = c->client_cert,
+		.client_key = c->client_key,
+		.insecure = c->insecure,
+		.cacert = c->cacert,
+		.connect_timeout_ns = c->connect_timeout_ns,
+		.request_timeout_ns = c->timeout_ns,
+		.max_inflight = (uint32_t)c->max_inflight,
+		.gen_lag_p99_ms = c->search.health.max_lag_ms,
 	};
-	cli_target_apply(&t, &ec);
-	if (kc_engine_new(&e, &ec, &d)) {
-		cli_diag_error("find", &d);
-		status = KC_EXIT_USAGE;
-		free(bodies);
-		goto out;
+	cli_target_apply(&f->t, &ec);
+	if (kc_engine_new(&f->e, &ec, &f->d)) {
+		cli_diag_error("find", &f->d);
+		return KC_EXIT_USAGE;
 	}
-	int probe_exit = runout_probe(e, "find");
-	if (probe_exit) {
-		status = probe_exit;
-		free(bodies);
-		goto out;
-	}
+	return runout_probe(f->e, "find");
+}
 
-	struct kc_search s;
-	if (kc_search_init(&s, &c.search, &d)) {
-		cli_diag_error("find", &d);
-		status = KC_EXIT_USAGE;
-		free(bodies);
-		goto out;
+/* The search, then the knee and (unless cut short) the recommendation. */
+static void find_search(struct find_run *f)
+{
+	runout_set_stop(runout_stop_engine, f->e);
+	int64_t t0 = kc_clock_ns();
+	bool interrupted = false;
+	f->nsteps = run_search(f->e, &f->s, &f->c, &f->ro, f->steps, &interrupted, &f->d,
+			       &f->fail);
+	f->took_ns = kc_clock_ns() - t0;
+	runout_progress_end(&f->ro);
+	f->sig = runout_caught_signal();
+	/* A stop nobody asked for (the interval log failed) cuts the search short too. */
+	f->cut_short = interrupted || f->sig || f->fail || outdir_failed(&f->out);
+	if (f->fail)
+		cli_diag_error("find", &f->d);
+	if (f->sig && !f->o.quiet)
+		fprintf(stderr, "kneecap: interrupted (%s): writing partial results, "
+				"no recommendation\n", runout_signal_name(f->sig));
+	if (f->t.sagemaker)
+		runout_sagemaker_hints("find", f->steps, (size_t)f->nsteps);
+
+	kc_search_result(&f->s, &f->knee);
+	kc_knee_check(f->steps, (size_t)f->nsteps, f->knee.knee_step, &f->chk);
+	/* A search cut short has not shown where the knee is: no TargetValue from it. */
+	if (f->knee.found && !f->cut_short) {
+		double lat = f->knee.knee_step >= 0 ? f->steps[f->knee.knee_step].service.mean : 0;
+		f->have_rec = kc_recommend_compute(&f->c.rec, &f->knee, lat, &f->rec, &f->d) == KC_OK;
 	}
-	steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*steps));
-	struct runout ro;
-	runout_init(&ro, "find", &out, o.quiet);
-	ro.engine = e;
+}
+
+/* The confirmation step at the recommended target, when asked for. */
+static void find_confirm(struct find_run *f)
+{
+	struct kc_confirm *conf = &f->conf;
+	if (!f->have_rec || !f->c.confirm)
+		return;
+	bool conf_partial = false;
+	if (find_confirm_run(f->e, &f->c, &f->ro, &f->rec, f->nsteps, conf, &conf_partial,
+			     &f->d)) {
+		cli_diag_error("find: confirmation", &f->d);
+		f->fail = 1;
+		f->have_rec = false;
+	}
+	f->sig = runout_caught_signal();
+	/* An interrupted confirmation is no confirmation: partial, no recommendation. */
+	if (conf_partial || f->sig || outdir_failed(&f->out)) {
+		f->cut_short = true;
+		f->have_rec = false;
+		conf->ran = false;
+	}
+	if (conf->ran && !f->o.quiet)
+		fprintf(stderr, "kneecap: confirm: %.1f rps offered, %.*f arrived, %.*f achieved, "
+				"p99 %.1f ms, %llu errors -> %s\n",
+			conf->offered, kc_rate_decimals(conf->arrived), kc_rate_figure(conf->arrived),
+			kc_rate_decimals(conf->achieved), kc_rate_figure(conf->achieved),
+			conf->latency.p99, (unsigned long long)conf->errors,
+			kc_verdict_name(conf->v.verdict));
+	if (f->sig && !f->o.quiet)
+		fprintf(stderr, "kneecap: interrupted (%s) during the confirmation step: writing "
+				"partial results, no recommendation\n", runout_signal_name(f->sig));
+}
+
+/* result.json's find sections: knee, recommendation, search, cost, confirm. */
+static json_t *find_extra_json(const struct find_run *f)
+{
+	json_t *extra = json_object();
+	if (!extra)
+		return NULL;
+	json_object_set_new(extra, "knee",
+			    runout_knee_json(&f->knee, &f->chk, f->c.rec.instances, f->cut_short));
+	if (f->have_rec) {
+		json_t *jr = kc_recommend_to_json(&f->c.rec, &f->rec);
+		/* A reader (plan) must know the target did not hold at its own rate. */
+		if (jr && f->conf.ran)
+			json_object_set_new(jr, "confirmed", json_boolean(f->conf.healthy));
+		json_object_set_new(extra, "recommendation", jr);
+	}
+	json_object_set_new(extra, "search",
+			    json_pack("{s:s,s:i,s:f,s:f,s:s}", "end", kc_search_end_name(f->knee.end),
+				      "steps", f->nsteps, "took_s", (double)f->took_ns / 1e9,
+				      "load_s", (double)f->knee.measured_ns / 1e9,
+				      "diagnosis", f->knee.diagnosis));
+	if (f->t.sagemaker)
+		json_object_set_new(extra, "credentials", json_string(f->t.creds_desc));
+	if (f->have_rec && f->c.rec.instance_type[0])
+		json_object_set_new(extra, "cost", cost_json(&f->c.rec, &f->rec));
+	if (f->conf.ran)
+		json_object_set_new(extra, "confirm", kc_confirm_to_json(&f->conf));
+	return extra;
+}
+
+/* Writes the outputs, prints the answer; returns the exit status. */
+static int find_finish(struct find_run *f, const struct kc_result_env *env)
+{
+	outdir_hlog_close(&f->out, true);
+	/* The policy is written only for a target that held (or was not asked to be confirmed). */
+	bool confirmed = !f->conf.ran || f->conf.healthy;
+	json_t *verdicts = verdicts_json(&f->s, f->nsteps);
+	json_t *extra = find_extra_json(f);
+	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
+	struct kc_result res = {
+		.mode = "rps", .target = f->t.display, .config = config, .env = *env,
+		.steps = f->steps, .nsteps = (size_t)f->nsteps, .partial = f->cut_short,
+		.interrupted = runout_signal_name(f->sig), .extra = extra, .step_extra = verdicts,
+		.incomplete = outdir_failed(&f->out) ? f->out.failed : NULL,
+	};
+	/* The policy pair only with a confirmed recommendation and nothing failed. */
+	outdir_write_result(&f->out, &res, f->o.json, &f->c.rec,
+			    f->have_rec && confirmed ? &f->rec : NULL);
+	runout_set_stop(NULL, NULL);
+	json_decref(config);
+	json_decref(extra);
+	json_decref(verdicts);
+
+	/* The human answer, on stdout unless --json took it. */
+	FILE *hf = f->o.json ? stderr : stdout;
+	if (!f->o.quiet || !f->o.json)
+		print_answer(hf, &f->o, &f->c.rec, &f->s, f->steps, f->nsteps, &f->knee, &f->chk,
+			     f->have_rec ? &f->rec : NULL, f->took_ns);
+	if (f->conf.ran)
+		print_confirm(hf, &f->conf, f->o.quiet);
+	outdir_list(&f->out, hf);
+	int status;
+	if (runout_all_connect_errors(f->steps, (size_t)f->nsteps))
+		status = KC_EXIT_UNREACHABLE;
+	else if (f->fail)
+		status = KC_EXIT_INTERNAL; /* the spec was checked: what failed is ours */
+	else if (!f->have_rec || !confirmed)
+		status = KC_EXIT_THRESHOLD;
+	else
+		status = KC_EXIT_OK;
+	return runout_exit_status(&f->out, f->sig, status);
+}
+
+/* Reads the configuration and opens the output directory, the payload
+ * pool, the target and the engine.  Returns 0 or an exit status. */
+static int find_prepare(struct find_run *f)
+{
+	if (cli_find_cfg_read(f->sc, &f->c, &f->o.target, &f->d)) {
+		cli_diag_error("find", &f->d);
+		return KC_EXIT_USAGE;
+	}
+	int status = outdir_open(&f->out, "find", f->o.out_dir);
+	if (status)
+		return status;
+	/* From here on a signal is a request for partial results, never a kill. */
+	runout_catch_signals();
+	f->emulated = !f->o.target;
+	bool image_default = f->emulated || kc_sagemaker_is_target(f->o.target);
+	if (build_pool(&f->c, image_default, &f->pool, &f->d)) {
+		cli_diag_error("find: payload", &f->d);
+		return KC_EXIT_USAGE;
+	}
+	char url[1100];
+	if ((status = find_start_emulator(f, url, sizeof(url))) != 0)
+		return status;
+	if ((status = find_open_engine(f, url)) != 0)
+		return status;
+	if (kc_search_init(&f->s, &f->c.search, &f->d)) {
+		cli_diag_error("find", &f->d);
+		return KC_EXIT_USAGE;
+	}
+	f->steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*f->steps));
+	if (!f->steps) {
+		cli_error("find: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+int kc_cmd_find(int argc, char **argv)
+{
+	struct find_run *f = calloc(1, sizeof(*f));
+	if (!f) {
+		cli_error("find: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	int status = parse_args(argc, argv, &f->o, &f->sc);
+	if (status >= 0)
+		goto done;
+	cli_log_init(f->o.verbose, f->o.quiet);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	kc_diag_clear(&f->d);
+	outdir_open(&f->out, "find", NULL);
+	if ((status = find_prepare(f)) != 0)
+		goto done;
+	runout_init(&f->ro, "find", &f->out, f->o.quiet);
+	f->ro.engine = f->e;
 	struct kc_result_env env;
 	memset(&env, 0, sizeof(env));
 	kc_result_env_detect(&env);
 	env.kneecap_version = KC_VERSION;
 	env.libcurl_version = kc_engine_libcurl_version();
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-	if (!steps) {
-		cli_error("find: out of memory");
-		status = KC_EXIT_INTERNAL;
-		free(bodies);
-		goto out;
-	}
-	if (outdir_hlog_open(&out, env.started_wall_ms)) {
+	if (outdir_hlog_open(&f->out, env.started_wall_ms)) {
 		status = KC_EXIT_WRITE;
-		free(bodies);
-		goto out;
+		goto done;
 	}
-
-	runout_set_stop(runout_stop_engine, e);
-	int64_t t0 = kc_clock_ns();
-	bool interrupted = false;
-	int fail = 0;
-	nsteps = run_search(e, &s, &c, &ro, steps, &interrupted, &d, &fail);
-	int64_t took_ns = kc_clock_ns() - t0;
-	runout_progress_end(&ro);
-	int sig = runout_caught_signal();
-	/* A stop nobody asked for (the interval log failed) cuts the search short too. */
-	bool cut_short = interrupted || sig || fail || outdir_failed(&out);
-	if (fail)
-		cli_diag_error("find", &d);
-	if (sig && !o.quiet)
-		fprintf(stderr, "kneecap: interrupted (%s): writing partial results, "
-				"no recommendation\n", runout_signal_name(sig));
-	if (t.sagemaker)
-		runout_sagemaker_hints("find", steps, (size_t)nsteps);
-
-	struct kc_knee knee;
-	kc_search_result(&s, &knee);
-	struct kc_knee_check chk;
-	kc_knee_check(steps, (size_t)nsteps, knee.knee_step, &chk);
-	struct kc_recommendation rec;
-	bool have_rec = false;
-	/* A search cut short has not shown where the knee is: no TargetValue from it. */
-	if (knee.found && !cut_short) {
-		double lat = knee.knee_step >= 0 ? steps[knee.knee_step].service.mean : 0;
-		have_rec = kc_recommend_compute(&c.rec, &knee, lat, &rec, &d) == KC_OK;
-	}
-	struct kc_confirm conf;
-	memset(&conf, 0, sizeof(conf));
-	if (have_rec && c.confirm) {
-		bool conf_partial = false;
-		if (find_confirm_run(e, &c, &ro, &rec, nsteps, &conf, &conf_partial, &d)) {
-			cli_diag_error("find: confirmation", &d);
-			fail = 1;
-			have_rec = false;
-		}
-		sig = runout_caught_signal();
-		/* An interrupted confirmation is no confirmation: partial, no recommendation. */
-		if (conf_partial || sig || outdir_failed(&out)) {
-			cut_short = true;
-			have_rec = false;
-			conf.ran = false;
-		}
-		if (conf.ran && !o.quiet)
-			fprintf(stderr, "kneecap: confirm: %.1f rps offered, %.*f arrived, %.*f achieved, "
-					"p99 %.1f ms, %llu errors -> %s\n",
-				conf.offered, kc_rate_decimals(conf.arrived), kc_rate_figure(conf.arrived),
-				kc_rate_decimals(conf.achieved), kc_rate_figure(conf.achieved),
-				conf.latency.p99, (unsigned long long)conf.errors,
-				kc_verdict_name(conf.v.verdict));
-		if (sig && !o.quiet)
-			fprintf(stderr, "kneecap: interrupted (%s) during the confirmation step: writing "
-					"partial results, no recommendation\n", runout_signal_name(sig));
-	}
-	outdir_hlog_close(&out, true);
-	/* The policy is written only for a target that held (or was not asked to be confirmed). */
-	bool confirmed = !conf.ran || conf.healthy;
-
-	verdicts = verdicts_json(&s, nsteps);
-	extra = json_object();
-	json_object_set_new(extra, "knee",
-			    runout_knee_json(&knee, &chk, c.rec.instances, cut_short));
-	if (have_rec) {
-		json_t *jr = kc_recommend_to_json(&c.rec, &rec);
-		/* A reader (plan) must know the target did not hold at its own rate. */
-		if (jr && conf.ran)
-			json_object_set_new(jr, "confirmed", json_boolean(conf.healthy));
-		json_object_set_new(extra, "recommendation", jr);
-	}
-	json_object_set_new(extra, "search",
-			    json_pack("{s:s,s:i,s:f,s:s}", "end", kc_search_end_name(knee.end),
-				      "steps", nsteps, "took_s", (double)took_ns / 1e9,
-				      "diagnosis", knee.diagnosis));
-	if (t.sagemaker)
-		json_object_set_new(extra, "credentials", json_string(t.creds_desc));
-	if (have_rec && c.rec.instance_type[0])
-		json_object_set_new(extra, "cost", cost_json(&c.rec, &rec));
-	if (conf.ran)
-		json_object_set_new(extra, "confirm", kc_confirm_to_json(&conf));
-	config = config_json(&o, &c, e, t.display, pool, emulated);
-	struct kc_result res = {
-		.mode = "rps", .target = t.display, .config = config, .env = env,
-		.steps = steps, .nsteps = (size_t)nsteps, .partial = cut_short,
-		.interrupted = runout_signal_name(sig), .extra = extra, .step_extra = verdicts,
-		.incomplete = outdir_failed(&out) ? out.failed : NULL,
-	};
-	/* The policy pair only with a confirmed recommendation and nothing failed. */
-	outdir_write_result(&out, &res, o.json, &c.rec, have_rec && confirmed ? &rec : NULL);
-	runout_set_stop(NULL, NULL);
-
-	/* The human answer, on stdout unless --json took it. */
-	if (!o.quiet || !o.json)
-		print_answer(o.json ? stderr : stdout, &o, &c.rec, &s, steps, nsteps, &knee, &chk,
-			     have_rec ? &rec : NULL, took_ns);
-	if (conf.ran)
-		print_confirm(o.json ? stderr : stdout, &conf, o.quiet);
-	outdir_list(&out, o.json ? stderr : stdout);
-	if (status < 0) {
-		if (runout_all_connect_errors(steps, (size_t)nsteps))
-			status = KC_EXIT_UNREACHABLE;
-		else if (fail)
-			status = KC_EXIT_INTERNAL; /* the spec was checked: what failed is ours */
-		else if (!have_rec || !confirmed)
-			status = KC_EXIT_THRESHOLD;
-		else
-			status = KC_EXIT_OK;
-	}
-	status = runout_exit_status(&out, sig, status);
-	free(bodies);
-out:
-	for (int i = 0; steps && i < nsteps; i++)
-		kc_step_result_fini(&steps[i]);
-	free(steps);
-	json_decref(config);
-	json_decref(extra);
-	json_decref(verdicts);
-	kc_engine_free(e);
-	cli_target_close(&t);
+	find_search(f);
+	find_confirm(f);
+	status = find_finish(f, &env);
+done:
+	for (int i = 0; f->steps && i < f->nsteps; i++)
+		kc_step_result_fini(&f->steps[i]);
+	free(f->steps);
+	free(f->bodies);
+	kc_engine_free(f->e);
+	cli_target_close(&f->t);
 	runout_release_signals();
-	outdir_close(&out);
-	kc_emu_stop(emu);
-	kc_pool_free(pool);
-	kc_scenario_free(sc);
+	outdir_close(&f->out);
+	kc_emu_stop(f->emu);
+	kc_pool_free(f->pool);
+	kc_scenario_free(f->sc);
+	free(f);
 	return status;
 }

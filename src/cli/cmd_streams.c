@@ -36,7 +36,9 @@
 #include "kneecap/log.h"
 #include "kneecap/knee.h"
 #include "kneecap/parse.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
@@ -766,9 +768,11 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	json_object_set_new(extra, "streams", streams_json(r));
 	/* How long the search took (warm-ups and drains included), as find says. */
 	json_object_set_new(extra, "search",
-			    json_pack("{s:s,s:i,s:f}", "end", kc_search_end_name(knee.end),
+			    json_pack("{s:s,s:i,s:f,s:f,s:s}", "end", kc_search_end_name(knee.end),
 				      "steps", kc_search_nsteps(srch), "took_s",
-				      (double)(kc_wall_ns() / KC_NS_PER_MS - started_ms) / 1e3));
+				      (double)(kc_wall_ns() / KC_NS_PER_MS - started_ms) / 1e3,
+				      "load_s", (double)knee.measured_ns / 1e9,
+				      "diagnosis", knee.diagnosis));
 	json_t *verdicts = json_array();
 	for (int i = 0; i < kc_search_nsteps(srch); i++)
 		json_array_append_new(verdicts, kc_verdict_to_json(&kc_search_step(srch, i)->v));

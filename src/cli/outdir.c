@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "kneecap/hdr.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/result.h"
 
 static const char *const names[OUT_NFILES] = {

@@ -15,7 +15,9 @@
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
 #include "kneecap/pool.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/search.h"
 

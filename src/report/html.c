@@ -13,7 +13,9 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/knee.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/svg.h"
 
 #include <math.h>

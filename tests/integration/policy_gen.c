@@ -16,7 +16,9 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/scenario.h"
 
 static int fail(const struct kc_diag *d)

@@ -33,7 +33,9 @@ if [ -s "$out/result.json" ]; then
 	in_range "$lo" 1930 2142 && in_range "$hi" 2208 2448 && ok "seed: range $lo-$hi (70-80%)" ||
 		fail "seed: range $lo-$hi"
 	took=$(json_get "$out/result.json" "d['search']['took_s']")
-	ok "seed: search took ${took}s of load"
+	load=$(json_get "$out/result.json" "d['search']['load_s']")
+	in_range "$load" 1 120 && ok "seed: search needed ${load}s of load (${took}s wall clock)" ||
+		fail "seed: search needed ${load}s of load, more than 120"
 	[ "$(json_get "$out/result.json" "d['tool'], d['schema'], d['mode']")" = "kneecap 1 rps" ] &&
 		ok "seed: result.json names tool, schema and mode" || fail "seed: tool/schema/mode"
 	nsteps=$(json_get "$out/result.json" "len(d['steps'])")

@@ -12,6 +12,7 @@
 
 #include "kneecap/buf.h"
 #include "kneecap/confirm.h"
+#include "kneecap/verdict.h"
 
 static struct kc_recommendation rec_inv(double tv, double load)
 {

@@ -12,7 +12,9 @@
 
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
+#include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/verdict.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/scenario.h"
 

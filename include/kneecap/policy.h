@@ -1,0 +1,60 @@
+/*
+ * policy.h - scaling-policy.json and apply.sh from a recommendation.
+ *
+ * Pure: text and jansson objects out, nothing written to disk (the CLI's
+ * writer does that).  Thread-safe: functions touch only their arguments.
+ */
+#ifndef KNEECAP_POLICY_H
+#define KNEECAP_POLICY_H
+
+#include <jansson.h>
+
+#include "kneecap/recommend.h"
+
+struct kc_buf;
+struct kc_diag;
+
+/*
+ * The TargetTrackingScalingPolicyConfiguration object (new reference):
+ * TargetValue, PredefinedMetricSpecification.PredefinedMetricType,
+ * ScaleOutCooldown, ScaleInCooldown, DisableScaleIn (only when true).
+ * NULL when out of memory.
+ */
+json_t *kc_recommend_policy(const struct kc_recommend_cfg *c,
+			    const struct kc_recommendation *r);
+
+/*
+ * scaling-policy.json as text (2-space indent, trailing newline), appended
+ * to out.  Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_recommend_policy_text(const struct kc_recommend_cfg *c,
+			     const struct kc_recommendation *r, struct kc_buf *out);
+
+/*
+ * Appends s to out as one single-quoted POSIX shell word ('it'\''s').
+ * Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_shell_quote(struct kc_buf *out, const char *s);
+
+/*
+ * apply.sh as text, appended to out: a `set -eu` POSIX shell script that
+ * registers the scalable target (min/max capacity) and puts the policy from
+ * file://scaling-policy.json (resolved next to the script).  Every value is
+ * single-quoted.  With no endpoint name it requires $ENDPOINT_NAME.
+ * Returns 0, KC_EINVAL (c invalid, d says why), KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
+			  const struct kc_recommendation *r, struct kc_buf *out,
+			  struct kc_diag *d);
+
+/*
+ * Appends to an apply.sh from kc_recommend_apply_sh one put-scheduled-action
+ * for the same resource: name, an AWS cron expression ("cron(58 * * * ? *)",
+ * UTC) and the bounds it sets (max_cap 0 = MinCapacity only).  Every value
+ * single-quoted.  Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,
+				    const char *cron, int min_cap, int max_cap,
+				    struct kc_buf *out);
+
+#endif
