@@ -45,9 +45,9 @@
 #include <openssl/x509v3.h>
 
 #include "streamerr.h"
+#include "streamsign.h"
 
 #include "kneecap/clock.h"
-#include "kneecap/creds.h"
 #include "kneecap/eventstream.h"
 #include "kneecap/evsign.h"
 #include "kneecap/hdr.h"
@@ -72,19 +72,6 @@ enum slot_state { S_IDLE, S_OPENING, S_OPEN, S_CLOSING };
 
 struct conn;
 
-/*
- * A signer for one credentials generation.  An open stream keeps signing
- * its events with the credentials that signed its seed (aws-wire.md 6.7),
- * so a refresh makes a new signer and the old one lives until the last
- * stream seeded with it ends.
- */
-struct gsigner {
-	struct kc_sigv4_signer *sg;
-	uint64_t gen;
-	uint32_t refs;        /* streams whose chain borrows sg */
-	struct gsigner *next; /* the worker's retired signers still in use */
-};
-
 struct slot {
 	enum slot_state st;
 	struct conn *c;
@@ -105,7 +92,7 @@ struct slot {
 	uint8_t *buf;
 	size_t off, len;
 	struct kc_evsign chain;
-	struct gsigner *gs;   /* the signer chain borrows; NULL when idle */
+	struct kc_ssign *gs;  /* the signer chain borrows; NULL when idle */
 	struct kc_es_decoder dec;
 	/* an error response before the stream: its type header and body */
 	char errtype[64];
@@ -136,8 +123,7 @@ struct worker {
 	int idx;
 	pthread_t thread;
 	int efd;
-	struct gsigner *signer;   /* the current credentials' */
-	struct gsigner *retired;  /* older ones still borrowed by open streams */
+	struct kc_ssigners sig;   /* per credentials generation (streamsign.h) */
 	struct slot *slots;
 	uint32_t nslots;     /* allocated */
 	uint32_t want;       /* streams this step */
@@ -215,63 +201,6 @@ static void count_err(struct worker *w, enum kc_errclass c)
 		w->k.err[c]++;
 }
 
-static void gsigner_free(struct gsigner *g)
-{
-	if (g) {
-		kc_sigv4_signer_free(g->sg);
-		free(g);
-	}
-}
-
-/* Drops a stream's hold on its signer; a retired one goes with its last stream. */
-static void gsigner_put(struct worker *w, struct gsigner *g)
-{
-	if (!g)
-		return;
-	KC_ASSERT(g->refs > 0);
-	if (--g->refs > 0 || g == w->signer)
-		return;
-	for (struct gsigner **p = &w->retired; *p; p = &(*p)->next)
-		if (*p == g) {
-			*p = g->next;
-			break;
-		}
-	gsigner_free(g);
-}
-
-/* A signer for the provider's current credentials (allocates on a refresh only). */
-static int gsigner_current(struct worker *w)
-{
-	struct kc_streams *s = w->s;
-	if (!s->creds || kc_creds_provider_generation(s->creds) == w->signer->gen)
-		return 0;
-	struct gsigner *g = calloc(1, sizeof(*g));
-	if (!g)
-		return KC_ENOMEM;
-	const struct kc_creds *c = kc_creds_provider_acquire(s->creds);
-	g->gen = kc_creds_provider_generation(s->creds);
-	struct kc_sigv4_config sc = {
-		.access_key_id = c->access_key_id, .secret_access_key = c->secret_access_key,
-		.session_token = c->session_token, .region = s->region,
-		.service = "sagemaker", .sign_content_sha256 = true,
-	};
-	int rc = kc_sigv4_signer_new(&g->sg, &sc, NULL);
-	kc_creds_provider_release(s->creds, c);
-	if (rc) {
-		free(g);
-		return rc;
-	}
-	struct gsigner *old = w->signer;
-	w->signer = g;
-	if (old->refs == 0) {
-		gsigner_free(old);
-	} else {
-		old->next = w->retired;
-		w->retired = old;
-	}
-	return 0;
-}
-
 static void conn_mark_out(struct conn *c);
 
 /* Detaches a slot from its connection; it becomes IDLE (to be reopened). */
@@ -296,7 +225,7 @@ static void slot_reset(struct worker *w, struct slot *sl)
 	sl->first_seen = false;
 	sl->mine = false;
 	sl->status = 0;
-	gsigner_put(w, sl->gs);
+	kc_ssigners_put(&w->sig, sl->gs);
 	sl->gs = NULL;
 	free(sl->ebody);
 	sl->ebody = NULL;
@@ -703,9 +632,10 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 		.time_s = kc_wall_ns() / KC_NS_PER_S,
 	};
 	struct kc_sigv4_signed sg;
-	if (gsigner_current(w) ||
-	    kc_sigv4_sign(w->signer->sg, &req, w->sigbuf, sizeof(w->sigbuf), &sg, NULL) ||
-	    kc_evsign_init(&sl->chain, w->signer->sg, sg.signature)) {
+	struct kc_ssign *gs = kc_ssigners_hold(&w->sig);
+	if (!gs || kc_sigv4_sign(gs->sg, &req, w->sigbuf, sizeof(w->sigbuf), &sg, NULL) ||
+	    kc_evsign_init(&sl->chain, gs->sg, sg.signature)) {
+		kc_ssigners_put(&w->sig, gs);
 		count_err(w, KC_EC_AUTH);
 		return -1;
 	}
@@ -746,13 +676,13 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 	nghttp2_data_provider dp = {.source.ptr = sl, .read_callback = chunk_read_cb};
 	int32_t id = nghttp2_submit_request(c->net.s, NULL, nv, n, &dp, sl);
 	if (id < 0) {
+		kc_ssigners_put(&w->sig, gs);
 		count_err(w, KC_EC_OTHER);
 		return -1;
 	}
 	sl->c = c;
 	sl->id = id;
-	sl->gs = w->signer;
-	sl->gs->refs++;
+	sl->gs = gs;
 	sl->chunk_no = 0; /* a stream's audio time starts at 0 on the server too */
 	sl->st = S_OPENING;
 	w->n_idle--;
@@ -1134,12 +1064,7 @@ void kc_streams_free(struct kc_streams *s)
 			}
 			free(w->slots);
 			free(w->frame_mem);
-			gsigner_free(w->signer);
-			while (w->retired) {
-				struct gsigner *g = w->retired;
-				w->retired = g->next;
-				gsigner_free(g);
-			}
+			kc_ssigners_fini(&w->sig);
 			kc_hdr_free(w->lat);
 			kc_hdr_free(w->svc);
 			kc_hdr_free(w->ttfb);
@@ -1165,26 +1090,13 @@ static int worker_init(struct kc_streams *s, struct worker *w, uint32_t nslots,
 	w->efd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->efd < 0)
 		return kc_diag_set(d, KC_EIO, "epoll_create1: %s", strerror(errno));
-	w->signer = calloc(1, sizeof(*w->signer));
-	if (!w->signer)
-		return kc_diag_set(d, KC_ENOMEM, "out of memory for a signer");
 	struct kc_sigv4_config sc = {
 		.access_key_id = s->akid, .secret_access_key = s->secret,
 		.session_token = s->token[0] ? s->token : NULL, .region = s->region,
 		.service = "sagemaker", .sign_content_sha256 = true,
 	};
-	const struct kc_creds *cr = NULL;
-	if (s->creds) {
-		/* the provider's current credentials; a refresh swaps the signer */
-		cr = kc_creds_provider_acquire(s->creds);
-		w->signer->gen = kc_creds_provider_generation(s->creds);
-		sc.access_key_id = cr->access_key_id;
-		sc.secret_access_key = cr->secret_access_key;
-		sc.session_token = cr->session_token;
-	}
-	int rc = kc_sigv4_signer_new(&w->signer->sg, &sc, d);
-	if (cr)
-		kc_creds_provider_release(s->creds, cr);
+	/* with a provider its current snapshot, refreshed per stream */
+	int rc = kc_ssigners_init(&w->sig, s->creds, &sc, d);
 	if (rc)
 		return rc;
 	size_t frame = s->frame_bytes;
