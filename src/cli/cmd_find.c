@@ -112,7 +112,8 @@ static const char *const search_keys[] = {
 static const char *const recommend_keys[] = {
 	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
 	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
-	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour", NULL};
+	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour",
+	"endpoint_kind", "copies", "max_concurrency", NULL};
 static const char *const payload_keys[] = {
 	"source", "dir", "body", "body_content_type", "width", "height", "quality",
 	"subsampling", "progressive", "seed", "detail", "size_kb", "variety", NULL};
@@ -721,6 +722,13 @@ static int find_open_engine(struct find_run *f, const char *url)
 		headers[nheaders++] = f->o.headers[i];
 	for (int i = 0; i < f->t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
 		headers[nheaders++] = f->t.headers[i];
+	/* The emulator is a plain URL: name the component as a sagemaker: TARGET would. */
+	char ic_line[128];
+	if (f->emulated && c->topts.sm.inference_component && nheaders < KC_ENGINE_MAX_HEADERS) {
+		snprintf(ic_line, sizeof(ic_line), "X-Amzn-SageMaker-Inference-Component: %.63s",
+			 c->topts.sm.inference_component);
+		headers[nheaders++] = ic_line;
+	}
 	struct kc_engine_config ec = {
 		.method = c->method,
 		.headers = headers,
@@ -820,7 +828,7 @@ static json_t *find_extra_json(const struct find_run *f)
 	if (!extra)
 		return NULL;
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&f->knee, &f->chk, f->c.rec.instances, f->cut_short));
+			    runout_knee_json(&f->knee, &f->chk, kc_recommend_units(&f->c.rec), f->cut_short));
 	if (f->have_rec) {
 		json_t *jr = kc_recommend_to_json(&f->c.rec, &f->rec);
 		/* A reader (plan) must know the target did not hold at its own rate. */

@@ -94,6 +94,7 @@ struct opts {
 	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
 	const char *reply_match, *audio_rate, *close_message, *connect_timeout, *timeout;
+	const char *rec_flags[CLI_REC_FLAGS]; /* the recommendation's, as scenario keys */
 	const char *user_headers[8]; /* -H lines */
 	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
@@ -156,7 +157,7 @@ static const char **opt_slot(struct opts *o, int id)
 	case CLI_O_REPLY_MATCH: return &o->reply_match;
 	case CLI_O_AUDIO_RATE: return &o->audio_rate;
 	case CLI_O_CLOSE_MESSAGE: return &o->close_message;
-	default: return NULL;
+	default: return cli_rec_flag_slot(o->rec_flags, id);
 	}
 }
 
@@ -289,10 +290,8 @@ static int load_config(struct run *r)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct opts *o = &r->o;
-	if (o->scenario && kc_scenario_load(&r->sc, o->scenario, &d)) {
-		cli_diag_error("streams", &d);
+	if (cli_scenario_load_flags(CLI_STREAMS, o->scenario, &r->sc, o->rec_flags))
 		return KC_EXIT_USAGE;
-	}
 	kc_search_cfg_default(&r->scfg, KC_MODE_STREAMS);
 	kc_recommend_cfg_default(&r->rcfg);
 	kc_emu_profile_defaults(&r->emu);
@@ -762,7 +761,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	bool have_rec = !cut_short && kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
 	json_t *extra = json_object();
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&knee, &chk, r->rcfg.instances, cut_short));
+			    runout_knee_json(&knee, &chk, kc_recommend_units(&r->rcfg), cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
 	json_object_set_new(extra, "streams", streams_json(r));
