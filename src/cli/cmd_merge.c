@@ -378,7 +378,7 @@ static void merge_print(const struct merged *m)
 {
 	runout_print_table(stdout, m->steps, m->nsteps, m->streams ? "streams" : "offered");
 	if (m->knee.found)
-		printf("knee: %.1f %s over %d shards (%s)%s\n", m->knee.value,
+		printf("knee: %.*f %s over %d shards (%s)%s\n", m->streams ? 0 : 1, m->knee.value,
 		       m->streams ? "streams" : "rps", m->count, kc_knee_reason(&m->knee),
 		       m->any_late ? "  [late shards merged, flagged]" : "");
 	else
