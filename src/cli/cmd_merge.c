@@ -1,11 +1,16 @@
 /*
  * cmd_merge.c - `kneecap merge SHARD_DIR... --out DIR`: the shards of one
- * run (`run --ramp ... --shard I/N`) added into the run one process would
+ * ladder (`run`, `find` or `streams` with `--ramp ... --shard I/N`) added
+ * into the run one process would
  * have made, exactly: histograms add step by step and second by second,
  * counts and error classes sum, in-flight levels sum (the windows line up
  * on the common clock).  Then the knee finder and the recommender run on
  * the merged ladder and the same writers as find's write the same files,
- * with a shards[] section saying where each slice ran and how well.
+ * with a shards[] section saying where each slice ran and how well.  The
+ * ladder is judged and recommended with the settings the shards' command
+ * recorded (find's and streams' thresholds and [recommend]).  This file is
+ * the command and the writing; merge_read.c reads and checks the shards,
+ * merge_add.c adds them.
  *
  * Shards that do not belong together are refused, naming the shard: another
  * run id or configuration, a missing or doubled index, other steps, a log
@@ -40,11 +45,13 @@
 static const char usage[] =
 	"usage: kneecap merge SHARD_DIR... --out DIR [options]\n"
 	"\n"
-	"Add the shards of one run (kneecap run --ramp A:B:STEP --shard I/N, or\n"
-	"--shards N under a Kubernetes Indexed Job or Slurm) into one result,\n"
-	"exactly: latency histograms add step by step and interval by interval,\n"
-	"counts and error classes sum.  The knee finder and the recommender then\n"
-	"run on the merged ladder, and DIR gets what find writes: result.json\n"
+	"Add the shards of one ladder (kneecap run, find or streams with --ramp\n"
+	"A:B:STEP --shard I/N, or --shards N under a Kubernetes Indexed Job or\n"
+	"Slurm) into one result, exactly: latency histograms add step by step and\n"
+	"interval by interval, counts and error classes sum.  The knee finder and\n"
+	"the recommender then run on the merged ladder with the thresholds and\n"
+	"recommendation settings find and streams shards record (the options below\n"
+	"override them), and DIR gets what find or streams writes: result.json\n"
 	"(with shards[]), steps.csv, latency.hlog, scaling-policy.json, apply.sh.\n"
 	"\n"
 	"options:\n"
@@ -52,12 +59,16 @@ static const char usage[] =
 	"  --allow-late               merge a shard whose step started later than its\n"
 	"                             warm-up (flagged in shards[] and the step);\n"
 	"                             refused otherwise\n"
-	"  --slo D                    latency limit of a healthy step (default none)\n"
-	"  --slo-percentile S         mean|p50|p90|p99|p999 (default p99)\n"
+	"  --slo D                    latency limit of a healthy step (default: the\n"
+	"                             shards'; run shards: none)\n"
+	"  --slo-percentile S         mean|p50|p90|p99|p999 (default: the shards';\n"
+	"                             run shards: p99)\n"
 	"  --max-error-rate F         errors / finished above F fails a step\n"
-	"                             (default: the shards' run setting)\n"
+	"                             (default: the shards' setting)\n"
 	"  --instance-type T          instance type the recommendation is for\n"
-	"  --instances N              instances behind the endpoint (default 1)\n"
+	"                             (default: the shards')\n"
+	"  --instances N              instances behind the endpoint (default: the\n"
+	"                             shards', else 1)\n"
 	"  --json                     print result.json on stdout instead of the table\n"
 	"  -q, --quiet                no notes on stderr\n"
 	"  -h, --help                 this text\n"
