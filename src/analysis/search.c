@@ -930,7 +930,10 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		k.upper = steps[i].offered;
 		k.upper_step = (int)i;
 		k.upper_offered = steps[i].offered;
-		if (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+		/* Streams: a held mean short of the rung is no stream count to
+		 * recommend; the knee stays a rung. */
+		if (c->mode == KC_MODE_RPS &&
+		    (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH))
 			k.saturated_max = steps[i].achieved;
 		break;
 	}
