@@ -5,7 +5,7 @@
 # merge` finds the knee within -8%..+2% of it, with find's recommendation,
 # policy and apply.sh; meanwhile 3 `streams --shards 3` processes split a
 # ladder of stream counts that 3 does not always divide, and merge adds
-# them to the sums and a streams knee.  Then the refusals.  About 17 s.
+# them to the sums and a streams knee.  Then the refusals.  About 15 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
 export AWS_EC2_METADATA_DISABLED=true
@@ -25,7 +25,7 @@ SURL="http://127.0.0.1:$SPORT/endpoints/x/invocations-bidirectional-stream"
 FIND=(find "$URL" --ramp 176:224:16 --arrival uniform --step-duration 1500ms --warmup 500ms
       --timeout 3s --threads 1 --body "$TMP/body.json" --instance-type ml.g5.xlarge -q)
 STREAMS=(streams "$SURL" --ramp 5:17:4 --step-duration 1s --warmup 300ms --latency-limit 95ms -q)
-T=$(( $(date +%s) + 2 ))
+T=$(( $(date +%s) + 3 ))  # room for 7 processes to start (ASan, a loaded machine)
 pids=()
 for i in 0 1 2 3; do
 	JOB_COMPLETION_INDEX=$i timeout 60 "$KNEECAP" "${FIND[@]}" --shards 4 --start-at "$T" \
