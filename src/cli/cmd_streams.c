@@ -1048,7 +1048,8 @@ static int shard_ladder(struct run *r)
 	if (outdir_hlog_open(&r->out, started_ms))
 		return KC_EXIT_WRITE;
 	for (size_t k = 0; k < o->ramp.nsteps; k++) {
-		if (cli_shard_wait(&o->shard, k, 5, shard_stop), runout_caught_signal())
+		cli_shard_wait(&o->shard, k, 5, shard_stop);
+		if (runout_caught_signal())
 			break;
 		int64_t rung = llround(kc_ramp_value(&o->ramp, k));
 		struct kc_streams_spec sp = {.index = (int)k,

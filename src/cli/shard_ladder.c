@@ -34,7 +34,9 @@ int cli_shard_run_steps(struct kc_engine *e, const struct cli_ladder *l, struct 
 	for (size_t i = 0; i < nsteps; i++) {
 		/* On the common clock, every shard starts step i at the same instant
 		 * (the engine starts its workers 5 ms after it is called). */
-		if (runout_caught_signal() || (cli_shard_wait(sh, i, 5, shard_stop), runout_caught_signal())) {
+		if (!runout_caught_signal())
+			cli_shard_wait(sh, i, 5, shard_stop);
+		if (runout_caught_signal()) {
 			*stopped = true;
 			break;
 		}
