@@ -25,8 +25,6 @@
 #define NOT_STREAMS_CONNS "streams: connections follow the stream count; use " \
 	"--streams-per-connection"
 #define REGION_DEF "AWS_REGION, AWS_DEFAULT_REGION, the profile"
-#define NOT_SHARDED "find and streams: shards cannot search together; run a fixed ladder " \
-	"(kneecap run --ramp A:B:STEP --shard I/N) and kneecap merge finds the knee"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
 #define NOT_STREAMS_SM "streams: InvokeEndpointWithBidirectionalStream takes only the variant " \
 	"(sagemaker:ENDPOINT/VARIANT), --model-invocation-path and --model-query-string"
@@ -35,8 +33,9 @@ static const struct cli_opt table[] = {
 	/* load (run) */
 	{CLI_O_RATE, "rate", 0, CLI_K_RATE, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "R",
 	 "requests per second, held for --duration", {NULL}, NOT_LOAD},
-	{CLI_O_RAMP, "ramp", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "A:B:STEP",
-	 "steps from A to B requests/s by STEP, each --step-duration", {NULL}, NOT_LOAD},
+	{CLI_O_RAMP, "ramp", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "A:B:STEP",
+	 "steps from A to B requests/s by STEP, each --step-duration (find, streams: the fixed "
+	 "ladder shards run instead of a search; streams: stream counts)", {NULL}, NULL},
 	{CLI_O_LINEAR, "linear", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "A:B",
 	 "one step whose rate moves linearly from A to B requests/s over --warmup + --duration",
 	 {NULL}, NOT_LOAD},
@@ -53,19 +52,22 @@ static const struct cli_opt table[] = {
 	 "find: --seed is [payload] seed (the synthetic JPEGs); streams: no random arrivals"},
 
 	/* shards: one slice of a load that many processes drive together */
-	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "I/N|env",
-	 "drive shard I of N (0-based): 1/N of the rate and of the connections; env: "
-	 "SLURM_PROCID/SLURM_NTASKS", {"one process", NULL, NULL}, NOT_SHARDED},
-	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 1, 100000, "N",
+	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "I/N|env",
+	 "drive shard I of N (0-based): 1/N of the rate (streams: of the stream count) and "
+	 "of the connections; env: SLURM_PROCID/SLURM_NTASKS; find and streams then run the "
+	 "--ramp ladder, and kneecap merge finds the knee",
+	 {"one process", "one process", "one process"}, NULL},
+	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_ALL, NULL, NULL, 1, 100000, "N",
 	 "as --shard I/N with I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
-	 "SLURM_PROCID", {"one process", NULL, NULL}, NOT_SHARDED},
-	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "TIME",
+	 "SLURM_PROCID", {"one process", "one process", "one process"}, NULL},
+	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "TIME",
 	 "start step 1 at TIME (RFC 3339 or Unix seconds); step k at TIME + k x (warm-up + "
-	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", NULL, NULL},
-	 NOT_SHARDED},
-	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "ID",
+	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", "now", "now"},
+	 NULL},
+	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "ID",
 	 "names the run the shards belong to (merge refuses a shard of another)",
-	 {"SLURM_JOB_ID, else --start-at", NULL, NULL}, NOT_SHARDED},
+	 {"SLURM_JOB_ID, else --start-at", "SLURM_JOB_ID, else --start-at",
+	  "SLURM_JOB_ID, else --start-at"}, NULL},
 
 	/* search */
 	{CLI_O_START, "start", 0, CLI_K_NUM, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "search", "start",

@@ -30,7 +30,11 @@ const char *kc_recommend_why(void)
 void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
 {
 	const char *u = kc_load_mode_name(k->mode);
-	if (k->bound == KC_BOUND_SATURATED_MAX)
+	if (k->bound == KC_BOUND_SATURATED_MAX && k->value > k->tested)
+		/* A ladder's: the capacity lies between two rungs. */
+		snprintf(out, n, "the most the endpoint completed while saturated, between the "
+			 "highest rung healthy (%g %s) and the next", k->tested, u);
+	else if (k->bound == KC_BOUND_SATURATED_MAX)
 		snprintf(out, n, "the most the endpoint completed while saturated (%g %s tested "
 			 "healthy is more than it sustains)", k->tested, u);
 	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
