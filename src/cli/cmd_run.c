@@ -125,24 +125,23 @@ static void print_usage(FILE *f)
 	fputs(usage_tail, f);
 }
 
-/* Stores one parsed option.  Returns -1 to go on, or an exit status. */
-static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *arg)
+/* An option another group of parse_one handles. */
+#define NOT_HERE (-2)
+
+/* The load: its rate or concurrency, shape over time, arrivals and seed.  Returns -1 to go on, NOT_HERE, or an exit status. */
+static int load_option(struct run_opts *o, const struct cli_opt *opt, const char *arg,
+		       const struct cli_val *v)
 {
-	struct cli_val v;
-	if (!(opt->cmds & CLI_RUN))
-		return cli_opt_refuse(CLI_RUN, opt);
-	if (cli_opt_value(CLI_RUN, opt, arg, &v))
-		return KC_EXIT_USAGE;
-	struct kc_diag d;
 	switch (opt->id) {
 	case CLI_O_RATE:
-		o->rate = v.f;
+		o->rate = v->f;
 		o->have_rate = true;
 		break;
 	case CLI_O_CONCURRENCY:
-		o->concurrency = v.i;
+		o->concurrency = v->i;
 		break;
-	case CLI_O_RAMP:
+	case CLI_O_RAMP: {
+		struct kc_diag d;
 		kc_diag_clear(&d);
 		if (kc_ramp_parse(arg, &o->ramp, &d)) {
 			cli_error("run: --%s", d.msg);
@@ -152,6 +151,7 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
 		o->ramp_text = arg;
 		break;
+	}
 	case CLI_O_LINEAR: {
 		char tmp[64];
 		const char *colon = strchr(arg, ':');
@@ -166,34 +166,49 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 		break;
 	}
 	case CLI_O_DURATION:
-		o->duration_ns = v.i;
+		o->duration_ns = v->i;
 		o->have_duration = true;
 		break;
 	case CLI_O_STEP_DURATION:
-		o->step_duration_ns = v.i;
+		o->step_duration_ns = v->i;
 		o->have_step_duration = true;
 		break;
 	case CLI_O_WARMUP:
-		o->warmup_ns = v.i;
+		o->warmup_ns = v->i;
 		break;
 	case CLI_O_ARRIVAL:
 		if (kc_arrival_parse(arg, &o->arrival))
 			return bad("--arrival", arg, "must be uniform or poisson");
 		break;
 	case CLI_O_SEED:
-		o->seed = (uint64_t)v.i;
+		o->seed = (uint64_t)v->i;
 		break;
+	default:
+		return NOT_HERE;
+	}
+	return -1;
+}
+
+/*
+ * The target and each request: threads, connections, transport, TLS,
+ * headers, body, payload and the AWS target.  Returns -1 to go on, NOT_HERE,
+ * or an exit status.
+ */
+static int request_option(struct run_opts *o, const struct cli_opt *opt, const char *arg,
+			  const struct cli_val *v)
+{
+	switch (opt->id) {
 	case CLI_O_THREADS:
-		o->threads = v.i;
+		o->threads = v->i;
 		break;
 	case CLI_O_CONNECTIONS:
-		o->connections = v.i;
+		o->connections = v->i;
 		break;
 	case CLI_O_STREAMS:
-		o->streams = v.i;
+		o->streams = v->i;
 		break;
 	case CLI_O_MAX_INFLIGHT:
-		o->max_inflight = v.i;
+		o->max_inflight = v->i;
 		break;
 	case CLI_O_HTTP:
 		if (kc_http_version_parse(arg, &o->http))
@@ -207,7 +222,7 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 		o->proxy = arg;
 		break;
 	case CLI_O_RELEASE_SLACK:
-		o->release_slack_ns = v.i;
+		o->release_slack_ns = v->i;
 		break;
 	case CLI_O_CERT:
 		o->client_cert = arg;
@@ -216,10 +231,10 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 		o->client_key = arg;
 		break;
 	case CLI_O_TIMEOUT:
-		o->timeout_ns = v.i;
+		o->timeout_ns = v->i;
 		break;
 	case CLI_O_CONNECT_TIMEOUT:
-		o->connect_timeout_ns = v.i;
+		o->connect_timeout_ns = v->i;
 		break;
 	case CLI_O_INSECURE:
 		o->insecure = true;
@@ -261,6 +276,17 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_CONTENT_TYPE:
 		o->content_type = arg;
 		break;
+	default:
+		return NOT_HERE;
+	}
+	return -1;
+}
+
+/* Where results go, what is printed and the thresholds that fail a run.  Returns -1 to go on, NOT_HERE, or an exit status. */
+static int output_option(struct run_opts *o, const struct cli_opt *opt, const char *arg,
+			 const struct cli_val *v)
+{
+	switch (opt->id) {
 	case CLI_O_OUT:
 		o->out_dir = arg;
 		break;
@@ -282,7 +308,7 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_MAX_P50:
 	case CLI_O_MAX_P90:
 	case CLI_O_MAX_P99:
-		o->max_p_ms[opt->id - CLI_O_MAX_P50] = (double)v.i / 1e6;
+		o->max_p_ms[opt->id - CLI_O_MAX_P50] = (double)v->i / 1e6;
 		break;
 	case CLI_O_JSON:
 		o->json = true;
@@ -294,9 +320,25 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 		o->verbose++;
 		break;
 	default:
-		return cli_opt_refuse(CLI_RUN, opt);
+		return NOT_HERE;
 	}
 	return -1;
+}
+
+/* Stores one parsed option.  Returns -1 to go on, or an exit status. */
+static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *arg)
+{
+	struct cli_val v;
+	if (!(opt->cmds & CLI_RUN))
+		return cli_opt_refuse(CLI_RUN, opt);
+	if (cli_opt_value(CLI_RUN, opt, arg, &v))
+		return KC_EXIT_USAGE;
+	int rc = load_option(o, opt, arg, &v);
+	if (rc == NOT_HERE)
+		rc = request_option(o, opt, arg, &v);
+	if (rc == NOT_HERE)
+		rc = output_option(o, opt, arg, &v);
+	return rc == NOT_HERE ? cli_opt_refuse(CLI_RUN, opt) : rc;
 }
 
 static int parse_args(struct run_opts *o, int argc, char **argv)
