@@ -344,6 +344,60 @@ static const char *unit(const struct kc_search *s)
 	return streams(s) ? "streams" : "rps";
 }
 
+/*
+ * An unhealthy load lowers the bracket's top: to the load itself, or to what
+ * a cleanly saturated server completed flat out; and a saturated step gives
+ * the guided probes their capacity estimate.
+ */
+static void lower_hi(struct kc_search *s, double load, int idx, enum kc_verdict why,
+		     const struct kc_step_result *r, const struct kc_step_verdict *v)
+{
+	/* What the endpoint completed flat out: the saturated measurements
+	 * of a load decided unhealthy.  A noisy "throughput" attempt that
+	 * its re-measures overruled says nothing about capacity (a 2 s
+	 * step at 10 rps can see 14 arrivals and complete 13.5). */
+	for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
+		const struct kc_search_step *a = &s->steps[i];
+		if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
+		    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+			s->saturated_max = fmax(s->saturated_max, a->achieved);
+	}
+	if (!s->have_hi || load < s->hi) {
+		s->hi = load;
+		s->hi_step = idx;
+		s->hi_why = why;
+		s->hi_capped = false;
+		s->have_hi = true;
+	}
+	/* A server that could not keep up tells us its capacity: what it
+	 * completed flat out.  Overload often shows first as errors
+	 * (requests timing out in the queue), so an errors verdict counts
+	 * too while most requests still succeed; a poor estimate only
+	 * costs the few guided probes before bisection takes over. */
+	bool saturated = why == KC_VERDICT_THROUGHPUT ||
+			 why == KC_VERDICT_INFLIGHT_GROWTH ||
+			 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
+	if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
+	    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
+		s->est = r->achieved;
+	/* A cleanly saturated step (short of throughput or queueing, no
+	 * error excess) caps the knee: a work-conserving server that
+	 * completed `achieved` per second flat out cannot keep up with
+	 * more, so every load above it is unhealthy.  That rate, measured
+	 * over a whole saturated window, is far steadier than any verdict
+	 * near capacity, where the in-flight count random-walks. */
+	bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
+		     v->error_rate <= s->cfg.health.max_error_rate &&
+		     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
+	if (!streams(s) && clean && r->achieved < s->hi &&
+	    (!s->have_lo || r->achieved > s->lo)) {
+		s->hi = r->achieved;
+		s->hi_step = idx;
+		s->hi_why = why;
+		s->hi_capped = true;
+	}
+}
+
 /* The load's outcome is decided: move the bracket and pick what is next. */
 static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 		   const struct kc_step_result *r, const struct kc_step_verdict *v)
@@ -358,50 +412,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->have_lo = true;
 		}
 	} else {
-		/* What the endpoint completed flat out: the saturated measurements
-		 * of a load decided unhealthy.  A noisy "throughput" attempt that
-		 * its re-measures overruled says nothing about capacity (a 2 s
-		 * step at 10 rps can see 14 arrivals and complete 13.5). */
-		for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
-			const struct kc_search_step *a = &s->steps[i];
-			if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
-			    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
-				s->saturated_max = fmax(s->saturated_max, a->achieved);
-		}
-		if (!s->have_hi || load < s->hi) {
-			s->hi = load;
-			s->hi_step = idx;
-			s->hi_why = why;
-			s->hi_capped = false;
-			s->have_hi = true;
-		}
-		/* A server that could not keep up tells us its capacity: what it
-		 * completed flat out.  Overload often shows first as errors
-		 * (requests timing out in the queue), so an errors verdict counts
-		 * too while most requests still succeed; a poor estimate only
-		 * costs the few guided probes before bisection takes over. */
-		bool saturated = why == KC_VERDICT_THROUGHPUT ||
-				 why == KC_VERDICT_INFLIGHT_GROWTH ||
-				 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
-		if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
-		    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
-			s->est = r->achieved;
-		/* A cleanly saturated step (short of throughput or queueing, no
-		 * error excess) caps the knee: a work-conserving server that
-		 * completed `achieved` per second flat out cannot keep up with
-		 * more, so every load above it is unhealthy.  That rate, measured
-		 * over a whole saturated window, is far steadier than any verdict
-		 * near capacity, where the in-flight count random-walks. */
-		bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
-			     v->error_rate <= s->cfg.health.max_error_rate &&
-			     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
-		if (!streams(s) && clean && r->achieved < s->hi &&
-		    (!s->have_lo || r->achieved > s->lo)) {
-			s->hi = r->achieved;
-			s->hi_step = idx;
-			s->hi_why = why;
-			s->hi_capped = true;
-		}
+		lower_hi(s, load, idx, why, r, v);
 	}
 
 	switch (s->phase) {
