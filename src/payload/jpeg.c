@@ -342,6 +342,13 @@ static int search(struct kc_jpeg_gen *g, const struct kc_jpeg_scene *sc, bool se
 	return KC_OK;
 }
 
+/* Whether an encode of len bytes meets --size-kb within the promised tolerance. */
+static bool within_tolerance(const struct kc_jpeg_gen *g, unsigned long len)
+{
+	double target = (double)g->o.size_kb * 1024.0;
+	return fabs((double)len / target - 1.0) <= KC_JPEG_SIZE_TOL_PCT / 100.0;
+}
+
 /*
  * Finds where the search should start for every picture: a full search on
  * picture 0 from the defaults, with a slope measured on it.  Deterministic,
@@ -367,8 +374,7 @@ static int calibrate(struct kc_jpeg_gen *g, struct kc_diag *d)
 	rc = search(g, &sc, false, &t, d);
 	if (rc)
 		return rc;
-	double target = (double)g->o.size_kb * 1024.0;
-	if (fabs((double)t.len / target - 1.0) > KC_JPEG_SIZE_TOL_PCT / 100.0)
+	if (!within_tolerance(g, t.len))
 		return kc_diag_set(d, KC_ERANGE,
 				   "size %u KB is out of reach at %dx%d %s%s: the closest is %lu KB (quality %d)",
 				   (unsigned)g->o.size_kb, g->o.width_px,
@@ -450,8 +456,7 @@ int kc_jpeg_gen_make(struct kc_jpeg_gen *g, uint64_t index,
 		int rc = search(g, &sc, true, &t, d);
 		if (rc)
 			return rc;
-		double target = (double)g->o.size_kb * 1024.0;
-		if (fabs((double)t.len / target - 1.0) > KC_JPEG_SIZE_TOL_PCT / 100.0)
+		if (!within_tolerance(g, t.len))
 			return kc_diag_set(d, KC_ERANGE,
 					   "image %llu: size %u KB is out of reach, the closest is %lu KB",
 					   (unsigned long long)index,

@@ -29,24 +29,22 @@ plant() { # file line: append an include line to a file of the copy
 
 fresh
 expect pass "public headers" check_layers.py
-# Upward: util includes the engine's public header.
-fresh; plant src/util/buf.c '#include "kneecap/engine.h"'
-expect fail "src/util/buf.c:" check_layers.py
-# A public header including a higher layer's public header.
-fresh; plant include/kneecap/hdr.h '#include "kneecap/result.h"'
-expect fail "include/kneecap/hdr.h:" check_layers.py
-# Sideways: the emulator wing includes the engine; aws includes payload.
-fresh; plant src/emulator/model.c '#include "kneecap/engine.h"'
-expect fail "src/emulator/model.c:" check_layers.py
-fresh; plant src/aws/sigv4.c '#include "kneecap/pool.h"'
-expect fail "src/aws/sigv4.c:" check_layers.py
-# Another layer's private header, by relative path and by src/ path.
-fresh; plant src/analysis/knee.c '#include "../engine/engine_int.h"'
-expect fail "a private header of engine" check_layers.py
-fresh; plant src/cli/main.c '#include "aws/creds_int.h"'
-expect fail "a private header of aws" check_layers.py
-fresh; plant src/report/json.c '#include "src/stats/hdr_int.h"'
-expect fail "a private header of stats" check_layers.py
+# One planted #include per line: the file it goes into, the line, what the
+# checker must say.  Upward (util, a public header); sideways (the emulator
+# wing to the engine, aws to its sibling payload); another layer's private
+# header by relative path, by src/ path and by the source root.
+while IFS='|' read -r file line want; do
+	fresh; plant "$file" "$line"
+	expect fail "$want" check_layers.py
+done <<'EOF'
+src/util/buf.c|#include "kneecap/engine.h"|src/util/buf.c:
+include/kneecap/hdr.h|#include "kneecap/result.h"|include/kneecap/hdr.h:
+src/emulator/model.c|#include "kneecap/engine.h"|src/emulator/model.c:
+src/aws/sigv4.c|#include "kneecap/pool.h"|src/aws/sigv4.c:
+src/analysis/knee.c|#include "../engine/engine_int.h"|a private header of engine
+src/cli/main.c|#include "aws/creds_int.h"|a private header of aws
+src/report/json.c|#include "src/stats/hdr_int.h"|a private header of stats
+EOF
 # A new public header with no layer.
 fresh; : >"$tmp/t/include/kneecap/nowhere.h"
 expect fail "include/kneecap/nowhere.h: no layer" check_layers.py
