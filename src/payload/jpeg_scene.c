@@ -8,13 +8,15 @@
  * lookups, and nothing depends on rand() or global state, so the same
  * options, seed and index give the same pixels on every machine.
  */
+#include "kneecap/rng.h"
+
 #include "jpeg_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- PRNG: splitmix64 (Steele, Lea, Flood 2014), our own few lines. ---- */
+/* ---- randomness: splitmix64 (util's rng.h) and its finalizer as a hash ---- */
 
 static uint64_t mix64(uint64_t z)
 {
@@ -23,22 +25,12 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	r->s += UINT64_C(0x9e3779b97f4a7c15);
-	return mix64(r->s);
-}
-
 /* Uniform integer in [lo, hi] (Lemire's multiply-shift; bias < 2^-32). */
-static int rng_range(struct rng *r, int lo, int hi)
+static int rng_range(uint64_t *r, int lo, int hi)
 {
 	KC_ASSERT(hi >= lo);
 	uint64_t span = (uint64_t)(hi - lo) + 1;
-	return lo + (int)(((rng_next(r) >> 32) * span) >> 32);
+	return lo + (int)(((kc_rng_splitmix64(r) >> 32) * span) >> 32);
 }
 
 /* ---- the scene: what is where, independent of detail ---- */
@@ -56,7 +48,7 @@ struct tables {
 	int amp;                     /* the amplitude nz holds, -1 for none */
 };
 
-static struct rgb random_color(struct rng *r, int lo, int hi)
+static struct rgb random_color(uint64_t *r, int lo, int hi)
 {
 	return (struct rgb){rng_range(r, lo, hi), rng_range(r, lo, hi),
 			    rng_range(r, lo, hi)};
@@ -65,7 +57,7 @@ static struct rgb random_color(struct rng *r, int lo, int hi)
 void kc_jpeg_scene_draw(struct kc_jpeg_scene *sc, uint64_t seed, uint64_t index, int w,
 			int h)
 {
-	struct rng r = {mix64(seed) ^ mix64(index * UINT64_C(0x2545f4914f6cdd1d) + 1)};
+	uint64_t r = mix64(seed) ^ mix64(index * UINT64_C(0x2545f4914f6cdd1d) + 1);
 	memset(sc, 0, sizeof(*sc));
 
 	/* A studio backdrop: light at one corner, darker at the other. */
@@ -115,9 +107,9 @@ void kc_jpeg_scene_draw(struct kc_jpeg_scene *sc, uint64_t seed, uint64_t index,
 		l->paper = random_color(&r, 200, 255);
 		l->ink = random_color(&r, 0, 80);
 		l->cell_px = rng_range(&r, 1, 1 + minside / 400);
-		l->glyph_seed = rng_next(&r);
+		l->glyph_seed = kc_rng_splitmix64(&r);
 	}
-	sc->noise_seed = rng_next(&r);
+	sc->noise_seed = kc_rng_splitmix64(&r);
 }
 
 /* ---- rendering: one row at a time into int16 samples, then clamp ---- */
@@ -316,9 +308,9 @@ static void row_noise_out(const struct tables *tb, uint64_t noise_seed,
 /* Fills the unscaled noise table from seed (once per factory). */
 static void noise_fill(struct tables *tb, uint64_t seed)
 {
-	struct rng r = {mix64(seed ^ UINT64_C(0x6e6f697365))};
+	uint64_t r = mix64(seed ^ UINT64_C(0x6e6f697365));
 	for (size_t i = 0; i < NOISE_LEN; i += 2) {
-		uint64_t v = rng_next(&r);
+		uint64_t v = kc_rng_splitmix64(&r);
 		for (size_t k = 0; k < 2 && i + k < NOISE_LEN; k++, v >>= 32) {
 			tb->nl_base[i + k] = (int8_t)(((int)(v & 255) + (int)((v >> 8) & 255) - 255) / 2);
 			tb->nc_base[i + k] = (int8_t)(((int)((v >> 16) & 255) + (int)((v >> 24) & 255) - 255) / 2);
