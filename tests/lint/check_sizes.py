@@ -30,6 +30,7 @@ ALLOWED_FUNCS = {
     "src/analysis/plan.c:kc_plan_advise",
     "src/cli/cmd_streams.c:build_driver",
     "src/cli/cmd_streams.c:load_config",
+    "src/cli/cmd_merge.c:kc_cmd_merge",    # new with run --shard (#19); its branch splits it
 }
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
