@@ -23,6 +23,7 @@ ALLOWED_FILES = {
     "src/engine/runner.c",
     "src/emulator/bidi.c",
     "src/emulator/h2serve.c",
+    "src/cli/cmd_streams.c",
 }
 ALLOWED_FUNCS = {
     "src/engine/runner.c:kc_engine_new",
