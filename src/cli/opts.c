@@ -24,7 +24,11 @@
 #define NOT_STREAMS_CONNS "streams: connections follow the stream count; use " \
 	"--streams-per-connection"
 #define REGION_DEF "AWS_REGION, AWS_DEFAULT_REGION, the profile"
+#define NOT_SHARDED "find and streams: shards cannot search together; run a fixed ladder " \
+	"(kneecap run --ramp A:B:STEP --shard I/N) and kneecap merge finds the knee"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
+#define NOT_STREAMS_SM "streams: InvokeEndpointWithBidirectionalStream takes only the variant " \
+	"(sagemaker:ENDPOINT/VARIANT), --model-invocation-path and --model-query-string"
 
 static const struct cli_opt table[] = {
 	/* load (run) */
@@ -46,6 +50,21 @@ static const struct cli_opt table[] = {
 	{CLI_O_SEED, "seed", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 9.2e18, "N",
 	 "RNG seed for Poisson arrivals", {"1", NULL, NULL},
 	 "find: --seed is [payload] seed (the synthetic JPEGs); streams: no random arrivals"},
+
+	/* shards: one slice of a load that many processes drive together */
+	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "I/N|env",
+	 "drive shard I of N (0-based): 1/N of the rate and of the connections; env: "
+	 "SLURM_PROCID/SLURM_NTASKS", {"one process", NULL, NULL}, NOT_SHARDED},
+	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 1, 100000, "N",
+	 "as --shard I/N with I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
+	 "SLURM_PROCID", {"one process", NULL, NULL}, NOT_SHARDED},
+	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "TIME",
+	 "start step 1 at TIME (RFC 3339 or Unix seconds); step k at TIME + k x (warm-up + "
+	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", NULL, NULL},
+	 NOT_SHARDED},
+	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "ID",
+	 "names the run the shards belong to (merge refuses a shard of another)",
+	 {"SLURM_JOB_ID, else --start-at", NULL, NULL}, NOT_SHARDED},
 
 	/* search */
 	{CLI_O_START, "start", 0, CLI_K_NUM, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "search", "start",
@@ -157,12 +176,48 @@ static const struct cli_opt table[] = {
 	 "credentials/config profile (as the AWS CLI)", {"AWS_PROFILE or default", "AWS_PROFILE or default",
 	 "AWS_PROFILE or default"}, NULL},
 	{CLI_O_ENDPOINT_URL, "endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target",
-	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION.amazonaws.com",
+	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION's host for "
+	 "the partition (amazonaws.com; cn-*: amazonaws.com.cn)",
 	 {"AWS", "AWS", "AWS, port 8443"}, NULL},
 	{CLI_O_RESPONSE_STREAM, "response-stream", 0, CLI_K_FLAG, CLI_G_AWS, CLI_RUN | CLI_FIND,
 	 "target", "response_stream", 0, 0, NULL,
 	 "call InvokeEndpointWithResponseStream (time to first PayloadPart)", {"off", "off", NULL},
 	 "streams: already a stream in both directions"},
+
+	/* InvokeEndpoint request options (sagemaker: targets; aws-wire.md 1.3) */
+	{CLI_O_ACCEPT, "accept", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target", "accept", 0,
+	 0, "T", "Accept (X-Amzn-SageMaker-Accept with --response-stream)", {"none", "none", NULL},
+	 NOT_STREAMS_SM},
+	{CLI_O_TARGET_MODEL, "target-model", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "target_model", 0, 0, "M", "X-Amzn-SageMaker-Target-Model (multi-model endpoints; not "
+	 "with --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_TARGET_CONTAINER, "target-container-hostname", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "target_container_hostname", 0, 0, "H",
+	 "X-Amzn-SageMaker-Target-Container-Hostname (multi-container direct invocation)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_CUSTOM_ATTRIBUTES, "custom-attributes", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND,
+	 "target", "custom_attributes", 0, 0, "A", "X-Amzn-SageMaker-Custom-Attributes",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_ID, "inference-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "inference_id", 0, 0, "ID", "X-Amzn-SageMaker-Inference-Id (data capture)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_COMPONENT, "inference-component", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "inference_component", 0, 0, "NAME",
+	 "X-Amzn-SageMaker-Inference-Component: invoke this inference component",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_SESSION_ID, "session-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "session_id", 0, 0, "ID", "X-Amzn-SageMaker-Session-Id (stateful sessions; NEW_SESSION "
+	 "without --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_ENABLE_EXPLANATIONS, "enable-explanations", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "enable_explanations", 0, 0, "E",
+	 "X-Amzn-SageMaker-Enable-Explanations (Clarify; not with --response-stream)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_FIPS, "fips", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "fips", 0, 0, NULL,
+	 "use the FIPS endpoint (runtime-fips.sagemaker / runtime.sagemaker-fips, as the "
+	 "partition has it)", {"off", "off", "off"}, NULL},
+	{CLI_O_DUALSTACK, "dualstack", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "dualstack", 0,
+	 0, NULL, "use the dual-stack (IPv6) endpoint (api.aws; China: "
+	 "api.amazonwebservices.com.cn)", {"off", "off", "off"}, NULL},
 
 	/* bidirectional streams */
 	{CLI_O_CHUNK_BYTES, "chunk-bytes", 0, CLI_K_SIZE, CLI_G_STREAMS, CLI_STREAMS, "streams",
