@@ -176,9 +176,7 @@ enum kc_knee_bound {
 	KC_BOUND_TESTED,        /* the highest load tested healthy, as it was offered */
 	KC_BOUND_SATURATED_MAX, /* the highest rate the endpoint completed while saturated */
 	KC_BOUND_KNEE_ACHIEVED, /* the knee load's own achieved rate: its measurements
-				   were unstable (ambiguous, or attempts disagreed),
-				   or it completed less than the load by more than
-				   the precision (Poisson arrivals ran short) */
+				   were unstable (ambiguous, or attempts disagreed) */
 	KC_BOUND_SETTLED,       /* one precision step under the capped bracket end: the
 				   knee load was healthy but ambiguous that close to the
 				   capacity, and taken without a re-measure (search.c
@@ -267,9 +265,8 @@ struct kc_knee {
 	enum kc_load_mode mode;
 	/* A sustainable load, all instances together: the highest load tested
 	 * healthy (`tested`), but in rps mode never above saturated_max nor,
-	 * when the knee load's measurements were unstable or completed less
-	 * than it by more than the precision, above their mean achieved rate
-	 * (knee_achieved).  `bound` says which one applied. */
+	 * when the knee load's measurements were unstable, above their mean
+	 * achieved rate (knee_achieved).  `bound` says which one applied. */
 	double value;
 	double tested;            /* the highest load tested healthy, as offered */
 	double knee_achieved;     /* mean achieved rate over the knee load's attempts */

@@ -714,13 +714,7 @@ static void bound_knee(const struct kc_search *s, struct kc_knee *k)
 		k->value = s->saturated_max;
 		k->bound = KC_BOUND_SATURATED_MAX;
 	}
-	/* Poisson arrivals can also run short of the knee load by more than
-	 * the search resolves (a 3 s step at 65 rps saw 57/s, the one-worker
-	 * server flat out, and was healthy by them): the load it sustained is
-	 * what it completed, not the nominal figure. */
-	bool ran_short = k->knee_achieved < k->value * (1.0 - 2.0 * s->cfg.precision);
-	if ((k->knee_unstable || ran_short) && k->knee_achieved > 0 &&
-	    k->knee_achieved < k->value) {
+	if (k->knee_unstable && k->knee_achieved > 0 && k->knee_achieved < k->value) {
 		k->value = k->knee_achieved;
 		k->bound = KC_BOUND_KNEE_ACHIEVED;
 	}

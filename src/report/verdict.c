@@ -33,12 +33,9 @@ void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
 	if (k->bound == KC_BOUND_SATURATED_MAX)
 		snprintf(out, n, "the most the endpoint completed while saturated (%g %s tested "
 			 "healthy is more than it sustains)", k->tested, u);
-	else if (k->bound == KC_BOUND_KNEE_ACHIEVED && k->knee_unstable)
-		snprintf(out, n, "what the knee load completed (%g %s tested healthy, but its "
-			 "measurements were unstable)", k->tested, u);
 	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
 		snprintf(out, n, "what the knee load completed (%g %s tested healthy, but its "
-			 "arrivals ran short of that)", k->tested, u);
+			 "measurements were unstable)", k->tested, u);
 	else if (k->bound == KC_BOUND_SETTLED)
 		snprintf(out, n, "one precision step under what the endpoint completed flat out "
 			 "(%g %s tested healthy, ambiguously, that close to it)", k->tested, u);
