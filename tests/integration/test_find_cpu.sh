@@ -20,11 +20,13 @@
 # When the core's speed moved by more than 10% between the steps that
 # decided the knee, there is no one capacity to compare with: skipped (77).
 # Timing-bound: not in parallel, not under sanitizers.  About 40 s; loopback only.
-# Failures seen with this correction were find's own: a saturated step just
-# over capacity that completed less than an earlier one (not flat out all
-# its window) capped the bracket, knee -18%; a knee step whose Poisson
-# arrivals fell 8% short of its nominal load, the server flat out, was
-# called healthy and the knee reported the nominal load, +5.7%.
+# Failures seen with this correction were find's own: a step near capacity
+# that completed less than it was sent without being flat out (its queue
+# still forming; 3 s steps) capped the bracket at that rate, knee -18%
+# (search.c now ignores one under 85% of the flat-out rate; one at 87% did
+# it again); a knee step whose Poisson arrivals fell 8% short of its nominal
+# load, the server flat out, was called healthy and the knee reported the
+# nominal load, +5.7%.  So the test stays out of CI (suite manual).
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 export AWS_EC2_METADATA_DISABLED=true
