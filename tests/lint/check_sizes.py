@@ -20,14 +20,11 @@ MAX_FUNC = 100
 # no longer over (so the list only shrinks).  Goal: both empty.
 ALLOWED_FILES = {
     "src/engine/streams.c",
-    "src/engine/runner.c",
     "src/emulator/bidi.c",
     "src/emulator/h2serve.c",
     "src/cli/cmd_streams.c",
 }
 ALLOWED_FUNCS = {
-    "src/engine/runner.c:kc_engine_new",
-    "src/engine/runner.c:kc_engine_probe",
     "src/analysis/plan.c:kc_plan_advise",
     "src/cli/cmd_streams.c:build_driver",
     "src/cli/cmd_streams.c:load_config",
