@@ -20,8 +20,6 @@ MAX_FUNC = 100
 # no longer over (so the list only shrinks).  Goal: both empty.
 ALLOWED_FILES = {
     "src/engine/streams.c",
-    "src/emulator/bidi.c",
-    "src/emulator/h2serve.c",
     "src/cli/cmd_streams.c",
 }
 ALLOWED_FUNCS = {
