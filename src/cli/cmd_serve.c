@@ -281,6 +281,12 @@ int kc_cmd_serve(int argc, char **argv)
 		printf("HTTP/2 (%s) on %s://%s:%d\n", tls ? "TLS, ALPN h2" : "h2c, prior knowledge",
 		       tls ? "https" : "http", host, kc_emu_h2_port(emu));
 	}
+	if (kc_emu_metrics_port(emu) >= 0) {
+		connect_host(o.prof.metrics_listen, host, sizeof(host));
+		printf("metrics on http://%s:%d (CloudWatch GetMetricData, Application Auto "
+		       "Scaling DescribeScalingPolicies; period %.0f s)\n", host,
+		       kc_emu_metrics_port(emu), (double)o.prof.metric_period_ns / 1e9);
+	}
 	fflush(stdout);
 
 	int sig = 0;
