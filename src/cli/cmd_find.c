@@ -18,6 +18,7 @@
 #include "outdir.h"
 #include "runout.h"
 #include "scenario_find.h"
+#include "signals_cli.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -121,7 +122,8 @@ static const char *const target_keys[] = {
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
 	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", "streams",
-	"proxy", "cert", "key", NULL};
+	"proxy", "cert", "key", "cloudwatch_endpoint_url", "cloudwatch_period", "cloudwatch_wait",
+	"current_policy", "alarm_topic", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -644,6 +646,7 @@ struct find_run {
 	struct kc_recommendation rec;
 	bool have_rec;
 	struct kc_confirm conf;
+	struct cli_signals signals;
 	struct kc_diag d;
 };
 
@@ -835,6 +838,9 @@ static json_t *find_extra_json(const struct find_run *f)
 		json_object_set_new(extra, "cost", cost_json(&f->c.rec, &f->rec));
 	if (f->conf.ran)
 		json_object_set_new(extra, "confirm", kc_confirm_to_json(&f->conf));
+	json_t *sig = cli_signals_json(&f->signals);
+	if (sig)
+		json_object_set_new(extra, "signals", sig);
 	return extra;
 }
 
@@ -845,6 +851,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 	/* The policy is written only for a target that held (or was not asked to be confirmed). */
 	bool confirmed = !f->conf.ran || f->conf.healthy;
 	json_t *verdicts = verdicts_json(&f->s, f->nsteps);
+	cli_signals_steps_json(&f->signals, verdicts);
 	json_t *extra = find_extra_json(f);
 	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
 	struct kc_result res = {
@@ -868,6 +875,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 			     f->have_rec ? &f->rec : NULL, f->took_ns);
 	if (f->conf.ran)
 		print_confirm(hf, &f->conf, f->o.quiet);
+	cli_signals_print(hf, &f->signals);
 	outdir_list(&f->out, hf);
 	int status;
 	if (runout_all_connect_errors(f->steps, (size_t)f->nsteps))
@@ -947,11 +955,22 @@ int kc_cmd_find(int argc, char **argv)
 	}
 	find_search(f);
 	find_confirm(f);
+	/* The endpoint's own metrics for every step (sagemaker: targets); an
+	 * interrupted run does not wait for them. */
+	if (!runout_caught_signal() &&
+	    cli_signals_collect(&f->signals, &f->t, &f->c.topts, f->steps, (size_t)f->nsteps,
+				f->knee.knee_step,
+				f->have_rec && f->rec.metric == KC_METRIC_INVOCATIONS
+					? f->rec.target_value : 0, f->o.quiet)) {
+		status = KC_EXIT_USAGE;
+		goto done;
+	}
 	status = find_finish(f, &env);
 done:
 	for (int i = 0; f->steps && i < f->nsteps; i++)
 		kc_step_result_fini(&f->steps[i]);
 	free(f->steps);
+	cli_signals_fini(&f->signals);
 	free(f->bodies);
 	kc_engine_free(f->e);
 	cli_target_close(&f->t);

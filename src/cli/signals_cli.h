@@ -1,0 +1,54 @@
+/*
+ * signals_cli.h - find's server-side signals: after the search, the
+ * endpoint's own CloudWatch metrics for every step's window (GetMetricData,
+ * cloudwatch.h), the team's current policy (--current-policy or
+ * DescribeScalingPolicies), and the signal table at the knee.  Any failure
+ * (no permission, no data) is one warning: the run goes on, its exit status
+ * unchanged, and result.json says the signals are unavailable and why.
+ */
+#ifndef KNEECAP_CLI_SIGNALS_H
+#define KNEECAP_CLI_SIGNALS_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "kneecap/signals.h"
+#include "target.h"
+
+struct cli_signals {
+	bool asked;              /* a sagemaker: target: signals were read */
+	bool available;          /* GetMetricData answered */
+	char reason[600];        /* why not, when !available */
+	int period_s;            /* the Period asked */
+	double wait_s;           /* waited after the last step for publication */
+	struct kc_step_signals *per_step; /* n of them, or NULL */
+	size_t n;
+	int short_steps;         /* steps with no whole period inside */
+	bool have_table;
+	struct kc_sig_row rows[KC_SIG_COUNT];
+	char policy_metric[128]; /* the current policy, "" when unknown */
+	double policy_target;
+	const char *policy_source; /* "--current-policy", "DescribeScalingPolicies" */
+};
+
+/*
+ * Reads the signals for steps[0..n) of target t (nothing unless it is a
+ * sagemaker: target) and judges them at knee_step; ipi_target is the
+ * recommended InvocationsPerInstance target (0: none).  Prints one warning
+ * on stderr when they are unavailable (unless quiet).  Returns 0, or
+ * KC_EINVAL for a bad option value (the caller's usage error).
+ */
+int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
+			const struct cli_target_opts *o, const struct kc_step_result *steps,
+			size_t n, int knee_step, double ipi_target, bool quiet);
+/* result.json's "signals" section; a new reference or NULL (not asked). */
+json_t *cli_signals_json(const struct cli_signals *s);
+/* Adds "signals" to each object of step_extra (find's per-step array). */
+void cli_signals_steps_json(const struct cli_signals *s, json_t *step_extra);
+/* The signal table and its verdicts for humans. */
+void cli_signals_print(FILE *f, const struct cli_signals *s);
+/* Frees what collect allocated. */
+void cli_signals_fini(struct cli_signals *s);
+/* Parses "METRIC=TARGET" (SageMakerVariant prefix allowed) into the signal
+ * and target.  Returns 0 or KC_EINVAL. */
+int cli_signals_parse_policy(const char *s, enum kc_sig *sig, double *target);
+#endif
