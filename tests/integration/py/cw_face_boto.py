@@ -13,6 +13,7 @@ query protocol (XML) or JSON 1.1 fails here.
 """
 import datetime
 import json
+import os
 import sys
 
 import botocore.session
@@ -31,8 +32,8 @@ def client(svc, port):
     s = botocore.session.get_session()
     return s.create_client(svc, region_name="us-east-1",
                            endpoint_url="http://127.0.0.1:%d" % port,
-                           aws_access_key_id="AKIDEXAMPLE",
-                           aws_secret_access_key="not-a-secret",
+                           aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
                            config=Config(retries={"max_attempts": 1}))
 
 
