@@ -897,6 +897,10 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
+	struct kc_alarm_cfg chk;
+	char w[8];
+	if (cli_alarm_prepare(&chk, f->c.topts.alarm_topic, 1, 0, "", w, sizeof(w)) < 0)
+		return KC_EXIT_USAGE;
 	int status = outdir_open(&f->out, "find", f->o.out_dir);
 	if (status)
 		return status;
@@ -965,6 +969,19 @@ int kc_cmd_find(int argc, char **argv)
 		status = KC_EXIT_USAGE;
 		goto done;
 	}
+	char why[160];
+	struct kc_alarm_cfg alarm;
+	const struct kc_health_cfg *h = &f->c.search.health;
+	bool at_conf = f->conf.ran;
+	double p99 = at_conf ? f->conf.latency.p99
+		     : f->knee.knee_step >= 0 ? f->steps[f->knee.knee_step].latency.p99 : 0;
+	int ar = cli_alarm_prepare(&alarm, f->c.topts.alarm_topic, h->slo_set ? h->slo_ms : 0, p99,
+				   at_conf ? "at the target" : "at the knee", why, sizeof(why));
+	if (ar < 0) {
+		status = KC_EXIT_USAGE;
+		goto done;
+	}
+	f->out.alarm = ar == 0 ? &alarm : NULL;
 	status = find_finish(f, &env);
 done:
 	for (int i = 0; f->steps && i < f->nsteps; i++)

@@ -21,6 +21,7 @@
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/policy.h"
 
 int cli_signals_parse_policy(const char *s, enum kc_sig *sig, double *target)
 {
@@ -286,4 +287,29 @@ void cli_signals_fini(struct cli_signals *s)
 {
 	free(s->per_step);
 	s->per_step = NULL;
+}
+
+int cli_alarm_prepare(struct kc_alarm_cfg *a, const char *topic, double slo_ms, double p99_ms,
+		      const char *p99_where, char *why, size_t whysz)
+{
+	if (!topic)
+		return 1;
+	if (strncmp(topic, "arn:", 4) || !strstr(topic, ":sns:") || strchr(topic, ' ')) {
+		cli_error("find: --alarm-topic %s: expected an SNS topic ARN "
+			  "(arn:aws:sns:REGION:ACCOUNT:NAME)", topic);
+		return KC_EINVAL;
+	}
+	memset(a, 0, sizeof(*a));
+	a->topic_arn = topic;
+	if (slo_ms > 0) {
+		a->threshold_us = slo_ms * 1000.0;
+		snprintf(why, whysz, "the SLO, p99 %.1f ms", slo_ms);
+	} else if (p99_ms > 0) {
+		a->threshold_us = 2.0 * p99_ms * 1000.0;
+		snprintf(why, whysz, "2 x the p99 measured %s, %.1f ms", p99_where, p99_ms);
+	} else {
+		return 1; /* nothing measured: no recommendation, no apply.sh either */
+	}
+	a->why = why;
+	return 0;
 }

@@ -51,4 +51,14 @@ void cli_signals_fini(struct cli_signals *s);
 /* Parses "METRIC=TARGET" (SageMakerVariant prefix allowed) into the signal
  * and target.  Returns 0 or KC_EINVAL. */
 int cli_signals_parse_policy(const char *s, enum kc_sig *sig, double *target);
+struct kc_alarm_cfg;
+/*
+ * apply.sh's latency alarm for --alarm-topic ARN (NULL: none, returns 1):
+ * threshold the SLO when one is set (slo_ms > 0), else 2 x p99_ms, the p99
+ * measured at the target (why says which, into why[whysz]).  Returns 0
+ * with *a filled, 1 for no alarm (no topic, or neither an SLO nor a p99),
+ * or KC_EINVAL (not an SNS topic ARN; printed).
+ */
+int cli_alarm_prepare(struct kc_alarm_cfg *a, const char *topic, double slo_ms, double p99_ms,
+		      const char *p99_where, char *why, size_t whysz);
 #endif

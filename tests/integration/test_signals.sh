@@ -98,14 +98,22 @@ find_seed() { # NAME EXTRA-SERVE-ARGS...
 	m=$(sed -n 's/^metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
 	timeout 90 "$KNEECAP" find sagemaker:tagger/AllTraffic --region us-east-1 \
 		--endpoint-url "http://127.0.0.1:$PORT" --cloudwatch-endpoint-url "http://127.0.0.1:$m" \
-		--cloudwatch-period 1s --current-policy CPUUtilization=70 --start 20 --growth 1.5 --arrival uniform \
+		--cloudwatch-period 1s --current-policy CPUUtilization=70 --start 15 --growth 1.5 --arrival uniform \
 		--step-duration 3s --warmup 1s --precision 0.1 --no-confirm "${FIND_EXTRA[@]}" \
+		--alarm-topic arn:aws:sns:us-east-1:123456789012:oncall --endpoint-name tagger \
 		--out "$TMP/$name" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr"
 	echo $? >"$TMP/$name.rc"
 	stop_emu
 }
 FIND_EXTRA=()
 find_seed seed
+# Two shared cores under other builds can fail a healthy step near the knee
+# (the search then stops low, where the GPU is not yet busy): one retry.
+if ! $PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["knee"]["value"] >= 40 else 1)' \
+	"$TMP/seed/result.json" 2>/dev/null; then
+	echo "# the knee came out low (a noisy step on a loaded machine): one retry"
+	find_seed seed
+fi
 R=$TMP/seed/result.json
 [ "$(cat "$TMP/seed.rc")" = 0 ] && ok "find on the seed exits 0" ||
 	{ fail "find exit $(cat "$TMP/seed.rc")"; tail -5 "$TMP/seed.stderr" | sed 's/^/    /'; }
@@ -134,6 +142,33 @@ PYEOF
 expect_grep 'CPUUtilization reads [0-9]+% at the knee: a 70% target never fires' "$TMP/seed.stdout" \
 	"the verdict is printed"
 expect_grep 'cw_CPUUtilization' "$TMP/seed/steps.csv" "steps.csv has the signal columns"
+
+# The team's CPU 70% policy on the seed's day, beside the recommended one.
+timeout 60 "$KNEECAP" plan "$R" --traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" \
+	--current-policy CPUUtilization=70 --price 1.4084 >"$TMP/plan.out" 2>"$TMP/plan.err"
+prc=$?
+[ "$prc" = 0 ] || [ "$prc" = 1 ] || fail "plan --current-policy exit $prc: $(tail -2 "$TMP/plan.err")"
+expect_grep '^plan: current policy CPUUtilization 70%: [1-9][0-9]* failed requests/day, .*; the recommended policy \(reactive \+ recommended pre-warm, standard metric\): 0 failed' \
+	"$TMP/plan.out" "plan: the CPU 70% policy fails requests on the seed's day, the recommended policy none"
+expect_grep '^current policy CPUUtilization 70% +[0-9]+ ' "$TMP/plan.out" "plan: the current policy is a row of the variant table"
+expect_grep 'CPUUtilization reads [0-9]+ at the knee: a 70 target never fires' "$TMP/plan.err" \
+	"plan: says why it never fires"
+
+# apply.sh's latency alarm: ModelLatency p99 in microseconds, notifies the topic, never scales.
+A=$TMP/seed/apply.sh
+expect_grep "^aws cloudwatch put-metric-alarm" "$A" "apply.sh has the ModelLatency alarm"
+expect_grep "--alarm-actions 'arn:aws:sns:us-east-1:123456789012:oncall'" "$A" "the alarm notifies --alarm-topic"
+expect_grep "--unit 'Microseconds'" "$A" "the alarm's threshold is in microseconds"
+! grep -qE 'ok-actions|autoscaling:.*policy' <(sed -n '/put-metric-alarm/,$p' "$A") &&
+	ok "the alarm has no scaling action" || fail "the alarm scales"
+if [ -x "${AWS_CLI:-/usr/bin/aws}" ]; then
+	. "$(dirname "$0")/aws_validate.sh"
+	aws_validate "$A" 3 && ok "apply.sh (with the alarm) passes the AWS CLI's parameter validation" ||
+		fail "apply.sh fails the AWS CLI's validation"
+	sed "s/--threshold '[0-9]*'/--threshold 'lots'/" "$A" >"$TMP/bad.sh"
+	! aws_validate "$TMP/bad.sh" 3 >/dev/null && ok "control: a bad threshold fails the AWS CLI's validation" ||
+		fail "control: the validator accepted a bad threshold"
+fi
 
 # 4. AccessDenied
 # A short search (healthy up to its max: a knee as a lower bound, exit 0).
