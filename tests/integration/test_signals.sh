@@ -142,6 +142,11 @@ PYEOF
 expect_grep 'CPUUtilization reads [0-9]+% at the knee: a 70% target never fires' "$TMP/seed.stdout" \
 	"the verdict is printed"
 expect_grep 'cw_CPUUtilization' "$TMP/seed/steps.csv" "steps.csv has the signal columns"
+"$KNEECAP" report "$R" -o "$TMP/report.html" >/dev/null 2>&1
+expect_grep '<li>CPUUtilization reads [0-9]+% at the knee: a 70% target never fires' "$TMP/report.html" \
+	"report.html has the signal table and its verdict"
+expect_grep '<tr><td>InvocationsPerInstance</td><td class="kc-num">[0-9.]+</td><td>/min</td><td>yes</td>' \
+	"$TMP/report.html" "report.html: InvocationsPerInstance moves in proportion to load"
 
 # The team's CPU 70% policy on the seed's day, beside the recommended one.
 timeout 60 "$KNEECAP" plan "$R" --traffic "$KC_SRCDIR/tests/data/traffic/seed-day.ini" \
