@@ -98,14 +98,14 @@ find_seed() { # NAME EXTRA-SERVE-ARGS...
 	m=$(sed -n 's/^metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
 	timeout 90 "$KNEECAP" find sagemaker:tagger/AllTraffic --region us-east-1 \
 		--endpoint-url "http://127.0.0.1:$PORT" --cloudwatch-endpoint-url "http://127.0.0.1:$m" \
-		--cloudwatch-period 1s --current-policy CPUUtilization=70 --start 15 --growth 1.5 --arrival uniform \
+		--cloudwatch-period 1s --start 15 --growth 1.5 --arrival uniform \
 		--step-duration 3s --warmup 1s --precision 0.1 --no-confirm "${FIND_EXTRA[@]}" \
 		--alarm-topic arn:aws:sns:us-east-1:123456789012:oncall --endpoint-name tagger \
 		--out "$TMP/$name" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr"
 	echo $? >"$TMP/$name.rc"
 	stop_emu
 }
-FIND_EXTRA=()
+FIND_EXTRA=(--current-policy CPUUtilization=70)
 find_seed seed
 # Two shared cores under other builds can fail a healthy step near the knee
 # (the search then stops low, where the GPU is not yet busy): one retry.
@@ -174,6 +174,13 @@ if [ -x "${AWS_CLI:-/usr/bin/aws}" ]; then
 	! aws_validate "$TMP/bad.sh" 3 >/dev/null && ok "control: a bad threshold fails the AWS CLI's validation" ||
 		fail "control: the validator accepted a bad threshold"
 fi
+
+# No --current-policy: find reads the variant's policy with DescribeScalingPolicies.
+FIND_EXTRA=(--max 20)
+find_seed aas --scaling-policy CPUUtilization=70
+$PY -c 'import json,sys; p=json.load(open(sys.argv[1]))["signals"]["current_policy"]; sys.exit(0 if p == {"metric": "CPUUtilization", "target": 70.0, "source": "DescribeScalingPolicies"} else 1)' \
+	"$TMP/aas/result.json" && ok "without --current-policy the policy comes from DescribeScalingPolicies" ||
+	fail "DescribeScalingPolicies: $(grep -o '"current_policy"[^}]*' "$TMP/aas/result.json")"
 
 # 4. AccessDenied
 # A short search (healthy up to its max: a knee as a lower bound, exit 0).
