@@ -61,6 +61,7 @@ enum cli_opt_id {
 	CLI_O_CLIENT, CLI_O_PROXY, CLI_O_CERT, CLI_O_KEY, CLI_O_RELEASE_SLACK,
 	CLI_O_CW_ENDPOINT_URL, CLI_O_CW_PERIOD, CLI_O_CW_WAIT, CLI_O_CURRENT_POLICY,
 	CLI_O_ALARM_TOPIC,
+	CLI_O_SHARD, CLI_O_SHARDS, CLI_O_START_AT, CLI_O_RUN_ID,
 };
 
 /* Defaults differ per command; index with cli_cmd_index(). */
