@@ -721,7 +721,7 @@ int kc_cmd_plan(int argc, char **argv)
 	if (simulate_all(s, adv, runs, &nruns, &v, &d))
 		goto simfail;
 	char cur_name[200];
-	if (o.v_current) {
+	if (o.v_current && nruns < KC_PLAN_VIEW_MAX_RUNS) {
 		if (plan_current_simulate(o.v_current, o.result, &doc, &s->in, &s->std, &runs[nruns],
 					  cur_name, sizeof(cur_name), &d))
 			goto simfail;
