@@ -646,7 +646,7 @@ struct find_run {
 	struct kc_recommendation rec;
 	bool have_rec;
 	struct kc_confirm conf;
-	struct cli_signals signals;
+	struct cli_find_tail tail;
 	struct kc_diag d;
 };
 
@@ -838,7 +838,7 @@ static json_t *find_extra_json(const struct find_run *f)
 		json_object_set_new(extra, "cost", cost_json(&f->c.rec, &f->rec));
 	if (f->conf.ran)
 		json_object_set_new(extra, "confirm", kc_confirm_to_json(&f->conf));
-	json_t *sig = cli_signals_json(&f->signals);
+	json_t *sig = cli_signals_json(&f->tail.signals);
 	if (sig)
 		json_object_set_new(extra, "signals", sig);
 	return extra;
@@ -851,7 +851,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 	/* The policy is written only for a target that held (or was not asked to be confirmed). */
 	bool confirmed = !f->conf.ran || f->conf.healthy;
 	json_t *verdicts = verdicts_json(&f->s, f->nsteps);
-	cli_signals_steps_json(&f->signals, verdicts);
+	cli_signals_steps_json(&f->tail.signals, verdicts);
 	json_t *extra = find_extra_json(f);
 	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
 	struct kc_result res = {
@@ -875,7 +875,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 			     f->have_rec ? &f->rec : NULL, f->took_ns);
 	if (f->conf.ran)
 		print_confirm(hf, &f->conf, f->o.quiet);
-	cli_signals_print(hf, &f->signals);
+	cli_signals_print(hf, &f->tail.signals);
 	outdir_list(&f->out, hf);
 	int status;
 	if (runout_all_connect_errors(f->steps, (size_t)f->nsteps))
@@ -897,9 +897,7 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
-	struct kc_alarm_cfg chk;
-	char w[8];
-	if (cli_alarm_prepare(&chk, f->c.topts.alarm_topic, 1, 0, "", w, sizeof(w)) < 0)
+	if (cli_signals_check(&f->c.topts))
 		return KC_EXIT_USAGE;
 	int status = outdir_open(&f->out, "find", f->o.out_dir);
 	if (status)
@@ -959,35 +957,20 @@ int kc_cmd_find(int argc, char **argv)
 	}
 	find_search(f);
 	find_confirm(f);
-	/* The endpoint's own metrics for every step (sagemaker: targets); an
-	 * interrupted run does not wait for them. */
-	if (!runout_caught_signal() &&
-	    cli_signals_collect(&f->signals, &f->t, &f->c.topts, f->steps, (size_t)f->nsteps,
-				f->knee.knee_step,
-				f->have_rec && f->rec.metric == KC_METRIC_INVOCATIONS
-					? f->rec.target_value : 0, f->o.quiet)) {
-		status = KC_EXIT_USAGE;
-		goto done;
-	}
-	char why[160];
-	struct kc_alarm_cfg alarm;
-	const struct kc_health_cfg *h = &f->c.search.health;
-	bool at_conf = f->conf.ran;
-	double p99 = at_conf ? f->conf.latency.p99
-		     : f->knee.knee_step >= 0 ? f->steps[f->knee.knee_step].latency.p99 : 0;
-	int ar = cli_alarm_prepare(&alarm, f->c.topts.alarm_topic, h->slo_set ? h->slo_ms : 0, p99,
-				   at_conf ? "at the target" : "at the knee", why, sizeof(why));
-	if (ar < 0) {
-		status = KC_EXIT_USAGE;
-		goto done;
-	}
-	f->out.alarm = ar == 0 ? &alarm : NULL;
+	/* The endpoint's own metrics for every step (sagemaker: targets), not
+	 * waited for when interrupted; then the alarm apply.sh ends with. */
+	cli_find_tail_run(&f->tail, &f->t, &f->c.topts,
+			  f->c.search.health.slo_set ? f->c.search.health.slo_ms : 0, f->steps,
+			  (size_t)f->nsteps, f->knee.knee_step,
+			  f->have_rec && f->rec.metric == KC_METRIC_INVOCATIONS ? f->rec.target_value : 0,
+			  f->conf.ran ? &f->conf.latency : NULL, f->o.quiet, runout_caught_signal(),
+			  &f->out.alarm);
 	status = find_finish(f, &env);
 done:
 	for (int i = 0; f->steps && i < f->nsteps; i++)
 		kc_step_result_fini(&f->steps[i]);
 	free(f->steps);
-	cli_signals_fini(&f->signals);
+	cli_signals_fini(&f->tail.signals);
 	free(f->bodies);
 	kc_engine_free(f->e);
 	cli_target_close(&f->t);

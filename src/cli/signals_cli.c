@@ -313,3 +313,36 @@ int cli_alarm_prepare(struct kc_alarm_cfg *a, const char *topic, double slo_ms, 
 	a->why = why;
 	return 0;
 }
+
+int cli_signals_check(const struct cli_target_opts *o)
+{
+	int period_s;
+	int64_t wait_ns;
+	enum kc_sig sig;
+	double target;
+	struct kc_alarm_cfg a;
+	char w[8];
+	if (read_timing(o, &period_s, &wait_ns))
+		return KC_EINVAL;
+	if (o->current_policy && cli_signals_parse_policy(o->current_policy, &sig, &target)) {
+		cli_error("find: --current-policy %s: METRIC=TARGET with METRIC one of "
+			  "CPUUtilization, GPUUtilization, GPUMemoryUtilization, "
+			  "InvocationsPerInstance, ConcurrentRequestsPerModel", o->current_policy);
+		return KC_EINVAL;
+	}
+	return cli_alarm_prepare(&a, o->alarm_topic, 1, 0, "", w, sizeof(w)) < 0 ? KC_EINVAL : 0;
+}
+
+void cli_find_tail_run(struct cli_find_tail *ft, struct cli_target *t,
+		       const struct cli_target_opts *o, double slo_ms,
+		       const struct kc_step_result *steps, size_t n, int knee_step,
+		       double ipi_target, const struct kc_latency *conf, bool quiet,
+		       bool interrupted, const struct kc_alarm_cfg **alarm_out)
+{
+	if (!interrupted)
+		cli_signals_collect(&ft->signals, t, o, steps, n, knee_step, ipi_target, quiet);
+	double p99 = conf ? conf->p99 : knee_step >= 0 ? steps[knee_step].latency.p99 : 0;
+	int ar = cli_alarm_prepare(&ft->alarm, o->alarm_topic, slo_ms, p99,
+				   conf ? "at the target" : "at the knee", ft->why, sizeof(ft->why));
+	*alarm_out = ar == 0 ? &ft->alarm : NULL;
+}

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "kneecap/policy.h"
 #include "kneecap/signals.h"
 #include "target.h"
 
@@ -61,4 +62,26 @@ struct kc_alarm_cfg;
  */
 int cli_alarm_prepare(struct kc_alarm_cfg *a, const char *topic, double slo_ms, double p99_ms,
 		      const char *p99_where, char *why, size_t whysz);
+/* Checks find's signal and alarm options (--cloudwatch-period/-wait,
+ * --current-policy, --alarm-topic) before any load.  Returns 0 or KC_EINVAL
+ * (printed). */
+int cli_signals_check(const struct cli_target_opts *o);
+
+/* What find does after its search: the signals and the alarm. */
+struct cli_find_tail {
+	struct cli_signals signals;
+	struct kc_alarm_cfg alarm;
+	char why[160];
+};
+/*
+ * Collects the signals (not when interrupted) and prepares the alarm from
+ * the SLO (slo_ms > 0) or the p99 at the target (conf, when the
+ * confirmation ran) or at the knee; *alarm_out is the alarm apply.sh ends
+ * with, or NULL.  Options were checked by cli_signals_check.
+ */
+void cli_find_tail_run(struct cli_find_tail *ft, struct cli_target *t,
+		       const struct cli_target_opts *o, double slo_ms,
+		       const struct kc_step_result *steps, size_t n, int knee_step,
+		       double ipi_target, const struct kc_latency *conf, bool quiet,
+		       bool interrupted, const struct kc_alarm_cfg **alarm_out);
 #endif
