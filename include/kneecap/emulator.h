@@ -195,6 +195,7 @@ struct kc_emu_profile {
 	int64_t metric_period_ns;    /* publication period (CloudWatch: 60 s) */
 	double cpu_ms_per_request;   /* CPU time one request costs the instance */
 	int vcpus;                   /* the instance type's vCPUs (CPUUtilization's 100% each) */
+	char instance_type[64];      /* serve: vcpus from data/instance-types.csv ("" = vcpus) */
 	double gpu_memory_util;      /* GPUMemoryUtilization: the model's footprint, % */
 	int cloudwatch_deny;         /* 1: every metrics call answers AccessDenied */
 	char scaling_policy[128];    /* "METRIC=TARGET" DescribeScalingPolicies reports */

@@ -85,6 +85,7 @@ static const struct keydef keys[] = {
 	{"metric_period", T_DUR, OFF(metric_period_ns), 0, 1e9, 3600e9, S, NULL},
 	{"cpu_ms_per_request", T_DOUBLE, OFF(cpu_ms_per_request), 0, 0, 60000, 0, NULL},
 	{"vcpus", T_INT, OFF(vcpus), 0, 1, 1024, 0, NULL},
+	{"instance_type", T_STR, OFF(instance_type), sizeof(((struct kc_emu_profile *)0)->instance_type), 0, 0, 0, NULL},
 	{"gpu_memory_util", T_DOUBLE, OFF(gpu_memory_util), 0, 0, 100, 0, NULL},
 	{"cloudwatch_deny", T_INT, OFF(cloudwatch_deny), 0, 0, 1, 0, NULL},
 	{"scaling_policy", T_STR, OFF(scaling_policy), sizeof(((struct kc_emu_profile *)0)->scaling_policy), 0, 0, 0, NULL},

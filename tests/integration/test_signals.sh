@@ -95,6 +95,8 @@ find_seed() { # NAME EXTRA-SERVE-ARGS...
 	start_emu "$name" "$KC_SRCDIR/scenarios/g5-xlarge-image-tagger.ini" --cpu-decode scaled \
 		--metrics-listen 127.0.0.1:0 --metric-period 1s --endpoint-name tagger "$@" || return 1
 	local m
+	grep -q 'summed over 4 vCPUs' "$TMP/$name.out" ||
+		fail "$name: the seed's ml.g5.xlarge should have 4 vCPUs (data/instance-types.csv)"
 	m=$(sed -n 's/^metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
 	timeout 90 "$KNEECAP" find sagemaker:tagger/AllTraffic --region us-east-1 \
 		--endpoint-url "http://127.0.0.1:$PORT" --cloudwatch-endpoint-url "http://127.0.0.1:$m" \
