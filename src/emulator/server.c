@@ -227,8 +227,13 @@ void kc_emu_stop(struct kc_emu *e)
 		return;
 	kc_emu_h2_stop(e->h2);
 	e->h2 = NULL;
-	kc_emu_cw_stop(e->cw);
+	/* Unpublished first: the HTTP/1.1 face still answers (and counts) until
+	 * it stops below. */
+	pthread_mutex_lock(&e->mu);
+	struct kc_emu_cw *cw = e->cw;
 	e->cw = NULL;
+	pthread_mutex_unlock(&e->mu);
+	kc_emu_cw_stop(cw);
 	kc_emu_timer_stop(e);
 	kc_emu_guard_stop(e);
 	kc_emu_mhd_stop(e);
