@@ -11,7 +11,8 @@
  * an endpoint URL is given.  HTTP goes through libcurl, XML through libxml2.
  *
  * Resolution: SageMaker publishes its endpoint metrics at one-minute
- * resolution (no high-resolution variant), so a real query asks Period 60;
+ * resolution (ConcurrentRequestsPerModel also at 10 s), so a real query
+ * asks Period 60;
  * the emulator publishes at the period its profile says (1 s in tests).
  */
 #ifndef KNEECAP_CLOUDWATCH_H

@@ -2,7 +2,7 @@
  * signals_cli.c - find's server-side signals (see signals_cli.h).
  *
  * Timing: CloudWatch has the SageMaker endpoint metrics at one-minute
- * resolution (no high-resolution variant) and publishes a minute about one
+ * resolution (ConcurrentRequestsPerModel also at 10 s) and publishes a minute about one
  * to two minutes after it ends, so kneecap asks Period 60 by default and
  * waits two periods after the last step before asking; a step shorter than
  * one whole aligned period gets no signals and is counted as short.  The
@@ -30,6 +30,11 @@ int cli_signals_parse_policy(const char *s, enum kc_sig *sig, double *target)
 		return KC_EINVAL;
 	char name[128];
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - s), s);
+	/* Predefined types name the metric: SageMakerVariantInvocationsPerInstance,
+	 * SageMakerVariantConcurrentRequestsPerModelHighResolution. */
+	size_t nl = strlen(name);
+	if (nl > 14 && !strcmp(name + nl - 14, "HighResolution"))
+		name[nl - 14] = '\0';
 	const char *n = !strncmp(name, "SageMakerVariant", 16) ? name + 16 : name;
 	for (int i = 0; i < KC_SIG_COUNT; i++)
 		if (kc_sig_defs[i].policy && !strcmp(kc_sig_defs[i].name, n))
@@ -210,8 +215,9 @@ json_t *cli_signals_json(const struct cli_signals *s)
 		return NULL;
 	json_t *o = json_pack("{s:b,s:i,s:f,s:s}", "available", s->available, "period_s",
 			      s->period_s, "waited_s", s->wait_s, "resolution",
-			      "SageMaker publishes these metrics at one-minute resolution (no "
-			      "high-resolution variant); a step gets only the whole periods inside "
+			      "SageMaker publishes these metrics at one-minute resolution "
+			      "(ConcurrentRequestsPerModel also at 10 s; every metric is asked at "
+			      "the same period here); a step gets only the whole periods inside "
 			      "its window, and a step shorter than one period gets none");
 	if (!s->available) {
 		json_object_set_new(o, "reason", json_string(s->reason));

@@ -86,7 +86,8 @@ int kc_html_signals(struct kc_buf *b, const struct kc_rd_signals *s)
 	}
 	rc = rc ? rc : kc_buf_printf(b, "<p class=\"kc-muted\">GetMetricData with Period %d s; "
 				     "each step gets the whole periods inside its window%s. "
-				     "SageMaker publishes these metrics at one-minute resolution."
+				     "SageMaker publishes these metrics at one-minute resolution "
+				     "(ConcurrentRequestsPerModel also at 10 s)."
 				     "</p>\n", s->period_s,
 				     s->short_steps ? " (some steps were shorter than one period "
 						      "and have none)" : "");
