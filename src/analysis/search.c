@@ -325,6 +325,7 @@ static double probe(struct kc_search *s)
 static const char *const errclass_names[] = {
 	"connect", "timeout", "reset", "http4xx", "http5xx", "shed", "throttle",
 	"auth", "model", "proto", "other", "stream", "model_stream", "unfinished",
+	"internal_stream",
 };
 static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
 	      "one name per error class");

@@ -122,7 +122,8 @@ static const char *const target_keys[] = {
 	"target_variant", "target_model", "custom_attributes", "inference_id",
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
 	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", "streams",
-	"proxy", "cert", "key", "cloudwatch_endpoint_url", "cloudwatch_period", "cloudwatch_wait",
+	"proxy", "cert", "key", "target_container_hostname", "session_id", "enable_explanations",
+	"fips", "dualstack", "cloudwatch_endpoint_url", "cloudwatch_period", "cloudwatch_wait",
 	"current_policy", "alarm_topic", NULL};
 
 static bool in_list(const char *const *list, const char *key)
@@ -328,6 +329,9 @@ static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scen
 		bool boolean = !strcmp(flag, "insecure") || !strcmp(flag, "progressive") ||
 			       !strcmp(flag, "response-stream") || !strcmp(flag, "confirm") ||
 			       !strcmp(flag, "disable-scale-in");
+		const struct cli_opt *ft = cli_opt_lookup(flag, 0);
+		if (ft && ft->kind == CLI_K_FLAG && (ft->cmds & CLI_FIND))
+			boolean = true; /* --fips, --dualstack: [target] keys set to true */
 		if (eq)
 			value = eq + 1;
 		else if (boolean)

@@ -98,6 +98,8 @@ struct run_opts {
 	const char *payload;      /* "jpeg": the synthetic pool */
 	const char *payload_dir;
 	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
+	struct kc_sm_opts sm;     /* --accept, --target-model, ... (content type below) */
+	bool fips, dualstack;
 	bool response_stream;
 	const char *content_type;
 	const char *out_dir;
@@ -261,6 +263,36 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_RESPONSE_STREAM:
 		o->response_stream = true;
 		break;
+	case CLI_O_FIPS:
+		o->fips = true;
+		break;
+	case CLI_O_DUALSTACK:
+		o->dualstack = true;
+		break;
+	case CLI_O_ACCEPT:
+		o->sm.accept = arg;
+		break;
+	case CLI_O_TARGET_MODEL:
+		o->sm.target_model = arg;
+		break;
+	case CLI_O_TARGET_CONTAINER:
+		o->sm.target_container_hostname = arg;
+		break;
+	case CLI_O_CUSTOM_ATTRIBUTES:
+		o->sm.custom_attributes = arg;
+		break;
+	case CLI_O_INFERENCE_ID:
+		o->sm.inference_id = arg;
+		break;
+	case CLI_O_INFERENCE_COMPONENT:
+		o->sm.inference_component = arg;
+		break;
+	case CLI_O_SESSION_ID:
+		o->sm.session_id = arg;
+		break;
+	case CLI_O_ENABLE_EXPLANATIONS:
+		o->sm.enable_explanations = arg;
+		break;
 	case CLI_O_CONTENT_TYPE:
 		o->content_type = arg;
 		break;
@@ -376,8 +408,20 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		return KC_EXIT_USAGE;
 	}
 	bool sm = kc_sagemaker_is_target(o->target);
-	if (!sm && (o->region || o->profile || o->endpoint_url)) {
-		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
+	if (!sm && (o->region || o->profile || o->endpoint_url || o->fips || o->dualstack)) {
+		cli_error("run: --region, --profile, --endpoint-url, --fips and --dualstack go with "
+			  "a sagemaker: TARGET");
+		return KC_EXIT_USAGE;
+	}
+	const char *smset = o->sm.accept ? "accept" : o->sm.target_model ? "target-model"
+		: o->sm.target_container_hostname ? "target-container-hostname"
+		: o->sm.custom_attributes ? "custom-attributes" : o->sm.inference_id ? "inference-id"
+		: o->sm.inference_component ? "inference-component"
+		: o->sm.session_id ? "session-id"
+		: o->sm.enable_explanations ? "enable-explanations" : NULL;
+	if (!sm && smset) {
+		cli_error("run: --%s is a SageMaker request option: it goes with a sagemaker: "
+			  "TARGET (for any other header use -H)", smset);
 		return KC_EXIT_USAGE;
 	}
 	if (!sm && o->response_stream) {
@@ -401,7 +445,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		cli_error("run: give at most one of --body, --payload or --payload-dir");
 		return KC_EXIT_USAGE;
 	}
-	if (o->content_type && !o->body_file) {
+	if (o->content_type && !o->body_file && !sm) {
 		cli_error("run: --content-type needs --body");
 		return KC_EXIT_USAGE;
 	}
@@ -602,7 +646,9 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 		cli_diag_error(prefix, &d);
 		return KC_EXIT_USAGE;
 	}
-	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
+	/* --content-type with a sagemaker: TARGET: every body is sent as that type */
+	const char *ct = kc_sagemaker_is_target(o->target) ? o->content_type : NULL;
+	if (runout_pool_bodies(*pool, ct, bodies, nbodies)) {
 		cli_error("run: out of memory");
 		return KC_EXIT_INTERNAL;
 	}
@@ -632,8 +678,13 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
-				     .endpoint_url = o->endpoint_url,
-				     .response_stream = o->response_stream};
+				     .endpoint_url = o->endpoint_url, .sm = o->sm,
+				     .response_stream = o->response_stream, .fips = o->fips,
+				     .dualstack = o->dualstack};
+	/* a sagemaker: TARGET sends --content-type with every body (the
+	 * synthetic JPEGs too); with --body it is that body's type anyway */
+	if (kc_sagemaker_is_target(o->target))
+		to.sm.content_type = o->content_type;
 	if (cli_target_open(t, o->target, &to, threads, &d)) {
 		cli_diag_error("run", &d);
 		return KC_EXIT_USAGE;

@@ -97,6 +97,7 @@ struct opts {
 	const char *user_headers[8]; /* -H lines */
 	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
+	bool fips, dualstack;        /* endpoint variants (flags or [target] keys) */
 	int verbose, quiet;
 };
 
@@ -210,6 +211,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case CLI_O_INSECURE: o->insecure = true; break;
 		case CLI_O_JSON: o->json = true; break;
 		case CLI_O_EMULATOR_TLS: o->emulator_tls = true; break;
+		case CLI_O_FIPS: o->fips = true; break;
+		case CLI_O_DUALSTACK: o->dualstack = true; break;
 		case CLI_O_VERBOSE: o->verbose++; break;
 		case CLI_O_QUIET: o->quiet = 1; break;
 		default:
@@ -268,7 +271,7 @@ struct run {
 	char hdr_lines[16][2200];
 	size_t nheaders;
 	const char *akid, *secret, *token, *region;
-	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
+	struct kc_creds_provider *creds; /* sagemaker: targets: the refreshing chain */
 	char region_buf[64];
 	struct kc_buf audio;
 	bool have_audio;
@@ -310,6 +313,19 @@ static int load_config(struct run *r)
 		 * keys are still checked */
 		if (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
 		    kc_bidi_profile_from_scenario(r->sc, &r->bp, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	/* [target] fips, dualstack: the endpoint variants, as in run and find */
+	struct { const char *key; bool *dst; } tk[] = {{"fips", &o->fips},
+						     {"dualstack", &o->dualstack}};
+	for (size_t i = 0; r->sc && i < sizeof(tk) / sizeof(tk[0]); i++) {
+		bool b;
+		int grc = kc_scenario_get_bool(r->sc, "target", tk[i].key, &b, &d);
+		if (grc == 0)
+			*tk[i].dst = *tk[i].dst || b;
+		else if (grc != KC_ENOTFOUND) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -460,6 +476,11 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
+	if ((o->fips || o->dualstack) && (!o->target || strncmp(o->target, "sagemaker:", 10))) {
+		cli_error("streams: --%s goes with a sagemaker: TARGET", o->fips ? "fips"
+										 : "dualstack");
+		return KC_EXIT_USAGE;
+	}
 	if (!o->target)
 		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
@@ -478,7 +499,9 @@ static int setup_target(struct run *r)
 		/* One URL builder for every operation: port 8443 and an :authority
 		 * that carries it for the bidirectional stream (aws-wire.md 3.1). */
 		struct kc_sm_url u;
-		if (kc_sagemaker_build_url(KC_SM_BIDI, r->region, ep, o->endpoint_url, &u, &d)) {
+		unsigned variants = (o->fips ? KC_SM_FIPS : 0) | (o->dualstack ? KC_SM_DUALSTACK : 0);
+		if (kc_sagemaker_build_url_v(KC_SM_BIDI, r->region, ep, o->endpoint_url, variants,
+					     &u, &d)) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -490,15 +513,23 @@ static int setup_target(struct run *r)
 		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
 		if (variant[0])
 			snprintf(r->rcfg.variant, sizeof(r->rcfg.variant), "%.63s", variant);
-		/* the AWS CLI's chain; the secret stays in r->creds only */
+		/* The AWS CLI's chain behind the refreshing provider run and find
+		 * use: a search longer than temporary credentials live keeps
+		 * signing with fresh ones.  The secret stays in the provider. */
 		struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
-		if (kc_creds_resolve(&co, &r->creds, &d)) {
+		if (kc_creds_provider_new(&r->creds, &co, &d)) {
 			cli_diag_error("streams: credentials", &d);
 			return KC_EXIT_USAGE;
 		}
-		r->akid = r->creds.access_key_id;
-		r->secret = r->creds.secret_access_key;
-		r->token = r->creds.session_token;
+		char desc[512];
+		const struct kc_creds *c = kc_creds_provider_acquire(r->creds);
+		kc_creds_describe(c, desc, sizeof(desc));
+		kc_creds_provider_release(r->creds, c);
+		if (kc_creds_provider_start(r->creds, 0))
+			kc_log(KC_LOG_WARN, "credential refresh thread not started; long runs may "
+					    "outlive temporary credentials");
+		kc_log(KC_LOG_INFO, "region %s; credentials: %s", r->region, desc);
+		r->akid = r->secret = r->token = NULL;
 	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
 		snprintf(r->url, sizeof(r->url), "%s", o->target);
 		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
@@ -559,6 +590,7 @@ static int build_driver(struct run *r)
 	c->access_key_id = r->akid;
 	c->secret_access_key = r->secret;
 	c->session_token = r->token;
+	c->creds = r->creds;
 	c->region = r->region;
 	c->insecure = o->insecure;
 	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
@@ -672,6 +704,13 @@ static json_t *streams_json(const struct run *r)
 			"goaways_injected", (json_int_t)bs.goaways,
 			"resets_injected", (json_int_t)bs.resets,
 			"corrupted_injected", (json_int_t)bs.corrupted));
+		json_t *em = json_object_get(o, "emulator");
+		if (em) {
+			json_object_set_new(em, "errors_injected",
+					    json_integer((json_int_t)bs.errors_injected));
+			json_object_set_new(em, "expired_tokens",
+					    json_integer((json_int_t)bs.expired_tokens));
+		}
 	}
 	return o;
 }
@@ -889,7 +928,8 @@ out:
 	if (r->have_audio)
 		kc_buf_fini(&r->audio);
 	kc_scenario_free(r->sc);
-	kc_creds_fini(&r->creds);
+	kc_creds_provider_stop(r->creds);
+	kc_creds_provider_free(r->creds);
 	free(r);
 	return rc;
 }

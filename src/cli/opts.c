@@ -27,6 +27,8 @@
 #define NOT_SHARDED "find and streams: shards cannot search together; run a fixed ladder " \
 	"(kneecap run --ramp A:B:STEP --shard I/N) and kneecap merge finds the knee"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
+#define NOT_STREAMS_SM "streams: InvokeEndpointWithBidirectionalStream takes only the variant " \
+	"(sagemaker:ENDPOINT/VARIANT), --model-invocation-path and --model-query-string"
 
 static const struct cli_opt table[] = {
 	/* load (run) */
@@ -174,13 +176,48 @@ static const struct cli_opt table[] = {
 	 "credentials/config profile (as the AWS CLI)", {"AWS_PROFILE or default", "AWS_PROFILE or default",
 	 "AWS_PROFILE or default"}, NULL},
 	{CLI_O_ENDPOINT_URL, "endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target",
-	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION.amazonaws.com",
+	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION's host for "
+	 "the partition (amazonaws.com; cn-*: amazonaws.com.cn)",
 	 {"AWS", "AWS", "AWS, port 8443"}, NULL},
 	{CLI_O_RESPONSE_STREAM, "response-stream", 0, CLI_K_FLAG, CLI_G_AWS, CLI_RUN | CLI_FIND,
 	 "target", "response_stream", 0, 0, NULL,
 	 "call InvokeEndpointWithResponseStream (time to first PayloadPart)", {"off", "off", NULL},
 	 "streams: already a stream in both directions"},
 
+	/* InvokeEndpoint request options (sagemaker: targets; aws-wire.md 1.3) */
+	{CLI_O_ACCEPT, "accept", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target", "accept", 0,
+	 0, "T", "Accept (X-Amzn-SageMaker-Accept with --response-stream)", {"none", "none", NULL},
+	 NOT_STREAMS_SM},
+	{CLI_O_TARGET_MODEL, "target-model", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "target_model", 0, 0, "M", "X-Amzn-SageMaker-Target-Model (multi-model endpoints; not "
+	 "with --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_TARGET_CONTAINER, "target-container-hostname", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "target_container_hostname", 0, 0, "H",
+	 "X-Amzn-SageMaker-Target-Container-Hostname (multi-container direct invocation)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_CUSTOM_ATTRIBUTES, "custom-attributes", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND,
+	 "target", "custom_attributes", 0, 0, "A", "X-Amzn-SageMaker-Custom-Attributes",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_ID, "inference-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "inference_id", 0, 0, "ID", "X-Amzn-SageMaker-Inference-Id (data capture)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_COMPONENT, "inference-component", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "inference_component", 0, 0, "NAME",
+	 "X-Amzn-SageMaker-Inference-Component: invoke this inference component",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_SESSION_ID, "session-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "session_id", 0, 0, "ID", "X-Amzn-SageMaker-Session-Id (stateful sessions; NEW_SESSION "
+	 "without --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_ENABLE_EXPLANATIONS, "enable-explanations", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "enable_explanations", 0, 0, "E",
+	 "X-Amzn-SageMaker-Enable-Explanations (Clarify; not with --response-stream)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_FIPS, "fips", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "fips", 0, 0, NULL,
+	 "use the FIPS endpoint (runtime-fips.sagemaker / runtime.sagemaker-fips, as the "
+	 "partition has it)", {"off", "off", "off"}, NULL},
+	{CLI_O_DUALSTACK, "dualstack", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "dualstack", 0,
+	 0, NULL, "use the dual-stack (IPv6) endpoint (api.aws; China: "
+	 "api.amazonwebservices.com.cn)", {"off", "off", "off"}, NULL},
 	/* the endpoint's own CloudWatch metrics (find, sagemaker: targets) */
 	{CLI_O_CW_ENDPOINT_URL, "cloudwatch-endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_FIND,
 	 "target", "cloudwatch_endpoint_url", 0, 0, "URL",
