@@ -185,6 +185,11 @@ int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
 	kc_signals_align(series, k->nseries, s->period_s, steps, n, s->per_step);
 	for (size_t i = 0; i < n; i++)
 		s->short_steps += s->per_step[i].periods == 0;
+	if (s->short_steps && !quiet)
+		fprintf(stderr, "kneecap: warning: %d of %zu steps held no whole %d s CloudWatch period "
+				"and have no signals (a step needs at least two periods of measured "
+				"window to hold one for sure: --step-duration)\n",
+			s->short_steps, n, s->period_s);
 	if (!o->current_policy && k->pol_rc == 0) {
 		char spec[300];
 		snprintf(spec, sizeof(spec), "%s=%.17g", k->pol.metric, k->pol.target);
