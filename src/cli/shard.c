@@ -96,48 +96,109 @@ int cli_shard_parse_count(struct cli_shard *s, int64_t n)
 	return 0;
 }
 
-int cli_shard_time_ms(const char *arg, int64_t *out_ms)
+/* The n decimal digits at p as a number, or -1 when one is not a digit (stops at NUL). */
+static int fixed_digits(const char *p, int n)
 {
-	double secs;
-	if (kc_parse_double(arg, 1e9, 1e11, &secs) == 0) {
-		*out_ms = (int64_t)llround(secs * 1000);
-		return 0;
-	}
-	/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 't' and ' ' also separate. */
-	int y, mo, d, h, mi, sec, n = 0;
-	if (sscanf(arg, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n == 0)
-		return -1;
-	const char *p = arg + n;
-	double frac = 0;
-	if (*p == '.') {
-		char *end;
-		frac = strtod(p, &end);
-		if (end == p + 1)
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
 			return -1;
-		p = end;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-mo-d of the proleptic Gregorian calendar (y >= 1). */
+static int64_t days_since_epoch(int y, int mo, int d)
+{
+	static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+	int64_t leaps = (int64_t)(y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400;
+	int64_t leaps70 = 1969 / 4 - 1969 / 100 + 1969 / 400;
+	return 365 * (int64_t)(y - 1970) + (leaps - leaps70) + before[mo - 1] +
+	       (mo > 2 && leap_year(y)) + (d - 1);
+}
+
+/*
+ * RFC 3339 section 5.6 date-time, fixed width and nothing else:
+ * YYYY-MM-DD(T|t| )HH:MM:SS[.DIGITS](Z|z|+HH:MM|-HH:MM), every field in
+ * its range (the day within its month, leap years counted; second 60 for
+ * a leap second).  sscanf and strtod would take signs, spaces, short
+ * fields and exponents, and timegm would roll 02-31 into March.
+ */
+static int rfc3339_ms(const char *p, int64_t *out_ms)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = fixed_digits(p, 4);
+	if (y < 1 || p[4] != '-')
+		return -1;
+	int mo = fixed_digits(p + 5, 2);
+	if (mo < 1 || mo > 12 || p[7] != '-')
+		return -1;
+	int d = fixed_digits(p + 8, 2);
+	if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap_year(y)))
+		return -1;
+	if (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
+		return -1;
+	int h = fixed_digits(p + 11, 2);
+	if (h < 0 || h > 23 || p[13] != ':')
+		return -1;
+	int mi = fixed_digits(p + 14, 2);
+	if (mi < 0 || mi > 59 || p[16] != ':')
+		return -1;
+	int sec = fixed_digits(p + 17, 2);
+	if (sec < 0 || sec > 60)
+		return -1;
+	p += 19;
+	int64_t frac_ns = 0;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 9)
+				frac_ns = frac_ns * 10 + (*p - '0');
+		if (n == 0)
+			return -1;
+		for (; n < 9; n++)
+			frac_ns *= 10;
 	}
 	int64_t off_s = 0;
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int oh, om, m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
+		int oh = fixed_digits(p + 1, 2);
+		if (oh < 0 || oh > 23 || p[3] != ':')
 			return -1;
-		off_s = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+		int om = fixed_digits(p + 4, 2);
+		if (om < 0 || om > 59)
+			return -1;
+		off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else {
 		return -1;
 	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (*p)
 		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-			.tm_min = mi, .tm_sec = sec};
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out_ms = ((int64_t)t - off_s) * 1000 + (int64_t)llround(frac * 1000);
+	int64_t t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
+	*out_ms = t * 1000 + (frac_ns + 500000) / 1000000;
 	return 0;
+}
+
+int cli_shard_time_ms(const char *arg, int64_t *out_ms)
+{
+	/* Unix seconds: digits with an optional fraction (no sign, exponent or space). */
+	size_t nd = strspn(arg, "0123456789");
+	bool unix_s = nd > 0 && (!arg[nd] || (arg[nd] == '.' &&
+					       !arg[nd + 1 + strspn(arg + nd + 1, "0123456789")]));
+	double secs;
+	if (unix_s && kc_parse_double(arg, 1e9, 1e11, &secs) == 0) {
+		*out_ms = (int64_t)llround(secs * 1000);
+		return 0;
+	}
+	return rfc3339_ms(arg, out_ms);
 }
 
 int cli_shard_parse_start_at(struct cli_shard *s, const char *arg)

@@ -40,7 +40,10 @@ int cli_shard_parse(struct cli_shard *s, const char *arg);
 int cli_shard_parse_count(struct cli_shard *s, int64_t n);
 /* --start-at TIME: RFC 3339 (2026-12-07T04:00:00Z, offsets allowed) or Unix seconds. */
 int cli_shard_parse_start_at(struct cli_shard *s, const char *arg);
-/* Parses TIME as --start-at does into ms since the epoch; 0 or -1. */
+/*
+ * Parses TIME as --start-at does into ms since the epoch: Unix seconds
+ * (digits, optional .fraction) or a strict RFC 3339 date-time.  0 or -1.
+ */
 int cli_shard_time_ms(const char *arg, int64_t *out_ms);
 
 /* Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run uses them. */
