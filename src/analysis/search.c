@@ -931,7 +931,10 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		k.upper = steps[i].offered;
 		k.upper_step = (int)i;
 		k.upper_offered = steps[i].offered;
-		if (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+		/* Streams: a held mean short of the rung is no stream count to
+		 * recommend; the knee stays a rung. */
+		if (c->mode == KC_MODE_RPS &&
+		    (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH))
 			k.saturated_max = steps[i].achieved;
 		break;
 	}
@@ -945,11 +948,14 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		if (k.saturated_max != k.tested) {
 			k.value = k.saturated_max;
 			k.bound = KC_BOUND_SATURATED_MAX;
+			/* As a search's capped bracket: upper is what the rung completed. */
 			k.upper_capped = true;
+			k.upper = k.saturated_max;
 		}
 	}
-	if (k.found && k.upper > 0)
-		k.precision = (k.upper - k.value) / k.value;
+	/* The rungs' spacing bounds the answer, not the capped end. */
+	if (k.found && k.upper_offered > 0)
+		k.precision = (k.upper_offered - k.value) / k.value;
 	if (!k.found)
 		snprintf(k.diagnosis, sizeof(k.diagnosis), "no rung of the ladder was healthy%s",
 			 k.end == KC_END_ALL_ERRORS ? ": every request failed" : "");

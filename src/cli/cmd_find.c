@@ -18,6 +18,7 @@
 #include "outdir.h"
 #include "runout.h"
 #include "scenario_find.h"
+#include "shard.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -44,6 +45,7 @@
 #include "kneecap/verdict.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
+#include "kneecap/schedule.h"
 #include "kneecap/search.h"
 
 static const char usage_head[] =
@@ -112,7 +114,8 @@ static const char *const search_keys[] = {
 static const char *const recommend_keys[] = {
 	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
 	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
-	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour", NULL};
+	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour",
+	"endpoint_kind", "copies", "max_concurrency", NULL};
 static const char *const payload_keys[] = {
 	"source", "dir", "body", "body_content_type", "width", "height", "quality",
 	"subsampling", "progressive", "seed", "detail", "size_kb", "variety", NULL};
@@ -156,6 +159,10 @@ struct find_opts {
 	const char *out_dir;
 	bool json, quiet;
 	int verbose;
+	/* --shard: a fixed ladder instead of the search (shards cannot search together) */
+	struct cli_shard shard;
+	const char *ramp_text, *run_id, *start_at_text;
+	struct kc_ramp ramp;
 };
 
 
@@ -173,6 +180,39 @@ static bool looks_like_target(const char *s)
 {
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8) ||
 	       !strncmp(s, "sagemaker:", 10);
+}
+
+/* The shard options (no scenario keys: they differ per process).  -2: not one of them. */
+static int find_shard_opt(struct find_opts *o, const struct cli_opt *t, const char *value,
+			  const struct cli_val *v)
+{
+	struct kc_diag d;
+	switch (t->id) {
+	case CLI_O_SHARD:
+		return cli_shard_parse(&o->shard, value) ? KC_EXIT_USAGE : -1;
+	case CLI_O_SHARDS:
+		return cli_shard_parse_count(&o->shard, v->i) ? KC_EXIT_USAGE : -1;
+	case CLI_O_START_AT:
+		o->start_at_text = value;
+		return cli_shard_parse_start_at(&o->shard, value) ? KC_EXIT_USAGE : -1;
+	case CLI_O_RUN_ID:
+		if (!*value || strlen(value) >= sizeof(o->shard.run_id)) {
+			cli_error("find: --run-id '%s': must be 1..127 characters", value);
+			return KC_EXIT_USAGE;
+		}
+		o->run_id = value;
+		return -1;
+	case CLI_O_RAMP:
+		kc_diag_clear(&d);
+		if (kc_ramp_parse(value, &o->ramp, &d)) {
+			cli_error("find: --%s", d.msg);
+			return KC_EXIT_USAGE;
+		}
+		o->ramp_text = value;
+		return -1;
+	default:
+		return -2;
+	}
 }
 
 /*
@@ -199,6 +239,9 @@ static int find_table_opt(struct find_opts *o, struct kc_scenario *sc, const str
 		o->headers[o->nheaders++] = value;
 		return -1;
 	}
+	int shrc = find_shard_opt(o, t, value, &v);
+	if (shrc != -2)
+		return shrc;
 	if (!t->section) {
 		cli_error("find: --%s has no scenario key", t->name);
 		return KC_EXIT_USAGE;
@@ -721,6 +764,13 @@ static int find_open_engine(struct find_run *f, const char *url)
 		headers[nheaders++] = f->o.headers[i];
 	for (int i = 0; i < f->t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
 		headers[nheaders++] = f->t.headers[i];
+	/* The emulator is a plain URL: name the component as a sagemaker: TARGET would. */
+	char ic_line[128];
+	if (f->emulated && c->topts.sm.inference_component && nheaders < KC_ENGINE_MAX_HEADERS) {
+		snprintf(ic_line, sizeof(ic_line), "X-Amzn-SageMaker-Inference-Component: %.63s",
+			 c->topts.sm.inference_component);
+		headers[nheaders++] = ic_line;
+	}
 	struct kc_engine_config ec = {
 		.method = c->method,
 		.headers = headers,
@@ -820,7 +870,7 @@ static json_t *find_extra_json(const struct find_run *f)
 	if (!extra)
 		return NULL;
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&f->knee, &f->chk, f->c.rec.instances, f->cut_short));
+			    runout_knee_json(&f->knee, &f->chk, kc_recommend_units(&f->c.rec), f->cut_short));
 	if (f->have_rec) {
 		json_t *jr = kc_recommend_to_json(&f->c.rec, &f->rec);
 		/* A reader (plan) must know the target did not hold at its own rate. */
@@ -885,6 +935,113 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 	return runout_exit_status(&f->out, f->sig, status);
 }
 
+/*
+ * find --shard: the ladder --ramp names instead of the search, which needs
+ * every step's answer before it picks the next and so cannot be split.  A
+ * shard takes 1/N of the connection pool here and 1/N of each rung's rate
+ * as it runs.  Returns 0 or an exit status.
+ */
+static int find_shard_check(struct find_run *f)
+{
+	struct find_opts *o = &f->o;
+	if (!o->shard.on) {
+		if (o->ramp_text || o->shard.have_start_at || o->run_id) {
+			cli_error("find: --ramp, --start-at and --run-id go with --shard I/N or --shards N "
+				  "(one process searches; use kneecap run --ramp for a ladder)");
+			return KC_EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (!o->ramp_text) {
+		cli_error("find: --shard needs --ramp A:B:STEP: shards cannot search together (each "
+			  "step of a search follows from the last), so they run a fixed ladder; give "
+			  "the rungs around the knee you expect, in requests/s over all shards "
+			  "(e.g. --ramp 20:200:20)");
+		return KC_EXIT_USAGE;
+	}
+	if (!o->target) {
+		cli_error("find: --shard needs a TARGET all shards load together (without one, "
+			  "each shard would start an emulator of its own; start kneecap serve)");
+		return KC_EXIT_USAGE;
+	}
+	struct cli_find_cfg *c = &f->c;
+	if (o->ramp.to > KC_ENGINE_MAX_RATE) {
+		cli_error("find: --ramp '%s': rates must be at most 10000000 requests per second",
+			  o->ramp_text);
+		return KC_EXIT_USAGE;
+	}
+	cli_shard_finish(&o->shard, o->run_id, c->search.step_duration_ns, c->search.warmup_ns);
+	c->connections = cli_shard_part(&o->shard, c->connections);
+	c->max_inflight = cli_shard_part(&o->shard, c->max_inflight);
+	return 0;
+}
+
+/* What every find shard of one run must share: the load, the request, and how merge judges. */
+static json_t *find_shard_config(const struct find_run *f)
+{
+	const struct cli_find_cfg *c = &f->c;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:f,s:s,s:s?,s:s,s:f,s:b,s:o,s:o}",
+			      "command", "find", "target", f->t.display, "ramp", f->o.ramp_text,
+			      "step_duration_s", (double)c->search.step_duration_ns / 1e9,
+			      "warmup_s", (double)c->search.warmup_ns / 1e9,
+			      "arrival", kc_arrival_name(c->arrival), "method", c->method,
+			      "http", kc_http_version_name(c->http),
+			      "timeout_s", (double)c->timeout_ns / 1e9, "payload", f->pool != NULL,
+			      "health", cli_shard_health_json(&c->search.health),
+			      "recommend", cli_shard_rec_json(&c->rec));
+	if (o)
+		json_object_set_new(o, "max_error_rate", json_real(c->search.health.max_error_rate));
+	return o;
+}
+
+/* One shard's ladder and its result (no knee: that is merge's, over every shard). */
+static int find_shard_run(struct find_run *f, const struct kc_result_env *env)
+{
+	struct cli_shard *sh = &f->o.shard;
+	/* A sagemaker: target is not asked (its runtime URL answers a HEAD unsigned only). */
+	cli_shard_clock_offset(sh, f->o.target, f->c.insecure, f->c.cacert);
+	struct cli_ladder l = {
+		.shard = sh, .ramp = &f->o.ramp, .start_at_text = f->o.start_at_text,
+		.base = {.mode = KC_STEP_RATE, .duration_ns = f->c.search.step_duration_ns,
+			 .warmup_ns = f->c.search.warmup_ns, .arrival = f->c.arrival, .seed = 1},
+	};
+	size_t done = 0;
+	bool stopped = false;
+	runout_set_stop(runout_stop_engine, f->e);
+	int status = cli_shard_run_steps(f->e, &l, &f->ro, f->steps, f->o.ramp.nsteps, &done,
+					 &stopped);
+	f->nsteps = (int)done;
+	f->sig = runout_caught_signal();
+	outdir_hlog_close(&f->out, true);
+	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
+	json_t *extra = json_pack("{s:s}", "note", "one shard of a ladder: kneecap merge of every "
+				  "shard finds the knee and the recommendation");
+	if (extra)
+		json_object_set_new(extra, "shard",
+				    cli_shard_json(sh, find_shard_config(f), f->steps, done));
+	struct kc_result res = {
+		.mode = "rps", .target = f->t.display, .config = config, .env = *env,
+		.steps = f->steps, .nsteps = done, .partial = stopped || f->sig,
+		.interrupted = runout_signal_name(f->sig), .extra = extra,
+		.incomplete = outdir_failed(&f->out) ? f->out.failed : NULL,
+	};
+	outdir_write_result(&f->out, &res, f->o.json, NULL, NULL);
+	runout_set_stop(NULL, NULL);
+	json_decref(config);
+	json_decref(extra);
+	FILE *hf = f->o.json ? stderr : stdout;
+	if (!f->o.json)
+		runout_print_table(stdout, f->steps, done, "offered");
+	fprintf(hf, "shard %d of %d (run id '%s'): kneecap merge of every shard's --out finds "
+		"the knee\n", sh->index, sh->count, sh->run_id);
+	outdir_list(&f->out, hf);
+	if (status < 0 && done > 0 && !stopped && runout_all_connect_errors(f->steps, done))
+		status = KC_EXIT_UNREACHABLE;
+	if (status < 0)
+		status = KC_EXIT_OK;
+	return runout_exit_status(&f->out, f->sig, status);
+}
+
 /* Reads the configuration and opens the output directory, the payload
  * pool, the target and the engine.  Returns 0 or an exit status. */
 static int find_prepare(struct find_run *f)
@@ -893,7 +1050,10 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
-	int status = outdir_open(&f->out, "find", f->o.out_dir);
+	int status = find_shard_check(f);
+	if (status)
+		return status;
+	status = outdir_open(&f->out, "find", f->o.out_dir);
 	if (status)
 		return status;
 	/* From here on a signal is a request for partial results, never a kill. */
@@ -913,7 +1073,9 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
-	f->steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*f->steps));
+	size_t cap = f->o.shard.on && f->o.ramp.nsteps > KC_SEARCH_MAX_STEPS ? f->o.ramp.nsteps
+									     : KC_SEARCH_MAX_STEPS;
+	f->steps = calloc(cap, sizeof(*f->steps));
 	if (!f->steps) {
 		cli_error("find: out of memory");
 		return KC_EXIT_INTERNAL;
@@ -947,6 +1109,10 @@ int kc_cmd_find(int argc, char **argv)
 	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
 	if (outdir_hlog_open(&f->out, env.started_wall_ms)) {
 		status = KC_EXIT_WRITE;
+		goto done;
+	}
+	if (f->o.shard.on) {
+		status = find_shard_run(f, &env);
 		goto done;
 	}
 	find_search(f);

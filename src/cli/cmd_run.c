@@ -830,71 +830,25 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	return -1;
 }
 
-static bool shard_stop(void)
-{
-	return runout_caught_signal() != 0;
-}
-
-/*
- * Runs the steps; a signal or a failed interval-log write stops the
- * engine.  Sets *done (steps with results) and *stopped.  Returns -1 or an
- * exit status.
- */
+/* The steps: run's load as a ladder of one or more rungs, on the shard's clock. */
 static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
 		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *stopped)
 {
-	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
-					.ud = ctx};
-	int status = -1;
-	int64_t wait_ms = o->shard.have_start_at ? o->shard.start_at_ms - kc_wall_ns() / KC_NS_PER_MS : 0;
-	if (!o->quiet && wait_ms > 1000)
-		fprintf(stderr, "kneecap: run: waiting %.1f s for --start-at %s\n", (double)wait_ms / 1e3,
-			o->start_at_text);
-	for (size_t i = 0; i < nsteps; i++) {
-		if (runout_caught_signal()) {
-			*stopped = true;
-			break;
-		}
-		/* On the common clock, every shard starts step i at the same instant
-		 * (the engine starts its workers 5 ms after it is called). */
-		cli_shard_wait(&o->shard, i, 5, shard_stop);
-		if (runout_caught_signal()) {
-			*stopped = true;
-			break;
-		}
-		const struct cli_shard *sh = &o->shard;
-		struct kc_step_spec spec = {
-			.index = (int)i,
+	struct cli_ladder l = {
+		.shard = &o->shard, .ramp = o->ramp_text ? &o->ramp : NULL,
+		.start_at_text = o->start_at_text,
+		.base = {
 			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = cli_shard_rate(sh, o->ramp_text     ? kc_ramp_value(&o->ramp, i)
-							: o->linear_text ? o->linear_from
-									 : o->rate),
-			.rate_end_rps = o->linear_text ? cli_shard_rate(sh, o->linear_to) : 0,
+			.rate_rps = o->linear_text ? o->linear_from : o->rate,
+			.rate_end_rps = o->linear_text ? o->linear_to : 0,
 			.concurrency = (uint32_t)o->concurrency,
 			.duration_ns = o->ramp_text ? o->step_duration_ns : o->duration_ns,
 			.warmup_ns = o->warmup_ns,
 			.arrival = o->arrival,
-			.seed = cli_shard_seed(sh, o->seed) + i,
-		};
-		struct kc_diag d;
-		kc_diag_clear(&d);
-		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
-			runout_progress_end(ctx);
-			cli_diag_error("run", &d);
-			/* The spec was checked before the run: what fails here is ours. */
-			status = KC_EXIT_INTERNAL;
-			break;
-		}
-		(*done)++;
-		if (steps[i].partial || kc_engine_stopped(e) || runout_caught_signal() ||
-		    (ctx->out && outdir_failed(ctx->out))) {
-			steps[i].partial = true;
-			*stopped = true;
-			break;
-		}
-	}
-	runout_progress_end(ctx);
-	return status;
+			.seed = o->seed,
+		},
+	};
+	return cli_shard_run_steps(e, &l, ctx, steps, nsteps, done, stopped);
 }
 
 int kc_cmd_run(int argc, char **argv)

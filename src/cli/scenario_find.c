@@ -10,6 +10,23 @@
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 
+/*
+ * Against the emulator (no TARGET), the units the knee is divided by
+ * default to what it hosts: the named component's copies, or a serverless
+ * profile's MaxConcurrency, unless [recommend] says otherwise.
+ */
+static void units_from_emulator(struct kc_scenario *sc, struct cli_find_cfg *c)
+{
+	struct kc_recommend_cfg *r = &c->rec;
+	if (r->kind == KC_RES_COMPONENT && !kc_scenario_find(sc, "recommend", "copies"))
+		for (int i = 0; i < c->emu.n_components; i++)
+			if (!strcmp(c->emu.components[i].name, r->component))
+				r->copies = c->emu.components[i].copies;
+	if (r->kind == KC_RES_SERVERLESS && c->emu.serverless_max_concurrency > 0 &&
+	    !kc_scenario_find(sc, "recommend", "max_concurrency"))
+		r->max_concurrency = c->emu.serverless_max_concurrency;
+}
+
 int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char **target,
 		      struct kc_diag *d)
 {
@@ -33,6 +50,8 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 		return rc;
 	if (!*target)
 		*target = url;
+	if (!*target)
+		units_from_emulator(sc, c);
 
 	static const char *const sources[] = {"jpeg", "dir", "body", "none", NULL};
 	int src;

@@ -263,6 +263,11 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		str(rec, "why", doc->why, sizeof(doc->why));
 		str(rec, "endpoint_name", doc->endpoint_name, sizeof(doc->endpoint_name));
 		str(rec, "variant", doc->variant, sizeof(doc->variant));
+		str(rec, "endpoint_kind", doc->endpoint_kind, sizeof(doc->endpoint_kind));
+		str(rec, "inference_component", doc->inference_component,
+		    sizeof(doc->inference_component));
+		json_t *cp = json_object_get(rec, "copies");
+		doc->copies = json_is_integer(cp) ? (int)json_integer_value(cp) : 0;
 		str(rec, "region", doc->region, sizeof(doc->region));
 		str(rec, "profile", doc->profile, sizeof(doc->profile));
 		json_t *mn = json_object_get(rec, "min_capacity"), *mx = json_object_get(rec, "max_capacity");
@@ -387,7 +392,8 @@ double kc_resultdoc_target_rps(const struct kc_resultdoc *doc)
 	if (strcmp(doc->mode, "rps") || !doc->has_rec)
 		return NAN;
 	/* InvocationsPerInstance is per minute (spec §2): 2400 -> 40 RPS. */
-	if (strstr(doc->metric, "InvocationsPerInstance") && doc->target_value > 0)
+	if ((strstr(doc->metric, "InvocationsPerInstance") ||
+	     strstr(doc->metric, "InvocationsPerCopy")) && doc->target_value > 0)
 		return doc->target_value / 60.0;
 	if (doc->has_knee && doc->factor > 0)
 		return doc->factor * doc->knee_per_instance;

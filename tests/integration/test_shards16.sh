@@ -112,7 +112,7 @@ expect_rc 2 "--concurrency is not sharded (counts are no ladder of rates)" "$KNE
 expect_grep "concurrency cannot be sharded" "$TMP/err" "... and says so"
 expect_rc 2 "... nor with --shards from the environment" env JOB_COMPLETION_INDEX=0 "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shards 2 -q
 expect_rc 2 "a malformed --start-at (Feb 31)" "$KNEECAP" run "$URL" --rate 10 --start-at 2020-02-31T00:00:00Z
-expect_rc 2 "find does not shard (a search cannot)" "$KNEECAP" find --shard 0/2
+expect_rc 2 "find --shard needs the ladder (--ramp) a search cannot be split into" "$KNEECAP" find --shard 0/2
 expect_rc 2 "merge of a folder that is not a shard" "$KNEECAP" merge "$TMP" --out "$TMP/x0"
 # A missing shard.
 expect_rc 2 "merge refuses 15 of 16 shards" "$KNEECAP" merge "${ALL[@]:0:7}" "${ALL[@]:8}" --out "$TMP/x1" -q
