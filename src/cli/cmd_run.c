@@ -37,7 +37,6 @@
 #include "kneecap/pool.h"
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
-#include "kneecap/sigv4.h"
 
 static const char usage_head[] =
 	"usage: kneecap run TARGET --rate R | --concurrency N | --ramp A:B:STEP [options]\n"
@@ -535,58 +534,15 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 	return cfg;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/*
- * SHA-256 (hex) of n strings joined by newlines, sorted first when asked:
- * lets shards compare what they send (header values may hold tokens,
- * bodies may be megabytes) without writing it.  Returns 0 or -1.
- */
-static int strings_sha256(const char *const *v, size_t n, bool sort, char hex[65])
-{
-	const char **c = malloc((n ? n : 1) * sizeof(*c));
-	size_t len = 0;
-	if (!c)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		c[i] = v[i];
-		len += strlen(v[i]) + 1;
-	}
-	if (sort)
-		qsort(c, n, sizeof(*c), cmp_str);
-	char *all = malloc(len + 1), *w = all;
-	if (!all) {
-		free(c);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t k = strlen(c[i]);
-		memcpy(w, c[i], k);
-		w += k;
-		*w++ = '\n';
-	}
-	int rc = kc_sigv4_payload_hash(all, len, hex);
-	free(all);
-	free(c);
-	return rc ? -1 : 0;
-}
-
 /*
  * What every shard of one run must share (merge compares it whole): the
- * load as a total over the shards, and what each request is -- headers and
- * bodies by hash.  NULL when out of memory.
+ * load as a total over the shards, and what each request is.  NULL when
+ * out of memory.
  */
 static json_t *shard_config(const struct run_opts *o, const struct kc_pool *pool)
 {
-	char hdr_hex[65];
-	if (strings_sha256(o->headers, o->nheaders, true, hdr_hex))
-		return NULL;
 	json_t *cfg = json_pack(
-		"{s:s,s:s,s:s?,s:f,s:s?,s:s,s:f,s:f,s:f,s:s?,s:s,s:s?,s:s?,s:b,s:f,s:I,"
-		"s:s,s:s?,s:b,s:s?,s:s?,s:b,s:b}",
+		"{s:s,s:s,s:s?,s:f,s:s?,s:s,s:f,s:f,s:f,s:s?,s:s,s:s?,s:s?,s:b,s:f,s:I}",
 		"target", o->target,
 		"load", o->have_rate ? "rate" : o->concurrency ? "concurrency"
 			: o->linear_text ? "linear" : "ramp",
@@ -599,58 +555,18 @@ static json_t *shard_config(const struct run_opts *o, const struct kc_pool *pool
 		"http", kc_http_version_name(o->http), "body_file", o->body_file,
 		"payload_dir", o->payload_dir, "payload", pool != NULL,
 		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
-		"seed", (json_int_t)o->seed,
-		"headers_sha256", hdr_hex, "content_type", o->content_type,
-		"response_stream", o->response_stream, "region", o->region,
-		"endpoint_url", o->endpoint_url, "fips", o->fips, "dualstack", o->dualstack);
-	if (!cfg)
+		"seed", (json_int_t)o->seed);
+	/* run builds the synthetic pool from the factory's defaults (load_payload). */
+	struct kc_jpeg_opts jo;
+	kc_jpeg_opts_default(&jo);
+	struct cli_shard_request rq = {
+		.headers = o->headers, .nheaders = o->nheaders, .content_type = o->content_type,
+		.response_stream = o->response_stream, .fips = o->fips, .dualstack = o->dualstack,
+		.region = o->region, .endpoint_url = o->endpoint_url, .sm = &o->sm, .pool = pool,
+		.jpeg = pool && o->payload && !o->body_file && !o->payload_dir ? &jo : NULL};
+	if (cfg && cli_shard_add_request(cfg, &rq)) {
+		json_decref(cfg);
 		return NULL;
-	/* SageMaker request options shape every request; custom attributes by hash. */
-	json_t *sm = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "accept", o->sm.accept,
-			       "target_model", o->sm.target_model, "target_container_hostname",
-			       o->sm.target_container_hostname, "inference_id", o->sm.inference_id,
-			       "inference_component", o->sm.inference_component, "session_id",
-			       o->sm.session_id, "enable_explanations", o->sm.enable_explanations);
-	if (sm && o->sm.custom_attributes) {
-		char ca_hex[65];
-		const char *ca = o->sm.custom_attributes;
-		if (strings_sha256(&ca, 1, false, ca_hex) == 0)
-			json_object_set_new(sm, "custom_attributes_sha256", json_string(ca_hex));
-	}
-	if (sm)
-		json_object_set_new(cfg, "sagemaker", sm);
-	if (pool) {
-		/* The bodies themselves: the same --body path may hold other bytes on another node. */
-		struct kc_pool_summary ps;
-		kc_pool_summary(pool, &ps);
-		size_t n = kc_pool_count(pool);
-		const char **h = malloc((n ? n : 1) * sizeof(*h));
-		char body_hex[65] = "";
-		if (h) {
-			for (size_t i = 0; i < n; i++)
-				h[i] = kc_pool_get(pool, i)->sha256_hex;
-			if (strings_sha256(h, n, false, body_hex))
-				body_hex[0] = '\0';
-			free(h);
-		}
-		json_t *pj = json_pack("{s:s,s:I,s:I,s:I,s:s?,s:s?}", "source", ps.source, "count",
-				       (json_int_t)ps.count, "bytes_min", (json_int_t)ps.bytes_min,
-				       "bytes_max", (json_int_t)ps.bytes_max, "content_type",
-				       ps.content_type, "bodies_sha256",
-				       body_hex[0] ? body_hex : NULL);
-		if (pj && o->payload && !o->body_file && !o->payload_dir) {
-			/* The synthetic factory's parameters (run takes its defaults). */
-			struct kc_jpeg_opts jo;
-			kc_jpeg_opts_default(&jo);
-			json_object_set_new(pj, "jpeg", json_pack(
-				"{s:i,s:i,s:i,s:s,s:b,s:I,s:i,s:I,s:i}", "width", jo.width_px,
-				"height", jo.height_px, "quality", jo.quality, "subsampling",
-				kc_jpeg_subsamp_name(jo.subsamp), "progressive", jo.progressive,
-				"seed", (json_int_t)jo.seed, "detail", jo.detail, "size_kb",
-				(json_int_t)jo.size_kb, "variety", jo.variety));
-		}
-		if (pj)
-			json_object_set_new(cfg, "bodies", pj);
 	}
 	return cfg;
 }

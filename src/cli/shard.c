@@ -19,7 +19,11 @@
 #include "kneecap/clock.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "kneecap/jpeg.h"
 #include "kneecap/parse.h"
+#include "kneecap/pool.h"
+#include "kneecap/sagemaker.h"
+#include "kneecap/sigv4.h"
 
 static int bad(const char *flag, const char *v, const char *why)
 {
@@ -199,6 +203,116 @@ int cli_shard_time_ms(const char *arg, int64_t *out_ms)
 		return 0;
 	}
 	return rfc3339_ms(arg, out_ms);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* SHA-256 (hex) of n strings joined by newlines, sorted first when asked.  0 or -1. */
+static int strings_sha256(const char *const *v, size_t n, bool sort, char hex[65])
+{
+	const char **c = malloc((n ? n : 1) * sizeof(*c));
+	size_t len = 0;
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = v[i];
+		len += strlen(v[i]) + 1;
+	}
+	if (sort)
+		qsort(c, n, sizeof(*c), cmp_str);
+	char *all = malloc(len + 1), *w = all;
+	if (!all) {
+		free(c);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(c[i]);
+		memcpy(w, c[i], k);
+		w += k;
+		*w++ = '\n';
+	}
+	int rc = kc_sigv4_payload_hash(all, len, hex);
+	free(all);
+	free(c);
+	return rc ? -1 : 0;
+}
+
+static json_t *bodies_json(const struct kc_pool *pool, const struct kc_jpeg_opts *jo)
+{
+	struct kc_pool_summary ps;
+	kc_pool_summary(pool, &ps);
+	size_t n = kc_pool_count(pool);
+	const char **h = malloc((n ? n : 1) * sizeof(*h));
+	char hex[65];
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		h[i] = kc_pool_get(pool, i)->sha256_hex;
+	int rc = strings_sha256(h, n, false, hex);
+	free(h);
+	if (rc)
+		return NULL;
+	json_t *b = json_pack("{s:s,s:I,s:I,s:I,s:s?,s:s}", "source", ps.source, "count",
+			      (json_int_t)ps.count, "bytes_min", (json_int_t)ps.bytes_min,
+			      "bytes_max", (json_int_t)ps.bytes_max, "content_type", ps.content_type,
+			      "bodies_sha256", hex);
+	if (b && jo) {
+		json_t *j = json_pack("{s:i,s:i,s:i,s:s,s:b,s:I,s:i,s:I,s:i}", "width", jo->width_px,
+				      "height", jo->height_px, "quality", jo->quality,
+				      "subsampling", kc_jpeg_subsamp_name(jo->subsamp),
+				      "progressive", jo->progressive, "seed", (json_int_t)jo->seed,
+				      "detail", jo->detail, "size_kb", (json_int_t)jo->size_kb,
+				      "variety", jo->variety);
+		if (!j || json_object_set_new(b, "jpeg", j)) {
+			json_decref(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+int cli_shard_add_request(json_t *cfg, const struct cli_shard_request *r)
+{
+	char hex[65];
+	if (strings_sha256(r->headers, r->nheaders, true, hex))
+		return -1;
+	json_t *req = json_pack("{s:s,s:s?,s:b,s:s?,s:s?,s:b,s:b}", "headers_sha256", hex,
+				"content_type", r->content_type, "response_stream",
+				r->response_stream, "region", r->region, "endpoint_url",
+				r->endpoint_url, "fips", r->fips, "dualstack", r->dualstack);
+	if (!req)
+		return -1;
+	if (r->sm) {
+		const struct kc_sm_opts *o = r->sm;
+		json_t *sm = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
+				       "accept", o->accept, "target_variant", o->target_variant,
+				       "target_model", o->target_model, "target_container_hostname",
+				       o->target_container_hostname, "inference_id", o->inference_id,
+				       "inference_component", o->inference_component, "session_id",
+				       o->session_id, "enable_explanations", o->enable_explanations,
+				       "content_type", o->content_type);
+		/* Custom attributes are the caller's own text: compared by hash. */
+		const char *ca = o->custom_attributes;
+		if (sm && ca && !strings_sha256(&ca, 1, false, hex))
+			json_object_set_new(sm, "custom_attributes_sha256", json_string(hex));
+		if (!sm || json_object_set_new(req, "sagemaker", sm))
+			goto fail;
+	}
+	if (r->pool) {
+		json_t *b = bodies_json(r->pool, r->jpeg);
+		if (!b || json_object_set_new(req, "bodies", b))
+			goto fail;
+	}
+	if (json_object_update(cfg, req))
+		goto fail;
+	json_decref(req);
+	return 0;
+fail:
+	json_decref(req);
+	return -1;
 }
 
 int cli_shard_parse_start_at(struct cli_shard *s, const char *arg)
