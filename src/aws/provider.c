@@ -7,8 +7,8 @@
  * the last reader of an old snapshot frees it (kc_creds_fini wipes it).
  */
 #include "kneecap/creds.h"
-#include "aws/creds_int.h"
-#include "aws/provider_int.h"
+#include "creds_int.h"
+#include "provider_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"

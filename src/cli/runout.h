@@ -66,6 +66,10 @@ void runout_stop_engine(void *engine);
 /* Prepares r; out may be NULL (no interval log). */
 void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet);
 
+struct kc_result_env;
+/* Fills env for result.json: the host detected now, kneecap's and libcurl's versions, the wall-clock start. */
+void runout_env_detect(struct kc_result_env *env);
+
 /*
  * Engine hooks: progress line (progress.c: on a terminal one line cut to its
  * width and rewritten in place, "—" for figures not measured yet; else a

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/shard.h"
+#include "shard.h" /* src/cli */
 
 /* shard.c prints through the CLI's error line; main.c is not linked here. */
 void cli_error(const char *fmt, ...);
