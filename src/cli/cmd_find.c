@@ -600,6 +600,18 @@ static json_t *find_shard_config(const struct find_run *f)
 			      "recommend", cli_shard_rec_json(&c->rec));
 	if (o)
 		json_object_set_new(o, "max_error_rate", json_real(c->search.health.max_error_rate));
+	/* What each request is; the synthetic pool is made from c->jpeg (build_pool). */
+	bool synthetic = f->pool && (!c->payload_source || !strcmp(c->payload_source, "jpeg"));
+	struct cli_shard_request rq = {
+		.headers = f->o.headers, .nheaders = f->o.nheaders,
+		.content_type = c->body_content_type, .response_stream = c->topts.response_stream,
+		.fips = c->topts.fips, .dualstack = c->topts.dualstack, .region = c->topts.region,
+		.endpoint_url = c->topts.endpoint_url, .sm = &c->topts.sm, .pool = f->pool,
+		.jpeg = synthetic ? &c->jpeg : NULL};
+	if (o && cli_shard_add_request(o, &rq)) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
