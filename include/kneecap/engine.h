@@ -119,8 +119,6 @@ typedef int (*kc_engine_decorate_cb)(void *ud, const struct kc_request_info *req
 
 #define KC_ENGINE_MAX_HEADERS 64
 
-/* The one rate ceiling (requests/s) the engine and every command accept. */
-#define KC_ENGINE_MAX_RATE 1e7
 /* Defaults when kc_engine_config leaves connections / streams at 0: the one
  * place they are written down (the commands' --help quote these). */
 #define KC_ENGINE_DEFAULT_CONNECTIONS_H1 16 /* per worker, HTTP/1.1 */

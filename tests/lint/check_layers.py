@@ -24,7 +24,8 @@ BELOW = {
     "aws": {"util"},
     "payload": {"util"},
     "engine": {"util", "stats", "aws", "payload"},
-    "analysis": {"util", "stats", "aws", "payload", "engine"},
+    # DESIGN.md: analysis is pure and never includes the engine.
+    "analysis": {"util", "stats", "aws", "payload"},
     "report": {"util", "stats", "aws", "payload", "engine", "analysis"},
     "cli": {"util", "stats", "aws", "payload", "engine", "analysis", "report", "emulator"},
     "emulator": {"util", "stats", "aws", "payload"},
