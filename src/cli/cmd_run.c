@@ -708,11 +708,7 @@ int kc_cmd_run(int argc, char **argv)
 	runout_init(&ctx, "run", &out, o.quiet);
 	ctx.engine = e;
 	struct kc_result_env env;
-	memset(&env, 0, sizeof(env));
-	kc_result_env_detect(&env);
-	env.kneecap_version = KC_VERSION;
-	env.libcurl_version = kc_engine_libcurl_version();
-	env.started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
+	runout_env_init(&env);
 	if (outdir_hlog_open(&out, env.started_wall_ms)) {
 		status = KC_EXIT_WRITE;
 		goto out_steps;

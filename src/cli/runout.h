@@ -14,6 +14,7 @@
 
 #include "kneecap/engine.h"
 #include "kneecap/hlog.h"
+#include "kneecap/result.h"
 #include "kneecap/step.h"
 #include "outdir.h"
 
@@ -62,6 +63,9 @@ int runout_caught_signal(void);
 const char *runout_signal_name(int sig);
 /* kc_engine_stop for runout_catch_signals. */
 void runout_stop_engine(void *engine);
+
+/* The run's environment for result.json (machine, versions), started now. */
+void runout_env_init(struct kc_result_env *env);
 
 /* Prepares r; out may be NULL (no interval log). */
 void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet);
