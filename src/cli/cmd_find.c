@@ -45,6 +45,7 @@
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
+#include "kneecap/url.h"
 
 static const char usage_head[] =
 	"usage: kneecap find [SCENARIO.ini] [TARGET] [options]\n"
@@ -170,8 +171,7 @@ static const struct {
 
 static bool looks_like_target(const char *s)
 {
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8) ||
-	       !strncmp(s, "sagemaker:", 10);
+	return kc_url_is_http(s) || !strncmp(s, "sagemaker:", 10);
 }
 
 /*
