@@ -48,6 +48,16 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 			  struct kc_diag *d);
 
 /*
+ * As kc_recommend_apply_sh, for a scaling-policy.json on a customized
+ * metric (e.g. the capacity-weighted one of mixed instance pools): kind
+ * names it in the derived policy name ("kneecap-KIND-TARGET"), unit says
+ * what TargetValue counts in the header comment.  Same returns.
+ */
+int kc_recommend_apply_sh_custom(const struct kc_recommend_cfg *c,
+				 const struct kc_recommendation *r, const char *kind,
+				 const char *unit, struct kc_buf *out, struct kc_diag *d);
+
+/*
  * Appends to an apply.sh from kc_recommend_apply_sh one put-scheduled-action
  * for the same resource: name, an AWS cron expression ("cron(58 * * * ? *)",
  * UTC) and the bounds it sets (max_cap 0 = MinCapacity only).  Every value

@@ -43,6 +43,7 @@ struct kc_diag;
 struct kc_scenario;
 
 #define KC_SEARCH_MAX_STEPS 64   /* hard bound on steps one search may run */
+#define KC_SEARCH_MAX_LADDER 1024 /* rungs kc_ladder_knee looks at */
 
 struct kc_search_cfg {
 	enum kc_load_mode mode;
@@ -301,6 +302,21 @@ struct kc_knee {
  * name when the search converged, the end name otherwise (kc_knee_reason).
  */
 void kc_search_result(const struct kc_search *s, struct kc_knee *out);
+
+/*
+ * The knee of a fixed ladder (run --ramp, shards merged by `kneecap merge`):
+ * steps judged in order of load against c; the knee is the highest healthy
+ * load under the lowest unhealthy one, as a search's.  A ladder's rungs are
+ * coarser than a search's precision, so when the lowest unhealthy step was
+ * saturated (throughput or in-flight growth) the rate the endpoint completed
+ * there flat out brackets the capacity: it caps the knee (as in a search),
+ * and when it lies between the highest healthy rung and that step it is the
+ * knee (bound saturated_max).  Generator-bound or partial steps are never a
+ * knee and end the ladder (a lower bound).  verdicts (n entries, may be
+ * NULL) receive each step's verdict.  Pure; fills every field of out.
+ */
+void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *steps, size_t n,
+		    struct kc_step_verdict *verdicts, struct kc_knee *out);
 
 /* The knee's `reason` string for result.json (see kc_search_result). */
 const char *kc_knee_reason(const struct kc_knee *k);

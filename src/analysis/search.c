@@ -873,3 +873,91 @@ int64_t kc_search_step_ns(const struct kc_search *s)
 	int64_t n = third > floor_ns ? third : floor_ns;
 	return n < full ? n : full;
 }
+
+/* ---- a fixed ladder ----------------------------------------------------- */
+
+void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *steps, size_t n,
+		    struct kc_step_verdict *verdicts, struct kc_knee *out)
+{
+	KC_ASSERT(c && out && (steps || n == 0));
+	struct kc_knee k;
+	memset(&k, 0, sizeof(k));
+	k.mode = c->mode;
+	k.knee_step = -1;
+	k.upper_step = -1;
+	k.end = KC_END_MAX_REACHED;
+	k.ended_by = KC_VERDICT_HEALTHY;
+	k.steps = (int)n;
+	/* Rungs in load order, whatever order they ran in. */
+	size_t order[KC_SEARCH_MAX_LADDER];
+	size_t m = n < KC_SEARCH_MAX_LADDER ? n : KC_SEARCH_MAX_LADDER;
+	for (size_t i = 0; i < m; i++) {
+		size_t j = i;
+		while (j > 0 && steps[order[j - 1]].offered > steps[i].offered) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	bool all_errors = true;
+	for (size_t i = 0; i < n; i++) {
+		struct kc_step_verdict v;
+		kc_knee_judge(c, &steps[i], &v);
+		if (verdicts)
+			verdicts[i] = v;
+		k.measured_ns += steps[i].duration_ns;
+		if (steps[i].ok > 0)
+			all_errors = false;
+	}
+	for (size_t r = 0; r < m; r++) {
+		size_t i = order[r];
+		struct kc_step_verdict v;
+		kc_knee_judge(c, &steps[i], &v);
+		if (!v.valid || steps[i].partial) {
+			k.end = steps[i].partial ? KC_END_INTERRUPTED : KC_END_GENERATOR_BOUND;
+			k.ended_by = steps[i].partial ? KC_VERDICT_UNSTABLE : KC_VERDICT_GENERATOR_BOUND;
+			break;
+		}
+		if (v.verdict == KC_VERDICT_HEALTHY) {
+			k.found = true;
+			k.tested = steps[i].offered;
+			k.knee_step = (int)i;
+			continue;
+		}
+		k.end = k.found ? KC_END_CONVERGED : all_errors ? KC_END_ALL_ERRORS
+							    : KC_END_UNHEALTHY_AT_MIN;
+		k.ended_by = v.verdict;
+		k.upper = steps[i].offered;
+		k.upper_step = (int)i;
+		k.upper_offered = steps[i].offered;
+		if (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+			k.saturated_max = steps[i].achieved;
+		break;
+	}
+	k.value = k.tested;
+	k.bound = KC_BOUND_TESTED;
+	k.knee_achieved = k.knee_step >= 0 ? steps[k.knee_step].achieved : 0;
+	k.lower_bound = k.found && k.end != KC_END_CONVERGED;
+	if (k.found && k.saturated_max > 0 && k.saturated_max < k.upper) {
+		/* Flat out the endpoint completed saturated_max: that is the
+		 * capacity inside the bracket, finer than the rungs. */
+		if (k.saturated_max != k.tested) {
+			k.value = k.saturated_max;
+			k.bound = KC_BOUND_SATURATED_MAX;
+			k.upper_capped = true;
+		}
+	}
+	if (k.found && k.upper > 0)
+		k.precision = (k.upper - k.value) / k.value;
+	if (!k.found)
+		snprintf(k.diagnosis, sizeof(k.diagnosis), "no rung of the ladder was healthy%s",
+			 k.end == KC_END_ALL_ERRORS ? ": every request failed" : "");
+	else if (k.end == KC_END_MAX_REACHED)
+		snprintf(k.diagnosis, sizeof(k.diagnosis),
+			 "healthy at the top of the ladder (%.4g): the knee is at least that", k.value);
+	else if (k.end == KC_END_GENERATOR_BOUND)
+		snprintf(k.diagnosis, sizeof(k.diagnosis),
+			 "the generator fell behind above %.4g: the knee is at least that; add shards",
+			 k.value);
+	*out = k;
+}

@@ -42,5 +42,7 @@ int kc_cmd_plan(int argc, char **argv);
 int kc_cmd_report(int argc, char **argv);
 int kc_cmd_serve(int argc, char **argv);
 int kc_cmd_payload(int argc, char **argv);
+int kc_cmd_merge(int argc, char **argv);
+int kc_cmd_pools(int argc, char **argv);
 
 #endif

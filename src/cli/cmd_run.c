@@ -12,6 +12,7 @@
 #include "opts.h"
 #include "outdir.h"
 #include "runout.h"
+#include "shard.h"
 #include "target.h"
 #include "kc_config.h"
 
@@ -107,6 +108,8 @@ struct run_opts {
 	double max_p_ms[3];       /* --max-p50, --max-p90, --max-p99; 0 = none */
 	enum kc_client client;
 	const char *proxy, *client_cert, *client_key;
+	struct cli_shard shard;   /* --shard, --shards, --start-at */
+	const char *run_id, *start_at_text;
 };
 
 static const char *const pct_names[3] = {"p50", "p90", "p99"};
@@ -285,6 +288,24 @@ static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *
 	case CLI_O_MAX_P99:
 		o->max_p_ms[opt->id - CLI_O_MAX_P50] = (double)v.i / 1e6;
 		break;
+	case CLI_O_SHARD:
+		if (cli_shard_parse(&o->shard, arg))
+			return KC_EXIT_USAGE;
+		break;
+	case CLI_O_SHARDS:
+		if (cli_shard_parse_count(&o->shard, v.i))
+			return KC_EXIT_USAGE;
+		break;
+	case CLI_O_START_AT:
+		if (cli_shard_parse_start_at(&o->shard, arg))
+			return KC_EXIT_USAGE;
+		o->start_at_text = arg;
+		break;
+	case CLI_O_RUN_ID:
+		if (!*arg || strlen(arg) >= sizeof(o->shard.run_id))
+			return bad("--run-id", arg, "must be 1..127 characters");
+		o->run_id = arg;
+		break;
 	case CLI_O_JSON:
 		o->json = true;
 		break;
@@ -385,6 +406,19 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		cli_error("run: --content-type needs --body");
 		return KC_EXIT_USAGE;
 	}
+	cli_shard_finish(&o->shard, o->run_id, o->ramp_text ? o->step_duration_ns : o->duration_ns,
+			 o->warmup_ns);
+	if (o->shard.on) {
+		/* This process's slice of the pool; the rate is sliced per step. */
+		if (o->concurrency && o->concurrency < o->shard.count) {
+			cli_error("run: --concurrency %lld cannot be split over %d shards",
+				  (long long)o->concurrency, o->shard.count);
+			return KC_EXIT_USAGE;
+		}
+		o->concurrency = cli_shard_part(&o->shard, o->concurrency);
+		o->connections = cli_shard_part(&o->shard, o->connections);
+		o->max_inflight = cli_shard_part(&o->shard, o->max_inflight);
+	}
 	return -1;
 }
 
@@ -455,6 +489,28 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 				    json_real((double)(o->ramp_text ? o->step_duration_ns
 								    : o->duration_ns) / 1e9));
 	return cfg;
+}
+
+/*
+ * What every shard of one run must share (merge compares it whole): the
+ * load as a total over the shards, and what each request is.
+ */
+static json_t *shard_config(const struct run_opts *o, const struct kc_pool *pool)
+{
+	return json_pack("{s:s,s:s,s:s?,s:f,s:s?,s:s,s:f,s:f,s:f,s:s?,s:s,s:s?,s:s?,s:b,s:f,s:I}",
+			 "target", o->target,
+			 "load", o->have_rate ? "rate" : o->concurrency ? "concurrency"
+				 : o->linear_text ? "linear" : "ramp",
+			 "ramp", o->ramp_text, "rate", o->have_rate ? o->rate : 0.0,
+			 "linear", o->linear_text, "arrival", kc_arrival_name(o->arrival),
+			 "warmup_s", (double)o->warmup_ns / 1e9,
+			 "step_duration_s",
+			 (double)(o->ramp_text ? o->step_duration_ns : o->duration_ns) / 1e9,
+			 "max_error_rate", o->max_error_rate, "method", o->method,
+			 "http", kc_http_version_name(o->http), "body_file", o->body_file,
+			 "payload_dir", o->payload_dir, "payload", pool != NULL,
+			 "timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
+			 "seed", (json_int_t)o->seed);
 }
 
 /*
@@ -625,6 +681,11 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	return -1;
 }
 
+static bool shard_stop(void)
+{
+	return runout_caught_signal() != 0;
+}
+
 /*
  * Runs the steps; a signal or a failed interval-log write stops the
  * engine.  Sets *done (steps with results) and *stopped.  Returns -1 or an
@@ -636,23 +697,35 @@ static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runou
 	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
 					.ud = ctx};
 	int status = -1;
+	int64_t wait_ms = o->shard.have_start_at ? o->shard.start_at_ms - kc_wall_ns() / KC_NS_PER_MS : 0;
+	if (!o->quiet && wait_ms > 1000)
+		fprintf(stderr, "kneecap: run: waiting %.1f s for --start-at %s\n", (double)wait_ms / 1e3,
+			o->start_at_text);
 	for (size_t i = 0; i < nsteps; i++) {
 		if (runout_caught_signal()) {
 			*stopped = true;
 			break;
 		}
+		/* On the common clock, every shard starts step i at the same instant
+		 * (the engine starts its workers 5 ms after it is called). */
+		cli_shard_wait(&o->shard, i, 5, shard_stop);
+		if (runout_caught_signal()) {
+			*stopped = true;
+			break;
+		}
+		const struct cli_shard *sh = &o->shard;
 		struct kc_step_spec spec = {
 			.index = (int)i,
 			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = o->ramp_text     ? kc_ramp_value(&o->ramp, i)
-				    : o->linear_text ? o->linear_from
-						     : o->rate,
-			.rate_end_rps = o->linear_text ? o->linear_to : 0,
+			.rate_rps = cli_shard_rate(sh, o->ramp_text     ? kc_ramp_value(&o->ramp, i)
+							: o->linear_text ? o->linear_from
+									 : o->rate),
+			.rate_end_rps = o->linear_text ? cli_shard_rate(sh, o->linear_to) : 0,
 			.concurrency = (uint32_t)o->concurrency,
 			.duration_ns = o->ramp_text ? o->step_duration_ns : o->duration_ns,
 			.warmup_ns = o->warmup_ns,
 			.arrival = o->arrival,
-			.seed = o->seed + i,
+			.seed = cli_shard_seed(sh, o->seed) + i,
 		};
 		struct kc_diag d;
 		kc_diag_clear(&d);
@@ -698,6 +771,8 @@ int kc_cmd_run(int argc, char **argv)
 	    (status = make_engine(&o, bodies, nbodies, &t, &e)) >= 0)
 		goto out_body;
 
+	if (o.shard.on || o.shard.have_start_at)
+		cli_shard_clock_offset(&o.shard, o.target, o.insecure, o.cacert);
 	size_t nsteps = o.ramp_text ? o.ramp.nsteps : 1;
 	struct kc_step_result *steps = calloc(nsteps, sizeof(*steps));
 	if (!steps) {
@@ -729,6 +804,9 @@ int kc_cmd_run(int argc, char **argv)
 	json_t *config = config_json(&o, e, pool);
 	json_t *extra = json_object();
 	bool pass = check_thresholds(&o, steps, done, extra);
+	if (o.shard.on || o.shard.have_start_at)
+		json_object_set_new(extra, "shard", cli_shard_json(&o.shard, shard_config(&o, pool),
+								    steps, done));
 	struct kc_result res = {
 		.mode = "rps", .target = o.target, .config = config, .env = env,
 		.steps = steps, .nsteps = done, .partial = stopped || sig,

@@ -26,8 +26,10 @@ static const struct {
 	{"streams", kc_cmd_streams, "bidirectional-stream concurrency search"},
 	{"plan", kc_cmd_plan, "pre-launch capacity plan from a result and a traffic shape"},
 	{"report", kc_cmd_report, "render or combine results (several instance types)"},
+	{"pools", kc_cmd_pools, "mixed instance pools: InstancePools and a capacity-weighted policy"},
 	{"serve", kc_cmd_serve, "run the endpoint emulator"},
 	{"payload", kc_cmd_payload, "write the synthetic JPEG payloads to disk"},
+	{"merge", kc_cmd_merge, "merge the shards of one run exactly and find the knee"},
 };
 
 static void usage(FILE *f)

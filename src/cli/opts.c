@@ -24,6 +24,8 @@
 #define NOT_STREAMS_CONNS "streams: connections follow the stream count; use " \
 	"--streams-per-connection"
 #define REGION_DEF "AWS_REGION, AWS_DEFAULT_REGION, the profile"
+#define NOT_SHARDED "find and streams: shards cannot search together; run a fixed ladder " \
+	"(kneecap run --ramp A:B:STEP --shard I/N) and kneecap merge finds the knee"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
 
 static const struct cli_opt table[] = {
@@ -46,6 +48,21 @@ static const struct cli_opt table[] = {
 	{CLI_O_SEED, "seed", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 9.2e18, "N",
 	 "RNG seed for Poisson arrivals", {"1", NULL, NULL},
 	 "find: --seed is [payload] seed (the synthetic JPEGs); streams: no random arrivals"},
+
+	/* shards: one slice of a load that many processes drive together */
+	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "I/N|env",
+	 "drive shard I of N (0-based): 1/N of the rate and of the connections; env: "
+	 "SLURM_PROCID/SLURM_NTASKS", {"one process", NULL, NULL}, NOT_SHARDED},
+	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 1, 100000, "N",
+	 "as --shard I/N with I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
+	 "SLURM_PROCID", {"one process", NULL, NULL}, NOT_SHARDED},
+	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "TIME",
+	 "start step 1 at TIME (RFC 3339 or Unix seconds); step k at TIME + k x (warm-up + "
+	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", NULL, NULL},
+	 NOT_SHARDED},
+	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "ID",
+	 "names the run the shards belong to (merge refuses a shard of another)",
+	 {"SLURM_JOB_ID, else --start-at", NULL, NULL}, NOT_SHARDED},
 
 	/* search */
 	{CLI_O_START, "start", 0, CLI_K_NUM, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "search", "start",

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kneecap/clock.h"
@@ -386,4 +389,41 @@ void kc_acct_account(struct worker *w, struct slot *s, const struct kc_outcome *
 		kc_scrub_copy(o->why, o->why ? strlen(o->why) : 0, w->c.first_err[o->ec],
 			      sizeof(w->c.first_err[o->ec]), 0);
 	}
+}
+
+void kc_worker_arm_timer(struct worker *w, int64_t at_ns, int64_t now_ns)
+{
+	/* Re-arming also clears a fired timer (the kernel resets its tick count). */
+	if (at_ns == w->armed_ns && at_ns > now_ns)
+		return;
+	struct itimerspec its = {0};
+	if (at_ns > 0) {
+		its.it_value.tv_sec = (time_t)(at_ns / KC_NS_PER_S);
+		its.it_value.tv_nsec = (long)(at_ns % KC_NS_PER_S);
+	}
+	timerfd_settime(w->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	w->armed_ns = at_ns;
+}
+
+/* Whether epoll_pwait2 works here: unknown (0), yes (1), no (-1); set once. */
+static atomic_int have_pwait2;
+
+int kc_worker_epoll(struct worker *w, int efd, struct epoll_event *evs, int max,
+		    int64_t deadline_ns)
+{
+	int64_t now = kc_clock_ns();
+	int64_t left = deadline_ns > now ? deadline_ns - now : 0;
+	if (atomic_load_explicit(&have_pwait2, memory_order_relaxed) >= 0) {
+		struct timespec ts = {.tv_sec = (time_t)(left / KC_NS_PER_S),
+				      .tv_nsec = (long)(left % KC_NS_PER_S)};
+		int n = epoll_pwait2(efd, evs, max, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS) {
+			atomic_store_explicit(&have_pwait2, 1, memory_order_relaxed);
+			return n;
+		}
+		atomic_store_explicit(&have_pwait2, -1, memory_order_relaxed);
+	}
+	/* An older kernel: the timerfd in efd wakes us at the deadline. */
+	kc_worker_arm_timer(w, deadline_ns, now);
+	return epoll_wait(efd, evs, max, (int)((left + KC_NS_PER_MS - 1) / KC_NS_PER_MS));
 }

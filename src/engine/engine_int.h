@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 
 #include "kneecap/engine.h"
 #include "kneecap/hdr.h"
@@ -186,6 +187,19 @@ void kc_acct_account(struct worker *w, struct slot *s, const struct kc_outcome *
 		     int64_t now_ns);
 /* Marks s idle and puts it back on the worker's free stack. */
 void kc_acct_release(struct worker *w, struct slot *s);
+/*
+ * Arms the worker's timerfd at at_ns (absolute monotonic; 0 disarms), or
+ * leaves it when it is already armed there and not yet fired.
+ */
+void kc_worker_arm_timer(struct worker *w, int64_t at_ns, int64_t now_ns);
+/*
+ * epoll_wait on efd until deadline_ns with nanosecond precision: through
+ * epoll_pwait2 where the kernel has it (5.11+; no timer syscall per wait),
+ * else through the worker's timerfd, which the driver keeps in efd.
+ * Returns what epoll returns.
+ */
+int kc_worker_epoll(struct worker *w, int efd, struct epoll_event *evs, int max,
+		    int64_t deadline_ns);
 /* response_stream: the kc_rs part callback; ud is the slot. */
 void kc_acct_on_part(void *ud, uint32_t index, int64_t at_ns, int64_t gap_ns, size_t len);
 enum kc_errclass kc_acct_classify_status(long status);

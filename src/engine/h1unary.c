@@ -478,10 +478,10 @@ static struct slot *h1_reap(struct worker *w, int64_t now_ns)
 	return NULL;
 }
 
-static void poll_events(struct kc_h1u *u, int timeout_ms)
+static void poll_events(struct kc_h1u *u, int64_t deadline_ns)
 {
 	struct epoll_event evs[64];
-	int n = epoll_wait(u->efd, evs, 64, timeout_ms);
+	int n = kc_worker_epoll(u->w, u->efd, evs, 64, deadline_ns);
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
 		if (tag == TIMER_TAG)
@@ -497,10 +497,17 @@ static void poll_events(struct kc_h1u *u, int timeout_ms)
 	}
 }
 
-static void h1_wait(struct worker *w, int timeout_ms)
+static void h1_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h1u *u = w->h1;
-	poll_events(u, u->ndone && timeout_ms > 1 ? 1 : timeout_ms);
+	/* What is left on the done stack failed while being started: reap it
+	 * within 1 ms (which also paces a loop against a refusing server). */
+	if (u->ndone) {
+		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
+		if (soon < deadline_ns)
+			deadline_ns = soon;
+	}
+	poll_events(u, deadline_ns);
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->conns[u->done[i]].failed_at_start = false;
 }
@@ -631,9 +638,9 @@ static int h1_init(struct worker *w, struct kc_diag *d)
 	u->efd = epoll_create1(EPOLL_CLOEXEC);
 	if (u->efd < 0)
 		return kc_diag_set(d, KC_EIO, "epoll_create1: %s", strerror(errno));
-	/* Edge-triggered: the worker re-arms the timer (which clears it) before
-	 * every wait while issuing, so it is never read; one syscall less per
-	 * arrival, and a timer that fired during the drain wakes us once only. */
+	/* The timer wakes epoll only on kernels without epoll_pwait2.
+	 * Edge-triggered: kc_worker_epoll re-arms it (which clears it) before
+	 * every wait, so it is never read. */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = TIMER_TAG};
 	if (epoll_ctl(u->efd, EPOLL_CTL_ADD, w->timerfd, &ev))
 		return kc_diag_set(d, KC_EIO, "epoll_ctl: %s", strerror(errno));

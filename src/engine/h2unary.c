@@ -670,11 +670,11 @@ static struct slot *kc_h2u_reap(struct worker *w, int64_t now_ns)
 	return NULL;
 }
 
-/* Reads the events epoll has within timeout_ms. */
-static void poll_events(struct kc_h2u *u, int timeout_ms)
+/* Reads the events epoll has until deadline_ns. */
+static void poll_events(struct kc_h2u *u, int64_t deadline_ns)
 {
 	struct epoll_event evs[64];
-	int n = epoll_wait(u->efd, evs, 64, timeout_ms);
+	int n = kc_worker_epoll(u->w, u->efd, evs, 64, deadline_ns);
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.ptr == &u->timer_tag) {
 			uint64_t ticks;
@@ -692,13 +692,18 @@ static void poll_events(struct kc_h2u *u, int timeout_ms)
 	}
 }
 
-static void kc_h2u_wait(struct worker *w, int timeout_ms)
+static void kc_h2u_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h2u *u = w->h2;
 	/* What is left on the done stack failed while being started (the loop
 	 * reaped the rest): reap it after 1 ms, which also paces a closed loop
 	 * against a server that refuses every connection. */
-	poll_events(u, u->ndone && timeout_ms > 1 ? 1 : timeout_ms);
+	if (u->ndone) {
+		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
+		if (soon < deadline_ns)
+			deadline_ns = soon;
+	}
+	poll_events(u, deadline_ns);
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->reqs[u->done[i]].failed_at_start = false;
 }

@@ -37,8 +37,9 @@ struct kc_proto {
 	void (*perform)(struct worker *w);
 	/* Accounts and releases one finished request; NULL when none is left. */
 	struct slot *(*reap)(struct worker *w, int64_t now_ns);
-	/* Sleeps up to timeout_ms or until the worker's timerfd or a socket fires. */
-	void (*wait)(struct worker *w, int timeout_ms);
+	/* Sleeps until deadline_ns (monotonic, nanosecond-precise) or until a
+	 * socket has something. */
+	void (*wait)(struct worker *w, int64_t deadline_ns);
 	/* Drops an unfinished request without counting it (stop, drain end). */
 	void (*abandon)(struct worker *w, struct slot *s);
 };

@@ -367,14 +367,18 @@ static struct slot *curl_reap(struct worker *w, int64_t now_ns)
 	return NULL;
 }
 
-static void curl_wait(struct worker *w, int timeout_ms)
+static void curl_wait(struct worker *w, int64_t deadline_ns)
 {
-	/* The timerfd wakes the poll at the next intended send time.  It is
-	 * never read here: the worker re-arms (and so clears) it before each
-	 * wait while issuing; a timer armed in the past has fired and would
-	 * keep the poll awake, so it is left out. */
+	/* The timerfd wakes the poll at the deadline (curl_multi_poll counts in
+	 * milliseconds).  It is never read: it is re-armed (and so cleared)
+	 * before each wait; one armed in the past has fired and would keep the
+	 * poll awake, so it is left out. */
+	int64_t now = kc_clock_ns();
+	kc_worker_arm_timer(w, deadline_ns, now);
+	int64_t left = deadline_ns > now ? deadline_ns - now : 0;
 	struct curl_waitfd wfd = {.fd = w->timerfd, .events = CURL_WAIT_POLLIN};
-	curl_multi_poll(w->multi, &wfd, w->armed_ns > kc_clock_ns() ? 1 : 0, timeout_ms, NULL);
+	curl_multi_poll(w->multi, &wfd, w->armed_ns > now ? 1 : 0,
+			(int)(left / KC_NS_PER_MS) + 1, NULL);
 }
 
 const struct kc_proto kc_proto_curl = {

@@ -5,9 +5,10 @@
  * chosen once per engine), and account completions.
  *
  * A worker touches only its own struct worker.  It sleeps in the driver's
- * wait (epoll_wait over its connections, or curl_multi_poll) with a
- * timerfd armed at the next intended send time, so it wakes with
- * nanosecond-armed (not millisecond) precision without spinning.  Requests
+ * wait (epoll over its connections, or curl_multi_poll) until the next
+ * intended send time, with nanosecond (not millisecond) precision and
+ * without spinning: epoll_pwait2's timeout where the kernel has it, else a
+ * timerfd armed at that time.  Requests
  * whose time has come while all slots are busy wait in a bounded FIFO; when
  * the FIFO plus busy slots reach the worker's in-flight cap, new arrivals
  * are counted as shed.  The loop never allocates.
@@ -15,27 +16,10 @@
 #include "engine_int.h"
 #include "proto.h"
 
-#include <sys/timerfd.h>
-#include <time.h>
-
 #include "kneecap/clock.h"
 
 /* How long the loop may sleep without looking at the stop flag. */
-#define POLL_CAP_MS 50
-
-static void arm_timer(struct worker *w, int64_t at_ns, int64_t now_ns)
-{
-	/* Re-arming also clears a fired timer (the kernel resets its tick count). */
-	if (at_ns == w->armed_ns && at_ns > now_ns)
-		return;
-	struct itimerspec its = {0};
-	if (at_ns > 0) {
-		its.it_value.tv_sec = (time_t)(at_ns / KC_NS_PER_S);
-		its.it_value.tv_nsec = (long)(at_ns % KC_NS_PER_S);
-	}
-	timerfd_settime(w->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
-	w->armed_ns = at_ns;
-}
+#define POLL_CAP_NS (50 * KC_NS_PER_MS)
 
 static void publish(struct worker *w)
 {
@@ -219,19 +203,14 @@ static void run_loop(struct worker *w)
 			give_up(w);
 			break;
 		}
-		int timeout_ms = POLL_CAP_MS;
-		if (issuing && !closed) {
-			int64_t wake = next + e->cfg.release_slack_ns;
-			arm_timer(w, wake, now);
-			int64_t until = (wake - now) / KC_NS_PER_MS + 1;
-			if (until < timeout_ms)
-				timeout_ms = (int)until;
-		}
-		w->proto->wait(w, timeout_ms);
+		int64_t deadline = now + POLL_CAP_NS;
+		if (issuing && !closed && next + e->cfg.release_slack_ns < deadline)
+			deadline = next + e->cfg.release_slack_ns;
+		w->proto->wait(w, deadline);
 	}
 	if (w->partial)
 		give_up(w);
-	arm_timer(w, 0, 0);
+	kc_worker_arm_timer(w, 0, 0);
 	publish(w);
 }
 

@@ -83,9 +83,10 @@ static int common_args(struct kc_buf *b, const struct kc_recommend_cfg *c)
 	return rc;
 }
 
-int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
-			  const struct kc_recommendation *r, struct kc_buf *out,
-			  struct kc_diag *d)
+/* apply.sh for a policy of the given kind (in the derived policy name) whose
+ * TargetValue is counted in unit (in the header comment). */
+static int apply_sh(const struct kc_recommend_cfg *c, const struct kc_recommendation *r,
+		    const char *kind, const char *unit, struct kc_buf *out, struct kc_diag *d)
 {
 	int rc = kc_recommend_cfg_validate(c, d);
 	if (rc)
@@ -94,9 +95,7 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 	if (c->policy_name[0])
 		snprintf(policy, sizeof(policy), "%s", c->policy_name);
 	else
-		snprintf(policy, sizeof(policy), "kneecap-%s-%g",
-			 r->metric == KC_METRIC_INVOCATIONS ? "invocations" : "concurrency",
-			 r->target_value);
+		snprintf(policy, sizeof(policy), "kneecap-%s-%g", kind, r->target_value);
 
 	struct kc_buf *b = out;
 	rc = kc_buf_printf(b,
@@ -109,7 +108,7 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 		"set -eu\n"
 		"# file://scaling-policy.json is read relative to this directory.\n"
 		"cd \"$(dirname \"$0\")\"\n",
-		r->target_value, kc_metric_unit(r->metric), c->factor * 100.0);
+		r->target_value, unit, c->factor * 100.0);
 	if (!rc && c->endpoint_name[0]) {
 		rc = kc_buf_puts(b, "endpoint=");
 		if (!rc)
@@ -149,6 +148,21 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 	if (!rc)
 		rc = kc_buf_puts(b, "\n");
 	return rc;
+}
+
+int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
+			  const struct kc_recommendation *r, struct kc_buf *out,
+			  struct kc_diag *d)
+{
+	return apply_sh(c, r, r->metric == KC_METRIC_INVOCATIONS ? "invocations" : "concurrency",
+			kc_metric_unit(r->metric), out, d);
+}
+
+int kc_recommend_apply_sh_custom(const struct kc_recommend_cfg *c,
+				 const struct kc_recommendation *r, const char *kind,
+				 const char *unit, struct kc_buf *out, struct kc_diag *d)
+{
+	return apply_sh(c, r, kind, unit, out, d);
 }
 
 int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char *name,

@@ -10,9 +10,10 @@
 #    (nginx on BENCH_SERVER_CPU), alternating rounds: requests/s, and CPU
 #    (user+sys) per request of each client.
 # 2. Open loop at BENCH_RATE (default 20000): kneecap (both clients) and
-#    h2load --h1 --rps (wrk2 is not packaged; h2load is the open-loop
-#    peer), and the native client with --release-slack 250us: CPU per request of a BENCH_SECS run minus a 1 s run, so
-#    start-up cancels.
+#    h2load --h1 --rps, and wrk2 -R when WRK2 names its binary (wrk2 is not
+#    packaged: build it from its public source in /tmp), and the native
+#    client with --release-slack 250us: CPU per request of a BENCH_SECS run
+#    minus a 1 s run, so start-up cancels.
 # 3. TLS POST of one 200 KB JPEG (kneecap payload --size-kb 200) at 500 and
 #    2,000 RPS (BENCH_TLS_RATES), HTTP/1.1 over TLS, BENCH_TLS_CONNS (8)
 #    connections: CPU per request of kneecap (both clients) and h2load --h1
@@ -21,7 +22,7 @@
 #    client under callgrind (closed loop, a 3 s run minus a 1 s run), the
 #    figure a shared, noisy machine cannot blur.
 # Env: BENCH_CONNS (16), BENCH_SECS (5), BENCH_ROUNDS (3), BENCH_RATE (20000),
-# BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1), BENCH_CALLGRIND (0).
+# BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1), BENCH_CALLGRIND (0), WRK2 (unset).
 . "$(dirname "$0")/lib.sh" "${1:-}"
 C=${BENCH_CONNS:-16}
 SECS=${BENCH_SECS:-5}
@@ -91,6 +92,14 @@ for d in 1 "$SECS"; do
 done
 h1n=$(awk '/^requests:/ {print $8}' "$TMP/h.1"); h5n=$(awk '/^requests:/ {print $8}' "$TMP/h.$SECS")
 $PY -c "print('h2load --h1 --rps %d x %d: %5.2f us/request  (%d requests in ${SECS}s)' % ($per, $C, ($(cpu_of "$TMP/th.$SECS")-$(cpu_of "$TMP/th.1"))*1e6/max($h5n-$h1n,1), $h5n))"
+if [ -n "${WRK2:-}" ] && [ -x "$WRK2" ]; then
+	for d in 1 "$SECS"; do
+		/usr/bin/time -f "%U %S" -o "$TMP/tw2.$d" taskset -c "$CCPU" "$WRK2" -t1 -c"$C" \
+			-d"${d}s" -R"$RATE" "$URL" >"$TMP/w2.$d" 2>&1
+	done
+	w1n=$(awk '/requests in/ {print $1}' "$TMP/w2.1"); w5n=$(awk '/requests in/ {print $1}' "$TMP/w2.$SECS")
+	$PY -c "print('wrk2 -R $RATE -c $C: %5.2f us/request  (%d requests in ${SECS}s)' % (($(cpu_of "$TMP/tw2.$SECS")-$(cpu_of "$TMP/tw2.1"))*1e6/max($w5n-$w1n,1), $w5n))"
+fi
 
 TC=${BENCH_TLS_CONNS:-8}
 TURL="https://127.0.0.1:$tport/"

@@ -12,6 +12,11 @@ aws_validate() {
 	local script=$1 want=$2 dir
 	dir=$(mktemp -d "$TMP/awsv.XXXXXX")
 	mkdir -p "$dir/bin"
+	# AWS_VALIDATE_MODELS: service models newer than the CLI's own (what
+	# `aws configure add-model` installs), read from ~/.aws/models.
+	if [ -n "${AWS_VALIDATE_MODELS:-}" ]; then
+		mkdir -p "$dir/.aws" && cp -r "$AWS_VALIDATE_MODELS" "$dir/.aws/models"
+	fi
 	cat >"$dir/bin/aws" <<EOS
 #!/bin/sh
 out=\$("$AWS_CLI" "\$@" --endpoint-url http://127.0.0.1:9 --cli-connect-timeout 2 2>&1)

@@ -10,6 +10,14 @@ kneecap writes (test helper for test_policy_botocore.sh).
       the argv a fake `aws` recorded (NUL-separated words, one call per
       record), load file://... relative to DIR, and validate both
 
+  check_policy.py model MODEL_FILE OPERATION FILE
+      validate FILE's JSON as OPERATION's input under the service model
+      MODEL_FILE (service-2.json, or .gz; e.g. a newer botocore's, for API
+      members Debian's predates); OPERATION PutScalingPolicy takes FILE as
+      the TargetTrackingScalingPolicyConfiguration, and then also checks
+      what the model cannot say about metric math: Ids start with a
+      lower-case letter, exactly one query returns data
+
 Exit 0 when botocore finds no errors, 1 with its report otherwise.
 Uses Debian's botocore (run with /usr/bin/python3).
 """
@@ -68,8 +76,37 @@ def options(words):
     return out
 
 
+def check_model(path, op_name, file):
+    import gzip
+    import re
+    import botocore.model
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        model = botocore.model.ServiceModel(json.load(f))
+    with open(file) as f:
+        params = json.load(f)
+    if op_name == "PutScalingPolicy":
+        params = policy_params(params)
+    op = model.operation_model(op_name)
+    report = botocore.validate.ParamValidator().validate(params, op.input_shape)
+    if report.has_errors():
+        print(f"{op_name}: {report.generate_report()}")
+        return 1
+    cfg = params.get("TargetTrackingScalingPolicyConfiguration", {})
+    queries = cfg.get("CustomizedMetricSpecification", {}).get("Metrics")
+    if queries is not None:
+        bad = [q["Id"] for q in queries if not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", q["Id"])]
+        returning = [q["Id"] for q in queries if q.get("ReturnData", True)]
+        if bad or len(returning) != 1:
+            print(f"metric math: bad Ids {bad}, returning data {returning}")
+            return 1
+    return 0
+
+
 def main():
     mode = sys.argv[1]
+    if mode == "model":
+        return check_model(sys.argv[2], sys.argv[3], sys.argv[4])
     if mode == "policy":
         with open(sys.argv[2]) as f:
             cfg = json.load(f)

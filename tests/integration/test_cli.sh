@@ -9,13 +9,13 @@ expect_grep '^kneecap [0-9]+\.[0-9]+\.[0-9]+$' "$TMP/out" "--version prints the 
 expect_rc 2 "no command is a usage error" "$KNEECAP"
 expect_rc 2 "unknown command is a usage error" "$KNEECAP" frobnicate
 expect_grep "unknown command 'frobnicate'" "$TMP/err" "unknown command is named"
-for c in find run streams plan report serve payload; do
+for c in find run streams plan report serve payload pools; do
 	expect_rc 0 "$c --help exits 0" "$KNEECAP" "$c" --help
 	expect_grep "^usage: kneecap $c" "$TMP/out" "$c --help prints its usage"
 done
 
 # One option set (#15, #17): `help CMD` is `CMD --help`; each shows defaults and examples.
-for c in run find streams plan report serve payload; do
+for c in run find streams plan report serve payload pools; do
 	"$KNEECAP" "$c" --help >"$TMP/h1" 2>&1
 	"$KNEECAP" help "$c" >"$TMP/h2" 2>&1
 	cmp -s "$TMP/h1" "$TMP/h2" && ok "kneecap help $c equals kneecap $c --help" ||

@@ -465,6 +465,69 @@ static void test_garbage_never_crashes(void **state)
 	kc_buf_fini(&b);
 }
 
+/*
+ * Shards (kneecap merge): 16 shards each log their seconds of one step as
+ * interval lines; the lines are read back and added.  The sum equals one
+ * histogram fed every value: every percentile, the mean, min, max, and the
+ * count equals the sum of the shards' counts.
+ */
+static void test_shards_merge_through_log(void **state)
+{
+	(void)state;
+	enum { SHARDS = 16, SECONDS = 5 };
+	struct kc_hdr *all = new_hdr(1, HOUR_US, 3);
+	struct kc_hdr *merged = new_hdr(1, HOUR_US, 3);
+	uint64_t seed = 7;
+	int64_t want = 0;
+	for (int sh = 0; sh < SHARDS; sh++) {
+		struct kc_buf log;
+		kc_buf_init(&log, (size_t)16 << 20);
+		struct kc_hlog_writer w;
+		assert_int_equal(kc_hlog_writer_init(&w, &log, NULL, 1000.0), KC_OK);
+		assert_int_equal(kc_hlog_write_header(&w, 1700000000000, 1700000000000), KC_OK);
+		for (int sec = 0; sec < SECONDS; sec++) {
+			struct kc_hdr *iv = new_hdr(1, HOUR_US, 3);
+			/* Each shard its own latency level, a long tail every few hundred. */
+			int n = 100 + (int)(rng_next(&seed) % 400);
+			for (int i = 0; i < n; i++) {
+				uint64_t r = rng_next(&seed);
+				int64_t v = 2000 + sh * 300 + (int64_t)(r % 20000);
+				if (r % 293 == 0)
+					v *= 40;
+				kc_hdr_record(iv, v);
+				kc_hdr_record(all, v);
+				want++;
+			}
+			kc_hdr_set_tag(iv, "step-0");
+			kc_hdr_set_times(iv, 1700000000000 + sec * 1000, 1700000001000 + sec * 1000);
+			assert_int_equal(kc_hlog_write_interval(&w, iv), KC_OK);
+			kc_hdr_free(iv);
+		}
+		kc_hlog_writer_fini(&w);
+		struct kc_hlog_reader r;
+		kc_hlog_reader_init(&r, log.data, log.len);
+		struct kc_hlog_interval got;
+		int lines = 0;
+		while (kc_hlog_reader_next(&r, &got, NULL) == 1) {
+			assert_string_equal(got.tag, "step-0");
+			assert_int_equal(kc_hdr_add(merged, got.hist), 0);
+			kc_hdr_free(got.hist);
+			lines++;
+		}
+		assert_int_equal(lines, SECONDS);
+		kc_buf_fini(&log);
+	}
+	assert_int_equal(kc_hdr_total_count(merged), want);
+	assert_same_hist(merged, all);
+	const double pct[] = {0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100};
+	for (size_t i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
+		assert_int_equal(kc_hdr_value_at_percentile(merged, pct[i]),
+				 kc_hdr_value_at_percentile(all, pct[i]));
+	assert_true(kc_hdr_mean(merged) == kc_hdr_mean(all));
+	kc_hdr_free(merged);
+	kc_hdr_free(all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_bad_lines_name_their_line),
 		cmocka_unit_test(test_decode_rejects_lies),
 		cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_shards_merge_through_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1423,10 +1423,71 @@ static void test_step_watch(void **state)
 	assert_true(kc_search_step_ns(&s) == c.step_duration_ns);
 }
 
+/*
+ * A fixed ladder (shards merged by kneecap merge): the knee is the highest
+ * healthy rung under the first unhealthy one, or the rate completed flat out
+ * at that rung when it lies between them; a generator-bound rung ends the
+ * ladder with a lower bound; no healthy rung is no knee.
+ */
+static void test_ladder_knee(void **state)
+{
+	(void)state;
+	struct kc_health_cfg hc;
+	kc_health_cfg_default(&hc, KC_MODE_RPS);
+	struct kc_step_result st[11];
+	struct kc_step_verdict v[11];
+	struct kc_knee k;
+	/* Capacity 190 on rungs 50..300 by 25: healthy to 175, 200 saturates at 190. */
+	struct model m = model_default(190);
+	for (int i = 0; i < 11; i++)
+		st[i] = run_rps(&m, 50 + 25 * i);
+	kc_ladder_knee(&hc, st, 11, v, &k);
+	assert_true(k.found);
+	assert_int_equal(v[5].verdict, KC_VERDICT_HEALTHY);
+	assert_int_not_equal(v[6].verdict, KC_VERDICT_HEALTHY);
+	assert_int_equal(k.bound, KC_BOUND_SATURATED_MAX);
+	assert_true(fabs(k.value - 190) <= 190 * 0.02);
+	assert_int_equal(k.knee_step, 5);
+	assert_int_equal(k.upper_step, 6);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	/* Capacity exactly on a rung: that rung is the knee, as tested. */
+	m = model_default(200);
+	for (int i = 0; i < 11; i++)
+		st[i] = run_rps(&m, 50 + 25 * i);
+	kc_ladder_knee(&hc, st, 11, NULL, &k);
+	assert_true(k.found);
+	assert_true(fabs(k.value - 200) <= 200 * 0.02);
+	/* Order does not matter. */
+	struct kc_step_result rev[11];
+	for (int i = 0; i < 11; i++)
+		rev[i] = st[10 - i];
+	struct kc_knee k2;
+	kc_ladder_knee(&hc, rev, 11, NULL, &k2);
+	assert_true(k2.value == k.value);
+	/* Healthy all the way up: a lower bound at the top rung. */
+	kc_ladder_knee(&hc, st, 5, NULL, &k);
+	assert_true(k.found && k.lower_bound);
+	assert_int_equal(k.end, KC_END_MAX_REACHED);
+	assert_true(k.value == 150);
+	/* A generator-bound rung ends the ladder below it. */
+	st[3].generator_bound = true;
+	kc_ladder_knee(&hc, st, 11, NULL, &k);
+	assert_int_equal(k.end, KC_END_GENERATOR_BOUND);
+	assert_true(k.value == 100 && k.lower_bound);
+	/* Nothing healthy: no knee. */
+	m = model_default(20);
+	for (int i = 0; i < 11; i++)
+		st[i] = run_rps(&m, 50 + 25 * i);
+	kc_ladder_knee(&hc, st, 11, NULL, &k);
+	assert_false(k.found);
+	assert_true(k.diagnosis[0] != '\0');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sharp_knee),
+		cmocka_unit_test(test_ladder_knee),
 		cmocka_unit_test(test_growth_choice),
 		cmocka_unit_test(test_soft_knee),
 		cmocka_unit_test(test_noisy),

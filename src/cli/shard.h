@@ -1,0 +1,86 @@
+/*
+ * shard.h - one process's slice of a load many processes drive together
+ * (`run --shard I/N`, `--shards N` under a Kubernetes Indexed Job or Slurm),
+ * the common wall clock its steps follow (`--start-at`), and what it
+ * records so `kneecap merge` can add the shards exactly and refuse the
+ * ones that do not belong together.
+ */
+#ifndef KNEECAP_CLI_SHARD_H
+#define KNEECAP_CLI_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kneecap/step.h"
+
+/* Pause between the end of one step's slot and the next (drain room). */
+#define SHARD_GAP_MS 1000
+
+struct cli_shard {
+	bool on;               /* --shard or --shards given */
+	int index, count;      /* 0-based index of count */
+	bool have_start_at;
+	int64_t start_at_ms;   /* --start-at, ms since the epoch */
+	int64_t period_ms;     /* a step's slot: warm-up + step + SHARD_GAP_MS */
+	int64_t warmup_ms;
+	char run_id[128];      /* --run-id, SLURM_JOB_ID, or the start time */
+	const char *index_from;/* "--shard", "JOB_COMPLETION_INDEX", "SLURM_PROCID" */
+	/* clock offset from the target's Date header */
+	bool have_offset;
+	int64_t clock_offset_ms;
+	char offset_note[160];
+};
+
+/* --shard I/N or --shard env.  Prints "run: --shard ..." and returns KC_EXIT_USAGE on error. */
+int cli_shard_parse(struct cli_shard *s, const char *arg);
+/* --shards N: the index from JOB_COMPLETION_INDEX, else SLURM_PROCID. Same contract. */
+int cli_shard_parse_count(struct cli_shard *s, int64_t n);
+/* --start-at TIME: RFC 3339 (2026-12-07T04:00:00Z, offsets allowed) or Unix seconds. */
+int cli_shard_parse_start_at(struct cli_shard *s, const char *arg);
+/* Parses TIME as --start-at does into ms since the epoch; 0 or -1. */
+int cli_shard_time_ms(const char *arg, int64_t *out_ms);
+
+/* Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run uses them. */
+void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns);
+
+/* How late a step may start behind its slot and still merge: its warm-up (at least 20 ms). */
+int64_t cli_shard_late_ms(const struct cli_shard *s);
+
+/* This shard's share of a total (rates): total / count. */
+double cli_shard_rate(const struct cli_shard *s, double total);
+/* This shard's share of a whole count (connections, concurrency), at least 1 when total > 0. */
+int64_t cli_shard_part(const struct cli_shard *s, int64_t total);
+/* The seed of this shard: independent arrivals for each shard (N Poisson streams at R/N). */
+uint64_t cli_shard_seed(const struct cli_shard *s, uint64_t seed);
+
+/*
+ * With --start-at: sleeps until lead_ms before step k's slot starts (never
+ * back in time) and returns the slot's start, ms since the epoch; -1
+ * without --start-at or when stop() says so (checked every 100 ms).
+ */
+int64_t cli_shard_wait(const struct cli_shard *s, size_t k, int64_t lead_ms, bool (*stop)(void));
+
+/*
+ * Asks url for its Date header (HEAD, libcurl) and records the offset of
+ * the local clock from it.  Date has whole seconds: when --start-at is more
+ * than 2.5 s ahead, HEADs are repeated (every 20 ms, at most 1.2 s) until
+ * Date ticks, which bounds the offset to about a round trip; otherwise one
+ * HEAD gives it within +-500 ms.  Never fails the run: a note says why not.
+ */
+void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure, const char *cacert);
+
+/*
+ * result.json "shard": {index, count, run_id, index_from, start_at, start_at_ms, period_ms,
+ * warmup_ms, clock_offset_ms, clock_note, config, steps[{start_lag_ms, late}], host, cores,
+ * service_hlog}.  config (stolen) is what every shard of a run must share; the
+ * steps give each step's lag behind its slot (or behind the run's start).
+ * service_hlog holds each step's service-time histogram as an interval log.
+ * New reference, NULL on no memory.
+ */
+json_t *cli_shard_json(const struct cli_shard *s, json_t *config,
+		       const struct kc_step_result *steps, size_t n);
+
+#endif

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test_shards16.sh - 16 local shard processes under the Kubernetes Indexed
+# Job contract (JOB_COMPLETION_INDEX 0..15 and --shards 16) on one common
+# clock, against one emulator: `kneecap merge` adds them to the sum of their
+# counts, and Java's HdrHistogram reads the merged latency.hlog with the
+# same total.  Then what merge must refuse, each with an error naming the
+# shard: a missing shard, a shard of another run, and a shard that started
+# one step late (merged only with --allow-late, and flagged).  About 15 s.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/emu_lib.sh"
+export AWS_EC2_METADATA_DISABLED=true
+
+start_emu emu --slots 8 --service-time 5ms --input any --cpu-decode off || { done_testing; exit; }
+URL="http://127.0.0.1:$PORT/endpoints/m/invocations"
+echo '{"inputs":[1]}' >"$TMP/body.json"
+# Two rungs of 80 and 160 rps in all: 5 and 10 rps per shard.
+RUN=(run "$URL" --body "$TMP/body.json" --ramp 80:160:80 --step-duration 1s --warmup 200ms
+     --timeout 2s --threads 1 -q)
+T=$(( $(date +%s) + 3 ))
+PERIOD=2.2  # warm-up + step + 1 s
+# The same instant as Unix seconds, and as RFC 3339 with an offset (odd shards).
+T3339=$(TZ=Etc/GMT-2 date -d "@$T" +%Y-%m-%dT%H:%M:%S+02:00)
+pids=()
+for i in $(seq 0 15); do
+	at=$T; [ $((i % 2)) = 1 ] && at=$T3339
+	JOB_COMPLETION_INDEX=$i timeout 60 "$KNEECAP" "${RUN[@]}" --shards 16 --start-at "$at" \
+		--out "$TMP/s$i" >"$TMP/s$i.log" 2>&1 &
+	pids+=($!)
+done
+# A shard of another run (same load, another --run-id) in slot 3's place ...
+JOB_COMPLETION_INDEX=3 timeout 60 "$KNEECAP" "${RUN[@]}" --shards 16 --start-at "$T" \
+	--run-id other-run --out "$TMP/other" >"$TMP/other.log" 2>&1 &
+pids+=($!)
+# ... and shard 15 again, started one step late (its process after step 1's slot began).
+( sleep $(( T - $(date +%s) ))
+  sleep $PERIOD
+  JOB_COMPLETION_INDEX=15 exec timeout 60 "$KNEECAP" "${RUN[@]}" --shards 16 --start-at "$T" \
+	--out "$TMP/late" >"$TMP/late.log" 2>&1 ) &
+pids+=($!)
+bad=0
+for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+[ "$bad" = 0 ] && ok "18 shard processes ran" || { fail "$bad shard processes failed"; head -3 "$TMP"/s0.log "$TMP"/late.log; }
+
+ALL=()
+for i in $(seq 0 15); do ALL+=("$TMP/s$i"); done
+grep -q "\"start_at_ms\": ${T}000," "$TMP/s1/result.json" && ok "--start-at in RFC 3339 with an offset is the same instant" ||
+	fail "--start-at $T3339 is not $T"
+# Sixteen generators on two shared cores may fall behind now and then (a
+# generator-bound rung: no knee, exit 1); the counts are what is checked here.
+"$KNEECAP" merge "${ALL[@]}" --out "$TMP/m" -q >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -le 1 ] && [ -s "$TMP/m/result.json" ] && [ -s "$TMP/m/latency.hlog" ]; then
+	ok "merge adds the 16 shards (exit $rc)"
+else
+	fail "merge adds the 16 shards (exit $rc)"; head -5 "$TMP/err"
+fi
+python3 - "$TMP" <<'PY' >"$TMP/check" 2>&1
+import json, sys
+t = sys.argv[1]
+m = json.load(open(t + "/m/result.json"))
+sh = [json.load(open("%s/s%d/result.json" % (t, i))) for i in range(16)]
+bad = []
+if sorted(x["shard"]["index"] for x in sh) != list(range(16)):
+    bad.append("indexes")
+if any(x["shard"]["index_from"] != "JOB_COMPLETION_INDEX" for x in sh):
+    bad.append("index not from JOB_COMPLETION_INDEX")
+for k, st in enumerate(m["steps"]):
+    for key in ("scheduled", "sent", "completed", "ok", "errors"):
+        want = sum(x["steps"][k][key] for x in sh)
+        if st[key] != want:
+            bad.append("step %d %s: %s, shards sum to %s" % (k + 1, key, st[key], want))
+    want = sum(x["steps"][k]["latency_ms"]["count"] for x in sh)
+    if st["latency_ms"]["count"] != want:
+        bad.append("step %d latency count %s != %s" % (k + 1, st["latency_ms"]["count"], want))
+    if abs(st["offered"] - 80 * (k + 1)) > 1e-6:
+        bad.append("step %d offered %s" % (k + 1, st["offered"]))
+if [x["index"] for x in m["shards"]] != list(range(16)):
+    bad.append("shards[] %s" % [x["index"] for x in m["shards"]])
+print(sum(s["latency_ms"]["count"] for s in m["steps"]))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+if [ $? = 0 ]; then ok "merged counts are the sums of the 16 shards'"
+else fail "merged counts"; sed 's/^/    /' "$TMP/check" | head -8; fi
+TOTAL=$(head -1 "$TMP/check")
+
+# Java's reference reads the merged log with the same total.
+JAR=${HDR_JAR:-/usr/share/java/hdrhistogram.jar}
+if command -v javac >/dev/null && [ -r "$JAR" ]; then
+	mkdir -p "$TMP/cls"
+	if timeout 60 javac -d "$TMP/cls" -cp "$JAR" "$KC_SRCDIR/tests/integration/java/HlogCheck.java" \
+		2>"$TMP/javac.err" &&
+	   timeout 60 java -cp "$JAR:$TMP/cls" HlogCheck read "$TMP/m/latency.hlog" >"$TMP/java.out" 2>&1; then
+		JT=$(awk '{ s += $4 } END { print s + 0 }' "$TMP/java.out")
+		[ "$JT" = "$TOTAL" ] && [ "$TOTAL" -gt 0 ] &&
+			ok "Java's HistogramLogReader reads the merged latency.hlog: $JT samples" ||
+			fail "Java reads $JT samples in the merged log, result.json says $TOTAL"
+	else
+		fail "Java reads the merged latency.hlog"; head -5 "$TMP/javac.err" "$TMP/java.out"
+	fi
+else
+	fail "javac or $JAR missing: run scripts/setup --test"
+fi
+
+# Usage the shard flags refuse.
+expect_rc 2 "--shard I/N needs I < N" "$KNEECAP" run "$URL" --rate 10 --shard 3/3
+expect_rc 2 "--shards N needs an index from the environment" env -u JOB_COMPLETION_INDEX -u SLURM_PROCID "$KNEECAP" run "$URL" --rate 10 --shards 4
+expect_grep "JOB_COMPLETION_INDEX" "$TMP/err" "... and says where it looks"
+expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "$KNEECAP" run "$URL" --rate 10 --shards 4
+expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
+expect_rc 2 "find does not shard (a search cannot)" "$KNEECAP" find --shard 0/2
+expect_rc 2 "merge of a folder that is not a shard" "$KNEECAP" merge "$TMP" --out "$TMP/x0"
+# A missing shard.
+expect_rc 2 "merge refuses 15 of 16 shards" "$KNEECAP" merge "${ALL[@]:0:7}" "${ALL[@]:8}" --out "$TMP/x1" -q
+expect_grep "shard 7 of 16 is missing" "$TMP/err" "the error names the missing shard"
+# A shard of another run.
+OTHER=("${ALL[@]}"); OTHER[3]="$TMP/other"
+expect_rc 2 "merge refuses a shard of another run" "$KNEECAP" merge "${OTHER[@]}" --out "$TMP/x2" -q
+expect_grep "$TMP/other: a shard of another run" "$TMP/err" "the error names that shard"
+# A shard started one step late.
+LATE=("${ALL[@]}"); LATE[15]="$TMP/late"
+expect_rc 2 "merge refuses a shard that started a step late" "$KNEECAP" merge "${LATE[@]}" --out "$TMP/x3" -q
+expect_grep "$TMP/late: shard 15 started step 1 [0-9]+ ms late" "$TMP/err" "the error names the late shard"
+"$KNEECAP" merge "${LATE[@]}" --out "$TMP/x4" --allow-late -q >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ "$rc" -le 1 ] && ok "--allow-late merges it (exit $rc)" || { fail "--allow-late (exit $rc)"; head -3 "$TMP/err"; }
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+s = [x for x in m["shards"] if x["index"] == 15][0]
+assert s["late"] and s["start_lag_ms"] > 1000, s
+assert m["merge"]["late"] is True
+assert 15 in m["steps"][0]["late_shards"], m["steps"][0]["late_shards"]
+assert not any(x["late"] for x in m["shards"] if x["index"] != 15)
+' "$TMP/x4/result.json" 2>"$TMP/err" && ok "... flagged: shards[15].late, its lag, the step's late_shards" ||
+	{ fail "late shard flagged"; head -5 "$TMP/err"; }
+[ ! -e "$TMP/x1/result.json" ] && [ ! -e "$TMP/x3/result.json" ] && ok "a refused merge writes nothing" ||
+	fail "a refused merge wrote files"
+done_testing
