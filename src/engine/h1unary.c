@@ -500,14 +500,8 @@ static void poll_events(struct kc_h1u *u, int64_t deadline_ns)
 static void h1_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h1u *u = w->h1;
-	/* What is left on the done stack failed while being started: reap it
-	 * within 1 ms (which also paces a loop against a refusing server). */
-	if (u->ndone) {
-		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
-		if (soon < deadline_ns)
-			deadline_ns = soon;
-	}
-	poll_events(u, deadline_ns);
+	/* what is left on the done stack failed while being started */
+	poll_events(u, kc_proto_wait_until(u->ndone, deadline_ns));
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->conns[u->done[i]].failed_at_start = false;
 }

@@ -695,15 +695,8 @@ static void poll_events(struct kc_h2u *u, int64_t deadline_ns)
 static void kc_h2u_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h2u *u = w->h2;
-	/* What is left on the done stack failed while being started (the loop
-	 * reaped the rest): reap it after 1 ms, which also paces a closed loop
-	 * against a server that refuses every connection. */
-	if (u->ndone) {
-		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
-		if (soon < deadline_ns)
-			deadline_ns = soon;
-	}
-	poll_events(u, deadline_ns);
+	/* what is left on the done stack failed while being started */
+	poll_events(u, kc_proto_wait_until(u->ndone, deadline_ns));
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->reqs[u->done[i]].failed_at_start = false;
 }
