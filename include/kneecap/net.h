@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -54,8 +55,16 @@ int kc_net_resolve(const char *host, const char *port, struct sockaddr_storage *
 int kc_net_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag *d);
 
 /* Asks the epoll set efd for EPOLLOUT on fd (besides EPOLLIN) or stops
- * asking; *armed is what is asked now (no syscall when it does not change). */
-void kc_net_epoll_out(int efd, int fd, void *tag, bool *armed, bool out);
+ * asking; *armed is what is asked now (no syscall when it does not change).
+ * Inline: every flush of every connection calls it. */
+static inline void kc_net_epoll_out(int efd, int fd, void *tag, bool *armed, bool out)
+{
+	if (out == *armed)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = tag};
+	epoll_ctl(efd, EPOLL_CTL_MOD, fd, &ev);
+	*armed = out;
+}
 
 /* ---- I/O ---- */
 

@@ -4,8 +4,8 @@
  * out through a fixed write buffer, epoll interest kept to what is needed.
  *
  * Shared by streams.c, h2unary.c and h1unary.c; the socket and TLS calls
- * themselves are util's net.h, which the emulator's servers use too.  Not here: streams, slots, timeouts,
- * accounting.  Invariant: EPOLLOUT is requested exactly while written bytes
+ * themselves are util's net.h, which the emulator's servers use too.  Not
+ * here: streams, slots, timeouts, accounting.  Invariant: EPOLLOUT is requested exactly while written bytes
  * wait in wbuf (or while connect/TLS needs to write).
  */
 #include "h2net_int.h"

@@ -145,15 +145,6 @@ int kc_net_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag *
 	return 0;
 }
 
-void kc_net_epoll_out(int efd, int fd, void *tag, bool *armed, bool out)
-{
-	if (out == *armed)
-		return;
-	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = tag};
-	epoll_ctl(efd, EPOLL_CTL_MOD, fd, &ev);
-	*armed = out;
-}
-
 /* ---- I/O ---- */
 
 ssize_t kc_net_send(int fd, SSL *ssl, const uint8_t *p, size_t len)
