@@ -602,12 +602,10 @@ static int h1_init(struct worker *w, struct kc_diag *d)
 	u->w = w;
 	u->efd = -1;
 	bool tls = !strncasecmp(e->url, "https://", 8);
-	int rc = kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname,
-					   sizeof(u->hostname), u->port, sizeof(u->port))
-			 ? kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host)
-			 : KC_OK;
-	if (rc)
-		return rc;
+	if (kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname, sizeof(u->hostname),
+				  u->port, sizeof(u->port)))
+		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host);
+	int rc;
 	if (tls) {
 		static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 		if ((rc = kc_net_tls_client_ctx(&u->tls, alpn, sizeof(alpn), e->cfg.insecure,

@@ -772,13 +772,11 @@ static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 		return kc_diag_set(d, KC_EUNSUPPORTED, "--response-stream is not supported with "
 				   "--http h2c yet; use --http 1.1 or --http 2");
 	const bool tls = !strncasecmp(e->url, "https://", 8);
-	int rc = kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname,
-					   sizeof(u->hostname), u->port, sizeof(u->port))
-			 ? kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host)
-			 : KC_OK;
+	if (kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname, sizeof(u->hostname),
+				  u->port, sizeof(u->port)))
+		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host);
 	/* HTTP/2 over TLS (--http 2 to an https:// URL): ALPN must pick h2 */
-	if (!rc && tls)
-		rc = kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d);
+	int rc = tls ? kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d) : KC_OK;
 	if (rc)
 		return rc;
 	/* Resolved once: workers never block on DNS during a step. */
