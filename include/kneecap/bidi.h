@@ -25,7 +25,11 @@
  * largest K whose latency stays under a bound B is floor(B * S / L0)
  * (0 when L0 > B): kc_bidi_model_limit().
  *
- * Not here: WebSocket to a container, ModelStreamError injection, HTTP/1.1.
+ * With verification on, a session token of the form kneecap-expires-SECONDS
+ * (Unix time) is refused with 403 ExpiredTokenException once that time has
+ * passed: how tests see whether a long run refreshes its credentials.
+ *
+ * Not here: WebSocket to a container, HTTP/1.1.
  */
 #ifndef KNEECAP_BIDI_H
 #define KNEECAP_BIDI_H
@@ -38,6 +42,22 @@ struct kc_diag;
 struct kc_scenario;
 
 #define KC_BIDI_PATH_SUFFIX "/invocations-bidirectional-stream"
+
+#define KC_BIDI_FAULT_ERRORS_MAX 8
+
+/*
+ * One injected stream error (stream_fault_error).  Before the stream
+ * (status != 0): the Nth stream's request is answered with status,
+ * x-amzn-errortype TYPE and a JSON body {"Message","ErrorCode"}.  Inside it
+ * (status 0, TYPE ModelStreamError or InternalStreamFailure): at its first
+ * chunk the stream gets that exception event, then END_STREAM.
+ */
+struct kc_bidi_fault_error {
+	uint64_t stream;      /* 1-based, numbered as the other one-shot faults */
+	char type[32];
+	int status;
+	char error_code[48];  /* the ErrorCode member; "" = none */
+};
 
 struct kc_bidi_profile {
 	int instances;              /* stream_instances: 1 */
@@ -55,6 +75,8 @@ struct kc_bidi_profile {
 	uint64_t fault_goaway_after;  /* after the Nth stream opens: GOAWAY + close its connection */
 	uint64_t fault_reset_stream;  /* RST_STREAM the Nth stream at its first chunk */
 	uint64_t fault_corrupt_reply; /* flip a CRC byte of the Nth reply overall */
+	struct kc_bidi_fault_error fault_errors[KC_BIDI_FAULT_ERRORS_MAX];
+	int n_fault_errors;           /* stream_fault_error items */
 	bool tls;                     /* stream_tls: TLS + ALPN h2 instead of h2c */
 	const char *tls_cert_out;     /* with tls: the self-signed certificate (PEM)
 				       * is written here for clients (borrowed) */
@@ -72,13 +94,33 @@ void kc_bidi_profile_defaults(struct kc_bidi_profile *p);
  * Applies the streaming keys of sc's [emulator] section onto p:
  * stream_instances, stream_limit, stream_base_latency (duration; bare = ms),
  * stream_max_concurrent, stream_max_streams, stream_verify, stream_tls,
- * stream_fault_goaway_after, stream_fault_reset, stream_fault_corrupt.
+ * stream_fault_goaway_after, stream_fault_reset, stream_fault_corrupt,
+ * stream_fault_error (kc_bidi_fault_errors_parse).
  * Marks what it read as used.  The variant and the SigV4 credentials belong
  * to the unary half's profile (kc_emu_profile); the caller copies them.
  * Returns 0 or KC_EINVAL with d naming file, line and key.  sc may be NULL.
  */
 int kc_bidi_profile_from_scenario(struct kc_scenario *sc,
 				  struct kc_bidi_profile *p, struct kc_diag *d);
+
+/*
+ * Parses stream_fault_error: comma-separated N:TYPE[@STATUS][/ERRORCODE]
+ * items appended to p.  TYPE is InputValidationError (400), ModelError
+ * (424), InternalServerError (500), ServiceUnavailableError (503),
+ * ThrottlingException (400, as SageMaker's unary API sends it;
+ * @429 for the other shape), ModelStreamError (ErrorCode
+ * ModelInvocationTimeExceeded unless given) or InternalStreamFailure.
+ * Returns 0, or KC_EINVAL with why (whysz bytes) saying what is wrong.
+ */
+int kc_bidi_fault_errors_parse(struct kc_bidi_profile *p, const char *spec, char *why,
+			       size_t whysz);
+
+/* The item of p's stream_fault_error for stream n, before or inside the stream; or NULL. */
+const struct kc_bidi_fault_error *kc_bidi_fault_error_for(const struct kc_bidi_profile *p,
+							  uint64_t n, bool before);
+
+/* Writes f's JSON body {"Message","ErrorCode"} into buf; its length (0: did not fit). */
+size_t kc_bidi_fault_error_json(const struct kc_bidi_fault_error *f, char *buf, size_t bufsz);
 
 /* Checks ranges.  Returns 0 or KC_EINVAL (d says which key). */
 int kc_bidi_profile_check(const struct kc_bidi_profile *p, struct kc_diag *d);
@@ -115,6 +157,8 @@ struct kc_bidi_stats {
 	uint64_t bad_signatures;  /* failed seed or event verification */
 	uint64_t overflows;       /* reply queue full (stream reset) */
 	uint64_t goaways, resets, corrupted; /* injected faults */
+	uint64_t errors_injected; /* stream_fault_error items carried out */
+	uint64_t expired_tokens;  /* seeds refused: a kneecap-expires- token past its time */
 	uint64_t tls_handshakes;  /* completed, ALPN h2 */
 	uint64_t invocation_paths; /* streams that named a model invocation path */
 	uint64_t query_strings;    /* streams that carried a model query string */

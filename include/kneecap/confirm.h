@@ -26,6 +26,7 @@ struct kc_buf;
 struct kc_confirm {
 	bool ran;                  /* a step was measured (false: planned only) */
 	enum kc_metric metric;
+	enum kc_resource_kind kind; /* what per_instance is per: instance, copy, ... */
 	double target_value;       /* T, in the metric's units */
 	double per_instance;       /* R: requests/second per instance at T */
 	int instances;             /* instances behind the endpoint during the test */

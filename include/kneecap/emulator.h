@@ -119,6 +119,16 @@ enum kc_emu_h2_mode {
 	KC_EMU_H2_TLS, /* TLS with ALPN h2, self-signed certificate made at start */
 };
 
+/* Inference components hosted on the endpoint (SageMaker's newer hosting):
+ * each its own copies x slots behind one FIFO per copy, like instances. */
+#define KC_EMU_COMPONENTS_MAX 8
+struct kc_emu_component {
+	char name[64];        /* InferenceComponentName, SageMaker's name pattern */
+	int copies;           /* 1..1024, round-robin */
+	int slots;            /* concurrent requests per copy */
+	int64_t service_ns;   /* mean service time; 0 = the profile's service_time */
+};
+
 /* One injected error: answer `status` with probability `prob` per request. */
 struct kc_emu_fault_error {
 	int status; /* 400, 424, 429, 500, 503 or 530 */
@@ -186,6 +196,24 @@ struct kc_emu_profile {
 	int64_t h2_handshake_timeout_ns; /* preface (and TLS handshake) due within */
 	uint64_t h2_body_bytes_max; /* request bodies the HTTP/2 face stores at
 				     * once; past it 503 */
+	/* components = NAME:COPIESxSLOTS[@SERVICE], ... (key `components`):
+	 * then every invocation must name one of them in
+	 * X-Amzn-SageMaker-Inference-Component (400 ValidationError otherwise)
+	 * and `instances`/`slots` do not apply. */
+	struct kc_emu_component components[KC_EMU_COMPONENTS_MAX];
+	int n_components;
+	/* Serverless (serverless_max_concurrency > 0): one pool of
+	 * MaxConcurrency units, each serving one request at a time; an
+	 * invocation beyond it is throttled (400 ThrottlingException); one that
+	 * finds no warm unit free waits serverless_cold_start first.  A unit
+	 * stays warm serverless_idle after its last answer; the first
+	 * serverless_provisioned units are always warm (provisioned
+	 * concurrency).  `instances`/`slots` do not apply. */
+	int serverless_max_concurrency; /* 1..200; 0 = not serverless */
+	int serverless_memory_mb;       /* 1024..6144 in 1024 steps (reported) */
+	int64_t serverless_cold_start_ns;
+	int64_t serverless_idle_ns;
+	int serverless_provisioned;     /* 0..max_concurrency */
 	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
 };

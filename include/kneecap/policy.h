@@ -24,6 +24,14 @@ json_t *kc_recommend_policy(const struct kc_recommend_cfg *c,
 			    const struct kc_recommendation *r);
 
 /*
+ * The StepScalingPolicyConfiguration that wakes an inference component
+ * scaled to zero (spec autoscaling.md §1.5): ChangeInCapacity +1 copy when
+ * its NoCapacityInvocationFailures alarm fires (any breach, Maximum),
+ * Cooldown = the scale-out cooldown.  New reference; NULL when out of memory.
+ */
+json_t *kc_recommend_step_from_zero(const struct kc_recommend_cfg *c);
+
+/*
  * scaling-policy.json as text (2-space indent, trailing newline), appended
  * to out.  Returns 0, KC_ENOMEM or KC_ELIMIT.
  */
@@ -40,7 +48,12 @@ int kc_shell_quote(struct kc_buf *out, const char *s);
  * apply.sh as text, appended to out: a `set -eu` POSIX shell script that
  * registers the scalable target (min/max capacity) and puts the policy from
  * file://scaling-policy.json (resolved next to the script).  Every value is
- * single-quoted.  With no endpoint name it requires $ENDPOINT_NAME.
+ * single-quoted.  With no endpoint name it requires $ENDPOINT_NAME (not
+ * for a component: its resource id is inference-component/NAME).  A
+ * component with min_capacity 0 also gets the StepScaling policy of
+ * kc_recommend_step_from_zero and `aws cloudwatch put-metric-alarm` on
+ * NoCapacityInvocationFailures whose AlarmActions is that policy's ARN,
+ * captured from put-scaling-policy's output.
  * Returns 0, KC_EINVAL (c invalid, d says why), KC_ENOMEM or KC_ELIMIT.
  */
 int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,

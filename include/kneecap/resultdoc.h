@@ -83,6 +83,11 @@ struct kc_resultdoc {
 	 * and .variant, else from a sagemaker:ENDPOINT[/VARIANT] target; "" unknown. */
 	char endpoint_name[64];
 	char variant[64];
+	/* recommendation.endpoint_kind ("instance" when absent: older results),
+	 * .inference_component and .copies (a component's knee is per copy). */
+	char endpoint_kind[16];
+	char inference_component[64];
+	int copies;
 	char region[64], profile[128]; /* recommendation.region/.profile; "" absent */
 	double slo_ms;               /* config SLO if the file names one; NAN otherwise */
 	/* confirm{}: find's confirmation step at the recommended target (not a

@@ -94,6 +94,44 @@ int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
 			   const char *endpoint, const char *endpoint_url,
 			   struct kc_sm_url *out, struct kc_diag *d);
 
+/* Endpoint variants, as botocore's UseFIPS and UseDualStack settings. */
+#define KC_SM_FIPS 1u
+#define KC_SM_DUALSTACK 2u
+
+/* The partitions kneecap knows (botocore partitions.json), by region prefix. */
+enum kc_sm_partition {
+	KC_SM_PART_AWS,     /* amazonaws.com, dual-stack api.aws */
+	KC_SM_PART_CN,      /* cn-*: amazonaws.com.cn, api.amazonwebservices.com.cn */
+	KC_SM_PART_US_GOV,  /* us-gov-*: amazonaws.com, api.aws */
+	KC_SM_PART_ISO,     /* us-iso-*: c2s.ic.gov, no dual-stack */
+	KC_SM_PART_ISO_B,   /* us-isob-*: sc2s.sgov.gov, no dual-stack */
+};
+
+/* The partition of a region name (aws when no other pattern matches). */
+enum kc_sm_partition kc_sagemaker_partition(const char *region);
+
+/*
+ * The one host table: the host name and port of op in region with the
+ * variants (KC_SM_FIPS | KC_SM_DUALSTACK), as the endpoint rule set of
+ * sagemaker-runtime 2017-05-13 resolves them (InvokeEndpoint and the
+ * response stream, port 443) and as aws-wire.md 3.1 gives them for the
+ * bidirectional stream (port 8443; in aws, FIPS is runtime-fips.sagemaker
+ * also with dual-stack).  Returns 0, KC_EINVAL (bad region; dual-stack in
+ * a partition without it) or KC_ELIMIT (host does not fit hostsz).
+ */
+int kc_sagemaker_host(enum kc_sm_op op, const char *region, unsigned variants,
+		      char *host, size_t hostsz, int *port, struct kc_diag *d);
+
+/*
+ * kc_sagemaker_build_url with endpoint variants: the host comes from
+ * kc_sagemaker_host.  Variants with an endpoint_url are KC_EINVAL, as the
+ * rule set says ("FIPS and custom endpoint are not supported").
+ */
+int kc_sagemaker_build_url_v(enum kc_sm_op op, const char *region,
+			     const char *endpoint, const char *endpoint_url,
+			     unsigned variants, struct kc_sm_url *out,
+			     struct kc_diag *d);
+
 /*
  * The optional request settings (flags or scenario keys).  NULL or "" means
  * not sent.  Constraints from the model are checked by
@@ -164,6 +202,10 @@ struct kc_sm_error {
 	char code[KC_SM_ERR_CODE_MAX];    /* normalised ("ModelError"); "" when none */
 	char message[KC_SM_ERR_MSG_MAX];  /* printable, control characters as blanks; "" when none */
 	int original_status;              /* ModelError's OriginalStatusCode; 0 when absent */
+	char error_code[KC_SM_ERR_CODE_MAX]; /* the body's ErrorCode member (bidirectional
+					      * stream errors, ModelStreamError:
+					      * "ModelInvocationTimeExceeded"); "" when none
+					      * or the body was not read */
 };
 
 /* Flags for kc_sagemaker_parse_error. */
@@ -191,6 +233,14 @@ struct kc_sm_error {
 void kc_sagemaker_parse_error(int status, const char *errtype, size_t errtype_len,
 			      const void *body, size_t body_len, unsigned flags,
 			      struct kc_sm_error *out);
+
+/*
+ * The engine's class for an exception event inside a response or
+ * bidirectional stream, by its :exception-type: ModelStreamError →
+ * KC_EC_MODEL_STREAM (the container failed), InternalStreamFailure →
+ * KC_EC_INTERNAL_STREAM (a service fault), anything else → KC_EC_STREAM.
+ */
+enum kc_errclass kc_sagemaker_stream_exception_class(const char *type, size_t len);
 
 /* Stable names: "none", "model", "throttle", "unavailable", "validation", "auth", "internal", "other". */
 const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c);

@@ -311,9 +311,10 @@ void kc_search_result(const struct kc_search *s, struct kc_knee *out);
  * saturated (throughput or in-flight growth) the rate the endpoint completed
  * there flat out brackets the capacity: it caps the knee (as in a search),
  * and when it lies between the highest healthy rung and that step it is the
- * knee (bound saturated_max).  Generator-bound or partial steps are never a
- * knee and end the ladder (a lower bound).  verdicts (n entries, may be
- * NULL) receive each step's verdict.  Pure; fills every field of out.
+ * knee (bound saturated_max; rps only: a streams knee is always a rung).
+ * Generator-bound or partial steps are never a knee and end the ladder (a
+ * lower bound).  verdicts (n entries, may be NULL) receive each step's
+ * verdict.  Pure; fills every field of out.
  */
 void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *steps, size_t n,
 		    struct kc_step_verdict *verdicts, struct kc_knee *out);

@@ -33,6 +33,8 @@ enum kc_errclass {
 	KC_EC_MODEL_STREAM,/* response stream: a ModelStreamError exception event */
 	KC_EC_UNFINISHED,  /* no outcome when the step ended: still on a connection or
 			      waiting for one at the drain deadline or at a stop */
+	KC_EC_INTERNAL_STREAM, /* an InternalStreamFailure exception event: a service
+				  fault inside the stream, not the model's */
 	KC_EC_COUNT
 };
 
@@ -54,6 +56,8 @@ struct kc_error_sample {
 	int status;                /* HTTP status */
 	char code[64];             /* error type ("ThrottlingException"), "" when none */
 	char message[256];         /* printable, cut; never a credential */
+	char error_code[64];       /* the body's ErrorCode member (ModelStreamError:
+				      "ModelInvocationTimeExceeded"), "" when none */
 };
 
 struct kc_step_result {

@@ -35,6 +35,7 @@
 #include "kneecap/err.h"
 #include "kneecap/step.h"
 
+struct kc_creds_provider;
 struct kc_hdr;
 struct kc_streams;
 
@@ -57,6 +58,10 @@ struct kc_streams_config {
 	const char *access_key_id;
 	const char *secret_access_key;
 	const char *session_token; /* NULL or "" */
+	/* Refreshing credentials (borrowed, must outlive the object): when set
+	 * the three above are ignored; each stream is seeded with the current
+	 * snapshot and keeps signing its events with it (aws-wire.md 6.7). */
+	struct kc_creds_provider *creds;
 	const char *region;
 	/* payload: borrowed, must outlive the object; NULL = synthetic
 	 * 16 kHz 16-bit mono PCM */

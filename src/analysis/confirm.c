@@ -12,7 +12,9 @@
 
 double kc_confirm_rate_per_instance(const struct kc_recommendation *rec)
 {
-	if (rec->metric == KC_METRIC_INVOCATIONS && rec->target_value > 0)
+	/* Serverless: TargetValue is a utilization, not a rate. */
+	if (rec->metric == KC_METRIC_INVOCATIONS && rec->kind != KC_RES_SERVERLESS &&
+	    rec->target_value > 0)
 		return rec->target_value / 60.0;
 	return rec->target_load;
 }
@@ -21,6 +23,7 @@ void kc_confirm_plan(struct kc_confirm *c, const struct kc_recommendation *rec, 
 {
 	memset(c, 0, sizeof(*c));
 	c->metric = rec->metric;
+	c->kind = rec->kind;
 	c->target_value = rec->target_value;
 	c->per_instance = kc_confirm_rate_per_instance(rec);
 	c->instances = instances < 1 ? 1 : instances;
@@ -43,11 +46,15 @@ void kc_confirm_judge(struct kc_confirm *c, const struct kc_health_cfg *h,
 
 int kc_confirm_describe(const struct kc_confirm *c, struct kc_buf *b)
 {
+	/* Per copy for a component (per unit of concurrency for serverless). */
+	const char *one = c->kind == KC_RES_VARIANT ? "instance" : kc_resource_unit(c->kind);
+	const char *many = c->kind == KC_RES_COMPONENT ? "copies"
+			   : c->kind == KC_RES_SERVERLESS ? "concurrency" : "instances";
 	int rc = kc_buf_printf(
-		b, "confirmation: at TargetValue %.*f (%.2f RPS/instance", c->target_value < 100 ? 1 : 0,
-		c->target_value, c->per_instance);
+		b, "confirmation: at TargetValue %.*f (%.2f RPS/%s", c->target_value < 100 ? 1 : 0,
+		c->target_value, c->per_instance, one);
 	if (!rc && c->instances > 1)
-		rc = kc_buf_printf(b, " x %d instances = %.2f RPS", c->instances, c->offered);
+		rc = kc_buf_printf(b, " x %d %s = %.2f RPS", c->instances, many, c->offered);
 	if (!rc)
 		rc = kc_buf_printf(b, "): p50 %.1f ms, p99 %.1f ms, achieved %.*f of %.*f arrived/s, "
 				      "%llu errors measured over %.0f s -> %s\n",

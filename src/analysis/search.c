@@ -20,9 +20,8 @@
  * per second.
  */
 #include "kneecap/search.h"
-#include "kneecap/engine.h"
+#include "kneecap/clock.h"
 #include "kneecap/err.h"
-#include "kneecap/scenario.h"
 
 #include <assert.h>
 #include <math.h>
@@ -43,159 +42,6 @@ static const char *const end_names[KC_END_COUNT] = {
 const char *kc_search_end_name(enum kc_search_end e)
 {
 	return (unsigned)e < KC_END_COUNT ? end_names[e] : "unknown";
-}
-
-void kc_search_cfg_default(struct kc_search_cfg *c, enum kc_load_mode mode)
-{
-	memset(c, 0, sizeof(*c));
-	c->mode = mode;
-	bool streams = mode == KC_MODE_STREAMS;
-	c->start = streams ? 1 : 10;
-	c->max = streams ? 1024 : 10000;
-	c->growth = 2.0;
-	c->precision = streams ? 1.0 : 0.03;
-	c->max_steps = 24;
-	c->max_remeasure = 2;
-	c->max_stepdown = 6;
-	kc_health_cfg_default(&c->health, mode);
-	c->step_duration_ns = (streams ? 30 : 20) * INT64_C(1000000000);
-	c->warmup_ns = 5 * INT64_C(1000000000);
-	c->threads = 0;
-}
-
-int kc_search_cfg_validate(const struct kc_search_cfg *c, struct kc_diag *d)
-{
-	bool streams = c->mode == KC_MODE_STREAMS;
-	if (!(c->start > 0 && isfinite(c->start)))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "start", "must be > 0");
-	if (!(c->max > 0 && isfinite(c->max)))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max", "must be > 0");
-	if (c->max < c->start)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max",
-				      "%g is below start (%g): max is the highest load to try",
-				      c->max, c->start);
-	if (streams && (c->start != floor(c->start) || c->max != floor(c->max)))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, c->start != floor(c->start) ? "start" : "max",
-				      "stream counts must be whole numbers");
-	if (!(c->growth > 1.0 && c->growth <= 10.0))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "growth",
-				      "must be in (1, 10], e.g. 2");
-	if (!streams && !(c->precision >= 0.005 && c->precision <= 0.5))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "precision",
-				      "must be in [0.005, 0.5] (a fraction: 0.03 = +-3%%)");
-	if (c->max_steps < 2 || c->max_steps > KC_SEARCH_MAX_STEPS)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_steps",
-				      "must be in 2..%d", KC_SEARCH_MAX_STEPS);
-	if (c->max_remeasure < 0 || c->max_remeasure > 4)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_remeasure",
-				      "must be in 0..4");
-	if (c->max_stepdown < 0 || c->max_stepdown > 20)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "max_stepdown",
-				      "must be in 0..20");
-	if (c->step_duration_ns < INT64_C(1000000000))
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "step_duration",
-				      "must be at least 1s (the in-flight trend needs seconds)");
-	if (c->warmup_ns < 0)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "warmup", "must be >= 0");
-	if (c->threads < 0)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "threads", "must be >= 0");
-	if (c->health.mode != c->mode)
-		return kc_diag_set_at(d, KC_EINVAL, NULL, 0, "mode",
-				      "health and search modes differ (a caller bug)");
-	return kc_health_cfg_validate(&c->health, d);
-}
-
-/* ---- [search] from a scenario --------------------------------------- */
-
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
-
-static int get_double(struct kc_scenario *sc, const char *key, double lo,
-		      double hi, double *out, struct kc_diag *d)
-{
-	int rc = kc_scenario_get_double(sc, "search", key, lo, hi, out, d);
-	return rc == KC_ENOTFOUND ? KC_OK : rc;
-}
-
-static int get_int(struct kc_scenario *sc, const char *key, int lo, int hi,
-		   int *out, struct kc_diag *d)
-{
-	int64_t v;
-	int rc = kc_scenario_get_i64(sc, "search", key, lo, hi, &v, d);
-	if (rc == KC_ENOTFOUND)
-		return KC_OK;
-	if (rc == KC_OK)
-		*out = (int)v;
-	return rc;
-}
-
-static int get_dur(struct kc_scenario *sc, const char *key, int64_t unit,
-		   int64_t lo, int64_t hi, int64_t *out, struct kc_diag *d)
-{
-	int rc = kc_scenario_get_duration_ns(sc, "search", key, unit, lo, hi, out, d);
-	return rc == KC_ENOTFOUND ? KC_OK : rc;
-}
-
-int kc_search_cfg_from_scenario(struct kc_search_cfg *c, struct kc_scenario *sc,
-				struct kc_diag *d)
-{
-	struct kc_search_cfg t = *c;
-	int rc;
-	const char *file = kc_scenario_name(sc);
-	if ((rc = get_double(sc, "start", 0, KC_ENGINE_MAX_RATE, &t.start, d)) ||
-	    (rc = get_double(sc, "max", 0, KC_ENGINE_MAX_RATE, &t.max, d)) ||
-	    (rc = get_double(sc, "growth", 0, 1e3, &t.growth, d)) ||
-	    (rc = get_double(sc, "precision", 0, 1e3, &t.precision, d)) ||
-	    (rc = get_int(sc, "max_steps", 0, 100000, &t.max_steps, d)) ||
-	    (rc = get_int(sc, "max_remeasure", 0, 100000, &t.max_remeasure, d)) ||
-	    (rc = get_int(sc, "threads", 0, 4096, &t.threads, d)) ||
-	    (rc = get_dur(sc, "step_duration", NS_PER_S, 0, 3600 * NS_PER_S,
-			  &t.step_duration_ns, d)) ||
-	    (rc = get_dur(sc, "warmup", NS_PER_S, 0, 3600 * NS_PER_S, &t.warmup_ns, d)) ||
-	    (rc = get_double(sc, "max_error_rate", 0, 1, &t.health.max_error_rate, d)) ||
-	    (rc = get_double(sc, "min_achieved_ratio", 0, 1, &t.health.min_achieved_ratio, d)))
-		return rc;
-
-	int64_t ns = 0;
-	rc = kc_scenario_get_duration_ns(sc, "search", "slo", NS_PER_MS, 0,
-					 3600 * NS_PER_S, &ns, d);
-	if (rc == KC_OK) {
-		if (ns <= 0) {
-			struct kc_scenario_entry *e = kc_scenario_find(sc, "search", "slo");
-			return kc_diag_set_at(d, KC_EINVAL, file, e ? e->line : 0, "slo",
-					      "an SLO of 0 can never be met: give a latency "
-					      "such as 250ms, or leave slo out for none");
-		}
-		t.health.slo_set = true;
-		t.health.slo_ms = (double)ns / (double)NS_PER_MS;
-	} else if (rc != KC_ENOTFOUND) {
-		return rc;
-	}
-	const char *stat;
-	if (kc_scenario_get_str(sc, "search", "slo_percentile", &stat, d) == KC_OK &&
-	    kc_lat_stat_parse(stat, &t.health.slo_stat) != KC_OK) {
-		struct kc_scenario_entry *e = kc_scenario_find(sc, "search", "slo_percentile");
-		return kc_diag_set_at(d, KC_EINVAL, file, e ? e->line : 0, "slo_percentile",
-				      "'%s' is not one of: p50, p90, p99, p999, mean", stat);
-	}
-	if ((rc = get_dur(sc, "max_lag", NS_PER_MS, 0, 3600 * NS_PER_S, &ns, d)))
-		return rc;
-	if (kc_scenario_find(sc, "search", "max_lag"))
-		t.health.max_lag_ms = (double)ns / (double)NS_PER_MS;
-
-	rc = kc_search_cfg_validate(&t, d);
-	if (rc) {
-		/* Point the message at the line of the key it is about. */
-		struct kc_scenario_entry *e = d && d->key[0] ?
-			kc_scenario_find(sc, "search", d->key) : NULL;
-		if (e && d) {
-			snprintf(d->file, sizeof(d->file), "%s", file);
-			d->line = e->line;
-		}
-		return rc;
-	}
-	*c = t;
-	return KC_OK;
 }
 
 /* ---- the state machine ---------------------------------------------- */
@@ -325,6 +171,7 @@ static double probe(struct kc_search *s)
 static const char *const errclass_names[] = {
 	"connect", "timeout", "reset", "http4xx", "http5xx", "shed", "throttle",
 	"auth", "model", "proto", "other", "stream", "model_stream", "unfinished",
+	"internal_stream",
 };
 static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
 	      "one name per error class");
@@ -344,6 +191,60 @@ static const char *unit(const struct kc_search *s)
 	return streams(s) ? "streams" : "rps";
 }
 
+/*
+ * An unhealthy load lowers the bracket's top: to the load itself, or to what
+ * a cleanly saturated server completed flat out; and a saturated step gives
+ * the guided probes their capacity estimate.
+ */
+static void lower_hi(struct kc_search *s, double load, int idx, enum kc_verdict why,
+		     const struct kc_step_result *r, const struct kc_step_verdict *v)
+{
+	/* What the endpoint completed flat out: the saturated measurements
+	 * of a load decided unhealthy.  A noisy "throughput" attempt that
+	 * its re-measures overruled says nothing about capacity (a 2 s
+	 * step at 10 rps can see 14 arrivals and complete 13.5). */
+	for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
+		const struct kc_search_step *a = &s->steps[i];
+		if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
+		    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+			s->saturated_max = fmax(s->saturated_max, a->achieved);
+	}
+	if (!s->have_hi || load < s->hi) {
+		s->hi = load;
+		s->hi_step = idx;
+		s->hi_why = why;
+		s->hi_capped = false;
+		s->have_hi = true;
+	}
+	/* A server that could not keep up tells us its capacity: what it
+	 * completed flat out.  Overload often shows first as errors
+	 * (requests timing out in the queue), so an errors verdict counts
+	 * too while most requests still succeed; a poor estimate only
+	 * costs the few guided probes before bisection takes over. */
+	bool saturated = why == KC_VERDICT_THROUGHPUT ||
+			 why == KC_VERDICT_INFLIGHT_GROWTH ||
+			 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
+	if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
+	    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
+		s->est = r->achieved;
+	/* A cleanly saturated step (short of throughput or queueing, no
+	 * error excess) caps the knee: a work-conserving server that
+	 * completed `achieved` per second flat out cannot keep up with
+	 * more, so every load above it is unhealthy.  That rate, measured
+	 * over a whole saturated window, is far steadier than any verdict
+	 * near capacity, where the in-flight count random-walks. */
+	bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
+		     v->error_rate <= s->cfg.health.max_error_rate &&
+		     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
+	if (!streams(s) && clean && r->achieved < s->hi &&
+	    (!s->have_lo || r->achieved > s->lo)) {
+		s->hi = r->achieved;
+		s->hi_step = idx;
+		s->hi_why = why;
+		s->hi_capped = true;
+	}
+}
+
 /* The load's outcome is decided: move the bracket and pick what is next. */
 static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 		   const struct kc_step_result *r, const struct kc_step_verdict *v)
@@ -358,50 +259,7 @@ static void decide(struct kc_search *s, bool healthy, enum kc_verdict why,
 			s->have_lo = true;
 		}
 	} else {
-		/* What the endpoint completed flat out: the saturated measurements
-		 * of a load decided unhealthy.  A noisy "throughput" attempt that
-		 * its re-measures overruled says nothing about capacity (a 2 s
-		 * step at 10 rps can see 14 arrivals and complete 13.5). */
-		for (int i = idx; !streams(s) && i >= 0 && s->steps[i].offered == load; i--) {
-			const struct kc_search_step *a = &s->steps[i];
-			if (a->v.verdict == KC_VERDICT_THROUGHPUT ||
-			    a->v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
-				s->saturated_max = fmax(s->saturated_max, a->achieved);
-		}
-		if (!s->have_hi || load < s->hi) {
-			s->hi = load;
-			s->hi_step = idx;
-			s->hi_why = why;
-			s->hi_capped = false;
-			s->have_hi = true;
-		}
-		/* A server that could not keep up tells us its capacity: what it
-		 * completed flat out.  Overload often shows first as errors
-		 * (requests timing out in the queue), so an errors verdict counts
-		 * too while most requests still succeed; a poor estimate only
-		 * costs the few guided probes before bisection takes over. */
-		bool saturated = why == KC_VERDICT_THROUGHPUT ||
-				 why == KC_VERDICT_INFLIGHT_GROWTH ||
-				 (why == KC_VERDICT_ERRORS && v->error_rate < 0.5);
-		if (!streams(s) && saturated && r->achieved > 0 && s->guide == 0 &&
-		    v->achieved_ratio < s->cfg.health.min_achieved_ratio)
-			s->est = r->achieved;
-		/* A cleanly saturated step (short of throughput or queueing, no
-		 * error excess) caps the knee: a work-conserving server that
-		 * completed `achieved` per second flat out cannot keep up with
-		 * more, so every load above it is unhealthy.  That rate, measured
-		 * over a whole saturated window, is far steadier than any verdict
-		 * near capacity, where the in-flight count random-walks. */
-		bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
-			     v->error_rate <= s->cfg.health.max_error_rate &&
-			     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
-		if (!streams(s) && clean && r->achieved < s->hi &&
-		    (!s->have_lo || r->achieved > s->lo)) {
-			s->hi = r->achieved;
-			s->hi_step = idx;
-			s->hi_why = why;
-			s->hi_capped = true;
-		}
+		lower_hi(s, load, idx, why, r, v);
 	}
 
 	switch (s->phase) {
@@ -869,7 +727,7 @@ int64_t kc_search_step_ns(const struct kc_search *s)
 	int64_t full = s->cfg.step_duration_ns;
 	if (!streams(s) || (s->phase != PH_BRACKET && s->phase != PH_STEPDOWN))
 		return full;
-	int64_t third = full / 3, floor_ns = 10 * NS_PER_S;
+	int64_t third = full / 3, floor_ns = 10 * KC_NS_PER_S;
 	int64_t n = third > floor_ns ? third : floor_ns;
 	return n < full ? n : full;
 }
@@ -930,7 +788,10 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		k.upper = steps[i].offered;
 		k.upper_step = (int)i;
 		k.upper_offered = steps[i].offered;
-		if (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH)
+		/* Streams: a held mean short of the rung is no stream count to
+		 * recommend; the knee stays a rung. */
+		if (c->mode == KC_MODE_RPS &&
+		    (v.verdict == KC_VERDICT_THROUGHPUT || v.verdict == KC_VERDICT_INFLIGHT_GROWTH))
 			k.saturated_max = steps[i].achieved;
 		break;
 	}
@@ -944,11 +805,14 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		if (k.saturated_max != k.tested) {
 			k.value = k.saturated_max;
 			k.bound = KC_BOUND_SATURATED_MAX;
+			/* As a search's capped bracket: upper is what the rung completed. */
 			k.upper_capped = true;
+			k.upper = k.saturated_max;
 		}
 	}
-	if (k.found && k.upper > 0)
-		k.precision = (k.upper - k.value) / k.value;
+	/* The rungs' spacing bounds the answer, not the capped end. */
+	if (k.found && k.upper_offered > 0)
+		k.precision = (k.upper_offered - k.value) / k.value;
 	if (!k.found)
 		snprintf(k.diagnosis, sizeof(k.diagnosis), "no rung of the ladder was healthy%s",
 			 k.end == KC_END_ALL_ERRORS ? ": every request failed" : "");

@@ -10,7 +10,7 @@
  * The text may hold secrets: it is wiped before it is freed, and no
  * diagnostic quotes a value.
  */
-#include "aws/awsini_int.h"
+#include "awsini_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 

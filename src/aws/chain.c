@@ -16,10 +16,10 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/scrub.h"
-#include "aws/awsini_int.h"
-#include "aws/creds_int.h"
-#include "aws/imds_int.h"
-#include "aws/procrun_int.h"
+#include "awsini_int.h"
+#include "creds_int.h"
+#include "imds_int.h"
+#include "procrun_int.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -17,7 +17,7 @@
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/scrub.h"
-#include "aws/creds_int.h"
+#include "creds_int.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -7,8 +7,8 @@
  * before they are freed; messages and origins show a URL without its
  * query or userinfo, and never a token.
  */
-#include "aws/imds_int.h"
-#include "aws/creds_int.h"
+#include "imds_int.h"
+#include "creds_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/clock.h"
 #include "kneecap/err.h"

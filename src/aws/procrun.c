@@ -7,9 +7,9 @@
  * the one line a failure quotes is scrubbed, opaque-looking words
  * included.  Its stdout is wiped before it is freed.
  */
-#include "aws/procrun_int.h"
-#include "aws/awsini_int.h"
-#include "aws/creds_int.h"
+#include "procrun_int.h"
+#include "awsini_int.h"
+#include "creds_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/clock.h"
 #include "kneecap/err.h"

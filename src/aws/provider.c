@@ -7,8 +7,8 @@
  * the last reader of an old snapshot frees it (kc_creds_fini wipes it).
  */
 #include "kneecap/creds.h"
-#include "aws/creds_int.h"
-#include "aws/provider_int.h"
+#include "creds_int.h"
+#include "provider_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
@@ -157,10 +157,13 @@ static int tick(struct kc_creds_provider *p, bool *mandatory, struct kc_diag *d)
 		goto out;
 	}
 	/* A source that hands back the same short-lived credentials again
-	 * must not be asked every tick. */
-	if (s->c.expiration_wall_ns && s->c.expiration_wall_ns - now <= KC_CREDS_ADVISORY_NS)
-		p->retry_at_wall_ns = now + ADVISORY_RETRY_NS;
-	else
+	 * must not be asked every tick; but credentials that live less than
+	 * two minutes are asked again at half their life, before they expire. */
+	if (s->c.expiration_wall_ns && s->c.expiration_wall_ns - now <= KC_CREDS_ADVISORY_NS) {
+		int64_t half = (s->c.expiration_wall_ns - now) / 2;
+		p->retry_at_wall_ns = now + (half < ADVISORY_RETRY_NS ? (half > 0 ? half : 0)
+								       : ADVISORY_RETRY_NS);
+	} else
 		p->retry_at_wall_ns = 0;
 	pthread_mutex_lock(&p->mu);
 	struct snap *old = p->cur;

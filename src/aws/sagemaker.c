@@ -220,6 +220,14 @@ int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
 			   const char *endpoint, const char *endpoint_url,
 			   struct kc_sm_url *out, struct kc_diag *d)
 {
+	return kc_sagemaker_build_url_v(op, region, endpoint, endpoint_url, 0, out, d);
+}
+
+int kc_sagemaker_build_url_v(enum kc_sm_op op, const char *region,
+			     const char *endpoint, const char *endpoint_url,
+			     unsigned variants, struct kc_sm_url *out,
+			     struct kc_diag *d)
+{
 	KC_ASSERT(out);
 	if (!endpoint || !kc_sagemaker_name_fits(endpoint, KC_SM_NAME_MAX))
 		return kc_diag_set(d, KC_EINVAL, "endpoint name '%.63s' is not valid",
@@ -227,17 +235,18 @@ int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
 	struct kc_sm_url u;
 	memset(&u, 0, sizeof(u));
 	if (endpoint_url && *endpoint_url) {
+		if (variants)
+			return kc_diag_set(d, KC_EINVAL, "%s and --endpoint-url do not go together "
+					   "(the endpoint rules: a custom endpoint is used as given)",
+					   variants & KC_SM_FIPS ? "--fips" : "--dualstack");
 		int rc = parse_endpoint_url(endpoint_url, &u, d);
 		if (rc < 0)
 			return rc;
 	} else {
-		if (!region || !kc_creds_region_valid(region))
-			return kc_diag_set(d, KC_EINVAL, "region '%.63s' is not a region name",
-					   region ? region : "");
 		snprintf(u.scheme, sizeof(u.scheme), "https");
-		snprintf(u.host, sizeof(u.host), "runtime.sagemaker.%s.amazonaws.com%s", region,
-			 strncmp(region, "cn-", 3) ? "" : ".cn");
-		u.port = op == KC_SM_BIDI ? 8443 : 443;
+		int rc = kc_sagemaker_host(op, region, variants, u.host, sizeof(u.host), &u.port, d);
+		if (rc < 0)
+			return rc;
 	}
 	int defport = strcmp(u.scheme, "https") ? 80 : 443;
 	if (u.port == defport)
@@ -502,6 +511,8 @@ static const struct {
 	{"ServiceUnavailable", KC_SM_ERR_UNAVAILABLE},
 	{"ServiceUnavailableException", KC_SM_ERR_UNAVAILABLE},
 	{"ValidationError", KC_SM_ERR_VALIDATION},
+	{"InputValidationError", KC_SM_ERR_VALIDATION}, /* the bidirectional stream's names */
+	{"ServiceUnavailableError", KC_SM_ERR_UNAVAILABLE},
 	{"ValidationException", KC_SM_ERR_VALIDATION},
 	{"SerializationException", KC_SM_ERR_VALIDATION},
 	{"InvalidSignatureException", KC_SM_ERR_AUTH},
@@ -522,6 +533,14 @@ static const struct {
 	{"InternalServerException", KC_SM_ERR_INTERNAL},
 	{"InternalStreamFailure", KC_SM_ERR_INTERNAL},
 };
+
+static bool known_code(const char *code)
+{
+	for (size_t i = 0; i < sizeof(code_class) / sizeof(code_class[0]); i++)
+		if (!strcmp(code, code_class[i].code))
+			return true;
+	return false;
+}
 
 static enum kc_sm_errclass classify(const char *code, int status)
 {
@@ -568,6 +587,9 @@ static void parse_body(const void *body, size_t len, bool want_code, unsigned fl
 		const char *s = json_string_value(m);
 		copy_message(s, strnlen(s, json_string_length(m)), out->message);
 	}
+	json_t *ec = json_object_get(root, "ErrorCode");
+	if (json_is_string(ec))
+		normalise_code(json_string_value(ec), json_string_length(ec), out->error_code);
 	json_t *os = json_object_get(root, "OriginalStatusCode");
 	if (json_is_integer(os) && json_integer_value(os) >= 0 &&
 	    json_integer_value(os) <= 999)
@@ -596,7 +618,23 @@ void kc_sagemaker_parse_error(int status, const char *errtype, size_t errtype_le
 			snprintf(out->message, sizeof(out->message), "(error body of %zu bytes "
 				 "not read)", body_len);
 	}
-	out->cls = classify(out->code, status);
+	/* No type anywhere but a known ErrorCode member (the bidirectional
+	 * stream's errors carry one): that names the error. */
+	const char *code = out->code;
+	if (!code[0] && known_code(out->error_code))
+		code = out->error_code;
+	out->cls = classify(code, status);
+}
+
+enum kc_errclass kc_sagemaker_stream_exception_class(const char *type, size_t len)
+{
+	char code[KC_SM_ERR_CODE_MAX];
+	normalise_code(type ? type : "", type ? len : 0, code);
+	if (!strcmp(code, "ModelStreamError"))
+		return KC_EC_MODEL_STREAM;
+	if (!strcmp(code, "InternalStreamFailure"))
+		return KC_EC_INTERNAL_STREAM;
+	return KC_EC_STREAM;
 }
 
 const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c)

@@ -26,7 +26,7 @@
  */
 #include "kneecap/scrub.h"
 #include "kneecap/err.h"
-#include "aws/hex_int.h"
+#include "hex_int.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -19,7 +19,7 @@
  * that is the only allocation on the signing path.)
  */
 #include "kneecap/sigv4.h"
-#include "aws/sigv4_int.h"
+#include "sigv4_int.h"
 
 #include <openssl/crypto.h>
 #include <openssl/core_names.h>

@@ -4,8 +4,8 @@
  * lower-cased, trimmed and sorted headers, SignedHeaders.  Pure string
  * work into the signer's scratch areas; nothing here allocates.
  */
-#include "aws/sigv4_int.h"
-#include "aws/hex_int.h"
+#include "sigv4_int.h"
+#include "hex_int.h"
 #include "kneecap/err.h"
 
 #include <stdio.h>

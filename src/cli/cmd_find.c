@@ -12,12 +12,13 @@
  */
 #include "cli.h"
 #include "cli_price.h"
+#include "find_args.h"
 #include "find_confirm.h"
-#include "kc_config.h"
 #include "opts.h"
 #include "outdir.h"
 #include "runout.h"
 #include "scenario_find.h"
+#include "shard.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -44,360 +45,8 @@
 #include "kneecap/verdict.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
+#include "kneecap/schedule.h"
 #include "kneecap/search.h"
-#include "kneecap/url.h"
-
-static const char usage_head[] =
-	"usage: kneecap find [SCENARIO.ini] [TARGET] [options]\n"
-	"\n"
-	"Search for the load at which the endpoint stops keeping up (the knee), then\n"
-	"recommend the autoscaling TargetValue (70-80% of the knee per instance).\n"
-	"With no TARGET, kneecap starts its built-in SageMaker emulator on 127.0.0.1\n"
-	"with the scenario's [emulator] profile (default: the ml.g5.xlarge image\n"
-	"tagger, about 50 RPS).  TARGET is http(s)://... or sagemaker:ENDPOINT[/VARIANT];\n"
-	"http(s) targets are fetched with GET unless a body is given, sagemaker: and\n"
-	"the emulator get the synthetic 1024x1024 JPEGs by default.\n"
-	"\n"
-	"Every scenario key is also a flag (--step-duration 10s is [search]\n"
-	"step_duration = 10s); --set SECTION.KEY=VALUE sets any key.  Beyond the\n"
-	"options below:\n"
-	"search:     --growth G --precision P --max-steps N --max-lag D\n"
-	"            --no-confirm (skip the confirmation step: by default, after the\n"
-	"            search, one step runs at the recommended target and the policy is\n"
-	"            written only if it holds; [search] confirm = true|false)\n"
-	"recommend:  --instances N --factor F --min-capacity N --max-capacity N\n"
-	"            --endpoint-name NAME --variant NAME --price USD/h (default: none)\n"
-	"payload:    --size-kb N --variety N --seed N --quality Q (synthetic JPEGs)\n"
-	"target:     --accept T --target-variant V --custom-attributes A ...\n"
-	"emulator:   any [emulator] key, e.g. --service-time 20ms --slots 4\n"
-	"\n";
-
-static const char usage_tail[] =
-	"--out DIR is created with its parents; those names in it are removed first,\n"
-	"and the policy and apply.sh are written only when the search completed with\n"
-	"a recommendation.\n"
-	"\n"
-	"Examples:\n"
-	"  kneecap find scenarios/g5-xlarge-image-tagger.ini --out results/\n"
-	"  kneecap find http://127.0.0.1:8080/predict -X PUT -H 'Authorization: Bearer T' \\\n"
-	"      --body req.json --start 20 --max 500 --step-duration 10s --slo 250ms\n"
-	"\n"
-	"exit status:\n"
-	"  0    a knee was found and its recommendation written\n"
-	"  1    the run completed without a knee or a recommendation (every step\n"
-	"       unhealthy, or all requests failed), or the confirmation step at the\n"
-	"       recommended target was unhealthy (no policy or apply.sh written)\n"
-	"  2    bad usage or input\n"
-	"  3    the target could not be reached at all\n"
-	"  4    results could not be written, stdout included (the reason is\n"
-	"       printed; no policy)\n"
-	"  5    kneecap itself failed during the search (cannot start threads, out\n"
-	"       of memory): what was measured is written, marked \"partial\"\n"
-	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\", knee.found false; never a recommendation, policy\n"
-	"       or apply.sh\n";
-
-/* --help: find's words, then the shared table with defaults and scenario keys. */
-static void print_usage(FILE *f)
-{
-	fputs(usage_head, f);
-	cli_opts_help(f, CLI_FIND);
-	fputs(usage_tail, f);
-}
-
-/* Keys each scenario section owns (flags map onto the first section that has the key). */
-static const char *const search_keys[] = {
-	"start", "max", "growth", "precision", "max_steps", "max_remeasure",
-	"step_duration", "warmup", "threads", "slo", "slo_percentile",
-	"max_error_rate", "min_achieved_ratio", "max_lag", "arrival", "confirm", NULL};
-static const char *const recommend_keys[] = {
-	"factor", "factor_low", "factor_high", "metric", "instances", "instance_type",
-	"min_capacity", "max_capacity", "scale_out_cooldown", "scale_in_cooldown",
-	"disable_scale_in", "endpoint_name", "variant", "policy_name", "usd_per_hour", NULL};
-static const char *const payload_keys[] = {
-	"source", "dir", "body", "body_content_type", "width", "height", "quality",
-	"subsampling", "progressive", "seed", "detail", "size_kb", "variety", NULL};
-static const char *const target_keys[] = {
-	"url", "region", "endpoint_url", "profile", "content_type", "accept",
-	"target_variant", "target_model", "custom_attributes", "inference_id",
-	"inference_component", "connections", "http", "timeout", "connect_timeout",
-	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", "streams",
-	"proxy", "cert", "key", NULL};
-
-static bool in_list(const char *const *list, const char *key)
-{
-	for (int i = 0; list[i]; i++)
-		if (!strcmp(list[i], key))
-			return true;
-	return false;
-}
-
-/* Which section a flag's key belongs to, or NULL. */
-static const char *section_of(const char *key)
-{
-	if (in_list(search_keys, key))
-		return "search";
-	if (in_list(recommend_keys, key))
-		return "recommend";
-	if (in_list(payload_keys, key))
-		return "payload";
-	if (in_list(target_keys, key))
-		return "target";
-	if (kc_emu_profile_has_key(key))
-		return "emulator";
-	return NULL;
-}
-
-struct find_opts {
-	const char *headers[KC_ENGINE_MAX_HEADERS]; /* -H: flag only, never a scenario key */
-	size_t nheaders;
-	const char *scenario_path;
-	const char *target;
-	const char *out_dir;
-	bool json, quiet;
-	int verbose;
-};
-
-
-/* Short aliases users expect, mapped onto scenario keys. */
-static const struct {
-	const char *flag, *section, *key, *value; /* value NULL: the flag's argument */
-} aliases[] = {
-	{"price", "recommend", "usd_per_hour", NULL},
-	{"payload", "payload", "source", NULL},
-	{"payload-dir", "payload", "dir", NULL},
-	{"body", "payload", "body", NULL},
-};
-
-static bool looks_like_target(const char *s)
-{
-	return kc_url_is_http(s) || !strncmp(s, "sagemaker:", 10);
-}
-
-/*
- * A table option find takes: checked by the shared parser (so a bare
- * "--warmup 5" fails as in run and streams), then -H kept aside and every
- * other one set as its scenario key.  Returns -1 to go on, or an exit status.
- */
-static int find_table_opt(struct find_opts *o, struct kc_scenario *sc, const struct cli_opt *t,
-			  const char *value)
-{
-	struct cli_val v;
-	if (cli_opt_value(CLI_FIND, t, value, &v))
-		return KC_EXIT_USAGE;
-	if (t->id == CLI_O_HEADER) {
-		if (o->nheaders >= KC_ENGINE_MAX_HEADERS) {
-			cli_error("find: -H '%s': too many headers (at most %d)", value,
-				  KC_ENGINE_MAX_HEADERS);
-			return KC_EXIT_USAGE;
-		}
-		if (!strchr(value, ':')) {
-			cli_error("find: -H '%s': expected 'Name: value'", value);
-			return KC_EXIT_USAGE;
-		}
-		o->headers[o->nheaders++] = value;
-		return -1;
-	}
-	if (!t->section) {
-		cli_error("find: --%s has no scenario key", t->name);
-		return KC_EXIT_USAGE;
-	}
-	char frac[64];
-	size_t vl = strlen(value);
-	if (t->id == CLI_O_MAX_ERROR_RATE && vl > 1 && vl < 32 && value[vl - 1] == '%') {
-		/* "1%" as run takes it: [search] max_error_rate holds the fraction */
-		char num[32];
-		double pct;
-		memcpy(num, value, vl - 1);
-		num[vl - 1] = '\0';
-		if (kc_parse_double(num, 0, 100, &pct)) {
-			cli_error("find: --max-error-rate '%s': expected a fraction in 0..1 or a "
-				  "percentage in 0%%..100%%", value);
-			return KC_EXIT_USAGE;
-		}
-		snprintf(frac, sizeof(frac), "%.17g", pct / 100);
-		value = frac;
-	}
-	if (!strcmp(t->section, "payload") && (!strcmp(t->key, "dir") || !strcmp(t->key, "body")))
-		kc_scenario_set(sc, "payload", "source", t->key);
-	if (kc_scenario_set(sc, t->section, t->key, value)) {
-		cli_error("find: too many settings");
-		return KC_EXIT_USAGE;
-	}
-	return -1;
-}
-
-/*
- * Parses argv into o and the scenario sc (loaded from the positional file,
- * then overridden by flags).  Returns -1 to go on, or an exit status.
- */
-static int parse_args(int argc, char **argv, struct find_opts *o, struct kc_scenario **scp)
-{
-	struct kc_diag d;
-	kc_diag_clear(&d);
-	/* Positional arguments first, wherever they are, so the file loads before flags apply. */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] == '-') {
-			if (cli_is_help(a)) {
-				print_usage(stdout);
-				return KC_EXIT_OK;
-			}
-			const struct cli_opt *t = cli_opt_lookup(a[1] == '-' ? a + 2 : NULL,
-								 a[1] != '-' && !a[2] ? a[1] : 0);
-			if (t && t->kind == CLI_K_FLAG)
-				continue;
-			/* Flags that take no value; everything else skips its value. */
-			if (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
-			    !strcmp(a, "-v") || !strcmp(a, "-vv") || !strcmp(a, "--verbose") ||
-			    !strcmp(a, "--insecure") || !strcmp(a, "--progressive") ||
-			    !strcmp(a, "--response-stream") || !strcmp(a, "--no-confirm") ||
-			    !strcmp(a, "--confirm") ||
-			    !strcmp(a, "--disable-scale-in") || strchr(a, '='))
-				continue;
-			i++;
-			continue;
-		}
-		if (looks_like_target(a)) {
-			if (o->target) {
-				cli_error("find: two TARGETs ('%s' and '%s')", o->target, a);
-				return KC_EXIT_USAGE;
-			}
-			o->target = a;
-		} else if (!o->scenario_path) {
-			o->scenario_path = a;
-		} else {
-			cli_error("find: unexpected argument '%s' (TARGET is http(s)://... or "
-				  "sagemaker:ENDPOINT[/VARIANT])", a);
-			return KC_EXIT_USAGE;
-		}
-	}
-	int rc = o->scenario_path ? kc_scenario_load(scp, o->scenario_path, &d)
-				  : kc_scenario_new_empty(scp, "command line");
-	if (rc) {
-		cli_diag_error("find", &d);
-		return KC_EXIT_USAGE;
-	}
-	struct kc_scenario *sc = *scp;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] != '-')
-			continue;
-		if (!strcmp(a, "--json")) { o->json = true; continue; }
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->quiet = true; continue; }
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->verbose++; continue; }
-		if (!strcmp(a, "-vv")) { o->verbose += 2; continue; }
-		if (!strcmp(a, "--no-confirm")) {
-			if (kc_scenario_set(sc, "search", "confirm", "false"))
-				return KC_EXIT_USAGE;
-			continue;
-		}
-		if (a[1] && a[1] != '-' && !a[2]) {
-			/* -H 'N: v', -X M: the table's one-letter aliases */
-			const struct cli_opt *t = cli_opt_lookup(NULL, a[1]);
-			if (!t || !(t->cmds & CLI_FIND) || t->kind == CLI_K_FLAG) {
-				cli_error("find: unknown option '%s' (see kneecap find --help)", a);
-				return KC_EXIT_USAGE;
-			}
-			if (i + 1 >= argc) {
-				cli_error("find: missing value for '%s'", a);
-				return KC_EXIT_USAGE;
-			}
-			int trc = find_table_opt(o, sc, t, argv[++i]);
-			if (trc >= 0)
-				return trc;
-			continue;
-		}
-		if (strncmp(a, "--", 2) || !a[2]) {
-			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
-			return KC_EXIT_USAGE;
-		}
-		const char *name = a + 2;
-		char flag[64];
-		const char *eq = strchr(name, '=');
-		const char *value = NULL;
-		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-		if (nl >= sizeof(flag)) {
-			cli_error("find: unknown option '%s'", a);
-			return KC_EXIT_USAGE;
-		}
-		memcpy(flag, name, nl);
-		flag[nl] = '\0';
-		bool boolean = !strcmp(flag, "insecure") || !strcmp(flag, "progressive") ||
-			       !strcmp(flag, "response-stream") || !strcmp(flag, "confirm") ||
-			       !strcmp(flag, "disable-scale-in");
-		if (eq)
-			value = eq + 1;
-		else if (boolean)
-			value = "true";
-		else if (i + 1 < argc)
-			value = argv[++i];
-		else {
-			cli_error("find: missing value for '%s'", a);
-			return KC_EXIT_USAGE;
-		}
-		if (!strcmp(flag, "out")) {
-			o->out_dir = value;
-			continue;
-		}
-		if (!strcmp(flag, "set")) {
-			/* --set SECTION.KEY=VALUE */
-			const char *dot = strchr(value, '.'), *veq = strchr(value, '=');
-			if (!dot || !veq || dot > veq) {
-				cli_error("find: --set '%s': expected SECTION.KEY=VALUE", value);
-				return KC_EXIT_USAGE;
-			}
-			char sec[32], key[64];
-			size_t sl = (size_t)(dot - value), kl = (size_t)(veq - dot - 1);
-			if (!sl || sl >= sizeof(sec) || !kl || kl >= sizeof(key)) {
-				cli_error("find: --set '%s': expected SECTION.KEY=VALUE", value);
-				return KC_EXIT_USAGE;
-			}
-			memcpy(sec, value, sl);
-			sec[sl] = '\0';
-			memcpy(key, dot + 1, kl);
-			key[kl] = '\0';
-			if (kc_scenario_set(sc, sec, key, veq + 1))
-				return KC_EXIT_USAGE;
-			continue;
-		}
-		const struct cli_opt *t = cli_opt_lookup(flag, 0);
-		if (t && (t->cmds & CLI_FIND) && t->kind != CLI_K_FLAG) {
-			int trc = find_table_opt(o, sc, t, value);
-			if (trc >= 0)
-				return trc;
-			continue;
-		}
-		const char *section = NULL, *key = NULL;
-		char keybuf[64];
-		for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
-			if (!strcmp(flag, aliases[k].flag)) {
-				section = aliases[k].section;
-				key = aliases[k].key;
-			}
-		if (!section) {
-			for (size_t k = 0; k <= nl; k++)
-				keybuf[k] = flag[k] == '-' ? '_' : flag[k];
-			key = keybuf;
-			section = section_of(key);
-		}
-		if (!section && t)
-			return cli_opt_refuse(CLI_FIND, t);
-		if (!section) {
-			cli_error("find: unknown option '%s' (see kneecap find --help)", a);
-			return KC_EXIT_USAGE;
-		}
-		if (!strcmp(key, "dir") || !strcmp(key, "body"))
-			kc_scenario_set(sc, "payload", "source", key);
-		if (kc_scenario_set(sc, section, key, value)) {
-			cli_error("find: too many settings");
-			return KC_EXIT_USAGE;
-		}
-	}
-	return -1;
-}
-
-
 
 /* Builds the payload pool the configuration asks for; *pool stays NULL for GET. */
 static int build_pool(const struct cli_find_cfg *c, bool image_default, struct kc_pool **pool,
@@ -717,6 +366,13 @@ static int find_open_engine(struct find_run *f, const char *url)
 		headers[nheaders++] = f->o.headers[i];
 	for (int i = 0; i < f->t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
 		headers[nheaders++] = f->t.headers[i];
+	/* The emulator is a plain URL: name the component as a sagemaker: TARGET would. */
+	char ic_line[128];
+	if (f->emulated && c->topts.sm.inference_component && nheaders < KC_ENGINE_MAX_HEADERS) {
+		snprintf(ic_line, sizeof(ic_line), "X-Amzn-SageMaker-Inference-Component: %.63s",
+			 c->topts.sm.inference_component);
+		headers[nheaders++] = ic_line;
+	}
 	struct kc_engine_config ec = {
 		.method = c->method,
 		.headers = headers,
@@ -816,7 +472,7 @@ static json_t *find_extra_json(const struct find_run *f)
 	if (!extra)
 		return NULL;
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&f->knee, &f->chk, f->c.rec.instances, f->cut_short));
+			    runout_knee_json(&f->knee, &f->chk, kc_recommend_units(&f->c.rec), f->cut_short));
 	if (f->have_rec) {
 		json_t *jr = kc_recommend_to_json(&f->c.rec, &f->rec);
 		/* A reader (plan) must know the target did not hold at its own rate. */
@@ -881,6 +537,113 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 	return runout_exit_status(&f->out, f->sig, status);
 }
 
+/*
+ * find --shard: the ladder --ramp names instead of the search, which needs
+ * every step's answer before it picks the next and so cannot be split.  A
+ * shard takes 1/N of the connection pool here and 1/N of each rung's rate
+ * as it runs.  Returns 0 or an exit status.
+ */
+static int find_shard_check(struct find_run *f)
+{
+	struct find_opts *o = &f->o;
+	if (!o->shard.on) {
+		if (o->ramp_text || o->shard.have_start_at || o->run_id) {
+			cli_error("find: --ramp, --start-at and --run-id go with --shard I/N or --shards N "
+				  "(one process searches; use kneecap run --ramp for a ladder)");
+			return KC_EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (!o->ramp_text) {
+		cli_error("find: --shard needs --ramp A:B:STEP: shards cannot search together (each "
+			  "step of a search follows from the last), so they run a fixed ladder; give "
+			  "the rungs around the knee you expect, in requests/s over all shards "
+			  "(e.g. --ramp 20:200:20)");
+		return KC_EXIT_USAGE;
+	}
+	if (!o->target) {
+		cli_error("find: --shard needs a TARGET all shards load together (without one, "
+			  "each shard would start an emulator of its own; start kneecap serve)");
+		return KC_EXIT_USAGE;
+	}
+	struct cli_find_cfg *c = &f->c;
+	if (o->ramp.to > KC_ENGINE_MAX_RATE) {
+		cli_error("find: --ramp '%s': rates must be at most 10000000 requests per second",
+			  o->ramp_text);
+		return KC_EXIT_USAGE;
+	}
+	cli_shard_finish(&o->shard, o->run_id, c->search.step_duration_ns, c->search.warmup_ns);
+	c->connections = cli_shard_part(&o->shard, c->connections);
+	c->max_inflight = cli_shard_part(&o->shard, c->max_inflight);
+	return 0;
+}
+
+/* What every find shard of one run must share: the load, the request, and how merge judges. */
+static json_t *find_shard_config(const struct find_run *f)
+{
+	const struct cli_find_cfg *c = &f->c;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:f,s:s,s:s?,s:s,s:f,s:b,s:o,s:o}",
+			      "command", "find", "target", f->t.display, "ramp", f->o.ramp_text,
+			      "step_duration_s", (double)c->search.step_duration_ns / 1e9,
+			      "warmup_s", (double)c->search.warmup_ns / 1e9,
+			      "arrival", kc_arrival_name(c->arrival), "method", c->method,
+			      "http", kc_http_version_name(c->http),
+			      "timeout_s", (double)c->timeout_ns / 1e9, "payload", f->pool != NULL,
+			      "health", cli_shard_health_json(&c->search.health),
+			      "recommend", cli_shard_rec_json(&c->rec));
+	if (o)
+		json_object_set_new(o, "max_error_rate", json_real(c->search.health.max_error_rate));
+	return o;
+}
+
+/* One shard's ladder and its result (no knee: that is merge's, over every shard). */
+static int find_shard_run(struct find_run *f, const struct kc_result_env *env)
+{
+	struct cli_shard *sh = &f->o.shard;
+	/* A sagemaker: target is not asked (its runtime URL answers a HEAD unsigned only). */
+	cli_shard_clock_offset(sh, f->o.target, f->c.insecure, f->c.cacert);
+	struct cli_ladder l = {
+		.shard = sh, .ramp = &f->o.ramp, .start_at_text = f->o.start_at_text,
+		.base = {.mode = KC_STEP_RATE, .duration_ns = f->c.search.step_duration_ns,
+			 .warmup_ns = f->c.search.warmup_ns, .arrival = f->c.arrival, .seed = 1},
+	};
+	size_t done = 0;
+	bool stopped = false;
+	runout_set_stop(runout_stop_engine, f->e);
+	int status = cli_shard_run_steps(f->e, &l, &f->ro, f->steps, f->o.ramp.nsteps, &done,
+					 &stopped);
+	f->nsteps = (int)done;
+	f->sig = runout_caught_signal();
+	outdir_hlog_close(&f->out, true);
+	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
+	json_t *extra = json_pack("{s:s}", "note", "one shard of a ladder: kneecap merge of every "
+				  "shard finds the knee and the recommendation");
+	if (extra)
+		json_object_set_new(extra, "shard",
+				    cli_shard_json(sh, find_shard_config(f), f->steps, done));
+	struct kc_result res = {
+		.mode = "rps", .target = f->t.display, .config = config, .env = *env,
+		.steps = f->steps, .nsteps = done, .partial = stopped || f->sig,
+		.interrupted = runout_signal_name(f->sig), .extra = extra,
+		.incomplete = outdir_failed(&f->out) ? f->out.failed : NULL,
+	};
+	outdir_write_result(&f->out, &res, f->o.json, NULL, NULL);
+	runout_set_stop(NULL, NULL);
+	json_decref(config);
+	json_decref(extra);
+	FILE *hf = f->o.json ? stderr : stdout;
+	if (!f->o.json)
+		runout_print_table(stdout, f->steps, done, "offered");
+	fprintf(hf, "shard %d of %d (run id '%s'): kneecap merge of every shard's --out finds "
+		"the knee\n", sh->index, sh->count, sh->run_id);
+	outdir_list(&f->out, hf);
+	if (status < 0 && done > 0 && !stopped && runout_all_connect_errors(f->steps, done))
+		status = KC_EXIT_UNREACHABLE;
+	if (status < 0)
+		status = KC_EXIT_OK;
+	return runout_exit_status(&f->out, f->sig, status);
+}
+
 /* Reads the configuration and opens the output directory, the payload
  * pool, the target and the engine.  Returns 0 or an exit status. */
 static int find_prepare(struct find_run *f)
@@ -889,7 +652,10 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
-	int status = outdir_open(&f->out, "find", f->o.out_dir);
+	int status = find_shard_check(f);
+	if (status)
+		return status;
+	status = outdir_open(&f->out, "find", f->o.out_dir);
 	if (status)
 		return status;
 	/* From here on a signal is a request for partial results, never a kill. */
@@ -909,7 +675,9 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
-	f->steps = calloc(KC_SEARCH_MAX_STEPS, sizeof(*f->steps));
+	size_t cap = f->o.shard.on && f->o.ramp.nsteps > KC_SEARCH_MAX_STEPS ? f->o.ramp.nsteps
+									     : KC_SEARCH_MAX_STEPS;
+	f->steps = calloc(cap, sizeof(*f->steps));
 	if (!f->steps) {
 		cli_error("find: out of memory");
 		return KC_EXIT_INTERNAL;
@@ -924,7 +692,7 @@ int kc_cmd_find(int argc, char **argv)
 		cli_error("find: out of memory");
 		return KC_EXIT_INTERNAL;
 	}
-	int status = parse_args(argc, argv, &f->o, &f->sc);
+	int status = find_parse_args(argc, argv, &f->o, &f->sc);
 	if (status >= 0)
 		goto done;
 	cli_log_init(f->o.verbose, f->o.quiet);
@@ -936,9 +704,13 @@ int kc_cmd_find(int argc, char **argv)
 	runout_init(&f->ro, "find", &f->out, f->o.quiet);
 	f->ro.engine = f->e;
 	struct kc_result_env env;
-	runout_env_init(&env);
+	runout_env_detect(&env);
 	if (outdir_hlog_open(&f->out, env.started_wall_ms)) {
 		status = KC_EXIT_WRITE;
+		goto done;
+	}
+	if (f->o.shard.on) {
+		status = find_shard_run(f, &env);
 		goto done;
 	}
 	find_search(f);

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "cli_price.h"
+#include "plan_component.h"
 #include "kneecap/buf.h"
 #include "kneecap/html.h"
 #include "kneecap/log.h"
@@ -41,7 +42,9 @@ static const char usage_text[] =
 	"\n"
 	"  --traffic FILE       scenario with a [traffic] section (docs/traffic.md) and an\n"
 	"                       optional [plan] section with the keys below\n"
-	"  --min N, --max N     MinCapacity / MaxCapacity (default: the recommended ones)\n"
+	"  --min N, --max N     MinCapacity / MaxCapacity (default: the recommended ones);\n"
+	"                       --min 0 on an inference component's result: scale to zero\n"
+	"  --copies-per-instance N   a component's copies per instance (default 1)\n"
 	"  --target N           TargetValue, invocations per instance per minute\n"
 	"                       (default: the result's recommendation)\n"
 	"  --provision DUR      new instance to InService (default 300s GPU, 180s CPU;\n"
@@ -73,7 +76,7 @@ static const char usage_text[] =
 struct opts {
 	const char *result, *traffic, *prices, *out_dir, *html;
 	const char *v_min, *v_max, *v_target, *v_provision, *v_price, *v_slo;
-	const char *v_lag, *v_high, *v_low, *v_cout, *v_cin;
+	const char *v_lag, *v_high, *v_low, *v_cout, *v_cin, *v_cpi;
 	const char *sched[KC_PLAN_MAX_SCHED];
 	size_t nsched;
 };
@@ -100,6 +103,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--alarm-low", offsetof(struct opts, v_low)},
 		{"--cooldown-out", offsetof(struct opts, v_cout)},
 		{"--cooldown-in", offsetof(struct opts, v_cin)},
+		{"--copies-per-instance", offsetof(struct opts, v_cpi)},
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -309,6 +313,7 @@ struct setup {
 	struct kc_plan_sched user[KC_PLAN_MAX_SCHED];
 	size_t nuser;
 	bool min_given, max_given;
+	struct plan_component pc;
 };
 
 /* The alarm/provisioning model for both metrics, with the user's overrides
@@ -393,6 +398,8 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 			  doc->path);
 		return -1;
 	}
+	if (plan_component_configure(&s->pc, doc, &o->v_min, o->v_cpi))
+		return -1;
 	if ((r = get_i64(o->v_min, "--min", sc, "min", 1, KC_PLAN_MAX_CAPACITY, &v)) < 0)
 		return -1;
 	s->min_given = r;
@@ -429,6 +436,7 @@ static int configure(struct opts *o, const struct kc_resultdoc *doc, struct kc_s
 	if (r)
 		in->slo_ms = x * 1000;
 	from_steps(doc, in);
+	plan_component_price(&s->pc, &in->price_usd_per_hour);
 
 	if (configure_model(o, doc, sc, s, prov))
 		return -1;
@@ -535,6 +543,7 @@ static int write_apply(const struct opts *o, const struct kc_resultdoc *doc,
 	}
 	c.min_capacity = s->in.min_cap;
 	c.max_capacity = s->in.max_cap;
+	plan_component_apply_cfg(&s->pc, &c, &r);
 	c.scale_out_cooldown_s = (int)s->std.scale_out_cooldown_s;
 	c.scale_in_cooldown_s = (int)s->std.scale_in_cooldown_s;
 	c.disable_scale_in = doc->disable_scale_in;
@@ -564,7 +573,9 @@ static int write_apply(const struct opts *o, const struct kc_resultdoc *doc,
 		kc_plan_sched_cron(&pre[i], cron, sizeof(cron));
 		/* An action that leaves MaxCapacity restates the registered one,
 		 * as plan.html prints it. */
-		rc = kc_recommend_apply_sh_scheduled(&c, pre[i].name, cron, pre[i].min_cap,
+		rc = kc_recommend_apply_sh_scheduled(&c, pre[i].name, cron,
+						     plan_component_sched_min(&s->pc, s->in.min_cap,
+									      pre[i].name, pre[i].min_cap),
 						     pre[i].max_cap ? pre[i].max_cap : c.max_capacity,
 						     &b);
 	}
@@ -714,7 +725,8 @@ int kc_cmd_plan(int argc, char **argv)
 				 .min_given = s->min_given, .max_given = s->max_given};
 	if (simulate_all(s, adv, runs, &nruns, &v, &d))
 		goto simfail;
-	if (kc_term_plan(&text, &v) || kc_html_plan(&html, &v)) {
+	if (kc_term_plan(&text, &v) || kc_html_plan(&html, &v) ||
+	    plan_component_text(&s->pc, &s->in, &s->std, &runs[0], &text)) {
 		cli_error("plan: output too large or out of memory");
 		goto done;
 	}

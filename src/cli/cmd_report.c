@@ -33,39 +33,78 @@ static const char usage_text[] =
 	"  kneecap report out/result.json -o report.html\n"
 	"  kneecap report g5/result.json c5/result.json --prices prices.csv -o compare.html\n";
 
-int kc_cmd_report(int argc, char **argv)
+struct report_args {
+	const char *files[MAX_FILES];
+	size_t nfiles;
+	const char *output, *prices;
+};
+
+/* argv into a.  Returns -1 to go on, or an exit status (KC_EXIT_OK after --help). */
+static int parse_args(int argc, char **argv, struct report_args *a)
 {
 	if (argc > 1 && cli_is_help(argv[1])) {
 		fputs(usage_text, stdout);
 		return KC_EXIT_OK;
 	}
-	const char *files[MAX_FILES], *output = "report.html", *prices = NULL;
-	size_t nfiles = 0;
+	a->output = "report.html";
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--prices")) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "-o") || !strcmp(arg, "--output") || !strcmp(arg, "--prices")) {
 			if (i + 1 >= argc) {
-				cli_error("report: %s needs a value", a);
+				cli_error("report: %s needs a value", arg);
 				return KC_EXIT_USAGE;
 			}
-			if (!strcmp(a, "--prices"))
-				prices = argv[++i];
+			if (!strcmp(arg, "--prices"))
+				a->prices = argv[++i];
 			else
-				output = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			cli_error("report: unknown option '%s' (see kneecap report --help)", a);
+				a->output = argv[++i];
+		} else if (arg[0] == '-' && arg[1]) {
+			cli_error("report: unknown option '%s' (see kneecap report --help)", arg);
 			return KC_EXIT_USAGE;
-		} else if (nfiles == MAX_FILES) {
+		} else if (a->nfiles == MAX_FILES) {
 			cli_error("report: at most %d result files", MAX_FILES);
 			return KC_EXIT_USAGE;
 		} else {
-			files[nfiles++] = a;
+			a->files[a->nfiles++] = arg;
 		}
 	}
-	if (nfiles == 0) {
+	if (a->nfiles == 0) {
 		cli_error("report: give at least one RESULT.json (see kneecap report --help)");
 		return KC_EXIT_USAGE;
 	}
+	return -1;
+}
+
+/* The text summary and the HTML to where -o says.  Returns an exit status. */
+static int write_report(const char *output, const struct kc_buf *text, const struct kc_buf *html)
+{
+	if (!strcmp(output, "-")) {
+		fputs(text->data ? text->data : "", stderr);
+		/* Checked here and again by main: a full or closed stdout exits 4. */
+		if (fwrite(html->data, 1, html->len, stdout) != html->len || fflush(stdout)) {
+			cli_error("report: cannot write to stdout: %s", strerror(cli_stdout_errno()));
+			clearerr(stdout);
+			return KC_EXIT_WRITE;
+		}
+		return KC_EXIT_OK;
+	}
+	fputs(text->data ? text->data : "", stdout);
+	if (kc_write_file(output, html->data, html->len)) {
+		cli_error("report: cannot write %s: %s", output, strerror(errno));
+		return KC_EXIT_WRITE;
+	}
+	printf("report: %s\n", output);
+	return KC_EXIT_OK;
+}
+
+int kc_cmd_report(int argc, char **argv)
+{
+	struct report_args args = {0};
+	int rc = parse_args(argc, argv, &args);
+	if (rc >= 0)
+		return rc;
+	const char *const *files = args.files;
+	size_t nfiles = args.nfiles;
 	struct kc_resultdoc *docs = calloc(nfiles, sizeof(*docs));
 	double *price = calloc(nfiles, sizeof(double));
 	int status = KC_EXIT_USAGE;
@@ -92,7 +131,7 @@ int kc_cmd_report(int argc, char **argv)
 							      : "cut short or incomplete",
 				  docs[loaded].knee_found ? "" : ", and it has no knee");
 	}
-	const char *ppath = cli_price_path(prices);
+	const char *ppath = cli_price_path(args.prices);
 	for (size_t i = 0; i < nfiles; i++) {
 		price[i] = cli_price_or_unknown(ppath, docs[i].instance_type);
 		if (kc_term_verdict(&text, &docs[i], price[i]) || kc_buf_puts(&text, "\n"))
@@ -102,26 +141,7 @@ int kc_cmd_report(int argc, char **argv)
 		goto nomem;
 	if (kc_html_report(&html, docs, nfiles, price))
 		goto nomem;
-	if (!strcmp(output, "-")) {
-		fputs(text.data ? text.data : "", stderr);
-		/* Checked here and again by main: a full or closed stdout exits 4. */
-		if (fwrite(html.data, 1, html.len, stdout) != html.len || fflush(stdout)) {
-			cli_error("report: cannot write to stdout: %s", strerror(cli_stdout_errno()));
-			clearerr(stdout);
-			status = KC_EXIT_WRITE;
-			goto done;
-		}
-		status = KC_EXIT_OK;
-		goto done;
-	}
-	fputs(text.data ? text.data : "", stdout);
-	if (kc_write_file(output, html.data, html.len)) {
-		cli_error("report: cannot write %s: %s", output, strerror(errno));
-		status = KC_EXIT_WRITE;
-		goto done;
-	}
-	printf("report: %s\n", output);
-	status = KC_EXIT_OK;
+	status = write_report(args.output, &text, &html);
 	goto done;
 nomem:
 	cli_error("report: output too large or out of memory");

@@ -4,17 +4,18 @@
  * progress on stderr, a summary table on stdout and, with --out DIR,
  * result.json, steps.csv and latency.hlog.
  *
- * This file parses and composes: the engine measures, report/ renders.
+ * This file composes (run_args.c reads the command line): the engine
+ * measures, report/ renders.
  * SIGINT/SIGTERM stop the load within about 100 ms; whatever was measured
  * is still written, marked "partial".
  */
 #include "cli.h"
 #include "opts.h"
 #include "outdir.h"
+#include "run_args.h"
 #include "runout.h"
 #include "shard.h"
 #include "target.h"
-#include "kc_config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,390 +38,8 @@
 #include "kneecap/pool.h"
 #include "kneecap/result.h"
 #include "kneecap/schedule.h"
-#include "kneecap/url.h"
-
-static const char usage_head[] =
-	"usage: kneecap run TARGET --rate R | --concurrency N | --ramp A:B:STEP [options]\n"
-	"\n"
-	"Drive fixed or ramped load against a target and report latency per step.\n"
-	"Open loop by default: requests leave on schedule whether or not earlier\n"
-	"ones returned, and latency counts from the intended send time.  Give exactly\n"
-	"one of --rate, --ramp, --linear or --concurrency.  TARGET is http(s)://...\n"
-	"or sagemaker:ENDPOINT[/VARIANT] (SigV4-signed POSTs, body --payload jpeg by\n"
-	"default).  Thresholds (--max-error-rate, --max-p50/90/99) are checked on\n"
-	"every step; a failed one exits 1.\n"
-	"\n";
-
-static const char usage_tail[] =
-	"\n"
-	"Examples:\n"
-	"  kneecap run http://127.0.0.1:8080/predict --rate 200 --duration 30s \\\n"
-	"      -H 'Authorization: Bearer T' --body req.json --max-p99 250ms\n"
-	"  kneecap run sagemaker:my-endpoint --ramp 10:100:10 --step-duration 20s \\\n"
-	"      --region us-east-1 --out results/\n"
-	"\n"
-	"exit status:\n"
-	"  0    ok: every step within the thresholds\n"
-	"  1    the run completed but a threshold failed (error rate, latency)\n"
-	"  2    bad usage or input\n"
-	"  3    the target could not be reached at all\n"
-	"  4    results could not be written, stdout included (the reason is\n"
-	"       printed; result.json, when it could still be written, says\n"
-	"       \"incomplete\")\n"
-	"  5    kneecap itself failed during the run (cannot start threads, out of\n"
-	"       memory): the steps measured before are written\n"
-	"  130  interrupted by SIGINT, 143 by SIGTERM: what was measured is written,\n"
-	"       marked \"partial\"\n";
-
-#define MAX_HEADERS KC_ENGINE_MAX_HEADERS
-
-struct run_opts {
-	const char *target;
-	double rate;
-	bool have_rate;
-	int64_t concurrency;
-	const char *ramp_text;
-	struct kc_ramp ramp;
-	const char *linear_text;
-	double linear_from, linear_to;
-	int64_t duration_ns, step_duration_ns, warmup_ns;
-	bool have_duration, have_step_duration;
-	enum kc_arrival arrival;
-	uint64_t seed;
-	int64_t threads, connections, streams, max_inflight;
-	enum kc_http_version http;
-	int64_t timeout_ns, connect_timeout_ns, release_slack_ns;
-	bool insecure;
-	const char *cacert;
-	const char *method;
-	const char *headers[MAX_HEADERS];
-	size_t nheaders;
-	const char *body_file;
-	const char *payload;      /* "jpeg": the synthetic pool */
-	const char *payload_dir;
-	const char *region, *profile, *endpoint_url; /* sagemaker: targets */
-	bool response_stream;
-	const char *content_type;
-	const char *out_dir;
-	bool json, quiet;
-	int verbose;
-	double max_error_rate;    /* fraction; default 0.01 */
-	double max_p_ms[3];       /* --max-p50, --max-p90, --max-p99; 0 = none */
-	enum kc_client client;
-	const char *proxy, *client_cert, *client_key;
-	struct cli_shard shard;   /* --shard, --shards, --start-at */
-	const char *run_id, *start_at_text;
-};
 
 static const char *const pct_names[3] = {"p50", "p90", "p99"};
-
-
-static int bad(const char *opt, const char *val, const char *why)
-{
-	cli_error("run: %s '%s': %s", opt, val ? val : "", why);
-	return KC_EXIT_USAGE;
-}
-
-/* --help: the table's options with their defaults, framed by run's own words. */
-static void print_usage(FILE *f)
-{
-	fputs(usage_head, f);
-	cli_opts_help(f, CLI_RUN);
-	fputs(usage_tail, f);
-}
-
-/* Stores one parsed option.  Returns -1 to go on, or an exit status. */
-static int parse_one(struct run_opts *o, const struct cli_opt *opt, const char *arg)
-{
-	struct cli_val v;
-	if (!(opt->cmds & CLI_RUN))
-		return cli_opt_refuse(CLI_RUN, opt);
-	if (cli_opt_value(CLI_RUN, opt, arg, &v))
-		return KC_EXIT_USAGE;
-	struct kc_diag d;
-	switch (opt->id) {
-	case CLI_O_RATE:
-		o->rate = v.f;
-		o->have_rate = true;
-		break;
-	case CLI_O_CONCURRENCY:
-		o->concurrency = v.i;
-		break;
-	case CLI_O_RAMP:
-		kc_diag_clear(&d);
-		if (kc_ramp_parse(arg, &o->ramp, &d)) {
-			cli_error("run: --%s", d.msg);
-			return KC_EXIT_USAGE;
-		}
-		if (o->ramp.to > KC_ENGINE_MAX_RATE)
-			return bad("--ramp", arg, "rates must be at most 10000000 requests per second");
-		o->ramp_text = arg;
-		break;
-	case CLI_O_LINEAR: {
-		char tmp[64];
-		const char *colon = strchr(arg, ':');
-		if (!colon || (size_t)(colon - arg) >= sizeof(tmp))
-			return bad("--linear", arg, "expected A:B, e.g. 100:1000");
-		memcpy(tmp, arg, (size_t)(colon - arg));
-		tmp[colon - arg] = '\0';
-		if (cli_parse_rate(CLI_RUN, "--linear", tmp, &o->linear_from) ||
-		    cli_parse_rate(CLI_RUN, "--linear", colon + 1, &o->linear_to))
-			return KC_EXIT_USAGE;
-		o->linear_text = arg;
-		break;
-	}
-	case CLI_O_DURATION:
-		o->duration_ns = v.i;
-		o->have_duration = true;
-		break;
-	case CLI_O_STEP_DURATION:
-		o->step_duration_ns = v.i;
-		o->have_step_duration = true;
-		break;
-	case CLI_O_WARMUP:
-		o->warmup_ns = v.i;
-		break;
-	case CLI_O_ARRIVAL:
-		if (kc_arrival_parse(arg, &o->arrival))
-			return bad("--arrival", arg, "must be uniform or poisson");
-		break;
-	case CLI_O_SEED:
-		o->seed = (uint64_t)v.i;
-		break;
-	case CLI_O_THREADS:
-		o->threads = v.i;
-		break;
-	case CLI_O_CONNECTIONS:
-		o->connections = v.i;
-		break;
-	case CLI_O_STREAMS:
-		o->streams = v.i;
-		break;
-	case CLI_O_MAX_INFLIGHT:
-		o->max_inflight = v.i;
-		break;
-	case CLI_O_HTTP:
-		if (kc_http_version_parse(arg, &o->http))
-			return bad("--http", arg, "must be 1.1, 2 or h2c");
-		break;
-	case CLI_O_CLIENT:
-		if (kc_client_parse(arg, &o->client))
-			return bad("--client", arg, "must be native or curl");
-		break;
-	case CLI_O_PROXY:
-		o->proxy = arg;
-		break;
-	case CLI_O_RELEASE_SLACK:
-		o->release_slack_ns = v.i;
-		break;
-	case CLI_O_CERT:
-		o->client_cert = arg;
-		break;
-	case CLI_O_KEY:
-		o->client_key = arg;
-		break;
-	case CLI_O_TIMEOUT:
-		o->timeout_ns = v.i;
-		break;
-	case CLI_O_CONNECT_TIMEOUT:
-		o->connect_timeout_ns = v.i;
-		break;
-	case CLI_O_INSECURE:
-		o->insecure = true;
-		break;
-	case CLI_O_CACERT:
-		o->cacert = arg;
-		break;
-	case CLI_O_METHOD:
-		o->method = arg;
-		break;
-	case CLI_O_HEADER:
-		if (o->nheaders >= MAX_HEADERS)
-			return bad("-H", arg, "too many headers (at most 64)");
-		o->headers[o->nheaders++] = arg;
-		break;
-	case CLI_O_BODY:
-		o->body_file = arg;
-		break;
-	case CLI_O_PAYLOAD:
-		if (strcmp(arg, "jpeg") != 0)
-			return bad("--payload", arg, "the only synthetic payload is 'jpeg'");
-		o->payload = arg;
-		break;
-	case CLI_O_PAYLOAD_DIR:
-		o->payload_dir = arg;
-		break;
-	case CLI_O_REGION:
-		o->region = arg;
-		break;
-	case CLI_O_PROFILE:
-		o->profile = arg;
-		break;
-	case CLI_O_ENDPOINT_URL:
-		o->endpoint_url = arg;
-		break;
-	case CLI_O_RESPONSE_STREAM:
-		o->response_stream = true;
-		break;
-	case CLI_O_CONTENT_TYPE:
-		o->content_type = arg;
-		break;
-	case CLI_O_OUT:
-		o->out_dir = arg;
-		break;
-	case CLI_O_MAX_ERROR_RATE: {
-		char num[64];
-		size_t len = strlen(arg);
-		bool pct = len > 0 && arg[len - 1] == '%';
-		if (len == 0 || len >= sizeof(num))
-			return bad("--max-error-rate", arg, "expected a fraction or a percentage");
-		memcpy(num, arg, len - pct);
-		num[len - pct] = '\0';
-		double frac;
-		if (kc_parse_double(num, 0, pct ? 100 : 1, &frac))
-			return bad("--max-error-rate", arg,
-				   "expected a fraction in 0..1 or a percentage in 0%..100%");
-		o->max_error_rate = pct ? frac / 100 : frac;
-		break;
-	}
-	case CLI_O_MAX_P50:
-	case CLI_O_MAX_P90:
-	case CLI_O_MAX_P99:
-		o->max_p_ms[opt->id - CLI_O_MAX_P50] = (double)v.i / 1e6;
-		break;
-	case CLI_O_SHARD:
-		if (cli_shard_parse(&o->shard, arg))
-			return KC_EXIT_USAGE;
-		break;
-	case CLI_O_SHARDS:
-		if (cli_shard_parse_count(&o->shard, v.i))
-			return KC_EXIT_USAGE;
-		break;
-	case CLI_O_START_AT:
-		if (cli_shard_parse_start_at(&o->shard, arg))
-			return KC_EXIT_USAGE;
-		o->start_at_text = arg;
-		break;
-	case CLI_O_RUN_ID:
-		if (!*arg || strlen(arg) >= sizeof(o->shard.run_id))
-			return bad("--run-id", arg, "must be 1..127 characters");
-		o->run_id = arg;
-		break;
-	case CLI_O_JSON:
-		o->json = true;
-		break;
-	case CLI_O_QUIET:
-		o->quiet = true;
-		break;
-	case CLI_O_VERBOSE:
-		o->verbose++;
-		break;
-	default:
-		return cli_opt_refuse(CLI_RUN, opt);
-	}
-	return -1;
-}
-
-static int parse_args(struct run_opts *o, int argc, char **argv)
-{
-	o->duration_ns = 30 * KC_NS_PER_S;
-	o->step_duration_ns = 10 * KC_NS_PER_S;
-	o->seed = 1;
-	o->max_error_rate = 0.01;
-	struct option longopts[96];
-	char shortopts[32];
-	if (cli_opts_getopt(CLI_RUN, longopts, sizeof(longopts) / sizeof(longopts[0]), shortopts,
-			    sizeof(shortopts))) {
-		cli_error("run: option table too large");
-		return KC_EXIT_USAGE;
-	}
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		if (c == '?' || c == ':') {
-			const char *name = argv[optind - 1];
-			cli_error("run: %s '%s' (see kneecap run --help)",
-				  c == ':' ? "missing value for" : "bad option", name);
-			return KC_EXIT_USAGE;
-		}
-		const struct cli_opt *opt = c < 256 ? cli_opt_lookup(NULL, (char)c) : cli_opt_by_id(c);
-		if (opt && opt->id == CLI_O_HELP) {
-			print_usage(stdout);
-			return KC_EXIT_OK;
-		}
-		int rc = opt ? parse_one(o, opt, optarg) : KC_EXIT_USAGE;
-		if (rc >= 0)
-			return rc;
-	}
-	if (optind >= argc) {
-		cli_error("run: no TARGET (e.g. kneecap run http://127.0.0.1:8080/ --rate 100)");
-		return KC_EXIT_USAGE;
-	}
-	if (optind + 1 < argc) {
-		cli_error("run: unexpected argument '%s' after TARGET", argv[optind + 1]);
-		return KC_EXIT_USAGE;
-	}
-	o->target = argv[optind];
-	int modes = o->have_rate + (o->concurrency > 0) + (o->ramp_text != NULL) +
-		    (o->linear_text != NULL);
-	if (modes != 1) {
-		cli_error("run: give exactly one of --rate, --concurrency, --ramp or --linear");
-		return KC_EXIT_USAGE;
-	}
-	if (o->ramp_text && o->have_duration) {
-		cli_error("run: with --ramp, each step lasts --step-duration (not --duration)");
-		return KC_EXIT_USAGE;
-	}
-	if (!o->ramp_text && o->have_step_duration) {
-		cli_error("run: --step-duration goes with --ramp; use --duration");
-		return KC_EXIT_USAGE;
-	}
-	bool sm = kc_sagemaker_is_target(o->target);
-	if (!sm && (o->region || o->profile || o->endpoint_url)) {
-		cli_error("run: --region, --profile and --endpoint-url go with a sagemaker: TARGET");
-		return KC_EXIT_USAGE;
-	}
-	if (!sm && o->response_stream) {
-		cli_error("run: --response-stream goes with a sagemaker: TARGET "
-			  "(InvokeEndpointWithResponseStream)");
-		return KC_EXIT_USAGE;
-	}
-	if (sm) {
-		if (o->method && strcmp(o->method, "POST")) {
-			cli_error("run: a sagemaker: TARGET is invoked with POST");
-			return KC_EXIT_USAGE;
-		}
-		if (!o->body_file && !o->payload_dir)
-			o->payload = "jpeg";
-	} else if (!kc_url_is_http(o->target)) {
-		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
-			  o->target);
-		return KC_EXIT_USAGE;
-	}
-	if ((o->body_file != NULL) + (o->payload != NULL) + (o->payload_dir != NULL) > 1) {
-		cli_error("run: give at most one of --body, --payload or --payload-dir");
-		return KC_EXIT_USAGE;
-	}
-	if (o->content_type && !o->body_file) {
-		cli_error("run: --content-type needs --body");
-		return KC_EXIT_USAGE;
-	}
-	cli_shard_finish(&o->shard, o->run_id, o->ramp_text ? o->step_duration_ns : o->duration_ns,
-			 o->warmup_ns);
-	if (o->shard.on) {
-		/* This process's slice of the pool; the rate is sliced per step. */
-		if (o->concurrency && o->concurrency < o->shard.count) {
-			cli_error("run: --concurrency %lld cannot be split over %d shards",
-				  (long long)o->concurrency, o->shard.count);
-			return KC_EXIT_USAGE;
-		}
-		o->concurrency = cli_shard_part(&o->shard, o->concurrency);
-		o->connections = cli_shard_part(&o->shard, o->connections);
-		o->max_inflight = cli_shard_part(&o->shard, o->max_inflight);
-	}
-	return -1;
-}
 
 /* ---- outputs ---- */
 
@@ -603,7 +222,9 @@ static int load_payload(const struct run_opts *o, struct kc_pool **pool, struct 
 		cli_diag_error(prefix, &d);
 		return KC_EXIT_USAGE;
 	}
-	if (runout_pool_bodies(*pool, NULL, bodies, nbodies)) {
+	/* --content-type with a sagemaker: TARGET: every body is sent as that type */
+	const char *ct = kc_sagemaker_is_target(o->target) ? o->content_type : NULL;
+	if (runout_pool_bodies(*pool, ct, bodies, nbodies)) {
 		cli_error("run: out of memory");
 		return KC_EXIT_INTERNAL;
 	}
@@ -633,8 +254,13 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct cli_target_opts to = {.region = o->region, .profile = o->profile,
-				     .endpoint_url = o->endpoint_url,
-				     .response_stream = o->response_stream};
+				     .endpoint_url = o->endpoint_url, .sm = o->sm,
+				     .response_stream = o->response_stream, .fips = o->fips,
+				     .dualstack = o->dualstack};
+	/* a sagemaker: TARGET sends --content-type with every body (the
+	 * synthetic JPEGs too); with --body it is that body's type anyway */
+	if (kc_sagemaker_is_target(o->target))
+		to.sm.content_type = o->content_type;
 	if (cli_target_open(t, o->target, &to, threads, &d)) {
 		cli_diag_error("run", &d);
 		return KC_EXIT_USAGE;
@@ -681,78 +307,32 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 	return -1;
 }
 
-static bool shard_stop(void)
-{
-	return runout_caught_signal() != 0;
-}
-
-/*
- * Runs the steps; a signal or a failed interval-log write stops the
- * engine.  Sets *done (steps with results) and *stopped.  Returns -1 or an
- * exit status.
- */
+/* The steps: run's load as a ladder of one or more rungs, on the shard's clock. */
 static int run_steps(struct kc_engine *e, const struct run_opts *o, struct runout *ctx,
 		     struct kc_step_result *steps, size_t nsteps, size_t *done, bool *stopped)
 {
-	struct kc_engine_hooks hooks = {.progress = runout_progress, .interval = runout_interval,
-					.ud = ctx};
-	int status = -1;
-	int64_t wait_ms = o->shard.have_start_at ? o->shard.start_at_ms - kc_wall_ns() / KC_NS_PER_MS : 0;
-	if (!o->quiet && wait_ms > 1000)
-		fprintf(stderr, "kneecap: run: waiting %.1f s for --start-at %s\n", (double)wait_ms / 1e3,
-			o->start_at_text);
-	for (size_t i = 0; i < nsteps; i++) {
-		if (runout_caught_signal()) {
-			*stopped = true;
-			break;
-		}
-		/* On the common clock, every shard starts step i at the same instant
-		 * (the engine starts its workers 5 ms after it is called). */
-		cli_shard_wait(&o->shard, i, 5, shard_stop);
-		if (runout_caught_signal()) {
-			*stopped = true;
-			break;
-		}
-		const struct cli_shard *sh = &o->shard;
-		struct kc_step_spec spec = {
-			.index = (int)i,
+	struct cli_ladder l = {
+		.shard = &o->shard, .ramp = o->ramp_text ? &o->ramp : NULL,
+		.start_at_text = o->start_at_text,
+		.base = {
 			.mode = o->concurrency ? KC_STEP_CONCURRENCY : KC_STEP_RATE,
-			.rate_rps = cli_shard_rate(sh, o->ramp_text     ? kc_ramp_value(&o->ramp, i)
-							: o->linear_text ? o->linear_from
-									 : o->rate),
-			.rate_end_rps = o->linear_text ? cli_shard_rate(sh, o->linear_to) : 0,
+			.rate_rps = o->linear_text ? o->linear_from : o->rate,
+			.rate_end_rps = o->linear_text ? o->linear_to : 0,
 			.concurrency = (uint32_t)o->concurrency,
 			.duration_ns = o->ramp_text ? o->step_duration_ns : o->duration_ns,
 			.warmup_ns = o->warmup_ns,
 			.arrival = o->arrival,
-			.seed = cli_shard_seed(sh, o->seed) + i,
-		};
-		struct kc_diag d;
-		kc_diag_clear(&d);
-		if (kc_engine_run_step(e, &spec, &hooks, &steps[i], &d)) {
-			runout_progress_end(ctx);
-			cli_diag_error("run", &d);
-			/* The spec was checked before the run: what fails here is ours. */
-			status = KC_EXIT_INTERNAL;
-			break;
-		}
-		(*done)++;
-		if (steps[i].partial || kc_engine_stopped(e) || runout_caught_signal() ||
-		    (ctx->out && outdir_failed(ctx->out))) {
-			steps[i].partial = true;
-			*stopped = true;
-			break;
-		}
-	}
-	runout_progress_end(ctx);
-	return status;
+			.seed = o->seed,
+		},
+	};
+	return cli_shard_run_steps(e, &l, ctx, steps, nsteps, done, stopped);
 }
 
 int kc_cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	memset(&o, 0, sizeof(o));
-	int status = parse_args(&o, argc, argv);
+	int status = run_parse_args(&o, argc, argv);
 	if (status >= 0)
 		return status;
 	cli_log_init(o.verbose, o.quiet);
@@ -784,7 +364,7 @@ int kc_cmd_run(int argc, char **argv)
 	runout_init(&ctx, "run", &out, o.quiet);
 	ctx.engine = e;
 	struct kc_result_env env;
-	runout_env_init(&env);
+	runout_env_detect(&env);
 	if (outdir_hlog_open(&out, env.started_wall_ms)) {
 		status = KC_EXIT_WRITE;
 		goto out_steps;

@@ -14,8 +14,10 @@
 #include "opts.h"
 #include "outdir.h"
 #include "runout.h"
+#include "shard.h"
 
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@
 #include "kneecap/recommend.h"
 #include "kneecap/verdict.h"
 #include "kneecap/sagemaker.h"
+#include "kneecap/schedule.h"
 #include "kneecap/result.h"
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
@@ -94,10 +97,16 @@ struct opts {
 	const char *region, *endpoint_url, *invocation_path, *query_string, *profile;
 	const char *cacert, *instance_type, *out_dir, *capture;
 	const char *reply_match, *audio_rate, *close_message, *connect_timeout, *timeout;
+	const char *rec_flags[CLI_REC_FLAGS]; /* the recommendation's, as scenario keys */
 	const char *user_headers[8]; /* -H lines */
 	size_t nuser_headers;
 	bool insecure, json, emulator_tls;
+	bool fips, dualstack;        /* endpoint variants (flags or [target] keys) */
 	int verbose, quiet;
+	/* --shard: a fixed ladder of stream counts instead of the search */
+	struct cli_shard shard;
+	const char *ramp_text, *run_id, *start_at_text;
+	struct kc_ramp ramp;
 };
 
 /* kc_streams_stop for runout_catch_signals (async-signal-safe). */
@@ -155,7 +164,35 @@ static const char **opt_slot(struct opts *o, int id)
 	case CLI_O_REPLY_MATCH: return &o->reply_match;
 	case CLI_O_AUDIO_RATE: return &o->audio_rate;
 	case CLI_O_CLOSE_MESSAGE: return &o->close_message;
-	default: return NULL;
+	default: return cli_rec_flag_slot(o->rec_flags, id);
+	}
+}
+
+/* The shard options and the ladder (see streams_shard_check).  0 or KC_EXIT_USAGE. */
+static int streams_shard_opt(struct opts *o, int id, const char *arg, const struct cli_val *v)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	switch (id) {
+	case CLI_O_SHARD:
+		return cli_shard_parse(&o->shard, arg);
+	case CLI_O_SHARDS:
+		return cli_shard_parse_count(&o->shard, v->i);
+	case CLI_O_START_AT:
+		o->start_at_text = arg;
+		return cli_shard_parse_start_at(&o->shard, arg);
+	case CLI_O_RUN_ID:
+		if (!*arg || strlen(arg) >= sizeof(o->shard.run_id))
+			return bad("run-id", arg, "must be 1..127 characters");
+		o->run_id = arg;
+		return 0;
+	default:
+		if (kc_ramp_parse(arg, &o->ramp, &d)) {
+			cli_error("streams: --%s", d.msg);
+			return KC_EXIT_USAGE;
+		}
+		o->ramp_text = arg;
+		return 0;
 	}
 }
 
@@ -210,8 +247,18 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case CLI_O_INSECURE: o->insecure = true; break;
 		case CLI_O_JSON: o->json = true; break;
 		case CLI_O_EMULATOR_TLS: o->emulator_tls = true; break;
+		case CLI_O_FIPS: o->fips = true; break;
+		case CLI_O_DUALSTACK: o->dualstack = true; break;
 		case CLI_O_VERBOSE: o->verbose++; break;
 		case CLI_O_QUIET: o->quiet = 1; break;
+		case CLI_O_SHARD:
+		case CLI_O_SHARDS:
+		case CLI_O_START_AT:
+		case CLI_O_RUN_ID:
+		case CLI_O_RAMP:
+			if (streams_shard_opt(o, t->id, optarg, &v))
+				return KC_EXIT_USAGE;
+			break;
 		default:
 			return cli_opt_refuse(CLI_STREAMS, t);
 		}
@@ -268,7 +315,7 @@ struct run {
 	char hdr_lines[16][2200];
 	size_t nheaders;
 	const char *akid, *secret, *token, *region;
-	struct kc_creds creds;    /* sagemaker: targets; wiped at exit */
+	struct kc_creds_provider *creds; /* sagemaker: targets: the refreshing chain */
 	char region_buf[64];
 	struct kc_buf audio;
 	bool have_audio;
@@ -286,10 +333,8 @@ static int load_config(struct run *r)
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	struct opts *o = &r->o;
-	if (o->scenario && kc_scenario_load(&r->sc, o->scenario, &d)) {
-		cli_diag_error("streams", &d);
+	if (cli_scenario_load_flags(CLI_STREAMS, o->scenario, &r->sc, o->rec_flags))
 		return KC_EXIT_USAGE;
-	}
 	kc_search_cfg_default(&r->scfg, KC_MODE_STREAMS);
 	kc_recommend_cfg_default(&r->rcfg);
 	kc_emu_profile_defaults(&r->emu);
@@ -310,6 +355,19 @@ static int load_config(struct run *r)
 		 * keys are still checked */
 		if (kc_emu_profile_from_scenario(r->sc, &r->emu, &d) ||
 		    kc_bidi_profile_from_scenario(r->sc, &r->bp, &d)) {
+			cli_diag_error("streams", &d);
+			return KC_EXIT_USAGE;
+		}
+	}
+	/* [target] fips, dualstack: the endpoint variants, as in run and find */
+	struct { const char *key; bool *dst; } tk[] = {{"fips", &o->fips},
+						     {"dualstack", &o->dualstack}};
+	for (size_t i = 0; r->sc && i < sizeof(tk) / sizeof(tk[0]); i++) {
+		bool b;
+		int grc = kc_scenario_get_bool(r->sc, "target", tk[i].key, &b, &d);
+		if (grc == 0)
+			*tk[i].dst = *tk[i].dst || b;
+		else if (grc != KC_ENOTFOUND) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -460,6 +518,11 @@ static int setup_target(struct run *r)
 	r->akid = getenv("AWS_ACCESS_KEY_ID");
 	r->secret = getenv("AWS_SECRET_ACCESS_KEY");
 	r->token = getenv("AWS_SESSION_TOKEN");
+	if ((o->fips || o->dualstack) && (!o->target || strncmp(o->target, "sagemaker:", 10))) {
+		cli_error("streams: --%s goes with a sagemaker: TARGET", o->fips ? "fips"
+										 : "dualstack");
+		return KC_EXIT_USAGE;
+	}
 	if (!o->target)
 		return setup_emulator_target(r, &d);
 	if (strncmp(o->target, "sagemaker:", 10) == 0) {
@@ -478,7 +541,9 @@ static int setup_target(struct run *r)
 		/* One URL builder for every operation: port 8443 and an :authority
 		 * that carries it for the bidirectional stream (aws-wire.md 3.1). */
 		struct kc_sm_url u;
-		if (kc_sagemaker_build_url(KC_SM_BIDI, r->region, ep, o->endpoint_url, &u, &d)) {
+		unsigned variants = (o->fips ? KC_SM_FIPS : 0) | (o->dualstack ? KC_SM_DUALSTACK : 0);
+		if (kc_sagemaker_build_url_v(KC_SM_BIDI, r->region, ep, o->endpoint_url, variants,
+					     &u, &d)) {
 			cli_diag_error("streams", &d);
 			return KC_EXIT_USAGE;
 		}
@@ -490,15 +555,23 @@ static int setup_target(struct run *r)
 		snprintf(r->rcfg.endpoint_name, sizeof(r->rcfg.endpoint_name), "%.63s", ep);
 		if (variant[0])
 			snprintf(r->rcfg.variant, sizeof(r->rcfg.variant), "%.63s", variant);
-		/* the AWS CLI's chain; the secret stays in r->creds only */
+		/* The AWS CLI's chain behind the refreshing provider run and find
+		 * use: a search longer than temporary credentials live keeps
+		 * signing with fresh ones.  The secret stays in the provider. */
 		struct kc_creds_opts co = {.profile = o->profile, .region = o->region};
-		if (kc_creds_resolve(&co, &r->creds, &d)) {
+		if (kc_creds_provider_new(&r->creds, &co, &d)) {
 			cli_diag_error("streams: credentials", &d);
 			return KC_EXIT_USAGE;
 		}
-		r->akid = r->creds.access_key_id;
-		r->secret = r->creds.secret_access_key;
-		r->token = r->creds.session_token;
+		char desc[512];
+		const struct kc_creds *c = kc_creds_provider_acquire(r->creds);
+		kc_creds_describe(c, desc, sizeof(desc));
+		kc_creds_provider_release(r->creds, c);
+		if (kc_creds_provider_start(r->creds, 0))
+			kc_log(KC_LOG_WARN, "credential refresh thread not started; long runs may "
+					    "outlive temporary credentials");
+		kc_log(KC_LOG_INFO, "region %s; credentials: %s", r->region, desc);
+		r->akid = r->secret = r->token = NULL;
 	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
 		snprintf(r->url, sizeof(r->url), "%s", o->target);
 		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
@@ -559,6 +632,7 @@ static int build_driver(struct run *r)
 	c->access_key_id = r->akid;
 	c->secret_access_key = r->secret;
 	c->session_token = r->token;
+	c->creds = r->creds;
 	c->region = r->region;
 	c->insecure = o->insecure;
 	c->cacert = r->cert_path[0] ? r->cert_path : o->cacert;
@@ -672,6 +746,13 @@ static json_t *streams_json(const struct run *r)
 			"goaways_injected", (json_int_t)bs.goaways,
 			"resets_injected", (json_int_t)bs.resets,
 			"corrupted_injected", (json_int_t)bs.corrupted));
+		json_t *em = json_object_get(o, "emulator");
+		if (em) {
+			json_object_set_new(em, "errors_injected",
+					    json_integer((json_int_t)bs.errors_injected));
+			json_object_set_new(em, "expired_tokens",
+					    json_integer((json_int_t)bs.expired_tokens));
+		}
 	}
 	return o;
 }
@@ -723,7 +804,7 @@ static int finish(struct run *r, const struct kc_search *srch, int64_t started_m
 	bool have_rec = !cut_short && kc_recommend_compute(&r->rcfg, &knee, 0, &rec, &d) == 0;
 	json_t *extra = json_object();
 	json_object_set_new(extra, "knee",
-			    runout_knee_json(&knee, &chk, r->rcfg.instances, cut_short));
+			    runout_knee_json(&knee, &chk, kc_recommend_units(&r->rcfg), cut_short));
 	if (have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&r->rcfg, &rec));
 	json_object_set_new(extra, "streams", streams_json(r));
@@ -852,6 +933,156 @@ static int search(struct run *r)
 	return finish(r, &srch, started_ms);
 }
 
+/* ---- shards: a fixed ladder of stream counts ------------------------------- */
+
+/*
+ * streams --shard: the --ramp ladder of stream counts (over all shards)
+ * instead of the search, which cannot be split.  Shard I of N holds
+ * floor(S/N) streams of a rung of S, one more when I < S mod N, so the
+ * shards hold exactly S together; each needs at least one, hence S >= N.
+ */
+static int streams_shard_check(struct run *r)
+{
+	struct opts *o = &r->o;
+	if (!o->shard.on) {
+		if (o->ramp_text || o->shard.have_start_at || o->run_id) {
+			cli_error("streams: --ramp, --start-at and --run-id go with --shard I/N or "
+				  "--shards N (one process searches)");
+			return KC_EXIT_USAGE;
+		}
+		return 0;
+	}
+	const struct kc_ramp *l = &o->ramp;
+	if (!o->ramp_text) {
+		cli_error("streams: --shard needs --ramp A:B:STEP in streams over all shards: shards "
+			  "cannot search together (each step of a search follows from the last), "
+			  "so they run a fixed ladder (e.g. --ramp 16:64:8)");
+		return KC_EXIT_USAGE;
+	}
+	if (!o->target) {
+		cli_error("streams: --shard needs a TARGET all shards load together (without one, "
+			  "each shard would start an emulator of its own)");
+		return KC_EXIT_USAGE;
+	}
+	if (l->from != (double)(int64_t)l->from || l->step != (double)(int64_t)l->step ||
+	    l->to > 1000000)
+		return bad("ramp", o->ramp_text, "stream counts are whole numbers up to 1000000");
+	if (l->from < o->shard.count)
+		return bad("ramp", o->ramp_text, "the first rung must hold at least one stream per "
+			   "shard");
+	if (l->nsteps > KC_SEARCH_MAX_STEPS)
+		return bad("ramp", o->ramp_text, "at most 64 rungs");
+	cli_shard_finish(&o->shard, o->run_id, r->scfg.step_duration_ns, r->scfg.warmup_ns);
+	/* The driver is sized for this shard's part of the top rung. */
+	r->scfg.max = (double)cli_shard_part(&o->shard, (int64_t)llround(l->to));
+	return 0;
+}
+
+/* What every streams shard of one run must share, and how merge judges it. */
+static json_t *streams_shard_config(const struct run *r)
+{
+	return json_pack("{s:s,s:s,s:s,s:f,s:f,s:I,s:f,s:s,s:o,s:o}", "command", "streams",
+			 "target", r->o.target, "ramp", r->o.ramp_text,
+			 "step_duration_s", (double)r->scfg.step_duration_ns / 1e9,
+			 "warmup_s", (double)r->scfg.warmup_ns / 1e9,
+			 "chunk_bytes", (json_int_t)kc_streams_chunk_bytes(r->st),
+			 "chunk_interval_ms", (double)kc_streams_chunk_interval_ns(r->st) / 1e6,
+			 "reply_match", r->stc.match == KC_MATCH_AUDIO_TIME ? "audio-time" : "fifo",
+			 "health", cli_shard_health_json(&r->scfg.health),
+			 "recommend", cli_shard_rec_json(&r->rcfg));
+}
+
+/* One shard's result: its steps, its streams figures, no knee (merge's, over every shard). */
+static int shard_finish(struct run *r, int64_t started_ms)
+{
+	struct opts *o = &r->o;
+	int sig = runout_caught_signal();
+	bool partial = sig || outdir_failed(&r->out) ||
+		       (r->nsteps && r->steps[r->nsteps - 1].partial) ||
+		       r->nsteps < o->ramp.nsteps;
+	json_t *sh = cli_shard_json(&o->shard, streams_shard_config(r), r->steps, r->nsteps);
+	json_t *shsteps = json_object_get(sh, "steps");
+	for (size_t k = 0; k < r->nsteps; k++)
+		json_object_set_new(json_array_get(shsteps, k), "total_offered",
+				    json_real(round(kc_ramp_value(&o->ramp, k))));
+	json_t *extra = json_pack("{s:s,s:o,s:o}", "note", "one shard of a ladder: kneecap merge "
+				  "of every shard finds the knee and the recommendation", "shard",
+				  sh ? sh : json_null(), "streams", streams_json(r));
+	json_t *cfg = config_json(r);
+	struct kc_result res = {.mode = "streams", .target = o->target, .config = cfg,
+				.steps = r->steps, .nsteps = r->nsteps, .partial = partial,
+				.interrupted = runout_signal_name(sig), .extra = extra};
+	kc_result_env_detect(&res.env);
+	res.env.kneecap_version = KC_VERSION;
+	res.env.started_wall_ms = started_ms;
+	outdir_write_result(&r->out, &res, o->json, NULL, NULL);
+	if (!o->json)
+		print_steps(stdout, r);
+	FILE *hf = o->json ? stderr : stdout;
+	fprintf(hf, "shard %d of %d (run id '%s'): kneecap merge of every shard's --out finds "
+		"the knee\n", o->shard.index, o->shard.count, o->shard.run_id);
+	outdir_list(&r->out, hf);
+	fflush(stdout);
+	json_decref(cfg);
+	json_decref(extra);
+	return runout_exit_status(&r->out, sig, partial && !sig ? KC_EXIT_INTERNAL : KC_EXIT_OK);
+}
+
+static bool shard_stop(void)
+{
+	return runout_caught_signal() != 0;
+}
+
+/* The ladder, each rung in its common-clock slot, this shard's part of its streams. */
+static int shard_ladder(struct run *r)
+{
+	struct opts *o = &r->o;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	int64_t started_ms = kc_wall_ns() / KC_NS_PER_MS;
+	cli_shard_clock_offset(&o->shard, r->url, o->insecure, r->stc.cacert);
+	int rc = probe(r);
+	if (rc)
+		return rc;
+	if (outdir_hlog_open(&r->out, started_ms))
+		return KC_EXIT_WRITE;
+	for (size_t k = 0; k < o->ramp.nsteps; k++) {
+		cli_shard_wait(&o->shard, k, 5, shard_stop);
+		if (runout_caught_signal())
+			break;
+		int64_t rung = llround(kc_ramp_value(&o->ramp, k));
+		struct kc_streams_spec sp = {.index = (int)k,
+					     .streams = (uint32_t)cli_shard_part(&o->shard, rung),
+					     .duration_ns = r->scfg.step_duration_ns,
+					     .warmup_ns = r->scfg.warmup_ns};
+		struct kc_step_result *st = &r->steps[r->nsteps];
+		if (kc_streams_run_step(r->st, &sp, st, &r->infos[r->nsteps], &d)) {
+			cli_diag_error("streams", &d);
+			break;
+		}
+		r->nsteps++;
+		if (!o->quiet)
+			fprintf(stderr, "kneecap: step %zu: %u of %lld streams held %.1f, mean %.1f ms, "
+				"%llu replies, %llu errors\n", r->nsteps, sp.streams, (long long)rung,
+				st->achieved, st->latency.mean, (unsigned long long)st->ok,
+				(unsigned long long)st->errors);
+		/* Tagged as run's shards are, so merge adds step to step. */
+		bool log_failed = false;
+		if (st->latency_hist) {
+			char tag[32];
+			snprintf(tag, sizeof(tag), "step-%zu", k);
+			kc_hdr_set_tag(st->latency_hist, tag);
+			kc_hdr_set_times(st->latency_hist, st->start_wall_ms,
+					 st->start_wall_ms + st->duration_ns / KC_NS_PER_MS);
+			log_failed = outdir_hlog_interval(&r->out, st->latency_hist) != 0;
+		}
+		if (st->partial || log_failed || runout_caught_signal())
+			break;
+	}
+	outdir_hlog_close(&r->out, true);
+	return shard_finish(r, started_ms);
+}
+
 int kc_cmd_streams(int argc, char **argv)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -872,10 +1103,11 @@ int kc_cmd_streams(int argc, char **argv)
 		goto out;
 	/* From here on a signal is a request for partial results, never a kill. */
 	runout_catch_signals();
-	if ((rc = load_config(r)) || (rc = setup_target(r)) || (rc = build_driver(r)))
+	if ((rc = load_config(r)) || (rc = streams_shard_check(r)) || (rc = setup_target(r)) ||
+	    (rc = build_driver(r)))
 		goto out;
 	runout_set_stop(stop_streams, r->st);
-	rc = search(r);
+	rc = r->o.shard.on ? shard_ladder(r) : search(r);
 	runout_set_stop(NULL, NULL);
 out:
 	runout_release_signals();
@@ -889,7 +1121,8 @@ out:
 	if (r->have_audio)
 		kc_buf_fini(&r->audio);
 	kc_scenario_free(r->sc);
-	kc_creds_fini(&r->creds);
+	kc_creds_provider_stop(r->creds);
+	kc_creds_provider_free(r->creds);
 	free(r);
 	return rc;
 }

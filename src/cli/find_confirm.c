@@ -16,7 +16,7 @@ int find_confirm_run(struct kc_engine *e, const struct cli_find_cfg *c, struct r
 		     const struct kc_recommendation *rec, int index, struct kc_confirm *out,
 		     bool *partial, struct kc_diag *d)
 {
-	kc_confirm_plan(out, rec, c->rec.instances);
+	kc_confirm_plan(out, rec, kc_recommend_units(&c->rec));
 	*partial = false;
 	struct kc_step_spec spec = {
 		.index = index,

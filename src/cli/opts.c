@@ -12,6 +12,7 @@
 #include "kneecap/engine.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/scenario.h"
 
 #define MS ((double)KC_NS_PER_MS)
 #define SEC ((double)KC_NS_PER_S)
@@ -24,16 +25,17 @@
 #define NOT_STREAMS_CONNS "streams: connections follow the stream count; use " \
 	"--streams-per-connection"
 #define REGION_DEF "AWS_REGION, AWS_DEFAULT_REGION, the profile"
-#define NOT_SHARDED "find and streams: shards cannot search together; run a fixed ladder " \
-	"(kneecap run --ramp A:B:STEP --shard I/N) and kneecap merge finds the knee"
 #define NOT_LOAD "find and streams: the search chooses the load (use --start and --max)"
+#define NOT_STREAMS_SM "streams: InvokeEndpointWithBidirectionalStream takes only the variant " \
+	"(sagemaker:ENDPOINT/VARIANT), --model-invocation-path and --model-query-string"
 
 static const struct cli_opt table[] = {
 	/* load (run) */
 	{CLI_O_RATE, "rate", 0, CLI_K_RATE, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "R",
 	 "requests per second, held for --duration", {NULL}, NOT_LOAD},
-	{CLI_O_RAMP, "ramp", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "A:B:STEP",
-	 "steps from A to B requests/s by STEP, each --step-duration", {NULL}, NOT_LOAD},
+	{CLI_O_RAMP, "ramp", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "A:B:STEP",
+	 "steps from A to B requests/s by STEP, each --step-duration (find, streams: the fixed "
+	 "ladder shards run instead of a search; streams: stream counts)", {NULL}, NULL},
 	{CLI_O_LINEAR, "linear", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "A:B",
 	 "one step whose rate moves linearly from A to B requests/s over --warmup + --duration",
 	 {NULL}, NOT_LOAD},
@@ -50,19 +52,22 @@ static const struct cli_opt table[] = {
 	 "find: --seed is [payload] seed (the synthetic JPEGs); streams: no random arrivals"},
 
 	/* shards: one slice of a load that many processes drive together */
-	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "I/N|env",
-	 "drive shard I of N (0-based): 1/N of the rate and of the connections; env: "
-	 "SLURM_PROCID/SLURM_NTASKS", {"one process", NULL, NULL}, NOT_SHARDED},
-	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 1, 100000, "N",
+	{CLI_O_SHARD, "shard", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "I/N|env",
+	 "drive shard I of N (0-based): 1/N of the rate (streams: of the stream count) and "
+	 "of the connections; env: SLURM_PROCID/SLURM_NTASKS; find and streams then run the "
+	 "--ramp ladder, and kneecap merge finds the knee",
+	 {"one process", "one process", "one process"}, NULL},
+	{CLI_O_SHARDS, "shards", 0, CLI_K_INT, CLI_G_LOAD, CLI_ALL, NULL, NULL, 1, 100000, "N",
 	 "as --shard I/N with I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
-	 "SLURM_PROCID", {"one process", NULL, NULL}, NOT_SHARDED},
-	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "TIME",
+	 "SLURM_PROCID", {"one process", "one process", "one process"}, NULL},
+	{CLI_O_START_AT, "start-at", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "TIME",
 	 "start step 1 at TIME (RFC 3339 or Unix seconds); step k at TIME + k x (warm-up + "
-	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", NULL, NULL},
-	 NOT_SHARDED},
-	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 0, "ID",
+	 "step + 1 s), so every shard's steps line up on the wall clock", {"now", "now", "now"},
+	 NULL},
+	{CLI_O_RUN_ID, "run-id", 0, CLI_K_STR, CLI_G_LOAD, CLI_ALL, NULL, NULL, 0, 0, "ID",
 	 "names the run the shards belong to (merge refuses a shard of another)",
-	 {"SLURM_JOB_ID, else --start-at", NULL, NULL}, NOT_SHARDED},
+	 {"SLURM_JOB_ID, else --start-at", "SLURM_JOB_ID, else --start-at",
+	  "SLURM_JOB_ID, else --start-at"}, NULL},
 
 	/* search */
 	{CLI_O_START, "start", 0, CLI_K_NUM, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "search", "start",
@@ -107,6 +112,22 @@ static const struct cli_opt table[] = {
 	{CLI_O_INSTANCE_TYPE, "instance-type", 0, CLI_K_STR, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
 	 "recommend", "instance_type", 0, 0, "T", "instance type the recommendation is for",
 	 {NULL, "none", "none"}, "run: it recommends nothing"},
+	{CLI_O_ENDPOINT_KIND, "endpoint-kind", 0, CLI_K_STR, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "endpoint_kind", 0, 0, "instance|component|serverless",
+	 "what the policy scales: a variant's instances, an inference component's copies, or "
+	 "serverless provisioned concurrency",
+	 {NULL, "instance; component with --inference-component",
+	  "instance; component with --inference-component"}, "run: it recommends nothing"},
+	{CLI_O_COPIES, "copies", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS, "recommend",
+	 "copies", 1, 100000, "N", "copies of the inference component that carried the load (the "
+	 "knee and the target are per copy)", {NULL, "1", "1"}, "run: it recommends nothing"},
+	{CLI_O_MIN_CAPACITY, "min-capacity", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "min_capacity", 0, 100000, "N",
+	 "MinCapacity apply.sh registers (0: an inference component scales to zero, with a "
+	 "StepScaling policy and its alarm)", {NULL, "1", "1"}, "run: it recommends nothing"},
+	{CLI_O_MAX_CAPACITY, "max-capacity", 0, CLI_K_INT, CLI_G_SEARCH, CLI_FIND | CLI_STREAMS,
+	 "recommend", "max_capacity", 1, 100000, "N", "MaxCapacity apply.sh registers",
+	 {NULL, "4", "4"}, "run: it recommends nothing"},
 
 	/* target: connections and transport */
 	{CLI_O_CONNECTIONS, "connections", 0, CLI_K_INT, CLI_G_TARGET, CLI_RUN | CLI_FIND, "target",
@@ -174,12 +195,49 @@ static const struct cli_opt table[] = {
 	 "credentials/config profile (as the AWS CLI)", {"AWS_PROFILE or default", "AWS_PROFILE or default",
 	 "AWS_PROFILE or default"}, NULL},
 	{CLI_O_ENDPOINT_URL, "endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_ALL, "target",
-	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION.amazonaws.com",
+	 "endpoint_url", 0, 0, "URL", "send to URL instead of runtime.sagemaker.REGION's host for "
+	 "the partition (amazonaws.com; cn-*: amazonaws.com.cn)",
 	 {"AWS", "AWS", "AWS, port 8443"}, NULL},
 	{CLI_O_RESPONSE_STREAM, "response-stream", 0, CLI_K_FLAG, CLI_G_AWS, CLI_RUN | CLI_FIND,
 	 "target", "response_stream", 0, 0, NULL,
 	 "call InvokeEndpointWithResponseStream (time to first PayloadPart)", {"off", "off", NULL},
 	 "streams: already a stream in both directions"},
+
+	/* InvokeEndpoint request options (sagemaker: targets; aws-wire.md 1.3) */
+	{CLI_O_ACCEPT, "accept", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target", "accept", 0,
+	 0, "T", "Accept (X-Amzn-SageMaker-Accept with --response-stream)", {"none", "none", NULL},
+	 NOT_STREAMS_SM},
+	{CLI_O_TARGET_MODEL, "target-model", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "target_model", 0, 0, "M", "X-Amzn-SageMaker-Target-Model (multi-model endpoints; not "
+	 "with --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_TARGET_CONTAINER, "target-container-hostname", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "target_container_hostname", 0, 0, "H",
+	 "X-Amzn-SageMaker-Target-Container-Hostname (multi-container direct invocation)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_CUSTOM_ATTRIBUTES, "custom-attributes", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND,
+	 "target", "custom_attributes", 0, 0, "A", "X-Amzn-SageMaker-Custom-Attributes",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_ID, "inference-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "inference_id", 0, 0, "ID", "X-Amzn-SageMaker-Inference-Id (data capture)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_INFERENCE_COMPONENT, "inference-component", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_ALL, "target", "inference_component", 0, 0, "NAME",
+	 "X-Amzn-SageMaker-Inference-Component: invoke this inference component (find, "
+	 "streams: the policy is the component's, per copy; streams sends no component, "
+	 "the stream API takes none)", {"none", "none", "none"}, NULL},
+	{CLI_O_SESSION_ID, "session-id", 0, CLI_K_STR, CLI_G_AWS, CLI_RUN | CLI_FIND, "target",
+	 "session_id", 0, 0, "ID", "X-Amzn-SageMaker-Session-Id (stateful sessions; NEW_SESSION "
+	 "without --response-stream)", {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_ENABLE_EXPLANATIONS, "enable-explanations", 0, CLI_K_STR, CLI_G_AWS,
+	 CLI_RUN | CLI_FIND, "target", "enable_explanations", 0, 0, "E",
+	 "X-Amzn-SageMaker-Enable-Explanations (Clarify; not with --response-stream)",
+	 {"none", "none", NULL}, NOT_STREAMS_SM},
+	{CLI_O_FIPS, "fips", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "fips", 0, 0, NULL,
+	 "use the FIPS endpoint (runtime-fips.sagemaker / runtime.sagemaker-fips, as the "
+	 "partition has it)", {"off", "off", "off"}, NULL},
+	{CLI_O_DUALSTACK, "dualstack", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "dualstack", 0,
+	 0, NULL, "use the dual-stack (IPv6) endpoint (api.aws; China: "
+	 "api.amazonwebservices.com.cn)", {"off", "off", "off"}, NULL},
 
 	/* bidirectional streams */
 	{CLI_O_CHUNK_BYTES, "chunk-bytes", 0, CLI_K_SIZE, CLI_G_STREAMS, CLI_STREAMS, "streams",
@@ -379,6 +437,42 @@ int cli_opt_value(unsigned cmd, const struct cli_opt *o, const char *arg, struct
 		v->i = (int64_t)b;
 		return 0;
 	}
+	}
+	return 0;
+}
+
+static const int rec_ids[CLI_REC_FLAGS] = {CLI_O_INFERENCE_COMPONENT, CLI_O_COPIES,
+	CLI_O_MIN_CAPACITY, CLI_O_MAX_CAPACITY, CLI_O_ENDPOINT_KIND};
+
+const char **cli_rec_flag_slot(const char **vals, int id)
+{
+	for (int k = 0; k < CLI_REC_FLAGS; k++)
+		if (rec_ids[k] == id)
+			return &vals[k];
+	return NULL;
+}
+
+int cli_scenario_load_flags(unsigned cmd, const char *path, struct kc_scenario **sc,
+			    const char *const *rec)
+{
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	if (path && kc_scenario_load(sc, path, &d)) {
+		cli_diag_error(cli_cmd_name(cmd), &d);
+		return -1;
+	}
+	for (int k = 0; k < CLI_REC_FLAGS; k++) {
+		const struct cli_opt *o = cli_opt_by_id(rec_ids[k]);
+		if (!rec[k] || !o || !o->section)
+			continue;
+		if (!*sc && kc_scenario_new_empty(sc, "command line")) {
+			cli_error("%s: out of memory", cli_cmd_name(cmd));
+			return -1;
+		}
+		if (kc_scenario_set(*sc, o->section, o->key, rec[k])) {
+			cli_error("%s: too many settings", cli_cmd_name(cmd));
+			return -1;
+		}
 	}
 	return 0;
 }

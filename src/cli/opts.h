@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct kc_scenario;
+
 /* The commands that compose their flags from the table (a bit set). */
 enum {
 	CLI_RUN = 1,
@@ -60,6 +62,11 @@ enum cli_opt_id {
 	CLI_O_EMULATOR_CAPTURE, CLI_O_OUT, CLI_O_JSON, CLI_O_QUIET, CLI_O_VERBOSE, CLI_O_HELP,
 	CLI_O_CLIENT, CLI_O_PROXY, CLI_O_CERT, CLI_O_KEY, CLI_O_RELEASE_SLACK,
 	CLI_O_SHARD, CLI_O_SHARDS, CLI_O_START_AT, CLI_O_RUN_ID,
+	/* InvokeEndpoint's request options and the endpoint variants */
+	CLI_O_ACCEPT, CLI_O_TARGET_MODEL, CLI_O_TARGET_CONTAINER, CLI_O_CUSTOM_ATTRIBUTES,
+	CLI_O_INFERENCE_ID, CLI_O_INFERENCE_COMPONENT, CLI_O_SESSION_ID,
+	CLI_O_ENABLE_EXPLANATIONS, CLI_O_FIPS, CLI_O_DUALSTACK,
+	CLI_O_COPIES, CLI_O_MIN_CAPACITY, CLI_O_MAX_CAPACITY, CLI_O_ENDPOINT_KIND,
 };
 
 /* Defaults differ per command; index with cli_cmd_index(). */
@@ -114,6 +121,22 @@ int cli_opts_getopt(unsigned cmd, struct option *longopts, size_t n, char *short
  * "CMD: --NAME 'ARG': why" and returns KC_EXIT_USAGE, else 0.
  */
 int cli_opt_value(unsigned cmd, const struct cli_opt *o, const char *arg, struct cli_val *v);
+
+/* The recommendation's options streams keeps as scenario keys:
+ * --inference-component, --copies, --min-capacity, --max-capacity, --endpoint-kind. */
+#define CLI_REC_FLAGS 5
+
+/* &vals[k] for option id, the k-th of those (vals has CLI_REC_FLAGS), or NULL. */
+const char **cli_rec_flag_slot(const char **vals, int id);
+
+/*
+ * Loads the scenario at path (NULL: none) into *sc and sets each given
+ * rec[k] (CLI_REC_FLAGS of them) as its option's scenario key, *sc made
+ * empty ("command line") when needed, so one reader checks flags and file
+ * alike and the flag wins.  Returns 0, or -1 after printing why.
+ */
+int cli_scenario_load_flags(unsigned cmd, const char *path, struct kc_scenario **sc,
+			    const char *const *rec);
 
 /* Prints why cmd does not take o (from the table) and returns KC_EXIT_USAGE. */
 int cli_opt_refuse(unsigned cmd, const struct cli_opt *o);

@@ -18,6 +18,7 @@
 #include "kneecap/pool.h"
 #include "kneecap/policy.h"
 #include "kneecap/recommend.h"
+#include "kneecap/result.h"
 #include "kneecap/verdict.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/search.h"
@@ -94,15 +95,6 @@ void runout_stop_engine(void *engine)
 	kc_engine_stop(engine);
 }
 
-void runout_env_init(struct kc_result_env *env)
-{
-	memset(env, 0, sizeof(*env));
-	kc_result_env_detect(env);
-	env->kneecap_version = KC_VERSION;
-	env->libcurl_version = kc_engine_libcurl_version();
-	env->started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
-}
-
 void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet)
 {
 	memset(r, 0, sizeof(*r));
@@ -111,6 +103,15 @@ void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool qui
 	r->quiet = quiet;
 	r->tty = isatty(STDERR_FILENO);
 	r->unit = "rps";
+}
+
+void runout_env_detect(struct kc_result_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	kc_result_env_detect(env);
+	env->kneecap_version = KC_VERSION;
+	env->libcurl_version = kc_engine_libcurl_version();
+	env->started_wall_ms = kc_wall_ns() / KC_NS_PER_MS;
 }
 
 int runout_exit_status(const struct outdir *out, int sig, int status)

@@ -64,11 +64,12 @@ const char *runout_signal_name(int sig);
 /* kc_engine_stop for runout_catch_signals. */
 void runout_stop_engine(void *engine);
 
-/* The run's environment for result.json (machine, versions), started now. */
-void runout_env_init(struct kc_result_env *env);
-
 /* Prepares r; out may be NULL (no interval log). */
 void runout_init(struct runout *r, const char *cmd, struct outdir *out, bool quiet);
+
+struct kc_result_env;
+/* Fills env for result.json: the host detected now, kneecap's and libcurl's versions, the wall-clock start. */
+void runout_env_detect(struct kc_result_env *env);
 
 /*
  * Engine hooks: progress line (progress.c: on a terminal one line cut to its

@@ -10,30 +10,27 @@
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 
-int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char **target,
-		      struct kc_diag *d)
+/*
+ * Against the emulator (no TARGET), the units the knee is divided by
+ * default to what it hosts: the named component's copies, or a serverless
+ * profile's MaxConcurrency, unless [recommend] says otherwise.
+ */
+static void units_from_emulator(struct kc_scenario *sc, struct cli_find_cfg *c)
 {
-	kc_search_cfg_default(&c->search, KC_MODE_RPS);
-	kc_recommend_cfg_default(&c->rec);
-	kc_emu_profile_defaults(&c->emu);
-	kc_jpeg_opts_default(&c->jpeg);
-	c->http = KC_HTTP_1_1;
-	c->arrival = KC_ARRIVAL_POISSON;
-	int rc = kc_search_cfg_from_scenario(&c->search, sc, d);
-	if (!rc)
-		rc = kc_recommend_cfg_from_scenario(&c->rec, sc, d);
-	if (!rc)
-		rc = kc_emu_profile_from_scenario(sc, &c->emu, d);
-	if (!rc)
-		rc = kc_emu_profile_check(&c->emu, d);
-	if (rc)
-		return rc;
-	const char *url = NULL;
-	if ((rc = cli_target_opts_from_scenario(&c->topts, sc, &url, d)))
-		return rc;
-	if (!*target)
-		*target = url;
+	struct kc_recommend_cfg *r = &c->rec;
+	if (r->kind == KC_RES_COMPONENT && !kc_scenario_find(sc, "recommend", "copies"))
+		for (int i = 0; i < c->emu.n_components; i++)
+			if (!strcmp(c->emu.components[i].name, r->component))
+				r->copies = c->emu.components[i].copies;
+	if (r->kind == KC_RES_SERVERLESS && c->emu.serverless_max_concurrency > 0 &&
+	    !kc_scenario_find(sc, "recommend", "max_concurrency"))
+		r->max_concurrency = c->emu.serverless_max_concurrency;
+}
 
+/* [payload]: the source, its file or folder, and the JPEG factory's options. */
+static int read_payload(struct kc_scenario *sc, struct cli_find_cfg *c, struct kc_diag *d)
+{
+	int rc;
 	static const char *const sources[] = {"jpeg", "dir", "body", "none", NULL};
 	int src;
 	if ((rc = kc_scenario_get_enum(sc, "payload", "source", sources, &src, d)) == KC_OK)
@@ -63,8 +60,13 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 		return kc_diag_set(d, KC_EINVAL, "[payload] source = dir needs dir = DIR (--payload-dir)");
 	if (c->payload_source && !strcmp(c->payload_source, "body") && !c->payload_body)
 		return kc_diag_set(d, KC_EINVAL, "[payload] source = body needs body = FILE (--body)");
+	return KC_OK;
+}
 
-	/* Engine settings live in [target]. */
+/* The engine's settings ([target]) and how steps run ([search] confirm, arrival). */
+static int read_engine(struct kc_scenario *sc, struct cli_find_cfg *c, struct kc_diag *d)
+{
+	int rc;
 	if ((rc = kc_scenario_get_i64(sc, "target", "connections", 1, 100000, &c->connections, d)) &&
 	    rc != KC_ENOTFOUND)
 		return rc;
@@ -112,6 +114,37 @@ int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char
 	if ((rc = kc_scenario_get_enum(sc, "search", "arrival", arrivals, &av, d)) == KC_OK)
 		c->arrival = av == 0 ? KC_ARRIVAL_UNIFORM : KC_ARRIVAL_POISSON;
 	else if (rc != KC_ENOTFOUND)
+		return rc;
+	return KC_OK;
+}
+
+int cli_find_cfg_read(struct kc_scenario *sc, struct cli_find_cfg *c, const char **target,
+		      struct kc_diag *d)
+{
+	kc_search_cfg_default(&c->search, KC_MODE_RPS);
+	kc_recommend_cfg_default(&c->rec);
+	kc_emu_profile_defaults(&c->emu);
+	kc_jpeg_opts_default(&c->jpeg);
+	c->http = KC_HTTP_1_1;
+	c->arrival = KC_ARRIVAL_POISSON;
+	int rc = kc_search_cfg_from_scenario(&c->search, sc, d);
+	if (!rc)
+		rc = kc_recommend_cfg_from_scenario(&c->rec, sc, d);
+	if (!rc)
+		rc = kc_emu_profile_from_scenario(sc, &c->emu, d);
+	if (!rc)
+		rc = kc_emu_profile_check(&c->emu, d);
+	if (rc)
+		return rc;
+	const char *url = NULL;
+	if ((rc = cli_target_opts_from_scenario(&c->topts, sc, &url, d)))
+		return rc;
+	if (!*target)
+		*target = url;
+	if (!*target)
+		units_from_emulator(sc, c);
+
+	if ((rc = read_payload(sc, c, d)) || (rc = read_engine(sc, c, d)))
 		return rc;
 
 	/* [traffic] and [plan] belong to `kneecap plan`; a find scenario may carry them. */

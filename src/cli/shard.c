@@ -24,7 +24,7 @@
 
 static int bad(const char *flag, const char *v, const char *why)
 {
-	cli_error("run: %s '%s': %s", flag, v ? v : "", why);
+	cli_error("%s '%s': %s", flag, v ? v : "", why);
 	return KC_EXIT_USAGE;
 }
 

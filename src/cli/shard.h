@@ -14,7 +14,14 @@
 
 #include <jansson.h>
 
+#include "kneecap/engine.h"
+#include "kneecap/knee.h"
+#include "kneecap/recommend.h"
 #include "kneecap/step.h"
+
+struct kc_diag;
+struct kc_ramp;
+struct runout;
 
 /* Pause between the end of one step's slot and the next (drain room). */
 #define SHARD_GAP_MS 1000
@@ -82,5 +89,35 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
  */
 json_t *cli_shard_json(const struct cli_shard *s, json_t *config,
 		       const struct kc_step_result *steps, size_t n);
+
+/* A fixed ladder as one shard drives it (run --ramp, find --shard). */
+struct cli_ladder {
+	const struct cli_shard *shard;
+	const struct kc_ramp *ramp; /* NULL: base.rate_rps (and rate_end_rps) every step */
+	struct kc_step_spec base;   /* mode, rates (totals), concurrency, durations, arrival, seed */
+	const char *start_at_text;  /* for the "waiting" note */
+};
+
+/*
+ * Runs nsteps steps of l on e, step k in its common-clock slot (with
+ * --start-at), each at this shard's share of the rung's rate and its own
+ * seed.  A signal, a partial step or a failed interval log (ctx->out) stops
+ * it (*stopped).  Sets *done (steps with results).  Returns -1, or
+ * KC_EXIT_INTERNAL after printing why a step could not run.
+ */
+int cli_shard_run_steps(struct kc_engine *e, const struct cli_ladder *l, struct runout *ctx,
+			struct kc_step_result *steps, size_t nsteps, size_t *done, bool *stopped);
+
+/*
+ * The health thresholds and recommendation settings of find and streams
+ * as a shard records them (in shard.config, so every shard must agree), and
+ * read back by merge: the merged ladder is judged and recommended as the
+ * command itself would have.  _json: new reference (NULL: no memory).
+ * _read: defaults, then o's fields, validated; 0 or KC_EINVAL with d set.
+ */
+json_t *cli_shard_health_json(const struct kc_health_cfg *h);
+int cli_shard_health_read(json_t *o, struct kc_health_cfg *h, struct kc_diag *d);
+json_t *cli_shard_rec_json(const struct kc_recommend_cfg *c);
+int cli_shard_rec_read(json_t *o, struct kc_recommend_cfg *c, struct kc_diag *d);
 
 #endif

@@ -140,7 +140,9 @@ static int open_sagemaker(struct cli_target *t, const char *target,
 	struct kc_sm_url u;
 	enum kc_sm_op op = o->response_stream ? KC_SM_RESPONSE_STREAM : KC_SM_INVOKE;
 	t->response_stream = o->response_stream;
-	rc = kc_sagemaker_build_url(op, t->region, t->sm.endpoint, o->endpoint_url, &u, d);
+	unsigned variants = (o->fips ? KC_SM_FIPS : 0) | (o->dualstack ? KC_SM_DUALSTACK : 0);
+	rc = kc_sagemaker_build_url_v(op, t->region, t->sm.endpoint, o->endpoint_url, variants,
+				      &u, d);
 	if (rc)
 		return rc;
 	snprintf(t->url, sizeof(t->url), "%s", u.url);
@@ -269,6 +271,10 @@ int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario 
 		{"custom_attributes", offsetof(struct cli_target_opts, sm.custom_attributes)},
 		{"inference_id", offsetof(struct cli_target_opts, sm.inference_id)},
 		{"inference_component", offsetof(struct cli_target_opts, sm.inference_component)},
+		{"target_container_hostname",
+		 offsetof(struct cli_target_opts, sm.target_container_hostname)},
+		{"session_id", offsetof(struct cli_target_opts, sm.session_id)},
+		{"enable_explanations", offsetof(struct cli_target_opts, sm.enable_explanations)},
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v;
@@ -278,6 +284,19 @@ int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario 
 	const char *v;
 	if (target && kc_scenario_get_str(sc, "target", "url", &v, d) == KC_OK)
 		*target = v;
-	int rc = kc_scenario_get_bool(sc, "target", "response_stream", &o->response_stream, d);
-	return rc == KC_ENOTFOUND ? KC_OK : rc;
+	static const struct {
+		const char *key;
+		size_t off;
+	} flags[] = {
+		{"response_stream", offsetof(struct cli_target_opts, response_stream)},
+		{"fips", offsetof(struct cli_target_opts, fips)},
+		{"dualstack", offsetof(struct cli_target_opts, dualstack)},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		int rc = kc_scenario_get_bool(sc, "target", flags[i].key,
+					      (bool *)((char *)o + flags[i].off), d);
+		if (rc && rc != KC_ENOTFOUND)
+			return rc;
+	}
+	return KC_OK;
 }

@@ -21,8 +21,10 @@ struct cli_target_opts {
 	const char *region;        /* --region */
 	const char *endpoint_url;  /* --endpoint-url */
 	const char *profile;       /* --profile */
-	struct kc_sm_opts sm;      /* --content-type, --accept, --target-variant, ... */
+	struct kc_sm_opts sm;      /* --content-type, --accept, --target-model, ...; the
+				    * component is sm.inference_component */
 	bool response_stream;      /* --response-stream: InvokeEndpointWithResponseStream */
+	bool fips, dualstack;      /* --fips, --dualstack: the endpoint variants */
 };
 
 struct cli_target {
@@ -61,9 +63,10 @@ void cli_target_close(struct cli_target *t);
 void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg);
 
 /* Reads the [target] section keys (region, endpoint_url, profile, content_type,
- * accept, target_variant, target_model, custom_attributes, inference_id,
- * inference_component, response_stream) over o.  Strings point into sc.
- * Returns 0 or KC_EINVAL (a bad response_stream value; d names it). */
+ * accept, target_variant, target_model, target_container_hostname,
+ * custom_attributes, inference_id, inference_component, session_id,
+ * enable_explanations, response_stream, fips, dualstack) over o.  Strings point into sc.
+ * Returns 0 or KC_EINVAL (a bad boolean value; d names it). */
 int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario *sc,
 				  const char **target, struct kc_diag *d);
 

@@ -115,6 +115,16 @@ int kc_bidi_profile_from_scenario(struct kc_scenario *sc, struct kc_bidi_profile
 	GET_I("stream_fault_reset", 0, INT64_MAX, p->fault_reset_stream)
 	GET_I("stream_fault_corrupt", 0, INT64_MAX, p->fault_corrupt_reply)
 #undef GET_I
+	const char *fe;
+	rc = kc_scenario_get_str(sc, S, "stream_fault_error", &fe, d);
+	if (rc == 0) {
+		char why[256];
+		if (kc_bidi_fault_errors_parse(p, fe, why, sizeof(why)))
+			return kc_diag_set_at(d, KC_EINVAL, kc_scenario_name(sc), 0,
+					      "stream_fault_error", "%s", why);
+	} else if (rc != KC_ENOTFOUND) {
+		return rc;
+	}
 	rc = kc_scenario_get_duration_ns(sc, S, "stream_base_latency", KC_NS_PER_MS,
 					 KC_NS_PER_MS, 600 * KC_NS_PER_S, &v, d);
 	if (rc == 0)
@@ -237,6 +247,7 @@ struct slot {
 	bool eof;              /* no more reply bytes: send END_STREAM */
 	bool chunk_seen;
 	bool verifying;
+	bool stream_failed;    /* an injected exception event ended its replies */
 	int inst;
 	uint64_t ordinal;      /* 1-based stream number since start */
 	int heap_idx;          /* -1 when not in the heap */
@@ -273,7 +284,8 @@ struct conn {
 #define STAT_FIELDS(X) X(connections) X(streams_opened) X(streams_open) \
 	X(streams_open_max) X(chunks) X(replies) X(finished) X(bad_frames) \
 	X(bad_signatures) X(overflows) X(goaways) X(resets) X(corrupted) \
-	X(tls_handshakes) X(invocation_paths) X(query_strings)
+	X(tls_handshakes) X(invocation_paths) X(query_strings) X(errors_injected) \
+	X(expired_tokens)
 
 struct kc_bidi {
 	struct kc_bidi_profile p;
@@ -546,6 +558,33 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The stream ends with an exception event (ModelStreamError with its
+ * ErrorCode, or InternalStreamFailure) in place of its replies, then
+ * END_STREAM; later chunks are read and dropped.
+ */
+static void exception_event(struct kc_bidi *b, struct slot *s,
+			    const struct kc_bidi_fault_error *fe)
+{
+	char json[256];
+	size_t n = kc_bidi_fault_error_json(fe, json, sizeof(json));
+	struct kc_es_header h[3] = {
+		kc_es_string(":message-type", "exception"),
+		kc_es_string(":exception-type", fe->type),
+		kc_es_string(":content-type", "application/json"),
+	};
+	size_t len;
+	if (s->out_len + 512 <= OUT_CAP &&
+	    kc_es_encode(h, 3, json, n, s->out + s->out_len, OUT_CAP - s->out_len, &len, NULL,
+			 NULL) == 0)
+		s->out_len += len;
+	INC(b, errors_injected);
+	s->eof = true;
+	s->stream_failed = true;
+	nghttp2_session_resume_data(s->c->io.s, s->id);
+	mark_dirty(s->c);
+}
+
 /* One outer message from the client: verify, unwrap, schedule the reply. */
 static int on_event(struct kc_bidi *b, struct slot *s, const struct kc_es_message *outer)
 {
@@ -573,11 +612,18 @@ static int on_event(struct kc_bidi *b, struct slot *s, const struct kc_es_messag
 		return -1;
 	}
 	INC(b, chunks);
+	if (s->stream_failed)
+		return 0; /* after an exception event: read, never answered */
 	if (!s->chunk_seen) {
 		s->chunk_seen = true;
 		if (b->p.fault_reset_stream && s->ordinal == b->p.fault_reset_stream) {
 			INC(b, resets);
 			return -1;
+		}
+		const struct kc_bidi_fault_error *fe = kc_bidi_fault_error_for(&b->p, s->ordinal, false);
+		if (fe) {
+			exception_event(b, s, fe);
+			return 0;
 		}
 	}
 	if (s->rcount == RING) {
@@ -648,7 +694,7 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f, void *
 	s->id = f->hd.stream_id;
 	s->in_use = true;
 	s->counted = s->bad = s->client_done = s->final_seen = s->eof = false;
-	s->chunk_seen = s->verifying = false;
+	s->chunk_seen = s->verifying = s->stream_failed = false;
 	s->heap_idx = -1;
 	s->rhead = s->rcount = 0;
 	s->last_due = 0;
@@ -733,6 +779,42 @@ static void respond_status(struct slot *s, const char *status)
 	mark_dirty(s->c);
 }
 
+/*
+ * Answers s's request with a restJson1 error: status, x-amzn-errortype and a
+ * JSON body (served from the slot's reply buffer, then END_STREAM).
+ */
+static void respond_error(struct slot *s, int status, const char *type, const char *json,
+			  size_t len)
+{
+	char st[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+		      (char)('0' + status % 10), '\0'};
+	nghttp2_nv nv[] = {
+		{(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE},
+		{(uint8_t *)"content-type", (uint8_t *)"application/json", 12, 16,
+		 NGHTTP2_NV_FLAG_NONE},
+		{(uint8_t *)"x-amzn-errortype", (uint8_t *)(uintptr_t)type, 16, strlen(type),
+		 NGHTTP2_NV_FLAG_NONE},
+	};
+	len = len < OUT_CAP ? len : OUT_CAP;
+	memcpy(s->out, json, len);
+	s->out_off = 0;
+	s->out_len = len;
+	s->eof = true;
+	nghttp2_data_provider dp = {.source.ptr = s, .read_callback = reply_read_cb};
+	nghttp2_submit_response(s->c->io.s, s->id, nv, 3, &dp);
+	mark_dirty(s->c);
+}
+
+/* A session token kneecap-expires-SECONDS whose time has passed. */
+static bool token_expired(const struct slot *s)
+{
+	static const char pre[] = "kneecap-expires-";
+	const char *t = hdr_get(s, "x-amz-security-token");
+	if (!t || strncmp(t, pre, sizeof(pre) - 1))
+		return false;
+	return strtoll(t + sizeof(pre) - 1, NULL, 10) * 1000 <= wall_ms();
+}
+
 /* Checks the SigV4 seed and starts the event chain.  false = refuse. */
 static bool verify_seed(struct kc_bidi *b, struct slot *s)
 {
@@ -811,10 +893,28 @@ static void on_request(struct conn *c, struct slot *s)
 		respond_status(s, "403");
 		return;
 	}
+	if (b->verifier && token_expired(s)) {
+		static const char msg[] = "{\"message\":\"The security token included in the "
+					  "request is expired\"}";
+		INC(b, expired_tokens);
+		respond_error(s, 403, "ExpiredTokenException", msg, sizeof(msg) - 1);
+		return;
+	}
+	uint64_t ordinal = atomic_fetch_add_explicit(&b->streams_opened, 1,
+						     memory_order_relaxed) + 1;
+	const struct kc_bidi_fault_error *fe = kc_bidi_fault_error_for(&b->p, ordinal, true);
+	if (fe) {
+		/* the Nth stream is refused before it starts (it keeps its number) */
+		char json[256];
+		size_t n = kc_bidi_fault_error_json(fe, json, sizeof(json));
+		INC(b, errors_injected);
+		respond_error(s, fe->status, fe->type, json, n);
+		return;
+	}
 	s->inst = (int)(b->rr++ % (uint64_t)b->p.instances);
 	b->inst_n[s->inst]++;
 	s->counted = true;
-	s->ordinal = atomic_fetch_add_explicit(&b->streams_opened, 1, memory_order_relaxed) + 1;
+	s->ordinal = ordinal;
 	uint64_t open = atomic_fetch_add_explicit(&b->streams_open, 1, memory_order_relaxed) + 1;
 	if (open > atomic_load_explicit(&b->streams_open_max, memory_order_relaxed))
 		atomic_store_explicit(&b->streams_open_max, open, memory_order_relaxed);

@@ -314,8 +314,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result body_done(struct kc_emu *e, struct req *r)
 {
 	struct kc_emu_headers hl = {.n = 0, .overflow = false};
-	if (e->signer)
-		MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
+	/* The verifier needs them all, the hosting the inference-component one. */
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hl);
 	if (!kc_emu_req_admit(e, r, &hl))
 		return deliver(e, r);
 	if (kc_emu_park(e, r, r->admit.done_ns, TK_FINISH))

@@ -143,6 +143,12 @@ static int64_t waiting(const struct kc_emu_model *m, const struct instance *in)
 void kc_emu_model_admit(struct kc_emu_model *m, int64_t now_ns,
 			int64_t deadline_ns, struct kc_emu_admit *a)
 {
+	kc_emu_model_admit_extra(m, now_ns, deadline_ns, 0, a);
+}
+
+void kc_emu_model_admit_extra(struct kc_emu_model *m, int64_t now_ns,
+			      int64_t deadline_ns, int64_t extra_ns, struct kc_emu_admit *a)
+{
 	KC_ASSERT(m && a);
 	int i = m->next;
 	m->next = (m->next + 1) % m->n_instances;
@@ -160,7 +166,7 @@ void kc_emu_model_admit(struct kc_emu_model *m, int64_t now_ns,
 		a->kind = KC_EMU_ADMIT_OVERLOAD;
 		return;
 	}
-	int64_t service = kc_emu_model_draw_service_ns(m);
+	int64_t service = kc_emu_model_draw_service_ns(m) + extra_ns;
 	int64_t start = free_at > now_ns ? free_at : now_ns;
 	a->service_ns = service;
 	a->start_ns = start;

@@ -59,6 +59,11 @@ void kc_emu_model_free(struct kc_emu_model *m);
 void kc_emu_model_admit(struct kc_emu_model *m, int64_t now_ns,
 			int64_t deadline_ns, struct kc_emu_admit *a);
 
+/* The same, the request holding its slot extra_ns longer first (a cold
+ * start before its service). */
+void kc_emu_model_admit_extra(struct kc_emu_model *m, int64_t now_ns,
+			      int64_t deadline_ns, int64_t extra_ns, struct kc_emu_admit *a);
+
 /*
  * Tells the model a request admitted as SERVE or TIMEOUT has left (call at
  * or after a->done_ns).  OVERLOAD admissions need no call.

@@ -8,6 +8,7 @@
  * other, and both report the same ranges.  This file does not start
  * anything; server.c does.
  */
+#include "component_int.h"
 #include "faults_int.h"
 
 #include "kneecap/clock.h"
@@ -77,6 +78,12 @@ static const struct keydef keys[] = {
 	{"fault_reset_mid", T_DOUBLE, FOFF(reset_mid_prob), 0, 0, 1, 0, NULL},
 	{"fault_close_after", T_I64, FOFF(close_after), 0, 0, 9.0e18, 0, NULL},
 	{"fault_stream_error", T_DOUBLE, FOFF(stream_error_prob), 0, 0, 1, 0, NULL},
+	{"components", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
+	{"serverless_max_concurrency", T_INT, OFF(serverless_max_concurrency), 0, 0, 200, 0, NULL},
+	{"serverless_memory", T_INT, OFF(serverless_memory_mb), 0, 1024, 6144, 0, NULL},
+	{"serverless_cold_start", T_DUR, OFF(serverless_cold_start_ns), 0, 0, 600e9, MS, NULL},
+	{"serverless_idle", T_DUR, OFF(serverless_idle_ns), 0, 0, 86400e9, S, NULL},
+	{"serverless_provisioned", T_INT, OFF(serverless_provisioned), 0, 0, 200, 0, NULL},
 	{"stream_parts", T_INT, OFF(stream_parts), 0, 1, 100, 0, NULL},
 	{"stream_part_gap", T_DUR, OFF(stream_part_gap_ns), 0, 0, 60e9, MS, NULL},
 	{"verify_sigv4", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
@@ -140,6 +147,13 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	/* A short token stream: four parts 10 ms apart. */
 	p->stream_parts = 4;
 	p->stream_part_gap_ns = 10 * KC_NS_PER_MS;
+	/* Serverless (off until serverless_max_concurrency is set): AWS
+	 * publishes no cold-start figure (it depends on the image and model:
+	 * ModelSetupTime), nor how long an idle unit stays warm; these are
+	 * model assumptions to override. */
+	p->serverless_memory_mb = 2048;
+	p->serverless_cold_start_ns = 2 * KC_NS_PER_S;
+	p->serverless_idle_ns = 300 * KC_NS_PER_S;
 }
 
 static const struct keydef *find_key(const char *key)
@@ -192,6 +206,8 @@ static int set_text(struct kc_emu_profile *p, const struct keydef *k,
 	}
 	if (!strcmp(k->key, "fault_error"))
 		return kc_emu_faults_parse_errors(&p->faults, v, why, whysz);
+	if (!strcmp(k->key, "components"))
+		return kc_emu_components_parse(p, v, why, whysz);
 	/* verify_sigv4 = AKID:SECRET.  The secret never goes into a message. */
 	const char *colon = strchr(v, ':');
 	size_t akid_len = colon ? (size_t)(colon - v) : 0;
@@ -439,6 +455,9 @@ int kc_emu_profile_check(const struct kc_emu_profile *p, struct kc_diag *d)
 	}
 	if (!p->variant[0])
 		return kc_diag_set_at(d, KC_EINVAL, "", 0, "variant", "must not be empty");
+	int crc = kc_emu_components_check(p, d);
+	if (crc)
+		return crc;
 	if (p->max_connections_per_client > p->max_connections)
 		return kc_diag_set_at(d, KC_EINVAL, "", 0, "max_connections_per_client",
 				      "%d is more than max_connections (%d)",
@@ -482,6 +501,8 @@ int kc_emu_profile_conn_limit(const struct kc_emu_profile *p)
 double kc_emu_profile_capacity_rps(const struct kc_emu_profile *p)
 {
 	KC_ASSERT(p && p->service_ns_mean > 0);
+	if (p->n_components > 0 || p->serverless_max_concurrency > 0)
+		return kc_emu_components_capacity_rps(p);
 	return (double)p->instances * (double)p->slots * 1e9 /
 	       (double)p->service_ns_mean;
 }
@@ -497,6 +518,8 @@ char *kc_emu_profile_describe(const struct kc_emu_profile *p, char *out,
 		snprintf(dist, sizeof(dist), "lognormal (cv %.2g) mean", p->service_cv);
 	else
 		snprintf(dist, sizeof(dist), "fixed");
+	if (p->n_components > 0 || p->serverless_max_concurrency > 0)
+		return kc_emu_components_describe(p, dist, out, outsz);
 	snprintf(out, outsz, "%d instance%s x %d slot%s, %s %s service -> %.1f RPS nominal",
 		 p->instances, p->instances == 1 ? "" : "s", p->slots,
 		 p->slots == 1 ? "" : "s", dist, svc, kc_emu_profile_capacity_rps(p));

@@ -377,6 +377,36 @@ static bool cpu_stage(struct kc_emu *e, struct req *r)
 	return false;
 }
 
+/* Under e->mu: admits r into r->model at now (a serverless unit first,
+ * with its cold start).  False when serverless throttles it. */
+static bool admit_locked(struct kc_emu *e, struct req *r, int64_t now)
+{
+	int64_t extra = 0;
+	r->unit = -1;
+	if (e->prof.serverless_max_concurrency > 0) {
+		struct kc_emu_model_counts c;
+		kc_emu_model_counts(r->model, &c);
+		r->unit = kc_emu_serverless_unit(&e->host, &e->prof, c.in_system, now, &extra);
+		if (r->unit < 0)
+			return false;
+	}
+	kc_emu_model_admit_extra(r->model, now, r->t_head_ns + e->prof.timeout_ns, extra,
+				 &r->admit);
+	if (r->admit.kind == KC_EMU_ADMIT_OVERLOAD)
+		return true;
+	kc_emu_serverless_busy(&e->host, r->unit, r->admit.done_ns);
+	if (r->ic >= 0)
+		e->host.ic_served[r->ic]++;
+	r->leave_pending = true;
+	r->in_flight = true;
+	e->in_flight++;
+	struct kc_emu_model_counts c;
+	kc_emu_model_counts(r->model, &c);
+	if (c.queue_depth > e->queue_max)
+		e->queue_max = c.queue_depth;
+	return true;
+}
+
 /* The whole body is in: SigV4, CPU stage, faults, model (request_int.h). */
 bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_headers *hl)
 {
@@ -400,6 +430,12 @@ bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_heade
 	if (!cpu_stage(e, r))
 		return false;
 
+	char why[200];
+	r->model = kc_emu_hosting_pick(&e->host, &e->prof, e->model, hl, &r->ic, why, sizeof(why));
+	if (!r->model) {
+		set_error(r, 400, KC_EMU_ERRC_VALIDATION, "%s", why);
+		return false;
+	}
 	int64_t now = kc_clock_ns();
 	pthread_mutex_lock(&e->mu);
 	kc_emu_faults_decide(&e->prof.faults, &e->rng, &r->plan);
@@ -407,20 +443,15 @@ bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_heade
 	/* Errors the front end raises come back at once; 424/500 come from
 	 * the container, so they take their service time first. */
 	bool front = inj == 400 || inj == 429 || inj == 503 || inj == 530;
-	if (!front) {
-		kc_emu_model_admit(e->model, now, r->t_head_ns + e->prof.timeout_ns, &r->admit);
-		if (r->admit.kind != KC_EMU_ADMIT_OVERLOAD) {
-			r->leave_pending = true;
-			r->in_flight = true;
-			e->in_flight++;
-			struct kc_emu_model_counts c;
-			kc_emu_model_counts(e->model, &c);
-			if (c.queue_depth > e->queue_max)
-				e->queue_max = c.queue_depth;
-		}
-	}
+	bool throttled = !front && !admit_locked(e, r, now);
 	pthread_mutex_unlock(&e->mu);
 
+	if (throttled) {
+		set_error(r, 400, KC_EMU_ERRC_OVERLOAD,
+			  "Rate exceeded: the serverless endpoint's MaxConcurrency (%d) is in use",
+			  e->prof.serverless_max_concurrency);
+		return false;
+	}
 	if (front) {
 		set_error(r, inj, KC_EMU_ERRC_INJECTED, "injected fault");
 		return false;
@@ -454,7 +485,7 @@ bool kc_emu_req_admit(struct kc_emu *e, struct req *r, const struct kc_emu_heade
 void kc_emu_req_leave(struct kc_emu *e, struct req *r)
 {
 	pthread_mutex_lock(&e->mu);
-	kc_emu_model_leave(e->model, &r->admit);
+	kc_emu_model_leave(r->model ? r->model : e->model, &r->admit);
 	pthread_mutex_unlock(&e->mu);
 	r->leave_pending = false;
 }
@@ -532,6 +563,9 @@ void kc_emu_req_route(struct kc_emu *e, struct req *r, const char *url,
 	r->leave_pending = false;
 	r->in_flight = false;
 	r->plan = (struct kc_emu_fault_plan){0};
+	r->model = NULL;
+	r->ic = -1;
+	r->unit = -1;
 	r->status = 0;
 	r->errc = KC_EMU_ERRC_INTERNAL;
 	r->orig_status = 0;
@@ -628,7 +662,7 @@ void kc_emu_req_abandon(struct kc_emu *e, struct req *r)
 {
 	pthread_mutex_lock(&e->mu);
 	if (r->leave_pending)
-		kc_emu_model_leave(e->model, &r->admit);
+		kc_emu_model_leave(r->model ? r->model : e->model, &r->admit);
 	if (r->in_flight)
 		e->in_flight--;
 	pthread_mutex_unlock(&e->mu);

@@ -59,6 +59,9 @@ struct req {
 	size_t mem_held;       /* taken from mem for this request */
 	bool no_mem;           /* mem ran out: answered 503 */
 	struct kc_emu_admit admit;
+	struct kc_emu_model *model; /* the model admit went to (a component's, or the endpoint's) */
+	int ic;                /* the component's index, or -1 */
+	int unit;              /* serverless: the unit it runs on, or -1 */
 	bool leave_pending;    /* the model still counts it */
 	bool in_flight;        /* counted in e->in_flight */
 	struct kc_emu_fault_plan plan;

@@ -54,6 +54,7 @@ static void free_emu(struct kc_emu *e)
 	free(e->heap);
 	free(e->conns);
 	kc_emu_model_free(e->model);
+	kc_emu_hosting_fini(&e->host);
 	kc_sigv4_signer_free(e->signer);
 	pthread_mutex_destroy(&e->sig_mu);
 	pthread_mutex_destroy(&e->mu);
@@ -98,7 +99,11 @@ static int new_emu(const struct kc_emu_profile *p, struct kc_emu **out,
 	kc_rng_seed(&e->rng, p->seed ^ UINT64_C(0x5eed0fa017c0ffee));
 	kc_rng_seed(&e->id_rng, (uint64_t)kc_wall_ns());
 
-	rc = kc_emu_model_new(&e->model, p);
+	struct kc_emu_profile mp;
+	kc_emu_hosting_main_profile(p, &mp);
+	rc = kc_emu_model_new(&e->model, &mp);
+	if (!rc)
+		rc = kc_emu_hosting_init(&e->host, p);
 	if (rc) {
 		rc = kc_diag_set(d, rc, "emulator profile out of range");
 		goto fail;

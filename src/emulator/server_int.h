@@ -15,6 +15,7 @@
 #ifndef KNEECAP_EMU_SERVER_INT_H
 #define KNEECAP_EMU_SERVER_INT_H
 
+#include "component_int.h"
 #include "decode_int.h"
 #include "faults_int.h"
 #include "model_int.h"
@@ -68,6 +69,7 @@ struct kc_emu {
 
 	pthread_mutex_t mu;          /* model, rng, counters */
 	struct kc_emu_model *model;
+	struct kc_emu_hosting host;  /* components, serverless units (under mu) */
 	struct kc_rng rng;       /* faults: seeded, reproducible */
 	struct kc_rng id_rng;    /* request ids: differ from run to run */
 	int64_t received, served, answered, invocations;

@@ -78,7 +78,10 @@ char *kc_emu_stats_json(struct kc_emu *e)
 			(json_int_t)c.queue_depth, "in_service", (json_int_t)c.in_service,
 			"in_system", (json_int_t)c.in_system));
 	}
+	json_t *hosting = kc_emu_hosting_json(&e->host, &e->prof);
 	pthread_mutex_unlock(&e->mu);
+	if (hosting)
+		json_object_update_new(root, hosting);
 	json_object_set_new(root, "nominal_capacity_rps", json_real(s.capacity_rps));
 	json_object_set_new(root, "instances", json_integer(s.instances));
 	json_object_set_new(root, "slots", json_integer(s.slots));

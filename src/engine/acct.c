@@ -307,7 +307,9 @@ static enum kc_errclass classify_response(struct worker *w, struct slot *s, long
 static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 					enum kc_rs_verdict v, long status)
 {
-	enum kc_errclass ec = v == KC_RS_MODEL_ERROR ? KC_EC_MODEL_STREAM : KC_EC_STREAM;
+	/* ModelStreamError is the model's, InternalStreamFailure the service's */
+	enum kc_errclass ec = v == KC_RS_BROKEN ? KC_EC_STREAM
+			      : kc_sagemaker_stream_exception_class(s->rs.code, strlen(s->rs.code));
 	int same = 0;
 	for (int i = 0; i < w->c.nsamples; i++)
 		same += w->c.samples[i].cls == ec;
@@ -325,6 +327,8 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 		kc_sagemaker_parse_error(0, s->rs.code, strlen(s->rs.code), s->rs.detail,
 					 s->rs.detail_len, KC_SM_PARSE_MESSAGE, &err);
 		kc_scrub_copy(err.message, sizeof(err.message), x->message, sizeof(x->message), 0);
+		kc_scrub_copy(err.error_code, sizeof(err.error_code), x->error_code,
+			      sizeof(x->error_code), 0);
 	}
 	if (!x->message[0]) {
 		size_t i = 0;

@@ -46,6 +46,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "streamerr.h"
+#include "streamsign.h"
+
 #include "kneecap/clock.h"
 #include "kneecap/eventstream.h"
 #include "kneecap/evsign.h"
@@ -91,7 +94,14 @@ struct slot {
 	uint8_t *buf;
 	size_t off, len;
 	struct kc_evsign chain;
+	struct kc_ssign *gs;  /* the signer chain borrows; NULL when idle */
 	struct kc_es_decoder dec;
+	/* an error response before the stream: its type header and body */
+	char errtype[64];
+	size_t errtype_len;
+	char *ebody;          /* allocated on the error path only */
+	size_t ebody_len;
+	int64_t not_before_ns; /* refused: reopen no sooner (kept across resets) */
 };
 
 struct conn {
@@ -104,6 +114,7 @@ struct conn {
 struct counters {
 	uint64_t chunks, replies, unmatched, opened, reopened, goaways, conns;
 	uint64_t err[KC_EC_COUNT];
+	struct kc_serr_samples samp; /* what the errors said */
 	double held_ns_sum;   /* integral of open streams over the window, stream*ns */
 	uint32_t held_max;
 	int64_t lag_ns_max;
@@ -114,7 +125,7 @@ struct worker {
 	int idx;
 	pthread_t thread;
 	int efd;
-	struct kc_sigv4_signer *signer;
+	struct kc_ssigners sig;   /* per credentials generation (streamsign.h) */
 	struct slot *slots;
 	uint32_t nslots;     /* allocated */
 	uint32_t want;       /* streams this step */
@@ -149,6 +160,7 @@ struct kc_streams {
 	char secret[KC_SIGV4_SECRET_MAX + 1];
 	char token[KC_SIGV4_TOKEN_MAX + 1];
 	char region[64];
+	struct kc_creds_provider *creds; /* borrowed; NULL: the keys above */
 	uint8_t *synth;        /* synthetic PCM, when no audio was given */
 	const uint8_t *audio;
 	size_t audio_len;
@@ -179,11 +191,15 @@ static void ring_push(struct slot *sl, int64_t ti, int64_t ta)
 	sl->rcount++;
 }
 
+/* Errors are counted (and sampled) for the measured part of the step only. */
+static bool counting(const struct worker *w)
+{
+	return kc_clock_ns() >= w->t_win && !w->draining;
+}
+
 static void count_err(struct worker *w, enum kc_errclass c)
 {
-	/* errors are counted for the measured part of the step only */
-	int64_t now = kc_clock_ns();
-	if (now >= w->t_win && !w->draining)
+	if (counting(w))
 		w->k.err[c]++;
 }
 
@@ -211,6 +227,12 @@ static void slot_reset(struct worker *w, struct slot *sl)
 	sl->first_seen = false;
 	sl->mine = false;
 	sl->status = 0;
+	kc_ssigners_put(&w->sig, sl->gs);
+	sl->gs = NULL;
+	free(sl->ebody);
+	sl->ebody = NULL;
+	sl->ebody_len = 0;
+	sl->errtype_len = 0;
 	sl->dec.buf_len = 0;
 	sl->dec.need = 0;
 	sl->dec.fault = KC_ES_FAULT_NONE;
@@ -250,11 +272,19 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 {
 	(void)flags;
 	(void)ud;
-	if (f->hd.type != NGHTTP2_HEADERS || namelen != 7 || memcmp(name, ":status", 7))
+	if (f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct slot *sl = slot_of(ses, f->hd.stream_id);
-	if (sl && valuelen == 3)
+	if (!sl)
+		return 0;
+	if (namelen == 7 && !memcmp(name, ":status", 7) && valuelen == 3)
 		sl->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+	else if (namelen == 16 && !memcmp(name, "x-amzn-errortype", 16)) {
+		/* SageMaker names its error here (nghttp2 lower-cases names) */
+		size_t n = valuelen < sizeof(sl->errtype) ? valuelen : sizeof(sl->errtype);
+		memcpy(sl->errtype, value, n);
+		sl->errtype_len = n;
+	}
 	return 0;
 }
 
@@ -276,6 +306,22 @@ static void fail_stream(struct worker *w, struct conn *c, struct slot *sl, enum 
 		conn_mark_out(c);
 }
 
+/*
+ * A stream refused before it started (non-200 with a JSON body
+ * {"Message","ErrorCode"}): classified as InvokeEndpoint's errors are, its
+ * ErrorCode kept in the sample; the slot reopens.
+ */
+static void prestream_error(struct worker *w, struct conn *c, struct slot *sl)
+{
+	enum kc_errclass ec = kc_serr_prestream(&w->k.samp, counting(w), sl->status,
+						sl->errtype, sl->errtype_len, sl->ebody,
+						sl->ebody_len);
+	fail_stream(w, c, sl, ec);
+	/* a refused (throttled, unauthorised...) slot waits one chunk interval
+	 * before it asks again, rather than retrying in a tight loop */
+	sl->not_before_ns = kc_clock_ns() + w->s->interval_ns;
+}
+
 static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 {
 	struct conn *c = ud;
@@ -285,20 +331,19 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 		w->k.goaways++;
 		return 0;
 	}
-	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_RESPONSE)
+	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	struct slot *sl = slot_of(ses, f->hd.stream_id);
 	if (!sl || sl->st != S_OPENING)
 		return 0;
-	if (sl->status != 200) {
-		enum kc_errclass ec = sl->status == 403 || sl->status == 401 ? KC_EC_AUTH
-				      : sl->status == 429 ? KC_EC_THROTTLE
-				      : sl->status >= 500 ? KC_EC_HTTP5XX
-				      : sl->status == 424 ? KC_EC_MODEL
-							  : KC_EC_HTTP4XX;
-		fail_stream(w, c, sl, ec);
+	if (sl->status && sl->status != 200) {
+		/* an error response: classified once its body has ended */
+		if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+			prestream_error(w, c, sl);
 		return 0;
 	}
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_RESPONSE)
+		return 0;
 	int64_t now = kc_clock_ns();
 	if (now >= w->t_win)
 		record(w->setup, now - sl->opened_ns);
@@ -349,8 +394,9 @@ static void on_reply(struct worker *w, struct conn *c, struct slot *sl,
 {
 	const struct kc_es_header *mt = kc_es_find(m, ":message-type");
 	if (mt && !(mt->len == 5 && memcmp(mt->bytes, "event", 5) == 0)) {
-		/* ModelStreamError / InternalStreamFailure: the model's fault */
-		fail_stream(w, c, sl, KC_EC_MODEL);
+		/* ModelStreamError (the model's), InternalStreamFailure (the
+		 * service's) or an unmodelled error: the stream is over */
+		fail_stream(w, c, sl, kc_serr_event(&w->k.samp, counting(w), m));
 		return;
 	}
 	const struct kc_es_header *cs = kc_es_find(m, "CompletionState");
@@ -396,6 +442,17 @@ static int on_data(nghttp2_session *ses, uint8_t flags, int32_t id, const uint8_
 	struct slot *sl = slot_of(ses, id);
 	if (!sl)
 		return 0;
+	if (sl->status && sl->status != 200) {
+		/* the error body, up to a bound: enough for {"Message","ErrorCode"} */
+		if (!sl->ebody)
+			sl->ebody = malloc(KC_SERR_BODY_MAX);
+		size_t n = sl->ebody ? KC_SERR_BODY_MAX - sl->ebody_len : 0;
+		n = len < n ? len : n;
+		if (n)
+			memcpy(sl->ebody + sl->ebody_len, data, n);
+		sl->ebody_len += n;
+		return 0;
+	}
 	int64_t now = kc_clock_ns();
 	while (len > 0) {
 		size_t used = 0;
@@ -435,8 +492,11 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 		w->k.reopened++;
 		return 0;
 	}
-	if (sl->st == S_OPENING && sl->status && sl->status != 200)
-		return 0; /* already counted */
+	if (sl->st == S_OPENING && sl->status && sl->status != 200) {
+		/* reset before the error body ended: classify what came */
+		prestream_error(w, NULL, sl);
+		return 0;
+	}
 	fail_stream(w, NULL, sl, code == NGHTTP2_NO_ERROR ? KC_EC_PROTO : KC_EC_RESET);
 	return 0;
 }
@@ -574,8 +634,10 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 		.time_s = kc_wall_ns() / KC_NS_PER_S,
 	};
 	struct kc_sigv4_signed sg;
-	if (kc_sigv4_sign(w->signer, &req, w->sigbuf, sizeof(w->sigbuf), &sg, NULL) ||
-	    kc_evsign_init(&sl->chain, w->signer, sg.signature)) {
+	struct kc_ssign *gs = kc_ssigners_hold(&w->sig);
+	if (!gs || kc_sigv4_sign(gs->sg, &req, w->sigbuf, sizeof(w->sigbuf), &sg, NULL) ||
+	    kc_evsign_init(&sl->chain, gs->sg, sg.signature)) {
+		kc_ssigners_put(&w->sig, gs);
 		count_err(w, KC_EC_AUTH);
 		return -1;
 	}
@@ -616,11 +678,13 @@ static int stream_open(struct worker *w, struct conn *c, struct slot *sl, int64_
 	nghttp2_data_provider dp = {.source.ptr = sl, .read_callback = chunk_read_cb};
 	int32_t id = nghttp2_submit_request(c->net.s, NULL, nv, n, &dp, sl);
 	if (id < 0) {
+		kc_ssigners_put(&w->sig, gs);
 		count_err(w, KC_EC_OTHER);
 		return -1;
 	}
 	sl->c = c;
 	sl->id = id;
+	sl->gs = gs;
 	sl->chunk_no = 0; /* a stream's audio time starts at 0 on the server too */
 	sl->st = S_OPENING;
 	w->n_idle--;
@@ -722,7 +786,7 @@ static void place(struct worker *w, int64_t now)
 	uint32_t ci = 0;
 	for (uint32_t i = 0; i < w->want && w->n_idle > 0; i++) {
 		struct slot *sl = &w->slots[i];
-		if (sl->st != S_IDLE)
+		if (sl->st != S_IDLE || sl->not_before_ns > now)
 			continue;
 		struct conn *c = NULL;
 		for (; ci < w->nconns; ci++) {
@@ -959,12 +1023,14 @@ void kc_streams_free(struct kc_streams *s)
 		for (uint32_t i = 0; i < s->threads; i++) {
 			struct worker *w = &s->workers[i];
 			if (w->slots) {
-				for (uint32_t j = 0; j < w->nslots; j++)
+				for (uint32_t j = 0; j < w->nslots; j++) {
 					kc_es_decoder_fini(&w->slots[j].dec);
+					free(w->slots[j].ebody);
+				}
 			}
 			free(w->slots);
 			free(w->frame_mem);
-			kc_sigv4_signer_free(w->signer);
+			kc_ssigners_fini(&w->sig);
 			kc_hdr_free(w->lat);
 			kc_hdr_free(w->svc);
 			kc_hdr_free(w->ttfb);
@@ -995,7 +1061,8 @@ static int worker_init(struct kc_streams *s, struct worker *w, uint32_t nslots,
 		.session_token = s->token[0] ? s->token : NULL, .region = s->region,
 		.service = "sagemaker", .sign_content_sha256 = true,
 	};
-	int rc = kc_sigv4_signer_new(&w->signer, &sc, d);
+	/* with a provider its current snapshot, refreshed per stream */
+	int rc = kc_ssigners_init(&w->sig, s->creds, &sc, d);
 	if (rc)
 		return rc;
 	size_t frame = s->frame_bytes;
@@ -1024,7 +1091,12 @@ static int take_settings(struct kc_streams *s, const struct kc_streams_config *c
 			 struct kc_diag *d)
 {
 	int rc;
-	if (!cfg->access_key_id || !cfg->secret_access_key || !cfg->region ||
+	s->creds = cfg->creds;
+	if (s->creds) {
+		if (!cfg->region || snprintf(s->region, sizeof(s->region), "%s", cfg->region) >=
+					    (int)sizeof(s->region))
+			return kc_diag_set(d, KC_EINVAL, "region missing or too long");
+	} else if (!cfg->access_key_id || !cfg->secret_access_key || !cfg->region ||
 	    snprintf(s->akid, sizeof(s->akid), "%s", cfg->access_key_id) >= (int)sizeof(s->akid) ||
 	    snprintf(s->secret, sizeof(s->secret), "%s", cfg->secret_access_key) >=
 		    (int)sizeof(s->secret) ||
@@ -1227,6 +1299,7 @@ static int merge(struct kc_streams *s, uint32_t nw, struct merged *m)
 		k->conns += w->k.conns;
 		for (int c = 0; c < KC_EC_COUNT; c++)
 			k->err[c] += w->k.err[c];
+		kc_serr_merge(k->samp.s, &k->samp.n, &w->k.samp);
 		k->held_ns_sum += w->k.held_ns_sum;
 		k->held_max += w->k.held_max;
 		if (w->k.lag_ns_max > k->lag_ns_max)
@@ -1257,6 +1330,8 @@ static void fill_step(const struct kc_streams *s, const struct kc_streams_spec *
 		out->errors += k->err[c];
 	}
 	out->unfinished = k->err[KC_EC_UNFINISHED];
+	memcpy(out->samples, k->samp.s, sizeof(out->samples));
+	out->nsamples = k->samp.n;
 	kc_latency_from_hdr(&out->latency, m->lat);
 	kc_latency_from_hdr(&out->service, m->svc);
 	kc_latency_from_hdr(&out->ttfb, m->ttfb);
@@ -1382,6 +1457,12 @@ int kc_streams_probe(struct kc_streams *s, int64_t timeout_ns, struct kc_diag *d
 	if (e[KC_EC_HTTP4XX] || e[KC_EC_HTTP5XX] || e[KC_EC_PROTO] || e[KC_EC_MODEL])
 		return kc_diag_set(d, KC_EPROTO, "the endpoint did not accept the stream "
 				   "(status %s)", e[KC_EC_HTTP4XX] ? "4xx" : "5xx or bad frames");
+	static const enum kc_errclass ended[] = {KC_EC_THROTTLE, KC_EC_MODEL_STREAM,
+						 KC_EC_INTERNAL_STREAM, KC_EC_STREAM};
+	for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++)
+		if (e[ended[i]])
+			return kc_diag_set(d, KC_EPROTO, "the probe stream failed (%s)",
+					   kc_errclass_name(ended[i]));
 	return kc_diag_set(d, KC_ETIMEOUT, "no reply on a probe stream from %s:%s within %lld ms",
 			   s->host, s->port, (long long)(reply_ns / KC_NS_PER_MS));
 }

@@ -48,7 +48,9 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 					   s->ttfp.p50, s->ttfp.p90, s->ttfp.p99, s->ttfp.max,
 					   s->part_gap.p50, s->part_gap.p90, s->part_gap.p99,
 					   s->part_gap.max,
-					   (unsigned long long)s->errclass[KC_EC_STREAM],
+					   /* not the model's: bad frames, InternalStreamFailure */
+					   (unsigned long long)(s->errclass[KC_EC_STREAM] +
+								s->errclass[KC_EC_INTERNAL_STREAM]),
 					   (unsigned long long)s->errclass[KC_EC_MODEL_STREAM]);
 		/* The verdict the search wrote into the step (result.h step_extra),
 		 * judged on the figures in this row: achieved against arrived. */

@@ -109,12 +109,17 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 	if (s->nsamples > 0) {
 		/* What the endpoint said, for the first few errors of each class. */
 		json_t *arr = json_array();
-		for (int i = 0; arr && i < s->nsamples; i++)
-			json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "class",
-							     kc_errclass_name(s->samples[i].cls),
-							     "status", s->samples[i].status,
-							     "code", s->samples[i].code,
-							     "message", s->samples[i].message));
+		for (int i = 0; arr && i < s->nsamples; i++) {
+			json_t *x = json_pack("{s:s,s:i,s:s,s:s}", "class",
+					      kc_errclass_name(s->samples[i].cls), "status",
+					      s->samples[i].status, "code", s->samples[i].code,
+					      "message", s->samples[i].message);
+			/* bidirectional-stream errors carry an ErrorCode besides their type */
+			if (x && s->samples[i].error_code[0])
+				json_object_set_new(x, "error_code",
+						    json_string(s->samples[i].error_code));
+			json_array_append_new(arr, x);
+		}
 		if (!arr || json_object_set_new(o, "error_samples", arr))
 			goto fail;
 	}

@@ -6,6 +6,7 @@
  * Invariant: every value placed in apply.sh is a single-quoted shell word.
  */
 #include "kneecap/policy.h"
+#include "policy_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 
@@ -18,7 +19,7 @@
 json_t *kc_recommend_policy(const struct kc_recommend_cfg *c,
 			    const struct kc_recommendation *r)
 {
-	json_t *spec = json_pack("{s:s}", "PredefinedMetricType", kc_metric_name(r->metric));
+	json_t *spec = json_pack("{s:s}", "PredefinedMetricType", kc_rec_metric_name(r));
 	if (!spec)
 		return NULL;
 	json_t *p = json_pack("{s:f, s:o, s:I, s:I}",
@@ -72,10 +73,12 @@ static int common_args(struct kc_buf *b, const struct kc_recommend_cfg *c)
 	int rc = opt_arg(b, "--service-namespace", "sagemaker");
 	/* The resource id is built in the script from $endpoint so that the
 	 * no-name case and the named case share one shape. */
-	if (!rc)
+	if (!rc && c->kind == KC_RES_COMPONENT)
+		rc = kc_buf_puts(b, " \\\n  --resource-id \"inference-component/${component}\"");
+	else if (!rc)
 		rc = kc_buf_puts(b, " \\\n  --resource-id \"endpoint/${endpoint}/variant/${variant}\"");
 	if (!rc)
-		rc = opt_arg(b, "--scalable-dimension", "sagemaker:variant:DesiredInstanceCount");
+		rc = opt_arg(b, "--scalable-dimension", kc_resource_dimension(c->kind));
 	if (!rc && c->region[0])
 		rc = opt_arg(b, "--region", c->region);
 	if (!rc && c->profile[0])
@@ -100,7 +103,7 @@ static int apply_sh(const struct kc_recommend_cfg *c, const struct kc_recommenda
 	struct kc_buf *b = out;
 	rc = kc_buf_printf(b,
 		"#!/bin/sh\n"
-		"# apply.sh - written by kneecap: register the SageMaker variant as a\n"
+		"# apply.sh - written by kneecap: register the SageMaker %s as a\n"
 		"# scalable target and attach the target-tracking policy in\n"
 		"# scaling-policy.json (TargetValue %g %s, %.0f%% of the knee).\n"
 		"# Review it, then run it with AWS credentials that may call\n"
@@ -108,22 +111,9 @@ static int apply_sh(const struct kc_recommend_cfg *c, const struct kc_recommenda
 		"set -eu\n"
 		"# file://scaling-policy.json is read relative to this directory.\n"
 		"cd \"$(dirname \"$0\")\"\n",
-		r->target_value, unit, c->factor * 100.0);
-	if (!rc && c->endpoint_name[0]) {
-		rc = kc_buf_puts(b, "endpoint=");
-		if (!rc)
-			rc = kc_shell_quote(b, c->endpoint_name);
-		if (!rc)
-			rc = kc_buf_puts(b, "\n");
-	} else if (!rc) {
-		rc = kc_buf_puts(b,
-			"# No endpoint name was given to kneecap: set ENDPOINT_NAME.\n"
-			"endpoint=\"${ENDPOINT_NAME:?set ENDPOINT_NAME to the SageMaker endpoint name}\"\n");
-	}
+		kc_policy_resource_words(c->kind), r->target_value, unit, c->factor * 100.0);
 	if (!rc)
-		rc = kc_buf_puts(b, "variant=");
-	if (!rc)
-		rc = kc_shell_quote(b, c->variant);
+		rc = kc_policy_names_sh(c, b);
 	if (!rc)
 		rc = kc_buf_puts(b, "\n\naws application-autoscaling register-scalable-target");
 	if (!rc)
@@ -147,6 +137,8 @@ static int apply_sh(const struct kc_recommend_cfg *c, const struct kc_recommenda
 			     "file://scaling-policy.json");
 	if (!rc)
 		rc = kc_buf_puts(b, "\n");
+	if (!rc && c->kind == KC_RES_COMPONENT && c->min_capacity == 0)
+		rc = kc_policy_scale_from_zero_sh(c, b);
 	return rc;
 }
 
@@ -154,8 +146,7 @@ int kc_recommend_apply_sh(const struct kc_recommend_cfg *c,
 			  const struct kc_recommendation *r, struct kc_buf *out,
 			  struct kc_diag *d)
 {
-	return apply_sh(c, r, r->metric == KC_METRIC_INVOCATIONS ? "invocations" : "concurrency",
-			kc_metric_unit(r->metric), out, d);
+	return apply_sh(c, r, kc_policy_name_label(r), kc_rec_metric_unit(r), out, d);
 }
 
 int kc_recommend_apply_sh_custom(const struct kc_recommend_cfg *c,
@@ -184,4 +175,16 @@ int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char
 	if (!rc)
 		rc = opt_arg(out, "--scalable-target-action", action);
 	return rc ? rc : kc_buf_puts(out, "\n");
+}
+
+/* ---- for the other apply.sh writers (policy_int.h) ------------------- */
+
+int kc_policy_opt_arg(struct kc_buf *b, const char *flag, const char *value)
+{
+	return opt_arg(b, flag, value);
+}
+
+int kc_policy_common_args(struct kc_buf *b, const struct kc_recommend_cfg *c)
+{
+	return common_args(b, c);
 }

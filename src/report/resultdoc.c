@@ -174,7 +174,8 @@ static void confirm(json_t *c, struct kc_resultdoc *doc, const char *name)
 	doc->confirm_healthy = json_is_true(json_object_get(c, "healthy"));
 }
 
-static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
+/* "tool", "schema" and "mode": is this a result this build can read? */
+static int check_kind(json_t *root, struct kc_resultdoc *doc, const char *name,
 		      struct kc_diag *d)
 {
 	if (!json_is_object(root))
@@ -201,105 +202,110 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 	str(root, "mode", doc->mode, sizeof(doc->mode));
 	if (strcmp(doc->mode, "rps") && strcmp(doc->mode, "streams"))
 		return kc_diag_set(d, KC_EINVAL, "%s: \"mode\" must be \"rps\" or \"streams\"", name);
-	int rc = steps(root, doc, name, d);
+	return KC_OK;
+}
+
+/* knee{}: the value, how the search ended, its notes. */
+static int knee_obj(json_t *knee, struct kc_resultdoc *doc, const char *name,
+		    struct kc_diag *d)
+{
+	int rc;
+	doc->has_knee = true;
+	/* A search cut short writes found: false and no value (what it saw
+	 * healthy is only healthy_up_to): not a knee, and never read as one. */
+	json_t *fk = json_object_get(knee, "found");
+	rc = num(knee, "value", &doc->knee_value, !json_is_false(fk), "knee.", name, d);
+	if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
 	if (rc)
 		return rc;
+	if (isnan(doc->knee_value))
+		doc->knee_value = doc->knee_per_instance = 0;
+	if (isnan(doc->knee_per_instance))
+		doc->knee_per_instance = doc->knee_value;
+	str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
+	str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
+	json_t *ns = json_object_get(knee, "steps"), *nr = json_object_get(knee, "remeasures");
+	doc->search_steps = json_is_integer(ns) ? (int)json_integer_value(ns) : -1;
+	doc->search_remeasures = json_is_integer(nr) ? (int)json_integer_value(nr) : -1;
+	if (num(knee, "measured_s", &doc->measured_s, false, "knee.", name, NULL))
+		doc->measured_s = NAN;
+	if (num(knee, "precision", &doc->precision, false, "knee.", name, NULL))
+		doc->precision = NAN;
+	json_t *found = json_object_get(knee, "found");
+	doc->knee_found = found ? json_is_true(found) : doc->knee_value > 0;
+	str(knee, "bound", doc->knee_bound, sizeof(doc->knee_bound));
+	str(knee, "bound_note", doc->knee_bound_note, sizeof(doc->knee_bound_note));
+	str(knee, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
+	json_t *notes = json_object_get(knee, "notes");
+	for (size_t i = 0; i < json_array_size(notes) && doc->nnotes < KC_RESULTDOC_MAX_NOTES; i++)
+		if (json_is_string(json_array_get(notes, i)))
+			snprintf(doc->notes[doc->nnotes++], sizeof(doc->notes[0]), "%s",
+				 json_string_value(json_array_get(notes, i)));
+	return KC_OK;
+}
 
-	json_t *partial = json_object_get(root, "partial");
-	doc->partial = json_is_true(partial);
-	str(root, "interrupted", doc->interrupted, sizeof(doc->interrupted));
-	json_t *knee = json_object_get(root, "knee");
-	doc->search_steps = doc->search_remeasures = -1;
-	doc->measured_s = doc->precision = NAN;
-	if (json_is_object(knee)) {
-		doc->has_knee = true;
-		/* A search cut short writes found: false and no value (what it saw
-		 * healthy is only healthy_up_to): not a knee, and never read as one. */
-		json_t *fk = json_object_get(knee, "found");
-		rc = num(knee, "value", &doc->knee_value, !json_is_false(fk), "knee.", name, d);
-		if (!rc) rc = num(knee, "per_instance", &doc->knee_per_instance, false, "knee.", name, d);
-		if (rc)
-			return rc;
-		if (isnan(doc->knee_value))
-			doc->knee_value = doc->knee_per_instance = 0;
-		if (isnan(doc->knee_per_instance))
-			doc->knee_per_instance = doc->knee_value;
-		str(knee, "unit", doc->knee_unit, sizeof(doc->knee_unit));
-		str(knee, "reason", doc->knee_reason, sizeof(doc->knee_reason));
-		json_t *ns = json_object_get(knee, "steps"), *nr = json_object_get(knee, "remeasures");
-		doc->search_steps = json_is_integer(ns) ? (int)json_integer_value(ns) : -1;
-		doc->search_remeasures = json_is_integer(nr) ? (int)json_integer_value(nr) : -1;
-		if (num(knee, "measured_s", &doc->measured_s, false, "knee.", name, NULL))
-			doc->measured_s = NAN;
-		if (num(knee, "precision", &doc->precision, false, "knee.", name, NULL))
-			doc->precision = NAN;
-		json_t *found = json_object_get(knee, "found");
-		doc->knee_found = found ? json_is_true(found) : doc->knee_value > 0;
-		str(knee, "bound", doc->knee_bound, sizeof(doc->knee_bound));
-		str(knee, "bound_note", doc->knee_bound_note, sizeof(doc->knee_bound_note));
-		str(knee, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
-		json_t *notes = json_object_get(knee, "notes");
-		for (size_t i = 0; i < json_array_size(notes) && doc->nnotes < KC_RESULTDOC_MAX_NOTES; i++)
-			if (json_is_string(json_array_get(notes, i)))
-				snprintf(doc->notes[doc->nnotes++], sizeof(doc->notes[0]), "%s",
-					 json_string_value(json_array_get(notes, i)));
+/* recommendation{}: the target value, its resource and its policy's cooldowns. */
+static int recommendation(json_t *rec, struct kc_resultdoc *doc, const char *name,
+			  struct kc_diag *d)
+{
+	int rc;
+	doc->has_rec = true;
+	str(rec, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+	str(rec, "metric", doc->metric, sizeof(doc->metric));
+	rc = num(rec, "factor", &doc->factor, false, "recommendation.", name, d);
+	if (!rc) rc = num(rec, "target_value", &doc->target_value, true, "recommendation.", name, d);
+	if (!rc) rc = num(rec, "target_low", &doc->target_low, false, "recommendation.", name, d);
+	if (!rc) rc = num(rec, "target_high", &doc->target_high, false, "recommendation.", name, d);
+	if (rc)
+		return rc;
+	str(rec, "why", doc->why, sizeof(doc->why));
+	str(rec, "endpoint_name", doc->endpoint_name, sizeof(doc->endpoint_name));
+	str(rec, "variant", doc->variant, sizeof(doc->variant));
+	str(rec, "endpoint_kind", doc->endpoint_kind, sizeof(doc->endpoint_kind));
+	str(rec, "inference_component", doc->inference_component,
+	    sizeof(doc->inference_component));
+	json_t *cp = json_object_get(rec, "copies");
+	doc->copies = json_is_integer(cp) ? (int)json_integer_value(cp) : 0;
+	str(rec, "region", doc->region, sizeof(doc->region));
+	str(rec, "profile", doc->profile, sizeof(doc->profile));
+	json_t *mn = json_object_get(rec, "min_capacity"), *mx = json_object_get(rec, "max_capacity");
+	doc->rec_min_capacity = json_is_integer(mn) ? (int)json_integer_value(mn) : 0;
+	doc->rec_max_capacity = json_is_integer(mx) ? (int)json_integer_value(mx) : 0;
+	json_t *pol = json_object_get(rec, "policy");
+	if (json_is_object(pol)) {
+		json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
+		if (!json_is_object(c))
+			c = pol;
+		num(c, "ScaleOutCooldown", &doc->scale_out_cooldown_s, false, "", name, NULL);
+		num(c, "ScaleInCooldown", &doc->scale_in_cooldown_s, false, "", name, NULL);
+		doc->disable_scale_in = json_is_true(json_object_get(c, "DisableScaleIn"));
 	}
-	json_t *search = json_object_get(root, "search");
-	doc->searched = json_is_object(knee) || json_is_object(search);
-	if (!doc->diagnosis[0] && json_is_object(search))
-		str(search, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
-	json_t *rec = json_object_get(root, "recommendation");
-	doc->scale_out_cooldown_s = doc->scale_in_cooldown_s = NAN;
-	if (json_is_object(rec)) {
-		doc->has_rec = true;
-		str(rec, "instance_type", doc->instance_type, sizeof(doc->instance_type));
-		str(rec, "metric", doc->metric, sizeof(doc->metric));
-		rc = num(rec, "factor", &doc->factor, false, "recommendation.", name, d);
-		if (!rc) rc = num(rec, "target_value", &doc->target_value, true, "recommendation.", name, d);
-		if (!rc) rc = num(rec, "target_low", &doc->target_low, false, "recommendation.", name, d);
-		if (!rc) rc = num(rec, "target_high", &doc->target_high, false, "recommendation.", name, d);
-		if (rc)
-			return rc;
-		str(rec, "why", doc->why, sizeof(doc->why));
-		str(rec, "endpoint_name", doc->endpoint_name, sizeof(doc->endpoint_name));
-		str(rec, "variant", doc->variant, sizeof(doc->variant));
-		str(rec, "region", doc->region, sizeof(doc->region));
-		str(rec, "profile", doc->profile, sizeof(doc->profile));
-		json_t *mn = json_object_get(rec, "min_capacity"), *mx = json_object_get(rec, "max_capacity");
-		doc->rec_min_capacity = json_is_integer(mn) ? (int)json_integer_value(mn) : 0;
-		doc->rec_max_capacity = json_is_integer(mx) ? (int)json_integer_value(mx) : 0;
-		json_t *pol = json_object_get(rec, "policy");
-		if (json_is_object(pol)) {
-			json_t *c = json_object_get(pol, "TargetTrackingScalingPolicyConfiguration");
-			if (!json_is_object(c))
-				c = pol;
-			num(c, "ScaleOutCooldown", &doc->scale_out_cooldown_s, false, "", name, NULL);
-			num(c, "ScaleInCooldown", &doc->scale_in_cooldown_s, false, "", name, NULL);
-			doc->disable_scale_in = json_is_true(json_object_get(c, "DisableScaleIn"));
-		}
-	}
-	confirm(json_object_get(root, "confirm"), doc, name);
-	json_t *cfg = json_object_get(root, "config");
-	doc->slo_ms = NAN;
-	doc->run_rate = doc->run_concurrency = NAN;
-	if (json_is_object(cfg)) {
-		flatten(cfg, "", doc->config, &doc->nconfig, 0);
-		json_t *slo = json_object_get(cfg, "slo_ms");
-		if (!json_is_number(slo))
-			slo = json_object_get(json_object_get(cfg, "search"), "slo_ms");
-		if (json_is_number(slo) && json_number_value(slo) > 0)
-			doc->slo_ms = json_number_value(slo);
-		if (!doc->instance_type[0])
-			str(cfg, "instance_type", doc->instance_type, sizeof(doc->instance_type));
-		str(json_object_get(cfg, "search"), "slo_percentile", doc->slo_stat,
-		    sizeof(doc->slo_stat));
-		if (!doc->searched)
-			str(cfg, "load", doc->run_load, sizeof(doc->run_load));
-		json_t *rate = json_object_get(cfg, "rate"), *conc = json_object_get(cfg, "concurrency");
-		doc->run_rate = json_is_number(rate) ? json_number_value(rate) : NAN;
-		doc->run_concurrency = json_is_number(conc) ? json_number_value(conc) : NAN;
-	}
-	/* A sagemaker:ENDPOINT[/VARIANT] target names the resource itself. */
+	return KC_OK;
+}
+
+/* config{}: every setting flattened, and the few the report reads. */
+static void config(json_t *cfg, struct kc_resultdoc *doc)
+{
+	flatten(cfg, "", doc->config, &doc->nconfig, 0);
+	json_t *slo = json_object_get(cfg, "slo_ms");
+	if (!json_is_number(slo))
+		slo = json_object_get(json_object_get(cfg, "search"), "slo_ms");
+	if (json_is_number(slo) && json_number_value(slo) > 0)
+		doc->slo_ms = json_number_value(slo);
+	if (!doc->instance_type[0])
+		str(cfg, "instance_type", doc->instance_type, sizeof(doc->instance_type));
+	str(json_object_get(cfg, "search"), "slo_percentile", doc->slo_stat,
+	    sizeof(doc->slo_stat));
+	if (!doc->searched)
+		str(cfg, "load", doc->run_load, sizeof(doc->run_load));
+	json_t *rate = json_object_get(cfg, "rate"), *conc = json_object_get(cfg, "concurrency");
+	doc->run_rate = json_is_number(rate) ? json_number_value(rate) : NAN;
+	doc->run_concurrency = json_is_number(conc) ? json_number_value(conc) : NAN;
+}
+
+/* A sagemaker:ENDPOINT[/VARIANT] target names the resource itself. */
+static void target_names(json_t *root, json_t *cfg, struct kc_resultdoc *doc)
+{
 	json_t *target = json_object_get(root, "target");
 	if (!json_is_string(target))
 		target = json_object_get(cfg, "target");
@@ -313,6 +319,40 @@ static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
 		if (slash && !doc->variant[0])
 			snprintf(doc->variant, sizeof(doc->variant), "%s", slash + 1);
 	}
+}
+
+static int parse_root(json_t *root, struct kc_resultdoc *doc, const char *name,
+		      struct kc_diag *d)
+{
+	int rc = check_kind(root, doc, name, d);
+	if (!rc)
+		rc = steps(root, doc, name, d);
+	if (rc)
+		return rc;
+
+	json_t *partial = json_object_get(root, "partial");
+	doc->partial = json_is_true(partial);
+	str(root, "interrupted", doc->interrupted, sizeof(doc->interrupted));
+	json_t *knee = json_object_get(root, "knee");
+	doc->search_steps = doc->search_remeasures = -1;
+	doc->measured_s = doc->precision = NAN;
+	if (json_is_object(knee) && (rc = knee_obj(knee, doc, name, d)))
+		return rc;
+	json_t *search = json_object_get(root, "search");
+	doc->searched = json_is_object(knee) || json_is_object(search);
+	if (!doc->diagnosis[0] && json_is_object(search))
+		str(search, "diagnosis", doc->diagnosis, sizeof(doc->diagnosis));
+	json_t *rec = json_object_get(root, "recommendation");
+	doc->scale_out_cooldown_s = doc->scale_in_cooldown_s = NAN;
+	if (json_is_object(rec) && (rc = recommendation(rec, doc, name, d)))
+		return rc;
+	confirm(json_object_get(root, "confirm"), doc, name);
+	json_t *cfg = json_object_get(root, "config");
+	doc->slo_ms = NAN;
+	doc->run_rate = doc->run_concurrency = NAN;
+	if (json_is_object(cfg))
+		config(cfg, doc);
+	target_names(root, cfg, doc);
 	json_t *env = json_object_get(root, "environment");
 	if (json_is_object(env))
 		flatten(env, "", doc->env, &doc->nenv, 0);
@@ -387,7 +427,8 @@ double kc_resultdoc_target_rps(const struct kc_resultdoc *doc)
 	if (strcmp(doc->mode, "rps") || !doc->has_rec)
 		return NAN;
 	/* InvocationsPerInstance is per minute (spec §2): 2400 -> 40 RPS. */
-	if (strstr(doc->metric, "InvocationsPerInstance") && doc->target_value > 0)
+	if ((strstr(doc->metric, "InvocationsPerInstance") ||
+	     strstr(doc->metric, "InvocationsPerCopy")) && doc->target_value > 0)
 		return doc->target_value / 60.0;
 	if (doc->has_knee && doc->factor > 0)
 		return doc->factor * doc->knee_per_instance;

@@ -30,7 +30,11 @@ const char *kc_recommend_why(void)
 void kc_knee_bound_note(const struct kc_knee *k, char *out, size_t n)
 {
 	const char *u = kc_load_mode_name(k->mode);
-	if (k->bound == KC_BOUND_SATURATED_MAX)
+	if (k->bound == KC_BOUND_SATURATED_MAX && k->value > k->tested)
+		/* A ladder's: the capacity lies between two rungs. */
+		snprintf(out, n, "the most the endpoint completed while saturated, between the "
+			 "highest rung healthy (%g %s) and the next", k->tested, u);
+	else if (k->bound == KC_BOUND_SATURATED_MAX)
 		snprintf(out, n, "the most the endpoint completed while saturated (%g %s tested "
 			 "healthy is more than it sustains)", k->tested, u);
 	else if (k->bound == KC_BOUND_KNEE_ACHIEVED)
@@ -87,15 +91,16 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 	kc_knee_bound_note(k, what, sizeof(what));
 	if (k->end == KC_END_CONVERGED)
 		rc = kc_buf_printf(out,
-			"Knee: %g %s (%g per instance) - %s; %s. "
+			"Knee: %g %s (%g per %s) - %s; %s. "
 			"Found in %d steps (%d re-measured, %.0f s of load), bracket within %.1f%s.\n",
-			k->value, u, r->knee_per_instance, what, above, k->steps, k->remeasures,
+			k->value, u, r->knee_per_instance, kc_resource_unit(r->kind), what, above, k->steps, k->remeasures,
 			(double)k->measured_ns / 1e9,
 			k->mode == KC_MODE_STREAMS ? k->precision : k->precision * 100.0,
 			k->mode == KC_MODE_STREAMS ? " stream(s)" : "%");
 	else
-		rc = kc_buf_printf(out, "Knee: at least %g %s (%g per instance): %s\n",
-				   k->value, u, r->knee_per_instance, k->diagnosis);
+		rc = kc_buf_printf(out, "Knee: at least %g %s (%g per %s): %s\n",
+				   k->value, u, r->knee_per_instance, kc_resource_unit(r->kind),
+				   k->diagnosis);
 	char notes[KC_KNEE_MAX_NOTES][KC_KNEE_NOTE_MAX];
 	size_t nn = kc_knee_notes(k, chk, notes, KC_KNEE_MAX_NOTES);
 	for (size_t i = 0; i < nn && !rc; i++)
@@ -109,7 +114,7 @@ int kc_recommend_explain(const struct kc_recommend_cfg *c, const struct kc_knee 
 		"  between target and knee absorbs growth meanwhile without a queue. Lower is\n"
 		"  safer and costs more instances; AWS's suggested starting point is 0.5 of the\n"
 		"  maximum (TargetValue %g), which this knee measurement lets you raise.\n",
-		kc_metric_name(r->metric), r->target_value, kc_metric_unit(r->metric),
+		kc_rec_metric_name(r), r->target_value, kc_rec_metric_unit(r),
 		c->factor * 100.0, c->factor_low * 100.0, c->factor_high * 100.0,
 		r->target_low, r->target_high, r->aws_start_value);
 }
@@ -187,8 +192,8 @@ json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 	json_t *o = json_pack("{s:s?, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f,"
 			      " s:i, s:i, s:b, s:o}",
 			      "instance_type", c->instance_type[0] ? c->instance_type : NULL,
-			      "metric", kc_metric_name(r->metric),
-			      "unit", kc_metric_unit(r->metric),
+			      "metric", kc_rec_metric_name(r),
+			      "unit", kc_rec_metric_unit(r),
 			      "factor", r->factor,
 			      "target_value", r->target_value,
 			      "target_low", r->target_low,
@@ -213,6 +218,17 @@ json_t *kc_recommend_to_json(const struct kc_recommend_cfg *c,
 			json_object_set_new(o, "region", json_string(c->region));
 		if (c->profile[0])
 			json_object_set_new(o, "profile", json_string(c->profile));
+		json_object_set_new(o, "endpoint_kind", json_string(kc_resource_kind_name(r->kind)));
+		json_object_set_new(o, "scalable_dimension",
+				    json_string(kc_resource_dimension(r->kind)));
+		json_object_set_new(o, "capacity_unit", json_string(kc_resource_unit(r->kind)));
+		if (r->kind == KC_RES_COMPONENT) {
+			json_object_set_new(o, "inference_component", json_string(c->component));
+			json_object_set_new(o, "copies", json_integer(c->copies));
+			json_object_set_new(o, "knee_per_copy", json_real(r->knee_per_instance));
+		}
+		if (r->kind == KC_RES_COMPONENT && c->min_capacity == 0)
+			json_object_set_new(o, "scale_from_zero", kc_recommend_step_from_zero(c));
 	}
 	return o;
 }

@@ -14,7 +14,7 @@
  * auto-resizing histogram; values outside [0, highest] are counted as out of
  * range and otherwise ignored.  No I/O here: the log codec is hlog.c.
  */
-#include "stats/hdr_int.h"
+#include "hdr_int.h"
 
 #include "kneecap/err.h"
 

@@ -25,7 +25,7 @@
  */
 #include "kneecap/hlog.h"
 
-#include "stats/hdr_int.h"
+#include "hdr_int.h"
 
 #include <limits.h>
 #include <math.h>

@@ -27,6 +27,7 @@ static const char *const errclass_names[] = {
 	[KC_EC_STREAM] = "stream",
 	[KC_EC_MODEL_STREAM] = "model_stream",
 	[KC_EC_UNFINISHED] = "unfinished",
+	[KC_EC_INTERNAL_STREAM] = "internal_stream",
 };
 static_assert(sizeof(errclass_names) / sizeof(errclass_names[0]) == KC_EC_COUNT,
 	      "one name per error class");

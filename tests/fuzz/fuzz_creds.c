@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/awsini_int.h"
-#include "aws/creds_int.h"
-#include "aws/imds_int.h"
-#include "aws/procrun_int.h"
+#include "awsini_int.h"
+#include "creds_int.h"
+#include "imds_int.h"
+#include "procrun_int.h"
 #include "kneecap/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

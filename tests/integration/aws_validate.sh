@@ -1,7 +1,8 @@
 # aws_validate.sh - sourced by the integration scripts: runs an apply.sh with
 # every `aws` call sent through the Debian AWS CLI's own parameter
 # validation towards an unreachable endpoint (127.0.0.1:9), fake
-# credentials, no config files, no retries.  "Could not connect" from a
+# credentials, no config files, no retries.  A put-scaling-policy asked for
+# its PolicyARN (--query PolicyARN) prints a placeholder ARN.  "Could not connect" from a
 # call means its parameters were valid; "Parameter validation failed", a
 # usage error or any other answer fails the check.
 AWS_CLI=${AWS_CLI:-/usr/bin/aws}
@@ -22,6 +23,11 @@ aws_validate() {
 out=\$("$AWS_CLI" "\$@" --endpoint-url http://127.0.0.1:9 --cli-connect-timeout 2 2>&1)
 printf '%s\n' "\$out" | tr '\n' ' ' >>"$dir/log"
 printf '\t%s\n' "\$2" >>"$dir/log"
+# A call whose output the script captures (put-scaling-policy --query
+# PolicyARN) gets a placeholder ARN, as AWS would answer.
+case " \$* " in *" PolicyARN "*)
+	echo 'arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/inference-component/x:policyName/p' ;;
+esac
 exit 0
 EOS
 	chmod +x "$dir/bin/aws"

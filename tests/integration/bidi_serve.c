@@ -49,11 +49,11 @@ int main(int argc, char **argv)
 	struct kc_bidi_stats s;
 	kc_bidi_stats(b, &s);
 	printf("emulator: %llu connections, %llu streams opened, max %llu open, %llu chunks, "
-	       "%llu replies, %llu bad signatures, %llu bad frames\n",
+	       "%llu replies, %llu bad signatures, %llu bad frames, %llu expired tokens\n",
 	       (unsigned long long)s.connections, (unsigned long long)s.streams_opened,
 	       (unsigned long long)s.streams_open_max, (unsigned long long)s.chunks,
 	       (unsigned long long)s.replies, (unsigned long long)s.bad_signatures,
-	       (unsigned long long)s.bad_frames);
+	       (unsigned long long)s.bad_frames, (unsigned long long)s.expired_tokens);
 	kc_bidi_stop(b);
 	return 0;
 }

@@ -2,9 +2,11 @@
 """check_policy.py - botocore's own parameter validation for the files
 kneecap writes (test helper for test_policy_botocore.sh).
 
-  check_policy.py policy FILE [POLICY_NAME]
+  check_policy.py policy FILE [POLICY_NAME [RESOURCE_ID DIMENSION]]
       validate a PutScalingPolicy call whose
       TargetTrackingScalingPolicyConfiguration is FILE's JSON
+  check_policy.py step FILE RESOURCE_ID DIMENSION
+      the same for a StepScaling policy (StepScalingPolicyConfiguration)
   check_policy.py argv ARGV_LOG DIR
       rebuild the register-scalable-target and put-scaling-policy calls from
       the argv a fake `aws` recorded (NUL-separated words, one call per
@@ -30,6 +32,29 @@ import botocore.validate
 
 MODEL = botocore.session.get_session().get_service_model("application-autoscaling")
 
+# Names the AAS API gained after older botocore models (Debian's 1.29 among
+# them) were cut.  Missing from this model's enum they are accepted with a
+# note; KC_STRICT_ENUM=1 (a botocore that knows them) refuses them instead.
+LATER = {
+    "SageMakerVariantProvisionedConcurrencyUtilization",
+    "SageMakerInferenceComponentInvocationsPerCopy",
+    "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution",
+    "SageMakerVariantConcurrentRequestsPerModelHighResolution",
+    "sagemaker:variant:DesiredProvisionedConcurrency",
+    "sagemaker:inference-component:DesiredCopyCount",
+}
+STRICT = os.environ.get("KC_STRICT_ENUM") == "1"
+
+
+def enum_ok(what, value, enum):
+    if value in enum:
+        return True
+    if value in LATER and not STRICT:
+        print(f"# note: botocore {botocore.__version__} predates {value}; enum not checked")
+        return True
+    print(f"{what} {value!r} not in {enum}")
+    return False
+
 
 def validate(op_name, params):
     op = MODEL.operation_model(op_name)
@@ -39,29 +64,38 @@ def validate(op_name, params):
         return False
     # ParamValidator checks types, required members and lengths, not enums:
     # check the metric type against the model's enum where the model knows it.
+    if "ScalableDimension" in params:
+        dim = op.input_shape.members["ScalableDimension"].enum
+        if not enum_ok(f"{op_name}: ScalableDimension", params["ScalableDimension"], dim):
+            return False
     cfg = params.get("TargetTrackingScalingPolicyConfiguration")
     if cfg and "PredefinedMetricSpecification" in cfg:
         shape = op.input_shape.members["TargetTrackingScalingPolicyConfiguration"]
         enum = shape.members["PredefinedMetricSpecification"].members["PredefinedMetricType"].enum
         mtype = cfg["PredefinedMetricSpecification"]["PredefinedMetricType"]
-        if mtype not in enum:
-            if "HighResolution" in mtype:
-                # Added to the API on 2024-07-25; older botocore models lack it.
-                print(f"# note: botocore {botocore.__version__} predates {mtype}; enum not checked")
-            else:
-                print(f"{op_name}: PredefinedMetricType {mtype!r} not in {enum}")
+        if not enum_ok(f"{op_name}: PredefinedMetricType", mtype, enum):
+            return False
+    step = params.get("StepScalingPolicyConfiguration")
+    if step:
+        shape = op.input_shape.members["StepScalingPolicyConfiguration"]
+        for key in ("AdjustmentType", "MetricAggregationType"):
+            if key in step and not enum_ok(f"{op_name}: {key}", step[key],
+                                           shape.members[key].enum):
                 return False
     return True
 
 
-def policy_params(cfg, name="kneecap-test"):
+def policy_params(cfg, name="kneecap-test",
+                  resource="endpoint/product-tagger/variant/AllTraffic",
+                  dimension="sagemaker:variant:DesiredInstanceCount", step=False):
     return {
         "PolicyName": name,
         "ServiceNamespace": "sagemaker",
-        "ResourceId": "endpoint/product-tagger/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": cfg,
+        "ResourceId": resource,
+        "ScalableDimension": dimension,
+        "PolicyType": "StepScaling" if step else "TargetTrackingScaling",
+        ("StepScalingPolicyConfiguration" if step
+         else "TargetTrackingScalingPolicyConfiguration"): cfg,
     }
 
 
@@ -111,7 +145,13 @@ def main():
         with open(sys.argv[2]) as f:
             cfg = json.load(f)
         name = sys.argv[3] if len(sys.argv) > 3 else "kneecap-test"
-        return 0 if validate("PutScalingPolicy", policy_params(cfg, name)) else 1
+        where = sys.argv[4:6]
+        return 0 if validate("PutScalingPolicy", policy_params(cfg, name, *where)) else 1
+    if mode == "step":
+        with open(sys.argv[2]) as f:
+            cfg = json.load(f)
+        params = policy_params(cfg, "kneecap-scale-from-zero", sys.argv[3], sys.argv[4], True)
+        return 0 if validate("PutScalingPolicy", params) else 1
     if mode != "argv":
         raise SystemExit("usage: check_policy.py policy FILE | argv LOG DIR")
     with open(sys.argv[2], "rb") as f:

@@ -94,7 +94,7 @@ for where, job in by_kind.get("Job", []):
         for var in re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", cmd):
             if var not in env and var != "JOB_COMPLETION_INDEX":
                 problems.append("%s: $%s is not in the ConfigMap" % (where, var))
-        if "kneecap run" in cmd:
+        if re.search(r'kneecap (run|find|streams|"\$COMMAND") ', cmd):
             if spec.get("completionMode") != "Indexed":
                 problems.append("%s: completionMode must be Indexed" % where)
             n = env.get("SHARDS")

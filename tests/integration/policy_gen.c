@@ -6,6 +6,8 @@
  *
  *   policy_gen SCENARIO.ini rps|streams KNEE OUTDIR [REGION [PROFILE]]
  *
+ * A component scaled to zero also gets step-scaling-policy.json (the
+ * StepScaling configuration apply.sh carries inline).
  * Prints the TargetValue on stdout; exits 2 on bad input with the library's
  * "file:line: key: message" on stderr.
  */
@@ -87,6 +89,16 @@ int main(int argc, char **argv)
 		rc = write_out(argv[4], "scaling-policy.json", &policy);
 	if (!rc)
 		rc = write_out(argv[4], "apply.sh", &sh);
+	if (!rc && c.kind == KC_RES_COMPONENT && c.min_capacity == 0) {
+		/* The StepScaling configuration apply.sh carries inline, for botocore. */
+		json_t *step = kc_recommend_step_from_zero(&c);
+		if (!step)
+			return 1;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/step-scaling-policy.json", argv[4]);
+		rc = json_dump_file(step, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ? 1 : 0;
+		json_decref(step);
+	}
 	if (!rc)
 		printf("%g\n", r.target_value);
 	kc_buf_fini(&policy);

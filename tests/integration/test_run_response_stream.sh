@@ -116,8 +116,8 @@ run faulty sagemaker:my-ep --endpoint-url "http://127.0.0.1:$FP" --rate 40 --dur
 [ "$(rc_of faulty)" = 1 ] && ok "faulty stream run exits 1 (error rate)" || fail "faulty stream run exit $(rc_of faulty)"
 check faulty 's["sent"] == 80 and 15 <= s["error_classes"]["model_stream"] <= 65 and s["ok"] + s["error_classes"]["model_stream"] == 80 and s["errors"] == s["error_classes"]["model_stream"]' \
 	"ModelStreamErrors are counted as model_stream, the rest ok"
-check faulty 'any(x["class"] == "model_stream" and x["code"] == "ModelStreamError" and x["status"] == 200 and "mid-response" in x["message"] for x in s["error_samples"])' \
-	"the sample carries the exception type and its Message"
+check faulty 'any(x["class"] == "model_stream" and x["code"] == "ModelStreamError" and x["status"] == 200 and "mid-response" in x["message"] and x.get("error_code") == "StreamBroken" for x in s["error_samples"])' \
+	"the sample carries the exception type, its Message and its ErrorCode"
 check faulty 's["parts"] == 4 * s["ok"] and s["ttfp_ms"]["count"] == s["ok"] and s["part_gap_ms"]["count"] == 3 * s["ok"]' \
 	"only ok streams add PayloadPart samples (the failed ones timed none)"
 emu=$(curl -s --max-time 5 "http://127.0.0.1:$FP/emulator/stats" |
@@ -161,8 +161,8 @@ check py_cut 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and s["parts"]
 	"cut mid-message: counted as truncated streams (their first parts add no samples)"
 check py_badcrc 's["ok"] == 0 and s["error_classes"]["stream"] == 20' \
 	"altered payload: message checksum, 20 stream errors"
-check py_failure 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and s["error_classes"]["model_stream"] == 0 and any(x["code"] == "InternalStreamFailure" and x["message"] == "the stream failed" for x in s["error_samples"])' \
-	"InternalStreamFailure: stream error with its message"
+check py_failure 's["ok"] == 0 and s["error_classes"]["internal_stream"] == 20 and s["error_classes"]["stream"] == 0 and s["error_classes"]["model_stream"] == 0 and any(x["code"] == "InternalStreamFailure" and x["message"] == "the stream failed" for x in s["error_samples"])' \
+	"InternalStreamFailure: internal_stream (a service fault) with its message"
 check py_empty 's["ok"] == 0 and s["error_classes"]["stream"] == 20 and any(x["code"] == "NoPayloadPart" for x in s["error_samples"])' \
 	"a 200 with no PayloadPart: 20 stream errors (no answer)"
 

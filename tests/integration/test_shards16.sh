@@ -108,7 +108,7 @@ expect_rc 2 "--shards N needs an index from the environment" env -u JOB_COMPLETI
 expect_grep "JOB_COMPLETION_INDEX" "$TMP/err" "... and says where it looks"
 expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "$KNEECAP" run "$URL" --rate 10 --shards 4
 expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
-expect_rc 2 "find does not shard (a search cannot)" "$KNEECAP" find --shard 0/2
+expect_rc 2 "find --shard needs the ladder (--ramp) a search cannot be split into" "$KNEECAP" find --shard 0/2
 expect_rc 2 "merge of a folder that is not a shard" "$KNEECAP" merge "$TMP" --out "$TMP/x0"
 # A missing shard.
 expect_rc 2 "merge refuses 15 of 16 shards" "$KNEECAP" merge "${ALL[@]:0:7}" "${ALL[@]:8}" --out "$TMP/x1" -q

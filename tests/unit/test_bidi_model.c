@@ -167,6 +167,48 @@ static int run_once(const struct kc_bidi_profile *p, const char *secret, uint32_
 	return rc;
 }
 
+/* stream_fault_error: items, defaults, explicit status and ErrorCode, refusals. */
+static void test_fault_errors(void **st)
+{
+	(void)st;
+	struct kc_bidi_profile p;
+	kc_bidi_profile_defaults(&p);
+	char why[256];
+	assert_int_equal(kc_bidi_fault_errors_parse(&p, "2:InputValidationError, "
+						    "3:ThrottlingException@429,"
+						    "4:ModelStreamError/StreamBroken,5:InternalStreamFailure",
+						    why, sizeof(why)), 0);
+	assert_int_equal(p.n_fault_errors, 4);
+	assert_int_equal(p.fault_errors[0].status, 400);
+	assert_string_equal(p.fault_errors[0].error_code, "InputValidationError");
+	assert_int_equal(p.fault_errors[1].status, 429);
+	assert_int_equal(p.fault_errors[2].status, 0);
+	assert_string_equal(p.fault_errors[2].error_code, "StreamBroken");
+	assert_null(kc_bidi_fault_error_for(&p, 4, true));
+	assert_ptr_equal(kc_bidi_fault_error_for(&p, 4, false), &p.fault_errors[2]);
+	assert_ptr_equal(kc_bidi_fault_error_for(&p, 3, true), &p.fault_errors[1]);
+	char json[256];
+	size_t n = kc_bidi_fault_error_json(&p.fault_errors[2], json, sizeof(json));
+	assert_true(n > 0);
+	assert_non_null(strstr(json, "\"ErrorCode\":\"StreamBroken\""));
+	n = kc_bidi_fault_error_json(&p.fault_errors[3], json, sizeof(json));
+	assert_null(strstr(json, "ErrorCode"));
+	static const char *const bad[] = {"x", "0:ModelError", "2:NoSuchError",
+					  "2:ModelStreamError@500", "2:ModelError@200",
+					  "2:ModelError/quo\"te"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kc_bidi_profile q;
+		kc_bidi_profile_defaults(&q);
+		assert_int_equal(kc_bidi_fault_errors_parse(&q, bad[i], why, sizeof(why)), KC_EINVAL);
+	}
+	struct kc_bidi_profile q;
+	kc_bidi_profile_defaults(&q);
+	assert_int_equal(kc_bidi_fault_errors_parse(&q, "1:ModelError,2:ModelError,3:ModelError,"
+						    "4:ModelError,5:ModelError,6:ModelError,"
+						    "7:ModelError,8:ModelError,9:ModelError",
+						    why, sizeof(why)), KC_EINVAL);
+}
+
 static void test_loopback_exchange(void **st)
 {
 	(void)st;
@@ -203,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_limit_matches_scan),
 		cmocka_unit_test(test_scenario_keys),
 		cmocka_unit_test(test_header_patterns),
+		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_loopback_exchange),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,11 +31,11 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/scrub.h"
-#include "aws/awsini_int.h"
-#include "aws/creds_int.h"
-#include "aws/imds_int.h"
-#include "aws/procrun_int.h"
-#include "aws/provider_int.h"
+#include "awsini_int.h"
+#include "creds_int.h"
+#include "imds_int.h"
+#include "procrun_int.h"
+#include "provider_int.h"
 
 /* Every fake secret contains SECRET_MARK, every fake token TOKEN_MARK. */
 #define SECRET_MARK "SeCrEt"
@@ -1000,6 +1000,30 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/* Credentials that live 20 s are asked again at half their life, not after 60 s. */
+static void test_provider_short_lived(void **state)
+{
+	struct fx *f = *state;
+	write_process_creds(f, 1, T0_NS + 20 * KC_NS_PER_S);
+	struct kc_creds_provider *p = new_process_provider(f);
+	int64_t now = T0_NS;
+	for (int i = 1; i <= 6; i++) {
+		/* 9 s on: not due yet (the last set was fetched 9 s ago with 20 s to live) */
+		write_process_creds(f, i + 1, now + 29 * KC_NS_PER_S);
+		if (i > 1) {
+			atomic_store(&f->now_ns, now + 9 * KC_NS_PER_S);
+			assert_int_equal(kc_creds_provider_tick(p, &f->d), 0);
+			assert_true(kc_creds_provider_generation(p) == (uint64_t)(i - 1));
+		}
+		/* 10 s on: refreshed, before the 20 s run out */
+		now += 10 * KC_NS_PER_S;
+		atomic_store(&f->now_ns, now);
+		assert_int_equal(kc_creds_provider_tick(p, &f->d), 0);
+		assert_true(kc_creds_provider_generation(p) == (uint64_t)i);
+	}
+	kc_creds_provider_free(p);
+}
+
 static void test_provider_concurrent_swaps(void **state)
 {
 	struct fx *f = *state;
@@ -1086,6 +1110,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_provider_static_never_refreshes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_provider_concurrent_swaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_short_lived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provider_background_thread, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

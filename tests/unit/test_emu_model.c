@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "emulator/decode_int.h"
-#include "emulator/faults_int.h"
-#include "emulator/model_int.h"
+#include "decode_int.h"
+#include "faults_int.h"
+#include "model_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"

@@ -20,7 +20,7 @@
 #include "kneecap/err.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
-#include "stats/hdr_int.h"
+#include "hdr_int.h"
 
 #define HOUR_US INT64_C(3600000000)
 

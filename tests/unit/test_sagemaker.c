@@ -500,6 +500,130 @@ static void test_errclass_mapping(void **state)
 	assert_null(kc_sagemaker_errclass_hint(KC_SM_ERR_OTHER));
 }
 
+/*
+ * The host table against the endpoint rule set: the unary rows are what
+ * botocore 1.43.11 resolves (session.create_client("sagemaker-runtime",
+ * region_name=R, config=Config(use_fips_endpoint=F,
+ * use_dualstack_endpoint=D)).meta.endpoint_url); the bidirectional rows are
+ * aws-wire.md 3.1's.
+ */
+static void test_host_table(void **state)
+{
+	(void)state;
+	static const struct {
+		enum kc_sm_op op;
+		const char *region;
+		unsigned v;
+		const char *host;
+	} rows[] = {
+		{KC_SM_INVOKE, "us-east-1", 0, "runtime.sagemaker.us-east-1.amazonaws.com"},
+		{KC_SM_INVOKE, "us-east-1", KC_SM_DUALSTACK, "runtime.sagemaker.us-east-1.api.aws"},
+		{KC_SM_INVOKE, "us-east-1", KC_SM_FIPS, "runtime-fips.sagemaker.us-east-1.amazonaws.com"},
+		{KC_SM_INVOKE, "us-east-1", KC_SM_FIPS | KC_SM_DUALSTACK,
+		 "runtime.sagemaker-fips.us-east-1.api.aws"},
+		{KC_SM_RESPONSE_STREAM, "eu-west-1", KC_SM_FIPS,
+		 "runtime-fips.sagemaker.eu-west-1.amazonaws.com"},
+		{KC_SM_INVOKE, "cn-north-1", 0, "runtime.sagemaker.cn-north-1.amazonaws.com.cn"},
+		{KC_SM_INVOKE, "cn-northwest-1", KC_SM_DUALSTACK,
+		 "runtime.sagemaker.cn-northwest-1.api.amazonwebservices.com.cn"},
+		{KC_SM_INVOKE, "cn-north-1", KC_SM_FIPS,
+		 "runtime.sagemaker-fips.cn-north-1.amazonaws.com.cn"},
+		{KC_SM_INVOKE, "cn-north-1", KC_SM_FIPS | KC_SM_DUALSTACK,
+		 "runtime.sagemaker-fips.cn-north-1.api.amazonwebservices.com.cn"},
+		{KC_SM_INVOKE, "us-gov-west-1", 0, "runtime.sagemaker.us-gov-west-1.amazonaws.com"},
+		{KC_SM_INVOKE, "us-gov-west-1", KC_SM_FIPS,
+		 "runtime.sagemaker.us-gov-west-1.amazonaws.com"},
+		{KC_SM_INVOKE, "us-gov-west-1", KC_SM_DUALSTACK,
+		 "runtime.sagemaker.us-gov-west-1.api.aws"},
+		{KC_SM_INVOKE, "us-gov-east-1", KC_SM_FIPS | KC_SM_DUALSTACK,
+		 "runtime.sagemaker-fips.us-gov-east-1.api.aws"},
+		{KC_SM_INVOKE, "us-iso-east-1", 0, "runtime.sagemaker.us-iso-east-1.c2s.ic.gov"},
+		{KC_SM_INVOKE, "us-iso-east-1", KC_SM_FIPS,
+		 "runtime.sagemaker-fips.us-iso-east-1.c2s.ic.gov"},
+		{KC_SM_INVOKE, "us-isob-east-1", 0, "runtime.sagemaker.us-isob-east-1.sc2s.sgov.gov"},
+		/* bidirectional stream: aws-wire.md 3.1 */
+		{KC_SM_BIDI, "us-east-1", 0, "runtime.sagemaker.us-east-1.amazonaws.com"},
+		{KC_SM_BIDI, "us-east-1", KC_SM_FIPS, "runtime-fips.sagemaker.us-east-1.amazonaws.com"},
+		{KC_SM_BIDI, "us-east-1", KC_SM_DUALSTACK, "runtime.sagemaker.us-east-1.api.aws"},
+		{KC_SM_BIDI, "us-east-1", KC_SM_FIPS | KC_SM_DUALSTACK,
+		 "runtime-fips.sagemaker.us-east-1.api.aws"},
+		{KC_SM_BIDI, "cn-northwest-1", 0, "runtime.sagemaker.cn-northwest-1.amazonaws.com.cn"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char host[256];
+		int port = 0;
+		struct kc_diag d;
+		kc_diag_clear(&d);
+		assert_int_equal(kc_sagemaker_host(rows[i].op, rows[i].region, rows[i].v, host,
+						   sizeof(host), &port, &d), 0);
+		assert_string_equal(host, rows[i].host);
+		assert_int_equal(port, rows[i].op == KC_SM_BIDI ? 8443 : 443);
+	}
+	/* every command goes through the same table */
+	struct kc_sm_url u;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	assert_int_equal(kc_sagemaker_build_url_v(KC_SM_BIDI, "us-west-2", "asr", NULL,
+						  KC_SM_FIPS | KC_SM_DUALSTACK, &u, &d), 0);
+	assert_string_equal(u.host_header, "runtime-fips.sagemaker.us-west-2.api.aws:8443");
+	assert_int_equal(kc_sagemaker_build_url_v(KC_SM_INVOKE, "us-west-2", "e", NULL,
+						  KC_SM_DUALSTACK, &u, &d), 0);
+	assert_string_equal(u.url, "https://runtime.sagemaker.us-west-2.api.aws/endpoints/e/"
+			    "invocations");
+	/* the rule set's errors: variants with a custom endpoint; dual-stack in iso */
+	assert_int_equal(kc_sagemaker_build_url_v(KC_SM_INVOKE, "us-east-1", "e",
+						  "http://127.0.0.1:1", KC_SM_FIPS, &u, &d),
+			 KC_EINVAL);
+	char host[256];
+	int port;
+	assert_int_equal(kc_sagemaker_host(KC_SM_INVOKE, "us-iso-east-1", KC_SM_DUALSTACK, host,
+					   sizeof(host), &port, &d), KC_EINVAL);
+	assert_int_equal(kc_sagemaker_partition("cn-north-1"), KC_SM_PART_CN);
+	assert_int_equal(kc_sagemaker_partition("us-gov-west-1"), KC_SM_PART_US_GOV);
+	assert_int_equal(kc_sagemaker_partition("us-east-1"), KC_SM_PART_AWS);
+}
+
+/* The bidirectional stream's error names and ErrorCode; exception events by type. */
+static void test_stream_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		int status;
+		const char *type, *body;
+		enum kc_errclass ec;
+		const char *error_code;
+	} rows[] = {
+		{400, "InputValidationError", "{\"Message\":\"bad\",\"ErrorCode\":\"InvalidHeader\"}",
+		 KC_EC_HTTP4XX, "InvalidHeader"},
+		{424, "ModelError", "{\"Message\":\"m\",\"ErrorCode\":\"ModelError\"}", KC_EC_MODEL,
+		 "ModelError"},
+		{500, "InternalServerError", "{\"Message\":\"x\"}", KC_EC_HTTP5XX, ""},
+		{503, "ServiceUnavailableError", "{\"Message\":\"x\"}", KC_EC_HTTP5XX, ""},
+		{400, "ThrottlingException", "{\"message\":null}", KC_EC_THROTTLE, ""},
+		{429, NULL, "{\"Message\":\"slow down\"}", KC_EC_THROTTLE, ""},
+		/* no X-Amzn-ErrorType: a known ErrorCode names the error */
+		{400, NULL, "{\"Message\":\"x\",\"ErrorCode\":\"ThrottlingException\"}",
+		 KC_EC_THROTTLE, "ThrottlingException"},
+		{400, NULL, "{\"Message\":\"x\",\"ErrorCode\":\"Whatever\"}", KC_EC_HTTP4XX,
+		 "Whatever"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct kc_sm_error e;
+		kc_sagemaker_parse_error(rows[i].status, rows[i].type,
+					 rows[i].type ? strlen(rows[i].type) : 0, rows[i].body,
+					 strlen(rows[i].body), KC_SM_PARSE_MESSAGE, &e);
+		assert_int_equal(kc_sagemaker_errclass_to_step(e.cls, rows[i].status), rows[i].ec);
+		assert_string_equal(e.error_code, rows[i].error_code);
+	}
+	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_UNAVAILABLE, 503), KC_EC_HTTP5XX);
+	assert_int_equal(kc_sagemaker_stream_exception_class("ModelStreamError", 16),
+			 KC_EC_MODEL_STREAM);
+	assert_int_equal(kc_sagemaker_stream_exception_class("InternalStreamFailure", 21),
+			 KC_EC_INTERNAL_STREAM);
+	assert_int_equal(kc_sagemaker_stream_exception_class("Other", 5), KC_EC_STREAM);
+	assert_int_equal(kc_sagemaker_stream_exception_class(NULL, 0), KC_EC_STREAM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +633,8 @@ int main(void)
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_error_random_bytes),
 		cmocka_unit_test(test_errclass_mapping),
+		cmocka_unit_test(test_host_table),
+		cmocka_unit_test(test_stream_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1483,11 +1483,43 @@ static void test_ladder_knee(void **state)
 	assert_true(k.diagnosis[0] != '\0');
 }
 
+/*
+ * A ladder of stream counts (streams shards merged): the knee is a rung, a
+ * whole number of streams, even when the first unhealthy rung held fewer
+ * streams than it asked for (a held mean is no stream count to recommend).
+ */
+static void test_ladder_knee_streams(void **state)
+{
+	(void)state;
+	struct kc_health_cfg hc;
+	kc_health_cfg_default(&hc, KC_MODE_STREAMS);
+	struct model m = model_default(0);
+	m.s_base = 100;
+	m.s_per = 20; /* mean 400 ms (the limit) at 15 streams */
+	struct kc_step_result st[4];
+	for (int i = 0; i < 4; i++)
+		st[i] = run_streams(&m, 4 + 4 * i);
+	/* 12 streams asked, 10.5 held on average (the rest failed to open). */
+	st[2].achieved = 10.5;
+	struct kc_knee k;
+	kc_ladder_knee(&hc, st, 4, NULL, &k);
+	assert_true(k.found);
+	assert_true(k.value == 8);
+	assert_int_equal(k.bound, KC_BOUND_TESTED);
+	assert_int_equal(k.ended_by, KC_VERDICT_THROUGHPUT);
+	/* All held: 12 is healthy, 16 over the latency limit. */
+	st[2].achieved = 12;
+	kc_ladder_knee(&hc, st, 4, NULL, &k);
+	assert_true(k.found && k.value == 12);
+	assert_int_equal(k.ended_by, KC_VERDICT_LATENCY_SLO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sharp_knee),
 		cmocka_unit_test(test_ladder_knee),
+		cmocka_unit_test(test_ladder_knee_streams),
 		cmocka_unit_test(test_growth_choice),
 		cmocka_unit_test(test_soft_knee),
 		cmocka_unit_test(test_noisy),
