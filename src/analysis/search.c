@@ -191,6 +191,13 @@ static const char *unit(const struct kc_search *s)
 	return streams(s) ? "streams" : "rps";
 }
 
+/* A saturated step that completed under this share of the most a saturated
+ * step completed was not flat out its whole window: it does not cap the
+ * bracket.  Loose enough for a soft knee (a load just over it completes
+ * ~94% of the flat-out rate) and Poisson counts, tight enough for a step
+ * whose queue was still forming (79% in test_find_cpu.sh). */
+#define NOT_FLAT_OUT 0.85
+
 /*
  * An unhealthy load lowers the bracket's top: to the load itself, or to what
  * a cleanly saturated server completed flat out; and a saturated step gives
@@ -232,10 +239,17 @@ static void lower_hi(struct kc_search *s, double load, int idx, enum kc_verdict 
 	 * completed `achieved` per second flat out cannot keep up with
 	 * more, so every load above it is unhealthy.  That rate, measured
 	 * over a whole saturated window, is far steadier than any verdict
-	 * near capacity, where the in-flight count random-walks. */
+	 * near capacity, where the in-flight count random-walks.  Unless
+	 * it completed much less (NOT_FLAT_OUT) than the most a saturated
+	 * step did: a load just over capacity was not flat out all its
+	 * window (its queue still forming, or the server slower for a
+	 * while), and capping there pinned a knee 18% under what the same
+	 * server completed flat out a step earlier (test_find_cpu.sh);
+	 * its own load, above, bounds the bracket instead. */
 	bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
 		     v->error_rate <= s->cfg.health.max_error_rate &&
-		     v->achieved_ratio < s->cfg.health.min_achieved_ratio;
+		     v->achieved_ratio < s->cfg.health.min_achieved_ratio &&
+		     r->achieved >= NOT_FLAT_OUT * s->saturated_max;
 	if (!streams(s) && clean && r->achieved < s->hi &&
 	    (!s->have_lo || r->achieved > s->lo)) {
 		s->hi = r->achieved;

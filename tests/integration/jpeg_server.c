@@ -7,10 +7,14 @@
  * core does per second, which `wrk` measures closed-loop and `kneecap find`
  * must land just under (test_find_cpu.sh).
  *
- *     jpeg_server PORTFILE
+ *     jpeg_server PORTFILE [LOGFILE]
  *
  * Listens on 127.0.0.1 on a port the kernel picks, writes it to PORTFILE,
- * and serves until SIGTERM or SIGINT (or 10 minutes, a bound of its own).
+ * and, given LOGFILE, appends one line per answered request: the wall clock
+ * (as result.json's start_wall_ms) and the worker's CPU clock, in ns, when
+ * the answer left, so a test can tell how fast the core was at any moment
+ * (on a shared machine the same work takes more or less CPU time as
+ * neighbours come and go), and serves until SIGTERM or SIGINT (or 10 minutes, a bound of its own).
  * HTTP/1.1 keep-alive with Content-Length bodies only (what kneecap and wrk
  * send); 200 with a small JSON body, 400 when the body is not a JPEG.
  */
@@ -42,6 +46,7 @@ struct conn {
 };
 
 static volatile sig_atomic_t stop;
+static FILE *reqlog;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static tjhandle tj;
@@ -129,6 +134,13 @@ static bool serve(struct conn *c)
 			snprintf(body, sizeof(body), "{\"label\":%d}", r);
 			reply(c->fd, 200, body);
 		}
+		if (reqlog) {
+			struct timespec m, u;
+			clock_gettime(CLOCK_REALTIME, &m);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &u);
+			fprintf(reqlog, "%lld %lld\n", (long long)m.tv_sec * 1000000000LL + m.tv_nsec,
+				(long long)u.tv_sec * 1000000000LL + u.tv_nsec);
+		}
 		memmove(c->buf, c->buf + hlen + clen, c->len - hlen - clen);
 		c->len -= hlen + clen;
 	}
@@ -136,10 +148,16 @@ static bool serve(struct conn *c)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: jpeg_server PORTFILE\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: jpeg_server PORTFILE [LOGFILE]\n");
 		return 2;
 	}
+	if (argc == 3 && !(reqlog = fopen(argv[2], "w"))) {
+		perror(argv[2]);
+		return 1;
+	}
+	if (reqlog) /* whole lines, readable while it serves */
+		setvbuf(reqlog, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	tj = tjInitDecompress();
@@ -218,5 +236,7 @@ int main(int argc, char **argv)
 	}
 	tjDestroy(tj);
 	free(pixels);
+	if (reqlog)
+		fclose(reqlog);
 	return 0;
 }

@@ -940,6 +940,62 @@ static void test_knee_never_above_capacity(void **state)
 	assert_string_equal(kc_knee_bound_name(k.bound), "tested");
 }
 
+/* A step just over capacity whose queue was still forming completes less
+ * than the server does flat out (test_find_cpu.sh: 57.7/s after 72.7/s a
+ * step earlier, the knee then pinned 18% low): its achieved rate must not
+ * cap the bracket.  Healthy up to 28 rps; 28..35 completes 80% of it (not
+ * flat out); from 35 on, 30 rps flat out. */
+static struct kc_step_result forming_step(double offered)
+{
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	double dur = 20, achieved = offered, slope = 0, level = 2;
+	if (offered > 28 && offered < 35)
+		achieved = 0.8 * offered;
+	else if (offered >= 35)
+		achieved = 30;
+	if (achieved < offered) {
+		slope = offered - achieved;
+		level = 10;
+	}
+	r.offered = offered;
+	r.duration_ns = (int64_t)(dur * 1e9);
+	r.lag_p99_ms = 1;
+	r.scheduled = r.sent = (uint64_t)llround(offered * dur);
+	r.ok = r.completed = (uint64_t)llround(achieved * dur);
+	r.achieved = achieved;
+	r.inflight_start = level;
+	r.inflight_slope = slope;
+	r.inflight_end = level + slope * dur;
+	r.latency.mean = 50;
+	r.latency.p50 = 40;
+	r.latency.p99 = 120;
+	r.latency.count = (int64_t)r.ok;
+	r.service = r.latency;
+	return r;
+}
+
+static void test_forming_queue_does_not_cap(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	double offered;
+	int runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+		struct kc_step_result r = forming_step(offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	print_message("forming queue (healthy to 28, 30 flat out): %d steps, knee %g\n", runs,
+		      k.value);
+	assert_true(k.found);
+	assert_true(k.saturated_max == 30);
+	assert_true(k.value >= 0.92 * 28 && k.value <= 28);
+}
+
 /* A noisy first attempt judged "throughput" and overruled by its
  * re-measures is not a saturated rate: it must not cap a knee the endpoint
  * then sustained (a 2 s step at 10 rps saw 14 arrivals and completed 13.5). */
@@ -1537,6 +1593,7 @@ int main(void)
 		cmocka_unit_test(test_unstable_verdict),
 		cmocka_unit_test(test_suspicious_knee),
 		cmocka_unit_test(test_knee_never_above_capacity),
+		cmocka_unit_test(test_forming_queue_does_not_cap),
 		cmocka_unit_test(test_overruled_noise_is_no_cap),
 		cmocka_unit_test(test_settled_not_remeasured),
 		cmocka_unit_test(test_step_watch),
