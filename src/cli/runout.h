@@ -14,7 +14,6 @@
 
 #include "kneecap/engine.h"
 #include "kneecap/hlog.h"
-#include "kneecap/result.h"
 #include "kneecap/step.h"
 #include "outdir.h"
 
