@@ -19,7 +19,6 @@ MAX_FUNC = 100
 # (issue #17).  Printed loudly on every run; the check fails when an entry is
 # no longer over (so the list only shrinks).  Goal: both empty.
 ALLOWED_FILES = {
-    "src/engine/streams.c",
     "src/engine/runner.c",
     "src/emulator/bidi.c",
     "src/emulator/h2serve.c",
