@@ -22,14 +22,11 @@ ALLOWED_FILES = {
     "src/engine/runner.c",
     "src/emulator/bidi.c",
     "src/emulator/h2serve.c",
-    "src/cli/cmd_streams.c",
 }
 ALLOWED_FUNCS = {
     "src/engine/runner.c:kc_engine_new",
     "src/engine/runner.c:kc_engine_probe",
     "src/analysis/plan.c:kc_plan_advise",
-    "src/cli/cmd_streams.c:build_driver",
-    "src/cli/cmd_streams.c:load_config",
 }
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
