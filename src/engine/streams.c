@@ -2,6 +2,10 @@
  * streams.c - the stream driver (streams.h): nghttp2 client sessions on
  * non-blocking sockets (h2c with prior knowledge, or TLS with ALPN h2),
  * holding K bidirectional streams per step with paced, signed chunks.
+ * This file: each stream's state machine (open, send, close) and the
+ * worker loop.  Connections and session callbacks are in streams_conn.c,
+ * configuration and the object's life in streams_setup.c, running a step
+ * and merging its figures in streams_step.c (streams_int.h holds the state).
  *
  * Each worker thread runs one epoll loop over its own connections and
  * stream slots.  Time is cut into ticks (chunk interval / TICKS); stream j
@@ -15,8 +19,9 @@
  * is measured from the intended send time).
  *
  * Not here: the search (analysis/search.c), output (report/), the
- * emulator.  Invariant: a slot is on at most one connection, and a
- * connection's nstreams counts the slots that point at it.
+ * emulator, the synthetic audio (payload/audio.c).  Invariant: a slot is
+ * on at most one connection, and a connection's nstreams counts the slots
+ * that point at it.
  */
 #include "kneecap/engine.h"
 #include "kneecap/streams.h"
