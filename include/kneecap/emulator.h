@@ -216,6 +216,17 @@ struct kc_emu_profile {
 	int serverless_provisioned;     /* 0..max_concurrency */
 	int stream_parts;            /* response stream: PayloadParts per answer (1..100) */
 	int64_t stream_part_gap_ns;  /* ... the first when the model is done, then one per gap */
+	/* The CloudWatch face (cwface.c): a listener answering GetMetricData
+	 * (query protocol) and DescribeScalingPolicies (JSON 1.1) from the
+	 * model's own per-period counters. */
+	char metrics_listen[64];     /* HOST:PORT; "" = no face */
+	int64_t metric_period_ns;    /* publication period (CloudWatch: 60 s) */
+	double cpu_ms_per_request;   /* CPU time one request costs the instance */
+	int vcpus;                   /* the instance type's vCPUs (CPUUtilization's 100% each) */
+	char instance_type[64];      /* serve: vcpus from data/instance-types.csv ("" = vcpus) */
+	double gpu_memory_util;      /* GPUMemoryUtilization: the model's footprint, % */
+	int cloudwatch_deny;         /* 1: every metrics call answers AccessDenied */
+	char scaling_policy[128];    /* "METRIC=TARGET" DescribeScalingPolicies reports */
 };
 
 /* The per-client connection cap the HTTP/1.1 face applies (resolves 0:
@@ -321,6 +332,8 @@ struct kc_emu_stats {
 int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		 struct kc_emu **out, struct kc_diag *d);
 
+/* The CloudWatch face's port (profile metrics_listen), or -1 when none. */
+int kc_emu_metrics_port(const struct kc_emu *e);
 /* The TCP port it listens on (the real one when 0 was asked). */
 int kc_emu_port(const struct kc_emu *e);
 

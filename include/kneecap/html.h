@@ -74,4 +74,12 @@ int kc_html_plan(struct kc_buf *out, const struct kc_plan_view *v);
  */
 double kc_html_cost_per_million(double usd_per_hour, double rps);
 
+struct kc_buf;
+/*
+ * The report's signal table (signals_html.c): each CloudWatch metric's value
+ * at the knee, whether it moved in proportion to load below it, and the
+ * verdicts on targets; or why the signals are unavailable.  Appends
+ * nothing when s was not asked.  Returns 0, KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_html_signals(struct kc_buf *b, const struct kc_rd_signals *s);
 #endif

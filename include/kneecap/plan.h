@@ -96,6 +96,12 @@ struct kc_plan_input {
 	size_t ncurve;
 	double curve_rps[KC_PLAN_MAX_CURVE];
 	double curve_p99_ms[KC_PLAN_MAX_CURVE];
+	/* The standard metric counts the requests served, not those arriving:
+	 * a utilisation (CPU, GPU) grows with completed work and stops at the
+	 * ceiling, so a target above what the ceiling produces never fires.
+	 * target_rps is then the per-instance load at which it reaches its
+	 * target.  false for InvocationsPerInstance. */
+	bool metric_served;
 };
 
 /* One simulated second. */

@@ -80,4 +80,17 @@ int kc_recommend_apply_sh_scheduled(const struct kc_recommend_cfg *c, const char
 				    const char *cron, int min_cap, int max_cap,
 				    struct kc_buf *out);
 
+/* The latency alarm apply.sh may end with (alarm.c). */
+struct kc_alarm_cfg {
+	const char *topic_arn; /* SNS topic the alarm notifies (--alarm-topic) */
+	double threshold_us;   /* ModelLatency p99 threshold, MICROseconds */
+	const char *why;       /* where the threshold came from, for the comment */
+};
+/*
+ * Appends to an apply.sh from kc_recommend_apply_sh one `aws cloudwatch
+ * put-metric-alarm` on the variant's ModelLatency p99 (1-minute periods, 3
+ * of 3 breaching) that notifies a->topic_arn and has no scaling action.
+ * Returns 0, KC_EINVAL (no topic or threshold), KC_ENOMEM or KC_ELIMIT.
+ */
+int kc_alarm_apply_sh(const struct kc_alarm_cfg *a, struct kc_buf *out);
 #endif

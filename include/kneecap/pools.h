@@ -97,7 +97,7 @@ struct kc_pools_sim_out {
  * carries the same fraction of its own knee; arrivals above the fleet's
  * capacity queue and fail after m->timeout_s.  Desired capacity follows
  * target tracking: ceil(instances x metric / target).
- * Returns 0 or KC_EINVAL (d says which input).
+ * Returns 0, KC_EINVAL (d says which input) or KC_ENOMEM (d says so).
  */
 int kc_pools_simulate(const struct kc_pools_sim_in *in, enum kc_pools_policy policy,
 		      const struct kc_plan_model *m, struct kc_pools_sim_out *out,

@@ -45,6 +45,24 @@ struct kc_rd_kv {
 	char value[160];
 };
 
+/* find's CloudWatch signals (result.json "signals"): the table at the knee. */
+#define KC_RD_SIGNALS 16
+struct kc_rd_signal_row {
+	char metric[40], unit[12];
+	bool have, proportional;
+	double at_knee, r;
+	int points;
+};
+struct kc_rd_signals {
+	bool asked, available;
+	char reason[320];            /* why unavailable */
+	int period_s, short_steps;
+	size_t nrows, nverdict;
+	struct kc_rd_signal_row rows[KC_RD_SIGNALS];
+	char verdict[KC_RD_SIGNALS][200];
+	char policy[160];            /* "CPUUtilization = 70 (--current-policy)"; "" none */
+};
+
 struct kc_resultdoc {
 	char path[256];
 	char mode[16];               /* "rps" or "streams" */
@@ -101,6 +119,7 @@ struct kc_resultdoc {
 	size_t nconfig, nenv;
 	struct kc_rd_kv config[KC_RESULTDOC_MAX_KV];
 	struct kc_rd_kv env[KC_RESULTDOC_MAX_KV];
+	struct kc_rd_signals signals;
 };
 
 /*
@@ -116,6 +135,11 @@ int kc_resultdoc_parse(struct kc_resultdoc *out, const char *name,
 /* As kc_resultdoc_parse, reading path (at most KC_RESULTDOC_MAX_BYTES). */
 int kc_resultdoc_load(struct kc_resultdoc *out, const char *path,
 		      struct kc_diag *d);
+
+/* Fills out from result.json's "signals" object (sig may be NULL: not
+ * asked); the rows and verdicts past KC_RD_SIGNALS are dropped. */
+struct json_t;
+void kc_rd_signals_parse(const struct json_t *sig, struct kc_rd_signals *out);
 
 /* Frees what the document owns; doc may be NULL. */
 void kc_resultdoc_fini(struct kc_resultdoc *doc);

@@ -445,9 +445,11 @@ static int run_metric(struct sim *s, int64_t t, const struct second *x)
 {
 	const struct kc_plan_model *m = s->m;
 	if (s->metric == KC_PLAN_STANDARD) {
-		/* InvocationsPerInstance: each request counts 1/instances active (S2). */
-		s->acc_value += x->rate / s->in_service;
-		s->acc_total += x->rate;
+		/* InvocationsPerInstance: each request counts 1/instances active (S2);
+		 * a utilisation policy follows the work served instead. */
+		double r = s->in->metric_served ? x->served : x->rate;
+		s->acc_value += r / s->in_service;
+		s->acc_total += r;
 	} else {
 		/* ConcurrentRequestsPerModel (Max statistic): in flight including
 		 * queued, per instance; Little's law for those in service. */

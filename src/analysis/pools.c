@@ -314,7 +314,8 @@ int kc_pools_simulate(const struct kc_pools_sim_in *in, enum kc_pools_policy pol
 		return rc;
 	struct psim *s = calloc(1, sizeof(*s));
 	if (!s)
-		return KC_ENOMEM;
+		return kc_diag_set(d, KC_ENOMEM, "out of memory for the simulation (%zu bytes)",
+				   sizeof(*s));
 	s->in = in;
 	s->p = in->pools;
 	s->m = m;

@@ -50,3 +50,21 @@ double cli_price_or_unknown(const char *path, const char *instance_type)
 		return -1;
 	return usd;
 }
+
+int cli_price_vcpus(const char *path, const char *instance_type, int *vcpus,
+		    struct kc_diag *d)
+{
+	struct kc_pricing *p = NULL;
+	if (!path)
+		return kc_diag_set(d, KC_ENOTFOUND, "no instance table (data/instance-types.csv)");
+	int rc = kc_pricing_load(&p, path, d);
+	if (rc)
+		return rc;
+	const struct kc_instance_info *row = kc_pricing_find(p, instance_type);
+	if (row && row->vcpu > 0)
+		*vcpus = row->vcpu;
+	else
+		rc = kc_diag_set(d, KC_ENOTFOUND, "%s: no vCPU count for %s", path, instance_type);
+	kc_pricing_free(p);
+	return rc;
+}

@@ -28,4 +28,8 @@ int cli_price_lookup(const char *path, const char *instance_type,
 /* As cli_price_lookup, but any failure yields -1 (unknown). */
 double cli_price_or_unknown(const char *path, const char *instance_type);
 
+/* The vCPUs of instance_type in the table at path into *vcpus.  Returns 0,
+ * or KC_ENOTFOUND / KC_EPARSE / KC_EIO with d saying why. */
+int cli_price_vcpus(const char *path, const char *instance_type, int *vcpus,
+		    struct kc_diag *d);
 #endif

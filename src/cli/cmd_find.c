@@ -19,6 +19,7 @@
 #include "runout.h"
 #include "scenario_find.h"
 #include "shard.h"
+#include "signals_cli.h"
 #include "target.h"
 
 #include <curl/curl.h>
@@ -293,6 +294,7 @@ struct find_run {
 	struct kc_recommendation rec;
 	bool have_rec;
 	struct kc_confirm conf;
+	struct cli_find_tail tail;
 	struct kc_diag d;
 };
 
@@ -491,6 +493,9 @@ static json_t *find_extra_json(const struct find_run *f)
 		json_object_set_new(extra, "cost", cost_json(&f->c.rec, &f->rec));
 	if (f->conf.ran)
 		json_object_set_new(extra, "confirm", kc_confirm_to_json(&f->conf));
+	json_t *sig = cli_signals_json(&f->tail.signals);
+	if (sig)
+		json_object_set_new(extra, "signals", sig);
 	return extra;
 }
 
@@ -501,6 +506,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 	/* The policy is written only for a target that held (or was not asked to be confirmed). */
 	bool confirmed = !f->conf.ran || f->conf.healthy;
 	json_t *verdicts = verdicts_json(&f->s, f->nsteps);
+	cli_signals_steps_json(&f->tail.signals, verdicts);
 	json_t *extra = find_extra_json(f);
 	json_t *config = config_json(&f->o, &f->c, f->e, f->t.display, f->pool, f->emulated);
 	struct kc_result res = {
@@ -524,6 +530,7 @@ static int find_finish(struct find_run *f, const struct kc_result_env *env)
 			     f->have_rec ? &f->rec : NULL, f->took_ns);
 	if (f->conf.ran)
 		print_confirm(hf, &f->conf, f->o.quiet);
+	cli_signals_print(hf, &f->tail.signals);
 	outdir_list(&f->out, hf);
 	int status;
 	if (runout_all_connect_errors(f->steps, (size_t)f->nsteps))
@@ -593,6 +600,18 @@ static json_t *find_shard_config(const struct find_run *f)
 			      "recommend", cli_shard_rec_json(&c->rec));
 	if (o)
 		json_object_set_new(o, "max_error_rate", json_real(c->search.health.max_error_rate));
+	/* What each request is; the synthetic pool is made from c->jpeg (build_pool). */
+	bool synthetic = f->pool && (!c->payload_source || !strcmp(c->payload_source, "jpeg"));
+	struct cli_shard_request rq = {
+		.headers = f->o.headers, .nheaders = f->o.nheaders,
+		.content_type = c->body_content_type, .response_stream = c->topts.response_stream,
+		.fips = c->topts.fips, .dualstack = c->topts.dualstack, .region = c->topts.region,
+		.endpoint_url = c->topts.endpoint_url, .sm = &c->topts.sm, .pool = f->pool,
+		.jpeg = synthetic ? &c->jpeg : NULL};
+	if (o && cli_shard_add_request(o, &rq)) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -652,6 +671,8 @@ static int find_prepare(struct find_run *f)
 		cli_diag_error("find", &f->d);
 		return KC_EXIT_USAGE;
 	}
+	if (cli_signals_check(&f->c.topts))
+		return KC_EXIT_USAGE;
 	int status = find_shard_check(f);
 	if (status)
 		return status;
@@ -715,11 +736,20 @@ int kc_cmd_find(int argc, char **argv)
 	}
 	find_search(f);
 	find_confirm(f);
+	/* The endpoint's own metrics for every step (sagemaker: targets), not
+	 * waited for when interrupted; then the alarm apply.sh ends with. */
+	cli_find_tail_run(&f->tail, &f->t, &f->c.topts,
+			  f->c.search.health.slo_set ? f->c.search.health.slo_ms : 0, f->steps,
+			  (size_t)f->nsteps, f->knee.knee_step,
+			  f->have_rec && f->rec.metric == KC_METRIC_INVOCATIONS ? f->rec.target_value : 0,
+			  f->conf.ran ? &f->conf.latency : NULL, f->o.quiet, runout_caught_signal(),
+			  &f->out.alarm);
 	status = find_finish(f, &env);
 done:
 	for (int i = 0; f->steps && i < f->nsteps; i++)
 		kc_step_result_fini(&f->steps[i]);
 	free(f->steps);
+	cli_signals_fini(&f->tail.signals);
 	free(f->bodies);
 	kc_engine_free(f->e);
 	cli_target_close(&f->t);

@@ -9,6 +9,7 @@
  * the plan completed, but the capacity it was given fails the shape.
  */
 #include "cli.h"
+#include "plan_current.h"
 #include "cli_price.h"
 #include "plan_component.h"
 #include "kneecap/buf.h"
@@ -59,6 +60,10 @@ static const char usage_text[] =
 	"  --alarm-high N       breaching datapoints to scale out (default 3 standard)\n"
 	"  --alarm-low N        low datapoints to scale in (default 15 standard)\n"
 	"  --cooldown-out DUR, --cooldown-in DUR   (default: the result's policy, else 60s/300s)\n"
+	"  --current-policy METRIC=TARGET   also simulate the team's own target-tracking\n"
+	"                       policy (reactive only) beside the recommended one; a\n"
+	"                       utilisation (CPUUtilization=70) needs the result's CloudWatch\n"
+	"                       signal table (find on a sagemaker: target)\n"
 	"  --out DIR            write DIR/plan.html, DIR/plan.txt, DIR/timeline.csv, and\n"
 	"                       DIR/apply.sh + DIR/scaling-policy.json: the scalable target\n"
 	"                       with the plan's Min/Max, the policy, and one scheduled\n"
@@ -76,7 +81,7 @@ static const char usage_text[] =
 struct opts {
 	const char *result, *traffic, *prices, *out_dir, *html;
 	const char *v_min, *v_max, *v_target, *v_provision, *v_price, *v_slo;
-	const char *v_lag, *v_high, *v_low, *v_cout, *v_cin, *v_cpi;
+	const char *v_lag, *v_high, *v_low, *v_cout, *v_cin, *v_cpi, *v_current;
 	const char *sched[KC_PLAN_MAX_SCHED];
 	size_t nsched;
 };
@@ -104,6 +109,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--cooldown-out", offsetof(struct opts, v_cout)},
 		{"--cooldown-in", offsetof(struct opts, v_cin)},
 		{"--copies-per-instance", offsetof(struct opts, v_cpi)},
+		{"--current-policy", offsetof(struct opts, v_current)},
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -725,12 +731,22 @@ int kc_cmd_plan(int argc, char **argv)
 				 .min_given = s->min_given, .max_given = s->max_given};
 	if (simulate_all(s, adv, runs, &nruns, &v, &d))
 		goto simfail;
+	char cur_name[200];
+	if (o.v_current && nruns < KC_PLAN_VIEW_MAX_RUNS) {
+		if (plan_current_simulate(o.v_current, o.result, &doc, &s->in, &s->std, &runs[nruns],
+					  cur_name, sizeof(cur_name), &d))
+			goto simfail;
+		v.runs[nruns] = (struct kc_plan_view_run){cur_name, &runs[nruns], &s->std};
+		v.nruns = ++nruns;
+	}
 	if (kc_term_plan(&text, &v) || kc_html_plan(&html, &v) ||
 	    plan_component_text(&s->pc, &s->in, &s->std, &runs[0], &text)) {
 		cli_error("plan: output too large or out of memory");
 		goto done;
 	}
 	fputs(text.data ? text.data : "", stdout);
+	if (o.v_current)
+		plan_current_compare(stdout, &v);
 	if (write_outputs(&o, &text, &html, &v) || (o.out_dir && write_apply(&o, &doc, s, adv))) {
 		status = KC_EXIT_WRITE;
 		goto done;

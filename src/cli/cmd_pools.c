@@ -451,9 +451,14 @@ static int simulate(const struct opts *o, struct kc_recommend_cfg *c, const stru
 	}
 	print_pools(p, c, r);
 	struct kc_pools_sim_out u, w;
-	if (kc_pools_simulate(&in, KC_POOLS_UNWEIGHTED, &m, &u, &d) ||
-	    kc_pools_simulate(&in, KC_POOLS_WEIGHTED, &m, &w, &d)) {
+	int rc = kc_pools_simulate(&in, KC_POOLS_UNWEIGHTED, &m, &u, &d);
+	if (!rc)
+		rc = kc_pools_simulate(&in, KC_POOLS_WEIGHTED, &m, &w, &d);
+	if (rc) {
 		cli_diag_error("pools", &d);
+		/* Out of memory is kneecap failing, not bad input (README's exit table). */
+		if (rc == KC_ENOMEM)
+			status = KC_EXIT_INTERNAL;
 		goto out;
 	}
 	printf("simulated day (%s, MinCapacity %d, MaxCapacity %d, provisioning %.0f s, "

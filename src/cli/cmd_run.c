@@ -112,24 +112,39 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 
 /*
  * What every shard of one run must share (merge compares it whole): the
- * load as a total over the shards, and what each request is.
+ * load as a total over the shards, and what each request is.  NULL when
+ * out of memory.
  */
 static json_t *shard_config(const struct run_opts *o, const struct kc_pool *pool)
 {
-	return json_pack("{s:s,s:s,s:s?,s:f,s:s?,s:s,s:f,s:f,s:f,s:s?,s:s,s:s?,s:s?,s:b,s:f,s:I}",
-			 "target", o->target,
-			 "load", o->have_rate ? "rate" : o->concurrency ? "concurrency"
-				 : o->linear_text ? "linear" : "ramp",
-			 "ramp", o->ramp_text, "rate", o->have_rate ? o->rate : 0.0,
-			 "linear", o->linear_text, "arrival", kc_arrival_name(o->arrival),
-			 "warmup_s", (double)o->warmup_ns / 1e9,
-			 "step_duration_s",
-			 (double)(o->ramp_text ? o->step_duration_ns : o->duration_ns) / 1e9,
-			 "max_error_rate", o->max_error_rate, "method", o->method,
-			 "http", kc_http_version_name(o->http), "body_file", o->body_file,
-			 "payload_dir", o->payload_dir, "payload", pool != NULL,
-			 "timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
-			 "seed", (json_int_t)o->seed);
+	json_t *cfg = json_pack(
+		"{s:s,s:s,s:s?,s:f,s:s?,s:s,s:f,s:f,s:f,s:s?,s:s,s:s?,s:s?,s:b,s:f,s:I}",
+		"target", o->target,
+		"load", o->have_rate ? "rate" : o->concurrency ? "concurrency"
+			: o->linear_text ? "linear" : "ramp",
+		"ramp", o->ramp_text, "rate", o->have_rate ? o->rate : 0.0,
+		"linear", o->linear_text, "arrival", kc_arrival_name(o->arrival),
+		"warmup_s", (double)o->warmup_ns / 1e9,
+		"step_duration_s",
+		(double)(o->ramp_text ? o->step_duration_ns : o->duration_ns) / 1e9,
+		"max_error_rate", o->max_error_rate, "method", o->method,
+		"http", kc_http_version_name(o->http), "body_file", o->body_file,
+		"payload_dir", o->payload_dir, "payload", pool != NULL,
+		"timeout_s", (double)(o->timeout_ns ? o->timeout_ns : 30 * KC_NS_PER_S) / 1e9,
+		"seed", (json_int_t)o->seed);
+	/* run builds the synthetic pool from the factory's defaults (load_payload). */
+	struct kc_jpeg_opts jo;
+	kc_jpeg_opts_default(&jo);
+	struct cli_shard_request rq = {
+		.headers = o->headers, .nheaders = o->nheaders, .content_type = o->content_type,
+		.response_stream = o->response_stream, .fips = o->fips, .dualstack = o->dualstack,
+		.region = o->region, .endpoint_url = o->endpoint_url, .sm = &o->sm, .pool = pool,
+		.jpeg = pool && o->payload && !o->body_file && !o->payload_dir ? &jo : NULL};
+	if (cfg && cli_shard_add_request(cfg, &rq)) {
+		json_decref(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 /*

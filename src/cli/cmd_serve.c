@@ -10,6 +10,7 @@
  * same message, instead of being silently ignored.
  */
 #include "cli.h"
+#include "cli_price.h"
 #include "scenario_find.h"
 
 #include "kneecap/emulator.h"
@@ -244,6 +245,12 @@ static int parse_flags(int argc, char **argv, struct serve_opts *o)
 			return KC_EXIT_USAGE;
 		}
 	}
+	/* The metrics face's CPUUtilization is per vCPU of this instance type. */
+	if (o->prof.instance_type[0] &&
+	    cli_price_vcpus(cli_price_path(NULL), o->prof.instance_type, &o->prof.vcpus, &d)) {
+		cli_diag_error("serve: instance_type", &d);
+		return KC_EXIT_USAGE;
+	}
 	if (kc_emu_profile_check(&o->prof, &d)) {
 		cli_diag_error("serve", &d);
 		return KC_EXIT_USAGE;
@@ -290,6 +297,13 @@ int kc_cmd_serve(int argc, char **argv)
 		connect_host(o.prof.h2_listen, host, sizeof(host));
 		printf("HTTP/2 (%s) on %s://%s:%d\n", tls ? "TLS, ALPN h2" : "h2c, prior knowledge",
 		       tls ? "https" : "http", host, kc_emu_h2_port(emu));
+	}
+	if (kc_emu_metrics_port(emu) >= 0) {
+		connect_host(o.prof.metrics_listen, host, sizeof(host));
+		printf("metrics on http://%s:%d (CloudWatch GetMetricData, Application Auto "
+		       "Scaling DescribeScalingPolicies; period %.0f s; CPUUtilization summed "
+		       "over %d vCPUs)\n", host, kc_emu_metrics_port(emu),
+		       (double)o.prof.metric_period_ns / 1e9, o.prof.vcpus);
 	}
 	fflush(stdout);
 

@@ -152,7 +152,10 @@ static int streams_shard_check(struct run *r)
 /* What every streams shard of one run must share, and how merge judges it. */
 static json_t *streams_shard_config(const struct run *r)
 {
-	return json_pack("{s:s,s:s,s:s,s:f,s:f,s:I,s:f,s:s,s:o,s:o}", "command", "streams",
+	const struct opts *o = &r->o;
+	json_t *cfg = json_pack(
+		"{s:s,s:s,s:s,s:f,s:f,s:I,s:f,s:s,s:o,s:o,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
+		"command", "streams",
 			 "target", r->o.target, "ramp", r->o.ramp_text,
 			 "step_duration_s", (double)r->scfg.step_duration_ns / 1e9,
 			 "warmup_s", (double)r->scfg.warmup_ns / 1e9,
@@ -160,7 +163,19 @@ static json_t *streams_shard_config(const struct run *r)
 			 "chunk_interval_ms", (double)kc_streams_chunk_interval_ns(r->st) / 1e6,
 			 "reply_match", r->stc.match == KC_MATCH_AUDIO_TIME ? "audio-time" : "fifo",
 			 "health", cli_shard_health_json(&r->scfg.health),
-			 "recommend", cli_shard_rec_json(&r->rcfg));
+			 "recommend", cli_shard_rec_json(&r->rcfg),
+			 "audio", o->audio, "audio_bytes_per_second", o->audio_rate,
+			 "model_invocation_path", o->invocation_path,
+			 "model_query_string", o->query_string, "close_message", o->close_message,
+			 "stream_timeout", o->timeout);
+	struct cli_shard_request rq = {
+		.headers = o->user_headers, .nheaders = o->nuser_headers, .fips = o->fips,
+		.dualstack = o->dualstack, .region = o->region, .endpoint_url = o->endpoint_url};
+	if (cfg && cli_shard_add_request(cfg, &rq)) {
+		json_decref(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 /* One shard's result: its steps, its streams figures, no knee (merge's, over every shard). */

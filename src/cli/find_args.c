@@ -95,7 +95,8 @@ static const char *const target_keys[] = {
 	"inference_component", "connections", "http", "timeout", "connect_timeout",
 	"insecure", "cacert", "max_inflight", "response_stream", "client", "method", "streams",
 	"proxy", "cert", "key", "target_container_hostname", "session_id", "enable_explanations",
-	"fips", "dualstack", NULL};
+	"fips", "dualstack", "cloudwatch_endpoint_url", "cloudwatch_period", "cloudwatch_wait",
+	"current_policy", "alarm_topic", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {

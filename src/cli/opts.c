@@ -238,6 +238,26 @@ static const struct cli_opt table[] = {
 	{CLI_O_DUALSTACK, "dualstack", 0, CLI_K_FLAG, CLI_G_AWS, CLI_ALL, "target", "dualstack", 0,
 	 0, NULL, "use the dual-stack (IPv6) endpoint (api.aws; China: "
 	 "api.amazonwebservices.com.cn)", {"off", "off", "off"}, NULL},
+	/* the endpoint's own CloudWatch metrics (find, sagemaker: targets) */
+	{CLI_O_CW_ENDPOINT_URL, "cloudwatch-endpoint-url", 0, CLI_K_STR, CLI_G_AWS, CLI_FIND,
+	 "target", "cloudwatch_endpoint_url", 0, 0, "URL",
+	 "read CloudWatch (and Application Auto Scaling) at URL instead of the partition's hosts",
+	 {NULL, "AWS", NULL}, "run and streams: no signal table"},
+	{CLI_O_CW_PERIOD, "cloudwatch-period", 0, CLI_K_DUR, CLI_G_AWS, CLI_FIND, "target",
+	 "cloudwatch_period", SEC, 86400 * SEC, "D",
+	 "GetMetricData Period (SageMaker's metrics: one minute)", {NULL, "60s", NULL},
+	 "run and streams: no signal table"},
+	{CLI_O_CW_WAIT, "cloudwatch-wait", 0, CLI_K_DUR, CLI_G_AWS, CLI_FIND, "target",
+	 "cloudwatch_wait", 0, HOUR, "D", "wait after the last step for the metrics to publish",
+	 {NULL, "two periods", NULL}, "run and streams: no signal table"},
+	{CLI_O_CURRENT_POLICY, "current-policy", 0, CLI_K_STR, CLI_G_AWS, CLI_FIND, "target",
+	 "current_policy", 0, 0, "METRIC=TARGET",
+	 "the team's target-tracking policy to judge (else DescribeScalingPolicies)",
+	 {NULL, "read from the variant", NULL}, "run and streams: no signal table"},
+	{CLI_O_ALARM_TOPIC, "alarm-topic", 0, CLI_K_STR, CLI_G_AWS, CLI_FIND, "target",
+	 "alarm_topic", 0, 0, "ARN",
+	 "apply.sh adds a ModelLatency p99 alarm notifying this SNS topic", {NULL, "no alarm", NULL},
+	 "run and streams: no policy"},
 
 	/* bidirectional streams */
 	{CLI_O_CHUNK_BYTES, "chunk-bytes", 0, CLI_K_SIZE, CLI_G_STREAMS, CLI_STREAMS, "streams",

@@ -174,7 +174,8 @@ static int write_policy(struct outdir *o, const struct kc_recommend_cfg *c,
 	struct kc_diag d;
 	kc_diag_clear(&d);
 	int rc = 0;
-	if (kc_recommend_policy_text(c, rec, &pol) || kc_recommend_apply_sh(c, rec, &sh, &d)) {
+	if (kc_recommend_policy_text(c, rec, &pol) || kc_recommend_apply_sh(c, rec, &sh, &d) ||
+	    (o->alarm && kc_alarm_apply_sh(o->alarm, &sh))) {
 		/* A rendering failure is the recommender's, not the disk's. */
 		cli_error("%s: cannot render the policy: %s", o->cmd,
 			  d.msg[0] ? d.msg : "out of memory");

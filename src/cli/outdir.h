@@ -41,6 +41,8 @@ struct outdir {
 	struct kc_buf hlog_buf; /* one encoded interval at a time */
 	struct kc_hlog_writer hlog;
 	bool hlog_open;
+	/* find --alarm-topic: apply.sh ends with this latency alarm; NULL none */
+	const struct kc_alarm_cfg *alarm;
 };
 
 /* The file name of f ("result.json", ...). */

@@ -414,16 +414,16 @@ static int check_target(struct run_opts *o)
 /* This shard's slice of the concurrency, connections and in-flight cap.  Returns -1 or an exit status. */
 static int slice_for_shard(struct run_opts *o)
 {
+	if (o->shard.on && o->concurrency) {
+		/* A closed loop's shards are no ladder of rates: merge would judge counts as RPS. */
+		cli_error("run: --concurrency cannot be sharded (--shard/--shards take --rate, "
+			  "--ramp or --linear)");
+		return KC_EXIT_USAGE;
+	}
 	cli_shard_finish(&o->shard, o->run_id, o->ramp_text ? o->step_duration_ns : o->duration_ns,
 			 o->warmup_ns);
 	if (o->shard.on) {
 		/* This process's slice of the pool; the rate is sliced per step. */
-		if (o->concurrency && o->concurrency < o->shard.count) {
-			cli_error("run: --concurrency %lld cannot be split over %d shards",
-				  (long long)o->concurrency, o->shard.count);
-			return KC_EXIT_USAGE;
-		}
-		o->concurrency = cli_shard_part(&o->shard, o->concurrency);
 		o->connections = cli_shard_part(&o->shard, o->connections);
 		o->max_inflight = cli_shard_part(&o->shard, o->max_inflight);
 	}

@@ -19,7 +19,11 @@
 #include "kneecap/clock.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "kneecap/jpeg.h"
 #include "kneecap/parse.h"
+#include "kneecap/pool.h"
+#include "kneecap/sagemaker.h"
+#include "kneecap/sigv4.h"
 
 static int bad(const char *flag, const char *v, const char *why)
 {
@@ -96,48 +100,219 @@ int cli_shard_parse_count(struct cli_shard *s, int64_t n)
 	return 0;
 }
 
-int cli_shard_time_ms(const char *arg, int64_t *out_ms)
+/* The n decimal digits at p as a number, or -1 when one is not a digit (stops at NUL). */
+static int fixed_digits(const char *p, int n)
 {
-	double secs;
-	if (kc_parse_double(arg, 1e9, 1e11, &secs) == 0) {
-		*out_ms = (int64_t)llround(secs * 1000);
-		return 0;
-	}
-	/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 't' and ' ' also separate. */
-	int y, mo, d, h, mi, sec, n = 0;
-	if (sscanf(arg, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n == 0)
-		return -1;
-	const char *p = arg + n;
-	double frac = 0;
-	if (*p == '.') {
-		char *end;
-		frac = strtod(p, &end);
-		if (end == p + 1)
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
 			return -1;
-		p = end;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-mo-d of the proleptic Gregorian calendar (y >= 1). */
+static int64_t days_since_epoch(int y, int mo, int d)
+{
+	static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+	int64_t leaps = (int64_t)(y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400;
+	int64_t leaps70 = 1969 / 4 - 1969 / 100 + 1969 / 400;
+	return 365 * (int64_t)(y - 1970) + (leaps - leaps70) + before[mo - 1] +
+	       (mo > 2 && leap_year(y)) + (d - 1);
+}
+
+/*
+ * RFC 3339 section 5.6 date-time, fixed width and nothing else:
+ * YYYY-MM-DD(T|t| )HH:MM:SS[.DIGITS](Z|z|+HH:MM|-HH:MM), every field in
+ * its range (the day within its month, leap years counted; second 60 for
+ * a leap second).  sscanf and strtod would take signs, spaces, short
+ * fields and exponents, and timegm would roll 02-31 into March.
+ */
+static int rfc3339_ms(const char *p, int64_t *out_ms)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = fixed_digits(p, 4);
+	if (y < 1 || p[4] != '-')
+		return -1;
+	int mo = fixed_digits(p + 5, 2);
+	if (mo < 1 || mo > 12 || p[7] != '-')
+		return -1;
+	int d = fixed_digits(p + 8, 2);
+	if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap_year(y)))
+		return -1;
+	if (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
+		return -1;
+	int h = fixed_digits(p + 11, 2);
+	if (h < 0 || h > 23 || p[13] != ':')
+		return -1;
+	int mi = fixed_digits(p + 14, 2);
+	if (mi < 0 || mi > 59 || p[16] != ':')
+		return -1;
+	int sec = fixed_digits(p + 17, 2);
+	if (sec < 0 || sec > 60)
+		return -1;
+	p += 19;
+	int64_t frac_ns = 0;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 9)
+				frac_ns = frac_ns * 10 + (*p - '0');
+		if (n == 0)
+			return -1;
+		for (; n < 9; n++)
+			frac_ns *= 10;
 	}
 	int64_t off_s = 0;
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int oh, om, m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
+		int oh = fixed_digits(p + 1, 2);
+		if (oh < 0 || oh > 23 || p[3] != ':')
 			return -1;
-		off_s = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+		int om = fixed_digits(p + 4, 2);
+		if (om < 0 || om > 59)
+			return -1;
+		off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else {
 		return -1;
 	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (*p)
 		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-			.tm_min = mi, .tm_sec = sec};
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out_ms = ((int64_t)t - off_s) * 1000 + (int64_t)llround(frac * 1000);
+	int64_t t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
+	*out_ms = t * 1000 + (frac_ns + 500000) / 1000000;
 	return 0;
+}
+
+int cli_shard_time_ms(const char *arg, int64_t *out_ms)
+{
+	/* Unix seconds: digits with an optional fraction (no sign, exponent or space). */
+	size_t nd = strspn(arg, "0123456789");
+	bool unix_s = nd > 0 && (!arg[nd] || (arg[nd] == '.' &&
+					       !arg[nd + 1 + strspn(arg + nd + 1, "0123456789")]));
+	double secs;
+	if (unix_s && kc_parse_double(arg, 1e9, 1e11, &secs) == 0) {
+		*out_ms = (int64_t)llround(secs * 1000);
+		return 0;
+	}
+	return rfc3339_ms(arg, out_ms);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* SHA-256 (hex) of n strings joined by newlines, sorted first when asked.  0 or -1. */
+static int strings_sha256(const char *const *v, size_t n, bool sort, char hex[65])
+{
+	const char **c = malloc((n ? n : 1) * sizeof(*c));
+	size_t len = 0;
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = v[i];
+		len += strlen(v[i]) + 1;
+	}
+	if (sort)
+		qsort(c, n, sizeof(*c), cmp_str);
+	char *all = malloc(len + 1), *w = all;
+	if (!all) {
+		free(c);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(c[i]);
+		memcpy(w, c[i], k);
+		w += k;
+		*w++ = '\n';
+	}
+	int rc = kc_sigv4_payload_hash(all, len, hex);
+	free(all);
+	free(c);
+	return rc ? -1 : 0;
+}
+
+static json_t *bodies_json(const struct kc_pool *pool, const struct kc_jpeg_opts *jo)
+{
+	struct kc_pool_summary ps;
+	kc_pool_summary(pool, &ps);
+	size_t n = kc_pool_count(pool);
+	const char **h = malloc((n ? n : 1) * sizeof(*h));
+	char hex[65];
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		h[i] = kc_pool_get(pool, i)->sha256_hex;
+	int rc = strings_sha256(h, n, false, hex);
+	free(h);
+	if (rc)
+		return NULL;
+	json_t *b = json_pack("{s:s,s:I,s:I,s:I,s:s?,s:s}", "source", ps.source, "count",
+			      (json_int_t)ps.count, "bytes_min", (json_int_t)ps.bytes_min,
+			      "bytes_max", (json_int_t)ps.bytes_max, "content_type", ps.content_type,
+			      "bodies_sha256", hex);
+	if (b && jo) {
+		json_t *j = json_pack("{s:i,s:i,s:i,s:s,s:b,s:I,s:i,s:I,s:i}", "width", jo->width_px,
+				      "height", jo->height_px, "quality", jo->quality,
+				      "subsampling", kc_jpeg_subsamp_name(jo->subsamp),
+				      "progressive", jo->progressive, "seed", (json_int_t)jo->seed,
+				      "detail", jo->detail, "size_kb", (json_int_t)jo->size_kb,
+				      "variety", jo->variety);
+		if (!j || json_object_set_new(b, "jpeg", j)) {
+			json_decref(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+int cli_shard_add_request(json_t *cfg, const struct cli_shard_request *r)
+{
+	char hex[65];
+	if (strings_sha256(r->headers, r->nheaders, true, hex))
+		return -1;
+	json_t *req = json_pack("{s:s,s:s?,s:b,s:s?,s:s?,s:b,s:b}", "headers_sha256", hex,
+				"content_type", r->content_type, "response_stream",
+				r->response_stream, "region", r->region, "endpoint_url",
+				r->endpoint_url, "fips", r->fips, "dualstack", r->dualstack);
+	if (!req)
+		return -1;
+	if (r->sm) {
+		const struct kc_sm_opts *o = r->sm;
+		json_t *sm = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
+				       "accept", o->accept, "target_variant", o->target_variant,
+				       "target_model", o->target_model, "target_container_hostname",
+				       o->target_container_hostname, "inference_id", o->inference_id,
+				       "inference_component", o->inference_component, "session_id",
+				       o->session_id, "enable_explanations", o->enable_explanations,
+				       "content_type", o->content_type);
+		/* Custom attributes are the caller's own text: compared by hash. */
+		const char *ca = o->custom_attributes;
+		if (sm && ca && !strings_sha256(&ca, 1, false, hex))
+			json_object_set_new(sm, "custom_attributes_sha256", json_string(hex));
+		if (!sm || json_object_set_new(req, "sagemaker", sm))
+			goto fail;
+	}
+	if (r->pool) {
+		json_t *b = bodies_json(r->pool, r->jpeg);
+		if (!b || json_object_set_new(req, "bodies", b))
+			goto fail;
+	}
+	if (json_object_update(cfg, req))
+		goto fail;
+	json_decref(req);
+	return 0;
+fail:
+	json_decref(req);
+	return -1;
 }
 
 int cli_shard_parse_start_at(struct cli_shard *s, const char *arg)

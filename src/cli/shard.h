@@ -20,7 +20,10 @@
 #include "kneecap/step.h"
 
 struct kc_diag;
+struct kc_jpeg_opts;
+struct kc_pool;
 struct kc_ramp;
+struct kc_sm_opts;
 struct runout;
 
 /* Pause between the end of one step's slot and the next (drain room). */
@@ -47,7 +50,10 @@ int cli_shard_parse(struct cli_shard *s, const char *arg);
 int cli_shard_parse_count(struct cli_shard *s, int64_t n);
 /* --start-at TIME: RFC 3339 (2026-12-07T04:00:00Z, offsets allowed) or Unix seconds. */
 int cli_shard_parse_start_at(struct cli_shard *s, const char *arg);
-/* Parses TIME as --start-at does into ms since the epoch; 0 or -1. */
+/*
+ * Parses TIME as --start-at does into ms since the epoch: Unix seconds
+ * (digits, optional .fraction) or a strict RFC 3339 date-time.  0 or -1.
+ */
 int cli_shard_time_ms(const char *arg, int64_t *out_ms);
 
 /* Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run uses them. */
@@ -89,6 +95,29 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
  */
 json_t *cli_shard_json(const struct cli_shard *s, json_t *config,
 		       const struct kc_step_result *steps, size_t n);
+
+/* What each request of a shard carries, for its config (cli_shard_add_request). */
+struct cli_shard_request {
+	const char *const *headers;      /* -H lines */
+	size_t nheaders;
+	const char *content_type;        /* --content-type or the body's, NULL: none given */
+	bool response_stream, fips, dualstack;
+	const char *region, *endpoint_url;
+	const struct kc_sm_opts *sm;     /* SageMaker request options, NULL: none */
+	const struct kc_pool *pool;      /* the bodies, NULL: none */
+	const struct kc_jpeg_opts *jpeg; /* the synthetic pool's parameters, NULL: not synthetic */
+};
+
+/*
+ * Adds to cfg (a shard's config, which merge compares whole) what each
+ * request is: headers_sha256 (SHA-256 of the sorted -H lines: values may
+ * hold tokens, so they are never written), content_type, response_stream,
+ * region, endpoint_url, fips, dualstack, sagemaker{...} (custom attributes
+ * by hash) and bodies{source, count, bytes_min, bytes_max, content_type,
+ * bodies_sha256, jpeg{...}} (the bytes by hash: one --body path may hold
+ * other bytes on another node).  Returns 0, or -1 when out of memory.
+ */
+int cli_shard_add_request(json_t *cfg, const struct cli_shard_request *r);
 
 /* A fixed ladder as one shard drives it (run --ramp, find --shard). */
 struct cli_ladder {

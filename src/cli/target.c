@@ -253,6 +253,17 @@ void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg)
 	}
 }
 
+int cli_target_with_creds(struct cli_target *t,
+			  int (*fn)(void *ud, const struct kc_creds *c), void *ud)
+{
+	if (!t->signing)
+		return KC_EAUTH;
+	const struct kc_creds *c = kc_creds_provider_acquire(t->signing->creds);
+	int rc = fn(ud, c);
+	kc_creds_provider_release(t->signing->creds, c);
+	return rc;
+}
+
 int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario *sc,
 				  const char **target, struct kc_diag *d)
 {
@@ -274,6 +285,11 @@ int cli_target_opts_from_scenario(struct cli_target_opts *o, struct kc_scenario 
 		 offsetof(struct cli_target_opts, sm.target_container_hostname)},
 		{"session_id", offsetof(struct cli_target_opts, sm.session_id)},
 		{"enable_explanations", offsetof(struct cli_target_opts, sm.enable_explanations)},
+		{"cloudwatch_endpoint_url", offsetof(struct cli_target_opts, cloudwatch_endpoint_url)},
+		{"cloudwatch_period", offsetof(struct cli_target_opts, cloudwatch_period)},
+		{"cloudwatch_wait", offsetof(struct cli_target_opts, cloudwatch_wait)},
+		{"current_policy", offsetof(struct cli_target_opts, current_policy)},
+		{"alarm_topic", offsetof(struct cli_target_opts, alarm_topic)},
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v;

@@ -25,6 +25,12 @@ struct cli_target_opts {
 				    * component is sm.inference_component */
 	bool response_stream;      /* --response-stream: InvokeEndpointWithResponseStream */
 	bool fips, dualstack;      /* --fips, --dualstack: the endpoint variants */
+	/* The endpoint's own metrics (signals_cli.h); strings as given. */
+	const char *cloudwatch_endpoint_url; /* --cloudwatch-endpoint-url */
+	const char *cloudwatch_period;       /* --cloudwatch-period (60s) */
+	const char *cloudwatch_wait;         /* --cloudwatch-wait (two periods) */
+	const char *current_policy;          /* --current-policy METRIC=TARGET */
+	const char *alarm_topic;             /* --alarm-topic ARN */
 };
 
 struct cli_target {
@@ -59,6 +65,11 @@ int cli_target_open(struct cli_target *t, const char *target,
 /* Releases what cli_target_open built; t may be zeroed. */
 void cli_target_close(struct cli_target *t);
 
+struct kc_creds;
+/* Calls fn(ud, creds) with the sagemaker: target's current credentials
+ * (held for the call); returns fn's result, or KC_EAUTH without any. */
+int cli_target_with_creds(struct cli_target *t,
+			  int (*fn)(void *ud, const struct kc_creds *c), void *ud);
 /* Fills the engine config's url, decorator and response_stream from t. */
 void cli_target_apply(struct cli_target *t, struct kc_engine_config *cfg);
 

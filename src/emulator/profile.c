@@ -88,6 +88,14 @@ static const struct keydef keys[] = {
 	{"stream_part_gap", T_DUR, OFF(stream_part_gap_ns), 0, 0, 60e9, MS, NULL},
 	{"verify_sigv4", T_SPECIAL, 0, 0, 0, 0, 0, NULL},
 	{"sigv4_region", T_STR, OFF(sigv4_region), sizeof(((struct kc_emu_profile *)0)->sigv4_region), 0, 0, 0, NULL},
+	{"metrics_listen", T_STR, OFF(metrics_listen), sizeof(((struct kc_emu_profile *)0)->metrics_listen), 0, 0, 0, NULL},
+	{"metric_period", T_DUR, OFF(metric_period_ns), 0, 1e9, 3600e9, S, NULL},
+	{"cpu_ms_per_request", T_DOUBLE, OFF(cpu_ms_per_request), 0, 0, 60000, 0, NULL},
+	{"vcpus", T_INT, OFF(vcpus), 0, 1, 1024, 0, NULL},
+	{"instance_type", T_STR, OFF(instance_type), sizeof(((struct kc_emu_profile *)0)->instance_type), 0, 0, 0, NULL},
+	{"gpu_memory_util", T_DOUBLE, OFF(gpu_memory_util), 0, 0, 100, 0, NULL},
+	{"cloudwatch_deny", T_INT, OFF(cloudwatch_deny), 0, 0, 1, 0, NULL},
+	{"scaling_policy", T_STR, OFF(scaling_policy), sizeof(((struct kc_emu_profile *)0)->scaling_policy), 0, 0, 0, NULL},
 	{"h2_listen", T_STR, OFF(h2_listen), sizeof(((struct kc_emu_profile *)0)->h2_listen), 0, 0, 0, NULL},
 	{"h2_mode", T_ENUM, OFF(h2_mode), 0, 0, 0, 0, h2_mode_names},
 	{"h2_cert_out", T_STR, OFF(h2_cert_out), sizeof(((struct kc_emu_profile *)0)->h2_cert_out), 0, 0, 0, NULL},
@@ -146,6 +154,11 @@ void kc_emu_profile_defaults(struct kc_emu_profile *p)
 	p->h2_body_bytes_max = UINT64_C(1) << 30;
 	/* A short token stream: four parts 10 ms apart. */
 	p->stream_parts = 4;
+	/* The seed's instance: about 8 ms of CPU per request on 4 vCPUs. */
+	p->metric_period_ns = 60 * KC_NS_PER_S;
+	p->cpu_ms_per_request = 8;
+	p->vcpus = 4;
+	p->gpu_memory_util = 40;
 	p->stream_part_gap_ns = 10 * KC_NS_PER_MS;
 	/* Serverless (off until serverless_max_concurrency is set): AWS
 	 * publishes no cold-start figure (it depends on the image and model:

@@ -228,6 +228,8 @@ bool kc_emu_req_account(struct kc_emu *e, struct req *r, bool *die_out)
 	} else {
 		e->errors[r->errc]++;
 	}
+	if (!drop)
+		kc_emu_cw_record(e, r, now);
 	if (!drop && e->prof.faults.close_after > 0 &&
 	    ++e->answered == e->prof.faults.close_after)
 		die = true;

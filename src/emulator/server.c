@@ -188,6 +188,10 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 		goto fail;
 	kc_log(KC_LOG_INFO, "emulator: listening on port %d, %.1f RPS nominal",
 	       e->port, e->capacity_rps);
+	if (p->metrics_listen[0] && (rc = kc_emu_cw_start(e, d)) != 0) {
+		kc_emu_stop(e);
+		return rc;
+	}
 	if (p->h2_listen[0]) {
 		rc = kc_emu_h2_start(e, &e->h2, d);
 		if (rc) {
@@ -210,6 +214,12 @@ int kc_emu_port(const struct kc_emu *e)
 	return e->port;
 }
 
+int kc_emu_metrics_port(const struct kc_emu *e)
+{
+	KC_ASSERT(e);
+	return kc_emu_cw_port(e->cw);
+}
+
 int kc_emu_h2_port(const struct kc_emu *e)
 {
 	KC_ASSERT(e);
@@ -222,6 +232,13 @@ void kc_emu_stop(struct kc_emu *e)
 		return;
 	kc_emu_h2_stop(e->h2);
 	e->h2 = NULL;
+	/* Unpublished first: the HTTP/1.1 face still answers (and counts) until
+	 * it stops below. */
+	pthread_mutex_lock(&e->mu);
+	struct kc_emu_cw *cw = e->cw;
+	e->cw = NULL;
+	pthread_mutex_unlock(&e->mu);
+	kc_emu_cw_stop(cw);
 	kc_emu_timer_stop(e);
 	kc_emu_guard_stop(e);
 	kc_emu_mhd_stop(e);

@@ -16,6 +16,7 @@
 #define KNEECAP_EMU_SERVER_INT_H
 
 #include "component_int.h"
+#include "cw_int.h"
 #include "decode_int.h"
 #include "faults_int.h"
 #include "model_int.h"
@@ -104,6 +105,7 @@ struct kc_emu {
 	pthread_mutex_t sig_mu;      /* a signer is single-threaded */
 
 	struct kc_emu_h2 *h2;        /* the HTTP/2 face (h2serve.c); NULL: none */
+	struct kc_emu_cw *cw;        /* the CloudWatch face (cwface.c); NULL: none */
 
 	/* The HTTP/1.1 slow-client guard: one record per open connection. */
 	pthread_mutex_t gmu;         /* the lists; held while shutting one down */

@@ -5,11 +5,32 @@
  */
 #include "kneecap/result.h"
 #include "kneecap/knee.h"
+#include "kneecap/signals.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define RESULT_CSV_MAX ((size_t)64 << 20)
+
+/* find's CloudWatch signals (step_extra[i].signals): cw_periods and one
+ * cw_METRIC column each, after verdict; empty cells where a step has none. */
+static int signal_cells(struct kc_buf *out, const json_t *sig, bool header)
+{
+	int rc = kc_buf_puts(out, header ? ",cw_periods" : ",");
+	json_t *p = json_object_get(sig, "periods");
+	if (!rc && !header && json_is_integer(p))
+		rc = kc_buf_printf(out, "%lld", (long long)json_integer_value(p));
+	for (int i = 0; !rc && i < KC_SIG_COUNT; i++) {
+		json_t *v = json_object_get(sig, kc_sig_defs[i].name);
+		if (header)
+			rc = kc_buf_printf(out, ",cw_%s", kc_sig_defs[i].name);
+		else if (json_is_number(v))
+			rc = kc_buf_printf(out, ",%.3f", json_number_value(v));
+		else
+			rc = kc_buf_puts(out, ",");
+	}
+	return rc;
+}
 
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 {
@@ -26,9 +47,16 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 		rc = kc_buf_puts(out, ",ttfp_p50_ms,ttfp_p90_ms,ttfp_p99_ms,ttfp_max_ms,"
 				 "part_gap_p50_ms,part_gap_p90_ms,part_gap_p99_ms,part_gap_max_ms,"
 				 "stream_errors,model_stream_errors");
+	bool sig = false;
+	for (size_t i = 0; r->step_extra && i < r->nsteps; i++)
+		sig = sig || json_object_get(json_array_get(r->step_extra, i), "signals");
 	/* Last, so every earlier column keeps its position. */
 	if (!rc)
-		rc = kc_buf_puts(out, ",unfinished,arrived,verdict\n");
+		rc = kc_buf_puts(out, ",unfinished,arrived,verdict");
+	if (!rc && sig)
+		rc = signal_cells(out, NULL, true);
+	if (!rc)
+		rc = kc_buf_puts(out, "\n");
 	bool rps = !r->mode || !strcmp(r->mode, "rps");
 	for (size_t i = 0; !rc && i < r->nsteps; i++) {
 		const struct kc_step_result *s = &r->steps[i];
@@ -61,8 +89,12 @@ int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out)
 			verdict = json_string_value(v);
 		double arrived = rps ? kc_rate_figure(kc_step_arrived(s)) : s->offered;
 		if (!rc)
-			rc = kc_buf_printf(out, ",%llu,%.3f,%s\n", (unsigned long long)s->unfinished,
+			rc = kc_buf_printf(out, ",%llu,%.3f,%s", (unsigned long long)s->unfinished,
 					   arrived, verdict);
+		if (!rc && sig)
+			rc = signal_cells(out, json_object_get(x, "signals"), false);
+		if (!rc)
+			rc = kc_buf_puts(out, "\n");
 	}
 	return rc;
 }

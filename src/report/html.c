@@ -665,6 +665,8 @@ int kc_html_report(struct kc_buf *b, const struct kc_resultdoc *docs, size_t ndo
 		kc_out_pf(&o, ", %s mode)</span></h2>\n", strcmp(d->mode, "streams") ? "rps" : "streams");
 		verdict(&o, d, usd_per_hour[i]);
 		confirmation(&o, d);
+		if (!o.rc)
+			o.rc = kc_html_signals(o.b, &d->signals);
 		warnings(&o, d);
 		result_charts(&o, d);
 		steps_table(&o, d);

@@ -373,6 +373,8 @@ int kc_resultdoc_parse(struct kc_resultdoc *out, const char *name,
 	}
 	snprintf(doc->path, sizeof(doc->path), "%s", name);
 	int rc = parse_root(root, doc, name, d);
+	if (!rc)
+		kc_rd_signals_parse(json_object_get(root, "signals"), &doc->signals);
 	json_decref(root);
 	if (rc) {
 		kc_resultdoc_fini(doc);

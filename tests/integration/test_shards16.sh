@@ -108,6 +108,10 @@ expect_rc 2 "--shards N needs an index from the environment" env -u JOB_COMPLETI
 expect_grep "JOB_COMPLETION_INDEX" "$TMP/err" "... and says where it looks"
 expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "$KNEECAP" run "$URL" --rate 10 --shards 4
 expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
+expect_rc 2 "--concurrency is not sharded (counts are no ladder of rates)" "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shard 0/2 -q
+expect_grep "concurrency cannot be sharded" "$TMP/err" "... and says so"
+expect_rc 2 "... nor with --shards from the environment" env JOB_COMPLETION_INDEX=0 "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shards 2 -q
+expect_rc 2 "a malformed --start-at (Feb 31)" "$KNEECAP" run "$URL" --rate 10 --start-at 2020-02-31T00:00:00Z
 expect_rc 2 "find --shard needs the ladder (--ramp) a search cannot be split into" "$KNEECAP" find --shard 0/2
 expect_rc 2 "merge of a folder that is not a shard" "$KNEECAP" merge "$TMP" --out "$TMP/x0"
 # A missing shard.
@@ -134,6 +138,25 @@ assert 15 in m["steps"][0]["late_shards"], m["steps"][0]["late_shards"]
 assert not any(x["late"] for x in m["shards"] if x["index"] != 15)
 ' "$TMP/x4/result.json" 2>"$TMP/err" && ok "... flagged: shards[15].late, its lag, the step's late_shards" ||
 	{ fail "late shard flagged"; head -5 "$TMP/err"; }
+# Shards whose headers differ (only in a value, which must not be written) do not merge.
+ONE=(run "$URL" --body "$TMP/body.json" --rate 20 --duration 300ms --warmup 0 --threads 1 -q --run-id hdr)
+"$KNEECAP" "${ONE[@]}" --shard 0/2 -H "Authorization: Bearer s3cr3t-a" -H "X-B: 1" --out "$TMP/h0" >/dev/null 2>&1
+"$KNEECAP" "${ONE[@]}" --shard 1/2 -H "X-B: 1" -H "Authorization: Bearer s3cr3t-b" --out "$TMP/h1" >/dev/null 2>&1
+"$KNEECAP" "${ONE[@]}" --shard 1/2 -H "X-B: 1" -H "Authorization: Bearer s3cr3t-a" --out "$TMP/h2" >/dev/null 2>&1
+# (--allow-late: these shards have no common clock; the configuration is checked first.)
+"$KNEECAP" merge "$TMP/h0" "$TMP/h2" --out "$TMP/x6" --allow-late -q >/dev/null 2>"$TMP/err"
+[ $? -le 1 ] && ok "shards sending the same headers (in another order) merge" || { fail "same headers"; head -3 "$TMP/err"; }
+expect_rc 2 "merge refuses shards sending other header values" "$KNEECAP" merge "$TMP/h0" "$TMP/h1" --out "$TMP/x5" --allow-late -q
+expect_grep "$TMP/h1: another configuration than $TMP/h0 \(headers_sha256 differs\)" "$TMP/err" "... naming headers_sha256"
+! grep -q s3cr3t "$TMP/h0/result.json" && ok "... and no header value is written" || fail "a header value is in result.json"
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["shard"]["config"]
+for k in ("headers_sha256", "content_type", "response_stream", "region", "endpoint_url", "bodies"):
+    assert k in c, k
+assert len(c["bodies"]["bodies_sha256"]) == 64, c["bodies"]
+' "$TMP/h0/result.json" 2>"$TMP/err" && ok "the shard config holds headers, content type, stream, region, endpoint, bodies" ||
+	{ fail "shard config keys"; head -3 "$TMP/err"; }
 [ ! -e "$TMP/x1/result.json" ] && [ ! -e "$TMP/x3/result.json" ] && ok "a refused merge writes nothing" ||
 	fail "a refused merge wrote files"
 done_testing

@@ -121,4 +121,18 @@ expect_rc 2 "streams --shard without --ramp" "$KNEECAP" streams "$SURL" --shard 
 expect_rc 2 "streams: a rung with fewer streams than shards" "$KNEECAP" streams "$SURL" --shard 0/4 --ramp 3:9:3
 expect_grep "at least one stream per shard" "$TMP/err" "... says why"
 expect_rc 2 "merge refuses find and streams shards together" "$KNEECAP" merge "$TMP"/s{0,1,2} "$TMP/f3" --out "$TMP/x" -q
+# What each request is belongs to the configuration shards must share (merge compares it).
+python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["shard"]["config"]
+s = json.load(open(sys.argv[2]))["shard"]["config"]
+for c in (f, s):
+    for k in ("headers_sha256", "region", "endpoint_url", "fips"):
+        assert k in c, k
+assert len(f["bodies"]["bodies_sha256"]) == 64 and f["bodies"]["source"] == "file", f.get("bodies")
+assert "content_type" in f and "sagemaker" in f and "response_stream" in f
+assert "model_invocation_path" in s and "audio" in s
+' "$TMP/f0/result.json" "$TMP/s0/result.json" 2>"$TMP/err" &&
+	ok "find and streams shard configs hold the headers hash, bodies hash, endpoint options" ||
+	{ fail "find/streams shard config keys"; tail -2 "$TMP/err"; }
 done_testing

@@ -182,6 +182,39 @@ static void test_unavailable(void **state)
 	assert_int_equal(kc_pools_simulate(&r.in, KC_POOLS_WEIGHTED, &r.m, &w, &d), KC_EINVAL);
 }
 
+/*
+ * The build links this test with -Wl,--wrap=calloc: every calloc in it and
+ * the static libraries comes here, and fails once when asked.
+ */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+static int calloc_fail_next;
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (calloc_fail_next) {
+		calloc_fail_next = 0;
+		return NULL;
+	}
+	return __real_calloc(n, size);
+}
+
+/* Out of memory is reported, with a message, not an empty diagnostic. */
+static void test_out_of_memory(void **state)
+{
+	(void)state;
+	struct run r;
+	struct kc_pools_sim_out w;
+	struct kc_diag d;
+	flat_day(&r, 2);
+	kc_diag_clear(&d);
+	calloc_fail_next = 1;
+	assert_int_equal(kc_pools_simulate(&r.in, KC_POOLS_WEIGHTED, &r.m, &w, &d), KC_ENOMEM);
+	assert_int_equal(calloc_fail_next, 0);
+	assert_non_null(strstr(d.msg, "out of memory"));
+	/* And the next one, with memory, works. */
+	assert_int_equal(kc_pools_simulate(&r.in, KC_POOLS_WEIGHTED, &r.m, &w, &d), KC_OK);
+}
+
 static void test_policy_json(void **state)
 {
 	(void)state;
@@ -230,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_no_shortage_same),
 		cmocka_unit_test(test_ramp_and_release),
 		cmocka_unit_test(test_unavailable),
+		cmocka_unit_test(test_out_of_memory),
 		cmocka_unit_test(test_policy_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
