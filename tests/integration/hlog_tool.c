@@ -23,6 +23,7 @@
 #include "kneecap/err.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "hdr_int.h"
 
 #define BASE_MS INT64_C(1700000000000)
 #define HOUR_US INT64_C(3600000000)
