@@ -13,9 +13,11 @@
  * merge_add.c adds them.
  *
  * Shards that do not belong together are refused, naming the shard: another
- * run id or configuration, a missing or doubled index, other steps, a log
- * that does not add up to its result.json, or a step that started later
- * than its warm-up (unless --allow-late: then merged and flagged).
+ * run id or configuration, a missing, doubled or out-of-range index, other
+ * steps, a latency or service log missing or not adding up to its
+ * result.json, a clock off the others', or a step started later than the
+ * other shards' by more than the warm-up at a rung that can move the knee
+ * (unless --allow-late: then merged and flagged).
  */
 #include "cli.h"
 #include "merge.h"
@@ -56,9 +58,10 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --out DIR                  where the merged files go (required)\n"
-	"  --allow-late               merge a shard whose step started later than its\n"
-	"                             warm-up (flagged in shards[] and the step);\n"
-	"                             refused otherwise\n"
+	"  --allow-late               merge a shard that started a step later than the\n"
+	"                             others by more than the warm-up, or whose clock\n"
+	"                             is off theirs (flagged in shards[], the step and\n"
+	"                             merge); refused otherwise\n"
 	"  --slo D                    latency limit of a healthy step (default: the\n"
 	"                             shards'; run shards: none)\n"
 	"  --slo-percentile S         mean|p50|p90|p99|p999 (default: the shards';\n"
