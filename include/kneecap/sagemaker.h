@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kneecap/parse.h"
+
 struct kc_diag;
 
 /* The SigV4 signing name (credential scope service) for all three operations. */
@@ -27,24 +29,10 @@ struct kc_diag;
 
 #define KC_SM_NAME_MAX 63
 
-/*
- * True when s matches SageMaker's name pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$
- * in 1..max characters (ASCII only, whatever the locale).  Inline so that
- * analysis, which does not link the aws library, shares this one rule.
- */
+/* True when s is a SageMaker name of 1..max characters (kc_name_ok). */
 static inline bool kc_sagemaker_name_fits(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			     (ch >= '0' && ch <= '9');
-		if (!alnum && ch != '-')
-			return false;
-	}
-	return true;
+	return kc_name_ok(s, max);
 }
 
 /* True when name is a valid endpoint or variant name (1-63 characters); NULL is not. */

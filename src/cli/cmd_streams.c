@@ -47,6 +47,7 @@
 #include "kneecap/scenario.h"
 #include "kneecap/search.h"
 #include "kneecap/streams.h"
+#include "kneecap/url.h"
 
 static const char usage_head[] =
 	"usage: kneecap streams [SCENARIO.ini] [TARGET] [options]\n"
@@ -572,7 +573,7 @@ static int setup_target(struct run *r)
 					    "outlive temporary credentials");
 		kc_log(KC_LOG_INFO, "region %s; credentials: %s", r->region, desc);
 		r->akid = r->secret = r->token = NULL;
-	} else if (strncmp(o->target, "http://", 7) == 0 || strncmp(o->target, "https://", 8) == 0) {
+	} else if (kc_url_is_http(o->target)) {
 		snprintf(r->url, sizeof(r->url), "%s", o->target);
 		if (!r->akid || !*r->akid || !r->secret || !*r->secret) {
 			/* an emulator started elsewhere verifies with its own keys;

@@ -22,6 +22,8 @@
 #include "kneecap/streams.h"
 
 #include "h2net_int.h"
+#include "kneecap/net.h"
+#include "kneecap/url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -940,53 +942,17 @@ static void *worker_main(void *arg)
 static int parse_url(struct kc_streams *s, const struct kc_streams_config *cfg,
 		     struct kc_diag *d)
 {
-	const char *u = cfg->url;
-	if (!u)
-		return kc_diag_set(d, KC_EINVAL, "no target URL");
-	const char *p;
-	if (strncmp(u, "http://", 7) == 0) {
-		p = u + 7;
-	} else if (strncmp(u, "https://", 8) == 0) {
-		p = u + 8;
-		s->scheme_https = 1;
-	} else {
-		return kc_diag_set(d, KC_EINVAL, "target '%s': want http:// or https://", u);
-	}
-	const char *slash = strchr(p, '/');
-	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-	char hostport[300];
-	if (hl == 0 || hl >= sizeof(hostport))
-		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host", u);
-	memcpy(hostport, p, hl);
-	hostport[hl] = '\0';
-	const char *colon = strrchr(hostport, ':');
-	const char *rb = strrchr(hostport, ']');
-	if (colon && (!rb || colon > rb)) {
-		if (snprintf(s->port, sizeof(s->port), "%s", colon + 1) >= (int)sizeof(s->port))
-			return kc_diag_set(d, KC_EINVAL, "target '%s': bad port", u);
-		hl = (size_t)(colon - hostport);
-	} else {
-		snprintf(s->port, sizeof(s->port), "%s", s->scheme_https ? "443" : "80");
-	}
-	const char *h = hostport;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(s->host))
-		return kc_diag_set(d, KC_EINVAL, "target '%s': host too long", u);
-	memcpy(s->host, h, hl);
-	s->host[hl] = '\0';
+	struct kc_url u;
+	int rc = kc_url_parse(cfg->url, &u, d);
+	if (rc)
+		return rc;
+	s->scheme_https = u.https;
+	snprintf(s->host, sizeof(s->host), "%s", u.host);
+	snprintf(s->port, sizeof(s->port), "%s", u.port);
 	snprintf(s->authority, sizeof(s->authority), "%s",
-		 cfg->authority ? cfg->authority : hostport);
-	const char *path = slash ? slash : "/";
-	const char *q = strchr(path, '?');
-	size_t pl = q ? (size_t)(q - path) : strlen(path);
-	if (pl >= sizeof(s->path) || (q && strlen(q + 1) >= sizeof(s->query)))
-		return kc_diag_set(d, KC_EINVAL, "target '%s': path too long", u);
-	memcpy(s->path, path, pl);
-	s->path[pl] = '\0';
-	snprintf(s->query, sizeof(s->query), "%s", q ? q + 1 : "");
+		 cfg->authority ? cfg->authority : u.hostport);
+	snprintf(s->path, sizeof(s->path), "%s", u.path);
+	snprintf(s->query, sizeof(s->query), "%s", u.query);
 	return 0;
 }
 
@@ -1262,7 +1228,7 @@ int64_t kc_streams_chunk_interval_ns(const struct kc_streams *s) { return s->int
 /* Resolves the target once per step: workers never block on DNS. */
 static void resolve(struct kc_streams *s)
 {
-	kc_h2net_resolve(s->host, s->port, &s->addr, &s->addrlen);
+	kc_net_resolve(s->host, s->port, &s->addr, &s->addrlen);
 }
 
 /* Readies a worker's first `want` slots, counters and clocks for a step. */
