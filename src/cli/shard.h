@@ -41,6 +41,7 @@ struct cli_shard {
 	/* clock offset from the target's Date header */
 	bool have_offset;
 	int64_t clock_offset_ms;
+	int64_t offset_unc_ms;  /* the offset is good to +- this */
 	char offset_note[160];
 };
 
@@ -87,7 +88,7 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
 
 /*
  * result.json "shard": {index, count, run_id, index_from, start_at, start_at_ms, period_ms,
- * warmup_ms, clock_offset_ms, clock_note, config, steps[{start_lag_ms, late}], host, cores,
+ * warmup_ms, clock_offset_ms, clock_offset_uncertainty_ms, clock_note, config, steps[{start_lag_ms, late}], host, cores,
  * service_hlog}.  config (stolen) is what every shard of a run must share; the
  * steps give each step's lag behind its slot (or behind the run's start).
  * service_hlog holds each step's service-time histogram as an interval log.

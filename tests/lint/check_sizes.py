@@ -18,14 +18,9 @@ MAX_FUNC = 100
 # Files and functions still over the limit while other branches split them
 # (issue #17).  Printed loudly on every run; the check fails when an entry is
 # no longer over (so the list only shrinks).  Goal: both empty.
-ALLOWED_FILES = {
-    "src/engine/streams.c",
-    "src/cli/cmd_streams.c",
-}
+ALLOWED_FILES = set()
 ALLOWED_FUNCS = {
     "src/analysis/plan.c:kc_plan_advise",
-    "src/cli/cmd_streams.c:build_driver",
-    "src/cli/cmd_streams.c:load_config",
 }
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
