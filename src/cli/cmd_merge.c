@@ -383,7 +383,7 @@ static json_t *merge_extra(const struct merged *m)
 	json_t *extra = json_object();
 	if (!extra)
 		return NULL;
-	json_object_set_new(extra, "knee", runout_knee_json(&m->knee, &m->chk, m->rc.instances, false));
+	json_object_set_new(extra, "knee", runout_knee_json(&m->knee, &m->chk, kc_recommend_units(&m->rc), false));
 	if (m->have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&m->rc, &m->rec));
 	if (m->streams)

@@ -325,7 +325,7 @@ int cli_shard_parse_start_at(struct cli_shard *s, const char *arg)
 	return 0;
 }
 
-void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns)
+int cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns)
 {
 	s->warmup_ms = warmup_ns / KC_NS_PER_MS;
 	s->period_ms = (warmup_ns + step_ns) / KC_NS_PER_MS + SHARD_GAP_MS;
@@ -340,7 +340,15 @@ void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, 
 	if (!s->on) {
 		s->index = 0;
 		s->count = 1;
+		return 0;
 	}
+	/* Without a run identity two unrelated runs' shards could merge. */
+	if (!s->run_id[0]) {
+		cli_error("--shard needs to know its run: give --run-id ID or --start-at TIME "
+			  "(Slurm's SLURM_JOB_ID names it too), the same for every shard");
+		return -1;
+	}
+	return 0;
 }
 
 int64_t cli_shard_late_ms(const struct cli_shard *s)

@@ -57,8 +57,11 @@ int cli_shard_parse_start_at(struct cli_shard *s, const char *arg);
  */
 int cli_shard_time_ms(const char *arg, int64_t *out_ms);
 
-/* Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run uses them. */
-void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns);
+/*
+ * Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run
+ * uses them.  -1 (said on stderr) when a shard has no run identity.
+ */
+int cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns);
 
 /* How late a step may start behind its slot and still merge: its warm-up (at least 20 ms). */
 int64_t cli_shard_late_ms(const struct cli_shard *s);

@@ -113,6 +113,8 @@ expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "
 expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
 expect_rc 2 "--concurrency is not sharded (counts are no ladder of rates)" "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shard 0/2 -q
 expect_grep "concurrency cannot be sharded" "$TMP/err" "... and says so"
+expect_rc 2 "a shard without a run identity (--run-id, --start-at, SLURM_JOB_ID)" env -u SLURM_JOB_ID "$KNEECAP" run "$URL" --rate 10 --duration 300ms --shard 0/2 -q
+expect_grep "needs to know its run" "$TMP/err" "  ... and says what to give"
 expect_rc 2 "... nor with --shards from the environment" env JOB_COMPLETION_INDEX=0 "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shards 2 -q
 expect_rc 2 "a malformed --start-at (Feb 31)" "$KNEECAP" run "$URL" --rate 10 --start-at 2020-02-31T00:00:00Z
 expect_rc 2 "find --shard needs the ladder (--ramp) a search cannot be split into" "$KNEECAP" find --shard 0/2

@@ -19,9 +19,7 @@ MAX_FUNC = 100
 # (issue #17).  Printed loudly on every run; the check fails when an entry is
 # no longer over (so the list only shrinks).  Goal: both empty.
 ALLOWED_FILES = set()
-ALLOWED_FUNCS = {
-    "src/analysis/plan.c:kc_plan_advise",
-}
+ALLOWED_FUNCS = set()
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
