@@ -1,7 +1,8 @@
 /*
  * engine_int.h - the engine's internal structures, shared by runner.c (the
- * coordinator), worker.c (the per-thread loop), acct.c (slots and
- * accounting) and the drivers of proto.h.
+ * engine object), probe.c, coord.c (the step coordinator), worker.c (the
+ * per-thread loop), acct.c (slots and accounting) and the drivers of
+ * proto.h.
  * Not a public header: tests reach the engine through kneecap/engine.h.
  */
 #ifndef KNEECAP_ENGINE_INT_H

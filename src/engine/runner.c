@@ -1,22 +1,14 @@
 /*
- * runner.c - the engine object and the step coordinator.
+ * runner.c - the engine object: configuration checks and construction.
  *
- * kc_engine_new validates the target once and builds every worker's curl
- * handles; kc_engine_run_step starts one thread per worker for the step,
- * then, on the calling thread, wakes every 100 ms to sample in-flight
- * requests and every second to swap the workers' interval histograms (for
- * progress and the interval log), and finally joins the workers and merges
- * their counts and histograms into one struct kc_step_result.
- *
- * Invariant: the per-second intervals handed to the interval callback add up
- * exactly to the step's latency histogram, because both are built from the
- * same takes of the workers' recorders.  This file is not the hot path; it
- * may allocate per step, never per request.
+ * kc_engine_new validates the target once (URL, headers, limits), sizes the
+ * load (threads, connections, slots, the memory budget) and builds every
+ * worker's transport state.  The probe is in probe.c, the step coordinator
+ * in coord.c.
  */
 #include "engine_int.h"
 #include "proto.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,25 +19,11 @@
 #include "kneecap/log.h"
 #include "kneecap/parse.h"
 
-#define SAMPLE_NS (100 * KC_NS_PER_MS)
-#define INTERVAL_NS KC_NS_PER_S
-/* Workers start this long after the coordinator decides the step's origin. */
-#define START_DELAY_NS (5 * KC_NS_PER_MS)
-/* kc_engine_end_window ends the window this far after it was asked. */
-#define CUT_AHEAD_NS (150 * KC_NS_PER_MS)
-/* The drain outlasts the request timeout by this much (see kc_engine_run_step). */
-#define DRAIN_SLACK_NS (250 * KC_NS_PER_MS)
 /* Memory estimate (kc_load_size_check): a slot's libcurl handle beyond the
  * struct (measured about 13 KiB resident per slot), and a live connection's
  * receive and send buffers. */
 #define SLOT_EXTRA_BYTES (16 * 1024)
 #define CONN_BYTES (32 * 1024)
-/* The probe's bounds: kc_engine_probe in engine.h. */
-#define PROBE_MAX_NS (5 * KC_NS_PER_S)
-/* Short: a silent server adds this to every run against it, and the run
- * itself (not the probe) is what measures a slow answer. */
-#define PROBE_ANSWER_GRACE_NS (250 * KC_NS_PER_MS)
-#define PROBE_POLL_MS 20
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -244,28 +222,20 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 	return KC_OK;
 }
 
-int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
-		  struct kc_diag *d)
+/* Copies what the engine keeps of the caller's configuration, so the caller
+ * may free its strings once kc_engine_new returns. */
+static int copy_config(struct kc_engine *e, const struct kc_engine_config *cfg,
+		       struct kc_diag *d)
 {
-	int rc = check_config(cfg, d);
-	if (rc)
-		return rc;
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return kc_diag_set(d, KC_EINTERNAL, "libcurl failed to initialise");
-	struct kc_engine *e = calloc(1, sizeof(*e));
-	if (!e)
-		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	int rc;
 	e->cfg = *cfg;
 	e->cfg.headers = NULL;
 	e->cfg.nheaders = 0;
 	e->cfg.cacert = NULL;
 	e->url = strdup(cfg->url);
 	e->method = strdup(cfg->method ? cfg->method : (cfg->nbodies ? "POST" : "GET"));
-	if (!e->url || !e->method) {
-		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (!e->url || !e->method)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	for (char *p = e->method; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
@@ -275,22 +245,25 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 		e->cfg.request_timeout_ns = 30 * KC_NS_PER_S;
 	if ((rc = parse_url(e, d)) || (rc = copy_headers(e, cfg, d)) ||
 	    (rc = make_ctype_lines(e, d)))
-		goto fail;
-	if (cfg->cacert && !(e->cacert = strdup(cfg->cacert))) {
-		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
-		goto fail;
-	}
+		return rc;
+	if (cfg->cacert && !(e->cacert = strdup(cfg->cacert)))
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	e->cfg.cacert = e->cacert;
 	if ((cfg->proxy && !(e->proxy = strdup(cfg->proxy))) ||
 	    (cfg->client_cert && !(e->client_cert = strdup(cfg->client_cert))) ||
-	    (cfg->client_key && !(e->client_key = strdup(cfg->client_key)))) {
-		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
-		goto fail;
-	}
+	    (cfg->client_key && !(e->client_key = strdup(cfg->client_key))))
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
 	e->cfg.proxy = e->proxy;
 	e->cfg.client_cert = e->client_cert;
 	e->cfg.client_key = e->client_key;
+	return KC_OK;
+}
 
+/* Threads, connections, streams and the in-flight cap: the defaults fitted
+ * to the machine's limits, then the whole load checked against them. */
+static int size_load(struct kc_engine *e, const struct kc_engine_config *cfg,
+		     struct kc_diag *d)
+{
 	struct kc_sys_limits lim;
 	kc_sys_limits_get(&lim);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -308,11 +281,9 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 						      : KC_ENGINE_DEFAULT_STREAMS)
 			: 1;
 	uint64_t slots = (uint64_t)e->connections * e->streams;
-	if (slots > 100000) {
-		rc = kc_diag_set(d, KC_EINVAL, "%llu request slots per thread: at most 100000",
-				 (unsigned long long)slots);
-		goto fail;
-	}
+	if (slots > 100000)
+		return kc_diag_set(d, KC_EINVAL, "%llu request slots per thread: at most 100000",
+				   (unsigned long long)slots);
 	e->slots = (uint32_t)slots;
 	e->max_inflight = cfg->max_inflight ? cfg->max_inflight : 10000;
 	uint64_t floor_inflight = (uint64_t)e->slots * e->threads;
@@ -326,9 +297,23 @@ int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
 			 (uint64_t)e->threads * e->connections * CONN_BYTES +
 			 (uint64_t)e->max_inflight * sizeof(struct pending),
 	};
-	if ((rc = kc_load_size_check(&size, &lim, d)))
-		goto fail;
+	return kc_load_size_check(&size, &lim, d);
+}
 
+int kc_engine_new(struct kc_engine **out, const struct kc_engine_config *cfg,
+		  struct kc_diag *d)
+{
+	int rc = check_config(cfg, d);
+	if (rc)
+		return rc;
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return kc_diag_set(d, KC_EINTERNAL, "libcurl failed to initialise");
+	struct kc_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return kc_diag_set(d, KC_ENOMEM, "out of memory");
+	if ((rc = copy_config(e, cfg, d)) || (rc = size_load(e, cfg, d)))
+		goto fail;
 	e->workers = calloc(e->threads, sizeof(*e->workers));
 	if (!e->workers) {
 		rc = kc_diag_set(d, KC_ENOMEM, "out of memory");
@@ -380,654 +365,7 @@ bool kc_engine_stopped(const struct kc_engine *e)
 	return atomic_load(&((struct kc_engine *)(uintptr_t)e)->stop);
 }
 
-int64_t kc_engine_probe_limit_ns(const struct kc_engine *e)
-{
-	int64_t t = e->cfg.request_timeout_ns;
-	return t < PROBE_MAX_NS ? t : PROBE_MAX_NS;
-}
-
 const char *kc_engine_host(const struct kc_engine *e)
 {
 	return e->host;
-}
-
-/*
- * Drives the probe's one transfer, bounded by limit_ns, and ends it as soon
- * as the status line is in (the body tells the probe nothing) or when the
- * request has been on a connection for PROBE_ANSWER_GRACE_NS without an
- * answer (*silent): a server that accepts and never answers is reachable,
- * and a probe that waited for it would only delay the run that measures it.
- */
-static CURLcode probe_perform(const struct kc_engine *e, CURL *h, int64_t limit_ns,
-			      bool *silent)
-{
-	CURLM *m = curl_multi_init();
-	if (!m)
-		return CURLE_OUT_OF_MEMORY;
-	if (curl_multi_add_handle(m, h) != CURLM_OK) {
-		curl_multi_cleanup(m);
-		return CURLE_OUT_OF_MEMORY;
-	}
-	const int64_t t0 = kc_clock_ns();
-	CURLcode cc = CURLE_OPERATION_TIMEDOUT;
-	for (;;) {
-		int running = 0, left = 0;
-		curl_multi_perform(m, &running);
-		CURLMsg *msg;
-		bool done = false;
-		while ((msg = curl_multi_info_read(m, &left)))
-			if (msg->msg == CURLMSG_DONE) {
-				cc = msg->data.result;
-				done = true;
-			}
-		if (done)
-			break;
-		/* A stop (Ctrl-C) must not wait out a black-holed connect. */
-		if (kc_engine_stopped(e)) {
-			cc = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		long status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 200) {
-			cc = CURLE_OK;
-			break;
-		}
-		curl_off_t sent_us = 0;
-		curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &sent_us);
-		int64_t elapsed = kc_clock_ns() - t0;
-		if (sent_us > 0 && elapsed - (int64_t)sent_us * KC_NS_PER_US >= PROBE_ANSWER_GRACE_NS) {
-			*silent = true;
-			break;
-		}
-		/* libcurl's own timeout ends the transfer first; this is a backstop. */
-		if (elapsed >= limit_ns + 100 * KC_NS_PER_MS)
-			break;
-		curl_multi_poll(m, NULL, 0, PROBE_POLL_MS, NULL);
-	}
-	curl_multi_remove_handle(m, h);
-	curl_multi_cleanup(m);
-	return cc;
-}
-
-/*
- * The probe goes through libcurl for every protocol, h2c included: its one
- * request on a fresh connection is not hit by curl issue 10634 (reused h2c
- * connections), and its errors read the same for every --http.
- */
-int kc_engine_probe(struct kc_engine *e, int *status_out, struct kc_diag *d)
-{
-	CURL *h = curl_easy_init();
-	if (!h)
-		return kc_diag_set(d, KC_ENOMEM, "libcurl: cannot create an easy handle");
-	int rc = kc_unary_setup_easy(e, h, d);
-	if (rc) {
-		curl_easy_cleanup(h);
-		return rc;
-	}
-	/* The same header list a worker slot would send, decorated once. */
-	struct slot *s = calloc(1, sizeof(*s));
-	if (!s) {
-		curl_easy_cleanup(h);
-		return kc_diag_set(d, KC_ENOMEM, "out of memory");
-	}
-	static const char expect_off[] = "Expect:";
-	int n = 0;
-	s->nodes[n++].data = (char *)(uintptr_t)expect_off;
-	for (size_t i = 0; i < e->nheaders; i++)
-		s->nodes[n++].data = e->headers[i];
-	const struct kc_body *body = NULL;
-	if (e->cfg.nbodies) {
-		body = &e->cfg.bodies[0];
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-		if (e->ctype_lines[0])
-			s->nodes[n++].data = e->ctype_lines[0];
-	}
-	if (e->cfg.decorate) {
-		struct kc_request_info ri = {
-			.method = e->method, .url = e->url, .host = e->host,
-			.path = e->path, .body = body, .send_wall_ns = kc_wall_ns(),
-		};
-		if (e->cfg.decorate(e->cfg.decorate_ud, &ri, &s->decor) != 0) {
-			rc = kc_diag_set(d, KC_EAUTH, "could not sign the request");
-			goto out;
-		}
-		for (int i = 0; i < s->decor.n && i < KC_DECOR_MAX_HEADERS; i++)
-			if (s->decor.line[i])
-				s->nodes[n++].data = (char *)(uintptr_t)s->decor.line[i];
-	}
-	for (int i = 0; i < n - 1; i++)
-		s->nodes[i].next = &s->nodes[i + 1];
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, &s->nodes[0]);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
-	int64_t limit = kc_engine_probe_limit_ns(e);
-	int64_t conn_limit = e->cfg.connect_timeout_ns < limit ? e->cfg.connect_timeout_ns : limit;
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(limit / KC_NS_PER_MS));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn_limit / KC_NS_PER_MS));
-	bool silent = false;
-	CURLcode cc = probe_perform(e, h, limit, &silent);
-	if (silent) {
-		/* Connected and asked: reachable.  The run will show the rest. */
-		if (status_out)
-			*status_out = 0;
-		kc_format_duration(PROBE_ANSWER_GRACE_NS, s->errbuf, sizeof(s->errbuf));
-		kc_diag_set(d, KC_OK, "%s took the request but had not answered after %s",
-			    e->host, s->errbuf);
-		rc = KC_OK;
-		goto out;
-	}
-	if (cc == CURLE_OK) {
-		long status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if (status_out)
-			*status_out = (int)status;
-		rc = KC_OK;
-		goto out;
-	}
-	const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
-	if (cc == CURLE_ABORTED_BY_CALLBACK && kc_engine_stopped(e)) {
-		rc = kc_diag_set(d, KC_EINTR, "stopped while probing %s", e->host);
-		goto out;
-	}
-	switch (cc) {
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-		rc = kc_diag_set(d, KC_ETLS, "TLS failed for %s: %s", e->host, why);
-		break;
-	case CURLE_OPERATION_TIMEDOUT: {
-		/* Connected but slow to answer is reachable: the run will count timeouts. */
-		curl_off_t connect_us = 0;
-		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
-		if (connect_us > 0) {
-			if (status_out)
-				*status_out = 0;
-			rc = KC_OK;
-			break;
-		}
-		rc = kc_diag_set(d, KC_ETIMEOUT, "%s did not accept a connection: %s", e->host, why);
-		break;
-	}
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-		rc = kc_diag_set(d, KC_ECONNECT, "cannot connect to %s: %s", e->host, why);
-		break;
-	default:
-		/* Connected, but the exchange failed: reachable, count it in the run. */
-		if (status_out)
-			*status_out = 0;
-		rc = KC_OK;
-		break;
-	}
-out:
-	curl_easy_cleanup(h);
-	free(s);
-	return rc;
-}
-
-/* ---- the step coordinator ---- */
-
-struct step_state {
-	struct kc_engine *e;
-	const struct kc_step_spec *spec;
-	const struct kc_engine_hooks *hooks;
-	struct kc_hdr *interval;     /* one interval, all workers */
-	struct kc_hdr *latency;      /* the step's total */
-	struct kc_hdr *service;
-	struct kc_hdr *scratch;      /* service interval */
-	struct kc_hdr *ttfb, *lag;   /* merged from the workers after the join */
-	int64_t start_ns, total_ns, win_start_ns, win_end_ns, end_ns, stop_seen_ns;
-	int64_t wall_win_start_ms;
-	double *samples;             /* in-flight samples inside the window */
-	int64_t *sample_t;           /* their times, ns from window start */
-	size_t nsamples, maxsamples;
-	uint64_t inflight_max;
-	uint64_t last_ok;
-	int64_t last_take_ns;
-};
-
-static uint64_t sum_inflight(struct kc_engine *e)
-{
-	uint64_t n = 0;
-	for (uint32_t i = 0; i < e->threads; i++)
-		n += atomic_load_explicit(&e->workers[i].a_inflight, memory_order_relaxed);
-	return n;
-}
-
-static void take_interval(struct step_state *st, int64_t now_ns, int64_t total_ns,
-			  int64_t step_start_ns)
-{
-	struct kc_engine *e = st->e;
-	int64_t now_ms = kc_wall_ns() / KC_NS_PER_MS;
-	kc_hdr_reset(st->interval);
-	kc_hdr_reset(st->scratch);
-	for (uint32_t i = 0; i < e->threads; i++) {
-		kc_hdr_recorder_take(&e->workers[i].latency_rec, st->interval, now_ms);
-		kc_hdr_recorder_take(&e->workers[i].service_rec, st->scratch, now_ms);
-	}
-	kc_hdr_add(st->latency, st->interval);
-	kc_hdr_add(st->service, st->scratch);
-	if (st->hooks && st->hooks->interval) {
-		char tag[32];
-		snprintf(tag, sizeof(tag), "step-%d", st->spec->index);
-		kc_hdr_set_tag(st->interval, tag);
-		st->hooks->interval(st->hooks->ud, st->spec->index, st->interval);
-	}
-	uint64_t ok = 0, completed = 0, errors = 0;
-	for (uint32_t i = 0; i < e->threads; i++) {
-		ok += atomic_load_explicit(&e->workers[i].a_ok_in_window, memory_order_relaxed);
-		completed += atomic_load_explicit(&e->workers[i].a_completed, memory_order_relaxed);
-		errors += atomic_load_explicit(&e->workers[i].a_errors, memory_order_relaxed);
-	}
-	double secs = (double)(now_ns - st->last_take_ns) / 1e9;
-	if (st->hooks && st->hooks->progress && secs > 0) {
-		struct kc_progress p = {
-			.step_index = st->spec->index,
-			.offered = st->spec->mode == KC_STEP_RATE
-					   ? kc_schedule_mean_rate(st->spec->rate_rps,
-								   st->spec->rate_end_rps, total_ns,
-								   now_ns - step_start_ns - 1,
-								   now_ns - step_start_ns)
-					   : st->spec->concurrency,
-			.elapsed_ns = now_ns - step_start_ns,
-			.total_ns = total_ns,
-			.warming_up = now_ns - step_start_ns < st->spec->warmup_ns,
-			.achieved_rps = (double)(ok - st->last_ok) / secs,
-			.p50_ms = kc_hdr_value_at_percentile(st->interval, 50) / 1e3,
-			.p99_ms = kc_hdr_value_at_percentile(st->interval, 99) / 1e3,
-			.inflight = sum_inflight(e),
-			.completed = completed,
-			.errors = errors,
-		};
-		st->hooks->progress(st->hooks->ud, &p);
-	}
-	st->last_ok = ok;
-	st->last_take_ns = now_ns;
-}
-
-static void step_state_fini(struct step_state *st)
-{
-	kc_hdr_free(st->interval);
-	kc_hdr_free(st->scratch);
-	kc_hdr_free(st->latency);
-	kc_hdr_free(st->service);
-	kc_hdr_free(st->ttfb);
-	kc_hdr_free(st->lag);
-	free(st->samples);
-	free(st->sample_t);
-}
-
-static int check_spec(struct kc_engine *e, const struct kc_step_spec *s, struct kc_diag *d)
-{
-	if (!s)
-		return kc_diag_set(d, KC_EINVAL, "no step");
-	if (s->duration_ns <= 0 || s->duration_ns > 24 * 3600 * KC_NS_PER_S)
-		return kc_diag_set(d, KC_EINVAL, "step duration must be in (0, 24h]");
-	if (s->warmup_ns < 0 || s->warmup_ns > 3600 * KC_NS_PER_S)
-		return kc_diag_set(d, KC_EINVAL, "warm-up must be in [0, 1h]");
-	if (s->mode == KC_STEP_RATE) {
-		if (!(s->rate_rps > 0) || !isfinite(s->rate_rps) || s->rate_rps > KC_ENGINE_MAX_RATE)
-			return kc_diag_set(d, KC_EINVAL, "rate %g: must be in (0, %g] requests/s",
-					   s->rate_rps, KC_ENGINE_MAX_RATE);
-		if (s->rate_end_rps != 0 &&
-		    (!(s->rate_end_rps > 0) || !isfinite(s->rate_end_rps) || s->rate_end_rps > KC_ENGINE_MAX_RATE))
-			return kc_diag_set(d, KC_EINVAL, "end rate %g: must be in (0, %g] requests/s",
-					   s->rate_end_rps, KC_ENGINE_MAX_RATE);
-	} else if (s->mode == KC_STEP_CONCURRENCY) {
-		uint64_t cap = (uint64_t)e->threads * e->slots;
-		if (s->concurrency < 1 || s->concurrency > cap)
-			return kc_diag_set(d, KC_EINVAL,
-					   "concurrency %u: must be in 1..%llu (threads x connections)",
-					   s->concurrency, (unsigned long long)cap);
-	} else {
-		return kc_diag_set(d, KC_EINVAL, "unknown step mode");
-	}
-	return KC_OK;
-}
-
-static int new_hist(struct kc_hdr **h)
-{
-	return kc_hdr_new(h, KC_ENGINE_HDR_LOWEST, KC_ENGINE_HDR_HIGHEST, KC_ENGINE_HDR_SIGFIGS);
-}
-
-/* Resets a worker's per-step state; its connections stay open. */
-static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
-			   int64_t start_ns, int64_t drain_ns, struct step_state *st)
-{
-	struct kc_engine *e = w->e;
-	w->spec = spec;
-	w->start_ns = start_ns;
-	w->win_start_ns = start_ns + spec->warmup_ns;
-	w->win_end_ns = w->win_start_ns + spec->duration_ns;
-	w->drain_end_ns = w->win_end_ns + drain_ns;
-	memset(&w->c, 0, sizeof(w->c));
-	w->partial = false;
-	w->cpu_ns = 0;
-	w->qhead = w->qlen = 0;
-	kc_hdr_reset(w->ttfb);
-	kc_hdr_reset(w->lag);
-	if (e->cfg.response_stream) {
-		kc_hdr_reset(w->ttfp);
-		kc_hdr_reset(w->ttfp_svc);
-		kc_hdr_reset(w->gap);
-	}
-	/* Drop whatever an earlier step left in the recorders. */
-	int64_t now_ms = kc_wall_ns() / KC_NS_PER_MS;
-	kc_hdr_recorder_take(&w->latency_rec, st->scratch, now_ms);
-	kc_hdr_recorder_take(&w->service_rec, st->scratch, now_ms);
-	kc_hdr_reset(st->scratch);
-	atomic_store(&w->a_inflight, 0);
-	atomic_store(&w->a_ok_in_window, 0);
-	atomic_store(&w->a_completed, 0);
-	atomic_store(&w->a_errors, 0);
-	atomic_store(&w->a_done, false);
-	if (spec->mode == KC_STEP_RATE) {
-		int rc = kc_schedule_init(&w->sched, spec->rate_rps, spec->arrival, spec->seed,
-					  start_ns, w->index, e->threads);
-		KC_ASSERT(rc == KC_OK);
-		if (spec->rate_end_rps > 0) {
-			rc = kc_schedule_set_linear(&w->sched, spec->rate_end_rps,
-						    spec->warmup_ns + spec->duration_ns);
-			KC_ASSERT(rc == KC_OK);
-		}
-	} else {
-		uint32_t c = spec->concurrency / e->threads +
-			     (w->index < spec->concurrency % e->threads ? 1 : 0);
-		w->concurrency = c < w->nslots ? c : w->nslots;
-	}
-}
-
-static void inflight_trend(struct step_state *st, struct kc_step_result *r, int64_t window_ns)
-{
-	r->inflight_max = (uint32_t)(st->inflight_max > UINT32_MAX ? UINT32_MAX : st->inflight_max);
-	if (st->nsamples == 0)
-		return;
-	double s0 = 0, s1 = 0;
-	size_t n0 = 0, n1 = 0;
-	double sx = 0, sy = 0, sxx = 0, sxy = 0;
-	for (size_t i = 0; i < st->nsamples; i++) {
-		double x = (double)st->sample_t[i] / 1e9, y = st->samples[i];
-		if (st->sample_t[i] < KC_NS_PER_S) {
-			s0 += y;
-			n0++;
-		}
-		if (st->sample_t[i] >= window_ns - KC_NS_PER_S) {
-			s1 += y;
-			n1++;
-		}
-		sx += x;
-		sy += y;
-		sxx += x * x;
-		sxy += x * y;
-	}
-	double n = (double)st->nsamples;
-	r->inflight_start = n0 ? s0 / (double)n0 : st->samples[0];
-	r->inflight_end = n1 ? s1 / (double)n1 : st->samples[st->nsamples - 1];
-	double den = n * sxx - sx * sx;
-	r->inflight_slope = den > 0 ? (n * sxy - sx * sy) / den : 0;
-}
-
-static void merge_workers(struct kc_engine *e, struct kc_step_result *r,
-			  struct kc_hdr *ttfb, struct kc_hdr *lag, int64_t *cpu_ns)
-{
-	uint64_t codes_other = 0;
-	for (uint32_t i = 0; i < e->threads; i++) {
-		struct worker *w = &e->workers[i];
-		r->scheduled += w->c.scheduled;
-		r->sent += w->c.sent;
-		r->completed += w->c.completed;
-		r->ok += w->c.ok;
-		for (int k = 0; k < KC_EC_COUNT; k++)
-			r->errclass[k] += w->c.errclass[k];
-		for (int k = 0; k < w->c.ncodes; k++) {
-			int j = 0;
-			while (j < r->ncodes && r->codes[j].code != w->c.codes[k].code)
-				j++;
-			if (j == r->ncodes) {
-				if (r->ncodes == KC_STEP_MAX_CODES) {
-					codes_other += w->c.codes[k].count;
-					continue;
-				}
-				r->codes[j].code = w->c.codes[k].code;
-				r->codes[j].count = 0;
-				r->ncodes++;
-			}
-			r->codes[j].count += w->c.codes[k].count;
-		}
-		codes_other += w->c.codes_other;
-		for (int k = 0; k < w->c.nsamples && r->nsamples < KC_STEP_MAX_SAMPLES; k++) {
-			int same = 0;
-			for (int j = 0; j < r->nsamples; j++)
-				same += r->samples[j].cls == w->c.samples[k].cls;
-			if (same < 2)
-				r->samples[r->nsamples++] = w->c.samples[k];
-		}
-		kc_hdr_add(ttfb, w->ttfb);
-		kc_hdr_add(lag, w->lag);
-		*cpu_ns += w->cpu_ns;
-		if (w->partial)
-			r->partial = true;
-	}
-	for (int k = 0; k < KC_EC_COUNT; k++) {
-		r->errors += r->errclass[k];
-		/* One line per error class per step, never one per request. */
-		for (uint32_t i = 0; i < e->threads; i++)
-			if (e->workers[i].c.first_err[k][0]) {
-				kc_log(KC_LOG_INFO, "step %d: %llu %s errors, first: %s", r->index,
-				       (unsigned long long)r->errclass[k],
-				       kc_errclass_name((enum kc_errclass)k),
-				       e->workers[i].c.first_err[k]);
-				break;
-			}
-	}
-	if (codes_other)
-		kc_log(KC_LOG_WARN, "step %d: %llu responses had more distinct status codes than %d",
-		       r->index, (unsigned long long)codes_other, KC_STEP_MAX_CODES);
-}
-
-/*
- * response_stream: the workers' PayloadPart histograms into the result.
- * Summed into the first worker's (read after the join, reset before the
- * next step), so this allocates nothing.
- */
-static void merge_stream(struct kc_engine *e, struct kc_step_result *r)
-{
-	struct worker *w0 = &e->workers[0];
-	r->response_stream = true;
-	r->parts = w0->c.parts;
-	for (uint32_t i = 1; i < e->threads; i++) {
-		struct worker *w = &e->workers[i];
-		kc_hdr_add(w0->ttfp, w->ttfp);
-		kc_hdr_add(w0->ttfp_svc, w->ttfp_svc);
-		kc_hdr_add(w0->gap, w->gap);
-		r->parts += w->c.parts;
-	}
-	kc_latency_from_hdr(&r->ttfp, w0->ttfp);
-	kc_latency_from_hdr(&r->ttfp_service, w0->ttfp_svc);
-	kc_latency_from_hdr(&r->part_gap, w0->gap);
-}
-
-static uint64_t window_ok(struct kc_engine *e)
-{
-	uint64_t n = 0;
-	for (uint32_t i = 0; i < e->threads; i++)
-		n += e->workers[i].c.ok_in_window;
-	return n;
-}
-
-static int step_alloc(struct step_state *st)
-{
-	st->maxsamples = (size_t)(st->spec->duration_ns / SAMPLE_NS) + 16;
-	st->samples = calloc(st->maxsamples, sizeof(double));
-	st->sample_t = calloc(st->maxsamples, sizeof(int64_t));
-	if (!st->samples || !st->sample_t || new_hist(&st->interval) || new_hist(&st->scratch) ||
-	    new_hist(&st->latency) || new_hist(&st->service) || new_hist(&st->ttfb) ||
-	    new_hist(&st->lag))
-		return KC_ENOMEM;
-	return KC_OK;
-}
-
-/* Starts every worker; on failure stops and joins those already running. */
-static int start_workers(struct kc_engine *e, struct kc_diag *d)
-{
-	uint32_t started = 0;
-	for (; started < e->threads; started++)
-		if (pthread_create(&e->workers[started].thread, NULL, kc_worker_main,
-				   &e->workers[started]) != 0)
-			break;
-	if (started == e->threads)
-		return KC_OK;
-	kc_engine_stop(e);
-	for (uint32_t i = 0; i < started; i++)
-		pthread_join(e->workers[i].thread, NULL);
-	kc_engine_reset_stop(e);
-	return kc_diag_set(d, KC_EINTERNAL, "could not start worker thread %u", started);
-}
-
-static bool workers_done(struct kc_engine *e)
-{
-	for (uint32_t i = 0; i < e->threads; i++)
-		if (!atomic_load_explicit(&e->workers[i].a_done, memory_order_acquire))
-			return false;
-	return true;
-}
-
-/*
- * The coordinator's loop while workers run: sample in-flight every 100 ms
- * (inside the window), take the interval histograms every second.  Ends when
- * every worker is done; bounded by the workers' own drain deadline.
- */
-static void coordinate(struct step_state *st)
-{
-	struct kc_engine *e = st->e;
-	st->last_take_ns = st->start_ns;
-	int64_t next_take = st->start_ns + INTERVAL_NS;
-	int64_t next_sample = st->start_ns + SAMPLE_NS;
-	while (!workers_done(e)) {
-		kc_sleep_until_ns(next_sample < next_take ? next_sample : next_take);
-		int64_t now = kc_clock_ns();
-		if (!st->stop_seen_ns && kc_engine_stopped(e))
-			st->stop_seen_ns = now;
-		if (atomic_exchange(&e->end_asked, false)) {
-			/* Far enough ahead that every worker (which looks at least
-			 * every POLL_CAP_MS) adopts it before it passes: no arrival
-			 * at or after it has been sent by then. */
-			int64_t cut = (now > st->win_start_ns ? now : st->win_start_ns) + CUT_AHEAD_NS;
-			if (cut < st->win_end_ns) {
-				st->win_end_ns = cut;
-				atomic_store(&e->cut_ns, cut);
-			}
-		}
-		if (now >= next_sample) {
-			uint64_t inf = sum_inflight(e);
-			if (now >= st->win_start_ns && now < st->win_end_ns &&
-			    st->nsamples < st->maxsamples) {
-				st->samples[st->nsamples] = (double)inf;
-				st->sample_t[st->nsamples] = now - st->win_start_ns;
-				st->nsamples++;
-				if (inf > st->inflight_max)
-					st->inflight_max = inf;
-			}
-			next_sample += SAMPLE_NS;
-			if (next_sample <= now)
-				next_sample = now + SAMPLE_NS;
-		}
-		if (now >= next_take) {
-			take_interval(st, now, st->total_ns, st->start_ns);
-			next_take += INTERVAL_NS;
-			if (next_take <= now)
-				next_take = now + INTERVAL_NS;
-		}
-	}
-}
-
-/* Builds the step result from the joined workers; moves the step histograms into it. */
-static void assemble(struct step_state *st, struct kc_step_result *r)
-{
-	struct kc_engine *e = st->e;
-	const struct kc_step_spec *spec = st->spec;
-	memset(r, 0, sizeof(*r));
-	r->index = spec->index;
-	r->offered = spec->mode == KC_STEP_RATE
-			     ? kc_schedule_mean_rate(spec->rate_rps, spec->rate_end_rps, st->total_ns,
-						     spec->warmup_ns, st->total_ns)
-			     : (double)spec->concurrency;
-	r->start_wall_ms = st->wall_win_start_ms;
-	int64_t cpu_ns = 0;
-	merge_workers(e, r, st->ttfb, st->lag, &cpu_ns);
-	/* The window, as kc_engine_end_window may have shortened it. */
-	int64_t window_ns = st->win_end_ns - st->win_start_ns;
-	if (r->partial) {
-		/* The window ends where the stop was seen (or where the workers ended). */
-		int64_t stop_at = st->stop_seen_ns ? st->stop_seen_ns : st->end_ns;
-		window_ns = stop_at < st->win_end_ns ? stop_at - st->win_start_ns : window_ns;
-		if (window_ns < 0)
-			window_ns = 0;
-	}
-	r->duration_ns = window_ns;
-	r->achieved = window_ns > 0 ? (double)window_ok(e) * 1e9 / (double)window_ns : 0;
-	if (spec->mode == KC_STEP_CONCURRENCY)
-		r->scheduled = r->sent;
-	r->unfinished = r->errclass[KC_EC_UNFINISHED];
-	kc_latency_from_hdr(&r->latency, st->latency);
-	kc_latency_from_hdr(&r->service, st->service);
-	kc_latency_from_hdr(&r->ttfb, st->ttfb);
-	if (e->cfg.response_stream)
-		merge_stream(e, r);
-	inflight_trend(st, r, window_ns);
-	if (spec->mode == KC_STEP_RATE) {
-		r->lag_p99_ms = (double)kc_hdr_value_at_percentile(st->lag, 99) / 1e3;
-		r->lag_max_ms = (double)kc_hdr_max(st->lag) / 1e3;
-	}
-	int64_t wall = st->end_ns - st->start_ns;
-	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
-	double lag_limit = e->cfg.gen_lag_p99_ms > 0 ? e->cfg.gen_lag_p99_ms : KC_GEN_LAG_P99_MS;
-	r->generator_bound = r->lag_p99_ms > lag_limit || r->gen_cpu > KC_GEN_CPU_BUSY;
-	r->latency_hist = st->latency;
-	r->service_hist = st->service;
-	st->latency = st->service = NULL;
-}
-
-int kc_engine_run_step(struct kc_engine *e, const struct kc_step_spec *spec,
-		       const struct kc_engine_hooks *hooks,
-		       struct kc_step_result *out, struct kc_diag *d)
-{
-	KC_ASSERT(e && out);
-	int rc = check_spec(e, spec, d);
-	if (rc)
-		return rc;
-	struct step_state st = {.e = e, .spec = spec, .hooks = hooks};
-	if ((rc = step_alloc(&st))) {
-		rc = kc_diag_set(d, rc, "out of memory for a step");
-		goto out;
-	}
-	/* Workers start a little after now, so all of them see the same origin. */
-	st.start_ns = kc_clock_ns() + START_DELAY_NS;
-	st.total_ns = spec->warmup_ns + spec->duration_ns;
-	st.win_start_ns = st.start_ns + spec->warmup_ns;
-	st.win_end_ns = st.win_start_ns + spec->duration_ns;
-	st.wall_win_start_ms = (kc_wall_ns() + START_DELAY_NS + spec->warmup_ns) / KC_NS_PER_MS;
-	atomic_store(&e->end_asked, false);
-	atomic_store(&e->cut_ns, 0);
-	/* Every request sent inside the window meets its own timeout by
-	 * win_end + timeout; the slack lets those timeouts be counted as such.
-	 * What is left after it (sent late from the queue, or never sent) is
-	 * unfinished: a stalled server ends a step within timeout + DRAIN_SLACK. */
-	int64_t drain_ns = e->cfg.request_timeout_ns + DRAIN_SLACK_NS;
-	for (uint32_t i = 0; i < e->threads; i++)
-		worker_prepare(&e->workers[i], spec, st.start_ns, drain_ns, &st);
-	if ((rc = start_workers(e, d)))
-		goto out;
-	coordinate(&st);
-	for (uint32_t i = 0; i < e->threads; i++)
-		pthread_join(e->workers[i].thread, NULL);
-	st.end_ns = kc_clock_ns();
-	take_interval(&st, st.end_ns, st.total_ns, st.start_ns);
-	assemble(&st, out);
-	rc = KC_OK;
-out:
-	step_state_fini(&st);
-	return rc;
 }

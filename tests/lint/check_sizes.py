@@ -18,15 +18,8 @@ MAX_FUNC = 100
 # Files and functions still over the limit while other branches split them
 # (issue #17).  Printed loudly on every run; the check fails when an entry is
 # no longer over (so the list only shrinks).  Goal: both empty.
-ALLOWED_FILES = {
-    "src/engine/runner.c",
-    "src/emulator/bidi.c",
-    "src/emulator/h2serve.c",
-}
-ALLOWED_FUNCS = {
-    "src/engine/runner.c:kc_engine_new",
-    "src/engine/runner.c:kc_engine_probe",
-}
+ALLOWED_FILES = set()
+ALLOWED_FUNCS = set()
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
