@@ -235,7 +235,8 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
 	if (c->nbodies && !c->bodies)
 		return kc_diag_set(d, KC_EINVAL, "bodies missing");
-	if (c->release_slack_ns < 0 || c->release_slack_ns > 10 * KC_NS_PER_MS)
+	if ((c->release_slack_ns < 0 && c->release_slack_ns != KC_RELEASE_SLACK_AUTO) ||
+	    c->release_slack_ns > 10 * KC_NS_PER_MS)
 		return kc_diag_set(d, KC_EINVAL, "release slack must be in 0..10ms");
 	if ((c->proxy || c->client_cert || c->client_key) && c->client == KC_CLIENT_NATIVE)
 		return kc_diag_set(d, KC_EINVAL, "a proxy or a client certificate needs --client curl");
@@ -357,6 +358,18 @@ uint32_t kc_engine_threads(const struct kc_engine *e) { return e->threads; }
 uint32_t kc_engine_connections(const struct kc_engine *e) { return e->connections; }
 uint32_t kc_engine_slots(const struct kc_engine *e) { return e->slots; }
 uint32_t kc_engine_max_inflight(const struct kc_engine *e) { return e->max_inflight; }
+
+int64_t kc_engine_step_slack_ns(const struct kc_engine *e, const struct kc_step_spec *spec)
+{
+	if (e->cfg.release_slack_ns != KC_RELEASE_SLACK_AUTO)
+		return e->cfg.release_slack_ns;
+	if (spec->mode != KC_STEP_RATE)
+		return 0;
+	double low = spec->rate_rps;
+	if (spec->rate_end_rps > 0 && spec->rate_end_rps < low)
+		low = spec->rate_end_rps;
+	return low / e->threads >= KC_AUTO_SLACK_MIN_RPS ? KC_AUTO_SLACK_NS : 0;
+}
 
 void kc_engine_stop(struct kc_engine *e)
 {
@@ -698,6 +711,7 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 {
 	struct kc_engine *e = w->e;
 	w->spec = spec;
+	w->slack_ns = kc_engine_step_slack_ns(e, spec);
 	w->start_ns = start_ns;
 	w->win_start_ns = start_ns + spec->warmup_ns;
 	w->win_end_ns = w->win_start_ns + spec->duration_ns;
@@ -980,6 +994,7 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	if (spec->mode == KC_STEP_RATE) {
 		r->lag_p99_ms = (double)kc_hdr_value_at_percentile(st->lag, 99) / 1e3;
 		r->lag_max_ms = (double)kc_hdr_max(st->lag) / 1e3;
+		r->release_slack_ms = (double)kc_engine_step_slack_ns(e, spec) / 1e6;
 	}
 	int64_t wall = st->end_ns - st->start_ns;
 	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
