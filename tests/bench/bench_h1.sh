@@ -11,16 +11,18 @@
 #    (user+sys) per request of each client.
 # 2. Open loop at BENCH_RATE (default 20000): kneecap (both clients) and
 #    h2load --h1 --rps, and wrk2 -R when WRK2 names its binary (wrk2 is not
-#    packaged: build it from its public source in /tmp), and the native
-#    client with --release-slack 250us: CPU per request of a BENCH_SECS run
-#    minus a 1 s run, so start-up cancels.
+#    packaged: build it from its public source in /tmp); the native client
+#    at its default (automatic) release slack and with --release-slack 0s:
+#    CPU per request of a BENCH_SECS run minus a 1 s run, so start-up cancels.
 # 3. TLS POST of one 200 KB JPEG (kneecap payload --size-kb 200) at 500 and
 #    2,000 RPS (BENCH_TLS_RATES), HTTP/1.1 over TLS, BENCH_TLS_CONNS (8)
 #    connections: CPU per request of kneecap (both clients) and h2load --h1
-#    -d FILE --rps (wrk2 with a Lua body would be the other peer).
+#    -d FILE --rps, and wrk2 -R with the JPEG as a Lua script's wrk.body.
 # 4. With BENCH_CALLGRIND=1: instructions per request of each kneecap
 #    client under callgrind (closed loop, a 3 s run minus a 1 s run), the
 #    figure a shared, noisy machine cannot blur.
+# Parts 2 and 3 alternate the tools within each of BENCH_ROUNDS rounds and
+# print each figure's median and range; BENCH_PARTS picks parts ("2 3").
 # Env: BENCH_CONNS (16), BENCH_SECS (5), BENCH_ROUNDS (3), BENCH_RATE (20000),
 # BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1), BENCH_CALLGRIND (0), WRK2 (unset).
 . "$(dirname "$0")/lib.sh" "${1:-}"
@@ -73,12 +75,15 @@ cpu_of() { awk '{s=$1+$2} END {print s}' "$1"; }
 kc() {
 	local client=$1 secs=$2; shift 2
 	/usr/bin/time -f "%U %S" -o "$TMP/t" taskset -c "$CCPU" "$KNEECAP" run "$URL" --client "$client" \
-		--threads 1 --connections "$C" --duration "${secs}s" --json --quiet "$@" >"$TMP/k.json" || return 1
+		--threads 1 --connections "$C" --duration "${secs}s" --max-error-rate 1 --json --quiet "$@" >"$TMP/k.json" || return 1
 	echo "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["completed"])' "$TMP/k.json") $(cpu_of "$TMP/t")"
 }
 
-echo "== closed loop, $C connections, 1 thread, ${SECS}s, $ROUNDS rounds: requests/s and CPU us/request"
-for r in $(seq "$ROUNDS"); do
+# part N: whether BENCH_PARTS (default "1 2 3 4") names part N
+part() { case " ${BENCH_PARTS:-1 2 3 4} " in *" $1 "*) return 0 ;; esac; return 1; }
+
+part 1 && echo "== closed loop, $C connections, 1 thread, ${SECS}s, $ROUNDS rounds: requests/s and CPU us/request"
+part 1 && for r in $(seq "$ROUNDS"); do
 	/usr/bin/time -f "%U %S" -o "$TMP/tw" taskset -c "$CCPU" wrk -t1 -c"$C" -d"${SECS}s" "$URL" >"$TMP/w"
 	wn=$(awk '/requests in/ {print $1}' "$TMP/w")
 	read -r nn nc < <(kc native "$SECS" --concurrency "$C")
@@ -121,11 +126,11 @@ wrk2_cpu() {
 }
 have_wrk2() { [ -n "${WRK2:-}" ] && [ -x "$WRK2" ]; }
 
-echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run), $ROUNDS alternating rounds"
+part 2 && echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run), $ROUNDS alternating rounds"
 # kneecap's default release slack at this rate is automatic (250 us from
 # 10,000/s per worker): the --release-slack 0s variant releases each
 # arrival at its exact time
-for r in $(seq "$ROUNDS"); do
+part 2 && for r in $(seq "$ROUNDS"); do
 	for variant in "native --release-slack 0s" native curl; do
 		read -r client extra <<<"$variant"
 		read -r n1 c1 < <(kc "$client" 1 --rate "$RATE" $extra)
@@ -143,7 +148,7 @@ for r in $(seq "$ROUNDS"); do
 	have_wrk2 && wrk2_cpu "wrk2 -R $RATE -c $C" "$RATE" "$URL"
 	echo "  (round $r done, load $(cut -d' ' -f1 /proc/loadavg))"
 done
-summary
+part 2 && summary
 
 TC=${BENCH_TLS_CONNS:-8}
 TURL="https://127.0.0.1:$tport/"
@@ -155,7 +160,7 @@ local f = assert(io.open(os.getenv("KC_JPEG"), "rb"))
 wrk.body = f:read("*a")
 f:close()
 LUA
-for trate in ${BENCH_TLS_RATES:-500 2000}; do
+part 3 && for trate in ${BENCH_TLS_RATES:-500 2000}; do
 	echo "== TLS POST of a $(($(stat -c %s "$JPEG") / 1024)) KB JPEG at $trate rps, $TC connections: CPU us/request (${SECS}s minus 1s), $ROUNDS alternating rounds"
 	for r in $(seq "$ROUNDS"); do
 		for client in native curl; do
@@ -191,7 +196,7 @@ P
 	summary
 done
 
-if [ "${BENCH_CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null; then
+if part 4 && [ "${BENCH_CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null; then
 	echo "== callgrind, closed loop, $C connections: instructions per request (3 s run minus 1 s run)"
 	for client in native curl; do
 		for d in 1 3; do
