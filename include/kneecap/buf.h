@@ -80,4 +80,12 @@ int kc_write_file(const char *path, const void *p, size_t n);
 int kc_write_file_via(const char *path, const char *tmp, const void *p, size_t n,
 		      unsigned mode);
 
+/* Writes all n bytes to fd (retrying short writes and EINTR): 0, or -1
+ * with errno set. */
+int kc_write_all(int fd, const void *p, size_t n);
+
+/* Finishes a file written through tmp: fsync, close fd, rename tmp onto
+ * path.  Returns 0, or KC_EIO with errno saying why (fd closed, tmp removed). */
+int kc_file_commit(int fd, const char *tmp, const char *path);
+
 #endif

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "kneecap/err.h"
+#include "kneecap/sagemaker.h"
 #include "kneecap/schedule.h"
 #include "kneecap/step.h"
 
@@ -119,8 +120,6 @@ typedef int (*kc_engine_decorate_cb)(void *ud, const struct kc_request_info *req
 
 #define KC_ENGINE_MAX_HEADERS 64
 
-/* The one rate ceiling (requests/s) the engine and every command accept. */
-#define KC_ENGINE_MAX_RATE 1e7
 /* Defaults when kc_engine_config leaves connections / streams at 0: the one
  * place they are written down (the commands' --help quote these). */
 #define KC_ENGINE_DEFAULT_CONNECTIONS_H1 16 /* per worker, HTTP/1.1 */
@@ -389,5 +388,22 @@ const char *kc_engine_libcurl_version(void);
 #define KC_AUTO_SLACK_MIN_RPS 10000.0
 #define KC_AUTO_SLACK_NS (250 * INT64_C(1000))
 #define KC_GEN_CPU_BUSY 0.90
+
+/*
+ * The step error class a SageMaker error counts as: model → KC_EC_MODEL,
+ * throttle → KC_EC_THROTTLE, auth → KC_EC_AUTH, validation → KC_EC_HTTP4XX,
+ * unavailable and internal → KC_EC_HTTP5XX, other → by status (4xx, 5xx,
+ * else KC_EC_OTHER).  KC_SM_ERR_NONE maps to KC_EC_OTHER (callers should
+ * not count a success).
+ */
+enum kc_errclass kc_engine_sm_errclass(enum kc_sm_errclass c, int status);
+
+/*
+ * The step error class of an exception event inside a response or
+ * bidirectional stream, by its :exception-type: ModelStreamError →
+ * KC_EC_MODEL_STREAM, InternalStreamFailure → KC_EC_INTERNAL_STREAM,
+ * anything else → KC_EC_STREAM.
+ */
+enum kc_errclass kc_engine_stream_exception_class(const char *type, size_t len);
 
 #endif

@@ -28,6 +28,14 @@ int kc_parse_size(const char *s, uint64_t *out);
 /* Parses true/false, yes/no, on/off, 1/0. Returns 0 or KC_EPARSE. */
 int kc_parse_bool(const char *s, bool *out);
 
+/*
+ * True when s is a name as AWS spells resource names (endpoints, variants,
+ * inference components, profiles of the emulator): ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$
+ * in 1..max characters, ASCII only whatever the locale.  The one copy of
+ * the rule: sagemaker.h, the emulator and analysis use it.
+ */
+bool kc_name_ok(const char *s, size_t max);
+
 /* Formats a duration in the most readable unit ("35ms", "2.5s"). */
 char *kc_format_duration(int64_t ns, char *out, size_t outsz);
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "kneecap/step.h"
+#include "kneecap/parse.h"
 
 struct kc_diag;
 
@@ -29,24 +29,10 @@ struct kc_diag;
 
 #define KC_SM_NAME_MAX 63
 
-/*
- * True when s matches SageMaker's name pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$
- * in 1..max characters (ASCII only, whatever the locale).  Inline so that
- * analysis, which does not link the aws library, shares this one rule.
- */
+/* True when s is a SageMaker name of 1..max characters (kc_name_ok). */
 static inline bool kc_sagemaker_name_fits(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			     (ch >= '0' && ch <= '9');
-		if (!alnum && ch != '-')
-			return false;
-	}
-	return true;
+	return kc_name_ok(s, max);
 }
 
 /* True when name is a valid endpoint or variant name (1-63 characters); NULL is not. */
@@ -247,25 +233,18 @@ void kc_sagemaker_parse_error(int status, const char *errtype, size_t errtype_le
 			      const void *body, size_t body_len, unsigned flags,
 			      struct kc_sm_error *out);
 
-/*
- * The engine's class for an exception event inside a response or
- * bidirectional stream, by its :exception-type: ModelStreamError →
- * KC_EC_MODEL_STREAM (the container failed), InternalStreamFailure →
- * KC_EC_INTERNAL_STREAM (a service fault), anything else → KC_EC_STREAM.
- */
-enum kc_errclass kc_sagemaker_stream_exception_class(const char *type, size_t len);
+/* What an exception event inside a response or bidirectional stream is. */
+enum kc_sm_exception {
+	KC_SM_EXC_MODEL,    /* ModelStreamError: the container failed */
+	KC_SM_EXC_INTERNAL, /* InternalStreamFailure: a service fault */
+	KC_SM_EXC_OTHER,
+};
+
+/* The kind of stream exception event named by :exception-type (type, len). */
+enum kc_sm_exception kc_sagemaker_stream_exception(const char *type, size_t len);
 
 /* Stable names: "none", "model", "throttle", "unavailable", "validation", "auth", "internal", "other". */
 const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c);
-
-/*
- * The engine's class for a SageMaker class: model → KC_EC_MODEL, throttle
- * → KC_EC_THROTTLE, auth → KC_EC_AUTH, validation → KC_EC_HTTP4XX,
- * unavailable and internal → KC_EC_HTTP5XX, other → by status (4xx, 5xx,
- * else KC_EC_OTHER).  KC_SM_ERR_NONE maps to KC_EC_OTHER (callers should
- * not count a success).
- */
-enum kc_errclass kc_sagemaker_errclass_to_step(enum kc_sm_errclass c, int status);
 
 /*
  * A one-line hint for the user for a class, printed once per run by the

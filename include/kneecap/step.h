@@ -120,4 +120,9 @@ void kc_step_result_fini(struct kc_step_result *s);
 /* Fills a struct kc_latency (ms) from a histogram recorded in microseconds. */
 void kc_latency_from_hdr(struct kc_latency *out, const struct kc_hdr *h_us);
 
+/* The one rate ceiling (requests/s) the engine, the search and every command
+ * accept: here, below both engine and analysis, so analysis need not
+ * include the engine. */
+#define KC_ENGINE_MAX_RATE 1e7
+
 #endif

@@ -178,6 +178,10 @@ int kc_recommend_cfg_validate(const struct kc_recommend_cfg *c, struct kc_diag *
 		k = "max_capacity", msg = "must be >= min_capacity and >= 1";
 	else if (c->kind == KC_RES_SERVERLESS && c->max_capacity > 200)
 		k = "max_capacity", msg = "must be <= 200 (provisioned concurrency is 1..200)";
+	else if (c->kind == KC_RES_SERVERLESS && c->max_capacity > c->max_concurrency)
+		/* SageMaker: ProvisionedConcurrency must not exceed MaxConcurrency. */
+		k = "max_capacity", msg = "must be <= max_concurrency (provisioned concurrency "
+					  "cannot exceed the endpoint's MaxConcurrency)";
 	else if (c->scale_out_cooldown_s < 0)
 		k = "scale_out_cooldown", msg = "must be >= 0 s";
 	else if (c->scale_in_cooldown_s < 0)

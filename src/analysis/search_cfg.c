@@ -5,7 +5,7 @@
  * machine that runs on them).
  */
 #include "kneecap/search.h"
-#include "kneecap/engine.h"
+#include "kneecap/step.h"
 #include "kneecap/err.h"
 #include "kneecap/scenario.h"
 

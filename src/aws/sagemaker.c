@@ -626,15 +626,15 @@ void kc_sagemaker_parse_error(int status, const char *errtype, size_t errtype_le
 	out->cls = classify(code, status);
 }
 
-enum kc_errclass kc_sagemaker_stream_exception_class(const char *type, size_t len)
+enum kc_sm_exception kc_sagemaker_stream_exception(const char *type, size_t len)
 {
 	char code[KC_SM_ERR_CODE_MAX];
 	normalise_code(type ? type : "", type ? len : 0, code);
 	if (!strcmp(code, "ModelStreamError"))
-		return KC_EC_MODEL_STREAM;
+		return KC_SM_EXC_MODEL;
 	if (!strcmp(code, "InternalStreamFailure"))
-		return KC_EC_INTERNAL_STREAM;
-	return KC_EC_STREAM;
+		return KC_SM_EXC_INTERNAL;
+	return KC_SM_EXC_OTHER;
 }
 
 const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c)
@@ -651,26 +651,6 @@ const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c)
 	case KC_SM_ERR_COUNT: break;
 	}
 	return "unknown";
-}
-
-enum kc_errclass kc_sagemaker_errclass_to_step(enum kc_sm_errclass c, int status)
-{
-	switch (c) {
-	case KC_SM_ERR_MODEL: return KC_EC_MODEL;
-	case KC_SM_ERR_THROTTLE: return KC_EC_THROTTLE;
-	case KC_SM_ERR_AUTH: return KC_EC_AUTH;
-	case KC_SM_ERR_VALIDATION: return KC_EC_HTTP4XX;
-	case KC_SM_ERR_UNAVAILABLE:
-	case KC_SM_ERR_INTERNAL: return KC_EC_HTTP5XX;
-	case KC_SM_ERR_NONE:
-	case KC_SM_ERR_OTHER:
-	case KC_SM_ERR_COUNT: break;
-	}
-	if (c == KC_SM_ERR_OTHER && status >= 400 && status <= 499)
-		return KC_EC_HTTP4XX;
-	if (c == KC_SM_ERR_OTHER && status >= 500 && status <= 599)
-		return KC_EC_HTTP5XX;
-	return KC_EC_OTHER;
 }
 
 const char *kc_sagemaker_errclass_hint(enum kc_sm_errclass c)

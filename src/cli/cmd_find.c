@@ -368,9 +368,11 @@ static int find_open_engine(struct find_run *f, const char *url)
 		headers[nheaders++] = f->o.headers[i];
 	for (int i = 0; i < f->t.nheaders && nheaders < KC_ENGINE_MAX_HEADERS; i++)
 		headers[nheaders++] = f->t.headers[i];
-	/* The emulator is a plain URL: name the component as a sagemaker: TARGET would. */
+	/* An http(s) TARGET (the emulator too) is a plain URL: name the component
+	 * as a sagemaker: TARGET's own headers do. */
 	char ic_line[128];
-	if (f->emulated && c->topts.sm.inference_component && nheaders < KC_ENGINE_MAX_HEADERS) {
+	if (!f->t.sagemaker && c->topts.sm.inference_component &&
+	    nheaders < KC_ENGINE_MAX_HEADERS) {
 		snprintf(ic_line, sizeof(ic_line), "X-Amzn-SageMaker-Inference-Component: %.63s",
 			 c->topts.sm.inference_component);
 		headers[nheaders++] = ic_line;

@@ -19,6 +19,7 @@
  */
 #include "cli.h"
 #include "merge.h"
+#include "opts.h"
 #include "outdir.h"
 #include "runout.h"
 #include "shard.h"
@@ -99,9 +100,10 @@ static int parse_args(struct merge_opts *o, int argc, char **argv, int *first)
 	};
 	optind = 1;
 	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+	int c, li = 0;
+	while ((c = getopt_long(argc, argv, ":qh", longopts, &li)) != -1) {
 		int64_t v;
+		char flag[32];
 		switch (c) {
 		case O_OUT:
 			o->out_dir = optarg;
@@ -110,10 +112,11 @@ static int parse_args(struct merge_opts *o, int argc, char **argv, int *first)
 			o->allow_late = true;
 			break;
 		case O_SLO:
-			if (kc_parse_duration_ns(optarg, KC_NS_PER_MS, &v) || v <= 0) {
-				cli_error("merge: --slo '%s': not a duration (e.g. 250ms)", optarg);
+			/* units required, in the words run, find and streams use */
+			snprintf(flag, sizeof(flag), "--%s", longopts[li].name);
+			if (cli_parse_duration_in("merge", flag, optarg, KC_NS_PER_US,
+						  3600 * KC_NS_PER_S, &v))
 				return KC_EXIT_USAGE;
-			}
 			o->have_slo = true;
 			o->slo_ms = (double)v / 1e6;
 			break;

@@ -717,6 +717,16 @@ int kc_cmd_plan(int argc, char **argv)
 		goto done;
 	}
 	have_doc = true;
+	/* The simulator counts instances (or a component's copies); a serverless
+	 * endpoint scales provisioned concurrency, which it does not model: say
+	 * so rather than write an instance policy AWS would refuse. */
+	if (!strcmp(doc.endpoint_kind, "serverless")) {
+		cli_error("plan: %s is a serverless endpoint's result: plan simulates instances and "
+			  "inference component copies, not provisioned concurrency (use find's "
+			  "scaling-policy.json and apply.sh)", o.result);
+		status = KC_EXIT_USAGE;
+		goto done;
+	}
 	if (kc_scenario_load(&sc, o.traffic, &d) || kc_traffic_from_scenario(traffic, sc, &d)) {
 		cli_diag_error("plan", &d);
 		goto done;

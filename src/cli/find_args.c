@@ -17,6 +17,7 @@
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
 #include "kneecap/scenario.h"
+#include "kneecap/url.h"
 
 static const char usage_head[] =
 	"usage: kneecap find [SCENARIO.ini] [TARGET] [options]\n"
@@ -136,8 +137,7 @@ static const struct {
 
 static bool looks_like_target(const char *s)
 {
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8) ||
-	       !strncmp(s, "sagemaker:", 10);
+	return kc_url_is_http(s) || !strncmp(s, "sagemaker:", 10);
 }
 
 /* The shard options (no scenario keys: they differ per process).  -2: not one of them. */

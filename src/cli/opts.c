@@ -382,17 +382,29 @@ static int fail(unsigned cmd, const char *flag, const char *v, const char *why)
 int cli_parse_duration(unsigned cmd, const char *flag, const char *v, int64_t lo, int64_t hi,
 		       int64_t *out)
 {
+	return cli_parse_duration_in(cli_cmd_name(cmd), flag, v, lo, hi, out);
+}
+
+int cli_parse_duration_in(const char *cmd_name, const char *flag, const char *v, int64_t lo,
+			  int64_t hi, int64_t *out)
+{
 	double bare;
+	const char *why = NULL;
+	char why_buf[96];
+	int64_t ns = 0;
 	if (kc_parse_double(v, -1e300, 1e300, &bare) == KC_OK && bare != 0)
-		return fail(cmd, flag, v, "a duration needs a unit (5s, 500ms)");
-	int64_t ns;
-	if (kc_parse_duration_ns(v, KC_NS_PER_S, &ns))
-		return fail(cmd, flag, v, "not a duration (e.g. 30s, 500ms, 2m)");
-	if (ns < lo || ns > hi) {
-		char a[32], b[32], why[96];
-		snprintf(why, sizeof(why), "must be between %s and %s",
+		why = "a duration needs a unit (5s, 500ms)";
+	else if (kc_parse_duration_ns(v, KC_NS_PER_S, &ns))
+		why = "not a duration (e.g. 30s, 500ms, 2m)";
+	else if (ns < lo || ns > hi) {
+		char a[32], b[32];
+		snprintf(why_buf, sizeof(why_buf), "must be between %s and %s",
 			 kc_format_duration(lo, a, sizeof(a)), kc_format_duration(hi, b, sizeof(b)));
-		return fail(cmd, flag, v, why);
+		why = why_buf;
+	}
+	if (why) {
+		cli_error("%s: %s '%s': %s", cmd_name, flag, v ? v : "", why);
+		return KC_EXIT_USAGE;
 	}
 	*out = ns;
 	return 0;

@@ -150,6 +150,10 @@ int cli_opt_refuse(unsigned cmd, const struct cli_opt *o);
  */
 int cli_parse_duration(unsigned cmd, const char *flag, const char *v, int64_t lo, int64_t hi,
 		       int64_t *out);
+/* cli_parse_duration for a command outside the shared table (merge): the
+ * same checks and the same words, prefixed with cmd_name. */
+int cli_parse_duration_in(const char *cmd_name, const char *flag, const char *v, int64_t lo,
+			  int64_t hi, int64_t *out);
 
 /* A whole number in lo..hi, with the same printing contract. */
 int cli_parse_int(unsigned cmd, const char *flag, const char *v, int64_t lo, int64_t hi,

@@ -103,22 +103,6 @@ int outdir_open(struct outdir *o, const char *cmd, const char *dir)
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The interval log's end: fsync, close and rename tmp into place; on
  * failure removes tmp.  (Whole files go through kc_write_file_via.) */
 static int commit(struct outdir *o, enum out_file f, int fd)
@@ -126,18 +110,8 @@ static int commit(struct outdir *o, enum out_file f, int fd)
 	char tmp[4200], path[4200];
 	path_of(o, f, true, tmp, sizeof(tmp));
 	path_of(o, f, false, path, sizeof(path));
-	int err = 0;
-	/* Without the sync, a crash after the rename can leave an empty file in its place. */
-	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
-		err = errno;
-	if (close(fd) != 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, path) != 0)
-		err = errno;
-	if (err) {
-		unlink(tmp);
-		return failure(o, path, err);
-	}
+	if (kc_file_commit(fd, tmp, path))
+		return failure(o, path, errno);
 	o->present |= 1u << f;
 	return 0;
 }
@@ -246,7 +220,7 @@ int outdir_write_result(struct outdir *o, struct kc_result *res, bool print_json
 /* Writes what the hlog writer put in hlog_buf. */
 static int hlog_flush(struct outdir *o)
 {
-	int rc = write_all(o->hlog_fd, o->hlog_buf.data, o->hlog_buf.len);
+	int rc = kc_write_all(o->hlog_fd, o->hlog_buf.data, o->hlog_buf.len);
 	kc_buf_reset(&o->hlog_buf);
 	if (rc != 0) {
 		char path[4200];

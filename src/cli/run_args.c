@@ -14,6 +14,7 @@
 
 #include "kneecap/clock.h"
 #include "kneecap/parse.h"
+#include "kneecap/url.h"
 
 static const char usage_head[] =
 	"usage: kneecap run TARGET --rate R | --concurrency N | --ramp A:B:STEP [options]\n"
@@ -396,7 +397,7 @@ static int check_target(struct run_opts *o)
 		}
 		if (!o->body_file && !o->payload_dir)
 			o->payload = "jpeg";
-	} else if (strncmp(o->target, "http://", 7) && strncmp(o->target, "https://", 8)) {
+	} else if (!kc_url_is_http(o->target)) {
 		cli_error("run: bad TARGET '%s': expected http://HOST[:PORT]/PATH or https://...",
 			  o->target);
 		return KC_EXIT_USAGE;

@@ -141,6 +141,28 @@ void runout_interval(void *ud, int step_index, const struct kc_hdr *h)
 		kc_engine_stop(r->engine);
 }
 
+/* The lines under a step's row in both tables: stream timings, errors by class. */
+static void print_step_details(FILE *f, const struct kc_step_result *r)
+{
+	if (r->response_stream)
+		fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
+			   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
+			r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
+			r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
+			(unsigned long long)r->parts);
+	if (r->errors) {
+		fprintf(f, "     errors:");
+		for (int k = 0; k < KC_EC_COUNT; k++)
+			if (r->errclass[k])
+				fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
+					(unsigned long long)r->errclass[k]);
+		for (int k = 0; k < r->ncodes; k++)
+			fprintf(f, " http%d=%llu", r->codes[k].code,
+				(unsigned long long)r->codes[k].count);
+		fputc('\n', f);
+	}
+}
+
 void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			const char *unit)
 {
@@ -155,23 +177,7 @@ void runout_print_table(FILE *f, const struct kc_step_result *s, size_t n,
 			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
 			r->inflight_max, r->lag_p99_ms,
 			r->generator_bound ? "  generator-bound" : "", r->partial ? "  partial" : "");
-		if (r->response_stream)
-			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
-				   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
-				r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
-				r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
-				(unsigned long long)r->parts);
-		if (r->errors) {
-			fprintf(f, "     errors:");
-			for (int k = 0; k < KC_EC_COUNT; k++)
-				if (r->errclass[k])
-					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
-						(unsigned long long)r->errclass[k]);
-			for (int k = 0; k < r->ncodes; k++)
-				fprintf(f, " http%d=%llu", r->codes[k].code,
-					(unsigned long long)r->codes[k].count);
-			fputc('\n', f);
-		}
+		print_step_details(f, r);
 	}
 }
 
@@ -197,23 +203,7 @@ void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n
 			(unsigned long long)r->errors, (unsigned long long)r->unfinished,
 			r->inflight_max, r->lag_p99_ms,
 			ss ? kc_verdict_name(ss->v.verdict) : "-", note);
-		if (r->response_stream)
-			fprintf(f, "     stream: first part p50 %.2f p90 %.2f p99 %.2f max %.2f ms;"
-				   " part gap p50 %.2f p90 %.2f p99 %.2f max %.2f ms; %llu parts\n",
-				r->ttfp.p50, r->ttfp.p90, r->ttfp.p99, r->ttfp.max, r->part_gap.p50,
-				r->part_gap.p90, r->part_gap.p99, r->part_gap.max,
-				(unsigned long long)r->parts);
-		if (r->errors) {
-			fprintf(f, "     errors:");
-			for (int k = 0; k < KC_EC_COUNT; k++)
-				if (r->errclass[k])
-					fprintf(f, " %s=%llu", kc_errclass_name((enum kc_errclass)k),
-						(unsigned long long)r->errclass[k]);
-			for (int k = 0; k < r->ncodes; k++)
-				fprintf(f, " http%d=%llu", r->codes[k].code,
-					(unsigned long long)r->codes[k].count);
-			fputc('\n', f);
-		}
+		print_step_details(f, r);
 	}
 	fprintf(f, "offered: the rate asked; arrived: the arrivals the schedule actually sent per "
 		   "second (Poisson counts vary). healthy: achieved >= %.0f%% of arrived, no in-flight "

@@ -24,6 +24,7 @@
 #include "kneecap/pool.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/sigv4.h"
+#include "kneecap/url.h"
 
 static int bad(const char *flag, const char *v, const char *why)
 {
@@ -418,7 +419,7 @@ static CURLcode head_date(CURL *c, int64_t *t0, int64_t *t1, time_t *date)
 void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure, const char *cacert)
 {
 	s->have_offset = false;
-	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+	if (!kc_url_is_http(url)) {
 		snprintf(s->offset_note, sizeof(s->offset_note), "not an http(s) target: not measured");
 		return;
 	}

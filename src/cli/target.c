@@ -20,6 +20,7 @@
 #include "kneecap/err.h"
 #include "kneecap/log.h"
 #include "kneecap/scenario.h"
+#include "kneecap/url.h"
 #include "kneecap/sigv4.h"
 
 struct worker_signer {
@@ -207,7 +208,7 @@ int cli_target_open(struct cli_target *t, const char *target,
 		return kc_diag_set(d, KC_EINVAL,
 				   "response streams (InvokeEndpointWithResponseStream) need a "
 				   "sagemaker:ENDPOINT TARGET, not '%s'", target);
-	if (strncmp(target, "http://", 7) && strncmp(target, "https://", 8))
+	if (!kc_url_is_http(target))
 		return kc_diag_set(d, KC_EINVAL,
 				   "bad TARGET '%s': expected http(s)://HOST[:PORT]/PATH or "
 				   "sagemaker:ENDPOINT[/VARIANT]", target);

@@ -3,10 +3,9 @@
  * two nghttp2 servers: the bidirectional stream server (bidi.c) and the
  * InvokeEndpoint face of `kneecap serve` (h2serve.c).
  *
- * It owns what both do the same way: the listening socket, the self-signed
- * TLS context with ALPN h2, and one connection's non-blocking plumbing
- * between a socket (plain or OpenSSL) and an nghttp2 server session
- * registered in an epoll set.  It knows nothing about requests: the
+ * It owns one connection's non-blocking plumbing between a socket (plain or
+ * OpenSSL, through util's net.h) and an nghttp2 server session registered
+ * in an epoll set.  It knows nothing about requests: the
  * session's callbacks belong to the caller.  Single-threaded: a kc_h2io is
  * used by the thread that runs its epoll loop only.
  */
@@ -43,20 +42,9 @@ struct kc_h2io {
 	size_t woff, wlen;
 };
 
-/*
- * Listens on addr ("HOST:PORT", "[V6]:PORT"; numeric; port 0 picks one)
- * with a non-blocking socket: the one listener of every emulator server
- * (serve's HTTP/1.1 face hands it to libmicrohttpd).  Returns 0 and sets *fd_out and *port_out,
- * or KC_EINVAL (bad address) / KC_EIO with d saying why.
- */
+/* kc_net_listen and kc_net_tls_server_ctx (net.h) under the names
+ * h2serve.c and bidi.c call them by; the sockets and TLS live in net.c. */
 int kc_h2io_listen(const char *addr, int *fd_out, int *port_out, struct kc_diag *d);
-
-/*
- * A TLS server context with a fresh self-signed P-256 certificate for
- * localhost, 127.0.0.1 and ::1, valid for a day, that only agrees to ALPN
- * h2.  The certificate's PEM is written to cert_out when not NULL.  Returns
- * 0 and sets *out (caller frees with SSL_CTX_free), or KC_ETLS / KC_EIO.
- */
 int kc_h2io_tls_ctx(const char *cert_out, SSL_CTX **out, struct kc_diag *d);
 
 /*

@@ -28,6 +28,7 @@
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"
 #include "kneecap/log.h"
+#include "kneecap/net.h"
 #include "kneecap/scrub.h"
 #include "kneecap/sigv4.h"
 
@@ -173,7 +174,7 @@ int kc_emu_start(const struct kc_emu_profile *p, const char *listen_addr,
 	if (rc)
 		return rc;
 	int fd;
-	rc = kc_h2io_listen(listen_addr, &fd, &e->port, d);
+	rc = kc_net_listen(listen_addr, &fd, &e->port, d);
 	if (rc)
 		goto fail;
 	e->listen_fd = fd;

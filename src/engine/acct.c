@@ -280,7 +280,7 @@ static enum kc_errclass classify_response(struct worker *w, struct slot *s, long
 	struct kc_sm_error err;
 	kc_sagemaker_parse_error((int)status, s->errtype_len ? s->errtype : NULL, s->errtype_len,
 				 s->ebody, s->ebody_len, 0, &err);
-	enum kc_errclass ec = kc_sagemaker_errclass_to_step(err.cls, (int)status);
+	enum kc_errclass ec = kc_engine_sm_errclass(err.cls, (int)status);
 	int same = 0;
 	for (int i = 0; i < w->c.nsamples; i++)
 		same += w->c.samples[i].cls == ec;
@@ -309,7 +309,7 @@ static enum kc_errclass classify_stream(struct worker *w, struct slot *s,
 {
 	/* ModelStreamError is the model's, InternalStreamFailure the service's */
 	enum kc_errclass ec = v == KC_RS_BROKEN ? KC_EC_STREAM
-			      : kc_sagemaker_stream_exception_class(s->rs.code, strlen(s->rs.code));
+			      : kc_engine_stream_exception_class(s->rs.code, strlen(s->rs.code));
 	int same = 0;
 	for (int i = 0; i < w->c.nsamples; i++)
 		same += w->c.samples[i].cls == ec;

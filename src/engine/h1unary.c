@@ -38,6 +38,8 @@
 
 #include "h1.h"
 #include "h2net_int.h"
+#include "kneecap/net.h"
+#include "kneecap/url.h"
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
 #include "proto.h"
@@ -196,7 +198,8 @@ static void complete(struct kc_h1u *u, struct h1conn *c, bool extra)
 static void conn_read(struct kc_h1u *u, struct h1conn *c)
 {
 	for (int i = 0; i < 16 && c->net.fd >= 0; i++) {
-		ssize_t r = kc_h2net_recv(c->net.fd, c->net.ssl, (uint8_t *)u->rbuf, sizeof(u->rbuf));
+		ssize_t r = kc_net_recv(c->net.fd, c->net.ssl, (uint8_t *)u->rbuf, sizeof(u->rbuf),
+					 NULL);
 		if (r == 0)
 			return;
 		if (!c->active) {
@@ -260,8 +263,8 @@ static void write_request(struct kc_h1u *u, struct h1conn *c)
 				r = 0;
 		} else {
 			size_t left = c->seg_len[c->seg_i] - c->seg_off;
-			r = left ? kc_h2net_send(c->net.fd, c->net.ssl,
-						 (const uint8_t *)c->seg[c->seg_i] + c->seg_off, left)
+			r = left ? kc_net_send(c->net.fd, c->net.ssl,
+					       (const uint8_t *)c->seg[c->seg_i] + c->seg_off, left)
 				 : 0;
 			if (!left) {
 				c->seg_i++;
@@ -497,14 +500,8 @@ static void poll_events(struct kc_h1u *u, int64_t deadline_ns)
 static void h1_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h1u *u = w->h1;
-	/* What is left on the done stack failed while being started: reap it
-	 * within 1 ms (which also paces a loop against a refusing server). */
-	if (u->ndone) {
-		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
-		if (soon < deadline_ns)
-			deadline_ns = soon;
-	}
-	poll_events(u, deadline_ns);
+	/* what is left on the done stack failed while being started */
+	poll_events(u, kc_proto_wait_until(u->ndone, deadline_ns));
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->conns[u->done[i]].failed_at_start = false;
 }
@@ -538,29 +535,6 @@ static void h1_abandon(struct worker *w, struct slot *s)
 }
 
 /* ---- set-up ---------------------------------------------------------------- */
-
-static int split_host(struct kc_h1u *u, const char *hostport, bool tls, struct kc_diag *d)
-{
-	const char *colon = strrchr(hostport, ':');
-	const char *rb = strrchr(hostport, ']');
-	size_t hl = strlen(hostport);
-	const char *port = tls ? "443" : "80";
-	if (colon && (!rb || colon > rb)) {
-		hl = (size_t)(colon - hostport);
-		port = colon + 1;
-	}
-	const char *h = hostport;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(u->hostname) || strlen(port) >= sizeof(u->port))
-		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", hostport);
-	memcpy(u->hostname, h, hl);
-	u->hostname[hl] = '\0';
-	snprintf(u->port, sizeof(u->port), "%s", port);
-	return KC_OK;
-}
 
 /* Formats every payload's request head once. */
 static int make_heads(struct kc_h1u *u, struct kc_diag *d)
@@ -628,20 +602,21 @@ static int h1_init(struct worker *w, struct kc_diag *d)
 	u->w = w;
 	u->efd = -1;
 	bool tls = !strncasecmp(e->url, "https://", 8);
-	int rc = split_host(u, e->host, tls, d);
-	if (rc)
-		return rc;
+	if (kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname, sizeof(u->hostname),
+				  u->port, sizeof(u->port)))
+		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host);
+	int rc;
 	if (tls) {
 		static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-		if ((rc = kc_h2net_tls_ctx_alpn(&u->tls, alpn, sizeof(alpn), e->cfg.insecure,
-						e->cfg.cacert, d)))
+		if ((rc = kc_net_tls_client_ctx(&u->tls, alpn, sizeof(alpn), e->cfg.insecure,
+						 e->cfg.cacert, d)))
 			return rc;
 	}
 	u->head_method = !strcmp(e->method, "HEAD");
 	if ((rc = make_heads(u, d)))
 		return rc;
 	/* Resolved once: workers never block on DNS during a step. */
-	kc_h2net_resolve(u->hostname, u->port, &u->addr, &u->addrlen);
+	kc_net_resolve(u->hostname, u->port, &u->addr, &u->addrlen);
 	u->conns = calloc(w->nslots, sizeof(*u->conns));
 	u->done = calloc(w->nslots, sizeof(*u->done));
 	if (!u->conns || !u->done)

@@ -86,25 +86,11 @@ void kc_h2net_want_out(struct kc_h2net *n, bool out);
 /* Deletes the session, frees TLS, leaves the epoll set and closes fd. */
 void kc_h2net_close(struct kc_h2net *n);
 
-/* Non-blocking send/recv through TLS when ssl is set: >0 bytes, 0 would
- * block, -1 closed or failed.  fd and ssl are borrowed. */
-ssize_t kc_h2net_send(int fd, SSL *ssl, const uint8_t *p, size_t len);
-ssize_t kc_h2net_recv(int fd, SSL *ssl, uint8_t *p, size_t len);
-
 /*
  * A client TLS context offering ALPN h2 only, TLS 1.2 or later, verifying
  * the peer against cacert (NULL: the system store) unless insecure.
  * Returns 0 with *out owned by the caller (SSL_CTX_free), or KC_ETLS.
  */
 int kc_h2net_tls_ctx(SSL_CTX **out, bool insecure, const char *cacert, struct kc_diag *d);
-/* The same with the ALPN list alpn (wire format, alpn_len bytes). */
-int kc_h2net_tls_ctx_alpn(SSL_CTX **out, const unsigned char *alpn, unsigned alpn_len,
-			  bool insecure, const char *cacert, struct kc_diag *d);
-
-/* Resolves host:port (blocking getaddrinfo) to the first of its addresses
- * that accepts a TCP connection (1 s each, at most 4 tried; the first
- * address when none does); 0, or -1 with *addrlen 0. */
-int kc_h2net_resolve(const char *host, const char *port, struct sockaddr_storage *addr,
-		     socklen_t *addrlen);
 
 #endif

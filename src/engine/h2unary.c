@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include "h2net_int.h"
+#include "kneecap/net.h"
+#include "kneecap/url.h"
 #include "kneecap/clock.h"
 #include "kneecap/log.h"
 #include "proto.h"
@@ -128,6 +130,18 @@ static void unretry(struct kc_h2u *u, uint32_t slot)
 	u->reqs[slot].retry_pending = false;
 }
 
+/* Unhooks r from its connection (the stream, if any, stays open there). */
+static void detach(struct h2req *r)
+{
+	if (r->c) {
+		KC_ASSERT(r->c->nstreams > 0);
+		r->c->nstreams--;
+		if (r->id > 0 && r->c->net.s)
+			nghttp2_session_set_stream_user_data(r->c->net.s, r->id, NULL);
+	}
+	r->c = NULL;
+}
+
 /* Detaches r from its connection and puts its slot on the done stack. */
 static void finish(struct kc_h2u *u, uint32_t slot, enum kc_errclass ec, const char *why)
 {
@@ -136,13 +150,7 @@ static void finish(struct kc_h2u *u, uint32_t slot, enum kc_errclass ec, const c
 		return;
 	if (r->retry_pending)
 		unretry(u, slot);
-	if (r->c) {
-		KC_ASSERT(r->c->nstreams > 0);
-		r->c->nstreams--;
-		if (r->id > 0 && r->c->net.s)
-			nghttp2_session_set_stream_user_data(r->c->net.s, r->id, NULL);
-	}
-	r->c = NULL;
+	detach(r);
 	r->done = true;
 	if (!r->ended) {
 		r->ec = ec;
@@ -167,13 +175,7 @@ static void refuse(struct kc_h2u *u, uint32_t slot, const char *why)
 		       r->retried ? why : "stream refused after its response began");
 		return;
 	}
-	if (r->c) {
-		KC_ASSERT(r->c->nstreams > 0);
-		r->c->nstreams--;
-		if (r->id > 0 && r->c->net.s)
-			nghttp2_session_set_stream_user_data(r->c->net.s, r->id, NULL);
-	}
-	r->c = NULL;
+	detach(r);
 	r->id = 0;
 	r->retried = true;
 	r->retry_pending = true;
@@ -693,15 +695,8 @@ static void poll_events(struct kc_h2u *u, int64_t deadline_ns)
 static void kc_h2u_wait(struct worker *w, int64_t deadline_ns)
 {
 	struct kc_h2u *u = w->h2;
-	/* What is left on the done stack failed while being started (the loop
-	 * reaped the rest): reap it after 1 ms, which also paces a closed loop
-	 * against a server that refuses every connection. */
-	if (u->ndone) {
-		int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
-		if (soon < deadline_ns)
-			deadline_ns = soon;
-	}
-	poll_events(u, deadline_ns);
+	/* what is left on the done stack failed while being started */
+	poll_events(u, kc_proto_wait_until(u->ndone, deadline_ns));
 	for (uint32_t i = 0; i < u->ndone; i++)
 		u->reqs[u->done[i]].failed_at_start = false;
 }
@@ -761,29 +756,6 @@ static bool forbidden(const char *name, const char *value)
 	return !strcmp(name, "te") && strcasecmp(value, "trailers") != 0;
 }
 
-static int split_host(struct kc_h2u *u, const char *hostport, bool tls, struct kc_diag *d)
-{
-	const char *colon = strrchr(hostport, ':');
-	const char *rb = strrchr(hostport, ']');
-	size_t hl = strlen(hostport);
-	const char *port = tls ? "443" : "80";
-	if (colon && (!rb || colon > rb)) {
-		hl = (size_t)(colon - hostport);
-		port = colon + 1;
-	}
-	const char *h = hostport;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(u->hostname) || strlen(port) >= sizeof(u->port))
-		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", hostport);
-	memcpy(u->hostname, h, hl);
-	u->hostname[hl] = '\0';
-	snprintf(u->port, sizeof(u->port), "%s", port);
-	return KC_OK;
-}
-
 static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 {
 	struct kc_engine *e = w->e;
@@ -800,14 +772,15 @@ static int kc_h2u_worker_init(struct worker *w, struct kc_diag *d)
 		return kc_diag_set(d, KC_EUNSUPPORTED, "--response-stream is not supported with "
 				   "--http h2c yet; use --http 1.1 or --http 2");
 	const bool tls = !strncasecmp(e->url, "https://", 8);
-	int rc = split_host(u, e->host, tls, d);
+	if (kc_url_split_hostport(e->host, tls ? "443" : "80", u->hostname, sizeof(u->hostname),
+				  u->port, sizeof(u->port)))
+		return kc_diag_set(d, KC_EINVAL, "bad host '%s'", e->host);
 	/* HTTP/2 over TLS (--http 2 to an https:// URL): ALPN must pick h2 */
-	if (!rc && tls)
-		rc = kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d);
+	int rc = tls ? kc_h2net_tls_ctx(&u->tls, e->cfg.insecure, e->cfg.cacert, d) : KC_OK;
 	if (rc)
 		return rc;
 	/* Resolved once: workers never block on DNS during a step. */
-	kc_h2net_resolve(u->hostname, u->port, &u->addr, &u->addrlen);
+	kc_net_resolve(u->hostname, u->port, &u->addr, &u->addrlen);
 	/* GOAWAY leaves connections closing beside their replacements. */
 	u->nconns_cap = 2 * e->connections + 2;
 	u->conns = calloc(u->nconns_cap, sizeof(*u->conns));

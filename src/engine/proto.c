@@ -8,6 +8,8 @@
 #include "engine_int.h"
 #include "proto.h"
 
+#include "kneecap/clock.h"
+
 int kc_client_parse(const char *s, enum kc_client *out)
 {
 	if (s && !strcmp(s, "native")) {
@@ -45,4 +47,12 @@ const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
 const char *kc_engine_client(const struct kc_engine *e)
 {
 	return e->proto == &kc_proto_curl ? "curl" : "native";
+}
+
+int64_t kc_proto_wait_until(uint32_t ndone, int64_t deadline_ns)
+{
+	if (!ndone)
+		return deadline_ns;
+	int64_t soon = kc_clock_ns() + KC_NS_PER_MS;
+	return soon < deadline_ns ? soon : deadline_ns;
 }

@@ -53,4 +53,9 @@ extern const struct kc_proto kc_proto_h2c; /* h2c, and HTTP/2 over TLS */
  * curl, a proxy or a client certificate asks for libcurl. */
 const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c);
 
+/* How long a driver's wait sleeps: until deadline_ns, but at most 1 ms
+ * while ndone requests that failed as they started wait to be reaped
+ * (which also paces a loop against a server that refuses every connection). */
+int64_t kc_proto_wait_until(uint32_t ndone, int64_t deadline_ns);
+
 #endif

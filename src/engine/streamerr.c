@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kneecap/engine.h"
 #include "kneecap/sagemaker.h"
 #include "kneecap/scrub.h"
 
@@ -44,7 +45,7 @@ enum kc_errclass kc_serr_prestream(struct kc_serr_samples *k, bool keep, int sta
 	struct kc_sm_error e;
 	kc_sagemaker_parse_error(status, errtype_len ? errtype : NULL, errtype_len, body,
 				 body_len, KC_SM_PARSE_MESSAGE, &e);
-	enum kc_errclass ec = kc_sagemaker_errclass_to_step(e.cls, status);
+	enum kc_errclass ec = kc_engine_sm_errclass(e.cls, status);
 	struct kc_error_sample *x = keep ? room(k, ec) : NULL;
 	if (x)
 		fill(x, status, e.code, &e);
@@ -70,7 +71,7 @@ enum kc_errclass kc_serr_event(struct kc_serr_samples *k, bool keep,
 	header(m, ":message-type", mt, sizeof(mt));
 	bool exception = !strcmp(mt, "exception");
 	header(m, exception ? ":exception-type" : ":error-code", type, sizeof(type));
-	enum kc_errclass ec = exception ? kc_sagemaker_stream_exception_class(type, strlen(type))
+	enum kc_errclass ec = exception ? kc_engine_stream_exception_class(type, strlen(type))
 					: KC_EC_STREAM;
 	struct kc_error_sample *x = keep ? room(k, ec) : NULL;
 	if (!x)

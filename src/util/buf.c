@@ -167,24 +167,40 @@ int kc_write_file_via(const char *path, const char *tmp, const void *p, size_t n
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
 	if (fd < 0)
 		return KC_EIO;
-	int err = 0;
+	int err = kc_write_all(fd, p, n) ? errno : 0;
+	/* open's mode passed through the umask; an executable must stay one. */
+	if (!err && (mode & 0111) && fchmod(fd, (mode_t)mode) != 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		unlink(tmp);
+		errno = err; /* the caller reports the write's reason, not unlink's */
+		return KC_EIO;
+	}
+	return kc_file_commit(fd, tmp, path);
+}
+
+int kc_write_all(int fd, const void *p, size_t n)
+{
 	const char *c = p;
 	while (n > 0) {
 		ssize_t w = write(fd, c, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			err = errno;
-			break;
+			return -1;
 		}
 		c += w;
 		n -= (size_t)w;
 	}
-	/* open's mode passed through the umask; an executable must stay one. */
-	if (!err && (mode & 0111) && fchmod(fd, (mode_t)mode) != 0)
-		err = errno;
+	return 0;
+}
+
+int kc_file_commit(int fd, const char *tmp, const char *path)
+{
+	int err = 0;
 	/* Synced before the rename, so a crash cannot leave an empty file in its place. */
-	if (!err && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
 		err = errno;
 	if (close(fd) != 0 && !err)
 		err = errno;

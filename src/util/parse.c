@@ -136,3 +136,18 @@ char *kc_format_duration(int64_t ns, char *out, size_t outsz)
 		snprintf(out, outsz, "%lldns", (long long)ns);
 	return out;
 }
+
+bool kc_name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
+		if (!alnum && ch != '-')
+			return false;
+	}
+	return true;
+}

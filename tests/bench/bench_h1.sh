@@ -39,32 +39,16 @@ command -v h2load >/dev/null || { echo "h2load not installed (nghttp2-client)"; 
 TMP=$(mktemp -d)
 ngpid=
 trap '[ -n "$ngpid" ] && kill $ngpid 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tport=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+tport=$(free_port)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
 	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 || exit 1
 "$KNEECAP" payload --count 1 --size-kb 200 --out "$TMP/jpeg" >/dev/null || exit 1
 JPEG=$(ls "$TMP"/jpeg/*.jpg | head -1)
-cat >"$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/body;
-  keepalive_requests 100000000;
-  client_max_body_size 10m;
-  server { listen 127.0.0.1:$port; location / { return 200 "ok"; } }
+start_nginx "$SCPU" "$port" "  client_max_body_size 10m;
   server { listen 127.0.0.1:$tport ssl; ssl_certificate $TMP/cert.pem;
-           ssl_certificate_key $TMP/key.pem; location / { return 200 "ok"; } }
-}
-EOF
-taskset -c "$SCPU" nginx -p "$TMP" -c "$TMP/nginx.conf" &
-ngpid=$!
-sleep 0.5
+           ssl_certificate_key $TMP/key.pem; location / { return 200 \"ok\"; } }"
 URL="http://127.0.0.1:$port/"
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); client cpu $CCPU, nginx cpu $SCPU"
 echo "# $("$KNEECAP" --version), $(wrk --version 2>&1 | head -1 | cut -c1-24), $(h2load --version | head -1)"

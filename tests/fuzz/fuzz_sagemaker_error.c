@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kneecap/engine.h"
 #include "kneecap/sagemaker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -76,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strstr(b.message, "The Canonical String") ||
 	    strstr(b.message, "The String-to-Sign"))
 		abort();
-	(void)kc_sagemaker_errclass_to_step(a.cls, status);
+	(void)kc_engine_sm_errclass(a.cls, status);
 	(void)kc_sagemaker_errclass_hint(a.cls);
 	free(body);
 	free(hdr);

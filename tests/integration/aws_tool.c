@@ -25,6 +25,8 @@
 #include "kneecap/evsign.h"
 #include "kneecap/sigv4.h"
 
+#include "hex_int.h"
+
 #define BODY_MAX (8u << 20)
 #define HEADERS_MAX 64
 
@@ -147,13 +149,8 @@ static int cmd_sign(const char *path)
 
 static int nibble(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return 0;
+	int v = kc_hexval(c);
+	return v < 0 ? 0 : v;
 }
 
 /* Hex to bytes, truncated at cap (sscanf would rescan the string per byte). */

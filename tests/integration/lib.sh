@@ -25,3 +25,26 @@ done_testing() {
 	echo "# $checks checks, $fails failed"
 	[ "$fails" = 0 ]
 }
+
+# The end of every secret scan's Python (test_secrets*.sh): given forms, a
+# list of (label, bytes) built by the test, and files, prints "LABEL in FILE"
+# for the first form found in each file.
+SCAN_FILES_PY='
+for f in files:
+    try:
+        data = open(f, "rb").read()
+    except OSError:
+        continue
+    for label, form in forms:
+        if form and form in data:
+            print("%s in %s" % (label, f))
+            break
+'
+# scan NAME FILE...: fails when the test's scan_found finds any form in any FILE.
+scan() {
+	local name=$1; shift
+	local found
+	found=$(scan_found "$@")
+	if [ -z "$found" ]; then ok "$name: no form of a secret in $# files"; else
+		fail "$name: $(echo "$found" | head -4 | tr '\n' ';')"; fi
+}

@@ -40,6 +40,16 @@ expect_grep "^--warmup '5': a duration needs a unit \(5s, 500ms\)$" "$TMP/e_run"
 cmp -s "$TMP/e_run" "$TMP/e_find" && cmp -s "$TMP/e_run" "$TMP/e_streams" &&
 	ok "bare --warmup: the same error in run, find and streams" ||
 	fail "bare --warmup errors differ: $(cat "$TMP/e_run" "$TMP/e_find" "$TMP/e_streams")"
+# merge takes no --warmup (a usage error); its one duration flag, --slo,
+# refuses a bare number in find's words.
+expect_rc 2 "merge --warmup 5 is a usage error" "$KNEECAP" merge "$TMP" --out "$TMP/m" --warmup 5
+expect_rc 2 "find --slo 5 is a usage error" "$KNEECAP" find "$U" --slo 5
+sed 's/^kneecap: find: //' "$TMP/err" >"$TMP/e_find_slo"
+expect_rc 2 "merge --slo 5 is a usage error" "$KNEECAP" merge "$TMP" --out "$TMP/m" --slo 5
+sed 's/^kneecap: merge: //' "$TMP/err" >"$TMP/e_merge_slo"
+cmp -s "$TMP/e_find_slo" "$TMP/e_merge_slo" &&
+	ok "bare --slo: the same error in find and merge" ||
+	fail "bare --slo errors differ: $(cat "$TMP/e_find_slo" "$TMP/e_merge_slo")"
 # ... and in a scenario file: file, line and key.
 printf '[search]\nstart = 10\nwarmup = 5\n' >"$TMP/bare.ini"
 expect_rc 2 "find: a bare duration in a scenario is a usage error" "$KNEECAP" find "$TMP/bare.ini" "$U"

@@ -61,4 +61,15 @@ expect_rc 0 "plan on the component without --min 0" "$KNEECAP" plan "$R" --traff
 expect_rc 2 "--min 0 on a variant's result is refused" "$KNEECAP" plan \
 	"$KC_SRCDIR/tests/data/results/find-verdicts.json" --traffic "$TMP/zday.ini" --min 0
 expect_grep 'only an inference component scales to zero' "$TMP/err" "and says why"
+# A serverless result: plan does not model provisioned concurrency, and says so.
+python3 - "$R" "$TMP/sls.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["recommendation"]["endpoint_kind"] = "serverless"
+json.dump(d, open(sys.argv[2], "w"))
+PY
+expect_rc 2 "plan on a serverless result is refused" "$KNEECAP" plan "$TMP/sls.json" \
+	--traffic "$TMP/zday.ini" --out "$TMP/psls"
+expect_grep 'serverless endpoint.s result' "$TMP/err" "and says why"
+[ ! -e "$TMP/psls/apply.sh" ] && ok "no apply.sh for it" || fail "apply.sh written for a serverless result"
 done_testing

@@ -34,7 +34,7 @@ OTHER='Zx8Kq3/Lm5Tr9Wv2Yb7Nc4Hd6Jf1Pg0Rs8Ut3Vw5Xy'  # printed by a helper, never
 
 # scan_found FILE...: which form of which value is in which FILE, one line each.
 scan_found() {
-	"$PY" - "$SECRET" "$TOKEN" "$OTHER" "$@" <<'PY'
+	{ cat <<'PY'
 import base64, sys, urllib.parse
 vals, files = sys.argv[1:4], sys.argv[4:]
 K = 12
@@ -58,24 +58,8 @@ for label, s in zip(("secret key", "session token", "helper's key"), vals):
         forms.append(("%s (%s)" % (label, fl), f))
         for i in range(len(f) - K + 1):
             forms.append(("%s (%s, 12-character piece at %d)" % (label, fl, i), f[i:i + K]))
-for f in files:
-    try:
-        data = open(f, "rb").read()
-    except OSError:
-        continue
-    for label, form in forms:
-        if form in data:
-            print("%s in %s" % (label, f))
-            break
 PY
-}
-# scan NAME FILE...: fails when any FILE holds any form or piece.
-scan() {
-	local name=$1; shift
-	local found
-	found=$(scan_found "$@")
-	if [ -z "$found" ]; then ok "$name: nothing of the secrets in $# files"; else
-		fail "$name: $(echo "$found" | head -4 | tr '\n' ';')"; fi
+	echo "$SCAN_FILES_PY"; } | "$PY" - "$SECRET" "$TOKEN" "$OTHER" "$@"
 }
 
 "$PY" "$SERVER" "$TMP/port" "$SECRET" "$TOKEN" --max-s 170 >"$TMP/server.log" 2>&1 &

@@ -40,6 +40,14 @@ served=$(stat_field '["components"][0]["served"]')
 capserved=$(stat_field '["components"][1]["served"]')
 [ "$served" = 1 ] && [ "$capserved" = 1 ] && ok "each component counted its own request" ||
 	fail "components served: $served, $capserved"
+# find against an http:// TARGET names the component as a sagemaker: one would.
+timeout 60 "$KNEECAP" find "http://127.0.0.1:$PORT/endpoints/ep/invocations" \
+	--method POST --payload jpeg --inference-component tagger-ic --start 10 --max 10 \
+	--step-duration 1s --warmup 0s \
+	--no-confirm --json -q >"$TMP/find.json" 2>"$TMP/find.err"
+bad=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(s["errors"] for s in d["steps"]), sum(s["ok"] for s in d["steps"]))' "$TMP/find.json" 2>/dev/null)
+[ "${bad%% *}" = 0 ] && [ "${bad##* }" -gt 0 ] && ok "find --inference-component over http: the header went (${bad##* } ok)" ||
+	fail "find over http with a component: errors/ok '$bad'"
 stop_emu
 
 # 2. A plain endpoint refuses a component name.

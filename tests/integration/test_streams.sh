@@ -52,6 +52,19 @@ bad=$(json_get "$out/result.json" 'd["streams"]["emulator"]["bad_signatures"]')
 [ "$bad" = 0 ] && ok "the emulator verified every signature" || fail "$bad bad signatures"
 expect_grep 'streams=' "$out/latency.hlog" "latency.hlog has one tagged interval per step"
 
+# 1b. result.json has find's shapes (issue #17): search{}, knee{},
+#     recommendation{} and each step's verdict{} hold every key find writes,
+#     with the same types.  find runs without its confirmation step, which
+#     streams does not have (find adds recommendation.confirmed only after it).
+timeout 60 "$KNEECAP" find --step-duration 1s --warmup 200ms --start 44 --no-confirm \
+	--instance-type ml.g5.2xlarge --out "$TMP/find" -q >/dev/null 2>"$TMP/find.err"
+if "$py" "$KC_SRCDIR/tests/integration/py/result_shapes.py" "$TMP/find/result.json" \
+	"$out/result.json" >"$TMP/shapes.log" 2>&1; then
+	ok "streams result.json has find's shapes: $(cat "$TMP/shapes.log")"
+else
+	fail "streams result.json differs from find's shapes"; sed 's/^/    /' "$TMP/shapes.log" "$TMP/find.err" | head -20
+fi
+
 # 2. The frames kneecap sends parse with botocore (captured by the emulator).
 if timeout 60 "$KNEECAP" streams "$scen" --start 1 --max 1 --step-duration 1s --warmup 300ms \
 	--chunk-bytes 1000 --emulator-capture "$TMP/cap.bin" -q >/dev/null 2>"$TMP/cap.err"; then

@@ -19,18 +19,14 @@ MAX_FUNC = 100
 # (issue #17).  Printed loudly on every run; the check fails when an entry is
 # no longer over (so the list only shrinks).  Goal: both empty.
 ALLOWED_FILES = {
-    "src/engine/streams.c",
     "src/engine/runner.c",
     "src/emulator/bidi.c",
     "src/emulator/h2serve.c",
-    "src/cli/cmd_streams.c",
 }
 ALLOWED_FUNCS = {
     "src/engine/runner.c:kc_engine_new",
     "src/engine/runner.c:kc_engine_probe",
     "src/analysis/plan.c:kc_plan_advise",
-    "src/cli/cmd_streams.c:build_driver",
-    "src/cli/cmd_streams.c:load_config",
 }
 
 START = re.compile(r"^[A-Za-z_][A-Za-z0-9_ \t\*]*\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")

@@ -93,6 +93,11 @@ static void test_serverless(void **state)
 	assert_string_equal(kc_rec_metric_name(&r), "SageMakerVariantProvisionedConcurrencyUtilization");
 	c.max_capacity = 201;
 	assert_int_equal(kc_recommend_cfg_validate(&c, NULL), KC_EINVAL);
+	/* Provisioned concurrency cannot exceed the endpoint's MaxConcurrency. */
+	c.max_capacity = 21;
+	assert_int_equal(kc_recommend_cfg_validate(&c, NULL), KC_EINVAL);
+	c.max_capacity = 20;
+	assert_int_equal(kc_recommend_cfg_validate(&c, NULL), KC_OK);
 }
 
 static void test_validate_zero(void **state)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kneecap/err.h"
+#include "kneecap/engine.h"
 #include "kneecap/sagemaker.h"
 
 static void test_parse_target(void **state)
@@ -484,16 +485,16 @@ static void test_error_random_bytes(void **state)
 static void test_errclass_mapping(void **state)
 {
 	(void)state;
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_MODEL, 424), KC_EC_MODEL);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_THROTTLE, 400), KC_EC_THROTTLE);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_AUTH, 403), KC_EC_AUTH);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_VALIDATION, 400), KC_EC_HTTP4XX);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_UNAVAILABLE, 503), KC_EC_HTTP5XX);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_INTERNAL, 500), KC_EC_HTTP5XX);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_OTHER, 404), KC_EC_HTTP4XX);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_OTHER, 599), KC_EC_HTTP5XX);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_OTHER, 302), KC_EC_OTHER);
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_NONE, 200), KC_EC_OTHER);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_MODEL, 424), KC_EC_MODEL);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_THROTTLE, 400), KC_EC_THROTTLE);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_AUTH, 403), KC_EC_AUTH);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_VALIDATION, 400), KC_EC_HTTP4XX);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_UNAVAILABLE, 503), KC_EC_HTTP5XX);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_INTERNAL, 500), KC_EC_HTTP5XX);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_OTHER, 404), KC_EC_HTTP4XX);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_OTHER, 599), KC_EC_HTTP5XX);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_OTHER, 302), KC_EC_OTHER);
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_NONE, 200), KC_EC_OTHER);
 	for (int c = 0; c < KC_SM_ERR_COUNT; c++)
 		assert_string_not_equal(kc_sagemaker_errclass_name((enum kc_sm_errclass)c), "unknown");
 	assert_non_null(kc_sagemaker_errclass_hint(KC_SM_ERR_AUTH));
@@ -612,16 +613,16 @@ static void test_stream_errors(void **state)
 		kc_sagemaker_parse_error(rows[i].status, rows[i].type,
 					 rows[i].type ? strlen(rows[i].type) : 0, rows[i].body,
 					 strlen(rows[i].body), KC_SM_PARSE_MESSAGE, &e);
-		assert_int_equal(kc_sagemaker_errclass_to_step(e.cls, rows[i].status), rows[i].ec);
+		assert_int_equal(kc_engine_sm_errclass(e.cls, rows[i].status), rows[i].ec);
 		assert_string_equal(e.error_code, rows[i].error_code);
 	}
-	assert_int_equal(kc_sagemaker_errclass_to_step(KC_SM_ERR_UNAVAILABLE, 503), KC_EC_HTTP5XX);
-	assert_int_equal(kc_sagemaker_stream_exception_class("ModelStreamError", 16),
+	assert_int_equal(kc_engine_sm_errclass(KC_SM_ERR_UNAVAILABLE, 503), KC_EC_HTTP5XX);
+	assert_int_equal(kc_engine_stream_exception_class("ModelStreamError", 16),
 			 KC_EC_MODEL_STREAM);
-	assert_int_equal(kc_sagemaker_stream_exception_class("InternalStreamFailure", 21),
+	assert_int_equal(kc_engine_stream_exception_class("InternalStreamFailure", 21),
 			 KC_EC_INTERNAL_STREAM);
-	assert_int_equal(kc_sagemaker_stream_exception_class("Other", 5), KC_EC_STREAM);
-	assert_int_equal(kc_sagemaker_stream_exception_class(NULL, 0), KC_EC_STREAM);
+	assert_int_equal(kc_engine_stream_exception_class("Other", 5), KC_EC_STREAM);
+	assert_int_equal(kc_engine_stream_exception_class(NULL, 0), KC_EC_STREAM);
 }
 
 int main(void)

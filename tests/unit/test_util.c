@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -269,6 +270,21 @@ static void test_write_file_no_follow(void **state)
 	assert_int_equal(st.st_mode & 0777, 0755);
 	assert_int_equal(kc_write_file("/nonexistent-dir/x", "x", 1), KC_EIO);
 	assert_int_equal(errno, ENOENT);
+	/* a streamed file: written piecewise, committed by rename; a failed
+	 * rename removes the temp file and says why */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(kc_write_all(fd, "ab", 2), 0);
+	assert_int_equal(kc_write_all(fd, "c", 1), 0);
+	assert_int_equal(kc_file_commit(fd, tmp, path), KC_OK);
+	assert_int_equal(kc_buf_read_file(&b, path), KC_OK);
+	assert_string_equal(b.data, "abc");
+	assert_int_equal(access(tmp, F_OK), -1);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(kc_file_commit(fd, tmp, "/nonexistent-dir/x"), KC_EIO);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(tmp, F_OK), -1);
 	kc_buf_fini(&b);
 	unlink(sh);
 	unlink(path);
