@@ -10,13 +10,17 @@
 # A geometric bisection between BENCH_LO and BENCH_HI requests/s, one
 # BENCH_SECS run per probe, until hi/lo < 1.05; BENCH_ROUNDS rounds, the
 # tools alternating within each round.  A rate is held when:
-#   kneecap: send lag p99 < 1 ms (BENCH_LAG_MS) (kneecap measures each request's actual
-#     send time against its intended one), achieved >= 99% of offered, no
-#     errors or shed arrivals.
+#   kneecap: send lag p99 < 1 ms (BENCH_LAG_MS), achieved >= 99% of
+#     offered, no errors or shed arrivals, and the proxy below < 1 ms too:
+#     send lag is taken when the worker handles an arrival, so a request
+#     that then waits in the worker's FIFO for a free connection shows only
+#     in corrected latency (50k/s on 16 connections: lag p99 2.9 ms, proxy
+#     91 ms).
 #   wrk2: wrk2 does not report send lag.  Held means its achieved
 #     Requests/sec >= 98% of -R (it divides by the whole run, start-up
-#     included: 1,977 of 2,000 where every request was answered), and its corrected p99 (from the intended
-#     send time) minus its uncorrected p99 (from the actual send) < 1 ms.
+#     included: 1,977 of 2,000 where every request was answered), and its
+#     corrected p99 (from the intended send time) minus its uncorrected p99
+#     (from the actual send) < 1 ms.
 #     That difference is a proxy, not the p99 of the lag: p99(a) - p99(b) is
 #     not p99(a - b), and wrk2 paces each connection on a 1 ms event-loop
 #     timer, so some lag is built in.  The same proxy is printed for
@@ -79,7 +83,7 @@ except Exception:
 r = float(sys.argv[2])
 lag = s["lag_ms"]["p99"]
 proxy = s["latency_ms"]["p99"] - s["service_ms"]["p99"]
-held = lag < float(sys.argv[3]) and s["achieved"] >= 0.99 * r and s["errors"] == 0
+held = lag < float(sys.argv[3]) and proxy < float(sys.argv[3]) and s["achieved"] >= 0.99 * r and s["errors"] == 0
 print("%d %.0f %.3f %.3f" % (held, s["achieved"], lag, proxy))
 P
 }
