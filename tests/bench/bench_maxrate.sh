@@ -48,23 +48,8 @@ PY=/usr/bin/python3
 TMP=$(mktemp -d)
 ngpid=
 trap '[ -n "$ngpid" ] && kill $ngpid 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$TMP/nginx.conf" <<NG
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/body;
-  keepalive_requests 100000000;
-  server { listen 127.0.0.1:$port; location / { return 200 "ok"; } }
-}
-NG
-taskset -c "$SCPU" nginx -p "$TMP" -c "$TMP/nginx.conf" &
-ngpid=$!
-sleep 0.5
+port=$(free_port)
+start_nginx "$SCPU" "$port"
 URL="http://127.0.0.1:$port/"
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); client cpu $CCPU, nginx cpu $SCPU"
 echo "# $("$KNEECAP" --version), wrk2 $WRK2; $C connections, ${SECS}s probes, kneecap --release-slack ${SLACK:-auto (its default)}; held: lag < $LAG ms"
