@@ -298,9 +298,6 @@ enum kc_emu_err_class {
 	KC_EMU_ERRC_COUNT
 };
 
-/* Returns the stable snake_case name of an error class ("model_error", ...). */
-const char *kc_emu_err_class_name(enum kc_emu_err_class c);
-
 struct kc_emu_stats {
 	double capacity_rps;   /* nominal */
 	int instances, slots;

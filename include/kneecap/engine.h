@@ -61,8 +61,6 @@ enum kc_client {
 
 /* Parses "native" or "curl"; KC_EINVAL otherwise. */
 int kc_client_parse(const char *s, enum kc_client *out);
-/* Returns "native" or "curl" (KC_CLIENT_DEFAULT names what it means). */
-const char *kc_client_name(enum kc_client c);
 
 /*
  * One request body, borrowed: data must stay valid and unchanged for the

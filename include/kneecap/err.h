@@ -45,9 +45,6 @@ enum kc_err {
 /* Returns a short static English description of err; never NULL. */
 const char *kc_strerror(int err);
 
-/* True when err means the object that returned it may only be freed. */
-static inline int kc_err_is_fatal(int err) { return err <= -900; }
-
 /*
  * What went wrong, where: filled by a failing call, read by the CLI.
  * file and key are empty and line is 0 when they do not apply.

@@ -75,9 +75,6 @@ enum kc_evsign_verdict {
 	KC_EVSIGN_AFTER_END,     /* a frame after the final empty frame */
 };
 
-/* Returns a short static description of v; never NULL. */
-const char *kc_evsign_verdict_str(enum kc_evsign_verdict v);
-
 /*
  * Checks one decoded outer frame against the chain (the signature compared
  * with CRYPTO_memcmp).  On KC_EVSIGN_OK the chain advances (and finishes on

@@ -72,65 +72,21 @@ void kc_hdr_reset(struct kc_hdr *h);
  */
 /* Samples recorded (in range) since the last reset. */
 int64_t kc_hdr_total_count(const struct kc_hdr *h);
-/* Samples rejected as out of range since the last reset. */
-int64_t kc_hdr_out_of_range(const struct kc_hdr *h);
-/* Smallest/largest recorded value (equivalent-range representative); 0 if empty. */
-int64_t kc_hdr_min(const struct kc_hdr *h);
+/* Largest recorded value (equivalent-range representative); 0 if empty. */
 int64_t kc_hdr_max(const struct kc_hdr *h);
 /*
- * Mean and standard deviation, each sample standing for the middle of its
- * equivalent range (as HdrHistogram's getMean/getStdDeviation); 0 if empty.
+ * Mean, each sample standing for the middle of its equivalent range (as
+ * HdrHistogram's getMean); 0 if empty.
  */
 double kc_hdr_mean(const struct kc_hdr *h);
-double kc_hdr_stddev(const struct kc_hdr *h);
 /* Value at percentile p (0..100), as HdrHistogram's getValueAtPercentile; 0 if empty. */
 int64_t kc_hdr_value_at_percentile(const struct kc_hdr *h, double p);
-
-/* The shape h was made with (a decoded histogram: the shape in its header). */
-int64_t kc_hdr_lowest(const struct kc_hdr *h);
-int64_t kc_hdr_highest(const struct kc_hdr *h);
-int kc_hdr_sigfigs(const struct kc_hdr *h);
 
 /* Interval bounds carried by the histogram (ms since the epoch), for logs. */
 void kc_hdr_set_times(struct kc_hdr *h, int64_t start_ms, int64_t end_ms);
 void kc_hdr_get_times(const struct kc_hdr *h, int64_t *start_ms, int64_t *end_ms);
 /* Optional tag (no spaces, commas or newlines; at most 63 bytes). Returns 0 or KC_EINVAL. */
 int kc_hdr_set_tag(struct kc_hdr *h, const char *tag);
-/* The tag, or "" when none. */
-const char *kc_hdr_tag(const struct kc_hdr *h);
-
-/* Percentile iteration (for plots and the classic percentile distribution). */
-struct kc_hdr_iter {
-	/* public, valid after kc_hdr_iter_next() returned true */
-	int64_t value;             /* highest equivalent value at this step */
-	double percentile;         /* percentile reached by this step (0..100) */
-	int64_t count_to_value;    /* cumulative count up to value */
-	int64_t count_at_value;    /* count in this step's bucket */
-	/* private */
-	const struct kc_hdr *h;
-	int64_t total, seen;       /* total count; cumulative count through idx */
-	double next_pct;           /* the percentile level the next step waits for */
-	int32_t ticks_per_half;
-	int32_t idx;               /* counts index under the cursor */
-	bool fresh;                /* counts[idx] not yet added to seen */
-	bool done, reached_last;
-};
-
-/*
- * Prepares a percentile iterator whose steps are ticks_per_half_distance per
- * halving of the distance to 100% (HdrHistogram's PercentileIterator).
- */
-void kc_hdr_iter_percentiles(struct kc_hdr_iter *it, const struct kc_hdr *h,
-			     int ticks_per_half_distance);
-
-/*
- * Advances the iterator; false when done.  After true: value is the highest
- * value equivalent to the step's bucket, percentile the level this step
- * reached (as Java's getPercentileLevelIteratedTo; the last step is 100),
- * count_to_value the samples at or below value.  The histogram must not
- * change while an iterator walks it.
- */
-bool kc_hdr_iter_next(struct kc_hdr_iter *it);
 
 /*
  * A recorder: one writer thread records into the active histogram while a
@@ -148,16 +104,11 @@ struct kc_hdr_recorder {
 
 /*
  * Initializes a recorder with two histograms of the given shape (the
- * interval start is 0 until kc_hdr_recorder_set_start).  Returns 0,
- * KC_EINVAL or KC_ENOMEM.
+ * interval start is 0 until the first take).  Returns 0, KC_EINVAL or
+ * KC_ENOMEM.
  */
 int kc_hdr_recorder_init(struct kc_hdr_recorder *r, int64_t lowest,
 			 int64_t highest, int sigfigs);
-/*
- * Sets the start (ms since the epoch) of the interval being recorded; the
- * next kc_hdr_recorder_take reports [start_ms, now_ms].  Reader side only.
- */
-void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms);
 
 /* Frees both histograms; r may be NULL. */
 void kc_hdr_recorder_fini(struct kc_hdr_recorder *r);
@@ -168,8 +119,6 @@ void kc_hdr_recorder_fini(struct kc_hdr_recorder *r);
  * no lock.  Returns false for an out-of-range value, as kc_hdr_record.
  */
 bool kc_hdr_recorder_record(struct kc_hdr_recorder *r, int64_t value);
-bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
-				      int64_t expected_interval);
 
 /*
  * Reader side: ends the current interval and adds it into into (which the

@@ -103,13 +103,6 @@ const struct kc_payload *kc_pool_get(const struct kc_pool *p, uint64_t seq);
 void kc_pool_summary(const struct kc_pool *p, struct kc_pool_summary *out);
 
 /*
- * Returns how many SHA-256 digests this pool ever computed.  It equals
- * kc_pool_count: hashes are made once while building, never on kc_pool_get
- * (the benchmark and tests hold the pool to that).
- */
-uint64_t kc_pool_hash_count(const struct kc_pool *p);
-
-/*
  * Returns the content type for a file name from its extension
  * (case-insensitive): .json application/json, .jpg/.jpeg image/jpeg,
  * .wav audio/wav, anything else application/octet-stream.  Static string.

@@ -41,10 +41,6 @@ int kc_pricing_load(struct kc_pricing **out, const char *path, struct kc_diag *d
 /* Frees p; p may be NULL. */
 void kc_pricing_free(struct kc_pricing *p);
 
-/* Number of rows, and row i (NULL when out of range). */
-size_t kc_pricing_count(const struct kc_pricing *p);
-const struct kc_instance_info *kc_pricing_row(const struct kc_pricing *p, size_t i);
-
 /* Row for an instance type (exact match), or NULL.  p may be NULL. */
 const struct kc_instance_info *kc_pricing_find(const struct kc_pricing *p,
 					       const char *instance_type);

@@ -59,9 +59,6 @@ const char *kc_resource_unit(enum kc_resource_kind k);
 /* The PredefinedMetricType string. */
 const char *kc_metric_name(enum kc_metric m);
 
-/* The TargetValue unit in words ("invocations/instance/minute", "concurrent requests/instance"). */
-const char *kc_metric_unit(enum kc_metric m);
-
 /* Parses the full name or the short "invocations" / "concurrency". 0 or KC_EINVAL. */
 int kc_metric_parse(const char *s, enum kc_metric *out);
 

@@ -91,7 +91,4 @@ enum kc_rs_verdict kc_rs_feed(struct kc_rs *s, const void *p, size_t len, int64_
  */
 enum kc_rs_verdict kc_rs_end(struct kc_rs *s);
 
-/* "ok", "broken", "model_error", "stream_failure". */
-const char *kc_rs_verdict_name(enum kc_rs_verdict v);
-
 #endif

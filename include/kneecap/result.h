@@ -69,12 +69,6 @@ json_t *kc_step_to_json(const struct kc_step_result *s);
 /* The whole document; a new reference, or NULL when out of memory. */
 json_t *kc_result_to_json(const struct kc_result *r);
 
-/*
- * Writes result.json to path (atomically, indented, trailing newline).
- * Returns 0, KC_ENOMEM or KC_EIO (d names the path and the OS reason).
- */
-int kc_result_write_json(const struct kc_result *r, const char *path, struct kc_diag *d);
-
 /* Appends the document (indented, trailing newline) to out. Returns 0, KC_ENOMEM or KC_ELIMIT. */
 int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
 
@@ -92,9 +86,5 @@ int kc_result_json_text(const struct kc_result *r, struct kc_buf *out);
  * Returns 0, KC_ENOMEM or KC_ELIMIT.
  */
 int kc_result_csv_text(const struct kc_result *r, struct kc_buf *out);
-
-/* Writes steps.csv to path atomically. Returns 0, KC_ENOMEM, KC_ELIMIT or KC_EIO
- * (d names the path and the OS reason). */
-int kc_result_write_csv(const struct kc_result *r, const char *path, struct kc_diag *d);
 
 #endif

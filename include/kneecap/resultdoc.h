@@ -144,9 +144,6 @@ void kc_rd_signals_parse(const struct json_t *sig, struct kc_rd_signals *out);
 /* Frees what the document owns; doc may be NULL. */
 void kc_resultdoc_fini(struct kc_resultdoc *doc);
 
-/* Value of a flattened config key ("instance_type"), or NULL. */
-const char *kc_resultdoc_config(const struct kc_resultdoc *doc, const char *key);
-
 /*
  * The number of instances behind the endpoint in the run: knee.value /
  * knee.per_instance rounded, else 1.

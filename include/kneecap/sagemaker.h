@@ -79,20 +79,6 @@ struct kc_sm_url {
 	char path[512];       /* absolute path, never with a query */
 };
 
-/*
- * Builds the URL of op for endpoint in region.  endpoint_url (NULL or ""
- * for none) overrides scheme, host and port as the AWS CLI's --endpoint-url
- * does: used verbatim (no :8443 added for bidi) and any path it has is kept
- * as a prefix.  The default host is runtime.sagemaker.REGION.amazonaws.com
- * (.com.cn for cn-* regions), port 443, or 8443 for KC_SM_BIDI.
- * Returns 0, or KC_EINVAL (bad region, endpoint name or endpoint URL: not
- * http/https, has a query, fragment or user info), KC_ELIMIT (too long).
- * *out untouched on failure.
- */
-int kc_sagemaker_build_url(enum kc_sm_op op, const char *region,
-			   const char *endpoint, const char *endpoint_url,
-			   struct kc_sm_url *out, struct kc_diag *d);
-
 /* Endpoint variants, as botocore's UseFIPS and UseDualStack settings. */
 #define KC_SM_FIPS 1u
 #define KC_SM_DUALSTACK 2u
@@ -105,9 +91,6 @@ enum kc_sm_partition {
 	KC_SM_PART_ISO,     /* us-iso-*: c2s.ic.gov, no dual-stack */
 	KC_SM_PART_ISO_B,   /* us-isob-*: sc2s.sgov.gov, no dual-stack */
 };
-
-/* The partition of a region name (aws when no other pattern matches). */
-enum kc_sm_partition kc_sagemaker_partition(const char *region);
 
 /*
  * The one host table: the host name and port of op in region with the
@@ -122,9 +105,17 @@ int kc_sagemaker_host(enum kc_sm_op op, const char *region, unsigned variants,
 		      char *host, size_t hostsz, int *port, struct kc_diag *d);
 
 /*
- * kc_sagemaker_build_url with endpoint variants: the host comes from
- * kc_sagemaker_host.  Variants with an endpoint_url are KC_EINVAL, as the
- * rule set says ("FIPS and custom endpoint are not supported").
+ * Builds the URL of op for endpoint in region, with the endpoint variants
+ * (0, or KC_SM_FIPS | KC_SM_DUALSTACK: the host comes from kc_sagemaker_host).
+ * endpoint_url (NULL or "" for none) overrides scheme, host and port as the
+ * AWS CLI's --endpoint-url does: used verbatim (no :8443 added for bidi) and
+ * any path it has is kept as a prefix.  The default host is
+ * runtime.sagemaker.REGION.amazonaws.com (.com.cn for cn-* regions), port
+ * 443, or 8443 for KC_SM_BIDI.  Variants with an endpoint_url are
+ * KC_EINVAL, as the rule set says ("FIPS and custom endpoint are not
+ * supported").  Returns 0, or KC_EINVAL (bad region, endpoint name or
+ * endpoint URL: not http/https, has a query, fragment or user info),
+ * KC_ELIMIT (too long).  *out untouched on failure.
  */
 int kc_sagemaker_build_url_v(enum kc_sm_op op, const char *region,
 			     const char *endpoint, const char *endpoint_url,
@@ -242,9 +233,6 @@ enum kc_sm_exception {
 
 /* The kind of stream exception event named by :exception-type (type, len). */
 enum kc_sm_exception kc_sagemaker_stream_exception(const char *type, size_t len);
-
-/* Stable names: "none", "model", "throttle", "unavailable", "validation", "auth", "internal", "other". */
-const char *kc_sagemaker_errclass_name(enum kc_sm_errclass c);
 
 /*
  * A one-line hint for the user for a class, printed once per run by the

@@ -46,12 +46,6 @@
  */
 int kc_scrub_register(const char *secret);
 
-/* Forgets every registered secret, wiping the copies (tests, teardown). */
-void kc_scrub_clear(void);
-
-/* The number of secrets registered (tests, diagnostics). */
-int kc_scrub_count(void);
-
 /*
  * Scrubs s (NUL-terminated, in a buffer of cap bytes) in place.  A
  * replacement longer than what it replaces may push the end of the text

@@ -43,7 +43,6 @@ struct kc_diag;
 struct kc_scenario;
 
 #define KC_SEARCH_MAX_STEPS 64   /* hard bound on steps one search may run */
-#define KC_SEARCH_MAX_LADDER 1024 /* rungs kc_ladder_knee looks at */
 
 struct kc_search_cfg {
 	enum kc_load_mode mode;

@@ -142,18 +142,6 @@ int kc_sigv4_sign(struct kc_sigv4_signer *s, const struct kc_sigv4_request *req,
 		  char *buf, size_t bufsz, struct kc_sigv4_signed *out,
 		  struct kc_diag *d);
 
-/*
- * The stages, for tests and diagnostics.  Each writes its text (no trailing
- * newline) into out, NUL-terminated, and its length into *len; same returns
- * as kc_sigv4_sign.  They include the headers kc_sigv4_sign would add.
- */
-int kc_sigv4_canonical_request(struct kc_sigv4_signer *s,
-			       const struct kc_sigv4_request *req, char *out,
-			       size_t outsz, size_t *len, struct kc_diag *d);
-int kc_sigv4_string_to_sign(struct kc_sigv4_signer *s,
-			    const struct kc_sigv4_request *req, char *out,
-			    size_t outsz, size_t *len, struct kc_diag *d);
-
 /* SHA-256 of p[0..n) with the signer's contexts.  Returns 0 or
  * KC_EINTERNAL. */
 int kc_sigv4_sha256(struct kc_sigv4_signer *s, const void *p, size_t n,

@@ -669,6 +669,88 @@ static void derive_factor(const struct kc_plan_input *in, int64_t ramp_at, int64
 	}
 }
 
+/*
+ * Pre-warm: each known peak gets MinCapacity = what target tracking will
+ * want at its top, set early enough for the instances to be InService
+ * before the ramp (provisioning plus one publication lag of margin for the
+ * action's own delay, rounded up to whole minutes, the finest cron
+ * granularity), and relaxed the minute after it ends.
+ */
+static void plan_prewarm(const struct kc_plan_input *in, const struct kc_plan_model *model,
+			 struct kc_plan_advice *a)
+{
+	const struct kc_traffic *tr = in->traffic;
+	a->lead_s = (model->provision_s + model->publish_lag_s + 59) / 60 * 60;
+	/* Peaks more often than hourly come back before scale-in (15 minutes
+	 * below target) could act, and too often for a pair of cron actions:
+	 * MinCapacity itself carries them. */
+	for (size_t i = 0; i < tr->npeaks; i++) {
+		int need = ceil_div(tr->peaks[i].rate_rps, in->target_rps);
+		if (tr->peaks[i].every_s < 3600 && need > a->min_cap) {
+			a->min_cap = need > KC_PLAN_MAX_CAPACITY ? KC_PLAN_MAX_CAPACITY : need;
+			a->min_for_peaks = true;
+		}
+	}
+	if (a->max_cap < a->min_cap)
+		a->max_cap = a->min_cap;
+	for (size_t i = 0; i < tr->npeaks; i++) {
+		const struct kc_traffic_peak *p = &tr->peaks[i];
+		if (p->every_s < 3600 || a->needed_at_peak <= a->min_cap)
+			continue; /* sub-hourly peaks: Min carries them (above) */
+		int64_t pre = ((p->at_s - a->lead_s) % p->every_s + p->every_s) % p->every_s;
+		int64_t end = p->at_s + p->ramp_s + p->hold_s + p->down_s;
+		int64_t relax = ((end + 59) / 60 * 60 + 60) % p->every_s;
+		add_sched(a, "prewarm", pre, p, a->needed_at_peak, a->max_cap);
+		add_sched(a, "relax", relax, p, a->min_cap, a->max_cap);
+	}
+}
+
+/* Why the factor is what it is, in one sentence, from the steepest ramp. */
+static void plan_reason(const struct kc_plan_input *in, int64_t ramp_at, int64_t lag_s,
+			struct kc_plan_advice *a)
+{
+	/* What the ramp can add while capacity is on its way: its slope times
+	 * the lag, but never more than the climb to the top of the shape. */
+	double climb = a->steepest_ramp_rps_per_s * (double)lag_s;
+	double room = a->peak_rps - kc_traffic_rate_at(in->traffic, (double)ramp_at);
+	if (climb > room)
+		climb = room;
+	char instead[96];
+	if (a->min_for_peaks)
+		snprintf(instead, sizeof(instead), "hold MinCapacity at %d for peaks this frequent",
+			 a->min_cap);
+	else
+		snprintf(instead, sizeof(instead), "pre-warm with scheduled actions");
+	if (a->steepest_ramp_rps_per_s <= 0)
+		snprintf(a->reason, sizeof(a->reason),
+			 "The shape has no ramps, so the 70-80%% default holds: nothing climbs faster "
+			 "than target tracking reacts.");
+	else if (a->factor_derived >= 0.8)
+		snprintf(a->reason, sizeof(a->reason),
+			 "The steepest ramp (%.2f RPS/s) climbs at most %.0f RPS in the %llds it takes "
+			 "new capacity to land, which fits in the headroom left by up to %.0f%%, so the "
+			 "70-80%% default is safe.",
+			 a->steepest_ramp_rps_per_s, climb, (long long)lag_s, a->factor_derived * 100);
+	else if (a->factor_derived >= 0.5)
+		snprintf(a->reason, sizeof(a->reason),
+			 "The steepest ramp (%.2f RPS/s) climbs %.0f RPS in the %llds scale-out lag; only "
+			 "a target at or below %.0f%% of the ceiling leaves room for it, so lower the "
+			 "factor or pre-warm.",
+			 a->steepest_ramp_rps_per_s, climb, (long long)lag_s, a->factor_derived * 100);
+	else if (a->factor_derived > 0)
+		snprintf(a->reason, sizeof(a->reason),
+			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: only a factor "
+			 "of %.2f keeps arrivals under the knee, which sizes the baseline for the spike, "
+			 "so keep 70-80%% and %s instead.",
+			 a->steepest_ramp_rps_per_s, (long long)lag_s, a->factor_derived, instead);
+	else
+		snprintf(a->reason, sizeof(a->reason),
+			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: no factor down "
+			 "to 0.05 keeps arrivals under the knee until new capacity lands, so keep 70-80%% "
+			 "and %s instead.",
+			 a->steepest_ramp_rps_per_s, (long long)lag_s, instead);
+}
+
 void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *model,
 		    int64_t lag_s, struct kc_plan_advice *out)
 {
@@ -700,79 +782,12 @@ void kc_plan_advise(const struct kc_plan_input *in, const struct kc_plan_model *
 		a.max_cap = a.min_cap;
 	if (a.max_cap > KC_PLAN_MAX_CAPACITY)
 		a.max_cap = KC_PLAN_MAX_CAPACITY;
-
-	/* Pre-warm: each known peak gets MinCapacity = what target tracking
-	 * will want at its top, set early enough for the instances to be
-	 * InService before the ramp (provisioning plus one publication lag of
-	 * margin for the action's own delay, rounded up to whole minutes, the
-	 * finest cron granularity), and relaxed the minute after it ends. */
-	a.lead_s = (model->provision_s + model->publish_lag_s + 59) / 60 * 60;
-	/* Peaks more often than hourly come back before scale-in (15 minutes
-	 * below target) could act, and too often for a pair of cron actions:
-	 * MinCapacity itself carries them. */
-	for (size_t i = 0; i < tr->npeaks; i++) {
-		int need = ceil_div(tr->peaks[i].rate_rps, in->target_rps);
-		if (tr->peaks[i].every_s < 3600 && need > a.min_cap) {
-			a.min_cap = need > KC_PLAN_MAX_CAPACITY ? KC_PLAN_MAX_CAPACITY : need;
-			a.min_for_peaks = true;
-		}
-	}
-	if (a.max_cap < a.min_cap)
-		a.max_cap = a.min_cap;
-	for (size_t i = 0; i < tr->npeaks; i++) {
-		const struct kc_traffic_peak *p = &tr->peaks[i];
-		if (p->every_s < 3600 || a.needed_at_peak <= a.min_cap)
-			continue; /* sub-hourly peaks: Min carries them (above) */
-		int64_t pre = ((p->at_s - a.lead_s) % p->every_s + p->every_s) % p->every_s;
-		int64_t end = p->at_s + p->ramp_s + p->hold_s + p->down_s;
-		int64_t relax = ((end + 59) / 60 * 60 + 60) % p->every_s;
-		add_sched(&a, "prewarm", pre, p, a.needed_at_peak, a.max_cap);
-		add_sched(&a, "relax", relax, p, a.min_cap, a.max_cap);
-	}
+	plan_prewarm(in, model, &a);
 
 	int64_t ramp_at = 0;
 	a.steepest_ramp_rps_per_s = kc_traffic_steepest_ramp(tr, &ramp_at);
 	a.lag_s = lag_s;
 	derive_factor(in, ramp_at, lag_s, &a);
-	/* What the ramp can add while capacity is on its way: its slope times
-	 * the lag, but never more than the climb to the top of the shape. */
-	double climb = a.steepest_ramp_rps_per_s * (double)lag_s;
-	double room = a.peak_rps - kc_traffic_rate_at(tr, (double)ramp_at);
-	if (climb > room)
-		climb = room;
-	char instead[96];
-	if (a.min_for_peaks)
-		snprintf(instead, sizeof(instead), "hold MinCapacity at %d for peaks this frequent",
-			 a.min_cap);
-	else
-		snprintf(instead, sizeof(instead), "pre-warm with scheduled actions");
-	if (a.steepest_ramp_rps_per_s <= 0)
-		snprintf(a.reason, sizeof(a.reason),
-			 "The shape has no ramps, so the 70-80%% default holds: nothing climbs faster "
-			 "than target tracking reacts.");
-	else if (a.factor_derived >= 0.8)
-		snprintf(a.reason, sizeof(a.reason),
-			 "The steepest ramp (%.2f RPS/s) climbs at most %.0f RPS in the %llds it takes "
-			 "new capacity to land, which fits in the headroom left by up to %.0f%%, so the "
-			 "70-80%% default is safe.",
-			 a.steepest_ramp_rps_per_s, climb, (long long)lag_s, a.factor_derived * 100);
-	else if (a.factor_derived >= 0.5)
-		snprintf(a.reason, sizeof(a.reason),
-			 "The steepest ramp (%.2f RPS/s) climbs %.0f RPS in the %llds scale-out lag; only "
-			 "a target at or below %.0f%% of the ceiling leaves room for it, so lower the "
-			 "factor or pre-warm.",
-			 a.steepest_ramp_rps_per_s, climb, (long long)lag_s, a.factor_derived * 100);
-	else if (a.factor_derived > 0)
-		snprintf(a.reason, sizeof(a.reason),
-			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: only a factor "
-			 "of %.2f keeps arrivals under the knee, which sizes the baseline for the spike, "
-			 "so keep 70-80%% and %s instead.",
-			 a.steepest_ramp_rps_per_s, (long long)lag_s, a.factor_derived, instead);
-	else
-		snprintf(a.reason, sizeof(a.reason),
-			 "The steepest ramp (%.2f RPS/s) outruns the %llds scale-out lag: no factor down "
-			 "to 0.05 keeps arrivals under the knee until new capacity lands, so keep 70-80%% "
-			 "and %s instead.",
-			 a.steepest_ramp_rps_per_s, (long long)lag_s, instead);
+	plan_reason(in, ramp_at, lag_s, &a);
 	*out = a;
 }

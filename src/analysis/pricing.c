@@ -8,6 +8,7 @@
  * an empty cell stays unknown and nothing here ever fills it in.
  */
 #include "kneecap/pricing.h"
+#include "pricing_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"

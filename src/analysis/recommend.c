@@ -29,12 +29,6 @@ const char *kc_metric_name(enum kc_metric m)
 	return (unsigned)m < KC_METRIC_COUNT ? metric_names[m] : "unknown";
 }
 
-const char *kc_metric_unit(enum kc_metric m)
-{
-	return m == KC_METRIC_INVOCATIONS ? "invocations/instance/minute"
-					  : "concurrent requests/instance";
-}
-
 /* ---- what the scalable target is ------------------------------------- */
 
 /* One row per kind: what botocore's application-autoscaling model calls

@@ -748,6 +748,20 @@ int64_t kc_search_step_ns(const struct kc_search *s)
 
 /* ---- a fixed ladder ----------------------------------------------------- */
 
+/* The rung after `prev` in (offered, index) order; SIZE_MAX: the first. */
+static size_t next_rung(const struct kc_step_result *steps, size_t n, size_t prev)
+{
+	size_t best = SIZE_MAX;
+	for (size_t j = 0; j < n; j++) {
+		if (prev != SIZE_MAX && (steps[j].offered < steps[prev].offered ||
+					 (steps[j].offered == steps[prev].offered && j <= prev)))
+			continue;
+		if (best == SIZE_MAX || steps[j].offered < steps[best].offered)
+			best = j;
+	}
+	return best;
+}
+
 void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *steps, size_t n,
 		    struct kc_step_verdict *verdicts, struct kc_knee *out)
 {
@@ -760,17 +774,6 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 	k.end = KC_END_MAX_REACHED;
 	k.ended_by = KC_VERDICT_HEALTHY;
 	k.steps = (int)n;
-	/* Rungs in load order, whatever order they ran in. */
-	size_t order[KC_SEARCH_MAX_LADDER];
-	size_t m = n < KC_SEARCH_MAX_LADDER ? n : KC_SEARCH_MAX_LADDER;
-	for (size_t i = 0; i < m; i++) {
-		size_t j = i;
-		while (j > 0 && steps[order[j - 1]].offered > steps[i].offered) {
-			order[j] = order[j - 1];
-			j--;
-		}
-		order[j] = i;
-	}
 	bool all_errors = true;
 	for (size_t i = 0; i < n; i++) {
 		struct kc_step_verdict v;
@@ -781,8 +784,10 @@ void kc_ladder_knee(const struct kc_health_cfg *c, const struct kc_step_result *
 		if (steps[i].ok > 0)
 			all_errors = false;
 	}
-	for (size_t r = 0; r < m; r++) {
-		size_t i = order[r];
+	/* Rungs in load order, whatever order they ran in; any number of them
+	 * (a --ramp may have 10,000), so the next one is found, not sorted. */
+	for (size_t r = 0, i = SIZE_MAX; r < n; r++) {
+		i = next_rung(steps, n, i);
 		struct kc_step_verdict v;
 		kc_knee_judge(c, &steps[i], &v);
 		if (!v.valid || steps[i].partial) {

@@ -11,6 +11,7 @@
  * accepted, so a failed call leaves the chain where it was.
  */
 #include "kneecap/evsign.h"
+#include "evsign_int.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
  * more is decoded, so one bad frame is one counted failure.
  */
 #include "kneecap/respstream.h"
+#include "respstream_int.h"
 
 #include <stdio.h>
 #include <string.h>

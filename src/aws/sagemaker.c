@@ -12,6 +12,7 @@
  * allocates only when it has to read a JSON body.
  */
 #include "kneecap/sagemaker.h"
+#include "sagemaker_int.h"
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"

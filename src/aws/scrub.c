@@ -25,6 +25,7 @@
  * Registration happens a handful of times per run (start, each refresh).
  */
 #include "kneecap/scrub.h"
+#include "scrub_int.h"
 #include "kneecap/err.h"
 #include "hex_int.h"
 

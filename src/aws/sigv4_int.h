@@ -97,4 +97,16 @@ int kc_sigv4_build_creq(struct kc_sigv4_signer *s, const char *method,
 			const char *path, const char *query, struct ent *e,
 			size_t n, const char *payload_hash, struct kc_diag *d);
 
+/*
+ * The stages, for tests.  Each writes its text (no trailing
+ * newline) into out, NUL-terminated, and its length into *len; same returns
+ * as kc_sigv4_sign.  They include the headers kc_sigv4_sign would add.
+ */
+int kc_sigv4_canonical_request(struct kc_sigv4_signer *s,
+			       const struct kc_sigv4_request *req, char *out,
+			       size_t outsz, size_t *len, struct kc_diag *d);
+int kc_sigv4_string_to_sign(struct kc_sigv4_signer *s,
+			    const struct kc_sigv4_request *req, char *out,
+			    size_t outsz, size_t *len, struct kc_diag *d);
+
 #endif

@@ -11,6 +11,7 @@
  * runtime-fips.sagemaker also with dual-stack.
  */
 #include "kneecap/sagemaker.h"
+#include "sagemaker_int.h"
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 

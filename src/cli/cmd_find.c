@@ -581,7 +581,8 @@ static int find_shard_check(struct find_run *f)
 			  o->ramp_text);
 		return KC_EXIT_USAGE;
 	}
-	cli_shard_finish(&o->shard, o->run_id, c->search.step_duration_ns, c->search.warmup_ns);
+	if (cli_shard_finish(&o->shard, o->run_id, c->search.step_duration_ns, c->search.warmup_ns))
+		return KC_EXIT_USAGE;
 	c->connections = cli_shard_part(&o->shard, c->connections);
 	c->max_inflight = cli_shard_part(&o->shard, c->max_inflight);
 	return 0;

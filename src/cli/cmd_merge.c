@@ -13,9 +13,11 @@
  * merge_add.c adds them.
  *
  * Shards that do not belong together are refused, naming the shard: another
- * run id or configuration, a missing or doubled index, other steps, a log
- * that does not add up to its result.json, or a step that started later
- * than its warm-up (unless --allow-late: then merged and flagged).
+ * run id or configuration, a missing, doubled or out-of-range index, other
+ * steps, a latency or service log missing or not adding up to its
+ * result.json, a clock off the others', or a step started later than the
+ * other shards' by more than the warm-up at a rung that can move the knee
+ * (unless --allow-late: then merged and flagged).
  */
 #include "cli.h"
 #include "merge.h"
@@ -57,9 +59,10 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --out DIR                  where the merged files go (required)\n"
-	"  --allow-late               merge a shard whose step started later than its\n"
-	"                             warm-up (flagged in shards[] and the step);\n"
-	"                             refused otherwise\n"
+	"  --allow-late               merge a shard that started a step later than the\n"
+	"                             others by more than the warm-up, or whose clock\n"
+	"                             is off theirs (flagged in shards[], the step and\n"
+	"                             merge); refused otherwise\n"
 	"  --slo D                    latency limit of a healthy step (default: the\n"
 	"                             shards'; run shards: none)\n"
 	"  --slo-percentile S         mean|p50|p90|p99|p999 (default: the shards';\n"
@@ -193,12 +196,14 @@ static json_t *shards_json(struct shard *sh, size_t n, double max_lag_ms)
 			}
 			json_t *env = json_object_get(s->doc, "environment");
 			json_t *e = json_pack(
-				"{s:i,s:s,s:O,s:O,s:I,s:O,s:f,s:f,s:i,s:b,s:b}", "index", s->index, "dir",
-				s->dir, "host", json_object_get(s->sh, "host"), "cores",
+				"{s:i,s:s,s:O,s:O,s:I,s:I,s:O,s:O?,s:b,s:f,s:f,s:i,s:b,s:b}", "index",
+				s->index, "dir", s->dir, "host", json_object_get(s->sh, "host"), "cores",
 				json_object_get(s->sh, "cores"), "start_lag_ms", (json_int_t)s->max_lag_ms,
-				"clock_offset_ms", json_object_get(s->sh, "clock_offset_ms"), "gen_cpu_max",
-				cpu, "lag_p99_ms_max", lag99, "generator_bound_steps", gb,
-				"generator_healthy", gb == 0, "late", s->late);
+				"slot_lag_ms", (json_int_t)s->slot_lag_ms, "clock_offset_ms",
+				json_object_get(s->sh, "clock_offset_ms"), "clock_offset_uncertainty_ms",
+				json_object_get(s->sh, "clock_offset_uncertainty_ms"), "clock_skewed",
+				s->skewed, "gen_cpu_max", cpu, "lag_p99_ms_max", lag99,
+				"generator_bound_steps", gb, "generator_healthy", gb == 0, "late", s->late);
 			if (e && env)
 				json_object_set(e, "kneecap_version",
 						json_object_get(env, "kneecap_version"));
@@ -215,6 +220,7 @@ struct merged {
 	size_t n;
 	int count;
 	bool any_late, streams, find;
+	int64_t skew_ms;      /* spread of the shards' clock offsets */
 	struct kc_health_cfg hc;
 	struct kc_recommend_cfg rc;
 	struct kc_step_result *steps;
@@ -339,11 +345,9 @@ static json_t *merge_step_extra(const struct merged *m)
 	json_t *step_extra = json_array();
 	for (size_t k = 0; step_extra && k < m->nsteps; k++) {
 		json_t *late = json_array();
-		for (size_t i = 0; i < m->n; i++) {
-			json_t *ss = json_array_get(json_object_get(m->sh[i].sh, "steps"), k);
-			if (json_is_true(json_object_get(ss, "late")))
+		for (size_t i = 0; i < m->n; i++)
+			if (m->sh[i].late_steps[k])
 				json_array_append_new(late, json_integer(m->sh[i].index));
-		}
 		json_array_append_new(step_extra,
 				      json_pack("{s:b,s:o,s:o}", "stable",
 						m->verdicts[k].verdict == KC_VERDICT_HEALTHY, "verdict",
@@ -366,21 +370,30 @@ static json_t *merge_streams_json(const struct merged *m)
 	return st;
 }
 
+static bool merge_any_skewed(const struct merged *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->sh[i].skewed)
+			return true;
+	return false;
+}
+
 static json_t *merge_extra(const struct merged *m)
 {
 	json_t *extra = json_object();
 	if (!extra)
 		return NULL;
-	json_object_set_new(extra, "knee", runout_knee_json(&m->knee, &m->chk, m->rc.instances, false));
+	json_object_set_new(extra, "knee", runout_knee_json(&m->knee, &m->chk, kc_recommend_units(&m->rc), false));
 	if (m->have_rec)
 		json_object_set_new(extra, "recommendation", kc_recommend_to_json(&m->rc, &m->rec));
 	if (m->streams)
 		json_object_set_new(extra, "streams", merge_streams_json(m));
 	json_object_set_new(extra, "shards", shards_json(m->sh, m->n, m->hc.max_lag_ms));
 	json_object_set_new(extra, "merge",
-			    json_pack("{s:O,s:i,s:b,s:s}", "run_id",
+			    json_pack("{s:O,s:i,s:b,s:I,s:b,s:s}", "run_id",
 				      json_object_get(m->sh[0].sh, "run_id"), "count", m->count, "late",
-				      m->any_late, "ladder_knee",
+				      m->any_late, "clock_skew_ms", (json_int_t)m->skew_ms, "clock_skewed",
+				      merge_any_skewed(m), "ladder_knee",
 				      m->streams ? "highest healthy rung under the lowest unhealthy one"
 						 : "highest healthy rung under the lowest unhealthy one; the "
 						   "rate completed flat out there when it lies between them"));
@@ -484,10 +497,15 @@ int kc_cmd_merge(int argc, char **argv)
 		if ((status = merge_shard_load(&m->sh[i], argv[first + (int)i])) >= 0)
 			goto done;
 	if ((status = merge_check_together(m->sh, m->n, &m->count)) >= 0 ||
-	    (status = merge_check_clock(&m->o, m->sh, m->n, &m->any_late)) >= 0 ||
+	    (status = merge_check_clock(&m->o, m->sh, m->n, &m->any_late, &m->skew_ms)) >= 0 ||
 	    (status = merge_settings(m)) >= 0 || (status = merge_all(m)) >= 0)
 		goto done;
 	merge_analyse(m);
+	/* A late rung above the first unhealthy one cannot move the knee: flagged only. */
+	if ((status = merge_check_late(&m->o, m->sh, m->n, m->steps,
+				       m->knee.upper_step >= 0 ? m->steps[m->knee.upper_step].offered
+							       : INFINITY)) >= 0)
+		goto done;
 	status = merge_write(m);
 done:
 	merged_free(m);

@@ -9,6 +9,7 @@
  * the plan completed, but the capacity it was given fails the shape.
  */
 #include "cli.h"
+#include "opts.h"
 #include "plan_current.h"
 #include "cli_price.h"
 #include "plan_component.h"
@@ -88,10 +89,7 @@ struct opts {
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct {
-		const char *flag;
-		size_t off;
-	} valued[] = {
+	static const struct cli_valued valued[] = {
 		{"--traffic", offsetof(struct opts, traffic)},
 		{"--prices", offsetof(struct opts, prices)},
 		{"--out", offsetof(struct opts, out_dir)},
@@ -113,7 +111,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		bool done = false;
 		if (!strcmp(a, "--schedule")) {
 			if (i + 1 >= argc || o->nsched == KC_PLAN_MAX_SCHED) {
 				cli_error("plan: --schedule needs a value (at most %d)", KC_PLAN_MAX_SCHED);
@@ -122,18 +119,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->sched[o->nsched++] = argv[++i];
 			continue;
 		}
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
-			if (strcmp(a, valued[k].flag))
-				continue;
-			if (i + 1 >= argc) {
-				cli_error("plan: %s needs a value", a);
-				return -1;
-			}
-			*(const char **)((char *)o + valued[k].off) = argv[++i];
-			done = true;
-			break;
-		}
-		if (done)
+		int took = cli_take_valued("plan", valued, sizeof(valued) / sizeof(valued[0]), o,
+					   argc, argv, &i);
+		if (took < 0)
+			return -1;
+		if (took)
 			continue;
 		if (a[0] == '-' && a[1]) {
 			cli_error("plan: unknown option '%s' (see kneecap plan --help)", a);

@@ -12,6 +12,7 @@
  * weighted policy still runs a pool above its knee or fails requests.
  */
 #include "cli.h"
+#include "opts.h"
 #include "kneecap/buf.h"
 #include "kneecap/parse.h"
 #include "kneecap/plan.h"
@@ -85,10 +86,7 @@ struct opts {
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct {
-		const char *flag;
-		size_t off;
-	} valued[] = {
+	static const struct cli_valued valued[] = {
 		{"--endpoint-name", offsetof(struct opts, endpoint)},
 		{"--variant", offsetof(struct opts, variant)},
 		{"--model-name", offsetof(struct opts, model)},
@@ -103,7 +101,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		bool done = false;
 		if (!strcmp(a, "--available")) {
 			if (i + 1 >= argc || o->navail == KC_POOLS_MAX) {
 				cli_error("pools: --available needs TYPE=N (at most %d)", KC_POOLS_MAX);
@@ -112,17 +109,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->avail[o->navail++] = argv[++i];
 			continue;
 		}
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]) && !done; k++) {
-			if (strcmp(a, valued[k].flag))
-				continue;
-			if (i + 1 >= argc) {
-				cli_error("pools: %s needs a value", a);
-				return -1;
-			}
-			*(const char **)((char *)o + valued[k].off) = argv[++i];
-			done = true;
-		}
-		if (done)
+		int took = cli_take_valued("pools", valued, sizeof(valued) / sizeof(valued[0]), o,
+					   argc, argv, &i);
+		if (took < 0)
+			return -1;
+		if (took)
 			continue;
 		if (a[0] == '-' && a[1]) {
 			cli_error("pools: unknown option '%s' (see kneecap pools --help)", a);

@@ -143,7 +143,8 @@ static int streams_shard_check(struct run *r)
 			   "shard");
 	if (l->nsteps > KC_SEARCH_MAX_STEPS)
 		return streams_bad("ramp", o->ramp_text, "at most 64 rungs");
-	cli_shard_finish(&o->shard, o->run_id, r->scfg.step_duration_ns, r->scfg.warmup_ns);
+	if (cli_shard_finish(&o->shard, o->run_id, r->scfg.step_duration_ns, r->scfg.warmup_ns))
+		return KC_EXIT_USAGE;
 	/* The driver is sized for this shard's part of the top rung. */
 	r->scfg.max = (double)cli_shard_part(&o->shard, (int64_t)llround(l->to));
 	return 0;

@@ -45,8 +45,12 @@ struct shard {
 	int64_t warmup_ms;
 	struct kc_buf log;    /* latency.hlog */
 	struct logidx lat, svc; /* latency.hlog; shard.service_hlog (data borrowed from doc) */
-	int64_t max_lag_ms;
-	bool late;
+	int64_t max_lag_ms;   /* behind the earliest shard's start of a step, at most */
+	int64_t slot_lag_ms;  /* behind the step's slot on its own clock, at most */
+	bool late;            /* some step started later than the others' by more than the warm-up */
+	bool *late_steps;     /* ... which */
+	int64_t *step_lag_ms; /* per step: behind the earliest shard's start of it */
+	bool skewed;          /* its clock is off the others' (offset from the target's Date) */
 };
 
 struct merge_opts {
@@ -75,8 +79,22 @@ int merge_shard_load(struct shard *s, const char *dir);
 void merge_shard_free(struct shard *s);
 /* Checks that the shards are the N slices of one run; *count_out = N.  -1 or an exit status. */
 int merge_check_together(struct shard *sh, size_t n, int *count_out);
-/* Each shard's lag per step and late flags (refused unless o->allow_late).  -1 or a status. */
-int merge_check_clock(const struct merge_opts *o, struct shard *sh, size_t n, bool *any_late);
+/*
+ * Each shard's lag per step behind the other shards' start of it and late
+ * flags; shards whose clock offsets (from the target's Date header) spread
+ * wider than the warm-up plus their uncertainty are refused, naming them,
+ * unless o->allow_late (then flagged skewed).  *skew_ms: that spread.
+ * Returns -1 or an exit status.
+ */
+int merge_check_clock(const struct merge_opts *o, struct shard *sh, size_t n, bool *any_late,
+		      int64_t *skew_ms);
+/*
+ * Refuses (unless o->allow_late) a shard late at a rung that can change the
+ * knee: any rung offered no more than `decisive` (the first unhealthy
+ * rung's load; rungs above it are only flagged).  Returns -1 or a status.
+ */
+int merge_check_late(const struct merge_opts *o, struct shard *sh, size_t n,
+		     const struct kc_step_result *steps, double decisive);
 
 /* Whether a shard's generator fell behind in step j (find's rule, not run's 5 ms). */
 bool merge_step_behind(json_t *j, double max_lag_ms);

@@ -235,8 +235,15 @@ int merge_hists(struct shard *sh, size_t n, int k, struct kc_step_result *m,
 	struct step_acc sv = {.step = k, .dst = &m->service_hist};
 	for (size_t i = 0; i < n && rc < 0; i++) {
 		sv.s = &sh[i];
+		sv.count = 0;
 		rc = decode_step(sh[i].dir, "shard.service_hlog", &sh[i].svc, k, scratch,
 				 add_interval, &sv);
+		int64_t want = merge_jint(json_object_get(json_array_get(sh[i].steps, (size_t)k),
+						    "service_ms"), "count");
+		if (rc < 0 && sv.count != want)
+			rc = merge_refuse(sh[i].dir, "shard.service_hlog holds %lld samples for step %d, "
+				    "result.json %lld: not the log of this result",
+				    (long long)sv.count, k + 1, (long long)want);
 	}
 	qsort(a.slots, a.nslots, sizeof(*a.slots), mslot_cmp);
 	for (size_t y = 0; y < a.nslots; y++) {

@@ -38,6 +38,8 @@ void merge_shard_free(struct shard *s)
 {
 	free(s->lat.lines);
 	free(s->svc.lines);
+	free(s->late_steps);
+	free(s->step_lag_ms);
 	kc_buf_fini(&s->log);
 	json_decref(s->doc);
 }
@@ -120,7 +122,10 @@ int merge_shard_load(struct shard *s, const char *dir)
 			      "or --shards N)");
 	if (json_is_true(json_object_get(s->doc, "partial")))
 		return merge_refuse(dir, "the shard's run was cut short (partial): its steps are not whole");
-	s->index = (int)merge_jint(s->sh, "index");
+	json_t *ix = json_object_get(s->sh, "index");
+	if (!json_is_integer(ix) || json_integer_value(ix) < 0 || json_integer_value(ix) >= MAX_SHARDS)
+		return merge_refuse(dir, "shard.index is not a shard index (0..%d)", MAX_SHARDS - 1);
+	s->index = (int)json_integer_value(ix);
 	s->warmup_ms = merge_jint(s->sh, "warmup_ms");
 	size_t n = json_array_size(s->steps);
 	kc_buf_init(&s->log, (size_t)1 << 30);
@@ -131,9 +136,12 @@ int merge_shard_load(struct shard *s, const char *dir)
 			   &s->lat);
 	if (rc >= 0)
 		return rc;
+	/* Without it the merged service times would be the other shards' only. */
 	json_t *svc = json_object_get(s->sh, "service_hlog");
-	if (json_is_string(svc) &&
-	    (rc = index_log(dir, "shard.service_hlog", json_string_value(svc),
+	if (!json_is_string(svc))
+		return merge_refuse(dir, "result.json has no shard.service_hlog (each shard records "
+				    "its service times there)");
+	if ((rc = index_log(dir, "shard.service_hlog", json_string_value(svc),
 			    json_string_length(svc), n, &s->svc)) >= 0)
 		return rc;
 	return -1;
@@ -200,6 +208,9 @@ int merge_check_together(struct shard *sh, size_t n, int *count_out)
 				return merge_refuse(s->dir, "misaligned steps: step %zu offered %.6g, %s %.6g",
 					      k2 + 1, x, a->dir, y);
 		}
+		if (s->index < 0 || s->index >= count)
+			return merge_refuse(s->dir, "shard index %d is out of range for %d shards "
+					    "(0..%d)", s->index, count, count - 1);
 		for (size_t j = 0; j < i; j++)
 			if (sh[j].index == s->index)
 				return merge_refuse(s->dir, "shard %d of %d again (also %s)", s->index, count,
@@ -224,39 +235,161 @@ int merge_check_together(struct shard *sh, size_t n, int *count_out)
 	return -1;
 }
 
-/* Each shard's lag per step (behind its slot, or behind the earliest shard) and late flags. */
-int merge_check_clock(const struct merge_opts *o, struct shard *sh, size_t n, bool *any_late)
+/* The shard's clock offset and its uncertainty (+-500 ms when not recorded); false: none. */
+static bool shard_offset(const struct shard *s, int64_t *off, int64_t *unc)
+{
+	json_t *o = json_object_get(s->sh, "clock_offset_ms");
+	if (!json_is_integer(o))
+		return false;
+	*off = json_integer_value(o);
+	json_t *u = json_object_get(s->sh, "clock_offset_uncertainty_ms");
+	*unc = json_is_integer(u) && json_integer_value(u) >= 0 ? json_integer_value(u) : 500;
+	return true;
+}
+
+struct offset {
+	int64_t off, unc;
+};
+
+static int cmp_offset(const void *a, const void *b)
+{
+	int64_t x = ((const struct offset *)a)->off, y = ((const struct offset *)b)->off;
+	return (x > y) - (x < y);
+}
+
+/* Names and flags the shards whose clock is off the median shard's by more than the warm-up
+ * plus both uncertainties; both ends of the spread when none is.  Returns how many. */
+static size_t name_skewed(struct shard *sh, size_t n, struct offset med, size_t lo, size_t hi,
+			  char *names, size_t cap)
+{
+	size_t len = 0, named = 0;
+	int64_t off, unc;
+	bool any = false;
+	for (int pass = 0; pass < 2 && !any; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			if (!shard_offset(&sh[i], &off, &unc))
+				continue;
+			bool out = pass == 0 ? llabs(off - med.off) > sh[0].warmup_ms + unc + med.unc
+					     : i == lo || i == hi;
+			if (!out)
+				continue;
+			any = sh[i].skewed = sh[i].late = true;
+			if (named++ < 8 && len + 64 < cap)
+				len += (size_t)snprintf(names + len, cap - len, "%sshard %d (%s, %+lld ms)",
+							named > 1 ? ", " : "", sh[i].index, sh[i].dir,
+							(long long)(off - med.off));
+		}
+	}
+	return named;
+}
+
+/*
+ * Each shard measured its step starts on its own clock: one N seconds off
+ * would line its windows up with the wrong instant yet report no lag.  The
+ * offsets from the target's Date header must agree within the warm-up plus
+ * their uncertainty.
+ */
+static int check_skew(const struct merge_opts *o, struct shard *sh, size_t n, bool *any_late,
+		      int64_t *skew_ms)
+{
+	struct offset *offs = calloc(n ? n : 1, sizeof(*offs));
+	if (!offs) {
+		cli_error("merge: out of memory");
+		return KC_EXIT_INTERNAL;
+	}
+	size_t m = 0, lo = 0, hi = 0;
+	int64_t off, unc, lo_unc = 0, hi_unc = 0, min = INT64_MAX, max = INT64_MIN;
+	for (size_t i = 0; i < n; i++) {
+		if (!shard_offset(&sh[i], &off, &unc))
+			continue;
+		offs[m++] = (struct offset){off, unc};
+		if (off < min)
+			min = off, lo = i, lo_unc = unc;
+		if (off > max)
+			max = off, hi = i, hi_unc = unc;
+	}
+	*skew_ms = m ? max - min : 0;
+	if (m < 2 || max - min <= sh[0].warmup_ms + lo_unc + hi_unc) {
+		free(offs);
+		return -1;
+	}
+	qsort(offs, m, sizeof(*offs), cmp_offset);
+	struct offset med = offs[m / 2];
+	free(offs);
+	char names[600] = "";
+	size_t named = name_skewed(sh, n, med, lo, hi, names, sizeof(names));
+	*any_late = true;
+	if (o->allow_late)
+		return -1;
+	cli_error("merge: the shards' clocks differ by %lld ms (clock_offset_ms from the target's "
+		  "Date header), more than the warm-up (%lld ms) plus their uncertainty: %s%s off "
+		  "the others' (--allow-late merges them, flagged)",
+		  (long long)(max - min), (long long)sh[0].warmup_ms, names, named > 8 ? ", ..." : "");
+	return KC_EXIT_USAGE;
+}
+
+/*
+ * Each shard's lag per step behind the earliest shard's start of that step
+ * (on the common clock: their lags behind the slot compared), and its lag
+ * behind the slot itself, reported apart: an overloaded rung's drain may
+ * delay every shard's next rung alike, and windows that still overlap merge.
+ */
+int merge_check_clock(const struct merge_opts *o, struct shard *sh, size_t n, bool *any_late,
+		      int64_t *skew_ms)
 {
 	size_t nsteps = json_array_size(sh[0].steps);
 	bool common = !json_is_null(json_object_get(sh[0].sh, "start_at_ms"));
 	int64_t tol = sh[0].warmup_ms > 20 ? sh[0].warmup_ms : 20;
+	for (size_t i = 0; i < n; i++)
+		if (!(sh[i].late_steps = calloc(nsteps ? nsteps : 1, sizeof(bool))) ||
+		    !(sh[i].step_lag_ms = calloc(nsteps ? nsteps : 1, sizeof(int64_t)))) {
+			cli_error("merge: out of memory");
+			return KC_EXIT_INTERNAL;
+		}
 	for (size_t k = 0; k < nsteps; k++) {
 		int64_t first = INT64_MAX;
 		for (size_t i = 0; i < n; i++) {
-			int64_t w = merge_jint(json_array_get(sh[i].steps, k), "start_wall_ms");
+			json_t *ss = json_array_get(json_object_get(sh[i].sh, "steps"), k);
+			int64_t w = common ? merge_jint(ss, "start_lag_ms")
+					   : merge_jint(json_array_get(sh[i].steps, k), "start_wall_ms");
 			if (w < first)
 				first = w;
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct shard *s = &sh[i];
 			json_t *ss = json_array_get(json_object_get(s->sh, "steps"), k);
-			int64_t lag = common ? merge_jint(ss, "start_lag_ms")
-					     : merge_jint(json_array_get(s->steps, k), "start_wall_ms") - first;
+			int64_t slot = merge_jint(ss, "start_lag_ms");
+			int64_t lag = (common ? slot : merge_jint(json_array_get(s->steps, k),
+								  "start_wall_ms")) - first;
+			if (common && slot > s->slot_lag_ms)
+				s->slot_lag_ms = slot;
+			s->step_lag_ms[k] = lag;
 			if (lag > s->max_lag_ms)
 				s->max_lag_ms = lag;
-			if (lag > tol && !s->late) {
-				s->late = true;
-				*any_late = true;
-				if (!o->allow_late) {
-					merge_refuse(s->dir, "shard %d started step %zu %lld ms late, more than "
-					       "its warm-up (%lld ms): its window missed the others' "
-					       "(--allow-late merges it, flagged)", s->index, k + 1,
-					       (long long)lag, (long long)s->warmup_ms);
-					return KC_EXIT_USAGE;
-				}
-			}
+			if (lag > tol)
+				s->late = s->late_steps[k] = *any_late = true;
+		}
+	}
+	return check_skew(o, sh, n, any_late, skew_ms);
+}
+
+int merge_check_late(const struct merge_opts *o, struct shard *sh, size_t n,
+		     const struct kc_step_result *steps, double decisive)
+{
+	if (o->allow_late)
+		return -1;
+	size_t nsteps = json_array_size(sh[0].steps);
+	for (size_t i = 0; i < n; i++) {
+		struct shard *s = &sh[i];
+		for (size_t k = 0; k < nsteps; k++) {
+			if (!s->late_steps[k] || steps[k].offered > decisive)
+				continue;
+			return merge_refuse(s->dir, "shard %d started step %zu %lld ms late, more than "
+					    "its warm-up (%lld ms) behind the other shards: its window "
+					    "missed theirs (--allow-late merges it, flagged)", s->index,
+					    k + 1, (long long)s->step_lag_ms[k],
+					    (long long)s->warmup_ms);
 		}
 	}
 	return -1;
 }
-

@@ -585,3 +585,19 @@ void cli_opts_help(FILE *f, unsigned cmd)
 		   "and in scenario files alike.  Rates are at most %.0f requests/s.\n",
 		KC_ENGINE_MAX_RATE);
 }
+
+int cli_take_valued(const char *cmd, const struct cli_valued *t, size_t n, void *o,
+		    int argc, char **argv, int *i)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(argv[*i], t[k].flag))
+			continue;
+		if (*i + 1 >= argc) {
+			cli_error("%s: %s needs a value", cmd, argv[*i]);
+			return -1;
+		}
+		*(const char **)((char *)o + t[k].off) = argv[++*i];
+		return 1;
+	}
+	return 0;
+}

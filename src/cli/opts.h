@@ -168,4 +168,19 @@ int cli_parse_rate(unsigned cmd, const char *flag, const char *v, double *out);
  */
 void cli_opts_help(FILE *f, unsigned cmd);
 
+/* A flag of a command outside the option table (plan, pools) whose value is
+ * a string stored at `off` in the command's options struct. */
+struct cli_valued {
+	const char *flag;
+	size_t off;
+};
+
+/*
+ * If argv[*i] is one of the n flags in t, stores the next argument at its
+ * offset in o, advances *i and returns 1; 0 when it is none of them; -1
+ * (said on stderr, prefixed by cmd) when its value is missing.
+ */
+int cli_take_valued(const char *cmd, const struct cli_valued *t, size_t n, void *o,
+		    int argc, char **argv, int *i);
+
 #endif

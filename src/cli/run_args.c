@@ -422,8 +422,9 @@ static int slice_for_shard(struct run_opts *o)
 			  "--ramp or --linear)");
 		return KC_EXIT_USAGE;
 	}
-	cli_shard_finish(&o->shard, o->run_id, o->ramp_text ? o->step_duration_ns : o->duration_ns,
-			 o->warmup_ns);
+	if (cli_shard_finish(&o->shard, o->run_id, o->ramp_text ? o->step_duration_ns : o->duration_ns,
+			     o->warmup_ns))
+		return KC_EXIT_USAGE;
 	if (o->shard.on) {
 		/* This process's slice of the pool; the rate is sliced per step. */
 		o->connections = cli_shard_part(&o->shard, o->connections);

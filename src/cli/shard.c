@@ -325,7 +325,7 @@ int cli_shard_parse_start_at(struct cli_shard *s, const char *arg)
 	return 0;
 }
 
-void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns)
+int cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns)
 {
 	s->warmup_ms = warmup_ns / KC_NS_PER_MS;
 	s->period_ms = (warmup_ns + step_ns) / KC_NS_PER_MS + SHARD_GAP_MS;
@@ -340,7 +340,15 @@ void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, 
 	if (!s->on) {
 		s->index = 0;
 		s->count = 1;
+		return 0;
 	}
+	/* Without a run identity two unrelated runs' shards could merge. */
+	if (!s->run_id[0]) {
+		cli_error("--shard needs to know its run: give --run-id ID or --start-at TIME "
+			  "(Slurm's SLURM_JOB_ID names it too), the same for every shard");
+		return -1;
+	}
+	return 0;
 }
 
 int64_t cli_shard_late_ms(const struct cli_shard *s)
@@ -477,12 +485,14 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
 	if (tick_hi) {
 		int64_t tick_ms = (tick_lo + tick_hi) / 2 / KC_NS_PER_MS;
 		s->clock_offset_ms = tick_ms - (int64_t)d * 1000;
+		s->offset_unc_ms = (tick_hi - tick_lo) / 2 / KC_NS_PER_MS + 1;
 		snprintf(s->offset_note, sizeof(s->offset_note),
 			 "local clock minus the target's Date header, +-%lld ms (from when Date ticked)",
-			 (long long)((tick_hi - tick_lo) / 2 / KC_NS_PER_MS + 1));
+			 (long long)s->offset_unc_ms);
 	} else {
 		int64_t mid_ms = (t0 + t1) / 2 / KC_NS_PER_MS;
 		s->clock_offset_ms = mid_ms - ((int64_t)d * 1000 + 500);
+		s->offset_unc_ms = 500 + (t1 - t0) / 2 / KC_NS_PER_MS;
 		snprintf(s->offset_note, sizeof(s->offset_note),
 			 "local clock minus the target's Date header, +-500 ms (Date has whole seconds)");
 	}
@@ -548,6 +558,9 @@ json_t *cli_shard_json(const struct cli_shard *s, json_t *config,
 			      "clock_offset_ms",
 			      s->have_offset ? json_integer(s->clock_offset_ms) : json_null(),
 			      "clock_note", s->offset_note, "steps", arr ? arr : json_array());
+	if (o)
+		json_object_set_new(o, "clock_offset_uncertainty_ms",
+				    s->have_offset ? json_integer(s->offset_unc_ms) : json_null());
 	json_t *svc = service_hlog(steps, n);
 	if (o && svc)
 		json_object_set_new(o, "service_hlog", svc);

@@ -41,6 +41,7 @@ struct cli_shard {
 	/* clock offset from the target's Date header */
 	bool have_offset;
 	int64_t clock_offset_ms;
+	int64_t offset_unc_ms;  /* the offset is good to +- this */
 	char offset_note[160];
 };
 
@@ -56,8 +57,11 @@ int cli_shard_parse_start_at(struct cli_shard *s, const char *arg);
  */
 int cli_shard_time_ms(const char *arg, int64_t *out_ms);
 
-/* Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run uses them. */
-void cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns);
+/*
+ * Fills run_id (if not given) and the step slot; step_ns and warmup_ns as run
+ * uses them.  -1 (said on stderr) when a shard has no run identity.
+ */
+int cli_shard_finish(struct cli_shard *s, const char *run_id, int64_t step_ns, int64_t warmup_ns);
 
 /* How late a step may start behind its slot and still merge: its warm-up (at least 20 ms). */
 int64_t cli_shard_late_ms(const struct cli_shard *s);
@@ -87,7 +91,7 @@ void cli_shard_clock_offset(struct cli_shard *s, const char *url, bool insecure,
 
 /*
  * result.json "shard": {index, count, run_id, index_from, start_at, start_at_ms, period_ms,
- * warmup_ms, clock_offset_ms, clock_note, config, steps[{start_lag_ms, late}], host, cores,
+ * warmup_ms, clock_offset_ms, clock_offset_uncertainty_ms, clock_note, config, steps[{start_lag_ms, late}], host, cores,
  * service_hlog}.  config (stolen) is what every shard of a run must share; the
  * steps give each step's lag behind its slot (or behind the run's start).
  * service_hlog holds each step's service-time histogram as an interval log.

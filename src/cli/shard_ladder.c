@@ -130,6 +130,16 @@ json_t *cli_shard_rec_json(const struct kc_recommend_cfg *c)
 			      "endpoint_name", c->endpoint_name, "variant", c->variant, "policy_name",
 			      c->policy_name, "usd_per_hour", c->usd_per_hour, "region", c->region,
 			      "profile", c->profile);
+	/* What the knee is divided by and which policy shape merge writes: a
+	 * component's copies, a serverless MaxConcurrency. */
+	json_t *kind = json_pack("{s:s,s:s,s:i,s:i}", "endpoint_kind", kc_resource_kind_name(c->kind),
+				 "inference_component", c->component, "copies", c->copies,
+				 "max_concurrency", c->max_concurrency);
+	if (!o || !kind || json_object_update(o, kind)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(kind);
 	return o;
 }
 
@@ -145,6 +155,7 @@ int cli_shard_rec_read(json_t *o, struct kc_recommend_cfg *c, struct kc_diag *d)
 	num(o, "usd_per_hour", &c->usd_per_hour);
 	struct { const char *k; int *dst; } ints[] = {
 		{"instances", &c->instances}, {"min_capacity", &c->min_capacity},
+		{"copies", &c->copies}, {"max_concurrency", &c->max_concurrency},
 		{"max_capacity", &c->max_capacity}, {"scale_out_cooldown_s", &c->scale_out_cooldown_s},
 		{"scale_in_cooldown_s", &c->scale_in_cooldown_s}};
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -159,6 +170,10 @@ int cli_shard_rec_read(json_t *o, struct kc_recommend_cfg *c, struct kc_diag *d)
 	str(o, "policy_name", c->policy_name, sizeof(c->policy_name));
 	str(o, "region", c->region, sizeof(c->region));
 	str(o, "profile", c->profile, sizeof(c->profile));
+	str(o, "inference_component", c->component, sizeof(c->component));
+	const char *kind = json_string_value(json_object_get(o, "endpoint_kind"));
+	if (kind && kc_resource_kind_parse(kind, &c->kind))
+		return kc_diag_set(d, KC_EINVAL, "recommend: endpoint_kind '%s'", kind);
 	const char *m = json_string_value(json_object_get(o, "metric"));
 	if (m && *m) {
 		if (kc_metric_parse(m, &c->metric))

@@ -110,6 +110,12 @@ int kc_emu_components_parse(struct kc_emu_profile *p, const char *v, char *why, 
 		n++;
 		s += strcspn(s, ",");
 	}
+	/* A key written to host components that names none is a mistake, not
+	 * a plain endpoint. */
+	if (n == 0) {
+		snprintf(why, whysz, "names no component (NAME:COPIESxSLOTS[@SERVICE],...)");
+		return KC_EINVAL;
+	}
 	memcpy(p->components, list, sizeof(list[0]) * (size_t)n);
 	p->n_components = n;
 	return KC_OK;

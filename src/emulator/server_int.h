@@ -133,4 +133,7 @@ int kc_emu_h2_listen_port(const struct kc_emu_h2 *h);
  * thread and frees h; h may be NULL. */
 void kc_emu_h2_stop(struct kc_emu_h2 *h);
 
+/* Returns the stable snake_case name of an error class ("model_error", ...). */
+const char *kc_emu_err_class_name(enum kc_emu_err_class c);
+
 #endif

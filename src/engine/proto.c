@@ -23,11 +23,6 @@ int kc_client_parse(const char *s, enum kc_client *out)
 	return KC_EPARSE;
 }
 
-const char *kc_client_name(enum kc_client c)
-{
-	return c == KC_CLIENT_CURL ? "curl" : "native";
-}
-
 const struct kc_proto *kc_proto_choose(const struct kc_engine_config *c)
 {
 	if (c->http == KC_HTTP_2_PRIOR)

@@ -26,4 +26,11 @@ int kc_pool_set(struct kc_pool *p, size_t i, unsigned char *bytes,
 		size_t len_bytes, const char *name, const char *content_type,
 		int width_px, int height_px, struct kc_diag *d);
 
+/*
+ * Returns how many SHA-256 digests this pool ever computed.  It equals
+ * kc_pool_count: hashes are made once while building, never on kc_pool_get
+ * (the benchmark and tests hold the pool to that).
+ */
+uint64_t kc_pool_hash_count(const struct kc_pool *p);
+
 #endif

@@ -4,6 +4,7 @@
  * quoting needed; the columns are named in result.h and only ever appended.
  */
 #include "kneecap/result.h"
+#include "result_int.h"
 #include "kneecap/knee.h"
 #include "kneecap/signals.h"
 

@@ -7,6 +7,7 @@
  * the knee finder judges stability.  This file renders; it never measures.
  */
 #include "kneecap/result.h"
+#include "result_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
  * reading the one file in kc_resultdoc_load.
  */
 #include "kneecap/resultdoc.h"
+#include "resultdoc_int.h"
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 

@@ -8,6 +8,7 @@
 
 #include "kneecap/hdr.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define KC_HDR_TAG_MAX 64
@@ -55,5 +56,64 @@ int64_t kc_hdr_counts_len_for(int64_t lowest, int64_t highest, int sigfigs);
  * decoder filled counts directly).
  */
 void kc_hdr_recount(struct kc_hdr *h);
+
+/*
+ * Queries and set-ups only the tests and test tools use (the public API
+ * reads a histogram through count, max, mean and percentiles).
+ */
+/* Samples rejected as out of range since the last reset. */
+int64_t kc_hdr_out_of_range(const struct kc_hdr *h);
+/* Smallest recorded value (equivalent-range representative); 0 if empty. */
+int64_t kc_hdr_min(const struct kc_hdr *h);
+/* Standard deviation, as HdrHistogram's getStdDeviation; 0 if empty. */
+double kc_hdr_stddev(const struct kc_hdr *h);
+/* The shape h was made with (a decoded histogram: the shape in its header). */
+int64_t kc_hdr_lowest(const struct kc_hdr *h);
+int64_t kc_hdr_highest(const struct kc_hdr *h);
+int kc_hdr_sigfigs(const struct kc_hdr *h);
+/* The tag, or "" when none. */
+const char *kc_hdr_tag(const struct kc_hdr *h);
+
+/* Percentile iteration (the classic percentile distribution of hlog_tool). */
+struct kc_hdr_iter {
+	/* public, valid after kc_hdr_iter_next() returned true */
+	int64_t value;             /* highest equivalent value at this step */
+	double percentile;         /* percentile reached by this step (0..100) */
+	int64_t count_to_value;    /* cumulative count up to value */
+	int64_t count_at_value;    /* count in this step's bucket */
+	/* private */
+	const struct kc_hdr *h;
+	int64_t total, seen;       /* total count; cumulative count through idx */
+	double next_pct;           /* the percentile level the next step waits for */
+	int32_t ticks_per_half;
+	int32_t idx;               /* counts index under the cursor */
+	bool fresh;                /* counts[idx] not yet added to seen */
+	bool done, reached_last;
+};
+
+/*
+ * Prepares a percentile iterator whose steps are ticks_per_half_distance per
+ * halving of the distance to 100% (HdrHistogram's PercentileIterator).
+ */
+void kc_hdr_iter_percentiles(struct kc_hdr_iter *it, const struct kc_hdr *h,
+			     int ticks_per_half_distance);
+
+/*
+ * Advances the iterator; false when done.  After true: value is the highest
+ * value equivalent to the step's bucket, percentile the level this step
+ * reached (as Java's getPercentileLevelIteratedTo; the last step is 100),
+ * count_to_value the samples at or below value.  The histogram must not
+ * change while an iterator walks it.
+ */
+bool kc_hdr_iter_next(struct kc_hdr_iter *it);
+
+/*
+ * Sets the start (ms since the epoch) of the interval being recorded; the
+ * next kc_hdr_recorder_take reports [start_ms, now_ms].  Reader side only.
+ */
+void kc_hdr_recorder_set_start(struct kc_hdr_recorder *r, int64_t start_ms);
+/* kc_hdr_recorder_record with kc_hdr_record_corrected's back-fill. */
+bool kc_hdr_recorder_record_corrected(struct kc_hdr_recorder *r, int64_t value,
+				      int64_t expected_interval);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "kneecap/jpeg.h"
 #include "kneecap/pool.h"
+#include "pool_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

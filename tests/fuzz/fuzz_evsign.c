@@ -19,6 +19,7 @@
 
 #include "kneecap/eventstream.h"
 #include "kneecap/evsign.h"
+#include "evsign_int.h"
 #include "kneecap/sigv4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

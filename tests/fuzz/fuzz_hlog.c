@@ -18,6 +18,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "hdr_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kneecap/respstream.h"
+#include "respstream_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,6 +17,7 @@
 
 #include "kneecap/engine.h"
 #include "kneecap/sagemaker.h"
+#include "sagemaker_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "kneecap/sigv4.h"
+#include "sigv4_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

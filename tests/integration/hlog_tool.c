@@ -8,6 +8,9 @@
  *                          same figures; exit 1 on a reader error
  *   hlog_tool pct FILE     reads FILE and prints each interval's percentile
  *                          distribution (kc_hdr_iter_percentiles, 5 ticks)
+ *   hlog_tool sum TAG FILE...  adds every interval tagged TAG in the FILEs
+ *                          into one histogram and prints its figures (what
+ *                          `kneecap merge` must get for that step)
  *
  * Figures: tag start_ms end_ms count min max mean p50 p90 p99 p99.9, the
  * format tests/integration/java/HlogCheck.java prints.  A test helper, so it
@@ -23,6 +26,7 @@
 #include "kneecap/err.h"
 #include "kneecap/hdr.h"
 #include "kneecap/hlog.h"
+#include "hdr_int.h"
 
 #define BASE_MS INT64_C(1700000000000)
 #define HOUR_US INT64_C(3600000000)
@@ -167,10 +171,60 @@ static int do_read(const char *path, bool pct)
 	return rc;
 }
 
+/* Adds FILE's intervals tagged tag into *sum. */
+static int sum_file(const char *path, const char *tag, struct kc_hdr **sum)
+{
+	struct kc_buf b;
+	kc_buf_init(&b, (size_t)256 << 20);
+	int rc = kc_buf_read_file(&b, path);
+	if (rc != 0) {
+		kc_buf_fini(&b);
+		return rc;
+	}
+	struct kc_hlog_reader r;
+	kc_hlog_reader_init(&r, b.data, b.len);
+	struct kc_hlog_interval iv;
+	struct kc_diag d;
+	kc_diag_clear(&d);
+	while ((rc = kc_hlog_reader_next(&r, &iv, &d)) == 1) {
+		if (strcmp(kc_hdr_tag(iv.hist), tag) == 0) {
+			if (!*sum && kc_hdr_new_like(sum, iv.hist) != 0)
+				rc = KC_ENOMEM;
+			else
+				kc_hdr_add(*sum, iv.hist);
+		}
+		kc_hdr_free(iv.hist);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0)
+		fprintf(stderr, "hlog_tool: %s: %s\n", path, d.msg);
+	kc_buf_fini(&b);
+	return rc;
+}
+
+static int do_sum(const char *tag, int nfiles, char **files)
+{
+	struct kc_hdr *sum = NULL;
+	int rc = 0;
+	for (int i = 0; i < nfiles && rc >= 0; i++)
+		rc = sum_file(files[i], tag, &sum);
+	if (rc >= 0 && sum) {
+		kc_hdr_set_tag(sum, tag);
+		figures(sum);
+	}
+	kc_hdr_free(sum);
+	return rc < 0 ? rc : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "sum") == 0) {
+		int rc = do_sum(argv[2], argc - 3, argv + 3);
+		return rc < 0 ? 1 : 0;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: hlog_tool read|write|pct FILE\n");
+		fprintf(stderr, "usage: hlog_tool read|write|pct FILE | sum TAG FILE...\n");
 		return 2;
 	}
 	int rc;

@@ -102,4 +102,6 @@ expect_rc 2 "a component name outside SageMaker's pattern is refused" \
 	"$KNEECAP" serve --listen 127.0.0.1:0 --components 'bad_name:1x1'
 expect_rc 2 "provisioned above MaxConcurrency is refused" \
 	"$KNEECAP" serve --listen 127.0.0.1:0 --serverless-max-concurrency 2 --serverless-provisioned 3
+expect_rc 2 "components naming none is refused, not a plain endpoint" \
+	"$KNEECAP" serve --listen 127.0.0.1:0 --components ' , '
 done_testing

@@ -5,7 +5,10 @@
 # counts, and Java's HdrHistogram reads the merged latency.hlog with the
 # same total.  Then what merge must refuse, each with an error naming the
 # shard: a missing shard, a shard of another run, and a shard that started
-# one step late (merged only with --allow-late, and flagged).  About 15 s.
+# one step late (merged only with --allow-late, and flagged); on edited
+# copies: a clock 5 s off, a rung late behind the others (or late on all
+# alike, which merges), indexes out of range, service logs missing or not
+# adding up; and the merged percentiles against hlog_tool's sum.  About 20 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emu_lib.sh"
 export AWS_EC2_METADATA_DISABLED=true
@@ -110,6 +113,8 @@ expect_rc 2 "--shards N checks SLURM_NTASKS" env SLURM_PROCID=1 SLURM_NTASKS=3 "
 expect_rc 2 "a bad --start-at" "$KNEECAP" run "$URL" --rate 10 --start-at 2026-13-01T00:00:00Z
 expect_rc 2 "--concurrency is not sharded (counts are no ladder of rates)" "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shard 0/2 -q
 expect_grep "concurrency cannot be sharded" "$TMP/err" "... and says so"
+expect_rc 2 "a shard without a run identity (--run-id, --start-at, SLURM_JOB_ID)" env -u SLURM_JOB_ID "$KNEECAP" run "$URL" --rate 10 --duration 300ms --shard 0/2 -q
+expect_grep "needs to know its run" "$TMP/err" "  ... and says what to give"
 expect_rc 2 "... nor with --shards from the environment" env JOB_COMPLETION_INDEX=0 "$KNEECAP" run "$URL" --concurrency 4 --duration 300ms --shards 2 -q
 expect_rc 2 "a malformed --start-at (Feb 31)" "$KNEECAP" run "$URL" --rate 10 --start-at 2020-02-31T00:00:00Z
 expect_rc 2 "find --shard needs the ladder (--ramp) a search cannot be split into" "$KNEECAP" find --shard 0/2
@@ -159,4 +164,107 @@ assert len(c["bodies"]["bodies_sha256"]) == 64, c["bodies"]
 	{ fail "shard config keys"; head -3 "$TMP/err"; }
 [ ! -e "$TMP/x1/result.json" ] && [ ! -e "$TMP/x3/result.json" ] && ok "a refused merge writes nothing" ||
 	fail "a refused merge wrote files"
+# Copies of the 16 shards with result.json edited (python: DEST SHARD EXPR...),
+# for what merge must check in them.
+edit() {
+	local dest=$1; shift
+	rm -rf "$TMP/$dest"; mkdir -p "$TMP/$dest"
+	for i in $(seq 0 15); do cp -r "$TMP/s$i" "$TMP/$dest/s$i"; done
+	python3 - "$TMP/$dest" "$@" <<'PY'
+import json, sys
+d = sys.argv[1]
+for a in sys.argv[2:]:
+    i, expr = a.split(":", 1)
+    for j in (range(16) if i == "*" else [int(i)]):
+        p = "%s/s%d/result.json" % (d, j)
+        r = json.load(open(p)); sh = r["shard"]
+        exec(expr)
+        json.dump(r, open(p, "w"))
+PY
+	EDITED=(); for i in $(seq 0 15); do EDITED+=("$TMP/$dest/s$i"); done
+}
+# Clock skew: one shard's clock 5 s off the others' (from the target's Date header).
+edit skew '*:sh["clock_offset_ms"] = sh["clock_offset_ms"] or 0' \
+	'5:sh["clock_offset_ms"] += 5000'
+expect_rc 2 "merge refuses a shard whose clock is 5 s off" "$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x7" -q
+expect_grep "shard 5 \($TMP/skew/s5, \+[45][0-9]{3} ms\)" "$TMP/err" "... naming it"
+"$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x8" --allow-late -q >/dev/null 2>"$TMP/err"
+[ $? -le 1 ] && python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert [x["index"] for x in m["shards"] if x["clock_skewed"]] == [5], m["shards"]
+assert m["merge"]["clock_skewed"] and m["merge"]["late"] and m["merge"]["clock_skew_ms"] >= 5000, m["merge"]
+' "$TMP/x8/result.json" 2>"$TMP/err" && ok "--allow-late merges it, flagged clock_skewed" ||
+	{ fail "skewed shard with --allow-late"; head -3 "$TMP/err"; }
+python3 -c '
+import json, sys
+u = json.load(open(sys.argv[1]))["shard"]["clock_offset_uncertainty_ms"]
+assert isinstance(u, int) and 0 < u <= 1000, u
+' "$TMP/s0/result.json" 2>"$TMP/err" && ok "each shard records its clock offset's uncertainty" ||
+	{ fail "clock_offset_uncertainty_ms"; head -3 "$TMP/err"; }
+# Every shard's second rung 2 s behind its slot (the first rung's drain): all
+# still start together, so they merge; the slot lag is reported apart.
+edit drain '*:sh["steps"][1]["start_lag_ms"] += 2000'
+"$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x9" -q >/dev/null 2>"$TMP/err"
+[ $? -le 1 ] && python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert all(x["slot_lag_ms"] >= 1900 and not x["late"] for x in m["shards"]), m["shards"]
+' "$TMP/x9/result.json" 2>"$TMP/err" && ok "rungs all shards started 2 s behind their slots merge (slot_lag_ms)" ||
+	{ fail "rungs late on every shard alike"; head -3 "$TMP/err"; }
+# One shard 2 s behind the others at the first rung: refused, naming it.
+edit late1 '4:sh["steps"][0]["start_lag_ms"] += 2000'
+expect_rc 2 "merge refuses a shard 2 s behind the others at a rung below the knee" "$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x10" -q
+expect_grep "$TMP/late1/s4: shard 4 started step 1 [12][0-9]{3} ms late" "$TMP/err" "... naming it"
+# ... at the second rung, above the first unhealthy rung (every rung over a 1 us limit): flagged only.
+edit late2 '4:sh["steps"][1]["start_lag_ms"] += 2000'
+expect_rc 2 "... and at the top rung of a healthy ladder" "$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x11" -q
+"$KNEECAP" merge "${EDITED[@]}" --slo 1us --out "$TMP/x12" -q >/dev/null 2>"$TMP/err"
+[ $? = 1 ] && python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["steps"][1]["late_shards"] == [4] and m["steps"][0]["late_shards"] == [], m["steps"]
+' "$TMP/x12/result.json" 2>"$TMP/err" && ok "a late rung above the first unhealthy one merges, flagged" ||
+	{ fail "late rung above the knee"; head -3 "$TMP/err"; }
+# Shard indexes out of range: {0, 5} of 2.
+mkdir -p "$TMP/rng"; rm -rf "$TMP/rng/a" "$TMP/rng/b"; cp -r "$TMP/s0" "$TMP/rng/a"; cp -r "$TMP/s1" "$TMP/rng/b"
+python3 -c '
+import json, sys
+for p, i in ((sys.argv[1], 0), (sys.argv[2], 5)):
+    r = json.load(open(p)); r["shard"]["count"] = 2; r["shard"]["index"] = i
+    json.dump(r, open(p, "w"))
+' "$TMP/rng/a/result.json" "$TMP/rng/b/result.json"
+expect_rc 2 "merge refuses shards {0, 5} of 2" "$KNEECAP" merge "$TMP/rng/a" "$TMP/rng/b" --out "$TMP/x13" -q
+expect_grep "$TMP/rng/b: shard index 5 is out of range for 2 shards" "$TMP/err" "... naming the shard"
+# A shard without its service times, and one whose service log does not add up.
+edit nosvc '6:del sh["service_hlog"]'
+expect_rc 2 "merge refuses a shard without shard.service_hlog" "$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x14" -q
+expect_grep "$TMP/nosvc/s6: .*service_hlog" "$TMP/err" "... naming it"
+edit badsvc '7:r["steps"][0]["service_ms"]["count"] += 1'
+expect_rc 2 "merge refuses a service log that does not add up to result.json" "$KNEECAP" merge "${EDITED[@]}" --out "$TMP/x15" -q
+expect_grep "$TMP/badsvc/s7: shard.service_hlog holds" "$TMP/err" "... naming it"
+# The merged steps' latency figures are those of all the shards' intervals added.
+python3 - "$TMP" "$HLOG_TOOL" <<'PY' >"$TMP/pct" 2>&1
+import json, subprocess, sys
+t, tool = sys.argv[1], sys.argv[2]
+m = json.load(open(t + "/m/result.json"))
+logs = ["%s/s%d/latency.hlog" % (t, i) for i in range(16)]
+bad = []
+for k, st in enumerate(m["steps"]):
+    out = subprocess.run([tool, "sum", "step-%d" % k] + logs, capture_output=True, text=True, check=True).stdout.split()
+    count, mx, mean, p50, p90, p99, p999 = int(out[3]), int(out[5]), float(out[6]), *map(int, out[7:11])
+    lat = st["latency_ms"]
+    want = {"count": count, "max": mx / 1000, "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000, "p999": p999 / 1000}
+    for key, v in want.items():
+        if abs(lat[key] - v) > 1e-9:
+            bad.append("step %d %s: merged %s, shards' intervals added %s" % (k + 1, key, lat[key], v))
+    if abs(lat["mean"] - mean / 1000) > 1e-6 * max(1, mean):
+        bad.append("step %d mean %s != %s" % (k + 1, lat["mean"], mean / 1000))
+    if count == 0:
+        bad.append("step %d: no samples" % (k + 1))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+[ $? = 0 ] && ok "merged latency percentiles = the shards' intervals added (hlog_tool sum)" ||
+	{ fail "merged latency percentiles"; head -5 "$TMP/pct"; }
 done_testing

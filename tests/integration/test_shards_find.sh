@@ -74,6 +74,29 @@ if [ $? = 0 ]; then ok "$(head -1 "$TMP/check"): within -8%..+2% of 200, counts 
 else fail "merged find shards"; sed 's/^/    /' "$TMP/check" | head -8; fi
 [ -s "$TMP/fm/scaling-policy.json" ] && [ -x "$TMP/fm/apply.sh" ] &&
 	ok "the merge writes scaling-policy.json and apply.sh as find does" || fail "no policy or apply.sh"
+# Shards of an inference component's find carry its kind and copies: the
+# same shards, as a component of 2 copies would have written them, merge to
+# the per-copy policy on the component's resource.
+python3 - "$TMP" <<'PY'
+import json, os, sys
+t = sys.argv[1]
+for i in range(4):
+    src, dst = "%s/f%d" % (t, i), "%s/c%d" % (t, i)
+    os.makedirs(dst, exist_ok=True)
+    d = json.load(open(src + "/result.json"))
+    r = d["shard"]["config"]["recommend"]
+    assert r["endpoint_kind"] == "instance", r
+    r.update(endpoint_kind="component", inference_component="tagger-ic", copies=2)
+    json.dump(d, open(dst + "/result.json", "w"))
+    for f in os.listdir(src):
+        if f.endswith(".hlog"):
+            os.symlink(src + "/" + f, dst + "/" + f)
+PY
+expect_rc 0 "merge of an inference component's shards" "$KNEECAP" merge "$TMP"/c{0,1,2,3} --out "$TMP/cm"
+grep -q 'SageMakerInferenceComponentInvocationsPerCopy' "$TMP/cm/scaling-policy.json" 2>/dev/null &&
+	grep -q 'inference-component/' "$TMP/cm/apply.sh" 2>/dev/null &&
+	ok "  ... writes the per-copy policy on the component's resource" ||
+	fail "component shards merged to $(grep -o '"PredefinedMetricType": "[A-Za-z]*"' "$TMP/cm/scaling-policy.json" 2>/dev/null)"
 
 expect_rc 0 "merge of the 3 streams shards finds a knee" "$KNEECAP" merge "$TMP"/s{0,1,2} --out "$TMP/sm"
 python3 - "$TMP" <<'PY' >"$TMP/check" 2>&1

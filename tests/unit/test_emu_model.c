@@ -12,6 +12,7 @@
 #include "decode_int.h"
 #include "faults_int.h"
 #include "model_int.h"
+#include "server_int.h"
 #include "kneecap/clock.h"
 #include "kneecap/emulator.h"
 #include "kneecap/err.h"

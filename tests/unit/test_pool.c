@@ -16,6 +16,7 @@
 
 #include "kneecap/jpeg.h"
 #include "kneecap/pool.h"
+#include "pool_int.h"
 
 /* ---- a scratch folder per test, removed afterwards ---- */
 

@@ -15,6 +15,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/pricing.h"
+#include "pricing_int.h"
 
 /* The copy shipped in the repository (data/instance-types.csv). */
 static void repo_csv(char *out, size_t n)

@@ -15,6 +15,7 @@
 #include "kneecap/err.h"
 #include "kneecap/eventstream.h"
 #include "kneecap/respstream.h"
+#include "respstream_int.h"
 
 /* A body built from messages, and what the callback saw. */
 struct body {

@@ -10,6 +10,7 @@
 
 #include "kneecap/hdr.h"
 #include "kneecap/result.h"
+#include "result_int.h"
 #include "kneecap/resultdoc.h"
 
 static void fill_step(struct kc_step_result *s, int index)

@@ -15,6 +15,7 @@
 #include "kneecap/err.h"
 #include "kneecap/html.h"
 #include "kneecap/resultdoc.h"
+#include "resultdoc_int.h"
 #include "kneecap/term.h"
 
 static void fixture(char *out, size_t n, const char *name)

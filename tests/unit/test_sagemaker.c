@@ -16,6 +16,7 @@
 #include "kneecap/err.h"
 #include "kneecap/engine.h"
 #include "kneecap/sagemaker.h"
+#include "sagemaker_int.h"
 
 static void test_parse_target(void **state)
 {

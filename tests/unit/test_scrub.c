@@ -24,6 +24,7 @@
 
 #include "kneecap/err.h"
 #include "kneecap/scrub.h"
+#include "scrub_int.h"
 
 static const char SECRET[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY";
 static const char TOKEN[] = "IQoJb3JpZ2luX2VjEKv//////////wEaCXVzLWVhc3QtMSJHMEUCIQDkq3nT8e+YzW"

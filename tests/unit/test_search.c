@@ -1540,6 +1540,31 @@ static void test_ladder_knee(void **state)
 }
 
 /*
+ * A --ramp ladder may have 10,000 rungs: the knee above rung 1024 is found
+ * (the finder once looked at the first 1024 only and called them all healthy).
+ */
+static void test_ladder_knee_long(void **state)
+{
+	(void)state;
+	struct kc_health_cfg hc;
+	kc_health_cfg_default(&hc, KC_MODE_RPS);
+	enum { N = 3000 };
+	struct kc_step_result *st = calloc(N, sizeof(*st));
+	assert_non_null(st);
+	struct model m = model_default(2500);
+	/* Rungs 100..3099 rps. */
+	for (int i = 0; i < N; i++)
+		st[i] = run_rps(&m, 100 + i);
+	struct kc_knee k;
+	kc_ladder_knee(&hc, st, N, NULL, &k);
+	assert_true(k.found);
+	assert_int_equal(k.end, KC_END_CONVERGED);
+	assert_true(k.value > 2000 && k.value <= 2500);
+	assert_true(st[k.upper_step].offered > 2000);
+	free(st);
+}
+
+/*
  * A ladder of stream counts (streams shards merged): the knee is a rung, a
  * whole number of streams, even when the first unhealthy rung held fewer
  * streams than it asked for (a held mean is no stream count to recommend).
@@ -1576,6 +1601,7 @@ int main(void)
 		cmocka_unit_test(test_sharp_knee),
 		cmocka_unit_test(test_ladder_knee),
 		cmocka_unit_test(test_ladder_knee_streams),
+		cmocka_unit_test(test_ladder_knee_long),
 		cmocka_unit_test(test_growth_choice),
 		cmocka_unit_test(test_soft_knee),
 		cmocka_unit_test(test_noisy),

@@ -16,6 +16,7 @@
 #include "kneecap/buf.h"
 #include "kneecap/err.h"
 #include "kneecap/sigv4.h"
+#include "sigv4_int.h"
 
 #define MAX_CASES 64
 #define T_SUITE INT64_C(1440938160) /* 2015-08-30T12:36:00Z */
