@@ -153,7 +153,8 @@ struct kc_engine_config {
 					    an arrival's intended time and release what
 					    is due together (fewer wake-ups, less CPU per
 					    request); the delay counts in send lag and
-					    latency.  0: each at its time (<= 10 ms) */
+					    latency.  0: each at its time (<= 10 ms);
+					    KC_RELEASE_SLACK_AUTO: kc_engine_step_slack_ns */
 	double gen_lag_p99_ms;           /* generator_bound above this send lag p99;
 					    0: KC_GEN_LAG_P99_MS */
 	bool sagemaker_errors;           /* classify error responses by SageMaker's error
@@ -350,6 +351,8 @@ void kc_load_size_fit(uint32_t *threads, uint64_t *connections_per_thread,
 uint32_t kc_engine_threads(const struct kc_engine *e);
 uint32_t kc_engine_connections(const struct kc_engine *e);   /* per worker */
 uint32_t kc_engine_slots(const struct kc_engine *e);         /* per worker */
+/* The release slack each worker uses in step spec (the config's, or its automatic value). */
+int64_t kc_engine_step_slack_ns(const struct kc_engine *e, const struct kc_step_spec *spec);
 uint32_t kc_engine_max_inflight(const struct kc_engine *e);
 /* Who sends the requests: "native" (the engine's own HTTP/1.1 or HTTP/2)
  * or "curl". */
@@ -370,6 +373,18 @@ const char *kc_engine_libcurl_version(void);
  * as lag (it counts in latency); shed requests are reported as such.
  */
 #define KC_GEN_LAG_P99_MS 5.0
+
+/*
+ * release_slack_ns's automatic value: a step whose rate (its lower end, for
+ * a linear step) gives each worker KC_AUTO_SLACK_MIN_RPS arrivals a second
+ * or more uses KC_AUTO_SLACK_NS, any other step 0.  At 10,000/s a worker's
+ * arrivals are 100 us apart, so sleeping until each is two wake-ups per
+ * request; 250 us of slack releases 2.5 arrivals or more per wake-up, and
+ * shows in send lag and corrected latency (never hidden).
+ */
+#define KC_RELEASE_SLACK_AUTO (-1)
+#define KC_AUTO_SLACK_MIN_RPS 10000.0
+#define KC_AUTO_SLACK_NS (250 * INT64_C(1000))
 #define KC_GEN_CPU_BUSY 0.90
 
 /*

@@ -104,6 +104,7 @@ struct kc_step_result {
 
 	double lag_p99_ms;         /* generator send lag behind schedule */
 	double lag_max_ms;
+	double release_slack_ms;   /* open loop: the release slack the workers used */
 	double gen_cpu;            /* generator CPU used / (threads * wall), 0..1 */
 	bool generator_bound;      /* the client, not the server, fell behind */
 	bool partial;              /* interrupted before the window ended */

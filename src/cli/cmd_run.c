@@ -98,8 +98,11 @@ static json_t *config_json(const struct run_opts *o, struct kc_engine *e,
 		json_object_set_new(cfg, "response_stream", json_true());
 	if (cfg)
 		json_object_set_new(cfg, "client", json_string(kc_engine_client(e)));
-	if (cfg && o->release_slack_ns)
+	if (cfg && o->release_slack_given && o->release_slack_ns)
 		json_object_set_new(cfg, "release_slack_ms", json_real((double)o->release_slack_ns / 1e6));
+	else if (cfg && !o->release_slack_given)
+		/* each step's result says the slack it used (release_slack_ms) */
+		json_object_set_new(cfg, "release_slack", json_string("auto"));
 	if (cfg && o->linear_text)
 		json_object_set_new(cfg, "linear", json_pack("{s:f,s:f}", "from", o->linear_from,
 							      "to", o->linear_to));
@@ -294,7 +297,7 @@ static int make_engine(const struct run_opts *o, const struct kc_body *bodies, s
 		/* Neither given: the engine's defaults, shrunk to fit ulimit -n. */
 		.threads = o->threads || total ? threads : 0, .connections = conns,
 		.streams_per_connection = (uint32_t)o->streams, .http = o->http,
-		.client = o->client, .proxy = o->proxy, .release_slack_ns = o->release_slack_ns,
+		.client = o->client, .proxy = o->proxy, .release_slack_ns = o->release_slack_given ? o->release_slack_ns : KC_RELEASE_SLACK_AUTO,
 		.client_cert = o->client_cert, .client_key = o->client_key,
 		.insecure = o->insecure, .cacert = o->cacert,
 		.connect_timeout_ns = o->connect_timeout_ns, .request_timeout_ns = o->timeout_ns,

@@ -161,6 +161,7 @@ static int request_option(struct run_opts *o, const struct cli_opt *opt, const c
 		break;
 	case CLI_O_RELEASE_SLACK:
 		o->release_slack_ns = v->i;
+		o->release_slack_given = true;
 		break;
 	case CLI_O_CERT:
 		o->client_cert = arg;

@@ -33,6 +33,7 @@ struct run_opts {
 	int64_t threads, connections, streams, max_inflight;
 	enum kc_http_version http;
 	int64_t timeout_ns, connect_timeout_ns, release_slack_ns;
+	bool release_slack_given; /* else the engine's automatic slack */
 	bool insecure;
 	const char *cacert;
 	const char *method;

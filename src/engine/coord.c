@@ -160,6 +160,7 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 {
 	struct kc_engine *e = w->e;
 	w->spec = spec;
+	w->slack_ns = kc_engine_step_slack_ns(e, spec);
 	w->start_ns = start_ns;
 	w->win_start_ns = start_ns + spec->warmup_ns;
 	w->win_end_ns = w->win_start_ns + spec->duration_ns;
@@ -442,6 +443,7 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	if (spec->mode == KC_STEP_RATE) {
 		r->lag_p99_ms = (double)kc_hdr_value_at_percentile(st->lag, 99) / 1e3;
 		r->lag_max_ms = (double)kc_hdr_max(st->lag) / 1e3;
+		r->release_slack_ms = (double)kc_engine_step_slack_ns(e, spec) / 1e6;
 	}
 	int64_t wall = st->end_ns - st->start_ns;
 	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;

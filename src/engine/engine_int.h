@@ -93,6 +93,7 @@ struct worker {
 	uint32_t *free_stack;  /* indices of idle slots */
 	uint32_t nfree;
 	int timerfd;
+	int64_t slack_ns;      /* this step's release slack (kc_engine_step_slack_ns) */
 	int64_t armed_ns;      /* absolute time the timerfd is armed at, 0: disarmed */
 
 	struct pending *queue; /* ring of due requests waiting for a slot */

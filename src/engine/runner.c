@@ -213,7 +213,8 @@ static int check_config(const struct kc_engine_config *c, struct kc_diag *d)
 		return kc_diag_set(d, KC_EINVAL, "max in-flight %u: at most 10000000", c->max_inflight);
 	if (c->nbodies && !c->bodies)
 		return kc_diag_set(d, KC_EINVAL, "bodies missing");
-	if (c->release_slack_ns < 0 || c->release_slack_ns > 10 * KC_NS_PER_MS)
+	if ((c->release_slack_ns < 0 && c->release_slack_ns != KC_RELEASE_SLACK_AUTO) ||
+	    c->release_slack_ns > 10 * KC_NS_PER_MS)
 		return kc_diag_set(d, KC_EINVAL, "release slack must be in 0..10ms");
 	if ((c->proxy || c->client_cert || c->client_key) && c->client == KC_CLIENT_NATIVE)
 		return kc_diag_set(d, KC_EINVAL, "a proxy or a client certificate needs --client curl");
@@ -342,6 +343,18 @@ uint32_t kc_engine_threads(const struct kc_engine *e) { return e->threads; }
 uint32_t kc_engine_connections(const struct kc_engine *e) { return e->connections; }
 uint32_t kc_engine_slots(const struct kc_engine *e) { return e->slots; }
 uint32_t kc_engine_max_inflight(const struct kc_engine *e) { return e->max_inflight; }
+
+int64_t kc_engine_step_slack_ns(const struct kc_engine *e, const struct kc_step_spec *spec)
+{
+	if (e->cfg.release_slack_ns != KC_RELEASE_SLACK_AUTO)
+		return e->cfg.release_slack_ns;
+	if (spec->mode != KC_STEP_RATE)
+		return 0;
+	double low = spec->rate_rps;
+	if (spec->rate_end_rps > 0 && spec->rate_end_rps < low)
+		low = spec->rate_end_rps;
+	return low / e->threads >= KC_AUTO_SLACK_MIN_RPS ? KC_AUTO_SLACK_NS : 0;
+}
 
 void kc_engine_stop(struct kc_engine *e)
 {

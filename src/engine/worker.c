@@ -204,8 +204,8 @@ static void run_loop(struct worker *w)
 			break;
 		}
 		int64_t deadline = now + POLL_CAP_NS;
-		if (issuing && !closed && next + e->cfg.release_slack_ns < deadline)
-			deadline = next + e->cfg.release_slack_ns;
+		if (issuing && !closed && next + w->slack_ns < deadline)
+			deadline = next + w->slack_ns;
 		w->proto->wait(w, deadline);
 	}
 	if (w->partial)

@@ -107,6 +107,10 @@ json_t *kc_step_to_json(const struct kc_step_result *s)
 		}
 		json_decref(rs);
 	}
+	/* only when the workers released arrivals late on purpose */
+	if (s->release_slack_ms > 0 &&
+	    json_object_set_new(o, "release_slack_ms", json_real(s->release_slack_ms)))
+		goto fail;
 	if (s->nsamples > 0) {
 		/* What the endpoint said, for the first few errors of each class. */
 		json_t *arr = json_array();

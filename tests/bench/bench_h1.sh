@@ -11,16 +11,18 @@
 #    (user+sys) per request of each client.
 # 2. Open loop at BENCH_RATE (default 20000): kneecap (both clients) and
 #    h2load --h1 --rps, and wrk2 -R when WRK2 names its binary (wrk2 is not
-#    packaged: build it from its public source in /tmp), and the native
-#    client with --release-slack 250us: CPU per request of a BENCH_SECS run
-#    minus a 1 s run, so start-up cancels.
+#    packaged: build it from its public source in /tmp); the native client
+#    at its default (automatic) release slack and with --release-slack 0s:
+#    CPU per request of a BENCH_SECS run minus a 1 s run, so start-up cancels.
 # 3. TLS POST of one 200 KB JPEG (kneecap payload --size-kb 200) at 500 and
 #    2,000 RPS (BENCH_TLS_RATES), HTTP/1.1 over TLS, BENCH_TLS_CONNS (8)
 #    connections: CPU per request of kneecap (both clients) and h2load --h1
-#    -d FILE --rps (wrk2 with a Lua body would be the other peer).
+#    -d FILE --rps, and wrk2 -R with the JPEG as a Lua script's wrk.body.
 # 4. With BENCH_CALLGRIND=1: instructions per request of each kneecap
 #    client under callgrind (closed loop, a 3 s run minus a 1 s run), the
 #    figure a shared, noisy machine cannot blur.
+# Parts 2 and 3 alternate the tools within each of BENCH_ROUNDS rounds and
+# print each figure's median and range; BENCH_PARTS picks parts ("2 3").
 # Env: BENCH_CONNS (16), BENCH_SECS (5), BENCH_ROUNDS (3), BENCH_RATE (20000),
 # BENCH_CLIENT_CPU (0), BENCH_SERVER_CPU (1), BENCH_CALLGRIND (0), WRK2 (unset).
 . "$(dirname "$0")/lib.sh" "${1:-}"
@@ -57,12 +59,15 @@ cpu_of() { awk '{s=$1+$2} END {print s}' "$1"; }
 kc() {
 	local client=$1 secs=$2; shift 2
 	/usr/bin/time -f "%U %S" -o "$TMP/t" taskset -c "$CCPU" "$KNEECAP" run "$URL" --client "$client" \
-		--threads 1 --connections "$C" --duration "${secs}s" --json --quiet "$@" >"$TMP/k.json" || return 1
+		--threads 1 --connections "$C" --duration "${secs}s" --max-error-rate 1 --json --quiet "$@" >"$TMP/k.json" || return 1
 	echo "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["completed"])' "$TMP/k.json") $(cpu_of "$TMP/t")"
 }
 
-echo "== closed loop, $C connections, 1 thread, ${SECS}s, $ROUNDS rounds: requests/s and CPU us/request"
-for r in $(seq "$ROUNDS"); do
+# part N: whether BENCH_PARTS (default "1 2 3 4") names part N
+part() { case " ${BENCH_PARTS:-1 2 3 4} " in *" $1 "*) return 0 ;; esac; return 1; }
+
+part 1 && echo "== closed loop, $C connections, 1 thread, ${SECS}s, $ROUNDS rounds: requests/s and CPU us/request"
+part 1 && for r in $(seq "$ROUNDS"); do
 	/usr/bin/time -f "%U %S" -o "$TMP/tw" taskset -c "$CCPU" wrk -t1 -c"$C" -d"${SECS}s" "$URL" >"$TMP/w"
 	wn=$(awk '/requests in/ {print $1}' "$TMP/w")
 	read -r nn nc < <(kc native "$SECS" --concurrency "$C")
@@ -77,64 +82,105 @@ print("round %s: wrk %8.0f/s %5.1f us   native %8.0f/s %5.1f us   curl %8.0f/s %
 EOF
 done
 
-echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run)"
-for variant in native curl "native --release-slack 250us"; do
-	read -r client extra <<<"$variant"
-	read -r n1 c1 < <(kc "$client" 1 --rate "$RATE" $extra)
-	read -r n5 c5 < <(kc "$client" "$SECS" --rate "$RATE" $extra)
-	lag=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]; print("achieved %.0f, send lag p99 %.3f ms" % (s["achieved"], s["lag_ms"]["p99"]))' "$TMP/k.json")
-	$PY -c "import sys; print('kneecap %-36s %5.2f us/request  (%s)' % ('$variant', ($c5-$c1)*1e6/max($n5-$n1,1), '$lag'))"
-done
-per=$((RATE / C))
-for d in 1 "$SECS"; do
-	/usr/bin/time -f "%U %S" -o "$TMP/th.$d" taskset -c "$CCPU" h2load --h1 -t1 -c"$C" --rps "$per" \
-		-D "$d" "$URL" >"$TMP/h.$d" 2>&1
-done
-h1n=$(awk '/^requests:/ {print $8}' "$TMP/h.1"); h5n=$(awk '/^requests:/ {print $8}' "$TMP/h.$SECS")
-$PY -c "print('h2load --h1 --rps %d x %d: %5.2f us/request  (%d requests in ${SECS}s)' % ($per, $C, ($(cpu_of "$TMP/th.$SECS")-$(cpu_of "$TMP/th.1"))*1e6/max($h5n-$h1n,1), $h5n))"
-if [ -n "${WRK2:-}" ] && [ -x "$WRK2" ]; then
+# note LABEL VALUE: one round's figure, summarised (median, min-max) by summary
+note() { echo "$1|$2" >>"$TMP/res"; }
+summary() {
+	$PY - "$TMP/res" <<'P'
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    k, v = line.rstrip("\n").split("|")
+    vals.setdefault(k, []).append(float(v))
+for k, v in vals.items():
+    print("  %-58s median %7.2f  (min %.2f, max %.2f, n %d)" % (k, statistics.median(v), min(v), max(v), len(v)))
+P
+	rm -f "$TMP/res"
+}
+# wrk2_cpu LABEL RATE URL [ARGS]: CPU us/request of a SECS run minus a 1 s run
+wrk2_cpu() {
+	local label=$1 rate=$2 url=$3; shift 3
 	for d in 1 "$SECS"; do
 		/usr/bin/time -f "%U %S" -o "$TMP/tw2.$d" taskset -c "$CCPU" "$WRK2" -t1 -c"$C" \
-			-d"${d}s" -R"$RATE" "$URL" >"$TMP/w2.$d" 2>&1
+			-d"${d}s" -R"$rate" "$@" "$url" >"$TMP/w2.$d" 2>&1
 	done
+	local w1n w5n
 	w1n=$(awk '/requests in/ {print $1}' "$TMP/w2.1"); w5n=$(awk '/requests in/ {print $1}' "$TMP/w2.$SECS")
-	$PY -c "print('wrk2 -R $RATE -c $C: %5.2f us/request  (%d requests in ${SECS}s)' % (($(cpu_of "$TMP/tw2.$SECS")-$(cpu_of "$TMP/tw2.1"))*1e6/max($w5n-$w1n,1), $w5n))"
-fi
+	note "$label" "$($PY -c "print(($(cpu_of "$TMP/tw2.$SECS")-$(cpu_of "$TMP/tw2.1"))*1e6/max($w5n-$w1n,1))")"
+	note "$label: requests in ${SECS}s" "$w5n"
+}
+have_wrk2() { [ -n "${WRK2:-}" ] && [ -x "$WRK2" ]; }
+
+part 2 && echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run), $ROUNDS alternating rounds"
+# kneecap's default release slack at this rate is automatic (250 us from
+# 10,000/s per worker): the --release-slack 0s variant releases each
+# arrival at its exact time
+part 2 && for r in $(seq "$ROUNDS"); do
+	for variant in "native --release-slack 0s" native curl; do
+		read -r client extra <<<"$variant"
+		read -r n1 c1 < <(kc "$client" 1 --rate "$RATE" $extra)
+		read -r n5 c5 < <(kc "$client" "$SECS" --rate "$RATE" $extra)
+		note "kneecap $variant" "$($PY -c "print(($c5-$c1)*1e6/max($n5-$n1,1))")"
+		note "kneecap $variant: send lag p99 ms" "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["lag_ms"]["p99"])' "$TMP/k.json")"
+	done
+	per=$((RATE / C))
+	for d in 1 "$SECS"; do
+		/usr/bin/time -f "%U %S" -o "$TMP/th.$d" taskset -c "$CCPU" h2load --h1 -t1 -c"$C" --rps "$per" \
+			-D "$d" "$URL" >"$TMP/h.$d" 2>&1
+	done
+	h1n=$(awk '/^requests:/ {print $8}' "$TMP/h.1"); h5n=$(awk '/^requests:/ {print $8}' "$TMP/h.$SECS")
+	note "h2load --h1 --rps $per x $C" "$($PY -c "print(($(cpu_of "$TMP/th.$SECS")-$(cpu_of "$TMP/th.1"))*1e6/max($h5n-$h1n,1))")"
+	have_wrk2 && wrk2_cpu "wrk2 -R $RATE -c $C" "$RATE" "$URL"
+	echo "  (round $r done, load $(cut -d' ' -f1 /proc/loadavg))"
+done
+part 2 && summary
 
 TC=${BENCH_TLS_CONNS:-8}
 TURL="https://127.0.0.1:$tport/"
-for trate in ${BENCH_TLS_RATES:-500 2000}; do
-	echo "== TLS POST of a $(($(stat -c %s "$JPEG") / 1024)) KB JPEG at $trate rps, $TC connections: CPU us/request (${SECS}s minus 1s)"
-	for client in native curl; do
-		for d in 1 "$SECS"; do
-			/usr/bin/time -f "%U %S" -o "$TMP/tt.$d" taskset -c "$CCPU" "$KNEECAP" run "$TURL" \
-				--client "$client" --cacert "$TMP/cert.pem" --body "$JPEG" --rate "$trate" \
-				--threads 1 --connections "$TC" --duration "${d}s" --json --quiet >"$TMP/tk.$d.json"
-		done
-		$PY - "$TMP" "$SECS" "$client" <<'EOF'
+# wrk2 posts the JPEG from a Lua script (wrk.body)
+cat >"$TMP/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "image/jpeg"
+local f = assert(io.open(os.getenv("KC_JPEG"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+LUA
+part 3 && for trate in ${BENCH_TLS_RATES:-500 2000}; do
+	echo "== TLS POST of a $(($(stat -c %s "$JPEG") / 1024)) KB JPEG at $trate rps, $TC connections: CPU us/request (${SECS}s minus 1s), $ROUNDS alternating rounds"
+	for r in $(seq "$ROUNDS"); do
+		for client in native curl; do
+			for d in 1 "$SECS"; do
+				/usr/bin/time -f "%U %S" -o "$TMP/tt.$d" taskset -c "$CCPU" "$KNEECAP" run "$TURL" \
+					--client "$client" --cacert "$TMP/cert.pem" --body "$JPEG" --rate "$trate" \
+					--threads 1 --connections "$TC" --duration "${d}s" --json --quiet >"$TMP/tk.$d.json"
+			done
+			note "kneecap $client" "$($PY - "$TMP" "$SECS" <<'P'
 import json, sys
-d, secs, client = sys.argv[1:]
+d, secs = sys.argv[1:]
 def get(x):
     s = json.load(open("%s/tk.%s.json" % (d, x)))["steps"][0]
     u, sy = map(float, open("%s/tt.%s" % (d, x)).read().split()[-2:])
     return s, u + sy
 s1, c1 = get("1")
 s5, c5 = get(secs)
-print("kneecap %-6s %6.1f us/request  (ok %d, errors %d, send lag p99 %.3f ms)"
-      % (client, (c5 - c1) * 1e6 / max(s5["completed"] - s1["completed"], 1), s5["ok"], s5["errors"],
-         s5["lag_ms"]["p99"]))
-EOF
+print((c5 - c1) * 1e6 / max(s5["completed"] - s1["completed"], 1))
+P
+)"
+			note "kneecap $client: errors" "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["errors"])' "$TMP/tk.$SECS.json")"
+		done
+		per=$(( (trate + TC - 1) / TC ))
+		for d in 1 "$SECS"; do
+			/usr/bin/time -f "%U %S" -o "$TMP/tht.$d" taskset -c "$CCPU" h2load --h1 -t1 -c"$TC" \
+				--rps "$per" -D "$d" -d "$JPEG" "$TURL" >"$TMP/ht.$d" 2>&1
+		done
+		h1n=$(awk '/^requests:/ {print $8}' "$TMP/ht.1"); h5n=$(awk '/^requests:/ {print $8}' "$TMP/ht.$SECS")
+		note "h2load --h1 --rps $per x $TC" "$($PY -c "print(($(cpu_of "$TMP/tht.$SECS")-$(cpu_of "$TMP/tht.1"))*1e6/max($h5n-$h1n,1))")"
+		have_wrk2 && C=$TC KC_JPEG=$JPEG wrk2_cpu "wrk2 -R $trate -c $TC -s post.lua" "$trate" "$TURL" -s "$TMP/post.lua"
+		echo "  (round $r done, load $(cut -d' ' -f1 /proc/loadavg))"
 	done
-	per=$(( (trate + TC - 1) / TC ))
-	for d in 1 "$SECS"; do
-		/usr/bin/time -f "%U %S" -o "$TMP/tht.$d" taskset -c "$CCPU" h2load --h1 -t1 -c"$TC" \
-			--rps "$per" -D "$d" -d "$JPEG" "$TURL" >"$TMP/ht.$d" 2>&1
-	done
-	h1n=$(awk '/^requests:/ {print $8}' "$TMP/ht.1"); h5n=$(awk '/^requests:/ {print $8}' "$TMP/ht.$SECS")
-	$PY -c "print('h2load --h1 --rps %d x %d: %6.1f us/request  (%d ok in ${SECS}s)' % ($per, $TC, ($(cpu_of "$TMP/tht.$SECS")-$(cpu_of "$TMP/tht.1"))*1e6/max($h5n-$h1n,1), $h5n))"
+	summary
 done
 
-if [ "${BENCH_CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null; then
+if part 4 && [ "${BENCH_CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null; then
 	echo "== callgrind, closed loop, $C connections: instructions per request (3 s run minus 1 s run)"
 	for client in native curl; do
 		for d in 1 3; do

@@ -69,6 +69,23 @@ import json,sys; s=json.load(open(sys.argv[1]))["steps"][0]
 print("    ok %d lag p99 %.3f ms" % (s["ok"], s["lag_ms"]["p99"]), file=sys.stderr)
 sys.exit(0 if s["ok"] == 200 and s["lag_ms"]["p99"] >= 6.0 else 1)' "$TMP/out" \
 	&& ok "--release-slack: all sent, the wait is in the send lag" || fail "--release-slack result"
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1]))
+sys.exit(0 if j["config"]["release_slack_ms"] == 8 and j["steps"][0]["release_slack_ms"] == 8 else 1)' \
+	"$TMP/out" && ok "--release-slack: the slack used is in config and step" || fail "--release-slack recorded"
+
+# no --release-slack: automatic, 250 us from 10,000 arrivals/s per worker on
+# (the step says so), none below; only the result is checked here, not the
+# Python server's answers at that rate
+timeout 30 "$KNEECAP" run "http://127.0.0.1:$port/ok" --rate 10000 --duration 200ms --threads 1 \
+	--max-error-rate 1 --json --quiet >"$TMP/out" 2>/dev/null
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1]))
+sys.exit(0 if j["config"]["release_slack"] == "auto" and j["steps"][0]["release_slack_ms"] == 0.25 else 1)' \
+	"$TMP/out" && ok "automatic release slack: 250 us at 10,000/s per worker" || fail "automatic slack at 10k/s"
+timeout 30 "$KNEECAP" run "http://127.0.0.1:$port/ok" --rate 9000 --duration 200ms --threads 1 \
+	--max-error-rate 1 --json --quiet >"$TMP/out" 2>/dev/null
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1]))
+sys.exit(0 if j["config"]["release_slack"] == "auto" and "release_slack_ms" not in j["steps"][0] else 1)' \
+	"$TMP/out" && ok "automatic release slack: none below 10,000/s per worker" || fail "automatic slack at 9k/s"
 
 # --proxy is libcurl's: through this server as a forward proxy to a port
 # nothing listens on, every request arrives (absolute-form) and is answered
