@@ -157,8 +157,6 @@ int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
 		snprintf(s->policy_metric, sizeof(s->policy_metric), "%s", kc_sig_defs[sig].name);
 		s->policy_source = "--current-policy";
 	}
-	s->wait_s = (double)wait_ns / 1e9;
-	wait_publication(steps, n, wait_ns);
 	struct kc_cw_query q[KC_SIG_COUNT];
 	const char *variant = t->sm.variant[0] ? t->sm.variant : "AllTraffic";
 	kc_signals_queries(q, t->sm.endpoint, variant, s->period_s);
@@ -175,6 +173,19 @@ int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
 	k->endpoint = o->current_policy ? NULL : t->sm.endpoint;
 	k->variant = variant;
 	window(steps, n, s->period_s, &k->t0, &k->t1);
+	/* Ask once before waiting for publication: an unreachable, unresolvable
+	 * or forbidden CloudWatch is said now, not after minutes of waiting. */
+	kc_diag_clear(&k->d);
+	if (cli_target_with_creds(t, with_creds, k)) {
+		snprintf(s->reason, sizeof(s->reason), "%s", k->d.msg[0] ? k->d.msg : "no credentials");
+		goto out;
+	}
+	s->wait_s = (double)wait_ns / 1e9;
+	if (!quiet && wait_ns > 0)
+		fprintf(stderr, "kneecap: waiting up to %.0f s for CloudWatch to publish the last "
+				"step's metrics (--cloudwatch-wait)\n", s->wait_s);
+	wait_publication(steps, n, wait_ns);
+	k->nseries = 0;
 	kc_diag_clear(&k->d);
 	if (cli_target_with_creds(t, with_creds, k)) {
 		snprintf(s->reason, sizeof(s->reason), "%s", k->d.msg[0] ? k->d.msg : "no credentials");
