@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # test_find_accuracy.sh - `find` against emulator profiles whose capacity is
-# known exactly: 50, 200 and 1,000 RPS per instance, one and two instances.
-# The knee per instance must land within -8%..+2% of nominal every time, and
-# three repeated runs of one profile must spread by at most 5%.  Short steps
-# keep it bounded (about 2.5 minutes, two searches at a time); loopback only.
+# known exactly: 50, 200 and 1,000 RPS on one instance, 200 per instance on
+# two (the router's split; the other rates on two instances ran here until
+# CI time called for fewer runs: nothing of theirs differs from one instance
+# but the rate).  The knee per instance must land within -8%..+2% of nominal
+# every time, and three repeated runs of one profile must spread by at most
+# 5%.  Short steps keep it bounded (about 2 minutes, two searches at a time);
+# loopback only.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
@@ -39,22 +42,18 @@ check() { # NAME NOMINAL
 (
 	measure "50rps-x1" 1 2 40ms 10
 	measure "1000rps-x1" 1 10 10ms 200
-	measure "200rps-x2" 2 2 10ms 80
 	measure "200rps-x1-random1" 1 2 10ms 40 1
 	measure "200rps-x1-random3" 1 2 10ms 40 3
 ) &
 lane=$!
 measure "200rps-x1" 1 2 10ms 40
-measure "50rps-x2" 2 2 40ms 20
-measure "1000rps-x2" 2 10 10ms 400
+measure "200rps-x2" 2 2 10ms 80
 measure "200rps-x1-random2" 1 2 10ms 40 2
 wait "$lane"
 check "50rps-x1" 50
 check "200rps-x1" 200
 check "1000rps-x1" 1000
-check "50rps-x2" 50
 check "200rps-x2" 200
-check "1000rps-x2" 1000
 # Repeatability: three runs of the 200 RPS profile with random service times.
 for seed in 1 2 3; do check "200rps-x1-random$seed" 200; done
 if [ "$(wc -l <"$TMP/200rps-x1-random.knees")" = 3 ]; then
