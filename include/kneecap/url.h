@@ -25,14 +25,17 @@ struct kc_url {
 /* Whether s starts with "http://" or "https://" (the TARGET scheme test). */
 bool kc_url_is_http(const char *s);
 
-/* Splits url (http:// or https:// only) into u.  Returns 0, or KC_EINVAL
- * with d saying which part ("target 'URL': bad host", ...). */
+/* Splits url (http:// or https:// only) into u: the authority ends at the
+ * first '/', '?' or '#', a fragment is dropped, user info is refused.
+ * Returns 0, or KC_EINVAL with d saying which part ("target 'URL': bad host",
+ * ...). */
 int kc_url_parse(const char *url, struct kc_url *u, struct kc_diag *d);
 
 /*
  * Splits "HOST[:PORT]" or "[V6][:PORT]" into host (no brackets) and port
- * (defport when none is written).  Returns 0, or -1 when the host is empty
- * or either part does not fit its buffer.
+ * (defport when none is written).  Returns 0, or -1 when the host is empty,
+ * an IPv6 address is not bracketed, the port is not 1..65535 in digits, or
+ * either part does not fit its buffer.
  */
 int kc_url_split_hostport(const char *hostport, const char *defport, char *host,
 			  size_t hostsz, char *port, size_t portsz);

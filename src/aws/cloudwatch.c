@@ -245,8 +245,13 @@ int kc_cw_parse_response(const char *xml, size_t len, struct kc_cw_series *out, 
 	     m = m->next)
 		if (named(m, "member"))
 			rc = parse_member(m, out, cap, n, d);
-	if (!rc && next && nextsz)
+	if (!rc && next && nextsz) {
 		text_of(child(res, "NextToken"), next, nextsz);
+		/* A token cut to fit would be refused by the next call. */
+		if (strlen(next) + 1 >= nextsz)
+			rc = kc_diag_set(d, KC_ELIMIT, "CloudWatch: a NextToken over %zu bytes",
+					 nextsz - 1);
+	}
 	xmlFreeDoc(doc);
 	return rc;
 }
@@ -401,9 +406,11 @@ static int post(const struct kc_cw_client *c, struct call *k, struct kc_diag *d)
 /* An error answer into a kc_err: denied and signature problems are KC_EAUTH. */
 static int answer_error(struct call *k, const char *code, const char *msg, struct kc_diag *d)
 {
+	/* Credential errors by name: a bad NextToken (InvalidNextToken) is not one. */
 	bool auth = k->status == 401 || k->status == 403 || strstr(code, "AccessDenied") ||
 		    strstr(code, "Signature") || strstr(code, "Unrecognized") ||
-		    strstr(code, "Token") || strstr(code, "NotAuthorized");
+		    strstr(code, "ExpiredToken") || strstr(code, "InvalidClientTokenId") ||
+		    strstr(code, "NotAuthorized");
 	return kc_diag_set(d, auth ? KC_EAUTH : KC_EPROTO, "%s: HTTP %ld %s%s%s", k->service,
 			   k->status, code[0] ? code : "(no error code)", msg[0] ? ": " : "", msg);
 }
@@ -419,7 +426,15 @@ int kc_cw_get_metric_data(const struct kc_cw_client *c, const struct kc_cw_query
 	else if (kc_cw_default_url(c->region, url, sizeof(url)))
 		return kc_diag_set(d, KC_EINVAL, "CloudWatch: bad region '%s'", c->region);
 	int rc = 0;
-	for (int page = 0; page < MAX_PAGES && !rc; page++) {
+	char prev[sizeof(next)] = "";
+	for (int page = 0; !rc; page++) {
+		/* Pages without end, or a server repeating its token, would make
+		 * partial series look complete: say so instead. */
+		if (page == MAX_PAGES || (next[0] && !strcmp(next, prev)))
+			return kc_diag_set(d, KC_ELIMIT, "CloudWatch: GetMetricData still had more "
+					   "after %d pages (NextToken %s)", page,
+					   page == MAX_PAGES ? "not exhausted" : "repeated");
+		snprintf(prev, sizeof(prev), "%s", next);
 		struct kc_buf body;
 		kc_buf_init(&body, 1u << 20);
 		struct call k = {.service = KC_CW_SIGNING_NAME, .url = url, .body = &body,
@@ -484,7 +499,9 @@ int kc_aas_describe_policy(const struct kc_cw_client *c, const char *endpoint,
 	char url[512];
 	if (c->endpoint_url && *c->endpoint_url)
 		snprintf(url, sizeof(url), "%s", c->endpoint_url);
-	else if (!c->region || strchr(c->region, '/'))
+	else if (kc_cw_default_url(c->region, url, sizeof(url)))
+		/* The same region check as CloudWatch's: nothing but a region name
+		 * may go into the host the signed request is sent to. */
 		return kc_diag_set(d, KC_EINVAL, "application-autoscaling: bad region");
 	else
 		snprintf(url, sizeof(url), "https://application-autoscaling.%s.amazonaws.com%s/",

@@ -11,6 +11,7 @@
  */
 #include "signals_cli.h"
 #include "cli.h"
+#include "runout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,14 @@ static int with_creds(void *ud, const struct kc_creds *c)
 static int read_timing(const struct cli_target_opts *o, int *period_s, int64_t *wait_ns)
 {
 	int64_t p = 60 * KC_NS_PER_S;
+	/* CloudWatch's periods: 1, 5, 10, 30 s (high resolution) or a multiple of 60 s. */
+	int64_t ps = p / KC_NS_PER_S;
 	if (o->cloudwatch_period && (kc_parse_duration_ns(o->cloudwatch_period, KC_NS_PER_S, &p) ||
-				     p < KC_NS_PER_S || p % KC_NS_PER_S || p > 86400 * KC_NS_PER_S)) {
-		cli_error("find: --cloudwatch-period %s: whole seconds, 1s..1d",
-			  o->cloudwatch_period);
+				     p < KC_NS_PER_S || p % KC_NS_PER_S || p > 86400 * KC_NS_PER_S ||
+				     ((ps = p / KC_NS_PER_S) % 60 && ps != 1 && ps != 5 && ps != 10 &&
+				      ps != 30))) {
+		cli_error("find: --cloudwatch-period %s: 1s, 5s, 10s, 30s or a multiple of 60s, "
+			  "up to 1d", o->cloudwatch_period);
 		return KC_EINVAL;
 	}
 	*period_s = (int)(p / KC_NS_PER_S);
@@ -99,10 +104,12 @@ static void wait_publication(const struct kc_step_result *steps, size_t n, int64
 		int64_t e = steps[i].start_wall_ms + steps[i].duration_ns / 1000000;
 		end_ms = e > end_ms ? e : end_ms;
 	}
-	int64_t left = end_ms * 1000000 + wait_ns - kc_wall_ns();
-	if (left > 0) {
+	/* A signal cuts the sleep short: sleep again for what is left, unless it
+	 * was a stop (Ctrl-C: partial results, never a wait). */
+	for (int64_t left; (left = end_ms * 1000000 + wait_ns - kc_wall_ns()) > 0;) {
 		struct timespec ts = {left / KC_NS_PER_S, left % KC_NS_PER_S};
-		nanosleep(&ts, NULL);
+		if (nanosleep(&ts, NULL) == 0 || runout_caught_signal())
+			break;
 	}
 }
 

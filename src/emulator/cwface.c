@@ -388,8 +388,17 @@ static void one_result(struct kc_emu_cw *cw, const struct form *f, int q, int64_
 	kc_buf_puts(b, "<Timestamps>");
 	int64_t pb = per / (cw->period_ns / KC_NS_PER_S); /* buckets per window */
 	int64_t now_idx = kc_wall_ns() / cw->period_ns;
-	for (int64_t t = (t0 + per - 1) / per * per; k >= 0 && stat && dims_match(cw, f, q) &&
-	     t + per <= t1; t += per) {
+	/* Only the windows the ring still holds: a StartTime of 1970 must not
+	 * walk decades of empty periods while holding the model's lock. */
+	int64_t oldest = now_idx - RING + 1 > cw->first_idx ? now_idx - RING + 1 : cw->first_idx;
+	int64_t lo = oldest * cw->period_ns / KC_NS_PER_S;
+	int64_t hi = (now_idx + 1) * cw->period_ns / KC_NS_PER_S;
+	if (t0 < lo)
+		t0 = lo;
+	if (t1 > hi)
+		t1 = hi;
+	bool wanted = k >= 0 && stat && dims_match(cw, f, q);
+	for (int64_t t = (t0 + per - 1) / per * per; wanted && t + per <= t1; t += per) {
 		int64_t i0 = t * KC_NS_PER_S / cw->period_ns;
 		if (i0 < cw->first_idx || i0 + pb > now_idx || now_idx - i0 >= RING)
 			continue; /* before the face, not yet over, or forgotten */
@@ -423,7 +432,8 @@ static void get_metric_data(struct kc_emu_cw *cw, const struct form *f, struct a
 	for (int q = 1; form_get(f, "MetricDataQueries.member.%d.Id", q); q++) {
 		const char *ps = form_get(f, "MetricDataQueries.member.%d.MetricStat.Period", q);
 		long per = ps ? strtol(ps, NULL, 10) : 0;
-		if (per <= 0 || per % base_s) {
+		/* At most a day (CloudWatch's periods go no higher for these). */
+		if (per <= 0 || per % base_s || per > 86400) {
 			char msg[160];
 			snprintf(msg, sizeof(msg), "The parameter MetricDataQueries.member.%d."
 				 "MetricStat.Period must be a multiple of %lld.", q, (long long)base_s);

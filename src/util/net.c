@@ -271,9 +271,11 @@ int kc_net_tls_server_ctx(const char *cert_out, SSL_CTX **out, struct kc_diag *d
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select_h2, NULL);
 	if (cert_out) {
 		FILE *f = fopen(cert_out, "w");
-		if (!f || !PEM_write_X509(f, x) || fclose(f) != 0) {
-			if (f)
-				fclose(f);
+		bool ok = f && PEM_write_X509(f, x);
+		/* fclose once, whatever the write did: its failure is a write failure too. */
+		if (f && fclose(f) != 0)
+			ok = false;
+		if (!ok) {
 			SSL_CTX_free(ctx);
 			X509_free(x);
 			EVP_PKEY_free(key);

@@ -15,23 +15,43 @@ bool kc_url_is_http(const char *s)
 	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8));
 }
 
+/* A port as written: 1-5 digits, 1..65535. */
+static bool port_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+		return false;
+	long v = strtol(p, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
 int kc_url_split_hostport(const char *hostport, const char *defport, char *host,
 			  size_t hostsz, char *port, size_t portsz)
 {
-	const char *colon = strrchr(hostport, ':');
-	const char *rb = strrchr(hostport, ']');
-	size_t hl = strlen(hostport);
-	const char *p = defport;
-	if (colon && (!rb || colon > rb)) { /* a colon inside [V6] is not the port's */
-		hl = (size_t)(colon - hostport);
-		p = colon + 1;
-	}
-	const char *h = hostport;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+	const char *h = hostport, *p = defport;
+	size_t hl;
+	if (h[0] == '[') {
+		/* [V6] or [V6]:PORT: the bracket must close right before ':' or the end. */
+		const char *rb = strchr(h, ']');
+		if (!rb || (rb[1] && rb[1] != ':') || strchr(rb + 1, ']'))
+			return -1;
 		h++;
-		hl -= 2;
+		hl = (size_t)(rb - h);
+		if (rb[1] == ':')
+			p = rb + 2;
+	} else {
+		/* An unbracketed host has no colon but the port's (a bare V6 address
+		 * would read as host and port). */
+		const char *colon = strchr(h, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return -1;
+		hl = colon ? (size_t)(colon - h) : strlen(h);
+		if (colon)
+			p = colon + 1;
+		if (memchr(h, '[', hl) || memchr(h, ']', hl))
+			return -1;
 	}
-	if (hl == 0 || hl >= hostsz || strlen(p) >= portsz)
+	if (hl == 0 || hl >= hostsz || !port_ok(p) || strlen(p) >= portsz)
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
@@ -48,23 +68,37 @@ int kc_url_parse(const char *url, struct kc_url *u, struct kc_diag *d)
 	memset(u, 0, sizeof(*u));
 	u->https = url[4] == 's';
 	const char *p = url + (u->https ? 8 : 7);
-	const char *slash = strchr(p, '/');
-	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+	/* The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2). */
+	size_t hl = strcspn(p, "/?#");
 	if (hl == 0 || hl >= sizeof(u->hostport))
 		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host", url);
+	/* User info would be sent as a host name (and may be a password: never
+	 * echoed back). */
+	if (memchr(p, '@', hl))
+		return kc_diag_set(d, KC_EINVAL, "target: user info (user@host) is not supported; "
+				   "credentials go in headers");
 	memcpy(u->hostport, p, hl);
 	u->hostport[hl] = '\0';
 	if (kc_url_split_hostport(u->hostport, u->https ? "443" : "80", u->host, sizeof(u->host),
 				  u->port, sizeof(u->port)))
-		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host or port", url);
-	const char *path = slash ? slash : "/";
-	const char *q = strchr(path, '?');
-	size_t pl = q ? (size_t)(q - path) : strlen(path);
-	if (pl >= sizeof(u->path) || (q && strlen(q + 1) >= sizeof(u->query)))
+		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host or port (HOST[:PORT], "
+				   "[IPV6][:PORT], port 1..65535)", url);
+	const char *rest = p + hl;
+	/* A fragment never goes on the wire. */
+	size_t rl = strcspn(rest, "#");
+	const char *q = memchr(rest, '?', rl);
+	size_t pl = q ? (size_t)(q - rest) : rl;
+	size_t ql = q ? rl - pl - 1 : 0;
+	if (pl >= sizeof(u->path) || ql >= sizeof(u->query))
 		return kc_diag_set(d, KC_EINVAL, "target '%s': path too long", url);
-	memcpy(u->path, path, pl);
+	if (pl)
+		memcpy(u->path, rest, pl);
+	else
+		u->path[pl++] = '/';
 	u->path[pl] = '\0';
-	snprintf(u->query, sizeof(u->query), "%s", q ? q + 1 : "");
+	if (ql)
+		memcpy(u->query, q + 1, ql);
+	u->query[ql] = '\0';
 	return 0;
 }
 

@@ -51,6 +51,26 @@ static void test_url_parse(void **state)
 	assert_int_equal(kc_url_parse("http://:80/p", &u, &d), KC_EINVAL);
 	assert_int_equal(kc_url_parse("http://h:123456789/", &u, &d), KC_EINVAL);
 	assert_int_equal(kc_url_parse(NULL, &u, &d), KC_EINVAL);
+	/* Malformed authorities are refused, not sent somewhere else. */
+	assert_int_equal(kc_url_parse("http://::1/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://[::1/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://[::1]x/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://h:/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://h:abc/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://h:0/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://h:65536/", &u, &d), KC_EINVAL);
+	assert_int_equal(kc_url_parse("http://u:pw@h/", &u, &d), KC_EINVAL);
+	assert_null(strstr(d.msg, "pw"));
+	/* A query with no path, and a fragment, are where RFC 3986 puts them. */
+	assert_int_equal(kc_url_parse("http://h:8080?x=1#frag", &u, &d), 0);
+	assert_string_equal(u.host, "h");
+	assert_string_equal(u.port, "8080");
+	assert_string_equal(u.path, "/");
+	assert_string_equal(u.query, "x=1");
+	assert_int_equal(kc_url_parse("http://h/p#f?notquery", &u, &d), 0);
+	assert_string_equal(u.path, "/p");
+	assert_string_equal(u.query, "");
+	assert_int_equal(kc_url_parse("http://h:65535/", &u, &d), 0);
 	char longp[700] = "http://h/";
 	memset(longp + 9, 'a', 600);
 	longp[609] = '\0';
