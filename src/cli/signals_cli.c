@@ -22,6 +22,7 @@
 #include "kneecap/creds.h"
 #include "kneecap/err.h"
 #include "kneecap/parse.h"
+#include "kneecap/scrub.h"
 #include "kneecap/policy.h"
 
 int cli_signals_parse_policy(const char *s, enum kc_sig *sig, double *target)
@@ -224,6 +225,10 @@ int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
 		s->have_table = true;
 	}
 out:
+	/* The reason may quote the server's error message: it goes to stderr
+	 * and result.json, so it passes the secret scrubber like every string
+	 * a server sent. */
+	kc_scrub_str(s->reason, sizeof(s->reason), 0);
 	if (!s->available && !quiet)
 		fprintf(stderr, "kneecap: warning: the endpoint's CloudWatch signals are unavailable "
 				"(%s); the run goes on without them\n", s->reason);
