@@ -158,7 +158,7 @@ int kc_plan_sched_parse(const char *text, struct kc_plan_sched *out,
 
 char *kc_plan_sched_cron(const struct kc_plan_sched *s, char *out, size_t outsz)
 {
-	char h[16];
+	char h[32];
 	if (s->hour < 0)
 		snprintf(h, sizeof(h), "*");
 	else if (s->hour_step > 1)

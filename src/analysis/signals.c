@@ -42,7 +42,7 @@ void kc_signals_queries(struct kc_cw_query *q, const char *endpoint, const char 
 
 static const struct kc_cw_series *series_of(const struct kc_cw_series *s, size_t n, int i)
 {
-	char id[8];
+	char id[16];
 	snprintf(id, sizeof(id), "s%d", i);
 	for (size_t k = 0; k < n; k++)
 		if (!strcmp(s[k].id, id))

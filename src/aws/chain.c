@@ -344,6 +344,7 @@ int kc_creds_region(const struct kc_creds_opts *opts, char *out, size_t outsz,
 		}
 		r = e->value;
 		line = e->line;
+		what = "region";
 		s = KC_REGION_PROFILE;
 	}
 	if (!kc_creds_region_valid(r)) {

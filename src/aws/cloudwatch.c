@@ -187,7 +187,7 @@ static struct kc_cw_series *series_for(struct kc_cw_series *out, size_t cap, siz
 static int parse_member(const xmlNode *m, struct kc_cw_series *out, size_t cap, size_t *n,
 			struct kc_diag *d)
 {
-	char id[64], buf[64];
+	char id[sizeof(out->id)], buf[64];
 	text_of(child(m, "Id"), id, sizeof(id));
 	struct kc_cw_series *s = series_for(out, cap, n, id);
 	if (!s)

@@ -35,7 +35,7 @@ struct outdir {
 	const char *dir;        /* NULL: the command writes no files */
 	unsigned present;       /* bit f set: DIR/name(f) was written by this run */
 	int err;                /* errno of the first failure, 0 while none */
-	char failed[4200];      /* "DIR/NAME: reason" of the first failure */
+	char failed[4400];      /* "DIR/NAME: reason" of the first failure */
 	/* the interval log, written while the run goes on */
 	int hlog_fd;            /* -1 when closed */
 	struct kc_buf hlog_buf; /* one encoded interval at a time */

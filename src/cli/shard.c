@@ -416,7 +416,7 @@ static size_t date_header(char *buf, size_t size, size_t n, void *ud)
 static CURLcode head_date(CURL *c, int64_t *t0, int64_t *t1, time_t *date)
 {
 	char buf[128] = "";
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, buf);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, (void *)buf);
 	*t0 = kc_wall_ns();
 	CURLcode rc = curl_easy_perform(c);
 	*t1 = kc_wall_ns();

@@ -355,7 +355,7 @@ int cli_signals_check(const struct cli_target_opts *o)
 	enum kc_sig sig;
 	double target;
 	struct kc_alarm_cfg a;
-	char w[8];
+	char w[64];
 	if (read_timing(o, &period_s, &wait_ns))
 		return KC_EINVAL;
 	if (o->current_policy && cli_signals_parse_policy(o->current_policy, &sig, &target)) {
