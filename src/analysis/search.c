@@ -193,10 +193,11 @@ static const char *unit(const struct kc_search *s)
 
 /* A saturated step that completed under this share of the most a saturated
  * step completed was not flat out its whole window: it does not cap the
- * bracket.  Loose enough for a soft knee (a load just over it completes
- * ~94% of the flat-out rate) and Poisson counts, tight enough for a step
- * whose queue was still forming (79% in test_find_cpu.sh). */
-#define NOT_FLAT_OUT 0.85
+ * bracket (its own load does).  Steps whose queue was still forming
+ * completed 79% and 87% of the flat-out rate in test_find_cpu.sh, and
+ * capping there cost the knee 18%; a soft knee's first overloaded steps
+ * complete ~94% and still cap, which keeps its search short. */
+#define NOT_FLAT_OUT 0.93
 
 /*
  * An unhealthy load lowers the bracket's top: to the load itself, or to what

@@ -96,6 +96,74 @@ static int64_t time_of(const struct kc_schedule *s, double v)
 	return s->start_ns + (int64_t)llround(t * 1e9);
 }
 
+/* The cumulative rate N(t) at t_ns from the start: time_of's inverse. */
+static double count_at(const struct kc_schedule *s, int64_t t_ns)
+{
+	double t = (double)t_ns / 1e9, r0 = s->rate_rps;
+	if (s->ramp_ns <= 0)
+		return r0 * t;
+	double r1 = s->rate_end_rps, T = (double)s->ramp_ns / 1e9;
+	if (t <= T)
+		return r0 * t + (r1 - r0) * t * t / (2 * T);
+	return (r0 + r1) * T / 2 + r1 * (t - T);
+}
+
+/* Arrivals k in [0, K) with k = slice mod nslices: the uniform share. */
+static uint64_t share(uint64_t K, uint32_t slice, uint32_t n)
+{
+	return K > slice ? (K - slice + n - 1) / n : 0;
+}
+
+/*
+ * Sets poisson_v to this slice's next position after `from`.  In a window
+ * with m arrivals left, the next is the least of m uniform draws over the
+ * rest of it: from + (end - from)(1 - U^(1/m)), the order statistics of
+ * a Poisson process given its count, drawn in order.
+ */
+static void draw(struct kc_schedule *s, double from)
+{
+	while (s->fix_win < s->fix_n) {
+		if (s->fix_left > 0) {
+			double end = s->fix_v[s->fix_win + 1];
+			double u = kc_rng_unit(&s->rng);
+			s->poisson_v = from - (end - from) * expm1(log(u) / (double)s->fix_left);
+			s->fix_left--;
+			return;
+		}
+		from = s->fix_v[++s->fix_win];
+		if (s->fix_win < s->fix_n)
+			s->fix_left = s->fix_cnt[s->fix_win];
+	}
+	s->poisson_v = from - log(kc_rng_unit(&s->rng)) * s->nslices;
+}
+
+int kc_schedule_fix_counts(struct kc_schedule *s, const int64_t *bounds_ns, int nbounds)
+{
+	if (!s || !bounds_ns || nbounds < 2 || nbounds > KC_SCHED_MAX_WINDOWS + 1 ||
+	    bounds_ns[0] != 0 || s->k != 0)
+		return KC_EINVAL;
+	for (int i = 1; i < nbounds; i++)
+		if (bounds_ns[i] <= bounds_ns[i - 1])
+			return KC_EINVAL;
+	if (s->arrival != KC_ARRIVAL_POISSON)
+		return KC_OK;
+	uint64_t prev = 0;
+	for (int i = 0; i < nbounds; i++) {
+		double v = count_at(s, bounds_ns[i]);
+		uint64_t K = (uint64_t)llround(v);
+		s->fix_v[i] = v;
+		if (i > 0)
+			s->fix_cnt[i - 1] = share(K, s->slice, s->nslices) -
+					    share(prev, s->slice, s->nslices);
+		prev = K;
+	}
+	s->fix_n = nbounds - 1;
+	s->fix_win = 0;
+	s->fix_left = s->fix_cnt[0];
+	draw(s, 0.0);
+	return KC_OK;
+}
+
 int64_t kc_schedule_peek(const struct kc_schedule *s)
 {
 	if (s->arrival == KC_ARRIVAL_UNIFORM)
@@ -108,7 +176,7 @@ int64_t kc_schedule_next(struct kc_schedule *s)
 	int64_t t = kc_schedule_peek(s);
 	s->k++;
 	if (s->arrival == KC_ARRIVAL_POISSON)
-		s->poisson_v += -log(kc_rng_unit(&s->rng)) * s->nslices;
+		draw(s, s->poisson_v);
 	return t;
 }
 
