@@ -511,7 +511,10 @@ static void test_soft_knee(void **state)
 	assert_int_equal(o.k.end, KC_END_CONVERGED);
 	assert_within(&o.k, truth, c.precision);
 	print_message("soft knee (true %.1f rps): %d steps, knee %g\n", truth, o.runs, o.k.value);
-	assert_true(o.runs <= 14);
+	/* 10 while a step just over the knee capped the bracket at what it
+	 * completed; that cap is not a capacity (search.c, OVERLOADED), and
+	 * walking down from its load re-measures each ambiguous load. */
+	assert_true(o.runs <= 17);
 }
 
 static void test_noisy(void **state)
