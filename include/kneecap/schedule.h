@@ -8,7 +8,8 @@
  * uniform arrivals i, i+N, i+2N, ... (so N workers together keep exactly the
  * asked spacing), or for Poisson arrivals an independent Poisson process of
  * rate/N with its own seed (the superposition of independent Poisson
- * processes is a Poisson process of the summed rate).
+ * processes is a Poisson process of the summed rate).  kc_schedule_fix_counts
+ * then fixes how many arrivals fall in given windows, timing still random.
  *
  * Poisson arrivals draw from kneecap/rng.h, deterministic for a seed, so
  * tests and reruns see the same arrivals.
@@ -82,8 +83,8 @@ int64_t kc_schedule_peek(const struct kc_schedule *s);
  * there after.  Uniform arrivals keep exact spacing for the instantaneous
  * rate; Poisson arrivals become a non-homogeneous Poisson process (by time
  * change: unit-rate events mapped through the inverse cumulative rate).
- * Call before the first kc_schedule_next.  rate_end_rps > 0, ramp_ns > 0.
- * Returns 0 or KC_EINVAL (s untouched).
+ * Call before the first kc_schedule_next and kc_schedule_fix_counts.
+ * rate_end_rps > 0, ramp_ns > 0.  Returns 0 or KC_EINVAL (s untouched).
  */
 int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns);
 

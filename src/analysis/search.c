@@ -251,7 +251,9 @@ static void lower_hi(struct kc_search *s, double load, int idx, enum kc_verdict 
 	 * window (its queue still forming, or the server slower for a
 	 * while), and capping there pinned a knee 18% under what the same
 	 * server completed flat out a step earlier (test_find_cpu.sh);
-	 * its own load, above, bounds the bracket instead. */
+	 * its own load, above, bounds the bracket instead.  Likewise when it
+	 * offered little more than it completed (OVERLOADED): a slowly
+	 * growing queue still empties now and then. */
 	bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
 		     v->error_rate <= s->cfg.health.max_error_rate &&
 		     v->achieved_ratio < s->cfg.health.min_achieved_ratio &&
@@ -545,8 +547,8 @@ const char *kc_knee_bound_name(enum kc_knee_bound b)
 
 /*
  * A knee is a load the endpoint sustains, so it cannot exceed what the
- * endpoint was seen to complete.  A load called healthy on Poisson noise
- * (the arrivals ran short, the queue had not yet grown) can sit above the
+ * endpoint was seen to complete.  A load called healthy on noise (the
+ * arrivals bunched early or late, the queue had not yet grown) can sit above the
  * rate the same server completed flat out; and a knee load whose own
  * measurements were ambiguous is only as good as what they completed.
  * The attempts at the knee load are the steps at knee_step and just

@@ -206,7 +206,7 @@ void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n
 		print_step_details(f, r);
 	}
 	fprintf(f, "offered: the rate asked; arrived: the arrivals the schedule actually sent per "
-		   "second (the count the rate asks for; fewer in a step cut short). healthy: "
+		   "second (the count the rate asks for, but a step ended early). healthy: "
 		   "achieved >= %.0f%% of arrived, no in-flight growth, errors under the limit.\n",
 		   100.0 * srch->cfg.health.min_achieved_ratio);
 }

@@ -64,7 +64,7 @@ int kc_schedule_init(struct kc_schedule *s, double rate_rps,
 int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns)
 {
 	if (!s || !(rate_end_rps > 0) || !isfinite(rate_end_rps) || rate_end_rps > 1e9 ||
-	    ramp_ns <= 0 || s->k != 0)
+	    ramp_ns <= 0 || s->k != 0 || s->fix_n > 0)
 		return KC_EINVAL;
 	s->rate_end_rps = rate_end_rps;
 	s->ramp_ns = ramp_ns;
@@ -126,7 +126,8 @@ static void draw(struct kc_schedule *s, double from)
 		if (s->fix_left > 0) {
 			double end = s->fix_v[s->fix_win + 1];
 			double u = kc_rng_unit(&s->rng);
-			s->poisson_v = from - (end - from) * expm1(log(u) / (double)s->fix_left);
+			double v = from - (end - from) * expm1(log(u) / (double)s->fix_left);
+			s->poisson_v = fmin(fmax(v, from), end); /* an ulp's rounding */
 			s->fix_left--;
 			return;
 		}
@@ -147,15 +148,16 @@ int kc_schedule_fix_counts(struct kc_schedule *s, const int64_t *bounds_ns, int 
 			return KC_EINVAL;
 	if (s->arrival != KC_ARRIVAL_POISSON)
 		return KC_OK;
-	uint64_t prev = 0;
-	for (int i = 0; i < nbounds; i++) {
-		double v = count_at(s, bounds_ns[i]);
-		uint64_t K = (uint64_t)llround(v);
-		s->fix_v[i] = v;
-		if (i > 0)
-			s->fix_cnt[i - 1] = share(K, s->slice, s->nslices) -
-					    share(prev, s->slice, s->nslices);
-		prev = K;
+	/* Each window's own expectation rounded (the window is what a step
+	 * measures), numbered on from the windows before it so that the
+	 * slices' shares add up to it exactly. */
+	uint64_t K = 0;
+	s->fix_v[0] = 0.0;
+	for (int i = 1; i < nbounds; i++) {
+		s->fix_v[i] = count_at(s, bounds_ns[i]);
+		uint64_t m = (uint64_t)llround(s->fix_v[i] - s->fix_v[i - 1]);
+		s->fix_cnt[i - 1] = share(K + m, s->slice, s->nslices) - share(K, s->slice, s->nslices);
+		K += m;
 	}
 	s->fix_n = nbounds - 1;
 	s->fix_win = 0;

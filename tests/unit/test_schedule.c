@@ -163,6 +163,10 @@ static void test_poisson_fixed_counts(void **state)
 		assert_int_equal(fixed_count_in(1000, 0, 0, n, b, 3, 0, 1 * S), 1000);
 		assert_int_equal(fixed_count_in(1000, 0, 0, n, b, 3, 1 * S, 4 * S), 3000);
 	}
+	/* Each window's own expectation rounds: at 1.4 rps the warm-up asks
+	 * 1.4 (1) and the 3 s window 4.2 (4), not round(5.6) - round(1.4) = 5. */
+	assert_int_equal(fixed_count_in(1.4, 0, 0, 1, b, 3, 0, 1 * S), 1);
+	assert_int_equal(fixed_count_in(1.4, 0, 0, 1, b, 3, 1 * S, 4 * S), 4);
 	/* A fractional expectation rounds: 2.5 s at 33.3 rps = 83.25 -> 83. */
 	int64_t b2[2] = {0, 2500 * KC_NS_PER_MS};
 	assert_int_equal(fixed_count_in(33.3, 0, 0, 3, b2, 2, 0, b2[1]), 83);
@@ -217,6 +221,10 @@ static void test_poisson_fixed_counts(void **state)
 	assert_int_equal(kc_schedule_fix_counts(&x, b, 1), KC_EINVAL);
 	kc_schedule_next(&x);
 	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_EINVAL);
+	/* A ramp set after the counts would leave them for the wrong rate. */
+	kc_schedule_init(&x, 500, KC_ARRIVAL_POISSON, 3, 0, 0, 1);
+	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_OK);
+	assert_int_equal(kc_schedule_set_linear(&x, 900, 4 * S), KC_EINVAL);
 	kc_schedule_init(&x, 500, KC_ARRIVAL_UNIFORM, 3, 0, 0, 1);
 	kc_schedule_init(&y, 500, KC_ARRIVAL_UNIFORM, 3, 0, 0, 1);
 	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_OK);

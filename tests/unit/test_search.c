@@ -1006,6 +1006,59 @@ static void test_forming_queue_does_not_cap(void **state)
 	}
 }
 
+/* The seed case's shape (tests/integration/test_find.sh): healthy up to 48
+ * rps, 50 flat out, and a load just over 48 completes 94.7% of itself, a
+ * slowly growing queue.  Its achieved rate is within 93% of the flat-out
+ * one, but it offered under 10% more than it completed: no cap (capping
+ * there put the knee at 45.1). */
+static struct kc_step_result slow_queue_step(double offered)
+{
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	double dur = 20, level = 2;
+	double achieved = offered <= 48 ? offered : offered < 55 ? 0.947 * offered : 50;
+	if (achieved < offered)
+		level = 10;
+	r.offered = offered;
+	r.duration_ns = (int64_t)(dur * 1e9);
+	r.lag_p99_ms = 1;
+	r.scheduled = r.sent = (uint64_t)llround(offered * dur);
+	r.ok = r.completed = (uint64_t)llround(achieved * dur);
+	r.achieved = achieved;
+	r.inflight_start = level;
+	r.inflight_slope = offered - achieved;
+	r.inflight_end = level + (offered - achieved) * dur;
+	r.latency.mean = 50;
+	r.latency.p50 = 40;
+	r.latency.p99 = 120;
+	r.latency.count = (int64_t)r.ok;
+	r.service = r.latency;
+	return r;
+}
+
+static void test_slow_queue_does_not_cap(void **state)
+{
+	(void)state;
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	double offered;
+	int runs = 0;
+	bool probed_over = false;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+		struct kc_step_result r = slow_queue_step(offered);
+		probed_over = probed_over || (offered > 48 && offered < 55);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	print_message("slow queue (healthy to 48, 50 flat out): %d steps, knee %g\n", runs,
+		      k.value);
+	assert_true(probed_over);
+	assert_true(k.found);
+	assert_true(k.value >= 0.92 * 50 && k.value <= 48);
+}
+
 /* A noisy first attempt judged "throughput" and overruled by its
  * re-measures is not a saturated rate: it must not cap a knee the endpoint
  * then sustained (a 2 s step at 10 rps saw 14 arrivals and completed 13.5). */
@@ -1630,6 +1683,7 @@ int main(void)
 		cmocka_unit_test(test_suspicious_knee),
 		cmocka_unit_test(test_knee_never_above_capacity),
 		cmocka_unit_test(test_forming_queue_does_not_cap),
+		cmocka_unit_test(test_slow_queue_does_not_cap),
 		cmocka_unit_test(test_overruled_noise_is_no_cap),
 		cmocka_unit_test(test_settled_not_remeasured),
 		cmocka_unit_test(test_step_watch),
