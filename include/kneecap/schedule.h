@@ -8,7 +8,8 @@
  * uniform arrivals i, i+N, i+2N, ... (so N workers together keep exactly the
  * asked spacing), or for Poisson arrivals an independent Poisson process of
  * rate/N with its own seed (the superposition of independent Poisson
- * processes is a Poisson process of the summed rate).
+ * processes is a Poisson process of the summed rate).  kc_schedule_fix_counts
+ * then fixes how many arrivals fall in given windows, timing still random.
  *
  * Poisson arrivals draw from kneecap/rng.h, deterministic for a seed, so
  * tests and reruns see the same arrivals.
@@ -33,6 +34,8 @@ const char *kc_arrival_name(enum kc_arrival a);
 /* Parses "uniform" or "poisson". Returns 0 or KC_EPARSE (*out untouched). */
 int kc_arrival_parse(const char *s, enum kc_arrival *out);
 
+#define KC_SCHED_MAX_WINDOWS 4
+
 struct kc_schedule {
 	double rate_rps;       /* whole-schedule rate (all slices together) */
 	enum kc_arrival arrival;
@@ -44,6 +47,13 @@ struct kc_schedule {
 	double rate_end_rps;   /* linear ramp: the rate at ramp_ns (0: constant) */
 	int64_t ramp_ns;
 	struct kc_rng rng;
+	/* Poisson with fixed counts (kc_schedule_fix_counts): window i spans
+	 * virtual positions [fix_v[i], fix_v[i+1]) and holds fix_cnt[i] of
+	 * this slice's arrivals; fix_left of the current one are still due. */
+	int fix_n, fix_win;
+	double fix_v[KC_SCHED_MAX_WINDOWS + 1];
+	uint64_t fix_cnt[KC_SCHED_MAX_WINDOWS];
+	uint64_t fix_left;
 };
 
 /*
@@ -73,10 +83,24 @@ int64_t kc_schedule_peek(const struct kc_schedule *s);
  * there after.  Uniform arrivals keep exact spacing for the instantaneous
  * rate; Poisson arrivals become a non-homogeneous Poisson process (by time
  * change: unit-rate events mapped through the inverse cumulative rate).
- * Call before the first kc_schedule_next.  rate_end_rps > 0, ramp_ns > 0.
- * Returns 0 or KC_EINVAL (s untouched).
+ * Call before the first kc_schedule_next and kc_schedule_fix_counts.
+ * rate_end_rps > 0, ramp_ns > 0.  Returns 0 or KC_EINVAL (s untouched).
  */
 int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns);
+
+/*
+ * Fixes how many Poisson arrivals fall in each window [bounds_ns[i],
+ * bounds_ns[i+1]) from the start (bounds_ns[0] = 0, ascending, at most
+ * KC_SCHED_MAX_WINDOWS windows): all slices together get the expected
+ * count through each bound, rounded, shared between slices as uniform
+ * arrivals are; within a window a slice's arrivals are placed as that many
+ * independent draws from the rate (Poisson timing given the count).  After
+ * the last bound arrivals are Poisson again.  So a window's offered load is
+ * the asked rate, not a Poisson count's +-1/sqrt(n).  Uniform schedules are
+ * exact already (no change).  Call after kc_schedule_set_linear, before the
+ * first kc_schedule_next.  Returns 0 or KC_EINVAL (s untouched).
+ */
+int kc_schedule_fix_counts(struct kc_schedule *s, const int64_t *bounds_ns, int nbounds);
 
 /*
  * Mean offered rate (rps) of a schedule with these parameters over

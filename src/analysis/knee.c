@@ -203,8 +203,9 @@ void kc_knee_judge(const struct kc_health_cfg *c, const struct kc_step_result *s
 	v.error_rate = finished > 0 ? server_errors / finished : 0.0;
 	double window_s = (double)s->duration_ns / 1e9;
 	/* Compare with what the schedule actually produced in the window when
-	 * it is known: Poisson arrivals make the count itself vary by about
-	 * 1/sqrt(n) (3% at 1,000 requests), which is not the server's doing. */
+	 * it is known: the engine fixes a Poisson window's count, but a window
+	 * cut short holds a random share of it, and a result from elsewhere
+	 * may not have had its count fixed; neither is the server's doing. */
 	double asked = s->offered, got = s->achieved;
 	if (c->mode == KC_MODE_RPS) {
 		/* ... and judged on the figures the reports print beside the

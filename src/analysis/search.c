@@ -193,10 +193,16 @@ static const char *unit(const struct kc_search *s)
 
 /* A saturated step that completed under this share of the most a saturated
  * step completed was not flat out its whole window: it does not cap the
- * bracket.  Loose enough for a soft knee (a load just over it completes
- * ~94% of the flat-out rate) and Poisson counts, tight enough for a step
- * whose queue was still forming (79% in test_find_cpu.sh). */
-#define NOT_FLAT_OUT 0.85
+ * bracket (its own load does).  Steps whose queue was still forming
+ * completed 79% and 87% of the flat-out rate in test_find_cpu.sh, and
+ * capping there cost the knee 18%; a soft knee's first overloaded steps
+ * complete ~94% and still cap, which keeps its search short. */
+#define NOT_FLAT_OUT 0.93
+/* Nor does one offered less than this much more than it completed: its
+ * queue grew slowly, and a slowly growing queue still empties now and then
+ * (the seed case's 49 rps step completed 46.4 of the 50 its server does;
+ * capping there put the knee at 45.1). */
+#define OVERLOADED 1.10
 
 /*
  * An unhealthy load lowers the bracket's top: to the load itself, or to what
@@ -245,11 +251,14 @@ static void lower_hi(struct kc_search *s, double load, int idx, enum kc_verdict 
 	 * window (its queue still forming, or the server slower for a
 	 * while), and capping there pinned a knee 18% under what the same
 	 * server completed flat out a step earlier (test_find_cpu.sh);
-	 * its own load, above, bounds the bracket instead. */
+	 * its own load, above, bounds the bracket instead.  Likewise when it
+	 * offered little more than it completed (OVERLOADED): a slowly
+	 * growing queue still empties now and then. */
 	bool clean = (why == KC_VERDICT_THROUGHPUT || why == KC_VERDICT_INFLIGHT_GROWTH) &&
 		     v->error_rate <= s->cfg.health.max_error_rate &&
 		     v->achieved_ratio < s->cfg.health.min_achieved_ratio &&
-		     r->achieved >= NOT_FLAT_OUT * s->saturated_max;
+		     r->achieved >= NOT_FLAT_OUT * s->saturated_max &&
+		     s->steps[idx].delivered >= OVERLOADED * r->achieved;
 	if (!streams(s) && clean && r->achieved < s->hi &&
 	    (!s->have_lo || r->achieved > s->lo)) {
 		s->hi = r->achieved;
@@ -538,8 +547,8 @@ const char *kc_knee_bound_name(enum kc_knee_bound b)
 
 /*
  * A knee is a load the endpoint sustains, so it cannot exceed what the
- * endpoint was seen to complete.  A load called healthy on Poisson noise
- * (the arrivals ran short, the queue had not yet grown) can sit above the
+ * endpoint was seen to complete.  A load called healthy on noise (the
+ * arrivals bunched early or late, the queue had not yet grown) can sit above the
  * rate the same server completed flat out; and a knee load whose own
  * measurements were ambiguous is only as good as what they completed.
  * The attempts at the knee load are the steps at knee_step and just

@@ -45,7 +45,7 @@ static const struct cli_opt table[] = {
 	 "D", "measured time of a --rate, --linear or --concurrency run", {"30s", NULL, NULL},
 	 "find and streams: each step lasts --step-duration"},
 	{CLI_O_ARRIVAL, "arrival", 0, CLI_K_STR, CLI_G_LOAD, CLI_RUN | CLI_FIND, "search",
-	 "arrival", 0, 0, "uniform|poisson", "inter-arrival times",
+	 "arrival", 0, 0, "uniform|poisson", "inter-arrival times (poisson: random, each window's count fixed)",
 	 {"uniform", "poisson", NULL}, "streams: streams are held, not sent at a rate"},
 	{CLI_O_SEED, "seed", 0, CLI_K_INT, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0, 9.2e18, "N",
 	 "RNG seed for Poisson arrivals", {"1", NULL, NULL},

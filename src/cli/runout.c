@@ -206,8 +206,9 @@ void runout_print_search_table(FILE *f, const struct kc_step_result *s, size_t n
 		print_step_details(f, r);
 	}
 	fprintf(f, "offered: the rate asked; arrived: the arrivals the schedule actually sent per "
-		   "second (Poisson counts vary). healthy: achieved >= %.0f%% of arrived, no in-flight "
-		   "growth, errors under the limit.\n", 100.0 * srch->cfg.health.min_achieved_ratio);
+		   "second (the count the rate asks for, but a step ended early). healthy: "
+		   "achieved >= %.0f%% of arrived, no in-flight growth, errors under the limit.\n",
+		   100.0 * srch->cfg.health.min_achieved_ratio);
 }
 
 bool runout_all_connect_errors(const struct kc_step_result *s, size_t n)

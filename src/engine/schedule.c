@@ -64,7 +64,7 @@ int kc_schedule_init(struct kc_schedule *s, double rate_rps,
 int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t ramp_ns)
 {
 	if (!s || !(rate_end_rps > 0) || !isfinite(rate_end_rps) || rate_end_rps > 1e9 ||
-	    ramp_ns <= 0 || s->k != 0)
+	    ramp_ns <= 0 || s->k != 0 || s->fix_n > 0)
 		return KC_EINVAL;
 	s->rate_end_rps = rate_end_rps;
 	s->ramp_ns = ramp_ns;
@@ -96,6 +96,76 @@ static int64_t time_of(const struct kc_schedule *s, double v)
 	return s->start_ns + (int64_t)llround(t * 1e9);
 }
 
+/* The cumulative rate N(t) at t_ns from the start: time_of's inverse. */
+static double count_at(const struct kc_schedule *s, int64_t t_ns)
+{
+	double t = (double)t_ns / 1e9, r0 = s->rate_rps;
+	if (s->ramp_ns <= 0)
+		return r0 * t;
+	double r1 = s->rate_end_rps, T = (double)s->ramp_ns / 1e9;
+	if (t <= T)
+		return r0 * t + (r1 - r0) * t * t / (2 * T);
+	return (r0 + r1) * T / 2 + r1 * (t - T);
+}
+
+/* Arrivals k in [0, K) with k = slice mod nslices: the uniform share. */
+static uint64_t share(uint64_t K, uint32_t slice, uint32_t n)
+{
+	return K > slice ? (K - slice + n - 1) / n : 0;
+}
+
+/*
+ * Sets poisson_v to this slice's next position after `from`.  In a window
+ * with m arrivals left, the next is the least of m uniform draws over the
+ * rest of it: from + (end - from)(1 - U^(1/m)), the order statistics of
+ * a Poisson process given its count, drawn in order.
+ */
+static void draw(struct kc_schedule *s, double from)
+{
+	while (s->fix_win < s->fix_n) {
+		if (s->fix_left > 0) {
+			double end = s->fix_v[s->fix_win + 1];
+			double u = kc_rng_unit(&s->rng);
+			double v = from - (end - from) * expm1(log(u) / (double)s->fix_left);
+			s->poisson_v = fmin(fmax(v, from), end); /* an ulp's rounding */
+			s->fix_left--;
+			return;
+		}
+		from = s->fix_v[++s->fix_win];
+		if (s->fix_win < s->fix_n)
+			s->fix_left = s->fix_cnt[s->fix_win];
+	}
+	s->poisson_v = from - log(kc_rng_unit(&s->rng)) * s->nslices;
+}
+
+int kc_schedule_fix_counts(struct kc_schedule *s, const int64_t *bounds_ns, int nbounds)
+{
+	if (!s || !bounds_ns || nbounds < 2 || nbounds > KC_SCHED_MAX_WINDOWS + 1 ||
+	    bounds_ns[0] != 0 || s->k != 0)
+		return KC_EINVAL;
+	for (int i = 1; i < nbounds; i++)
+		if (bounds_ns[i] <= bounds_ns[i - 1])
+			return KC_EINVAL;
+	if (s->arrival != KC_ARRIVAL_POISSON)
+		return KC_OK;
+	/* Each window's own expectation rounded (the window is what a step
+	 * measures), numbered on from the windows before it so that the
+	 * slices' shares add up to it exactly. */
+	uint64_t K = 0;
+	s->fix_v[0] = 0.0;
+	for (int i = 1; i < nbounds; i++) {
+		s->fix_v[i] = count_at(s, bounds_ns[i]);
+		uint64_t m = (uint64_t)llround(s->fix_v[i] - s->fix_v[i - 1]);
+		s->fix_cnt[i - 1] = share(K + m, s->slice, s->nslices) - share(K, s->slice, s->nslices);
+		K += m;
+	}
+	s->fix_n = nbounds - 1;
+	s->fix_win = 0;
+	s->fix_left = s->fix_cnt[0];
+	draw(s, 0.0);
+	return KC_OK;
+}
+
 int64_t kc_schedule_peek(const struct kc_schedule *s)
 {
 	if (s->arrival == KC_ARRIVAL_UNIFORM)
@@ -108,7 +178,7 @@ int64_t kc_schedule_next(struct kc_schedule *s)
 	int64_t t = kc_schedule_peek(s);
 	s->k++;
 	if (s->arrival == KC_ARRIVAL_POISSON)
-		s->poisson_v += -log(kc_rng_unit(&s->rng)) * s->nslices;
+		draw(s, s->poisson_v);
 	return t;
 }
 

@@ -585,8 +585,9 @@ static void steps_table(struct kc_out *o, const struct kc_resultdoc *d)
 		judged = judged || d->steps[i].verdict[0];
 	if (arrived && judged)
 		kc_out_puts(o, "<p class=\"kc-muted\">offered: the rate asked; arrived: the arrivals the "
-			 "schedule actually sent per second (Poisson counts vary). healthy: achieved "
-			 "&ge; 97% of arrived, no in-flight growth, errors under the limit.</p>\n");
+			 "schedule actually sent per second (the count the rate asks for, but a step "
+			 "ended early). healthy: achieved &ge; 97% of arrived, no in-flight growth, "
+			 "errors under the limit.</p>\n");
 }
 
 static void compare(struct kc_out *o, const struct kc_resultdoc *docs, size_t n,

@@ -131,6 +131,107 @@ static void test_poisson_deterministic_and_sliced(void **state)
 	assert_true(total > 100000 - 1600 && total < 100000 + 1600);
 }
 
+/* Arrivals of slices 0..n-1 in [a, b) ns, each slice fixed over bounds. */
+static uint64_t fixed_count_in(double rate, double rate_end, int64_t ramp_ns, uint32_t n,
+			       const int64_t *bounds, int nb, int64_t a, int64_t b)
+{
+	uint64_t c = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct kc_schedule s;
+		assert_int_equal(kc_schedule_init(&s, rate, KC_ARRIVAL_POISSON, 77, 0, i, n), KC_OK);
+		if (rate_end > 0)
+			assert_int_equal(kc_schedule_set_linear(&s, rate_end, ramp_ns), KC_OK);
+		assert_int_equal(kc_schedule_fix_counts(&s, bounds, nb), KC_OK);
+		int64_t t, prev = 0;
+		while ((t = kc_schedule_next(&s)) < b) {
+			assert_true(t >= prev);
+			prev = t;
+			c += t >= a;
+		}
+	}
+	return c;
+}
+
+static void test_poisson_fixed_counts(void **state)
+{
+	(void)state;
+	const int64_t S = KC_NS_PER_S;
+	/* Warm-up 1 s and a 3 s window at 1000 rps: exactly 1000 and 3000, for
+	 * 1 slice or 7, where a Poisson count would be off by ~55. */
+	int64_t b[3] = {0, 1 * S, 4 * S};
+	for (uint32_t n = 1; n <= 7; n += 6) {
+		assert_int_equal(fixed_count_in(1000, 0, 0, n, b, 3, 0, 1 * S), 1000);
+		assert_int_equal(fixed_count_in(1000, 0, 0, n, b, 3, 1 * S, 4 * S), 3000);
+	}
+	/* Each window's own expectation rounds: at 1.4 rps the warm-up asks
+	 * 1.4 (1) and the 3 s window 4.2 (4), not round(5.6) - round(1.4) = 5. */
+	assert_int_equal(fixed_count_in(1.4, 0, 0, 1, b, 3, 0, 1 * S), 1);
+	assert_int_equal(fixed_count_in(1.4, 0, 0, 1, b, 3, 1 * S, 4 * S), 4);
+	/* A fractional expectation rounds: 2.5 s at 33.3 rps = 83.25 -> 83. */
+	int64_t b2[2] = {0, 2500 * KC_NS_PER_MS};
+	assert_int_equal(fixed_count_in(33.3, 0, 0, 3, b2, 2, 0, b2[1]), 83);
+	/* A linear ramp 100 -> 300 rps over 4 s: N(4) = 800, N(1) = 125. */
+	assert_int_equal(fixed_count_in(100, 300, 4 * S, 4, b, 3, 0, 1 * S), 125);
+	assert_int_equal(fixed_count_in(100, 300, 4 * S, 4, b, 3, 1 * S, 4 * S), 675);
+	/* After the last bound: Poisson at the rate (10 s at 1000: 1e4 +- 5 sd). */
+	uint64_t after = fixed_count_in(1000, 0, 0, 2, b, 3, 4 * S, 14 * S);
+	assert_true(after > 10000 - 500 && after < 10000 + 500);
+
+	/* Poisson timing given the count: over one 100 s window at 1000 rps the
+	 * gaps have mean 1 ms and CV 1, P(gap > 3 ms) = e^-3, and the arrivals
+	 * are spread evenly (each 10 s holds ~1e4). */
+	struct kc_schedule s;
+	int64_t w[2] = {0, 100 * S};
+	assert_int_equal(kc_schedule_init(&s, 1000, KC_ARRIVAL_POISSON, 9, 0, 0, 1), KC_OK);
+	assert_int_equal(kc_schedule_fix_counts(&s, w, 2), KC_OK);
+	int64_t prev = 0, t;
+	uint64_t n = 0, tail = 0, dec[10] = {0};
+	double sum = 0, sumsq = 0;
+	while ((t = kc_schedule_next(&s)) < w[1]) {
+		double g = (double)(t - prev) / 1e6;
+		sum += g;
+		sumsq += g * g;
+		tail += g > 3.0;
+		dec[t / (10 * S)]++;
+		prev = t;
+		n++;
+	}
+	assert_int_equal(n, 100000);
+	double mean = sum / (double)n, sd = sqrt(sumsq / (double)n - mean * mean);
+	assert_true(fabs(mean - 1.0) < 0.01);
+	assert_true(fabs(sd / mean - 1.0) < 0.03);
+	assert_true(fabs((double)tail / (double)n - exp(-3.0)) < 0.004);
+	for (int i = 0; i < 10; i++)
+		assert_true(dec[i] > 10000 - 500 && dec[i] < 10000 + 500);
+
+	/* Deterministic for a seed; refused: bounds not from 0, not ascending,
+	 * too many, or after the first arrival; uniform schedules unchanged. */
+	struct kc_schedule x, y;
+	kc_schedule_init(&x, 500, KC_ARRIVAL_POISSON, 3, 0, 0, 1);
+	kc_schedule_init(&y, 500, KC_ARRIVAL_POISSON, 3, 0, 0, 1);
+	kc_schedule_fix_counts(&x, b, 3);
+	kc_schedule_fix_counts(&y, b, 3);
+	for (int i = 0; i < 100; i++)
+		assert_true(kc_schedule_next(&x) == kc_schedule_next(&y));
+	int64_t bad1[2] = {1, 2 * S}, bad2[3] = {0, 2 * S, 2 * S}, many[6] = {0, 1, 2, 3, 4, 5};
+	kc_schedule_init(&x, 500, KC_ARRIVAL_POISSON, 3, 0, 0, 1);
+	assert_int_equal(kc_schedule_fix_counts(&x, bad1, 2), KC_EINVAL);
+	assert_int_equal(kc_schedule_fix_counts(&x, bad2, 3), KC_EINVAL);
+	assert_int_equal(kc_schedule_fix_counts(&x, many, 6), KC_EINVAL);
+	assert_int_equal(kc_schedule_fix_counts(&x, b, 1), KC_EINVAL);
+	kc_schedule_next(&x);
+	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_EINVAL);
+	/* A ramp set after the counts would leave them for the wrong rate. */
+	kc_schedule_init(&x, 500, KC_ARRIVAL_POISSON, 3, 0, 0, 1);
+	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_OK);
+	assert_int_equal(kc_schedule_set_linear(&x, 900, 4 * S), KC_EINVAL);
+	kc_schedule_init(&x, 500, KC_ARRIVAL_UNIFORM, 3, 0, 0, 1);
+	kc_schedule_init(&y, 500, KC_ARRIVAL_UNIFORM, 3, 0, 0, 1);
+	assert_int_equal(kc_schedule_fix_counts(&x, b, 3), KC_OK);
+	for (int i = 0; i < 100; i++)
+		assert_true(kc_schedule_next(&x) == kc_schedule_next(&y));
+}
+
 static void test_linear_ramp(void **state)
 {
 	(void)state;
@@ -314,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_uniform_slices_interleave),
 		cmocka_unit_test(test_poisson_mean_and_count),
 		cmocka_unit_test(test_poisson_deterministic_and_sliced),
+		cmocka_unit_test(test_poisson_fixed_counts),
 		cmocka_unit_test(test_linear_ramp),
 		cmocka_unit_test(test_schedule_rejects),
 		cmocka_unit_test(test_ramp),

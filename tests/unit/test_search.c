@@ -511,7 +511,10 @@ static void test_soft_knee(void **state)
 	assert_int_equal(o.k.end, KC_END_CONVERGED);
 	assert_within(&o.k, truth, c.precision);
 	print_message("soft knee (true %.1f rps): %d steps, knee %g\n", truth, o.runs, o.k.value);
-	assert_true(o.runs <= 14);
+	/* 10 while a step just over the knee capped the bracket at what it
+	 * completed; that cap is not a capacity (search.c, OVERLOADED), and
+	 * walking down from its load re-measures each ambiguous load. */
+	assert_true(o.runs <= 17);
 }
 
 static void test_noisy(void **state)
@@ -943,15 +946,17 @@ static void test_knee_never_above_capacity(void **state)
 /* A step just over capacity whose queue was still forming completes less
  * than the server does flat out (test_find_cpu.sh: 57.7/s after 72.7/s a
  * step earlier, the knee then pinned 18% low): its achieved rate must not
- * cap the bracket.  Healthy up to 28 rps; 28..35 completes 80% of it (not
- * flat out); from 35 on, 30 rps flat out. */
+ * cap the bracket.  Healthy up to 28 rps; 28..35 completes forming_share
+ * of the flat-out rate; from 35 on, 30 rps flat out. */
+static double forming_share; /* of the 30 rps flat out, completed while forming */
+
 static struct kc_step_result forming_step(double offered)
 {
 	struct kc_step_result r;
 	memset(&r, 0, sizeof(r));
 	double dur = 20, achieved = offered, slope = 0, level = 2;
 	if (offered > 28 && offered < 35)
-		achieved = 0.8 * offered;
+		achieved = forming_share * 30;
 	else if (offered >= 35)
 		achieved = 30;
 	if (achieved < offered) {
@@ -978,22 +983,80 @@ static struct kc_step_result forming_step(double offered)
 static void test_forming_queue_does_not_cap(void **state)
 {
 	(void)state;
+	/* The shares test_find_cpu.sh saw: 79% and 87% of flat out. */
+	const double shares[] = {0.79, 0.87};
+	for (size_t i = 0; i < sizeof(shares) / sizeof(shares[0]); i++) {
+		forming_share = shares[i];
+		struct kc_search_cfg c = rps_cfg();
+		struct kc_search s;
+		assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+		double offered;
+		int runs = 0;
+		while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
+			struct kc_step_result r = forming_step(offered);
+			assert_int_equal(kc_search_record(&s, &r), KC_OK);
+		}
+		struct kc_knee k;
+		kc_search_result(&s, &k);
+		print_message("forming queue at %.0f%% (healthy to 28, 30 flat out): %d steps, "
+			      "knee %g\n", 100 * forming_share, runs, k.value);
+		assert_true(k.found);
+		assert_true(k.saturated_max == 30);
+		assert_true(k.value >= 0.92 * 28 && k.value <= 28);
+	}
+}
+
+/* The seed case's shape (tests/integration/test_find.sh): healthy up to 48
+ * rps, 50 flat out, and a load just over 48 completes 94.7% of itself, a
+ * slowly growing queue.  Its achieved rate is within 93% of the flat-out
+ * one, but it offered under 10% more than it completed: no cap (capping
+ * there put the knee at 45.1). */
+static struct kc_step_result slow_queue_step(double offered)
+{
+	struct kc_step_result r;
+	memset(&r, 0, sizeof(r));
+	double dur = 20, level = 2;
+	double achieved = offered <= 48 ? offered : offered < 55 ? 0.947 * offered : 50;
+	if (achieved < offered)
+		level = 10;
+	r.offered = offered;
+	r.duration_ns = (int64_t)(dur * 1e9);
+	r.lag_p99_ms = 1;
+	r.scheduled = r.sent = (uint64_t)llround(offered * dur);
+	r.ok = r.completed = (uint64_t)llround(achieved * dur);
+	r.achieved = achieved;
+	r.inflight_start = level;
+	r.inflight_slope = offered - achieved;
+	r.inflight_end = level + (offered - achieved) * dur;
+	r.latency.mean = 50;
+	r.latency.p50 = 40;
+	r.latency.p99 = 120;
+	r.latency.count = (int64_t)r.ok;
+	r.service = r.latency;
+	return r;
+}
+
+static void test_slow_queue_does_not_cap(void **state)
+{
+	(void)state;
 	struct kc_search_cfg c = rps_cfg();
 	struct kc_search s;
 	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
 	double offered;
 	int runs = 0;
+	bool probed_over = false;
 	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
-		struct kc_step_result r = forming_step(offered);
+		struct kc_step_result r = slow_queue_step(offered);
+		probed_over = probed_over || (offered > 48 && offered < 55);
 		assert_int_equal(kc_search_record(&s, &r), KC_OK);
 	}
 	struct kc_knee k;
 	kc_search_result(&s, &k);
-	print_message("forming queue (healthy to 28, 30 flat out): %d steps, knee %g\n", runs,
+	print_message("slow queue (healthy to 48, 50 flat out): %d steps, knee %g\n", runs,
 		      k.value);
+	assert_true(probed_over);
 	assert_true(k.found);
-	assert_true(k.saturated_max == 30);
-	assert_true(k.value >= 0.92 * 28 && k.value <= 28);
+	assert_true(k.value >= 0.92 * 50 && k.value <= 48);
 }
 
 /* A noisy first attempt judged "throughput" and overruled by its
@@ -1620,6 +1683,7 @@ int main(void)
 		cmocka_unit_test(test_suspicious_knee),
 		cmocka_unit_test(test_knee_never_above_capacity),
 		cmocka_unit_test(test_forming_queue_does_not_cap),
+		cmocka_unit_test(test_slow_queue_does_not_cap),
 		cmocka_unit_test(test_overruled_noise_is_no_cap),
 		cmocka_unit_test(test_settled_not_remeasured),
 		cmocka_unit_test(test_step_watch),
