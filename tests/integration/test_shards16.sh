@@ -193,7 +193,8 @@ expect_grep "shard 5 \($TMP/skew/s5, \+[45][0-9]{3} ms\)" "$TMP/err" "... naming
 import json, sys
 m = json.load(open(sys.argv[1]))
 assert [x["index"] for x in m["shards"] if x["clock_skewed"]] == [5], m["shards"]
-assert m["merge"]["clock_skewed"] and m["merge"]["late"] and m["merge"]["clock_skew_ms"] >= 5000, m["merge"]
+# 5 s over offsets the shards measured, a few ms apart
+assert m["merge"]["clock_skewed"] and m["merge"]["late"] and 4500 <= m["merge"]["clock_skew_ms"] < 5500, m["merge"]
 ' "$TMP/x8/result.json" 2>"$TMP/err" && ok "--allow-late merges it, flagged clock_skewed" ||
 	{ fail "skewed shard with --allow-late"; head -3 "$TMP/err"; }
 python3 -c '
