@@ -156,8 +156,9 @@ static const struct cli_opt table[] = {
 	 "FILE", "TLS client key (PEM) for --cert", {"none", "none", NULL},
 	 "streams: SigV4, not client certificates"},
 	{CLI_O_RELEASE_SLACK, "release-slack", 0, CLI_K_DUR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0,
-	 10 * MS, "D", "open loop: release arrivals due within D together (fewer wake-ups; the "
-	 "delay is in send lag); default 250us when a worker's rate is 10000/s or more, else 0s",
+	 10 * MS, "D", "open loop: release arrivals in batches, once the oldest has waited D "
+	 "(fewer wake-ups; the wait is in send lag); default 1ms when a worker's rate is "
+	 "10000/s or more, else 0s",
 	 {"auto", NULL, NULL},
 	 "find and streams: steps keep exact arrival times"},
 	{CLI_O_TIMEOUT, "timeout", 0, CLI_K_DUR, CLI_G_TARGET, CLI_ALL, "target", "timeout", MS, HOUR,

@@ -169,16 +169,21 @@ static void run_loop(struct worker *w)
 			w->drain_end_ns -= w->win_end_ns - cut;
 			w->win_end_ns = cut;
 		}
+		/* With release slack the arrivals leave in batches: none until
+		 * the oldest due one has waited its slack, then all that are
+		 * due.  Released one by one whenever a response woke the loop,
+		 * each request would bring its own response's wake-up: at 20,000
+		 * RPS 0.75 context switches per request, whatever the slack. */
 		if (issuing && !closed) {
-			while (next <= now) {
-				if (next >= w->win_end_ns) {
-					issuing = false;
-					break;
+			if (now >= next + w->slack_ns) {
+				while (next <= now && next < w->win_end_ns) {
+					arrive(w, next, now);
+					kc_schedule_next(&w->sched);
+					next = kc_schedule_peek(&w->sched);
 				}
-				arrive(w, next, now);
-				kc_schedule_next(&w->sched);
-				next = kc_schedule_peek(&w->sched);
 			}
+			if (next <= now && next >= w->win_end_ns)
+				issuing = false;
 		} else if (issuing && now >= w->win_end_ns) {
 			issuing = false;
 		}

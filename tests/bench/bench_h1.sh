@@ -111,9 +111,9 @@ wrk2_cpu() {
 have_wrk2() { [ -n "${WRK2:-}" ] && [ -x "$WRK2" ]; }
 
 part 2 && echo "== open loop at $RATE rps, $C connections, 1 thread: CPU us/request (${SECS}s run minus a 1s run), $ROUNDS alternating rounds"
-# kneecap's default release slack at this rate is automatic (250 us from
-# 10,000/s per worker): the --release-slack 0s variant releases each
-# arrival at its exact time
+# kneecap's default release slack at this rate is automatic (1 ms from
+# 10,000/s per worker: arrivals leave in batches once the oldest has waited
+# 1 ms); the --release-slack 0s variant releases each arrival at its time
 part 2 && for r in $(seq "$ROUNDS"); do
 	for variant in "native --release-slack 0s" native curl; do
 		read -r client extra <<<"$variant"

@@ -5,6 +5,7 @@ path answers one way, well-formed or not, byte for byte as written here.
   h1_server.py PORTFILE [--max-s S]
 
   /ok         200, Content-Length, keep-alive
+  /slow       /ok after 3 ms (the release-slack batching test)
   /chunked    200, chunked body in three chunks, keep-alive
   /close      200 with Connection: close, then closes
   /eof        200 with no length: the body ends with the connection
@@ -25,7 +26,7 @@ path answers one way, well-formed or not, byte for byte as written here.
 Listens on 127.0.0.1 port 0, writes the port to PORTFILE, exits by itself
 after --max-s seconds (default 60).
 """
-import argparse, os, socket, threading
+import argparse, os, socket, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("portfile")
@@ -35,6 +36,7 @@ a = ap.parse_args()
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 ANSWERS = {
     "/ok": (OK, False),
+    "/slow": (OK, False),
     "/chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                  b"3\r\nabc\r\n1;x=y\r\nd\r\n0\r\n\r\n", False),
     "/close": (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", True),
@@ -86,6 +88,8 @@ def serve(c):
                 answer, close = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied", False
             if method == "HEAD":
                 answer, close = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", False
+            if path == "/slow":
+                time.sleep(0.003)
             c.sendall(answer)
             drop_next = path == "/drop"
             if close:
