@@ -149,12 +149,13 @@ struct kc_engine_config {
 	int64_t connect_timeout_ns;      /* 0: 5 s */
 	int64_t request_timeout_ns;      /* whole request; 0: 30 s */
 	uint32_t max_inflight;           /* sent + waiting, all workers; 0: 10000 */
-	int64_t release_slack_ns;        /* open loop: a worker may sleep this long past
-					    an arrival's intended time and release what
-					    is due together (fewer wake-ups, less CPU per
-					    request); the delay counts in send lag and
-					    latency.  0: each at its time (<= 10 ms);
-					    KC_RELEASE_SLACK_AUTO: kc_engine_step_slack_ns */
+	int64_t release_slack_ns;        /* open loop: no arrival leaves until the oldest
+					    due one has waited this long, then all due
+					    leave together (fewer wake-ups, less CPU per
+					    request); the wait counts in send lag and
+					    corrected latency.  0: each at its time
+					    (<= 10 ms); KC_RELEASE_SLACK_AUTO:
+					    kc_engine_step_slack_ns */
 	double gen_lag_p99_ms;           /* generator_bound above this send lag p99;
 					    0: KC_GEN_LAG_P99_MS */
 	bool sagemaker_errors;           /* classify error responses by SageMaker's error

@@ -157,8 +157,8 @@ static const struct cli_opt table[] = {
 	 "streams: SigV4, not client certificates"},
 	{CLI_O_RELEASE_SLACK, "release-slack", 0, CLI_K_DUR, CLI_G_LOAD, CLI_RUN, NULL, NULL, 0,
 	 10 * MS, "D", "open loop: release arrivals in batches, once the oldest has waited D "
-	 "(fewer wake-ups; the wait is in send lag); default 1ms when a worker's rate is "
-	 "10000/s or more, else 0s",
+	 "(fewer wake-ups; the wait is in send lag and corrected latency); default 1ms when "
+	 "a worker's rate is 10000/s or more, else 0s",
 	 {"auto", NULL, NULL},
 	 "find and streams: steps keep exact arrival times"},
 	{CLI_O_TIMEOUT, "timeout", 0, CLI_K_DUR, CLI_G_TARGET, CLI_ALL, "target", "timeout", MS, HOUR,

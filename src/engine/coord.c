@@ -455,7 +455,10 @@ static void assemble(struct step_state *st, struct kc_step_result *r)
 	int64_t wall = st->end_ns - st->start_ns;
 	r->gen_cpu = wall > 0 ? (double)cpu_ns / ((double)wall * e->threads) : 0;
 	double lag_limit = e->cfg.gen_lag_p99_ms > 0 ? e->cfg.gen_lag_p99_ms : KC_GEN_LAG_P99_MS;
-	r->generator_bound = r->lag_p99_ms > lag_limit || r->gen_cpu > KC_GEN_CPU_BUSY;
+	/* The release slack is a wait the run asked for, not the generator
+	 * falling behind. */
+	r->generator_bound = r->lag_p99_ms - r->release_slack_ms > lag_limit ||
+			     r->gen_cpu > KC_GEN_CPU_BUSY;
 	r->latency_hist = st->latency;
 	r->service_hist = st->service;
 	st->latency = st->service = NULL;

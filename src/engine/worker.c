@@ -6,7 +6,8 @@
  *
  * A worker touches only its own struct worker.  It sleeps in the driver's
  * wait (epoll over its connections, or curl_multi_poll) until the next
- * intended send time, with nanosecond (not millisecond) precision and
+ * intended send time (plus the release slack, when there is one), with
+ * nanosecond (not millisecond) precision and
  * without spinning: epoll_pwait2's timeout where the kernel has it, else a
  * timerfd armed at that time.  Requests
  * whose time has come while all slots are busy wait in a bounded FIFO; when
