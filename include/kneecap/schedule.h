@@ -91,9 +91,9 @@ int kc_schedule_set_linear(struct kc_schedule *s, double rate_end_rps, int64_t r
 /*
  * Fixes how many Poisson arrivals fall in each window [bounds_ns[i],
  * bounds_ns[i+1]) from the start (bounds_ns[0] = 0, ascending, at most
- * KC_SCHED_MAX_WINDOWS windows): all slices together get the expected
- * count through each bound, rounded, shared between slices as uniform
- * arrivals are; within a window a slice's arrivals are placed as that many
+ * KC_SCHED_MAX_WINDOWS windows): all slices together get each window's
+ * expected count, rounded, shared between slices as uniform arrivals are;
+ * within a window a slice's arrivals are placed as that many
  * independent draws from the rate (Poisson timing given the count).  After
  * the last bound arrivals are Poisson again.  So a window's offered load is
  * the asked rate, not a Poisson count's +-1/sqrt(n).  Uniform schedules are
