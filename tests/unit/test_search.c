@@ -943,30 +943,18 @@ static void test_knee_never_above_capacity(void **state)
 	assert_string_equal(kc_knee_bound_name(k.bound), "tested");
 }
 
-/* A step just over capacity whose queue was still forming completes less
- * than the server does flat out (test_find_cpu.sh: 57.7/s after 72.7/s a
- * step earlier, the knee then pinned 18% low): its achieved rate must not
- * cap the bracket.  Healthy up to 28 rps; 28..35 completes forming_share
- * of the flat-out rate; from 35 on, 30 rps flat out. */
-static double forming_share; /* of the 30 rps flat out, completed while forming */
-
-static struct kc_step_result forming_step(double offered)
+/* One hand-made step: `arrived` per second scheduled, `achieved` completed,
+ * in-flight from `level` rising by `slope` per second. */
+static struct kc_step_result mk_step(double offered, double arrived, double achieved,
+				     double slope, double level)
 {
 	struct kc_step_result r;
 	memset(&r, 0, sizeof(r));
-	double dur = 20, achieved = offered, slope = 0, level = 2;
-	if (offered > 28 && offered < 35)
-		achieved = forming_share * 30;
-	else if (offered >= 35)
-		achieved = 30;
-	if (achieved < offered) {
-		slope = offered - achieved;
-		level = 10;
-	}
+	double dur = 20;
 	r.offered = offered;
 	r.duration_ns = (int64_t)(dur * 1e9);
 	r.lag_p99_ms = 1;
-	r.scheduled = r.sent = (uint64_t)llround(offered * dur);
+	r.scheduled = r.sent = (uint64_t)llround(arrived * dur);
 	r.ok = r.completed = (uint64_t)llround(achieved * dur);
 	r.achieved = achieved;
 	r.inflight_start = level;
@@ -978,6 +966,25 @@ static struct kc_step_result forming_step(double offered)
 	r.latency.count = (int64_t)r.ok;
 	r.service = r.latency;
 	return r;
+}
+
+/* A step just over capacity whose queue was still forming completes less
+ * than the server does flat out (test_find_cpu.sh: 57.7/s after 72.7/s a
+ * step earlier, the knee then pinned 18% low): its achieved rate must not
+ * cap the bracket.  Healthy up to 28 rps; 28..35 completes forming_share
+ * of the flat-out rate; from 35 on, 30 rps flat out. */
+static double forming_share; /* of the 30 rps flat out, completed while forming */
+
+static struct kc_step_result forming_step(double offered)
+{
+	double achieved = offered;
+	if (offered > 28 && offered < 35)
+		achieved = forming_share * 30;
+	else if (offered >= 35)
+		achieved = 30;
+	bool short_of = achieved < offered;
+	return mk_step(offered, offered, achieved, short_of ? offered - achieved : 0,
+		       short_of ? 10 : 2);
 }
 
 static void test_forming_queue_does_not_cap(void **state)
@@ -1013,27 +1020,8 @@ static void test_forming_queue_does_not_cap(void **state)
  * there put the knee at 45.1). */
 static struct kc_step_result slow_queue_step(double offered)
 {
-	struct kc_step_result r;
-	memset(&r, 0, sizeof(r));
-	double dur = 20, level = 2;
 	double achieved = offered <= 48 ? offered : offered < 55 ? 0.947 * offered : 50;
-	if (achieved < offered)
-		level = 10;
-	r.offered = offered;
-	r.duration_ns = (int64_t)(dur * 1e9);
-	r.lag_p99_ms = 1;
-	r.scheduled = r.sent = (uint64_t)llround(offered * dur);
-	r.ok = r.completed = (uint64_t)llround(achieved * dur);
-	r.achieved = achieved;
-	r.inflight_start = level;
-	r.inflight_slope = offered - achieved;
-	r.inflight_end = level + (offered - achieved) * dur;
-	r.latency.mean = 50;
-	r.latency.p50 = 40;
-	r.latency.p99 = 120;
-	r.latency.count = (int64_t)r.ok;
-	r.service = r.latency;
-	return r;
+	return mk_step(offered, offered, achieved, offered - achieved, achieved < offered ? 10 : 2);
 }
 
 static void test_slow_queue_does_not_cap(void **state)
@@ -1260,31 +1248,6 @@ static void test_scenario_errors(void **state)
 	/* Durations need a unit, in files as in flags: file, line and key named. */
 	expect_bad("[search]\nstart = 10\n# warm\nwarmup = 5\n", "warmup", 4, "needs a unit (5s, 500ms)");
 	expect_bad("[search]\nstep_duration = 20\n", "step_duration", 2, "needs a unit");
-}
-
-/* One hand-made step: `arrived` per second scheduled, `achieved` completed,
- * in-flight from `level` rising by `slope` per second. */
-static struct kc_step_result mk_step(double offered, double arrived, double achieved,
-				     double slope, double level)
-{
-	struct kc_step_result r;
-	memset(&r, 0, sizeof(r));
-	double dur = 20;
-	r.offered = offered;
-	r.duration_ns = (int64_t)(dur * 1e9);
-	r.lag_p99_ms = 1;
-	r.scheduled = r.sent = (uint64_t)llround(arrived * dur);
-	r.ok = r.completed = (uint64_t)llround(achieved * dur);
-	r.achieved = achieved;
-	r.inflight_start = level;
-	r.inflight_slope = slope;
-	r.inflight_end = level + slope * dur;
-	r.latency.mean = 50;
-	r.latency.p50 = 40;
-	r.latency.p99 = 120;
-	r.latency.count = (int64_t)r.ok;
-	r.service = r.latency;
-	return r;
 }
 
 /*
