@@ -57,6 +57,19 @@ struct call {
 	struct kc_diag d;
 };
 
+static int with_creds(void *ud, const struct kc_creds *c);
+
+/* One round of calls with the target's credentials; false with s->reason set on failure. */
+static bool ask(struct cli_signals *s, struct cli_target *t, struct call *k)
+{
+	k->nseries = 0;
+	kc_diag_clear(&k->d);
+	if (!cli_target_with_creds(t, with_creds, k))
+		return true;
+	snprintf(s->reason, sizeof(s->reason), "%s", k->d.msg[0] ? k->d.msg : "no credentials");
+	return false;
+}
+
 static int with_creds(void *ud, const struct kc_creds *c)
 {
 	struct call *k = ud;
@@ -183,22 +196,15 @@ int cli_signals_collect(struct cli_signals *s, struct cli_target *t,
 	window(steps, n, s->period_s, &k->t0, &k->t1);
 	/* Ask once before waiting for publication: an unreachable, unresolvable
 	 * or forbidden CloudWatch is said now, not after minutes of waiting. */
-	kc_diag_clear(&k->d);
-	if (cli_target_with_creds(t, with_creds, k)) {
-		snprintf(s->reason, sizeof(s->reason), "%s", k->d.msg[0] ? k->d.msg : "no credentials");
+	if (!ask(s, t, k))
 		goto out;
-	}
 	s->wait_s = (double)wait_ns / 1e9;
 	if (!quiet && wait_ns > 0)
 		fprintf(stderr, "kneecap: waiting up to %.0f s for CloudWatch to publish the last "
 				"step's metrics (--cloudwatch-wait)\n", s->wait_s);
 	wait_publication(steps, n, wait_ns);
-	k->nseries = 0;
-	kc_diag_clear(&k->d);
-	if (cli_target_with_creds(t, with_creds, k)) {
-		snprintf(s->reason, sizeof(s->reason), "%s", k->d.msg[0] ? k->d.msg : "no credentials");
+	if (!ask(s, t, k))
 		goto out;
-	}
 	s->available = true;
 	s->n = n;
 	kc_signals_align(series, k->nseries, s->period_s, steps, n, s->per_step);

@@ -199,8 +199,10 @@ static void worker_prepare(struct worker *w, const struct kc_step_spec *spec,
 		 * for: a window's offered load is then the load the verdict,
 		 * the table and the knee speak of, with Poisson timing. */
 		int64_t b[3] = {0, spec->warmup_ns, spec->warmup_ns + spec->duration_ns};
-		rc = spec->warmup_ns > 0 ? kc_schedule_fix_counts(&w->sched, b, 3)
-					 : kc_schedule_fix_counts(&w->sched, (int64_t[]){0, b[2]}, 2);
+		int nb = 3;
+		if (spec->warmup_ns == 0) /* no warm-up window: the bounds must ascend */
+			b[1] = b[2], nb = 2;
+		rc = kc_schedule_fix_counts(&w->sched, b, nb);
 		KC_ASSERT(rc == KC_OK);
 	} else {
 		uint32_t c = spec->concurrency / e->threads +

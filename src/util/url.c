@@ -70,13 +70,13 @@ int kc_url_parse(const char *url, struct kc_url *u, struct kc_diag *d)
 	const char *p = url + (u->https ? 8 : 7);
 	/* The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2). */
 	size_t hl = strcspn(p, "/?#");
-	if (hl == 0 || hl >= sizeof(u->hostport))
-		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host", url);
 	/* User info would be sent as a host name (and may be a password: never
-	 * echoed back). */
+	 * echoed back, so refused before any message quotes the URL). */
 	if (memchr(p, '@', hl))
 		return kc_diag_set(d, KC_EINVAL, "target: user info (user@host) is not supported; "
 				   "credentials go in headers");
+	if (hl == 0 || hl >= sizeof(u->hostport))
+		return kc_diag_set(d, KC_EINVAL, "target '%s': bad host", url);
 	memcpy(u->hostport, p, hl);
 	u->hostport[hl] = '\0';
 	if (kc_url_split_hostport(u->hostport, u->https ? "443" : "80", u->host, sizeof(u->host),

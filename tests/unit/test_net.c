@@ -61,6 +61,12 @@ static void test_url_parse(void **state)
 	assert_int_equal(kc_url_parse("http://h:65536/", &u, &d), KC_EINVAL);
 	assert_int_equal(kc_url_parse("http://u:pw@h/", &u, &d), KC_EINVAL);
 	assert_null(strstr(d.msg, "pw"));
+	/* ... also when the host is too long to be one (that message quotes the URL). */
+	char longa[400] = "http://u:pw@";
+	memset(longa + 12, 'h', 300);
+	longa[312] = '\0';
+	assert_int_equal(kc_url_parse(longa, &u, &d), KC_EINVAL);
+	assert_null(strstr(d.msg, "pw"));
 	/* A query with no path, and a fragment, are where RFC 3986 puts them. */
 	assert_int_equal(kc_url_parse("http://h:8080?x=1#frag", &u, &d), 0);
 	assert_string_equal(u.host, "h");

@@ -987,6 +987,23 @@ static struct kc_step_result forming_step(double offered)
 		       short_of ? 10 : 2);
 }
 
+/* Runs a search over step(offered) (at most 30 steps); *runs gets the count. */
+static struct kc_knee drive_steps(struct kc_step_result (*step)(double), int *runs)
+{
+	struct kc_search_cfg c = rps_cfg();
+	struct kc_search s;
+	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
+	double offered;
+	*runs = 0;
+	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && (*runs)++ < 30) {
+		struct kc_step_result r = step(offered);
+		assert_int_equal(kc_search_record(&s, &r), KC_OK);
+	}
+	struct kc_knee k;
+	kc_search_result(&s, &k);
+	return k;
+}
+
 static void test_forming_queue_does_not_cap(void **state)
 {
 	(void)state;
@@ -994,17 +1011,8 @@ static void test_forming_queue_does_not_cap(void **state)
 	const double shares[] = {0.79, 0.87};
 	for (size_t i = 0; i < sizeof(shares) / sizeof(shares[0]); i++) {
 		forming_share = shares[i];
-		struct kc_search_cfg c = rps_cfg();
-		struct kc_search s;
-		assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
-		double offered;
-		int runs = 0;
-		while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
-			struct kc_step_result r = forming_step(offered);
-			assert_int_equal(kc_search_record(&s, &r), KC_OK);
-		}
-		struct kc_knee k;
-		kc_search_result(&s, &k);
+		int runs;
+		struct kc_knee k = drive_steps(forming_step, &runs);
 		print_message("forming queue at %.0f%% (healthy to 28, 30 flat out): %d steps, "
 			      "knee %g\n", 100 * forming_share, runs, k.value);
 		assert_true(k.found);
@@ -1018,8 +1026,11 @@ static void test_forming_queue_does_not_cap(void **state)
  * slowly growing queue.  Its achieved rate is within 93% of the flat-out
  * one, but it offered under 10% more than it completed: no cap (capping
  * there put the knee at 45.1). */
+static bool slow_probed_over; /* a load between 48 and 55 was measured */
+
 static struct kc_step_result slow_queue_step(double offered)
 {
+	slow_probed_over = slow_probed_over || (offered > 48 && offered < 55);
 	double achieved = offered <= 48 ? offered : offered < 55 ? 0.947 * offered : 50;
 	return mk_step(offered, offered, achieved, offered - achieved, achieved < offered ? 10 : 2);
 }
@@ -1027,22 +1038,12 @@ static struct kc_step_result slow_queue_step(double offered)
 static void test_slow_queue_does_not_cap(void **state)
 {
 	(void)state;
-	struct kc_search_cfg c = rps_cfg();
-	struct kc_search s;
-	assert_int_equal(kc_search_init(&s, &c, NULL), KC_OK);
-	double offered;
-	int runs = 0;
-	bool probed_over = false;
-	while (kc_search_next(&s, &offered) == KC_SEARCH_RUN && runs++ < 30) {
-		struct kc_step_result r = slow_queue_step(offered);
-		probed_over = probed_over || (offered > 48 && offered < 55);
-		assert_int_equal(kc_search_record(&s, &r), KC_OK);
-	}
-	struct kc_knee k;
-	kc_search_result(&s, &k);
+	int runs;
+	slow_probed_over = false;
+	struct kc_knee k = drive_steps(slow_queue_step, &runs);
 	print_message("slow queue (healthy to 48, 50 flat out): %d steps, knee %g\n", runs,
 		      k.value);
-	assert_true(probed_over);
+	assert_true(slow_probed_over);
 	assert_true(k.found);
 	assert_true(k.value >= 0.92 * 50 && k.value <= 48);
 }
